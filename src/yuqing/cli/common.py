@@ -1,0 +1,66 @@
+"""Helpers shared by CLI commands: JSON output, user-facing errors, opening the runtime."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from yuqing.ingest.connectors.base import ConnectorError
+from yuqing.ingest.errors import IngestError
+from yuqing.ingest.schedule import ScheduleError
+from yuqing.runtime import Runtime, open_runtime
+
+P = ParamSpec("P")
+R = TypeVar("R")
+USER_ERRORS: tuple[type[Exception], ...] = (IngestError, ConnectorError, ScheduleError, ValueError, OSError)
+
+
+def emit_json(value: Any) -> None:
+    """UTF-8 JSON on standard output and nothing else."""
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One line on standard error, then a non-zero exit."""
+    first_line = " ".join(message.strip().splitlines()) or "未知错误"
+    typer.echo(f"错误：{first_line}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the domain's errors into a one-line reason and exit status 1, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            fail(f"配置有误：{problems}")
+        except OperationalError as exc:
+            fail(f"数据库错误：{exc.orig}")
+        except USER_ERRORS as exc:
+            fail(str(exc))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+@contextmanager
+def runtime() -> Iterator[Runtime]:
+    rt = open_runtime()
+    try:
+        yield rt
+    finally:
+        rt.close()

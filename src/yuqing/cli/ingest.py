@@ -1,0 +1,269 @@
+"""CLI commands of the ingest domain: sources, fetch, import, posts, dead letters, evidence."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from yuqing.cli.common import emit_json, fail, runtime, user_errors
+from yuqing.ingest import service
+from yuqing.ingest.evidence import export_evidence, verify_package
+from yuqing.ingest.fetcher import Fetcher
+from yuqing.ingest.files import FORMATS, FileFormat
+from yuqing.ingest.records import IngestCounts
+from yuqing.ingest.store import PostWriter
+
+sources_app = typer.Typer(help="信息源：add, list, test.", no_args_is_help=True)
+posts_app = typer.Typer(help="采集到的信息：list, show.", no_args_is_help=True)
+deadletters_app = typer.Typer(help="死信（无法入库的输入）：list.", no_args_is_help=True)
+runs_app = typer.Typer(help="采集记录：list.", no_args_is_help=True)
+evidence_app = typer.Typer(help="证据包：export, verify.", no_args_is_help=True)
+
+
+@sources_app.command("add")
+@user_errors
+def sources_add(
+    kind: Annotated[str, typer.Argument(help="rss, web, api or webhook")],
+    url: Annotated[str | None, typer.Argument(help="Feed, page or API URL (none for webhook).")] = None,
+    name: Annotated[str, typer.Option(help="A unique name for the source.")] = "",
+    schedule: Annotated[str | None, typer.Option(help="Cron expression or interval (30m, 2h).")] = None,
+    platform: Annotated[str | None, typer.Option(help="news, weibo, wechat, forum, video, other.")] = None,
+    media_tier: Annotated[str, typer.Option(help="central, provincial, city or other.")] = "other",
+    mapping: Annotated[str | None, typer.Option(help='Field mapping as JSON, e.g. {"text": "body"}.')] = None,
+    items_path: Annotated[str | None, typer.Option(help="For api sources: path of the item list.")] = None,
+    link_pattern: Annotated[str | None, typer.Option(help="For web sources: fetch links matching this regex.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add a source."""
+    config: dict[str, Any] = {}
+    if mapping:
+        try:
+            config["mapping"] = orjson.loads(mapping)
+        except orjson.JSONDecodeError as exc:
+            fail(f"--mapping 不是合法 JSON：{exc}")
+    if items_path:
+        config["items_path"] = items_path
+    if link_pattern:
+        config["link_pattern"] = link_pattern
+    with runtime() as rt:
+        source, token = service.add_source(
+            rt, kind, url, name=name or (url or kind), schedule=schedule, platform=platform,
+            media_tier=media_tier, config=config,
+        )
+        view = service.source_view(source, rt.settings, rt.clock())
+    if token:
+        view["token"] = token
+        view["webhook_path"] = f"/api/v1/webhooks/{source.id}"
+    if as_json:
+        emit_json(view)
+        return
+    typer.echo(f"已添加信息源 {source.id}：{source.name}（{source.kind}）")
+    if token:
+        typer.echo(f"推送地址：POST {view['webhook_path']}，请求头 Authorization: Bearer {token}")
+        typer.echo("令牌只显示这一次，请妥善保存。")
+
+
+@sources_app.command("list")
+@user_errors
+def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List sources with their health."""
+    with runtime() as rt:
+        views = service.list_sources(rt)
+    if as_json:
+        emit_json(views)
+        return
+    for v in views:
+        health = v["health"]
+        typer.echo(f"{v['id']:>4}  {v['name']}  [{v['kind']}/{v['platform']}/{v['media_tier']}]  "
+                   f"{health['label']}  上次成功：{health['last_success_at'] or '—'}  "
+                   f"下次：{health['next_run_at'] or '—'}")
+
+
+@sources_app.command("test")
+@user_errors
+def sources_test(
+    source: Annotated[str, typer.Argument(help="Source id or name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fetch a source once without storing anything, and show what it would bring."""
+    with runtime() as rt:
+        report = service.test_source(rt, source)
+    if as_json:
+        emit_json(report)
+        return
+    typer.echo(f"{report['source']}：找到 {report['items']} 条")
+    for item in report["sample"]:
+        typer.echo(f"  - {item['published_at'] or '无时间'}  {item['title'] or item['text'][:40]}")
+    for problem in report["problems"] + report["warnings"]:
+        typer.echo(f"  ! {problem}")
+
+
+@user_errors
+def fetch(
+    once: Annotated[bool, typer.Option("--once", help="Fetch now and exit (the scheduler runs in serve).")] = False,
+    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fetch every source (or one) now and print a summary per source."""
+    if not once:
+        fail("请加 --once 立即采集一次；定时采集由 yuqing serve 负责")
+    with runtime() as rt:
+        ids = [source] if source else service.fetchable_source_ids(rt)
+        writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+        with Fetcher(service.fetch_policy(rt.settings)) as fetcher:
+            summaries = [service.run_source(rt, writer, ref, fetcher) for ref in ids]
+    if as_json:
+        emit_json([s.as_dict() for s in summaries])
+    else:
+        for s in summaries:
+            c = s.counts
+            typer.echo(f"{s.source}：新增 {c.new}，重复 {c.duplicate}，近似重复 {c.near_duplicate}，"
+                       f"拒收 {c.rejected}（{s.outcome}）")
+            if s.error:
+                typer.echo(f"  错误：{s.error}")
+            for warning in c.errors:
+                typer.echo(f"  警告：{warning}")
+    if summaries and all(s.outcome == "failed" for s in summaries):
+        raise typer.Exit(1)
+
+
+@user_errors
+def import_file(
+    file: Annotated[str, typer.Argument(help="File to import, or - for standard input; .gz is read too.")],
+    file_format: Annotated[str | None, typer.Option("--format", help="jsonl, json, csv or xlsx.")] = None,
+    source: Annotated[str | None, typer.Option(help="Source name the rows are filed under.")] = None,
+    platform: Annotated[str | None, typer.Option(help="Platform of the rows when they do not say.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Import posts from a file; prints how many were new, duplicate, near-duplicate, rejected."""
+    if file_format is not None and file_format not in FORMATS:
+        fail(f"不支持的格式 {file_format!r}（可选：{', '.join(FORMATS)}）")
+    if file == "-":
+        data, origin = sys.stdin.buffer.read(), "stdin"
+        if file_format is None:
+            file_format = "jsonl"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            fail(f"文件不存在：{file}")
+        data, origin = path.read_bytes(), str(path)
+    fmt: FileFormat | None = file_format  # type: ignore[assignment]
+
+    def progress(batch: IngestCounts) -> None:
+        if not as_json:
+            progress.total += batch.read  # type: ignore[attr-defined]
+            typer.echo(f"\r已处理 {progress.total} 行", nl=False, err=True)  # type: ignore[attr-defined]
+
+    progress.total = 0  # type: ignore[attr-defined]
+    with runtime() as rt:
+        writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+        counts = service.import_data(rt, writer, data, origin=origin, file_format=fmt, source_name=source,
+                                     platform=platform, on_batch=progress)
+    if as_json:
+        emit_json(counts.as_dict())
+        return
+    typer.echo("", err=True)
+    typer.echo(f"读取 {counts.read} 行：新增 {counts.new}，重复 {counts.duplicate}，"
+               f"近似重复 {counts.near_duplicate}，拒收 {counts.rejected}")
+    if counts.rejected:
+        typer.echo("被拒收的行见 yuqing deadletters list")
+
+
+@posts_app.command("list")
+@user_errors
+def posts_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
+    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List stored posts, newest first."""
+    with runtime() as rt:
+        posts = service.list_posts(rt, limit=limit, offset=offset, source=source)
+    if as_json:
+        emit_json(posts)
+        return
+    for p in posts:
+        text = (p["title"] or p["text"]).replace("\n", " ")[:60]
+        typer.echo(f"{p['id']:>8}  {p['published_at'] or '—':<25}  {p['platform']:<7} {text}")
+
+
+@posts_app.command("show")
+@user_errors
+def posts_show(
+    post_id: Annotated[int, typer.Argument(help="Post id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one post with everything stored about it."""
+    with runtime() as rt:
+        post = service.get_post(rt, post_id)
+    if as_json:
+        emit_json(post)
+        return
+    for key in ("id", "platform", "url", "title", "author", "published_at", "fetched_at", "media_tier"):
+        typer.echo(f"{key}: {post[key]}")
+    typer.echo(f"engagement: {post['engagement']}")
+    typer.echo(post["text_original"])
+
+
+@deadletters_app.command("list")
+@user_errors
+def deadletters_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 100,
+    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List inputs that could not be stored, with the reason."""
+    with runtime() as rt:
+        letters = service.list_dead_letters(rt, limit=limit, source=source)
+    if as_json:
+        emit_json(letters)
+        return
+    for d in letters:
+        typer.echo(f"{d['id']:>6}  {d['created_at']}  源 {d['source_id']}  {d['location'] or ''}  {d['error']}")
+
+
+@runs_app.command("list")
+@user_errors
+def runs_list(
+    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List fetch and import runs."""
+    with runtime() as rt:
+        runs = service.list_runs(rt, source=source, limit=limit)
+    if as_json:
+        emit_json(runs)
+        return
+    for r in runs:
+        typer.echo(f"{r['id']:>6}  源 {r['source_id']}  {r['started_at']}  {r['outcome']}  读 {r['read']} "
+                   f"新 {r['new']} 重 {r['duplicate']} 近 {r['near_duplicate']} 拒 {r['rejected']}")
+
+
+@evidence_app.command("export")
+@user_errors
+def evidence_export(
+    post_ids: Annotated[list[int], typer.Argument(help="Post ids.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The zip file to write.")],
+) -> None:
+    """Write an evidence package: raw bytes as fetched, metadata, and a SHA-256 manifest."""
+    with runtime() as rt:
+        manifest = export_evidence(rt, post_ids, output)
+    typer.echo(f"已导出 {len(manifest['posts'])} 条信息的证据包：{output}（{len(manifest['files'])} 个文件）")
+
+
+@evidence_app.command("verify")
+@user_errors
+def evidence_verify(package: Annotated[Path, typer.Argument(help="The zip file to check.")]) -> None:
+    """Check every file of an evidence package against its SHA-256."""
+    problems = verify_package(package)
+    if problems:
+        for problem in problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1)
+    typer.echo("证据包完整：所有文件的 SHA-256 与清单一致")

@@ -1,0 +1,114 @@
+"""Entry point of the `yuqing` command and its top-level commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from yuqing import __version__
+from yuqing.cli import bench, ingest
+from yuqing.cli.common import emit_json, runtime, user_errors
+from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, settings_markdown
+
+app = typer.Typer(
+    help="yuqing — 网络舆情监测与应急处置平台 (public-opinion monitoring and response).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(ingest.sources_app, name="sources")
+app.add_typer(ingest.posts_app, name="posts")
+app.add_typer(ingest.deadletters_app, name="deadletters")
+app.add_typer(ingest.runs_app, name="runs")
+app.add_typer(ingest.evidence_app, name="evidence")
+app.add_typer(bench.app, name="bench")
+app.command("fetch")(ingest.fetch)
+app.command("import")(ingest.import_file)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to standard error.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+@user_errors
+def init() -> None:
+    """Create the database and a configuration file in the working directory."""
+    config = Path(CONFIG_FILE_NAME)
+    if not config.exists():
+        config.write_text(_config_template(), encoding="utf-8")
+        typer.echo(f"已创建配置文件 {config}")
+    with runtime() as rt:
+        typer.echo(f"数据库已就绪：{rt.settings.database_url}")
+
+
+@app.command("settings")
+def show_settings(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the configuration reference.")] = False,
+) -> None:
+    """Show the settings in force (or the reference of all settings)."""
+    if markdown:
+        typer.echo(settings_markdown(), nl=False)
+        return
+    emit_json(load_settings().model_dump())
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the HTTP API (with the webhook endpoint) and the scheduler in one process."""
+    from yuqing.web.server import run_server
+
+    with runtime() as rt:
+        run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
+
+
+@app.command()
+@user_errors
+def demo(
+    data: Annotated[Path | None, typer.Option(help="CED cascade file to load (default: shared data).")] = None,
+    rows: Annotated[int | None, typer.Option(help="Load only the first N rows.")] = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after loading.")] = True,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Initialise a demo database from the CED Weibo data and start `serve`."""
+    from yuqing.demo import load_demo
+    from yuqing.web.server import run_server
+
+    with runtime() as rt:
+        load_demo(rt, data, rows=rows, echo=typer.echo)
+        if serve_after:
+            run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
+
+
+def _config_template() -> str:
+    lines = ["# yuqing configuration. Environment variables YUQING_<NAME> override these.", ""]
+    for name, field in Settings.model_fields.items():
+        lines.append(f"# {field.description}")
+        default = field.default
+        value = str(default).lower() if isinstance(default, bool) else repr(default).replace("'", '"')
+        lines.append(f"# {name} = {value}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    app()

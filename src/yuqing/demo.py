@@ -1,0 +1,67 @@
+"""`yuqing demo`: a database filled from the CED Weibo cascades, ready to explore."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from yuqing.ingest import service
+from yuqing.ingest.errors import IngestError
+from yuqing.ingest.models import FetchRun, Source
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+
+DEMO_SOURCE = "演示:微博谣言与非谣言传播数据(CED)"
+CED_RELATIVE = Path("shared/data/events/ced_dev.jsonl.gz")
+
+
+def find_ced_file() -> Path | None:
+    """The CED file: YUQING_DEMO_DATA, else ../shared/data beside the working directory or the repo."""
+    env = os.environ.get("YUQING_DEMO_DATA")
+    if env:
+        return Path(env)
+    candidates = [Path.cwd().parent / CED_RELATIVE, Path.cwd() / CED_RELATIVE]
+    candidates += [parent / CED_RELATIVE for parent in Path(__file__).resolve().parents]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def load_demo(rt: Runtime, data: Path | None, *, rows: int | None = None, echo: Callable[[str], None] = print) -> None:
+    path = data or find_ced_file()
+    if path is None or not path.is_file():
+        raise IngestError("找不到演示数据 ced_dev.jsonl.gz：请用 --data 指定，或设置 YUQING_DEMO_DATA")
+    with rt.sessions() as session:
+        done = session.scalar(
+            select(FetchRun.id).join(Source, FetchRun.source_id == Source.id)
+            .where(Source.name == DEMO_SOURCE, FetchRun.outcome.in_(["success", "partial"]))
+        )
+        has_webhook = session.scalar(select(Source.id).where(Source.name == "演示:推送接口")) is not None
+    if done is None:
+        raw = path.read_bytes()
+        if rows is not None:
+            raw = _first_rows(raw, rows)
+        echo(f"正在导入演示数据 {path}（约 64 万行，需要一两分钟）……")
+        writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+        counts = service.import_data(rt, writer, raw, origin=str(path), file_format="jsonl",
+                                     source_name=DEMO_SOURCE, platform="weibo")
+        echo(f"导入完成：新增 {counts.new}，重复 {counts.duplicate}，近似重复 {counts.near_duplicate}，"
+             f"拒收 {counts.rejected}")
+    else:
+        echo("演示数据已导入，跳过。")
+    if not has_webhook:
+        source, token = service.add_source(rt, "webhook", None, name="演示:推送接口", platform="weibo")
+        echo(f"演示推送接口：POST /api/v1/webhooks/{source.id}，Authorization: Bearer {token}")
+
+
+def _first_rows(raw: bytes, rows: int) -> bytes:
+    stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if raw[:2] == b"\x1f\x8b" else io.BytesIO(raw)
+    out = io.BytesIO()
+    for number, line in enumerate(stream):
+        if number >= rows:
+            break
+        out.write(line)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Ingestion: connectors, normalisation and de-duplication of incoming posts."""

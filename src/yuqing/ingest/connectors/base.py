@@ -1,0 +1,95 @@
+"""The connector interface: one small plugin per kind of source.
+
+A connector turns a source's configuration into a document (the bytes as fetched, kept as
+evidence) and the items found in it. Built-in connectors register here; others are found through
+the `yuqing.connectors` entry-point group. A source whose connector is missing fails its runs with
+a clear message instead of crashing the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from yuqing.ingest.fetcher import Fetcher
+from yuqing.ingest.records import Document, RawItem, Rejected
+
+log = logging.getLogger(__name__)
+
+
+class ConnectorError(Exception):
+    """A whole fetch failed (unreachable, not a feed, unreadable); the message is for users."""
+
+    def __init__(self, message: str, document: Document | None = None) -> None:
+        super().__init__(message)
+        self.document = document
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What a connector may know of its source."""
+
+    id: int
+    name: str
+    kind: str
+    url: str | None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class Collected:
+    """The result of one collection from a source."""
+
+    document: Document | None
+    items: list[RawItem | Rejected] = field(default_factory=list)
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    # Problems with the document as a whole that still let some items through (a malformed feed).
+    warnings: list[str] = field(default_factory=list)
+
+
+class Connector(Protocol):
+    kind: str
+
+    def collect(self, source: SourceSpec, fetcher: Fetcher) -> Collected: ...
+
+
+ConnectorFactory = Callable[[], Connector]
+_REGISTRY: dict[str, ConnectorFactory] = {}
+
+
+def register(kind: str, factory: ConnectorFactory) -> None:
+    _REGISTRY[kind] = factory
+
+
+def get_connector(kind: str) -> Connector:
+    """The connector for a kind of source; ConnectorError when no plugin provides it."""
+    if kind not in _REGISTRY:
+        _load_builtin()
+    if kind not in _REGISTRY:
+        for entry in entry_points(group="yuqing.connectors"):
+            if entry.name == kind:
+                try:
+                    register(kind, entry.load())
+                except Exception as exc:  # a broken plugin must not take the scheduler down
+                    log.exception("connector plugin %s failed to load", entry.name)
+                    raise ConnectorError(f"采集插件 {kind} 加载失败：{exc}") from exc
+    if kind not in _REGISTRY:
+        raise ConnectorError(f"没有 {kind!r} 类型的采集插件")
+    return _REGISTRY[kind]()
+
+
+def available_kinds() -> list[str]:
+    _load_builtin()
+    return sorted(set(_REGISTRY) | {e.name for e in entry_points(group="yuqing.connectors")})
+
+
+def _load_builtin() -> None:
+    # Imported lazily: each module registers itself.
+    from yuqing.ingest.connectors import api, rss, web  # noqa: F401

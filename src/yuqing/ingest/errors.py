@@ -1,0 +1,23 @@
+"""Errors of the ingest domain; messages are shown to users as they are."""
+
+
+class IngestError(Exception):
+    """Base of the ingest domain's errors."""
+
+
+class SourceNotFound(IngestError):
+    def __init__(self, ref: str | int) -> None:
+        super().__init__(f"找不到信息源 {ref}")
+
+
+class PostNotFound(IngestError):
+    def __init__(self, post_id: int) -> None:
+        super().__init__(f"找不到信息 {post_id}")
+
+
+class InvalidSource(IngestError):
+    """A source's settings are wrong (an unknown kind, a bad schedule, a missing URL)."""
+
+
+class WebhookAuthError(IngestError):
+    """A webhook delivery without the source's token."""

@@ -1,0 +1,97 @@
+"""Field mapping: how a record from a file, an API or a webhook becomes the fields of a post.
+
+A mapping names, for each post field, the path of the value in the record (`author.followers`,
+`data.0.text`). The default mapping covers Weibo-style data (the CED corpus imports with it) and
+common names used by news and forum exports; a source's own mapping overrides field by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Post field -> candidate paths, first present wins.
+DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
+    "external_id": ("id", "mid", "guid", "post_id", "idstr"),
+    "url": ("url", "link", "permalink", "href"),
+    "title": ("title", "headline"),
+    "text": ("text", "content", "body", "summary", "description"),
+    "html": ("html", "content_html", "body_html"),
+    "author": ("author.name", "author.screen_name", "user.screen_name", "user.name", "author_name",
+               "screen_name", "nickname"),
+    "author_id": ("author.id", "uid", "user.id", "user_id", "author_id"),
+    "author_verified": ("author.verified", "user.verified", "verified"),
+    "author_followers": ("author.followers", "author.followers_count", "user.followers_count",
+                         "followers", "followers_count"),
+    "author_following": ("author.friends", "author.friends_count", "user.friends_count", "friends",
+                         "following"),
+    "author_posts": ("author.messages", "author.statuses_count", "user.statuses_count", "messages"),
+    "location": ("location", "author.location", "user.location", "region", "ip_location"),
+    "published_at": ("published_at", "created_at", "publish_time", "pubdate", "pubDate", "published",
+                     "date", "time", "timestamp"),
+    "views": ("views", "reads", "read_count", "view_count", "reads_count"),
+    "reposts": ("reposts", "reposts_count", "shares", "share_count", "forwards"),
+    "comments": ("comments", "comments_count", "comment_count", "replies"),
+    "likes": ("likes", "attitudes_count", "like_count", "likes_count"),
+    "kind": ("kind", "type", "post_type"),
+    "parent_external_id": ("parent", "parent_id", "reply_to", "in_reply_to"),
+    "root_external_id": ("cascade", "root", "root_id", "thread_id"),
+    "platform": ("platform",),
+    "media_tier": ("media_tier",),
+}
+
+POST_FIELDS = tuple(DEFAULT_MAPPING)
+_MISSING = object()
+
+
+class MappingError(ValueError):
+    """A source's mapping names a field that posts do not have."""
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """Resolved paths for each post field, split once into keys for fast lookups."""
+
+    paths: Mapping[str, tuple[tuple[str, ...], ...]]
+
+    @classmethod
+    def build(cls, overrides: Mapping[str, str | Sequence[str]] | None = None) -> FieldMapping:
+        chosen: dict[str, tuple[str, ...]] = dict(DEFAULT_MAPPING)
+        for field, spec in (overrides or {}).items():
+            if field not in DEFAULT_MAPPING:
+                known = ", ".join(POST_FIELDS)
+                raise MappingError(f"字段映射中的未知字段 {field!r}（可用字段：{known}）")
+            chosen[field] = (spec,) if isinstance(spec, str) else tuple(spec)
+        return cls({field: tuple(tuple(p.split(".")) for p in paths) for field, paths in chosen.items()})
+
+    def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(post fields found, the record's other top-level fields kept as extra)."""
+        found: dict[str, Any] = {}
+        used: set[str] = set()
+        for field, paths in self.paths.items():
+            for path in paths:
+                value = _lookup(record, path)
+                if value is not _MISSING and value is not None and value != "":
+                    found[field] = value
+                    used.add(path[0])
+                    break
+                if value == "" and field == "text":
+                    found.setdefault(field, "")
+                    used.add(path[0])
+        extra = {k: v for k, v in record.items() if k not in used and v is not None}
+        return found, extra
+
+
+def _lookup(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in path:
+        if isinstance(value, Mapping):
+            value = value.get(key, _MISSING)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return _MISSING
+        if value is _MISSING:
+            return _MISSING
+    return value

@@ -1,0 +1,187 @@
+"""Tables of the ingest domain: sources, posts, sightings, fetch runs, dead letters, evidence blobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yuqing.db import Base, JSONDocument, UTCDateTime, utcnow
+
+
+class SourceKind(enum.StrEnum):
+    RSS = "rss"
+    WEB = "web"
+    API = "api"
+    WEBHOOK = "webhook"
+    FILE = "file"
+
+
+class MediaTier(enum.StrEnum):
+    """How authoritative the outlet is; grading treats central and provincial outlets specially."""
+
+    CENTRAL = "central"
+    PROVINCIAL = "provincial"
+    CITY = "city"
+    OTHER = "other"
+
+
+class Platform(enum.StrEnum):
+    NEWS = "news"
+    WEIBO = "weibo"
+    WECHAT = "wechat"
+    FORUM = "forum"
+    VIDEO = "video"
+    OTHER = "other"
+
+
+class RunOutcome(enum.StrEnum):
+    SUCCESS = "success"
+    PARTIAL = "partial"  # some items went to the dead-letter list
+    NOT_MODIFIED = "not_modified"
+    FAILED = "failed"
+
+
+class Source(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(20), default=Platform.OTHER.value)
+    media_tier: Mapped[str] = mapped_column(String(20), default=MediaTier.OTHER.value)
+    schedule: Mapped[str | None] = mapped_column(String(100))
+    config: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    token_sha256: Mapped[str | None] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Conditional-request validators from the last successful fetch.
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    # Scheduler state and health.
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    empty_runs: Mapped[int] = mapped_column(Integer, default=0)
+    last_items: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    # The identity used for exact duplicates: the canonical URL, else platform:external id.
+    url_key: Mapped[str | None] = mapped_column(String(2048), unique=True)
+    # Hash of the normalised content, set only for texts long enough to identify a post.
+    content_hash: Mapped[str | None] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="original")
+    parent_external_id: Mapped[str | None] = mapped_column(String(300))
+    root_external_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    text_original: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(300))
+    author_id: Mapped[str | None] = mapped_column(String(300))
+    author_verified: Mapped[bool | None] = mapped_column(Boolean)
+    author_followers: Mapped[int | None] = mapped_column(BigInteger)
+    author_following: Mapped[int | None] = mapped_column(BigInteger)
+    author_posts: Mapped[int | None] = mapped_column(BigInteger)
+    location: Mapped[str | None] = mapped_column(String(300))
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    reposts: Mapped[int | None] = mapped_column(BigInteger)
+    comments: Mapped[int | None] = mapped_column(BigInteger)
+    likes: Mapped[int | None] = mapped_column(BigInteger)
+    media_tier: Mapped[str] = mapped_column(String(20), default=MediaTier.OTHER.value)
+    # Evidence: the document as fetched (an evidence blob) and where in it this post sits.
+    raw_sha256: Mapped[str | None] = mapped_column(ForeignKey("evidence_blobs.sha256"))
+    raw_ref: Mapped[str | None] = mapped_column(String(300))
+    # SHA-256 of this item's own raw bytes (its line, its JSON object, or the whole page).
+    item_sha256: Mapped[str | None] = mapped_column(String(64))
+    near_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    fetch_run_id: Mapped[int | None] = mapped_column(ForeignKey("fetch_runs.id"))
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+
+class PostSighting(Base):
+    """A duplicate delivery of a stored post from another URL or source: where else it appeared."""
+
+    __tablename__ = "post_sightings"
+    __table_args__ = (UniqueConstraint("post_id", "url_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    url_key: Mapped[str] = mapped_column(String(2048))
+    url: Mapped[str | None] = mapped_column(Text)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FetchRun(Base):
+    __tablename__ = "fetch_runs"
+    __table_args__ = (Index("ix_fetch_runs_source_started", "source_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    items_read: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    items_near_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    items_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
+    fetch_run_id: Mapped[int | None] = mapped_column(ForeignKey("fetch_runs.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    stage: Mapped[str] = mapped_column(String(50))
+    error: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_size: Mapped[int | None] = mapped_column(BigInteger)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class EvidenceBlob(Base):
+    """Raw bytes exactly as fetched or received, addressed by their SHA-256."""
+
+    __tablename__ = "evidence_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str | None] = mapped_column(String(200))
+    origin: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,620 @@
+"""Service functions of the ingest domain: sources, runs, imports, webhook deliveries, queries.
+
+The CLI, the HTTP API and the scheduler call these; none of them talks to the store directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from yuqing.db import transaction
+from yuqing.ingest import schedule as schedule_mod
+from yuqing.ingest.connectors.api import json_items
+from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, get_connector
+from yuqing.ingest.errors import InvalidSource, PostNotFound, SourceNotFound, WebhookAuthError
+from yuqing.ingest.fetcher import Fetcher, FetchPolicy
+from yuqing.ingest.files import FileFormat, guess_format, read_rows
+from yuqing.ingest.mapping import FieldMapping, MappingError
+from yuqing.ingest.models import (
+    DeadLetter,
+    FetchRun,
+    MediaTier,
+    Platform,
+    Post,
+    PostSighting,
+    RunOutcome,
+    Source,
+    SourceKind,
+)
+from yuqing.ingest.prepare import SourceContext
+from yuqing.ingest.records import Document, IngestCounts, RawItem, Rejected
+from yuqing.ingest.store import PostWriter, record_dead_letters, store_document
+from yuqing.runtime import Runtime
+from yuqing.settings import Settings
+
+FETCHED_KINDS = (SourceKind.RSS, SourceKind.WEB, SourceKind.API)
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    return FetchPolicy(
+        allow_private_addresses=settings.allow_private_addresses,
+        max_bytes=settings.fetch_max_bytes,
+        connect_timeout=settings.fetch_connect_timeout,
+        read_timeout=settings.fetch_read_timeout,
+        total_timeout=settings.fetch_total_timeout,
+        max_redirects=settings.fetch_max_redirects,
+        respect_robots_txt=settings.respect_robots_txt,
+        user_agent=settings.user_agent,
+    )
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def add_source(
+    rt: Runtime,
+    kind: str,
+    url: str | None,
+    *,
+    name: str,
+    schedule: str | None = None,
+    platform: str | None = None,
+    media_tier: str = MediaTier.OTHER.value,
+    config: dict[str, Any] | None = None,
+) -> tuple[Source, str | None]:
+    """Create a source; for a webhook source also its token, shown once and stored hashed."""
+    try:
+        source_kind = SourceKind(kind)
+    except ValueError:
+        raise InvalidSource(f"未知的信息源类型 {kind!r}（可选：rss、web、api、webhook、file）") from None
+    if source_kind in FETCHED_KINDS and not url:
+        raise InvalidSource(f"{kind} 类型的信息源需要网址")
+    if media_tier not in {t.value for t in MediaTier}:
+        raise InvalidSource(f"未知的媒体级别 {media_tier!r}（可选：central、provincial、city、other）")
+    platform = platform or (Platform.NEWS.value if source_kind in (SourceKind.RSS, SourceKind.WEB)
+                            else Platform.OTHER.value)
+    if schedule:
+        schedule_mod.Schedule.parse(schedule, rt.settings.timezone)  # raises ScheduleError
+    config = dict(config or {})
+    try:
+        FieldMapping.build(config.get("mapping"))
+    except MappingError as exc:
+        raise InvalidSource(str(exc)) from exc
+    token = secrets.token_urlsafe(24) if source_kind is SourceKind.WEBHOOK else None
+    with transaction(rt.sessions) as session:
+        if session.scalar(select(Source.id).where(Source.name == name)) is not None:
+            raise InvalidSource(f"已有同名信息源 {name!r}")
+        source = Source(
+            name=name,
+            kind=source_kind.value,
+            url=url,
+            platform=platform,
+            media_tier=media_tier,
+            schedule=schedule,
+            config=config,
+            token_sha256=token_digest(token) if token else None,
+            created_at=rt.clock(),
+            consecutive_failures=0,
+            empty_runs=0,
+            enabled=True,
+            next_run_at=rt.clock() if source_kind in FETCHED_KINDS else None,
+        )
+        session.add(source)
+        session.flush()
+    return source, token
+
+
+def find_source(session: Session, ref: str | int) -> Source:
+    """A source by id or by name."""
+    source: Source | None = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        source = session.get(Source, int(ref))
+    if source is None:
+        source = session.scalar(select(Source).where(Source.name == str(ref)))
+    if source is None:
+        raise SourceNotFound(ref)
+    return source
+
+
+def source_view(source: Source, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    state = schedule_mod.health_state(
+        enabled=source.enabled,
+        last_run_at=source.last_run_at,
+        consecutive_failures=source.consecutive_failures,
+        empty_runs=source.empty_runs,
+        next_run_at=source.next_run_at if source.kind in FETCHED_KINDS else None,
+        now=now,
+        silent_after_runs=settings.silent_after_runs,
+    )
+    return {
+        "id": source.id,
+        "name": source.name,
+        "kind": source.kind,
+        "url": source.url,
+        "platform": source.platform,
+        "media_tier": source.media_tier,
+        "schedule": source.schedule or (settings.default_schedule if source.kind in FETCHED_KINDS else None),
+        "enabled": source.enabled,
+        "config": source.config,
+        "health": {
+            "state": state,
+            "label": schedule_mod.HEALTH_LABELS[state],
+            "last_run_at": iso(source.last_run_at, settings),
+            "last_success_at": iso(source.last_success_at, settings),
+            "consecutive_failures": source.consecutive_failures,
+            "empty_runs": source.empty_runs,
+            "last_items": source.last_items,
+            "last_error": source.last_error,
+            "next_run_at": iso(source.next_run_at, settings),
+        },
+    }
+
+
+def list_sources(rt: Runtime) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        sources = session.scalars(select(Source).order_by(Source.id)).all()
+        return [source_view(s, rt.settings, rt.clock()) for s in sources]
+
+
+def source_context(source: Source, settings: Settings, *, guess_platform: bool = False) -> SourceContext:
+    return SourceContext(
+        source_id=source.id,
+        platform=source.platform,
+        media_tier=source.media_tier,
+        mapping=FieldMapping.build((source.config or {}).get("mapping")),
+        timezone=(source.config or {}).get("timezone", settings.timezone),
+        min_content_chars=settings.dedup_min_content_chars,
+        guess_platform=guess_platform,
+    )
+
+
+def _spec(source: Source) -> SourceSpec:
+    return SourceSpec(
+        id=source.id, name=source.name, kind=source.kind, url=source.url, config=source.config or {},
+        etag=source.etag, last_modified=source.last_modified,
+    )
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    source_id: int
+    source: str
+    outcome: str
+    counts: IngestCounts
+    error: str | None = None
+    run_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "source": self.source,
+            "run_id": self.run_id,
+            "outcome": self.outcome,
+            **self.counts.as_dict(),
+            "errors": ([self.error] if self.error else []) + self.counts.errors,
+        }
+
+
+def test_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) -> dict[str, Any]:
+    """Fetch a source once without storing anything: what would be collected."""
+    with rt.sessions() as session:
+        source = find_source(session, ref)
+        spec = _spec(source)
+        context = source_context(source, rt.settings)
+    if spec.kind not in FETCHED_KINDS:
+        raise InvalidSource(f"{spec.kind} 类型的信息源不主动抓取，无法测试")
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(fetch_policy(rt.settings))
+    try:
+        collected = get_connector(spec.kind).collect(
+            SourceSpec(spec.id, spec.name, spec.kind, spec.url, spec.config), fetcher
+        )
+    finally:
+        if own:
+            fetcher.close()
+    from yuqing.ingest.prepare import prepare_batch
+
+    raw = [i for i in collected.items if isinstance(i, RawItem)]
+    prepared = prepare_batch(raw, context, rt.clock())
+    sample = [
+        {"title": p.title, "url": p.url, "published_at": iso(p.published_at, rt.settings), "text": p.text[:120]}
+        for p in prepared
+        if not isinstance(p, Rejected)
+    ][:5]
+    problems = [p.error for p in collected.items if isinstance(p, Rejected)]
+    problems += [p.error for p in prepared if isinstance(p, Rejected)]
+    return {"source": spec.name, "items": len(collected.items), "sample": sample,
+            "problems": problems, "warnings": collected.warnings}
+
+
+def run_source(
+    rt: Runtime, writer: PostWriter, ref: str | int, fetcher: Fetcher, *, rng_seed: int | None = None
+) -> RunSummary:
+    """Fetch one source now, store what it brings, and record the run and the source's health."""
+    started = rt.clock()
+    with transaction(rt.sessions) as session:
+        source = find_source(session, ref)
+        spec = _spec(source)
+        context = source_context(source, rt.settings)
+        run = FetchRun(source_id=source.id, started_at=started)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    counts = IngestCounts()
+    error: str | None = None
+    collected: Collected | None = None
+    try:
+        collected = get_connector(spec.kind).collect(spec, fetcher)
+    except ConnectorError as exc:
+        error = str(exc)
+        with transaction(rt.sessions) as session:
+            document_sha = store_document(session, exc.document) if exc.document else None
+            raw = exc.document.data if exc.document else None
+            record_dead_letters(
+                session, [Rejected(spec.url or spec.name, "ingest.fetch", error, raw)], spec.id, run_id
+            )
+            if document_sha:
+                session.get(FetchRun, run_id).document_sha256 = document_sha  # type: ignore[union-attr]
+        counts.rejected = 1
+    except Exception as exc:  # a connector bug must not stop other sources
+        error = f"采集出错：{type(exc).__name__}: {exc}"
+        with transaction(rt.sessions) as session:
+            record_dead_letters(session, [Rejected(spec.url or spec.name, "ingest.fetch", error)], spec.id, run_id)
+        counts.rejected = 1
+
+    document_sha: str | None = None
+    if collected is not None and collected.document is not None:
+        with transaction(rt.sessions) as session:
+            document_sha = store_document(session, collected.document)
+        warnings = [Rejected(spec.url or spec.name, "ingest.parse", w, collected.document.data)
+                    for w in collected.warnings]
+        counts = writer.write(
+            context, [*collected.items, *warnings], run_id=run_id, document_sha256=document_sha,
+            fetched_at=collected.document.fetched_at,
+        )
+        counts.rejected -= len(warnings)  # a warning is a dead letter about the feed, not a row
+        counts.errors.extend(collected.warnings)
+
+    if error is not None:
+        outcome = RunOutcome.FAILED
+    elif collected is not None and collected.not_modified:
+        outcome = RunOutcome.NOT_MODIFIED
+    elif counts.rejected or (collected is not None and collected.warnings):
+        outcome = RunOutcome.PARTIAL
+    else:
+        outcome = RunOutcome.SUCCESS
+    finished = rt.clock()
+    with transaction(rt.sessions) as session:
+        run = session.get(FetchRun, run_id)
+        assert run is not None
+        run.finished_at = finished
+        run.outcome = outcome.value
+        run.items_read = counts.read
+        run.items_new = counts.new
+        run.items_duplicate = counts.duplicate
+        run.items_near_duplicate = counts.near_duplicate
+        run.items_rejected = counts.rejected
+        run.error = error
+        run.document_sha256 = run.document_sha256 or document_sha
+        source = session.get(Source, spec.id)
+        assert source is not None
+        _update_health(source, rt.settings, outcome, counts, error, collected, finished, rng_seed)
+    return RunSummary(spec.id, spec.name, outcome.value, counts, error, run_id)
+
+
+def _update_health(
+    source: Source,
+    settings: Settings,
+    outcome: RunOutcome,
+    counts: IngestCounts,
+    error: str | None,
+    collected: Collected | None,
+    now: dt.datetime,
+    rng_seed: int | None,
+) -> None:
+    import random
+
+    source.last_run_at = now
+    if outcome is RunOutcome.FAILED:
+        source.consecutive_failures += 1
+        source.last_error = error
+    else:
+        source.consecutive_failures = 0
+        source.last_success_at = now
+        source.last_error = "; ".join(counts.errors) or None
+        source.last_items = counts.read
+        source.empty_runs = source.empty_runs + 1 if counts.new + counts.near_duplicate == 0 else 0
+        if collected is not None:
+            source.etag = collected.etag
+            source.last_modified = collected.last_modified
+    spec = schedule_mod.Schedule.parse(source.schedule or settings.default_schedule, settings.timezone)
+    source.next_run_at = schedule_mod.next_run(
+        spec,
+        now,
+        consecutive_failures=source.consecutive_failures,
+        jitter_seconds=settings.schedule_jitter_seconds,
+        backoff_base_seconds=settings.backoff_base_seconds,
+        backoff_max_seconds=settings.backoff_max_seconds,
+        rng=random.Random(rng_seed) if rng_seed is not None else None,  # noqa: S311
+    )
+
+
+def due_sources(rt: Runtime, now: dt.datetime) -> list[int]:
+    with rt.sessions() as session:
+        return list(
+            session.scalars(
+                select(Source.id)
+                .where(
+                    Source.enabled.is_(True),
+                    Source.kind.in_([k.value for k in FETCHED_KINDS]),
+                    or_(Source.next_run_at.is_(None), Source.next_run_at <= now),
+                )
+                .order_by(Source.next_run_at)
+            )
+        )
+
+
+def fetchable_source_ids(rt: Runtime) -> list[int]:
+    with rt.sessions() as session:
+        return list(
+            session.scalars(
+                select(Source.id)
+                .where(Source.enabled.is_(True), Source.kind.in_([k.value for k in FETCHED_KINDS]))
+                .order_by(Source.id)
+            )
+        )
+
+
+# -- imports and webhook deliveries ----------------------------------------------------------
+
+
+def ensure_file_source(rt: Runtime, name: str, platform: str | None) -> int:
+    with transaction(rt.sessions) as session:
+        existing = session.scalar(select(Source).where(Source.name == name))
+        if existing is not None:
+            return existing.id
+        source = Source(
+            name=name, kind=SourceKind.FILE.value, url=None, platform=platform or Platform.OTHER.value,
+            media_tier=MediaTier.OTHER.value, config={}, created_at=rt.clock(), consecutive_failures=0,
+            empty_runs=0, enabled=True,
+        )
+        session.add(source)
+        session.flush()
+        return source.id
+
+
+def import_data(
+    rt: Runtime,
+    writer: PostWriter,
+    data: bytes,
+    *,
+    origin: str,
+    file_format: FileFormat | None = None,
+    source_name: str | None = None,
+    platform: str | None = None,
+    on_batch: Callable[[IngestCounts], None] | None = None,
+) -> IngestCounts:
+    """Import a file's bytes: kept once as evidence, every row stored once or dead-lettered."""
+    fmt = file_format or guess_format(origin, data)
+    source_id = ensure_file_source(rt, source_name or f"导入:{origin.rsplit('/', 1)[-1]}", platform)
+    started = rt.clock()
+    with transaction(rt.sessions) as session:
+        source = find_source(session, source_id)
+        context = source_context(source, rt.settings, guess_platform=platform is None)
+        document_sha = store_document(session, Document(data, origin, f"import/{fmt}", started))
+        run = FetchRun(source_id=source_id, started_at=started, document_sha256=document_sha)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    error: str | None = None
+    try:
+        counts = writer.write(
+            context, read_rows(data, fmt), run_id=run_id, document_sha256=document_sha,
+            fetched_at=started, on_batch=on_batch,
+        )
+    except ConnectorError as exc:
+        error = str(exc)
+        with transaction(rt.sessions) as session:
+            record_dead_letters(session, [Rejected(origin, "ingest.parse", error)], source_id, run_id)
+        counts = IngestCounts(rejected=1, errors=[error])
+    with transaction(rt.sessions) as session:
+        run = session.get(FetchRun, run_id)
+        assert run is not None
+        run.finished_at = rt.clock()
+        run.outcome = (RunOutcome.FAILED if error else
+                       RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS).value
+        run.items_read, run.items_new = counts.read, counts.new
+        run.items_duplicate, run.items_near_duplicate = counts.duplicate, counts.near_duplicate
+        run.items_rejected, run.error = counts.rejected, error
+        source = session.get(Source, source_id)
+        assert source is not None
+        source.last_run_at = run.finished_at
+        if not error:
+            source.last_success_at = run.finished_at
+        source.last_items = counts.read
+    return counts
+
+
+def authenticate_webhook(rt: Runtime, source_id: int, token: str | None) -> Source:
+    with rt.sessions() as session:
+        source = session.get(Source, source_id)
+        if source is None or source.kind != SourceKind.WEBHOOK.value or not source.enabled:
+            raise SourceNotFound(source_id)
+        expected = source.token_sha256 or ""
+        if not token or not hmac.compare_digest(token_digest(token), expected):
+            raise WebhookAuthError("推送令牌无效")
+        session.expunge(source)
+        return source
+
+
+def receive_webhook(rt: Runtime, writer: PostWriter, source: Source, body: bytes, media_type: str | None) -> IngestCounts:
+    """Store a webhook delivery: the body is kept as evidence, each post in it stored once."""
+    import orjson
+
+    received = rt.clock()
+    context = source_context(source, rt.settings)
+    with transaction(rt.sessions) as session:
+        document_sha = store_document(session, Document(body, f"webhook:{source.id}", media_type, received))
+        run = FetchRun(source_id=source.id, started_at=received, document_sha256=document_sha)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    items: list[RawItem | Rejected]
+    try:
+        items = json_items(orjson.loads(body))
+    except orjson.JSONDecodeError as exc:
+        items = [Rejected("body", "ingest.parse", f"推送内容不是合法 JSON：{exc}", body)]
+    counts = writer.write(context, items, run_id=run_id, document_sha256=document_sha, fetched_at=received)
+    with transaction(rt.sessions) as session:
+        run = session.get(FetchRun, run_id)
+        src = session.get(Source, source.id)
+        assert run is not None and src is not None
+        run.finished_at = rt.clock()
+        run.outcome = (RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS).value
+        run.items_read, run.items_new = counts.read, counts.new
+        run.items_duplicate, run.items_near_duplicate = counts.duplicate, counts.near_duplicate
+        run.items_rejected = counts.rejected
+        src.last_run_at = src.last_success_at = run.finished_at
+        src.last_items = counts.read
+    return counts
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+def iso(value: dt.datetime | None, settings: Settings) -> str | None:
+    """A stored UTC time as ISO 8601 in the display zone (Asia/Shanghai by default)."""
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(settings.timezone)).isoformat()
+
+
+def post_view(post: Post, settings: Settings, *, full: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": post.id,
+        "source_id": post.source_id,
+        "platform": post.platform,
+        "kind": post.kind,
+        "url": post.url,
+        "title": post.title,
+        "text": post.text if full else post.text[:200],
+        "author": post.author,
+        "published_at": iso(post.published_at, settings),
+        "fetched_at": iso(post.fetched_at, settings),
+        "media_tier": post.media_tier,
+        "engagement": {"views": post.views, "reposts": post.reposts, "comments": post.comments,
+                       "likes": post.likes},
+        "near_duplicate_of": post.near_duplicate_of,
+    }
+    if full:
+        view.update(
+            {
+                "external_id": post.external_id,
+                "canonical_url": post.canonical_url,
+                "text_original": post.text_original,
+                "author_id": post.author_id,
+                "author_metrics": {"verified": post.author_verified, "followers": post.author_followers,
+                                   "following": post.author_following, "posts": post.author_posts},
+                "location": post.location,
+                "parent_external_id": post.parent_external_id,
+                "root_external_id": post.root_external_id,
+                "similarity": post.similarity,
+                "raw": {"document_sha256": post.raw_sha256, "locator": post.raw_ref,
+                        "item_sha256": post.item_sha256},
+                "fetch_run_id": post.fetch_run_id,
+                "extra": post.extra,
+            }
+        )
+    return view
+
+
+def list_posts(rt: Runtime, *, limit: int = 50, offset: int = 0, source: str | None = None) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(Post).order_by(Post.id.desc()).limit(limit).offset(offset)
+        if source is not None:
+            query = query.where(Post.source_id == find_source(session, source).id)
+        return [post_view(p, rt.settings) for p in session.scalars(query)]
+
+
+def get_post(rt: Runtime, post_id: int) -> dict[str, Any]:
+    with rt.sessions() as session:
+        post = session.get(Post, post_id)
+        if post is None:
+            raise PostNotFound(post_id)
+        view = post_view(post, rt.settings, full=True)
+        view["sightings"] = [
+            {"source_id": s.source_id, "url": s.url, "url_key": s.url_key, "seen_at": iso(s.seen_at, rt.settings)}
+            for s in session.scalars(select(PostSighting).where(PostSighting.post_id == post_id))
+        ]
+        view["near_duplicates"] = session.scalar(
+            select(func.count()).select_from(Post).where(Post.near_duplicate_of == post_id)
+        )
+        return view
+
+
+def list_dead_letters(rt: Runtime, *, limit: int = 100, source: str | None = None) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(DeadLetter.source_id == find_source(session, source).id)
+        return [
+            {
+                "id": d.id,
+                "source_id": d.source_id,
+                "fetch_run_id": d.fetch_run_id,
+                "created_at": iso(d.created_at, rt.settings),
+                "stage": d.stage,
+                "error": d.error,
+                "location": d.location,
+                "raw_size": d.raw_size,
+                "raw_sha256": d.raw_sha256,
+                "raw_preview": (d.raw or b"")[:300].decode("utf-8", "replace") if d.raw else None,
+            }
+            for d in session.scalars(query)
+        ]
+
+
+def list_runs(rt: Runtime, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(FetchRun).order_by(FetchRun.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(FetchRun.source_id == find_source(session, source).id)
+        return [
+            {
+                "id": r.id, "source_id": r.source_id, "started_at": iso(r.started_at, rt.settings),
+                "finished_at": iso(r.finished_at, rt.settings), "outcome": r.outcome or "interrupted",
+                "read": r.items_read, "new": r.items_new, "duplicate": r.items_duplicate,
+                "near_duplicate": r.items_near_duplicate, "rejected": r.items_rejected, "error": r.error,
+            }
+            for r in session.scalars(query)
+        ]
+
+
+def count_posts(rt: Runtime) -> int:
+    with rt.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Post)) or 0)
+
+
+def ids_exist(rt: Runtime, post_ids: Iterable[int]) -> list[int]:
+    wanted = list(post_ids)
+    with rt.sessions() as session:
+        found = set(session.scalars(select(Post.id).where(Post.id.in_(wanted))))
+    return [p for p in wanted if p not in found]

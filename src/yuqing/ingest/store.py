@@ -1,0 +1,296 @@
+"""Pipeline stages `ingest.dedup_exact`, `ingest.dedup_near` and `ingest.store`.
+
+Each batch is written in one transaction: its posts, the dead letters of its rejected rows and the
+sightings of its duplicates, so a crash half-way through an import loses nothing that was
+committed, and running the import again adds nothing twice (exact duplicates are found by URL or
+id, which are unique in the database).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from yuqing.db import utcnow
+from yuqing.ingest.models import DeadLetter, EvidenceBlob, Post, PostSighting
+from yuqing.ingest.neardup import NearDuplicateIndex
+from yuqing.ingest.prepare import SourceContext, prepare_batch
+from yuqing.ingest.records import Document, IngestCounts, PostDraft, RawItem, Rejected
+from yuqing.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_LOOKUP_CHUNK = 500
+_DRAFT_COLUMNS = (
+    "url_key", "platform", "media_tier", "text_original", "text", "fetched_at", "content_hash",
+    "external_id", "url", "canonical_url", "kind", "parent_external_id", "root_external_id", "title",
+    "author", "author_id", "author_verified", "author_followers", "author_following", "author_posts",
+    "location", "published_at", "views", "reposts", "comments", "likes", "item_sha256", "extra",
+)
+MAX_DEAD_LETTER_RAW = 1024 * 1024
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def insert_ignoring_conflicts(table: Table, dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the dialect in use."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def store_document(session: Session, document: Document) -> str:
+    """Keep the bytes as evidence (once, addressed by SHA-256) and return that address."""
+    digest = hashlib.sha256(document.data).hexdigest()
+    table = EvidenceBlob.__table__
+    assert isinstance(table, Table)
+    session.execute(
+        insert_ignoring_conflicts(table, session.get_bind().dialect.name),
+        [
+            {
+                "sha256": digest,
+                "size": len(document.data),
+                "media_type": document.media_type,
+                "origin": document.origin,
+                "fetched_at": document.fetched_at,
+                "data": document.data,
+            }
+        ],
+    )
+    return digest
+
+
+def record_dead_letters(
+    session: Session, rejected: Sequence[Rejected], source_id: int | None, run_id: int | None
+) -> None:
+    if not rejected:
+        return
+    now = utcnow()
+    session.add_all(
+        DeadLetter(
+            source_id=source_id,
+            fetch_run_id=run_id,
+            created_at=now,
+            stage=item.stage,
+            error=item.error[:4000],
+            location=item.locator,
+            raw=item.raw[:MAX_DEAD_LETTER_RAW] if item.raw is not None else None,
+            raw_size=len(item.raw) if item.raw is not None else None,
+            raw_sha256=hashlib.sha256(item.raw).hexdigest() if item.raw is not None else None,
+        )
+        for item in rejected
+    )
+
+
+class PostWriter:
+    """Writes batches of items as posts with exact and near-duplicate detection.
+
+    One writer per process: it owns the in-memory near-duplicate index, loaded on first need from
+    the posts fetched within the configured window.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self._factory = factory
+        self._settings = settings
+        self._clock = clock
+        self._near: NearDuplicateIndex | None = None
+        # The scheduler thread and webhook requests share one writer and its index.
+        self._lock = threading.Lock()
+
+    # -- near-duplicate index ------------------------------------------------------------------
+    def near_index(self, session: Session) -> NearDuplicateIndex:
+        if self._near is None:
+            index = NearDuplicateIndex(max_items=self._settings.near_duplicate_max_items)
+            since = self._clock() - dt.timedelta(days=self._settings.near_duplicate_window_days)
+            rows = session.execute(
+                select(Post.id, Post.text, Post.near_duplicate_of)
+                .where(Post.fetched_at >= since, Post.text != "")
+                .order_by(Post.id)
+                .execution_options(yield_per=20_000)
+            )
+            for batch in chunked(rows, 20_000):
+                index.add([r.id for r in batch], [r.text for r in batch])
+            self._near = index
+            log.info("near-duplicate index loaded with %d posts", len(index))
+        return self._near
+
+    # -- writing -------------------------------------------------------------------------------
+    def write(
+        self,
+        context: SourceContext,
+        items: Iterable[RawItem | Rejected],
+        *,
+        run_id: int | None = None,
+        document_sha256: str | None = None,
+        fetched_at: dt.datetime | None = None,
+        on_batch: Callable[[IngestCounts], None] | None = None,
+    ) -> IngestCounts:
+        """Prepare and store every item, one transaction per batch."""
+        total = IngestCounts()
+        when = fetched_at or self._clock()
+        for batch in chunked(items, self._settings.import_batch_size):
+            raw_items = [item for item in batch if isinstance(item, RawItem)]
+            prepared: list[PostDraft | Rejected] = [item for item in batch if isinstance(item, Rejected)]
+            prepared.extend(prepare_batch(raw_items, context, when))
+            counts = self.write_prepared(context, prepared, run_id=run_id, document_sha256=document_sha256)
+            total.add(counts)
+            if on_batch is not None:
+                on_batch(counts)
+        return total
+
+    def write_prepared(
+        self,
+        context: SourceContext,
+        prepared: Sequence[PostDraft | Rejected],
+        *,
+        run_id: int | None,
+        document_sha256: str | None,
+    ) -> IngestCounts:
+        counts = IngestCounts()
+        rejected = [p for p in prepared if isinstance(p, Rejected)]
+        drafts = [p for p in prepared if isinstance(p, PostDraft)]
+        counts.rejected = len(rejected)
+        with self._lock, self._factory() as session, session.begin():
+            fresh, sightings = self._dedup_exact(session, drafts)
+            counts.duplicate = len(drafts) - len(fresh)
+            inserted = self._insert(session, context, fresh, run_id, document_sha256)
+            counts.duplicate += len(fresh) - len(inserted)  # lost a race with another writer
+            near = self._dedup_near(session, inserted)
+            counts.near_duplicate = near
+            counts.new = len(inserted) - near
+            self._record_sightings(session, context, sightings)
+            record_dead_letters(session, rejected, context.source_id, run_id)
+        return counts
+
+    def _dedup_exact(
+        self, session: Session, drafts: Sequence[PostDraft]
+    ) -> tuple[list[PostDraft], list[tuple[str, PostDraft]]]:
+        """Stage ingest.dedup_exact: drafts not yet stored, and sightings (duplicate key, draft)."""
+        by_url = _existing(session, Post.url_key, {d.url_key for d in drafts})
+        by_content = _existing(session, Post.content_hash, {d.content_hash for d in drafts if d.content_hash})
+        seen_urls: dict[str, str] = {}
+        seen_content: dict[str, str] = {}
+        fresh: list[PostDraft] = []
+        sightings: list[tuple[str, PostDraft]] = []
+        for draft in drafts:
+            if draft.url_key in by_url or draft.url_key in seen_urls:
+                continue
+            if draft.content_hash:
+                first = by_content.get(draft.content_hash) or seen_content.get(draft.content_hash)
+                if first is not None:
+                    sightings.append((first, draft))
+                    continue
+                seen_content[draft.content_hash] = draft.url_key
+            seen_urls[draft.url_key] = draft.url_key
+            fresh.append(draft)
+        return fresh, sightings
+
+    def _insert(
+        self,
+        session: Session,
+        context: SourceContext,
+        drafts: Sequence[PostDraft],
+        run_id: int | None,
+        document_sha256: str | None,
+    ) -> list[tuple[int, PostDraft]]:
+        if not drafts:
+            return []
+        table = Post.__table__
+        assert isinstance(table, Table)
+        rows = []
+        for draft in drafts:
+            row = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
+            row["source_id"] = context.source_id
+            row["fetch_run_id"] = run_id
+            row["raw_sha256"] = document_sha256
+            row["raw_ref"] = draft.locator
+            rows.append(row)
+        statement = insert_ignoring_conflicts(table, session.get_bind().dialect.name).returning(
+            table.c.id, table.c.url_key
+        )
+        ids = {url_key: post_id for post_id, url_key in session.execute(statement, rows)}
+        return [(ids[d.url_key], d) for d in drafts if d.url_key in ids]
+
+    def _dedup_near(self, session: Session, inserted: Sequence[tuple[int, PostDraft]]) -> int:
+        """Stage ingest.dedup_near: link each stored copy with small edits to its first copy."""
+        with_text = [(post_id, draft) for post_id, draft in inserted if draft.text]
+        if not with_text:
+            return 0
+        index = self.near_index(session)
+        matches = index.query_and_add([p for p, _ in with_text], [d.text for _, d in with_text])
+        links = [
+            {"pid": post_id, "orig": match[0], "sim": float(match[1])}
+            for (post_id, _), match in zip(with_text, matches, strict=True)
+            if match is not None and match[0] != post_id
+        ]
+        if links:
+            table = Post.__table__
+            assert isinstance(table, Table)
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("pid"))
+                .values(near_duplicate_of=bindparam("orig"), similarity=bindparam("sim")),
+                links,
+                execution_options={"synchronize_session": False},
+            )
+        return len(links)
+
+    def _record_sightings(
+        self, session: Session, context: SourceContext, sightings: Sequence[tuple[str, PostDraft]]
+    ) -> None:
+        """A duplicate from another URL or id is not stored again, but where it appeared is kept:
+        the same content on several sites is what grading counts."""
+        if not sightings:
+            return
+        ids = _existing(session, Post.url_key, {first for first, _ in sightings})
+        # First copies inserted earlier in this transaction are found here too.
+        rows = [
+            {
+                "post_id": int(ids[first]),
+                "source_id": context.source_id,
+                "url_key": draft.url_key,
+                "url": draft.url,
+                "seen_at": draft.fetched_at,
+            }
+            for first, draft in sightings
+            if first in ids and first != draft.url_key
+        ]
+        if rows:
+            table = PostSighting.__table__
+            assert isinstance(table, Table)
+            session.execute(insert_ignoring_conflicts(table, session.get_bind().dialect.name), rows)
+
+
+def _existing(session: Session, column: Any, keys: set[str]) -> dict[str, str]:
+    """Map each key already stored in `column` to the first copy's url_key (or id for url_key)."""
+    found: dict[str, str] = {}
+    if not keys:
+        return found
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        chunk = ordered[start : start + _LOOKUP_CHUNK]
+        if column is Post.url_key:
+            for key, post_id in session.execute(select(Post.url_key, Post.id).where(Post.url_key.in_(chunk))):
+                found[key] = str(post_id)
+        else:
+            for key, url_key in session.execute(select(column, Post.url_key).where(column.in_(chunk))):
+                found[key] = url_key
+    return found

@@ -1,0 +1,80 @@
+"""HTTP API of the ingest domain: sources and their health, posts, dead letters, runs, webhooks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+
+from yuqing.ingest import service
+from yuqing.ingest.errors import PostNotFound, SourceNotFound, WebhookAuthError
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+
+
+def build_router(rt: Runtime, writer: PostWriter) -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/sources", tags=["sources"], summary="信息源及其健康状况")
+    def sources() -> list[dict[str, Any]]:
+        return service.list_sources(rt)
+
+    @router.get("/posts", tags=["posts"], summary="采集到的信息（最新在前）")
+    def posts(
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        source: str | None = None,
+    ) -> list[dict[str, Any]]:
+        try:
+            return service.list_posts(rt, limit=limit, offset=offset, source=source)
+        except SourceNotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @router.get("/posts/{post_id}", tags=["posts"], summary="一条信息的全部记录")
+    def post(post_id: int) -> dict[str, Any]:
+        try:
+            return service.get_post(rt, post_id)
+        except PostNotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @router.get("/deadletters", tags=["posts"], summary="无法入库的输入")
+    def deadletters(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return service.list_dead_letters(rt, limit=limit)
+
+    @router.get("/runs", tags=["sources"], summary="采集记录")
+    def runs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+        return service.list_runs(rt, limit=limit)
+
+    @router.post("/webhooks/{source_id}", tags=["webhooks"], summary="推送信息（JSON 对象、数组或 {posts: [...]}）")
+    async def webhook(
+        source_id: int,
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        x_yuqing_token: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        token = x_yuqing_token
+        if authorization and authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip()
+        try:
+            source = service.authenticate_webhook(rt, source_id, token)
+        except SourceNotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except WebhookAuthError as exc:
+            raise HTTPException(401, str(exc)) from exc
+        limit = rt.settings.webhook_max_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise HTTPException(413, f"推送内容超过 {limit} 字节上限")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise HTTPException(413, f"推送内容超过 {limit} 字节上限")
+        from starlette.concurrency import run_in_threadpool
+
+        counts = await run_in_threadpool(
+            service.receive_webhook, rt, writer, source, bytes(body), request.headers.get("content-type")
+        )
+        return counts.as_dict()
+
+    return router

@@ -1,0 +1,1 @@
+"""Alembic migrations of the yuqing schema, applied by `yuqing init` and at start-up."""

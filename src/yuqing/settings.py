@@ -1,0 +1,180 @@
+"""Settings: the one object every part of yuqing reads its configuration from.
+
+Order of precedence: ``YUQING_*`` environment variables, then ``yuqing.toml`` in the working
+directory (or the file named by ``YUQING_CONFIG``), then the defaults declared here. Every field
+carries a description; ``docs/configuration.md`` is generated from them and a test keeps the two
+in step.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_NAME = "yuqing.toml"
+
+
+def config_path() -> Path:
+    """The TOML file settings are read from (it need not exist)."""
+    return Path(os.environ.get("YUQING_CONFIG", CONFIG_FILE_NAME))
+
+
+class Settings(BaseSettings):
+    """All of yuqing's settings. Field descriptions are the user documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="YUQING_", extra="ignore", validate_default=True)
+
+    database_url: str = Field(
+        default="sqlite:///yuqing.db",
+        description="SQLAlchemy database URL. The default is a SQLite file `yuqing.db` in the working "
+        "directory (WAL journal, busy timeout); use `postgresql+psycopg://host/db` to scale out.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000, ge=0, description="How long a SQLite writer waits for a lock before failing (ms)."
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="Time zone for display, for schedules and for timestamps published without one.",
+    )
+    allow_private_addresses: bool = Field(
+        default=False,
+        description="Allow the fetcher to reach private, loopback and link-local addresses. Off by "
+        "default so a source cannot be used to probe the internal network; tests turn it on.",
+    )
+    fetch_max_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest response body the fetcher accepts (bytes)."
+    )
+    fetch_connect_timeout: float = Field(default=10.0, gt=0, description="Connect timeout (seconds).")
+    fetch_read_timeout: float = Field(
+        default=30.0, gt=0, description="Timeout between two reads from a server (seconds)."
+    )
+    fetch_total_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Deadline for a whole request, so a server that trickles bytes cannot hold a fetch "
+        "forever (seconds).",
+    )
+    fetch_max_redirects: int = Field(default=5, ge=0, description="Redirects followed before giving up.")
+    respect_robots_txt: bool = Field(
+        default=True, description="Honour robots.txt of the sites fetched. Turn off only with permission."
+    )
+    user_agent: str = Field(
+        default="yuqing/0.1 (+public-opinion monitor)", description="User-Agent header sent by the fetcher."
+    )
+    default_schedule: str = Field(
+        default="0 8,20 * * *",
+        description="Schedule of a source that names none: a cron expression in `timezone`, or an "
+        "interval such as `30m`, `2h`, `1d`. The default scans twice a day, at 08:00 and 20:00, as the "
+        "plan asks.",
+    )
+    schedule_jitter_seconds: int = Field(
+        default=120, ge=0, description="Random delay added to each scheduled run so sources do not all "
+        "start at the same second."
+    )
+    backoff_base_seconds: int = Field(
+        default=300, ge=1, description="Wait before retrying a source after its first failure; doubles "
+        "with each consecutive failure."
+    )
+    backoff_max_seconds: int = Field(
+        default=6 * 3600, ge=1, description="Longest wait between retries of a failing source."
+    )
+    silent_after_runs: int = Field(
+        default=3,
+        ge=1,
+        description="A source whose fetches succeed but bring no items this many runs in a row is "
+        "flagged as silently stopped.",
+    )
+    dedup_min_content_chars: int = Field(
+        default=20,
+        ge=1,
+        description="Posts whose normalised text is shorter than this are not deduplicated by content "
+        "(short reposts such as 转发微博 are distinct posts); they are still deduplicated by URL or id.",
+    )
+    near_duplicate_window_days: int = Field(
+        default=14,
+        ge=0,
+        description="Posts fetched within this many days form the near-duplicate index loaded at "
+        "start; a copy of an older post is stored as new.",
+    )
+    near_duplicate_max_items: int = Field(
+        default=2_000_000, gt=0, description="Most posts kept in the in-memory near-duplicate index."
+    )
+    import_batch_size: int = Field(
+        default=5000, gt=0, description="Rows written per transaction by imports and fetches."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `yuqing serve` listens on.")
+    port: int = Field(default=8000, gt=0, lt=65536, description="Port `yuqing serve` listens on.")
+    scheduler_enabled: bool = Field(
+        default=True, description="Run the source scheduler inside `yuqing serve`."
+    )
+    scheduler_tick_seconds: float = Field(
+        default=15.0, gt=0, description="How often the scheduler looks for sources that are due (seconds)."
+    )
+    webhook_max_bytes: int = Field(
+        default=5 * 1024 * 1024, gt=0, description="Largest webhook request body accepted (bytes)."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings afresh (environment, then yuqing.toml, then defaults)."""
+    return Settings(**overrides)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
+
+
+def settings_markdown() -> str:
+    """The configuration reference, generated from the field descriptions."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting can be given as an environment variable `YUQING_<NAME>` (upper case), or as",
+        "`name = value` in `yuqing.toml` in the working directory (another file: `YUQING_CONFIG`).",
+        "The environment wins over the file; the file wins over the default.",
+        "This page is generated by `yuqing settings --markdown`; a test keeps it in step with the code.",
+        "",
+        "| setting | environment | default | what it does |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        lines.append(
+            f"| `{name}` | `YUQING_{name.upper()}` | `{default!r}` | {field.description} |"
+        )
+    return "\n".join(lines) + "\n"

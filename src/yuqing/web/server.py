@@ -1,0 +1,28 @@
+"""`yuqing serve`: the HTTP server and the scheduler, in one process."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from yuqing.ingest.scheduler import SourceScheduler
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+from yuqing.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def run_server(rt: Runtime, *, host: str, port: int) -> None:
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    app = create_app(rt, writer)
+    scheduler = SourceScheduler(rt, writer) if rt.settings.scheduler_enabled else None
+    if scheduler is not None:
+        scheduler.start()
+    print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，Ctrl+C 退出）", flush=True)  # noqa: T201
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
