@@ -19,7 +19,7 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     "text": ("text", "content", "body", "summary", "description"),
     "html": ("html", "content_html", "body_html"),
     "author": ("author.name", "author.screen_name", "user.screen_name", "user.name", "author_name",
-               "screen_name", "nickname"),
+               "screen_name", "nickname", "author"),
     "author_id": ("author.id", "uid", "user.id", "user_id", "author_id"),
     "author_verified": ("author.verified", "user.verified", "verified"),
     "author_followers": ("author.followers", "author.followers_count", "user.followers_count",

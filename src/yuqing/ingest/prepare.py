@@ -120,7 +120,7 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
             setattr(draft, name, _to_int(value, name))
     for name in _STR_FIELDS:
         value = fields.get(name)
-        if value is not None:
+        if isinstance(value, str | int) and not isinstance(value, bool):
             setattr(draft, name, str(value)[:300])
     verified = fields.get("author_verified")
     if verified is not None:

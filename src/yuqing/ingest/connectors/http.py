@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from yuqing.ingest.connectors.base import ConnectorError, SourceSpec
-from yuqing.ingest.fetcher import Fetcher, FetchError, FetchResult
+from yuqing.ingest.fetcher import Fetcher, FetchError, FetchResult, HTTPStatusError
 from yuqing.ingest.records import Document
 
 
@@ -19,6 +19,9 @@ def fetch_source(
             last_modified=source.last_modified if conditional else None,
             accept=accept,
         )
+    except HTTPStatusError as exc:
+        # Keep what the server said (an error page is evidence of what was online too).
+        raise ConnectorError(f"抓取失败：{exc}", as_document(exc.result)) from exc
     except FetchError as exc:
         raise ConnectorError(f"抓取失败：{exc}") from exc
 

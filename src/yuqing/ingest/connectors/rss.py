@@ -13,7 +13,7 @@ import feedparser
 
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, register
 from yuqing.ingest.connectors.http import as_document, fetch_source
-from yuqing.ingest.decoding import decode_document, rewrite_xml_declaration
+from yuqing.ingest.decoding import decode_document, xml_bytes_for_parser
 from yuqing.ingest.fetcher import Fetcher
 from yuqing.ingest.records import RawItem, Rejected
 
@@ -29,20 +29,24 @@ class RSSConnector:
             return Collected(document=None, not_modified=True, etag=source.etag,
                              last_modified=source.last_modified)
         document = as_document(result)
-        collected = parse_feed(result.body, result.declared_charset, document_origin=result.final_url)
+        try:
+            collected = parse_feed(result.body, result.declared_charset)
+        except ConnectorError as exc:
+            raise ConnectorError(str(exc), document) from exc
         collected.document = document
         collected.etag = result.etag
         collected.last_modified = result.last_modified
         return collected
 
 
-def parse_feed(body: bytes, declared_charset: str | None, document_origin: str = "") -> Collected:
+def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
     """Entries of a feed; ConnectorError when the document is not a feed at all."""
     decoded = decode_document(body, declared_charset, kind="xml")
     head = decoded.text.lstrip()[:512].lower()
     if head.startswith(("<!doctype html", "<html")):
         raise ConnectorError("返回的是 HTML 网页而不是 RSS/Atom 订阅源（请改用 web 类型或检查网址）")
-    parsed = feedparser.parse(rewrite_xml_declaration(decoded.text))
+    # Bytes, not str: feedparser would trust a stale encoding declaration inside a str.
+    parsed = feedparser.parse(xml_bytes_for_parser(decoded.text))
     entries: list[Any] = list(parsed.entries)
     warnings: list[str] = []
     if parsed.bozo:

@@ -35,7 +35,10 @@ class WebConnector:
         decoded = decode_document(result.body, result.declared_charset, kind="html")
         items: list[RawItem | Rejected] = []
         if pattern:
-            links = listing_links(decoded.text, result.final_url, str(pattern))
+            try:
+                links = listing_links(decoded.text, result.final_url, str(pattern))
+            except ConnectorError as exc:
+                raise ConnectorError(str(exc), document) from exc
             for position, link in enumerate(links[: int(source.config.get("max_links", 30))]):
                 try:
                     page = fetcher.get(link)

@@ -1,0 +1,436 @@
+"""The only way yuqing reaches the network.
+
+This module owns outbound HTTP(S): which addresses may be contacted (no private, loopback,
+link-local or otherwise non-public address unless the policy allows it, checked when every
+connection is opened, so redirects and DNS rebinding cannot sneak past), how much may be
+downloaded, how long a fetch may take in total, redirects, conditional requests and
+robots.txt. Callers get the raw body; turning it into text is ``decoding``'s job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+from urllib.robotparser import RobotFileParser
+
+import httpcore
+import httpx
+
+__all__ = [
+    "BlockedAddressError",
+    "ConnectionFailedError",
+    "FetchError",
+    "FetchPolicy",
+    "FetchResult",
+    "FetchTimeoutError",
+    "Fetcher",
+    "HTTPStatusError",
+    "InvalidURLError",
+    "RobotsDisallowedError",
+    "TooLargeError",
+    "TooManyRedirectsError",
+    "is_public_address",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# robots.txt files are small; a huge one is a mistake or an attack, not a policy.
+_ROBOTS_MAX_BYTES = 512 * 1024
+# Prefixes whose IPv6 addresses embed an IPv4 address that is what actually gets reached.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allow_private_addresses: bool = False
+    max_bytes: int = 10 * 1024 * 1024
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_redirects: int = 5
+    respect_robots_txt: bool = True
+    user_agent: str = "yuqing/0.1 (+public-opinion monitor)"
+
+
+class FetchError(Exception):
+    """A fetch failed; ``url`` is the URL that failed (a redirect target, if it got that far)."""
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(f"{message}: {url}")
+        self.url = url
+        self.reason = message
+
+
+class InvalidURLError(FetchError):
+    pass
+
+
+class BlockedAddressError(FetchError):
+    pass
+
+
+class TooLargeError(FetchError):
+    pass
+
+
+class FetchTimeoutError(FetchError):
+    pass
+
+
+class RobotsDisallowedError(FetchError):
+    pass
+
+
+class TooManyRedirectsError(FetchError):
+    pass
+
+
+class ConnectionFailedError(FetchError):
+    pass
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status other than 2xx or 304; ``result`` has its response."""
+
+    def __init__(self, url: str, status: int, result: FetchResult) -> None:
+        super().__init__(url, f"HTTP {status}")
+        self.status = status
+        self.result = result
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A response. On 304 ``body`` is empty and ``etag``/``last_modified`` fall back to the
+    validators the caller sent, so they can be stored back unchanged."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: datetime
+    not_modified: bool
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    declared_charset: str | None
+
+
+def is_public_address(address: IPAddress | str) -> bool:
+    """True if ``address`` is a globally routable unicast address that is safe to contact."""
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 address that wraps an IPv4 one reaches that IPv4 address.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def _parse_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip("\"'"):
+            return value.strip().strip("\"'").lower()
+    return None
+
+
+class _BlockedConnection(Exception):
+    """Raised inside the transport; turned into BlockedAddressError with the URL by Fetcher."""
+
+    def __init__(self, host: str, address: IPAddress) -> None:
+        super().__init__(f"{host} resolves to non-public address {address}")
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """Resolves the host itself, refuses non-public addresses, and connects to an address it
+    checked, so the name cannot resolve differently between the check and the connect."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._allow_private = allow_private
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+        if not self._allow_private:
+            for address in addresses:
+                if not is_public_address(address):
+                    raise _BlockedConnection(host, address)
+        started = time.monotonic()
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:
+            remaining = None if timeout is None else timeout - (time.monotonic() - started)
+            if remaining is not None and remaining <= 0:
+                raise httpcore.ConnectTimeout(f"connecting to {host} timed out")
+            try:
+                return self._inner.connect_tcp(str(address), port, remaining, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc  # try the next address, as socket.create_connection would
+        raise error
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not allowed")
+
+
+def _guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
+    # httpx offers no public way to plug in a network backend, so the pool it built is
+    # swapped for one that uses ours; trust_env=False keeps proxies (which would connect on
+    # our behalf, unchecked) and netrc out.
+    transport = httpx.HTTPTransport(trust_env=False)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_GuardedBackend(policy.allow_private_addresses),
+    )
+    return transport
+
+
+def _arm_watchdog(response: httpx.Response, deadline: float) -> threading.Timer | None:
+    """Shut the response's socket at the deadline, so a read blocked on a trickling server
+    ends on time (httpx's read timeout bounds one read, not the whole body)."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if not isinstance(sock, socket.socket):
+        return None
+
+    def shut() -> None:
+        with contextlib.suppress(OSError):
+            # The base-class shutdown also works on SSL sockets without touching TLS state.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), shut)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class Fetcher:
+    """Fetches URLs under a FetchPolicy. One Fetcher caches robots.txt per host; not thread-safe.
+
+    ``transport`` replaces the network (tests); a replaced transport skips the connect-time
+    address check, so only URLs with literal IP addresses are then checked.
+    """
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.policy = policy
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._client = httpx.Client(
+            transport=transport or _guarded_transport(policy),
+            follow_redirects=False,  # every hop is checked by us
+            trust_env=False,
+            headers={"User-Agent": policy.user_agent},
+        )
+        self._robots: dict[str, RobotFileParser | None] = {}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+    ) -> FetchResult:
+        """GET ``url``; raises a FetchError subclass for anything but 2xx and 304."""
+        headers = {"Accept": accept or "*/*"}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        deadline = time.monotonic() + self.policy.total_timeout
+        result = self._fetch(url, headers, deadline, self.policy.max_bytes, self.policy.respect_robots_txt)
+        if result.not_modified:
+            result = _with_validators(result, etag, last_modified)
+        if not (200 <= result.status < 300 or result.not_modified):
+            raise HTTPStatusError(result.final_url, result.status, result)
+        return result
+
+    def _fetch(
+        self, url: str, headers: dict[str, str], deadline: float, max_bytes: int, check_robots: bool
+    ) -> FetchResult:
+        current = url
+        seen: set[str] = set()
+        for _ in range(self.policy.max_redirects + 1):
+            target = self._check_url(current)
+            if check_robots and not self._robots_allowed(target, deadline):
+                raise RobotsDisallowedError(current, "robots.txt disallows fetching")
+            seen.add(str(target))
+            status, response_headers, body = self._request(target, headers, deadline, max_bytes)
+            location = response_headers.get("location")
+            if status in _REDIRECT_STATUSES and location:
+                try:
+                    current = str(target.join(location))
+                except httpx.InvalidURL as exc:
+                    raise InvalidURLError(location, f"bad redirect from {target}") from exc
+                continue
+            content_type = response_headers.get("content-type")
+            return FetchResult(
+                url=url,
+                final_url=str(target),
+                status=status,
+                headers=response_headers,
+                body=body,
+                fetched_at=self._clock(),
+                not_modified=status == 304,
+                etag=response_headers.get("etag"),
+                last_modified=response_headers.get("last-modified"),
+                content_type=content_type,
+                declared_charset=_parse_charset(content_type),
+            )
+        hint = " (redirect loop)" if current in seen else ""
+        raise TooManyRedirectsError(current, f"more than {self.policy.max_redirects} redirects{hint}")
+
+    def _check_url(self, url: str) -> httpx.URL:
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise InvalidURLError(url, "invalid URL") from exc
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise InvalidURLError(url, "only http and https URLs can be fetched")
+        if not self.policy.allow_private_addresses:
+            # Literal addresses are refused before any connection (or robots.txt request);
+            # host names are checked when the connection is opened.
+            with contextlib.suppress(ValueError):
+                address = ipaddress.ip_address(parsed.host)
+                if not is_public_address(address):
+                    raise BlockedAddressError(url, f"refusing non-public address {address}")
+        return parsed
+
+    def _request(
+        self, target: httpx.URL, headers: dict[str, str], deadline: float, max_bytes: int
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One GET without following redirects: (status, lower-cased headers, body)."""
+        url = str(target)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchTimeoutError(url, f"gave up after {self.policy.total_timeout:g} s")
+        # Each phase gets its own limit, but none may outlive the overall deadline.
+        connect = min(self.policy.connect_timeout, remaining)
+        read = min(self.policy.read_timeout, remaining)
+        timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+        watchdog: threading.Timer | None = None
+        response: httpx.Response | None = None
+        try:
+            request = self._client.build_request("GET", target, headers=headers, timeout=timeout)
+            response = self._client.send(request, stream=True)
+            watchdog = _arm_watchdog(response, deadline)
+            declared_length = response.headers.get("content-length", "")
+            if declared_length.isdigit() and int(declared_length) > max_bytes:
+                raise TooLargeError(url, f"response is {int(declared_length)} bytes, over {max_bytes}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLargeError(url, f"response exceeds {max_bytes} bytes")
+                if time.monotonic() >= deadline:
+                    raise FetchTimeoutError(url, f"gave up after {self.policy.total_timeout:g} s")
+                chunks.append(chunk)
+            response_headers = {key.lower(): value for key, value in response.headers.items()}
+            return response.status_code, response_headers, b"".join(chunks)
+        except _BlockedConnection as exc:
+            raise BlockedAddressError(url, f"refusing to connect: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
+            raise FetchTimeoutError(url, f"timed out {phase}") from exc
+        except httpx.TransportError as exc:
+            if time.monotonic() >= deadline:  # the watchdog cut the connection
+                raise FetchTimeoutError(url, f"gave up after {self.policy.total_timeout:g} s") from exc
+            raise ConnectionFailedError(url, f"connection failed ({exc or type(exc).__name__})") from exc
+        except httpx.DecodingError as exc:
+            raise FetchError(url, "response body is not valid for its Content-Encoding") from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            if response is not None:
+                response.close()
+
+    def _robots_allowed(self, target: httpx.URL, deadline: float) -> bool:
+        origin = f"{target.scheme}://{target.netloc.decode('ascii')}"
+        if origin not in self._robots:
+            try:
+                self._robots[origin] = self._load_robots(origin, deadline)
+            except BlockedAddressError as exc:
+                # Same host as the page: report it against the URL the caller cares about.
+                raise BlockedAddressError(str(target), exc.reason) from exc
+        parser = self._robots[origin]
+        return parser is None or parser.can_fetch(self.policy.user_agent, str(target))
+
+    def _load_robots(self, origin: str, deadline: float) -> RobotFileParser | None:
+        """The origin's robots.txt rules; None (everything allowed) if it has none we can read."""
+        robots_url = f"{origin}/robots.txt"
+        try:
+            result = self._fetch(robots_url, {"Accept": "text/plain"}, deadline, _ROBOTS_MAX_BYTES, False)
+        except BlockedAddressError:
+            raise  # the page itself is on the same host; report the real reason
+        except FetchError:
+            # Unreachable, too slow or too big: treated as "no rules". If the deadline is
+            # spent, the page request that follows fails with FetchTimeoutError.
+            return None
+        if not 200 <= result.status < 300:
+            return None  # 4xx (no robots.txt) and 5xx are treated as "no rules"
+        parser = RobotFileParser()
+        parser.parse(result.body.decode("utf-8", errors="replace").splitlines())
+        return parser
+
+
+def _with_validators(result: FetchResult, etag: str | None, last_modified: str | None) -> FetchResult:
+    return replace(result, etag=result.etag or etag, last_modified=result.last_modified or last_modified)

@@ -1,0 +1,223 @@
+"""Sources fetched from real HTTP servers on 127.0.0.1 through `run_source`, into the real store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.ingest.httpserver import LocalHTTPServer, Reply
+from yuqing.ingest import service
+from yuqing.ingest.fetcher import Fetcher
+from yuqing.ingest.models import DeadLetter, EvidenceBlob, FetchRun, Post, Source
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+
+FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+
+
+def feed(name: str) -> bytes:
+    return (FEEDS / name).read_bytes()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHTTPServer]:
+    srv = LocalHTTPServer().start()
+    srv.routes["/robots.txt"] = Reply(404)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fetcher(rt: Runtime) -> Iterator[Fetcher]:
+    with Fetcher(service.fetch_policy(rt.settings)) as f:
+        yield f
+
+
+def run(rt: Runtime, source: str, fetcher: Fetcher) -> service.RunSummary:
+    return service.run_source(rt, PostWriter(rt.sessions, rt.settings, rt.clock), source, fetcher, rng_seed=1)
+
+
+def posts_of(rt: Runtime, source_name: str) -> list[Post]:
+    with rt.sessions() as session:
+        source_id = session.scalar(select(Source.id).where(Source.name == source_name))
+        return list(session.scalars(select(Post).where(Post.source_id == source_id).order_by(Post.id)))
+
+
+def test_utf8_and_gbk_feeds_store_each_item_once(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    server.routes["/utf8.xml"] = Reply(200, {"Content-Type": "application/rss+xml; charset=utf-8"}, feed("news_utf8.xml"))
+    # Declared as UTF-8 by the server while the bytes (and the XML declaration) are GBK.
+    server.routes["/gbk.xml"] = Reply(200, {"Content-Type": "text/xml; charset=utf-8"}, feed("news_gbk.xml"))
+    service.add_source(rt, "rss", server.url("/utf8.xml"), name="新闻UTF8", media_tier="city")
+    service.add_source(rt, "rss", server.url("/gbk.xml"), name="新闻GBK")
+
+    first = run(rt, "新闻UTF8", fetcher)
+    assert (first.outcome, first.counts.new, first.counts.rejected) == ("success", 3, 0)
+    posts = posts_of(rt, "新闻UTF8")
+    assert posts[0].title == "市卫健委通报某医院医疗纠纷处置情况"
+    assert posts[0].canonical_url == "https://news.example.cn/2026/1120/yl.html"
+    assert posts[0].media_tier == "city" and posts[0].platform == "news"
+    assert "<p>" not in posts[0].text and "联合调查组" in posts[0].text
+    assert posts[0].published_at is not None and posts[0].published_at.hour == 1  # 09:30 +08:00
+
+    # The GBK feed carries the same articles: stored once, seen again from the second source.
+    second = run(rt, "新闻GBK", fetcher)
+    assert (second.counts.new, second.counts.duplicate) == (0, 3)
+    again = run(rt, "新闻UTF8", fetcher)
+    assert (again.counts.new, again.counts.duplicate) == (0, 3)
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == 3
+
+
+def test_gbk_feed_alone_decodes_correctly(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    server.routes["/gbk.xml"] = Reply(200, {"Content-Type": "text/xml"}, feed("news_gbk.xml"))
+    service.add_source(rt, "rss", server.url("/gbk.xml"), name="GBK")
+    assert run(rt, "GBK", fetcher).counts.new == 3
+    assert [p.title for p in posts_of(rt, "GBK")][1] == "教育局回应学校食堂食品安全问题"
+
+
+def test_atom_feed_in_traditional_characters(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    server.routes["/atom"] = Reply(200, {"Content-Type": "application/atom+xml"}, feed("forum_atom.xml"))
+    service.add_source(rt, "rss", server.url("/atom"), name="论坛", platform="forum")
+    assert run(rt, "论坛", fetcher).counts.new == 2
+    post = posts_of(rt, "论坛")[0]
+    assert post.title == "網友爆料：某小區連續停水三天無人回應"
+    assert post.text.startswith("居民表示物业和自来水公司互相推诿")
+    assert post.text_original.startswith("居民表示物業")
+    assert post.author == "網友0" and post.platform == "forum"
+
+
+def test_etag_and_last_modified_are_honoured(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    body = feed("news_utf8.xml")
+
+    def conditional(handler: object) -> None:
+        from http.server import BaseHTTPRequestHandler
+
+        from tests.ingest.httpserver import send_reply
+
+        assert isinstance(handler, BaseHTTPRequestHandler)
+        if handler.headers.get("If-None-Match") == '"v1"':
+            send_reply(handler, Reply(304, {"ETag": '"v1"'}))
+        else:
+            send_reply(handler, Reply(200, {"ETag": '"v1"', "Last-Modified": "Fri, 20 Nov 2026 08:00:00 GMT",
+                                            "Content-Type": "application/rss+xml"}, body))
+
+    server.routes["/feed"] = conditional
+    service.add_source(rt, "rss", server.url("/feed"), name="条件请求")
+    assert run(rt, "条件请求", fetcher).counts.new == 3
+    second = run(rt, "条件请求", fetcher)
+    assert second.outcome == "not_modified" and second.counts.read == 0
+    feed_requests = [r for r in server.requests if r.path == "/feed"]
+    assert feed_requests[1].headers.get("if-none-match") == '"v1"'
+    assert feed_requests[1].headers.get("if-modified-since") == "Fri, 20 Nov 2026 08:00:00 GMT"
+
+
+def test_broken_feed_lands_what_it_can_and_dead_letters_the_rest(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    server.routes["/broken"] = Reply(200, {"Content-Type": "application/rss+xml"}, feed("broken.xml"))
+    server.routes["/html"] = Reply(200, {"Content-Type": "text/html"}, b"<!DOCTYPE html><html><body>hi</body></html>")
+    server.routes["/garbage"] = Reply(200, {"Content-Type": "application/xml"}, b"\x00\x01<<<not xml at all")
+    for path, name in (("/broken", "坏源"), ("/html", "网页冒充"), ("/garbage", "乱码"), ("/missing", "不存在")):
+        service.add_source(rt, "rss", server.url(path), name=name)
+    server.routes["/missing"] = Reply(404, {}, b"not found")
+
+    broken = run(rt, "坏源", fetcher)
+    assert broken.outcome == "partial" and broken.counts.new >= 1
+    html = run(rt, "网页冒充", fetcher)
+    assert html.outcome == "failed" and "HTML" in (html.error or "")
+    assert run(rt, "乱码", fetcher).outcome == "failed"
+    missing = run(rt, "不存在", fetcher)
+    assert missing.outcome == "failed" and "404" in (missing.error or "")
+    with rt.sessions() as session:
+        letters = session.scalars(select(DeadLetter)).all()
+        by_source = {d.source_id for d in letters}
+        assert len(by_source) == 4  # every failing source left a dead letter
+        html_letter = next(d for d in letters if "HTML" in d.error)
+        assert html_letter.raw is not None and b"<html>" in html_letter.raw
+        failing = session.scalar(select(Source).where(Source.name == "不存在"))
+        assert failing is not None and failing.consecutive_failures == 1 and failing.last_error
+
+
+def test_gb18030_page_with_wrong_declaration(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    server.routes["/notice.html"] = Reply(200, {"Content-Type": "text/html"}, feed("notice_gb18030.html"))
+    service.add_source(rt, "web", server.url("/notice.html"), name="政府网站", media_tier="city")
+    summary = run(rt, "政府网站", fetcher)
+    assert (summary.outcome, summary.counts.new) == ("success", 1)
+    post = posts_of(rt, "政府网站")[0]
+    assert post.title and "情况说明" in post.title
+    assert "羊水栓塞" in post.text and "𠮷" in post.text
+    assert "版权所有" not in post.text  # boilerplate removed
+    assert post.published_at is not None and post.published_at.date().isoformat() == "2026-11-19"
+    with rt.sessions() as session:
+        blob = session.get(EvidenceBlob, post.raw_sha256)
+        assert blob is not None and blob.data == feed("notice_gb18030.html")
+
+
+def test_listing_page_follows_matching_links(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    server.routes["/list"] = Reply(200, {"Content-Type": "text/html; charset=utf-8"},
+                                   '<html><body><a href="/a/1.html">一</a><a href="/about">关于</a>'
+                                   '<a href="/a/1.html">一</a></body></html>'.encode())
+    server.routes["/a/1.html"] = Reply(200, {"Content-Type": "text/html"}, feed("notice_gb18030.html"))
+    service.add_source(rt, "web", server.url("/list"), name="列表", config={"link_pattern": r"/a/\d+\.html$"})
+    assert run(rt, "列表", fetcher).counts.new == 1
+    assert server.paths().count("/a/1.html") == 1
+
+
+def test_json_api_with_mapping(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    payload = {"code": 0, "data": {"list": [
+        {"mid": "m1", "content": "某景区游客被困缆车两小时，景区至今未回应。", "ctime": "2026-11-20 09:00", "stat": {"reads": 5200}},
+        {"mid": "m2", "content": "网友质疑某街道办招聘内定，街道办回应称正在核查。", "ctime": "2026-11-20 10:00", "stat": {"reads": 300}},
+        "不是对象",
+    ]}}
+    server.routes["/api"] = Reply(200, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode())
+    service.add_source(rt, "api", server.url("/api"), name="接口", platform="weibo",
+                       config={"items_path": "data.list", "mapping": {"external_id": "mid", "text": "content",
+                                                                      "published_at": "ctime", "views": "stat.reads"}})
+    summary = run(rt, "接口", fetcher)
+    assert (summary.counts.new, summary.counts.rejected, summary.outcome) == (2, 1, "partial")
+    posts = posts_of(rt, "接口")
+    assert [p.views for p in posts] == [5200, 300]
+    assert posts[0].url_key == "weibo:m1"
+
+
+def test_slow_server_fails_the_run_not_the_batch(rt: Runtime, server: LocalHTTPServer) -> None:
+    server.routes["/hang"] = server.hang()
+    server.routes["/ok"] = Reply(200, {"Content-Type": "application/rss+xml"}, feed("news_utf8.xml"))
+    service.add_source(rt, "rss", server.url("/hang"), name="挂起")
+    service.add_source(rt, "rss", server.url("/ok"), name="正常")
+    policy = service.fetch_policy(rt.settings)
+    from dataclasses import replace
+
+    with Fetcher(replace(policy, read_timeout=0.5, total_timeout=1.0)) as quick:
+        results = [run(rt, name, quick) for name in ("挂起", "正常")]
+    assert results[0].outcome == "failed"
+    assert results[1].counts.new == 3
+
+
+def test_private_addresses_are_refused_by_default(rt: Runtime, server: LocalHTTPServer) -> None:
+    server.routes["/ok"] = Reply(200, {"Content-Type": "application/rss+xml"}, feed("news_utf8.xml"))
+    service.add_source(rt, "rss", server.url("/ok"), name="本机")
+    from dataclasses import replace
+
+    with Fetcher(replace(service.fetch_policy(rt.settings), allow_private_addresses=False)) as strict:
+        summary = run(rt, "本机", strict)
+    assert summary.outcome == "failed"
+    assert server.paths() == []
+
+
+def test_health_and_schedule_after_runs(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, clock: object) -> None:
+    server.routes["/ok"] = Reply(200, {"Content-Type": "application/rss+xml"}, feed("news_utf8.xml"))
+    service.add_source(rt, "rss", server.url("/ok"), name="定时", schedule="0 8,20 * * *")
+    run(rt, "定时", fetcher)
+    view = next(v for v in service.list_sources(rt) if v["name"] == "定时")
+    assert view["health"]["state"] == "ok" and view["health"]["last_items"] == 3
+    # 2026-11-20 01:00 UTC is 09:00 in Shanghai: the next run is 20:00 Shanghai.
+    assert view["health"]["next_run_at"] == "2026-11-20T20:00:00+08:00"
+    for _ in range(rt.settings.silent_after_runs):
+        run(rt, "定时", fetcher)  # the same three items: nothing new
+    view = next(v for v in service.list_sources(rt) if v["name"] == "定时")
+    assert view["health"]["state"] == "silent" and view["health"]["label"] == "疑似停更"
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FetchRun)) == 1 + rt.settings.silent_after_runs

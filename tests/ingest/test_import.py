@@ -1,0 +1,187 @@
+"""File imports through the real store: counts, duplicates, dead letters, crash and re-run."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from yuqing.ingest import service
+from yuqing.ingest.models import DeadLetter, Post, PostSighting
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CED_SAMPLE = FIXTURES / "ced_sample.jsonl.gz"
+LONG_TEXT = "网传某市第一人民医院发生医疗事故，一名产妇在手术后死亡，家属在医院门口拉横幅讨说法，医院至今未作回应。"
+
+
+def import_bytes(rt: Runtime, data: bytes, name: str, **kwargs: object) -> dict[str, int]:
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    return service.import_data(rt, writer, data, origin=name, **kwargs).as_dict()  # type: ignore[arg-type]
+
+
+def count(rt: Runtime, model: type) -> int:
+    with rt.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_ced_file_imports_with_the_default_mapping_and_twice_adds_nothing(rt: Runtime) -> None:
+    data = CED_SAMPLE.read_bytes()
+    rows = sum(1 for _ in gzip.open(CED_SAMPLE))
+    first = import_bytes(rt, data, "ced_sample.jsonl.gz")
+    assert sum(first.values()) == rows
+    assert first["rejected"] == 0
+    stored = count(rt, Post)
+    assert stored == first["new"] + first["near_duplicate"]
+
+    second = import_bytes(rt, data, "ced_sample.jsonl.gz")
+    assert second == {"new": 0, "duplicate": rows, "near_duplicate": 0, "rejected": 0}
+    assert count(rt, Post) == stored
+
+    with rt.sessions() as session:
+        original = session.scalars(select(Post).where(Post.kind == "original")).first()
+        assert original is not None
+        assert original.platform == "weibo"
+        assert original.published_at is not None and original.published_at.tzinfo is not None
+        assert original.reposts is not None and original.author_followers is not None
+        assert original.location
+        assert original.extra and original.extra.get("rumor") in ("rumor", "non-rumor")
+        repost = session.scalars(select(Post).where(Post.kind == "repost")).first()
+        assert repost is not None and repost.root_external_id and repost.author_id
+
+
+def test_exact_duplicates_by_content_are_stored_once_with_a_sighting(rt: Runtime) -> None:
+    rows = [
+        {"id": "a1", "text": LONG_TEXT, "url": "https://news.example.cn/a1.html"},
+        {"id": "a2", "text": LONG_TEXT + "  ", "url": "https://bbs.example.cn/t/9?utm_source=x"},
+        {"id": "a1", "text": LONG_TEXT, "url": "https://news.example.cn/a1.html?spm=1"},
+    ]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    result = import_bytes(rt, data, "dups.jsonl")
+    assert result == {"new": 1, "duplicate": 2, "near_duplicate": 0, "rejected": 0}
+    with rt.sessions() as session:
+        sightings = session.scalars(select(PostSighting)).all()
+        assert [s.url for s in sightings] == ["https://bbs.example.cn/t/9?utm_source=x"]
+
+
+def test_short_reposts_are_not_merged_by_content(rt: Runtime) -> None:
+    rows = [{"id": f"r{i}", "text": "转发微博", "kind": "repost"} for i in range(5)]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    assert import_bytes(rt, data, "short.jsonl")["new"] == 5
+
+
+def test_near_duplicate_is_stored_and_linked_to_its_first_copy(rt: Runtime) -> None:
+    copy = LONG_TEXT.replace("拉横幅", "拉条幅")
+    rows = [{"id": "o", "text": LONG_TEXT}, {"id": "c", "text": copy}, {"id": "u", "text": "今天天气晴朗，适合外出踏青，公园里的樱花开了，游客很多，大家都在拍照留念。"}]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    assert import_bytes(rt, data, "near.jsonl") == {"new": 2, "duplicate": 0, "near_duplicate": 1, "rejected": 0}
+    with rt.sessions() as session:
+        first = session.scalar(select(Post).where(Post.external_id == "o"))
+        second = session.scalar(select(Post).where(Post.external_id == "c"))
+        assert first is not None and second is not None
+        assert second.near_duplicate_of == first.id
+        assert second.similarity is not None and second.similarity > 0.7
+
+
+def test_near_duplicate_found_across_imports(rt: Runtime) -> None:
+    import_bytes(rt, json.dumps({"id": "o", "text": LONG_TEXT}, ensure_ascii=False).encode(), "a.jsonl")
+    copy = json.dumps({"id": "c", "text": "转发：" + LONG_TEXT}, ensure_ascii=False).encode()
+    # A new writer (a new process) loads the index from the store.
+    assert import_bytes(rt, copy, "b.jsonl")["near_duplicate"] == 1
+
+
+def test_bad_lines_go_to_dead_letters_and_the_rest_lands(rt: Runtime) -> None:
+    data = "\n".join(
+        [
+            json.dumps({"id": "1", "text": LONG_TEXT}, ensure_ascii=False),
+            "{这不是 JSON",
+            "[1, 2]",
+            json.dumps({"id": "2", "text": "另一条", "published_at": "某天"}, ensure_ascii=False),
+            json.dumps({"views": 3}),
+            json.dumps({"id": "3", "text": "第三条", "reposts": "1.2万"}, ensure_ascii=False),
+        ]
+    ).encode()
+    result = import_bytes(rt, data, "mixed.jsonl")
+    assert result == {"new": 2, "duplicate": 0, "near_duplicate": 0, "rejected": 4}
+    with rt.sessions() as session:
+        letters = session.scalars(select(DeadLetter).order_by(DeadLetter.location)).all()
+        assert {d.location for d in letters} == {"line=2", "line=3", "line=4", "line=5"}
+        bad_json = next(d for d in letters if d.location == "line=2")
+        assert "不是合法 JSON" in bad_json.error
+        assert bad_json.raw == "{这不是 JSON".encode()
+        assert "时间" in next(d for d in letters if d.location == "line=4").error
+        third = session.scalar(select(Post).where(Post.external_id == "3"))
+        assert third is not None and third.reposts == 12000
+
+
+def test_import_killed_halfway_then_rerun_adds_nothing_twice(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"id": f"p{i}", "text": f"第{i}条：{LONG_TEXT[: 10 + i % 30]}{i}"} for i in range(120)]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    calls = {"n": 0}
+    real = writer.write_prepared
+
+    def crash_on_second_batch(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writer, "write_prepared", crash_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        service.import_data(rt, writer, data, origin="big.jsonl")
+    assert count(rt, Post) == rt.settings.import_batch_size  # the first batch was committed
+
+    again = import_bytes(rt, data, "big.jsonl")
+    assert again["duplicate"] == rt.settings.import_batch_size
+    assert again["new"] + again["near_duplicate"] == 120 - rt.settings.import_batch_size
+    assert count(rt, Post) == 120
+
+
+def test_csv_in_gbk_with_a_ragged_row(rt: Runtime) -> None:
+    csv_text = (
+        "id,title,text,published_at\n"
+        f"n1,医院回应,{LONG_TEXT},2026-11-20 08:00\n"
+        "n2,缺一列,正文\n"
+        "n3,学校食堂,某校食堂被曝使用过期食材，学生家长要求彻查，教育局表示已介入调查。,2026-11-20 09:00\n"
+    )
+    result = import_bytes(rt, csv_text.encode("gbk"), "posts.csv")
+    assert result == {"new": 2, "duplicate": 0, "near_duplicate": 0, "rejected": 1}
+    with rt.sessions() as session:
+        post = session.scalar(select(Post).where(Post.external_id == "n3"))
+        assert post is not None and post.title == "学校食堂" and "过期食材" in post.text
+        letter = session.scalars(select(DeadLetter)).one()
+        assert "3 列" in letter.error and "4 列" in letter.error
+
+
+def test_xlsx_with_a_user_mapping(rt: Runtime) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["链接", "内容", "时间", "阅读"])
+    sheet.append(["https://bbs.example.cn/t/1", LONG_TEXT, "2026-11-20 10:00", 1500])
+    sheet.append(["https://bbs.example.cn/t/2", "某小区停水三天无人回应，居民投诉无门。", "2026-11-20 11:00", 20])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    source, _ = service.add_source(rt, "file", None, name="论坛导出",
+                                   config={"mapping": {"url": "链接", "text": "内容", "published_at": "时间", "views": "阅读"}})
+    result = import_bytes(rt, buffer.getvalue(), "export.xlsx", source_name="论坛导出")
+    assert result == {"new": 2, "duplicate": 0, "near_duplicate": 0, "rejected": 0}
+    with rt.sessions() as session:
+        post = session.scalar(select(Post).where(Post.url == "https://bbs.example.cn/t/1"))
+        assert post is not None and post.views == 1500 and post.source_id == source.id
+
+
+def test_traditional_text_is_kept_and_simplified(rt: Runtime) -> None:
+    row = {"id": "t1", "text": "網傳某醫院發生醫療事故，家屬質疑院方隱瞞真相，要求公開調查結果。"}
+    import_bytes(rt, json.dumps(row, ensure_ascii=False).encode(), "tw.jsonl")
+    with rt.sessions() as session:
+        post = session.scalars(select(Post)).one()
+        assert post.text_original == row["text"]
+        assert post.text == "网传某医院发生医疗事故，家属质疑院方隐瞒真相，要求公开调查结果。"

@@ -1,0 +1,114 @@
+"""The command-line contract that scripts rely on, run as a real process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CED_SAMPLE = FIXTURES / "ced_sample.jsonl.gz"
+
+
+def yuqing(*args: str, stdin: bytes | None = None, database_url: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ)
+    if database_url:
+        env["YUQING_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "yuqing", *args], input=stdin, capture_output=True, env=env, timeout=120, check=False
+    )
+
+
+def ok_json(result: subprocess.CompletedProcess[bytes]) -> object:
+    assert result.returncode == 0, result.stderr.decode()
+    return json.loads(result.stdout.decode("utf-8"))
+
+
+def test_init_creates_database_and_config(database_url: str) -> None:
+    result = yuqing("init", database_url=database_url)
+    assert result.returncode == 0, result.stderr.decode()
+    assert Path("yuqing.toml").is_file()
+    assert "# database_url" in Path("yuqing.toml").read_text(encoding="utf-8")
+
+
+def test_import_json_counts_add_up_and_second_import_adds_nothing(database_url: str) -> None:
+    rows = sum(1 for _ in gzip.open(CED_SAMPLE))
+    first = ok_json(yuqing("import", str(CED_SAMPLE), "--json", database_url=database_url))
+    assert isinstance(first, dict) and set(first) == {"new", "duplicate", "near_duplicate", "rejected"}
+    assert sum(first.values()) == rows
+    second = ok_json(yuqing("import", str(CED_SAMPLE), "--json", database_url=database_url))
+    assert second == {"new": 0, "duplicate": rows, "near_duplicate": 0, "rejected": 0}
+
+    posts = ok_json(yuqing("posts", "list", "--json", "--limit", "5", database_url=database_url))
+    assert isinstance(posts, list) and len(posts) == 5
+    shown = ok_json(yuqing("posts", "show", str(posts[0]["id"]), "--json", database_url=database_url))
+    assert isinstance(shown, dict) and shown["id"] == posts[0]["id"]
+    assert shown["raw"]["document_sha256"]
+
+
+def test_import_from_standard_input() -> None:
+    line = json.dumps({"id": "x1", "text": "标准输入导入的一条微博，内容足够长以便去重检测。"}, ensure_ascii=False)
+    result = ok_json(yuqing("import", "-", "--format", "jsonl", "--json", stdin=line.encode("utf-8")))
+    assert result == {"new": 1, "duplicate": 0, "near_duplicate": 0, "rejected": 0}
+
+
+def test_errors_are_one_line_on_stderr_with_nonzero_status() -> None:
+    result = yuqing("import", "no-such-file.jsonl", "--json")
+    assert result.returncode != 0
+    assert result.stdout == b""
+    assert len(result.stderr.decode().strip().splitlines()) == 1
+    result = yuqing("posts", "show", "999", "--json")
+    assert result.returncode != 0 and "999" in result.stderr.decode()
+    result = yuqing("sources", "add", "ftp", "ftp://x", "--name", "x")
+    assert result.returncode != 0 and "ftp" in result.stderr.decode()
+
+
+def test_sources_add_list_and_dead_letters_json() -> None:
+    added = ok_json(yuqing("sources", "add", "rss", "http://127.0.0.1:9/feed.xml", "--name", "本地源",
+                           "--media-tier", "city", "--schedule", "2h", "--json"))
+    assert isinstance(added, dict) and added["schedule"] == "2h"
+    hook = ok_json(yuqing("sources", "add", "webhook", "--name", "推送", "--json"))
+    assert isinstance(hook, dict) and hook["token"]
+    listed = ok_json(yuqing("sources", "list", "--json"))
+    assert isinstance(listed, list) and [s["name"] for s in listed] == ["本地源", "推送"]
+    assert listed[0]["health"]["state"] == "never_run"
+    assert ok_json(yuqing("deadletters", "list", "--json")) == []
+    bad = yuqing("sources", "add", "rss", "http://127.0.0.1:9/x", "--name", "坏计划", "--schedule", "每天")
+    assert bad.returncode != 0 and "每天" in bad.stderr.decode()
+
+
+def test_evidence_export_verifies_and_detects_tampering(tmp_path: Path) -> None:
+    ok_json(yuqing("import", str(CED_SAMPLE), "--json"))
+    posts = ok_json(yuqing("posts", "list", "--json", "--limit", "2"))
+    assert isinstance(posts, list)
+    ids = [str(p["id"]) for p in posts]
+    package = tmp_path / "evidence.zip"
+    result = yuqing("evidence", "export", *ids, "-o", str(package))
+    assert result.returncode == 0, result.stderr.decode()
+    assert yuqing("evidence", "verify", str(package)).returncode == 0
+    with zipfile.ZipFile(package) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        names = archive.namelist()
+        item = archive.read(f"posts/{ids[0]}/item.raw")
+        contents = {n: archive.read(n) for n in names}
+    assert json.loads(item)["id"]  # the post's own line, exactly as imported
+    assert any(n.startswith("documents/") for n in names)
+    assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
+    # Change one byte of the raw line: verification must fail.
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data.replace(b'"id"', b'"iD"') if name.endswith("item.raw") else data)
+    result = yuqing("evidence", "verify", str(tampered))
+    assert result.returncode != 0 and "SHA-256" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("command", [["--help"], ["bench", "--help"], ["sources", "--help"]])
+def test_help_works(command: list[str]) -> None:
+    assert yuqing(*command).returncode == 0

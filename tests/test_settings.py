@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from yuqing.settings import Settings, load_settings, settings_markdown
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+def test_every_setting_has_a_description() -> None:
+    undocumented = [name for name, field in Settings.model_fields.items() if not (field.description or "").strip()]
+    assert undocumented == []
+
+
+def test_configuration_reference_is_up_to_date() -> None:
+    # Regenerate with: yuqing settings --markdown > docs/configuration.md
+    assert DOC.read_text(encoding="utf-8") == settings_markdown()
+    for name in Settings.model_fields:
+        assert f"`YUQING_{name.upper()}`" in DOC.read_text(encoding="utf-8")
+
+
+def test_environment_wins_over_file_which_wins_over_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("yuqing.toml").write_text('port = 9001\nhost = "0.0.0.0"\n', encoding="utf-8")
+    monkeypatch.setenv("YUQING_PORT", "9002")
+    settings = load_settings()
+    assert settings.port == 9002
+    assert settings.host == "0.0.0.0"
+    assert settings.fetch_max_bytes == 10 * 1024 * 1024
+
+
+def test_default_database_is_sqlite_in_working_directory() -> None:
+    assert load_settings().database_url == "sqlite:///yuqing.db"
+
+
+def test_bad_value_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YUQING_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValueError, match="timezone"):
+        load_settings()

@@ -1,0 +1,97 @@
+"""The webhook endpoint and the read API, served by a real uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from yuqing.ingest import service
+from yuqing.ingest.models import DeadLetter, EvidenceBlob, Post
+from yuqing.runtime import Runtime
+from yuqing.web.app import create_app
+
+TEXT = "网友爆料某区菜市场销售病死猪肉，市场监管局回应称已立案调查，涉事摊位已被查封，后续结果将及时公布。"
+
+
+@pytest.fixture
+def base_url(rt: Runtime) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_webhook_push_is_authenticated_stored_once_and_kept_as_evidence(rt: Runtime, base_url: str) -> None:
+    source, token = service.add_source(rt, "webhook", None, name="推送", platform="weibo")
+    assert token
+    url = f"{base_url}/api/v1/webhooks/{source.id}"
+    body = json.dumps({"posts": [{"id": "w1", "text": TEXT, "reposts": 321},
+                                 {"id": "w2", "text": "另一条推送的信息，内容不同。"}]}, ensure_ascii=False).encode()
+
+    assert httpx.post(url, content=body).status_code == 401
+    refused = httpx.post(url, content=body, headers={"Authorization": "Bearer wrong"})
+    assert refused.status_code == 401 and refused.json()["error"]["message"] == "推送令牌无效"
+
+    first = httpx.post(url, content=body, headers={"Authorization": f"Bearer {token}",
+                                                    "Content-Type": "application/json"})
+    assert first.status_code == 200, first.text
+    assert first.json() == {"new": 2, "duplicate": 0, "near_duplicate": 0, "rejected": 0}
+    # The same delivery again (a retrying sender): nothing stored twice.
+    again = httpx.post(url, content=body, headers={"X-Yuqing-Token": token})
+    assert again.json() == {"new": 0, "duplicate": 2, "near_duplicate": 0, "rejected": 0}
+
+    with rt.sessions() as session:
+        post = session.scalar(select(Post).where(Post.external_id == "w1"))
+        assert post is not None and post.reposts == 321 and post.platform == "weibo"
+        blob = session.get(EvidenceBlob, post.raw_sha256)
+        assert blob is not None and blob.data == body
+
+    listed = httpx.get(f"{base_url}/api/v1/posts", params={"limit": 10}).json()
+    assert {p["text"][:10] for p in listed} == {TEXT[:10], "另一条推送的信息，内"}
+    shown = httpx.get(f"{base_url}/api/v1/posts/{post.id}").json()
+    assert shown["engagement"]["reposts"] == 321
+    assert httpx.get(f"{base_url}/api/v1/posts/999999").status_code == 404
+
+
+def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
+    source, token = service.add_source(rt, "webhook", None, name="推送2")
+    response = httpx.post(f"{base_url}/api/v1/webhooks/{source.id}", content=b"{not json",
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.json()["rejected"] == 1
+    with rt.sessions() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+        assert letter.raw == b"{not json" and "JSON" in letter.error
+    letters = httpx.get(f"{base_url}/api/v1/deadletters").json()
+    assert letters[0]["raw_preview"] == "{not json"
+
+
+def test_webhook_body_size_limit(rt: Runtime, base_url: str) -> None:
+    source, token = service.add_source(rt, "webhook", None, name="推送3")
+    rt.settings.webhook_max_bytes = 1000
+    response = httpx.post(f"{base_url}/api/v1/webhooks/{source.id}", content=b"[" + b" " * 5000 + b"]",
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 413
+
+
+def test_sources_api_shows_health(rt: Runtime, base_url: str) -> None:
+    service.add_source(rt, "rss", "http://127.0.0.1:9/feed", name="源", media_tier="provincial")
+    sources = httpx.get(f"{base_url}/api/v1/sources").json()
+    assert sources[0]["media_tier"] == "provincial"
+    assert sources[0]["health"]["label"] == "尚未采集"
+    assert httpx.get(f"{base_url}/openapi.json").status_code == 200
