@@ -8,7 +8,9 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
 def test_every_setting_has_a_description() -> None:
-    undocumented = [name for name, field in Settings.model_fields.items() if not (field.description or "").strip()]
+    undocumented = [
+        name for name, field in Settings.model_fields.items() if not (field.description or "").strip()
+    ]
     assert undocumented == []
 
 

@@ -41,15 +41,23 @@ def test_webhook_push_is_authenticated_stored_once_and_kept_as_evidence(rt: Runt
     source, token = service.add_source(rt, "webhook", None, name="推送", platform="weibo")
     assert token
     url = f"{base_url}/api/v1/webhooks/{source.id}"
-    body = json.dumps({"posts": [{"id": "w1", "text": TEXT, "reposts": 321},
-                                 {"id": "w2", "text": "另一条推送的信息，内容不同。"}]}, ensure_ascii=False).encode()
+    body = json.dumps(
+        {
+            "posts": [
+                {"id": "w1", "text": TEXT, "reposts": 321},
+                {"id": "w2", "text": "另一条推送的信息，内容不同。"},
+            ]
+        },
+        ensure_ascii=False,
+    ).encode()
 
     assert httpx.post(url, content=body).status_code == 401
     refused = httpx.post(url, content=body, headers={"Authorization": "Bearer wrong"})
     assert refused.status_code == 401 and refused.json()["error"]["message"] == "推送令牌无效"
 
-    first = httpx.post(url, content=body, headers={"Authorization": f"Bearer {token}",
-                                                    "Content-Type": "application/json"})
+    first = httpx.post(
+        url, content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
     assert first.status_code == 200, first.text
     assert first.json() == {"new": 2, "duplicate": 0, "near_duplicate": 0, "rejected": 0}
     # The same delivery again (a retrying sender): nothing stored twice.
@@ -71,8 +79,11 @@ def test_webhook_push_is_authenticated_stored_once_and_kept_as_evidence(rt: Runt
 
 def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
     source, token = service.add_source(rt, "webhook", None, name="推送2")
-    response = httpx.post(f"{base_url}/api/v1/webhooks/{source.id}", content=b"{not json",
-                          headers={"Authorization": f"Bearer {token}"})
+    response = httpx.post(
+        f"{base_url}/api/v1/webhooks/{source.id}",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 200 and response.json()["rejected"] == 1
     with rt.sessions() as session:
         letter = session.scalars(select(DeadLetter)).one()
@@ -84,8 +95,11 @@ def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
 def test_webhook_body_size_limit(rt: Runtime, base_url: str) -> None:
     source, token = service.add_source(rt, "webhook", None, name="推送3")
     rt.settings.webhook_max_bytes = 1000
-    response = httpx.post(f"{base_url}/api/v1/webhooks/{source.id}", content=b"[" + b" " * 5000 + b"]",
-                          headers={"Authorization": f"Bearer {token}"})
+    response = httpx.post(
+        f"{base_url}/api/v1/webhooks/{source.id}",
+        content=b"[" + b" " * 5000 + b"]",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 413
 
 

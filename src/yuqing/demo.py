@@ -30,13 +30,16 @@ def find_ced_file() -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def load_demo(rt: Runtime, data: Path | None, *, rows: int | None = None, echo: Callable[[str], None] = print) -> None:
+def load_demo(
+    rt: Runtime, data: Path | None, *, rows: int | None = None, echo: Callable[[str], None] = print
+) -> None:
     path = data or find_ced_file()
     if path is None or not path.is_file():
         raise IngestError("找不到演示数据 ced_dev.jsonl.gz：请用 --data 指定，或设置 YUQING_DEMO_DATA")
     with rt.sessions() as session:
         done = session.scalar(
-            select(FetchRun.id).join(Source, FetchRun.source_id == Source.id)
+            select(FetchRun.id)
+            .join(Source, FetchRun.source_id == Source.id)
             .where(Source.name == DEMO_SOURCE, FetchRun.outcome.in_(["success", "partial"]))
         )
         has_webhook = session.scalar(select(Source.id).where(Source.name == "演示:推送接口")) is not None
@@ -46,10 +49,13 @@ def load_demo(rt: Runtime, data: Path | None, *, rows: int | None = None, echo: 
             raw = _first_rows(raw, rows)
         echo(f"正在导入演示数据 {path}（约 64 万行，需要一两分钟）……")
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
-        counts = service.import_data(rt, writer, raw, origin=str(path), file_format="jsonl",
-                                     source_name=DEMO_SOURCE, platform="weibo")
-        echo(f"导入完成：新增 {counts.new}，重复 {counts.duplicate}，近似重复 {counts.near_duplicate}，"
-             f"拒收 {counts.rejected}")
+        counts = service.import_data(
+            rt, writer, raw, origin=str(path), file_format="jsonl", source_name=DEMO_SOURCE, platform="weibo"
+        )
+        echo(
+            f"导入完成：新增 {counts.new}，重复 {counts.duplicate}，近似重复 {counts.near_duplicate}，"
+            f"拒收 {counts.rejected}"
+        )
     else:
         echo("演示数据已导入，跳过。")
     if not has_webhook:

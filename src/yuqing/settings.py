@@ -78,12 +78,16 @@ class Settings(BaseSettings):
         "plan asks.",
     )
     schedule_jitter_seconds: int = Field(
-        default=120, ge=0, description="Random delay added to each scheduled run so sources do not all "
-        "start at the same second."
+        default=120,
+        ge=0,
+        description="Random delay added to each scheduled run so sources do not all "
+        "start at the same second.",
     )
     backoff_base_seconds: int = Field(
-        default=300, ge=1, description="Wait before retrying a source after its first failure; doubles "
-        "with each consecutive failure."
+        default=300,
+        ge=1,
+        description="Wait before retrying a source after its first failure; doubles "
+        "with each consecutive failure.",
     )
     backoff_max_seconds: int = Field(
         default=6 * 3600, ge=1, description="Longest wait between retries of a failing source."
@@ -174,7 +178,5 @@ def settings_markdown() -> str:
     ]
     for name, field in Settings.model_fields.items():
         default = field.default
-        lines.append(
-            f"| `{name}` | `YUQING_{name.upper()}` | `{default!r}` | {field.description} |"
-        )
+        lines.append(f"| `{name}` | `YUQING_{name.upper()}` | `{default!r}` | {field.description} |")
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.ingest.httpserver import LocalHTTPServer, Reply
-from yuqing.ingest import service
+from yuqing.ingest import queries, service
 from yuqing.ingest.fetcher import Fetcher
 from yuqing.ingest.models import DeadLetter, EvidenceBlob, FetchRun, Post, Source
 from yuqing.ingest.store import PostWriter
@@ -47,8 +47,12 @@ def posts_of(rt: Runtime, source_name: str) -> list[Post]:
         return list(session.scalars(select(Post).where(Post.source_id == source_id).order_by(Post.id)))
 
 
-def test_utf8_and_gbk_feeds_store_each_item_once(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
-    server.routes["/utf8.xml"] = Reply(200, {"Content-Type": "application/rss+xml; charset=utf-8"}, feed("news_utf8.xml"))
+def test_utf8_and_gbk_feeds_store_each_item_once(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    server.routes["/utf8.xml"] = Reply(
+        200, {"Content-Type": "application/rss+xml; charset=utf-8"}, feed("news_utf8.xml")
+    )
     # Declared as UTF-8 by the server while the bytes (and the XML declaration) are GBK.
     server.routes["/gbk.xml"] = Reply(200, {"Content-Type": "text/xml; charset=utf-8"}, feed("news_gbk.xml"))
     service.add_source(rt, "rss", server.url("/utf8.xml"), name="新闻UTF8", media_tier="city")
@@ -102,8 +106,18 @@ def test_etag_and_last_modified_are_honoured(rt: Runtime, server: LocalHTTPServe
         if handler.headers.get("If-None-Match") == '"v1"':
             send_reply(handler, Reply(304, {"ETag": '"v1"'}))
         else:
-            send_reply(handler, Reply(200, {"ETag": '"v1"', "Last-Modified": "Fri, 20 Nov 2026 08:00:00 GMT",
-                                            "Content-Type": "application/rss+xml"}, body))
+            send_reply(
+                handler,
+                Reply(
+                    200,
+                    {
+                        "ETag": '"v1"',
+                        "Last-Modified": "Fri, 20 Nov 2026 08:00:00 GMT",
+                        "Content-Type": "application/rss+xml",
+                    },
+                    body,
+                ),
+            )
 
     server.routes["/feed"] = conditional
     service.add_source(rt, "rss", server.url("/feed"), name="条件请求")
@@ -115,11 +129,20 @@ def test_etag_and_last_modified_are_honoured(rt: Runtime, server: LocalHTTPServe
     assert feed_requests[1].headers.get("if-modified-since") == "Fri, 20 Nov 2026 08:00:00 GMT"
 
 
-def test_broken_feed_lands_what_it_can_and_dead_letters_the_rest(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+def test_broken_feed_lands_what_it_can_and_dead_letters_the_rest(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher
+) -> None:
     server.routes["/broken"] = Reply(200, {"Content-Type": "application/rss+xml"}, feed("broken.xml"))
-    server.routes["/html"] = Reply(200, {"Content-Type": "text/html"}, b"<!DOCTYPE html><html><body>hi</body></html>")
+    server.routes["/html"] = Reply(
+        200, {"Content-Type": "text/html"}, b"<!DOCTYPE html><html><body>hi</body></html>"
+    )
     server.routes["/garbage"] = Reply(200, {"Content-Type": "application/xml"}, b"\x00\x01<<<not xml at all")
-    for path, name in (("/broken", "坏源"), ("/html", "网页冒充"), ("/garbage", "乱码"), ("/missing", "不存在")):
+    for path, name in (
+        ("/broken", "坏源"),
+        ("/html", "网页冒充"),
+        ("/garbage", "乱码"),
+        ("/missing", "不存在"),
+    ):
         service.add_source(rt, "rss", server.url(path), name=name)
     server.routes["/missing"] = Reply(404, {}, b"not found")
 
@@ -156,9 +179,12 @@ def test_gb18030_page_with_wrong_declaration(rt: Runtime, server: LocalHTTPServe
 
 
 def test_listing_page_follows_matching_links(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
-    server.routes["/list"] = Reply(200, {"Content-Type": "text/html; charset=utf-8"},
-                                   '<html><body><a href="/a/1.html">一</a><a href="/about">关于</a>'
-                                   '<a href="/a/1.html">一</a></body></html>'.encode())
+    server.routes["/list"] = Reply(
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        '<html><body><a href="/a/1.html">一</a><a href="/about">关于</a>'
+        '<a href="/a/1.html">一</a></body></html>'.encode(),
+    )
     server.routes["/a/1.html"] = Reply(200, {"Content-Type": "text/html"}, feed("notice_gb18030.html"))
     service.add_source(rt, "web", server.url("/list"), name="列表", config={"link_pattern": r"/a/\d+\.html$"})
     assert run(rt, "列表", fetcher).counts.new == 1
@@ -166,15 +192,45 @@ def test_listing_page_follows_matching_links(rt: Runtime, server: LocalHTTPServe
 
 
 def test_json_api_with_mapping(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
-    payload = {"code": 0, "data": {"list": [
-        {"mid": "m1", "content": "某景区游客被困缆车两小时，景区至今未回应。", "ctime": "2026-11-20 09:00", "stat": {"reads": 5200}},
-        {"mid": "m2", "content": "网友质疑某街道办招聘内定，街道办回应称正在核查。", "ctime": "2026-11-20 10:00", "stat": {"reads": 300}},
-        "不是对象",
-    ]}}
-    server.routes["/api"] = Reply(200, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode())
-    service.add_source(rt, "api", server.url("/api"), name="接口", platform="weibo",
-                       config={"items_path": "data.list", "mapping": {"external_id": "mid", "text": "content",
-                                                                      "published_at": "ctime", "views": "stat.reads"}})
+    payload = {
+        "code": 0,
+        "data": {
+            "list": [
+                {
+                    "mid": "m1",
+                    "content": "某景区游客被困缆车两小时，景区至今未回应。",
+                    "ctime": "2026-11-20 09:00",
+                    "stat": {"reads": 5200},
+                },
+                {
+                    "mid": "m2",
+                    "content": "网友质疑某街道办招聘内定，街道办回应称正在核查。",
+                    "ctime": "2026-11-20 10:00",
+                    "stat": {"reads": 300},
+                },
+                "不是对象",
+            ]
+        },
+    }
+    server.routes["/api"] = Reply(
+        200, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode()
+    )
+    service.add_source(
+        rt,
+        "api",
+        server.url("/api"),
+        name="接口",
+        platform="weibo",
+        config={
+            "items_path": "data.list",
+            "mapping": {
+                "external_id": "mid",
+                "text": "content",
+                "published_at": "ctime",
+                "views": "stat.reads",
+            },
+        },
+    )
     summary = run(rt, "接口", fetcher)
     assert (summary.counts.new, summary.counts.rejected, summary.outcome) == (2, 1, "partial")
     posts = posts_of(rt, "接口")
@@ -207,17 +263,19 @@ def test_private_addresses_are_refused_by_default(rt: Runtime, server: LocalHTTP
     assert server.paths() == []
 
 
-def test_health_and_schedule_after_runs(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, clock: object) -> None:
+def test_health_and_schedule_after_runs(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, clock: object
+) -> None:
     server.routes["/ok"] = Reply(200, {"Content-Type": "application/rss+xml"}, feed("news_utf8.xml"))
     service.add_source(rt, "rss", server.url("/ok"), name="定时", schedule="0 8,20 * * *")
     run(rt, "定时", fetcher)
-    view = next(v for v in service.list_sources(rt) if v["name"] == "定时")
+    view = next(v for v in queries.list_sources(rt) if v["name"] == "定时")
     assert view["health"]["state"] == "ok" and view["health"]["last_items"] == 3
     # 2026-11-20 01:00 UTC is 09:00 in Shanghai: the next run is 20:00 Shanghai.
     assert view["health"]["next_run_at"] == "2026-11-20T20:00:00+08:00"
     for _ in range(rt.settings.silent_after_runs):
         run(rt, "定时", fetcher)  # the same three items: nothing new
-    view = next(v for v in service.list_sources(rt) if v["name"] == "定时")
+    view = next(v for v in queries.list_sources(rt) if v["name"] == "定时")
     assert view["health"]["state"] == "silent" and view["health"]["label"] == "疑似停更"
     with rt.sessions() as session:
         assert session.scalar(select(func.count()).select_from(FetchRun)) == 1 + rt.settings.silent_after_runs

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.ingest.httpserver import LocalHTTPServer, Reply, send_reply
 
+from tests.ingest.httpserver import LocalHTTPServer, Reply, send_reply
 from yuqing.ingest import fetcher as fetcher_module
 from yuqing.ingest.fetcher import (
     BlockedAddressError,

@@ -30,7 +30,10 @@ def test_html_to_text_drops_scripts_and_keeps_paragraphs() -> None:
             "https://mp.weixin.qq.com/s?__biz=MzA&mid=22&idx=1&sn=ab&chksm=zz&scene=21#wechat_redirect",
             "https://mp.weixin.qq.com/s?__biz=MzA&idx=1&mid=22&sn=ab",
         ),
-        ("https://forum.example.cn/viewtopic.php?t=123&spm=a.b", "https://forum.example.cn/viewtopic.php?t=123"),
+        (
+            "https://forum.example.cn/viewtopic.php?t=123&spm=a.b",
+            "https://forum.example.cn/viewtopic.php?t=123",
+        ),
         ("https://example.cn", "https://example.cn/"),
         ("ftp://example.cn/x", None),
         ("不是网址", None),

@@ -47,8 +47,9 @@ def _fast(path: str, data: bytes) -> dict[str, Any]:
         rt = open_runtime(load_settings(database_url=f"sqlite:///{tmp}/bench.db"))
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
         start = time.perf_counter()
-        counts = service.import_data(rt, writer, data, origin=path, file_format="jsonl",
-                                     source_name="bench", platform="weibo")
+        counts = service.import_data(
+            rt, writer, data, origin=path, file_format="jsonl", source_name="bench", platform="weibo"
+        )
         elapsed = time.perf_counter() - start
         rt.close()
     return {"rows": counts.read, "seconds": elapsed, **counts.as_dict()}
@@ -74,7 +75,9 @@ def _baseline(path: str, data: bytes) -> dict[str, Any]:
                 except ValueError as exc:
                     from yuqing.ingest.records import Rejected
 
-                    record_dead_letters(session, [Rejected(item.locator, "x", str(exc), item.raw)], source_id, None)
+                    record_dead_letters(
+                        session, [Rejected(item.locator, "x", str(exc), item.raw)], source_id, None
+                    )
                     counts["rejected"] += 1
                     continue
                 if session.scalar(select(Post.id).where(Post.url_key == draft.url_key)) is not None:
@@ -115,10 +118,28 @@ def run(path: Path, *, rows: int | None, baseline_rows: int) -> str:
     table = format_table(
         ["run", "rows", "seconds", "rows/s", "peak MB", "new", "dup", "near-dup", "rejected"],
         [
-            ["yuqing import (batched)", fast["rows"], fast["seconds"], fast["rows"] / fast["seconds"],
-             fast["peak_rss_mb"], fast["new"], fast["duplicate"], fast["near_duplicate"], fast["rejected"]],
-            ["baseline: ORM, row by row", slow["rows"], slow["seconds"], slow["rows"] / slow["seconds"],
-             slow["peak_rss_mb"], slow["new"], slow["duplicate"], slow["near_duplicate"], slow["rejected"]],
+            [
+                "yuqing import (batched)",
+                fast["rows"],
+                fast["seconds"],
+                fast["rows"] / fast["seconds"],
+                fast["peak_rss_mb"],
+                fast["new"],
+                fast["duplicate"],
+                fast["near_duplicate"],
+                fast["rejected"],
+            ],
+            [
+                "baseline: ORM, row by row",
+                slow["rows"],
+                slow["seconds"],
+                slow["rows"] / slow["seconds"],
+                slow["peak_rss_mb"],
+                slow["new"],
+                slow["duplicate"],
+                slow["near_duplicate"],
+                slow["rejected"],
+            ],
         ],
     )
     speedup = (fast["rows"] / fast["seconds"]) / (slow["rows"] / slow["seconds"])

@@ -16,7 +16,9 @@ app = typer.Typer(help="Benchmarks (real code, real data, a baseline in the same
 @app.command("ingest")
 @user_errors
 def bench_ingest(
-    data: Annotated[Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+    ] = None,
     rows: Annotated[int | None, typer.Option(help="Import only the first N rows.")] = None,
     baseline_rows: Annotated[int, typer.Option(help="Rows the row-by-row baseline imports.")] = 20_000,
 ) -> None:
@@ -33,7 +35,9 @@ def bench_ingest(
 @app.command("dedup")
 @user_errors
 def bench_dedup(
-    data: Annotated[Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+    ] = None,
     pairs: Annotated[int, typer.Option(help="Copies made per edit kind.")] = 2000,
 ) -> None:
     """Near-duplicate detection on real Weibo texts: recall per edit kind, precision, speed;

@@ -10,7 +10,7 @@ import orjson
 import typer
 
 from yuqing.cli.common import emit_json, fail, runtime, user_errors
-from yuqing.ingest import service
+from yuqing.ingest import queries, service
 from yuqing.ingest.evidence import export_evidence, verify_package
 from yuqing.ingest.fetcher import Fetcher
 from yuqing.ingest.files import FORMATS, FileFormat
@@ -35,7 +35,9 @@ def sources_add(
     media_tier: Annotated[str, typer.Option(help="central, provincial, city or other.")] = "other",
     mapping: Annotated[str | None, typer.Option(help='Field mapping as JSON, e.g. {"text": "body"}.')] = None,
     items_path: Annotated[str | None, typer.Option(help="For api sources: path of the item list.")] = None,
-    link_pattern: Annotated[str | None, typer.Option(help="For web sources: fetch links matching this regex.")] = None,
+    link_pattern: Annotated[
+        str | None, typer.Option(help="For web sources: fetch links matching this regex.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Add a source."""
@@ -51,10 +53,16 @@ def sources_add(
         config["link_pattern"] = link_pattern
     with runtime() as rt:
         source, token = service.add_source(
-            rt, kind, url, name=name or (url or kind), schedule=schedule, platform=platform,
-            media_tier=media_tier, config=config,
+            rt,
+            kind,
+            url,
+            name=name or (url or kind),
+            schedule=schedule,
+            platform=platform,
+            media_tier=media_tier,
+            config=config,
         )
-        view = service.source_view(source, rt.settings, rt.clock())
+        view = queries.source_view(source, rt.settings, rt.clock())
     if token:
         view["token"] = token
         view["webhook_path"] = f"/api/v1/webhooks/{source.id}"
@@ -72,15 +80,17 @@ def sources_add(
 def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List sources with their health."""
     with runtime() as rt:
-        views = service.list_sources(rt)
+        views = queries.list_sources(rt)
     if as_json:
         emit_json(views)
         return
     for v in views:
         health = v["health"]
-        typer.echo(f"{v['id']:>4}  {v['name']}  [{v['kind']}/{v['platform']}/{v['media_tier']}]  "
-                   f"{health['label']}  上次成功：{health['last_success_at'] or '—'}  "
-                   f"下次：{health['next_run_at'] or '—'}")
+        typer.echo(
+            f"{v['id']:>4}  {v['name']}  [{v['kind']}/{v['platform']}/{v['media_tier']}]  "
+            f"{health['label']}  上次成功：{health['last_success_at'] or '—'}  "
+            f"下次：{health['next_run_at'] or '—'}"
+        )
 
 
 @sources_app.command("test")
@@ -91,7 +101,7 @@ def sources_test(
 ) -> None:
     """Fetch a source once without storing anything, and show what it would bring."""
     with runtime() as rt:
-        report = service.test_source(rt, source)
+        report = service.probe_source(rt, source)
     if as_json:
         emit_json(report)
         return
@@ -104,7 +114,9 @@ def sources_test(
 
 @user_errors
 def fetch(
-    once: Annotated[bool, typer.Option("--once", help="Fetch now and exit (the scheduler runs in serve).")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Fetch now and exit (the scheduler runs in serve).")
+    ] = False,
     source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -121,8 +133,10 @@ def fetch(
     else:
         for s in summaries:
             c = s.counts
-            typer.echo(f"{s.source}：新增 {c.new}，重复 {c.duplicate}，近似重复 {c.near_duplicate}，"
-                       f"拒收 {c.rejected}（{s.outcome}）")
+            typer.echo(
+                f"{s.source}：新增 {c.new}，重复 {c.duplicate}，近似重复 {c.near_duplicate}，"
+                f"拒收 {c.rejected}（{s.outcome}）"
+            )
             if s.error:
                 typer.echo(f"  错误：{s.error}")
             for warning in c.errors:
@@ -161,14 +175,24 @@ def import_file(
     progress.total = 0  # type: ignore[attr-defined]
     with runtime() as rt:
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
-        counts = service.import_data(rt, writer, data, origin=origin, file_format=fmt, source_name=source,
-                                     platform=platform, on_batch=progress)
+        counts = service.import_data(
+            rt,
+            writer,
+            data,
+            origin=origin,
+            file_format=fmt,
+            source_name=source,
+            platform=platform,
+            on_batch=progress,
+        )
     if as_json:
         emit_json(counts.as_dict())
         return
     typer.echo("", err=True)
-    typer.echo(f"读取 {counts.read} 行：新增 {counts.new}，重复 {counts.duplicate}，"
-               f"近似重复 {counts.near_duplicate}，拒收 {counts.rejected}")
+    typer.echo(
+        f"读取 {counts.read} 行：新增 {counts.new}，重复 {counts.duplicate}，"
+        f"近似重复 {counts.near_duplicate}，拒收 {counts.rejected}"
+    )
     if counts.rejected:
         typer.echo("被拒收的行见 yuqing deadletters list")
 
@@ -183,7 +207,7 @@ def posts_list(
 ) -> None:
     """List stored posts, newest first."""
     with runtime() as rt:
-        posts = service.list_posts(rt, limit=limit, offset=offset, source=source)
+        posts = queries.list_posts(rt, limit=limit, offset=offset, source=source)
     if as_json:
         emit_json(posts)
         return
@@ -200,7 +224,7 @@ def posts_show(
 ) -> None:
     """Show one post with everything stored about it."""
     with runtime() as rt:
-        post = service.get_post(rt, post_id)
+        post = queries.get_post(rt, post_id)
     if as_json:
         emit_json(post)
         return
@@ -219,12 +243,14 @@ def deadletters_list(
 ) -> None:
     """List inputs that could not be stored, with the reason."""
     with runtime() as rt:
-        letters = service.list_dead_letters(rt, limit=limit, source=source)
+        letters = queries.list_dead_letters(rt, limit=limit, source=source)
     if as_json:
         emit_json(letters)
         return
     for d in letters:
-        typer.echo(f"{d['id']:>6}  {d['created_at']}  源 {d['source_id']}  {d['location'] or ''}  {d['error']}")
+        typer.echo(
+            f"{d['id']:>6}  {d['created_at']}  源 {d['source_id']}  {d['location'] or ''}  {d['error']}"
+        )
 
 
 @runs_app.command("list")
@@ -236,13 +262,15 @@ def runs_list(
 ) -> None:
     """List fetch and import runs."""
     with runtime() as rt:
-        runs = service.list_runs(rt, source=source, limit=limit)
+        runs = queries.list_runs(rt, source=source, limit=limit)
     if as_json:
         emit_json(runs)
         return
     for r in runs:
-        typer.echo(f"{r['id']:>6}  源 {r['source_id']}  {r['started_at']}  {r['outcome']}  读 {r['read']} "
-                   f"新 {r['new']} 重 {r['duplicate']} 近 {r['near_duplicate']} 拒 {r['rejected']}")
+        typer.echo(
+            f"{r['id']:>6}  源 {r['source_id']}  {r['started_at']}  {r['outcome']}  读 {r['read']} "
+            f"新 {r['new']} 重 {r['duplicate']} 近 {r['near_duplicate']} 拒 {r['rejected']}"
+        )
 
 
 @evidence_app.command("export")

@@ -34,8 +34,11 @@ app.command("import")(ingest.import_file)
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to standard error.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @app.command()
@@ -83,9 +86,13 @@ def serve(
 @app.command()
 @user_errors
 def demo(
-    data: Annotated[Path | None, typer.Option(help="CED cascade file to load (default: shared data).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="CED cascade file to load (default: shared data).")
+    ] = None,
     rows: Annotated[int | None, typer.Option(help="Load only the first N rows.")] = None,
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after loading.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the server after loading.")
+    ] = True,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:

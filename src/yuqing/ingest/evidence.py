@@ -21,14 +21,23 @@ from yuqing.ingest.connectors.api import json_items
 from yuqing.ingest.errors import IngestError, PostNotFound
 from yuqing.ingest.files import FORMATS, read_rows
 from yuqing.ingest.models import EvidenceBlob, FetchRun, Post, Source
+from yuqing.ingest.queries import iso, post_view
 from yuqing.ingest.records import RawItem, Rejected
-from yuqing.ingest.service import iso, post_view
 from yuqing.runtime import Runtime
 
 MANIFEST = "manifest.json"
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-_EXTENSIONS = {"xml": ".xml", "rss": ".xml", "atom": ".xml", "html": ".html", "json": ".json",
-               "import/jsonl": ".jsonl", "import/json": ".json", "import/csv": ".csv", "import/xlsx": ".xlsx"}
+_EXTENSIONS = {
+    "xml": ".xml",
+    "rss": ".xml",
+    "atom": ".xml",
+    "html": ".html",
+    "json": ".json",
+    "import/jsonl": ".jsonl",
+    "import/json": ".json",
+    "import/csv": ".csv",
+    "import/xlsx": ".xlsx",
+}
 
 
 class EvidenceError(IngestError):
@@ -49,15 +58,37 @@ def export_evidence(rt: Runtime, post_ids: list[int], path: Path) -> dict[str, A
             blob = session.get(EvidenceBlob, post.raw_sha256) if post.raw_sha256 else None
             entry: dict[str, Any] = {"post_id": post.id, "files": []}
             meta = post_view(post, rt.settings, full=True)
-            meta["source"] = {"id": source.id, "name": source.name, "kind": source.kind, "url": source.url,
-                              "platform": source.platform, "media_tier": source.media_tier} if source else None
-            meta["fetch_run"] = {"id": run.id, "started_at": iso(run.started_at, rt.settings),
-                                 "finished_at": iso(run.finished_at, rt.settings)} if run else None
+            meta["source"] = (
+                {
+                    "id": source.id,
+                    "name": source.name,
+                    "kind": source.kind,
+                    "url": source.url,
+                    "platform": source.platform,
+                    "media_tier": source.media_tier,
+                }
+                if source
+                else None
+            )
+            meta["fetch_run"] = (
+                {
+                    "id": run.id,
+                    "started_at": iso(run.started_at, rt.settings),
+                    "finished_at": iso(run.finished_at, rt.settings),
+                }
+                if run
+                else None
+            )
             files[f"posts/{post.id}/metadata.json"] = orjson.dumps(meta, option=orjson.OPT_INDENT_2)
             entry["files"].append(f"posts/{post.id}/metadata.json")
             if blob is not None:
-                meta["document"] = {"sha256": blob.sha256, "size": blob.size, "media_type": blob.media_type,
-                                    "origin": blob.origin, "fetched_at": iso(blob.fetched_at, rt.settings)}
+                meta["document"] = {
+                    "sha256": blob.sha256,
+                    "size": blob.size,
+                    "media_type": blob.media_type,
+                    "origin": blob.origin,
+                    "fetched_at": iso(blob.fetched_at, rt.settings),
+                }
                 item_raw = _item_bytes(blob, post, source)
                 if item_raw is not None:
                     name = f"posts/{post.id}/item.raw"
@@ -78,8 +109,10 @@ def export_evidence(rt: Runtime, post_ids: list[int], path: Path) -> dict[str, A
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
         "algorithm": "SHA-256",
         "posts": posts_meta,
-        "files": [{"path": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                  for name, data in sorted(files.items())],
+        "files": [
+            {"path": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in sorted(files.items())
+        ],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -117,9 +150,15 @@ def _item_bytes(blob: EvidenceBlob, post: Post, source: Source | None) -> bytes 
     media = blob.media_type or ""
     if media.startswith("import/") and media[7:] in FORMATS:
         rows = read_rows(blob.data, media[7:])  # type: ignore[arg-type]
-    elif locator.startswith("item=") and (media.endswith("json") or (source and source.kind in ("api", "webhook"))):
+    elif locator.startswith("item=") and (
+        media.endswith("json") or (source and source.kind in ("api", "webhook"))
+    ):
         try:
-            rows = iter(json_items(orjson.loads(blob.data), (source.config or {}).get("items_path") if source else None))
+            rows = iter(
+                json_items(
+                    orjson.loads(blob.data), (source.config or {}).get("items_path") if source else None
+                )
+            )
         except (orjson.JSONDecodeError, IngestError):
             return None
     elif locator == "page":

@@ -24,7 +24,11 @@ from yuqing.ingest.records import RawItem, Rejected
 FileFormat = Literal["jsonl", "json", "csv", "xlsx"]
 FORMATS: tuple[FileFormat, ...] = ("jsonl", "json", "csv", "xlsx")
 _SUFFIXES: dict[str, FileFormat] = {
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".xlsx": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
 }
 
 
@@ -81,7 +85,7 @@ def _jsonl_rows(data: bytes) -> Iterator[RawItem | Rejected]:
     )
     number = 0
     try:
-        for number, line in enumerate(stream, start=1):  # noqa: B007 (number is read after the loop)
+        for number, line in enumerate(stream, start=1):
             line = line.rstrip(b"\r\n")
             if not line.strip():
                 continue
@@ -120,8 +124,10 @@ def _csv_rows(data: bytes) -> Iterator[RawItem | Rejected]:
         raw = orjson.dumps(values)
         if len(values) != len(header):
             yield Rejected(
-                f"line={number}", "ingest.parse",
-                f"CSV 第 {number} 行有 {len(values)} 列，表头有 {len(header)} 列", raw,
+                f"line={number}",
+                "ingest.parse",
+                f"CSV 第 {number} 行有 {len(values)} 列，表头有 {len(header)} 列",
+                raw,
             )
             continue
         yield RawItem(record=dict(zip(header, values, strict=True)), locator=f"line={number}", raw=raw)

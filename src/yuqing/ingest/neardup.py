@@ -752,6 +752,7 @@ def evaluate(
     index as negatives, the rest are indexed.  Originals are indexed texts of ``min_len`` to
     ``max_len`` characters; ``n_pairs`` copies are made, spread evenly over ``EDITS``.  Each
     method indexes the same texts, then answers one ``query`` over all copies and negatives.
+    Lengths are counted after ``shingle_text`` (what the methods compare).
     """
     rng = random.Random(seed)
     seen: set[str] = set()
@@ -764,7 +765,7 @@ def evaluate(
     rng.shuffle(distinct)
     n_out = int(len(distinct) * holdout)
     negatives, indexed = distinct[:n_out], distinct[n_out:]
-    pool = [i for i, t in enumerate(indexed) if min_len <= len(t) <= max_len]
+    pool = [i for i, t in enumerate(indexed) if min_len <= len(shingle_text(t)) <= max_len]
     if not pool:
         raise ValueError("no indexed text has an eligible length")
     charset = sorted({c for t in indexed for c in t if "\u4e00" <= c <= "\u9fff"}) or list("的一是不了")

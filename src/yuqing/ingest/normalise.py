@@ -27,13 +27,51 @@ _converter = opencc.OpenCC("t2s")
 # Query parameters that identify a campaign, a share or a client rather than the content.
 TRACKING_PARAMETERS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid", "spm", "scm",
-        "from", "isappinstalled", "share_token", "share_source", "share_medium", "share_from",
-        "sharer_sharetime", "sharer_shareid", "sharer_shareinfo", "sharer_shareinfo_first", "chksm",
-        "scene", "clicktime", "enterid", "subscene", "sessionid", "ascene", "devicetype",
-        "nettype", "pass_ticket", "wx_header", "srcid", "exportkey", "wfr",
-        "vd_source", "share_plat", "ref_src", "_t", "tt_from",
-        "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "spm",
+        "scm",
+        "from",
+        "isappinstalled",
+        "share_token",
+        "share_source",
+        "share_medium",
+        "share_from",
+        "sharer_sharetime",
+        "sharer_shareid",
+        "sharer_shareinfo",
+        "sharer_shareinfo_first",
+        "chksm",
+        "scene",
+        "clicktime",
+        "enterid",
+        "subscene",
+        "sessionid",
+        "ascene",
+        "devicetype",
+        "nettype",
+        "pass_ticket",
+        "wx_header",
+        "srcid",
+        "exportkey",
+        "wfr",
+        "vd_source",
+        "share_plat",
+        "ref_src",
+        "_t",
+        "tt_from",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "utm_id",
     }
 )
 _TRACKING_PREFIXES = ("utm_", "share_", "sharer_")
@@ -42,8 +80,30 @@ _WS = re.compile(r"\s+")
 _HTML_HINT = re.compile(r"<[a-zA-Z/!][^>]*>|&[a-zA-Z#0-9]+;")
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "head")
 _BLOCK_TAGS = frozenset(
-    {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-     "blockquote", "pre", "table", "ul", "ol", "dd", "dt", "header", "footer"}
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "blockquote",
+        "pre",
+        "table",
+        "ul",
+        "ol",
+        "dd",
+        "dt",
+        "header",
+        "footer",
+    }
 )
 
 
@@ -59,7 +119,7 @@ def html_to_text(markup: str) -> str:
     if not markup or not _HTML_HINT.search(markup):
         return markup
     try:
-        root = lxml.html.fromstring(markup)
+        root: lxml.html.HtmlElement = lxml.html.fromstring(markup)
     except (ParserError, ValueError):
         return _WS.sub(" ", html.unescape(re.sub(r"<[^>]+>", " ", markup))).strip()
     for element in root.iter(*_DROP_TAGS):
@@ -162,8 +222,12 @@ def _parse_timestamp_text(text: str) -> dt.datetime:
     match = _CN_DATETIME.search(text)
     if match:
         return dt.datetime(
-            int(match["y"]), int(match["m"]), int(match["d"]),
-            int(match["H"] or 0), int(match["M"] or 0), int(match["S"] or 0),
+            int(match["y"]),
+            int(match["m"]),
+            int(match["d"]),
+            int(match["H"] or 0),
+            int(match["M"] or 0),
+            int(match["S"] or 0),
         )
     raise ValueError(f"无法识别的时间格式: {text[:60]!r}")
 
@@ -171,3 +235,8 @@ def _parse_timestamp_text(text: str) -> dt.datetime:
 def to_display_time(value: dt.datetime, zone: str = "Asia/Shanghai") -> str:
     """A stored UTC time as users read it, e.g. 2026-11-21 20:05:00 (Asia/Shanghai)."""
     return value.astimezone(_zone(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def display_iso(value: dt.datetime | None, zone: str = "Asia/Shanghai") -> str | None:
+    """A stored UTC time as ISO 8601 with the display zone's offset."""
+    return None if value is None else value.astimezone(_zone(zone)).isoformat()

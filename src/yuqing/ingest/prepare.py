@@ -24,7 +24,15 @@ from yuqing.ingest.normalise import (
 from yuqing.ingest.records import PostDraft, RawItem, Rejected
 
 _WEIBO_HINTS = frozenset({"cascade", "mid", "reposts", "reposts_count", "attitudes_count", "uid"})
-_INT_FIELDS = ("views", "reposts", "comments", "likes", "author_followers", "author_following", "author_posts")
+_INT_FIELDS = (
+    "views",
+    "reposts",
+    "comments",
+    "likes",
+    "author_followers",
+    "author_following",
+    "author_posts",
+)
 _STR_FIELDS = ("author", "author_id", "location", "kind", "parent_external_id", "root_external_id")
 _MAX_EXTRA_CHARS = 4000
 

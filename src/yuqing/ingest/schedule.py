@@ -66,7 +66,7 @@ def next_run(
     """When to run again: on schedule after a success; after a failure, a doubling back-off capped
     at the maximum, but never later than the next scheduled time."""
     scheduled = schedule.next_after(now)
-    rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+    rng = rng or random.Random()
     jitter = dt.timedelta(seconds=rng.uniform(0, jitter_seconds)) if jitter_seconds else dt.timedelta()
     if consecutive_failures <= 0:
         return scheduled + jitter

@@ -9,32 +9,30 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.db import transaction
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.api import json_items
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, get_connector
-from yuqing.ingest.errors import InvalidSource, PostNotFound, SourceNotFound, WebhookAuthError
+from yuqing.ingest.errors import InvalidSource, SourceNotFound, WebhookAuthError
 from yuqing.ingest.fetcher import Fetcher, FetchPolicy
 from yuqing.ingest.files import FileFormat, guess_format, read_rows
 from yuqing.ingest.mapping import FieldMapping, MappingError
 from yuqing.ingest.models import (
-    DeadLetter,
     FetchRun,
     MediaTier,
     Platform,
-    Post,
-    PostSighting,
     RunOutcome,
     Source,
     SourceKind,
 )
+from yuqing.ingest.normalise import display_iso
 from yuqing.ingest.prepare import SourceContext
 from yuqing.ingest.records import Document, IngestCounts, RawItem, Rejected
 from yuqing.ingest.store import PostWriter, record_dead_letters, store_document
@@ -84,8 +82,9 @@ def add_source(
         raise InvalidSource(f"{kind} 类型的信息源需要网址")
     if media_tier not in {t.value for t in MediaTier}:
         raise InvalidSource(f"未知的媒体级别 {media_tier!r}（可选：central、provincial、city、other）")
-    platform = platform or (Platform.NEWS.value if source_kind in (SourceKind.RSS, SourceKind.WEB)
-                            else Platform.OTHER.value)
+    platform = platform or (
+        Platform.NEWS.value if source_kind in (SourceKind.RSS, SourceKind.WEB) else Platform.OTHER.value
+    )
     if schedule:
         schedule_mod.Schedule.parse(schedule, rt.settings.timezone)  # raises ScheduleError
     config = dict(config or {})
@@ -129,46 +128,6 @@ def find_source(session: Session, ref: str | int) -> Source:
     return source
 
 
-def source_view(source: Source, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    state = schedule_mod.health_state(
-        enabled=source.enabled,
-        last_run_at=source.last_run_at,
-        consecutive_failures=source.consecutive_failures,
-        empty_runs=source.empty_runs,
-        next_run_at=source.next_run_at if source.kind in FETCHED_KINDS else None,
-        now=now,
-        silent_after_runs=settings.silent_after_runs,
-    )
-    return {
-        "id": source.id,
-        "name": source.name,
-        "kind": source.kind,
-        "url": source.url,
-        "platform": source.platform,
-        "media_tier": source.media_tier,
-        "schedule": source.schedule or (settings.default_schedule if source.kind in FETCHED_KINDS else None),
-        "enabled": source.enabled,
-        "config": source.config,
-        "health": {
-            "state": state,
-            "label": schedule_mod.HEALTH_LABELS[state],
-            "last_run_at": iso(source.last_run_at, settings),
-            "last_success_at": iso(source.last_success_at, settings),
-            "consecutive_failures": source.consecutive_failures,
-            "empty_runs": source.empty_runs,
-            "last_items": source.last_items,
-            "last_error": source.last_error,
-            "next_run_at": iso(source.next_run_at, settings),
-        },
-    }
-
-
-def list_sources(rt: Runtime) -> list[dict[str, Any]]:
-    with rt.sessions() as session:
-        sources = session.scalars(select(Source).order_by(Source.id)).all()
-        return [source_view(s, rt.settings, rt.clock()) for s in sources]
-
-
 def source_context(source: Source, settings: Settings, *, guess_platform: bool = False) -> SourceContext:
     return SourceContext(
         source_id=source.id,
@@ -183,8 +142,13 @@ def source_context(source: Source, settings: Settings, *, guess_platform: bool =
 
 def _spec(source: Source) -> SourceSpec:
     return SourceSpec(
-        id=source.id, name=source.name, kind=source.kind, url=source.url, config=source.config or {},
-        etag=source.etag, last_modified=source.last_modified,
+        id=source.id,
+        name=source.name,
+        kind=source.kind,
+        url=source.url,
+        config=source.config or {},
+        etag=source.etag,
+        last_modified=source.last_modified,
     )
 
 
@@ -211,7 +175,7 @@ class RunSummary:
         }
 
 
-def test_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) -> dict[str, Any]:
+def probe_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) -> dict[str, Any]:
     """Fetch a source once without storing anything: what would be collected."""
     with rt.sessions() as session:
         source = find_source(session, ref)
@@ -233,14 +197,24 @@ def test_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) -> 
     raw = [i for i in collected.items if isinstance(i, RawItem)]
     prepared = prepare_batch(raw, context, rt.clock())
     sample = [
-        {"title": p.title, "url": p.url, "published_at": iso(p.published_at, rt.settings), "text": p.text[:120]}
+        {
+            "title": p.title,
+            "url": p.url,
+            "published_at": display_iso(p.published_at, rt.settings.timezone),
+            "text": p.text[:120],
+        }
         for p in prepared
         if not isinstance(p, Rejected)
     ][:5]
     problems = [p.error for p in collected.items if isinstance(p, Rejected)]
     problems += [p.error for p in prepared if isinstance(p, Rejected)]
-    return {"source": spec.name, "items": len(collected.items), "sample": sample,
-            "problems": problems, "warnings": collected.warnings}
+    return {
+        "source": spec.name,
+        "items": len(collected.items),
+        "sample": sample,
+        "problems": problems,
+        "warnings": collected.warnings,
+    }
 
 
 def run_source(
@@ -264,28 +238,36 @@ def run_source(
     except ConnectorError as exc:
         error = str(exc)
         with transaction(rt.sessions) as session:
-            document_sha = store_document(session, exc.document) if exc.document else None
+            error_document = store_document(session, exc.document) if exc.document else None
             raw = exc.document.data if exc.document else None
             record_dead_letters(
                 session, [Rejected(spec.url or spec.name, "ingest.fetch", error, raw)], spec.id, run_id
             )
-            if document_sha:
-                session.get(FetchRun, run_id).document_sha256 = document_sha  # type: ignore[union-attr]
+            failed_run = session.get(FetchRun, run_id)
+            if error_document and failed_run is not None:
+                failed_run.document_sha256 = error_document
         counts.rejected = 1
     except Exception as exc:  # a connector bug must not stop other sources
         error = f"采集出错：{type(exc).__name__}: {exc}"
         with transaction(rt.sessions) as session:
-            record_dead_letters(session, [Rejected(spec.url or spec.name, "ingest.fetch", error)], spec.id, run_id)
+            record_dead_letters(
+                session, [Rejected(spec.url or spec.name, "ingest.fetch", error)], spec.id, run_id
+            )
         counts.rejected = 1
 
     document_sha: str | None = None
     if collected is not None and collected.document is not None:
         with transaction(rt.sessions) as session:
             document_sha = store_document(session, collected.document)
-        warnings = [Rejected(spec.url or spec.name, "ingest.parse", w, collected.document.data)
-                    for w in collected.warnings]
+        warnings = [
+            Rejected(spec.url or spec.name, "ingest.parse", w, collected.document.data)
+            for w in collected.warnings
+        ]
         counts = writer.write(
-            context, [*collected.items, *warnings], run_id=run_id, document_sha256=document_sha,
+            context,
+            [*collected.items, *warnings],
+            run_id=run_id,
+            document_sha256=document_sha,
             fetched_at=collected.document.fetched_at,
         )
         counts.rejected -= len(warnings)  # a warning is a dead letter about the feed, not a row
@@ -301,21 +283,33 @@ def run_source(
         outcome = RunOutcome.SUCCESS
     finished = rt.clock()
     with transaction(rt.sessions) as session:
-        run = session.get(FetchRun, run_id)
-        assert run is not None
-        run.finished_at = finished
-        run.outcome = outcome.value
-        run.items_read = counts.read
-        run.items_new = counts.new
-        run.items_duplicate = counts.duplicate
-        run.items_near_duplicate = counts.near_duplicate
-        run.items_rejected = counts.rejected
-        run.error = error
-        run.document_sha256 = run.document_sha256 or document_sha
-        source = session.get(Source, spec.id)
-        assert source is not None
-        _update_health(source, rt.settings, outcome, counts, error, collected, finished, rng_seed)
+        _finish_run(session, run_id, outcome, counts, error, finished, document_sha)
+        updated = session.get(Source, spec.id)
+        assert updated is not None
+        _update_health(updated, rt.settings, outcome, counts, error, collected, finished, rng_seed)
     return RunSummary(spec.id, spec.name, outcome.value, counts, error, run_id)
+
+
+def _finish_run(
+    session: Session,
+    run_id: int,
+    outcome: RunOutcome,
+    counts: IngestCounts,
+    error: str | None,
+    finished_at: dt.datetime,
+    document_sha: str | None = None,
+) -> None:
+    run = session.get(FetchRun, run_id)
+    assert run is not None
+    run.finished_at = finished_at
+    run.outcome = outcome.value
+    run.items_read = counts.read
+    run.items_new = counts.new
+    run.items_duplicate = counts.duplicate
+    run.items_near_duplicate = counts.near_duplicate
+    run.items_rejected = counts.rejected
+    run.error = error
+    run.document_sha256 = run.document_sha256 or document_sha
 
 
 def _update_health(
@@ -351,7 +345,7 @@ def _update_health(
         jitter_seconds=settings.schedule_jitter_seconds,
         backoff_base_seconds=settings.backoff_base_seconds,
         backoff_max_seconds=settings.backoff_max_seconds,
-        rng=random.Random(rng_seed) if rng_seed is not None else None,  # noqa: S311
+        rng=random.Random(rng_seed) if rng_seed is not None else None,
     )
 
 
@@ -390,9 +384,16 @@ def ensure_file_source(rt: Runtime, name: str, platform: str | None) -> int:
         if existing is not None:
             return existing.id
         source = Source(
-            name=name, kind=SourceKind.FILE.value, url=None, platform=platform or Platform.OTHER.value,
-            media_tier=MediaTier.OTHER.value, config={}, created_at=rt.clock(), consecutive_failures=0,
-            empty_runs=0, enabled=True,
+            name=name,
+            kind=SourceKind.FILE.value,
+            url=None,
+            platform=platform or Platform.OTHER.value,
+            media_tier=MediaTier.OTHER.value,
+            config={},
+            created_at=rt.clock(),
+            consecutive_failures=0,
+            empty_runs=0,
+            enabled=True,
         )
         session.add(source)
         session.flush()
@@ -425,29 +426,28 @@ def import_data(
     error: str | None = None
     try:
         counts = writer.write(
-            context, read_rows(data, fmt), run_id=run_id, document_sha256=document_sha,
-            fetched_at=started, on_batch=on_batch,
+            context,
+            read_rows(data, fmt),
+            run_id=run_id,
+            document_sha256=document_sha,
+            fetched_at=started,
+            on_batch=on_batch,
         )
     except ConnectorError as exc:
         error = str(exc)
         with transaction(rt.sessions) as session:
             record_dead_letters(session, [Rejected(origin, "ingest.parse", error)], source_id, run_id)
         counts = IngestCounts(rejected=1, errors=[error])
+    outcome = RunOutcome.FAILED if error else RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS
+    finished = rt.clock()
     with transaction(rt.sessions) as session:
-        run = session.get(FetchRun, run_id)
-        assert run is not None
-        run.finished_at = rt.clock()
-        run.outcome = (RunOutcome.FAILED if error else
-                       RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS).value
-        run.items_read, run.items_new = counts.read, counts.new
-        run.items_duplicate, run.items_near_duplicate = counts.duplicate, counts.near_duplicate
-        run.items_rejected, run.error = counts.rejected, error
-        source = session.get(Source, source_id)
-        assert source is not None
-        source.last_run_at = run.finished_at
+        _finish_run(session, run_id, outcome, counts, error, finished)
+        updated = session.get(Source, source_id)
+        assert updated is not None
+        updated.last_run_at = finished
         if not error:
-            source.last_success_at = run.finished_at
-        source.last_items = counts.read
+            updated.last_success_at = finished
+        updated.last_items = counts.read
     return counts
 
 
@@ -463,7 +463,9 @@ def authenticate_webhook(rt: Runtime, source_id: int, token: str | None) -> Sour
         return source
 
 
-def receive_webhook(rt: Runtime, writer: PostWriter, source: Source, body: bytes, media_type: str | None) -> IngestCounts:
+def receive_webhook(
+    rt: Runtime, writer: PostWriter, source: Source, body: bytes, media_type: str | None
+) -> IngestCounts:
     """Store a webhook delivery: the body is kept as evidence, each post in it stored once."""
     import orjson
 
@@ -481,140 +483,12 @@ def receive_webhook(rt: Runtime, writer: PostWriter, source: Source, body: bytes
     except orjson.JSONDecodeError as exc:
         items = [Rejected("body", "ingest.parse", f"推送内容不是合法 JSON：{exc}", body)]
     counts = writer.write(context, items, run_id=run_id, document_sha256=document_sha, fetched_at=received)
+    outcome = RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS
+    finished = rt.clock()
     with transaction(rt.sessions) as session:
-        run = session.get(FetchRun, run_id)
-        src = session.get(Source, source.id)
-        assert run is not None and src is not None
-        run.finished_at = rt.clock()
-        run.outcome = (RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS).value
-        run.items_read, run.items_new = counts.read, counts.new
-        run.items_duplicate, run.items_near_duplicate = counts.duplicate, counts.near_duplicate
-        run.items_rejected = counts.rejected
-        src.last_run_at = src.last_success_at = run.finished_at
-        src.last_items = counts.read
+        _finish_run(session, run_id, outcome, counts, None, finished)
+        updated = session.get(Source, source.id)
+        assert updated is not None
+        updated.last_run_at = updated.last_success_at = finished
+        updated.last_items = counts.read
     return counts
-
-
-# -- queries ---------------------------------------------------------------------------------
-
-
-def iso(value: dt.datetime | None, settings: Settings) -> str | None:
-    """A stored UTC time as ISO 8601 in the display zone (Asia/Shanghai by default)."""
-    if value is None:
-        return None
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo(settings.timezone)).isoformat()
-
-
-def post_view(post: Post, settings: Settings, *, full: bool = False) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": post.id,
-        "source_id": post.source_id,
-        "platform": post.platform,
-        "kind": post.kind,
-        "url": post.url,
-        "title": post.title,
-        "text": post.text if full else post.text[:200],
-        "author": post.author,
-        "published_at": iso(post.published_at, settings),
-        "fetched_at": iso(post.fetched_at, settings),
-        "media_tier": post.media_tier,
-        "engagement": {"views": post.views, "reposts": post.reposts, "comments": post.comments,
-                       "likes": post.likes},
-        "near_duplicate_of": post.near_duplicate_of,
-    }
-    if full:
-        view.update(
-            {
-                "external_id": post.external_id,
-                "canonical_url": post.canonical_url,
-                "text_original": post.text_original,
-                "author_id": post.author_id,
-                "author_metrics": {"verified": post.author_verified, "followers": post.author_followers,
-                                   "following": post.author_following, "posts": post.author_posts},
-                "location": post.location,
-                "parent_external_id": post.parent_external_id,
-                "root_external_id": post.root_external_id,
-                "similarity": post.similarity,
-                "raw": {"document_sha256": post.raw_sha256, "locator": post.raw_ref,
-                        "item_sha256": post.item_sha256},
-                "fetch_run_id": post.fetch_run_id,
-                "extra": post.extra,
-            }
-        )
-    return view
-
-
-def list_posts(rt: Runtime, *, limit: int = 50, offset: int = 0, source: str | None = None) -> list[dict[str, Any]]:
-    with rt.sessions() as session:
-        query = select(Post).order_by(Post.id.desc()).limit(limit).offset(offset)
-        if source is not None:
-            query = query.where(Post.source_id == find_source(session, source).id)
-        return [post_view(p, rt.settings) for p in session.scalars(query)]
-
-
-def get_post(rt: Runtime, post_id: int) -> dict[str, Any]:
-    with rt.sessions() as session:
-        post = session.get(Post, post_id)
-        if post is None:
-            raise PostNotFound(post_id)
-        view = post_view(post, rt.settings, full=True)
-        view["sightings"] = [
-            {"source_id": s.source_id, "url": s.url, "url_key": s.url_key, "seen_at": iso(s.seen_at, rt.settings)}
-            for s in session.scalars(select(PostSighting).where(PostSighting.post_id == post_id))
-        ]
-        view["near_duplicates"] = session.scalar(
-            select(func.count()).select_from(Post).where(Post.near_duplicate_of == post_id)
-        )
-        return view
-
-
-def list_dead_letters(rt: Runtime, *, limit: int = 100, source: str | None = None) -> list[dict[str, Any]]:
-    with rt.sessions() as session:
-        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
-        if source is not None:
-            query = query.where(DeadLetter.source_id == find_source(session, source).id)
-        return [
-            {
-                "id": d.id,
-                "source_id": d.source_id,
-                "fetch_run_id": d.fetch_run_id,
-                "created_at": iso(d.created_at, rt.settings),
-                "stage": d.stage,
-                "error": d.error,
-                "location": d.location,
-                "raw_size": d.raw_size,
-                "raw_sha256": d.raw_sha256,
-                "raw_preview": (d.raw or b"")[:300].decode("utf-8", "replace") if d.raw else None,
-            }
-            for d in session.scalars(query)
-        ]
-
-
-def list_runs(rt: Runtime, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    with rt.sessions() as session:
-        query = select(FetchRun).order_by(FetchRun.id.desc()).limit(limit)
-        if source is not None:
-            query = query.where(FetchRun.source_id == find_source(session, source).id)
-        return [
-            {
-                "id": r.id, "source_id": r.source_id, "started_at": iso(r.started_at, rt.settings),
-                "finished_at": iso(r.finished_at, rt.settings), "outcome": r.outcome or "interrupted",
-                "read": r.items_read, "new": r.items_new, "duplicate": r.items_duplicate,
-                "near_duplicate": r.items_near_duplicate, "rejected": r.items_rejected, "error": r.error,
-            }
-            for r in session.scalars(query)
-        ]
-
-
-def count_posts(rt: Runtime) -> int:
-    with rt.sessions() as session:
-        return int(session.scalar(select(func.count()).select_from(Post)) or 0)
-
-
-def ids_exist(rt: Runtime, post_ids: Iterable[int]) -> list[int]:
-    wanted = list(post_ids)
-    with rt.sessions() as session:
-        found = set(session.scalars(select(Post.id).where(Post.id.in_(wanted))))
-    return [p for p in wanted if p not in found]

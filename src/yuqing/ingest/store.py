@@ -31,10 +31,34 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _LOOKUP_CHUNK = 500
 _DRAFT_COLUMNS = (
-    "url_key", "platform", "media_tier", "text_original", "text", "fetched_at", "content_hash",
-    "external_id", "url", "canonical_url", "kind", "parent_external_id", "root_external_id", "title",
-    "author", "author_id", "author_verified", "author_followers", "author_following", "author_posts",
-    "location", "published_at", "views", "reposts", "comments", "likes", "item_sha256", "extra",
+    "url_key",
+    "platform",
+    "media_tier",
+    "text_original",
+    "text",
+    "fetched_at",
+    "content_hash",
+    "external_id",
+    "url",
+    "canonical_url",
+    "kind",
+    "parent_external_id",
+    "root_external_id",
+    "title",
+    "author",
+    "author_id",
+    "author_verified",
+    "author_followers",
+    "author_following",
+    "author_posts",
+    "location",
+    "published_at",
+    "views",
+    "reposts",
+    "comments",
+    "likes",
+    "item_sha256",
+    "extra",
 )
 MAX_DEAD_LETTER_RAW = 1024 * 1024
 
@@ -171,6 +195,8 @@ class PostWriter:
         with self._lock, self._factory() as session, session.begin():
             fresh, sightings = self._dedup_exact(session, drafts)
             counts.duplicate = len(drafts) - len(fresh)
+            if fresh and self._near is None:
+                self.near_index(session)  # load before this batch is inserted, or it finds itself
             inserted = self._insert(session, context, fresh, run_id, document_sha256)
             counts.duplicate += len(fresh) - len(inserted)  # lost a race with another writer
             near = self._dedup_near(session, inserted)

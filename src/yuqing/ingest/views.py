@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 
-from yuqing.ingest import service
+from yuqing.ingest import queries, service
 from yuqing.ingest.errors import PostNotFound, SourceNotFound, WebhookAuthError
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
@@ -17,7 +17,7 @@ def build_router(rt: Runtime, writer: PostWriter) -> APIRouter:
 
     @router.get("/sources", tags=["sources"], summary="信息源及其健康状况")
     def sources() -> list[dict[str, Any]]:
-        return service.list_sources(rt)
+        return queries.list_sources(rt)
 
     @router.get("/posts", tags=["posts"], summary="采集到的信息（最新在前）")
     def posts(
@@ -26,26 +26,28 @@ def build_router(rt: Runtime, writer: PostWriter) -> APIRouter:
         source: str | None = None,
     ) -> list[dict[str, Any]]:
         try:
-            return service.list_posts(rt, limit=limit, offset=offset, source=source)
+            return queries.list_posts(rt, limit=limit, offset=offset, source=source)
         except SourceNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
 
     @router.get("/posts/{post_id}", tags=["posts"], summary="一条信息的全部记录")
     def post(post_id: int) -> dict[str, Any]:
         try:
-            return service.get_post(rt, post_id)
+            return queries.get_post(rt, post_id)
         except PostNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
 
     @router.get("/deadletters", tags=["posts"], summary="无法入库的输入")
     def deadletters(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-        return service.list_dead_letters(rt, limit=limit)
+        return queries.list_dead_letters(rt, limit=limit)
 
     @router.get("/runs", tags=["sources"], summary="采集记录")
     def runs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
-        return service.list_runs(rt, limit=limit)
+        return queries.list_runs(rt, limit=limit)
 
-    @router.post("/webhooks/{source_id}", tags=["webhooks"], summary="推送信息（JSON 对象、数组或 {posts: [...]}）")
+    @router.post(
+        "/webhooks/{source_id}", tags=["webhooks"], summary="推送信息（JSON 对象、数组或 {posts: [...]}）"
+    )
     async def webhook(
         source_id: int,
         request: Request,

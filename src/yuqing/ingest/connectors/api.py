@@ -20,8 +20,9 @@ class APIConnector:
     def collect(self, source: SourceSpec, fetcher: Fetcher) -> Collected:
         result = fetch_source(fetcher, source, accept="application/json")
         if result.not_modified:
-            return Collected(document=None, not_modified=True, etag=source.etag,
-                             last_modified=source.last_modified)
+            return Collected(
+                document=None, not_modified=True, etag=source.etag, last_modified=source.last_modified
+            )
         document = as_document(result)
         text = decode_document(result.body, result.declared_charset, kind="text").text
         try:

@@ -26,8 +26,9 @@ class RSSConnector:
     def collect(self, source: SourceSpec, fetcher: Fetcher) -> Collected:
         result = fetch_source(fetcher, source, accept=ACCEPT)
         if result.not_modified:
-            return Collected(document=None, not_modified=True, etag=source.etag,
-                             last_modified=source.last_modified)
+            return Collected(
+                document=None, not_modified=True, etag=source.etag, last_modified=source.last_modified
+            )
         document = as_document(result)
         try:
             collected = parse_feed(result.body, result.declared_charset)

@@ -29,8 +29,9 @@ class WebConnector:
         pattern = source.config.get("link_pattern")
         result = fetch_source(fetcher, source, conditional=not pattern)
         if result.not_modified:
-            return Collected(document=None, not_modified=True, etag=source.etag,
-                             last_modified=source.last_modified)
+            return Collected(
+                document=None, not_modified=True, etag=source.etag, last_modified=source.last_modified
+            )
         document = as_document(result)
         decoded = decode_document(result.body, result.declared_charset, kind="html")
         items: list[RawItem | Rejected] = []
@@ -57,14 +58,22 @@ def page_item(html_text: str, url: str, locator: str, raw: bytes) -> RawItem | R
     extracted = trafilatura.bare_extraction(
         html_text, url=url, with_metadata=True, include_comments=False, favor_precision=True
     )
-    data: dict[str, Any] = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted or {})
+    data: dict[str, Any] = {}
+    if extracted is not None:
+        data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
     text = (data.get("text") or "").strip()
     title = data.get("title") or _html_title(html_text)
     if not text:
         return Rejected(locator, "ingest.extract", f"页面中没有找到正文：{url}", raw)
     published = find_date(html_text, url=url, outputformat="%Y-%m-%dT%H:%M:%S", original_date=True)
-    record = {"url": url, "title": title, "text": text, "published_at": published,
-              "author": data.get("author"), "site": data.get("sitename")}
+    record = {
+        "url": url,
+        "title": title,
+        "text": text,
+        "published_at": published,
+        "author": data.get("author"),
+        "site": data.get("sitename"),
+    }
     return RawItem(record={k: v for k, v in record.items() if v}, locator=locator, raw=raw)
 
 
@@ -76,7 +85,8 @@ def listing_links(html_text: str, base_url: str, pattern: str) -> list[str]:
         raise ConnectorError(f"列表页无法解析：{exc}") from exc
     regex = re.compile(pattern)
     seen: dict[str, None] = {}
-    for href in root.xpath("//a/@href"):
+    hrefs = root.xpath("//a/@href")
+    for href in hrefs if isinstance(hrefs, list) else []:
         absolute = urljoin(base_url, str(href))
         if regex.search(absolute):
             seen.setdefault(absolute, None)

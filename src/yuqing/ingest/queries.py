@@ -1,0 +1,187 @@
+"""Read-side queries of the ingest domain, shaped for the CLI and the API (times in the display zone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from yuqing.ingest import schedule as schedule_mod
+from yuqing.ingest.errors import PostNotFound
+from yuqing.ingest.models import DeadLetter, FetchRun, Post, PostSighting, Source
+from yuqing.ingest.normalise import display_iso
+from yuqing.ingest.service import FETCHED_KINDS, find_source
+from yuqing.runtime import Runtime
+from yuqing.settings import Settings
+
+
+def iso(value: dt.datetime | None, settings: Settings) -> str | None:
+    """A stored UTC time as ISO 8601 in the display zone (Asia/Shanghai by default)."""
+    return display_iso(value, settings.timezone)
+
+
+def post_view(post: Post, settings: Settings, *, full: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": post.id,
+        "source_id": post.source_id,
+        "platform": post.platform,
+        "kind": post.kind,
+        "url": post.url,
+        "title": post.title,
+        "text": post.text if full else post.text[:200],
+        "author": post.author,
+        "published_at": iso(post.published_at, settings),
+        "fetched_at": iso(post.fetched_at, settings),
+        "media_tier": post.media_tier,
+        "engagement": {
+            "views": post.views,
+            "reposts": post.reposts,
+            "comments": post.comments,
+            "likes": post.likes,
+        },
+        "near_duplicate_of": post.near_duplicate_of,
+    }
+    if full:
+        view.update(
+            {
+                "external_id": post.external_id,
+                "canonical_url": post.canonical_url,
+                "text_original": post.text_original,
+                "author_id": post.author_id,
+                "author_metrics": {
+                    "verified": post.author_verified,
+                    "followers": post.author_followers,
+                    "following": post.author_following,
+                    "posts": post.author_posts,
+                },
+                "location": post.location,
+                "parent_external_id": post.parent_external_id,
+                "root_external_id": post.root_external_id,
+                "similarity": post.similarity,
+                "raw": {
+                    "document_sha256": post.raw_sha256,
+                    "locator": post.raw_ref,
+                    "item_sha256": post.item_sha256,
+                },
+                "fetch_run_id": post.fetch_run_id,
+                "extra": post.extra,
+            }
+        )
+    return view
+
+
+def list_posts(
+    rt: Runtime, *, limit: int = 50, offset: int = 0, source: str | None = None
+) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(Post).order_by(Post.id.desc()).limit(limit).offset(offset)
+        if source is not None:
+            query = query.where(Post.source_id == find_source(session, source).id)
+        return [post_view(p, rt.settings) for p in session.scalars(query)]
+
+
+def get_post(rt: Runtime, post_id: int) -> dict[str, Any]:
+    with rt.sessions() as session:
+        post = session.get(Post, post_id)
+        if post is None:
+            raise PostNotFound(post_id)
+        view = post_view(post, rt.settings, full=True)
+        view["sightings"] = [
+            {
+                "source_id": s.source_id,
+                "url": s.url,
+                "url_key": s.url_key,
+                "seen_at": iso(s.seen_at, rt.settings),
+            }
+            for s in session.scalars(select(PostSighting).where(PostSighting.post_id == post_id))
+        ]
+        view["near_duplicates"] = session.scalar(
+            select(func.count()).select_from(Post).where(Post.near_duplicate_of == post_id)
+        )
+        return view
+
+
+def list_dead_letters(rt: Runtime, *, limit: int = 100, source: str | None = None) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(DeadLetter.source_id == find_source(session, source).id)
+        return [
+            {
+                "id": d.id,
+                "source_id": d.source_id,
+                "fetch_run_id": d.fetch_run_id,
+                "created_at": iso(d.created_at, rt.settings),
+                "stage": d.stage,
+                "error": d.error,
+                "location": d.location,
+                "raw_size": d.raw_size,
+                "raw_sha256": d.raw_sha256,
+                "raw_preview": (d.raw or b"")[:300].decode("utf-8", "replace") if d.raw else None,
+            }
+            for d in session.scalars(query)
+        ]
+
+
+def list_runs(rt: Runtime, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(FetchRun).order_by(FetchRun.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(FetchRun.source_id == find_source(session, source).id)
+        return [
+            {
+                "id": r.id,
+                "source_id": r.source_id,
+                "started_at": iso(r.started_at, rt.settings),
+                "finished_at": iso(r.finished_at, rt.settings),
+                "outcome": r.outcome or "interrupted",
+                "read": r.items_read,
+                "new": r.items_new,
+                "duplicate": r.items_duplicate,
+                "near_duplicate": r.items_near_duplicate,
+                "rejected": r.items_rejected,
+                "error": r.error,
+            }
+            for r in session.scalars(query)
+        ]
+
+
+def source_view(source: Source, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    state = schedule_mod.health_state(
+        enabled=source.enabled,
+        last_run_at=source.last_run_at,
+        consecutive_failures=source.consecutive_failures,
+        empty_runs=source.empty_runs,
+        next_run_at=source.next_run_at if source.kind in FETCHED_KINDS else None,
+        now=now,
+        silent_after_runs=settings.silent_after_runs,
+    )
+    return {
+        "id": source.id,
+        "name": source.name,
+        "kind": source.kind,
+        "url": source.url,
+        "platform": source.platform,
+        "media_tier": source.media_tier,
+        "schedule": source.schedule or (settings.default_schedule if source.kind in FETCHED_KINDS else None),
+        "enabled": source.enabled,
+        "config": source.config,
+        "health": {
+            "state": state,
+            "label": schedule_mod.HEALTH_LABELS[state],
+            "last_run_at": iso(source.last_run_at, settings),
+            "last_success_at": iso(source.last_success_at, settings),
+            "consecutive_failures": source.consecutive_failures,
+            "empty_runs": source.empty_runs,
+            "last_items": source.last_items,
+            "last_error": source.last_error,
+            "next_run_at": iso(source.next_run_at, settings),
+        },
+    }
+
+
+def list_sources(rt: Runtime) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        sources = session.scalars(select(Source).order_by(Source.id)).all()
+        return [source_view(s, rt.settings, rt.clock()) for s in sources]
