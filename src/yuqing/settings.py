@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=5000, gt=0, description="Rows written per transaction by imports and fetches."
     )
+    import_worker: bool = Field(
+        default=True,
+        description="Prepare the rows of a large import (parsing, mapping, normalisation) in a second "
+        "process while the first writes them; uses two cores.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `yuqing serve` listens on.")
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `yuqing serve` listens on.")
     scheduler_enabled: bool = Field(

@@ -205,3 +205,28 @@ def test_traditional_text_is_kept_and_simplified(rt: Runtime) -> None:
         post = session.scalars(select(Post)).one()
         assert post.text_original == row["text"]
         assert post.text == "网传某医院发生医疗事故，家属质疑院方隐瞒真相，要求公开调查结果。"
+
+
+def test_prepare_in_worker_gives_the_same_result(rt: Runtime) -> None:
+    from yuqing.ingest.files import read_rows
+
+    data = CED_SAMPLE.read_bytes()
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    source_id = service.ensure_file_source(rt, "worker", "weibo")
+    with rt.sessions() as session:
+        context = service.source_context(service.find_source(session, source_id), rt.settings)
+    counts = writer.write(context, lambda: read_rows(data, "jsonl"), prepare_in_worker=True)
+    direct = import_bytes(rt, data, "again.jsonl.gz")
+    assert counts.new + counts.near_duplicate == count(rt, Post)
+    assert direct["duplicate"] == counts.read
+
+
+def test_worker_errors_reach_the_user(rt: Runtime) -> None:
+    from yuqing.ingest.files import ImportFormatError, read_rows
+
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    source_id = service.ensure_file_source(rt, "worker", "weibo")
+    with rt.sessions() as session:
+        context = service.source_context(service.find_source(session, source_id), rt.settings)
+    with pytest.raises(ImportFormatError, match="JSON"):
+        writer.write(context, lambda: read_rows(b"[{broken", "json"), prepare_in_worker=True)

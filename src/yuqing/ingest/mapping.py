@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 # Post field -> candidate paths, first present wins.
@@ -81,6 +82,9 @@ class FieldMapping:
     """Resolved paths for each post field, split once into keys for fast lookups."""
 
     paths: Mapping[str, tuple[tuple[str, ...], ...]]
+    _plans: dict[tuple[str, ...], tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]] = dataclass_field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, overrides: Mapping[str, str | Sequence[str]] | None = None) -> FieldMapping:
@@ -94,11 +98,12 @@ class FieldMapping:
 
     def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(post fields found, the record's other top-level fields kept as extra)."""
+        plan = self._plan(tuple(record))
         found: dict[str, Any] = {}
         used: set[str] = set()
-        for field, paths in self.paths.items():
+        for field, paths in plan:
             for path in paths:
-                value = _lookup(record, path)
+                value = record[path[0]] if len(path) == 1 else _lookup(record, path)
                 if value is not _MISSING and value is not None and value != "":
                     found[field] = value
                     used.add(path[0])
@@ -108,6 +113,21 @@ class FieldMapping:
                     used.add(path[0])
         extra = {k: v for k, v in record.items() if k not in used and v is not None}
         return found, extra
+
+    def _plan(self, keys: tuple[str, ...]) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+        """For records with these top-level keys, the candidate paths that can match. Rows of one
+        file share a handful of shapes, so this is worked out once per shape."""
+        plan = self._plans.get(keys)
+        if plan is None:
+            present = set(keys)
+            plan = tuple(
+                (field, kept)
+                for field, paths in self.paths.items()
+                if (kept := tuple(p for p in paths if p[0] in present))
+            )
+            if len(self._plans) < 1024:
+                self._plans[keys] = plan
+        return plan
 
 
 def _lookup(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:

@@ -40,6 +40,8 @@ from yuqing.runtime import Runtime
 from yuqing.settings import Settings
 
 FETCHED_KINDS = (SourceKind.RSS, SourceKind.WEB, SourceKind.API)
+# Below this size an import is over before a worker process would pay for itself.
+PARALLEL_IMPORT_BYTES = 1024 * 1024
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -427,11 +429,12 @@ def import_data(
     try:
         counts = writer.write(
             context,
-            read_rows(data, fmt),
+            lambda: read_rows(data, fmt),
             run_id=run_id,
             document_sha256=document_sha,
             fetched_at=started,
             on_batch=on_batch,
+            prepare_in_worker=rt.settings.import_worker and len(data) > PARALLEL_IMPORT_BYTES,
         )
     except ConnectorError as exc:
         error = str(exc)

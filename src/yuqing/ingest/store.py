@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from yuqing.db import utcnow
 from yuqing.ingest.models import DeadLetter, EvidenceBlob, Post, PostSighting
 from yuqing.ingest.neardup import NearDuplicateIndex
-from yuqing.ingest.prepare import SourceContext, prepare_batch
+from yuqing.ingest.parallel import prepared_batches
+from yuqing.ingest.prepare import SourceContext
 from yuqing.ingest.records import Document, IngestCounts, PostDraft, RawItem, Rejected
 from yuqing.settings import Settings
 
@@ -160,20 +162,27 @@ class PostWriter:
     def write(
         self,
         context: SourceContext,
-        items: Iterable[RawItem | Rejected],
+        items: Iterable[RawItem | Rejected] | Callable[[], Iterable[RawItem | Rejected]],
         *,
         run_id: int | None = None,
         document_sha256: str | None = None,
         fetched_at: dt.datetime | None = None,
         on_batch: Callable[[IngestCounts], None] | None = None,
+        prepare_in_worker: bool = False,
     ) -> IngestCounts:
-        """Prepare and store every item, one transaction per batch."""
+        """Prepare and store every item, one transaction per batch. Given a function that yields
+        the items, preparation can run in a worker process (`prepare_in_worker`)."""
         total = IngestCounts()
         when = fetched_at or self._clock()
-        for batch in chunked(items, self._settings.import_batch_size):
-            raw_items = [item for item in batch if isinstance(item, RawItem)]
-            prepared: list[PostDraft | Rejected] = [item for item in batch if isinstance(item, Rejected)]
-            prepared.extend(prepare_batch(raw_items, context, when))
+        source = items if callable(items) else (lambda: items)
+        batches = prepared_batches(
+            source,
+            context,
+            when,
+            self._settings.import_batch_size,
+            use_worker=prepare_in_worker and callable(items),
+        )
+        for prepared in batches:
             counts = self.write_prepared(context, prepared, run_id=run_id, document_sha256=document_sha256)
             total.add(counts)
             if on_batch is not None:
@@ -239,20 +248,26 @@ class PostWriter:
     ) -> list[tuple[int, PostDraft]]:
         if not drafts:
             return []
-        table = Post.__table__
-        assert isinstance(table, Table)
-        rows = []
-        for draft in drafts:
-            row = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
-            row["source_id"] = context.source_id
-            row["fetch_run_id"] = run_id
-            row["raw_sha256"] = document_sha256
-            row["raw_ref"] = draft.locator
-            rows.append(row)
-        statement = insert_ignoring_conflicts(table, session.get_bind().dialect.name).returning(
-            table.c.id, table.c.url_key
-        )
-        ids = {url_key: post_id for post_id, url_key in session.execute(statement, rows)}
+        extra = (context.source_id, run_id, document_sha256)
+        if session.get_bind().dialect.name == "sqlite":
+            _insert_posts_sqlite(session, drafts, extra)
+        else:
+            table = Post.__table__
+            assert isinstance(table, Table)
+            rows = []
+            for draft in drafts:
+                row = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
+                row.update(
+                    source_id=context.source_id,
+                    fetch_run_id=run_id,
+                    raw_sha256=document_sha256,
+                    raw_ref=draft.locator,
+                )
+                rows.append(row)
+            session.execute(insert_ignoring_conflicts(table, session.get_bind().dialect.name), rows)
+        # The ids are read back by url_key (RETURNING row by row is several times slower). A row
+        # that another writer stored first is not ours, and counts as a duplicate.
+        ids = _ids_by_url_key(session, [d.url_key for d in drafts], run_id)
         return [(ids[d.url_key], d) for d in drafts if d.url_key in ids]
 
     def _dedup_near(self, session: Session, inserted: Sequence[tuple[int, PostDraft]]) -> int:
@@ -320,3 +335,49 @@ def _existing(session: Session, column: Any, keys: set[str]) -> dict[str, str]:
             for key, url_key in session.execute(select(column, Post.url_key).where(column.in_(chunk))):
                 found[key] = url_key
     return found
+
+
+def _ids_by_url_key(session: Session, keys: Sequence[str], run_id: int | None) -> dict[str, int]:
+    """Ids of the posts just inserted, by url_key (only those of this run when there is one)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        query = select(Post.url_key, Post.id).where(Post.url_key.in_(keys[start : start + _LOOKUP_CHUNK]))
+        if run_id is not None:
+            query = query.where(Post.fetch_run_id == run_id)
+        found.update((key, post_id) for key, post_id in session.execute(query) if key is not None)
+    return found
+
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_SQLITE_INSERT = (
+    f"INSERT OR IGNORE INTO posts ({', '.join(_DRAFT_COLUMNS)}, source_id, fetch_run_id, raw_sha256, raw_ref) "
+    f"VALUES ({', '.join('?' * (len(_DRAFT_COLUMNS) + 4))})"
+)
+_TIME_COLUMNS = frozenset({"fetched_at", "published_at"})
+
+
+def _insert_posts_sqlite(
+    session: Session, drafts: Sequence[PostDraft], extra: tuple[int, int | None, str | None]
+) -> None:
+    """The bulk path for the embedded default: one executemany on the DB-API cursor, with values
+    converted the way the column types store them (UTC text times, JSON text)."""
+    getters = [(name in _TIME_COLUMNS, name == "extra", name) for name in _DRAFT_COLUMNS]
+    times: dict[dt.datetime, str] = {}  # fetched_at is the same for a whole batch
+    rows: list[tuple[Any, ...]] = []
+    for draft in drafts:
+        values: list[Any] = []
+        for is_time, is_json, name in getters:
+            value = getattr(draft, name)
+            if value is not None:
+                if is_time:
+                    text = times.get(value)
+                    if text is None:
+                        text = times[value] = value.astimezone(dt.UTC).strftime(_SQLITE_TIME)
+                    value = text
+                elif is_json:
+                    value = json.dumps(value, ensure_ascii=False)
+            values.append(value)
+        values.extend(extra)
+        values.append(draft.locator)
+        rows.append(tuple(values))
+    session.connection().exec_driver_sql(_SQLITE_INSERT, rows)

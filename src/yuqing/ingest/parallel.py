@@ -1,0 +1,96 @@
+"""Running the pure stages (`ingest.map`, `ingest.normalise`) in a worker process.
+
+A large import is bound by two things of about equal cost: preparing rows (parsing, mapping,
+OpenCC, hashing) and writing them. On a machine with two cores, a forked worker prepares batch
+n+1 while the parent writes batch n. The worker never touches the database, so a crash of either
+side loses only batches that were not yet committed, and re-running the import is safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import os
+import queue
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from yuqing.ingest.prepare import SourceContext, prepare_batch
+from yuqing.ingest.records import PostDraft, RawItem, Rejected
+
+log = logging.getLogger(__name__)
+Prepared = list[PostDraft | Rejected]
+_DONE = "done"
+_ERROR = "error"
+_BATCH = "batch"
+_QUEUE_DEPTH = 3  # batches prepared ahead of the writer; bounds memory
+
+
+def prepare_all(batch: list[RawItem | Rejected], context: SourceContext, when: dt.datetime) -> Prepared:
+    prepared: Prepared = [item for item in batch if isinstance(item, Rejected)]
+    prepared.extend(prepare_batch([i for i in batch if isinstance(i, RawItem)], context, when))
+    return prepared
+
+
+def prepared_batches(
+    items: Callable[[], Iterable[RawItem | Rejected]],
+    context: SourceContext,
+    when: dt.datetime,
+    batch_size: int,
+    *,
+    use_worker: bool,
+) -> Iterator[Prepared]:
+    """Batches of prepared items in input order, from a worker process when asked and possible."""
+    if not use_worker or "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        yield from _in_process(items(), context, when, batch_size)
+        return
+    ctx = multiprocessing.get_context("fork")
+    channel: Any = ctx.Queue(maxsize=_QUEUE_DEPTH)
+    worker = ctx.Process(target=_work, args=(items, context, when, batch_size, channel), daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                kind, payload = channel.get(timeout=5)
+            except queue.Empty:
+                if not worker.is_alive():
+                    raise RuntimeError("准备数据的子进程意外退出") from None
+                continue
+            if kind == _DONE:
+                break
+            if kind == _ERROR:
+                raise payload
+            yield payload
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join(5)
+        channel.close()
+
+
+def _in_process(
+    items: Iterable[RawItem | Rejected], context: SourceContext, when: dt.datetime, batch_size: int
+) -> Iterator[Prepared]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, batch_size)):
+        yield prepare_all(batch, context, when)
+
+
+def _work(
+    items: Callable[[], Iterable[RawItem | Rejected]],
+    context: SourceContext,
+    when: dt.datetime,
+    batch_size: int,
+    channel: Any,
+) -> None:
+    try:
+        for prepared in _in_process(items(), context, when, batch_size):
+            channel.put((_BATCH, prepared))
+        channel.put((_DONE, None))
+    except Exception as exc:  # reported to the parent, which raises it to the user
+        try:
+            channel.put((_ERROR, exc))
+        except Exception:  # an exception that cannot be pickled
+            channel.put((_ERROR, RuntimeError(f"准备数据时出错：{type(exc).__name__}: {exc}")))
