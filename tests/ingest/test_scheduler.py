@@ -55,15 +55,10 @@ def test_interval_and_bad_schedules() -> None:
 def test_backoff_doubles_and_is_capped_by_the_next_scheduled_run() -> None:
     now = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)  # 10:00 Shanghai
     schedule = Schedule.parse("0 8,20 * * *")
-    waits = [
-        next_run(schedule, now, consecutive_failures=n, backoff_base_seconds=300, backoff_max_seconds=10**6)
-        - now
-        for n in (1, 2, 3)
-    ]
+    backoff = {"backoff_base_seconds": 300, "backoff_max_seconds": 10**6}
+    waits = [next_run(schedule, now, consecutive_failures=n, **backoff) - now for n in (1, 2, 3)]
     assert waits == [dt.timedelta(minutes=5), dt.timedelta(minutes=10), dt.timedelta(minutes=20)]
-    far = next_run(
-        schedule, now, consecutive_failures=12, backoff_base_seconds=300, backoff_max_seconds=10**6
-    )
+    far = next_run(schedule, now, consecutive_failures=12, **backoff)
     assert far == dt.datetime(2026, 11, 21, 20, 0, tzinfo=SHANGHAI)  # never later than the schedule
 
 

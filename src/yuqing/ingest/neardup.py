@@ -264,8 +264,14 @@ class NearDuplicateIndex:
     def __len__(self) -> int:
         return self._next - self._first
 
-    def _grow(self) -> None:
-        new_cap = max(64, 2 * self._cap)
+    def _make_room(self, m: int) -> None:
+        """Evict the oldest items beyond ``max_items`` and grow the arrays so ``m`` more items fit."""
+        if self.max_items is not None:
+            self._evict(len(self) + m - self.max_items)
+        need = len(self) + m
+        if need <= self._cap:
+            return
+        new_cap = max(64, 2 * self._cap, need)
         if self.max_items is not None:
             new_cap = min(new_cap, self.max_items)
         seqs = np.arange(self._first, self._next, dtype=np.int64)
@@ -281,70 +287,33 @@ class NearDuplicateIndex:
                 roots[s % new_cap] = self._roots[s % self._cap]
         self._cap, self._sigs, self._keys, self._ids, self._roots = new_cap, sigs, keys, ids, roots
 
-    def _evict_oldest(self) -> None:
-        seq = self._first
-        slot = seq % self._cap
-        keys: list[int] = self._keys[slot].tolist()
-        for table, key in zip(self._tables, keys, strict=True):
-            bucket = table.get(key)
-            if bucket is None:
-                continue
-            if isinstance(bucket, int):
-                if bucket == seq:
-                    del table[key]
-            elif bucket[0] == seq:  # buckets are in insertion order; the oldest live item is first
-                if len(bucket) == 2:
-                    table[key] = bucket[1]
-                else:
-                    del bucket[0]
-        self._ids[slot] = None
-        self._roots[slot] = None
-        self._first += 1
+    def _evict(self, count: int) -> None:
+        """Remove the ``count`` oldest items from the band tables and the arrays."""
+        count = min(count, len(self))
+        if count <= 0:
+            return
+        seqs = range(self._first, self._first + count)
+        key_lists: list[list[int]] = self._keys[np.arange(seqs.start, seqs.stop) % self._cap].tolist()
+        for seq, keys in zip(seqs, key_lists, strict=True):
+            for table, key in zip(self._tables, keys, strict=True):
+                bucket = table.get(key)
+                if bucket is None:
+                    continue
+                if isinstance(bucket, int):
+                    if bucket == seq:
+                        del table[key]
+                elif bucket[0] == seq:  # buckets are in insertion order: the oldest item is first
+                    if len(bucket) == 2:
+                        table[key] = bucket[1]
+                    else:
+                        del bucket[0]
+            slot = seq % self._cap
+            self._ids[slot] = None
+            self._roots[slot] = None
+        self._first += count
 
-    def _insert(
-        self,
-        sig: U32Array,
-        key_row: U64Array,
-        keys: list[int],
-        item_id: ItemId,
-        root: ItemId,
-        member: Sequence[bool] | None = None,
-    ) -> None:
-        if self.max_items is not None and len(self) >= self.max_items:
-            self._evict_oldest()
-        if len(self) >= self._cap:
-            self._grow()
-        seq = self._next
-        slot = seq % self._cap
-        self._sigs[slot] = sig
-        self._keys[slot] = key_row
-        self._ids[slot] = item_id
-        self._roots[slot] = root
-        for j, (table, key) in enumerate(zip(self._tables, keys, strict=True)):
-            if member is not None and not member[j]:
-                continue
-            bucket = table.get(key)
-            if bucket is None:
-                table[key] = seq
-            elif isinstance(bucket, int):
-                table[key] = [bucket, seq]
-            elif member is not None or len(bucket) < self.max_bucket:
-                bucket.append(seq)
-        self._next += 1
-
-    def _best(self, sig: U32Array, keys: list[int]) -> tuple[int, float] | None:
-        """Slot and estimated Jaccard of the most similar indexed item at or above the threshold."""
-        cands: list[int] = []
-        for table, key in zip(self._tables, keys, strict=True):
-            bucket = table.get(key)
-            if bucket is None:
-                continue
-            if isinstance(bucket, int):
-                cands.append(bucket)
-            else:
-                cands.extend(bucket)
-        if not cands:
-            return None
+    def _verify(self, sig: U32Array, cands: list[int]) -> tuple[int, float] | None:
+        """Slot and estimated Jaccard of the most similar candidate at or above the threshold."""
         best_slot, best_equal = -1, self._min_equal - 1
         unique = sorted(set(cands)) if len(cands) > 1 else cands  # ascending: ties go to the earliest
         if len(unique) <= 8:
@@ -363,6 +332,84 @@ class NearDuplicateIndex:
             return None
         return best_slot, best_equal / self.num_perm
 
+    def _add_rows(
+        self,
+        sigs: U32Array,
+        ids: Sequence[ItemId],
+        roots: Sequence[ItemId | None] | None,
+        out: list[Match | None] | None,
+        positions: Sequence[int],
+    ) -> None:
+        """Index signature rows in order; with ``out``, first match each against earlier items.
+
+        One ``setdefault`` per band both finds the candidates and files the new item.  Needs
+        ``len(ids) <= max_items``.
+        """
+        m = len(ids)
+        if m == 0:
+            return
+        key_rows = self._band_keys(sigs)
+        key_lists: list[list[int]] = key_rows.tolist()
+        self._make_room(m)
+        seq0, cap = self._next, self._cap
+        slot_array = (np.arange(seq0, seq0 + m, dtype=np.int64)) % cap
+        self._sigs[slot_array] = sigs  # rows are only reached through the tables, filed below
+        self._keys[slot_array] = key_rows
+        slots: list[int] = slot_array.tolist()
+        tables, max_bucket = self._tables, self.max_bucket
+        for v in range(m):
+            seq = seq0 + v
+            cands: list[int] = []
+            for table, key in zip(tables, key_lists[v], strict=True):
+                bucket = table.setdefault(key, seq)
+                if bucket is seq:
+                    continue
+                if isinstance(bucket, int):
+                    cands.append(bucket)
+                    if max_bucket > 1:
+                        table[key] = [bucket, seq]
+                else:
+                    cands.extend(bucket)
+                    if len(bucket) < max_bucket:
+                        bucket.append(seq)
+            item_id = ids[v]
+            given = roots[v] if roots is not None else None
+            root: ItemId = item_id if given is None else given
+            if out is not None and cands:
+                hit = self._verify(sigs[v], cands)
+                if hit is not None:
+                    found = self._roots[hit[0]]
+                    assert found is not None
+                    root = found
+                    out[positions[v]] = (root, hit[1])
+            self._ids[slots[v]] = item_id
+            self._roots[slots[v]] = root
+        self._next += m
+
+    def _feed(
+        self,
+        ids: Sequence[ItemId],
+        texts: Sequence[str],
+        roots: Sequence[ItemId | None] | None,
+        query: bool,
+    ) -> list[Match | None]:
+        if len(ids) != len(texts) or (roots is not None and len(roots) != len(ids)):
+            raise ValueError("ids, texts and roots differ in length")
+        sigs, valid = self.signatures(texts)
+        out: list[Match | None] = [None] * len(texts)
+        pos: list[int] = np.flatnonzero(valid).tolist()
+        step = self.max_items or max(1, len(pos))
+        for s in range(0, len(pos), step):
+            part = pos[s : s + step]
+            self._add_rows(
+                sigs[part],
+                [ids[i] for i in part],
+                None if roots is None else [roots[i] for i in part],
+                out if query else None,
+                part,
+            )
+        return out
+
     # -- public API ---------------------------------------------------------------------------
 
     def query_and_add(self, ids: Sequence[ItemId], texts: Sequence[str]) -> list[Match | None]:
@@ -371,32 +418,10 @@ class NearDuplicateIndex:
         Returns ``(root id, similarity)`` per text, or ``None`` when it is no near-duplicate
         (or too short to have a signature; such texts are not added).  The root id is the first
         copy of the matched item's group; the similarity is the estimated Jaccard with the most
-        similar earlier item.
+        similar earlier item.  With ``max_items``, room for the batch is made (oldest evicted)
+        before it is processed.
         """
-        if len(ids) != len(texts):
-            raise ValueError("ids and texts differ in length")
-        sigs, valid = self.signatures(texts)
-        vsigs = sigs[valid]
-        key_rows = self._band_keys(vsigs)
-        key_lists: list[list[int]] = key_rows.tolist()
-        out: list[Match | None] = []
-        v = 0
-        for item_id, ok in zip(ids, valid.tolist(), strict=True):
-            if not ok:
-                out.append(None)
-                continue
-            hit = self._best(vsigs[v], key_lists[v])
-            root: ItemId = item_id
-            if hit is None:
-                out.append(None)
-            else:
-                found = self._roots[hit[0]]
-                assert found is not None
-                root = found
-                out.append((root, hit[1]))
-            self._insert(vsigs[v], key_rows[v], key_lists[v], item_id, root)
-            v += 1
-        return out
+        return self._feed(ids, texts, None, query=True)
 
     def query(self, texts: Sequence[str]) -> list[Match | None]:
         """Like ``query_and_add`` but read-only: matches against the index only."""
@@ -409,7 +434,16 @@ class NearDuplicateIndex:
             if not ok:
                 out.append(None)
                 continue
-            hit = self._best(vsigs[v], key_lists[v])
+            cands: list[int] = []
+            for table, key in zip(self._tables, key_lists[v], strict=True):
+                bucket = table.get(key)
+                if bucket is None:
+                    continue
+                if isinstance(bucket, int):
+                    cands.append(bucket)
+                else:
+                    cands.extend(bucket)
+            hit = self._verify(vsigs[v], cands) if cands else None
             v += 1
             if hit is None:
                 out.append(None)
@@ -431,19 +465,7 @@ class NearDuplicateIndex:
         ``roots`` gives the first copy each stored post was linked to (``None``: itself), so
         that later copies keep resolving to it.
         """
-        if len(ids) != len(texts) or (roots is not None and len(roots) != len(ids)):
-            raise ValueError("ids, texts and roots differ in length")
-        sigs, valid = self.signatures(texts)
-        vsigs = sigs[valid]
-        key_rows = self._band_keys(vsigs)
-        key_lists: list[list[int]] = key_rows.tolist()
-        v = 0
-        for i, ok in enumerate(valid.tolist()):
-            if not ok:
-                continue
-            root = roots[i] if roots is not None else None
-            self._insert(vsigs[v], key_rows[v], key_lists[v], ids[i], ids[i] if root is None else root)
-            v += 1
+        self._feed(ids, texts, roots, query=False)
 
     # -- snapshot -----------------------------------------------------------------------------
 
@@ -499,12 +521,30 @@ class NearDuplicateIndex:
             member = npz["member"].astype(bool)
             ids = _decode_ids("id", npz)
             roots = _decode_ids("root", npz)
-        key_rows = index._band_keys(sigs)
-        key_lists: list[list[int]] = key_rows.tolist()
-        member_lists: list[list[bool]] = member.tolist()
-        for v in range(len(ids)):
-            index._insert(sigs[v], key_rows[v], key_lists[v], ids[v], roots[v], member_lists[v])
+        index._restore_rows(sigs, member, ids, roots)
         return index
+
+    def _restore_rows(self, sigs: U32Array, member: BoolArray, ids: list[ItemId], roots: list[ItemId]) -> None:
+        m = len(ids)
+        self._make_room(m)
+        key_rows = self._band_keys(sigs)
+        self._sigs[:m] = sigs
+        self._keys[:m] = key_rows
+        self._ids[:m] = ids
+        self._roots[:m] = roots
+        key_lists: list[list[int]] = key_rows.tolist()
+        for v, (keys, flags) in enumerate(zip(key_lists, member.tolist(), strict=True)):
+            for table, key, flag in zip(self._tables, keys, flags, strict=True):
+                if not flag:
+                    continue
+                bucket = table.setdefault(key, v)
+                if bucket is v:
+                    continue
+                if isinstance(bucket, int):
+                    table[key] = [bucket, v]
+                else:
+                    bucket.append(v)
+        self._next = m
 
 
 def _encode_ids(name: str, values: Sequence[ItemId | None]) -> dict[str, npt.NDArray[np.generic]]:

@@ -341,7 +341,8 @@ def _ids_by_url_key(session: Session, keys: Sequence[str], run_id: int | None) -
     """Ids of the posts just inserted, by url_key (only those of this run when there is one)."""
     found: dict[str, int] = {}
     for start in range(0, len(keys), _LOOKUP_CHUNK):
-        query = select(Post.url_key, Post.id).where(Post.url_key.in_(keys[start : start + _LOOKUP_CHUNK]))
+        chunk = keys[start : start + _LOOKUP_CHUNK]
+        query = select(Post.url_key, Post.id).where(Post.url_key.in_(chunk))
         if run_id is not None:
             query = query.where(Post.fetch_run_id == run_id)
         found.update((key, post_id) for key, post_id in session.execute(query) if key is not None)
@@ -349,9 +350,9 @@ def _ids_by_url_key(session: Session, keys: Sequence[str], run_id: int | None) -
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
-_SQLITE_INSERT = (
-    f"INSERT OR IGNORE INTO posts ({', '.join(_DRAFT_COLUMNS)}, source_id, fetch_run_id, raw_sha256, raw_ref) "
-    f"VALUES ({', '.join('?' * (len(_DRAFT_COLUMNS) + 4))})"
+_SQLITE_COLUMNS = (*_DRAFT_COLUMNS, "source_id", "fetch_run_id", "raw_sha256", "raw_ref")
+_SQLITE_INSERT = "INSERT OR IGNORE INTO posts ({}) VALUES ({})".format(
+    ", ".join(_SQLITE_COLUMNS), ", ".join("?" * len(_SQLITE_COLUMNS))
 )
 _TIME_COLUMNS = frozenset({"fetched_at", "published_at"})
 
