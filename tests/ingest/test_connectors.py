@@ -279,3 +279,19 @@ def test_health_and_schedule_after_runs(
     assert view["health"]["state"] == "silent" and view["health"]["label"] == "疑似停更"
     with rt.sessions() as session:
         assert session.scalar(select(func.count()).select_from(FetchRun)) == 1 + rt.settings.silent_after_runs
+
+
+def test_huge_page_and_reset_connection_fail_cleanly(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    server.routes["/huge"] = server.generated(50 * 1024 * 1024)
+    server.routes["/reset"] = server.reset()
+    service.add_source(rt, "web", server.url("/huge"), name="超大页面")
+    service.add_source(rt, "rss", server.url("/reset"), name="连接重置")
+    huge = run(rt, "超大页面", fetcher)
+    reset = run(rt, "连接重置", fetcher)
+    assert huge.outcome == "failed" and "10485760" in (huge.error or "").replace(",", "")
+    assert reset.outcome == "failed"
+    letters = queries.list_dead_letters(rt)
+    assert len(letters) == 2
+    assert all(letter["error"].startswith("抓取失败") for letter in letters)
