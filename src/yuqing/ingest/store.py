@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
+import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -349,35 +350,39 @@ def _ids_by_url_key(session: Session, keys: Sequence[str], run_id: int | None) -
     return found
 
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_draft_values = operator.attrgetter(*_DRAFT_COLUMNS)
+_FETCHED_AT = _DRAFT_COLUMNS.index("fetched_at")
+_PUBLISHED_AT = _DRAFT_COLUMNS.index("published_at")
+_EXTRA = _DRAFT_COLUMNS.index("extra")
+
+
+def _sqlite_time(value: dt.datetime) -> str:
+    # The text form SQLAlchemy's SQLite DateTime reads back (UTCDateTime stores naive UTC).
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
 _SQLITE_COLUMNS = (*_DRAFT_COLUMNS, "source_id", "fetch_run_id", "raw_sha256", "raw_ref")
 _SQLITE_INSERT = "INSERT OR IGNORE INTO posts ({}) VALUES ({})".format(
     ", ".join(_SQLITE_COLUMNS), ", ".join("?" * len(_SQLITE_COLUMNS))
 )
-_TIME_COLUMNS = frozenset({"fetched_at", "published_at"})
 
 
 def _insert_posts_sqlite(
     session: Session, drafts: Sequence[PostDraft], extra: tuple[int, int | None, str | None]
 ) -> None:
     """The bulk path for the embedded default: one executemany on the DB-API cursor, with values
-    converted the way the column types store them (UTC text times, JSON text)."""
-    getters = [(name in _TIME_COLUMNS, name == "extra", name) for name in _DRAFT_COLUMNS]
-    times: dict[dt.datetime, str] = {}  # fetched_at is the same for a whole batch
+    converted the way the column types store them (naive UTC text times, JSON text)."""
     rows: list[tuple[Any, ...]] = []
+    fetched: dict[dt.datetime, str] = {}  # fetched_at is the same for a whole batch
     for draft in drafts:
-        values: list[Any] = []
-        for is_time, is_json, name in getters:
-            value = getattr(draft, name)
-            if value is not None:
-                if is_time:
-                    text = times.get(value)
-                    if text is None:
-                        text = times[value] = value.astimezone(dt.UTC).strftime(_SQLITE_TIME)
-                    value = text
-                elif is_json:
-                    value = json.dumps(value, ensure_ascii=False)
-            values.append(value)
+        values = list(_draft_values(draft))
+        when = draft.fetched_at
+        text = fetched.get(when)
+        if text is None:
+            text = fetched[when] = _sqlite_time(when)
+        values[_FETCHED_AT] = text
+        if draft.published_at is not None:
+            values[_PUBLISHED_AT] = _sqlite_time(draft.published_at)
+        if draft.extra is not None:
+            values[_EXTRA] = orjson.dumps(draft.extra).decode()
         values.extend(extra)
         values.append(draft.locator)
         rows.append(tuple(values))
