@@ -69,6 +69,8 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of bulk writes stay hot
+        # Checkpoint the WAL every ~32 MiB rather than 4 MiB: bulk imports write pages once, not twice.
+        cursor.execute("PRAGMA wal_autocheckpoint=8000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

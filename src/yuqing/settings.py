@@ -111,7 +111,10 @@ class Settings(BaseSettings):
         "start; a copy of an older post is stored as new.",
     )
     near_duplicate_max_items: int = Field(
-        default=2_000_000, gt=0, description="Most posts kept in the in-memory near-duplicate index."
+        default=500_000,
+        gt=0,
+        description="Most posts kept in the in-memory near-duplicate index (about 1.3 KB each); the "
+        "oldest are dropped first.",
     )
     import_batch_size: int = Field(
         default=5000, gt=0, description="Rows written per transaction by imports and fetches."

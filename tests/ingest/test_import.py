@@ -230,3 +230,40 @@ def test_worker_errors_reach_the_user(rt: Runtime) -> None:
         context = service.source_context(service.find_source(session, source_id), rt.settings)
     with pytest.raises(ImportFormatError, match="JSON"):
         writer.write(context, lambda: read_rows(b"[{broken", "json"), prepare_in_worker=True)
+
+
+def test_rows_lost_to_a_concurrent_writer_count_as_duplicates(rt: Runtime) -> None:
+    """Another process may store the same post between our duplicate check and our insert."""
+    topics = ["医院门口家属拉横幅讨说法", "学校食堂被曝使用过期食材", "化工厂夜间偷排废水遭举报",
+              "地铁扶梯故障致多名乘客受伤", "小区连续停水三天无人回应"]
+    rows = [{"id": f"c{i}", "text": f"网友爆料：{t}，相关部门尚未作出回应，引发大量关注。"} for i, t in enumerate(topics)]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    real = writer._dedup_exact
+
+    def blind_then_race(session: object, drafts: list[object]) -> object:
+        fresh, sightings = real(session, drafts)  # type: ignore[arg-type]
+        # The other writer commits one of them first.
+        other = import_bytes(rt, (json.dumps(rows[2], ensure_ascii=False)).encode(), "other.jsonl")
+        assert other["new"] == 1
+        return fresh, sightings
+
+    writer._dedup_exact = blind_then_race  # type: ignore[method-assign]
+    source_id = service.ensure_file_source(rt, "race", None)
+    with rt.sessions() as session:
+        context = service.source_context(service.find_source(session, source_id), rt.settings)
+    from yuqing.ingest.files import read_rows
+
+    from yuqing.ingest.models import FetchRun
+
+    with rt.sessions() as session, session.begin():
+        run = FetchRun(source_id=source_id, started_at=rt.clock())
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    counts = writer.write(context, read_rows(data, "jsonl"), run_id=run_id)
+    assert counts.as_dict() == {"new": 4, "duplicate": 1, "near_duplicate": 0, "rejected": 0}
+    with rt.sessions() as session:
+        stored = {p.external_id: p.text for p in session.scalars(select(Post))}
+    assert len(stored) == 5
+    assert all(topic in stored[f"c{i}"] for i, topic in enumerate(topics))

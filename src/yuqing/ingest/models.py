@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -85,6 +86,23 @@ class Source(Base):
 
 class Post(Base):
     __tablename__ = "posts"
+    __table_args__ = (
+        # Partial indexes: most posts have no content hash (short texts) or link, and the bulk
+        # import path pays for every index entry it writes.
+        Index(
+            "uq_posts_content_hash",
+            "content_hash",
+            unique=True,
+            sqlite_where=sql_text("content_hash IS NOT NULL"),
+            postgresql_where=sql_text("content_hash IS NOT NULL"),
+        ),
+        Index(
+            "ix_posts_near_duplicate_of",
+            "near_duplicate_of",
+            sqlite_where=sql_text("near_duplicate_of IS NOT NULL"),
+            postgresql_where=sql_text("near_duplicate_of IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
@@ -95,7 +113,7 @@ class Post(Base):
     # The identity used for exact duplicates: the canonical URL, else platform:external id.
     url_key: Mapped[str | None] = mapped_column(String(2048), unique=True)
     # Hash of the normalised content, set only for texts long enough to identify a post.
-    content_hash: Mapped[str | None] = mapped_column(String(32), unique=True)
+    content_hash: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(20), default="original")
     parent_external_id: Mapped[str | None] = mapped_column(String(300))
     root_external_id: Mapped[str | None] = mapped_column(String(300), index=True)
@@ -110,7 +128,7 @@ class Post(Base):
     author_posts: Mapped[int | None] = mapped_column(BigInteger)
     location: Mapped[str | None] = mapped_column(String(300))
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
-    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     views: Mapped[int | None] = mapped_column(BigInteger)
     reposts: Mapped[int | None] = mapped_column(BigInteger)
     comments: Mapped[int | None] = mapped_column(BigInteger)
@@ -121,7 +139,7 @@ class Post(Base):
     raw_ref: Mapped[str | None] = mapped_column(String(300))
     # SHA-256 of this item's own raw bytes (its line, its JSON object, or the whole page).
     item_sha256: Mapped[str | None] = mapped_column(String(64))
-    near_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
+    near_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
     similarity: Mapped[float | None] = mapped_column(Float)
     fetch_run_id: Mapped[int | None] = mapped_column(ForeignKey("fetch_runs.id"))
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)

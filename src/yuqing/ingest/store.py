@@ -251,7 +251,12 @@ class PostWriter:
             return []
         extra = (context.source_id, run_id, document_sha256)
         if session.get_bind().dialect.name == "sqlite":
-            _insert_posts_sqlite(session, drafts, extra)
+            inserted = _insert_posts_sqlite(session, drafts, extra)
+            if inserted == len(drafts):
+                # No row was ignored, and this transaction holds SQLite's write lock: the rows got
+                # consecutive rowids ending at the largest one, in input order.
+                last = int(session.connection().exec_driver_sql("SELECT max(id) FROM posts").scalar_one())
+                return list(zip(range(last - len(drafts) + 1, last + 1), drafts, strict=True))
         else:
             table = Post.__table__
             assert isinstance(table, Table)
@@ -367,9 +372,10 @@ _SQLITE_INSERT = "INSERT OR IGNORE INTO posts ({}) VALUES ({})".format(
 
 def _insert_posts_sqlite(
     session: Session, drafts: Sequence[PostDraft], extra: tuple[int, int | None, str | None]
-) -> None:
+) -> int:
     """The bulk path for the embedded default: one executemany on the DB-API cursor, with values
-    converted the way the column types store them (naive UTC text times, JSON text)."""
+    converted the way the column types store them (naive UTC text times, JSON text). Returns
+    how many rows were inserted."""
     rows: list[tuple[Any, ...]] = []
     fetched: dict[dt.datetime, str] = {}  # fetched_at is the same for a whole batch
     for draft in drafts:
@@ -386,4 +392,4 @@ def _insert_posts_sqlite(
         values.extend(extra)
         values.append(draft.locator)
         rows.append(tuple(values))
-    session.connection().exec_driver_sql(_SQLITE_INSERT, rows)
+    return int(session.connection().exec_driver_sql(_SQLITE_INSERT, rows).rowcount)
