@@ -10,7 +10,7 @@ from typing import Any
 
 def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     """Run `func` in a forked child so its peak memory is its own; returns its result dict with
-    `peak_rss_mb` added."""
+    `peak_rss_mb` (the child) and `children_peak_rss_mb` (the largest process it started) added."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
 
@@ -18,6 +18,8 @@ def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, A
         try:
             result = func(*args)
             result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            # Processes the run started itself (the import's prepare worker), largest of them.
+            result["children_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             child.send(("ok", result))
         except BaseException as exc:  # report, then let the child die
             child.send(("error", f"{type(exc).__name__}: {exc}"))
