@@ -234,9 +234,17 @@ def test_worker_errors_reach_the_user(rt: Runtime) -> None:
 
 def test_rows_lost_to_a_concurrent_writer_count_as_duplicates(rt: Runtime) -> None:
     """Another process may store the same post between our duplicate check and our insert."""
-    topics = ["医院门口家属拉横幅讨说法", "学校食堂被曝使用过期食材", "化工厂夜间偷排废水遭举报",
-              "地铁扶梯故障致多名乘客受伤", "小区连续停水三天无人回应"]
-    rows = [{"id": f"c{i}", "text": f"网友爆料：{t}，相关部门尚未作出回应，引发大量关注。"} for i, t in enumerate(topics)]
+    topics = [
+        "医院门口家属拉横幅讨说法",
+        "学校食堂被曝使用过期食材",
+        "化工厂夜间偷排废水遭举报",
+        "地铁扶梯故障致多名乘客受伤",
+        "小区连续停水三天无人回应",
+    ]
+    rows = [
+        {"id": f"c{i}", "text": f"网友爆料：{t}，相关部门尚未作出回应，引发大量关注。"}
+        for i, t in enumerate(topics)
+    ]
     data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
     writer = PostWriter(rt.sessions, rt.settings, rt.clock)
     real = writer._dedup_exact
@@ -253,7 +261,6 @@ def test_rows_lost_to_a_concurrent_writer_count_as_duplicates(rt: Runtime) -> No
     with rt.sessions() as session:
         context = service.source_context(service.find_source(session, source_id), rt.settings)
     from yuqing.ingest.files import read_rows
-
     from yuqing.ingest.models import FetchRun
 
     with rt.sessions() as session, session.begin():

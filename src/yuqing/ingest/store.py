@@ -364,6 +364,8 @@ _EXTRA = _DRAFT_COLUMNS.index("extra")
 def _sqlite_time(value: dt.datetime) -> str:
     # The text form SQLAlchemy's SQLite DateTime reads back (UTCDateTime stores naive UTC).
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
 _SQLITE_COLUMNS = (*_DRAFT_COLUMNS, "source_id", "fetch_run_id", "raw_sha256", "raw_ref")
 _SQLITE_INSERT = "INSERT OR IGNORE INTO posts ({}) VALUES ({})".format(
     ", ".join(_SQLITE_COLUMNS), ", ".join("?" * len(_SQLITE_COLUMNS))
