@@ -134,3 +134,69 @@ def test_evidence_export_verifies_and_detects_tampering(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["--help"], ["bench", "--help"], ["sources", "--help"]])
 def test_help_works(command: list[str]) -> None:
     assert yuqing(*command).returncode == 0
+
+
+def test_fetch_once_stores_every_item_once_and_dead_letters_failures() -> None:
+    from tests.ingest.httpserver import LocalHTTPServer, Reply
+
+    feeds = FIXTURES / "feeds"
+    server = LocalHTTPServer().start()
+    try:
+        server.routes["/robots.txt"] = Reply(404)
+        server.routes["/utf8.xml"] = Reply(
+            200, {"Content-Type": "application/rss+xml"}, (feeds / "news_utf8.xml").read_bytes()
+        )
+        server.routes["/gbk.xml"] = Reply(
+            200, {"Content-Type": "text/xml; charset=utf-8"}, (feeds / "news_gbk.xml").read_bytes()
+        )
+        server.routes["/atom.xml"] = Reply(
+            200, {"Content-Type": "application/atom+xml"}, (feeds / "forum_atom.xml").read_bytes()
+        )
+        server.routes["/broken.xml"] = Reply(
+            200, {"Content-Type": "application/rss+xml"}, (feeds / "broken.xml").read_bytes()
+        )
+        server.routes["/page.html"] = Reply(
+            200, {"Content-Type": "text/html; charset=gb2312"}, (feeds / "notice_gb18030.html").read_bytes()
+        )
+        server.routes["/gone.xml"] = Reply(500, {}, b"internal error")
+        for kind, path in (
+            ("rss", "/utf8.xml"),
+            ("rss", "/gbk.xml"),
+            ("rss", "/atom.xml"),
+            ("rss", "/broken.xml"),
+            ("web", "/page.html"),
+            ("rss", "/gone.xml"),
+        ):
+            assert yuqing("sources", "add", kind, server.url(path), "--name", path).returncode == 0
+
+        probe = ok_json(yuqing("sources", "test", "/gbk.xml", "--json"))
+        assert isinstance(probe, dict) and probe["items"] == 3
+        assert ok_json(yuqing("posts", "list", "--json")) == []  # testing stores nothing
+
+        first = yuqing("fetch", "--once", "--json")
+        assert first.returncode == 0, first.stderr.decode()
+        summary = {row["source"]: row for row in json.loads(first.stdout)}
+        assert summary["/utf8.xml"]["new"] == 3
+        assert summary["/gbk.xml"]["duplicate"] == 3  # the same three articles, in GBK
+        assert summary["/atom.xml"]["new"] == 2
+        assert summary["/broken.xml"]["outcome"] == "partial"
+        assert summary["/page.html"]["new"] == 1
+        assert summary["/gone.xml"]["outcome"] == "failed"
+
+        second = ok_json(yuqing("fetch", "--once", "--json"))
+        assert isinstance(second, list)
+        assert sum(row["new"] + row["near_duplicate"] for row in second) == 0
+
+        posts = ok_json(yuqing("posts", "list", "--json", "--limit", "100"))
+        assert isinstance(posts, list)
+        urls = [p["url"] for p in posts if p["url"]]
+        assert len(urls) == len(set(urls))
+        letters = ok_json(yuqing("deadletters", "list", "--json"))
+        assert isinstance(letters, list)
+        assert any("500" in d["error"] for d in letters)
+        assert any(d["source_id"] == summary["/broken.xml"]["source_id"] for d in letters)
+        health = {s["name"]: s["health"] for s in ok_json(yuqing("sources", "list", "--json"))}  # type: ignore[union-attr]
+        assert health["/gone.xml"]["state"] == "failing"
+        assert health["/utf8.xml"]["state"] == "ok"
+    finally:
+        server.stop()
