@@ -1,0 +1,1 @@
+"""Analysis: topic rules, segmentation, sentiment and sensitivity, events, heat and grades."""
