@@ -295,3 +295,14 @@ def test_huge_page_and_reset_connection_fail_cleanly(
     letters = queries.list_dead_letters(rt)
     assert len(letters) == 2
     assert all(letter["error"].startswith("抓取失败") for letter in letters)
+
+
+def test_big5_page_declared_utf8(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
+    server.routes["/tw.html"] = Reply(
+        200, {"Content-Type": "text/html; charset=utf-8"}, feed("notice_big5.html")
+    )
+    service.add_source(rt, "web", server.url("/tw.html"), name="台北公告")
+    assert run(rt, "台北公告", fetcher).counts.new == 1
+    post = posts_of(rt, "台北公告")[0]
+    assert "颱風" in post.text_original and "台风" in post.text
+    assert "停止上班上课" in post.text

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.conftest import FakeClock
 from tests.ingest.httpserver import LocalHTTPServer, Reply
-from yuqing.ingest import service
+from yuqing.ingest import queries, service
 from yuqing.ingest.models import Source
 from yuqing.ingest.schedule import Schedule, ScheduleError, health_state, next_run
 from yuqing.ingest.scheduler import SourceScheduler
@@ -119,3 +119,13 @@ def test_tick_runs_due_sources_and_backs_off_failures(
         assert len(service.due_sources(restarted, clock.now)) == 2
     finally:
         restarted.close()
+
+
+def test_disabled_source_is_not_run_and_resumes_when_enabled(rt: Runtime, server: LocalHTTPServer) -> None:
+    service.add_source(rt, "rss", server.url("/feed"), name="暂停")
+    service.set_source_enabled(rt, "暂停", False)
+    assert service.due_sources(rt, rt.clock()) == []
+    view = queries.list_sources(rt)[0]
+    assert view["health"]["state"] == "disabled"
+    service.set_source_enabled(rt, "暂停", True)
+    assert len(service.due_sources(rt, rt.clock())) == 1

@@ -17,7 +17,7 @@ from yuqing.ingest.files import FORMATS, FileFormat
 from yuqing.ingest.records import IngestCounts
 from yuqing.ingest.store import PostWriter
 
-sources_app = typer.Typer(help="信息源：add, list, test.", no_args_is_help=True)
+sources_app = typer.Typer(help="信息源：add, list, test, enable, disable.", no_args_is_help=True)
 posts_app = typer.Typer(help="采集到的信息：list, show.", no_args_is_help=True)
 deadletters_app = typer.Typer(help="死信（无法入库的输入）：list.", no_args_is_help=True)
 runs_app = typer.Typer(help="采集记录：list.", no_args_is_help=True)
@@ -91,6 +91,24 @@ def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
             f"{health['label']}  上次成功：{health['last_success_at'] or '—'}  "
             f"下次：{health['next_run_at'] or '—'}"
         )
+
+
+@sources_app.command("disable")
+@user_errors
+def sources_disable(source: Annotated[str, typer.Argument(help="Source id or name.")]) -> None:
+    """Stop fetching a source (what it collected stays)."""
+    with runtime() as rt:
+        found = service.set_source_enabled(rt, source, False)
+    typer.echo(f"已停用信息源 {found.id}：{found.name}")
+
+
+@sources_app.command("enable")
+@user_errors
+def sources_enable(source: Annotated[str, typer.Argument(help="Source id or name.")]) -> None:
+    """Resume fetching a source; it is fetched at the next scheduler tick."""
+    with runtime() as rt:
+        found = service.set_source_enabled(rt, source, True)
+    typer.echo(f"已启用信息源 {found.id}：{found.name}")
 
 
 @sources_app.command("test")

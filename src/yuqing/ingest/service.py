@@ -118,6 +118,16 @@ def add_source(
     return source, token
 
 
+def set_source_enabled(rt: Runtime, ref: str | int, enabled: bool) -> Source:
+    """Pause or resume a source; a resumed fetched source is due at once."""
+    with transaction(rt.sessions) as session:
+        source = find_source(session, ref)
+        source.enabled = enabled
+        if enabled and source.kind in FETCHED_KINDS:
+            source.next_run_at = rt.clock()
+        return source
+
+
 def find_source(session: Session, ref: str | int) -> Source:
     """A source by id or by name."""
     source: Source | None = None
