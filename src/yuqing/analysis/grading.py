@@ -1,0 +1,191 @@
+"""Grading events by the plan's profile, with the reasons a leader will ask for.
+
+A profile (TOML, see `profiles/default.toml`) lists grades from the most serious down, each with
+a condition over event metrics and sensitivity flags. The first grade whose condition holds is
+the event's grade, and every leaf condition that held is a reason, with the measured value. A
+grade never drops by itself: `regrade` keeps the higher of the stored and the computed grade.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from yuqing.analysis.metrics import FLAG_LABELS, METRIC_LABELS
+
+PROFILES_DIR = Path(__file__).parent / "profiles"
+DEFAULT_PROFILE = PROFILES_DIR / "default.toml"
+GRADE_ORDER = {"IV": 1, "III": 2, "II": 3, "I": 4}
+_OPS = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__, "==": float.__eq__}
+
+
+class ProfileError(ValueError):
+    """A plan profile that cannot be used; the message names the file and the bad key."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str  # "metric", "flag", "any", "all"
+    metric: str = ""
+    op: str = ""
+    value: float = 0.0
+    children: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class GradeRule:
+    code: str
+    name: str
+    colour: str
+    when: Condition
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    grades: tuple[GradeRule, ...]
+    source: str
+
+    def rule(self, code: str) -> GradeRule | None:
+        return next((g for g in self.grades if g.code == code), None)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One condition that held: what was measured and the threshold it crossed."""
+
+    key: str
+    text: str
+    value: float | None = None
+    threshold: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "text": self.text, "value": self.value, "threshold": self.threshold}
+
+
+@dataclass(frozen=True)
+class Grade:
+    code: str
+    name: str
+    colour: str
+    reasons: tuple[Reason, ...]
+
+
+def load_profile(path: Path | str | None = None) -> Profile:
+    """The profile at `path`, else YUQING_PLAN_PROFILE, else the shipped default; validated."""
+    chosen = Path(path or os.environ.get("YUQING_PLAN_PROFILE") or DEFAULT_PROFILE)
+    return _load(str(chosen.resolve()))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> Profile:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"找不到预案配置文件 {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"预案配置文件 {path} 不是合法的 TOML：{exc}") from exc
+    grades = data.get("grades")
+    if not isinstance(grades, list) or not grades:
+        raise ProfileError(f"预案配置文件 {path} 缺少 [[grades]]")
+    parsed: list[GradeRule] = []
+    for index, grade in enumerate(grades):
+        where = f"{path} grades[{index}]"
+        if not isinstance(grade, dict):
+            raise ProfileError(f"{where} 应为表")
+        code = grade.get("code")
+        if code not in GRADE_ORDER:
+            raise ProfileError(f"{where}.code 应为 I、II、III 或 IV，实为 {code!r}")
+        for key in ("name", "when"):
+            if key not in grade:
+                raise ProfileError(f"{where} 缺少 {key}")
+        parsed.append(
+            GradeRule(
+                code,
+                str(grade["name"]),
+                str(grade.get("colour", "")),
+                _condition(grade["when"], f"{where}.when"),
+            )
+        )
+    codes = [g.code for g in parsed]
+    if len(set(codes)) != len(codes):
+        raise ProfileError(f"预案配置文件 {path} 中有重复的等级代码")
+    parsed.sort(key=lambda g: -GRADE_ORDER[g.code])
+    return Profile(str(data.get("name", Path(path).stem)), tuple(parsed), path)
+
+
+def _condition(spec: Any, where: str) -> Condition:
+    if not isinstance(spec, dict):
+        raise ProfileError(f"{where} 应为条件表")
+    if "any" in spec or "all" in spec:
+        kind = "any" if "any" in spec else "all"
+        items = spec[kind]
+        if not isinstance(items, list) or not items:
+            raise ProfileError(f"{where}.{kind} 应为非空列表")
+        return Condition(
+            kind, children=tuple(_condition(c, f"{where}.{kind}[{i}]") for i, c in enumerate(items))
+        )
+    if "flag" in spec:
+        flag = spec["flag"]
+        if flag not in FLAG_LABELS:
+            raise ProfileError(f"{where}.flag 未知：{flag!r}（可用：{', '.join(FLAG_LABELS)}）")
+        return Condition("flag", metric=flag)
+    metric, op, value = spec.get("metric"), spec.get("op"), spec.get("value")
+    if metric not in METRIC_LABELS:
+        raise ProfileError(f"{where}.metric 未知：{metric!r}（可用：{', '.join(METRIC_LABELS)}）")
+    if op not in _OPS:
+        raise ProfileError(f"{where}.op 应为 {'、'.join(_OPS)} 之一，实为 {op!r}")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ProfileError(f"{where}.value 应为数字，实为 {value!r}")
+    return Condition("metric", metric=str(metric), op=str(op), value=float(value))
+
+
+def _holds(
+    condition: Condition, values: Mapping[str, float], flags: Mapping[str, int], out: list[Reason]
+) -> bool:
+    if condition.kind == "metric":
+        measured = float(values.get(condition.metric, 0.0))
+        if _OPS[condition.op](measured, condition.value):
+            label = METRIC_LABELS[condition.metric]
+            shown = f"{measured:.0%}" if condition.metric.endswith("_share") else f"{measured:,.0f}"
+            limit = (
+                f"{condition.value:.0%}" if condition.metric.endswith("_share") else f"{condition.value:,.0f}"
+            )
+            out.append(
+                Reason(condition.metric, f"{label} {shown} {condition.op} {limit}", measured, condition.value)
+            )
+            return True
+        return False
+    if condition.kind == "flag":
+        count = int(flags.get(condition.metric, 0))
+        if count:
+            label = FLAG_LABELS[condition.metric]
+            out.append(
+                Reason(f"flag:{condition.metric}", f"涉及{label}（{count} 条信息）", float(count), None)
+            )
+            return True
+        return False
+    found: list[Reason] = []
+    results = [_holds(child, values, flags, found) for child in condition.children]
+    held = any(results) if condition.kind == "any" else all(results)
+    if held:
+        out.extend(found)
+    return held
+
+
+def grade(profile: Profile, values: Mapping[str, float], flags: Mapping[str, int]) -> Grade | None:
+    """The most serious grade whose condition holds, with its reasons; None if none holds."""
+    for rule in profile.grades:
+        reasons: list[Reason] = []
+        if _holds(rule.when, values, flags, reasons):
+            return Grade(rule.code, rule.name, rule.colour, tuple(reasons))
+    return None
+
+
+def is_upgrade(old_code: str | None, new_code: str | None) -> bool:
+    return GRADE_ORDER.get(new_code or "", 0) > GRADE_ORDER.get(old_code or "", 0)

@@ -1,0 +1,96 @@
+"""Tables of the analysis domain: topics and word groups, each post's analysis, events, grade signals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yuqing.db import Base, JSONDocument, UTCDateTime, utcnow
+
+
+class EventStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # idle longer than the window: no longer attracts posts
+
+
+class WordGroup(Base):
+    """A named list of words used in rules as @name: 地域词, 主体词, 事件词, 排除词 and others."""
+
+    __tablename__ = "word_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    words: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Topic(Base):
+    """A monitored topic (专题): a rule over words, owned by a unit."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    rule: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PostAnalysis(Base):
+    """What the pipeline found in one post. Written once per post: re-analysing changes nothing."""
+
+    __tablename__ = "post_analysis"
+    __table_args__ = (Index("ix_post_analysis_event", "event_id"),)
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True)
+    analysed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sentiment: Mapped[str] = mapped_column(String(10))
+    negative: Mapped[float] = mapped_column(Float)
+    flags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    topics: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_status_last_seen", "status", "last_seen"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The clustering stage's own id of the event, so its state and the table stay in step.
+    cluster_key: Mapped[str] = mapped_column(String(100), unique=True)
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"))
+    title: Mapped[str] = mapped_column(Text, default="")
+    title_post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    keywords: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default=EventStatus.OPEN.value)
+    post_count: Mapped[int] = mapped_column(Integer, default=0)
+    grade_code: Mapped[str | None] = mapped_column(String(4))
+    grade: Mapped[str | None] = mapped_column(String(10))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    graded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A person may set the grade, with a reason; the pipeline then never lowers it.
+    grade_set_by: Mapped[str | None] = mapped_column(String(200))
+    grade_note: Mapped[str | None] = mapped_column(Text)
+
+
+class GradeSignal(Base):
+    """An event graded for the first time or upgraded: what alerting reads (durable, in order)."""
+
+    __tablename__ = "grade_signals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))  # "graded" | "upgraded" | "flare_up"
+    from_code: Mapped[str | None] = mapped_column(String(4))
+    to_code: Mapped[str] = mapped_column(String(4))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
