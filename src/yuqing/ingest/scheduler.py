@@ -7,8 +7,8 @@ off and a run missed while the process was down happens at the next tick.
 from __future__ import annotations
 
 import logging
-import threading
 
+from yuqing.background import PeriodicWorker
 from yuqing.ingest import service
 from yuqing.ingest.fetcher import Fetcher
 from yuqing.ingest.store import PostWriter
@@ -17,19 +17,18 @@ from yuqing.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-class SourceScheduler:
+class SourceScheduler(PeriodicWorker):
     def __init__(self, rt: Runtime, writer: PostWriter) -> None:
+        super().__init__("yuqing-scheduler", rt.settings.scheduler_tick_seconds)
         self._rt = rt
         self._writer = writer
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> list[service.RunSummary]:
         """Run every source that is due now; one failing source does not stop the others."""
         summaries = []
         with Fetcher(service.fetch_policy(self._rt.settings)) as fetcher:
             for source_id in service.due_sources(self._rt, self._rt.clock()):
-                if self._stop.is_set():
+                if self.stopping:
                     break
                 try:
                     summaries.append(service.run_source(self._rt, self._writer, source_id, fetcher))
@@ -37,20 +36,7 @@ class SourceScheduler:
                     log.exception("scheduled run of source %s failed", source_id)
         return summaries
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="yuqing-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for summary in self.tick():
-                    log.info("source %s: %s %s", summary.source, summary.outcome, summary.counts.as_dict())
-            except Exception:
-                log.exception("scheduler tick failed")
-            self._stop.wait(self._rt.settings.scheduler_tick_seconds)
+    def work(self) -> bool:
+        for summary in self.tick():
+            log.info("source %s: %s %s", summary.source, summary.outcome, summary.counts.as_dict())
+        return False

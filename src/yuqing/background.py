@@ -1,0 +1,50 @@
+"""Background work inside `yuqing serve`: a daemon thread that repeats a unit of work.
+
+The scheduler and the analysis pipeline both run this way. Their state lives in the database,
+so stopping the thread at any point loses nothing that was committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class PeriodicWorker:
+    """Calls `work()` until stopped: again at once while it reports more to do, else after
+    `interval` seconds. A failing round is logged and the next one runs as usual."""
+
+    def __init__(self, name: str, interval: float) -> None:
+        self.name = name
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def work(self) -> bool:
+        """One round of work; True when more is waiting."""
+        raise NotImplementedError
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            more = False
+            try:
+                more = self.work()
+            except Exception:
+                log.exception("%s: a round of work failed", self.name)
+            if not more:
+                self._stop.wait(self.interval)
