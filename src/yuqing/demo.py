@@ -58,6 +58,7 @@ def load_demo(
         )
     else:
         echo("演示数据已导入，跳过。")
+    _demo_topics(rt, echo)
     if not has_webhook:
         source, token = service.add_source(rt, "webhook", None, name="演示:推送接口", platform="weibo")
         echo(f"演示推送接口：POST /api/v1/webhooks/{source.id}，Authorization: Bearer {token}")
@@ -71,3 +72,37 @@ def _first_rows(raw: bytes, rows: int) -> bytes:
             break
         out.write(line)
     return out.getvalue()
+
+
+# Word groups and topics that fit the CED incidents: a city government whose health commission
+# watches hospitals, education bureau watches schools, market regulator watches food safety.
+DEMO_GROUPS: dict[str, tuple[str, list[str]]] = {
+    "医疗主体": ("主体", ["医院", "医生", "护士", "卫生院", "诊所", "急诊", "产妇", "患者", "病人"]),
+    "学校主体": ("主体", ["学校", "小学", "中学", "幼儿园", "老师", "教师", "学生", "校长", "校园"]),
+    "食品词": (
+        "主体",
+        ["食品", "食物", "奶粉", "地沟油", "添加剂", "猪肉", "蔬菜", "饮料", "大米", "食用油"],
+    ),
+    "排除词": ("排除", ["招聘", "广告", "优惠"]),
+}
+DEMO_TOPICS: list[tuple[str, str, str]] = [
+    (
+        "医疗卫生舆情",
+        "@医疗主体 + (死亡|身亡|事故|纠纷|打人|红包|误诊|投诉|医闹|手术) - @排除词",
+        "市卫生健康委员会",
+    ),
+    ("校园安全舆情", "@学校主体 + (死亡|受伤|中毒|打人|猥亵|体罚|事故|坠楼|失踪|欺凌) - @排除词", "市教育局"),
+    ("食品安全舆情", "@食品词 + (中毒|有毒|致癌|过期|假冒|黑心|变质|超标|毒) - @排除词", "市市场监督管理局"),
+]
+
+
+def _demo_topics(rt: Runtime, echo: Callable[[str], None]) -> None:
+    from yuqing.analysis import topics
+
+    existing = {t["name"] for t in topics.list_topics(rt)}
+    for name, (kind, words) in DEMO_GROUPS.items():
+        topics.set_word_group(rt, name, words, kind)
+    for name, rule, unit in DEMO_TOPICS:
+        if name not in existing:
+            topics.add_topic(rt, name, rule, unit)
+            echo(f"演示专题：{name}（{unit}）：{rule}")

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         description="Prepare the rows of a large import (parsing, mapping, normalisation) in a second "
         "process while the first writes them; uses two cores.",
     )
+    plan_profile: str = Field(
+        default="",
+        description="Plan profile file (grades and their conditions, TOML). Empty: the shipped "
+        "four-level profile of seed 003; `two_level` profile of seed 000 ships beside it.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `yuqing serve` listens on.")
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `yuqing serve` listens on.")
     scheduler_enabled: bool = Field(

@@ -79,6 +79,8 @@ class Grade:
 def load_profile(path: Path | str | None = None) -> Profile:
     """The profile at `path`, else YUQING_PLAN_PROFILE, else the shipped default; validated."""
     chosen = Path(path or os.environ.get("YUQING_PLAN_PROFILE") or DEFAULT_PROFILE)
+    if not chosen.suffix and (PROFILES_DIR / f"{chosen.name}.toml").is_file():
+        chosen = PROFILES_DIR / f"{chosen.name}.toml"  # a shipped profile named by its name
     return _load(str(chosen.resolve()))
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -94,3 +94,14 @@ class GradeSignal(Base):
     from_code: Mapped[str | None] = mapped_column(String(4))
     to_code: Mapped[str] = mapped_column(String(4))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+
+
+class PipelineState(Base):
+    """A stateful stage's snapshot (the clustering stage's open events), so a restart resumes."""
+
+    __tablename__ = "pipeline_state"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,7 +20,14 @@ from yuqing.runtime import Runtime, open_runtime
 
 P = ParamSpec("P")
 R = TypeVar("R")
-USER_ERRORS: tuple[type[Exception], ...] = (IngestError, ConnectorError, ScheduleError, ValueError, OSError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    IngestError,
+    ConnectorError,
+    ScheduleError,
+    ValueError,
+    LookupError,
+    OSError,
+)
 
 
 def emit_json(value: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from yuqing import __version__
-from yuqing.cli import bench, ingest
+from yuqing.cli import analysis, bench, ingest
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, settings_markdown
 
@@ -25,6 +25,9 @@ app.add_typer(ingest.posts_app, name="posts")
 app.add_typer(ingest.deadletters_app, name="deadletters")
 app.add_typer(ingest.runs_app, name="runs")
 app.add_typer(ingest.evidence_app, name="evidence")
+app.add_typer(analysis.topics_app, name="topics")
+app.add_typer(analysis.analyze_app, name="analyze")
+app.add_typer(analysis.events_app, name="events")
 app.add_typer(bench.app, name="bench")
 app.command("fetch")(ingest.fetch)
 app.command("import")(ingest.import_file)

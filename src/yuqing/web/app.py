@@ -20,6 +20,9 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     app.state.runtime = rt
     app.state.writer = writer
     app.include_router(build_router(rt, writer))
+    from yuqing.analysis.views import build_router as analysis_router
+
+    app.include_router(analysis_router(rt))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -20,6 +20,7 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
     scheduler = SourceScheduler(rt, writer) if rt.settings.scheduler_enabled else None
     if scheduler is not None:
         scheduler.start()
+
     print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，Ctrl+C 退出）", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,65 @@
+"""Read-side queries of the analysis domain, shaped for the CLI and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, select
+
+from yuqing.analysis.models import Event, Topic
+from yuqing.ingest.normalise import display_iso
+from yuqing.runtime import Runtime
+
+
+class EventNotFound(LookupError):
+    def __init__(self, event_id: int) -> None:
+        super().__init__(f"找不到事件 {event_id}")
+
+
+def event_view(event: Event, topic: str | None, zone: str, *, full: bool = False) -> dict[str, Any]:
+    metrics = dict(event.metrics or {})
+    if not full:
+        metrics = {k: v for k, v in metrics.items() if k not in ("hourly", "daily", "site_list")}
+    return {
+        "id": event.id,
+        "title": event.title,
+        "topic": topic,
+        "topic_id": event.topic_id,
+        "grade": event.grade,
+        "grade_code": event.grade_code,
+        "reasons": event.reasons or [],
+        "metrics": metrics,
+        "keywords": event.keywords or [],
+        "first_seen": display_iso(event.first_seen, zone),
+        "last_seen": display_iso(event.last_seen, zone),
+        "status": event.status,
+        "posts": event.post_count,
+    }
+
+
+def list_events(
+    rt: Runtime, *, limit: int = 50, status: str | None = None, graded_only: bool = False
+) -> list[dict[str, Any]]:
+    severity = case({"I": 4, "II": 3, "III": 2, "IV": 1}, value=Event.grade_code, else_=0)
+    query = (
+        select(Event, Topic.name)
+        .outerjoin(Topic, Topic.id == Event.topic_id)
+        .order_by(severity.desc(), Event.last_seen.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(Event.status == status)
+    if graded_only:
+        query = query.where(Event.grade_code.is_not(None))
+    with rt.sessions() as session:
+        return [event_view(e, name, rt.settings.timezone) for e, name in session.execute(query).tuples()]
+
+
+def get_event(rt: Runtime, event_id: int) -> dict[str, Any]:
+    with rt.sessions() as session:
+        row = session.execute(
+            select(Event, Topic.name).outerjoin(Topic, Topic.id == Event.topic_id).where(Event.id == event_id)
+        ).first()
+        if row is None:
+            raise EventNotFound(event_id)
+        return event_view(row[0], row[1], rt.settings.timezone, full=True)

@@ -1,0 +1,198 @@
+"""CLI commands of the analysis domain: topics, word groups, the pipeline, events."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import orjson
+import typer
+
+from yuqing.cli.common import emit_json, fail, runtime, user_errors
+
+topics_app = typer.Typer(help="专题（监测规则）：add, list, test, groups.", no_args_is_help=True)
+groups_app = typer.Typer(help="词组（地域词、主体词、事件词、排除词）：set, list.", no_args_is_help=True)
+topics_app.add_typer(groups_app, name="groups")
+analyze_app = typer.Typer(help="分析：events 把 JSON Lines 信息聚类为事件。", no_args_is_help=True)
+events_app = typer.Typer(help="事件：list, show.", no_args_is_help=True)
+
+
+def _rule_error(exc: Exception) -> None:
+    # The message already names the position ("第 N 个字符处…").
+    fail(f"规则有误：{exc}")
+
+
+@topics_app.command("add")
+@user_errors
+def topics_add(
+    name: Annotated[str, typer.Argument(help="Topic name.")],
+    rule: Annotated[str, typer.Option(help="Rule, e.g. '@地域 + @主体 + (投诉|事故|死亡) - 招聘'.")],
+    unit: Annotated[str | None, typer.Option(help="The unit that monitors this topic.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add a monitored topic."""
+    from yuqing.analysis import topics
+    from yuqing.analysis.rules import RuleSyntaxError
+
+    with runtime() as rt:
+        try:
+            view = topics.add_topic(rt, name, rule, unit)
+        except RuleSyntaxError as exc:
+            _rule_error(exc)
+            return
+    if as_json:
+        emit_json(view)
+    else:
+        typer.echo(f"已添加专题 {view['id']}：{view['name']}")
+
+
+@topics_app.command("list")
+@user_errors
+def topics_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List topics."""
+    from yuqing.analysis import topics
+
+    with runtime() as rt:
+        views = topics.list_topics(rt)
+    if as_json:
+        emit_json(views)
+        return
+    for v in views:
+        typer.echo(f"{v['id']:>4}  {v['name']}  {v['rule']}  {v['unit'] or ''}")
+
+
+@topics_app.command("test")
+@user_errors
+def topics_test(
+    rule: Annotated[str, typer.Argument(help="A rule.")],
+    text: Annotated[str, typer.Argument(help="A text to test it on.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Whether a rule matches a text, and which terms fired."""
+    from yuqing.analysis import topics
+    from yuqing.analysis.rules import RuleSyntaxError
+
+    with runtime() as rt:
+        try:
+            result = topics.try_rule(rt, rule, text)
+        except RuleSyntaxError as exc:
+            _rule_error(exc)
+            return
+    if as_json:
+        emit_json(result)
+    elif result["matched"]:
+        typer.echo(f"命中；触发的词：{'、'.join(result['terms'])}")
+    else:
+        typer.echo("未命中")
+
+
+@groups_app.command("set")
+@user_errors
+def groups_set(
+    name: Annotated[str, typer.Argument(help="Group name, used in rules as @name.")],
+    words: Annotated[list[str], typer.Argument(help="The words.")],
+    kind: Annotated[str, typer.Option(help="地域, 主体, 事件, 排除 or other.")] = "other",
+) -> None:
+    """Create or replace a word group."""
+    from yuqing.analysis import topics
+
+    with runtime() as rt:
+        group = topics.set_word_group(rt, name, words, kind)
+    typer.echo(f"词组 @{group['name']}：{'、'.join(group['words'])}")
+
+
+@groups_app.command("list")
+@user_errors
+def groups_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List word groups."""
+    from yuqing.analysis import topics
+
+    with runtime() as rt:
+        groups = topics.word_groups(rt)
+    if as_json:
+        emit_json(groups)
+        return
+    for name, words in groups.items():
+        typer.echo(f"@{name}：{'、'.join(words)}")
+
+
+def _read_jsonl(source: str) -> Iterator[dict[str, Any]]:
+    handle: IO[bytes]
+    if source == "-":
+        handle = sys.stdin.buffer
+    else:
+        path = Path(source)
+        if not path.is_file():
+            fail(f"文件不存在：{source}")
+        import gzip
+
+        handle = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            fail(f"第 {number} 行不是合法 JSON：{exc}")
+        if not isinstance(record, dict):
+            fail(f"第 {number} 行不是 JSON 对象")
+        yield record
+
+
+def _write(record: dict[str, Any]) -> None:
+    sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+
+
+@analyze_app.command("events")
+@user_errors
+def analyze_events(
+    source: Annotated[str, typer.Argument(help="JSON Lines posts, or - for standard input.")] = "-",
+) -> None:
+    """Cluster posts into events in `published_at` order; add `event_id` to each."""
+    from yuqing.analysis.clustering import assign_events
+
+    for record in assign_events(_read_jsonl(source)):
+        _write(record)
+    sys.stdout.flush()
+
+
+@events_app.command("list")
+@user_errors
+def events_list(
+    limit: Annotated[int, typer.Option(help="How many.")] = 50,
+    status: Annotated[str | None, typer.Option(help="open or closed.")] = None,
+    graded: Annotated[bool, typer.Option("--graded", help="Only graded events.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List events, most serious and most recent first."""
+    from yuqing.analysis import queries
+
+    with runtime() as rt:
+        events = queries.list_events(rt, limit=limit, status=status, graded_only=graded)
+    if as_json:
+        emit_json(events)
+        return
+    for e in events:
+        grade = e["grade"] or "未分级"
+        typer.echo(f"{e['id']:>6}  {grade:<4}  {e['posts']:>6} 条  {e['title'][:50]}")
+
+
+@events_app.command("show")
+@user_errors
+def events_show(
+    event_id: Annotated[int, typer.Argument(help="Event id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one event with its grade reasons and metrics."""
+    from yuqing.analysis import queries
+
+    with runtime() as rt:
+        event = queries.get_event(rt, event_id)
+    if as_json:
+        emit_json(event)
+        return
+    typer.echo(f"{event['title']}\n等级：{event['grade'] or '未分级'}")
+    for reason in event["reasons"]:
+        typer.echo(f"  - {reason['text']}")

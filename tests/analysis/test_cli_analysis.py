@@ -1,0 +1,60 @@
+"""The analysis command-line contract, run as a real process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_cli import ok_json, yuqing
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_topics_add_list_and_test() -> None:
+    assert yuqing("topics", "groups", "set", "地域", "南京", "江苏", "--kind", "地域").returncode == 0
+    assert yuqing("topics", "groups", "set", "主体", "医院", "学校", "--kind", "主体").returncode == 0
+    added = ok_json(
+        yuqing(
+            "topics",
+            "add",
+            "医疗",
+            "--rule",
+            "@地域 + @主体 + (投诉|事故|死亡) - 招聘",
+            "--unit",
+            "市卫健委",
+            "--json",
+        )
+    )
+    assert isinstance(added, dict) and added["unit"] == "市卫健委"
+    listed = ok_json(yuqing("topics", "list", "--json"))
+    assert isinstance(listed, list) and [t["name"] for t in listed] == ["医疗"]
+
+    hit = ok_json(
+        yuqing(
+            "topics", "test", "@地域 + @主体 + (投诉|事故|死亡) - 招聘", "南京某医院发生医疗事故", "--json"
+        )
+    )
+    assert hit == {"matched": True, "terms": ["南京", "医院", "事故"]}
+    excluded = ok_json(
+        yuqing("topics", "test", "@地域 + @主体 + 事故 - 招聘", "南京某医院招聘，事故科", "--json")
+    )
+    assert isinstance(excluded, dict) and excluded["matched"] is False
+    bridge = ok_json(yuqing("topics", "test", "[市长]", "南京市长江大桥", "--json"))
+    assert isinstance(bridge, dict) and bridge["matched"] is False
+
+    bad = yuqing("topics", "test", "南京 + (医院 | 学校", "南京医院")
+    assert bad.returncode != 0
+    message = bad.stderr.decode()
+    assert "字符" in message and len(message.strip().splitlines()) == 1
+    bad_add = yuqing("topics", "add", "坏", "--rule", "@不存在 + 事故")
+    assert bad_add.returncode != 0 and "不存在" in bad_add.stderr.decode()
+
+
+def test_analyze_events_adds_event_ids_in_time_order() -> None:
+    sample = FIXTURES / "ced_sample.jsonl.gz"
+    result = yuqing("analyze", "events", str(sample))
+    assert result.returncode == 0, result.stderr.decode()
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert out and all("event_id" in o for o in out)
+    times = [o["published_at"] for o in out if o.get("published_at")]
+    assert times == sorted(times)
