@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -119,7 +119,7 @@ def groups_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
 
 
 def _read_jsonl(source: str) -> Iterator[dict[str, Any]]:
-    handle: IO[bytes]
+    handle: Iterable[bytes]
     if source == "-":
         handle = sys.stdin.buffer
     else:
