@@ -1,0 +1,79 @@
+"""The analysis pipeline over stored posts: topics, sentiment, events, metrics, grades."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from yuqing.analysis import queries, topics
+from yuqing.analysis.models import Event, GradeSignal, PostAnalysis
+from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.ingest import service
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+HOSPITAL = "南京鼓楼医院发生医疗事故，一名产妇在手术中死亡，家属在医院门口拉横幅讨说法，医院至今未回应。"
+
+
+def load(rt: Runtime, rows: list[dict[str, object]], name: str = "t.jsonl") -> None:
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    service.import_data(rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin=name, platform="weibo")
+
+
+def setup_topics(rt: Runtime) -> None:
+    topics.set_word_group(rt, "地域", ["南京", "江苏"], "地域")
+    topics.set_word_group(rt, "主体", ["医院", "学校"], "主体")
+    topics.add_topic(rt, "医疗", "@地域 + @主体 + (投诉|事故|死亡) - 招聘", "市卫健委")
+
+
+def test_posts_are_analysed_once_and_graded_with_reasons(rt: Runtime) -> None:
+    setup_topics(rt)
+    rows: list[dict[str, object]] = [
+        {"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620},
+        {"id": "r1", "text": "太可怕了//@网友:" + HOSPITAL, "kind": "repost", "cascade": "o1",
+         "published_at": "2026-11-20T08:10:00+08:00"},
+        {"id": "j1", "text": "南京某医院招聘护士，待遇优厚，欢迎投递简历，详情见官网。", "published_at": "2026-11-20T09:00:00+08:00"},
+        {"id": "x1", "text": "今天天气晴朗，适合和家人一起去公园散步，心情特别好。", "published_at": "2026-11-20T09:00:00+08:00"},
+    ]
+    load(rt, rows)
+    pipeline = AnalysisPipeline(rt)
+    counts = pipeline.run()
+    assert counts.posts == 4
+    with rt.sessions() as session:
+        analysed = {a.post_id: a for a in session.scalars(select(PostAnalysis))}
+        assert len(analysed) == 4
+        topic_hits = [a for a in analysed.values() if a.topics]
+        assert len(topic_hits) == 2  # the recruitment ad is excluded, the weather post does not match
+        assert all(a.sentiment == "negative" for a in topic_hits)
+        assert "casualties" in topic_hits[0].flags
+        assert topic_hits[0].event_id == topic_hits[1].event_id  # the repost joins the original
+
+    events = queries.list_events(rt, graded_only=True)
+    assert len(events) == 1
+    event = events[0]
+    assert event["grade"] == "特别重大" and event["grade_code"] == "I"
+    reason_texts = [r["text"] for r in event["reasons"]]
+    assert any("转发" in text or "伤亡" in text for text in reason_texts)
+    assert event["topic"] == "医疗"
+    assert event["metrics"]["posts"] == 2
+
+    # Running again changes nothing.
+    assert AnalysisPipeline(rt).run().posts == 0
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(GradeSignal)) == 1
+        assert session.scalar(select(func.count()).select_from(PostAnalysis)) == 4
+
+
+def test_new_posts_join_open_events_after_a_restart(rt: Runtime) -> None:
+    setup_topics(rt)
+    load(rt, [{"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00"}], "a.jsonl")
+    AnalysisPipeline(rt).run()
+    load(rt, [{"id": "c1", "text": "转发：" + HOSPITAL, "published_at": "2026-11-20T09:00:00+08:00"}], "b.jsonl")
+    AnalysisPipeline(rt).run()  # a new process: the clusterer is restored from its snapshot
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 1
+        event = session.scalars(select(Event)).one()
+        assert event.post_count == 2
