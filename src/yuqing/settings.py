@@ -129,6 +129,36 @@ class Settings(BaseSettings):
         description="Plan profile file (grades and their conditions, TOML). Empty: the shipped "
         "four-level profile of seed 003; `two_level` profile of seed 000 ships beside it.",
     )
+    analysis_enabled: bool = Field(
+        default=True, description="Run the analysis pipeline on new posts inside `yuqing serve`."
+    )
+    analysis_tick_seconds: float = Field(
+        default=2.0, gt=0, description="How often `yuqing serve` looks for new posts to analyse (seconds)."
+    )
+    working_hours: str = Field(
+        default="08:30-12:00,14:00-17:30",
+        description="Working hours of the deadline clock on working days (Asia/Shanghai), as "
+        "comma-separated `HH:MM-HH:MM` periods.",
+    )
+    smtp_host: str = Field(default="", description="SMTP server for e-mail notifications; empty: e-mail is off.")
+    smtp_port: int = Field(default=25, gt=0, lt=65536, description="SMTP server port.")
+    smtp_security: str = Field(
+        default="none", description="SMTP transport security: `none`, `starttls` or `ssl`."
+    )
+    smtp_user: str = Field(default="", description="SMTP login name; empty: no login.")
+    smtp_password: str = Field(default="", description="SMTP password.")
+    smtp_from: str = Field(
+        default="yuqing@localhost", description="Sender address of e-mail notifications."
+    )
+    notify_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts to deliver one notification before it is marked failed."
+    )
+    notify_retry_seconds: float = Field(
+        default=30.0, gt=0, description="Wait before the first retry of a failed delivery; doubles each time."
+    )
+    notify_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one delivery attempt (SMTP or webhook)."
+    )
     host: str = Field(default="127.0.0.1", description="Address `yuqing serve` listens on.")
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `yuqing serve` listens on.")
     scheduler_enabled: bool = Field(

@@ -50,6 +50,20 @@ def test_topics_add_list_and_test() -> None:
     assert bad_add.returncode != 0 and "不存在" in bad_add.stderr.decode()
 
 
+def test_analyze_sentiment_adds_a_label_to_each_line() -> None:
+    lines = [
+        {"text": "垃圾酒店，服务太差了，再也不来了[怒]"},
+        {"text": "非常满意，环境很好，下次还来！"},
+        {"id": 3, "text": "某小学食堂发生食物中毒，二十多名学生送医。"},
+    ]
+    stdin = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode()
+    result = yuqing("analyze", "sentiment", "-", stdin=stdin)
+    assert result.returncode == 0, result.stderr.decode()
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [o["sentiment"]["label"] for o in out] == ["negative", "positive", "negative"]
+    assert out[2]["id"] == 3 and 0.0 <= out[2]["sentiment"]["negative"] <= 1.0
+
+
 def test_analyze_events_adds_event_ids_in_time_order() -> None:
     sample = FIXTURES / "ced_sample.jsonl.gz"
     result = yuqing("analyze", "events", str(sample))

@@ -52,7 +52,7 @@ def list_events(
     if graded_only:
         query = query.where(Event.grade_code.is_not(None))
     with rt.sessions() as session:
-        return [event_view(e, name, rt.settings.timezone) for e, name in session.execute(query).tuples()]
+        return [event_view(e, name, rt.settings.timezone) for e, name in session.execute(query)]
 
 
 def get_event(rt: Runtime, event_id: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from yuqing.cli.common import emit_json, fail, runtime, user_errors
 topics_app = typer.Typer(help="专题（监测规则）：add, list, test, groups.", no_args_is_help=True)
 groups_app = typer.Typer(help="词组（地域词、主体词、事件词、排除词）：set, list.", no_args_is_help=True)
 topics_app.add_typer(groups_app, name="groups")
-analyze_app = typer.Typer(help="分析：events 把 JSON Lines 信息聚类为事件。", no_args_is_help=True)
+analyze_app = typer.Typer(help="分析：对已入库信息运行分析流水线；或 sentiment / events 处理 JSON Lines。")
 events_app = typer.Typer(help="事件：list, show.", no_args_is_help=True)
 
 
@@ -118,6 +118,27 @@ def groups_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         typer.echo(f"@{name}：{'、'.join(words)}")
 
 
+@analyze_app.callback(invoke_without_command=True)
+@user_errors
+def analyze(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(help="Analyse at most N posts.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run the pipeline over stored posts not yet analysed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from yuqing.analysis.pipeline import AnalysisPipeline
+
+    with runtime() as rt:
+        counts = AnalysisPipeline(rt).run(limit=limit)
+    if as_json:
+        emit_json(counts.as_dict())
+    else:
+        typer.echo(f"分析 {counts.posts} 条信息，涉及事件 {counts.events_touched} 个，")
+        typer.echo(f"新的定级或升级 {counts.signals} 次")
+
+
 def _read_jsonl(source: str) -> Iterator[dict[str, Any]]:
     handle: Iterable[bytes]
     if source == "-":
@@ -143,6 +164,33 @@ def _read_jsonl(source: str) -> Iterator[dict[str, Any]]:
 
 def _write(record: dict[str, Any]) -> None:
     sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+
+
+@analyze_app.command("sentiment")
+@user_errors
+def analyze_sentiment(
+    source: Annotated[
+        str, typer.Argument(help="JSON Lines file with `text`, or - for standard input.")
+    ] = "-",
+) -> None:
+    """Add `sentiment: {label, negative}` to each JSON object read."""
+    from itertools import islice
+
+    from yuqing.analysis.sentiment import SentimentModel
+    from yuqing.ingest.normalise import to_simplified
+
+    model = SentimentModel.load()
+    records = _read_jsonl(source)
+    while batch := list(islice(records, 2000)):
+        texts = [to_simplified(str(r.get("text") or "")) for r in batch]
+        for record, result in zip(batch, model.predict(texts), strict=True):
+            record["sentiment"] = {
+                "label": result.label,
+                "negative": round(result.negative, 4),
+                "flags": list(result.flags),
+            }
+            _write(record)
+    sys.stdout.flush()
 
 
 @analyze_app.command("events")

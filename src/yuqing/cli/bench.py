@@ -49,3 +49,44 @@ def bench_dedup(
         fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
         return
     typer.echo(dedup.run(path, pairs=pairs))
+
+
+@app.command("pipeline")
+@user_errors
+def bench_pipeline(
+    data: Annotated[
+        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+    ] = None,
+    rows: Annotated[int, typer.Option(help="Rows imported and analysed in the batch run.")] = 100_000,
+    rate: Annotated[int, typer.Option(help="Posts per second in the steady run.")] = 1000,
+    seconds: Annotated[float, typer.Option(help="Length of the steady run.")] = 30.0,
+    baseline_rows: Annotated[int, typer.Option(help="Rows the jieba+SnowNLP baseline handles.")] = 3000,
+) -> None:
+    """The analysis pipeline end to end: posts/s, peak memory, p95 arrival-to-grade at a steady rate."""
+    from yuqing.bench import pipeline
+
+    path = data or find_ced_file()
+    if path is None:
+        fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
+        return
+    typer.echo(pipeline.run(path, rows=rows, rate=rate, steady_seconds=seconds, baseline_rows=baseline_rows))
+
+
+@app.command("analysis")
+@user_errors
+def bench_analysis(
+    data: Annotated[
+        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+    ] = None,
+    rules: Annotated[int, typer.Option(help="Topic rules in the matcher benchmark.")] = 5000,
+    posts: Annotated[int, typer.Option(help="Posts matched in the matcher benchmark.")] = 20_000,
+) -> None:
+    """Each analysis stage's throughput and its quality on the dev splits."""
+    from yuqing.bench import analysis
+
+    path = data or find_ced_file()
+    if path is None:
+        fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
+        return
+    sentiment_dir = path.parent.parent / "sentiment"
+    typer.echo(analysis.run(path, sentiment_dir, rules=rules, posts=posts))

@@ -20,10 +20,17 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
     scheduler = SourceScheduler(rt, writer) if rt.settings.scheduler_enabled else None
     if scheduler is not None:
         scheduler.start()
+    analysis = None
+    if rt.settings.analysis_enabled:
+        from yuqing.analysis.pipeline import PipelineRunner
 
+        analysis = PipelineRunner(rt)
+        analysis.start()
     print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，Ctrl+C 退出）", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         if scheduler is not None:
             scheduler.stop()
+        if analysis is not None:
+            analysis.stop()

@@ -40,8 +40,8 @@ def _lines(path: Path, start: int, count: int) -> bytes:
 
 
 def _fresh(tmp: str) -> Runtime:
-    from yuqing.demo import DEMO_GROUPS, DEMO_TOPICS
     from yuqing.analysis import topics
+    from yuqing.demo import DEMO_GROUPS, DEMO_TOPICS
 
     rt = open_runtime(load_settings(database_url=f"sqlite:///{tmp}/bench.db", import_worker=False))
     for name, (kind, words) in DEMO_GROUPS.items():
@@ -55,8 +55,15 @@ def _import(rt: Runtime, data: bytes) -> None:
     from yuqing.ingest import service
     from yuqing.ingest.store import PostWriter
 
-    service.import_data(rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin="bench.jsonl",
-                        file_format="jsonl", source_name="bench", platform="weibo")
+    service.import_data(
+        rt,
+        PostWriter(rt.sessions, rt.settings, rt.clock),
+        data,
+        origin="bench.jsonl",
+        file_format="jsonl",
+        source_name="bench",
+        platform="weibo",
+    )
 
 
 def _throughput(path: Path, rows: int) -> dict[str, Any]:
@@ -71,10 +78,18 @@ def _throughput(path: Path, rows: int) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         with rt.sessions() as session:
             events = session.scalar(select(func.count()).select_from(Event)) or 0
-            graded = session.scalar(select(func.count()).select_from(Event).where(Event.grade_code.is_not(None))) or 0
+            graded = (
+                session.scalar(select(func.count()).select_from(Event).where(Event.grade_code.is_not(None)))
+                or 0
+            )
         rt.close()
-    return {"posts": counts.posts, "seconds": seconds, "events": events, "graded": graded,
-            "stages": counts.as_dict()["stage_seconds"]}
+    return {
+        "posts": counts.posts,
+        "seconds": seconds,
+        "events": events,
+        "graded": graded,
+        "stages": counts.as_dict()["stage_seconds"],
+    }
 
 
 def _latency(path: Path, rate: int, seconds: float, offset: int) -> dict[str, Any]:
@@ -101,7 +116,9 @@ def _latency(path: Path, rate: int, seconds: float, offset: int) -> dict[str, An
             for start in range(0, len(items), per_tick):
                 writer.write(context, items[start : start + per_tick])
                 with rt.sessions() as session:
-                    arrivals.append((int(session.scalar(select(func.max(Post.id))) or 0), time.perf_counter()))
+                    arrivals.append(
+                        (int(session.scalar(select(func.max(Post.id))) or 0), time.perf_counter())
+                    )
                 due += per_tick / rate
                 time.sleep(max(0.0, due - time.perf_counter()))
             fed.set()
@@ -156,8 +173,14 @@ def _baseline(path: Path, rows: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         rt = open_runtime(load_settings(database_url=f"sqlite:///{tmp}/baseline.db"))
         meta = MetaData()
-        table = Table("baseline_analysis", meta, Column("id", Integer, primary_key=True), Column("text", Text),
-                      Column("sentiment", Float), Column("topics", String(200)))
+        table = Table(
+            "baseline_analysis",
+            meta,
+            Column("id", Integer, primary_key=True),
+            Column("text", Text),
+            Column("sentiment", Float),
+            Column("topics", String(200)),
+        )
         meta.create_all(rt.engine)
         start = time.perf_counter()
         for text in texts:
@@ -178,17 +201,39 @@ def run(path: Path, *, rows: int, rate: int, steady_seconds: float, baseline_row
     table = format_table(
         ["run", "posts", "seconds", "posts/s", "peak MB", "p50 ms", "p95 ms"],
         [
-            ["yuqing pipeline (batch)", fast["posts"], fast["seconds"], fast["posts"] / fast["seconds"],
-             fast["peak_rss_mb"], "-", "-"],
-            [f"yuqing pipeline at {rate:,}/s", steady["posts"], steady["seconds"], steady["posts"] / steady["seconds"],
-             steady["peak_rss_mb"], steady["p50_ms"], steady["p95_ms"]],
-            ["baseline: jieba+SnowNLP, write per post", slow["posts"], slow["seconds"],
-             slow["posts"] / slow["seconds"], slow["peak_rss_mb"], "-", "-"],
+            [
+                "yuqing pipeline (batch)",
+                fast["posts"],
+                fast["seconds"],
+                fast["posts"] / fast["seconds"],
+                fast["peak_rss_mb"],
+                "-",
+                "-",
+            ],
+            [
+                f"yuqing pipeline at {rate:,}/s",
+                steady["posts"],
+                steady["seconds"],
+                steady["posts"] / steady["seconds"],
+                steady["peak_rss_mb"],
+                steady["p50_ms"],
+                steady["p95_ms"],
+            ],
+            [
+                "baseline: jieba+SnowNLP, write per post",
+                slow["posts"],
+                slow["seconds"],
+                slow["posts"] / slow["seconds"],
+                slow["peak_rss_mb"],
+                "-",
+                "-",
+            ],
         ],
     )
     stages = "  ".join(f"{k.split('.')[-1]} {v:.1f}s" for k, v in fast["stages"].items())
     return (
-        f"yuqing bench pipeline — {path.name}: first {rows:,} rows, then {rate:,} posts/s for {steady_seconds:.0f} s\n"
+        f"yuqing bench pipeline — {path.name}: first {rows:,} rows, "
+        f"then {rate:,} posts/s for {steady_seconds:.0f} s\n"
         f"fresh SQLite per run, demo topics; baseline on the first {baseline_rows:,} rows with text\n\n"
         f"{table}\n\nbatch run: {fast['events']:,} events, {fast['graded']:,} graded; stage time: {stages}\n"
         f"targets: ≥ 5,000 posts/s end to end; p95 from arrival to graded event < 1,000 ms"

@@ -92,7 +92,8 @@ class AnalysisPipeline:
             state = session.get(PipelineState, STATE_NAME)
             self._cursor = state.cursor if state else 0
             self._clusterer = (
-                EventClusterer.restore(state.data) if state and state.data
+                EventClusterer.restore(state.data)
+                if state and state.data
                 # Near-duplicates come linked from ingestion; the clusterer need not find them again.
                 else EventClusterer(detect_duplicates=False)
             )
@@ -224,17 +225,21 @@ class AnalysisPipeline:
         with self._rt.sessions() as session:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
-                found.update(
-                    session.execute(select(Post.url_key, Post.id).where(Post.url_key.in_(chunk))).tuples()
-                )
+                for url_key, post_id in session.execute(
+                    select(Post.url_key, Post.id).where(Post.url_key.in_(chunk))
+                ):
+                    if url_key is not None:
+                        found[url_key] = post_id
         return {post_id: str(found[key]) for post_id, key in wanted.items() if key in found}
 
     def _store(self, session: Session, posts: Sequence[BatchPost]) -> dict[int, str]:
         """Create or update the events of this batch and write each post's analysis once."""
         keys = sorted({p.event_key for p in posts})
-        existing = dict(
-            session.execute(select(Event.cluster_key, Event.id).where(Event.cluster_key.in_(keys))).tuples()
-        )
+        existing: dict[str, int] = {}
+        for cluster_key, stored_id in session.execute(
+            select(Event.cluster_key, Event.id).where(Event.cluster_key.in_(keys))
+        ):
+            existing[cluster_key] = stored_id
         touched: dict[int, str] = {}
         now = self._rt.clock()
         for key in keys:
@@ -261,8 +266,9 @@ class AnalysisPipeline:
                 session.flush()
                 event_id = event.id
             else:
-                event = session.get(Event, event_id)
-                assert event is not None
+                found_event = session.get(Event, event_id)
+                assert found_event is not None
+                event = found_event
                 event.title, event.title_post_id = info.title, title_post
                 event.keywords = list(info.keywords)
                 event.first_seen, event.last_seen, event.post_count = (

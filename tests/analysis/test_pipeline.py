@@ -20,7 +20,9 @@ HOSPITAL = "南京鼓楼医院发生医疗事故，一名产妇在手术中死�
 
 def load(rt: Runtime, rows: list[dict[str, object]], name: str = "t.jsonl") -> None:
     data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
-    service.import_data(rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin=name, platform="weibo")
+    service.import_data(
+        rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin=name, platform="weibo"
+    )
 
 
 def setup_topics(rt: Runtime) -> None:
@@ -33,10 +35,23 @@ def test_posts_are_analysed_once_and_graded_with_reasons(rt: Runtime) -> None:
     setup_topics(rt)
     rows: list[dict[str, object]] = [
         {"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620},
-        {"id": "r1", "text": "太可怕了//@网友:" + HOSPITAL, "kind": "repost", "cascade": "o1",
-         "published_at": "2026-11-20T08:10:00+08:00"},
-        {"id": "j1", "text": "南京某医院招聘护士，待遇优厚，欢迎投递简历，详情见官网。", "published_at": "2026-11-20T09:00:00+08:00"},
-        {"id": "x1", "text": "今天天气晴朗，适合和家人一起去公园散步，心情特别好。", "published_at": "2026-11-20T09:00:00+08:00"},
+        {
+            "id": "r1",
+            "text": "太可怕了//@网友:" + HOSPITAL,
+            "kind": "repost",
+            "cascade": "o1",
+            "published_at": "2026-11-20T08:10:00+08:00",
+        },
+        {
+            "id": "j1",
+            "text": "南京某医院招聘护士，待遇优厚，欢迎投递简历，详情见官网。",
+            "published_at": "2026-11-20T09:00:00+08:00",
+        },
+        {
+            "id": "x1",
+            "text": "今天天气晴朗，适合和家人一起去公园散步，心情特别好。",
+            "published_at": "2026-11-20T09:00:00+08:00",
+        },
     ]
     load(rt, rows)
     pipeline = AnalysisPipeline(rt)
@@ -71,7 +86,11 @@ def test_new_posts_join_open_events_after_a_restart(rt: Runtime) -> None:
     setup_topics(rt)
     load(rt, [{"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00"}], "a.jsonl")
     AnalysisPipeline(rt).run()
-    load(rt, [{"id": "c1", "text": "转发：" + HOSPITAL, "published_at": "2026-11-20T09:00:00+08:00"}], "b.jsonl")
+    load(
+        rt,
+        [{"id": "c1", "text": "转发：" + HOSPITAL, "published_at": "2026-11-20T09:00:00+08:00"}],
+        "b.jsonl",
+    )
     AnalysisPipeline(rt).run()  # a new process: the clusterer is restored from its snapshot
     with rt.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 1
