@@ -19,11 +19,20 @@ What it does:
    naive-Bayes log-count ratio, which lets the model lean on strongly polar n-grams; the scale is
    folded into the weights, so runtime sees plain linear heads):
    three experts (review / weibo / smp, negative vs not), a neutral head (SMP neutral vs
-   positive), and a two-level gate (review vs social, weibo_senti vs SMP).
-4. Calibrates each expert and the neutral head on its dev split (Platt scaling), quantises the
+   positive), and a two-level gate (review vs social, weibo_senti vs SMP). The review expert
+   weights ChnSentiCorp's domains ``CHN_WEIGHT`` times (its own training rows and the hotel,
+   book and computer reviews of online_shopping_10_cats): the other review corpora are much
+   larger and their shopping / food-delivery wording would otherwise dominate.
+4. Fits the **social stacker**: weibo_senti and SMP texts are both Weibo posts, so the gate
+   cannot tell them apart well (labels follow emoticons in one, annotators in the other). A small
+   logistic regression over the weibo and smp experts' logits, the weibo gate, emoticon presence
+   and their products combines them instead. Its inputs come from heads refitted without a
+   ``STACK_HOLDOUT`` share of the social training rows, and it is fitted on those held-out
+   training rows (each corpus weighted equally), never on dev.
+5. Calibrates each expert and the neutral head on its dev split (Platt scaling), quantises the
    weights to int8 per head, writes ``src/yuqing/analysis/models/sentiment.npz`` with its JSON
    metadata inside (and a readable copy beside it as ``sentiment.json``).
-5. Loads the written file through :class:`yuqing.analysis.sentiment.SentimentModel` and reports
+6. Loads the written file through :class:`yuqing.analysis.sentiment.SentimentModel` and reports
    dev figures and throughput, next to the TF-IDF character 1–3-gram logistic-regression anchor
    trained on the same rows and scored on the same dev splits.
 """
@@ -84,8 +93,18 @@ DEFAULT_CONFIG: dict[str, HeadConfig] = {
     "smp": HeadConfig(8.0, 0.5),
     "neutral": HeadConfig(4.0, 0.5),
     "gate_social": HeadConfig(4.0, 0.0),
-    "gate_weibo": HeadConfig(4.0, 0.0),
+    "gate_weibo": HeadConfig(4.0, 0.5),
 }
+# Sample weight of rows from ChnSentiCorp's domains in the review expert (the rest weighs 1).
+CHN_WEIGHT = 3.0
+CHN_SOURCES = {
+    "chnsenticorp_train.jsonl",
+    "online_shopping_10_cats.jsonl/酒店",
+    "online_shopping_10_cats.jsonl/书籍",
+    "online_shopping_10_cats.jsonl/计算机",
+}
+# Share of social training rows held out of the heads that feed the stacker's training rows.
+STACK_HOLDOUT = 0.2
 TUNE_GRID: dict[str, list[HeadConfig]] = {
     "review": [HeadConfig(c, p) for c in (4.0, 8.0, 16.0) for p in (0.5, 1.0)],
     "weibo": [HeadConfig(c, p) for c in (0.5, 1.0, 4.0) for p in (0.5, 1.0)],
@@ -100,12 +119,14 @@ class Split:
     texts: list[str] = field(default_factory=list)
     polarity: list[str | None] = field(default_factory=list)
     domain: list[str] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
     normalised: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    def add(self, text: str, polarity: str | None, domain: str) -> None:
+    def add(self, text: str, polarity: str | None, domain: str, source: str = "") -> None:
         self.texts.append(text)
         self.polarity.append(polarity)
         self.domain.append(domain)
+        self.source.append(source)
 
     def finish(self) -> None:
         self.normalised = [normalise(t) for t in self.texts]
@@ -137,7 +158,8 @@ def load_data(data_dir: Path) -> tuple[Split, dict[str, Split]]:
                 dev["weibo_senti"].add(row["text"], row["polarity"], "weibo")
                 held.append((row["text"], row["polarity"]))
             else:
-                train.add(row["text"], row["polarity"], domain)
+                source = f"{file}/{row['category']}" if row.get("category") else file
+                train.add(row["text"], row["polarity"], domain, source)
     for split in dev.values():
         split.finish()
     # Compare on the cleaned text: a dev text that differs only in width or script is the same.
@@ -148,6 +170,7 @@ def load_data(data_dir: Path) -> tuple[Split, dict[str, Split]]:
     train.texts = [train.texts[i] for i in keep]
     train.polarity = [train.polarity[i] for i in keep]
     train.domain = [train.domain[i] for i in keep]
+    train.source = [train.source[i] for i in keep]
     train.normalised = [train.normalised[i] for i in keep]
     print(f"training rows: {len(keep)} ({dropped} dropped: empty or equal to a dev text)")
     return train, dev
@@ -186,12 +209,15 @@ def nb_scale(x: sp.csr_matrix, y: npt.NDArray[np.bool_], power: float) -> npt.ND
 
 
 def fit_head(
-    x: sp.csr_matrix, y: npt.NDArray[np.bool_], config: HeadConfig
+    x: sp.csr_matrix,
+    y: npt.NDArray[np.bool_],
+    config: HeadConfig,
+    sample_weight: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], float]:
     """Effective weights (NB scale folded in) and intercept of one binary head."""
     scale = nb_scale(x, y, config.nb_power)
     model = LogisticRegression(C=config.c, max_iter=3000)
-    model.fit(x @ sp.diags(scale), y)
+    model.fit(x @ sp.diags(scale), y, sample_weight=sample_weight)
     return model.coef_.ravel() * scale, float(model.intercept_[0])
 
 
@@ -210,11 +236,60 @@ class Trained:
     weights: npt.NDArray[np.float32]  # (n_buckets + 1, heads), null row zero
     bias: npt.NDArray[np.float32]
     calibration: dict[str, list[float]]
+    stacker: list[float]  # social stacker: coefficients of stack_design's columns, then intercept
     config: dict[str, HeadConfig]
     tuning: list[str]
 
 
 HEADS = ["expert:review", "expert:weibo", "expert:smp", "neutral", "gate:social", "gate:weibo"]
+
+
+def sigmoid(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+    return out
+
+
+def stack_design(
+    z_weibo: npt.NDArray[np.float64],
+    z_smp: npt.NDArray[np.float64],
+    z_gate: npt.NDArray[np.float64],
+    has_emoticon: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
+    """Columns of the social stacker; :mod:`yuqing.analysis.sentiment` builds the same ones."""
+    w = sigmoid(z_gate)
+    e = has_emoticon.astype(np.float64)
+    return np.stack([z_weibo, z_smp, w, w * z_weibo, (1.0 - w) * z_smp, e, e * z_weibo, e * z_smp], axis=1)
+
+
+def fit_stacker(
+    x: sp.csr_matrix,
+    y: npt.NDArray[np.bool_],
+    domain: npt.NDArray[np.str_],
+    has_emoticon: npt.NDArray[np.bool_],
+    config: dict[str, HeadConfig],
+    seed: int,
+) -> list[float]:
+    """Fit the social stacker on held-out social training rows (see the module docstring)."""
+    rng = np.random.default_rng(seed + 1)
+    social = domain != "review"
+    hold = social & (rng.random(domain.size) < STACK_HOLDOUT)
+    fit_rows = social & ~hold
+    heads = {}
+    for expert in ("weibo", "smp"):
+        mask = fit_rows & (domain == expert)
+        heads[expert] = fit_head(x[mask], y[mask], config[expert])
+    heads["gate"] = fit_head(x[fit_rows], domain[fit_rows] == "weibo", config["gate_weibo"])
+    xh = x[hold]
+    z = {k: xh @ w + b for k, (w, b) in heads.items()}
+    design = stack_design(z["weibo"], z["smp"], z["gate"], has_emoticon[hold])
+    # Each corpus counts equally, whatever its size.
+    dh = domain[hold]
+    counts = {d: int((dh == d).sum()) for d in ("weibo", "smp")}
+    weight = np.array([len(dh) / (2.0 * counts[d]) for d in dh])
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(design, y[hold], sample_weight=weight)
+    coefficients = np.round(model.coef_.ravel(), 2).tolist()
+    print(f"stacker: {int(hold.sum())} held-out rows, coefficients {coefficients}")
+    return [float(c) for c in model.coef_.ravel()] + [float(model.intercept_[0])]
 
 
 def train_model(
@@ -228,6 +303,9 @@ def train_model(
     keep = ~((domain != "review") & (rng.random(domain.size) < dropout))
     t0 = time.perf_counter()
     x = feature_matrix(train.normalised, spec, keep)
+    has_emoticon = np.array([bool(e) for _, e in train.normalised]) & keep
+    review_weight = np.where(np.isin(train.source, list(CHN_SOURCES)), CHN_WEIGHT, 1.0)
+    print(f"review rows weighted {CHN_WEIGHT:g}: {int((review_weight > 1).sum())}")
     dev_x = {name: feature_matrix(split.normalised, spec) for name, split in dev.items()}
     print(f"features: {x.shape[0]} × {x.shape[1]}, {x.nnz} non-zeros, {time.perf_counter() - t0:.1f}s")
     columns: dict[str, tuple[npt.NDArray[np.float64], float]] = {}
@@ -241,7 +319,8 @@ def train_model(
         best: tuple[float, HeadConfig, tuple[npt.NDArray[np.float64], float]] | None = None
         for candidate in candidates:
             t0 = time.perf_counter()
-            head = fit_head(x[mask], y[mask], candidate)
+            weight = review_weight[mask] if expert == "review" else None
+            head = fit_head(x[mask], y[mask], candidate, weight)
             z = dev_x[dev_name] @ head[0] + head[1]
             # The SMP target is macro-F1 of negative vs not; the binary corpora use accuracy.
             score = macro_f1(dev_y, z > 0) if expert == "smp" else float(accuracy_score(dev_y, z > 0))
@@ -276,7 +355,8 @@ def train_model(
     mask = np.isin(smp_pol, ["neutral", "positive"])
     z = dev_x["smp2020"][mask] @ weights[:, 3] + bias[3]
     calibration["neutral"] = list(platt(z, smp_pol[mask] == "neutral"))
-    return Trained(weights, bias, calibration, config, tuning)
+    stacker = fit_stacker(x, y, domain, has_emoticon, config, seed)
+    return Trained(weights, bias, calibration, stacker, config, tuning)
 
 
 def quantise(weights: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
@@ -451,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
         "heads": HEADS,
         "experts": list(EXPERTS),
         "calibration": trained.calibration,
+        "social_stacker": trained.stacker,
+        "chnsenticorp_weight": {"weight": CHN_WEIGHT, "sources": sorted(CHN_SOURCES)},
+        "stack_holdout": STACK_HOLDOUT,
         "config": {k: {"C": v.c, "nb_power": v.nb_power} for k, v in trained.config.items()},
         "emoticon_dropout": args.dropout,
         "seed": args.seed,

@@ -59,6 +59,7 @@ def load_demo(
     else:
         echo("演示数据已导入，跳过。")
     _demo_topics(rt, echo)
+    _demo_org(rt, echo)
     if not has_webhook:
         source, token = service.add_source(rt, "webhook", None, name="演示:推送接口", platform="weibo")
         echo(f"演示推送接口：POST /api/v1/webhooks/{source.id}，Authorization: Bearer {token}")
@@ -106,3 +107,55 @@ def _demo_topics(rt: Runtime, echo: Callable[[str], None]) -> None:
         if name not in existing:
             topics.add_topic(rt, name, rule, unit)
             echo(f"演示专题：{name}（{unit}）：{rule}")
+
+
+# A city government with the bureaus that own the demo topics, and the people of the plan.
+DEMO_UNITS: list[tuple[str, str | None, str, list[str]]] = [
+    ("演示市人民政府", None, "government", ["南京", "江苏"]),
+    ("市卫生健康委员会", "演示市人民政府", "bureau", []),
+    ("市教育局", "演示市人民政府", "bureau", []),
+    ("市市场监督管理局", "演示市人民政府", "bureau", []),
+]
+DEMO_PEOPLE: list[tuple[str, str, list[str]]] = [
+    ("周市长", "演示市人民政府", ["chief", "leading_group"]),
+    ("吴秘书长", "演示市人民政府", ["leading_group", "office"]),
+    ("郑主任", "市卫生健康委员会", ["deputy_leader"]),
+    ("王宁", "市卫生健康委员会", ["office", "duty_officer"]),
+    ("李静", "市卫生健康委员会", ["monitor", "duty_officer"]),
+    ("冯局长", "市教育局", ["deputy_leader"]),
+    ("陈晨", "市教育局", ["office", "duty_officer"]),
+    ("褚局长", "市市场监督管理局", ["deputy_leader"]),
+    ("卫敏", "市市场监督管理局", ["office", "duty_officer"]),
+    ("管理员", "演示市人民政府", ["admin"]),
+]
+
+
+def _demo_org(rt: Runtime, echo: Callable[[str], None]) -> None:
+    """Units, people with roles and a duty rotation per bureau, unless already there."""
+    import datetime as dt
+
+    from yuqing.db import transaction
+    from yuqing.org import duty
+    from yuqing.org import service as org
+    from yuqing.org.models import Unit
+
+    with transaction(rt.sessions) as session:
+        if session.scalar(select(Unit.id).where(Unit.name == DEMO_UNITS[0][0])) is not None:
+            return
+        ids: dict[str, int] = {}
+        for name, parent, kind, regions in DEMO_UNITS:
+            unit = org.create_unit(
+                session, name, parent_id=ids[parent] if parent else None, kind=kind, regions=regions
+            )
+            ids[name] = unit.id
+        on_duty: dict[str, list[int]] = {}
+        for name, unit_name, roles in DEMO_PEOPLE:
+            person = org.add_person(session, name, ids[unit_name])
+            for role in roles:
+                org.grant_role(session, person.id, role, ids[unit_name])
+            if "duty_officer" in roles:
+                on_duty.setdefault(unit_name, []).append(person.id)
+        today = rt.clock().date()
+        for unit_name, people in on_duty.items():
+            duty.set_rotation(session, ids[unit_name], people, today - dt.timedelta(days=today.weekday()))
+    echo("演示组织：演示市人民政府及市卫健委、市教育局、市市场监管局，人员与值班表已建立")

@@ -135,21 +135,27 @@ class Settings(BaseSettings):
     analysis_tick_seconds: float = Field(
         default=2.0, gt=0, description="How often `yuqing serve` looks for new posts to analyse (seconds)."
     )
+    response_tick_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often `yuqing serve` turns grade signals into alerts, escalates, sweeps "
+        "deadlines and checks followed-up events (seconds).",
+    )
     working_hours: str = Field(
         default="08:30-12:00,14:00-17:30",
         description="Working hours of the deadline clock on working days (Asia/Shanghai), as "
         "comma-separated `HH:MM-HH:MM` periods.",
     )
-    smtp_host: str = Field(default="", description="SMTP server for e-mail notifications; empty: e-mail is off.")
+    smtp_host: str = Field(
+        default="", description="SMTP server for e-mail notifications; empty: e-mail is off."
+    )
     smtp_port: int = Field(default=25, gt=0, lt=65536, description="SMTP server port.")
     smtp_security: str = Field(
         default="none", description="SMTP transport security: `none`, `starttls` or `ssl`."
     )
     smtp_user: str = Field(default="", description="SMTP login name; empty: no login.")
     smtp_password: str = Field(default="", description="SMTP password.")
-    smtp_from: str = Field(
-        default="yuqing@localhost", description="Sender address of e-mail notifications."
-    )
+    smtp_from: str = Field(default="yuqing@localhost", description="Sender address of e-mail notifications.")
     notify_max_attempts: int = Field(
         default=5, ge=1, description="Attempts to deliver one notification before it is marked failed."
     )

@@ -13,8 +13,12 @@ n-gram position scores every head at once, see :meth:`FeatureBatch.dot`):
 * a two-level **gate** says how much each expert applies to the text: ``s = σ(gate:social)``
   is the share of social media against reviews, ``w = σ(gate:weibo)`` the share of the weibo
   expert within social media; the experts get ``(1 - s, s·w, s·(1 - w))``;
-* ``negative = Σ gate_e · σ(a_e · logit_e + b_e)``, with ``a_e, b_e`` fitted on the expert's dev
-  split (Platt scaling) so the mixture is a calibrated probability;
+* ``negative = (1 - s) · σ(a_r · logit_review + b_r) + s · social``, with ``a_r, b_r`` fitted on
+  ChnSentiCorp dev (Platt scaling). ``social`` comes from the **social stacker**, a small logistic
+  regression over the weibo and smp logits, ``w``, emoticon presence and their products, fitted
+  on held-out training rows: weibo_senti and SMP are both Weibo posts, so ``w`` alone routes them
+  poorly. (A model file without a stacker mixes all three calibrated experts by the gate:
+  ``negative = Σ gate_e · σ(a_e · logit_e + b_e)``.)
 * a **neutral** head gives P(neutral | not negative); ``neutral = (1 - negative) · σ(…)`` and
   ``positive`` takes the rest. The label is ``negative`` when ``negative ≥ 0.5``, otherwise the
   larger of ``neutral`` and ``positive``.
@@ -120,6 +124,8 @@ class SentimentModel:
         self._slope = np.array([calibration[e][0] for e in self.experts], dtype=np.float32)
         self._intercept = np.array([calibration[e][1] for e in self.experts], dtype=np.float32)
         self._neutral_cal = np.array(calibration["neutral"], dtype=np.float32)
+        stacker = meta.get("social_stacker")
+        self._stacker = None if stacker is None else np.array(stacker, dtype=np.float32)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SentimentModel:
@@ -165,7 +171,24 @@ class SentimentModel:
         weibo = _sigmoid(z[:, self._gate_weibo])
         gate = np.stack([1.0 - social, social * weibo, social * (1.0 - weibo)], axis=1)
         expert_neg = _sigmoid(z[:, self._expert_cols] * self._slope + self._intercept)
-        negative = (gate * expert_neg).sum(axis=1).astype(np.float32)
+        if self._stacker is None:
+            negative = (gate * expert_neg).sum(axis=1).astype(np.float32)
+        else:
+            # Columns as in the training script's ``stack_design``.
+            z_weibo = z[:, self._expert_cols[1]]
+            z_smp = z[:, self._expert_cols[2]]
+            emo = np.array([bool(e) for _, e in normalised], dtype=np.float32)
+            coef = self._stacker
+            stacked = (
+                coef[0] * z_weibo
+                + coef[1] * z_smp
+                + coef[2] * weibo
+                + coef[3] * weibo * z_weibo
+                + coef[4] * (1.0 - weibo) * z_smp
+                + emo * (coef[5] + coef[6] * z_weibo + coef[7] * z_smp)
+                + coef[8]
+            )
+            negative = ((1.0 - social) * expert_neg[:, 0] + social * _sigmoid(stacked)).astype(np.float32)
         neutral_share = _sigmoid(z[:, self._neutral_col] * self._neutral_cal[0] + self._neutral_cal[1])
         neutral = ((1.0 - negative) * neutral_share).astype(np.float32)
         positive = np.maximum(1.0 - negative - neutral, 0.0).astype(np.float32)

@@ -90,3 +90,21 @@ def bench_analysis(
         return
     sentiment_dir = path.parent.parent / "sentiment"
     typer.echo(analysis.run(path, sentiment_dir, rules=rules, posts=posts))
+
+
+@app.command("sweep")
+@user_errors
+def bench_sweep(
+    data: Annotated[
+        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+    ] = None,
+    deadlines: Annotated[int, typer.Option(help="Open deadlines in the database.")] = 100_000,
+) -> None:
+    """The deadline sweep over open deadlines, beside a row-by-row baseline."""
+    from yuqing.bench import sweep
+
+    path = data or find_ced_file()
+    if path is None:
+        fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
+        return
+    typer.echo(sweep.run(path, count=deadlines))

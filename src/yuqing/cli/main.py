@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from yuqing import __version__
-from yuqing.cli import analysis, bench, ingest
+from yuqing.cli import analysis, bench, calendar, ingest, org, response
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, settings_markdown
 
@@ -29,6 +29,14 @@ app.add_typer(analysis.topics_app, name="topics")
 app.add_typer(analysis.analyze_app, name="analyze")
 app.add_typer(analysis.events_app, name="events")
 app.add_typer(bench.app, name="bench")
+app.add_typer(calendar.calendar_app, name="calendar")
+app.add_typer(org.org_app, name="org")
+app.add_typer(org.people_app, name="people")
+app.add_typer(org.duty_app, name="duty")
+app.add_typer(response.alerts_app, name="alerts")
+app.add_typer(response.cases_app, name="cases")
+app.add_typer(response.response_app, name="response")
+app.command("stats")(response.stats_command)
 app.command("fetch")(ingest.fetch)
 app.command("import")(ingest.import_file)
 

@@ -1,4 +1,5 @@
-"""`yuqing serve`: the HTTP server and the scheduler, in one process."""
+"""`yuqing serve`: the HTTP server, the scheduler, the analysis pipeline, the response duties
+(alerts, escalation, deadline sweep, follow-up) and notification delivery, in one process."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
 
         analysis = PipelineRunner(rt)
         analysis.start()
+    from yuqing.cases.followup import ResponseWorker
+    from yuqing.notify.outbox import NotificationWorker
+
+    background = [ResponseWorker(rt, rt.settings.response_tick_seconds), NotificationWorker(rt)]
+    for worker in background:
+        worker.start()
     print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，Ctrl+C 退出）", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -34,3 +41,5 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
             scheduler.stop()
         if analysis is not None:
             analysis.stop()
+        for worker in background:
+            worker.stop()

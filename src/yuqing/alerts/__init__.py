@@ -1,0 +1,1 @@
+"""Alerts: graded events routed to the responsible unit, told to whoever is on duty, escalated."""

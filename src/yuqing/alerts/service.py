@@ -1,0 +1,360 @@
+"""Alerts from the analysis signals: routing, merging, notifying whoever is on duty, escalating.
+
+The analysis pipeline writes a durable `GradeSignal` whenever an event is graded or upgraded.
+`process_signals` reads them after a cursor kept in `pipeline_state` (so a restart neither loses
+nor repeats one) and, in the same transaction as the cursor, creates or merges the alert and
+queues its notices. Escalation state lives on the alert (`level`, `next_escalation_at`); the
+chain it follows is copied onto the alert when it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus
+from yuqing.alerts.notices import tell
+from yuqing.analysis.grading import GRADE_ORDER
+from yuqing.analysis.models import Event, GradeSignal, PipelineState, Topic
+from yuqing.cases import service as cases
+from yuqing.cases.models import Case, Stage
+from yuqing.cases.plan import ResponsePlan, load_plan
+from yuqing.db import transaction
+from yuqing.notify.messages import Level, Message
+from yuqing.org import duty
+from yuqing.org.models import Person, Unit
+from yuqing.org.roles import Role
+from yuqing.org.service import (
+    ancestors,
+    common_parent,
+    find_person,
+    find_unit,
+    people_with_role,
+    unit_for_regions,
+)
+from yuqing.runtime import Runtime
+from yuqing.workcal.clock import WorkCalendar
+from yuqing.workcal.service import load_calendar
+
+__all__ = [
+    "AlertCounts",
+    "acknowledge",
+    "alert_view",
+    "escalate_due",
+    "list_alerts",
+    "process_signals",
+    "route",
+]
+
+STATE_NAME = "alerts"
+KIND_LABELS = {"new": "新事件", "upgrade": "等级提升", "flare_up": "舆情反复"}
+GRADE_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
+
+
+class AlertError(ValueError):
+    """An alert action that cannot be done; the message says why."""
+
+
+@dataclass
+class AlertCounts:
+    signals: int = 0
+    created: int = 0
+    merged: int = 0
+    unrouted: int = 0
+    below_threshold: int = 0
+    notices: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def route(session: Session, event: Event) -> Unit | None:
+    """The unit responsible for an event (PRODUCT.md §2.4).
+
+    Candidates: the unit owning the event's topic, and the unit whose regions the event mentions
+    (`unit_for_regions`: the common parent when several units' regions are mentioned). When the
+    topic's unit lies inside the region's unit (the city's health commission, an event in the
+    city), the topic's unit is the specific one and gets it; when they are apart, their common
+    parent does.
+    """
+    topic_unit: Unit | None = None
+    if event.topic_id is not None:
+        topic = session.get(Topic, event.topic_id)
+        if topic is not None and topic.unit:
+            with contextlib.suppress(LookupError):  # a topic owned by a unit not set up yet
+                topic_unit = find_unit(session, topic.unit)
+    regions = list((event.metrics or {}).get("region_list") or [])
+    region_unit = unit_for_regions(session, regions) if regions else None
+    if topic_unit is None or region_unit is None:
+        return topic_unit or region_unit
+    if region_unit.id in {u.id for u in ancestors(session, topic_unit.id)}:
+        return topic_unit
+    return common_parent(session, [topic_unit.id, region_unit.id])
+
+
+def _message(alert: Alert, event: Event, unit: Unit, at: dt.datetime, prefix: str = "") -> Message:
+    reasons = "；".join(str(r.get("text", "")) for r in alert.reasons[:4]) or "见事件详情"
+    metrics = event.metrics or {}
+    return Message(
+        title=f"{prefix}【{alert.grade}舆情预警】{alert.title[:40]}",
+        body=f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}\n定级依据：{reasons}",
+        at=at,
+        level=Level.for_grade(alert.grade_code),
+        facts=(
+            ("等级", f"{alert.grade}（{alert.grade_code} 级）"),
+            ("责任单位", unit.name),
+            ("信息量", str(metrics.get("posts", event.post_count))),
+            ("预警编号", str(alert.id)),
+        ),
+    )
+
+
+def _first_recipients(
+    session: Session, rt: Runtime, unit: Unit, calendar: WorkCalendar, at: dt.datetime
+) -> list[Person]:
+    on_duty = duty.on_duty(session, unit.id, at, is_working_time=calendar.is_working_time)
+    return on_duty or people_with_role(session, Role.OFFICE, unit.id)
+
+
+def _notify_level(
+    session: Session,
+    rt: Runtime,
+    alert: Alert,
+    event: Event,
+    unit: Unit,
+    calendar: WorkCalendar,
+    at: dt.datetime,
+    *,
+    occasion: str,
+) -> int:
+    step = alert.chain[alert.level] if alert.level < len(alert.chain) else None
+    if alert.level == 0:
+        people = _first_recipients(session, rt, unit, calendar, at)
+        reason = "值班员"
+    elif step is not None:
+        people = people_with_role(session, step["role"], unit.id)
+        reason = f"升级：{Role(step['role']).label}"
+    else:
+        return 0
+    for person in people:
+        session.add(
+            AlertRecipient(
+                alert_id=alert.id, person_id=person.id, level=alert.level, reason=reason, notified_at=at
+            )
+        )
+    prefix = "【演练】" if alert.is_drill else ""
+    if alert.level > 0:
+        prefix += f"【未确认·第{alert.level}次升级】"
+    return tell(
+        session,
+        people,
+        _message(alert, event, unit, at, prefix),
+        key=f"alert:{alert.id}:{occasion}:level:{alert.level}",
+        subject=("alert", alert.id),
+    )
+
+
+def _schedule_next(alert: Alert, at: dt.datetime) -> None:
+    if alert.level + 1 < len(alert.chain):
+        alert.next_escalation_at = at + dt.timedelta(minutes=float(alert.chain[alert.level]["wait_minutes"]))
+    else:
+        alert.next_escalation_at = None
+
+
+def raise_alert(
+    session: Session,
+    rt: Runtime,
+    event: Event,
+    kind: str,
+    plan: ResponsePlan,
+    calendar: WorkCalendar,
+    counts: AlertCounts,
+) -> Alert | None:
+    """Create the event's alert for its unit, or merge this signal into the open one."""
+    now = rt.clock()
+    unit = route(session, event)
+    if unit is None:
+        counts.unrouted += 1
+        return None
+    code = event.grade_code or "IV"
+    if GRADE_ORDER.get(code, 0) < GRADE_ORDER.get(unit.alert_threshold or "IV", 1):
+        counts.below_threshold += 1
+        return None
+    merge_key = f"event:{event.id}:unit:{unit.id}"
+    alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
+    if alert is None:
+        alert = Alert(
+            event_id=event.id,
+            unit_id=unit.id,
+            merge_key=merge_key,
+            kind=kind,
+            grade_code=code,
+            grade=event.grade or GRADE_NAMES[code],
+            title=event.title[:200],
+            reasons=list(event.reasons or []),
+            status=AlertStatus.OPEN.value,
+            created_at=now,
+            updated_at=now,
+            chain=[step.as_dict() for step in plan.escalation],
+            level=0,
+        )
+        session.add(alert)
+        session.flush()
+        counts.created += 1
+    else:
+        # A repeat: same alert, newer grade; an upgrade or flare-up needs acknowledging again.
+        alert.repeats += 1
+        alert.kind = kind
+        alert.grade_code, alert.grade = code, event.grade or GRADE_NAMES[code]
+        alert.reasons = list(event.reasons or [])
+        alert.updated_at = now
+        alert.status = AlertStatus.OPEN.value
+        alert.level = 0
+        counts.merged += 1
+    counts.notices += _notify_level(
+        session, rt, alert, event, unit, calendar, now, occasion=f"r{alert.repeats}"
+    )
+    _schedule_next(alert, now)
+    return alert
+
+
+def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
+    """Turn new grade signals into alerts (and regrade open cases), after the stored cursor."""
+    counts = AlertCounts()
+    plan = load_plan(rt.settings.plan_profile or None)
+    calendar = load_calendar(rt)
+    with transaction(rt.sessions) as session:
+        state = session.get(PipelineState, STATE_NAME)
+        cursor = state.cursor if state else 0
+        signals = list(
+            session.scalars(
+                select(GradeSignal).where(GradeSignal.id > cursor).order_by(GradeSignal.id).limit(limit)
+            )
+        )
+        for signal in signals:
+            counts.signals += 1
+            event = session.get(Event, signal.event_id)
+            if event is None:
+                continue
+            kind = {"graded": "new", "upgraded": "upgrade"}.get(signal.kind, signal.kind)
+            alert = raise_alert(session, rt, event, kind, plan, calendar, counts)
+            for case in session.scalars(
+                select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
+            ):
+                cases.apply_grade(session, rt, case, event.grade_code or "IV", plan, calendar, alert=alert)
+        if signals:
+            if state is None:
+                session.add(
+                    PipelineState(name=STATE_NAME, data=b"", cursor=signals[-1].id, updated_at=rt.clock())
+                )
+            else:
+                state.cursor, state.updated_at = signals[-1].id, rt.clock()
+    return counts
+
+
+def escalate_due(rt: Runtime) -> int:
+    """Unacknowledged alerts whose wait is over go one level up the chain they were given."""
+    now = rt.clock()
+    calendar = load_calendar(rt)
+    escalated = 0
+    with transaction(rt.sessions) as session:
+        due = session.scalars(
+            select(Alert)
+            .where(Alert.status == AlertStatus.OPEN.value, Alert.next_escalation_at <= now)
+            .order_by(Alert.id)
+        ).all()
+        for alert in due:
+            event = session.get(Event, alert.event_id)
+            unit = session.get(Unit, alert.unit_id)
+            assert event is not None and unit is not None
+            if alert.level + 1 >= len(alert.chain):
+                alert.next_escalation_at = None  # the top of the chain has been told
+                continue
+            alert.level += 1
+            _notify_level(session, rt, alert, event, unit, calendar, now, occasion=f"r{alert.repeats}")
+            _schedule_next(alert, now)
+            escalated += 1
+    return escalated
+
+
+def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli") -> dict[str, Any]:
+    """Acknowledge an alert: its escalation stops. The person must be able to act for its unit."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise LookupError(f"找不到预警 {alert_id}")
+        person = find_person(session, person_ref)
+        if not cases.may_act(session, person.id, alert.unit_id, cases.ACKNOWLEDGERS):
+            raise cases.PermissionDenied(
+                f"{person.name} 不是该单位的值班员、监测员、办公室人员或领导，不能确认此预警"
+            )
+        if alert.status != AlertStatus.OPEN.value:
+            raise AlertError(
+                f"预警 {alert_id} 已{'确认' if alert.status == 'acknowledged' else '关闭'}，无需再次确认"
+            )
+        alert.status = AlertStatus.ACKNOWLEDGED.value
+        alert.acknowledged_at, alert.acknowledged_by = now, person.id
+        alert.next_escalation_at = None
+        for case in session.scalars(select(Case).where(Case.alert_id == alert.id)):
+            cases.log(session, case, person, "alert_ack", f"确认预警 #{alert.id}", via=via, at=now)
+        return alert_view(session, alert, rt.settings.timezone)
+
+
+def alert_view(session: Session, alert: Alert, zone: str) -> dict[str, Any]:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    unit = session.get(Unit, alert.unit_id)
+    acked = session.get(Person, alert.acknowledged_by) if alert.acknowledged_by else None
+    recipients = session.scalars(
+        select(AlertRecipient).where(AlertRecipient.alert_id == alert.id).order_by(AlertRecipient.id)
+    ).all()
+    case_id = session.scalar(select(Case.id).where(Case.alert_id == alert.id))
+    return {
+        "id": alert.id,
+        "event_id": alert.event_id,
+        "case_id": case_id,
+        "unit": unit.name if unit else None,
+        "kind": alert.kind,
+        "kind_label": KIND_LABELS.get(alert.kind, alert.kind),
+        "grade": alert.grade,
+        "grade_code": alert.grade_code,
+        "title": alert.title,
+        "reasons": alert.reasons,
+        "status": alert.status,
+        "repeats": alert.repeats,
+        "level": alert.level,
+        "chain": alert.chain,
+        "created_at": alert.created_at.astimezone(tz).isoformat(),
+        "next_escalation_at": alert.next_escalation_at.astimezone(tz).isoformat()
+        if alert.next_escalation_at
+        else None,
+        "acknowledged_at": alert.acknowledged_at.astimezone(tz).isoformat()
+        if alert.acknowledged_at
+        else None,
+        "acknowledged_by": acked.name if acked else None,
+        "recipients": [
+            {
+                "person_id": r.person_id,
+                "level": r.level,
+                "reason": r.reason,
+                "at": r.notified_at.astimezone(tz).isoformat(),
+            }
+            for r in recipients
+        ],
+        "is_drill": alert.is_drill,
+    }
+
+
+def list_alerts(rt: Runtime, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+        if status:
+            query = query.where(Alert.status == status)
+        return [alert_view(session, a, rt.settings.timezone) for a in session.scalars(query)]

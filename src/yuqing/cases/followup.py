@@ -1,0 +1,217 @@
+"""Background duties of the response side: the deadline sweep with its escalation, follow-up of
+disposed events (the calm rule proposes closing, renewed growth reopens), and the worker that
+runs them with alerting inside `yuqing serve`.
+
+Everything here is a function of the stored state and the clock, so it is safe to run twice
+and after a restart: moves are guarded by the state they move from, and every notice has a
+dedup key in the outbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from yuqing.alerts.notices import tell
+from yuqing.analysis.models import Event
+from yuqing.background import PeriodicWorker
+from yuqing.cases import deadlines
+from yuqing.cases.models import Case, Deadline, Stage
+from yuqing.cases.plan import DeadlineKind, load_plan
+from yuqing.cases.service import log
+from yuqing.db import transaction
+from yuqing.notify.messages import Level, Message
+from yuqing.org.models import ContactChannel, Person, Unit
+from yuqing.org.service import people_with_role
+from yuqing.runtime import Runtime
+
+log_ = logging.getLogger(__name__)
+
+# Who hears about an overdue clock: its owner role and the next level above it.
+ESCALATE_TO: dict[str, tuple[str, ...]] = {
+    "office": ("office", "deputy_leader"),
+    "liaison": ("liaison", "office"),
+    "deputy_leader": ("deputy_leader", "chief"),
+}
+
+
+@dataclass
+class ResponseCounts:
+    sweep: dict[str, int] = field(default_factory=dict)
+    calm_proposed: int = 0
+    reopened: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sweep": self.sweep, "calm_proposed": self.calm_proposed, "reopened": self.reopened}
+
+
+def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
+    """Mark clocks due soon and overdue, and tell the owners of the newly overdue ones."""
+    plan = load_plan(rt.settings.plan_profile or None)
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        counts, overdue = deadlines.sweep(session, now, plan.due_soon_minutes)
+        recipients: dict[tuple[str, int], list[Person]] = {}
+        contacts: dict[int, list[ContactChannel]] = {}
+        for start in range(0, len(overdue), 500):
+            chunk = overdue[start : start + 500]
+            rows = session.execute(
+                select(Deadline, Case).join(Case, Case.id == Deadline.case_id).where(Deadline.id.in_(chunk))
+            ).all()
+            for deadline, case in rows:
+                people = [
+                    person
+                    for role in ESCALATE_TO.get(deadline.owner_role, (deadline.owner_role, "deputy_leader"))
+                    for person in (
+                        recipients[(role, deadline.unit_id)]
+                        if (role, deadline.unit_id) in recipients
+                        else recipients.setdefault(
+                            (role, deadline.unit_id), people_with_role(session, role, deadline.unit_id)
+                        )
+                    )
+                ]
+                label = DeadlineKind.LABELS.get(deadline.kind, deadline.kind)
+                prefix = "【演练】" if case.is_drill else ""
+                tell(
+                    session,
+                    people,
+                    Message(
+                        title=f"{prefix}【时限已超】工单 #{case.id} {label}",
+                        body=f"工单「{case.title[:60]}」的{label}时限已超过，尚未完成，请立即处理。",
+                        at=now,
+                        level=Level.for_grade(case.grade_code),
+                        facts=(("工单", f"#{case.id}"), ("时限", label), ("等级", case.grade)),
+                    ),
+                    key=f"deadline:{deadline.id}:overdue",
+                    subject=("case", case.id),
+                    contacts=contacts,
+                )
+                log(
+                    session,
+                    case,
+                    None,
+                    "overdue",
+                    f"{label}时限已超过，已通知{'、'.join(p.name for p in people) or '（无人可通知）'}",
+                    via="system",
+                    at=now,
+                )
+            session.execute(
+                update(Deadline)
+                .where(Deadline.id.in_(chunk), Deadline.escalated_at.is_(None))
+                .values(escalated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            counts.escalated += len(rows)
+    return counts
+
+
+def follow_up(rt: Runtime) -> tuple[int, int]:
+    """Calm rule and flare-ups for cases past 处置. Returns (closings proposed, cases reopened)."""
+    from yuqing.alerts.service import AlertCounts, raise_alert
+    from yuqing.cases.service import _move
+    from yuqing.workcal.service import load_calendar
+
+    plan = load_plan(rt.settings.plan_profile or None)
+    calendar = load_calendar(rt)
+    now = rt.clock()
+    proposed = reopened = 0
+    watched = (Stage.FOLLOWING.value, Stage.SUMMARISED.value, Stage.CLOSED.value)
+    with transaction(rt.sessions) as session:
+        rows = session.execute(
+            select(Case, Event).join(Event, Event.id == Case.event_id).where(Case.stage.in_(watched))
+        ).all()
+        for case, event in rows:
+            grown = event.post_count - case.followed_posts
+            if grown >= plan.flare_up_posts and event.last_seen > case.stage_changed_at:
+                _move(
+                    session,
+                    rt,
+                    case,
+                    Stage.DISPOSING,
+                    None,
+                    via="system",
+                    at=now,
+                    note=f"舆情反复：进入{Stage(case.stage).label}后新增 {grown} 条信息",
+                )
+                raise_alert(session, rt, event, "flare_up", plan, calendar, AlertCounts())
+                reopened += 1
+                continue
+            if case.stage != Stage.FOLLOWING.value or case.calm_proposed_at is not None:
+                continue
+            quiet = now - event.last_seen
+            daily = _posts_last_day(event, now)
+            if quiet >= dt.timedelta(hours=plan.calm_quiet_hours) and daily < plan.calm_daily_posts:
+                case.calm_proposed_at = now
+                hours = quiet.total_seconds() / 3600
+                text = (
+                    f"平息条件已满足：{hours:.0f} 小时无新增信息（规则 {plan.calm_quiet_hours:g} 小时），"
+                    f"近一日 {daily} 条（规则少于 {plan.calm_daily_posts} 条），建议总结结案"
+                )
+                log(session, case, None, "calm", text, via="system", at=now)
+                unit = session.get(Unit, case.unit_id)
+                tell(
+                    session,
+                    people_with_role(session, "office", case.unit_id),
+                    Message(
+                        title=f"【建议结案】工单 #{case.id}",
+                        body=f"{case.title[:60]}：{text}",
+                        at=now,
+                        facts=(("单位", unit.name if unit else ""),),
+                    ),
+                    key=f"case:{case.id}:calm:{case.reopened}",
+                    subject=("case", case.id),
+                )
+                proposed += 1
+    return proposed, reopened
+
+
+def _posts_last_day(event: Event, now: dt.datetime) -> int:
+    """Posts of the event in the last 24 hours, from its hourly series."""
+    series = (event.metrics or {}).get("hourly") or []
+    cutoff = now - dt.timedelta(hours=24)
+    total = 0
+    for point in series:
+        try:
+            at = dt.datetime.fromisoformat(str(point.get("hour")))
+        except ValueError:
+            continue
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        if at >= cutoff:
+            total += int(point.get("posts", 0))
+    return total
+
+
+def run_once(rt: Runtime) -> dict[str, Any]:
+    """One round of all response duties, in order: alerts, escalation, deadlines, follow-up."""
+    from yuqing.alerts.service import escalate_due, process_signals
+
+    alerts = process_signals(rt)
+    escalated = escalate_due(rt)
+    swept = sweep_deadlines(rt)
+    proposed, reopened = follow_up(rt)
+    return {
+        "alerts": alerts.as_dict(),
+        "alerts_escalated": escalated,
+        "deadlines": swept.as_dict(),
+        "calm_proposed": proposed,
+        "reopened": reopened,
+    }
+
+
+class ResponseWorker(PeriodicWorker):
+    """Runs the response duties inside `yuqing serve`."""
+
+    def __init__(self, rt: Runtime, interval: float = 15.0) -> None:
+        super().__init__("yuqing-response", interval)
+        self._rt = rt
+
+    def work(self) -> bool:
+        result = run_once(self._rt)
+        if result["alerts"]["signals"] or result["deadlines"]["overdue"]:
+            log_.info("response round %s", result)
+        return bool(result["alerts"]["signals"] >= 500)

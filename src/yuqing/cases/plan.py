@@ -1,0 +1,234 @@
+"""The response rules of the plan profile: deadlines, approvals, escalation, categories, calm rule.
+
+They live in the same TOML file as the grades (PRODUCT.md §2.3–2.5), in a `[response]` section;
+every key has the default of PRODUCT.md, so a profile without the section still works. Durations
+are written the way the plan states them:
+
+- `"1h"`, `"24h"`, `"30m"`: calendar time — nights and holidays count;
+- `"3wh"`: working hours — only working hours of working days count;
+- `"5wd"`: working days — due at the end of the working day that many working days later;
+- `"swd"`: the same working day (the next one when it is already over).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from yuqing.analysis.grading import GRADE_ORDER, ProfileError, load_profile
+
+__all__ = [
+    "CATEGORIES",
+    "CHANNELS",
+    "DeadlineKind",
+    "Duration",
+    "EscalationStep",
+    "ResponsePlan",
+    "load_plan",
+    "parse_duration",
+]
+
+# PRODUCT.md §2.5: category → the measures the plan suggests.
+CATEGORIES: dict[str, str] = {
+    "询问/质疑/诉求": "当日尽量答复，5 个工作日内出具正式答复意见",
+    "属实批评": "正视问题，诚恳道歉，公布处理结果",
+    "恶意传播/炒作": "澄清事实；持续炒作的，移交有关部门",
+    "捏造/歪曲/谣言/诽谤": "发布事实真相，要求平台删除，移交公安机关",
+    "建设性建议": "吸收采纳并回复",
+}
+CATEGORY_ALIASES: dict[str, str] = {
+    "inquiry": "询问/质疑/诉求",
+    "criticism": "属实批评",
+    "hype": "恶意传播/炒作",
+    "rumour": "捏造/歪曲/谣言/诽谤",
+    "rumor": "捏造/歪曲/谣言/诽谤",
+    "suggestion": "建设性建议",
+}
+# PRODUCT.md §2.5 response channels.
+CHANNELS: tuple[str, ...] = ("新闻通稿", "官方微博/微信", "新闻发布会", "跟帖回应", "专家解读", "媒体采访")
+
+
+class DeadlineKind:
+    """The clocks of PRODUCT.md §2.3, with their Chinese names."""
+
+    REPORT = "report"
+    FIRST_RESPONSE = "first_response"
+    RELEASE = "release"
+    PRESS_CONFERENCE = "press_conference"
+    FORMAL_REPLY = "formal_reply"
+    TASK = "task"
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "report": "向上级报告",
+        "first_response": "初步回应",
+        "release": "发布权威信息",
+        "press_conference": "召开新闻发布会",
+        "formal_reply": "出具答复意见",
+        "task": "部门任务",
+    }
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|wh|wd)\s*$")
+
+
+@dataclass(frozen=True)
+class Duration:
+    """An amount of time in one of the plan's units: `m`/`h` calendar, `wh` working hours,
+    `wd` working days, `swd` the same working day."""
+
+    amount: float
+    unit: str
+
+    def __str__(self) -> str:
+        labels = {"m": "分钟", "h": "小时", "wh": "个工作小时", "wd": "个工作日"}
+        if self.unit == "swd":
+            return "当个工作日内"
+        return f"{self.amount:g} {labels[self.unit]}"
+
+
+def parse_duration(text: str, where: str = "duration") -> Duration:
+    if text.strip() == "swd":
+        return Duration(0.0, "swd")
+    match = _DURATION.match(text)
+    if not match:
+        raise ProfileError(f"{where}：无法识别的时限 {text!r}（应如 1h、30m、3wh、5wd 或 swd）")
+    return Duration(float(match.group(1)), match.group(2))
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    """Who is told at one level of an escalation, and how long to wait before the next level."""
+
+    role: str
+    wait_minutes: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "wait_minutes": self.wait_minutes}
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    # deadline kind → grade code → duration; a missing grade means the clock does not run.
+    deadlines: dict[str, dict[str, Duration]]
+    approvals: dict[str, tuple[str, ...]]  # grade code → roles that must approve a release
+    escalation: tuple[EscalationStep, ...]
+    due_soon_minutes: float
+    max_extension: Duration
+    calm_quiet_hours: float
+    calm_daily_posts: int
+    flare_up_posts: int
+    twenty_four_hour_duty: tuple[str, ...]  # grade codes that switch on 24-hour duty
+
+    def duration(self, kind: str, grade_code: str | None) -> Duration | None:
+        by_grade = self.deadlines.get(kind, {})
+        return by_grade.get(grade_code or "IV") or by_grade.get("*")
+
+    def required_approvals(self, grade_code: str | None) -> tuple[str, ...]:
+        return self.approvals.get(grade_code or "IV", self.approvals.get("IV", ()))
+
+
+DEFAULTS: dict[str, Any] = {
+    "deadlines": {
+        "report": {"I": "1h", "II": "2h", "III": "4h", "IV": "swd"},
+        "first_response": {"*": "3wh"},
+        "release": {"I": "5h", "II": "5h", "III": "48h", "IV": "48h"},
+        "press_conference": {"I": "24h", "II": "24h"},
+        "formal_reply": {"*": "5wd"},
+    },
+    "approvals": {
+        "IV": ["deputy_leader"],
+        "III": ["deputy_leader"],
+        "II": ["chief", "leading_group"],
+        "I": ["chief", "leading_group"],
+    },
+    "escalation": [
+        {"role": "duty_officer", "wait_minutes": 15},
+        {"role": "office", "wait_minutes": 30},
+        {"role": "deputy_leader", "wait_minutes": 30},
+        {"role": "chief", "wait_minutes": 60},
+    ],
+    "due_soon_minutes": 30,
+    "max_extension": "10wd",
+    "calm": {"quiet_hours": 24, "daily_posts": 10},
+    "flare_up_posts": 20,
+    "twenty_four_hour_duty": ["I", "II"],
+}
+ROLES = ("monitor", "office", "deputy_leader", "chief", "leading_group", "liaison", "duty_officer", "admin")
+
+
+def load_plan(path: str | Path | None = None) -> ResponsePlan:
+    """The response rules of the profile at `path` (the configured one by default), validated."""
+    profile = load_profile(path)
+    return _load(profile.source)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> ResponsePlan:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    section = data.get("response", {})
+    if not isinstance(section, dict):
+        raise ProfileError(f"{path}：[response] 应为表")
+    merged = {**DEFAULTS, **section}
+    where = f"{path} response"
+    deadlines: dict[str, dict[str, Duration]] = {}
+    raw_deadlines = {**DEFAULTS["deadlines"], **(merged.get("deadlines") or {})}
+    for kind, by_grade in raw_deadlines.items():
+        if kind not in DeadlineKind.LABELS:
+            raise ProfileError(f"{where}.deadlines.{kind}：未知的时限类型")
+        if isinstance(by_grade, str):
+            by_grade = {"*": by_grade}
+        if not isinstance(by_grade, dict):
+            raise ProfileError(f"{where}.deadlines.{kind} 应为表或时限")
+        parsed: dict[str, Duration] = {}
+        for code, text in by_grade.items():
+            if code != "*" and code not in GRADE_ORDER:
+                raise ProfileError(f"{where}.deadlines.{kind}.{code}：等级代码应为 I、II、III、IV 或 *")
+            parsed[code] = parse_duration(str(text), f"{where}.deadlines.{kind}.{code}")
+        deadlines[kind] = parsed
+    approvals: dict[str, tuple[str, ...]] = {}
+    for code, roles in (merged.get("approvals") or {}).items():
+        if code not in GRADE_ORDER:
+            raise ProfileError(f"{where}.approvals.{code}：等级代码应为 I、II、III 或 IV")
+        for role in roles:
+            if role not in ROLES:
+                raise ProfileError(f"{where}.approvals.{code}：未知角色 {role!r}")
+        approvals[code] = tuple(roles)
+    steps: list[EscalationStep] = []
+    for index, step in enumerate(merged.get("escalation") or []):
+        role = step.get("role") if isinstance(step, dict) else None
+        if role not in ROLES:
+            raise ProfileError(f"{where}.escalation[{index}].role：未知角色 {role!r}")
+        steps.append(EscalationStep(str(role), float(step.get("wait_minutes", 30))))
+    if not steps:
+        raise ProfileError(f"{where}.escalation 不能为空")
+    calm = merged.get("calm") or {}
+    max_extension = parse_duration(str(merged["max_extension"]), f"{where}.max_extension")
+    if max_extension.unit != "wd":
+        raise ProfileError(f"{where}.max_extension 应以工作日计，如 10wd")
+    return ResponsePlan(
+        deadlines=deadlines,
+        approvals=approvals,
+        escalation=tuple(steps),
+        due_soon_minutes=float(merged["due_soon_minutes"]),
+        max_extension=max_extension,
+        calm_quiet_hours=float(calm.get("quiet_hours", 24)),
+        calm_daily_posts=int(calm.get("daily_posts", 10)),
+        flare_up_posts=int(merged["flare_up_posts"]),
+        twenty_four_hour_duty=tuple(str(c) for c in merged["twenty_four_hour_duty"]),
+    )
+
+
+def category_name(value: str) -> str:
+    """A category by its Chinese name, a leading part of it (询问, 谣言) or its English alias."""
+    if value in CATEGORIES:
+        return value
+    if value.lower() in CATEGORY_ALIASES:
+        return CATEGORY_ALIASES[value.lower()]
+    matches = [name for name in CATEGORIES if (value and value in name.split("/")) or name.startswith(value)]
+    if len(matches) == 1:
+        return matches[0]
+    raise ValueError(f"未知的舆情类别 {value!r}；可选：{'、'.join(CATEGORIES)}")

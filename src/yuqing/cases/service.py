@@ -1,0 +1,961 @@
+"""Case actions: open, advance, categorise, statements, approvals, release, respond, extend, close.
+
+Every action checks the person's role at the case's unit (`org.has_role`: the role held there or
+at a parent unit), goes through the transition table where it moves the stage, writes one line
+to the case's timeline (who, when, what, from which screen or command), and moves the clocks.
+Domain errors are ValueErrors with a Chinese message saying what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from yuqing.alerts.models import Alert
+from yuqing.analysis.grading import GRADE_ORDER
+from yuqing.analysis.models import Event
+from yuqing.cases import deadlines, workflow
+from yuqing.cases.models import (
+    Approval,
+    Case,
+    CaseAction,
+    CaseEvidence,
+    CaseTask,
+    Deadline,
+    Stage,
+    Statement,
+)
+from yuqing.cases.plan import CATEGORIES, CHANNELS, DeadlineKind, ResponsePlan, category_name, load_plan
+from yuqing.db import transaction
+from yuqing.ingest.models import Post
+from yuqing.org import duty
+from yuqing.org.models import Person, Unit
+from yuqing.org.roles import Role
+from yuqing.org.service import find_person, find_unit, has_role
+from yuqing.runtime import Runtime
+from yuqing.workcal.clock import WorkCalendar
+from yuqing.workcal.service import load_calendar
+
+GRADE_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
+ACKNOWLEDGERS = ("duty_officer", "monitor", "office", "deputy_leader", "chief", "leading_group")
+OPENERS = ACKNOWLEDGERS
+DRAFTERS = ("office", "deputy_leader", "chief", "leading_group")
+RELEASERS = ("office", "deputy_leader", "chief", "leading_group")
+EXTENDERS = ("office", "deputy_leader", "chief", "leading_group")
+TASKERS = ("office", "deputy_leader", "chief", "leading_group")
+
+
+class PermissionDenied(ValueError):
+    """The person lacks the role an action needs; the message names the roles."""
+
+
+def may_act(session: Session, person_id: int, unit_id: int, roles: Iterable[str]) -> bool:
+    return any(has_role(session, person_id, role, unit_id) for role in roles)
+
+
+def _require(session: Session, person: Person, case: Case, roles: Iterable[str], what: str) -> None:
+    roles = tuple(roles)
+    if not may_act(session, person.id, case.unit_id, roles):
+        names = "、".join(Role(r).label for r in roles)
+        raise PermissionDenied(f"{person.name} 无权{what}：需要本单位（或上级单位）的以下角色之一：{names}")
+
+
+def log(
+    session: Session,
+    case: Case,
+    person: Person | None,
+    action: str,
+    text: str,
+    *,
+    via: str,
+    at: dt.datetime,
+    detail: dict[str, Any] | None = None,
+) -> CaseAction:
+    entry = CaseAction(
+        case_id=case.id,
+        at=at,
+        person_id=person.id if person else None,
+        actor=person.name if person else "系统",
+        action=action,
+        text=text,
+        detail=detail or {},
+        via=via,
+    )
+    session.add(entry)
+    return entry
+
+
+def _case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise LookupError(f"找不到工单 {case_id}")
+    return case
+
+
+def _local(at: dt.datetime | None, zone: str) -> str | None:
+    from zoneinfo import ZoneInfo
+
+    return at.astimezone(ZoneInfo(zone)).isoformat() if at else None
+
+
+def _plan(rt: Runtime) -> ResponsePlan:
+    return load_plan(rt.settings.plan_profile or None)
+
+
+def _duty_24h(session: Session, case: Case, plan: ResponsePlan, at: dt.datetime) -> None:
+    if case.grade_code in plan.twenty_four_hour_duty and not case.is_drill:
+        duty.start_24h_duty(
+            session, case.unit_id, f"{case.grade}事件处置中（工单 #{case.id}）", at, key=f"case:{case.id}"
+        )
+
+
+# ---- opening ------------------------------------------------------------------------------------
+
+
+def open_case(
+    rt: Runtime,
+    person_ref: str,
+    *,
+    event_id: int | None = None,
+    alert_id: int | None = None,
+    post_id: int | None = None,
+    unit_ref: str | None = None,
+    grade_code: str | None = None,
+    via: str = "cli",
+) -> dict[str, Any]:
+    """Open a case from an alert, an event (its alert when there is one), or by hand from a post."""
+    now = rt.clock()
+    plan, calendar = _plan(rt), load_calendar(rt)
+    with transaction(rt.sessions) as session:
+        person = find_person(session, person_ref)
+        alert: Alert | None = None
+        event: Event | None = None
+        post: Post | None = None
+        if alert_id is not None:
+            alert = session.get(Alert, alert_id)
+            if alert is None:
+                raise LookupError(f"找不到预警 {alert_id}")
+            event_id = alert.event_id
+        if event_id is not None:
+            event = session.get(Event, event_id)
+            if event is None:
+                raise LookupError(f"找不到事件 {event_id}")
+            if alert is None:
+                alert = session.scalars(
+                    select(Alert).where(Alert.event_id == event_id).order_by(Alert.id)
+                ).first()
+            existing = session.scalars(
+                select(Case).where(Case.event_id == event_id, Case.stage != Stage.CLOSED.value)
+            ).first()
+            if existing is not None:
+                raise ValueError(f"事件 {event_id} 已有未结案的工单 #{existing.id}")
+        elif post_id is not None:
+            post = session.get(Post, post_id)
+            if post is None:
+                raise LookupError(f"找不到信息 {post_id}")
+        else:
+            raise ValueError("请指定 --event、--alert 或 --post")
+        if unit_ref:
+            unit = find_unit(session, unit_ref)
+        elif alert is not None:
+            unit = session.get(Unit, alert.unit_id)  # type: ignore[assignment]
+        elif event is not None:
+            from yuqing.alerts.service import route
+
+            routed = route(session, event)
+            if routed is None:
+                raise ValueError("无法确定该事件的责任单位，请用 --unit 指定")
+            unit = routed
+        else:
+            unit = session.get(Unit, person.unit_id)  # type: ignore[assignment]
+        assert unit is not None
+        code = grade_code or (event.grade_code if event and event.grade_code else None) or "IV"
+        if code not in GRADE_ORDER:
+            raise ValueError(f"等级代码应为 I、II、III 或 IV，实为 {code!r}")
+        if event is not None:
+            title = event.title
+            known = event.first_seen
+        else:
+            assert post is not None
+            title = (post.title or post.text or "")[:80]
+            known = post.fetched_at or now
+        detected = alert.created_at if alert is not None else now
+        case = Case(
+            title=title[:200] or "（无标题）",
+            event_id=event.id if event else None,
+            post_id=post.id if post else None,
+            alert_id=alert.id if alert else None,
+            unit_id=unit.id,
+            stage=Stage.DETECTED.value,
+            grade_code=code,
+            grade=GRADE_NAMES[code],
+            detected_at=min(detected, now),
+            known_at=min(known, now),
+            opened_at=now,
+            opened_by=person.id,
+            stage_changed_at=now,
+            followed_posts=event.post_count if event else 0,
+            is_drill=bool(alert.is_drill) if alert else False,
+        )
+        # The opener must be able to act for the unit.
+        if not may_act(session, person.id, unit.id, OPENERS):
+            raise PermissionDenied(
+                f"{person.name} 不是 {unit.name} 的监测、值班、办公室人员或领导，不能开立工单"
+            )
+        session.add(case)
+        session.flush()
+        source = f"预警 #{alert.id}" if alert else (f"事件 #{event.id}" if event else f"信息 #{post_id}")
+        log(session, case, person, "open", f"由{source}开立工单，等级 {case.grade}", via=via, at=now)
+        started = deadlines.start_case_clocks(session, case, plan, calendar)
+        for clock in started:
+            if clock.calendar_warning:
+                log(session, case, None, "calendar_warning", clock.calendar_warning, via="system", at=now)
+        if post is not None:
+            session.add(
+                CaseEvidence(
+                    case_id=case.id,
+                    post_id=post.id,
+                    note="开立工单所据信息",
+                    added_by=person.id,
+                    added_at=now,
+                )
+            )
+        _duty_24h(session, case, plan, now)
+        return case_view(session, case, rt.settings.timezone)
+
+
+# ---- the stages ---------------------------------------------------------------------------------
+
+
+def _facts(session: Session, case: Case) -> workflow.CaseFacts:
+    released = session.scalar(
+        select(func.count())
+        .select_from(Statement)
+        .where(Statement.case_id == case.id, Statement.status == "released")
+    )
+    open_tasks = session.scalar(
+        select(func.count())
+        .select_from(CaseTask)
+        .where(CaseTask.case_id == case.id, CaseTask.done_at.is_(None))
+    )
+    return workflow.CaseFacts(
+        case.stage, case.category, int(released or 0), case.summary, int(open_tasks or 0)
+    )
+
+
+def _move(
+    session: Session,
+    rt: Runtime,
+    case: Case,
+    target: Stage,
+    person: Person | None,
+    *,
+    via: str,
+    at: dt.datetime,
+    note: str = "",
+) -> None:
+    move = workflow.transition(case.stage, target.value)
+    if person is not None:
+        _require(session, person, case, move.roles, f"将工单转入「{target.label}」")
+    workflow.check(move, _facts(session, case))
+    source = Stage(case.stage)
+    case.stage, case.stage_changed_at = target.value, at
+    text = f"{source.label} → {target.label}" + (f"：{note}" if note else "")
+    log(
+        session,
+        case,
+        person,
+        "reopen" if move.reopen else "advance",
+        text,
+        via=via,
+        at=at,
+        detail={"from": source.value, "to": target.value},
+    )
+    if target == Stage.REPORTED:
+        for done in deadlines.complete(session, case.id, DeadlineKind.REPORT, at):
+            log(
+                session,
+                case,
+                None,
+                "deadline",
+                f"向上级报告时限：{_state_label(done.state)}",
+                via="system",
+                at=at,
+            )
+    if target == Stage.FOLLOWING:
+        event = session.get(Event, case.event_id) if case.event_id else None
+        case.followed_posts = event.post_count if event else 0
+        case.calm_proposed_at = None
+    if move.reopen:
+        case.reopened += 1
+        case.closed_at = None
+        event = session.get(Event, case.event_id) if case.event_id else None
+        case.followed_posts = event.post_count if event else case.followed_posts
+        _duty_24h(session, case, _plan(rt), at)
+    if target == Stage.CLOSED:
+        case.closed_at = at
+        deadlines.cancel_open(session, case.id)
+        duty.end_24h_duty(session, case.unit_id, f"工单 #{case.id} 结案", at, key=f"case:{case.id}")
+        if case.alert_id is not None:
+            alert = session.get(Alert, case.alert_id)
+            if alert is not None:
+                alert.status, alert.next_escalation_at = "closed", None
+
+
+def _state_label(state: str) -> str:
+    from yuqing.cases.models import DeadlineState
+
+    return DeadlineState(state).label
+
+
+def advance(
+    rt: Runtime,
+    case_id: int,
+    stage: str,
+    person_ref: str,
+    *,
+    category: str | None = None,
+    summary: str | None = None,
+    note: str = "",
+    via: str = "cli",
+) -> dict[str, Any]:
+    """Move a case to `stage` (English name or 报告/研判/处置/跟踪/总结/结案) through the table."""
+    now = rt.clock()
+    target = workflow.parse_stage(stage)
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        if category:
+            _set_category(session, rt, case, person, category, via=via, at=now)
+        if summary:
+            case.summary = summary.strip()
+            log(session, case, person, "summary", "提交总结评估", via=via, at=now)
+        _move(session, rt, case, target, person, via=via, at=now, note=note)
+        return case_view(session, case, rt.settings.timezone)
+
+
+def _set_category(
+    session: Session, rt: Runtime, case: Case, person: Person, value: str, *, via: str, at: dt.datetime
+) -> None:
+    _require(session, person, case, DRAFTERS, "研判舆情类别")
+    name = category_name(value)
+    case.category = name
+    log(
+        session, case, person, "categorize", f"研判类别：{name}；建议措施：{CATEGORIES[name]}", via=via, at=at
+    )
+    if name == "询问/质疑/诉求":
+        plan, calendar = _plan(rt), load_calendar(rt)
+        duration = plan.duration(DeadlineKind.FORMAL_REPLY, case.grade_code)
+        if duration is not None:
+            clock = deadlines.start_clock(
+                session, case, DeadlineKind.FORMAL_REPLY, case.known_at, duration, calendar
+            )
+            if clock.calendar_warning:
+                log(session, case, None, "calendar_warning", clock.calendar_warning, via="system", at=at)
+
+
+def categorize(
+    rt: Runtime, case_id: int, category: str, person_ref: str, *, via: str = "cli"
+) -> dict[str, Any]:
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _set_category(session, rt, case, person, category, via=via, at=now)
+        return case_view(session, case, rt.settings.timezone)
+
+
+def apply_grade(
+    session: Session,
+    rt: Runtime,
+    case: Case,
+    code: str,
+    plan: ResponsePlan,
+    calendar: WorkCalendar,
+    *,
+    alert: Alert | None = None,
+    person: Person | None = None,
+    reason: str = "",
+    via: str = "system",
+) -> bool:
+    """The event was upgraded (or a person regraded the case): tighter clocks, new approvals,
+    24-hour duty for 重大 and above. A grade is never lowered by the pipeline."""
+    now = rt.clock()
+    if code == case.grade_code:
+        return False
+    if person is None and GRADE_ORDER[code] < GRADE_ORDER[case.grade_code]:
+        return False
+    old = case.grade
+    case.grade_code, case.grade = code, GRADE_NAMES[code]
+    if alert is not None and case.alert_id is None:
+        case.alert_id = alert.id
+    text = f"等级 {old} → {case.grade}" + (f"：{reason}" if reason else "（事件升级）")
+    log(session, case, person, "regrade", text, via=via, at=now)
+    for deadline, old_due in deadlines.retime_for_grade(session, case, plan, calendar):
+        log(
+            session,
+            case,
+            None,
+            "deadline",
+            f"{DeadlineKind.LABELS.get(deadline.kind, deadline.kind)}时限按新等级提前："
+            f"{_local(old_due, rt.settings.timezone)} → {_local(deadline.due_at, rt.settings.timezone)}",
+            via="system",
+            at=now,
+        )
+    _duty_24h(session, case, plan, now)
+    return True
+
+
+def regrade(
+    rt: Runtime, case_id: int, code: str, reason: str, person_ref: str, *, via: str = "cli"
+) -> dict[str, Any]:
+    """A person changes the grade, with a reason (PRODUCT.md §2.2)."""
+    if not reason.strip():
+        raise ValueError("调整等级须写明理由（--reason）")
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _require(session, person, case, ("deputy_leader", "chief", "leading_group"), "调整工单等级")
+        code = code.strip().upper()
+        if code not in GRADE_ORDER:
+            raise ValueError(f"等级代码应为 I、II、III 或 IV，实为 {code!r}")
+        apply_grade(
+            session, rt, case, code, _plan(rt), load_calendar(rt), person=person, reason=reason, via=via
+        )
+        return case_view(session, case, rt.settings.timezone)
+
+
+# ---- statements, approvals, release -------------------------------------------------------------
+
+
+def _latest_statement(session: Session, case_id: int) -> Statement | None:
+    return session.scalars(
+        select(Statement).where(Statement.case_id == case_id).order_by(Statement.version.desc())
+    ).first()
+
+
+def draft_statement(
+    rt: Runtime,
+    case_id: int,
+    person_ref: str,
+    *,
+    facts: str,
+    causes: str | None = None,
+    progress: str | None = None,
+    via: str = "cli",
+) -> dict[str, Any]:
+    """A new statement version: facts (快报事实), causes (慎报原因), progress (重报进展) kept apart."""
+    if not facts.strip():
+        raise ValueError("声明须写明已核实的事实（--facts）")
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _require(session, person, case, DRAFTERS, "起草声明")
+        if case.stage == Stage.CLOSED.value:
+            raise ValueError("工单已结案，不能再起草声明")
+        previous = _latest_statement(session, case.id)
+        statement = Statement(
+            case_id=case.id,
+            version=(previous.version + 1) if previous else 1,
+            facts=facts.strip(),
+            causes=(causes or "").strip() or None,
+            progress=(progress or "").strip() or None,
+            drafted_by=person.id,
+            drafted_at=now,
+            required_roles=list(_plan(rt).required_approvals(case.grade_code)),
+            status="draft",
+        )
+        session.add(statement)
+        session.flush()
+        needed = "、".join(Role(r).label for r in statement.required_roles)
+        log(
+            session,
+            case,
+            person,
+            "statement",
+            f"起草声明第 {statement.version} 稿，待{needed}审批",
+            via=via,
+            at=now,
+            detail={"statement_id": statement.id},
+        )
+        return case_view(session, case, rt.settings.timezone)
+
+
+def _approvals(session: Session, statement: Statement) -> list[Approval]:
+    return list(
+        session.scalars(select(Approval).where(Approval.statement_id == statement.id).order_by(Approval.id))
+    )
+
+
+def missing_roles(session: Session, statement: Statement) -> list[str]:
+    approved = {a.role for a in _approvals(session, statement) if a.decision == "approved"}
+    return [r for r in statement.required_roles if r not in approved]
+
+
+def approve(
+    rt: Runtime,
+    case_id: int,
+    person_ref: str,
+    *,
+    reject: bool = False,
+    comment: str | None = None,
+    via: str = "cli",
+) -> dict[str, Any]:
+    """Record a decision on the latest statement in each required role the person holds."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        statement = _latest_statement(session, case.id)
+        if statement is None:
+            raise ValueError("该工单还没有声明稿，请先起草（yuqing cases statement）")
+        if statement.status in ("released", "rejected"):
+            raise ValueError(
+                f"第 {statement.version} 稿已{'发布' if statement.status == 'released' else '被驳回'}，"
+                "请起草新稿"
+            )
+        missing = missing_roles(session, statement)
+        mine = [r for r in missing if has_role(session, person.id, r, case.unit_id)]
+        if not mine:
+            needed = "、".join(Role(r).label for r in missing) or "无（已全部审批）"
+            raise PermissionDenied(f"{person.name} 不能审批此声明：尚需 {needed} 审批，而其不具备这些角色")
+        decision = "rejected" if reject else "approved"
+        for role in mine:
+            session.add(
+                Approval(
+                    statement_id=statement.id,
+                    role=role,
+                    person_id=person.id,
+                    decision=decision,
+                    comment=comment,
+                    at=now,
+                )
+            )
+        session.flush()
+        roles = "、".join(Role(r).label for r in mine)
+        if reject:
+            statement.status = "rejected"
+            log(
+                session,
+                case,
+                person,
+                "reject",
+                f"以{roles}身份驳回第 {statement.version} 稿" + (f"：{comment}" if comment else ""),
+                via=via,
+                at=now,
+            )
+        else:
+            left = missing_roles(session, statement)
+            if not left:
+                statement.status = "approved"
+            tail = (
+                "，审批齐全，可以发布" if not left else f"，尚需{'、'.join(Role(r).label for r in left)}审批"
+            )
+            log(
+                session,
+                case,
+                person,
+                "approve",
+                f"以{roles}身份批准第 {statement.version} 稿{tail}",
+                via=via,
+                at=now,
+            )
+        return case_view(session, case, rt.settings.timezone)
+
+
+def release(rt: Runtime, case_id: int, channel: str, person_ref: str, *, via: str = "cli") -> dict[str, Any]:
+    """Mark the approved statement released on a channel. Refused until every approval is in."""
+    now = rt.clock()
+    if channel not in CHANNELS:
+        raise ValueError(f"未知的发布渠道 {channel!r}；可选：{'、'.join(CHANNELS)}")
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _require(session, person, case, RELEASERS, "发布声明")
+        statement = _latest_statement(session, case.id)
+        if statement is None:
+            raise ValueError("该工单还没有声明稿，不能发布")
+        if statement.status == "released":
+            raise ValueError(
+                f"第 {statement.version} 稿已于 {_local(statement.released_at, rt.settings.timezone)} 发布"
+            )
+        missing = missing_roles(session, statement)
+        if statement.status != "approved" or missing:
+            needed = "、".join(Role(r).label for r in missing) or "（稿件被驳回）"
+            raise PermissionDenied(f"不能发布：第 {statement.version} 稿尚未获得全部审批，缺少：{needed}")
+        statement.status = "released"
+        statement.released_at, statement.released_by, statement.channel = now, person.id, channel
+        log(
+            session,
+            case,
+            person,
+            "release",
+            f"经审批的第 {statement.version} 稿通过「{channel}」发布",
+            via=via,
+            at=now,
+            detail={"statement_id": statement.id, "channel": channel},
+        )
+        kinds = [DeadlineKind.RELEASE, DeadlineKind.FIRST_RESPONSE]
+        if channel == "新闻发布会":
+            kinds.append(DeadlineKind.PRESS_CONFERENCE)
+        for kind in kinds:
+            for done in deadlines.complete(session, case.id, kind, now):
+                log(
+                    session,
+                    case,
+                    None,
+                    "deadline",
+                    f"{DeadlineKind.LABELS[kind]}时限：{_state_label(done.state)}",
+                    via="system",
+                    at=now,
+                )
+        return case_view(session, case, rt.settings.timezone)
+
+
+def respond(
+    rt: Runtime, case_id: int, person_ref: str, text: str, *, formal: bool = False, via: str = "cli"
+) -> dict[str, Any]:
+    """Record an answer to the people who posted (跟帖回应); `formal` for the 答复意见."""
+    if not text.strip():
+        raise ValueError("回应内容不能为空（--text）")
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _require(session, person, case, DRAFTERS, "回应网民")
+        log(
+            session,
+            case,
+            person,
+            "respond",
+            ("正式答复：" if formal else "初步回应：") + text.strip(),
+            via=via,
+            at=now,
+        )
+        for kind in [DeadlineKind.FIRST_RESPONSE] + ([DeadlineKind.FORMAL_REPLY] if formal else []):
+            for done in deadlines.complete(session, case.id, kind, now):
+                log(
+                    session,
+                    case,
+                    None,
+                    "deadline",
+                    f"{DeadlineKind.LABELS[kind]}时限：{_state_label(done.state)}",
+                    via="system",
+                    at=now,
+                )
+        return case_view(session, case, rt.settings.timezone)
+
+
+def extend(
+    rt: Runtime,
+    case_id: int,
+    reason: str,
+    person_ref: str,
+    *,
+    kind: str | None = None,
+    days: int | None = None,
+    via: str = "cli",
+) -> dict[str, Any]:
+    """Extend one running clock once, with a reason, to at most 10 working days in all."""
+    now = rt.clock()
+    plan, calendar = _plan(rt), load_calendar(rt)
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _require(session, person, case, EXTENDERS, "延长时限")
+        running = [
+            d
+            for d in session.scalars(
+                select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+            )
+            if d.state in ("pending", "due_soon", "overdue")
+        ]
+        wanted = kind or DeadlineKind.FORMAL_REPLY
+        chosen = [d for d in running if d.kind == wanted]
+        if not chosen:
+            names = (
+                "、".join(sorted({f"{DeadlineKind.LABELS.get(d.kind, d.kind)}（{d.kind}）" for d in running}))
+                or "无"
+            )
+            raise ValueError(
+                f"工单没有正在计时的「{DeadlineKind.LABELS.get(wanted, wanted)}」时限；正在计时：{names}"
+            )
+        target = chosen[0]
+        old = target.due_at
+        new = deadlines.extend(target, reason, plan, calendar, days=days)
+        log(
+            session,
+            case,
+            person,
+            "extend",
+            f"{DeadlineKind.LABELS.get(target.kind, target.kind)}时限延期："
+            f"{_local(old, rt.settings.timezone)} → {_local(new, rt.settings.timezone)}；"
+            f"理由：{reason.strip()}",
+            via=via,
+            at=now,
+        )
+        return case_view(session, case, rt.settings.timezone)
+
+
+def close(
+    rt: Runtime, case_id: int, person_ref: str, *, summary: str | None = None, via: str = "cli"
+) -> dict[str, Any]:
+    """Close a case: through 总结 when it is still in 跟踪; refused without a summary."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        if summary:
+            case.summary = summary.strip()
+            log(session, case, person, "summary", "提交总结评估", via=via, at=now)
+        if case.stage == Stage.FOLLOWING.value:
+            _move(session, rt, case, Stage.SUMMARISED, person, via=via, at=now)
+        _move(session, rt, case, Stage.CLOSED, person, via=via, at=now)
+        return case_view(session, case, rt.settings.timezone)
+
+
+# ---- tasks and evidence -------------------------------------------------------------------------
+
+
+def add_task(
+    rt: Runtime,
+    case_id: int,
+    unit_ref: str,
+    text: str,
+    person_ref: str,
+    *,
+    hours: float | None = None,
+    working_days: int | None = None,
+    via: str = "cli",
+) -> dict[str, Any]:
+    """Assign work to a department with a due time (working days, or calendar hours)."""
+    from yuqing.cases.plan import Duration
+
+    now = rt.clock()
+    calendar = load_calendar(rt)
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _require(session, person, case, TASKERS, "分派任务")
+        unit = find_unit(session, unit_ref)
+        duration = Duration(float(working_days), "wd") if working_days else Duration(float(hours or 24), "h")
+        due = deadlines.compute_due(calendar, now, duration)
+        task = CaseTask(case_id=case.id, unit_id=unit.id, text=text.strip(), due_at=due.at, created_at=now)
+        session.add(task)
+        session.flush()
+        deadlines.start_clock(
+            session, case, DeadlineKind.TASK, now, duration, calendar, task_id=task.id, unit_id=unit.id
+        )
+        log(
+            session,
+            case,
+            person,
+            "task",
+            f"向{unit.name}分派任务：{task.text}（{duration}内完成）",
+            via=via,
+            at=now,
+            detail={"task_id": task.id},
+        )
+        return case_view(session, case, rt.settings.timezone)
+
+
+def complete_task(
+    rt: Runtime, case_id: int, task_id: int, person_ref: str, result: str, *, via: str = "cli"
+) -> dict[str, Any]:
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        task = session.get(CaseTask, task_id)
+        if task is None or task.case_id != case.id:
+            raise LookupError(f"工单 {case_id} 没有任务 {task_id}")
+        if not (
+            may_act(session, person.id, task.unit_id, ("liaison", "office"))
+            or may_act(session, person.id, case.unit_id, TASKERS)
+        ):
+            raise PermissionDenied(f"{person.name} 不是承办部门的联络员，也不是本单位办公室人员或领导")
+        task.done_at, task.result = now, result.strip()
+        for deadline in session.scalars(select(Deadline).where(Deadline.task_id == task.id)):
+            if deadline.state in ("pending", "due_soon", "overdue"):
+                deadline.done_at = now
+                deadline.state = "met" if now <= deadline.due_at else "missed"
+        log(
+            session, case, person, "task_done", f"任务完成：{task.text}；结果：{task.result}", via=via, at=now
+        )
+        return case_view(session, case, rt.settings.timezone)
+
+
+def attach_evidence(
+    rt: Runtime, case_id: int, post_id: int, person_ref: str, note: str | None = None, *, via: str = "cli"
+) -> dict[str, Any]:
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        case = _case(session, case_id)
+        person = find_person(session, person_ref)
+        _require(session, person, case, OPENERS, "添加证据")
+        post = session.get(Post, post_id)
+        if post is None:
+            raise LookupError(f"找不到信息 {post_id}")
+        exists = session.scalar(
+            select(CaseEvidence.id).where(CaseEvidence.case_id == case.id, CaseEvidence.post_id == post_id)
+        )
+        if exists is None:
+            session.add(
+                CaseEvidence(case_id=case.id, post_id=post_id, note=note, added_by=person.id, added_at=now)
+            )
+            log(
+                session,
+                case,
+                person,
+                "evidence",
+                f"添加证据：信息 #{post_id}（{post.url or post.platform}）",
+                via=via,
+                at=now,
+            )
+        return case_view(session, case, rt.settings.timezone)
+
+
+# ---- views --------------------------------------------------------------------------------------
+
+
+def deadline_view(deadline: Deadline, zone: str) -> dict[str, Any]:
+    from yuqing.cases.models import DeadlineState
+
+    return {
+        "id": deadline.id,
+        "kind": deadline.kind,
+        "label": DeadlineKind.LABELS.get(deadline.kind, deadline.kind),
+        "rule": deadline.rule,
+        "started_at": _local(deadline.started_at, zone),
+        "due_at": _local(deadline.due_at, zone),
+        "original_due_at": _local(deadline.original_due_at, zone),
+        "state": deadline.state,
+        "state_label": DeadlineState(deadline.state).label,
+        "done_at": _local(deadline.done_at, zone),
+        "extended": deadline.extended,
+        "extension_reason": deadline.extension_reason,
+        "task_id": deadline.task_id,
+        "calendar_warning": deadline.calendar_warning,
+    }
+
+
+def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> dict[str, Any]:
+    unit = session.get(Unit, case.unit_id)
+    view: dict[str, Any] = {
+        "id": case.id,
+        "title": case.title,
+        "event_id": case.event_id,
+        "post_id": case.post_id,
+        "alert_id": case.alert_id,
+        "unit": unit.name if unit else None,
+        "stage": case.stage,
+        "stage_label": Stage(case.stage).label,
+        "grade": case.grade,
+        "grade_code": case.grade_code,
+        "category": case.category,
+        "measures": CATEGORIES.get(case.category or ""),
+        "detected_at": _local(case.detected_at, zone),
+        "opened_at": _local(case.opened_at, zone),
+        "closed_at": _local(case.closed_at, zone),
+        "reopened": case.reopened,
+        "is_drill": case.is_drill,
+    }
+    if not full:
+        return view
+    people = {p.id: p.name for p in session.scalars(select(Person))}
+    statements = session.scalars(
+        select(Statement).where(Statement.case_id == case.id).order_by(Statement.version)
+    ).all()
+    view["deadlines"] = [
+        deadline_view(d, zone)
+        for d in session.scalars(
+            select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.due_at, Deadline.id)
+        )
+    ]
+    view["statements"] = [
+        {
+            "id": s.id,
+            "version": s.version,
+            "facts": s.facts,
+            "causes": s.causes,
+            "progress": s.progress,
+            "status": s.status,
+            "drafted_by": people.get(s.drafted_by),
+            "drafted_at": _local(s.drafted_at, zone),
+            "required_roles": s.required_roles,
+            "missing_roles": missing_roles(session, s) if s.status in ("draft", "approved") else [],
+            "released_at": _local(s.released_at, zone),
+            "channel": s.channel,
+        }
+        for s in statements
+    ]
+    view["approvals"] = [
+        {
+            "statement_version": s.version,
+            "role": a.role,
+            "role_label": Role(a.role).label,
+            "person": people.get(a.person_id),
+            "decision": a.decision,
+            "comment": a.comment,
+            "at": _local(a.at, zone),
+        }
+        for s in statements
+        for a in _approvals(session, s)
+    ]
+    view["tasks"] = [
+        {
+            "id": t.id,
+            "unit": (u.name if (u := session.get(Unit, t.unit_id)) else None),
+            "text": t.text,
+            "due_at": _local(t.due_at, zone),
+            "done_at": _local(t.done_at, zone),
+            "result": t.result,
+        }
+        for t in session.scalars(select(CaseTask).where(CaseTask.case_id == case.id).order_by(CaseTask.id))
+    ]
+    view["evidence"] = [
+        {"post_id": e.post_id, "note": e.note, "added_at": _local(e.added_at, zone)}
+        for e in session.scalars(
+            select(CaseEvidence).where(CaseEvidence.case_id == case.id).order_by(CaseEvidence.id)
+        )
+    ]
+    view["summary"] = case.summary
+    view["timeline"] = [
+        {"at": _local(a.at, zone), "actor": a.actor, "action": a.action, "text": a.text, "via": a.via}
+        for a in session.scalars(
+            select(CaseAction).where(CaseAction.case_id == case.id).order_by(CaseAction.id)
+        )
+    ]
+    return view
+
+
+def show(rt: Runtime, case_id: int) -> dict[str, Any]:
+    with rt.sessions() as session:
+        return case_view(session, _case(session, case_id), rt.settings.timezone)
+
+
+def list_cases(
+    rt: Runtime, *, stage: str | None = None, include_drills: bool = False
+) -> list[dict[str, Any]]:
+    with rt.sessions() as session:
+        query = select(Case).order_by(Case.id.desc())
+        if stage:
+            query = query.where(Case.stage == workflow.parse_stage(stage).value)
+        if not include_drills:
+            query = query.where(Case.is_drill.is_(False))
+        out = []
+        for case in session.scalars(query):
+            view = case_view(session, case, rt.settings.timezone, full=False)
+            next_due = session.scalars(
+                select(Deadline)
+                .where(Deadline.case_id == case.id, Deadline.state.in_(("pending", "due_soon", "overdue")))
+                .order_by(Deadline.due_at)
+            ).first()
+            view["next_deadline"] = deadline_view(next_due, rt.settings.timezone) if next_due else None
+            out.append(view)
+        return out

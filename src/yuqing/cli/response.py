@@ -1,0 +1,397 @@
+"""`yuqing alerts …`, `yuqing cases …`, `yuqing stats`, `yuqing response run`: thin calls into
+the alerts and cases services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+
+from yuqing.cli.common import emit_json, runtime, user_errors
+
+alerts_app = typer.Typer(help="预警：list, ack.", no_args_is_help=True)
+cases_app = typer.Typer(
+    help="工单：list, show, open, advance, categorize, statement, approve, release, respond, extend, "
+    "task, task-done, evidence, regrade, close.",
+    no_args_is_help=True,
+)
+response_app = typer.Typer(help="处置后台任务：run（预警、升级、时限巡检、跟踪）。", no_args_is_help=True)
+
+As = Annotated[str, typer.Option("--as", help="The person acting (id, login or name).")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _print_case(view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(view)
+        return
+    typer.echo(f"工单 #{view['id']}【{view['grade']}】{view['title']}")
+    typer.echo(f"  单位：{view['unit']}  阶段：{view['stage_label']}  类别：{view['category'] or '未研判'}")
+    if view.get("measures"):
+        typer.echo(f"  建议措施：{view['measures']}")
+    for deadline in view.get("deadlines", []):
+        warning = f"  ⚠ {deadline['calendar_warning']}" if deadline["calendar_warning"] else ""
+        typer.echo(
+            f"  时限 {deadline['label']}（{deadline['rule']}）：{deadline['due_at']}  "
+            f"{deadline['state_label']}{warning}"
+        )
+    for statement in view.get("statements", []):
+        missing = "、".join(statement["missing_roles"])
+        typer.echo(
+            f"  声明第 {statement['version']} 稿：{statement['status']}"
+            + (f"，待审批：{missing}" if missing else "")
+        )
+    for entry in view.get("timeline", [])[-5:]:
+        typer.echo(f"  {entry['at']} {entry['actor']}：{entry['text']}")
+
+
+@alerts_app.command("list")
+@user_errors
+def alerts_list(
+    status: Annotated[str | None, typer.Option(help="open, acknowledged or closed.")] = None,
+    as_json: Json = False,
+) -> None:
+    """List alerts, newest first."""
+    from yuqing.alerts.service import list_alerts
+
+    with runtime() as rt:
+        alerts = list_alerts(rt, status=status)
+    if as_json:
+        emit_json(alerts)
+        return
+    if not alerts:
+        typer.echo("暂无预警")
+    for a in alerts:
+        typer.echo(
+            f"#{a['id']} 【{a['grade']}】{a['title'][:40]}  {a['unit']}  {a['kind_label']}  "
+            f"状态：{a['status']}"
+        )
+
+
+@alerts_app.command("ack")
+@user_errors
+def alerts_ack(alert_id: int, person: As, as_json: Json = False) -> None:
+    """Acknowledge an alert: its escalation stops."""
+    from yuqing.alerts.service import acknowledge
+
+    with runtime() as rt:
+        view = acknowledge(rt, alert_id, person, via="cli")
+    if as_json:
+        emit_json(view)
+    else:
+        typer.echo(f"已确认预警 #{alert_id}（{view['acknowledged_by']}，{view['acknowledged_at']}）")
+
+
+@cases_app.command("list")
+@user_errors
+def cases_list(
+    stage: Annotated[str | None, typer.Option(help="Only cases in this stage.")] = None,
+    drills: Annotated[bool, typer.Option("--drills", help="Include drill cases.")] = False,
+    as_json: Json = False,
+) -> None:
+    """List cases with their next deadline."""
+    from yuqing.cases.service import list_cases
+
+    with runtime() as rt:
+        cases = list_cases(rt, stage=stage, include_drills=drills)
+    if as_json:
+        emit_json(cases)
+        return
+    if not cases:
+        typer.echo("暂无工单")
+    for c in cases:
+        nxt = c["next_deadline"]
+        due = f"  下一时限：{nxt['label']} {nxt['due_at']}（{nxt['state_label']}）" if nxt else ""
+        typer.echo(f"#{c['id']} 【{c['grade']}】{c['title'][:40]}  {c['stage_label']}{due}")
+
+
+@cases_app.command("show")
+@user_errors
+def cases_show(case_id: int, as_json: Json = False) -> None:
+    """A case with its deadlines, statements, approvals, tasks, evidence and timeline."""
+    from yuqing.cases.service import show
+
+    with runtime() as rt:
+        _print_case(show(rt, case_id), as_json)
+
+
+@cases_app.command("open")
+@user_errors
+def cases_open(
+    person: As,
+    event: Annotated[int | None, typer.Option(help="Open from this event (and its alert).")] = None,
+    alert: Annotated[int | None, typer.Option(help="Open from this alert.")] = None,
+    post: Annotated[int | None, typer.Option(help="Open by hand from this post.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Responsible unit (default: the alert's).")] = None,
+    grade: Annotated[str | None, typer.Option(help="Grade code when opening from a post: I..IV.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Open a case; the plan's clocks start."""
+    from yuqing.cases.service import open_case
+
+    with runtime() as rt:
+        view = open_case(
+            rt, person, event_id=event, alert_id=alert, post_id=post, unit_ref=unit, grade_code=grade
+        )
+    _print_case(view, as_json)
+
+
+@cases_app.command("advance")
+@user_errors
+def cases_advance(
+    case_id: int,
+    stage: Annotated[
+        str, typer.Argument(help="reported/assessed/disposing/following/summarised/closed or 报告…结案.")
+    ],
+    person: As,
+    category: Annotated[str | None, typer.Option(help="Set the category on the way (研判).")] = None,
+    summary: Annotated[str | None, typer.Option(help="The summary (总结评估).")] = None,
+    note: Annotated[str, typer.Option(help="A note for the timeline.")] = "",
+    as_json: Json = False,
+) -> None:
+    """Move a case to the next stage; refused with the reason when a guard or role fails."""
+    from yuqing.cases.service import advance
+
+    with runtime() as rt:
+        _print_case(
+            advance(rt, case_id, stage, person, category=category, summary=summary, note=note), as_json
+        )
+
+
+@cases_app.command("categorize")
+@user_errors
+def cases_categorize(case_id: int, category: str, person: As, as_json: Json = False) -> None:
+    """Set the category (询问/质疑/诉求, 属实批评, 恶意传播/炒作, 捏造/歪曲/谣言/诽谤, 建设性建议)."""
+    from yuqing.cases.service import categorize
+
+    with runtime() as rt:
+        _print_case(categorize(rt, case_id, category, person), as_json)
+
+
+@cases_app.command("statement")
+@user_errors
+def cases_statement(
+    case_id: int,
+    person: As,
+    facts: Annotated[str, typer.Option(help="Verified facts (快报事实).")],
+    causes: Annotated[str | None, typer.Option(help="Causes, carefully (慎报原因).")] = None,
+    progress: Annotated[str | None, typer.Option(help="Progress (重报进展).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Draft a statement; it needs the approvals the case's grade requires."""
+    from yuqing.cases.service import draft_statement
+
+    with runtime() as rt:
+        _print_case(
+            draft_statement(rt, case_id, person, facts=facts, causes=causes, progress=progress), as_json
+        )
+
+
+@cases_app.command("approve")
+@user_errors
+def cases_approve(
+    case_id: int,
+    person: As,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving.")] = False,
+    comment: Annotated[str | None, typer.Option(help="A comment.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Approve (or reject) the latest statement in the roles the person holds."""
+    from yuqing.cases.service import approve
+
+    with runtime() as rt:
+        _print_case(approve(rt, case_id, person, reject=reject, comment=comment), as_json)
+
+
+@cases_app.command("release")
+@user_errors
+def cases_release(
+    case_id: int,
+    person: As,
+    channel: Annotated[
+        str, typer.Option(help="新闻通稿, 官方微博/微信, 新闻发布会, 跟帖回应, 专家解读, 媒体采访.")
+    ],
+    as_json: Json = False,
+) -> None:
+    """Release the approved statement; refused while approvals are missing."""
+    from yuqing.cases.service import release
+
+    with runtime() as rt:
+        _print_case(release(rt, case_id, channel, person), as_json)
+
+
+@cases_app.command("respond")
+@user_errors
+def cases_respond(
+    case_id: int,
+    person: As,
+    text: Annotated[str, typer.Option(help="What was answered.")],
+    formal: Annotated[bool, typer.Option("--formal", help="The formal reply (答复意见).")] = False,
+    as_json: Json = False,
+) -> None:
+    """Record an answer to the people who posted."""
+    from yuqing.cases.service import respond
+
+    with runtime() as rt:
+        _print_case(respond(rt, case_id, person, text, formal=formal), as_json)
+
+
+@cases_app.command("extend")
+@user_errors
+def cases_extend(
+    case_id: int,
+    person: As,
+    reason: Annotated[str, typer.Option(help="The written reason.")],
+    kind: Annotated[str | None, typer.Option(help="Which clock (default formal_reply).")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Working days in all from the start (default the maximum, 10).")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Extend a clock once, with a reason, to at most 10 working days in all."""
+    from yuqing.cases.service import extend
+
+    with runtime() as rt:
+        _print_case(extend(rt, case_id, reason, person, kind=kind, days=days), as_json)
+
+
+@cases_app.command("task")
+@user_errors
+def cases_task(
+    case_id: int,
+    person: As,
+    unit: Annotated[str, typer.Option(help="The department that must act.")],
+    text: Annotated[str, typer.Option(help="What it must do.")],
+    working_days: Annotated[int | None, typer.Option(help="Due in this many working days.")] = None,
+    hours: Annotated[float | None, typer.Option(help="Due in this many hours.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Assign a task to a department with a due time."""
+    from yuqing.cases.service import add_task
+
+    with runtime() as rt:
+        _print_case(
+            add_task(rt, case_id, unit, text, person, hours=hours, working_days=working_days), as_json
+        )
+
+
+@cases_app.command("task-done")
+@user_errors
+def cases_task_done(
+    case_id: int,
+    task_id: int,
+    person: As,
+    result: Annotated[str, typer.Option(help="The result.")],
+    as_json: Json = False,
+) -> None:
+    """Mark a task done with its result."""
+    from yuqing.cases.service import complete_task
+
+    with runtime() as rt:
+        _print_case(complete_task(rt, case_id, task_id, person, result), as_json)
+
+
+@cases_app.command("evidence")
+@user_errors
+def cases_evidence(
+    case_id: int,
+    post_id: int,
+    person: As,
+    note: Annotated[str | None, typer.Option()] = None,
+    as_json: Json = False,
+) -> None:
+    """Attach a stored post as evidence."""
+    from yuqing.cases.service import attach_evidence
+
+    with runtime() as rt:
+        _print_case(attach_evidence(rt, case_id, post_id, person, note), as_json)
+
+
+@cases_app.command("regrade")
+@user_errors
+def cases_regrade(
+    case_id: int,
+    grade: str,
+    person: As,
+    reason: Annotated[str, typer.Option(help="Why.")],
+    as_json: Json = False,
+) -> None:
+    """Change the grade by hand, with a reason (leaders only)."""
+    from yuqing.cases.service import regrade
+
+    with runtime() as rt:
+        _print_case(regrade(rt, case_id, grade, reason, person), as_json)
+
+
+@cases_app.command("close")
+@user_errors
+def cases_close(
+    case_id: int,
+    person: As,
+    summary: Annotated[str | None, typer.Option(help="The summary (总结评估), if not yet given.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Close a case; refused without a summary."""
+    from yuqing.cases.service import close
+
+    with runtime() as rt:
+        _print_case(close(rt, case_id, person, summary=summary), as_json)
+
+
+def stats(
+    date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+    as_json: Json = False,
+) -> None:
+    """On-time rates, median times to report and respond, missed deadlines (奖惩考核)."""
+    from yuqing.cases.stats import statistics_report
+
+    start = dt.date.fromisoformat(date_from) if date_from else None
+    end = dt.date.fromisoformat(date_to) if date_to else None
+    with runtime() as rt:
+        report = statistics_report(rt, start=start, end=end)
+    if as_json:
+        emit_json(report)
+        return
+    typer.echo(f"工单 {report['cases']} 件")
+    for row in report["units"]:
+        rate = f"{row['on_time_rate']:.0%}" if row["on_time_rate"] is not None else "-"
+        typer.echo(
+            f"  {row['unit']} {row['label']}：按时 {row['met']}，超时完成 {row['missed']}，"
+            f"超时未完成 {row['overdue']}，按时率 {rate}"
+        )
+    for row in report["timeliness"]:
+        typer.echo(
+            f"  {row['unit']}：报告用时中位数 {row['median_minutes_to_report']} 分钟，"
+            f"回应用时中位数 {row['median_minutes_to_respond']} 分钟"
+        )
+    for miss in report["missed"]:
+        typer.echo(f"  超时：工单 #{miss['case_id']} {miss['label']}，应于 {miss['due_at']}，{miss['state']}")
+
+
+stats_command = user_errors(stats)
+
+
+@response_app.command("run")
+@user_errors
+def response_run(as_json: Json = False) -> None:
+    """One round: new alerts from grade signals, escalations, the deadline sweep, follow-up,
+    then deliver queued notifications."""
+    from yuqing.cases.followup import run_once
+    from yuqing.notify.outbox import deliver_due
+
+    with runtime() as rt:
+        result = run_once(rt)
+        delivered = deliver_due(rt, limit=1000)
+    result["notifications"] = delivered.as_dict()
+    if as_json:
+        emit_json(result)
+        return
+    a = result["alerts"]
+    d = result["deadlines"]
+    typer.echo(f"新预警 {a['created']}，合并 {a['merged']}，升级通知 {result['alerts_escalated']}")
+    typer.echo(
+        f"时限：即将到期 {d['due_soon']}，新超时 {d['overdue']}；"
+        f"建议结案 {result['calm_proposed']}，反复重开 {result['reopened']}"
+    )

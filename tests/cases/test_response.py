@@ -1,0 +1,291 @@
+"""The response path: a graded event → alert → case → statement → approvals → release → close,
+on both databases, with the clocks, escalation, 24-hour duty and refusals along the way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import FakeClock
+from yuqing.alerts import service as alerts
+from yuqing.analysis import topics
+from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.cases import followup
+from yuqing.cases import service as cases
+from yuqing.cases.deadlines import DeadlineError
+from yuqing.cases.stats import statistics_report
+from yuqing.cases.workflow import WorkflowError
+from yuqing.db import transaction
+from yuqing.ingest import service as ingest
+from yuqing.ingest.store import PostWriter
+from yuqing.notify.models import Notification
+from yuqing.org import duty
+from yuqing.org import service as org
+from yuqing.runtime import Runtime
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+HOSPITAL = "南京鼓楼医院发生医疗事故，一名产妇在手术中死亡，家属在医院门口拉横幅讨说法，医院至今未回应。"
+ROLES = {
+    "王值班": ("duty_officer", "市卫生健康委员会"),
+    "孙监测": ("monitor", "市卫生健康委员会"),
+    "李办公室": ("office", "市卫生健康委员会"),
+    "赵分管": ("deputy_leader", "市卫生健康委员会"),
+    "陈市长": ("chief", "南京市人民政府"),
+    "周组员": ("leading_group", "南京市人民政府"),
+    "钱教育": ("office", "市教育局"),
+}
+
+
+def setup_org(rt: Runtime) -> None:
+    with transaction(rt.sessions) as session:
+        city = org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        health = org.create_unit(session, "市卫生健康委员会", parent_id=city.id, kind="bureau")
+        education = org.create_unit(session, "市教育局", parent_id=city.id, kind="bureau")
+        ids = {"南京市人民政府": city.id, "市卫生健康委员会": health.id, "市教育局": education.id}
+        people = {}
+        for name, (role, unit) in ROLES.items():
+            person = org.add_person(session, name, ids[unit])
+            org.grant_role(session, person.id, role, ids[unit])
+            people[name] = person
+        org.add_contact(session, people["王值班"].id, "email", "wang@example.cn")
+        duty.set_rotation(session, health.id, [people["王值班"].id], dt.date(2026, 11, 1), hours="all_day")
+    topics.set_word_group(rt, "地域", ["南京", "江苏"], "地域")
+    topics.set_word_group(rt, "主体", ["医院", "学校"], "主体")
+    topics.add_topic(rt, "医疗", "@地域 + @主体 + (投诉|事故|死亡) - 招聘", "市卫生健康委员会")
+
+
+def import_posts(rt: Runtime, rows: list[dict[str, object]], name: str) -> None:
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    ingest.import_data(
+        rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin=name, platform="weibo"
+    )
+
+
+def graded_event(rt: Runtime) -> int:
+    setup_org(rt)
+    import_posts(
+        rt,
+        [
+            {"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620},
+            {
+                "id": "r1",
+                "text": "太可怕了//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T08:10:00+08:00",
+            },
+        ],
+        "a.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    events = alerts_events(rt)
+    assert len(events) == 1
+    return events[0]
+
+
+def alerts_events(rt: Runtime) -> list[int]:
+    from yuqing.analysis.models import Event
+
+    with rt.sessions() as session:
+        return list(session.scalars(select(Event.id).where(Event.grade_code.is_not(None))))
+
+
+def notifications(rt: Runtime) -> list[Notification]:
+    with rt.sessions() as session:
+        return list(session.scalars(select(Notification).order_by(Notification.id)))
+
+
+def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
+    event_id = graded_event(rt)
+    round_one = followup.run_once(rt)
+    assert round_one["alerts"]["created"] == 1
+    listed = alerts.list_alerts(rt)
+    assert len(listed) == 1
+    alert = listed[0]
+    assert alert["unit"] == "市卫生健康委员会"  # the topic's unit, inside the city that the post names
+    assert alert["grade"] == "特别重大" and alert["status"] == "open"
+    assert [r["reason"] for r in alert["recipients"]] == ["值班员"]
+    sent = notifications(rt)
+    assert {(n.kind, n.address) for n in sent} >= {("email", "wang@example.cn")}
+    assert all(n.subject_kind == "alert" for n in sent)
+
+    # Nobody acknowledges: after the duty officer's wait, the office is told.
+    clock.advance(minutes=16)
+    assert alerts.escalate_due(rt) == 1
+    alert = alerts.list_alerts(rt)[0]
+    assert alert["level"] == 1 and "升级：办公室" in [r["reason"] for r in alert["recipients"]]
+    assert alerts.escalate_due(rt) == 0  # running it again sends nothing twice
+
+    with pytest.raises(cases.PermissionDenied):
+        alerts.acknowledge(rt, alert["id"], "钱教育")  # the education bureau's office cannot act for health
+    acked = alerts.acknowledge(rt, alert["id"], "王值班")
+    assert acked["status"] == "acknowledged" and acked["next_escalation_at"] is None
+    clock.advance(hours=2)
+    assert alerts.escalate_due(rt) == 0
+
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    assert case["grade_code"] == "I" and case["stage"] == "detected"
+    due = {d["kind"]: d for d in case["deadlines"]}
+    assert set(due) == {"report", "first_response", "release", "press_conference"}
+    detected = dt.datetime.fromisoformat(alert["created_at"])
+    assert dt.datetime.fromisoformat(due["report"]["due_at"]) == detected + dt.timedelta(hours=1)
+    assert dt.datetime.fromisoformat(due["release"]["due_at"]) == detected + dt.timedelta(hours=5)
+    with rt.sessions() as session:
+        answer = duty.duty_at(session, org.find_unit(session, "市卫生健康委员会").id, clock())
+        assert answer.round_the_clock  # 特别重大: 24-hour duty while the case is open
+
+    clock.advance(minutes=10)
+    case = cases.advance(rt, case["id"], "报告", "孙监测")
+    report = next(d for d in case["deadlines"] if d["kind"] == "report")
+    assert report["state"] == "missed"  # reported 2 h 26 min after detection; 特别重大 allows 1 h
+
+    with pytest.raises(WorkflowError, match="类别"):
+        cases.advance(rt, case["id"], "研判", "李办公室")
+    case = cases.advance(rt, case["id"], "研判", "李办公室", category="谣言")
+    assert case["category"] == "捏造/歪曲/谣言/诽谤" and "公安" in (case["measures"] or "")
+    case = cases.advance(rt, case["id"], "disposing", "李办公室")
+    with pytest.raises(WorkflowError, match="权威信息"):
+        cases.advance(rt, case["id"], "following", "李办公室")
+
+    case = cases.draft_statement(
+        rt,
+        case["id"],
+        "李办公室",
+        facts="11月20日上午，鼓楼医院一名产妇术中死亡。",
+        progress="市卫健委已成立调查组。",
+    )
+    assert case["statements"][0]["required_roles"] == ["chief", "leading_group"]
+    with pytest.raises(cases.PermissionDenied, match="缺少"):
+        cases.release(rt, case["id"], "新闻发布会", "李办公室")
+    with pytest.raises(cases.PermissionDenied, match="不能审批"):
+        cases.approve(rt, case["id"], "赵分管")  # a deputy may not approve for a 特别重大 case
+    cases.approve(rt, case["id"], "陈市长")
+    with pytest.raises(cases.PermissionDenied, match="领导小组成员"):
+        cases.release(rt, case["id"], "新闻发布会", "李办公室")
+    case = cases.approve(rt, case["id"], "周组员")
+    case = cases.release(rt, case["id"], "新闻发布会", "李办公室")
+    states = {d["kind"]: d["state"] for d in case["deadlines"]}
+    assert states["release"] == "met" and states["press_conference"] == "met"
+    assert states["first_response"] in ("met", "missed")
+
+    case = cases.advance(rt, case["id"], "跟踪", "李办公室")
+    with pytest.raises(WorkflowError, match="总结"):
+        cases.close(rt, case["id"], "赵分管")
+    case = cases.close(rt, case["id"], "赵分管", summary="事件已平息；报告超时 1 次，需改进夜间值守。")
+    assert case["stage"] == "closed" and case["closed_at"]
+    assert alerts.list_alerts(rt)[0]["status"] == "closed"
+    with rt.sessions() as session:
+        answer = duty.duty_at(session, org.find_unit(session, "市卫生健康委员会").id, clock())
+        assert not answer.round_the_clock
+    actions = [entry["action"] for entry in case["timeline"]]
+    assert actions[0] == "open" and "approve" in actions and "release" in actions and actions[-1] == "advance"
+    assert all(entry["via"] in ("cli", "system") for entry in case["timeline"])
+
+    stats = statistics_report(rt)
+    report_row = next(r for r in stats["units"] if r["kind"] == "report")
+    assert report_row["missed"] == 1 and report_row["on_time_rate"] == 0.0
+    assert any(m["kind"] == "report" and m["person"] == "孙监测" for m in stats["missed"])
+
+
+def test_sweep_marks_and_escalates_once_and_extension_is_once(rt: Runtime, clock: FakeClock) -> None:
+    event_id = graded_event(rt)
+    followup.run_once(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    cases.categorize(rt, case["id"], "询问", "李办公室")
+    shown = cases.show(rt, case["id"])
+    formal = next(d for d in shown["deadlines"] if d["kind"] == "formal_reply")
+    # 5 working days after Friday 2026-11-20: the end of Friday 2026-11-27.
+    assert formal["due_at"] == "2026-11-27T17:30:00+08:00"
+
+    clock.advance(minutes=35)  # report due 1 h after detection: now within 30 minutes of it
+    counts = followup.sweep_deadlines(rt)
+    assert counts.due_soon >= 1 and counts.overdue == 0
+    clock.advance(hours=1)
+    counts = followup.sweep_deadlines(rt)
+    assert counts.overdue == 1 and counts.escalated == 1  # the report clock
+    before = len(notifications(rt))
+    again = followup.sweep_deadlines(rt)
+    assert (again.overdue, again.escalated) == (0, 0) and len(notifications(rt)) == before
+    overdue = [d for d in cases.show(rt, case["id"])["deadlines"] if d["state"] == "overdue"]
+    assert [d["kind"] for d in overdue] == ["report"]
+
+    with pytest.raises(DeadlineError, match="理由"):
+        cases.extend(rt, case["id"], "  ", "李办公室")
+    with pytest.raises(cases.PermissionDenied):
+        cases.extend(rt, case["id"], "需调取病历", "孙监测")
+    extended = cases.extend(rt, case["id"], "需调取病历并征求专家意见", "李办公室")
+    formal = next(d for d in extended["deadlines"] if d["kind"] == "formal_reply")
+    assert formal["extended"] and formal["due_at"] == "2026-12-04T17:30:00+08:00"  # 10 working days in all
+    with pytest.raises(DeadlineError, match="延期一次"):
+        cases.extend(rt, case["id"], "再延", "李办公室")
+
+
+def test_flare_up_reopens_a_followed_case(rt: Runtime, clock: FakeClock) -> None:
+    event_id = graded_event(rt)
+    followup.run_once(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    case_id = case["id"]
+    cases.advance(rt, case_id, "报告", "孙监测")
+    cases.advance(rt, case_id, "研判", "李办公室", category="属实批评")
+    cases.advance(rt, case_id, "处置", "李办公室")
+    cases.draft_statement(rt, case_id, "李办公室", facts="医院已向家属致歉。")
+    cases.approve(rt, case_id, "陈市长")
+    cases.approve(rt, case_id, "周组员")
+    cases.release(rt, case_id, "官方微博/微信", "李办公室")
+    cases.advance(rt, case_id, "跟踪", "李办公室")
+
+    clock.advance(hours=2)
+    rows: list[dict[str, object]] = [
+        {
+            "id": f"f{i}",
+            "text": f"第{i}条：" + HOSPITAL + f"家属再次发声{i}",
+            "kind": "repost",
+            "cascade": "o1",
+            "published_at": (clock() - dt.timedelta(minutes=30 - i)).isoformat(),
+        }
+        for i in range(25)
+    ]
+    import_posts(rt, rows, "b.jsonl")
+    AnalysisPipeline(rt).run()
+    result = followup.run_once(rt)
+    assert result["reopened"] == 1
+    shown = cases.show(rt, case_id)
+    assert shown["stage"] == "disposing" and shown["reopened"] == 1
+    assert any("舆情反复" in entry["text"] for entry in shown["timeline"])
+    alert = alerts.list_alerts(rt)[0]
+    assert alert["kind"] == "flare_up" and alert["status"] == "open" and alert["repeats"] >= 1
+
+
+def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeClock) -> None:
+    """The alert's notices leave through the outbox: a real SMTP server and a DingTalk-shaped robot."""
+    from tests.notify import RobotServer, smtp_server
+    from yuqing.notify.outbox import deliver_due
+
+    robot = RobotServer().start()
+    try:
+        with smtp_server() as (mailbox, port):
+            rt.settings = rt.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+            setup_org(rt)
+            with transaction(rt.sessions) as session:
+                wang = org.find_person(session, "王值班")
+                org.add_contact(session, wang.id, "dingtalk", robot.url())
+            import_posts(
+                rt, [{"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00"}], "a.jsonl"
+            )
+            AnalysisPipeline(rt).run()
+            followup.run_once(rt)
+            counts = deliver_due(rt)
+            assert counts.sent == 3 and counts.failed == 0  # in-app, e-mail, DingTalk
+            assert deliver_due(rt).claimed == 0  # nothing is sent twice
+            mails = mailbox.mails()
+            assert len(mails) == 1 and "特别重大舆情预警" in str(mails[0]["Subject"])
+            assert mails[0]["To"] == "wang@example.cn"
+            assert len(robot.posts) == 1
+            payload = robot.posts[0].json
+            assert payload["msgtype"] == "markdown" and "特别重大" in payload["markdown"]["title"]
+            assert "市卫生健康委员会" in payload["markdown"]["text"]
+    finally:
+        robot.stop()
