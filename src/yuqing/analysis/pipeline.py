@@ -22,7 +22,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading
-from yuqing.analysis.clustering import EventClusterer
+from yuqing.analysis.clustering import EventClusterer, EventInfo
 from yuqing.analysis.clustering import Post as ClusterPost
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import PostFacts, compute
@@ -37,6 +37,9 @@ from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
 STATE_NAME = "analysis"
+# A growing event's metrics (and so its grade) lag its newest posts by at most this many seconds,
+# or until it has doubled in size, whichever comes first.
+METRICS_MAX_AGE = 10.0
 STAGES = ("analysis.topics", "analysis.sentiment", "analysis.cluster", "analysis.metrics", "analysis.grade")
 
 
@@ -88,6 +91,8 @@ class AnalysisPipeline:
         self._matcher: TopicMatcher[int] | None = None
         self._topics_version: tuple[int, ...] | None = None
         self._lock = threading.Lock()
+        # event id → (posts when its metrics were last computed, when): see stage_metrics.
+        self._measured: dict[int, tuple[int, float]] = {}
         with rt.sessions() as session:
             state = session.get(PipelineState, STATE_NAME)
             self._cursor = state.cursor if state else 0
@@ -167,14 +172,17 @@ class AnalysisPipeline:
             self.stage_sentiment(posts)
         with timed("analysis.cluster"):
             self.stage_cluster(posts)
+            # Events this batch closed (a later post moved the clock past their window) are no
+            # longer open in the clusterer; their final state comes from the drained list.
+            closed = {info.id: info for info in self._clusterer.drain_closed()}
         with transaction(self._rt.sessions) as session:
             with timed("analysis.cluster"):
-                touched = self._store(session, posts)
+                touched = self._store(session, posts, closed)
             with timed("analysis.metrics"):
                 metrics = self.stage_metrics(session, touched)
             with timed("analysis.grade"):
                 total.signals += self.stage_grade(session, metrics)
-            self._close_idle(session)
+            self._close_idle(session, list(closed))
             self._save_state(session, posts[-1].id)
         self._cursor = posts[-1].id
         total.posts += len(posts)
@@ -232,7 +240,9 @@ class AnalysisPipeline:
                         found[url_key] = post_id
         return {post_id: str(found[key]) for post_id, key in wanted.items() if key in found}
 
-    def _store(self, session: Session, posts: Sequence[BatchPost]) -> dict[int, str]:
+    def _store(
+        self, session: Session, posts: Sequence[BatchPost], closed: dict[str, EventInfo]
+    ) -> dict[int, str]:
         """Create or update the events of this batch and write each post's analysis once."""
         keys = sorted({p.event_key for p in posts})
         existing: dict[str, int] = {}
@@ -243,8 +253,7 @@ class AnalysisPipeline:
         touched: dict[int, str] = {}
         now = self._rt.clock()
         for key in keys:
-            info = self._clusterer.event(key)
-            assert info is not None
+            info = self._clusterer.event(key) or closed.get(key) or _batch_info(key, posts)
             topic_id = int(info.topic) if info.topic else None
             title_post = int(info.title_post_id) if info.title_post_id else None
             event_id = existing.get(key)
@@ -271,11 +280,9 @@ class AnalysisPipeline:
                 event = found_event
                 event.title, event.title_post_id = info.title, title_post
                 event.keywords = list(info.keywords)
-                event.first_seen, event.last_seen, event.post_count = (
-                    info.first_seen,
-                    info.last_seen,
-                    info.size,
-                )
+                event.first_seen = min(event.first_seen, info.first_seen)
+                event.last_seen = max(event.last_seen, info.last_seen)
+                event.post_count = max(event.post_count, info.size)
                 event.status = EventStatus.OPEN.value if info.open else EventStatus.CLOSED.value
             touched[event_id] = key
         ids = {key: event_id for event_id, key in touched.items()}
@@ -297,7 +304,36 @@ class AnalysisPipeline:
         return touched
 
     def stage_metrics(self, session: Session, touched: dict[int, str]) -> dict[int, dict[str, Any]]:
-        """analysis.metrics: recompute the spread of every event this batch touched."""
+        """analysis.metrics: recompute the spread of the events this batch touched.
+
+        A large event is not recomputed for every post that joins it: recomputing reads all its
+        posts, so doing it every batch makes a viral cascade quadratic. An event is recomputed
+        when it is new to this process, has doubled since it was last measured, or was last
+        measured more than `METRICS_MAX_AGE` seconds ago — so its metrics (and its grade) are at
+        most that stale; events of up to 50 posts are always current.
+        """
+        if not touched:
+            return {}
+        sizes = {
+            key: self._clusterer.event(key).size  # type: ignore[union-attr]
+            for key in touched.values()
+            if self._clusterer.event(key) is not None
+        }
+        clock = time.monotonic()
+        due: dict[int, str] = {}
+        for event_id, key in touched.items():
+            size = sizes.get(key)
+            seen = self._measured.get(event_id)
+            if (
+                size is None
+                or seen is None
+                or size <= 50
+                or size >= seen[0] * 2
+                or clock - seen[1] >= METRICS_MAX_AGE
+            ):
+                due[event_id] = key
+                self._measured[event_id] = (size or 0, clock)
+        touched = due
         if not touched:
             return {}
         now = self._rt.clock()
@@ -392,9 +428,8 @@ class AnalysisPipeline:
             signals += 1
         return signals
 
-    def _close_idle(self, session: Session) -> None:
+    def _close_idle(self, session: Session, keys: list[str]) -> None:
         """Events idle longer than the window attract no more posts: mark them closed."""
-        keys = [info.id for info in self._clusterer.drain_closed()]
         for start in range(0, len(keys), 500):
             session.execute(
                 update(Event)
@@ -409,6 +444,26 @@ class AnalysisPipeline:
             session.add(PipelineState(name=STATE_NAME, data=data, cursor=cursor, updated_at=self._rt.clock()))
         else:
             state.data, state.cursor, state.updated_at = data, cursor, self._rt.clock()
+
+
+def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
+    """What the batch itself knows of an event the clusterer no longer holds (evicted after
+    closing): its posts in this batch. Only reached when more than the clusterer's closed-event
+    buffer closed within one batch."""
+    mine = [p for p in posts if p.event_key == key]
+    first = min(mine, key=lambda p: p.when)
+    return EventInfo(
+        id=key,
+        topic=str(first.topics[0]["topic_id"]) if first.topics else "",
+        title=(first.title or first.text)[:80],
+        title_post_id=str(first.id),
+        keywords=[],
+        first_seen=first.when,
+        last_seen=max(p.when for p in mine),
+        size=len(mine),
+        post_ids=[str(p.id) for p in mine],
+        open=False,
+    )
 
 
 def _site_of(url_key: str) -> str:
