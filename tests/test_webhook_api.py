@@ -37,6 +37,31 @@ def base_url(rt: Runtime) -> Iterator[str]:
     thread.join(5)
 
 
+def _login_cookie(rt: Runtime) -> dict[str, str]:
+    """A session for an administrator, as the read API needs a login (the webhook does not)."""
+    from yuqing.accounts import service as accounts
+    from yuqing.db import transaction
+    from yuqing.org import service as org
+    from yuqing.web.auth import SESSION_COOKIE
+
+    with transaction(rt.sessions) as session:
+        unit = org.create_unit(session, "本单位")
+        person = org.add_person(session, "管理员", unit.id)
+        org.grant_role(session, person.id, "admin", unit.id)
+        account = accounts.create_account(session, person.id, "admin", "a-long-test-password")
+        token, _ = accounts.start_session(
+            session, account, now=rt.clock(), hours=1, ip="127.0.0.1", user_agent="t"
+        )
+    return {SESSION_COOKIE: token}
+
+
+def test_read_api_needs_a_login(rt: Runtime, base_url: str) -> None:
+    refused = httpx.get(f"{base_url}/api/v1/posts")
+    assert refused.status_code == 401 and "error" in refused.json()
+    assert httpx.get(f"{base_url}/api/v1/events").status_code == 401
+    assert httpx.get(f"{base_url}/api/v1/posts", cookies=_login_cookie(rt)).status_code == 200
+
+
 def test_webhook_push_is_authenticated_stored_once_and_kept_as_evidence(rt: Runtime, base_url: str) -> None:
     source, token = service.add_source(rt, "webhook", None, name="推送", platform="weibo")
     assert token
@@ -70,11 +95,12 @@ def test_webhook_push_is_authenticated_stored_once_and_kept_as_evidence(rt: Runt
         blob = session.get(EvidenceBlob, post.raw_sha256)
         assert blob is not None and blob.data == body
 
-    listed = httpx.get(f"{base_url}/api/v1/posts", params={"limit": 10}).json()
+    cookies = _login_cookie(rt)
+    listed = httpx.get(f"{base_url}/api/v1/posts", params={"limit": 10}, cookies=cookies).json()
     assert {p["text"][:10] for p in listed} == {TEXT[:10], "另一条推送的信息，内"}
-    shown = httpx.get(f"{base_url}/api/v1/posts/{post.id}").json()
+    shown = httpx.get(f"{base_url}/api/v1/posts/{post.id}", cookies=cookies).json()
     assert shown["engagement"]["reposts"] == 321
-    assert httpx.get(f"{base_url}/api/v1/posts/999999").status_code == 404
+    assert httpx.get(f"{base_url}/api/v1/posts/999999", cookies=cookies).status_code == 404
 
 
 def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
@@ -88,7 +114,7 @@ def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
     with rt.sessions() as session:
         letter = session.scalars(select(DeadLetter)).one()
         assert letter.raw == b"{not json" and "JSON" in letter.error
-    letters = httpx.get(f"{base_url}/api/v1/deadletters").json()
+    letters = httpx.get(f"{base_url}/api/v1/deadletters", cookies=_login_cookie(rt)).json()
     assert letters[0]["raw_preview"] == "{not json"
 
 
@@ -105,7 +131,7 @@ def test_webhook_body_size_limit(rt: Runtime, base_url: str) -> None:
 
 def test_sources_api_shows_health(rt: Runtime, base_url: str) -> None:
     service.add_source(rt, "rss", "http://127.0.0.1:9/feed", name="源", media_tier="provincial")
-    sources = httpx.get(f"{base_url}/api/v1/sources").json()
+    sources = httpx.get(f"{base_url}/api/v1/sources", cookies=_login_cookie(rt)).json()
     assert sources[0]["media_tier"] == "provincial"
     assert sources[0]["health"]["label"] == "尚未采集"
     assert httpx.get(f"{base_url}/openapi.json").status_code == 200

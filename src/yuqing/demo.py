@@ -60,6 +60,7 @@ def load_demo(
         echo("演示数据已导入，跳过。")
     _demo_topics(rt, echo)
     _demo_org(rt, echo)
+    _demo_accounts(rt, echo)
     if not has_webhook:
         source, token = service.add_source(rt, "webhook", None, name="演示:推送接口", platform="weibo")
         echo(f"演示推送接口：POST /api/v1/webhooks/{source.id}，Authorization: Bearer {token}")
@@ -159,3 +160,15 @@ def _demo_org(rt: Runtime, echo: Callable[[str], None]) -> None:
         for unit_name, people in on_duty.items():
             duty.set_rotation(session, ids[unit_name], people, today - dt.timedelta(days=today.weekday()))
     echo("演示组织：演示市人民政府及市卫健委、市教育局、市市场监管局，人员与值班表已建立")
+
+
+def _demo_accounts(rt: Runtime, echo: Callable[[str], None]) -> None:
+    """A login for each demo person, with the demo password (listed on the demo's login page)."""
+    from yuqing.accounts import service as accounts
+    from yuqing.db import transaction
+
+    with transaction(rt.sessions) as session:
+        accounts.create_demo_accounts(session, now=rt.clock())
+        logins = [account.login for account, _person in accounts.demo_accounts(session)]
+    if logins:
+        echo(f"演示账号（密码均为 {accounts.DEMO_PASSWORD}）：{'、'.join(logins)}")

@@ -1,5 +1,6 @@
 """Imports every domain's tables so that metadata (and Alembic) sees the whole schema."""
 
+from yuqing.accounts import models as accounts_models
 from yuqing.alerts import models as alerts_models
 from yuqing.analysis import models as analysis_models
 from yuqing.cases import models as cases_models
@@ -9,6 +10,7 @@ from yuqing.org import models as org_models
 from yuqing.workcal import models as workcal_models
 
 __all__ = [
+    "accounts_models",
     "alerts_models",
     "analysis_models",
     "cases_models",

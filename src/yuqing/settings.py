@@ -176,6 +176,32 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest webhook request body accepted (bytes)."
     )
+    session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="A console login ends after this many hours without a request (sliding expiry).",
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Send the login cookies only over HTTPS (`Secure`). Turn on whenever the console is "
+        "served through HTTPS.",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row after which an account is locked."
+    )
+    login_lockout_minutes: float = Field(
+        default=15.0, gt=0, description="How long a locked account refuses every password (minutes)."
+    )
+    admin_password: str = Field(
+        default="",
+        description="Password of the first administrator (`admin`) created by `yuqing init`; empty: a "
+        "random one is printed once.",
+    )
+    demo_logins: bool = Field(
+        default=False,
+        description="Show the demo accounts and their shared password on the login page. Only for "
+        "demos: never turn it on where real people log in.",
+    )
 
     @field_validator("timezone")
     @classmethod

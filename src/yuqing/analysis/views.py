@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -10,8 +11,9 @@ from yuqing.analysis import queries, topics
 from yuqing.runtime import Runtime
 
 
-def build_router(rt: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+def build_router(rt: Runtime, *, guard: Sequence[Any] = ()) -> APIRouter:
+    """The analysis API; `guard` is the web layer's login dependency."""
+    router = APIRouter(prefix="/api/v1", dependencies=list(guard))
 
     @router.get("/events", tags=["events"], summary="事件（按等级和最近活动排序）")
     def events(

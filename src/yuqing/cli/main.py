@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from yuqing import __version__
-from yuqing.cli import analysis, bench, calendar, ingest, org, response
+from yuqing.cli import analysis, bench, calendar, ingest, org, response, users
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, settings_markdown
 
@@ -36,6 +36,8 @@ app.add_typer(org.duty_app, name="duty")
 app.add_typer(response.alerts_app, name="alerts")
 app.add_typer(response.cases_app, name="cases")
 app.add_typer(response.response_app, name="response")
+app.add_typer(users.users_app, name="users")
+app.add_typer(users.audit_app, name="audit")
 app.command("stats")(response.stats_command)
 app.command("fetch")(ingest.fetch)
 app.command("import")(ingest.import_file)
@@ -61,13 +63,14 @@ def version() -> None:
 @app.command()
 @user_errors
 def init() -> None:
-    """Create the database and a configuration file in the working directory."""
+    """Create the database, a configuration file in the working directory and the first administrator."""
     config = Path(CONFIG_FILE_NAME)
     if not config.exists():
         config.write_text(_config_template(), encoding="utf-8")
         typer.echo(f"已创建配置文件 {config}")
     with runtime() as rt:
         typer.echo(f"数据库已就绪：{rt.settings.database_url}")
+        users.ensure_admin(rt)
 
 
 @app.command("settings")
@@ -113,6 +116,8 @@ def demo(
 
     with runtime() as rt:
         load_demo(rt, data, rows=rows, echo=typer.echo)
+        # The demo's login page lists the demo accounts; a real installation's never does.
+        rt.settings = rt.settings.model_copy(update={"demo_logins": True})
         if serve_after:
             run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
 

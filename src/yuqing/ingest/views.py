@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
@@ -12,8 +13,11 @@ from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
 
-def build_router(rt: Runtime, writer: PostWriter) -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) -> list[APIRouter]:
+    """The ingest API: the read routes behind `guard` (the web layer's login dependency), and the
+    webhook apart, as senders authenticate with the source's own token."""
+    router = APIRouter(prefix="/api/v1", dependencies=list(guard))
+    hooks = APIRouter(prefix="/api/v1")
 
     @router.get("/sources", tags=["sources"], summary="信息源及其健康状况")
     def sources() -> list[dict[str, Any]]:
@@ -45,7 +49,7 @@ def build_router(rt: Runtime, writer: PostWriter) -> APIRouter:
     def runs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
         return queries.list_runs(rt, limit=limit)
 
-    @router.post(
+    @hooks.post(
         "/webhooks/{source_id}", tags=["webhooks"], summary="推送信息（JSON 对象、数组或 {posts: [...]}）"
     )
     async def webhook(
@@ -79,4 +83,4 @@ def build_router(rt: Runtime, writer: PostWriter) -> APIRouter:
         )
         return counts.as_dict()
 
-    return router
+    return [router, hooks]

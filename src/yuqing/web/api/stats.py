@@ -1,0 +1,37 @@
+"""API of the statistics for the reward-and-penalty review (奖惩考核)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from yuqing.cases.stats import statistics_report
+from yuqing.runtime import Runtime
+
+
+def day(text: str | None, what: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise HTTPException(400, f"{what} 应为日期，例如 2026-11-23：{text!r}") from None
+
+
+def build_router(rt: Runtime) -> APIRouter:
+    router = APIRouter(tags=["stats"])
+
+    @router.get("/stats", summary="按时率、报告与回应用时中位数、超时清单（按单位和人员）")
+    def stats(
+        start: Annotated[str | None, Query(alias="from", description="首日 YYYY-MM-DD（开立日期）")] = None,
+        end: Annotated[str | None, Query(alias="to", description="末日 YYYY-MM-DD（含当天）")] = None,
+        drills: Annotated[bool, Query(description="包括演练工单")] = False,
+    ) -> dict[str, Any]:
+        first, last = day(start, "from"), day(end, "to")
+        if first and last and last < first:
+            raise HTTPException(400, "to 不能早于 from")
+        return statistics_report(rt, start=first, end=last, include_drills=drills)
+
+    return router

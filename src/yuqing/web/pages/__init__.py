@@ -1,0 +1,20 @@
+"""The console: server-rendered pages (Jinja2 + HTMX) over the domain services, one module per
+part of the navigation bar."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from yuqing.runtime import Runtime
+
+__all__ = ["build_router"]
+
+
+def build_router(rt: Runtime) -> APIRouter:
+    """Every console page; each requires a signed-in user and each POST a CSRF token."""
+    from yuqing.web.pages import alerts, cases, dashboard, events, notifications, org
+
+    router = APIRouter(include_in_schema=False)
+    for module in (dashboard, events, alerts, cases, org, notifications):
+        router.include_router(module.build_router(rt))
+    return router

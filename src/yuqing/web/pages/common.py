@@ -1,0 +1,178 @@
+"""What every console page shares: rendering with the signed-in user and the CSRF token, the
+outcome of an action (a message after a redirect, or the page again with the error), safe links."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import URL
+
+from yuqing.notify.outbox import unread_count
+from yuqing.org.roles import Role
+from yuqing.runtime import Runtime
+from yuqing.web.api.errors import error_status
+from yuqing.web.auth import User, audit, csrf_token
+from yuqing.web.templating import templates
+
+__all__ = [
+    "DONE_MESSAGES",
+    "NAV",
+    "act",
+    "is_htmx",
+    "pager",
+    "render",
+    "safe_url",
+]
+
+# The navigation bar: key, label, path.
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("dashboard", "总览", "/"),
+    ("events", "事件", "/events"),
+    ("alerts", "预警", "/alerts"),
+    ("cases", "工单", "/cases"),
+    ("org", "组织与人员", "/org"),
+    ("topics", "专题", "/topics"),
+    ("sources", "信息源", "/sources"),
+)
+
+# What a page says after an action succeeded and redirected back (`?done=<key>`). Fixed texts:
+# nothing from the query string is shown.
+DONE_MESSAGES: dict[str, str] = {
+    "ack": "预警已确认，升级通知已停止。",
+    "open": "工单已开立，各项时限开始计时。",
+    "advance": "工单阶段已更新。",
+    "categorize": "舆情类别已设置。",
+    "statement": "声明稿已保存，等待审批。",
+    "approve": "审批意见已记录。",
+    "release": "声明已发布，相关时限已完成。",
+    "respond": "回应已记录。",
+    "extend": "时限已延期。",
+    "task": "任务已分派。",
+    "task_done": "任务已办结。",
+    "evidence": "证据已添加。",
+    "regrade": "工单等级已调整。",
+    "close": "工单已结案。",
+    "read": "通知已标为已读。",
+}
+
+
+def safe_url(value: object) -> str | None:
+    """A collected link, only when it is http(s): a `javascript:` URL must never become an href."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        scheme = urlsplit(value.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return value.strip() if scheme in ("http", "https") else None
+
+
+def countdown_text(due: str | None, now: dt.datetime) -> str:
+    """The text a countdown shows before the script takes over (and without JavaScript)."""
+    if not due:
+        return ""
+    left = dt.datetime.fromisoformat(due) - now
+    seconds = int(left.total_seconds())
+    sign = "剩余 " if seconds >= 0 else "已超时 "
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    text = (f"{days}天" if days else "") + f"{hours}小时{minutes:02d}分"
+    return sign + text
+
+
+def role_label(code: str) -> str:
+    try:
+        return Role(code).label
+    except ValueError:
+        return code
+
+
+templates.env.filters["safe_url"] = safe_url
+templates.env.filters["role_label"] = role_label
+templates.env.globals["NAV"] = NAV
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request,
+    rt: Runtime,
+    user: User,
+    template: str,
+    context: dict[str, Any],
+    *,
+    active: str = "",
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A page (or a fragment) with what the layout needs: the user, the CSRF token, the nav."""
+    now = rt.clock()
+    base: dict[str, Any] = {
+        "user": user,
+        "csrf_token": csrf_token(request),
+        "active": active,
+        "now": now,
+        "server_now": now.isoformat(),
+        "countdown": lambda due: countdown_text(due, now),
+        "done": DONE_MESSAGES.get(request.query_params.get("done", "")),
+    }
+    if "unread" not in context and not is_htmx(request):
+        with rt.sessions() as session:
+            base["unread"] = unread_count(session, user.person_id)
+    # Pages carry the CSRF token and the person's work: never cached, never framed by another site.
+    sent = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", **(headers or {})}
+    return templates.TemplateResponse(
+        request, template, {**base, **context}, status_code=status_code, headers=sent
+    )
+
+
+def pager(request: Request, offset: int | None) -> str | None:
+    """The URL of this page at another offset (None: no such page)."""
+    if offset is None:
+        return None
+    params = dict(request.query_params)
+    params.pop("done", None)
+    params["offset"] = str(offset)
+    return str(URL(request.url.path).include_query_params(**params))
+
+
+def act(
+    request: Request,
+    rt: Runtime,
+    user: User,
+    *,
+    action: str,
+    target: str,
+    call: Callable[[], Any],
+    done: str,
+    redirect_to: str,
+    on_error: Callable[[str, int], Response],
+    detail: dict[str, Any] | None = None,
+) -> Response:
+    """Run one service action for the user: audit it, then redirect with a message (303), or show
+    the page again with the service's message and the matching status."""
+    try:
+        call()
+    except (ValueError, LookupError) as exc:
+        status = error_status(exc)
+        audit(
+            rt,
+            user,
+            action,
+            target,
+            {**(detail or {}), "refused": str(exc), "status": status},
+            request=request,
+        )
+        return on_error(str(exc), status)
+    audit(rt, user, action, target, detail, request=request)
+    separator = "&" if "?" in redirect_to else "?"
+    return RedirectResponse(f"{redirect_to}{separator}{urlencode({'done': done})}", status_code=303)

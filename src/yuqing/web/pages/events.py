@@ -1,0 +1,129 @@
+"""事件: the list (by grade and status, newest activity first) and one event with its grade and the
+reasons, keywords, trend, sentiment, sites, posts and case."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from yuqing.analysis.metrics import FLAG_LABELS
+from yuqing.analysis.models import Event, Topic
+from yuqing.cases.models import Stage
+from yuqing.runtime import Runtime
+from yuqing.web.auth import User, current_user
+from yuqing.web.pages import queries
+from yuqing.web.pages.common import pager, render
+
+CurrentUser = Annotated[User, Depends(current_user)]
+STATUS_CHOICES = (("open", "进行中"), ("closed", "已平息"), ("", "全部"))
+GRADE_CHOICES = (("", "全部"), ("graded", "已定级"), *((c, queries.GRADE_NAMES[c]) for c in queries.GRADES))
+
+
+def not_found(request: Request, rt: Runtime, user: User, message: str) -> HTMLResponse:
+    return render(request, rt, user, "error.html", {"message": message}, status_code=404)
+
+
+def event_context(rt: Runtime, event_id: int, *, offset: int = 0) -> dict[str, Any] | None:
+    zone = rt.settings.timezone
+    with rt.sessions() as session:
+        row = session.execute(
+            select(Event, Topic.name).outerjoin(Topic, Topic.id == Event.topic_id).where(Event.id == event_id)
+        ).first()
+        if row is None:
+            return None
+        event, topic = row
+        metrics = dict(event.metrics or {})
+        hourly = list(metrics.get("hourly") or [])
+        posts = queries.event_posts(session, event_id, zone, limit=20, offset=offset)
+        cases = queries.cases_of_event(session, event_id)
+        alerts = queries.alert_page(session, zone, event_id=event_id, limit=20).rows
+        return {
+            "event": {
+                "id": event.id,
+                "title": event.title,
+                "topic": topic,
+                "grade_code": event.grade_code,
+                "grade": event.grade,
+                "reasons": event.reasons or [],
+                "keywords": event.keywords or [],
+                "first_seen": queries.iso(event.first_seen, zone),
+                "last_seen": queries.iso(event.last_seen, zone),
+                "status": event.status,
+                "posts": event.post_count,
+                "grade_set_by": event.grade_set_by,
+                "grade_note": event.grade_note,
+            },
+            "metrics": metrics,
+            "flags": [
+                {"label": FLAG_LABELS.get(k, k), "count": v} for k, v in (metrics.get("flags") or {}).items()
+            ],
+            "sites": list(metrics.get("site_list") or [])[:50],
+            "site_total": len(metrics.get("site_list") or []),
+            "platforms": [
+                {"label": queries.PLATFORM_LABELS.get(k, k), "count": v}
+                for k, v in sorted((metrics.get("platform_counts") or {}).items(), key=lambda kv: -kv[1])
+            ],
+            "regions": list(metrics.get("region_list") or []),
+            "trend": {
+                "hours": [str(p.get("hour", ""))[5:16].replace("T", " ") for p in hourly],
+                "posts": [int(p.get("posts", 0)) for p in hourly],
+                "negative_share": [
+                    round(100 * int(p.get("negative", 0)) / int(p["posts"]), 1) if p.get("posts") else None
+                    for p in hourly
+                ],
+            },
+            "sentiment": queries.sentiment_mix(session, event_id),
+            "posts": posts,
+            "cases": [
+                {"id": c.id, "stage": c.stage, "stage_label": Stage(c.stage).label, "grade": c.grade}
+                for c in cases
+            ],
+            "open_case": next((c.id for c in cases if c.stage != "closed"), None),
+            "alerts": alerts,
+        }
+
+
+def build_router(rt: Runtime) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/events", response_class=HTMLResponse)
+    def event_list(
+        request: Request,
+        user: CurrentUser,
+        status: str = "open",
+        grade: str = "",
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> HTMLResponse:
+        status = status if status in {s for s, _ in STATUS_CHOICES} else "open"
+        grade = grade if grade in {g for g, _ in GRADE_CHOICES} else ""
+        with rt.sessions() as session:
+            page = queries.event_page(
+                session, rt.settings.timezone, status=status or None, grade=grade or None, offset=offset
+            )
+        context = {
+            "page": page,
+            "status": status,
+            "grade": grade,
+            "status_choices": STATUS_CHOICES,
+            "grade_choices": GRADE_CHOICES,
+            "next_url": pager(request, page.next_offset),
+            "previous_url": pager(request, page.previous_offset),
+        }
+        return render(request, rt, user, "events.html", context, active="events")
+
+    @router.get("/events/{event_id}", response_class=HTMLResponse)
+    def event_detail(
+        request: Request, event_id: int, user: CurrentUser, offset: Annotated[int, Query(ge=0)] = 0
+    ) -> HTMLResponse:
+        context = event_context(rt, event_id, offset=offset)
+        if context is None:
+            return not_found(request, rt, user, f"找不到事件 {event_id}")
+        page = context["posts"]
+        context["next_url"] = pager(request, page.next_offset)
+        context["previous_url"] = pager(request, page.previous_offset)
+        return render(request, rt, user, "event.html", context, active="events")
+
+    return router

@@ -1,0 +1,586 @@
+"""Read-side queries of the console and the API lists, written to stay cheap on a large database.
+
+The domains' own list functions build one full view per row (a handful of queries each); the
+console needs pages of rows, counts and series. Here every list is one indexed query with a
+LIMIT, plus at most one batched query for the related rows of that page:
+
+- events are listed by `(status, last_seen)` (the events index) and only their small columns are
+  read; the few metrics a page shows come from a second query over the page's ids;
+- the dashboard's series adds up the hourly series the pipeline already stored on each event
+  active in the window, instead of scanning posts;
+- an event's posts are read through `post_analysis(event_id)`, newest first;
+- the post search scans a bounded range of post ids per request and says where to go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from yuqing.alerts.models import Alert, AlertStatus
+from yuqing.alerts.service import KIND_LABELS
+from yuqing.analysis.models import Event, EventStatus, PostAnalysis, Topic
+from yuqing.cases.models import OPEN_DEADLINE_STATES, Case, Deadline, DeadlineState, Stage
+from yuqing.cases.plan import DeadlineKind
+from yuqing.cases.service import deadline_view
+from yuqing.ingest.models import Post, Source
+from yuqing.org.models import Person, RoleAssignment, Unit
+from yuqing.org.roles import Role
+
+GRADES: tuple[str, ...] = ("I", "II", "III", "IV")
+GRADE_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
+SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+PLATFORM_LABELS = {
+    "news": "新闻",
+    "weibo": "微博",
+    "wechat": "微信",
+    "forum": "论坛",
+    "video": "视频",
+    "other": "其他",
+}
+# An event's sentiment mix is counted over at most this many of its posts.
+SENTIMENT_SAMPLE = 20_000
+# The post search reads at most this many post ids per request.
+SEARCH_SPAN = 50_000
+
+
+def _pairs(session: Session, query: Select[Any, Any]) -> dict[int, Any]:
+    """A two-column query as a dict."""
+    return {row[0]: row[1] for row in session.execute(query)}
+
+
+def iso(value: dt.datetime | None, zone: str) -> str | None:
+    return value.astimezone(ZoneInfo(zone)).isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of a list: its rows and whether more follow (no COUNT over large tables)."""
+
+    rows: list[dict[str, Any]]
+    limit: int
+    offset: int
+    has_more: bool
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.has_more else None
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(self.offset - self.limit, 0) if self.offset > 0 else None
+
+
+def _page(rows: list[dict[str, Any]], limit: int, offset: int) -> Page:
+    return Page(rows[:limit], limit, offset, len(rows) > limit)
+
+
+# ---- dashboard ----------------------------------------------------------------------------------
+
+
+def active_grade_counts(session: Session) -> dict[str, int]:
+    """Open events by grade code (I..IV), zero where none."""
+    rows = session.execute(
+        select(Event.grade_code, func.count())
+        .where(Event.status == EventStatus.OPEN.value, Event.grade_code.is_not(None))
+        .group_by(Event.grade_code)
+    )
+    counts = dict.fromkeys(GRADES, 0)
+    for code, count in rows:
+        if code in counts:
+            counts[code] = int(count)
+    return counts
+
+
+def volume_series(session: Session, now: dt.datetime, zone: str, *, hours: int = 72) -> dict[str, Any]:
+    """Posts per hour and the negative share per hour over the last `hours`, summed from the hourly
+    series stored on the events of monitored topics active in that window."""
+    tz = ZoneInfo(zone)
+    end = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - dt.timedelta(hours=hours - 1)
+    posts: Counter[dt.datetime] = Counter()
+    negative: Counter[dt.datetime] = Counter()
+    query = select(Event.metrics["hourly"]).where(
+        # Both statuses spelt out so the (status, last_seen) index serves the range.
+        Event.status.in_([EventStatus.OPEN.value, EventStatus.CLOSED.value]),
+        Event.last_seen >= start,
+        Event.topic_id.is_not(None),
+    )
+    for (series,) in session.execute(query):
+        for point in series or ():
+            try:
+                hour = dt.datetime.fromisoformat(str(point["hour"])).astimezone(dt.UTC)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if start <= hour <= end:
+                posts[hour] += int(point.get("posts", 0))
+                negative[hour] += int(point.get("negative", 0))
+    axis = [start + dt.timedelta(hours=i) for i in range(hours)]
+    return {
+        "hours": [h.astimezone(tz).strftime("%m-%d %H:00") for h in axis],
+        "posts": [posts[h] for h in axis],
+        "negative_share": [round(100 * negative[h] / posts[h], 1) if posts[h] else None for h in axis],
+        "total": sum(posts.values()),
+    }
+
+
+def cases_by_stage(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(Case.stage, func.count()).where(Case.is_drill.is_(False)).group_by(Case.stage)
+    )
+    counts = {stage.value: 0 for stage in Stage}
+    for stage, count in rows:
+        counts[stage] = int(count)
+    return counts
+
+
+def upcoming_deadlines(session: Session, zone: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Running clocks, the soonest (or most overdue) first, with their case.
+
+    One query per running state, each an ordered walk of the `(state, due_at)` index that stops
+    at `limit`, then merged: cheap however many clocks are running."""
+    found: list[tuple[Deadline, str, str, str, str]] = []
+    for state in OPEN_DEADLINE_STATES:
+        rows = session.execute(
+            select(Deadline, Case.title, Case.grade_code, Case.grade, Case.stage)
+            .join(Case, Case.id == Deadline.case_id)
+            .where(Deadline.state == state)
+            .order_by(Deadline.due_at)
+            .limit(limit)
+        )
+        found.extend((deadline, title, code, grade, stage) for deadline, title, code, grade, stage in rows)
+    found.sort(key=lambda row: (row[0].due_at, row[0].id))
+    out = []
+    for deadline, title, code, grade, stage in found[:limit]:
+        view = deadline_view(deadline, zone)
+        view.update(
+            case_id=deadline.case_id,
+            case_title=title,
+            grade_code=code,
+            grade=grade,
+            stage_label=Stage(stage).label,
+            is_drill=deadline.is_drill,
+        )
+        out.append(view)
+    return out
+
+
+# ---- alerts -------------------------------------------------------------------------------------
+
+
+def alert_page(
+    session: Session,
+    zone: str,
+    *,
+    status: str | None = None,
+    event_id: int | None = None,
+    alert_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Alerts, newest first, with their unit, case and who acknowledged them (three queries)."""
+    query = (
+        select(Alert, Unit.name)
+        .join(Unit, Unit.id == Alert.unit_id)
+        .order_by(Alert.id.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    if status:
+        query = query.where(Alert.status == status)
+    if event_id is not None:
+        query = query.where(Alert.event_id == event_id)
+    if alert_id is not None:
+        query = query.where(Alert.id == alert_id)
+    found = list(session.execute(query))
+    ids = [a.id for a, _ in found]
+    cases = _pairs(session, select(Case.alert_id, Case.id).where(Case.alert_id.in_(ids))) if ids else {}
+    acked_ids = {a.acknowledged_by for a, _ in found if a.acknowledged_by}
+    names = (
+        _pairs(session, select(Person.id, Person.name).where(Person.id.in_(acked_ids))) if acked_ids else {}
+    )
+    rows = [
+        {
+            "id": alert.id,
+            "event_id": alert.event_id,
+            "case_id": cases.get(alert.id),
+            "unit": unit,
+            "kind": alert.kind,
+            "kind_label": KIND_LABELS.get(alert.kind, alert.kind),
+            "grade": alert.grade,
+            "grade_code": alert.grade_code,
+            "title": alert.title,
+            "reasons": alert.reasons,
+            "status": alert.status,
+            "status_label": ALERT_STATUS_LABELS.get(alert.status, alert.status),
+            "repeats": alert.repeats,
+            "level": alert.level,
+            "created_at": iso(alert.created_at, zone),
+            "next_escalation_at": iso(alert.next_escalation_at, zone),
+            "acknowledged_at": iso(alert.acknowledged_at, zone),
+            "acknowledged_by": names.get(alert.acknowledged_by or 0),
+            "is_drill": alert.is_drill,
+        }
+        for alert, unit in found
+    ]
+    return _page(rows, limit, offset)
+
+
+ALERT_STATUS_LABELS = {
+    AlertStatus.OPEN.value: "待确认",
+    AlertStatus.ACKNOWLEDGED.value: "已确认",
+    AlertStatus.CLOSED.value: "已关闭",
+}
+
+
+# ---- cases --------------------------------------------------------------------------------------
+
+
+def case_page(
+    session: Session,
+    zone: str,
+    *,
+    stage: str | None = None,
+    include_drills: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Cases, newest first, each with its unit and next running clock (two queries)."""
+    query = (
+        select(Case, Unit.name)
+        .join(Unit, Unit.id == Case.unit_id)
+        .order_by(Case.id.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    if stage:
+        query = query.where(Case.stage == stage)
+    if not include_drills:
+        query = query.where(Case.is_drill.is_(False))
+    found = list(session.execute(query))
+    next_due = next_deadlines(session, [c.id for c, _ in found], zone)
+    rows = [case_row(case, unit, next_due.get(case.id), zone) for case, unit in found]
+    return _page(rows, limit, offset)
+
+
+def case_row(case: Case, unit: str | None, next_due: dict[str, Any] | None, zone: str) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "title": case.title,
+        "event_id": case.event_id,
+        "post_id": case.post_id,
+        "alert_id": case.alert_id,
+        "unit": unit,
+        "stage": case.stage,
+        "stage_label": Stage(case.stage).label,
+        "grade": case.grade,
+        "grade_code": case.grade_code,
+        "category": case.category,
+        "detected_at": iso(case.detected_at, zone),
+        "opened_at": iso(case.opened_at, zone),
+        "closed_at": iso(case.closed_at, zone),
+        "reopened": case.reopened,
+        "is_drill": case.is_drill,
+        "next_deadline": next_due,
+    }
+
+
+def next_deadlines(session: Session, case_ids: list[int], zone: str) -> dict[int, dict[str, Any]]:
+    """The soonest running clock of each case."""
+    if not case_ids:
+        return {}
+    found: dict[int, dict[str, Any]] = {}
+    for deadline in session.scalars(
+        select(Deadline)
+        .where(Deadline.case_id.in_(case_ids), Deadline.state.in_(OPEN_DEADLINE_STATES))
+        .order_by(Deadline.due_at)
+    ):
+        found.setdefault(deadline.case_id, deadline_view(deadline, zone))
+    return found
+
+
+def case_board(session: Session, zone: str, *, per_stage: int = 100) -> dict[str, list[dict[str, Any]]]:
+    """Cases by stage for the board: every stage but 结案 up to `per_stage` each, the latest closed."""
+    board: dict[str, list[dict[str, Any]]] = {}
+    for stage in Stage:
+        limit = 20 if stage == Stage.CLOSED else per_stage
+        board[stage.value] = case_page(session, zone, stage=stage.value, limit=limit).rows
+    return board
+
+
+def cases_of_event(session: Session, event_id: int) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.event_id == event_id).order_by(Case.id.desc())))
+
+
+def running_clock_kinds(session: Session, case_id: int) -> list[tuple[str, str]]:
+    """(kind, label) of the case's running clocks other than tasks', for the extension form."""
+    kinds = session.scalars(
+        select(Deadline.kind)
+        .where(Deadline.case_id == case_id, Deadline.state.in_(OPEN_DEADLINE_STATES))
+        .where(Deadline.kind != DeadlineKind.TASK)
+        .order_by(Deadline.due_at)
+    )
+    seen: dict[str, str] = {}
+    for kind in kinds:
+        seen.setdefault(kind, DeadlineKind.LABELS.get(kind, kind))
+    return list(seen.items())
+
+
+# ---- events -------------------------------------------------------------------------------------
+
+
+def event_page(
+    session: Session,
+    zone: str,
+    *,
+    status: str | None = EventStatus.OPEN.value,
+    grade: str | None = None,
+    limit: int = 30,
+    offset: int = 0,
+) -> Page:
+    """Events, latest activity first. `grade`: a code, "graded" or None for all."""
+    query = (
+        select(
+            Event.id,
+            Event.title,
+            Event.topic_id,
+            Event.grade_code,
+            Event.grade,
+            Event.first_seen,
+            Event.last_seen,
+            Event.status,
+            Event.post_count,
+        )
+        .order_by(Event.last_seen.desc(), Event.id.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    if status:
+        query = query.where(Event.status == status)
+    if grade == "graded":
+        query = query.where(Event.grade_code.is_not(None))
+    elif grade:
+        query = query.where(Event.grade_code == grade)
+    found = list(session.execute(query))
+    ids = [row.id for row in found[:limit]]
+    extra: dict[int, tuple[float | None, float | None]] = {}
+    if ids:
+        for event_id, share, sites in session.execute(
+            select(
+                Event.id, Event.metrics["negative_share"].as_float(), Event.metrics["sites"].as_float()
+            ).where(Event.id.in_(ids))
+        ):
+            extra[event_id] = (share, sites)
+    topics = _topic_names(session, {row.topic_id for row in found if row.topic_id is not None})
+    rows = []
+    for row in found:
+        share, sites = extra.get(row.id, (None, None))
+        rows.append(
+            {
+                "id": row.id,
+                "title": row.title,
+                "topic": topics.get(row.topic_id) if row.topic_id is not None else None,
+                "grade_code": row.grade_code,
+                "grade": row.grade,
+                "first_seen": iso(row.first_seen, zone),
+                "last_seen": iso(row.last_seen, zone),
+                "status": row.status,
+                "posts": row.post_count,
+                "negative_share": share,
+                "sites": int(sites) if sites is not None else None,
+            }
+        )
+    return _page(rows, limit, offset)
+
+
+def _topic_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return _pairs(session, select(Topic.id, Topic.name).where(Topic.id.in_(ids)))
+
+
+def sentiment_mix(session: Session, event_id: int) -> dict[str, Any]:
+    """How many of the event's posts are negative, neutral and positive (over at most
+    SENTIMENT_SAMPLE of them; `sampled` says when the event is larger)."""
+    sample = (
+        select(PostAnalysis.sentiment)
+        .where(PostAnalysis.event_id == event_id)
+        .limit(SENTIMENT_SAMPLE)
+        .subquery()
+    )
+    counts = dict.fromkeys(SENTIMENT_LABELS, 0)
+    for label, count in session.execute(
+        select(sample.c.sentiment, func.count()).group_by(sample.c.sentiment)
+    ):
+        counts[label] = int(count)
+    total = sum(counts.values())
+    return {
+        "counts": counts,
+        "items": [{"name": SENTIMENT_LABELS[k], "key": k, "value": v} for k, v in counts.items()],
+        "total": total,
+        "sampled": total >= SENTIMENT_SAMPLE,
+    }
+
+
+def event_posts(session: Session, event_id: int, zone: str, *, limit: int = 20, offset: int = 0) -> Page:
+    """The event's posts, newest first, with their sentiment.
+
+    The page's post ids are chosen from `post_analysis` alone, then only those posts are read.
+    On SQLite the event index holds the post id (the rowid), so the ids come in order from the
+    index. PostgreSQL's event index does not, and its planner would rather walk the whole primary
+    key backwards hoping to meet this event's posts early; ordering by `post_id + 0` makes it
+    read the event's rows through its index and sort just those."""
+    order = PostAnalysis.post_id.desc()
+    if session.get_bind().dialect.name == "postgresql":
+        order = (PostAnalysis.post_id + 0).desc()
+    ids = list(
+        session.scalars(
+            select(PostAnalysis.post_id)
+            .where(PostAnalysis.event_id == event_id)
+            .order_by(order)
+            .limit(limit + 1)
+            .offset(offset)
+        )
+    )
+    rows = []
+    if ids:
+        query = (
+            select(Post, PostAnalysis.sentiment)
+            .join(PostAnalysis, PostAnalysis.post_id == Post.id)
+            .where(Post.id.in_(ids))
+            .order_by(Post.id.desc())
+        )
+        rows = [
+            post_row(post, zone)
+            | {"sentiment": sentiment, "sentiment_label": SENTIMENT_LABELS.get(sentiment)}
+            for post, sentiment in session.execute(query)
+        ]
+    return _page(rows, limit, offset)
+
+
+def post_row(post: Post, zone: str) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "title": post.title,
+        "text": post.text,
+        "author": post.author,
+        "platform": post.platform,
+        "platform_label": PLATFORM_LABELS.get(post.platform, post.platform),
+        "kind": post.kind,
+        "url": post.url,
+        "published_at": iso(post.published_at, zone),
+        "fetched_at": iso(post.fetched_at, zone),
+        "views": post.views,
+        "reposts": post.reposts,
+        "comments": post.comments,
+        "likes": post.likes,
+        "media_tier": post.media_tier,
+    }
+
+
+# ---- posts --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    rows: list[dict[str, Any]]
+    # Where the next request goes on from (post ids below this), or None when nothing is left.
+    continue_before: int | None
+    scanned_to: int | None  # the lowest post id read in this request
+
+
+def search_posts(
+    session: Session,
+    zone: str,
+    text: str,
+    *,
+    before: int | None = None,
+    source_id: int | None = None,
+    limit: int = 30,
+) -> SearchResult:
+    """Posts whose title or text contains `text`, newest first.
+
+    There is no full-text index, so a request reads at most SEARCH_SPAN post ids (a primary-key
+    range, so the time it takes is bounded whatever the table's size) and says where the next one
+    should go on; frequent words fill a page long before that.
+    """
+    top = before if before is not None else (session.scalar(select(func.max(Post.id))) or 0) + 1
+    rows: list[dict[str, Any]] = []
+    low = top
+    while low > 1 and len(rows) < limit and top - low < SEARCH_SPAN:
+        high, low = low, max(low - 10_000, 1)
+        query = (
+            select(Post)
+            .where(Post.id < high, Post.id >= low)
+            .where(or_(Post.text.contains(text, autoescape=True), Post.title.contains(text, autoescape=True)))
+            .order_by(Post.id.desc())
+            .limit(limit - len(rows))
+        )
+        if source_id is not None:
+            query = query.where(Post.source_id == source_id)
+        rows.extend(post_row(p, zone) for p in session.scalars(query))
+    if len(rows) >= limit:
+        return SearchResult(rows, rows[-1]["id"], rows[-1]["id"])
+    return SearchResult(rows, low if low > 1 else None, low)
+
+
+def source_names(session: Session) -> dict[int, str]:
+    return _pairs(session, select(Source.id, Source.name).order_by(Source.id))
+
+
+# ---- organisation -------------------------------------------------------------------------------
+
+
+def people_with_roles(
+    session: Session, *, unit_id: int | None = None, limit: int = 500, offset: int = 0
+) -> list[dict[str, Any]]:
+    """People (active first) with their unit and roles, in two queries."""
+    query = (
+        select(Person, Unit.name)
+        .join(Unit, Unit.id == Person.unit_id)
+        .order_by(Person.active.desc(), Person.unit_id, Person.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if unit_id is not None:
+        query = query.where(Person.unit_id == unit_id)
+    found = list(session.execute(query))
+    roles: dict[int, list[dict[str, Any]]] = {}
+    ids = [p.id for p, _ in found]
+    if ids:
+        for assignment, unit in session.execute(
+            select(RoleAssignment, Unit.name)
+            .join(Unit, Unit.id == RoleAssignment.unit_id)
+            .where(RoleAssignment.person_id.in_(ids))
+            .order_by(RoleAssignment.id)
+        ):
+            roles.setdefault(assignment.person_id, []).append(
+                {
+                    "role": assignment.role,
+                    "label": Role(assignment.role).label,
+                    "unit_id": assignment.unit_id,
+                    "unit": unit,
+                }
+            )
+    return [
+        {
+            "id": person.id,
+            "name": person.name,
+            "login": person.login,
+            "unit_id": person.unit_id,
+            "unit": unit,
+            "active": person.active,
+            "roles": roles.get(person.id, []),
+        }
+        for person, unit in found
+    ]
+
+
+def deadline_state_label(state: str) -> str:
+    return DeadlineState(state).label

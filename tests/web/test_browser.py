@@ -1,0 +1,216 @@
+"""The console in a real browser: Debian's headless Chromium driven by Playwright against a real
+HTTP server on 127.0.0.1. Log in, see the dashboard, open an event, acknowledge an alert, take a
+case through approval to release, and be refused as a role that may not approve.
+
+The screenshots are kept in `tests/web/screenshots/` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from yuqing.accounts import service as accounts
+from yuqing.analysis import topics
+from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.cases import followup
+from yuqing.db import transaction
+from yuqing.ingest import service as ingest
+from yuqing.ingest.store import PostWriter
+from yuqing.org import duty
+from yuqing.org import service as org
+from yuqing.runtime import Runtime, open_runtime
+from yuqing.settings import load_settings
+from yuqing.web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+PASSWORD = "yuqing-browser-test"
+HOSPITAL = "南京鼓楼医院发生医疗事故，一名产妇在手术中死亡，家属在医院门口拉横幅讨说法，医院至今未回应。"
+ROLES = {
+    "李办公室": ("office", "市卫生健康委员会", "li"),
+    "赵分管": ("deputy_leader", "市卫生健康委员会", "zhao"),
+    "陈市长": ("chief", "南京市人民政府", "chen"),
+    "周组员": ("leading_group", "南京市人民政府", "zhou"),
+}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _fill(rt: Runtime) -> None:
+    with transaction(rt.sessions) as session:
+        city = org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        health = org.create_unit(session, "市卫生健康委员会", parent_id=city.id, kind="bureau")
+        ids = {"南京市人民政府": city.id, "市卫生健康委员会": health.id}
+        for name, (role, unit, login) in ROLES.items():
+            person = org.add_person(session, name, ids[unit])
+            org.grant_role(session, person.id, role, ids[unit])
+            if role == "office":
+                org.grant_role(session, person.id, "duty_officer", ids[unit])
+                duty.set_rotation(session, health.id, [person.id], dt.date(2026, 1, 1), hours="all_day")
+            accounts.create_account(session, person.id, login, PASSWORD)
+    topics.set_word_group(rt, "地域", ["南京", "江苏"], "地域")
+    topics.add_topic(rt, "医疗", "@地域 + 医院 + (事故|死亡)", "市卫生健康委员会")
+    now = rt.clock()
+    rows = [
+        {
+            "id": "o1",
+            "text": HOSPITAL,
+            "published_at": (now - dt.timedelta(minutes=40)).isoformat(),
+            "reposts": 620,
+        },
+        # Ingestion strips real tags; these entities stay literal text the console must escape.
+        {
+            "id": "x1",
+            "text": "网友爆料&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;："
+            + HOSPITAL,
+            "kind": "repost",
+            "cascade": "o1",
+            "published_at": (now - dt.timedelta(minutes=30)).isoformat(),
+        },
+    ]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    ingest.import_data(
+        rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin="t.jsonl", platform="weibo"
+    )
+    AnalysisPipeline(rt).run()
+    followup.run_once(rt)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[str]:
+    rt = open_runtime(load_settings(database_url=f"sqlite:///{tmp_path}/browser.db"))
+    _fill(rt)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the console did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        rt.close()
+
+
+def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    if SHOTS.exists():
+        shutil.rmtree(SHOTS)
+    SHOTS.mkdir(parents=True)
+
+    def shot(page: Page, name: str) -> None:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def login(page: Page, who: str) -> None:
+        page.goto(f"{console}/login")
+        page.fill("input[name=login]", who)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "/login" not in page.url, page.content()[:2000]
+
+    def logout(page: Page) -> None:
+        page.click("form[action='/logout'] button")
+        page.wait_for_load_state("networkidle")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        page.goto(console)
+        assert "/login" in page.url  # nothing without logging in
+        shot(page, "01-login")
+        login(page, "li")
+        expect(page.locator("body")).to_contain_text("特别重大")
+        shot(page, "02-dashboard")
+
+        page.goto(f"{console}/events")
+        page.locator("a[href^='/events/']").first.click()
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("body")).to_contain_text("鼓楼医院")
+        # The post's text is shown exactly as stored, as text: no entity decoded, no tag run.
+        expect(page.locator("body")).to_contain_text("&lt;script&gt;alert(1)&lt;/script&gt;")
+        expect(page.locator("body")).to_contain_text("onerror=alert(1)&gt;")
+        shot(page, "03-event")
+
+        page.goto(f"{console}/alerts")
+        page.locator("form[action$='/ack'] button").first.click()
+        expect(page.locator("body")).to_contain_text("已确认")
+        shot(page, "04-alert-acknowledged")
+
+        page.goto(f"{console}/events")
+        page.locator("a[href^='/events/']").first.click()
+        page.locator("form[action='/cases/open'] button").first.click()
+        page.wait_for_load_state("networkidle")
+        assert "/cases/" in page.url
+        case_url = page.url
+
+        def advance(stage: str, category: str | None = None) -> None:
+            form = page.locator("form[action$='/advance']")
+            form.locator("select[name=stage]").select_option(stage)
+            if category:
+                form.locator("select[name=category]").select_option(category)
+            form.locator("button[type=submit]").click()
+            page.wait_for_load_state("networkidle")
+
+        advance("reported")
+        advance("assessed", "捏造/歪曲/谣言/诽谤")
+        advance("disposing")
+        statement = page.locator("form[action$='/statement']")
+        statement.locator("textarea[name=facts]").fill(
+            "11月20日上午，鼓楼医院一名产妇术中死亡，市卫健委已介入。"
+        )
+        statement.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        shot(page, "05-case-statement-drafted")
+        logout(page)
+
+        login(page, "zhao")  # a deputy may not approve for a 特别重大 case
+        page.goto(case_url)
+        page.locator("form[action$='/approve'] button[value=approve]").click()
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("body")).to_contain_text("不能审批")
+        shot(page, "06-approval-refused")
+        logout(page)
+
+        for who in ("chen", "zhou"):
+            login(page, who)
+            page.goto(case_url)
+            page.locator("form[action$='/approve'] button[value=approve]").click()
+            page.wait_for_load_state("networkidle")
+            logout(page)
+
+        login(page, "li")
+        page.goto(case_url)
+        release = page.locator("form[action$='/release']")
+        release.locator("select[name=channel]").select_option("官方微博/微信")
+        release.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("body")).to_contain_text("官方微博/微信")
+        expect(page.locator("body")).to_contain_text("发布")
+        shot(page, "07-case-released")
+        assert not dialogs, f"scraped text ran as script: {dialogs}"
+        browser.close()

@@ -1,0 +1,391 @@
+"""The console pages through the real app over real databases: a graded event from imported posts,
+its alert and case, people who log in through /login; what they see and what they may do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.conftest import FakeClock
+from yuqing.accounts import service as accounts
+from yuqing.accounts.models import AuditEntry
+from yuqing.alerts import service as alerts
+from yuqing.analysis import topics
+from yuqing.analysis.models import Event
+from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.cases import followup
+from yuqing.cases import service as cases
+from yuqing.db import transaction
+from yuqing.ingest import service as ingest
+from yuqing.ingest.models import Post
+from yuqing.ingest.store import PostWriter
+from yuqing.org import duty
+from yuqing.org import service as org
+from yuqing.runtime import Runtime
+from yuqing.web.app import create_app
+
+HOSPITAL = "南京鼓楼医院发生医疗事故，一名产妇在手术中死亡，家属在医院门口拉横幅讨说法，医院至今未回应。"
+# Entities inside HTML: the normaliser turns them into literal tags in the stored text.
+HOSTILE = (
+    "<p>&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(1)&gt; 转发：" + HOSPITAL + "</p>"
+)
+PASSWORD = "console-pass-9"
+# name: (role, unit, login)
+PEOPLE = {
+    "王值班": ("duty_officer", "市卫生健康委员会", "duty"),
+    "孙监测": ("monitor", "市卫生健康委员会", "monitor"),
+    "李办公室": ("office", "市卫生健康委员会", "office"),
+    "赵分管": ("deputy_leader", "市卫生健康委员会", "deputy"),
+    "陈市长": ("chief", "南京市人民政府", "chief"),
+    "周组员": ("leading_group", "南京市人民政府", "group"),
+    "钱教育": ("office", "市教育局", "edu"),
+}
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def _quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id, with parameters cheap enough for a test suite."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@dataclass
+class World:
+    rt: Runtime
+    clock: FakeClock
+    event_id: int
+    alert_id: int
+    clients: list[TestClient] = field(default_factory=list)
+
+    def browser(self) -> TestClient:
+        client = TestClient(create_app(self.rt), follow_redirects=False)
+        self.clients.append(client)
+        return client
+
+    def login(self, login: str) -> TestClient:
+        """A browser in which `login` has signed in through the login form."""
+        client = self.browser()
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        response = client.post(
+            "/login", data={"login": login, "password": PASSWORD, "csrf_token": token.group(1), "next": "/"}
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+
+def csrf_of(client: TestClient) -> str:
+    """The session's CSRF token, as a page's <meta> gives it to scripts."""
+    found = CSRF_META.search(client.get("/").text)
+    assert found is not None
+    return found.group(1)
+
+
+def import_posts(rt: Runtime, rows: list[dict[str, object]], name: str) -> None:
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    ingest.import_data(
+        rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin=name, platform="weibo"
+    )
+
+
+def build_world(rt: Runtime, clock: FakeClock) -> World:
+    with transaction(rt.sessions) as session:
+        city = org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        health = org.create_unit(session, "市卫生健康委员会", parent_id=city.id, kind="bureau")
+        education = org.create_unit(session, "市教育局", parent_id=city.id, kind="bureau")
+        units = {u.name: u.id for u in (city, health, education)}
+        people = {}
+        for name, (role, unit, login) in PEOPLE.items():
+            person = org.add_person(session, name, units[unit])
+            org.grant_role(session, person.id, role, units[unit])
+            accounts.create_account(session, person.id, login, PASSWORD, now=clock())
+            people[name] = person
+        duty.set_rotation(session, health.id, [people["王值班"].id], dt.date(2026, 11, 1), hours="all_day")
+    topics.set_word_group(rt, "地域", ["南京", "江苏"], "地域")
+    topics.set_word_group(rt, "主体", ["医院", "学校"], "主体")
+    topics.add_topic(rt, "医疗", "@地域 + @主体 + (投诉|事故|死亡) - 招聘", "市卫生健康委员会")
+    import_posts(
+        rt,
+        [
+            {"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620},
+            {
+                "id": "r1",
+                "text": "太可怕了//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T08:10:00+08:00",
+            },
+            {
+                "id": "x1",
+                "text": HOSTILE,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T08:20:00+08:00",
+            },
+        ],
+        "a.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    followup.run_once(rt)
+    with rt.sessions() as session:
+        event_id = session.scalars(select(Event.id).where(Event.grade_code.is_not(None))).one()
+    [alert] = alerts.list_alerts(rt)
+    return World(rt, clock, event_id, alert["id"])
+
+
+@pytest.fixture
+def world(rt: Runtime, clock: FakeClock) -> Iterator[World]:
+    built = build_world(rt, clock)
+    yield built
+    for client in built.clients:
+        client.close()
+
+
+def series_of(page: str) -> dict[str, Any]:
+    """The dashboard chart's data, as the page hands it to the script."""
+    found = re.search(r"id=\"volume-chart\" data-chart=\"volume\" data-series='([^']*)'", page)
+    assert found is not None
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def audit_actions(rt: Runtime) -> list[tuple[str, str, dict[str, object] | None]]:
+    with rt.sessions() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        return [(e.action, e.target, e.detail) for e in entries]
+
+
+# ---- signing in ---------------------------------------------------------------------------------
+
+
+def test_pages_send_a_stranger_to_the_login_page_and_the_api_answers_401(world: World) -> None:
+    browser = world.browser()
+    assert browser.get("/").headers["location"] == "/login"
+    assert browser.get("/events?grade=I").headers["location"] == "/login?next=/events%3Fgrade%3DI"
+    for path in ("/alerts", "/cases/1", "/org", f"/events/{world.event_id}", "/dashboard/panels"):
+        response = browser.get(path)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    refused = browser.get("/api/v1/alerts")
+    assert refused.status_code == 401 and refused.json()["error"]["message"] == "请先登录"
+    # The assets are public: the login page needs them.
+    assert browser.get("/static/console.css").status_code == 200
+
+
+def test_every_page_renders_in_chinese_for_a_signed_in_person(world: World) -> None:
+    office = world.login("office")
+    home = office.get("/")
+    assert home.status_code == 200
+    for text in (
+        "总览",
+        "事件",
+        "预警",
+        "工单",
+        "组织与人员",
+        "专题",
+        "信息源",
+        "退出",
+        "李办公室",
+        "办公室（市卫生健康委员会）",
+    ):
+        assert text in home.text
+    assert '<html lang="zh-CN">' in home.text
+    # The new event is 特别重大 and its alert awaits acknowledgement.
+    assert re.search(
+        r'grade-red">\s*<a href="/events\?status=open&amp;grade=I"><span class="count">1<', home.text
+    )
+    assert "待确认的预警" in home.text and "南京鼓楼医院发生医疗事故" in home.text
+    volume = series_of(home.text)
+    assert len(volume["hours"]) == 72 and volume["total"] == 3 and max(volume["posts"]) == 3
+    assert "/static/vendor/echarts.min.js" in home.text and "/static/vendor/htmx.min.js" in home.text
+
+    screen = office.get("/?screen=1")
+    assert 'class="dashboard screen"' in screen.text
+    assert 'hx-get="/dashboard/panels?screen=1" hx-trigger="every 15s"' in screen.text
+    panels = office.get("/dashboard/panels?screen=1")
+    assert panels.status_code == 200 and "<html" not in panels.text and "进行中的事件" in panels.text
+
+    events = office.get("/events")
+    assert "南京鼓楼医院发生医疗事故" in events.text and "特别重大" in events.text
+    assert "没有符合条件的事件" in office.get("/events?grade=IV").text
+
+    page = office.get(f"/events/{world.event_id}")
+    for text in ("定级依据", "传播趋势", "情感分布", "传播站点与平台", "开立工单", "信息（最新在前）"):
+        assert text in page.text
+    assert "单日转发量" in page.text  # the reason names the condition with its measured value
+    assert office.get("/events/999999").status_code == 404
+
+    alert_page = office.get("/alerts")
+    assert "确认" in alert_page.text and f'hx-post="/alerts/{world.alert_id}/ack"' in alert_page.text
+    board = office.get("/cases")
+    assert "工单看板" in board.text and "发现" in board.text and "结案" in board.text
+
+    organisation = office.get("/org")
+    assert "市卫生健康委员会" in organisation.text and "正在值班" in organisation.text
+    assert "王值班" in organisation.text and "分管领导（市卫生健康委员会）" in organisation.text
+
+    assert "医疗" in office.get("/topics").text
+    assert "信息源" in office.get("/sources").text
+    found = office.get("/posts", params={"q": "产妇"})
+    assert found.status_code == 200 and found.text.count('class="post"') == 3
+
+    for asset in ("/static/console.js", "/static/vendor/htmx.min.js", "/static/vendor/echarts.min.js"):
+        assert office.get(asset).status_code == 200
+
+
+def test_the_dashboard_series_follows_newly_analysed_posts(world: World) -> None:
+    office = world.login("office")
+    assert series_of(office.get("/").text)["total"] == 3
+    assert series_of(office.get("/dashboard/panels").text)["total"] == 3  # kept, nothing changed
+    row = {
+        "id": "r2",
+        "text": "家属再次发声：" + HOSPITAL,
+        "kind": "repost",
+        "cascade": "o1",
+        "published_at": "2026-11-20T08:40:00+08:00",
+    }
+    import_posts(world.rt, [row], "c.jsonl")
+    AnalysisPipeline(world.rt).run()
+    volume = series_of(office.get("/").text)
+    assert volume["total"] == 4 and volume["hours"][-1] == "11-20 09:00" and volume["posts"][-2] == 4
+
+
+def test_scraped_text_is_always_escaped(world: World) -> None:
+    with world.rt.sessions() as session:
+        stored = session.scalars(select(Post.text).where(Post.external_id == "x1")).one()
+    assert "<script>alert(1)</script>" in stored and "<img src=x onerror=alert(1)>" in stored
+    office = world.login("office")
+    for page in (office.get(f"/events/{world.event_id}"), office.get("/posts", params={"q": "alert"})):
+        assert page.status_code == 200
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+        assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text
+
+
+# ---- acting ------------------------------------------------------------------------------------
+
+
+def test_acknowledging_an_alert_with_htmx(world: World) -> None:
+    office, edu = world.login("office"), world.login("edu")
+    htmx = {"HX-Request": "true"}
+    assert office.post(f"/alerts/{world.alert_id}/ack", headers=htmx).status_code == 403  # no CSRF token
+
+    refused = edu.post(f"/alerts/{world.alert_id}/ack", headers={**htmx, "X-CSRF-Token": csrf_of(edu)})
+    assert refused.status_code == 403 and refused.headers["HX-Retarget"] == "#messages"
+    assert "钱教育 不是该单位的值班员、监测员、办公室人员或领导，不能确认此预警" in refused.text
+
+    token = csrf_of(office)
+    done = office.post(f"/alerts/{world.alert_id}/ack", headers={**htmx, "X-CSRF-Token": token})
+    assert done.status_code == 200
+    assert done.text.lstrip().startswith(f'<tr id="alert-{world.alert_id}"')
+    assert "已确认" in done.text and "李办公室" in done.text and "hx-post" not in done.text
+    assert alerts.list_alerts(world.rt)[0]["status"] == "acknowledged"
+
+    again = office.post(f"/alerts/{world.alert_id}/ack", headers={**htmx, "X-CSRF-Token": token})
+    assert again.status_code == 409 and "已确认，无需再次确认" in again.text
+
+    actions = [(a, t) for a, t, _ in audit_actions(world.rt) if a == "alert.ack"]
+    assert actions == [("alert.ack", f"alert:{world.alert_id}")] * 3  # refused, done, refused
+
+
+def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(world: World) -> None:
+    office, deputy = world.login("office"), world.login("deputy")
+    chief, group = world.login("chief"), world.login("group")
+    token = csrf_of(office)
+
+    opened = office.post("/cases/open", data={"event_id": str(world.event_id), "csrf_token": token})
+    assert opened.status_code == 303
+    case_url = opened.headers["location"].split("?")[0]
+    case_id = int(case_url.rsplit("/", 1)[1])
+    page = office.get(opened.headers["location"])
+    assert "工单已开立" in page.text and "向上级报告" in page.text and 'data-due="2026-11-20T' in page.text
+    again = office.post("/cases/open", data={"event_id": str(world.event_id), "csrf_token": token})
+    assert again.status_code == 400 and f"已有未结案的工单 #{case_id}" in again.text
+    assert "开立工单" not in office.get(f"/events/{world.event_id}").text.split("定级依据")[0]
+
+    def post(client: TestClient, action: str, **form: str) -> str:
+        response = client.post(f"{case_url}/{action}", data={**form, "csrf_token": csrf_of(client)})
+        assert response.status_code == 303, response.text
+        return client.get(response.headers["location"]).text
+
+    post(office, "advance", stage="reported")
+    refused = office.post(f"{case_url}/advance", data={"stage": "assessed", "csrf_token": token})
+    assert refused.status_code == 409 and "尚未确定舆情类别" in refused.text
+    post(office, "advance", stage="assessed", category="捏造/歪曲/谣言/诽谤")
+    shown = post(office, "advance", stage="disposing")
+    assert "处置" in shown and "发布事实真相" in shown
+    shown = post(
+        office, "statement", facts="11月20日上午，鼓楼医院一名产妇术中死亡。", progress="已成立调查组。"
+    )
+    assert "第 1 稿" in shown and "主要领导、领导小组成员" in shown
+
+    early = office.post(f"{case_url}/release", data={"channel": "新闻发布会", "csrf_token": token})
+    assert early.status_code == 403 and "尚未获得全部审批" in early.text
+    denied = deputy.post(f"{case_url}/approve", data={"decision": "approve", "csrf_token": csrf_of(deputy)})
+    assert denied.status_code == 403
+    assert "赵分管 不能审批此声明：尚需 主要领导、领导小组成员 审批" in denied.text
+    post(chief, "approve", decision="approve", comment="同意")
+    post(group, "approve", decision="approve")
+    released = post(office, "release", channel="新闻发布会")
+    assert "已于" in released and "通过「新闻发布会」发布" in released
+
+    view = cases.show(world.rt, case_id)
+    states = {d["kind"]: d["state"] for d in view["deadlines"]}
+    assert states["release"] == "met" and states["press_conference"] == "met"
+    assert {e["via"] for e in view["timeline"]} == {"web", "system"}
+    assert [e["actor"] for e in view["timeline"] if e["action"] == "approve"] == ["陈市长", "周组员"]
+
+    post(office, "advance", stage="following")
+    post(office, "tasks", unit="市卫生健康委员会", text="配合调查", hours="24")
+    task_id = cases.show(world.rt, case_id)["tasks"][0]["id"]
+    blocked = office.post(f"{case_url}/close", data={"summary": "已平息", "csrf_token": token})
+    assert blocked.status_code == 409 and "还有 1 项部门任务未完成" in blocked.text
+    post(office, f"tasks/{task_id}/done", result="已完成调查")
+    closed = post(deputy, "close", summary="事件已平息。")
+    assert "工单已结案" in closed and "结案时间" in closed
+
+    audited = [(a, d) for a, t, d in audit_actions(world.rt) if t == f"case:{case_id}"]
+    assert ("case.release", {"channel": "新闻发布会"}) in audited
+    assert any(a == "case.approve" and d and d.get("status") == 403 for a, d in audited)
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(world: World) -> None:
+    office = world.login("office")
+    case = cases.open_case(world.rt, "李办公室", event_id=world.event_id)
+    for data in ({"stage": "reported"}, {"stage": "reported", "csrf_token": "forged"}):
+        refused = office.post(f"/cases/{case['id']}/advance", data=data)
+        assert refused.status_code == 403 and "安全令牌" in refused.text
+    assert cases.show(world.rt, case["id"])["stage"] == "detected"
+    assert office.post("/cases/open", data={"event_id": str(world.event_id)}).status_code == 403
+    assert office.post("/logout").status_code == 403
+    # Another site's form cannot log the user out either; with the token it works.
+    out = office.post("/logout", data={"csrf_token": csrf_of(office)})
+    assert out.status_code == 303 and office.get("/").headers["location"] == "/login"
+
+
+def test_links_from_collected_data_are_only_http(world: World) -> None:
+    import_posts(
+        world.rt,
+        [
+            {
+                "id": "j1",
+                "url": "javascript:alert(document.cookie)",
+                "text": "江苏南京某学校食堂发生投诉事故，学生家长在学校门口聚集。",
+                "published_at": "2026-11-20T08:30:00+08:00",
+            }
+        ],
+        "b.jsonl",
+    )
+    office = world.login("office")
+    page = office.get("/posts", params={"q": "食堂"})
+    assert page.text.count('class="post"') == 1 and "学生家长在学校门口聚集" in page.text
+    assert "javascript:" not in page.text and "原文" not in page.text
