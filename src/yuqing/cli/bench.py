@@ -108,3 +108,27 @@ def bench_sweep(
         fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
         return
     typer.echo(sweep.run(path, count=deadlines))
+
+
+@app.command("web")
+@user_errors
+def bench_web(
+    data: Annotated[
+        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+    ] = None,
+    posts: Annotated[int, typer.Option(help="Posts in the database built from the CED texts.")] = 1_000_000,
+    requests: Annotated[int, typer.Option(help="Requests sent to the console pages.")] = 200,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    db: Annotated[
+        Path | None, typer.Option(help="SQLite file: reused if present, else built there (default: temp).")
+    ] = None,
+) -> None:
+    """Console pages served by a real `yuqing serve` on a large database: p50/p95 per page beside
+    naive deep-OFFSET and LIKE queries on the same data."""
+    from yuqing.bench import web
+
+    path = data or find_ced_file()
+    if path is None:
+        fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
+        return
+    typer.echo(web.run(path, posts=posts, requests=requests, concurrency=concurrency, db=db))
