@@ -18,6 +18,9 @@ from yuqing.runtime import Runtime
 
 DEMO_SOURCE = "演示:微博谣言与非谣言传播数据(CED)"
 CED_RELATIVE = Path("shared/data/events/ced_dev.jsonl.gz")
+# With the replay (`yuqing demo --replay`, the default) only these first rows are loaded as
+# history; the replay (`yuqing.replay`) feeds cascades from later rows while the server runs.
+DEMO_HISTORY_ROWS = 300_000
 
 
 def find_ced_file() -> Path | None:
@@ -47,7 +50,8 @@ def load_demo(
         raw = path.read_bytes()
         if rows is not None:
             raw = _first_rows(raw, rows)
-        echo(f"正在导入演示数据 {path}（约 64 万行，需要一两分钟）……")
+        size = "约 64 万行" if rows is None else f"前 {rows} 行"
+        echo(f"正在导入演示数据 {path}（{size}，需要一两分钟）……")
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
         counts = service.import_data(
             rt, writer, raw, origin=str(path), file_format="jsonl", source_name=DEMO_SOURCE, platform="weibo"

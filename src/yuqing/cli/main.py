@@ -109,17 +109,41 @@ def demo(
     ] = True,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay/--no-replay",
+            help="Load the first rows as history and replay later cascades live while serving.",
+        ),
+    ] = True,
+    speed: Annotated[
+        float, typer.Option(min=0.1, help="Replay speed: 60 plays an hour of a cascade per minute.")
+    ] = 60.0,
 ) -> None:
     """Initialise a demo database from the CED Weibo data and start `serve`."""
-    from yuqing.demo import load_demo
+    from yuqing.demo import DEMO_HISTORY_ROWS, find_ced_file, load_demo
     from yuqing.web.server import run_server
 
+    live = replay and serve_after
+    history = DEMO_HISTORY_ROWS if live and rows is None else rows
     with runtime() as rt:
-        load_demo(rt, data, rows=rows, echo=typer.echo)
+        load_demo(rt, data, rows=history, echo=typer.echo)
         # The demo's login page lists the demo accounts; a real installation's never does.
         rt.settings = rt.settings.model_copy(update={"demo_logins": True})
         if serve_after:
-            run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
+            worker = None
+            path = data or find_ced_file()
+            if live and path is not None and history is not None:
+                from yuqing.replay import demo_replay
+
+                worker = demo_replay(rt, path, skip=history, speed=speed)
+                worker.start()
+                typer.echo(f"实时回放：第 {history} 行之后的传播链，{speed:g} 倍速送入（--no-replay 关闭）")
+            try:
+                run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
+            finally:
+                if worker is not None:
+                    worker.stop()
 
 
 def _config_template() -> str:

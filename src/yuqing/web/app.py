@@ -39,6 +39,9 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.build_router(rt))  # alerts, cases, org, stats, my notifications
     app.include_router(pages.build_router(rt))  # the console; "/" is the dashboard
+    from yuqing.web import live
+
+    app.include_router(live.build_router(rt))  # /live: server-sent alerts and deadline changes
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

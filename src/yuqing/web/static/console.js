@@ -156,9 +156,86 @@
     tick();
   });
 
+  // ---- live notices: server-sent events from /live ------------------------------------------
+  // A small toast per new or re-opened alert and per deadline turning due soon / overdue / done;
+  // the dashboard's panels reload. All text goes in through textContent, never as markup.
+  var refreshTimer = null;
+
+  function refreshPanels() {
+    var panels = document.getElementById("panels");
+    if (!panels || !window.htmx || refreshTimer) return;
+    refreshTimer = window.setTimeout(function () {
+      refreshTimer = null;
+      var url = "/dashboard/panels" + (dark() ? "?screen=1" : "");
+      window.htmx.ajax("GET", url, { target: "#panels", swap: "innerHTML" });
+    }, 1000);
+  }
+
+  function toast(box, kind, text, href) {
+    var item = document.createElement("div");
+    item.className = "flash live-toast live-" + kind;
+    item.style.cssText =
+      "background:#fff;border:1px solid #ccc;border-left:4px solid " +
+      (kind === "alert" || kind === "overdue" || kind === "missed" ? "#d32f2f" : "#f57c00") +
+      ";box-shadow:0 2px 8px rgba(0,0,0,.15);color:#222;margin:0 0 8px;cursor:default;";
+    var label = document.createElement("span");
+    label.textContent = text;
+    item.appendChild(label);
+    if (href) {
+      var link = document.createElement("a");
+      link.href = href;
+      link.textContent = " 查看";
+      item.appendChild(link);
+    }
+    var close = function () {
+      if (item.parentNode) item.parentNode.removeChild(item);
+    };
+    item.addEventListener("click", function (evt) {
+      if (evt.target !== item.querySelector("a")) close();
+    });
+    box.insertBefore(item, box.firstChild);
+    while (box.children.length > 5) box.removeChild(box.lastChild);
+    window.setTimeout(close, 15000);
+  }
+
+  function parse(evt) {
+    try {
+      return JSON.parse(evt.data);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function startLive() {
+    var box = document.getElementById("live-notices");
+    if (!box || !window.EventSource) return;
+    box.style.cssText = "position:fixed;right:16px;bottom:16px;z-index:1000;max-width:380px;";
+    var url = box.getAttribute("data-live-url") || "/live";
+    if (serverNow) url += "?since=" + encodeURIComponent(serverNow);
+    var source = new window.EventSource(url);
+    source.addEventListener("alert", function (evt) {
+      var a = parse(evt);
+      if (!a) return;
+      var what = a.kind === "flare_up" ? "舆情反复" : a.repeats > 0 ? "预警更新" : "新预警";
+      toast(box, "alert", what + "【" + a.grade + "】" + a.title + "（" + a.unit + "）", "/alerts");
+      refreshPanels();
+    });
+    source.addEventListener("deadline", function (evt) {
+      var d = parse(evt);
+      if (!d) return;
+      var text = "时限" + d.state_label + "：" + d.label + " · " + d.case_title + "（" + d.unit + "）";
+      toast(box, d.state, text, "/cases/" + encodeURIComponent(String(d.case_id)));
+      refreshPanels();
+    });
+    window.addEventListener("pagehide", function () {
+      source.close();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     initCharts(document);
     tick();
     window.setInterval(tick, 1000);
+    startLive();
   });
 })();
