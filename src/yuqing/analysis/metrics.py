@@ -48,6 +48,12 @@ FLAG_LABELS: dict[str, str] = {
     "food_drug_safety": "食品药品安全",
     "corruption": "贪腐",
     "mass_incident": "群体性事件",
+    "medical_dispute": "医疗纠纷",
+    "education": "教育问题",
+    "official_misconduct": "干部作风",
+    "public_health": "公共卫生",
+    "environment": "环境污染",
+    "crime": "刑事案件",
 }
 _ENGAGEMENT = ("views", "reposts", "comments", "likes")
 
