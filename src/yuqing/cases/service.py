@@ -276,16 +276,7 @@ def _move(
         detail={"from": source.value, "to": target.value},
     )
     if target == Stage.REPORTED:
-        for done in deadlines.complete(session, case.id, DeadlineKind.REPORT, at):
-            log(
-                session,
-                case,
-                None,
-                "deadline",
-                f"向上级报告时限：{_state_label(done.state)}",
-                via="system",
-                at=at,
-            )
+        _complete_clocks(session, case, [DeadlineKind.REPORT], at)
     if target == Stage.FOLLOWING:
         event = session.get(Event, case.event_id) if case.event_id else None
         case.followed_posts = event.post_count if event else 0
@@ -304,6 +295,14 @@ def _move(
             alert = session.get(Alert, case.alert_id)
             if alert is not None:
                 alert.status, alert.next_escalation_at = "closed", None
+
+
+def _complete_clocks(session: Session, case: Case, kinds: Iterable[str], at: dt.datetime) -> None:
+    """Mark the case's running clocks of these kinds done at `at`, with a timeline line each."""
+    for kind in kinds:
+        for done in deadlines.complete(session, case.id, kind, at):
+            text = f"{DeadlineKind.LABELS[kind]}时限：{_state_label(done.state)}"
+            log(session, case, None, "deadline", text, via="system", at=at)
 
 
 def _state_label(state: str) -> str:
@@ -603,17 +602,7 @@ def release(rt: Runtime, case_id: int, channel: str, person_ref: str, *, via: st
         kinds = [DeadlineKind.RELEASE, DeadlineKind.FIRST_RESPONSE]
         if channel == "新闻发布会":
             kinds.append(DeadlineKind.PRESS_CONFERENCE)
-        for kind in kinds:
-            for done in deadlines.complete(session, case.id, kind, now):
-                log(
-                    session,
-                    case,
-                    None,
-                    "deadline",
-                    f"{DeadlineKind.LABELS[kind]}时限：{_state_label(done.state)}",
-                    via="system",
-                    at=now,
-                )
+        _complete_clocks(session, case, kinds, now)
         return case_view(session, case, rt.settings.timezone)
 
 
@@ -637,17 +626,8 @@ def respond(
             via=via,
             at=now,
         )
-        for kind in [DeadlineKind.FIRST_RESPONSE] + ([DeadlineKind.FORMAL_REPLY] if formal else []):
-            for done in deadlines.complete(session, case.id, kind, now):
-                log(
-                    session,
-                    case,
-                    None,
-                    "deadline",
-                    f"{DeadlineKind.LABELS[kind]}时限：{_state_label(done.state)}",
-                    via="system",
-                    at=now,
-                )
+        kinds = [DeadlineKind.FIRST_RESPONSE] + ([DeadlineKind.FORMAL_REPLY] if formal else [])
+        _complete_clocks(session, case, kinds, now)
         return case_view(session, case, rt.settings.timezone)
 
 
