@@ -7,6 +7,7 @@ from yuqing.cases import models as cases_models
 from yuqing.ingest import models as ingest_models
 from yuqing.notify import models as notify_models
 from yuqing.org import models as org_models
+from yuqing.reports import models as reports_models
 from yuqing.workcal import models as workcal_models
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "ingest_models",
     "notify_models",
     "org_models",
+    "reports_models",
     "workcal_models",
 ]

@@ -203,6 +203,35 @@ class Settings(BaseSettings):
         "demos: never turn it on where real people log in.",
     )
 
+    report_template_dir: str = Field(
+        default="",
+        description="Folder of the office's own Word templates (`special.docx`, `daily.docx`, …, or "
+        "`default.docx` for all); empty: the shipped template (see docs/reports.md for its fields).",
+    )
+    report_font: str = Field(
+        default="",
+        description="Chinese font file for PDF reports and charts (.ttf/.otf/.ttc); empty: found among "
+        "the installed fonts (Debian fonts-noto-cjk).",
+    )
+    daily_report_time: str = Field(
+        default="17:00",
+        description="When `yuqing serve` writes and sends the daily report, on working days (HH:MM, "
+        "office time zone); empty: no scheduled reports.",
+    )
+    daily_report_units: list[str] = Field(
+        default_factory=list,
+        description="Units (names or ids) that get a scheduled daily report; empty: the top unit of the "
+        "organisation.",
+    )
+    daily_report_format: str = Field(
+        default="docx", description="File format of scheduled daily reports: `docx`, `pdf` or `html`."
+    )
+    public_url: str = Field(
+        default="",
+        description="Address of the console as people reach it (for links in notifications); empty: "
+        "http://HOST:PORT of `yuqing serve`.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -212,6 +241,22 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("daily_report_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        import re
+
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"daily_report_time must be HH:MM (e.g. 17:00), not {value!r}")
+        return value.strip()
+
+    @field_validator("daily_report_format")
+    @classmethod
+    def _document_format(cls, value: str) -> str:
+        if value not in ("docx", "pdf", "html"):
+            raise ValueError(f"daily_report_format must be docx, pdf or html, not {value!r}")
         return value
 
     @classmethod

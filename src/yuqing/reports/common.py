@@ -1,0 +1,94 @@
+"""What the report builders share: time in the office's zone, units in scope, labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yuqing.org.models import Unit
+from yuqing.org.service import descendants, find_unit
+
+__all__ = [
+    "GRADE_NAMES",
+    "PLATFORM_LABELS",
+    "SENTIMENT_LABELS",
+    "TIER_LABELS",
+    "ReportError",
+    "clip",
+    "day_text",
+    "local",
+    "percent",
+    "root_unit",
+    "time_text",
+    "unit_scope",
+]
+
+GRADE_NAMES = {"I": "Ⅰ级（特别重大）", "II": "Ⅱ级（重大）", "III": "Ⅲ级（较大）", "IV": "Ⅳ级（一般）"}
+SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+PLATFORM_LABELS = {
+    "news": "新闻网站",
+    "weibo": "微博",
+    "wechat": "微信",
+    "forum": "论坛",
+    "video": "视频",
+    "other": "其他",
+}
+TIER_LABELS = {"central": "中央媒体", "provincial": "省级媒体", "city": "市级媒体", "other": "其他"}
+
+
+class ReportError(ValueError):
+    """A report that cannot be made as asked (no such event, a case not yet closed, …)."""
+
+
+def local(at: dt.datetime, zone: str) -> dt.datetime:
+    return at.astimezone(ZoneInfo(zone))
+
+
+def time_text(at: dt.datetime | None, zone: str, *, year: bool = True) -> str:
+    """`2026年11月20日 08:05` (or `11月20日 08:05`); "—" for no time."""
+    if at is None:
+        return "—"
+    t = local(at, zone)
+    head = f"{t.year}年{t.month}月{t.day}日" if year else f"{t.month}月{t.day}日"
+    return f"{head} {t:%H:%M}"
+
+
+def day_text(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def percent(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "0%"
+
+
+def clip(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def root_unit(session: Session) -> Unit:
+    unit = session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
+    if unit is None:
+        raise ReportError("尚未建立组织机构：请先用 yuqing org add 添加单位")
+    return unit
+
+
+def unit_scope(session: Session, ref: str | int | None) -> tuple[Unit, list[Unit]]:
+    """The unit a report is for (default: the top of the tree) and every unit below it."""
+    try:
+        unit = root_unit(session) if ref is None or ref == "" else find_unit(session, ref)
+    except LookupError as exc:
+        raise ReportError(str(exc)) from exc
+    return unit, [unit, *descendants(session, unit.id)]
+
+
+def names_and_ids(units: Iterable[Unit]) -> set[str]:
+    """How a topic may name its unit: by name or by id."""
+    keys: set[str] = set()
+    for unit in units:
+        keys.update((unit.name, str(unit.id)))
+    return keys

@@ -1,0 +1,362 @@
+"""网络舆情日报 / 周报 for a unit and the units below it — with the zero report (零报告) when
+nothing reached an alert grade in the period. Counted from stored events, posts, alerts, cases,
+deadlines and statements of the period; drills are never counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from yuqing.alerts.models import Alert
+from yuqing.analysis.models import Event, PostAnalysis, Topic
+from yuqing.cases.models import OPEN_DEADLINE_STATES, STAGE_LABELS, Case, Deadline, DeadlineState, Statement
+from yuqing.cases.plan import DeadlineKind
+from yuqing.ingest.models import Post, Source
+from yuqing.org.models import Unit
+from yuqing.reports import charts
+from yuqing.reports.common import (
+    GRADE_NAMES,
+    ReportError,
+    clip,
+    day_text,
+    names_and_ids,
+    percent,
+    time_text,
+    unit_scope,
+)
+from yuqing.reports.document import Document, Paragraph, Table
+from yuqing.runtime import Runtime
+
+__all__ = ["Period", "build_periodic", "day_period", "week_period"]
+
+
+class Period:
+    """[start, end) in the office's zone, with how to name it."""
+
+    def __init__(self, kind: str, first: dt.date, days: int, zone: str) -> None:
+        self.kind, self.first, self.days, self.zone = kind, first, days, zone
+        tz = ZoneInfo(zone)
+        self.start = dt.datetime.combine(first, dt.time(), tz)
+        self.end = dt.datetime.combine(first + dt.timedelta(days=days), dt.time(), tz)
+
+    @property
+    def last(self) -> dt.date:
+        return self.first + dt.timedelta(days=self.days - 1)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "daily":
+            return day_text(self.first)
+        year, week, _ = self.first.isocalendar()
+        first, last = self.first, self.last
+        return f"{year}年第{week}周（{first.month}月{first.day}日—{last.month}月{last.day}日）"
+
+    @property
+    def word(self) -> str:
+        return "本日" if self.kind == "daily" else "本周"
+
+    def contains(self, at: dt.datetime | None) -> bool:
+        return at is not None and self.start <= at < self.end
+
+
+def day_period(day: dt.date, zone: str) -> Period:
+    return Period("daily", day, 1, zone)
+
+
+def week_period(text: str | None, today: dt.date, zone: str) -> Period:
+    """`2026-W47` (ISO week) or any date inside the week; default: the week before `today`'s."""
+    if not text:
+        monday = today - dt.timedelta(days=today.weekday() + 7)
+        return Period("weekly", monday, 7, zone)
+    try:
+        if "W" in text.upper():
+            year, week = text.upper().split("-W")
+            monday = dt.date.fromisocalendar(int(year), int(week), 1)
+        else:
+            day = dt.date.fromisoformat(text)
+            monday = day - dt.timedelta(days=day.weekday())
+    except ValueError as exc:
+        raise ReportError(f"无法识别的周 {text!r}：应如 2026-W47 或该周内的一个日期 2026-11-18") from exc
+    return Period("weekly", monday, 7, zone)
+
+
+def _scoped_topics(session: Session, units: list[Unit], *, top: bool) -> list[Topic]:
+    keys = names_and_ids(units)
+    topics = list(session.scalars(select(Topic)))
+    return [t for t in topics if (t.unit in keys) or (top and not t.unit)]
+
+
+def build_periodic(
+    rt: Runtime, period: Period, unit_ref: str | int | None = None, *, number: str | None = None
+) -> Document:
+    zone = rt.settings.timezone
+    with rt.sessions() as session:
+        unit, units = unit_scope(session, unit_ref)
+        unit_ids = [u.id for u in units]
+        unit_names = {u.id: u.name for u in session.scalars(select(Unit))}
+        topics = _scoped_topics(session, units, top=unit.parent_id is None)
+        topic_ids = [t.id for t in topics]
+        events = (
+            list(
+                session.scalars(
+                    select(Event)
+                    .where(
+                        Event.topic_id.in_(topic_ids),
+                        Event.first_seen < period.end,
+                        Event.last_seen >= period.start,
+                        *_real_events(),
+                    )
+                    .order_by(Event.id)
+                )
+            )
+            if topic_ids
+            else []
+        )
+        when = func.coalesce(Post.published_at, Post.fetched_at)
+        per_event: dict[int, tuple[int, int]] = {}
+        volume_by_day: Counter[dt.date] = Counter()
+        negative_by_day: Counter[dt.date] = Counter()
+        if events:
+            event_ids = [e.id for e in events]
+            for i in range(0, len(event_ids), 500):
+                rows = session.execute(
+                    select(PostAnalysis.event_id, PostAnalysis.sentiment, when)
+                    .join(Post, Post.id == PostAnalysis.post_id)
+                    .where(
+                        PostAnalysis.event_id.in_(event_ids[i : i + 500]),
+                        when >= period.start,
+                        when < period.end,
+                    )
+                )
+                for event_id, sentiment, at in rows:
+                    if event_id is None:
+                        continue
+                    total, negative = per_event.get(event_id, (0, 0))
+                    is_negative = sentiment == "negative"
+                    per_event[event_id] = (total + 1, negative + int(is_negative))
+                    day = at.astimezone(ZoneInfo(zone)).date()
+                    volume_by_day[day] += 1
+                    negative_by_day[day] += int(is_negative)
+        collected = (
+            session.scalar(
+                select(func.count())
+                .select_from(Post)
+                .where(Post.fetched_at >= period.start, Post.fetched_at < period.end, *_real_posts())
+            )
+            or 0
+        )
+        sources = (
+            session.scalar(select(func.count()).select_from(Source).where(Source.enabled.is_(True))) or 0
+        )
+        alerts = list(
+            session.scalars(
+                select(Alert)
+                .where(
+                    Alert.unit_id.in_(unit_ids),
+                    Alert.created_at >= period.start,
+                    Alert.created_at < period.end,
+                    Alert.is_drill.is_(False),
+                )
+                .order_by(Alert.created_at)
+            )
+        )
+        cases_touched = list(
+            session.scalars(
+                select(Case)
+                .where(
+                    Case.unit_id.in_(unit_ids),
+                    Case.is_drill.is_(False),
+                    or_(
+                        Case.opened_at.between(period.start, period.end),
+                        Case.closed_at.between(period.start, period.end),
+                        Case.closed_at.is_(None),
+                    ),
+                    Case.opened_at < period.end,
+                )
+                .order_by(Case.id)
+            )
+        )
+        case_ids = [c.id for c in cases_touched]
+        clocks = (
+            list(
+                session.scalars(
+                    select(Deadline).where(Deadline.case_id.in_(case_ids), Deadline.is_drill.is_(False))
+                )
+            )
+            if case_ids
+            else []
+        )
+        released = (
+            list(
+                session.scalars(
+                    select(Statement).where(
+                        Statement.case_id.in_(case_ids),
+                        Statement.released_at >= period.start,
+                        Statement.released_at < period.end,
+                    )
+                )
+            )
+            if case_ids
+            else []
+        )
+
+    graded = [e for e in events if e.grade_code and per_event.get(e.id, (0, 0))[0] > 0]
+    in_period_posts = sum(total for total, _ in per_event.values())
+    in_period_negative = sum(negative for _, negative in per_event.values())
+    zero = not graded and not alerts
+    banner = "网络舆情日报" if period.kind == "daily" else "网络舆情周报"
+    doc = Document(
+        kind=period.kind,
+        banner=banner,
+        title=f"{unit.name}{banner}（{period.label}）",
+        issuer=unit.name,
+        issued_at=rt.clock(),
+        zone=zone,
+        number=number,
+        meta=[
+            ("报告期间", f"{time_text(period.start, zone)} 至 {time_text(period.end, zone)}"),
+            ("统计范围", f"{unit.name}及所属{len(units) - 1}个单位，监测专题{len(topics)}个"),
+        ],
+    )
+
+    overview = doc.section("总体情况")
+    if zero:
+        overview.add(
+            Paragraph(
+                f"零报告：{period.label}，{unit.name}及所属单位未监测到达到预警等级的网络舆情，未发出预警。特此报告。",
+                "lead",
+            )
+        )
+    else:
+        grades = Counter(e.grade_code for e in graded)
+        overview.add(
+            Paragraph(
+                f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起（"
+                + "、".join(f"{GRADE_NAMES[g]}{grades[g]}起" for g in ("I", "II", "III", "IV") if grades[g])
+                + f"），发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
+                "lead",
+            )
+        )
+    overview.add(
+        Paragraph(
+            f"{period.word}系统共采集信息{collected}条（启用信息源{sources}个）；"
+            f"其中与本单位监测专题相关的事件{len(events)}起，相关信息{in_period_posts}条，"
+            f"负面信息{in_period_negative}条，占{percent(in_period_negative, in_period_posts)}。"
+        )
+    )
+    if period.kind == "weekly":
+        days = [period.first + dt.timedelta(days=i) for i in range(period.days)]
+        overview.add(
+            charts.line_chart(
+                "图1 专题相关信息量（按日）",
+                [f"{d.month}月{d.day}日" for d in days],
+                {
+                    "信息量": [volume_by_day.get(d, 0) for d in days],
+                    "负面信息": [negative_by_day.get(d, 0) for d in days],
+                },
+                configured_font=rt.settings.report_font,
+            )
+        )
+
+    if graded:
+        doc.section("重点舆情").add(
+            Table(
+                ("事件", "等级", "首次发现", f"{period.word}信息量", "负面占比", "处置"),
+                tuple(
+                    (
+                        clip(e.title, 40),
+                        GRADE_NAMES.get(e.grade_code or "", "—"),
+                        time_text(e.first_seen, zone, year=False),
+                        str(per_event[e.id][0]),
+                        percent(per_event[e.id][1], per_event[e.id][0]),
+                        _handling(e.id, cases_touched),
+                    )
+                    for e in sorted(graded, key=lambda e: (e.grade_code or "IV", -per_event[e.id][0]))
+                ),
+                (3.2, 1.4, 1.4, 1, 1, 1.4),
+            )
+        )
+    if alerts:
+        doc.section("预警情况").add(
+            Table(
+                ("预警时间", "责任单位", "等级", "事件", "确认时间"),
+                tuple(
+                    (
+                        time_text(a.created_at, zone, year=False),
+                        unit_names.get(a.unit_id, ""),
+                        a.grade,
+                        clip(a.title, 40),
+                        time_text(a.acknowledged_at, zone, year=False) if a.acknowledged_at else "未确认",
+                    )
+                    for a in alerts
+                ),
+                (1.3, 1.5, 0.8, 3, 1.3),
+            )
+        )
+
+    handling = doc.section("处置情况")
+    opened = [c for c in cases_touched if period.contains(c.opened_at)]
+    closed = [c for c in cases_touched if period.contains(c.closed_at)]
+    done = [d for d in clocks if period.contains(d.done_at)]
+    met = sum(1 for d in done if d.state == DeadlineState.MET.value)
+    missed = sum(1 for d in done if d.state == DeadlineState.MISSED.value)
+    overdue = [d for d in clocks if d.state in OPEN_DEADLINE_STATES and d.due_at < period.end]
+    handling.add(
+        Paragraph(
+            f"{period.word}新开工单{len(opened)}件，结案{len(closed)}件；发布权威信息{len(released)}次；"
+            f"到期完成的时限{len(done)}项，其中按时{met}项、超时{missed}项；"
+            f"截至期末仍超时未办的时限{len(overdue)}项。"
+        )
+    )
+    still_open = [c for c in cases_touched if c.closed_at is None or c.closed_at >= period.end]
+    if still_open:
+        next_due: dict[int, Deadline] = {}
+        for d in clocks:
+            if d.state in OPEN_DEADLINE_STATES and (
+                d.case_id not in next_due or d.due_at < next_due[d.case_id].due_at
+            ):
+                next_due[d.case_id] = d
+        handling.add(
+            Table(
+                ("工单", "责任单位", "阶段", "下一时限", "截止时间"),
+                tuple(
+                    (
+                        f"第{c.id}号 {clip(c.title, 30)}",
+                        unit_names.get(c.unit_id, ""),
+                        STAGE_LABELS[c.stage],
+                        DeadlineKind.LABELS.get(next_due[c.id].kind, next_due[c.id].kind)
+                        if c.id in next_due
+                        else "—",
+                        time_text(next_due[c.id].due_at, zone, year=False) if c.id in next_due else "—",
+                    )
+                    for c in still_open
+                ),
+                (3, 1.5, 0.8, 1.3, 1.3),
+                "表 在办工单",
+            )
+        )
+    elif not opened:
+        handling.add(Paragraph(f"{period.word}无在办工单。"))
+    return doc
+
+
+def _handling(event_id: int, cases: list[Case]) -> str:
+    mine = [c for c in cases if c.event_id == event_id]
+    if not mine:
+        return "未开立工单"
+    return "；".join(f"第{c.id}号 {STAGE_LABELS[c.stage]}" for c in mine)
+
+
+def _real_events() -> tuple[ColumnElement[bool], ...]:
+    """Conditions that keep drill events out (drills are counted only in drill reports)."""
+    flag = getattr(Event, "is_drill", None)
+    return (flag.is_(False),) if flag is not None else ()
+
+
+def _real_posts() -> tuple[ColumnElement[bool], ...]:
+    flag = getattr(Post, "is_drill", None)
+    return (flag.is_(False),) if flag is not None else ()

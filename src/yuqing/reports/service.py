@@ -1,0 +1,350 @@
+"""Making reports: build the document from stored data, write it in the asked format, archive the
+file (every generated report is kept and listed in the console), and the scheduled daily report
+sent over the notification channels on working days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yuqing.background import PeriodicWorker
+from yuqing.db import transaction
+from yuqing.reports.common import ReportError, local, root_unit, time_text
+from yuqing.reports.document import Document
+from yuqing.reports.models import Report
+from yuqing.reports.periodic import Period, build_periodic, day_period, week_period
+from yuqing.reports.render import FORMATS, MEDIA_TYPES, ReportFormatError, render
+from yuqing.runtime import Runtime
+
+__all__ = [
+    "KIND_LABELS",
+    "DailyReportWorker",
+    "Generated",
+    "ReportError",
+    "generate",
+    "get_report",
+    "list_reports",
+    "report_view",
+    "send_daily_reports",
+]
+
+log = logging.getLogger(__name__)
+
+KIND_LABELS = {
+    "special": "舆情专报",
+    "daily": "日报",
+    "weekly": "周报",
+    "response_table": "预警响应情况表",
+    "summary": "总结评估",
+    "drill": "演练总结",
+}
+
+
+@dataclass(frozen=True)
+class Generated:
+    report: dict[str, Any]
+    content: bytes
+    document: Document
+
+
+def _filename(document: Document, fmt: str) -> str:
+    safe = re.sub(r"[\\/:*?\"<>|\s]+", "_", document.title).strip("_")[:80]
+    return f"{safe}.{fmt}"
+
+
+def _number(session: Session, kind: str, subject_id: int | None, year: int, zone: str) -> str:
+    """`2026年第N期`: the N-th subject this kind of report was issued about this year (a
+    re-issue about the same subject keeps its number)."""
+    tz = ZoneInfo(zone)
+    start = dt.datetime(year, 1, 1, tzinfo=tz)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=tz)
+    earlier = session.execute(
+        select(Report.subject_id, func.min(Report.number))
+        .where(Report.kind == kind, Report.created_at >= start, Report.created_at < end)
+        .group_by(Report.subject_id)
+    ).all()
+    for subject, number in earlier:
+        if subject == subject_id and number:
+            return str(number)
+    return f"{year}年第{len(earlier) + 1}期"
+
+
+def build(
+    rt: Runtime, kind: str, params: dict[str, Any], *, number: str | None = None
+) -> tuple[Document, Period | None, int | None]:
+    """The document for `kind` with `params`, its period and subject."""
+    from yuqing.reports.response_table import build_response_table
+    from yuqing.reports.special import build_special
+    from yuqing.reports.summary import build_summary
+
+    zone = rt.settings.timezone
+    today = local(rt.clock(), zone).date()
+    if kind == "special":
+        event_id = int(params["event_id"])
+        return build_special(rt, event_id, number=number), None, event_id
+    if kind == "summary":
+        case_id = int(params["case_id"])
+        return build_summary(rt, case_id), None, case_id
+    if kind == "daily":
+        day = _date(params.get("date"), today)
+        period = day_period(day, zone)
+        return build_periodic(rt, period, params.get("unit")), period, None
+    if kind == "weekly":
+        period = week_period(params.get("week"), today, zone)
+        return build_periodic(rt, period, params.get("unit")), period, None
+    if kind == "response_table":
+        last = _date(params.get("to"), today)
+        first = _date(params.get("from"), last.replace(day=1))
+        document = build_response_table(rt, first, last, params.get("unit"))
+        return document, Period("range", first, (last - first).days + 1, zone), None
+    raise ReportError(f"未知的报告类型 {kind!r}；可选：{'、'.join(KIND_LABELS)}")
+
+
+def _date(text: Any, default: dt.date) -> dt.date:
+    if text in (None, ""):
+        return default
+    if isinstance(text, dt.date):
+        return text
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError as exc:
+        raise ReportError(f"无法识别的日期 {text!r}：应如 2026-11-20") from exc
+
+
+def generate(
+    rt: Runtime,
+    kind: str,
+    params: dict[str, Any],
+    fmt: str,
+    *,
+    person_id: int | None = None,
+    via: str = "cli",
+    schedule_key: str | None = None,
+    session: Session | None = None,
+) -> Generated:
+    """Build, render and archive one report. With `session`, the archive row is written in the
+    caller's transaction (the scheduled report and its notifications commit together)."""
+    if fmt not in FORMATS:
+        raise ReportFormatError(f"不支持的报告格式 {fmt!r}；可选：{'、'.join(FORMATS)}")
+    if fmt == "xlsx" and kind != "response_table":
+        raise ReportFormatError("只有预警响应情况表可以导出为 xlsx；其他报告请选择 docx、pdf 或 html")
+    zone = rt.settings.timezone
+    number = None
+    if kind in ("special", "summary"):
+        subject = int(params.get("event_id") or params.get("case_id") or 0)
+        with rt.sessions() as reading:
+            number = _number(reading, kind, subject, local(rt.clock(), zone).year, zone)
+    document, period, subject_id = build(rt, kind, params, number=number)
+    content = render(
+        document, fmt, template_dir=rt.settings.report_template_dir, font=rt.settings.report_font
+    )
+    unit_id = _unit_of(rt, document)
+    row = Report(
+        kind=kind,
+        title=document.title,
+        unit_id=unit_id,
+        subject_id=subject_id,
+        period_start=period.start if period else None,
+        period_end=period.end if period else None,
+        params={
+            k: (v.isoformat() if isinstance(v, dt.date) else v)
+            for k, v in params.items()
+            if v not in (None, "")
+        },
+        number=document.number,
+        format=fmt,
+        filename=_filename(document, fmt),
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        text=document.plain_text(),
+        created_at=rt.clock(),
+        created_by=person_id,
+        via=via,
+        schedule_key=schedule_key,
+        is_drill=document.is_drill,
+    )
+    if session is not None:
+        session.add(row)
+        session.flush()
+        view = report_view(row, zone)
+    else:
+        with transaction(rt.sessions) as own:
+            own.add(row)
+            own.flush()
+            view = report_view(row, zone)
+    return Generated(view, content, document)
+
+
+def _unit_of(rt: Runtime, document: Document) -> int | None:
+    from yuqing.org.models import Unit
+
+    with rt.sessions() as session:
+        return session.scalar(select(Unit.id).where(Unit.name == document.issuer))
+
+
+def report_view(row: Report, zone: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "kind_label": KIND_LABELS.get(row.kind, row.kind),
+        "title": row.title,
+        "number": row.number,
+        "format": row.format,
+        "filename": row.filename,
+        "media_type": MEDIA_TYPES[row.format],
+        "size": row.size,
+        "sha256": row.sha256,
+        "params": row.params,
+        "created_at": local(row.created_at, zone).isoformat(),
+        "created_text": time_text(row.created_at, zone),
+        "created_by": row.created_by,
+        "via": row.via,
+        "is_drill": row.is_drill,
+    }
+
+
+def list_reports(
+    rt: Runtime, *, kind: str | None = None, limit: int = 50, offset: int = 0, include_drills: bool = True
+) -> tuple[list[dict[str, Any]], int]:
+    with rt.sessions() as session:
+        query = select(Report)
+        if kind:
+            query = query.where(Report.kind == kind)
+        if not include_drills:
+            query = query.where(Report.is_drill.is_(False))
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        # Deferred content: a list does not read the files.
+        from sqlalchemy.orm import defer
+
+        rows = session.scalars(
+            query.options(defer(Report.content), defer(Report.text))
+            .order_by(Report.created_at.desc(), Report.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [report_view(r, rt.settings.timezone) for r in rows], total
+
+
+def get_report(rt: Runtime, report_id: int) -> tuple[dict[str, Any], bytes]:
+    with rt.sessions() as session:
+        row = session.get(Report, report_id)
+        if row is None:
+            raise LookupError(f"找不到报告 {report_id}")
+        return report_view(row, rt.settings.timezone), row.content
+
+
+# ---- the scheduled daily report -------------------------------------------------------------------
+
+
+def _daily_units(rt: Runtime, session: Session) -> list[Any]:
+    from yuqing.org.service import find_unit
+
+    refs = rt.settings.daily_report_units
+    if not refs:
+        return [root_unit(session)]
+    return [find_unit(session, ref) for ref in refs]
+
+
+def _recipients(session: Session, unit_id: int) -> list[Any]:
+    from yuqing.org.service import people_with_role
+
+    people: dict[int, Any] = {}
+    for role in ("chief", "deputy_leader", "office"):
+        for person in people_with_role(session, role, unit_id):
+            people.setdefault(person.id, person)
+    return list(people.values())
+
+
+def send_daily_reports(rt: Runtime, *, force: bool = False) -> list[dict[str, Any]]:
+    """At the set time of a working day, write each unit's daily report once, archive it and tell
+    the unit's leaders and office over their channels. Returns the reports made this call."""
+    from yuqing.alerts.notices import tell
+    from yuqing.notify.messages import Level, Message
+    from yuqing.workcal.service import load_calendar
+
+    at_text = rt.settings.daily_report_time
+    if not at_text:
+        return []
+    now = rt.clock()
+    here = local(now, rt.settings.timezone)
+    hour, minute = (int(part) for part in at_text.split(":"))
+    if not force and (here.time() < dt.time(hour, minute) or not load_calendar(rt).is_workday(here.date())):
+        return []
+    made: list[dict[str, Any]] = []
+    with rt.sessions() as session:
+        units = [(u.id, u.name) for u in _daily_units(rt, session)]
+    for unit_id, unit_name in units:
+        key = f"daily:unit:{unit_id}:{here.date().isoformat()}"
+        with rt.sessions() as session:
+            if session.scalar(select(Report.id).where(Report.schedule_key == key)) is not None:
+                continue
+        try:
+            with transaction(rt.sessions) as session:
+                made_now = generate(
+                    rt,
+                    "daily",
+                    {"date": here.date().isoformat(), "unit": str(unit_id)},
+                    rt.settings.daily_report_format,
+                    via="schedule",
+                    schedule_key=key,
+                    session=session,
+                )
+                base = rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}"
+                zero = "零报告" in made_now.document.plain_text()
+                message = Message(
+                    title=f"【日报】{made_now.report['title']}",
+                    body=(
+                        "今日未监测到达到预警等级的网络舆情（零报告）。"
+                        if zero
+                        else _first_lead(made_now.document)
+                    )
+                    + f"\n报告已归档（第{made_now.report['id']}号），可在控制台「报告」中下载。",
+                    at=now,
+                    level=Level.INFO,
+                    link=f"{base.rstrip('/')}/reports/{made_now.report['id']}",
+                    facts=(("单位", unit_name), ("日期", here.date().isoformat())),
+                )
+                tell(
+                    session,
+                    _recipients(session, unit_id),
+                    message,
+                    key=key,
+                    subject=("report", made_now.report["id"]),
+                )
+                made.append(made_now.report)
+        except IntegrityError:
+            log.info("daily report %s was written by another process", key)
+    return made
+
+
+def _first_lead(document: Document) -> str:
+    from yuqing.reports.document import Paragraph
+
+    for section in document.sections:
+        for block in section.blocks:
+            if isinstance(block, Paragraph) and block.style == "lead":
+                return block.text
+    return document.title
+
+
+class DailyReportWorker(PeriodicWorker):
+    """Inside `yuqing serve`: checks every minute whether the daily report is due."""
+
+    def __init__(self, rt: Runtime, interval: float = 60.0) -> None:
+        super().__init__("daily-reports", interval)
+        self.rt = rt
+
+    def work(self) -> bool:
+        for report in send_daily_reports(self.rt):
+            log.info("daily report %s written and sent", report["id"])
+        return False

@@ -1,0 +1,464 @@
+"""舆情专报: one event, as it stands in the store — summary, timeline, spread, netizen opinion,
+assessment, measures taken and recommendations (PRODUCT.md §2.5). Every figure is counted from
+the event's stored posts, alerts, cases and the plan; nothing is estimated."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yuqing.alerts.models import Alert
+from yuqing.analysis.metrics import FLAG_LABELS
+from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
+from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Statement
+from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan
+from yuqing.ingest.models import Post, Source
+from yuqing.org.models import Unit
+from yuqing.org.roles import ROLE_LABELS, Role
+from yuqing.org.service import find_unit
+from yuqing.reports import charts
+from yuqing.reports.common import (
+    GRADE_NAMES,
+    PLATFORM_LABELS,
+    SENTIMENT_LABELS,
+    TIER_LABELS,
+    ReportError,
+    clip,
+    percent,
+    root_unit,
+    time_text,
+)
+from yuqing.reports.document import Bullets, Document, Paragraph, Quote, Table
+from yuqing.runtime import Runtime
+
+__all__ = ["build_special", "deadline_rows", "measure_rows"]
+
+# Case timeline entries that are bookkeeping rather than measures.
+_NOT_MEASURES = {"calendar_warning", "deadline"}
+
+
+@dataclass(frozen=True)
+class _Post:
+    id: int
+    when: dt.datetime
+    platform: str
+    site: str
+    source: str
+    author: str
+    text: str
+    kind: str
+    tier: str
+    engagement: int
+    sentiment: str
+    flags: tuple[str, ...]
+
+
+def _site(post: Post, source_name: str) -> str:
+    if post.url:
+        host = urlsplit(post.url).hostname
+        if host:
+            return host.removeprefix("www.")
+    if post.platform in ("news", "forum", "other"):
+        return source_name
+    return PLATFORM_LABELS.get(post.platform, post.platform)
+
+
+def _load_posts(session: Session, event_id: int) -> list[_Post]:
+    rows = session.execute(
+        select(Post, PostAnalysis)
+        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
+        .where(PostAnalysis.event_id == event_id)
+    ).all()
+    sources = {s.id: s.name for s in session.scalars(select(Source))}
+    posts = [
+        _Post(
+            id=post.id,
+            when=post.published_at or post.fetched_at,
+            platform=post.platform,
+            site=_site(post, sources.get(post.source_id, "")),
+            source=sources.get(post.source_id, ""),
+            author=post.author or "匿名用户",
+            text=post.text or post.title or "",
+            kind=post.kind,
+            tier=post.media_tier,
+            engagement=(post.reposts or 0) + (post.comments or 0) + (post.likes or 0),
+            sentiment=analysis.sentiment,
+            flags=tuple(analysis.flags or ()),
+        )
+        for post, analysis in rows
+    ]
+    posts.sort(key=lambda p: (p.when, p.id))
+    return posts
+
+
+def _issuer(session: Session, event: Event, cases: list[Case]) -> Unit:
+    if cases:
+        unit = session.get(Unit, cases[0].unit_id)
+        if unit is not None:
+            return unit
+    if event.topic_id is not None:
+        topic = session.get(Topic, event.topic_id)
+        if topic is not None and topic.unit:
+            try:
+                return find_unit(session, topic.unit)
+            except LookupError:
+                pass
+    return root_unit(session)
+
+
+def _where(post: _Post) -> str:
+    return f"{post.site} {post.author}"
+
+
+def _source_line(post: _Post, zone: str) -> str:
+    return f"{_where(post)}，{time_text(post.when, zone)}" + (
+        f"，互动{post.engagement}次" if post.engagement else ""
+    )
+
+
+def measure_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[str, ...]]:
+    """What was done on the cases, in order: time, who, what (the case timeline without bookkeeping)."""
+    if not cases:
+        return []
+    actions = session.scalars(
+        select(CaseAction)
+        .where(CaseAction.case_id.in_([c.id for c in cases]), CaseAction.action.not_in(_NOT_MEASURES))
+        .order_by(CaseAction.at, CaseAction.id)
+    )
+    return [(time_text(a.at, zone), a.actor, a.text) for a in actions]
+
+
+def deadline_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[str, ...]]:
+    """Each clock of the cases: what, the rule, due, done, state."""
+    if not cases:
+        return []
+    clocks = session.scalars(
+        select(Deadline)
+        .where(Deadline.case_id.in_([c.id for c in cases]))
+        .order_by(Deadline.started_at, Deadline.id)
+    )
+    return [
+        (
+            DeadlineKind.LABELS.get(d.kind, d.kind),
+            d.rule,
+            time_text(d.due_at, zone),
+            time_text(d.done_at, zone) if d.done_at else "—",
+            DeadlineState(d.state).label + ("（已延期）" if d.extended else ""),
+        )
+        for d in clocks
+    ]
+
+
+def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> Document:
+    zone = rt.settings.timezone
+    now = rt.clock()
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        if event is None:
+            raise ReportError(f"找不到事件 {event_id}（可用 yuqing events list 查看）")
+        posts = _load_posts(session, event_id)
+        if not posts:
+            raise ReportError(f"事件 {event_id} 还没有经过分析的信息，无法生成专报")
+        cases = list(session.scalars(select(Case).where(Case.event_id == event_id).order_by(Case.id)))
+        alerts = list(session.scalars(select(Alert).where(Alert.event_id == event_id).order_by(Alert.id)))
+        signals = list(
+            session.scalars(
+                select(GradeSignal).where(GradeSignal.event_id == event_id).order_by(GradeSignal.id)
+            )
+        )
+        topic = session.get(Topic, event.topic_id) if event.topic_id else None
+        issuer = _issuer(session, event, cases)
+        units = {u.id: u.name for u in session.scalars(select(Unit))}
+        statements = (
+            list(
+                session.scalars(
+                    select(Statement)
+                    .where(Statement.case_id.in_([c.id for c in cases]), Statement.released_at.is_not(None))
+                    .order_by(Statement.released_at)
+                )
+            )
+            if cases
+            else []
+        )
+        measures = measure_rows(session, cases, zone)
+        clocks = deadline_rows(session, cases, zone)
+        is_drill = any(c.is_drill for c in cases) or any(a.is_drill for a in alerts)
+
+    title_text = clip(event.title or posts[0].text, 40)
+    doc = Document(
+        kind="special",
+        banner="舆情专报",
+        title=f"关于“{title_text}”网络舆情的专报",
+        issuer=issuer.name,
+        issued_at=now,
+        zone=zone,
+        number=number,
+        meta=[
+            ("事件编号", str(event.id)),
+            ("监测专题", topic.name if topic else "未归入专题"),
+            ("数据截至", time_text(now, zone)),
+        ],
+        is_drill=is_drill,
+    )
+    first, last = posts[0], posts[-1]
+    kinds = Counter(p.kind for p in posts)
+    sentiments = Counter(p.sentiment for p in posts)
+    sites = Counter(p.site for p in posts)
+    grade = GRADE_NAMES.get(event.grade_code or "", "未定级")
+
+    # 一、舆情概要
+    lead = (
+        f"{time_text(first.when, zone)}起，{first.site}出现“{clip(first.text, 50)}”相关信息。"
+        f"截至{time_text(now, zone)}，共监测到相关信息{len(posts)}条"
+        f"（原创{kinds.get('original', 0)}条、转发{kinds.get('repost', 0)}条、"
+        f"评论{kinds.get('comment', 0)}条），"
+        f"涉及站点和平台{len(sites)}个，负面信息{sentiments.get('negative', 0)}条，"
+        f"占{percent(sentiments.get('negative', 0), len(posts))}。当前舆情等级：{grade}。"
+    )
+    if cases:
+        case = cases[-1]
+        lead += (
+            f"已于{time_text(case.opened_at, zone)}开立工单（第{case.id}号），"
+            f"现处于「{STAGE_LABELS[case.stage]}」阶段。"
+        )
+    else:
+        lead += "尚未开立工单。"
+    doc.section("舆情概要").add(Paragraph(lead, "lead"))
+
+    # 二、事件脉络
+    timeline: list[tuple[dt.datetime, str]] = [
+        (first.when, f"首发：{_where(first)}发布“{clip(first.text, 60)}”")
+    ]
+    media = [p for p in posts if p.tier in ("central", "provincial", "city")]
+    if media:
+        m = media[0]
+        timeline.append((m.when, f"首家{TIER_LABELS[m.tier]}报道：{m.source or m.site}“{clip(m.text, 40)}”"))
+    hourly = Counter(p.when.replace(minute=0, second=0, microsecond=0) for p in posts)
+    peak_hour, peak_count = max(hourly.items(), key=lambda item: (item[1], -item[0].timestamp()))
+    if len(hourly) > 1:
+        timeline.append((peak_hour, f"传播高峰：该小时内新增信息{peak_count}条"))
+    for signal in signals:
+        to = GRADE_NAMES.get(signal.to_code, signal.to_code)
+        text = {
+            "graded": f"系统定级为{to}",
+            "upgraded": f"等级升至{to}",
+            "flare_up": f"舆情反弹，等级{to}",
+        }.get(signal.kind, to)
+        timeline.append((signal.created_at, text))
+    for alert in alerts:
+        timeline.append((alert.created_at, f"向{units.get(alert.unit_id, '')}发出预警（{alert.grade}）"))
+        if alert.acknowledged_at:
+            timeline.append((alert.acknowledged_at, f"{units.get(alert.unit_id, '')}确认预警"))
+    for case in cases:
+        timeline.append((case.opened_at, f"开立工单第{case.id}号，责任单位{units.get(case.unit_id, '')}"))
+    for statement in statements:
+        assert statement.released_at is not None
+        timeline.append(
+            (statement.released_at, f"通过{statement.channel or '—'}发布权威信息（第{statement.version}稿）")
+        )
+    if last.id != first.id:
+        timeline.append((last.when, f"最新信息：{_where(last)}“{clip(last.text, 40)}”"))
+    timeline.sort(key=lambda item: item[0])
+    doc.section("事件脉络").add(
+        Table(("时间", "节点"), tuple((time_text(at, zone), text) for at, text in timeline), (1, 3))
+    )
+
+    # 三、传播情况
+    spread = doc.section("传播情况")
+    span = last.when - first.when
+    tz = ZoneInfo(zone)
+    hourly_series = span <= dt.timedelta(hours=72)
+    unit_text = "小时" if hourly_series else "日"
+
+    def bucket(at: dt.datetime) -> str:
+        t = at.astimezone(tz)
+        return f"{t.month}月{t.day}日 {t.hour}时" if hourly_series else f"{t.month}月{t.day}日"
+
+    step = dt.timedelta(hours=1) if hourly_series else dt.timedelta(days=1)
+    cursor = first.when.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+    if not hourly_series:
+        cursor = cursor.replace(hour=0)
+    buckets: list[str] = []
+    while cursor <= last.when:
+        buckets.append(bucket(cursor))
+        cursor += step
+    volume = Counter(bucket(p.when) for p in posts)
+    negative = Counter(bucket(p.when) for p in posts if p.sentiment == "negative")
+    spread.add(
+        Paragraph(
+            f"信息量在{time_text(peak_hour, zone)}前后达到高峰（一小时{peak_count}条）。"
+            f"按{unit_text}统计的走势见图1。"
+        ),
+        charts.line_chart(
+            f"图1 信息量走势（按{unit_text}）",
+            buckets,
+            {
+                "信息量": [volume.get(b, 0) for b in buckets],
+                "负面信息": [negative.get(b, 0) for b in buckets],
+            },
+            configured_font=rt.settings.report_font,
+        ),
+    )
+    platforms = Counter(p.platform for p in posts)
+    spread.add(
+        Table(
+            ("平台", "信息量（条）", "占比"),
+            tuple(
+                (PLATFORM_LABELS.get(name, name), str(count), percent(count, len(posts)))
+                for name, count in platforms.most_common()
+            ),
+            (2, 1, 1),
+            "表1 平台分布",
+        )
+    )
+    first_seen_at: dict[str, dt.datetime] = {}
+    for p in posts:
+        first_seen_at.setdefault(p.site, p.when)
+    spread.add(
+        Table(
+            ("站点", "信息量（条）", "首次出现"),
+            tuple(
+                (site, str(count), time_text(first_seen_at[site], zone))
+                for site, count in sites.most_common(10)
+            ),
+            (2, 1, 2),
+            f"表2 主要站点（前{min(10, len(sites))}个，共{len(sites)}个）",
+        )
+    )
+    tiers = Counter(p.tier for p in media)
+    if media:
+        spread.add(
+            Paragraph(
+                "主流媒体参与情况："
+                + "、".join(
+                    f"{TIER_LABELS[t]}{tiers[t]}条" for t in ("central", "provincial", "city") if tiers[t]
+                )
+                + f"，首篇报道见于{time_text(media[0].when, zone)}（{media[0].source or media[0].site}）。"
+            )
+        )
+    else:
+        spread.add(Paragraph("主流媒体参与情况：截至目前未监测到中央、省级和市级媒体报道。"))
+    spread.add(
+        Table(
+            ("时间", "站点", "发布者", "内容摘要"),
+            tuple(
+                (time_text(p.when, zone, year=False), p.site, p.author, clip(p.text, 60)) for p in posts[:5]
+            ),
+            (1.3, 1.2, 1.2, 4),
+            "表3 首发及早期传播者",
+        )
+    )
+
+    # 四、网民观点
+    opinion = doc.section("网民观点")
+    mix = [(SENTIMENT_LABELS[key], sentiments.get(key, 0)) for key in ("negative", "neutral", "positive")]
+    opinion.add(
+        Paragraph(
+            "情感倾向："
+            + "，".join(f"{name}{count}条（{percent(count, len(posts))}）" for name, count in mix)
+            + "。"
+        ),
+        charts.pie_chart(
+            "图2 情感倾向分布",
+            [m[0] for m in mix],
+            [m[1] for m in mix],
+            configured_font=rt.settings.report_font,
+        ),
+    )
+    quoted: set[str] = set()
+    views = 0
+    for word in event.keywords[:5]:
+        about = [p for p in posts if word in p.text]
+        if len(about) < 2:
+            continue
+        fresh = [p for p in about if clip(p.text, 80) not in quoted]
+        if not fresh:
+            continue
+        views += 1
+        representative = max(fresh, key=lambda p: (p.engagement, -p.id))
+        quoted.add(clip(representative.text, 80))
+        share = percent(sum(1 for p in about if p.sentiment == "negative"), len(about))
+        opinion.add(
+            Paragraph(f"观点{views}：围绕“{word}”的信息{len(about)}条，其中负面占{share}。代表性言论："),
+            Quote(clip(representative.text, 160), _source_line(representative, zone)),
+        )
+    if views == 0:
+        top = sorted(posts, key=lambda p: (-p.engagement, p.id))[:3]
+        opinion.add(Paragraph("信息量较小，尚未形成集中观点。互动量最高的信息如下："))
+        opinion.add(*(Quote(clip(p.text, 160), _source_line(p, zone)) for p in top))
+
+    # 五、研判
+    assessment = doc.section("研判")
+    if event.grade_code:
+        reason_lines = tuple(str(r.get("text", "")) for r in event.reasons if r.get("text"))
+        who = f"（{event.grade_set_by}人工定级：{event.grade_note}）" if event.grade_set_by else ""
+        assessment.add(Paragraph(f"按照本单位预案的分级标准，该舆情当前定为{grade}{who}，依据如下："))
+        if reason_lines:
+            assessment.add(Bullets(reason_lines))
+    else:
+        assessment.add(Paragraph("该事件尚未达到预案规定的任何预警等级条件，暂不定级，继续监测。"))
+    flag_counts = Counter(flag for p in posts for flag in p.flags)
+    if flag_counts:
+        assessment.add(
+            Paragraph(
+                "涉及敏感因素："
+                + "、".join(f"{FLAG_LABELS.get(f, f)}（{n}条）" for f, n in flag_counts.most_common())
+                + "。"
+            )
+        )
+    recent_end = last.when
+    window = dt.timedelta(hours=6)
+    recent = sum(1 for p in posts if p.when > recent_end - window)
+    before = sum(1 for p in posts if recent_end - 2 * window < p.when <= recent_end - window)
+    trend = "上升" if recent > before else ("回落" if recent < before else "持平")
+    assessment.add(
+        Paragraph(f"发展态势：最近6小时（至最新信息时间）新增{recent}条，此前6小时{before}条，热度{trend}。")
+    )
+
+    # 六、处置情况
+    handling = doc.section("处置情况")
+    if measures:
+        handling.add(Table(("时间", "办理人", "事项"), tuple(measures), (1.3, 1, 4), "表4 处置过程"))
+        if clocks:
+            handling.add(
+                Table(
+                    ("时限", "要求", "截止时间", "完成时间", "状态"),
+                    tuple(clocks),
+                    (1.4, 0.8, 1.6, 1.6, 1.2),
+                    "表5 时限执行",
+                )
+            )
+    else:
+        handling.add(Paragraph("尚未开立工单，暂无处置记录。"))
+
+    # 七、处置建议
+    advice = doc.section("处置建议")
+    plan = load_plan(rt.settings.plan_profile or None)
+    category = next((c.category for c in reversed(cases) if c.category), None)
+    if category:
+        advice.add(Paragraph(f"该舆情已定性为「{category}」。按预案，应{CATEGORIES.get(category, '')}。"))
+    else:
+        advice.add(Paragraph("该舆情尚未定性。请尽快核实研判，按预案对应类别采取措施："))
+        advice.add(Table(("类别", "处置措施"), tuple(CATEGORIES.items()), (1, 3)))
+    if event.grade_code:
+        clock_lines = []
+        for kind in (
+            DeadlineKind.REPORT,
+            DeadlineKind.FIRST_RESPONSE,
+            DeadlineKind.RELEASE,
+            DeadlineKind.PRESS_CONFERENCE,
+            DeadlineKind.FORMAL_REPLY,
+        ):
+            duration = plan.duration(kind, event.grade_code)
+            if duration is not None:
+                clock_lines.append(f"{DeadlineKind.LABELS[kind]}：{duration}")
+        approvers = "、".join(ROLE_LABELS[Role(r)] for r in plan.required_approvals(event.grade_code))
+        advice.add(Paragraph(f"按{grade}的时限要求（自发现时起算）："), Bullets(tuple(clock_lines)))
+        advice.add(Paragraph(f"对外发布的信息须经{approvers}审核同意；坚持“快报事实、慎报原因、重报进展”。"))
+    return doc

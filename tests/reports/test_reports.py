@@ -1,0 +1,282 @@
+"""Reports written from a real store: a graded event from imported posts, its alert, a case worked
+through approval and release to closing — and every figure in the documents checked against the
+rows it came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from docx import Document as WordDocument
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from tests.conftest import FakeClock
+from tests.web.test_pages import World, build_world
+from yuqing.alerts.models import Alert
+from yuqing.analysis.models import Event, PostAnalysis
+from yuqing.cases import service as cases
+from yuqing.cases.models import Deadline
+from yuqing.cli.main import app
+from yuqing.notify.models import Notification
+from yuqing.reports import service
+from yuqing.reports.common import GRADE_NAMES, ReportError
+from yuqing.reports.document import Figure
+from yuqing.reports.fonts import FontMissing, find_fonts
+from yuqing.reports.models import Report
+from yuqing.runtime import Runtime
+
+try:
+    find_fonts()
+    HAVE_FONT = True
+except FontMissing:
+    HAVE_FONT = False
+needs_font = pytest.mark.skipif(not HAVE_FONT, reason="no Chinese font installed (Debian fonts-noto-cjk)")
+
+
+@pytest.fixture
+def world(rt: Runtime, clock: FakeClock) -> World:
+    return build_world(rt, clock)
+
+
+def docx_text(content: bytes) -> str:
+    document = WordDocument(io.BytesIO(content))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.append(" | ".join(cell.text for cell in row.cells))
+    return "\n".join(parts)
+
+
+def work_case_to_release(world: World) -> int:
+    rt, clock = world.rt, world.clock
+    opened = cases.open_case(rt, "李办公室", alert_id=world.alert_id)
+    case_id = int(opened["id"])
+    clock.advance(minutes=40)
+    cases.advance(rt, case_id, "reported", "李办公室")
+    cases.advance(rt, case_id, "assessed", "李办公室", category="捏造/歪曲/谣言/诽谤")
+    cases.advance(rt, case_id, "disposing", "李办公室")
+    clock.advance(minutes=30)
+    cases.draft_statement(
+        rt, case_id, "李办公室", facts="11月20日上午，鼓楼医院一名产妇术中死亡。", progress="已成立调查组。"
+    )
+    cases.approve(rt, case_id, "陈市长", comment="同意")
+    cases.approve(rt, case_id, "周组员")
+    clock.advance(minutes=20)
+    cases.release(rt, case_id, "新闻发布会", "李办公室")
+    return case_id
+
+
+# ---- 舆情专报 -------------------------------------------------------------------------------------
+
+
+def test_special_report_counts_what_is_stored_and_escapes_collected_text(world: World) -> None:
+    rt = world.rt
+    with rt.sessions() as session:
+        stored = session.scalar(select(func.count()).where(PostAnalysis.event_id == world.event_id))
+        negative = session.scalar(
+            select(func.count()).where(
+                PostAnalysis.event_id == world.event_id, PostAnalysis.sentiment == "negative"
+            )
+        )
+    made = service.generate(rt, "special", {"event_id": world.event_id}, "html")
+    text = made.document.plain_text()
+    assert f"共监测到相关信息{stored}条" in text
+    assert f"负面信息{negative}条" in text
+    with rt.sessions() as session:
+        event = session.get(Event, world.event_id)
+        assert event is not None and event.grade_code in ("I", "II")
+    grade = GRADE_NAMES[event.grade_code]
+    assert f"当前舆情等级：{grade}" in text and "尚未开立工单" in text
+    assert made.document.number == "2026年第1期"
+    # The timeline starts with the first post at 08:00 local time and lists the alert.
+    assert "2026年11月20日 08:00 | 首发" in text and "发出预警" in text
+    # Recommendations come from the plan: grades I and II need the chief and the leading group,
+    # and a report within 1 h (I) or 2 h (II).
+    hours = {"I": 1, "II": 2}[event.grade_code]
+    assert f"向上级报告：{hours} 小时" in text and "主要领导、领导小组成员审核同意" in text
+    html = made.content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    # Same event again: same number; archived twice.
+    again = service.generate(rt, "special", {"event_id": world.event_id}, "docx")
+    assert again.document.number == "2026年第1期"
+    body = docx_text(again.content)
+    assert "舆情专报" in body and "编发：市卫生健康委员会" in body and f"共监测到相关信息{stored}条" in body
+    rows, total = service.list_reports(rt, kind="special")
+    assert total == 2 and {r["format"] for r in rows} == {"html", "docx"}
+
+
+def test_special_report_of_an_unknown_event_is_refused(world: World) -> None:
+    with pytest.raises(ReportError, match="找不到事件 99999"):
+        service.generate(world.rt, "special", {"event_id": 99999}, "docx")
+
+
+def test_special_report_lists_the_measures_taken_with_their_times(world: World) -> None:
+    case_id = work_case_to_release(world)
+    made = service.generate(world.rt, "special", {"event_id": world.event_id}, "html")
+    text = made.document.plain_text()
+    assert f"已于2026年11月20日 09:00开立工单（第{case_id}号）" in text
+    assert "通过新闻发布会发布权威信息（第1稿）" in text
+    assert "已定性为「捏造/歪曲/谣言/诽谤」" in text and "发布事实真相" in text
+    assert "李办公室 | 发现 → 报告" in text
+
+
+# ---- 总结评估 -------------------------------------------------------------------------------------
+
+
+def test_summary_needs_a_closed_case_then_reports_every_clock_as_stored(world: World) -> None:
+    rt = world.rt
+    case_id = work_case_to_release(world)
+    with pytest.raises(ReportError, match="提交总结或结案后才能生成总结评估"):
+        service.generate(rt, "summary", {"case_id": case_id}, "docx")
+    world.clock.advance(hours=30)
+    cases.advance(rt, case_id, "following", "李办公室")
+    cases.close(rt, case_id, "赵分管", summary="发布及时，谣言得到澄清。")
+    made = service.generate(rt, "summary", {"case_id": case_id}, "docx")
+    text = made.document.plain_text()
+    with rt.sessions() as session:
+        clocks = list(session.scalars(select(Deadline).where(Deadline.case_id == case_id)))
+    met = sum(1 for d in clocks if d.state == "met")
+    missed = sum(1 for d in clocks if d.state == "missed")
+    assert f"按时完成{met}项，超时完成{missed}项" in text
+    assert "经主要领导陈市长、领导小组成员周组员审核同意" in text
+    assert "承办单位总结：发布及时，谣言得到澄清。" in text
+    assert "历时" in text and "结案" in text
+    assert "总结评估" in docx_text(made.content)
+
+
+# ---- 日报 / 周报 ----------------------------------------------------------------------------------
+
+
+def test_daily_report_is_a_zero_report_on_a_quiet_day(world: World) -> None:
+    made = service.generate(world.rt, "daily", {"date": "2026-11-19"}, "docx")
+    text = made.document.plain_text()
+    assert "零报告：2026年11月19日，南京市人民政府及所属单位未监测到达到预警等级的网络舆情" in text
+    assert made.document.title == "南京市人民政府网络舆情日报（2026年11月19日）"
+    assert "零报告" in docx_text(made.content)
+
+
+def test_daily_report_of_the_event_day_lists_the_event_and_its_alert(world: World) -> None:
+    rt = world.rt
+    made = service.generate(rt, "daily", {"date": "2026-11-20", "unit": "市卫生健康委员会"}, "html")
+    text = made.document.plain_text()
+    with rt.sessions() as session:
+        alerts = session.scalar(select(func.count()).select_from(Alert))
+        grade = session.scalars(select(Event.grade_code).where(Event.id == world.event_id)).one()
+    assert "零报告" not in text
+    assert grade is not None
+    assert f"共监测到达到预警等级的舆情事件1起（{GRADE_NAMES[grade]}1起），发出预警{alerts}条" in text
+    assert "相关信息3条" in text
+    # A unit that watches nothing and got no alert reports zero the same day.
+    other = service.generate(rt, "daily", {"date": "2026-11-20", "unit": "市教育局"}, "html")
+    assert "零报告" in other.document.plain_text()
+
+
+def test_weekly_report_covers_the_iso_week(world: World) -> None:
+    made = service.generate(world.rt, "weekly", {"week": "2026-W47"}, "html")
+    text = made.document.plain_text()
+    assert "2026年第47周（11月16日—11月22日）" in text
+    assert "专题相关信息量（按日）" in text
+    with pytest.raises(ReportError, match="无法识别的周"):
+        service.generate(world.rt, "weekly", {"week": "47th"}, "html")
+
+
+# ---- 预警响应情况表 --------------------------------------------------------------------------------
+
+
+def test_response_table_has_a_row_per_alert_with_its_times_and_verdicts(world: World) -> None:
+    rt = world.rt
+    case_id = work_case_to_release(world)
+    made = service.generate(rt, "response_table", {"from": "2026-11-01", "to": "2026-11-30"}, "xlsx")
+    sheet = load_workbook(io.BytesIO(made.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[3]]
+    assert header[:5] == ["序号", "舆情事件", "责任单位", "等级", "发现时间"]
+    row = {h: c.value for h, c in zip(header, sheet[4], strict=True)}
+    with rt.sessions() as session:
+        alert = session.get(Alert, world.alert_id)
+        assert alert is not None
+        report_clock = session.scalars(
+            select(Deadline).where(Deadline.case_id == case_id, Deadline.kind == "report")
+        ).one()
+    local = alert.created_at.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert row["发现时间"] == f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    assert row["报告是否按时"] == ("是" if report_clock.state == "met" else "否（超时完成）")
+    assert row["发布时间"] == "2026年11月20日 10:30"
+    assert row["当前状态"] == f"工单第{case_id}号 处置"
+    assert sheet.max_row == 4
+    with pytest.raises(ValueError, match="只有预警响应情况表可以导出为 xlsx"):
+        service.generate(rt, "daily", {}, "xlsx")
+
+
+# ---- PDF and the Word template --------------------------------------------------------------------
+
+
+@needs_font
+def test_pdf_reports_embed_a_chinese_font(world: World) -> None:
+    made = service.generate(world.rt, "special", {"event_id": world.event_id}, "pdf")
+    assert made.content.startswith(b"%PDF") and b"CJK" in made.content
+    chart = made.document.sections[2].blocks[1]
+    assert isinstance(chart, Figure) and chart.png is not None  # the trend chart was drawn
+
+
+def test_an_office_template_replaces_the_layout(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docx import Document as New
+
+    house = New()
+    house.add_paragraph("本单位专用格式 {{ title }}")
+    house.add_paragraph("{{p body }}")
+    house.save(str(tmp_path / "daily.docx"))
+    monkeypatch.setattr(world.rt.settings, "report_template_dir", str(tmp_path))
+    made = service.generate(world.rt, "daily", {"date": "2026-11-19"}, "docx")
+    text = docx_text(made.content)
+    assert "本单位专用格式 南京市人民政府网络舆情日报（2026年11月19日）" in text and "零报告" in text
+    with zipfile.ZipFile(io.BytesIO(made.content)) as package:
+        assert "{{" not in package.read("word/document.xml").decode()
+
+
+# ---- scheduling and delivery ----------------------------------------------------------------------
+
+
+def test_daily_report_is_sent_once_at_the_set_time_on_working_days(world: World) -> None:
+    rt, clock = world.rt, world.clock
+    clock.now = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)  # Friday 16:00 in Beijing
+    assert service.send_daily_reports(rt) == []
+    clock.advance(hours=1, minutes=5)  # 17:05
+    [made] = service.send_daily_reports(rt)
+    assert made["kind"] == "daily" and made["title"] == "南京市人民政府网络舆情日报（2026年11月20日）"
+    assert service.send_daily_reports(rt) == []  # once a day, whatever the number of rounds
+    with rt.sessions() as session:
+        sent = list(session.scalars(select(Notification).where(Notification.subject_kind == "report")))
+        archived = session.scalars(select(Report)).one()
+    assert archived.schedule_key == f"daily:unit:{archived.unit_id}:2026-11-20" and archived.via == "schedule"
+    assert {n.person_id for n in sent} and all(n.subject_id == archived.id for n in sent)
+    assert any("【日报】" in str(n.payload) for n in sent)
+    clock.now = dt.datetime(2026, 11, 21, 9, 30, tzinfo=dt.UTC)  # Saturday 17:30: a rest day
+    assert service.send_daily_reports(rt) == []
+
+
+# ---- the command line -----------------------------------------------------------------------------
+
+
+def test_cli_writes_the_file_and_archives_it(world: World, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "专报.docx"
+    result = runner.invoke(app, ["report", "special", str(world.event_id), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "已生成舆情专报" in result.output and out.read_bytes()[:2] == b"PK"
+    table = tmp_path / "table.xlsx"
+    result = runner.invoke(
+        app, ["report", "response-table", "--from", "2026-11-01", "--to", "2026-11-30", "-o", str(table)]
+    )
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(app, ["report", "list"])
+    assert "舆情专报" in listed.output and "预警响应情况表" in listed.output and "共 2 份" in listed.output
+    refused = runner.invoke(app, ["report", "summary", "424242", "-o", str(tmp_path / "x.docx")])
+    assert refused.exit_code == 1 and "找不到工单 424242" in refused.output
