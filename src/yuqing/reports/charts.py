@@ -81,8 +81,8 @@ def line_chart(
                 color=colour,
                 label=name,
             )
-        step = max(1, len(labels) // 12)
-        ax.set_xticks(positions[::step], [labels[i] for i in positions[::step]], rotation=30, ha="right")
+        step = max(1, -(-len(labels) // 8))  # at most eight labels
+        ax.set_xticks(positions[::step], [labels[i] for i in positions[::step]], rotation=20, ha="right")
         ax.set_ylabel(y_label)
         ax.grid(axis="y", alpha=0.3)
         if len(series) > 1:
@@ -134,4 +134,4 @@ def pie_chart(
         )
         ax.axis("equal")
 
-    return _draw(caption, configured_font, paint, size=(5.0, 3.2))
+    return _draw(caption, configured_font, paint, size=(4.2, 2.8))

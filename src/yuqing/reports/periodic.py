@@ -164,6 +164,12 @@ def build_periodic(
                 .order_by(Alert.created_at)
             )
         )
+        # Events alerted in the period count as the period's events even when their posts are
+        # older (an alert raised on a slowly growing event).
+        known = {e.id for e in events}
+        missing = sorted({a.event_id for a in alerts} - known)
+        if missing:
+            events += list(session.scalars(select(Event).where(Event.id.in_(missing))))
         cases_touched = list(
             session.scalars(
                 select(Case)
@@ -204,7 +210,8 @@ def build_periodic(
             else []
         )
 
-    graded = [e for e in events if e.grade_code and per_event.get(e.id, (0, 0))[0] > 0]
+    alerted = {a.event_id for a in alerts}
+    graded = [e for e in events if e.grade_code and (per_event.get(e.id, (0, 0))[0] > 0 or e.id in alerted)]
     in_period_posts = sum(total for total, _ in per_event.values())
     in_period_negative = sum(negative for _, negative in per_event.values())
     zero = not graded and not alerts
@@ -233,11 +240,12 @@ def build_periodic(
         )
     else:
         grades = Counter(e.grade_code for e in graded)
+        by_grade = "、".join(f"{GRADE_NAMES[g]}{grades[g]}起" for g in ("I", "II", "III", "IV") if grades[g])
         overview.add(
             Paragraph(
-                f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起（"
-                + "、".join(f"{GRADE_NAMES[g]}{grades[g]}起" for g in ("I", "II", "III", "IV") if grades[g])
-                + f"），发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
+                f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起"
+                + (f"（{by_grade}）" if by_grade else "")
+                + f"，发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
                 "lead",
             )
         )
@@ -271,11 +279,13 @@ def build_periodic(
                         clip(e.title, 40),
                         GRADE_NAMES.get(e.grade_code or "", "—"),
                         time_text(e.first_seen, zone, year=False),
-                        str(per_event[e.id][0]),
-                        percent(per_event[e.id][1], per_event[e.id][0]),
+                        str(per_event.get(e.id, (0, 0))[0]),
+                        percent(per_event[e.id][1], per_event[e.id][0]) if e.id in per_event else "—",
                         _handling(e.id, cases_touched),
                     )
-                    for e in sorted(graded, key=lambda e: (e.grade_code or "IV", -per_event[e.id][0]))
+                    for e in sorted(
+                        graded, key=lambda e: (e.grade_code or "IV", -per_event.get(e.id, (0, 0))[0])
+                    )
                 ),
                 (3.2, 1.4, 1.4, 1, 1, 1.4),
             )

@@ -109,7 +109,9 @@ def to_docx(document: Document, template: Path) -> bytes:
                         # An exact line height (the body's) would clip the image to one line.
                         picture.paragraph_format.line_spacing = 1.0
                         picture.paragraph_format.first_line_indent = Cm(0)
-                        picture.add_run().add_picture(io.BytesIO(png), width=Cm(15))
+                        picture.add_run().add_picture(
+                            io.BytesIO(png), width=Cm(min(15.0, _natural_mm(png) / 10))
+                        )
                         para(caption, "Caption")
                     else:
                         para(f"{caption}（{missing}）", "Report Note")
@@ -174,6 +176,14 @@ def to_docx(document: Document, template: Path) -> bytes:
     return out.getvalue()
 
 
+def _natural_mm(png: bytes) -> float:
+    """The width of a chart at the resolution it was drawn at (150 dpi), in millimetres."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return image.width / 150 * 25.4
+
+
 def chinese_ordinal(n: int) -> str:
     digits = "零一二三四五六七八九"
     if n < 10:
@@ -208,7 +218,11 @@ def to_html(document: Document) -> str:
 
 def to_pdf(document: Document, configured_font: str = "") -> bytes:
     from fpdf import FPDF
+    from fpdf.enums import WrapMode
     from fpdf.fonts import FontFace
+
+    # Chinese has no spaces between words: break lines anywhere, not only at spaces.
+    CHAR = WrapMode.CHAR
 
     fonts = find_fonts(configured_font)
 
@@ -231,11 +245,11 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
 
     pdf.set_font("bold", size=24)
     pdf.set_text_color(192, 0, 0)
-    pdf.multi_cell(width, 13, document.banner, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 13, document.banner, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
     pdf.set_text_color(0, 0, 0)
     pdf.set_font("text", size=12)
     if document.number:
-        pdf.multi_cell(width, 8, document.number, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 8, document.number, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
     pdf.cell(width / 2, 8, f"编发：{document.issuer}")
     pdf.cell(width / 2, 8, issued_text(document), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_draw_color(192, 0, 0)
@@ -255,12 +269,12 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
         )
         pdf.set_text_color(0, 0, 0)
     pdf.set_font("bold", size=17)
-    pdf.multi_cell(width, 10, document.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 10, document.title, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
     pdf.ln(2)
     for label, value in document.meta:
         pdf.set_font("text", size=10.5)
         pdf.set_text_color(80, 80, 80)
-        pdf.multi_cell(width, 6, f"{label}：{value}", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 6, f"{label}：{value}", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
     pdf.set_text_color(0, 0, 0)
 
     for number, section in enumerate(document.sections, start=1):
@@ -276,31 +290,42 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
                     pdf.set_font("text", size=size)
                     pdf.set_text_color(90, 90, 90) if style == "note" else pdf.set_text_color(0, 0, 0)
                     indent = "" if style == "note" else "\u3000\u3000"
-                    pdf.multi_cell(width, size * 0.62, indent + text, new_x="LMARGIN", new_y="NEXT")
+                    pdf.multi_cell(
+                        width, size * 0.62, indent + text, new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                    )
                     pdf.set_text_color(0, 0, 0)
                     pdf.ln(1)
                 case Bullets(items=items):
                     pdf.set_font("text", size=12)
                     for item in items:
-                        pdf.multi_cell(width, 7.4, f"· {item}", new_x="LMARGIN", new_y="NEXT")
+                        pdf.multi_cell(width, 7.4, f"· {item}", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
                 case Quote(text=text, source=source):
                     pdf.set_font("text", size=11)
                     pdf.set_x(pdf.l_margin + 8)
-                    pdf.multi_cell(width - 8, 6.6, f"“{text}”——{source}", new_x="LMARGIN", new_y="NEXT")
+                    pdf.multi_cell(
+                        width - 8, 6.6, f"“{text}”——{source}", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                    )
                     pdf.ln(1)
                 case Figure(caption=caption, png=png, missing=missing):
                     if png is not None:
-                        pdf.image(io.BytesIO(png), x=pdf.l_margin + 3, w=width - 6)
+                        shown = min(width - 6, _natural_mm(png))
+                        pdf.image(io.BytesIO(png), x=pdf.l_margin + (width - shown) / 2, w=shown)
                         pdf.set_font("bold", size=10.5)
-                        pdf.multi_cell(width, 6, caption, align="C", new_x="LMARGIN", new_y="NEXT")
+                        pdf.multi_cell(
+                            width, 6, caption, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                        )
                     else:
                         pdf.set_font("text", size=10)
-                        pdf.multi_cell(width, 6, f"{caption}（{missing}）", new_x="LMARGIN", new_y="NEXT")
+                        pdf.multi_cell(
+                            width, 6, f"{caption}（{missing}）", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                        )
                     pdf.ln(2)
                 case Table(columns=columns, rows=rows, widths=widths, caption=caption):
                     if caption:
                         pdf.set_font("bold", size=10.5)
-                        pdf.multi_cell(width, 6, caption, align="C", new_x="LMARGIN", new_y="NEXT")
+                        pdf.multi_cell(
+                            width, 6, caption, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                        )
                     pdf.set_font("text", size=9.5)
                     pdf.set_draw_color(120, 120, 120)
                     pdf.set_line_width(0.2)
@@ -311,6 +336,7 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
                         headings_style=FontFace(family="bold", fill_color=(231, 230, 230)),
                         repeat_headings=1,
                         text_align="LEFT",
+                        wrapmode=CHAR,
                     ) as table:
                         for values in ((tuple(columns)), *rows):
                             row = table.row()

@@ -33,6 +33,7 @@ __all__ = [
     "generate",
     "get_report",
     "list_reports",
+    "report_text",
     "report_view",
     "send_daily_reports",
 ]
@@ -348,3 +349,12 @@ class DailyReportWorker(PeriodicWorker):
         for report in send_daily_reports(self.rt):
             log.info("daily report %s written and sent", report["id"])
         return False
+
+
+def report_text(rt: Runtime, report_id: int) -> str:
+    """What an archived report says, as text (the console's preview)."""
+    with rt.sessions() as session:
+        text = session.scalar(select(Report.text).where(Report.id == report_id))
+        if text is None:
+            raise LookupError(f"找不到报告 {report_id}")
+        return text
