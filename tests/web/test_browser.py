@@ -154,6 +154,7 @@ def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
         # The post's text is shown exactly as stored, as text: no entity decoded, no tag run.
         expect(page.locator("body")).to_contain_text("&lt;script&gt;alert(1)&lt;/script&gt;")
         expect(page.locator("body")).to_contain_text("onerror=alert(1)&gt;")
+        event_id = page.url.split("?")[0].rsplit("/", 1)[1]
         shot(page, "03-event")
 
         page.goto(f"{console}/alerts")
@@ -212,5 +213,18 @@ def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
         expect(page.locator("body")).to_contain_text("官方微博/微信")
         expect(page.locator("body")).to_contain_text("发布")
         shot(page, "07-case-released")
+
+        # 舆情专报 of the event, written from the record, archived and ready to download.
+        page.goto(f"{console}/reports")
+        form = page.locator("form[action='/reports'][method=post]")
+        form.locator("select[name=kind]").select_option("special")
+        form.locator("select[name=format]").select_option("docx")
+        form.locator("input[name=event_id]").fill(event_id)
+        form.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("body")).to_contain_text("报告已生成并归档")
+        expect(page.locator("body")).to_contain_text("通过官方微博/微信发布权威信息")
+        expect(page.locator("a[href$='/file']")).to_be_visible()
+        shot(page, "08-special-report")
         assert not dialogs, f"scraped text ran as script: {dialogs}"
         browser.close()

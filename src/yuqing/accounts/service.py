@@ -1,8 +1,8 @@
 """Service functions of the accounts domain: accounts and passwords, login sessions, the audit log.
 
 Functions take a Session and leave committing to the caller (`yuqing.db.transaction`), except
-`authenticate` and `list_audit`, which take the Runtime: a failed login must be counted even though
-the caller goes on to raise. Rules:
+`authenticate`, `change_password` and `list_audit`, which take the Runtime: a failed login (or a
+wrong current password) must be counted even though the caller goes on to raise. Rules:
 - passwords are stored as argon2id hashes only, rehashed at login when the parameters change;
 - a password has at least 8 characters and is not the login name;
 - after `login_max_failures` wrong passwords in a row an account refuses every password for
@@ -188,6 +188,73 @@ def set_password(
     account.locked_until = None
     end_sessions(session, account.id, except_id=keep_session_id)
     session.flush()
+    return account
+
+
+def change_password(
+    rt: Runtime,
+    account_id: int,
+    current: str,
+    new: str,
+    *,
+    keep_token: str | None = None,
+    via: str = "web",
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> Account:
+    """A person changes their own password. The current one must be right: a wrong one counts
+    towards the lockout like a failed login, so a borrowed session cannot be used to guess it. The
+    new one must pass the policy and differ from the current one. Every other session of the account
+    ends (the one of `keep_token`, the browser that asked, stays). One audit line either way:
+    `password_changed`, or `password_change_failed` with the reason; a refusal raises AccountError
+    (AuthenticationFailed for a wrong current password, AccountLocked while locked out)."""
+    now = rt.clock()
+    failure: AccountError | None = None
+    reason = ""
+    with transaction(rt.sessions) as session:
+        account = get_account(session, account_id)
+        if account.locked_until is not None and account.locked_until > now:
+            _spend_hashing_time(current)
+            failure, reason = _locked(account, account.locked_until, now), "locked"
+        elif not _verify(account.password_hash, current):
+            account.failed_attempts += 1
+            reason = "wrong_password"
+            failure = AuthenticationFailed("当前密码不正确", reason=reason, account_id=account.id)
+            if account.failed_attempts >= rt.settings.login_max_failures:
+                account.failed_attempts = 0
+                account.locked_until = now + dt.timedelta(minutes=rt.settings.login_lockout_minutes)
+                failure = _locked(account, account.locked_until, now)
+        else:
+            account.failed_attempts = 0
+            try:
+                check_password(new, login=account.login)
+                if new == current:
+                    raise PasswordPolicyError("新密码不能与当前密码相同")
+            except PasswordPolicyError as exc:
+                failure, reason = exc, "policy"
+        detail: dict[str, Any] = {"via": via}
+        if failure is not None:
+            detail.update({"reason": reason, "refused": str(failure)})
+        else:
+            kept = None
+            if keep_token:
+                row = session.scalar(
+                    select(LoginSession).where(LoginSession.token_sha256 == token_digest(keep_token))
+                )
+                kept = row.id if row is not None and row.account_id == account.id else None
+            set_password(session, account.id, new, now=now, keep_session_id=kept)
+        record_audit(
+            session,
+            at=now,
+            action="password_change_failed" if failure is not None else "password_changed",
+            target=account.login,
+            account_id=account.id,
+            detail=detail,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    if failure is not None:
+        raise failure
     return account
 
 

@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from yuqing.analysis.metrics import FLAG_LABELS, METRIC_LABELS
+from yuqing.settings import config_path
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 DEFAULT_PROFILE = PROFILES_DIR / "default.toml"
+# The profile an administrator saved in the console (设置), used when no profile is configured.
+CONSOLE_PROFILE_NAME = "plan_profile.toml"
 GRADE_ORDER = {"IV": 1, "III": 2, "II": 3, "I": 4}
 _OPS = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__, "==": float.__eq__}
 
@@ -76,12 +79,26 @@ class Grade:
     reasons: tuple[Reason, ...]
 
 
-def load_profile(path: Path | str | None = None) -> Profile:
-    """The profile at `path`, else YUQING_PLAN_PROFILE, else the shipped default; validated."""
-    chosen = Path(path or os.environ.get("YUQING_PLAN_PROFILE") or DEFAULT_PROFILE)
+def console_profile_path() -> Path:
+    """Where the console saves a profile an administrator edited: `plan_profile.toml` beside the
+    settings file (the working directory unless YUQING_CONFIG names another place)."""
+    return config_path().parent / CONSOLE_PROFILE_NAME
+
+
+def profile_path(path: Path | str | None = None) -> Path:
+    """The profile file `load_profile(path)` reads: `path`, else YUQING_PLAN_PROFILE, else the one
+    saved from the console (when there is one), else the shipped default."""
+    console = console_profile_path()
+    fallback = console if console.is_file() else DEFAULT_PROFILE
+    chosen = Path(path or os.environ.get("YUQING_PLAN_PROFILE") or fallback)
     if not chosen.suffix and (PROFILES_DIR / f"{chosen.name}.toml").is_file():
         chosen = PROFILES_DIR / f"{chosen.name}.toml"  # a shipped profile named by its name
-    return _load(str(chosen.resolve()))
+    return chosen.resolve()
+
+
+def load_profile(path: Path | str | None = None) -> Profile:
+    """The profile of `profile_path(path)`, validated."""
+    return _load(str(profile_path(path)))
 
 
 @lru_cache(maxsize=8)

@@ -8,28 +8,42 @@ are written the way the plan states them:
 - `"3wh"`: working hours — only working hours of working days count;
 - `"5wd"`: working days — due at the end of the working day that many working days later;
 - `"swd"`: the same working day (the next one when it is already over).
+
+The profile file in force can be replaced from the console (`save_profile`): the text is checked
+by the same loaders first, and written where it takes effect (see `active_profile`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
+import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from yuqing.analysis.grading import GRADE_ORDER, ProfileError, load_profile
+from yuqing.analysis import grading
+from yuqing.analysis.grading import GRADE_ORDER, PROFILES_DIR, ProfileError, load_profile
 
 __all__ = [
     "CATEGORIES",
     "CHANNELS",
+    "ActiveProfile",
     "DeadlineKind",
     "Duration",
     "EscalationStep",
     "ResponsePlan",
+    "active_profile",
+    "discard_console_profile",
+    "forget_loaded_profiles",
     "load_plan",
     "parse_duration",
+    "save_profile",
 ]
 
 # PRODUCT.md §2.5: category → the measures the plan suggests.
@@ -232,3 +246,129 @@ def category_name(value: str) -> str:
     if len(matches) == 1:
         return matches[0]
     raise ValueError(f"未知的舆情类别 {value!r}；可选：{'、'.join(CATEGORIES)}")
+
+
+# ---- the profile in force, and saving an edited one ---------------------------------------------
+
+ProfileOrigin = Literal["configured", "console", "shipped"]
+
+
+@dataclass(frozen=True)
+class ActiveProfile:
+    """The profile file in force and where an edit of it would be saved.
+
+    `origin`: `configured` (a file of the administrator's, named by the `plan_profile` setting),
+    `console` (saved from the console, used when nothing is configured) or `shipped` (one of the
+    profiles that come with yuqing). `save_to` is None when an edit cannot take effect from the
+    console, and `locked` then says why and what to do. `error` is set when the file in force does
+    not load (it can still be replaced by a valid one)."""
+
+    path: Path
+    origin: ProfileOrigin
+    name: str
+    text: str
+    sha256: str
+    save_to: Path | None
+    locked: str | None = None
+    error: str | None = None
+
+
+def forget_loaded_profiles() -> None:
+    """Drop the parsed profiles this process keeps, so the next use reads the files again."""
+    grading._load.cache_clear()
+    _load.cache_clear()
+
+
+def _where(configured: str) -> tuple[Path, ProfileOrigin, Path | None, str | None]:
+    """The file in force for the `plan_profile` setting, its origin, where a save goes, and why
+    it cannot be saved here (when it cannot)."""
+    path = grading.profile_path(configured or None)
+    console = grading.console_profile_path().resolve()
+    named = configured or os.environ.get("YUQING_PLAN_PROFILE", "")
+    if path == console:
+        return path, "console", console, None
+    if path.parent == PROFILES_DIR.resolve():
+        if not named:
+            return path, "shipped", console, None
+        locked = (
+            f"设置 plan_profile 指定了随软件提供的预案 {path.name}，不能在此修改：请将 plan_profile 留空"
+            f"（在此保存的预案存于 {console}，未设置 plan_profile 时使用），或将其指向一份可写的副本"
+        )
+        return path, "shipped", None, locked
+    return path, "configured", path, None
+
+
+def active_profile(configured: str = "") -> ActiveProfile:
+    """The profile `load_plan(configured or None)` uses, with its text; `configured` is the
+    `plan_profile` setting."""
+    path, origin, save_to, locked = _where(configured)
+    error: str | None = None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        data, error = b"", f"无法读取预案文件 {path}：{exc.strerror or exc}"
+    name = path.stem
+    if error is None:
+        try:
+            name = load_profile(path).name
+            load_plan(path)
+        except ProfileError as exc:
+            error = str(exc)
+    return ActiveProfile(
+        path=path,
+        origin=origin,
+        name=name,
+        text=data.decode("utf-8", "replace"),
+        sha256=hashlib.sha256(data).hexdigest(),
+        save_to=save_to,
+        locked=locked,
+        error=error,
+    )
+
+
+def save_profile(text: str, configured: str = "") -> ActiveProfile:
+    """Validate a profile's text with the loaders (grades and `[response]`) and, when it is valid,
+    write it where the profile in force is kept (`active_profile(...).save_to`), replacing the file
+    in one step; the parsed profiles are forgotten so the next use reads it. ProfileError names the
+    bad key and nothing is written."""
+    _path, _origin, target, locked = _where(configured)
+    if target is None:
+        raise ProfileError(locked or "当前预案不能在此修改")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, scratch = tempfile.mkstemp(prefix=".plan_profile-", suffix=".toml", dir=target.parent)
+    except OSError as exc:
+        raise ProfileError(f"无法写入预案文件 {target}：{exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        try:
+            load_profile(scratch)
+            load_plan(scratch)
+        except ProfileError as exc:
+            # The messages name the file checked: name the one being edited instead.
+            raise ProfileError(str(exc).replace(str(Path(scratch).resolve()), str(target))) from None
+        if target.exists():
+            shutil.copymode(target, scratch)
+        else:
+            os.chmod(scratch, 0o644)
+        os.replace(scratch, target)
+    except OSError as exc:
+        raise ProfileError(f"无法写入预案文件 {target}：{exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(scratch)
+        forget_loaded_profiles()
+    return active_profile(configured)
+
+
+def discard_console_profile() -> bool:
+    """Delete the profile saved from the console (the configured or shipped one applies again);
+    False when there was none."""
+    try:
+        grading.console_profile_path().unlink()
+    except FileNotFoundError:
+        return False
+    finally:
+        forget_loaded_profiles()
+    return True

@@ -750,3 +750,21 @@ def duty_24h_periods(session: Session, unit_id: int, at: dt.datetime) -> list[Du
         .order_by(Duty24hPeriod.started_at, Duty24hPeriod.id)
     )
     return [p for p in rows if p.ended_at is None or at < p.ended_at]
+
+
+def duty_24h_periods_between(
+    session: Session, unit_id: int, start: dt.datetime, end: dt.datetime
+) -> list[Duty24hPeriod]:
+    """The unit's 24-hour periods that overlap [start, end), oldest first (for a calendar)."""
+    start, end = _aware(start), _aware(end)
+    return list(
+        session.scalars(
+            select(Duty24hPeriod)
+            .where(
+                Duty24hPeriod.unit_id == unit_id,
+                Duty24hPeriod.started_at < end,
+                or_(Duty24hPeriod.ended_at.is_(None), Duty24hPeriod.ended_at > start),
+            )
+            .order_by(Duty24hPeriod.started_at, Duty24hPeriod.id)
+        )
+    )

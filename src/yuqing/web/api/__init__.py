@@ -14,9 +14,9 @@ __all__ = ["build_router"]
 
 
 def build_router(rt: Runtime) -> APIRouter:
-    from yuqing.web.api import alerts, cases, notifications, org, stats
+    from yuqing.web.api import alerts, cases, notifications, org, reports, stats
 
     router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_user)])
-    for module in (alerts, cases, org, stats, notifications):
+    for module in (alerts, cases, org, stats, notifications, reports):
         router.include_router(module.build_router(rt))
     return router

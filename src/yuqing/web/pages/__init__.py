@@ -12,9 +12,35 @@ __all__ = ["build_router"]
 
 def build_router(rt: Runtime) -> APIRouter:
     """Every console page; each requires a signed-in user and each POST a CSRF token."""
-    from yuqing.web.pages import alerts, cases, dashboard, events, notifications, org
+    from yuqing.web.pages import (
+        account,
+        alerts,
+        cases,
+        dashboard,
+        duty,
+        events,
+        notifications,
+        org,
+        posts,
+        reports,
+        settings,
+        topics,
+    )
 
     router = APIRouter(include_in_schema=False)
-    for module in (dashboard, events, alerts, cases, org, notifications):
+    for module in (
+        dashboard,
+        events,
+        alerts,
+        cases,
+        org,
+        duty,
+        topics,
+        posts,
+        settings,
+        notifications,
+        account,
+        reports,
+    ):
         router.include_router(module.build_router(rt))
     return router

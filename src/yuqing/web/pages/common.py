@@ -20,6 +20,7 @@ from yuqing.web.auth import User, audit, csrf_token
 from yuqing.web.templating import templates
 
 __all__ = [
+    "ADMIN_NAV",
     "DONE_MESSAGES",
     "NAV",
     "act",
@@ -35,14 +36,20 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("events", "事件", "/events"),
     ("alerts", "预警", "/alerts"),
     ("cases", "工单", "/cases"),
+    ("reports", "报告", "/reports"),
     ("org", "组织与人员", "/org"),
+    ("duty", "值班", "/duty"),
     ("topics", "专题", "/topics"),
     ("sources", "信息源", "/sources"),
+    ("settings", "设置", "/settings"),
 )
+# Entries of the bar only administrators see (the pages refuse everyone else anyway).
+ADMIN_NAV: frozenset[str] = frozenset({"settings"})
 
 # What a page says after an action succeeded and redirected back (`?done=<key>`). Fixed texts:
 # nothing from the query string is shown.
 DONE_MESSAGES: dict[str, str] = {
+    "report": "报告已生成并归档，可下载。",
     "ack": "预警已确认，升级通知已停止。",
     "open": "工单已开立，各项时限开始计时。",
     "advance": "工单阶段已更新。",
@@ -58,6 +65,18 @@ DONE_MESSAGES: dict[str, str] = {
     "regrade": "工单等级已调整。",
     "close": "工单已结案。",
     "read": "通知已标为已读。",
+    "topic_add": "专题已添加，新采集的信息将按此规则匹配。",
+    "topic_update": "专题规则已保存。",
+    "topic_enable": "专题已启用。",
+    "topic_disable": "专题已停用，不再匹配新信息。",
+    "group": "词组已保存。",
+    "duty_override": "临时值班安排已保存。",
+    "duty_override_removed": "临时值班安排已删除。",
+    "duty_swap": "调班已保存。",
+    "duty_unswap": "调班已撤销，班次归还原值班人。",
+    "profile": "预案已保存：时限、审批和升级规则即时生效；分级条件在分析服务（yuqing serve）重启后生效。",
+    "profile_reset": "已删除控制台保存的预案，恢复使用配置的预案。",
+    "password": "密码已更改，您在其他浏览器或设备上的登录已退出。",
 }
 
 
@@ -97,6 +116,7 @@ def role_label(code: str) -> str:
 templates.env.filters["safe_url"] = safe_url
 templates.env.filters["role_label"] = role_label
 templates.env.globals["NAV"] = NAV
+templates.env.globals["ADMIN_NAV"] = ADMIN_NAV
 
 
 def is_htmx(request: Request) -> bool:

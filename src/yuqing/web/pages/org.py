@@ -1,5 +1,6 @@
 """组织与人员: the unit tree, who is on duty for each unit now (and whether it is on 24-hour duty),
-people with their roles; 专题 and 信息源 (with the post search) are read-only lists here too."""
+people with their roles; 信息源 (with the post search) is a read-only list here too (专题 has its
+own module, `topics`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from yuqing.analysis import topics
 from yuqing.ingest import queries as ingest_queries
 from yuqing.org import duty
 from yuqing.org.service import tree_view
@@ -66,10 +66,6 @@ def build_router(rt: Runtime) -> APIRouter:
             "at": rt.clock(),
         }
         return render(request, rt, user, "org.html", context, active="org")
-
-    @router.get("/topics", response_class=HTMLResponse)
-    def topic_list(request: Request, user: CurrentUser) -> HTMLResponse:
-        return render(request, rt, user, "topics.html", {"topics": topics.list_topics(rt)}, active="topics")
 
     @router.get("/sources", response_class=HTMLResponse)
     def source_list(request: Request, user: CurrentUser) -> HTMLResponse:
