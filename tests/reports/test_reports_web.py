@@ -26,11 +26,18 @@ def test_office_generates_a_special_report_and_downloads_the_archived_file(world
     assert page.status_code == 200 and "生成报告" in page.text and "尚无已归档的报告" in page.text
     made = office.post(
         "/reports",
-        data={"kind": "special", "format": "html", "event_id": str(world.event_id), "csrf_token": csrf_of(office)},
+        data={
+            "kind": "special",
+            "format": "html",
+            "event_id": str(world.event_id),
+            "csrf_token": csrf_of(office),
+        },
     )
     assert made.status_code == 303
     shown = office.get(made.headers["location"])
-    assert "报告已生成并归档" in shown.text and "舆情专报" in shown.text and "共监测到相关信息3条" in shown.text
+    assert (
+        "报告已生成并归档" in shown.text and "舆情专报" in shown.text and "共监测到相关信息3条" in shown.text
+    )
     # Collected text in the preview is escaped like everywhere else.
     assert "<script>alert(1)" not in shown.text
     report_id = int(made.headers["location"].split("?")[0].rsplit("/", 1)[1])
@@ -57,12 +64,11 @@ def test_a_duty_officer_may_read_but_not_generate_and_errors_are_explained(world
     no_token = office.post("/reports", data={"kind": "daily", "format": "docx"})
     assert no_token.status_code == 403
     unknown = office.post(
-        "/reports", data={"kind": "special", "format": "docx", "event_id": "777", "csrf_token": csrf_of(office)}
+        "/reports",
+        data={"kind": "special", "format": "docx", "event_id": "777", "csrf_token": csrf_of(office)},
     )
     assert unknown.status_code == 400 and "找不到事件 777" in unknown.text
-    wrong = office.post(
-        "/reports", data={"kind": "daily", "format": "xlsx", "csrf_token": csrf_of(office)}
-    )
+    wrong = office.post("/reports", data={"kind": "daily", "format": "xlsx", "csrf_token": csrf_of(office)})
     assert wrong.status_code == 400 and "只有预警响应情况表可以导出为 xlsx" in wrong.text
     with world.rt.sessions() as session:
         assert session.scalars(select(Report)).first() is None
