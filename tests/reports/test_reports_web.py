@@ -22,6 +22,7 @@ def world(rt: Runtime, clock: FakeClock) -> World:
 
 def test_office_generates_a_special_report_and_downloads_the_archived_file(world: World) -> None:
     office = world.login("office")
+    assert "生成舆情专报" in office.get(f"/events/{world.event_id}").text
     page = office.get("/reports")
     assert page.status_code == 200 and "生成报告" in page.text and "尚无已归档的报告" in page.text
     made = office.post(
@@ -57,6 +58,7 @@ def test_office_generates_a_special_report_and_downloads_the_archived_file(world
 def test_a_duty_officer_may_read_but_not_generate_and_errors_are_explained(world: World) -> None:
     duty = world.login("duty")
     assert duty.get("/reports").status_code == 200
+    assert "生成舆情专报" not in duty.get(f"/events/{world.event_id}").text
     assert "生成报告" not in duty.get("/reports").text
     refused = duty.post("/reports", data={"kind": "daily", "format": "docx", "csrf_token": csrf_of(duty)})
     assert refused.status_code == 403 and "您没有生成报告的权限" in refused.text
