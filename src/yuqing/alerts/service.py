@@ -25,6 +25,7 @@ from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import ResponsePlan, load_plan
 from yuqing.db import transaction
+from yuqing.drills.policy import notices_internal_only
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
@@ -97,7 +98,9 @@ def route(session: Session, event: Event) -> Unit | None:
     return common_parent(session, [topic_unit.id, region_unit.id])
 
 
-def _message(alert: Alert, event: Event, unit: Unit, at: dt.datetime, prefix: str = "") -> Message:
+def _message(
+    alert: Alert, event: Event, unit: Unit, at: dt.datetime, prefix: str = "", *, internal_only: bool = False
+) -> Message:
     reasons = "；".join(str(r.get("text", "")) for r in alert.reasons[:4]) or "见事件详情"
     metrics = event.metrics or {}
     return Message(
@@ -111,6 +114,7 @@ def _message(alert: Alert, event: Event, unit: Unit, at: dt.datetime, prefix: st
             ("信息量", str(metrics.get("posts", event.post_count))),
             ("预警编号", str(alert.id)),
         ),
+        internal_only=internal_only,
     )
 
 
@@ -150,10 +154,12 @@ def _notify_level(
     prefix = "【演练】" if alert.is_drill else ""
     if alert.level > 0:
         prefix += f"【未确认·第{alert.level}次升级】"
+    # A drill's notices stay in-app unless the drill allows outside channels.
+    internal = alert.is_drill and notices_internal_only(session, event.id)
     return tell(
         session,
         people,
-        _message(alert, event, unit, at, prefix),
+        _message(alert, event, unit, at, prefix, internal_only=internal),
         key=f"alert:{alert.id}:{occasion}:level:{alert.level}",
         subject=("alert", alert.id),
     )
@@ -202,6 +208,7 @@ def raise_alert(
             updated_at=now,
             chain=[step.as_dict() for step in plan.escalation],
             level=0,
+            is_drill=event.is_drill,
         )
         session.add(alert)
         session.flush()

@@ -6,7 +6,8 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, false
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -59,7 +60,15 @@ class PostAnalysis(Base):
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_status_last_seen", "status", "last_seen"),)
+    __table_args__ = (
+        Index("ix_events_status_last_seen", "status", "last_seen"),
+        Index(
+            "ix_events_drill_id",
+            "drill_id",
+            sqlite_where=sql_text("drill_id IS NOT NULL"),
+            postgresql_where=sql_text("drill_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The clustering stage's own id of the event, so its state and the table stay in step.
@@ -80,6 +89,10 @@ class Event(Base):
     # A person may set the grade, with a reason; the pipeline then never lowers it.
     grade_set_by: Mapped[str | None] = mapped_column(String(200))
     grade_note: Mapped[str | None] = mapped_column(Text)
+    # An event of a drill's posts (yuqing.drills): never mixed with real posts, left out of real
+    # lists and statistics. Set by the pipeline from the posts' source.
+    is_drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    drill_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class GradeSignal(Base):

@@ -6,6 +6,11 @@ cursor kept in `pipeline_state`; each post's analysis is written once (its prima
 post id), so running the pipeline again over the same posts changes nothing. The clustering
 stage is stateful; its snapshot is saved with the cursor in the same transaction as the batch,
 so a restart resumes exactly where the last committed batch ended.
+
+Drill posts (from a drill's own source, `yuqing.drills`) go through the same stages, read
+without their drill mark, but are clustered in a partition of their own drill (the topic key
+`"<topic>@drill<id>"`): a drill post never joins a real event nor a real post a drill's event,
+even through a repost link or a near-duplicate. Their events are stored with `is_drill`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from yuqing.analysis.sentiment import SentimentModel
 from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
 from yuqing.db import transaction
-from yuqing.ingest.models import Post, PostSighting
+from yuqing.drills.policy import post_mark, strip_post_mark
+from yuqing.ingest.models import Post, PostSighting, Source
 from yuqing.ingest.store import insert_ignoring_conflicts
 from yuqing.runtime import Runtime
 
@@ -55,6 +61,7 @@ class BatchPost:
     external_id: str | None
     root_external_id: str | None
     near_duplicate_of: int | None
+    drill_id: int | None = None
     topics: list[dict[str, Any]] = field(default_factory=list)
     sentiment: str = "neutral"
     negative: float = 0.0
@@ -90,6 +97,7 @@ class AnalysisPipeline:
         self._sentiment = SentimentModel.load()
         self._matcher: TopicMatcher[int] | None = None
         self._topics_version: tuple[int, ...] | None = None
+        self._drill_sources: dict[int, int] = {}  # source id -> drill id
         self._lock = threading.Lock()
         # event id → (posts when its metrics were last computed, when): see stage_metrics.
         self._measured: dict[int, tuple[int, float]] = {}
@@ -123,6 +131,9 @@ class AnalysisPipeline:
         return total
 
     def _next_batch(self, size: int) -> list[BatchPost]:
+        # Read before the posts: a drill's source is committed before any of its posts, so every
+        # drill post of the batch is recognised.
+        self._refresh_drill_sources()
         with self._rt.sessions() as session:
             rows = session.execute(
                 select(
@@ -135,24 +146,38 @@ class AnalysisPipeline:
                     Post.external_id,
                     Post.root_external_id,
                     Post.near_duplicate_of,
+                    Post.source_id,
                 )
                 .where(Post.id > self._cursor)
                 .order_by(Post.id)
                 .limit(size)
             ).all()
-        return [
-            BatchPost(
-                r.id,
-                r.text or "",
-                r.title,
-                r.published_at or r.fetched_at,
-                r.platform,
-                r.external_id,
-                r.root_external_id,
-                r.near_duplicate_of,
+        out = []
+        for r in rows:
+            drill = self._drill_sources.get(r.source_id)
+            text, title = r.text or "", r.title
+            if drill is not None:  # the stages read the incident's own words, not the drill mark
+                text = strip_post_mark(text)
+                title = strip_post_mark(title) if title else title
+            out.append(
+                BatchPost(
+                    r.id,
+                    text,
+                    title,
+                    r.published_at or r.fetched_at,
+                    r.platform,
+                    r.external_id,
+                    r.root_external_id,
+                    r.near_duplicate_of,
+                    drill,
+                )
             )
-            for r in rows
-        ]
+        return out
+
+    def _refresh_drill_sources(self) -> None:
+        with self._rt.sessions() as session:
+            rows = session.execute(select(Source.id, Source.drill_id).where(Source.drill_id.is_not(None)))
+            self._drill_sources = {source: drill for source, drill in rows if drill is not None}
 
     def _refresh_matcher(self) -> None:
         with self._rt.sessions() as session:
@@ -213,7 +238,7 @@ class AnalysisPipeline:
                     id=str(post.id),
                     text=post.text or (post.title or ""),
                     published_at=post.when,
-                    topic=str(topic) if topic is not None else None,
+                    topic=partition_key(topic, post.drill_id),
                     root_id=roots.get(post.id),
                     duplicate_of=str(post.near_duplicate_of) if post.near_duplicate_of else None,
                 )
@@ -254,14 +279,15 @@ class AnalysisPipeline:
         now = self._rt.clock()
         for key in keys:
             info = self._clusterer.event(key) or closed.get(key) or _batch_info(key, posts)
-            topic_id = int(info.topic) if info.topic else None
+            topic_id, drill_id = parse_partition_key(info.topic)
+            title = info.title if drill_id is None else post_mark(drill_id) + info.title
             title_post = int(info.title_post_id) if info.title_post_id else None
             event_id = existing.get(key)
             if event_id is None:
                 event = Event(
                     cluster_key=key,
                     topic_id=topic_id,
-                    title=info.title,
+                    title=title,
                     title_post_id=title_post,
                     keywords=list(info.keywords),
                     first_seen=info.first_seen,
@@ -270,6 +296,8 @@ class AnalysisPipeline:
                     post_count=info.size,
                     reasons=[],
                     metrics={},
+                    is_drill=drill_id is not None,
+                    drill_id=drill_id,
                 )
                 session.add(event)
                 session.flush()
@@ -278,7 +306,7 @@ class AnalysisPipeline:
                 found_event = session.get(Event, event_id)
                 assert found_event is not None
                 event = found_event
-                event.title, event.title_post_id = info.title, title_post
+                event.title, event.title_post_id = title, title_post
                 event.keywords = list(info.keywords)
                 event.first_seen = min(event.first_seen, info.first_seen)
                 event.last_seen = max(event.last_seen, info.last_seen)
@@ -454,7 +482,7 @@ def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
     first = min(mine, key=lambda p: p.when)
     return EventInfo(
         id=key,
-        topic=str(first.topics[0]["topic_id"]) if first.topics else "",
+        topic=partition_key(first.topics[0]["topic_id"] if first.topics else None, first.drill_id) or "",
         title=(first.title or first.text)[:80],
         title_post_id=str(first.id),
         keywords=[],
@@ -464,6 +492,20 @@ def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
         post_ids=[str(p.id) for p in mine],
         open=False,
     )
+
+
+def partition_key(topic_id: int | None, drill_id: int | None) -> str | None:
+    """The clusterer's topic key of a post: its topic, and for a drill post its drill as well, so
+    that each drill is clustered apart from real posts and from other drills."""
+    if drill_id is None:
+        return str(topic_id) if topic_id is not None else None
+    return f"{topic_id if topic_id is not None else ''}@drill{drill_id}"
+
+
+def parse_partition_key(key: str) -> tuple[int | None, int | None]:
+    """(topic id, drill id) of a clusterer topic key made by `partition_key`."""
+    topic, _, drill = (key or "").partition("@drill")
+    return (int(topic) if topic else None, int(drill) if drill else None)
 
 
 def _site_of(url_key: str) -> str:

@@ -34,12 +34,20 @@ def event_view(event: Event, topic: str | None, zone: str, *, full: bool = False
         "last_seen": display_iso(event.last_seen, zone),
         "status": event.status,
         "posts": event.post_count,
+        "is_drill": event.is_drill,
+        "drill_id": event.drill_id,
     }
 
 
 def list_events(
-    rt: Runtime, *, limit: int = 50, status: str | None = None, graded_only: bool = False
+    rt: Runtime,
+    *,
+    limit: int = 50,
+    status: str | None = None,
+    graded_only: bool = False,
+    include_drills: bool = False,
 ) -> list[dict[str, Any]]:
+    """Events, most serious and most recent first; a drill's events only with `include_drills`."""
     severity = case({"I": 4, "II": 3, "III": 2, "IV": 1}, value=Event.grade_code, else_=0)
     query = (
         select(Event, Topic.name)
@@ -51,6 +59,8 @@ def list_events(
         query = query.where(Event.status == status)
     if graded_only:
         query = query.where(Event.grade_code.is_not(None))
+    if not include_drills:
+        query = query.where(Event.is_drill.is_(False))
     with rt.sessions() as session:
         return [event_view(e, name, rt.settings.timezone) for e, name in session.execute(query)]
 

@@ -24,6 +24,7 @@ from yuqing.cases.models import Case, Deadline, Stage
 from yuqing.cases.plan import DeadlineKind, load_plan
 from yuqing.cases.service import log
 from yuqing.db import transaction
+from yuqing.drills.policy import notices_internal_only
 from yuqing.notify.messages import Level, Message
 from yuqing.org.models import ContactChannel, Person, Unit
 from yuqing.org.service import people_with_role
@@ -85,6 +86,7 @@ def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
                         at=now,
                         level=Level.for_grade(case.grade_code),
                         facts=(("工单", f"#{case.id}"), ("时限", label), ("等级", case.grade)),
+                        internal_only=case.is_drill and notices_internal_only(session, case.event_id),
                     ),
                     key=f"deadline:{deadline.id}:overdue",
                     subject=("case", case.id),
@@ -157,10 +159,11 @@ def follow_up(rt: Runtime) -> tuple[int, int]:
                     session,
                     people_with_role(session, "office", case.unit_id),
                     Message(
-                        title=f"【建议结案】工单 #{case.id}",
+                        title=f"{'【演练】' if case.is_drill else ''}【建议结案】工单 #{case.id}",
                         body=f"{case.title[:60]}：{text}",
                         at=now,
                         facts=(("单位", unit.name if unit else ""),),
+                        internal_only=case.is_drill and notices_internal_only(session, case.event_id),
                     ),
                     key=f"case:{case.id}:calm:{case.reopened}",
                     subject=("case", case.id),

@@ -31,7 +31,7 @@ from yuqing.cases.models import (
 )
 from yuqing.cases.plan import CATEGORIES, CHANNELS, DeadlineKind, ResponsePlan, category_name, load_plan
 from yuqing.db import transaction
-from yuqing.ingest.models import Post
+from yuqing.ingest.models import Post, Source
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import Role
@@ -104,6 +104,15 @@ def _local(at: dt.datetime | None, zone: str) -> str | None:
 
 def _plan(rt: Runtime) -> ResponsePlan:
     return load_plan(rt.settings.plan_profile or None)
+
+
+def _is_drill(session: Session, event: Event | None, post: Post | None) -> bool:
+    """A case opened from a drill's event or post (without an alert) is a drill case too."""
+    if event is not None:
+        return bool(event.is_drill)
+    if post is not None:
+        return session.scalar(select(Source.drill_id).where(Source.id == post.source_id)) is not None
+    return False
 
 
 def _duty_24h(session: Session, case: Case, plan: ResponsePlan, at: dt.datetime) -> None:
@@ -199,7 +208,7 @@ def open_case(
             opened_by=person.id,
             stage_changed_at=now,
             followed_posts=event.post_count if event else 0,
-            is_drill=bool(alert.is_drill) if alert else False,
+            is_drill=bool(alert.is_drill) if alert else _is_drill(session, event, post),
         )
         # The opener must be able to act for the unit.
         if not may_act(session, person.id, unit.id, OPENERS):

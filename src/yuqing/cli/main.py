@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from yuqing import __version__
-from yuqing.cli import analysis, bench, calendar, ingest, org, reports, response, users
+from yuqing.cli import analysis, bench, calendar, drills, ingest, org, reports, response, users
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, settings_markdown
 
@@ -39,6 +39,7 @@ app.add_typer(response.response_app, name="response")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.audit_app, name="audit")
 app.add_typer(reports.report_app, name="report")
+app.add_typer(drills.drill_app, name="drill")
 app.command("stats")(response.stats_command)
 app.command("fetch")(ingest.fetch)
 app.command("import")(ingest.import_file)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -82,6 +83,9 @@ class Source(Base):
     empty_runs: Mapped[int] = mapped_column(Integer, default=0)
     last_items: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set on a drill's own source: its posts are drill posts (yuqing.drills), kept apart from
+    # real events and statistics. A plain id: drills live in their own domain's table.
+    drill_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Post(Base):
@@ -143,6 +147,9 @@ class Post(Base):
     similarity: Mapped[float | None] = mapped_column(Float)
     fetch_run_id: Mapped[int | None] = mapped_column(ForeignKey("fetch_runs.id"))
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # A drill's post (its source has `drill_id`): set by the drill runner right after the import,
+    # so that real lists and reports can leave drill posts out with one condition.
+    is_drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PostSighting(Base):

@@ -111,6 +111,8 @@ class Message:
     `facts` are short key/value lines (等级, 地区, 首发时间, ...). `link` leads to the console page
     of the subject. `mention_mobiles` are phone numbers a DingTalk robot @-mentions (the duty
     officer); other channels ignore them. `zone` is the time zone `at` is shown in.
+    `internal_only`: the message may be delivered in-app only (a drill's notice, unless the drill
+    allows outside channels); the outbox never sends it over e-mail or a chat robot.
     """
 
     title: str
@@ -121,6 +123,7 @@ class Message:
     facts: tuple[tuple[str, str], ...] = ()
     mention_mobiles: tuple[str, ...] = ()
     zone: str = DISPLAY_ZONE
+    internal_only: bool = False
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
@@ -145,7 +148,7 @@ class Message:
         return f"【{self.level.label}】{_one_line(self.title)}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "title": self.title,
             "body": self.body,
             "at": self.at.astimezone(dt.UTC).isoformat(),
@@ -155,6 +158,9 @@ class Message:
             "mention_mobiles": list(self.mention_mobiles),
             "zone": self.zone,
         }
+        if self.internal_only:
+            data["internal_only"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
@@ -167,6 +173,7 @@ class Message:
             facts=tuple((str(k), str(v)) for k, v in data.get("facts", ())),
             mention_mobiles=tuple(data.get("mention_mobiles", ())),
             zone=str(data.get("zone", DISPLAY_ZONE)),
+            internal_only=bool(data.get("internal_only", False)),
         )
 
 

@@ -67,6 +67,7 @@ SEND_TIMEOUTS_PER_MESSAGE = 3
 MAX_BACKOFF_SECONDS = 24 * 3600.0
 MAX_CLAIM_MISSES = 3
 INTERRUPTED = "上次投递未完成（进程中断或超出租约），结果未知，重新投递"
+INTERNAL_ONLY = "仅限站内通知（演练通知；启动演练时未允许外部渠道），未发往此渠道"
 
 
 @dataclass
@@ -131,7 +132,9 @@ def enqueue(
     name what is sent to whom (e.g. ``alert:12:dingtalk:<contact id>``). `not_before` delays the
     first attempt (a reminder); otherwise it goes at the worker's next round. `now` (the caller's
     clock, default the real time) only stamps `created_at`. A channel that cannot be loaded does
-    not raise: the notification is stored as failed with the reason.
+    not raise: the notification is stored as failed with the reason. A message marked
+    `internal_only` (a drill's notice) is kept for the record but never sent over a channel other
+    than in-app: it is stored as cancelled with the reason.
     """
     if not dedup_key or len(dedup_key) > MAX_DEDUP_KEY_CHARS:
         raise ValueError(f"dedup_key must have 1 to {MAX_DEDUP_KEY_CHARS} characters")
@@ -141,13 +144,15 @@ def enqueue(
     now = now or utcnow()
     payload: dict[str, Any] | None = None
     problem: str | None = None
-    try:
-        payload = get_channel(kind).render(message)
-    except ChannelUnavailable as exc:
-        problem = str(exc)
-    except Exception as exc:  # a plugin's template bug must not break the caller's transaction
-        log.exception("rendering a %s notification failed", kind)
-        problem = f"通知渠道 {kind} 生成消息失败：{exc.__class__.__name__} {exc}"
+    withheld = message.internal_only and kind != IN_APP
+    if not withheld:
+        try:
+            payload = get_channel(kind).render(message)
+        except ChannelUnavailable as exc:
+            problem = str(exc)
+        except Exception as exc:  # a plugin's template bug must not break the caller's transaction
+            log.exception("rendering a %s notification failed", kind)
+            problem = f"通知渠道 {kind} 生成消息失败：{exc.__class__.__name__} {exc}"
     if problem:
         log.warning("notification %s cannot be sent: %s", dedup_key, problem)
     values: dict[str, Any] = {
@@ -163,10 +168,10 @@ def enqueue(
         "level": message.level.value,
         "message": message.to_dict(),
         "payload": payload,
-        "status": (S.FAILED if problem else S.PENDING).value,
+        "status": (S.CANCELLED if withheld else S.FAILED if problem else S.PENDING).value,
         "attempts": 0,
         "next_attempt_at": not_before,
-        "last_error": problem,
+        "last_error": INTERNAL_ONLY if withheld else problem,
     }
     inserted = _insert_once(session, values)
     row = _by_dedup_key(session, dedup_key)

@@ -107,6 +107,11 @@ def build(
         first = _date(params.get("from"), last.replace(day=1))
         document = build_response_table(rt, first, last, params.get("unit"))
         return document, Period("range", first, (last - first).days + 1, zone), None
+    if kind == "drill":
+        from yuqing.reports.drill import build_drill_report
+
+        drill_id = int(params["drill_id"])
+        return build_drill_report(rt, drill_id), None, drill_id
     raise ReportError(f"未知的报告类型 {kind!r}；可选：{'、'.join(KIND_LABELS)}")
 
 

@@ -1,5 +1,6 @@
 """`yuqing serve`: the HTTP server, the scheduler, the analysis pipeline, the response duties
-(alerts, escalation, deadline sweep, follow-up) and notification delivery, in one process."""
+(alerts, escalation, deadline sweep, follow-up), notification delivery and the replay of started
+drills, in one process."""
 
 from __future__ import annotations
 
@@ -28,9 +29,16 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
         analysis = PipelineRunner(rt)
         analysis.start()
     from yuqing.cases.followup import ResponseWorker
+    from yuqing.drills.runner import DrillWorker
     from yuqing.notify.outbox import NotificationWorker
+    from yuqing.reports.service import DailyReportWorker
 
-    background = [ResponseWorker(rt, rt.settings.response_tick_seconds), NotificationWorker(rt)]
+    background = [
+        ResponseWorker(rt, rt.settings.response_tick_seconds),
+        NotificationWorker(rt),
+        DrillWorker(rt),
+        DailyReportWorker(rt),  # the daily report at `daily_report_time` on working days
+    ]
     for worker in background:
         worker.start()
     print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，Ctrl+C 退出）", flush=True)

@@ -10,6 +10,11 @@ LIMIT, plus at most one batched query for the related rows of that page:
   active in the window, instead of scanning posts;
 - an event's posts are read through `post_analysis(event_id)`, newest first;
 - the post search scans a bounded range of post ids per request and says where to go on.
+
+Drills (`yuqing.drills`) never count here: events and posts of a drill are left out of the event
+list, the dashboard's counts and series and the post search; drill cases are left out of case
+lists unless asked for. Alerts and running clocks of a drill are listed, marked `is_drill`, so
+that the team can work the drill in the console.
 """
 
 from __future__ import annotations
@@ -88,7 +93,11 @@ def active_grade_counts(session: Session) -> dict[str, int]:
     """Open events by grade code (I..IV), zero where none."""
     rows = session.execute(
         select(Event.grade_code, func.count())
-        .where(Event.status == EventStatus.OPEN.value, Event.grade_code.is_not(None))
+        .where(
+            Event.status == EventStatus.OPEN.value,
+            Event.grade_code.is_not(None),
+            Event.is_drill.is_(False),
+        )
         .group_by(Event.grade_code)
     )
     counts = dict.fromkeys(GRADES, 0)
@@ -111,6 +120,7 @@ def volume_series(session: Session, now: dt.datetime, zone: str, *, hours: int =
         Event.status.in_([EventStatus.OPEN.value, EventStatus.CLOSED.value]),
         Event.last_seen >= start,
         Event.topic_id.is_not(None),
+        Event.is_drill.is_(False),
     )
     for (series,) in session.execute(query):
         for point in series or ():
@@ -341,10 +351,12 @@ def event_page(
     *,
     status: str | None = EventStatus.OPEN.value,
     grade: str | None = None,
+    include_drills: bool = False,
     limit: int = 30,
     offset: int = 0,
 ) -> Page:
-    """Events, latest activity first. `grade`: a code, "graded" or None for all."""
+    """Events, latest activity first. `grade`: a code, "graded" or None for all. Drill events
+    only with `include_drills`."""
     query = (
         select(
             Event.id,
@@ -363,6 +375,8 @@ def event_page(
     )
     if status:
         query = query.where(Event.status == status)
+    if not include_drills:
+        query = query.where(Event.is_drill.is_(False))
     if grade == "graded":
         query = query.where(Event.grade_code.is_not(None))
     elif grade:
@@ -502,13 +516,15 @@ def search_posts(
     *,
     before: int | None = None,
     source_id: int | None = None,
+    include_drills: bool = False,
     limit: int = 30,
 ) -> SearchResult:
     """Posts whose title or text contains `text`, newest first.
 
     There is no full-text index, so a request reads at most SEARCH_SPAN post ids (a primary-key
     range, so the time it takes is bounded whatever the table's size) and says where the next one
-    should go on; frequent words fill a page long before that.
+    should go on; frequent words fill a page long before that. Drill posts are left out unless
+    `include_drills` (or their drill's source is asked for).
     """
     top = before if before is not None else (session.scalar(select(func.max(Post.id))) or 0) + 1
     rows: list[dict[str, Any]] = []
@@ -524,6 +540,8 @@ def search_posts(
         )
         if source_id is not None:
             query = query.where(Post.source_id == source_id)
+        if not include_drills and source_id is None:
+            query = query.where(Post.is_drill.is_(False))
         rows.extend(post_row(p, zone) for p in session.scalars(query))
     if len(rows) >= limit:
         return SearchResult(rows, rows[-1]["id"], rows[-1]["id"])

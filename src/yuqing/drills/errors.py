@@ -1,0 +1,16 @@
+"""The drills domain's errors: each message says what is wrong and, where it can, what to do."""
+
+from __future__ import annotations
+
+
+class DrillError(ValueError):
+    """A drill action that cannot be done (a wrong state, an unknown person, ...)."""
+
+
+class ScenarioError(DrillError):
+    """A scenario file that cannot be used; the message names the file and the bad key."""
+
+
+class DrillNotFound(LookupError):
+    def __init__(self, drill_id: int) -> None:
+        super().__init__(f"找不到演练 #{drill_id}（yuqing drill list 查看全部演练）")

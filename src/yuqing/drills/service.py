@@ -1,0 +1,353 @@
+"""Service functions of the drills domain: create, start, pause, resume, stop, status, score.
+
+The CLI (and later the console) call these; the replay itself is `yuqing.drills.runner`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yuqing.alerts.models import Alert
+from yuqing.analysis.models import Event
+from yuqing.analysis.topics import compile_matcher
+from yuqing.cases.models import Case
+from yuqing.cases.plan import load_plan
+from yuqing.db import transaction
+from yuqing.drills.errors import DrillError, DrillNotFound
+from yuqing.drills.models import Drill, DrillLogEntry, DrillRunner, DrillState
+from yuqing.drills.runner import add_log, drill_scenario, real_time, scenario_seconds
+from yuqing.drills.scenario import Scenario, load_scenario, shipped_scenarios
+from yuqing.drills.scoring import score
+from yuqing.drills.states import transition
+from yuqing.ingest.models import MediaTier, Platform, Source, SourceKind
+from yuqing.org.models import Person
+from yuqing.org.service import find_person
+from yuqing.runtime import Runtime
+
+__all__ = [
+    "create_drill",
+    "drill_log",
+    "drill_status",
+    "list_drills",
+    "list_scenarios",
+    "pause_drill",
+    "resume_drill",
+    "score_drill",
+    "start_drill",
+    "stop_drill",
+]
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} 秒"
+    return f"{seconds / 60:.0f} 分钟" if seconds < 7200 else f"{seconds / 3600:.1f} 小时"
+
+
+def coverage_warnings(rt: Runtime, scenario: Scenario, participants: Sequence[int]) -> list[str]:
+    """What would make the drill fall flat: no monitored topic catches its posts, or its injects
+    would reach nobody."""
+    warnings: list[str] = []
+    matcher = compile_matcher(rt)
+    texts = [f"{p.title}\n{p.text}" if p.title else p.text for p in scenario.posts]
+    matched = sum(1 for hits in matcher.match_batch(texts) if hits) if matcher is not None else 0
+    if not matched:
+        hint = (
+            f"；可按场景建议添加专题，规则如：{scenario.expect.topic_hint}"
+            if scenario.expect.topic_hint
+            else ""
+        )
+        warnings.append(
+            f"场景的 {len(scenario.posts)} 条信息没有一条命中已启用的监测专题，演练不会产生预警"
+            f"（这本身也是演练要发现的问题）{hint}"
+        )
+    if scenario.injects and not participants:
+        warnings.append("未指定参演人员（--participants）：情景注入只记入演练日志，不会通知任何人")
+    return warnings
+
+
+def create_drill(
+    rt: Runtime,
+    scenario_ref: str,
+    *,
+    speed: float = 1.0,
+    participants: Sequence[str] = (),
+    allow_external: bool = False,
+    runner: DrillRunner = DrillRunner.SERVER,
+) -> dict[str, Any]:
+    """A new drill of the scenario (a shipped scenario's name or a file), not yet started."""
+    if speed <= 0:
+        raise DrillError(f"演练速度应大于 0（--speed），实为 {speed:g}")
+    scenario, label = load_scenario(scenario_ref)
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        people: list[Person] = []
+        for ref in participants:
+            person = find_person(session, ref)
+            if person.id not in {p.id for p in people}:
+                people.append(person)
+        warnings = coverage_warnings(rt, scenario, [p.id for p in people])
+        drill = Drill(
+            name=scenario.name[:200],
+            scenario_ref=label,
+            scenario=scenario.raw,
+            state=DrillState.CREATED.value,
+            runner=runner.value,
+            speed=float(speed),
+            allow_external=allow_external,
+            participants=[p.id for p in people],
+            created_at=now,
+            scenario_offset=0.0,
+            segments=[],
+            posts_fed=0,
+            injects_fed=0,
+            warnings=warnings,
+        )
+        session.add(drill)
+        session.flush()
+        source = Source(
+            name=f"演练#{drill.id}：{scenario.name}"[:200],
+            kind=SourceKind.FILE.value,
+            url=None,
+            platform=Platform.WEIBO.value,
+            media_tier=MediaTier.OTHER.value,
+            config={},
+            created_at=now,
+            consecutive_failures=0,
+            empty_runs=0,
+            enabled=True,
+            drill_id=drill.id,
+        )
+        session.add(source)
+        session.flush()
+        drill.source_id = source.id
+        who = "、".join(p.name for p in people) or "未指定"
+        outside = "允许" if allow_external else "不允许（仅站内通知）"
+        add_log(
+            session,
+            drill.id,
+            now,
+            0.0,
+            "state",
+            f"创建演练：场景「{scenario.name}」，{len(scenario.posts)} 条信息、"
+            f"{len(scenario.injects)} 个情景注入，{speed:g} 倍速；参演人员：{who}；外部通知渠道：{outside}",
+        )
+        for warning in warnings:
+            add_log(session, drill.id, now, 0.0, "warning", warning)
+        return drill_view(session, drill, now, rt.settings.timezone)
+
+
+def _drill(session: Session, drill_id: int) -> Drill:
+    drill = session.get(Drill, drill_id)
+    if drill is None:
+        raise DrillNotFound(drill_id)
+    return drill
+
+
+def start_drill(rt: Runtime, drill_id: int, *, runner: DrillRunner | None = None) -> dict[str, Any]:
+    """Start the replay: the server's drill worker (or `drill run` in the foreground) feeds it."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        drill = _drill(session, drill_id)
+        drill.state = transition(drill.state, "start", drill.id).value
+        if runner is not None:
+            drill.runner = runner.value
+        drill.started_at = drill.segment_started_at = now
+        drill.scenario_offset = 0.0
+        drill.segments = [{"started_at": now.isoformat(), "offset": 0.0}]
+        scenario = drill_scenario(drill)
+        by = "yuqing serve 回放" if drill.runner == DrillRunner.SERVER.value else "drill run 在前台回放"
+        add_log(
+            session,
+            drill.id,
+            now,
+            0.0,
+            "state",
+            f"演练开始（{by}），{drill.speed:g} 倍速；场景共 {_span(scenario.duration)}，"
+            f"约 {_span(scenario.duration / drill.speed)}后回放完毕",
+        )
+        return drill_view(session, drill, now, rt.settings.timezone)
+
+
+def pause_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+    """Stop the drill's clock where it stands; nothing more is fed until it is resumed."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        drill = _drill(session, drill_id)
+        seconds = scenario_seconds(drill, now)
+        drill.state = transition(drill.state, "pause", drill.id).value
+        drill.scenario_offset, drill.segment_started_at = seconds, None
+        add_log(session, drill.id, now, seconds, "state", f"演练暂停，场景时间停在第 {seconds / 60:.1f} 分钟")
+        return drill_view(session, drill, now, rt.settings.timezone)
+
+
+def resume_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+    """Run the drill's clock on from where it was paused; the rest of the replay moves by the pause."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        drill = _drill(session, drill_id)
+        drill.state = transition(drill.state, "resume", drill.id).value
+        paused_at = _last_pause(session, drill.id)
+        drill.segment_started_at = now
+        drill.segments = [*drill.segments, {"started_at": now.isoformat(), "offset": drill.scenario_offset}]
+        pause = f"，暂停了 {(now - paused_at).total_seconds() / 60:.1f} 分钟" if paused_at else ""
+        add_log(
+            session,
+            drill.id,
+            now,
+            drill.scenario_offset,
+            "state",
+            f"演练继续，自场景第 {drill.scenario_offset / 60:.1f} 分钟起{pause}",
+        )
+        return drill_view(session, drill, now, rt.settings.timezone)
+
+
+def _last_pause(session: Session, drill_id: int) -> dt.datetime | None:
+    return session.scalar(
+        select(DrillLogEntry.at)
+        .where(
+            DrillLogEntry.drill_id == drill_id,
+            DrillLogEntry.kind == "state",
+            DrillLogEntry.text.like("演练暂停%"),
+        )
+        .order_by(DrillLogEntry.id.desc())
+        .limit(1)
+    )
+
+
+def stop_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+    """End the replay early; what was fed stays, and the team's work can still be scored."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        drill = _drill(session, drill_id)
+        seconds = scenario_seconds(drill, now)
+        drill.state = transition(drill.state, "stop", drill.id).value
+        drill.scenario_offset, drill.segment_started_at, drill.ended_at = seconds, None, now
+        add_log(session, drill.id, now, seconds, "state", f"演练停止，场景时间停在第 {seconds / 60:.1f} 分钟")
+        return drill_view(session, drill, now, rt.settings.timezone)
+
+
+# ---- views --------------------------------------------------------------------------------------
+
+
+def _local(at: dt.datetime | None, zone: str) -> str | None:
+    return at.astimezone(ZoneInfo(zone)).isoformat(timespec="seconds") if at else None
+
+
+def drill_view(session: Session, drill: Drill, now: dt.datetime, zone: str) -> dict[str, Any]:
+    scenario = drill_scenario(drill)
+    seconds = scenario_seconds(drill, now)
+    events = list(session.scalars(select(Event.id).where(Event.drill_id == drill.id).order_by(Event.id)))
+    alerts = list(session.scalars(select(Alert.id).where(Alert.event_id.in_(events)).order_by(Alert.id)))
+    cases = list(
+        session.scalars(
+            select(Case.id).where((Case.event_id.in_(events)) | (Case.alert_id.in_(alerts))).order_by(Case.id)
+        )
+    )
+    people = session.scalars(select(Person).where(Person.id.in_(drill.participants))).all()
+    finish_at = None
+    if drill.state == DrillState.RUNNING.value and drill.segments:
+        finish_at = _local(real_time(drill, scenario.duration), zone)
+    return {
+        "id": drill.id,
+        "name": drill.name,
+        "scenario": drill.scenario_ref,
+        "state": drill.state,
+        "state_label": DrillState(drill.state).label,
+        "runner": drill.runner,
+        "speed": drill.speed,
+        "allow_external": drill.allow_external,
+        "participants": [p.name for p in sorted(people, key=lambda p: drill.participants.index(p.id))],
+        "created_at": _local(drill.created_at, zone),
+        "started_at": _local(drill.started_at, zone),
+        "ended_at": _local(drill.ended_at, zone),
+        "expected_finish_at": finish_at,
+        "scenario_seconds": round(min(seconds, scenario.duration), 1),
+        "scenario_duration_seconds": scenario.duration,
+        "posts_fed": drill.posts_fed,
+        "posts_total": len(scenario.posts),
+        "injects_fed": drill.injects_fed,
+        "injects_total": len(scenario.injects),
+        "source_id": drill.source_id,
+        "events": events,
+        "alerts": alerts,
+        "cases": cases,
+        "warnings": list(drill.warnings or []),
+    }
+
+
+def drill_status(rt: Runtime, drill_id: int) -> dict[str, Any]:
+    with rt.sessions() as session:
+        drill = _drill(session, drill_id)
+        view = drill_view(session, drill, rt.clock(), rt.settings.timezone)
+        view["log"] = drill_log(session, drill.id, rt.settings.timezone)
+        return view
+
+
+def drill_log(session: Session, drill_id: int, zone: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": _local(entry.at, zone),
+            "scenario_minutes": None
+            if entry.scenario_seconds is None
+            else round(entry.scenario_seconds / 60, 1),
+            "kind": entry.kind,
+            "text": entry.text,
+        }
+        for entry in session.scalars(
+            select(DrillLogEntry)
+            .where(DrillLogEntry.drill_id == drill_id)
+            .order_by(DrillLogEntry.at, DrillLogEntry.id)
+        )
+    ]
+
+
+def list_drills(rt: Runtime) -> list[dict[str, Any]]:
+    now = rt.clock()
+    with rt.sessions() as session:
+        drills = session.scalars(select(Drill).order_by(Drill.id.desc()))
+        return [drill_view(session, d, now, rt.settings.timezone) for d in drills]
+
+
+def list_scenarios() -> list[dict[str, Any]]:
+    """The shipped scenarios, each with its size and what it expects."""
+    out = []
+    for stem in shipped_scenarios():
+        scenario, _ = load_scenario(stem)
+        out.append(
+            {
+                "key": stem,
+                "name": scenario.name,
+                "description": scenario.description,
+                "posts": len(scenario.posts),
+                "injects": [{"at_minutes": round(i.at / 60, 1), "kind": i.kind} for i in scenario.injects],
+                "duration_seconds": scenario.duration,
+                "subjects": [s.name for s in scenario.subjects],
+                "expect_grade": scenario.expect.grade_name,
+                "expect_category": scenario.expect.category,
+                "source": scenario.provenance,
+            }
+        )
+    return out
+
+
+def score_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+    """The drill's score as of now (see `yuqing.drills.scoring`)."""
+    plan = load_plan(rt.settings.plan_profile or None)
+    now = rt.clock()
+    with rt.sessions() as session:
+        drill = _drill(session, drill_id)
+        result = score(session, drill, drill_scenario(drill), plan, now, rt.settings.timezone).as_dict()
+        result["drill"] = {
+            "id": drill.id,
+            "name": drill.name,
+            "state": drill.state,
+            "state_label": DrillState(drill.state).label,
+        }
+        return result
