@@ -7,10 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from tests.conftest import FakeClock
 from yuqing.analysis import queries, topics
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis
 from yuqing.analysis.pipeline import AnalysisPipeline
 from yuqing.ingest import service
+from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -96,3 +98,39 @@ def test_new_posts_join_open_events_after_a_restart(rt: Runtime) -> None:
         assert session.scalar(select(func.count()).select_from(Event)) == 1
         event = session.scalars(select(Event)).one()
         assert event.post_count == 2
+
+
+def test_a_running_pipeline_picks_up_edited_rules_and_word_groups(rt: Runtime, clock: FakeClock) -> None:
+    setup_topics(rt)
+    pipeline = AnalysisPipeline(rt)  # one instance, as inside `yuqing serve`
+    load(
+        rt,
+        [
+            {
+                "id": "a1",
+                "text": "苏州某学校发生食堂投诉，家长聚集。",
+                "published_at": "2026-11-20T08:00:00+08:00",
+            }
+        ],
+    )
+    pipeline.run()
+    # The rule is widened and a city added to the region group while the pipeline keeps running.
+    [topic] = topics.list_topics(rt)
+    topics.update_topic(rt, topic["id"], "@地域 + @主体 + (投诉|事故|死亡|聚集) - 招聘", "市卫健委")
+    clock.advance(seconds=1)
+    topics.set_word_group(rt, "地域", ["南京", "江苏", "苏州"], "地域")
+    load(
+        rt,
+        [{"id": "a2", "text": "苏州某学校门口家长聚集讨说法。", "published_at": "2026-11-20T09:00:00+08:00"}],
+        "b.jsonl",
+    )
+    pipeline.run()
+    with rt.sessions() as session:
+        by_text = {
+            post_text: analysis.topics
+            for post_text, analysis in session.execute(
+                select(Post.text, PostAnalysis).join(PostAnalysis, PostAnalysis.post_id == Post.id)
+            )
+        }
+    assert by_text["苏州某学校发生食堂投诉，家长聚集。"] == []  # analysed once, under the old rule
+    assert [hit["topic_id"] for hit in by_text["苏州某学校门口家长聚集讨说法。"]] == [topic["id"]]

@@ -31,7 +31,15 @@ from yuqing.analysis.clustering import EventClusterer, EventInfo
 from yuqing.analysis.clustering import Post as ClusterPost
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import PostFacts, compute
-from yuqing.analysis.models import Event, EventStatus, GradeSignal, PipelineState, PostAnalysis, Topic
+from yuqing.analysis.models import (
+    Event,
+    EventStatus,
+    GradeSignal,
+    PipelineState,
+    PostAnalysis,
+    Topic,
+    WordGroup,
+)
 from yuqing.analysis.sentiment import SentimentModel
 from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
@@ -96,7 +104,7 @@ class AnalysisPipeline:
         self._profile = profile or grading.load_profile(rt.settings.plan_profile or None)
         self._sentiment = SentimentModel.load()
         self._matcher: TopicMatcher[int] | None = None
-        self._topics_version: tuple[int, ...] | None = None
+        self._topics_version: tuple[Any, ...] | None = None
         self._drill_sources: dict[int, int] = {}  # source id -> drill id
         self._lock = threading.Lock()
         # event id → (posts when its metrics were last computed, when): see stage_metrics.
@@ -180,10 +188,16 @@ class AnalysisPipeline:
             self._drill_sources = {source: drill for source, drill in rows if drill is not None}
 
     def _refresh_matcher(self) -> None:
+        """Recompile the topic rules when a topic was added, switched, or its rule edited, or a word
+        group changed (the console edits them while `yuqing serve` runs)."""
         with self._rt.sessions() as session:
-            version = tuple(
-                session.scalars(select(Topic.id).where(Topic.enabled.is_(True)).order_by(Topic.id))
-            )
+            topics = session.execute(
+                select(Topic.id, Topic.rule).where(Topic.enabled.is_(True)).order_by(Topic.id)
+            ).all()
+            groups = session.execute(
+                select(WordGroup.name, WordGroup.updated_at).order_by(WordGroup.name)
+            ).all()
+            version = (tuple(tuple(row) for row in topics), tuple(tuple(row) for row in groups))
         if version != self._topics_version:
             self._matcher = compile_matcher(self._rt)
             self._topics_version = version
