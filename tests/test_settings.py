@@ -38,3 +38,18 @@ def test_bad_value_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("YUQING_TIMEZONE", "Mars/Olympus")
     with pytest.raises(ValueError, match="timezone"):
         load_settings()
+
+
+def test_yuqing_settings_never_prints_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from yuqing.cli.main import app
+
+    monkeypatch.setenv("YUQING_SMTP_PASSWORD", "smtp-secret-1")
+    monkeypatch.setenv("YUQING_ADMIN_PASSWORD", "admin-secret-2")
+    monkeypatch.setenv("YUQING_DATABASE_URL", "postgresql+psycopg://yuqing:db-secret-3@127.0.0.1:5432/test")
+    shown = CliRunner().invoke(app, ["settings"])
+    assert shown.exit_code == 0, shown.output
+    for secret in ("smtp-secret-1", "admin-secret-2", "db-secret-3"):
+        assert secret not in shown.output
+    assert '"smtp_password": "***"' in shown.output and "yuqing:***@127.0.0.1" in shown.output

@@ -300,3 +300,23 @@ def settings_markdown() -> str:
         default = field.default
         lines.append(f"| `{name}` | `YUQING_{name.upper()}` | `{default!r}` | {field.description} |")
     return "\n".join(lines) + "\n"
+
+
+# Settings whose values are never printed or shown, only whether they are set.
+SECRET_SETTINGS = frozenset({"smtp_password", "admin_password"})
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as `yuqing settings` prints them: secrets replaced, a database password masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    values = settings.model_dump()
+    for name in SECRET_SETTINGS:
+        if values.get(name):
+            values[name] = "***"
+    try:
+        values["database_url"] = make_url(str(values["database_url"])).render_as_string(hide_password=True)
+    except ArgumentError:
+        values["database_url"] = "（无法解析）"
+    return values

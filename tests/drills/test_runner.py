@@ -20,6 +20,7 @@ from yuqing.drills.errors import DrillError
 from yuqing.drills.models import Drill, DrillRunner
 from yuqing.drills.runner import DrillWorker, run_foreground, step
 from yuqing.drills.scoring import subject_points
+from yuqing.ingest import queries as ingest_queries
 from yuqing.ingest import service as ingest
 from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
@@ -163,6 +164,12 @@ def test_drill_posts_are_never_swallowed_as_copies(rt: Runtime, clock: FakeClock
         f"【演练#{first['id']}】{HOSPITAL}",
         f"【演练#{second['id']}】{HOSPITAL}",
     }
+    # `yuqing posts list` shows real posts; a drill's posts only when its source is asked for.
+    assert [p["text"] for p in ingest_queries.list_posts(rt)] == [HOSPITAL]
+    with rt.sessions() as session:
+        drill_source = session.scalars(select(Post.source_id).where(Post.is_drill.is_(True))).first()
+        assert drill_source is not None
+    assert len(ingest_queries.list_posts(rt, source=str(drill_source))) == 3
 
 
 def test_the_state_table_refuses_what_cannot_follow(rt: Runtime, scenario_file: str) -> None:

@@ -12,7 +12,7 @@ import typer
 from yuqing import __version__
 from yuqing.cli import analysis, bench, calendar, drills, ingest, org, reports, response, users
 from yuqing.cli.common import emit_json, runtime, user_errors
-from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, settings_markdown
+from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, redacted, settings_markdown
 
 app = typer.Typer(
     help="yuqing — 网络舆情监测与应急处置平台 (public-opinion monitoring and response).",
@@ -83,7 +83,7 @@ def show_settings(
     if markdown:
         typer.echo(settings_markdown(), nl=False)
         return
-    emit_json(load_settings().model_dump())
+    emit_json(redacted(load_settings()))
 
 
 @app.command()

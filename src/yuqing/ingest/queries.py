@@ -74,10 +74,13 @@ def post_view(post: Post, settings: Settings, *, full: bool = False) -> dict[str
 def list_posts(
     rt: Runtime, *, limit: int = 50, offset: int = 0, source: str | None = None
 ) -> list[dict[str, Any]]:
+    """The latest posts; a drill's posts only when its source is asked for by name."""
     with rt.sessions() as session:
         query = select(Post).order_by(Post.id.desc()).limit(limit).offset(offset)
         if source is not None:
             query = query.where(Post.source_id == find_source(session, source).id)
+        else:
+            query = query.where(Post.is_drill.is_(False))
         return [post_view(p, rt.settings) for p in session.scalars(query)]
 
 

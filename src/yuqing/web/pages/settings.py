@@ -20,7 +20,7 @@ from yuqing.analysis.grading import ProfileError, console_profile_path
 from yuqing.cases import plan
 from yuqing.cases.service import PermissionDenied
 from yuqing.runtime import Runtime
-from yuqing.settings import Settings, config_path
+from yuqing.settings import SECRET_SETTINGS, Settings, config_path
 from yuqing.web.auth import User, current_user, require_roles, verify_csrf
 from yuqing.web.pages.common import act, render
 from yuqing.workcal.clock import CHINESE_CALENDAR_VERSION, CHINESE_CALENDAR_YEARS
@@ -28,8 +28,6 @@ from yuqing.workcal.service import list_years
 
 CurrentUser = Annotated[User, Depends(current_user)]
 Admin = Annotated[User, Depends(require_roles("admin"))]
-# Settings whose values are never shown, only whether they are set.
-SECRET_SETTINGS = frozenset({"smtp_password", "admin_password"})
 MAX_PROFILE_CHARS = 200_000
 ORIGIN_LABELS = {
     "console": "控制台保存的预案",
