@@ -111,6 +111,23 @@ def test_topic_partitions_keep_events_apart() -> None:
     assert topics[b] == "社会"
 
 
+def test_a_repost_without_a_topic_joins_its_roots_topic_event_within_its_scope() -> None:
+    c = EventClusterer(detect_duplicates=False)
+    real = c.add(Post("a", HOSPITAL, at(0), topic="1"))
+    drill = c.add(Post("da", HOSPITAL, at(0), topic="1@drill7"))
+    assert drill != real
+    # 「真的假的」 matches no topic rule, but it is a repost of the original: it belongs there.
+    assert c.add(Post("b", "真的假的", at(1), root_id="a")) == real
+    assert c.add(Post("db", "真的假的", at(1), topic="@drill7", root_id="da")) == drill
+    # Never across scopes: a drill's repost cannot join a real event, nor a real one a drill's.
+    assert c.add(Post("dx", "不知道真假。。。", at(2), topic="@drill7", root_id="a")) not in {real, drill}
+    assert c.add(Post("x", "不知道真假。。。", at(2), root_id="da")) not in {real, drill}
+    # A post with a topic of its own stays in its topic even when it replies to another topic's post.
+    assert c.add(Post("c", "这家医院必须给个说法", at(3), topic="2", root_id="a")) != real
+    sizes = {e.id: e.size for e in c.events()}
+    assert sizes[real] == 2 and sizes[drill] == 2
+
+
 def test_event_state_title_keywords_times() -> None:
     c = EventClusterer()
     eid = c.add(Post("a", HOSPITAL, at(0)))

@@ -411,10 +411,19 @@ class EventClusterer:
         return ev
 
     def _open_event(self, event_id: str | None, topic: str, open_after: float) -> str | None:
+        """The linked event if a post of `topic` may join it: an open event of the same topic, or
+        — for a post with no topic of its own, like a repost that only says 「真的假的」 — an open
+        event of any topic in the same scope (a topic key's scope is what follows its `@`: the
+        pipeline keeps each drill in a scope of its own)."""
         if event_id is None or event_id not in self._where:
             return None
         ev = self._event(event_id)
-        return event_id if ev.topic == topic and ev.last >= open_after else None
+        if ev.last < open_after:
+            return None
+        if ev.topic == topic:
+            return event_id
+        own, _, scope = topic.partition("@")
+        return event_id if not own and ev.topic.partition("@")[2] == scope else None
 
     def _assign(self, post: Post, dup: str | None) -> str:
         if post.published_at.tzinfo is None:
@@ -454,7 +463,9 @@ class EventClusterer:
                     break
         slot = -1
         if target is not None:
-            slot = self._where[target][1]
+            # The linked event may live in another topic's partition (a topic-less repost).
+            target_topic, slot = self._where[target]
+            part = self._parts[target_topic]
         else:
             idf_min = self.idf_min
             best, score = part.best(t, open_after, {w: vec[w] for w, v in idf.items() if v >= idf_min})
