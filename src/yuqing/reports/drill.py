@@ -134,7 +134,18 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
         )
     else:
         timeline.add(Paragraph("演练信息未触发预警，各科目未能计时。"))
-    if data["timeline"]:
+    # The replay's own progress lines (each batch of posts fed) are summed up, not listed: the
+    # document is about what the team did.
+    fed = [item for item in data["timeline"] if item["kind"] == "posts"]
+    steps = [item for item in data["timeline"] if item["kind"] != "posts"]
+    if fed:
+        timeline.add(
+            Paragraph(
+                f"情景信息分{len(fed)}批回放进入监测系统：首批于{_when(fed[0]['at'])}，"
+                f"末批于{_when(fed[-1]['at'])}（共{drill['posts_fed']}条）。"
+            )
+        )
+    if steps:
         timeline.add(
             Table(
                 ("时间", "情景时间", "执行人", "事项"),
@@ -145,7 +156,7 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
                         item["actor"],
                         item["text"],
                     )
-                    for item in data["timeline"]
+                    for item in steps
                 ),
                 (1.2, 1, 1, 4),
             )
