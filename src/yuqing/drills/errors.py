@@ -7,6 +7,10 @@ class DrillError(ValueError):
     """A drill action that cannot be done (a wrong state, an unknown person, ...)."""
 
 
+class DrillStateError(DrillError):
+    """A step the drill's state does not allow now (stopping a stopped drill, …): a conflict."""
+
+
 class ScenarioError(DrillError):
     """A scenario file that cannot be used; the message names the file and the bad key."""
 

@@ -1,6 +1,8 @@
 """Service functions of the drills domain: create, start, pause, resume, stop, status, score.
 
-The CLI (and later the console) call these; the replay itself is `yuqing.drills.runner`.
+The CLI and the console call these; the replay itself is `yuqing.drills.runner`. The state
+changes take an optional `by` (who did it, and from where) that the drill's log records; the
+console passes it, the CLI does not.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from yuqing.db import transaction
 from yuqing.drills.errors import DrillError, DrillNotFound
 from yuqing.drills.models import Drill, DrillLogEntry, DrillRunner, DrillState
 from yuqing.drills.runner import add_log, drill_scenario, real_time, scenario_seconds
-from yuqing.drills.scenario import Scenario, load_scenario, shipped_scenarios
+from yuqing.drills.scenario import DETECTION, Scenario, load_scenario, shipped_scenarios
 from yuqing.drills.scoring import score
 from yuqing.drills.states import transition
 from yuqing.ingest.models import MediaTier, Platform, Source, SourceKind
@@ -42,6 +44,10 @@ __all__ = [
     "start_drill",
     "stop_drill",
 ]
+
+
+def _by(by: str | None) -> str:
+    return f"（操作：{by}）" if by else ""
 
 
 def _span(seconds: float) -> str:
@@ -80,6 +86,7 @@ def create_drill(
     participants: Sequence[str] = (),
     allow_external: bool = False,
     runner: DrillRunner = DrillRunner.SERVER,
+    by: str | None = None,
 ) -> dict[str, Any]:
     """A new drill of the scenario (a shipped scenario's name or a file), not yet started."""
     if speed <= 0:
@@ -136,7 +143,8 @@ def create_drill(
             0.0,
             "state",
             f"创建演练：场景「{scenario.name}」，{len(scenario.posts)} 条信息、"
-            f"{len(scenario.injects)} 个情景注入，{speed:g} 倍速；参演人员：{who}；外部通知渠道：{outside}",
+            f"{len(scenario.injects)} 个情景注入，{speed:g} 倍速；参演人员：{who}；外部通知渠道：{outside}"
+            + _by(by),
         )
         for warning in warnings:
             add_log(session, drill.id, now, 0.0, "warning", warning)
@@ -150,7 +158,9 @@ def _drill(session: Session, drill_id: int) -> Drill:
     return drill
 
 
-def start_drill(rt: Runtime, drill_id: int, *, runner: DrillRunner | None = None) -> dict[str, Any]:
+def start_drill(
+    rt: Runtime, drill_id: int, *, runner: DrillRunner | None = None, by: str | None = None
+) -> dict[str, Any]:
     """Start the replay: the server's drill worker (or `drill run` in the foreground) feeds it."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
@@ -162,20 +172,20 @@ def start_drill(rt: Runtime, drill_id: int, *, runner: DrillRunner | None = None
         drill.scenario_offset = 0.0
         drill.segments = [{"started_at": now.isoformat(), "offset": 0.0}]
         scenario = drill_scenario(drill)
-        by = "yuqing serve 回放" if drill.runner == DrillRunner.SERVER.value else "drill run 在前台回放"
+        how = "yuqing serve 回放" if drill.runner == DrillRunner.SERVER.value else "drill run 在前台回放"
         add_log(
             session,
             drill.id,
             now,
             0.0,
             "state",
-            f"演练开始（{by}），{drill.speed:g} 倍速；场景共 {_span(scenario.duration)}，"
-            f"约 {_span(scenario.duration / drill.speed)}后回放完毕",
+            f"演练开始（{how}），{drill.speed:g} 倍速；场景共 {_span(scenario.duration)}，"
+            f"约 {_span(scenario.duration / drill.speed)}后回放完毕" + _by(by),
         )
         return drill_view(session, drill, now, rt.settings.timezone)
 
 
-def pause_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+def pause_drill(rt: Runtime, drill_id: int, *, by: str | None = None) -> dict[str, Any]:
     """Stop the drill's clock where it stands; nothing more is fed until it is resumed."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
@@ -183,11 +193,12 @@ def pause_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
         seconds = scenario_seconds(drill, now)
         drill.state = transition(drill.state, "pause", drill.id).value
         drill.scenario_offset, drill.segment_started_at = seconds, None
-        add_log(session, drill.id, now, seconds, "state", f"演练暂停，场景时间停在第 {seconds / 60:.1f} 分钟")
+        text = f"演练暂停，场景时间停在第 {seconds / 60:.1f} 分钟" + _by(by)
+        add_log(session, drill.id, now, seconds, "state", text)
         return drill_view(session, drill, now, rt.settings.timezone)
 
 
-def resume_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+def resume_drill(rt: Runtime, drill_id: int, *, by: str | None = None) -> dict[str, Any]:
     """Run the drill's clock on from where it was paused; the rest of the replay moves by the pause."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
@@ -203,7 +214,7 @@ def resume_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
             now,
             drill.scenario_offset,
             "state",
-            f"演练继续，自场景第 {drill.scenario_offset / 60:.1f} 分钟起{pause}",
+            f"演练继续，自场景第 {drill.scenario_offset / 60:.1f} 分钟起{pause}" + _by(by),
         )
         return drill_view(session, drill, now, rt.settings.timezone)
 
@@ -221,7 +232,7 @@ def _last_pause(session: Session, drill_id: int) -> dt.datetime | None:
     )
 
 
-def stop_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+def stop_drill(rt: Runtime, drill_id: int, *, by: str | None = None) -> dict[str, Any]:
     """End the replay early; what was fed stays, and the team's work can still be scored."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
@@ -229,7 +240,8 @@ def stop_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
         seconds = scenario_seconds(drill, now)
         drill.state = transition(drill.state, "stop", drill.id).value
         drill.scenario_offset, drill.segment_started_at, drill.ended_at = seconds, None, now
-        add_log(session, drill.id, now, seconds, "state", f"演练停止，场景时间停在第 {seconds / 60:.1f} 分钟")
+        text = f"演练停止，场景时间停在第 {seconds / 60:.1f} 分钟" + _by(by)
+        add_log(session, drill.id, now, seconds, "state", text)
         return drill_view(session, drill, now, rt.settings.timezone)
 
 
@@ -315,6 +327,14 @@ def list_drills(rt: Runtime) -> list[dict[str, Any]]:
         return [drill_view(session, d, now, rt.settings.timezone) for d in drills]
 
 
+def _subject_start(scenario: Scenario, start: str) -> str:
+    """What starts a subject's clock, in words."""
+    if start == DETECTION:
+        return "首条预警"
+    inject = scenario.inject(start)
+    return f"情景注入「{inject.kind if inject else start}」送达"
+
+
 def list_scenarios() -> list[dict[str, Any]]:
     """The shipped scenarios, each with its size and what it expects."""
     out = []
@@ -329,6 +349,16 @@ def list_scenarios() -> list[dict[str, Any]]:
                 "injects": [{"at_minutes": round(i.at / 60, 1), "kind": i.kind} for i in scenario.injects],
                 "duration_seconds": scenario.duration,
                 "subjects": [s.name for s in scenario.subjects],
+                # Each subject with its limit and what starts and completes it (for the console).
+                "subject_limits": [
+                    {
+                        "name": s.name,
+                        "limit_minutes": s.limit_minutes,
+                        "action_label": s.action_label,
+                        "start": _subject_start(scenario, s.start),
+                    }
+                    for s in scenario.subjects
+                ],
                 "expect_grade": scenario.expect.grade_name,
                 "expect_category": scenario.expect.category,
                 "source": scenario.provenance,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from yuqing.drills.errors import DrillError
+from yuqing.drills.errors import DrillStateError
 from yuqing.drills.models import STATE_LABELS, DrillState
 
 S = DrillState
@@ -20,10 +20,12 @@ ACTION_LABELS = {"start": "开始", "pause": "暂停", "resume": "继续", "stop
 
 
 def transition(state: str, action: str, drill_id: int) -> DrillState:
-    """The state `action` leads to from `state`; a DrillError saying what is possible otherwise."""
+    """The state `action` leads to from `state`; a DrillStateError saying what is possible otherwise."""
     target = TRANSITIONS.get((DrillState(state), action))
     if target is None:
         possible = [f"{ACTION_LABELS[a]}（{a}）" for (s, a) in TRANSITIONS if s == state and a != "finish"]
         hint = f"可以：{'、'.join(possible)}" if possible else "演练已结束，不能再改变状态"
-        raise DrillError(f"演练 #{drill_id} {STATE_LABELS[state]}，不能「{ACTION_LABELS[action]}」；{hint}")
+        raise DrillStateError(
+            f"演练 #{drill_id} {STATE_LABELS[state]}，不能「{ACTION_LABELS[action]}」；{hint}"
+        )
     return target

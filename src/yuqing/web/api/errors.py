@@ -13,6 +13,7 @@ from yuqing.alerts.service import AlertError
 from yuqing.cases.deadlines import DeadlineError
 from yuqing.cases.service import PermissionDenied
 from yuqing.cases.workflow import WorkflowError
+from yuqing.drills.errors import DrillStateError
 from yuqing.runtime import Runtime
 
 __all__ = ["audited", "error_status", "service_errors"]
@@ -27,7 +28,7 @@ def error_status(exc: Exception) -> int:
         return 403
     if isinstance(exc, LookupError):
         return 404
-    if isinstance(exc, WorkflowError | AlertError | DeadlineError):
+    if isinstance(exc, WorkflowError | AlertError | DeadlineError | DrillStateError):
         return 409
     return 400
 

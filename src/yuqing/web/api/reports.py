@@ -19,17 +19,18 @@ CurrentUser = Annotated[User, Depends(current_user)]
 # Who may write reports: the people who watch, handle and lead; everyone signed in may read them.
 WRITERS = ("monitor", "office", "deputy_leader", "chief", "leading_group")
 Writer = Annotated[User, Depends(require_roles(*WRITERS))]
-Kind = Literal["special", "daily", "weekly", "response_table", "summary"]
+Kind = Literal["special", "daily", "weekly", "response_table", "summary", "drill"]
 
 
 class ReportRequest(BaseModel):
     kind: Kind = Field(
         description="special 舆情专报 | daily 日报 | weekly 周报 | response_table 响应情况表 | "
-        "summary 总结评估"
+        "summary 总结评估 | drill 演练总结"
     )
     format: Literal["docx", "pdf", "html", "xlsx"] = "docx"
     event_id: int | None = Field(default=None, description="special：事件编号")
     case_id: int | None = Field(default=None, description="summary：工单编号")
+    drill_id: int | None = Field(default=None, description="drill：演练编号")
     date: str | None = Field(default=None, description="daily：日期 YYYY-MM-DD（默认今天）")
     week: str | None = Field(default=None, description="weekly：2026-W47 或该周内某日（默认上周）")
     date_from: str | None = Field(default=None, alias="from", description="response_table：起始日期")
@@ -42,6 +43,7 @@ class ReportRequest(BaseModel):
         return {
             "event_id": self.event_id,
             "case_id": self.case_id,
+            "drill_id": self.drill_id,
             "date": self.date,
             "week": self.week,
             "from": self.date_from,
@@ -58,6 +60,8 @@ def make_report(
         raise ValueError("舆情专报需要事件编号（event_id）")
     if kind == "summary" and not params.get("case_id"):
         raise ValueError("总结评估需要工单编号（case_id）")
+    if kind == "drill" and not params.get("drill_id"):
+        raise ValueError("演练总结需要演练编号（drill_id）")
     try:
         return service.generate(rt, kind, params, fmt, person_id=user.person_id, via=via).report
     except FontMissing as exc:
@@ -87,7 +91,7 @@ def build_router(rt: Runtime) -> APIRouter:
 
     @router.get("/reports", summary="已归档的报告（最新在前）")
     def report_list(
-        kind: Kind | Literal["drill"] | None = None,
+        kind: Kind | None = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ def build_router(rt: Runtime) -> APIRouter:
         alerts,
         cases,
         dashboard,
+        drills,
         duty,
         events,
         notifications,
@@ -41,6 +42,7 @@ def build_router(rt: Runtime) -> APIRouter:
         notifications,
         account,
         reports,
+        drills,
     ):
         router.include_router(module.build_router(rt))
     return router

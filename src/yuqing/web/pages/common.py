@@ -37,6 +37,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("alerts", "预警", "/alerts"),
     ("cases", "工单", "/cases"),
     ("reports", "报告", "/reports"),
+    ("drills", "演练", "/drills"),
     ("org", "组织与人员", "/org"),
     ("duty", "值班", "/duty"),
     ("topics", "专题", "/topics"),
@@ -77,6 +78,10 @@ DONE_MESSAGES: dict[str, str] = {
     "profile": "预案已保存：时限、审批和升级规则即时生效；分级条件在分析服务（yuqing serve）重启后生效。",
     "profile_reset": "已删除控制台保存的预案，恢复使用配置的预案。",
     "password": "密码已更改，您在其他浏览器或设备上的登录已退出。",
+    "drill_start": "演练已开始：后台将按设定倍速回放场景信息，情景注入按时送达参演人员。",
+    "drill_pause": "演练已暂停：场景时间停止，暂停期间不再回放信息。",
+    "drill_resume": "演练已继续：其余信息和情景注入按暂停的时长顺延。",
+    "drill_stop": "演练已结束：不再回放信息；已完成的处置仍计入评分，可生成演练总结。",
 }
 
 

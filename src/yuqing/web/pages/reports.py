@@ -57,6 +57,7 @@ def build_router(rt: Runtime) -> APIRouter:
         format: Annotated[str, Form()] = "docx",
         event_id: Annotated[str, Form()] = "",
         case_id: Annotated[str, Form()] = "",
+        drill_id: Annotated[str, Form()] = "",
         date: Annotated[str, Form()] = "",
         week: Annotated[str, Form()] = "",
         date_from: Annotated[str, Form(alias="from")] = "",
@@ -68,6 +69,7 @@ def build_router(rt: Runtime) -> APIRouter:
             "format": format,
             "event_id": event_id,
             "case_id": case_id,
+            "drill_id": drill_id,
             "date": date,
             "week": week,
             "from": date_from,
@@ -94,9 +96,9 @@ def build_router(rt: Runtime) -> APIRouter:
                 error="您没有生成报告的权限：需要监测员、办公室、分管领导、主要领导或领导小组成员角色",
             )
         try:
-            for key in ("event_id", "case_id"):
+            for key, what in (("event_id", "事件"), ("case_id", "工单"), ("drill_id", "演练")):
                 if key in params and not params[key].strip().isdigit():
-                    raise ValueError(f"{'事件' if key == 'event_id' else '工单'}编号应为数字")
+                    raise ValueError(f"{what}编号应为数字")
             made = make_report(rt, user, kind, params, format, "web")
         except (ValueError, LookupError) as exc:
             status = error_status(exc)
