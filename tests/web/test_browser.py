@@ -226,5 +226,18 @@ def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
         expect(page.locator("body")).to_contain_text("通过官方微博/微信发布权威信息")
         expect(page.locator("a[href$='/file']")).to_be_visible()
         shot(page, "08-special-report")
+
+        # A drill of a shipped scenario, started from the console and watched on its page.
+        page.goto(f"{console}/drills")
+        form = page.locator("form[action='/drills']")
+        form.locator("select[name=scenario]").select_option("hospital_rumour")
+        form.locator("input[name=speed]").fill("60")
+        form.locator("select[name=participants]").select_option(label=None, index=0)
+        form.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        assert "/drills/" in page.url
+        expect(page.locator("body")).to_contain_text("进行中")
+        expect(page.locator("body")).to_contain_text("医院H7N9死亡病例谣言")
+        shot(page, "09-drill-started")
         assert not dialogs, f"scraped text ran as script: {dialogs}"
         browser.close()
