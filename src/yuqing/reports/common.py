@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yuqing.alerts.models import Alert
+from yuqing.cases.models import CaseAction, Statement
 from yuqing.org.models import Unit
 from yuqing.org.service import descendants, find_unit
 
@@ -18,10 +20,13 @@ __all__ = [
     "SENTIMENT_LABELS",
     "TIER_LABELS",
     "ReportError",
+    "actions_of",
+    "alerts_between",
     "clip",
     "day_text",
     "local",
     "percent",
+    "released_statements",
     "root_unit",
     "time_text",
     "unit_scope",
@@ -92,3 +97,47 @@ def names_and_ids(units: Iterable[Unit]) -> set[str]:
     for unit in units:
         keys.update((unit.name, str(unit.id)))
     return keys
+
+
+def alerts_between(
+    session: Session, unit_ids: list[int], start: dt.datetime, end: dt.datetime
+) -> list[Alert]:
+    """Real (not drill) alerts to these units raised in [start, end), oldest first."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(
+                Alert.unit_id.in_(unit_ids),
+                Alert.created_at >= start,
+                Alert.created_at < end,
+                Alert.is_drill.is_(False),
+            )
+            .order_by(Alert.created_at, Alert.id)
+        )
+    )
+
+
+def actions_of(session: Session, case_ids: list[int], action: str) -> list[CaseAction]:
+    """The cases' timeline lines of one kind of action, oldest first."""
+    if not case_ids:
+        return []
+    return list(
+        session.scalars(
+            select(CaseAction)
+            .where(CaseAction.case_id.in_(case_ids), CaseAction.action == action)
+            .order_by(CaseAction.at, CaseAction.id)
+        )
+    )
+
+
+def released_statements(session: Session, case_ids: list[int]) -> list[Statement]:
+    """The cases' statements that went out, in the order they were released."""
+    if not case_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Statement)
+            .where(Statement.case_id.in_(case_ids), Statement.released_at.is_not(None))
+            .order_by(Statement.released_at)
+        )
+    )

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.models import Alert
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, STAGE_LABELS, Case, Deadline, DeadlineState, Statement
 from yuqing.cases.plan import DeadlineKind
@@ -21,6 +20,7 @@ from yuqing.reports import charts
 from yuqing.reports.common import (
     GRADE_NAMES,
     ReportError,
+    alerts_between,
     clip,
     day_text,
     names_and_ids,
@@ -152,18 +152,7 @@ def build_periodic(
         sources = (
             session.scalar(select(func.count()).select_from(Source).where(Source.enabled.is_(True))) or 0
         )
-        alerts = list(
-            session.scalars(
-                select(Alert)
-                .where(
-                    Alert.unit_id.in_(unit_ids),
-                    Alert.created_at >= period.start,
-                    Alert.created_at < period.end,
-                    Alert.is_drill.is_(False),
-                )
-                .order_by(Alert.created_at)
-            )
-        )
+        alerts = alerts_between(session, unit_ids, period.start, period.end)
         # Events alerted in the period count as the period's events even when their posts are
         # older (an alert raised on a slowly growing event).
         known = {e.id for e in events}

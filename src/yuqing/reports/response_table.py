@@ -10,10 +10,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from yuqing.alerts.models import Alert
-from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Statement
+from yuqing.cases.models import STAGE_LABELS, Case, Deadline, DeadlineState
 from yuqing.cases.plan import DeadlineKind
 from yuqing.org.models import Unit
-from yuqing.reports.common import ReportError, clip, day_text, time_text, unit_scope
+from yuqing.reports.common import (
+    ReportError,
+    actions_of,
+    alerts_between,
+    clip,
+    day_text,
+    released_statements,
+    time_text,
+    unit_scope,
+)
 from yuqing.reports.document import Document, Paragraph, Table
 from yuqing.reports.periodic import Period
 from yuqing.runtime import Runtime
@@ -76,18 +85,7 @@ def build_response_table(
         unit, units = unit_scope(session, unit_ref)
         unit_ids = [u.id for u in units]
         names = {u.id: u.name for u in session.scalars(select(Unit))}
-        alerts = list(
-            session.scalars(
-                select(Alert)
-                .where(
-                    Alert.unit_id.in_(unit_ids),
-                    Alert.created_at >= period.start,
-                    Alert.created_at < period.end,
-                    Alert.is_drill.is_(False),
-                )
-                .order_by(Alert.created_at, Alert.id)
-            )
-        )
+        alerts = alerts_between(session, unit_ids, period.start, period.end)
         cases = list(
             session.scalars(
                 select(Case).where(
@@ -108,39 +106,9 @@ def build_response_table(
         clocks = (
             list(session.scalars(select(Deadline).where(Deadline.case_id.in_(case_ids)))) if case_ids else []
         )
-        reports = (
-            list(
-                session.scalars(
-                    select(CaseAction)
-                    .where(CaseAction.case_id.in_(case_ids), CaseAction.action == "advance")
-                    .order_by(CaseAction.at)
-                )
-            )
-            if case_ids
-            else []
-        )
-        statements = (
-            list(
-                session.scalars(
-                    select(Statement)
-                    .where(Statement.case_id.in_(case_ids), Statement.released_at.is_not(None))
-                    .order_by(Statement.released_at)
-                )
-            )
-            if case_ids
-            else []
-        )
-        responses = (
-            list(
-                session.scalars(
-                    select(CaseAction)
-                    .where(CaseAction.case_id.in_(case_ids), CaseAction.action == "respond")
-                    .order_by(CaseAction.at)
-                )
-            )
-            if case_ids
-            else []
-        )
+        reports = actions_of(session, case_ids, "advance")
+        statements = released_statements(session, case_ids)
+        responses = actions_of(session, case_ids, "respond")
 
     def first_at(items: list, case_id: int, attr: str = "at") -> dt.datetime | None:  # type: ignore[type-arg]
         for item in items:

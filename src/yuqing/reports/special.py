@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from yuqing.alerts.models import Alert
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
-from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Statement
+from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState
 from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan
 from yuqing.ingest.models import Post, Source
 from yuqing.org.models import Unit
@@ -31,6 +31,7 @@ from yuqing.reports.common import (
     ReportError,
     clip,
     percent,
+    released_statements,
     root_unit,
     time_text,
 )
@@ -175,17 +176,7 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
         topic = session.get(Topic, event.topic_id) if event.topic_id else None
         issuer = _issuer(session, event, cases)
         units = {u.id: u.name for u in session.scalars(select(Unit))}
-        statements = (
-            list(
-                session.scalars(
-                    select(Statement)
-                    .where(Statement.case_id.in_([c.id for c in cases]), Statement.released_at.is_not(None))
-                    .order_by(Statement.released_at)
-                )
-            )
-            if cases
-            else []
-        )
+        statements = released_statements(session, [c.id for c in cases])
         measures = measure_rows(session, cases, zone)
         clocks = deadline_rows(session, cases, zone)
         is_drill = any(c.is_drill for c in cases) or any(a.is_drill for a in alerts)
