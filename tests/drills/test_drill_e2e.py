@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import docx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import FakeClock
 from tests.drills.conftest import Cli, setup_org
+from yuqing.alerts.models import Alert
 from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.cases.stats import statistics_report
@@ -22,6 +24,8 @@ from yuqing.drills.scenario import load_scenario
 from yuqing.ingest.models import Post
 from yuqing.notify.models import Notification
 from yuqing.notify.outbox import INTERNAL_ONLY
+from yuqing.reports import service as reports_service
+from yuqing.reports.common import clip
 from yuqing.runtime import Runtime
 from yuqing.web.pages import queries as console
 
@@ -247,7 +251,19 @@ def test_shipped_scenario_end_to_end_marked_isolated_and_scored(
             by_stage["disposing"] == 0 and by_stage["detected"] == 1
         )  # the drill case (处置) is not counted
         assert [c["id"] for c in console.case_page(session, zone).rows] == [real_case["id"]]
+        real_alerts = session.scalar(select(func.count()).select_from(Alert).where(Alert.is_drill.is_(False)))
+        real_posts_today = session.scalar(
+            select(func.count()).select_from(Post).where(Post.is_drill.is_(False))
+        )
 
+    # Nor in the real daily report and response table: only the real incident is counted.
+    day = clock.now.astimezone(ZoneInfo(rt.settings.timezone)).date().isoformat()
+    daily = reports_service.generate(rt, "daily", {"date": day}, "html").document.plain_text()
+    assert f"发出预警{real_alerts}条" in daily and f"系统共采集信息{real_posts_today}条" in daily
+    assert "【演练" not in daily
+    table = reports_service.generate(rt, "response_table", {"from": day, "to": day}, "html").document
+    assert [row[1] for row in table.sheets[0][1].rows] == [clip(real_case["title"], 50)]
+    with rt.sessions() as session:
         # Drill notices stayed in-app: outside channels were withheld, in-app ones reached people.
         drill_alerts = finished["alerts"]
         notices = list(

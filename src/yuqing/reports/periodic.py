@@ -8,7 +8,7 @@ import datetime as dt
 from collections import Counter
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.analysis.models import Event, PostAnalysis, Topic
@@ -108,7 +108,7 @@ def build_periodic(
                         Event.topic_id.in_(topic_ids),
                         Event.first_seen < period.end,
                         Event.last_seen >= period.start,
-                        *_real_events(),
+                        Event.is_drill.is_(False),
                     )
                     .order_by(Event.id)
                 )
@@ -145,7 +145,9 @@ def build_periodic(
             session.scalar(
                 select(func.count())
                 .select_from(Post)
-                .where(Post.fetched_at >= period.start, Post.fetched_at < period.end, *_real_posts())
+                .where(
+                    Post.fetched_at >= period.start, Post.fetched_at < period.end, Post.is_drill.is_(False)
+                )
             )
             or 0
         )
@@ -348,14 +350,3 @@ def _handling(event_id: int, cases: list[Case]) -> str:
     if not mine:
         return "未开立工单"
     return "；".join(f"第{c.id}号 {STAGE_LABELS[c.stage]}" for c in mine)
-
-
-def _real_events() -> tuple[ColumnElement[bool], ...]:
-    """Conditions that keep drill events out (drills are counted only in drill reports)."""
-    flag = getattr(Event, "is_drill", None)
-    return (flag.is_(False),) if flag is not None else ()
-
-
-def _real_posts() -> tuple[ColumnElement[bool], ...]:
-    flag = getattr(Post, "is_drill", None)
-    return (flag.is_(False),) if flag is not None else ()
