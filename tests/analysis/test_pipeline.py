@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import FakeClock
-from yuqing.analysis import queries, topics
+from yuqing.analysis import grading, queries, topics
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis
 from yuqing.analysis.pipeline import AnalysisPipeline
 from yuqing.ingest import service
@@ -134,3 +137,30 @@ def test_a_running_pipeline_picks_up_edited_rules_and_word_groups(rt: Runtime, c
         }
     assert by_text["苏州某学校发生食堂投诉，家长聚集。"] == []  # analysed once, under the old rule
     assert [hit["topic_id"] for hit in by_text["苏州某学校门口家长聚集讨说法。"]] == [topic["id"]]
+
+
+def test_a_running_pipeline_grades_with_the_profile_as_edited(
+    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = Path(grading.__file__).parent / "profiles" / "default.toml"
+    edited = tmp_path / "profile.toml"
+    edited.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(rt.settings, "plan_profile", str(edited))
+    setup_topics(rt)
+    pipeline = AnalysisPipeline(rt)  # one instance, as inside `yuqing serve`
+    load(rt, [{"id": "p1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620}])
+    pipeline.run()
+    # The office renames its top grade while the pipeline keeps running; the next event is graded
+    # with the edited profile.
+    text = edited.read_text(encoding="utf-8").replace('name = "特别重大"', 'name = "特别重大（I级）"', 1)
+    edited.write_text(text, encoding="utf-8")
+    os.utime(edited, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    other = "江苏某学校发生校车事故，两名学生死亡，多名学生受伤，家长聚集在学校门口要求说法。"
+    load(
+        rt,
+        [{"id": "p2", "text": other, "published_at": "2026-11-23T08:00:00+08:00", "reposts": 700}],
+        "b.jsonl",
+    )
+    pipeline.run()
+    grades = [e["grade"] for e in sorted(queries.list_events(rt, graded_only=True), key=lambda e: e["id"])]
+    assert grades == ["特别重大", "特别重大（I级）"]

@@ -97,12 +97,18 @@ def profile_path(path: Path | str | None = None) -> Path:
 
 
 def load_profile(path: Path | str | None = None) -> Profile:
-    """The profile of `profile_path(path)`, validated."""
-    return _load(str(profile_path(path)))
+    """The profile of `profile_path(path)`, validated; read again when the file has changed."""
+    chosen = profile_path(path)
+    try:
+        stamp = chosen.stat().st_mtime_ns
+    except OSError:
+        stamp = 0  # missing: _load says so
+    return _load(str(chosen), stamp)
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> Profile:
+def _load(path: str, stamp: int = 0) -> Profile:
+    """Parse and validate one profile file; `stamp` (its modification time) keys the cache."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -101,6 +101,9 @@ class AnalysisPipeline:
     ) -> None:
         self._rt = rt
         self._batch_size = batch_size
+        # A profile given by the caller stays; else the configured one is followed as it is edited
+        # (the console saves it while `yuqing serve` runs): see `_refresh_profile`.
+        self._fixed_profile = profile is not None
         self._profile = profile or grading.load_profile(rt.settings.plan_profile or None)
         self._sentiment = SentimentModel.load()
         self._matcher: TopicMatcher[int] | None = None
@@ -130,6 +133,7 @@ class AnalysisPipeline:
         total = PipelineCounts()
         with self._lock:
             self._refresh_matcher()
+            self._refresh_profile()
             while limit is None or total.posts < limit:
                 size = self._batch_size if limit is None else min(self._batch_size, limit - total.posts)
                 posts = self._next_batch(size)
@@ -186,6 +190,16 @@ class AnalysisPipeline:
         with self._rt.sessions() as session:
             rows = session.execute(select(Source.id, Source.drill_id).where(Source.drill_id.is_not(None)))
             self._drill_sources = {source: drill for source, drill in rows if drill is not None}
+
+    def _refresh_profile(self) -> None:
+        """Grade with the profile as it is now: a cache hit unless the file changed or another was
+        chosen. A profile that no longer loads keeps the last good one (the error is logged)."""
+        if self._fixed_profile:
+            return
+        try:
+            self._profile = grading.load_profile(self._rt.settings.plan_profile or None)
+        except grading.ProfileError:
+            log.exception("the plan profile cannot be loaded; grading goes on with the previous one")
 
     def _refresh_matcher(self) -> None:
         """Recompile the topic rules when a topic was added, switched, or its rule edited, or a word
