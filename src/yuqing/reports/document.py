@@ -93,6 +93,8 @@ class Document:
     meta: list[tuple[str, str]] = field(default_factory=list)  # 报告期间, 统计口径, …
     sections: list[Section] = field(default_factory=list)
     is_drill: bool = False
+    # Wide tables (the response table): the page is turned.
+    landscape: bool = False
     # Plain data for spreadsheets: one sheet per table, in order (the response table).
     sheets: list[tuple[str, Table]] = field(default_factory=list)
 

@@ -75,6 +75,15 @@ def to_docx(document: Document, template: Path) -> bytes:
 
     tpl = DocxTemplate(str(template))
     main_styles = {style.name: style.style_id for style in tpl.get_docx().styles}
+    if document.landscape:
+        from docx.enum.section import WD_ORIENT
+
+        for section in tpl.get_docx().sections:
+            if section.orientation != WD_ORIENT.LANDSCAPE:
+                section.orientation = WD_ORIENT.LANDSCAPE
+                section.page_width, section.page_height = section.page_height, section.page_width
+    first = tpl.get_docx().sections[0]
+    text_cm = (first.page_width - first.left_margin - first.right_margin) / 360000  # EMU per cm
     body = tpl.new_subdoc()
 
     def styled(paragraph: Any, name: str) -> Any:
@@ -110,7 +119,7 @@ def to_docx(document: Document, template: Path) -> bytes:
                         picture.paragraph_format.line_spacing = 1.0
                         picture.paragraph_format.first_line_indent = Cm(0)
                         picture.add_run().add_picture(
-                            io.BytesIO(png), width=Cm(min(15.0, _natural_mm(png) / 10))
+                            io.BytesIO(png), width=Cm(min(text_cm - 0.6, _natural_mm(png) / 10))
                         )
                         para(caption, "Caption")
                     else:
@@ -138,7 +147,7 @@ def to_docx(document: Document, template: Path) -> bytes:
                     table.autofit = False
                     grid = table._tbl.tblGrid.findall(qn("w:gridCol"))
                     for c in range(len(columns)):
-                        size = Cm(15.6 * (widths[c] if widths else 1) / total)
+                        size = Cm(text_cm * (widths[c] if widths else 1) / total)
                         grid[c].set(qn("w:w"), str(int(size.twips)))
                         for row_cells in table.rows:
                             row_cells.cells[c].width = size
@@ -233,7 +242,7 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
             self.set_text_color(90, 90, 90)
             self.cell(0, 8, f"— {self.page_no()} —", align="C")
 
-    pdf = ReportPDF(format="A4")
+    pdf = ReportPDF(orientation="L" if document.landscape else "P", format="A4")
     pdf.set_margins(28, 30, 26)
     pdf.set_auto_page_break(True, margin=25)
     pdf.add_font("text", "", str(fonts.text.path), collection_font_number=fonts.text.index)

@@ -199,6 +199,7 @@ def build_response_table(
             ("统计范围", f"{unit.name}及所属单位，不含演练"),
         ],
         sheets=[("响应情况表", table)],
+        landscape=True,
     )
     section = doc.section("响应情况")
     if rows:
