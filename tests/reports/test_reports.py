@@ -209,6 +209,11 @@ def test_response_table_has_a_row_per_alert_with_its_times_and_verdicts(world: W
     assert row["发布时间"] == "2026年11月20日 10:30"
     assert row["当前状态"] == f"工单第{case_id}号 处置"
     assert sheet.max_row == 4
+    # Thirteen columns: the Word form is printed landscape.
+    word = service.generate(rt, "response_table", {"from": "2026-11-01", "to": "2026-11-30"}, "docx")
+    section = WordDocument(io.BytesIO(word.content)).sections[0]
+    assert section.page_width is not None and section.page_height is not None
+    assert section.page_width > section.page_height
     with pytest.raises(ValueError, match="只有预警响应情况表可以导出为 xlsx"):
         service.generate(rt, "daily", {}, "xlsx")
 
