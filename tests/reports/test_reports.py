@@ -105,6 +105,7 @@ def test_special_report_counts_what_is_stored_and_escapes_collected_text(world: 
     again = service.generate(rt, "special", {"event_id": world.event_id}, "docx")
     assert again.document.number == "2026年第1期"
     body = docx_text(again.content)
+    assert len(WordDocument(io.BytesIO(again.content)).sections) == 1  # the template's page setup only
     assert "舆情专报" in body and "编发：市卫生健康委员会" in body and f"共监测到相关信息{stored}条" in body
     rows, total = service.list_reports(rt, kind="special")
     assert total == 2 and {r["format"] for r in rows} == {"html", "docx"}

@@ -176,8 +176,14 @@ def to_docx(document: Document, template: Path) -> bytes:
             paragraph.add_run(value)
             if "Report Note" in main_styles:
                 paragraph._p.get_or_add_pPr().style = main_styles["Report Note"]
+        target = meta_first.subdocx.element.body
         for element in list(body.subdocx.element.body):
-            meta_first.subdocx.element.body.append(element)
+            # Not the blank document's own page setup: the template's section is the only one.
+            if element.tag != qn("w:sectPr"):
+                target.append(element)
+        # Keep the subdocument's page setup last, where Subdoc drops it when rendering.
+        if target.sectPr is not None:
+            target.append(target.sectPr)
         context["body"] = meta_first
     tpl.render(context, autoescape=True)
     out = io.BytesIO()
