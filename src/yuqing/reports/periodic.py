@@ -269,7 +269,7 @@ def build_periodic(
                     (
                         clip(e.title, 40),
                         GRADE_NAMES.get(e.grade_code or "", "—"),
-                        time_text(e.first_seen, zone, year=False),
+                        time_text(e.first_seen, zone),
                         str(per_event.get(e.id, (0, 0))[0]),
                         percent(per_event[e.id][1], per_event[e.id][0]) if e.id in per_event else "—",
                         _handling(e.id, cases_touched),
