@@ -54,9 +54,60 @@ def test_default_profile_grades_in_order_with_reasons() -> None:
 
     gravest = grade(profile, {"sites": 1}, {"casualties": 3})
     assert gravest is not None and gravest.code == "I"
-    assert gravest.reasons[0].text == "涉及人员伤亡（3 条信息）"
+    assert gravest.reasons[0].text == "涉及人员伤亡：3 条信息报道"
 
     assert grade(profile, {"topic_matched": 1, "negative_share": 0.1}, {}) is None
+
+
+def test_a_flag_needs_evidence_and_the_reason_links_the_posts() -> None:
+    profile = load_profile()
+    values = {"topic_matched": 1, "negative_share": 1.0, "sites": 1}
+    # one post of ten incident posts states deaths, from an ordinary account: not enough
+    one = {"casualties": {"posts": 1, "share": 0.1, "mainstream": 0, "post_ids": [7]}}
+    result = grade(profile, values, evidence=one)
+    assert result is not None and result.code == "IV"
+    # two of five incident posts: enough
+    two = {"casualties": {"posts": 2, "share": 0.4, "mainstream": 0, "post_ids": [7, 9]}}
+    result = grade(profile, values, evidence=two)
+    assert result is not None and result.code == "I"
+    assert result.reasons[0].posts == (7, 9)
+    assert result.reasons[0].as_dict()["posts"] == [7, 9]
+    assert result.reasons[0].text == "涉及人员伤亡：2 条信息报道（占报道事件信息的 40%）"
+    # many posts, but a small share of a large event's incident posts: not enough
+    thin = {"casualties": {"posts": 3, "share": 0.05, "mainstream": 0, "post_ids": [1, 2, 3]}}
+    assert grade(profile, values, evidence=thin).code == "IV"  # type: ignore[union-attr]
+    # one mainstream outlet's report of deaths is enough by itself
+    outlet = {"casualties": {"posts": 1, "share": 0.1, "mainstream": 1, "post_ids": [4]}}
+    result = grade(profile, values, evidence=outlet)
+    assert result is not None and result.code == "I"
+    assert "主流媒体或认证账号 1 条" in result.reasons[0].text
+
+
+def test_a_profile_sets_the_evidence_a_flag_needs(tmp_path: Path) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        "[evidence]\nmin_posts = 5\nmin_share = 0.5\nmin_mainstream = 0\n"
+        '[[grades]]\ncode = "I"\nname = "特别重大"\n'
+        'when = { any = [{ flag = "casualties" }, { flag = "public_safety", min_posts = 1 }] }\n',
+        encoding="utf-8",
+    )
+    profile = load_profile(strict)
+    outlet = {"casualties": {"posts": 4, "share": 0.9, "mainstream": 4, "post_ids": []}}
+    assert grade(profile, {}, evidence=outlet) is None  # mainstream route off, 4 < 5 posts
+    single = {"public_safety": {"posts": 1, "share": 0.6, "mainstream": 0, "post_ids": [3]}}
+    assert grade(profile, {}, evidence=single) is not None  # overridden for this flag
+    strict.write_text(
+        '[[grades]]\ncode = "I"\nname = "x"\nwhen = { flag = "casualties", min_share = 2 }\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ProfileError, match=r"min_share"):
+        load_profile(strict)
+    strict.write_text(
+        '[[grades]]\ncode = "I"\nname = "x"\nwhen = { flag = "casualties", posts = 2 }\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ProfileError, match=r"when\.posts"):
+        load_profile(strict)
 
 
 def test_two_level_profile() -> None:

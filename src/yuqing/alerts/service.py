@@ -77,11 +77,13 @@ class AlertCounts:
 def route(session: Session, event: Event) -> Unit | None:
     """The unit responsible for an event (PRODUCT.md §2.4).
 
-    Candidates: the unit owning the event's topic, and the unit whose regions the event mentions
-    (`unit_for_regions`: the common parent when several units' regions are mentioned). When the
-    topic's unit lies inside the region's unit (the city's health commission, an event in the
-    city), the topic's unit is the specific one and gets it; when they are apart, their common
-    parent does.
+    Candidates: the unit owning the event's topic, a unit the event's main entities name (a
+    hospital or school that is itself a unit in yuqing), and the unit of the places the event is
+    about (`unit_for_regions` over its main place entities, else the provinces its posts mention:
+    the common parent when several units' places are involved). A named unit inside the topic's
+    unit gets the event (it is the specific one); when the topic's unit lies inside the place's
+    unit (the city's health commission, an event in the city), the topic's unit gets it; when
+    they are apart, their common parent does.
     """
     topic_unit: Unit | None = None
     if event.topic_id is not None:
@@ -89,8 +91,20 @@ def route(session: Session, event: Event) -> Unit | None:
         if topic is not None and topic.unit:
             with contextlib.suppress(LookupError):  # a topic owned by a unit not set up yet
                 topic_unit = find_unit(session, topic.unit)
-    regions = list((event.metrics or {}).get("region_list") or [])
+    entities = [e for e in (event.entities or []) if isinstance(e, dict) and e.get("name")]
+    named = [str(e["name"]) for e in entities if e.get("kind") != "place"]
+    if named:
+        unit = session.scalars(select(Unit).where(Unit.name.in_(named)).order_by(Unit.id)).first()
+        if unit is not None and (
+            topic_unit is None or topic_unit.id in {u.id for u in ancestors(session, unit.id)}
+        ):
+            return unit
+    places = [str(e["name"]) for e in entities if e.get("kind") == "place"]
+    regions = places or list((event.metrics or {}).get("region_list") or [])
     region_unit = unit_for_regions(session, regions) if regions else None
+    if region_unit is None and places:  # places no unit lists: the provinces may still decide
+        provinces = list((event.metrics or {}).get("region_list") or [])
+        region_unit = unit_for_regions(session, provinces) if provinces else None
     if topic_unit is None or region_unit is None:
         return topic_unit or region_unit
     if region_unit.id in {u.id for u in ancestors(session, topic_unit.id)}:

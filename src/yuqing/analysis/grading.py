@@ -1,9 +1,15 @@
 """Grading events by the plan's profile, with the reasons a leader will ask for.
 
 A profile (TOML, see `profiles/default.toml`) lists grades from the most serious down, each with
-a condition over event metrics and sensitivity flags. The first grade whose condition holds is
-the event's grade, and every leaf condition that held is a reason, with the measured value. A
-grade never drops by itself: `regrade` keeps the higher of the stored and the computed grade.
+a condition over event metrics and flags. The first grade whose condition holds is the event's
+grade, and every leaf condition that held is a reason, with the measured value. A grade never
+drops by itself: `regrade` keeps the higher of the stored and the computed grade.
+
+A flag condition (casualties, a threat to public safety, …) holds on evidence, never on one word
+in one post: enough of the event's incident posts state it (`min_posts`, and `min_share` of the
+event's posts that report an incident), or a mainstream outlet or verified account reports it
+(`min_mainstream`). The profile's `[evidence]` table sets the defaults; each flag condition may
+override them. The reason names the flag, the counts, and the posts that carry it.
 """
 
 from __future__ import annotations
@@ -32,12 +38,24 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """How much support a flag needs: `min_posts` supporting posts that are also `min_share` of
+    the event's incident posts, or `min_mainstream` supporting posts from a mainstream outlet
+    (central, provincial or city media) or a verified account (0: that route is off)."""
+
+    min_posts: int = 2
+    min_share: float = 0.3
+    min_mainstream: int = 1
+
+
+@dataclass(frozen=True)
 class Condition:
     kind: str  # "metric", "flag", "any", "all"
     metric: str = ""
     op: str = ""
     value: float = 0.0
     children: tuple[Condition, ...] = ()
+    evidence: Evidence = Evidence()
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,7 @@ class Profile:
     name: str
     grades: tuple[GradeRule, ...]
     source: str
+    evidence: Evidence = Evidence()
 
     def rule(self, code: str) -> GradeRule | None:
         return next((g for g in self.grades if g.code == code), None)
@@ -66,9 +85,18 @@ class Reason:
     text: str
     value: float | None = None
     threshold: float | None = None
+    posts: tuple[int, ...] = ()  # the posts that carry a flag
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "text": self.text, "value": self.value, "threshold": self.threshold}
+        out: dict[str, Any] = {
+            "key": self.key,
+            "text": self.text,
+            "value": self.value,
+            "threshold": self.threshold,
+        }
+        if self.posts:
+            out["posts"] = list(self.posts)
+        return out
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,7 @@ def _load(path: str, stamp: int = 0) -> Profile:
         raise ProfileError(f"找不到预案配置文件 {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"预案配置文件 {path} 不是合法的 TOML：{exc}") from exc
+    evidence = _evidence(data.get("evidence", {}), f"{path} evidence", Evidence())
     grades = data.get("grades")
     if not isinstance(grades, list) or not grades:
         raise ProfileError(f"预案配置文件 {path} 缺少 [[grades]]")
@@ -134,17 +163,43 @@ def _load(path: str, stamp: int = 0) -> Profile:
                 code,
                 str(grade["name"]),
                 str(grade.get("colour", "")),
-                _condition(grade["when"], f"{where}.when"),
+                _condition(grade["when"], f"{where}.when", evidence),
             )
         )
     codes = [g.code for g in parsed]
     if len(set(codes)) != len(codes):
         raise ProfileError(f"预案配置文件 {path} 中有重复的等级代码")
     parsed.sort(key=lambda g: -GRADE_ORDER[g.code])
-    return Profile(str(data.get("name", Path(path).stem)), tuple(parsed), path)
+    return Profile(str(data.get("name", Path(path).stem)), tuple(parsed), path, evidence)
 
 
-def _condition(spec: Any, where: str) -> Condition:
+_EVIDENCE_KEYS = {"min_posts": int, "min_share": float, "min_mainstream": int}
+
+
+def _evidence(spec: Any, where: str, base: Evidence) -> Evidence:
+    """Evidence requirements from a table (or a flag condition), over `base`."""
+    if not isinstance(spec, dict):
+        raise ProfileError(f"{where} 应为表（min_posts、min_share、min_mainstream）")
+    values: dict[str, Any] = {
+        "min_posts": base.min_posts,
+        "min_share": base.min_share,
+        "min_mainstream": base.min_mainstream,
+    }
+    for key, kind in _EVIDENCE_KEYS.items():
+        if key not in spec:
+            continue
+        value = spec[key]
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ProfileError(f"{where}.{key} 应为不小于 0 的数字，实为 {value!r}")
+        if kind is int and value != int(value):
+            raise ProfileError(f"{where}.{key} 应为整数，实为 {value!r}")
+        if key == "min_share" and value > 1:
+            raise ProfileError(f"{where}.{key} 应在 0 到 1 之间，实为 {value!r}")
+        values[key] = kind(value)
+    return Evidence(**values)
+
+
+def _condition(spec: Any, where: str, evidence: Evidence = Evidence()) -> Condition:
     if not isinstance(spec, dict):
         raise ProfileError(f"{where} 应为条件表")
     if "any" in spec or "all" in spec:
@@ -153,13 +208,17 @@ def _condition(spec: Any, where: str) -> Condition:
         if not isinstance(items, list) or not items:
             raise ProfileError(f"{where}.{kind} 应为非空列表")
         return Condition(
-            kind, children=tuple(_condition(c, f"{where}.{kind}[{i}]") for i, c in enumerate(items))
+            kind,
+            children=tuple(_condition(c, f"{where}.{kind}[{i}]", evidence) for i, c in enumerate(items)),
         )
     if "flag" in spec:
         flag = spec["flag"]
         if flag not in FLAG_LABELS:
             raise ProfileError(f"{where}.flag 未知：{flag!r}（可用：{', '.join(FLAG_LABELS)}）")
-        return Condition("flag", metric=flag)
+        unknown = sorted(set(spec) - {"flag", *_EVIDENCE_KEYS})
+        if unknown:
+            raise ProfileError(f"{where}.{unknown[0]} 未知（可用：flag、{'、'.join(_EVIDENCE_KEYS)}）")
+        return Condition("flag", metric=flag, evidence=_evidence(spec, where, evidence))
     metric, op, value = spec.get("metric"), spec.get("op"), spec.get("value")
     if metric not in METRIC_LABELS:
         raise ProfileError(f"{where}.metric 未知：{metric!r}（可用：{', '.join(METRIC_LABELS)}）")
@@ -171,7 +230,10 @@ def _condition(spec: Any, where: str) -> Condition:
 
 
 def _holds(
-    condition: Condition, values: Mapping[str, float], flags: Mapping[str, int], out: list[Reason]
+    condition: Condition,
+    values: Mapping[str, float],
+    evidence: Mapping[str, Mapping[str, Any]],
+    out: list[Reason],
 ) -> bool:
     if condition.kind == "metric":
         measured = float(values.get(condition.metric, 0.0))
@@ -187,27 +249,57 @@ def _holds(
             return True
         return False
     if condition.kind == "flag":
-        count = int(flags.get(condition.metric, 0))
-        if count:
-            label = FLAG_LABELS[condition.metric]
-            out.append(
-                Reason(f"flag:{condition.metric}", f"涉及{label}（{count} 条信息）", float(count), None)
-            )
-            return True
-        return False
+        reason = _flag_reason(condition, evidence.get(condition.metric))
+        if reason is None:
+            return False
+        out.append(reason)
+        return True
     found: list[Reason] = []
-    results = [_holds(child, values, flags, found) for child in condition.children]
+    results = [_holds(child, values, evidence, found) for child in condition.children]
     held = any(results) if condition.kind == "any" else all(results)
     if held:
         out.extend(found)
     return held
 
 
-def grade(profile: Profile, values: Mapping[str, float], flags: Mapping[str, int]) -> Grade | None:
-    """The most serious grade whose condition holds, with its reasons; None if none holds."""
+def _flag_reason(condition: Condition, support: Mapping[str, Any] | None) -> Reason | None:
+    """The reason a flag condition holds on the event's evidence, or None."""
+    if not support:
+        return None
+    need = condition.evidence
+    posts = int(support.get("posts", 0))
+    share = float(support.get("share", 1.0))
+    mainstream = int(support.get("mainstream", 0))
+    by_mainstream = need.min_mainstream > 0 and mainstream >= need.min_mainstream
+    by_posts = posts >= max(need.min_posts, 1) and share >= need.min_share
+    if not (by_posts or by_mainstream):
+        return None
+    label = FLAG_LABELS[condition.metric]
+    text = f"涉及{label}：{posts} 条信息报道"
+    if "share" in support:
+        text += f"（占报道事件信息的 {share:.0%}）"
+    if mainstream:
+        text += f"，其中主流媒体或认证账号 {mainstream} 条"
+    ids = tuple(int(i) for i in support.get("post_ids", ()))
+    return Reason(f"flag:{condition.metric}", text, float(posts), float(need.min_posts), ids)
+
+
+def grade(
+    profile: Profile,
+    values: Mapping[str, float],
+    flags: Mapping[str, int] | None = None,
+    evidence: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Grade | None:
+    """The most serious grade whose condition holds, with its reasons; None if none holds.
+
+    `evidence` is the event's flag evidence (`metrics.EventMetrics.evidence`); bare `flags`
+    counts ({flag: supporting posts}) are read as evidence with nothing else known.
+    """
+    support: dict[str, Mapping[str, Any]] = {k: {"posts": n} for k, n in (flags or {}).items() if n}
+    support.update(evidence or {})
     for rule in profile.grades:
         reasons: list[Reason] = []
-        if _holds(rule.when, values, flags, reasons):
+        if _holds(rule.when, values, support, reasons):
             return Grade(rule.code, rule.name, rule.colour, tuple(reasons))
     return None
 

@@ -55,6 +55,10 @@ class PostAnalysis(Base):
     negative: Mapped[float] = mapped_column(Float)
     flags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     topics: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    # What the incident model read in the post: {"incident", "casualties", "public_safety",
+    # "domain", "score"} (yuqing.analysis.incidents); None for posts analysed before it existed.
+    incident: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # None when the post joined no event: it matched no topic and links to no event's post.
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
 
@@ -77,6 +81,9 @@ class Event(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     title_post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
     keywords: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    # The places, hospitals, schools, companies, offices and people its posts name most:
+    # [{"kind", "name", "posts"}], from the clustering stage.
+    entities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument)
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default=EventStatus.OPEN.value)
@@ -93,6 +100,17 @@ class Event(Base):
     # lists and statistics. Set by the pipeline from the posts' source.
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     drill_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class EventMetricsState(Base):
+    """An event's running metrics (`yuqing.analysis.metrics.EventAccumulator`), updated as posts
+    join, so that measuring an event never re-reads its posts."""
+
+    __tablename__ = "event_accumulators"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class GradeSignal(Base):

@@ -1,11 +1,20 @@
-"""The analysis pipeline: stored posts → topics → sentiment → events → metrics → grades.
+"""The analysis pipeline: stored posts → topics → sentiment and incidents → events → metrics → grades.
 
 Each stage is a named function over a batch (`analysis.topics`, `analysis.sentiment`,
 `analysis.cluster`, `analysis.metrics`, `analysis.grade`). Posts are read in id order after a
 cursor kept in `pipeline_state`; each post's analysis is written once (its primary key is the
 post id), so running the pipeline again over the same posts changes nothing. The clustering
 stage is stateful; its snapshot is saved with the cursor in the same transaction as the batch,
-so a restart resumes exactly where the last committed batch ended.
+so a restart resumes exactly where the last committed batch ended; each event's metrics are
+accumulated as its posts join (`event_accumulators`, same transaction), so measuring an event
+never re-reads its posts. A batch that fails leaves nothing behind: the in-memory state is
+reloaded from the last commit.
+
+Flags a post carries are the ones its text supports: the incident model's casualties and
+public-safety decisions, and the lexicon's domain flags only for a post that reports an incident
+(a horoscope's 「死倔」 or a book's 「死亡」 raise nothing). A post that matches no topic joins an
+event only through a link (a repost of, or near-duplicate of, an event's post): unmonitored
+chatter never forms events of its own.
 
 Drill posts (from a drill's own source, `yuqing.drills`) go through the same stages, read
 without their drill mark, but are clustered in a partition of their own drill (the topic key
@@ -19,6 +28,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +39,12 @@ from sqlalchemy.orm import Session
 from yuqing.analysis import grading
 from yuqing.analysis.clustering import EventClusterer, EventInfo
 from yuqing.analysis.clustering import Post as ClusterPost
+from yuqing.analysis.incidents import IncidentModel
 from yuqing.analysis.matcher import TopicMatcher
-from yuqing.analysis.metrics import PostFacts, compute
+from yuqing.analysis.metrics import EventAccumulator, PostFacts
 from yuqing.analysis.models import (
     Event,
+    EventMetricsState,
     EventStatus,
     GradeSignal,
     PipelineState,
@@ -40,7 +52,8 @@ from yuqing.analysis.models import (
     Topic,
     WordGroup,
 )
-from yuqing.analysis.sentiment import SentimentModel
+from yuqing.analysis.sensitivity import FLAGS as LEXICON_FLAGS
+from yuqing.analysis.sentiment import FLAG_FLOOR, SentimentModel
 from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
 from yuqing.db import transaction
@@ -51,9 +64,13 @@ from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
 STATE_NAME = "analysis"
-# A growing event's metrics (and so its grade) lag its newest posts by at most this many seconds,
-# or until it has doubled in size, whichever comes first.
-METRICS_MAX_AGE = 10.0
+# Sightings of already analysed posts on other sites (the same story seen again) are read after
+# this cursor and counted in their events' sites.
+SIGHTINGS_STATE = "analysis.sightings"
+# Flags the incident model decides; the lexicon's own casualties/public-safety words are ignored.
+MODEL_FLAGS = ("casualties", "public_safety")
+# Accumulators of this many recently touched events are kept in memory; others are read back.
+_CACHED_EVENTS = 20_000
 STAGES = ("analysis.topics", "analysis.sentiment", "analysis.cluster", "analysis.metrics", "analysis.grade")
 
 
@@ -70,11 +87,49 @@ class BatchPost:
     root_external_id: str | None
     near_duplicate_of: int | None
     drill_id: int | None = None
+    published_at: dt.datetime | None = None
+    fetched_at: dt.datetime | None = None
+    kind: str = "original"
+    media_tier: str = "other"
+    url: str | None = None
+    source_id: int = 0
+    author_verified: bool | None = None
+    views: int | None = None
+    reposts: int | None = None
+    comments: int | None = None
+    likes: int | None = None
     topics: list[dict[str, Any]] = field(default_factory=list)
     sentiment: str = "neutral"
     negative: float = 0.0
     flags: tuple[str, ...] = ()
-    event_key: str = ""
+    incident: dict[str, Any] = field(default_factory=dict)
+    event_key: str | None = None
+
+    def facts(self, sighting_sites: tuple[str, ...] = ()) -> PostFacts:
+        """What the event metrics need of this post."""
+        return PostFacts(
+            post_id=self.id,
+            published_at=self.published_at,
+            fetched_at=self.fetched_at or self.when,
+            platform=self.platform,
+            kind=self.kind,
+            media_tier=self.media_tier,
+            url=self.url,
+            source_id=self.source_id,
+            text=self.text,
+            negative=self.sentiment == "negative",
+            flags=self.flags,
+            topics=tuple(t["topic_id"] for t in self.topics),
+            views=self.views,
+            reposts=self.reposts,
+            comments=self.comments,
+            likes=self.likes,
+            sighting_sites=sighting_sites,
+            incident=bool(self.incident.get("incident")),
+            casualties=bool(self.incident.get("casualties")),
+            public_safety=bool(self.incident.get("public_safety")),
+            author_verified=self.author_verified,
+        )
 
 
 @dataclass
@@ -106,15 +161,23 @@ class AnalysisPipeline:
         self._fixed_profile = profile is not None
         self._profile = profile or grading.load_profile(rt.settings.plan_profile or None)
         self._sentiment = SentimentModel.load()
+        self._incidents = IncidentModel.load()
         self._matcher: TopicMatcher[int] | None = None
         self._topics_version: tuple[Any, ...] | None = None
         self._drill_sources: dict[int, int] = {}  # source id -> drill id
         self._lock = threading.Lock()
-        # event id → (posts when its metrics were last computed, when): see stage_metrics.
-        self._measured: dict[int, tuple[int, float]] = {}
-        with rt.sessions() as session:
+        # event id -> its running metrics, for recently touched events (the table has them all)
+        self._accumulators: OrderedDict[int, EventAccumulator] = OrderedDict()
+        self._load_state()
+
+    def _load_state(self) -> None:
+        """The clusterer and cursors as of the last committed batch."""
+        self._accumulators.clear()
+        with self._rt.sessions() as session:
             state = session.get(PipelineState, STATE_NAME)
+            sightings = session.get(PipelineState, SIGHTINGS_STATE)
             self._cursor = state.cursor if state else 0
+            self._sighting_cursor = sightings.cursor if sightings else 0
             self._clusterer = (
                 EventClusterer.restore(state.data)
                 if state and state.data
@@ -139,7 +202,13 @@ class AnalysisPipeline:
                 posts = self._next_batch(size)
                 if not posts:
                     break
-                self._process(posts, total)
+                try:
+                    self._process(posts, total)
+                except Exception:
+                    # The stages changed the clusterer before the batch failed to commit: start
+                    # again from the committed state, so the batch is analysed as if new.
+                    self._load_state()
+                    raise
         return total
 
     def _next_batch(self, size: int) -> list[BatchPost]:
@@ -159,6 +228,14 @@ class AnalysisPipeline:
                     Post.root_external_id,
                     Post.near_duplicate_of,
                     Post.source_id,
+                    Post.kind,
+                    Post.media_tier,
+                    Post.url,
+                    Post.author_verified,
+                    Post.views,
+                    Post.reposts,
+                    Post.comments,
+                    Post.likes,
                 )
                 .where(Post.id > self._cursor)
                 .order_by(Post.id)
@@ -182,6 +259,17 @@ class AnalysisPipeline:
                     r.root_external_id,
                     r.near_duplicate_of,
                     drill,
+                    published_at=r.published_at,
+                    fetched_at=r.fetched_at,
+                    kind=r.kind,
+                    media_tier=r.media_tier,
+                    url=r.url,
+                    source_id=r.source_id,
+                    author_verified=r.author_verified,
+                    views=r.views,
+                    reposts=r.reposts,
+                    comments=r.comments,
+                    likes=r.likes,
                 )
             )
         return out
@@ -232,11 +320,14 @@ class AnalysisPipeline:
             with timed("analysis.cluster"):
                 touched = self._store(session, posts, closed)
             with timed("analysis.metrics"):
-                metrics = self.stage_metrics(session, touched)
+                metrics = self.stage_metrics(session, touched, posts)
             with timed("analysis.grade"):
                 total.signals += self.stage_grade(session, metrics)
             self._close_idle(session, list(closed))
             self._save_state(session, posts[-1].id)
+        for event_id, key in touched.items():
+            if key in closed:  # no post joins a closed event: its accumulator is not needed again
+                self._accumulators.pop(event_id, None)
         self._cursor = posts[-1].id
         total.posts += len(posts)
         total.events_touched += len(touched)
@@ -250,14 +341,25 @@ class AnalysisPipeline:
             post.topics = [{"topic_id": m.topic_id, "terms": list(m.fired_terms)} for m in matches]
 
     def stage_sentiment(self, posts: Sequence[BatchPost]) -> None:
-        """analysis.sentiment: polarity with a negative score, and sensitivity flags."""
+        """analysis.sentiment: polarity with a negative score, whether the post reports an incident
+        (with casualties, a threat to public safety, its domain), and the flags it supports.
+
+        A flagged post is negative for the unit whatever its tone (at least `FLAG_FLOOR`)."""
         texts = [f"{p.title}。{p.text}" if p.title else p.text for p in posts]
-        for post, result in zip(posts, self._sentiment.predict(texts), strict=True):
-            post.sentiment, post.negative, post.flags = result.label, result.negative, tuple(result.flags)
+        moods = self._sentiment.predict(texts, apply_flags=False)
+        incidents = self._incidents.predict(texts)
+        for post, mood, incident in zip(posts, moods, incidents, strict=True):
+            post.incident = incident.as_dict()
+            post.flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, mood.flags)
+            if post.flags:
+                post.sentiment, post.negative = "negative", max(mood.negative, FLAG_FLOOR)
+            else:
+                post.sentiment, post.negative = mood.label, mood.negative
 
     def stage_cluster(self, posts: Sequence[BatchPost]) -> None:
         """analysis.cluster: each post joins an open event of its (first) topic or starts one; a
-        repost joins its root's event, a near-duplicate its original's."""
+        repost joins its root's event, a near-duplicate its original's (unless they name different
+        hospitals, schools, places…); a post of no topic joins only through such a link."""
         roots = self._root_ids(posts)
         for post in posts:
             topic = post.topics[0]["topic_id"] if post.topics else None
@@ -269,6 +371,8 @@ class AnalysisPipeline:
                     topic=partition_key(topic, post.drill_id),
                     root_id=roots.get(post.id),
                     duplicate_of=str(post.near_duplicate_of) if post.near_duplicate_of else None,
+                    # untopiced chatter joins an event only through a link; it forms none itself
+                    join_only=topic is None,
                 )
             )
 
@@ -297,12 +401,13 @@ class AnalysisPipeline:
         self, session: Session, posts: Sequence[BatchPost], closed: dict[str, EventInfo]
     ) -> dict[int, str]:
         """Create or update the events of this batch and write each post's analysis once."""
-        keys = sorted({p.event_key for p in posts})
+        keys = sorted({p.event_key for p in posts if p.event_key})
         existing: dict[str, int] = {}
-        for cluster_key, stored_id in session.execute(
-            select(Event.cluster_key, Event.id).where(Event.cluster_key.in_(keys))
-        ):
-            existing[cluster_key] = stored_id
+        for start in range(0, len(keys), 500):
+            for cluster_key, stored_id in session.execute(
+                select(Event.cluster_key, Event.id).where(Event.cluster_key.in_(keys[start : start + 500]))
+            ):
+                existing[cluster_key] = stored_id
         touched: dict[int, str] = {}
         now = self._rt.clock()
         for key in keys:
@@ -318,6 +423,7 @@ class AnalysisPipeline:
                     title=title,
                     title_post_id=title_post,
                     keywords=list(info.keywords),
+                    entities=list(info.entities),
                     first_seen=info.first_seen,
                     last_seen=info.last_seen,
                     status=EventStatus.OPEN.value,
@@ -336,6 +442,7 @@ class AnalysisPipeline:
                 event = found_event
                 event.title, event.title_post_id = title, title_post
                 event.keywords = list(info.keywords)
+                event.entities = list(info.entities)
                 event.first_seen = min(event.first_seen, info.first_seen)
                 event.last_seen = max(event.last_seen, info.last_seen)
                 event.post_count = max(event.post_count, info.size)
@@ -352,108 +459,103 @@ class AnalysisPipeline:
                 "negative": p.negative,
                 "flags": list(p.flags),
                 "topics": p.topics,
-                "event_id": ids[p.event_key],
+                "incident": p.incident or None,
+                "event_id": ids[p.event_key] if p.event_key else None,
             }
             for p in posts
         ]
         session.execute(insert_ignoring_conflicts(table, session.get_bind().dialect.name), rows)
         return touched
 
-    def stage_metrics(self, session: Session, touched: dict[int, str]) -> dict[int, dict[str, Any]]:
-        """analysis.metrics: recompute the spread of the events this batch touched.
+    def stage_metrics(
+        self, session: Session, touched: dict[int, str], posts: Sequence[BatchPost]
+    ) -> dict[int, dict[str, Any]]:
+        """analysis.metrics: add the batch's posts to their events' running metrics, and the sites
+        where already analysed posts were seen again; measure the events touched.
 
-        A large event is not recomputed for every post that joins it: recomputing reads all its
-        posts, so doing it every batch makes a viral cascade quadratic. An event is recomputed
-        when it is new to this process, has doubled since it was last measured, or was last
-        measured more than `METRICS_MAX_AGE` seconds ago — so its metrics (and its grade) are at
-        most that stale; events of up to 50 posts are always current.
-        """
-        if not touched:
+        Each event's accumulator is read once (then kept in memory while it is busy) and written
+        back in the batch's transaction: a post costs the same whether its event has 10 posts or
+        100,000."""
+        by_event: dict[int, list[BatchPost]] = {}
+        ids = {key: event_id for event_id, key in touched.items()}
+        for post in posts:
+            if post.event_key:
+                by_event.setdefault(ids[post.event_key], []).append(post)
+        sightings = self._sightings(session, [p.id for p in posts if p.event_key])
+        late = self._late_sightings(session, {p.id for p in posts})
+        measured = set(by_event) | set(late)
+        if not measured:
             return {}
-        sizes = {
-            key: self._clusterer.event(key).size  # type: ignore[union-attr]
-            for key in touched.values()
-            if self._clusterer.event(key) is not None
-        }
-        clock = time.monotonic()
-        due: dict[int, str] = {}
-        for event_id, key in touched.items():
-            size = sizes.get(key)
-            seen = self._measured.get(event_id)
-            if (
-                size is None
-                or seen is None
-                or size <= 50
-                or size >= seen[0] * 2
-                or clock - seen[1] >= METRICS_MAX_AGE
-            ):
-                due[event_id] = key
-                self._measured[event_id] = (size or 0, clock)
-        touched = due
-        if not touched:
-            return {}
+        accumulators = self._accumulators_for(session, sorted(measured))
+        for event_id, mine in by_event.items():
+            acc = accumulators[event_id]
+            for post in mine:
+                acc.add(post.facts(tuple(sightings.get(post.id, ()))))
+        for event_id, sites in late.items():
+            accumulators[event_id].add_sites(sites)
         now = self._rt.clock()
-        rows = session.execute(
-            select(
-                PostAnalysis.event_id,
-                Post.id,
-                Post.published_at,
-                Post.fetched_at,
-                Post.platform,
-                Post.kind,
-                Post.media_tier,
-                Post.url,
-                Post.source_id,
-                Post.text,
-                PostAnalysis.sentiment,
-                PostAnalysis.flags,
-                PostAnalysis.topics,
-                Post.views,
-                Post.reposts,
-                Post.comments,
-                Post.likes,
-            )
-            .join(Post, Post.id == PostAnalysis.post_id)
-            .where(PostAnalysis.event_id.in_(list(touched)))
-        ).all()
-        sightings: dict[int, list[str]] = {}
-        post_ids = [r.id for r in rows]
+        out: dict[int, dict[str, Any]] = {}
+        for event_id in sorted(measured):
+            acc = accumulators[event_id]
+            computed = acc.result(now)
+            event = session.get(Event, event_id)
+            assert event is not None
+            event.metrics = computed.as_dict()
+            state = session.get(EventMetricsState, event_id)
+            if state is None:
+                session.add(EventMetricsState(event_id=event_id, data=acc.to_json(), updated_at=now))
+            else:
+                state.data, state.updated_at = acc.to_json(), now
+            out[event_id] = {"values": computed.values, "flags": computed.flags, "evidence": computed.evidence}
+        return out
+
+    def _accumulators_for(self, session: Session, event_ids: list[int]) -> dict[int, EventAccumulator]:
+        """The running metrics of these events: from memory, else as last stored, else new."""
+        cache = self._accumulators
+        missing = [i for i in event_ids if i not in cache]
+        for start in range(0, len(missing), 500):
+            for event_id, data in session.execute(
+                select(EventMetricsState.event_id, EventMetricsState.data).where(
+                    EventMetricsState.event_id.in_(missing[start : start + 500])
+                )
+            ):
+                cache[event_id] = EventAccumulator.from_json(data)
+        out: dict[int, EventAccumulator] = {}
+        for event_id in event_ids:
+            acc = cache.get(event_id)
+            if acc is None:
+                acc = cache[event_id] = EventAccumulator()
+            cache.move_to_end(event_id)
+            out[event_id] = acc
+        while len(cache) > _CACHED_EVENTS:
+            cache.popitem(last=False)  # stored with its event: read back when touched again
+        return out
+
+    @staticmethod
+    def _sightings(session: Session, post_ids: list[int]) -> dict[int, list[str]]:
+        """Sites where each of these posts was seen besides its own source."""
+        out: dict[int, list[str]] = {}
         for start in range(0, len(post_ids), 500):
             chunk = post_ids[start : start + 500]
             for post_id, url_key in session.execute(
                 select(PostSighting.post_id, PostSighting.url_key).where(PostSighting.post_id.in_(chunk))
             ):
-                sightings.setdefault(post_id, []).append(_site_of(url_key))
-        by_event: dict[int, list[PostFacts]] = {}
-        for r in rows:
-            by_event.setdefault(r.event_id, []).append(
-                PostFacts(
-                    post_id=r.id,
-                    published_at=r.published_at,
-                    fetched_at=r.fetched_at,
-                    platform=r.platform,
-                    kind=r.kind,
-                    media_tier=r.media_tier,
-                    url=r.url,
-                    source_id=r.source_id,
-                    text=r.text,
-                    negative=r.sentiment == "negative",
-                    flags=tuple(r.flags or ()),
-                    topics=tuple(t["topic_id"] for t in (r.topics or ())),
-                    views=r.views,
-                    reposts=r.reposts,
-                    comments=r.comments,
-                    likes=r.likes,
-                    sighting_sites=tuple(sightings.get(r.id, ())),
-                )
-            )
-        out: dict[int, dict[str, Any]] = {}
-        for event_id, facts in by_event.items():
-            computed = compute(facts, now)
-            event = session.get(Event, event_id)
-            assert event is not None
-            event.metrics = computed.as_dict()
-            out[event_id] = {"values": computed.values, "flags": computed.flags}
+                out.setdefault(post_id, []).append(_site_of(url_key))
+        return out
+
+    def _late_sightings(self, session: Session, batch: set[int]) -> dict[int, list[str]]:
+        """Sites of sightings stored since the last batch for posts analysed before it, by event."""
+        rows = session.execute(
+            select(PostSighting.id, PostSighting.post_id, PostSighting.url_key, PostAnalysis.event_id)
+            .join(PostAnalysis, PostAnalysis.post_id == PostSighting.post_id)
+            .where(PostSighting.id > self._sighting_cursor)
+            .order_by(PostSighting.id)
+        ).all()
+        out: dict[int, list[str]] = {}
+        for row in rows:
+            self._sighting_cursor = max(self._sighting_cursor, row.id)
+            if row.event_id is not None and row.post_id not in batch:
+                out.setdefault(row.event_id, []).append(_site_of(row.url_key))
         return out
 
     def stage_grade(self, session: Session, metrics: dict[int, dict[str, Any]]) -> int:
@@ -465,7 +567,9 @@ class AnalysisPipeline:
             assert event is not None
             if event.topic_id is None:
                 continue  # only what a unit monitors is graded
-            result = grading.grade(self._profile, measured["values"], measured["flags"])
+            result = grading.grade(
+                self._profile, measured["values"], measured["flags"], measured.get("evidence")
+            )
             if result is None or not grading.is_upgrade(event.grade_code, result.code):
                 continue  # a grade never drops by itself
             session.add(
@@ -494,12 +598,14 @@ class AnalysisPipeline:
             )
 
     def _save_state(self, session: Session, cursor: int) -> None:
-        state = session.get(PipelineState, STATE_NAME)
-        data = self._clusterer.snapshot()
-        if state is None:
-            session.add(PipelineState(name=STATE_NAME, data=data, cursor=cursor, updated_at=self._rt.clock()))
-        else:
-            state.data, state.cursor, state.updated_at = data, cursor, self._rt.clock()
+        now = self._rt.clock()
+        saved = ((STATE_NAME, self._clusterer.snapshot(), cursor), (SIGHTINGS_STATE, b"", self._sighting_cursor))
+        for name, data, position in saved:
+            state = session.get(PipelineState, name)
+            if state is None:
+                session.add(PipelineState(name=name, data=data, cursor=position, updated_at=now))
+            else:
+                state.data, state.cursor, state.updated_at = data, position, now
 
 
 def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
@@ -514,12 +620,26 @@ def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
         title=(first.title or first.text)[:80],
         title_post_id=str(first.id),
         keywords=[],
+        entities=[],
         first_seen=first.when,
         last_seen=max(p.when for p in mine),
         size=len(mine),
         post_ids=[str(p.id) for p in mine],
         open=False,
     )
+
+
+def trusted_flags(
+    incident: bool, casualties: bool, public_safety: bool, lexicon: Sequence[str]
+) -> tuple[str, ...]:
+    """The flags a post supports: the incident model's casualties and public-safety decisions, and
+    the lexicon's domain flags (corruption, food and drug safety, …) only when the post reports an
+    incident. Lexicon order, each once."""
+    if not incident:
+        return ()
+    chosen = {"casualties": casualties, "public_safety": public_safety}
+    chosen.update({flag: True for flag in lexicon if flag not in MODEL_FLAGS})
+    return tuple(flag for flag in LEXICON_FLAGS if chosen.get(flag))
 
 
 def partition_key(topic_id: int | None, drill_id: int | None) -> str | None:

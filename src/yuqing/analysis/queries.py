@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import case, select
 
-from yuqing.analysis.models import Event, Topic
+from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.ingest.normalise import display_iso
 from yuqing.runtime import Runtime
 
@@ -30,6 +30,7 @@ def event_view(event: Event, topic: str | None, zone: str, *, full: bool = False
         "reasons": event.reasons or [],
         "metrics": metrics,
         "keywords": event.keywords or [],
+        "entities": event.entities or [],
         "first_seen": display_iso(event.first_seen, zone),
         "last_seen": display_iso(event.last_seen, zone),
         "status": event.status,
@@ -65,11 +66,21 @@ def list_events(
         return [event_view(e, name, rt.settings.timezone) for e, name in session.execute(query)]
 
 
-def get_event(rt: Runtime, event_id: int) -> dict[str, Any]:
+def get_event(rt: Runtime, event_id: int, *, with_posts: bool = False) -> dict[str, Any]:
+    """One event in full; `with_posts` adds the ids of its posts, oldest first."""
     with rt.sessions() as session:
         row = session.execute(
             select(Event, Topic.name).outerjoin(Topic, Topic.id == Event.topic_id).where(Event.id == event_id)
         ).first()
         if row is None:
             raise EventNotFound(event_id)
-        return event_view(row[0], row[1], rt.settings.timezone, full=True)
+        view = event_view(row[0], row[1], rt.settings.timezone, full=True)
+        if with_posts:
+            view["post_ids"] = list(
+                session.scalars(
+                    select(PostAnalysis.post_id)
+                    .where(PostAnalysis.event_id == event_id)
+                    .order_by(PostAnalysis.post_id)
+                )
+            )
+        return view

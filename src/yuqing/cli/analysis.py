@@ -233,14 +233,18 @@ def events_show(
     event_id: Annotated[int, typer.Argument(help="Event id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one event with its grade reasons and metrics."""
+    """Show one event: grade reasons, entities, metrics; with --json also its posts' ids."""
     from yuqing.analysis import queries
 
     with runtime() as rt:
-        event = queries.get_event(rt, event_id)
+        event = queries.get_event(rt, event_id, with_posts=as_json)
     if as_json:
         emit_json(event)
         return
     typer.echo(f"{event['title']}\n等级：{event['grade'] or '未分级'}")
     for reason in event["reasons"]:
-        typer.echo(f"  - {reason['text']}")
+        posts = "、".join(f"#{p}" for p in reason.get("posts") or [])
+        typer.echo(f"  - {reason['text']}" + (f"：{posts}" if posts else ""))
+    if event["entities"]:
+        names = "、".join(f"{e['name']}（{e['posts']}）" for e in event["entities"])
+        typer.echo(f"涉及对象：{names}")

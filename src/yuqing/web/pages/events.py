@@ -18,6 +18,14 @@ from yuqing.web.pages import queries
 from yuqing.web.pages.common import pager, render
 
 CurrentUser = Annotated[User, Depends(current_user)]
+ENTITY_LABELS = {
+    "place": "地点",
+    "hospital": "医院",
+    "school": "学校",
+    "company": "企业",
+    "office": "机关",
+    "person": "人物",
+}
 STATUS_CHOICES = (("open", "进行中"), ("closed", "已平息"), ("", "全部"))
 GRADE_CHOICES = (("", "全部"), ("graded", "已定级"), *((c, queries.GRADE_NAMES[c]) for c in queries.GRADES))
 
@@ -67,6 +75,10 @@ def event_context(rt: Runtime, event_id: int, *, offset: int = 0) -> dict[str, A
                 for k, v in sorted((metrics.get("platform_counts") or {}).items(), key=lambda kv: -kv[1])
             ],
             "regions": list(metrics.get("region_list") or []),
+            "entities": [
+                {**e, "label": ENTITY_LABELS.get(str(e.get("kind")), str(e.get("kind")))}
+                for e in (event.entities or [])[:8]
+            ],
             "trend": {
                 "hours": [str(p.get("hour", ""))[5:16].replace("T", " ") for p in hourly],
                 "posts": [int(p.get("posts", 0)) for p in hourly],

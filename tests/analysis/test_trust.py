@@ -1,0 +1,162 @@
+"""Trustworthy events and grades, end to end through import and the pipeline: concurrent incidents
+of one topic stay apart and are graded by the plan's thresholds, copies of a story merge, a
+template about different hospitals does not, one word in one post raises nothing, and untopiced
+chatter forms no event."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from yuqing.analysis import queries, topics
+from yuqing.analysis.models import Event, PostAnalysis
+from yuqing.analysis.pipeline import AnalysisPipeline, trusted_flags
+from yuqing.ingest import service
+from yuqing.ingest.models import Post
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+
+DAY = "2026-12-03T"
+
+
+def load(rt: Runtime, rows: list[dict[str, object]], name: str) -> None:
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+    service.import_data(rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin=name)
+
+
+def medical_topic(rt: Runtime) -> None:
+    topics.set_word_group(rt, "医疗主体", ["医院", "患者", "患儿", "医生"], "主体")
+    topics.add_topic(rt, "医疗", "@医疗主体 + (投诉|误诊|死亡|纠纷|事故|索要红包|身亡)", "市卫健委")
+
+
+def news(site: str, n: int, text: str, when: str, *, tier: str = "other", views: int = 0) -> dict[str, object]:
+    return {
+        "id": f"{site}-{n}",
+        "url": f"https://{site}/news/{n}.html",
+        "platform": "news",
+        "media_tier": tier,
+        "text": text,
+        "published_at": DAY + when,
+        "views": views,
+    }
+
+
+# Four incidents at four hospitals of one city within two hours: four stories.
+WAITING = (
+    "南京市第一医院门诊排队三小时，患者家属投诉挂号难、医生态度冷漠，记者昨日走访发现，"
+    "该院门诊大厅人满为患，自助机多台故障，院方回应称将增加窗口。"
+)
+MISDIAGNOSIS = (
+    "江苏省人民医院被指误诊：一名市民腹痛就医被诊断为胃炎，三天后在另一家医院查出阑尾穿孔，"
+    "家属要求院方给出说法，医院医务处表示已介入调查。"
+)
+BRIBE = (
+    "鼓楼医院一名外科医生被曝术前向患者家属索要红包五千元，家属提供了录音，"
+    "医院纪委已成立调查组，涉事医生停职接受调查。"
+)
+DEATH = (
+    "南京市儿童医院一名5岁患儿输液后死亡，家属质疑护士用错药。12月3日上午，患儿在该院输液约二十分钟后"
+    "出现抽搐，经抢救无效死亡，院方称已封存药品，等待尸检结果。"
+)
+
+
+def test_four_concurrent_hospital_incidents_are_four_events_graded_by_the_plan(rt: Runtime) -> None:
+    medical_topic(rt)
+    rows = [
+        news("a.cn", 1, WAITING, "08:00:00+08:00", views=300),
+        news("b.cn", 1, MISDIAGNOSIS, "08:20:00+08:00", views=1800),
+        news("c.cn", 1, MISDIAGNOSIS.replace("昨日", "今日"), "08:40:00+08:00", views=900),
+        news("js.gov.cn", 1, BRIBE, "09:00:00+08:00", tier="provincial", views=2000),
+        news("d.cn", 1, DEATH, "09:10:00+08:00", tier="city", views=5000),
+        news("e.cn", 1, DEATH.replace("12月3日上午，", ""), "09:30:00+08:00", tier="city", views=3000),
+        news("f.cn", 1, "转载：" + DEATH, "09:50:00+08:00", tier="city", views=2000),
+    ]
+    load(rt, rows, "four.jsonl")
+    AnalysisPipeline(rt).run()
+    events = sorted(queries.list_events(rt, graded_only=True), key=lambda e: e["first_seen"])
+    assert [e["grade_code"] for e in events] == ["IV", "III", "II", "I"]
+    assert [e["posts"] for e in events] == [1, 2, 1, 3]
+    death = queries.get_event(rt, events[3]["id"], with_posts=True)
+    [flag] = [r for r in death["reasons"] if r["key"] == "flag:casualties"]
+    assert "人员伤亡" in flag["text"] and len(flag["posts"]) >= 1
+    assert set(flag["posts"]) <= set(death["post_ids"])
+    assert any(e["kind"] == "hospital" and "儿童医院" in e["name"] for e in death["entities"])
+    # the misdiagnosis story on two sites is one event on two sites
+    assert events[1]["metrics"]["sites"] == 2
+
+
+TEMPLATE = "患者家属投诉{}误诊，孩子高烧三天被当作普通感冒，延误治疗住进重症监护室，家属要求医院公开道歉并赔偿。"
+
+
+def test_a_template_about_three_hospitals_is_three_events_and_a_copy_joins(rt: Runtime) -> None:
+    medical_topic(rt)
+    hospitals = ("南京鼓楼医院", "江苏省中医院", "南京市中大医院")
+    rows = [
+        news(f"s{i}.cn", 1, TEMPLATE.format(h), f"10:0{i}:00+08:00") for i, h in enumerate(hospitals)
+    ]
+    # one character changed: the same story about the same hospital, on another site
+    rows.append(news("s9.cn", 1, TEMPLATE.format(hospitals[0]).replace("三天", "3天"), "10:30:00+08:00"))
+    load(rt, rows, "template.jsonl")
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        by_site = {
+            url.split("/")[2]: event_id
+            for url, event_id in session.execute(
+                select(Post.url, PostAnalysis.event_id).join(PostAnalysis, PostAnalysis.post_id == Post.id)
+            )
+        }
+    assert len({by_site["s0.cn"], by_site["s1.cn"], by_site["s2.cn"]}) == 3
+    assert by_site["s9.cn"] == by_site["s0.cn"]
+
+
+def test_one_word_in_a_post_raises_no_flag(rt: Runtime) -> None:
+    medical_topic(rt)
+    rows = [
+        news("h.cn", 1, "星座运势：天蝎座今天易伤人，说话死倔，去医院看望病人时少说为妙，以免引发纠纷。", "11:00:00+08:00"),
+        news("h.cn", 2, "新书推荐《爱与死亡的故事》：一位医生在医院里见证的生死，温暖治愈，限时五折。", "11:10:00+08:00"),
+        news("h.cn", 3, "累死了，今天在医院陪床一整天，患者家属真不容易，笑死，护士说我比病人还憔悴。", "11:20:00+08:00"),
+    ]
+    load(rt, rows, "noise.jsonl")
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        flags = [a.flags for a in session.scalars(select(PostAnalysis))]
+    assert flags == [[], [], []]
+    assert not any(e["grade_code"] == "I" for e in queries.list_events(rt, graded_only=True))
+
+
+def test_untopiced_chatter_forms_no_event_but_a_repost_of_an_event_joins_it(rt: Runtime) -> None:
+    medical_topic(rt)
+    rows: list[dict[str, object]] = [
+        {"id": f"x{i}", "text": f"今天天气不错，和朋友去公园散步第{i}天，心情很好。", "published_at": f"{DAY}12:0{i}:00+08:00"}
+        for i in range(5)
+    ]
+    rows.append({"id": "o1", "text": DEATH, "published_at": DAY + "12:10:00+08:00", "platform": "weibo"})
+    rows.append(
+        {
+            "id": "r1",
+            "text": "太让人心痛了",
+            "kind": "repost",
+            "cascade": "o1",
+            "published_at": DAY + "12:20:00+08:00",
+            "platform": "weibo",
+        }
+    )
+    load(rt, rows, "chatter.jsonl")
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 1
+        event = session.scalars(select(Event)).one()
+        assert event.post_count == 2
+        # the event's times are its posts' times
+        assert event.first_seen.isoformat().startswith("2026-12-03T04:10")
+        assert event.last_seen.isoformat().startswith("2026-12-03T04:20")
+        unassigned = session.scalar(
+            select(func.count()).select_from(PostAnalysis).where(PostAnalysis.event_id.is_(None))
+        )
+        assert unassigned == 5
+
+
+def test_trusted_flags_need_an_incident() -> None:
+    assert trusted_flags(False, False, False, ("casualties", "corruption")) == ()
+    assert trusted_flags(True, True, False, ("public_safety", "corruption")) == ("casualties", "corruption")
