@@ -5,8 +5,11 @@ the server. The worker takes a window of later cascades and feeds their posts th
 import path (`service.import_data` with a `PostWriter`), each when its time comes: cascade *i*
 starts `stagger` seconds after the one before it, and within a cascade a post that came *t* after
 the original comes *t / speed* after the replayed original (speed 60: an hour of the cascade per
-minute). Its `published_at` is the moment it is fed, so the pipeline sees the cascade unfold now,
-forms and grades events, and the response worker raises and escalates alerts while one watches.
+minute). Its `published_at` is the moment it is fed — the replay presents its posts as arriving
+now, so the pipeline sees the cascade unfold now, the dashboard's last-72-hours chart and the
+event list show it by those times, and the response worker raises and escalates alerts while one
+watches. The post's real time (2010-2015) is kept as `original_published_at` among its stored
+fields, as evidence.
 
 Replayed posts get ids of their own (`…~r<start>`), so every demo run replays afresh.
 """
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from yuqing.background import PeriodicWorker
+from yuqing.demo import demo_topic_matcher, published_at
 from yuqing.ingest import service
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
@@ -42,17 +46,6 @@ class Scheduled:
     row: Row
 
 
-def _published(row: Row) -> dt.datetime | None:
-    value = row.get("published_at")
-    if not isinstance(value, str):
-        return None
-    try:
-        found = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return found.replace(tzinfo=dt.UTC) if found.tzinfo is None else found
-
-
 def schedule(
     rows: Iterable[Row], *, speed: float = 60.0, stagger: float = 120.0, horizon_hours: float = 72.0
 ) -> list[Scheduled]:
@@ -63,7 +56,7 @@ def schedule(
         raise ValueError("speed must be positive")
     cascades: dict[str, list[tuple[dt.datetime, Row]]] = {}
     for row in rows:
-        at = _published(row)
+        at = published_at(row.get("published_at"))
         if at is None:
             continue
         cascades.setdefault(str(row.get("cascade") or row.get("id")), []).append((at, row))
@@ -79,42 +72,49 @@ def schedule(
     return out
 
 
-# Words of the demo topics (`yuqing.demo`): a window made of cascades that match them raises alerts.
-_SUBJECTS = ("医院", "医生", "患者", "产妇", "学校", "学生", "老师", "幼儿园", "食品", "奶粉", "地沟油")
-_TRIGGERS = ("死亡", "身亡", "事故", "打人", "中毒", "有毒", "致癌", "坠楼", "猥亵", "过期", "变质", "黑心")
-
-
-def _relevant(text: str) -> bool:
-    return any(word in text for word in _SUBJECTS) and any(word in text for word in _TRIGGERS)
-
-
-def ced_window(path: Path, *, skip: int, cascades: int = 12, max_rows: int = 20000) -> list[Row]:
-    """Whole cascades after the first `skip` rows of the CED file: those whose original matches the
-    demo topics first, then others, up to `cascades` cascades and about `max_rows` rows."""
+def ced_window(
+    path: Path,
+    *,
+    skip: int,
+    cascades: int = 12,
+    max_rows: int = 20000,
+    relevant: Callable[[str], bool] | None = None,
+) -> list[Row]:
+    """Whole cascades after the first `skip` rows of the CED file: those whose original is
+    `relevant` (default: matches a demo topic) first, then others, up to `cascades` cascades and
+    about `max_rows` rows. A cascade whose original lies within the first `skip` rows (the
+    history) is left out: its posts are history's."""
+    is_relevant = relevant or demo_topic_matcher()
     raw = path.read_bytes()
     stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if raw[:2] == b"\x1f\x8b" else io.BytesIO(raw)
     groups: dict[str, list[Row]] = {}
-    relevant: list[str] = []
+    relevant_keys: list[str] = []
     others = 0  # cascades kept in case too few match; the rest are read past, not kept
+    skipped: set[str] = set()
     for number, line in enumerate(stream):
         if number < skip or not line.strip():
             continue
         row: Row = json.loads(line)
         key = str(row.get("cascade") or row.get("id"))
+        if key in skipped:
+            continue
         if key not in groups:
-            if len(relevant) >= cascades:
+            if row.get("kind", "original") != "original":
+                skipped.add(key)  # the rest of a cascade begun in the history
+                continue
+            if len(relevant_keys) >= cascades:
                 break  # enough matching cascades; this is a new one
-            matches = row.get("kind") == "original" and _relevant(str(row.get("text", "")))
+            matches = is_relevant(str(row.get("text", "")))
             keep = matches or others < cascades
             if not keep:
                 continue
             groups[key] = []
             if matches:
-                relevant.append(key)
+                relevant_keys.append(key)
             else:
                 others += 1
         groups[key].append(row)
-    chosen = relevant + [key for key in groups if key not in relevant]
+    chosen = relevant_keys + [key for key in groups if key not in relevant_keys]
     out: list[Row] = []
     for key in chosen[:cascades]:
         if out and len(out) + len(groups[key]) > max_rows:
@@ -194,6 +194,8 @@ class ReplayWorker(PeriodicWorker):
             if item.offset > elapsed:
                 break
             row = _retag(item.row, self.tag or "")
+            # Presented as arriving now; the real time stays with the post as evidence.
+            row["original_published_at"] = item.row.get("published_at")
             row["published_at"] = (started + dt.timedelta(seconds=item.offset)).isoformat()
             due.append(row)
         if not due:

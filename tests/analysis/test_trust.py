@@ -30,7 +30,9 @@ def medical_topic(rt: Runtime) -> None:
     topics.add_topic(rt, "医疗", "@医疗主体 + (投诉|误诊|死亡|纠纷|事故|索要红包|身亡)", "市卫健委")
 
 
-def news(site: str, n: int, text: str, when: str, *, tier: str = "other", views: int = 0) -> dict[str, object]:
+def news(
+    site: str, n: int, text: str, when: str, *, tier: str = "other", views: int = 0
+) -> dict[str, object]:
     return {
         "id": f"{site}-{n}",
         "url": f"https://{site}/news/{n}.html",
@@ -86,15 +88,15 @@ def test_four_concurrent_hospital_incidents_are_four_events_graded_by_the_plan(r
     assert events[1]["metrics"]["sites"] == 2
 
 
-TEMPLATE = "患者家属投诉{}误诊，孩子高烧三天被当作普通感冒，延误治疗住进重症监护室，家属要求医院公开道歉并赔偿。"
+TEMPLATE = (
+    "患者家属投诉{}误诊，孩子高烧三天被当作普通感冒，延误治疗住进重症监护室，家属要求医院公开道歉并赔偿。"
+)
 
 
 def test_a_template_about_three_hospitals_is_three_events_and_a_copy_joins(rt: Runtime) -> None:
     medical_topic(rt)
     hospitals = ("南京鼓楼医院", "江苏省中医院", "南京市中大医院")
-    rows = [
-        news(f"s{i}.cn", 1, TEMPLATE.format(h), f"10:0{i}:00+08:00") for i, h in enumerate(hospitals)
-    ]
+    rows = [news(f"s{i}.cn", 1, TEMPLATE.format(h), f"10:0{i}:00+08:00") for i, h in enumerate(hospitals)]
     # one character changed: the same story about the same hospital, on another site
     rows.append(news("s9.cn", 1, TEMPLATE.format(hospitals[0]).replace("三天", "3天"), "10:30:00+08:00"))
     load(rt, rows, "template.jsonl")
@@ -113,9 +115,24 @@ def test_a_template_about_three_hospitals_is_three_events_and_a_copy_joins(rt: R
 def test_one_word_in_a_post_raises_no_flag(rt: Runtime) -> None:
     medical_topic(rt)
     rows = [
-        news("h.cn", 1, "星座运势：天蝎座今天易伤人，说话死倔，去医院看望病人时少说为妙，以免引发纠纷。", "11:00:00+08:00"),
-        news("h.cn", 2, "新书推荐《爱与死亡的故事》：一位医生在医院里见证的生死，温暖治愈，限时五折。", "11:10:00+08:00"),
-        news("h.cn", 3, "累死了，今天在医院陪床一整天，患者家属真不容易，笑死，护士说我比病人还憔悴。", "11:20:00+08:00"),
+        news(
+            "h.cn",
+            1,
+            "星座运势：天蝎座今天易伤人，说话死倔，去医院看望病人时少说为妙，以免引发纠纷。",
+            "11:00:00+08:00",
+        ),
+        news(
+            "h.cn",
+            2,
+            "新书推荐《爱与死亡的故事》：一位医生在医院里见证的生死，温暖治愈，限时五折。",
+            "11:10:00+08:00",
+        ),
+        news(
+            "h.cn",
+            3,
+            "累死了，今天在医院陪床一整天，患者家属真不容易，笑死，护士说我比病人还憔悴。",
+            "11:20:00+08:00",
+        ),
     ]
     load(rt, rows, "noise.jsonl")
     AnalysisPipeline(rt).run()
@@ -128,7 +145,11 @@ def test_one_word_in_a_post_raises_no_flag(rt: Runtime) -> None:
 def test_untopiced_chatter_forms_no_event_but_a_repost_of_an_event_joins_it(rt: Runtime) -> None:
     medical_topic(rt)
     rows: list[dict[str, object]] = [
-        {"id": f"x{i}", "text": f"今天天气不错，和朋友去公园散步第{i}天，心情很好。", "published_at": f"{DAY}12:0{i}:00+08:00"}
+        {
+            "id": f"x{i}",
+            "text": f"今天天气不错，和朋友去公园散步第{i}天，心情很好。",
+            "published_at": f"{DAY}12:0{i}:00+08:00",
+        }
         for i in range(5)
     ]
     rows.append({"id": "o1", "text": DEATH, "published_at": DAY + "12:10:00+08:00", "platform": "weibo"})

@@ -1,17 +1,35 @@
-"""Event metrics: how far an event has spread, computed from its posts.
+"""Event metrics: how far an event has spread, and the evidence for the flags it carries.
 
-Pure functions over plain post records, so the pipeline, the benchmarks and the tests share them.
+An `EventAccumulator` is an event's running state: posts are added as they join the event, each at
+a constant cost, and `result(now)` measures the event without reading its posts again. The state
+stays small whatever the event's size (a counter per day, hour, site, platform, tier and region,
+at most ten post ids per flag, and per-minute counts of the last three hours), and `to_json` /
+`from_json` store it between runs. `compute(posts, now)` measures a list of posts the same way.
+
 Engagement is counted per day in Asia/Shanghai, and the grade conditions read the busiest day, as
 the plan counts "within one day". An original post's engagement figures (reposts, comments,
 likes, views as the platform reported them) are set against the reposts we collected ourselves,
 and the larger is taken, so neither source of evidence is counted twice.
+
+A flag (casualties, a threat to public safety, …) is evidence, not a word count: per flag, the
+posts that support it, how many of them come from a mainstream source (central, provincial or
+city media, or a verified account), their share of the event's posts that report an incident, and
+up to ten of them to show (mainstream first, then the earliest).
+
+The growth counts (`last_hour`, `hour_before`) are kept per minute: a post is counted in the
+whole minute at or after its time, and `result(now)` reads `now` rounded up to the whole minute.
+So they equal a count of the posts in `(now - 1 h, now]` and in the hour before exactly when `now`
+is a whole minute; otherwise they are those of the next whole minute (a post less than a minute
+from an edge of the two hours may fall in the neighbouring hour). Minutes more than three hours
+before the newest post are dropped: the counts are exact for any `now` later than an hour before
+the newest post, which is how the pipeline reads them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +59,7 @@ METRIC_LABELS: dict[str, str] = {
     "media_provincial_or_central": "省级及以上媒体报道数",
     "media_city_or_above": "市级及以上媒体报道数",
     "growth": "近一小时增长（条）",
+    "incident_posts": "报道事件的信息数",
 }
 FLAG_LABELS: dict[str, str] = {
     "casualties": "人员伤亡",
@@ -55,12 +74,25 @@ FLAG_LABELS: dict[str, str] = {
     "environment": "环境污染",
     "crime": "刑事案件",
 }
+MAINSTREAM_TIERS = frozenset({"central", "provincial", "city"})
+EVIDENCE_POST_IDS = 10  # supporting posts named per flag
 _ENGAGEMENT = ("views", "reposts", "comments", "likes")
+# A day's counters, in this order in the stored state and in `EventMetrics.daily`.
+_DAILY = (*_ENGAGEMENT, "posts", "collected_reposts", "weibo_reposts")
+_STATE_VERSION = 1
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MINUTE_US = 60_000_000
+_RECENT_MINUTES = 180  # per-minute counts kept behind the newest post
+_PRUNE_AT = _RECENT_MINUTES + 60  # dropped in bulk, so a post costs O(1) amortised
 
 
 @dataclass(frozen=True)
 class PostFacts:
-    """What metrics need to know of one post of an event."""
+    """What metrics need to know of one post of an event.
+
+    `flags` are the flags this post supports (the caller puts in only those it trusts);
+    `incident` says the post reports an incident, and `author_verified` whether its account is
+    verified (None: not known)."""
 
     post_id: int
     published_at: dt.datetime | None
@@ -79,6 +111,10 @@ class PostFacts:
     comments: int | None = None
     likes: int | None = None
     sighting_sites: tuple[str, ...] = ()
+    incident: bool = False
+    casualties: bool = False
+    public_safety: bool = False
+    author_verified: bool | None = None
 
     @property
     def when(self) -> dt.datetime:
@@ -95,21 +131,29 @@ class PostFacts:
             return f"{self.platform}:{self.source_id}"
         return self.platform
 
+    @property
+    def mainstream(self) -> bool:
+        """From central, provincial or city media, or a verified account."""
+        return self.media_tier in MAINSTREAM_TIERS or self.author_verified is True
+
 
 @dataclass
 class EventMetrics:
     values: dict[str, float]
-    flags: dict[str, int]
+    flags: dict[str, int]  # flag -> supporting posts
     daily: dict[str, dict[str, int]] = field(default_factory=dict)
     hourly: list[dict[str, Any]] = field(default_factory=list)
     sites: list[str] = field(default_factory=list)
     platforms: dict[str, int] = field(default_factory=dict)
     regions: list[str] = field(default_factory=list)
+    # flag -> {"posts", "mainstream", "post_ids", "share" (of the event's incident posts)}
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.values.items()},
             "flags": self.flags,
+            "evidence": self.evidence,
             "daily": self.daily,
             "hourly": self.hourly,
             "site_list": self.sites,
@@ -118,82 +162,219 @@ class EventMetrics:
         }
 
 
-def compute(posts: Sequence[PostFacts], now: dt.datetime) -> EventMetrics:
-    """The metrics of an event made of these posts, as of `now`."""
-    counted = (*_ENGAGEMENT, "posts", "collected_reposts", "weibo_reposts")
-    daily: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(counted, 0))
-    hourly: Counter[str] = Counter()
-    hourly_negative: Counter[str] = Counter()
-    sites: set[str] = set()
-    platforms: Counter[str] = Counter()
-    tiers: Counter[str] = Counter()
-    flags: Counter[str] = Counter()
-    topics: set[int] = set()
-    regions: Counter[str] = Counter()
-    negative = sensitive = 0
-    for post in posts:
-        local = post.when.astimezone(SHANGHAI)
-        day = daily[local.date().isoformat()]
-        day["posts"] += 1
-        for name in _ENGAGEMENT:
-            day[name] += getattr(post, name) or 0
-        if post.kind == "repost":
-            day["collected_reposts"] += 1
+@dataclass
+class _FlagEvidence:
+    posts: int = 0
+    mainstream: int = 0
+    # [0 if mainstream else 1, time in µs, post id] of the first supporting posts in that order
+    shown: list[list[int]] = field(default_factory=list)
+
+
+class EventAccumulator:
+    """An event's running metrics: `add` each post once, `result(now)` whenever needed."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+        self.negative = 0
+        self.sensitive = 0
+        self.incident_posts = 0
+        self.daily: dict[str, list[int]] = {}
+        self.hourly: dict[str, list[int]] = {}  # local hour -> [posts, negative]
+        self.sites: set[str] = set()
+        self.topics: set[int] = set()
+        # Counters keep first-seen order: it breaks ties among regions and orders the platforms.
+        self.platforms: Counter[str] = Counter()
+        self.tiers: Counter[str] = Counter()
+        self.regions: Counter[str] = Counter()
+        self.evidence: dict[str, _FlagEvidence] = {}
+        self.recent: dict[int, int] = {}  # minute (epoch minutes, rounded up) -> posts
+        self.newest: int | None = None  # the newest post's minute
+
+    def add(self, post: PostFacts) -> None:
+        """Count one post of the event (each post once)."""
+        when = post.when
+        local = when.astimezone(SHANGHAI)
+        day = self.daily.get(date := local.date().isoformat())
+        if day is None:
+            day = self.daily[date] = [0] * len(_DAILY)
+        for i, name in enumerate(_ENGAGEMENT):
+            day[i] += getattr(post, name) or 0
+        day[4] += 1  # then collected_reposts, weibo_reposts: the order of _DAILY
+        repost = post.kind == "repost"
+        if repost:
+            day[5] += 1
         if post.platform == "weibo":
-            day["weibo_reposts"] += (post.reposts or 0) + (1 if post.kind == "repost" else 0)
-        hour = local.replace(minute=0, second=0, microsecond=0).isoformat()
-        hourly[hour] += 1
+            day[6] += (post.reposts or 0) + (1 if repost else 0)
+        hour = self.hourly.setdefault(local.replace(minute=0, second=0, microsecond=0).isoformat(), [0, 0])
+        hour[0] += 1
+        self.posts += 1
         if post.negative:
-            negative += 1
-            hourly_negative[hour] += 1
+            self.negative += 1
+            hour[1] += 1
+        if post.incident:
+            self.incident_posts += 1
+        micros = (when - _EPOCH) // dt.timedelta(microseconds=1)
         if post.flags:
-            sensitive += 1
-            flags.update(post.flags)
-        sites.add(post.site)
-        sites.update(post.sighting_sites)
-        platforms[post.platform] += 1
-        if post.kind == "original" or post.platform not in ("weibo",):
-            tiers[post.media_tier] += 1
-        topics.update(post.topics)
-        regions.update(regions_in(post.text))
-    for day in daily.values():
-        day["reposts"] = max(day["reposts"], day["collected_reposts"])
-    busiest = {
-        name: max((d[name] for d in daily.values()), default=0) for name in (*_ENGAGEMENT, "weibo_reposts")
-    }
-    last_hour = sum(1 for p in posts if now - dt.timedelta(hours=1) < p.when <= now)
-    an_hour_ago = now - dt.timedelta(hours=1)
-    hour_before = sum(1 for p in posts if an_hour_ago - dt.timedelta(hours=1) < p.when <= an_hour_ago)
-    values: dict[str, float] = {
-        "posts": len(posts),
-        **{name: float(busiest[name]) for name in busiest},
-        "sites": len(sites),
-        "platforms": len(platforms),
-        "regions": len(regions),
-        "negative_share": negative / len(posts) if posts else 0.0,
-        "sensitive_posts": sensitive,
-        "topic_matched": len(topics),
-        "media_central": tiers["central"],
-        "media_provincial": tiers["provincial"],
-        "media_city": tiers["city"],
-        "media_provincial_or_central": tiers["central"] + tiers["provincial"],
-        "media_city_or_above": tiers["central"] + tiers["provincial"] + tiers["city"],
-        "growth": last_hour - hour_before,
-        "last_hour": last_hour,
-        "hour_before": hour_before,
-    }
-    series = [
-        {"hour": hour, "posts": hourly[hour], "negative": hourly_negative[hour]} for hour in sorted(hourly)
-    ]
-    return EventMetrics(
-        values=values,
-        flags=dict(flags),
-        daily={k: daily[k] for k in sorted(daily)},
-        hourly=series,
-        sites=sorted(sites),
-        platforms=dict(platforms),
-        regions=[name for name, _ in regions.most_common(10)],
-    )
+            self.sensitive += 1
+            rank = [0 if post.mainstream else 1, micros, post.post_id]
+            for flag in dict.fromkeys(post.flags):
+                self._support(flag, post.mainstream, rank)
+        self.sites.add(post.site)
+        self.sites.update(post.sighting_sites)
+        self.platforms[post.platform] += 1
+        if post.kind == "original" or post.platform != "weibo":  # a Weibo repost is no outlet's report
+            self.tiers[post.media_tier] += 1
+        self.topics.update(post.topics)
+        self.regions.update(sorted(regions_in(post.text)))
+        self._recent(-(-micros // _MINUTE_US))
+
+    def add_sites(self, sites: Iterable[str]) -> None:
+        """Sites where posts of the event were seen again after they were added."""
+        self.sites.update(sites)
+
+    def _support(self, flag: str, mainstream: bool, rank: list[int]) -> None:
+        evidence = self.evidence.get(flag)
+        if evidence is None:
+            evidence = self.evidence[flag] = _FlagEvidence()
+        evidence.posts += 1
+        evidence.mainstream += mainstream
+        shown = evidence.shown
+        if len(shown) < EVIDENCE_POST_IDS or rank < shown[-1]:
+            shown.append(rank)
+            shown.sort()
+            del shown[EVIDENCE_POST_IDS:]
+
+    def _recent(self, minute: int) -> None:
+        if self.newest is None or minute > self.newest:
+            self.newest = minute
+        elif minute <= self.newest - _RECENT_MINUTES:
+            return  # too old to count in any hour measured
+        self.recent[minute] = self.recent.get(minute, 0) + 1
+        if len(self.recent) > _PRUNE_AT:
+            self.recent = self._recent_kept()
+
+    def _recent_kept(self) -> dict[int, int]:
+        if self.newest is None:
+            return {}
+        oldest = self.newest - _RECENT_MINUTES
+        return {m: n for m, n in self.recent.items() if m > oldest}
+
+    def result(self, now: dt.datetime) -> EventMetrics:
+        """The event's metrics as of `now` (see the module docstring for the growth counts)."""
+        daily = {}
+        for date in sorted(self.daily):
+            day = dict(zip(_DAILY, self.daily[date], strict=True))
+            day["reposts"] = max(day["reposts"], day["collected_reposts"])
+            daily[date] = day
+        busiest = {
+            name: max((d[name] for d in daily.values()), default=0)
+            for name in (*_ENGAGEMENT, "weibo_reposts")
+        }
+        minute = -(-((now - _EPOCH) // dt.timedelta(microseconds=1)) // _MINUTE_US)
+        last_hour = hour_before = 0
+        for m, n in self._recent_kept().items():
+            if minute - 60 < m <= minute:
+                last_hour += n
+            elif minute - 120 < m <= minute - 60:
+                hour_before += n
+        tiers = self.tiers
+        values: dict[str, float] = {
+            "posts": self.posts,
+            **{name: float(busiest[name]) for name in busiest},
+            "sites": len(self.sites),
+            "platforms": len(self.platforms),
+            "regions": len(self.regions),
+            "negative_share": self.negative / self.posts if self.posts else 0.0,
+            "sensitive_posts": self.sensitive,
+            "topic_matched": len(self.topics),
+            "media_central": tiers["central"],
+            "media_provincial": tiers["provincial"],
+            "media_city": tiers["city"],
+            "media_provincial_or_central": tiers["central"] + tiers["provincial"],
+            "media_city_or_above": tiers["central"] + tiers["provincial"] + tiers["city"],
+            "growth": last_hour - hour_before,
+            "last_hour": last_hour,
+            "hour_before": hour_before,
+            "incident_posts": self.incident_posts,
+        }
+        evidence = {
+            flag: {
+                "posts": e.posts,
+                "mainstream": e.mainstream,
+                "post_ids": [rank[2] for rank in e.shown],
+                "share": e.posts / max(self.incident_posts, 1),
+            }
+            for flag, e in self.evidence.items()
+        }
+        return EventMetrics(
+            values=values,
+            flags={flag: e.posts for flag, e in self.evidence.items()},
+            daily=daily,
+            hourly=[
+                {"hour": h, "posts": self.hourly[h][0], "negative": self.hourly[h][1]}
+                for h in sorted(self.hourly)
+            ],
+            sites=sorted(self.sites),
+            platforms=dict(self.platforms),
+            regions=[name for name, _ in self.regions.most_common(10)],
+            evidence=evidence,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as JSON-safe data (ordered counters as [key, count] pairs, since a JSON
+        column need not keep the order of an object's keys)."""
+        return {
+            "version": _STATE_VERSION,
+            "posts": self.posts,
+            "negative": self.negative,
+            "sensitive": self.sensitive,
+            "incident_posts": self.incident_posts,
+            "daily": {k: list(v) for k, v in self.daily.items()},
+            "hourly": {k: list(v) for k, v in self.hourly.items()},
+            "sites": sorted(self.sites),
+            "topics": sorted(self.topics),
+            "platforms": [[k, n] for k, n in self.platforms.items()],
+            "tiers": [[k, n] for k, n in self.tiers.items()],
+            "regions": [[k, n] for k, n in self.regions.items()],
+            "evidence": [
+                [flag, e.posts, e.mainstream, [list(r) for r in e.shown]] for flag, e in self.evidence.items()
+            ],
+            "recent": sorted([m, n] for m, n in self._recent_kept().items()),
+            "newest": self.newest,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EventAccumulator:
+        """The state `to_json` returned."""
+        if data.get("version") != _STATE_VERSION:
+            raise ValueError(
+                f"event metrics state of version {data.get('version')!r}, expected {_STATE_VERSION}"
+            )
+        acc = cls()
+        acc.posts, acc.negative = int(data["posts"]), int(data["negative"])
+        acc.sensitive, acc.incident_posts = int(data["sensitive"]), int(data["incident_posts"])
+        acc.daily = {str(k): [int(x) for x in v] for k, v in data["daily"].items()}
+        acc.hourly = {str(k): [int(x) for x in v] for k, v in data["hourly"].items()}
+        acc.sites = {str(s) for s in data["sites"]}
+        acc.topics = {int(t) for t in data["topics"]}
+        acc.platforms = Counter({str(k): int(n) for k, n in data["platforms"]})
+        acc.tiers = Counter({str(k): int(n) for k, n in data["tiers"]})
+        acc.regions = Counter({str(k): int(n) for k, n in data["regions"]})
+        acc.evidence = {
+            str(flag): _FlagEvidence(int(posts), int(mainstream), [[int(x) for x in r] for r in shown])
+            for flag, posts, mainstream, shown in data["evidence"]
+        }
+        acc.recent = {int(m): int(n) for m, n in data["recent"]}
+        acc.newest = None if data["newest"] is None else int(data["newest"])
+        return acc
+
+
+def compute(posts: Iterable[PostFacts], now: dt.datetime) -> EventMetrics:
+    """The metrics of an event made of these posts, as of `now`."""
+    acc = EventAccumulator()
+    for post in posts:
+        acc.add(post)
+    return acc.result(now)
 
 
 def facts_from_rows(rows: Iterable[dict[str, Any]]) -> list[PostFacts]:

@@ -350,7 +350,9 @@ class AnalysisPipeline:
         incidents = self._incidents.predict(texts)
         for post, mood, incident in zip(posts, moods, incidents, strict=True):
             post.incident = incident.as_dict()
-            post.flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, mood.flags)
+            post.flags = trusted_flags(
+                incident.incident, incident.casualties, incident.public_safety, mood.flags
+            )
             if post.flags:
                 post.sentiment, post.negative = "negative", max(mood.negative, FLAG_FLOOR)
             else:
@@ -506,7 +508,11 @@ class AnalysisPipeline:
                 session.add(EventMetricsState(event_id=event_id, data=acc.to_json(), updated_at=now))
             else:
                 state.data, state.updated_at = acc.to_json(), now
-            out[event_id] = {"values": computed.values, "flags": computed.flags, "evidence": computed.evidence}
+            out[event_id] = {
+                "values": computed.values,
+                "flags": computed.flags,
+                "evidence": computed.evidence,
+            }
         return out
 
     def _accumulators_for(self, session: Session, event_ids: list[int]) -> dict[int, EventAccumulator]:
@@ -599,7 +605,10 @@ class AnalysisPipeline:
 
     def _save_state(self, session: Session, cursor: int) -> None:
         now = self._rt.clock()
-        saved = ((STATE_NAME, self._clusterer.snapshot(), cursor), (SIGHTINGS_STATE, b"", self._sighting_cursor))
+        saved = (
+            (STATE_NAME, self._clusterer.snapshot(), cursor),
+            (SIGHTINGS_STATE, b"", self._sighting_cursor),
+        )
         for name, data, position in saved:
             state = session.get(PipelineState, name)
             if state is None:
