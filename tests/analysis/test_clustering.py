@@ -4,9 +4,12 @@ the CLI entry's field discipline, B-cubed, and a real-data check against the TF-
 from __future__ import annotations
 
 import datetime as dt
+import re
+import struct
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from yuqing.analysis.cluster_eval import (
@@ -15,7 +18,9 @@ from yuqing.analysis.cluster_eval import (
     bcubed,
     build_stream,
     cluster_stream,
+    dense_stream,
 )
+from yuqing.analysis.clustering import _MAGIC as SNAPSHOT_MAGIC
 from yuqing.analysis.clustering import EventClusterer, Post, assign_events, quoted_texts
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "cascades_sample.jsonl"
@@ -35,6 +40,12 @@ FOOD = (
 
 def at(minutes: float) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
+
+
+def partition(labels: list[str | None]) -> list[int]:
+    """Labels renamed by first appearance: event ids are random, the grouping is what matters."""
+    seen: dict[str | None, int] = {}
+    return [seen.setdefault(x, len(seen)) for x in labels]
 
 
 def test_repost_quoting_the_original_joins_its_event() -> None:
@@ -154,7 +165,7 @@ def test_snapshot_restore_continues_identically() -> None:
     assert isinstance(data, bytes)
     restored = EventClusterer.restore(data)
     second = restored.add_many(posts[half:])
-    assert first + second == whole
+    assert partition(first + second) == partition(whole)
     assert restored.snapshot() != data
 
 
@@ -162,7 +173,7 @@ def test_single_and_batch_agree() -> None:
     stream = build_stream(FIXTURE, n_cascades=12, seed=1)[:120]
     posts = [Post(p.id, p.text, p.published_at) for p in stream]
     one = EventClusterer()
-    assert [one.add(p) for p in posts] == EventClusterer().add_many(posts)
+    assert partition([one.add(p) for p in posts]) == partition(EventClusterer().add_many(posts))
 
 
 class Guarded(dict[str, Any]):
@@ -254,3 +265,172 @@ def test_real_cascades_beat_the_baseline(seed: int) -> None:
     best_baseline = max(bcubed(baseline_cluster(stream, th), truth)[2] for th in BASELINE_THRESHOLDS)
     assert ours > best_baseline
     assert ours > 0.35
+
+
+# -- entities as evidence -------------------------------------------------------------------
+
+INCIDENTS = {
+    "南京鼓楼医院": (
+        "【南京鼓楼医院一产妇术后死亡】"
+        "昨日下午，南京鼓楼医院一名产妇剖腹产后大出"
+        "血死亡，家属质疑抢救不力，院方称将配合调查。"
+    ),
+    "杭州市第一医院": (
+        "【杭州市第一医院患儿输液后死亡】"
+        "杭州市第一医院儿科一名3岁患儿输液后出现抽"
+        "搐，经抢救无效死亡，家属要求院方公开病历。"
+    ),
+    "武汉协和医院": (
+        "【武汉协和医院护士被打】"
+        "武汉协和医院急诊科一名护士在为患者扎针时"
+        "，被患者家属殴打致轻微脑震荡，警方已介入。"
+    ),
+    "成都华西医院": (
+        "【成都华西医院停车场坍塌】"
+        "成都华西医院门诊停车场部分坍塌，两辆车被"
+        "埋，所幸无人员伤亡，医院称正在排查原因。"
+    ),
+}
+
+
+def test_four_hospital_incidents_copied_across_sites_are_four_events() -> None:
+    c = EventClusterer()
+    events: dict[str, set[str | None]] = {name: set() for name in INCIDENTS}
+    minute = 0.0
+    for copy in range(3):  # the same story on up to three sites within two hours
+        for n, (name, text) in enumerate(INCIDENTS.items()):
+            if copy > n:
+                continue
+            site = ("", "【转】", "据网友爆料：")[copy]
+            events[name].add(c.add(Post(f"{name}-{copy}", site + text, at(minute))))
+            minute += 7
+    assert minute < 120
+    assert all(len(ids) == 1 for ids in events.values())
+    assert len({next(iter(ids)) for ids in events.values()}) == 4
+    named = [sorted(x["name"] for x in e.entities if x["kind"] == "hospital") for e in c.events()]
+    assert sorted(named) == sorted([_norm(n)] for n in INCIDENTS)
+
+
+def _norm(name: str) -> str:
+    return name.replace("杭州市", "杭州")
+
+
+TEMPLATE = "患者家属投诉{}误诊，孩子高烧三天被当成普通感冒，转院后确诊为病毒性脑炎，家属要求院方道歉并赔偿。"
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_template_about_three_hospitals_makes_three_events(given: bool) -> None:
+    c = EventClusterer(detect_duplicates=not given)
+    dup = "a" if given else None
+    first = c.add(Post("a", TEMPLATE.format("南京鼓楼医院"), at(0)))
+    second = c.add(Post("b", TEMPLATE.format("杭州市第一医院"), at(5), duplicate_of=dup))
+    third = c.add(Post("c", TEMPLATE.format("武汉协和医院"), at(9), duplicate_of=dup))
+    assert len({first, second, third}) == 3
+    # a copy one character off, naming the same hospital, joins its original
+    again = TEMPLATE.format("南京鼓楼医院").replace("三天", "3天")
+    assert c.add(Post("d", again, at(12), duplicate_of=dup)) == first
+
+
+def test_a_platform_link_joins_whatever_it_names() -> None:
+    c = EventClusterer(detect_duplicates=False)
+    first = c.add(Post("a", TEMPLATE.format("南京鼓楼医院"), at(0)))
+    assert c.add(Post("b", TEMPLATE.format("杭州市第一医院"), at(5), root_id="a")) == first
+
+
+def test_join_only_posts_get_an_event_only_through_a_link() -> None:
+    c = EventClusterer()
+    first = c.add(Post("a", HOSPITAL, at(0)))
+    assert c.add(Post("b", "今天天气真好，出去走走，晒晒太阳吧朋友们", at(1), join_only=True)) is None
+    assert c.add(Post("c", "真的假的", at(2), root_id="a", join_only=True)) == first
+    assert c.add(Post("d", "转发：" + HOSPITAL, at(3), join_only=True)) == first  # a near-duplicate
+    assert c.add(Post("e", f"顶//@甲:{HOSPITAL}", at(4), join_only=True)) == first  # a quoted chain
+    assert c.add_many([Post("f", "毫无关系的一条闲聊，说说晚饭吃什么好呢", at(5), join_only=True)]) == [None]
+    info = c.event(first)
+    assert info is not None
+    assert info.size == 4
+    assert len(c.events()) == 1
+    records: list[dict[str, Any]] = [
+        {"id": "1", "text": HOSPITAL, "published_at": "2024-03-01T09:00:00+08:00"},
+        {
+            "id": "2",
+            "text": "闲聊一句，和任何事件都无关的话题",
+            "published_at": "2024-03-01T09:01:00+08:00",
+            "join_only": True,
+        },
+    ]
+    out = {r["id"]: r["event_id"] for r in assign_events(records)}
+    assert out["1"] is not None
+    assert out["2"] is None
+
+
+def test_first_and_last_seen_are_the_true_times() -> None:
+    c = EventClusterer(detect_duplicates=False)
+    eid = c.add(Post("a", HOSPITAL, at(30)))
+    c.add(Post("b", FOOD, at(40)))
+    c.add(Post("c", "产妇死亡太可怜了，医院要负责任", at(10), root_id="a"))  # late: older than the newest
+    assert eid is not None
+    info = c.event(eid)
+    assert info is not None
+    assert info.first_seen == at(10)
+    assert info.last_seen == at(30)
+
+
+def test_event_ids_are_globally_unique() -> None:
+    a = EventClusterer().add(Post("a", HOSPITAL, at(0)))
+    b = EventClusterer().add(Post("a", HOSPITAL, at(0)))
+    assert a != b
+    assert a is not None
+    assert a.startswith("ev-")
+    assert len(a) == 15
+
+
+def test_snapshot_keeps_entities_and_true_times() -> None:
+    c = EventClusterer()
+    first = c.add(Post("a", INCIDENTS["南京鼓楼医院"], at(5)))
+    c.add(Post("b", "【转】" + INCIDENTS["南京鼓楼医院"], at(0)))
+    assert first is not None
+    restored = EventClusterer.restore(c.snapshot())
+    before, after = c.event(first), restored.event(first)
+    assert before is not None
+    assert after is not None
+    assert after.entities == before.entities
+    assert {"kind": "hospital", "name": "南京鼓楼医院", "posts": 2} in after.entities
+    assert (after.first_seen, after.last_seen) == (at(0), at(5))
+    # the restored clusterer still keeps the same story about another hospital apart
+    other = INCIDENTS["南京鼓楼医院"].replace("南京鼓楼医院", "杭州市第一医院")
+    assert restored.add(Post("c", other, at(6))) != first
+
+
+def test_an_old_snapshot_without_entities_restores() -> None:
+    c = EventClusterer()
+    first = c.add(Post("a", HOSPITAL, at(0)))
+    assert first is not None
+    data = c.snapshot()
+    (size,) = struct.unpack_from("<Q", data, len(SNAPSHOT_MAGIC))
+    start = len(SNAPSHOT_MAGIC) + 8
+    state = orjson.loads(data[start : start + size])
+    for part in state["parts"].values():
+        for ev in part["events"]:
+            for key in ("entities", "seen_first", "seen_last"):
+                del ev[key]
+    body = orjson.dumps(state)
+    old = SNAPSHOT_MAGIC + struct.pack("<Q", len(body)) + body + data[start + size :]
+    restored = EventClusterer.restore(old)
+    info = restored.event(first)
+    assert info is not None
+    assert info.entities == []
+    assert info.first_seen == at(0)
+    assert restored.add(Post("b", "产妇死亡太可怜了，医院要负责任", at(1), root_id="a")) == first
+
+
+def test_dense_stream_starts_every_story_within_one_day() -> None:
+    everything = re.compile(".")
+    stream = dense_stream(FIXTURE, seed=0, share=1.0, domain=everything)
+    assert [p.published_at for p in stream] == sorted(p.published_at for p in stream)
+    assert all(len(p.text.strip()) >= 15 and p.id.startswith("p") for p in stream)
+    starts: dict[str, dt.datetime] = {}
+    for p in stream:
+        starts.setdefault(p.truth, p.published_at)
+    assert max(starts.values()) - min(starts.values()) <= dt.timedelta(hours=24)
+    assert 1 < len(starts) <= 12
+    assert len(dense_stream(FIXTURE, seed=1, share=0.5, domain=everything)) < len(stream)

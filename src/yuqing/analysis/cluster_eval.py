@@ -40,6 +40,28 @@ speed: one core of the shared 2-vCPU development VM, best of 3, with another job
     4     baseline cos >= 0.12            0.280  0.110  0.158  2,373    2,085
     2-4   mean: ours 0.411, baseline 0.146 (also 0.146 at its best threshold per seed): 2.8x
 
+Dense same-domain streams
+-------------------------
+``dense_stream`` builds streams like the published ``dense_dev.jsonl``: the cascades whose original
+(>= 15 characters) is about hospitals, schools or food (``DOMAIN_RE``; 65% of them drawn per seed,
+so seeds mix different cascades), all starting within one 24 h day, text and time only, scored
+against stories (cascades whose originals share character 4-grams with Jaccard >= 0.5).
+``dense_report`` prints ours against the baseline (threshold 0.12, fixed above) on dense_dev and
+on ced seeds 0-3, the seeds every change to the clusterer for dense streams was tried on
+(dense_dev's gold was never tuned on).  Measured (best of 2 for our speed, shared 2-vCPU VM)::
+
+    stream       ours P / R / F1        events (stories)  posts/s   baseline F1
+    dense_dev    0.426 0.381 0.402      6,934 (183)       6,600     0.129
+    ced 0-3      0.439 0.375 0.404      4,785-4,960       6,300     0.140
+
+Entity conflicts cost 0.004-0.010 F1 here (0.406 before on dense_dev, 0.411 on ced 0-3) and a fifth
+of the speed; they are kept for the stories text cannot tell apart.  Tried on ced seeds 0-3 and
+dropped (all within +-0.005 F1 of the above): the new-event rate (0.05 to 0.55; 0.40 stays
+best), gating new events on a post's informativeness (< 1-3 informative words or IDF mass < 15-45
+never start an event), @mentions kept as whole tokens, cosine weight x0.7 / x1.4 and heat weights
+x0.7 / x1.5.  The target of F1 0.50 is not reached: most posts are comments that share no words
+with their story, and the only other evidence, time, is shared by the ~10 stories under way.
+
 Without the near-duplicate index our F1 drops to 0.393 (seed 0) and 0.346 (seed 2).  Both
 methods over-split (a third of our posts start an event): B-cubed rewards pure small events over
 mixed large ones when most comments carry no text of their event.
@@ -51,6 +73,7 @@ import datetime as dt
 import gzip
 import math
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -114,6 +137,91 @@ def build_stream(
         )
     staged.sort(key=lambda p: (p[0], p[1]))
     return [StreamPost(f"p{i:07d}", text, when, name) for i, (when, _, text, name) in enumerate(staged)]
+
+
+# The dense protocol's domain filter, on the original post's text: hospitals, schools or food.
+DOMAIN_RE = re.compile(
+    r"医院|医生|护士|患者|病人|卫生院|诊所|学校|学生|老师|教师|小学|中学|大学|幼儿园|校长|高校"
+    r"|食品|食物|餐厅|饭店|奶粉|地沟油|有毒|饮料|蔬菜|水果|猪肉"
+)
+
+
+def _story_labels(originals: dict[str, str], jaccard: float = 0.5) -> dict[str, str]:
+    """Cascade -> story: cascades whose originals share character 4-grams with Jaccard >= ``jaccard``
+    are one story (the same rumour posted by several accounts), merged transitively."""
+    grams = {c: {t[i : i + 4] for i in range(len(t) - 3)} for c, t in originals.items()}
+    parent = {c: c for c in originals}
+
+    def find(c: str) -> str:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    names = sorted(originals)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            ga, gb = grams[a], grams[b]
+            if ga and gb and len(ga & gb) >= jaccard * len(ga | gb):
+                parent[find(b)] = find(a)
+    return {c: find(c) for c in names}
+
+
+def dense_stream(
+    path: str | Path,
+    seed: int = 0,
+    share: float = 0.65,
+    min_chars: int = 15,
+    hours: float = 24.0,
+    domain: re.Pattern[str] = DOMAIN_RE,
+) -> list[StreamPost]:
+    """A same-domain, concurrent stream built like ``dense_dev.jsonl``: the cascades whose original
+    (at least ``min_chars`` characters) matches ``domain``, of which a random ``share`` is kept
+    (so that each seed mixes other cascades), each shifted so that its first post falls within the
+    same ``hours``; posts with at least ``min_chars`` characters, text and time only, opaque ids
+    in stream order, ties broken at random.  ``truth`` is the story (see ``_story_labels``)."""
+    by_cascade: dict[str, list[tuple[dt.datetime, str]]] = {}
+    originals: dict[str, str] = {}
+    for row in _read_rows(path):
+        text, when, cascade = row.get("text"), row.get("published_at"), str(row["cascade"])
+        if row.get("kind") == "original" and isinstance(text, str):
+            originals[cascade] = text.strip()
+        if not isinstance(text, str) or len(text.strip()) < min_chars or not isinstance(when, str):
+            continue
+        by_cascade.setdefault(cascade, []).append((dt.datetime.fromisoformat(when), text))
+    eligible = sorted(
+        c for c, t in originals.items() if len(t) >= min_chars and domain.search(t) and c in by_cascade
+    )
+    rng = random.Random(seed)
+    chosen = rng.sample(eligible, round(share * len(eligible)))
+    story = _story_labels({c: originals[c] for c in chosen})
+    span = hours * 3600.0
+    staged: list[tuple[dt.datetime, float, str, str]] = []
+    for name in chosen:
+        posts = by_cascade[name]
+        start = min(when for when, _ in posts)
+        shift = _BASE_TIME + dt.timedelta(seconds=rng.uniform(0.0, span)) - start
+        staged.extend(
+            ((when + shift).astimezone(_BASE_TIME.tzinfo), rng.random(), text, story[name])
+            for when, text in posts
+        )
+    staged.sort(key=lambda p: (p[0], p[1]))
+    return [StreamPost(f"p{i:07d}", text, when, name) for i, (when, _, text, name) in enumerate(staged)]
+
+
+def read_dense(path: str | Path, story_path: str | Path) -> list[StreamPost]:
+    """A published dense stream (``dense_dev.jsonl``) with its story gold, in time order."""
+    gold = orjson.loads(Path(story_path).read_bytes())
+    rows = sorted(_read_rows(path), key=lambda r: str(r["published_at"]))
+    return [
+        StreamPost(
+            str(r["id"]),
+            str(r["text"]),
+            dt.datetime.fromisoformat(str(r["published_at"])),
+            gold[str(r["id"])],
+        )
+        for r in rows
+    ]
 
 
 def bcubed(assignments: Sequence[object], truth: Sequence[object]) -> tuple[float, float, float]:
@@ -252,9 +360,11 @@ class Result:
 
 
 def cluster_stream(stream: Sequence[StreamPost], clusterer: EventClusterer | None = None) -> list[str]:
-    """Our clusterer on a stream: it is given each post's opaque id, text and time, nothing else."""
+    """Our clusterer on a stream: it is given each post's opaque id, text and time, nothing else.
+    A post left without an event (never here: no post is ``join_only``) counts as one of its own."""
     engine = clusterer if clusterer is not None else EventClusterer()
-    return engine.add_many([Post(p.id, p.text, p.published_at) for p in stream])
+    events = engine.add_many([Post(p.id, p.text, p.published_at) for p in stream])
+    return [f"none:{p.id}" if e is None else e for p, e in zip(stream, events, strict=True)]
 
 
 def _result(
@@ -399,6 +509,53 @@ def run(
     out += ["", "Means over the report seeds (seed -1):", format_results(means)]
     out.append(f"F1 ratio ours / baseline: {ratio:.2f}")
     return "\n".join(out)
+
+
+DENSE_TUNE_SEEDS = (0, 1, 2, 3)
+DENSE_BASELINE_THRESHOLD = 0.12  # the baseline's best on the sparse tuning seeds (see ``run``)
+
+
+def _dense_rows(name: str, stream: Sequence[StreamPost], threshold: float, repeats: int) -> list[Result]:
+    best = math.inf
+    ours: list[str] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ours = cluster_stream(stream, EventClusterer())
+        best = min(best, time.perf_counter() - start)
+    start = time.perf_counter()
+    labels = baseline_cluster(stream, threshold)
+    secs = time.perf_counter() - start
+    return [
+        _result(-1, "events (ours)", name, stream, ours, best),
+        _result(-1, "TF-IDF char 1-2 baseline", f"{name}, cos >= {threshold:.2f}", stream, labels, secs),
+    ]
+
+
+def dense_report(
+    dense_path: str | Path,
+    story_path: str | Path,
+    ced_path: str | Path,
+    seeds: Sequence[int] = DENSE_TUNE_SEEDS,
+    threshold: float = DENSE_BASELINE_THRESHOLD,
+    repeats: int = 2,
+) -> str:
+    """Ours against the TF-IDF baseline on dense same-domain streams: the published dev stream
+    (scored against its story gold) and streams built by ``dense_stream`` from ``ced_path`` with
+    ``seeds`` (on which our changes were tuned).  Events are counted against true stories."""
+    rows = _dense_rows("dense_dev", read_dense(dense_path, story_path), threshold, repeats)
+    built: list[Result] = []
+    for seed in seeds:
+        built += _dense_rows(f"ced seed {seed}", dense_stream(ced_path, seed=seed), threshold, repeats)
+    means = [
+        _mean([r for r in built if r.method == "events (ours)"], "events (ours)", "ced seeds, mean"),
+        _mean(
+            [r for r in built if r.method != "events (ours)"], "TF-IDF char 1-2 baseline", "ced seeds, mean"
+        ),
+    ]
+    lines = format_results([*rows, *built, *means]).splitlines()
+    # the seed column is meaningless here: the stream is named in params
+    text = "\n".join(line.split("  ", 1)[1].lstrip() for line in lines)
+    return "Dense same-domain streams (B-cubed against stories; events (true stories)):\n" + text
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -27,7 +27,8 @@ notice that every sample passed is not an incident); 问题疫苗 is, 疫苗 is 
 All terms are matched in one pass with Aho-Corasick (leftmost-longest, so 人员伤亡 wins over 伤亡
 and 聚集性疫情 over 聚集). A match is dropped when the clause before it ends in a negation after
 stripping filler words: 未造成人员伤亡, 无人员伤亡, 暂无人受伤, 没有发现食物中毒 raise nothing,
-while 无辜群众受伤 still does (无辜 is not a negation followed only by fillers).
+nor do 没被饿死 and 没有被撞伤 (被 is a filler), while 无辜群众受伤 still does (无辜 is not a
+negation followed only by fillers).
 
 Texts are expected in simplified characters (callers pass text through
 :func:`yuqing.analysis.features.normalise` or OpenCC t2s first).
@@ -135,6 +136,8 @@ SHADOWS: tuple[str, ...] = (
     "死亡金属", "留置针", "留置权", "事故险", "意外事故险", "火灾险", "地震局", "台风眼", "冲突解决",
     "特权卡", "维权热线", "维权电话", "消费维权", "依法维权", "维权意识", "死亡率下降", "零死亡", "零伤亡",
     "零事故", "无事故", "安全无事故",
+    # Slang and traits, not harm (a horoscope's 易伤人, a complaint's 饿死了).
+    "易伤人", "伤人心", "最伤人", "伤人的话", "伤人自尊", "饿死了", "冻死了", "饿死我", "冻死我",
 )  # fmt: skip
 
 # Negation cues and the filler words allowed between a cue and the term it denies. The guard
@@ -144,9 +147,9 @@ _NEGATIONS = ("没有", "没", "无", "未", "并无", "并未", "暂无", "暂�
               "预防", "严防", "谨防", "防范")  # fmt: skip
 _FILLERS = ("人员", "人", "造成", "导致", "引发", "发生", "出现", "发现", "任何", "重大", "明显",
             "一起", "一人", "一例", "有", "其他", "其它", "群众", "学生", "旅客", "乘客", "游客",
-            "员工", "工人", "居民", "师生", "人身", "的", "了", "过", "等")  # fmt: skip
+            "员工", "工人", "居民", "师生", "人身", "的", "了", "过", "等", "被")  # fmt: skip
 # A negation only reaches back within its clause.
-_CLAUSE_BREAKS = frozenset("，。！？；：,.!?;:、\n （）()【】[]「」“”\"'")
+_CLAUSE_BREAKS = frozenset("，。！？；：,.!?;:、\n （）()【】[]「」“”\"'\x00")  # NUL separates batched texts
 _LOOKBACK = 12
 
 

@@ -3,7 +3,9 @@
 - topic rules: 5,000 rules against real 100-character posts, beside naive substring tests;
 - sentiment: negative-vs-not accuracy (ChnSentiCorp dev) and macro-F1 (SMP2020-EWECT dev), and
   posts/s, beside the TF-IDF anchor figures the issue quotes for the held-out splits;
-- events: B-cubed on streams of 200 concurrent CED cascades, beside the TF-IDF baseline.
+- events: B-cubed on streams of 200 concurrent CED cascades, beside the TF-IDF baseline;
+- incidents: cross-validated P/R/F1 per flag and domain accuracy on the labelled CED posts, and
+  posts/s, beside the sensitivity lexicon (:mod:`yuqing.analysis.incidents_eval`).
 """
 
 from __future__ import annotations
@@ -118,8 +120,69 @@ def sentiment_table(sentiment_dir: Path, *, baseline_texts: int = 300) -> str:
     )
 
 
-def run(ced: Path, sentiment_dir: Path, *, rules: int, posts: int) -> str:
+def incident_table(incidents_path: Path, ced: Path | None = None) -> str:
+    """The incident model beside the sensitivity lexicon, cross-validated on the labelled posts.
+
+    Each fold's model is trained on the other folds (as ``scripts/train_incidents.py`` does, with
+    the IDF of the CED originals when ``ced`` is given) and scores its own fold; posts/s is the
+    prediction speed on the held-out folds. Needs scikit-learn (``uv sync --group train``).
+    """
+    if not incidents_path.is_file():
+        return f"file not found: {incidents_path}"
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:
+        return "scikit-learn not installed (uv sync --group train): cross-validation skipped"
+    from yuqing.analysis import incidents_eval as ev
+    from yuqing.analysis.features import FeatureSpec, normalise
+    from yuqing.analysis.sensitivity import flags_for
+
+    rows = ev.read_labelled(incidents_path)
+    params = ev.Params()
+    idf = None
+    if ced is not None and ced.is_file():
+        originals = [str(r["text"]) for r in _read_gz(ced) if r.get("kind") == "original" and r.get("text")]
+        idf = ev.idf_weights(originals, FeatureSpec(bits=params.bits, orders=params.orders))
+    model = ev.score(ev.cross_validate(rows, params, idf), rows)
+    lexicon = ev.score(ev.lexicon_predictions(rows), rows)
+    # Throughput of the shipped model on a larger batch (the folds are only ~200 posts each).
+    from yuqing.analysis.incidents import IncidentModel
+
+    shipped = IncidentModel.load()
+    texts = [r.text for r in rows] * 20
+    start = time.perf_counter()
+    shipped.predict(texts)
+    model_speed = len(texts) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    flags_for([normalise(t)[0] for t in texts])
+    lexicon_speed = len(texts) / (time.perf_counter() - start)
+    table_rows: list[list[object]] = []
+    for flag in ("incident", "casualties", "public_safety"):
+        m, b = model.flags[flag], lexicon.flags[flag]
+        table_rows.append([flag, *(f"{v:.3f}" for v in m), *(f"{v:.3f}" for v in b)])
+    table_rows.append(
+        ["domain accuracy", f"{model.domain_accuracy:.3f}", "", "", f"{lexicon.domain_accuracy:.3f}", "", ""]
+    )
+    table_rows.append(["posts/s", f"{model_speed:,.0f}", "", "", f"{lexicon_speed:,.0f}", "", ""])
+    return format_table(
+        ["", "model P", "model R", "model F1", "lexicon P", "lexicon R", "lexicon F1"], table_rows
+    )
+
+
+def _read_gz(path: Path) -> list[dict[str, object]]:
+    import gzip
+
+    with gzip.open(path, "rb") as handle:
+        return [orjson.loads(line) for line in handle if b'"original"' in line]
+
+
+def run(ced: Path, sentiment_dir: Path, *, rules: int, posts: int, incidents_path: Path | None = None) -> str:
+    """Every section; ``incidents_path`` defaults to ``incidents/ced_incidents_dev.jsonl`` beside
+    the ``sentiment`` directory."""
     from yuqing.analysis import cluster_eval, rules_bench
+
+    if incidents_path is None:
+        incidents_path = sentiment_dir.parent / "incidents" / "ced_incidents_dev.jsonl"
 
     parts = [
         "== Topic rules",
@@ -131,5 +194,8 @@ def run(ced: Path, sentiment_dir: Path, *, rules: int, posts: int) -> str:
         "",
         "== Events (B-cubed on 200 concurrent CED cascades)",
         cluster_eval.run(ced),
+        "",
+        "== Incident recognition (cross-validated dev figures)",
+        incident_table(incidents_path, ced),
     ]
     return "\n".join(parts)

@@ -15,7 +15,9 @@ from yuqing.cli.common import emit_json, fail, runtime, user_errors
 topics_app = typer.Typer(help="专题（监测规则）：add, list, test, groups.", no_args_is_help=True)
 groups_app = typer.Typer(help="词组（地域词、主体词、事件词、排除词）：set, list.", no_args_is_help=True)
 topics_app.add_typer(groups_app, name="groups")
-analyze_app = typer.Typer(help="分析：对已入库信息运行分析流水线；或 sentiment / events 处理 JSON Lines。")
+analyze_app = typer.Typer(
+    help="分析：对已入库信息运行分析流水线；或 sentiment / incidents / events 处理 JSON Lines。"
+)
 events_app = typer.Typer(help="事件：list, show.", no_args_is_help=True)
 
 
@@ -191,6 +193,67 @@ def analyze_sentiment(
             }
             _write(record)
     sys.stdout.flush()
+
+
+def _read_jsonl_skipping(source: str, bad: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Like :func:`_read_jsonl`, but a line that is not a JSON object with a string `text` is
+    reported on standard error, its number appended to ``bad``, and skipped."""
+    handle: Iterable[bytes]
+    if source == "-":
+        handle = sys.stdin.buffer
+    else:
+        path = Path(source)
+        if not path.is_file():
+            fail(f"文件不存在：{source}")
+        import gzip
+
+        handle = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            problem = f"不是合法 JSON：{exc}"
+        else:
+            if not isinstance(record, dict):
+                problem = "不是 JSON 对象"
+            elif not isinstance(record.get("text"), str):
+                problem = "缺少字符串字段 text"
+            else:
+                yield number, record
+                continue
+        typer.echo(f"错误：第 {number} 行{problem}，已跳过", err=True)
+        bad.append(number)
+
+
+@analyze_app.command("incidents")
+@user_errors
+def analyze_incidents(
+    source: Annotated[
+        str, typer.Argument(help="JSON Lines file with `text`, or - for standard input.")
+    ] = "-",
+) -> None:
+    """Add `incident: {incident, casualties, public_safety, domain, score}` to each JSON object.
+
+    A line that cannot be read is named on standard error and skipped; the exit status is then 1.
+    """
+    from itertools import islice
+
+    from yuqing.analysis.incidents import IncidentModel
+
+    model = IncidentModel.load()
+    bad: list[int] = []
+    records = _read_jsonl_skipping(source, bad)
+    while batch := list(islice(records, 2000)):
+        results = model.predict([record["text"] for _, record in batch])
+        for (_, record), result in zip(batch, results, strict=True):
+            record["incident"] = result.as_dict()
+            _write(record)
+    sys.stdout.flush()
+    if bad:
+        shown = "、".join(str(n) for n in bad[:10]) + ("…" if len(bad) > 10 else "")
+        fail(f"{len(bad)} 行无法读取，已跳过（第 {shown} 行）")
 
 
 @analyze_app.command("events")

@@ -1,0 +1,352 @@
+"""Named entities of a post: places, hospitals, schools, companies, offices and people, by rule.
+
+Why rules: event clustering needs them for every post (tens of thousands a second) as strong
+evidence that two texts tell different stories (「患者家属投诉南京鼓楼医院误诊」 vs the same
+template about 杭州市第一医院), and a Chinese NER model is both slow and a download.  What a rule
+can find reliably is a name anchored on its kind's suffix (…医院, …小学, …公司, …局) or on the
+province and city lexicon of ``regions``:
+
+- ``place``: provinces and cities from the ``regions`` lexicon (levels ``province``, ``city``),
+  and units named by their suffix: …县/…区/…旗 and county-level …市 (``county``), …镇/…乡/…街道
+  (``town``), …村 (``village``);
+- ``hospital``, ``school``, ``company``, ``office``: the run of name characters before the suffix,
+  cut at the first function word or time word to its left (「在」「送往」「昨日」…), with generic
+  openers stripped (「某」「一家」「当地」「这所」…); what is left must say which one (「医院」
+  「某医院」「一所小学」「县医院」「上大学」 are not entities).  An office must also open with a
+  place (「民政局」 is any city's, 「兰州市民政局」 one);
+- ``person``: anonymised names as news write them, 「张某」「王某某」 (surname + 某), and names
+  marked 「（化名）」.  Titled names (「李医生」) are left out: a title names a role, not a person.
+
+Names are normalised so that the same entity compares equal however it is written: 「市」「省」
+after a place name dropped (「南京市第一医院」 = 「南京第一医院」), 「某某」 as 「某」.  Two names
+of a kind are *compatible* when one ends with the other (「鼓楼医院」 and 「南京鼓楼医院」: a
+shorter mention of the same unit), and ``conflicts(a, b)`` says whether two sets of entities name
+different specific entities of some kind (for places: at the same level, with a city standing
+for its province too, so 「南京」 and 「杭州」 conflict, 「南京」 and 「南京市鼓楼区」 do not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ahocorasick_rs
+
+from yuqing.analysis.regions import _PROVINCES
+
+__all__ = ["KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract"]
+
+KINDS = ("place", "hospital", "school", "company", "office", "person")
+PLACE_LEVELS = ("province", "city", "county", "town", "village")
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A named entity: its kind, normalised name, and for places the administrative level."""
+
+    kind: str
+    name: str
+    level: str = ""
+
+
+# -- suffixes of the organisation kinds (longest first where one contains another) -------------
+
+_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "hospital": ("妇幼保健院", "保健院", "卫生院", "医院", "诊所"),
+    "school": (
+        "幼儿园",
+        "小学",
+        "中学",
+        "大学",
+        "学院",
+        "学校",
+        "职校",
+        "技校",
+        "高中",
+        "初中",
+        "中专",
+        "附中",
+    ),
+    "company": ("有限公司", "公司", "集团", "超市", "餐厅", "酒店", "饭店", "酒楼", "餐馆", "商场", "厂"),
+    "office": (
+        "委员会",
+        "人民政府",
+        "政府",
+        "派出所",
+        "人民法院",
+        "法院",
+        "人民检察院",
+        "检察院",
+        "城管",
+        "纪委",
+        "卫计委",
+        "局",
+    ),
+}
+_KIND_OF = {s: kind for kind, suffixes in _SUFFIXES.items() for s in suffixes}
+_SUFFIX_RE = re.compile("|".join(sorted(_KIND_OF, key=len, reverse=True)))
+
+# Characters that never stand inside a name here: a name runs left from its suffix until one.
+# Function words, pronouns, verbs of motion and time words (「昨日」「下午」); not 和 (「协和」「人和」).
+_STOP_CHARS = frozenset(
+    "在于到的是了与从向往对把被将给让叫由等及或就也都还又这那该其此我你他她它们个名位所家"
+    "去来送进入住回离为称说据曝道年月时分午晚早昨今前后天均全每各有看找诉报告问"
+    # verbs and particles around a name in reports: 「家属要求医院…」「投诉该院」「因医院…」
+    "要求属请帮查因而但却并已曾正刚才再没让使令"
+)
+_MAX_NAME = 12  # characters looked at to the left of a suffix
+
+
+def _words(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
+# Generic openers stripped from the left of a name (longest first), and cores that still say
+# nothing about which one (「食品厂」「物业公司」「大医院」).
+_GENERIC_OPENERS = (
+    "当地",
+    "本地",
+    "附近",
+    "外地",
+    "全国",
+    "国内",
+    "国外",
+    "各大",
+    "各地",
+    "多家",
+    "多所",
+    "一家",
+    "一所",
+    "一间",
+    "一个",
+    "某某",
+    "某",
+    "同一",
+    "其他",
+    "别的",
+    "公立",
+    "私立",
+    "民营",
+    "正规",
+    "三甲",
+    "大型",
+    "小型",
+    "涉事",
+    "上述",
+    "这",
+    "那",
+    "该",
+    "本",
+    "原",
+)
+_GENERIC_CORES = _words(
+    "大 小 好 黑 省 市 县 区 镇 乡 村 城 上 下 中 男 女 子 重点 名牌 普通 贵族 民办 公办 职业 技术 师范 "
+    "医科 医学 农业 工业 理工 科技 综合 专科 中医 西医 兽医 牙科 口腔 眼科 整形 美容 儿童 妇产 精神 "
+    "附属 人民 第一 第二 第三 部队 军队 武警 社区 乡镇 食品 加工 化工 制药 药 服装 电子 钢 钢铁 水泥 造纸 "
+    "屠宰 自来水 发电 垃圾 工 物业 保险 快递 网络 上市 外资 国有 国企 私企 航空 电力 房地产 开发 投资 "
+    "贸易 物流 科技 文化 传媒 广告 咨询 管理 建筑 工程 装修 家政 中介 旅游 餐饮 连锁 跨国 皮包 "
+    "公安 民政 卫生 教育 工商 质监 食药监 环保 交通 交警 税务 财政 城管 司法 统计 气象 地震 "
+    "宾馆 星级 五星级 快捷 大酒店 小饭店"
+)
+# A place's function suffix that has nothing left before it is no place (「城市」「小区」).
+_PLACE_UNITS = {"县": "county", "区": "county", "市": "county", "镇": "town", "乡": "town"}
+_PLACE_UNITS.update({"街道": "town", "村": "village"})
+_GENERIC_PLACE_CORES = _words(
+    "城 超 城乡 地 小 社 校 景 山 灾 郊 市 老 新 开发 保护 园 工业 住宅 商业 学 病 禁 战 军 湾 特 片 辖 "
+    "城中 农 乡 山区 门 股 夜 黑 早 菜 都 闹 城区 街 本 该 各 全 我 他 你 这 那 某 一 二 三 同 邻 外 "
+    "县 省 港 澳 台 牧 林 矿 库 营 渔 灾 疫 核心 中心 商 花 西 东 南 北 上 下 前 后 内 大 郊 乡下 "
+    "风景 旅游 试验 示范 经济 高新 自治 行政"
+)
+_UNIT_RE = re.compile(r"街道|[县区市镇乡村]")
+# two-character words ending in a unit character that name no place
+_UNIT_WORDS = _words(
+    "超市 城市 门市 股市 夜市 黑市 菜市 都市 闹市 上市 开市 集市 楼市 车市 花市 鱼市 早市 市市 "
+    "地区 小区 社区 城区 市区 郊区 山区 景区 灾区 校区 园区 病区 禁区 战区 军区 湾区 特区 片区 辖区 专区 "
+    "展区 分区 误区 盲区 雷区 老区 牧区 林区 矿区 库区 街区 厂区 营区 矿区 "
+    "城镇 乡镇 重镇 古镇 小镇 集镇 城乡 家乡 老乡 故乡 下乡 回乡 异乡 他乡 同乡 思乡 水乡 梦乡 "
+    "农村 乡村 山村 渔村 村村 全村 本村 该村 同村 进村 小村 老村 郡县 州县"
+)
+_PERSON_RE = re.compile(r"([\u4e00-\u9fff])某某?")
+_ALIAS_RE = re.compile(r"([\u4e00-\u9fff]{2,3})[（(]化名[)）]")
+# Common surnames: 「某」 after any other character is no person (「某某」「一某」).
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
+    "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
+    "戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮"
+    "柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古"
+    "吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫"
+    "寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+)
+_NAME_CHAR_RE = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> tuple[ahocorasick_rs.AhoCorasick, list[tuple[str, str]], dict[str, str]]:
+    """The province and city automaton: per pattern (name, level), and city -> province."""
+    names: list[str] = []
+    info: list[tuple[str, str]] = []
+    province_of: dict[str, str] = {}
+    for province, spellings in _PROVINCES.items():
+        for name in spellings:
+            level = "province" if name == province else "city"
+            province_of[name] = province
+            for form in (name, name + "省", name + "市"):
+                names.append(form)
+                info.append((name, level))
+    automaton = ahocorasick_rs.AhoCorasick(names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+    return automaton, info, province_of
+
+
+def _strip_places(name: str) -> str:
+    """「南京市第一医院」 -> 「南京第一医院」: 省/市 after a lexicon place dropped."""
+    automaton, _info, _prov = _lexicon()
+    out: list[str] = []
+    pos = 0
+    for _index, start, end in automaton.find_matches_as_indexes(name):
+        out.append(name[pos:start])
+        matched = name[start:end]
+        out.append(matched[:-1] if matched[-1] in "省市" and len(matched) > 2 else matched)
+        pos = end
+    out.append(name[pos:])
+    return "".join(out)
+
+
+def _left_name(text: str, end: int) -> str:
+    """The run of name characters ending at ``end``, cut at a stop character (one inside a
+    lexicon place does not cut: the 都 of 「成都」)."""
+    start = end
+    lower = max(0, end - _MAX_NAME)
+    while start > lower and _NAME_CHAR_RE.match(text[start - 1]):
+        start -= 1
+    run = text[start:end]
+    cut = [i for i, ch in enumerate(run) if ch in _STOP_CHARS]
+    if cut:
+        automaton, _info, _prov = _lexicon()
+        inside = {i for _x, s, e in automaton.find_matches_as_indexes(run) for i in range(s, e)}
+        cut = [i for i in cut if i not in inside]
+    return run[cut[-1] + 1 :] if cut else run
+
+
+def _from_place(run: str) -> str:
+    """The run from its first lexicon place on (「家属投诉南京第一」 -> 「南京第一」): what stands
+    before a place is the sentence, not the name."""
+    automaton, _info, _prov = _lexicon()
+    for _index, start, _end in automaton.find_matches_as_indexes(run):
+        return run[start:]
+    return run
+
+
+def _strip_openers(core: str) -> str:
+    changed = True
+    while changed and core:
+        changed = False
+        for opener in _GENERIC_OPENERS:
+            if core.startswith(opener):
+                core = core[len(opener) :]
+                changed = True
+                break
+    return core
+
+
+def _starts_with_place(core: str) -> bool:
+    automaton, _info, _prov = _lexicon()
+    for _index, start, _end in automaton.find_matches_as_indexes(core):
+        return start == 0
+    unit = _UNIT_RE.search(core, 1)
+    return unit is not None and unit.start() <= 4
+
+
+def _organisations(text: str, out: list[Entity]) -> None:
+    for m in _SUFFIX_RE.finditer(text):
+        suffix = m.group()
+        kind = _KIND_OF[suffix]
+        core = _strip_openers(_from_place(_left_name(text, m.start())))
+        if "某" in core or len(core) < 2 or core in _GENERIC_CORES:
+            continue
+        if kind == "office" and not _starts_with_place(core):
+            continue
+        stripped = _strip_places(core)
+        if stripped in _GENERIC_CORES:
+            continue
+        out.append(Entity(kind, stripped + suffix))
+
+
+def _places(text: str, out: list[Entity]) -> None:
+    automaton, info, _prov = _lexicon()
+    covered: list[tuple[int, int]] = []
+    for index, start, end in automaton.find_matches_as_indexes(text):
+        name, level = info[index]
+        out.append(Entity("place", name, level))
+        covered.append((start, end))
+    for m in _UNIT_RE.finditer(text):
+        left = m.start()
+        if any(s <= left < e for s, e in covered):
+            continue  # the 市 of 「南京市」
+        # the unit's own name: right after a lexicon place or another unit, else the name run
+        for _s, e in covered:
+            if e <= left and left - e <= 4:
+                core = text[e:left]
+                break
+        else:
+            if text[left - 1 : m.end()] in _UNIT_WORDS:
+                continue  # 「超市」「小区」
+            core = _left_name(text, left)[-4:]
+        core = _strip_openers(core)
+        if len(core) < 2 or core in _GENERIC_PLACE_CORES or "某" in core:
+            continue
+        if any(c in _STOP_CHARS for c in core):
+            continue
+        unit = m.group()
+        level = _PLACE_UNITS[unit]
+        out.append(Entity("place", core + ("" if unit == "市" else unit), level))
+        covered.append((left - len(core), m.end()))
+
+
+def _people(text: str, out: list[Entity]) -> None:
+    for m in _PERSON_RE.finditer(text):
+        surname = m.group(1)
+        if surname in _SURNAMES:
+            out.append(Entity("person", surname + "某"))
+    for m in _ALIAS_RE.finditer(text):
+        name = m.group(1)
+        out.append(Entity("person", name if name[0] in _SURNAMES else name[-2:]))
+
+
+def extract(text: str) -> tuple[Entity, ...]:
+    """The entities a (simplified Chinese) text names, each once, in order of first mention."""
+    if not text:
+        return ()
+    found: list[Entity] = []
+    _places(text, found)
+    _organisations(text, found)
+    if "某" in text or "化名" in text:
+        _people(text, found)
+    return tuple(dict.fromkeys(found))
+
+
+def compatible(a: str, b: str) -> bool:
+    """Two names of one kind may be the same entity: equal, or one a shorter mention of the other."""
+    return a.endswith(b) or b.endswith(a)
+
+
+def _groups(entities: Iterable[Entity]) -> dict[tuple[str, str], set[str]]:
+    _automaton, _info, province_of = _lexicon()
+    out: dict[tuple[str, str], set[str]] = {}
+    for e in entities:
+        out.setdefault((e.kind, e.level), set()).add(e.name)
+        if e.kind == "place" and e.level == "city" and e.name in province_of:
+            out.setdefault(("place", "province"), set()).add(province_of[e.name])
+    return out
+
+
+def conflicts(a: Iterable[Entity], b: Iterable[Entity]) -> bool:
+    """Whether ``a`` and ``b`` name different specific entities of some kind: both name one or more
+    of that kind (for places: of that level) and none of ``a``'s is compatible with one of ``b``'s."""
+    ga, gb = _groups(a), _groups(b)
+    for key, names in ga.items():
+        other = gb.get(key)
+        if other and not any(compatible(x, y) for x in names for y in other):
+            return True
+    return False

@@ -1,0 +1,478 @@
+"""Per-post incident recognition: does a post report a real occurrence, with casualties, threatening
+the public, and in which domain.
+
+The sensitivity lexicon (:mod:`yuqing.analysis.sensitivity`) raises ``casualties`` for one word
+such as 死亡, so horoscopes (「易伤人…死倔」), book promotions (「爱与死亡的故事」), jokes
+(「没被饿死…」) and commentary look like deadly incidents. This model decides per post:
+
+* ``incident`` — the post reports a specific real occurrence (not opinion, jokes, horoscopes, ads,
+  generic warnings, history), with ``score`` its probability;
+* ``casualties`` — people died or were physically injured in that occurrence;
+* ``public_safety`` — the occurrence threatens the public at large;
+* ``domain`` — one of :data:`DOMAINS`.
+
+``casualties`` and ``public_safety`` imply ``incident``: a post whose incident probability stays
+below the incident threshold never gets either (see :meth:`IncidentModel.predict`).
+
+How a batch is scored (numpy only; the model is trained by ``scripts/train_incidents.py`` from
+``../shared/data/incidents/ced_incidents_dev.jsonl`` and shipped as ``models/incidents.npz``):
+
+1. **Character n-grams**: :func:`yuqing.analysis.features.featurise` hashes character 1–3-grams;
+   eleven linear heads (incident, casualties, public_safety and one per domain) score them in one
+   gather (int8 weights, one scale per head).
+2. **Cues** (:func:`cue_features`): one Aho-Corasick pass over the sensitivity lexicon plus cue
+   groups of this module (time words, news wording, victims, slang such as 笑死/累死/死倔,
+   horoscopes, ads, advice, history, domain words), with the lexicon's negation guard, and a few
+   regular expressions for counted or caused harm (「3人死亡」, 「致2死3伤」, 「造成…死亡」,
+   「被…打死」) and dates (「5月3日」, 「14时许」).
+3. **Stacked heads**, small logistic regressions: incident over its n-gram logit and the cues;
+   casualties and public_safety over their own n-gram logit, the incident logit and the cues;
+   domain (softmax) over the eight domain n-gram logits, the incident logit and the cues.
+
+Cross-validated dev figures (5 folds by the MD5 of the id; each fold's model, thresholds
+included, is fitted on the other four; see :mod:`yuqing.analysis.incidents_eval`), on the 1,056
+labelled posts, beside the sensitivity lexicon (any flag counted as an incident):
+
+==================  =====  =====  =====  ======================
+flag                P      R      F1     lexicon P / R / F1
+==================  =====  =====  =====  ======================
+incident            0.76   0.84   0.80   0.78 / 0.57 / 0.66
+casualties          0.83   0.73   0.78   0.55 / 0.45 / 0.50
+public_safety       0.55   0.55   0.55   0.40 / 0.33 / 0.36
+==================  =====  =====  =====  ======================
+
+Domain accuracy 0.85 (lexicon 0.75). About 19,000 ~100-character posts/s in batches on
+one core (the n-gram gather and the cue scan cost about the same).
+
+Texts are raw post texts: :meth:`IncidentModel.predict` normalises them itself (traditional →
+simplified, URL and mention folding, emoticons split off). The model is immutable after
+:meth:`IncidentModel.load` and safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ahocorasick_rs
+import numpy as np
+import numpy.typing as npt
+
+from yuqing.analysis.features import FeatureSpec, featurise, normalise
+from yuqing.analysis.sensitivity import LEXICON, SHADOWS
+
+# The lexicon's own negation guard (未造成人员伤亡, 无人受伤), applied to lexicon hits only.
+from yuqing.analysis.sensitivity import _negated as _negated
+
+__all__ = ["CUE_NAMES", "DOMAINS", "Incident", "IncidentModel", "cue_features"]
+
+DOMAINS: tuple[str, ...] = (
+    "medical",
+    "education",
+    "food_drug",
+    "accident_disaster",
+    "crime_security",
+    "environment",
+    "official_conduct",
+    "other",
+)
+FLAG_HEADS: tuple[str, ...] = ("incident", "casualties", "public_safety")
+# Linear n-gram heads of the model file, in column order.
+NGRAM_HEADS: tuple[str, ...] = (*FLAG_HEADS, *(f"domain:{d}" for d in DOMAINS))
+
+# Cue groups beside the lexicon. Each raises a count feature; longest match wins, so a slang
+# phrase such as 易伤人 or 笑死 hides the lexicon term inside it.
+# fmt: off
+CUES: dict[str, tuple[str, ...]] = {
+    "time": (
+        "今天", "今日", "昨天", "昨日", "昨晚", "昨夜", "今晨", "今早", "今晚", "前天", "前日", "日前",
+        "近日", "刚刚", "刚才", "凌晨", "当天", "当晚", "当日", "上午", "下午", "傍晚", "中午", "晚上",
+        "早上", "深夜", "事发", "目前", "正在", "已经",
+    ),
+    "news": (
+        "记者", "据悉", "据了解", "据报道", "据称", "据介绍", "消息称", "警方", "公安", "派出所", "民警",
+        "消防", "救援", "急救", "送医", "送往医院", "送往", "抢救", "现场", "目击", "爆料", "通报", "回应",
+        "调查", "涉事", "当事人", "家属", "获悉", "证实", "核实", "120", "110", "报警", "赶到", "官方",
+    ),
+    "rumour": (
+        "网传", "传言", "据传", "求证", "求扩散", "求转发", "扩散", "紧急", "速转", "转起来", "帮忙转发",
+        "辟谣", "真相",
+    ),
+    "victims": (
+        "学生", "孩子", "儿童", "小孩", "村民", "市民", "乘客", "工人", "老人", "女子", "男子", "妇女",
+        "一家", "民工", "女孩", "男孩", "婴儿", "产妇", "患者", "病人", "游客", "司机", "行人", "幼儿",
+        "少年", "少女", "女童", "男童", "老汉", "大爷", "大妈", "小伙", "女生", "男生", "师生", "群众",
+    ),
+    "harm": (
+        "死", "伤", "血", "亡", "尸", "命", "杀", "撞", "砍", "捅", "殴", "打伤", "打死", "重伤", "身亡",
+        "中毒", "送医", "住院", "昏迷", "骨折", "流血", "鲜血", "头部", "抢救", "耳光", "推倒", "打骂",
+        "扇", "踢", "打他", "打她", "阉割", "掉进", "被害", "晕倒", "逼供", "去世", "吞",
+    ),
+    "slang": (
+        "笑死", "累死", "死倔", "气死", "吓死", "热死", "冷死", "困死", "烦死", "忙死", "痛死", "疼死",
+        "萌死", "帅死", "美死", "想死", "死了都要", "要死", "找死", "该死", "死党", "死机", "死心", "死忠",
+        "死磕", "死宅", "死活", "伤心", "伤感", "心碎", "受伤的心", "易伤人", "爱死", "恨死", "作死",
+        "拼死", "至死", "生死", "半死", "死去活来", "饿死了", "冻成狗", "中枪", "受伤害", "伤不起",
+        "致命伤", "致命的", "死穴", "不死", "死都", "去死", "死也", "死性",
+    ),
+    "horoscope": (
+        "星座", "白羊", "金牛座", "双子座", "巨蟹", "狮子座", "处女座", "天秤", "天蝎", "射手座", "摩羯",
+        "水瓶", "双鱼", "运势", "性格", "血型", "属相", "生肖",
+    ),
+    "promo": (
+        "新书", "出版", "上市", "热卖", "包邮", "淘宝", "微店", "代购", "预订", "报名", "招聘", "抽奖",
+        "关注", "优惠", "折扣", "广告", "小说", "电影", "剧", "故事", "演唱会", "节目", "首映", "签售",
+        "读者", "作者", "粉丝", "专辑", "主演", "导演",
+    ),
+    "advice": (
+        "提醒", "注意", "千万", "一定要", "不要", "知道吗", "原来", "你知道", "常识", "方法", "技巧", "秘诀",
+        "小贴士", "建议", "养生", "健康", "如何", "怎样", "应该", "学会", "预防", "误区", "危害", "食物",
+        "如果", "假如", "人生", "幸福", "爱情", "朋友", "生活", "心情", "其实", "我们", "你们", "每个人",
+        "自己", "总是",
+    ),
+    "joke": ("哈哈", "呵呵", "笑话", "段子", "搞笑", "神回复", "逗", "萌", "囧", "吐槽", "无语"),
+    "history": (
+        "历史", "当年", "回顾", "周年", "纪念", "抗战", "文革", "民国", "清朝", "古代", "二战", "年前",
+        "那年", "曾经", "去世", "逝世", "病逝", "癌", "心脏病", "享年", "终年",
+    ),
+    "opinion": (
+        "我认为", "我觉得", "评论", "观点", "为什么", "难道", "凭什么", "呼吁", "社会", "中国人", "国人",
+        "制度", "体制", "政府应", "应当", "值得", "可悲", "悲哀", "讽刺", "反思",
+    ),
+    "medical": (
+        "医院", "医生", "护士", "医护", "患者", "病人", "手术", "诊所", "卫生", "医疗", "住院", "病房",
+        "产妇", "新生儿", "卫生局", "卫计委", "急诊", "院方", "主任医师", "治疗",
+    ),
+    "education": (
+        "学校", "老师", "教师", "学生", "幼儿园", "小学", "中学", "大学", "高校", "校长", "班主任", "校园",
+        "教育局", "高考", "考试", "同学", "幼师", "学院", "师生", "校方",
+    ),
+    "food_drug": (
+        "食品", "奶粉", "牛奶", "食物", "疫苗", "药品", "药", "饮料", "餐馆", "饭店", "食堂", "肉", "油",
+        "米", "蔬菜", "添加剂", "食用", "吃了", "喝了", "中毒", "超市", "零食", "方便面", "酒",
+    ),
+    "accident_disaster": (
+        "事故", "车祸", "火灾", "爆炸", "地震", "洪水", "台风", "坍塌", "塌方", "失火", "起火", "大巴",
+        "客车", "货车", "列车", "航班", "飞机", "高铁", "动车", "船", "矿", "遇难", "救援", "暴雨", "泥石流",
+    ),
+    "crime_security": (
+        "警方", "警察", "公安", "派出所", "民警", "嫌疑人", "歹徒", "凶手", "杀人", "抢劫", "拐卖", "绑架",
+        "被抓", "刑拘", "逮捕", "报警", "失踪", "寻人", "走失", "诈骗", "强奸", "砍人", "持刀",
+    ),
+    "environment": (
+        "污染", "排污", "化工", "PX", "px", "雾霾", "环保", "环境", "废水", "废气", "垃圾", "河流",
+        "水源", "死鱼", "重金属", "镉", "排放",
+    ),
+    "official_conduct": (
+        "官员", "书记", "局长", "县长", "市长", "镇长", "乡长", "区长", "省长", "干部", "城管", "政府",
+        "纪委", "领导", "公务员", "官方", "拆迁", "强拆", "信访", "上访", "维稳", "执法",
+        "副局长", "副市长", "处长", "厅长", "主任", "腐败", "贪官",
+    ),
+}
+# fmt: on
+
+# Counted or caused harm, and the dates and clock times that pin a report to one occurrence.
+_NUM = r"[\d一二两三四五六七八九十百千几数多余]"
+_CUE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "re:counted_harm": re.compile(
+        _NUM + r"+(?:名|个|位|人|具|户|口)[^，。！？；\s\x00]{0,6}?"
+        r"(?:死亡|遇难|身亡|丧生|罹难|受伤|伤亡|重伤|轻伤|遇害|死|伤|中毒|送医|住院|被困|失踪|失联|溺亡)"
+    ),
+    "re:n_dead_n_hurt": re.compile(
+        r"(?:致|造成|导致|酿|已)" + _NUM + r"+人?(?:死|伤|亡)|" + _NUM + r"+死" + _NUM + r"+伤"
+    ),
+    "re:caused_harm": re.compile(
+        r"(?:造成|导致|致使|致|酿成|引发)[^，。！？；\x00]{0,10}?"
+        r"(?:死亡|身亡|受伤|伤亡|遇难|丧生|重伤|轻伤|伤残|殒命|中毒|昏迷|骨折)"
+    ),
+    "re:done_harm": re.compile(
+        r"被[^，。！？；\s\x00]{0,6}?(?:打死|砍死|撞死|杀害|捅死|砸死|烧死|杀死|刺死|压死|勒死|毒死|炸死|"
+        r"打伤|砍伤|撞伤|刺伤|烧伤|捅伤|砸伤|打成|殴打|毒打|撞飞|撞倒)"
+    ),
+    "re:died_after": re.compile(
+        r"(?:抢救无效|不治|当场|最终|经抢救)[^，。！？；\x00]{0,4}?"
+        r"(?:死亡|身亡|离世|去世)"
+    ),
+    "re:date": re.compile(
+        r"\d{1,2}月\d{1,2}[日号]|"
+        r"[\d一二三四五六七八九十]{1,3}[日号](?:上午|下午|晚|凌晨|早|中午|傍晚|夜)"
+    ),
+    "re:clock": re.compile(r"\d{1,2}(?:时|点)(?:许|左右|\d{1,2}分)|\d{1,2}[:：]\d{2}"),
+    "re:place": re.compile(r"[\u4e00-\u9fff]{2,5}(?:省|市|县|区|镇|乡|村|路|街)"),
+    "re:old_year": re.compile(r"(?:1[0-9]|200)\d年"),
+}
+_MISC = ("question", "exclaim", "emoticons", "length")
+
+CUE_NAMES: tuple[str, ...] = (
+    *(f"flag:{f}" for f in LEXICON),
+    *(f"cue:{c}" for c in CUES),
+    *_CUE_PATTERNS,
+    "re:headline",
+    *_MISC,
+)
+
+# Cues that state harm; a post with none of them never gets ``casualties``.
+HARM_EVIDENCE: tuple[str, ...] = (
+    "flag:casualties",
+    "cue:harm",
+    "re:counted_harm",
+    "re:n_dead_n_hurt",
+    "re:caused_harm",
+    "re:done_harm",
+    "re:died_after",
+)
+
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+# Texts scored per numpy batch (see sentiment.py): amortises numpy calls, bounds memory.
+_CHUNK = 2048
+
+
+class _CueAutomaton:
+    """The lexicon, its shadows and the cue groups in one Aho-Corasick automaton.
+
+    A lexicon term keeps its own flag (the first category listed wins, as in the sensitivity
+    matcher) and passes the sensitivity negation guard; cue words are counted as they stand.
+    """
+
+    def __init__(self) -> None:
+        group_of: dict[str, int] = {}
+        groups = [*(f"flag:{f}" for f in LEXICON), *(f"cue:{c}" for c in CUES)]
+        for g, group_terms in enumerate([*LEXICON.values(), *CUES.values()]):
+            for term in group_terms:
+                group_of.setdefault(term, g)
+        for term in SHADOWS:
+            group_of.setdefault(term, -1)
+        terms = list(group_of)
+        column = {name: i for i, name in enumerate(CUE_NAMES)}
+        # Column of each term's group, -1 for shadows; whether the negation guard applies.
+        self.columns = np.array(
+            [column[groups[group_of[t]]] if group_of[t] >= 0 else -1 for t in terms], dtype=np.int64
+        )
+        self.guarded = np.array([0 <= group_of[t] < len(LEXICON) for t in terms], dtype=np.bool_)
+        self.automaton = ahocorasick_rs.AhoCorasick(terms, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+
+
+@lru_cache(maxsize=1)
+def _cue_automaton() -> _CueAutomaton:
+    return _CueAutomaton()
+
+
+def cue_features(normalised: Sequence[tuple[str, list[str]]]) -> FloatArray:
+    """Dense cue features, shape ``(len(normalised), len(CUE_NAMES))``, from :func:`normalise` output.
+
+    The batch is joined with NUL separators and scanned once by the automaton and once by each
+    pattern (none of them crosses a NUL); matches are binned to their text with ``searchsorted``.
+    Counts are squashed with ``log1p`` so that a long post full of one word does not dominate.
+    """
+    n = len(normalised)
+    out = np.zeros((n, len(CUE_NAMES)), dtype=np.float32)
+    if n == 0:
+        return out
+    texts = [t for t, _ in normalised]
+    joined = "\x00".join(texts) + "\x00"
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=n)
+    offsets = np.zeros(n, dtype=np.int64)
+    offsets[1:] = np.cumsum(lengths[:-1])
+    column = {name: i for i, name in enumerate(CUE_NAMES)}
+    cues = _cue_automaton()
+    found = cues.automaton.find_matches_as_indexes(joined)
+    if found:
+        hits = np.array(found, dtype=np.int64)
+        cols = cues.columns[hits[:, 0]]
+        keep = cols >= 0
+        guarded = np.flatnonzero(keep & cues.guarded[hits[:, 0]])
+        # Only lexicon terms need the clause-level negation test (a Python call per hit).
+        for i in guarded.tolist():
+            if _negated(joined, int(hits[i, 1])):
+                keep[i] = False
+        docs = np.searchsorted(offsets, hits[keep, 1], side="right") - 1
+        np.add.at(out, (docs, cols[keep]), 1.0)
+    for name, pattern in _CUE_PATTERNS.items():
+        starts = [m.start() for m in pattern.finditer(joined)]
+        if starts:
+            docs = np.searchsorted(offsets, np.asarray(starts, dtype=np.int64), side="right") - 1
+            np.add.at(out[:, column[name]], docs, 1.0)
+    out[:, column["re:headline"]] = [t.lstrip()[:1] in ("【", "#") for t in texts]
+    out[:, column["question"]] = [t.count("?") + t.count("？") for t in texts]
+    out[:, column["exclaim"]] = [t.count("!") + t.count("！") for t in texts]
+    out[:, column["emoticons"]] = [len(e) for _, e in normalised]
+    out[:, column["length"]] = (lengths - 1) / 100.0
+    np.log1p(out, out=out)
+    return out
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What the model says about one post. ``score`` is the probability that it is an incident."""
+
+    incident: bool
+    casualties: bool
+    public_safety: bool
+    domain: str
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"incident", "casualties", "public_safety", "domain", "score"}`` for JSON."""
+        return {
+            "incident": self.incident,
+            "casualties": self.casualties,
+            "public_safety": self.public_safety,
+            "domain": self.domain,
+            "score": round(self.score, 4),
+        }
+
+
+def _sigmoid(x: npt.NDArray[np.floating[Any]]) -> FloatArray:
+    out: FloatArray = (1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))).astype(np.float32)
+    return out
+
+
+@dataclass(frozen=True)
+class StackedHeads:
+    """The second-level heads: coefficients over ``[n-gram logit(s), (incident logit), cues]``.
+
+    ``incident``/``casualties``/``public_safety`` are vectors (last entry the intercept);
+    ``domain`` is a matrix with one row per domain (last column the intercept).
+    """
+
+    incident: FloatArray
+    casualties: FloatArray
+    public_safety: FloatArray
+    domain: FloatArray
+    thresholds: dict[str, float]
+
+
+def stacked_logits(z: FloatArray, cues: FloatArray, heads: StackedHeads) -> dict[str, FloatArray]:
+    """Second-level logits from n-gram logits ``z`` (columns of :data:`NGRAM_HEADS`) and cues.
+
+    Shared by the runtime and the training code, so both build the same design rows.
+    """
+    ones = np.ones((z.shape[0], 1), dtype=np.float32)
+    inc = np.hstack([z[:, :1], cues, ones]) @ heads.incident
+    inc_col = inc[:, None].astype(np.float32)
+    out = {"incident": inc.astype(np.float32)}
+    for k, name in ((1, "casualties"), (2, "public_safety")):
+        coef = heads.casualties if name == "casualties" else heads.public_safety
+        out[name] = (np.hstack([z[:, k : k + 1], inc_col, cues, ones]) @ coef).astype(np.float32)
+    design = np.hstack([z[:, 3:], inc_col, cues, ones])
+    out["domain"] = (design @ heads.domain.T).astype(np.float32)
+    return out
+
+
+class IncidentModel:
+    """The shipped incident model. Build it with :meth:`load`; immutable and thread-safe."""
+
+    def __init__(self, spec: FeatureSpec, weights: FloatArray, bias: FloatArray, heads: StackedHeads) -> None:
+        if weights.shape != (spec.n_buckets + 1, len(NGRAM_HEADS)) or bias.shape != (len(NGRAM_HEADS),):
+            raise ValueError("incident model: weight shape does not match its metadata")
+        n_cues = len(CUE_NAMES)
+        if heads.incident.shape != (n_cues + 2,) or heads.domain.shape != (
+            len(DOMAINS),
+            len(DOMAINS) + n_cues + 2,
+        ):
+            raise ValueError("incident model: stacked heads do not match this version's cue features")
+        self.spec = spec
+        self.heads = heads
+        self._weights = weights
+        self._bias = bias
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> IncidentModel:
+        """Load a model file; by default the one shipped in ``yuqing/analysis/models/``."""
+        if path is None:
+            data = resources.files("yuqing.analysis").joinpath("models/incidents.npz").read_bytes()
+            source: Any = io.BytesIO(data)
+        else:
+            source = Path(path)
+        try:
+            with np.load(source, allow_pickle=False) as npz:
+                meta = json.loads(bytes(npz["meta"]).decode("utf-8"))
+                quantised = npz["weights"]
+                scale = npz["scale"].astype(np.float32)
+                bias = npz["bias"].astype(np.float32)
+            spec = FeatureSpec(bits=int(meta["features"]["bits"]), orders=tuple(meta["features"]["orders"]))
+            if tuple(meta["cues"]) != CUE_NAMES or tuple(meta["ngram_heads"]) != NGRAM_HEADS:
+                raise ValueError("cue features or heads differ from this version of the code")
+            stacked = meta["stacked"]
+            heads = StackedHeads(
+                incident=np.asarray(stacked["incident"], dtype=np.float32),
+                casualties=np.asarray(stacked["casualties"], dtype=np.float32),
+                public_safety=np.asarray(stacked["public_safety"], dtype=np.float32),
+                domain=np.asarray(stacked["domain"], dtype=np.float32),
+                thresholds={k: float(v) for k, v in meta["thresholds"].items()},
+            )
+        except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"not an incident model file: {path or 'shipped model'}: {exc}") from exc
+        # int8 weights with one scale per head; the last row (windows across texts) stays zero.
+        weights = np.zeros((spec.n_buckets + 1, quantised.shape[1]), dtype=np.float32)
+        weights[: quantised.shape[0]] = quantised.astype(np.float32) * scale
+        weights[spec.n_buckets] = 0.0
+        return cls(spec, weights, bias, heads)
+
+    def ngram_logits(self, normalised: Sequence[tuple[str, list[str]]]) -> FloatArray:
+        """First-level logits, shape ``(len(normalised), len(NGRAM_HEADS))``."""
+        parts = [
+            featurise((), self.spec, normalised=normalised[i : i + _CHUNK]).dot(self._weights)
+            for i in range(0, len(normalised), _CHUNK)
+        ]
+        if not parts:
+            return np.zeros((0, self._bias.size), dtype=np.float32)
+        out: FloatArray = np.concatenate(parts) + self._bias
+        return out
+
+    def probabilities(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+        """Probabilities per text: ``incident``, ``casualties``, ``public_safety`` (each ``(n,)``)
+        and ``domain`` (``(n, len(DOMAINS))``), before thresholds and the implication rule."""
+        return self._scores([normalise(t) for t in texts])[0]
+
+    def _scores(self, normalised: Sequence[tuple[str, list[str]]]) -> tuple[dict[str, FloatArray], BoolArray]:
+        """Probabilities, and whether each text states harm at all (see :data:`HARM_EVIDENCE`)."""
+        cues = cue_features(normalised)
+        logits = stacked_logits(self.ngram_logits(normalised), cues, self.heads)
+        evidence: BoolArray = np.asarray(
+            (cues[:, [CUE_NAMES.index(c) for c in HARM_EVIDENCE]] > 0).any(axis=1)
+        )
+        dom = logits["domain"] - logits["domain"].max(axis=1, keepdims=True)
+        expd = np.exp(dom)
+        probabilities = {
+            "incident": _sigmoid(logits["incident"]),
+            "casualties": _sigmoid(logits["casualties"]),
+            "public_safety": _sigmoid(logits["public_safety"]),
+            "domain": (expd / expd.sum(axis=1, keepdims=True)).astype(np.float32),
+        }
+        return probabilities, evidence
+
+    def predict(self, texts: Sequence[str]) -> list[Incident]:
+        """One :class:`Incident` per raw post text.
+
+        A flag is raised at its threshold (chosen by cross-validation); casualties and
+        public_safety need the incident decision too, so they never stand without it, and
+        casualties needs a stated harm (:data:`HARM_EVIDENCE`): a bribe at a hospital reads
+        like a medical incident, but nobody was hurt.
+        """
+        p, evidence = self._scores([normalise(t) for t in texts])
+        t = self.heads.thresholds
+        incident = p["incident"] >= t["incident"]
+        casualties = (p["casualties"] >= t["casualties"]) & incident & evidence
+        public_safety = (p["public_safety"] >= t["public_safety"]) & incident
+        domain = p["domain"].argmax(axis=1)
+        return [
+            Incident(bool(i), bool(c), bool(s), DOMAINS[int(d)], min(1.0, max(0.0, float(sc))))
+            for i, c, s, d, sc in zip(
+                incident.tolist(),
+                casualties.tolist(),
+                public_safety.tolist(),
+                domain.tolist(),
+                p["incident"].tolist(),
+                strict=True,
+            )
+        ]

@@ -1,0 +1,424 @@
+"""Training and cross-validation of the incident model, shared by ``scripts/train_incidents.py`` and
+``yuqing bench analysis`` so both report the same figures on the same folds.
+
+* :func:`fold_of` puts each labelled post in one of ``k`` folds by the MD5 of its id: stable across
+  runs and machines, independent of file order.
+* :func:`fit` trains a complete :class:`~yuqing.analysis.incidents.IncidentModel` from labelled
+  rows: the n-gram heads on all rows; the stacked heads on n-gram logits that are out-of-fold
+  within these rows (so the stacker learns how far to trust n-grams on unseen text); the
+  thresholds on the stacker's own out-of-fold probabilities, each maximising F1.
+* :func:`cross_validate` fits on ``k - 1`` folds and predicts the held-out fold through the real
+  runtime path (quantised weights, :meth:`IncidentModel.predict`), so the figures are honest:
+  nothing of the held-out fold, thresholds included, is seen in training.
+* :func:`lexicon_predictions` is the baseline: the sensitivity lexicon's casualties and
+  public_safety flags, any flag as incident, and the domain of the first domain flag.
+
+Training needs scikit-learn (the ``train`` dependency group); it is imported when a model is
+fitted, so the runtime and the rest of the package never need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from yuqing.analysis.features import FeatureSpec, featurise, normalise
+from yuqing.analysis.incidents import (
+    CUE_NAMES,
+    DOMAINS,
+    FLAG_HEADS,
+    NGRAM_HEADS,
+    Incident,
+    IncidentModel,
+    StackedHeads,
+    cue_features,
+    stacked_logits,
+)
+from yuqing.analysis.sensitivity import flags_for
+
+__all__ = [
+    "Labelled",
+    "Params",
+    "Predictions",
+    "Scores",
+    "Trained",
+    "cross_validate",
+    "fit",
+    "fold_of",
+    "idf_weights",
+    "lexicon_predictions",
+    "read_labelled",
+    "save",
+    "score",
+]
+
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One labelled post of ``ced_incidents_dev.jsonl``."""
+
+    id: str
+    text: str
+    incident: bool
+    casualties: bool
+    public_safety: bool
+    domain: str
+
+
+@dataclass(frozen=True)
+class Params:
+    """Hyper-parameters, chosen by cross-validation in ``scripts/train_incidents.py``."""
+
+    bits: int = 17
+    orders: tuple[int, ...] = (1, 2, 3)
+    # Inverse L2 strength of the n-gram heads (features are scaled by 1/sqrt(n-grams in the post)).
+    ngram_c: float = 30.0
+    # Inverse L2 strength of the stacked heads (a few dozen dense features).
+    stack_c: float = 0.3
+    # The domain head has eight classes over the same features and needs a lighter hand.
+    domain_c: float = 3.0
+    inner_folds: int = 5
+
+
+def fold_of(post_id: str, k: int = 5) -> int:
+    """The fold of a post: MD5 of its id, modulo ``k``."""
+    digest = hashlib.md5(post_id.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:4], "little") % k
+
+
+def read_labelled(path: Path) -> list[Labelled]:
+    """Rows of the labelled file; the implication rule is applied to the labels as the guide says."""
+    rows: list[Labelled] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        rows.append(
+            Labelled(
+                id=str(r["id"]),
+                text=str(r["text"]),
+                incident=bool(r["incident"]),
+                casualties=bool(r["casualties"]),
+                public_safety=bool(r["public_safety"]),
+                domain=str(r["domain"]),
+            )
+        )
+    return rows
+
+
+def _targets(rows: Sequence[Labelled]) -> dict[str, BoolArray]:
+    out = {h: np.array([getattr(r, h) for r in rows], dtype=np.bool_) for h in FLAG_HEADS}
+    for d in DOMAINS:
+        out[f"domain:{d}"] = np.array([r.domain == d for r in rows], dtype=np.bool_)
+    return out
+
+
+def _design(normalised: Sequence[tuple[str, list[str]]], spec: FeatureSpec) -> Any:
+    import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    batch = featurise((), spec, normalised=normalised)
+    rows, cols, values = batch.to_coo()
+    return sp.csr_matrix((values, (rows, cols)), shape=(len(normalised), spec.n_buckets))
+
+
+def idf_weights(texts: Sequence[str], spec: FeatureSpec) -> FloatArray:
+    """Smoothed inverse document frequency of every hash bucket over unlabelled ``texts``.
+
+    The n-gram heads are fitted on features multiplied by it and the product is folded into the
+    stored weights, so the runtime features stay as they are: TF-IDF without an IDF table.
+    """
+    x = _design([normalise(t) for t in texts], spec)
+    df = np.asarray((x > 0).sum(axis=0)).ravel()
+    out: FloatArray = (np.log((1.0 + x.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
+    return out
+
+
+def _fit_ngram_heads(x: Any, targets: dict[str, BoolArray], c: float) -> tuple[FloatArray, FloatArray]:
+    """One L2 logistic regression per n-gram head; ``(weights (buckets, heads), bias (heads,))``.
+
+    ``x`` already carries the IDF scale; the caller folds it into the weights.
+    """
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    weights = np.zeros((x.shape[1], len(NGRAM_HEADS)), dtype=np.float32)
+    bias = np.zeros(len(NGRAM_HEADS), dtype=np.float32)
+    for j, head in enumerate(NGRAM_HEADS):
+        y = targets[head]
+        if y.all() or not y.any():
+            # A domain absent from a small training fold: a strongly negative constant.
+            bias[j] = -8.0 if not y.any() else 8.0
+            continue
+        model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", max_iter=1000)
+        model.fit(x, y)
+        weights[:, j] = model.coef_.ravel()
+        bias[j] = float(model.intercept_[0])
+    return weights, bias
+
+
+def _oof_ngram_logits(
+    x: Any, targets: dict[str, BoolArray], folds: npt.NDArray[np.int64], params: Params
+) -> FloatArray:
+    z = np.zeros((x.shape[0], len(NGRAM_HEADS)), dtype=np.float32)
+    for f in range(params.inner_folds):
+        test = folds == f
+        w, b = _fit_ngram_heads(x[~test], {h: y[~test] for h, y in targets.items()}, params.ngram_c)
+        z[test] = np.asarray(x[test] @ w, dtype=np.float32) + b
+    return z
+
+
+def _fit_stack(
+    z: FloatArray, cues: FloatArray, targets: dict[str, BoolArray], c: float, domain_c: float
+) -> StackedHeads:
+    """The stacked heads, fitted on (out-of-fold) n-gram logits and cues; thresholds left at 0.5."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    def binary(design: FloatArray, y: BoolArray) -> FloatArray:
+        model = LogisticRegression(C=c, max_iter=2000)
+        model.fit(design, y)
+        return np.append(model.coef_.ravel(), model.intercept_[0]).astype(np.float32)
+
+    n_cues = cues.shape[1]
+    incident = binary(np.hstack([z[:, :1], cues]), targets["incident"])
+    inc_logit = (np.hstack([z[:, :1], cues]) @ incident[:-1] + incident[-1])[:, None].astype(np.float32)
+    casualties = binary(np.hstack([z[:, 1:2], inc_logit, cues]), targets["casualties"])
+    public_safety = binary(np.hstack([z[:, 2:3], inc_logit, cues]), targets["public_safety"])
+    domain_y = np.argmax(np.stack([targets[f"domain:{d}"] for d in DOMAINS], axis=1), axis=1)
+    design = np.hstack([z[:, 3:], inc_logit, cues])
+    model = LogisticRegression(C=domain_c, max_iter=3000)
+    model.fit(design, domain_y)
+    # Domains missing from the training rows keep a very negative intercept.
+    domain = np.zeros((len(DOMAINS), len(DOMAINS) + n_cues + 2), dtype=np.float32)
+    domain[:, -1] = -30.0
+    for row, cls in enumerate(model.classes_):
+        coef = model.coef_[row] if len(model.classes_) > 2 else model.coef_[0] * (1 if row else -1)
+        intercept = (
+            model.intercept_[row] if len(model.classes_) > 2 else model.intercept_[0] * (1 if row else -1)
+        )
+        domain[int(cls), :-1] = coef
+        domain[int(cls), -1] = intercept
+    return StackedHeads(incident, casualties, public_safety, domain, dict.fromkeys(FLAG_HEADS, 0.5))
+
+
+def _best_threshold(p: FloatArray, y: BoolArray) -> float:
+    """The probability cut with the best F1 (midpoint between neighbouring scores)."""
+    order = np.argsort(-p)
+    ps, ys = p[order], y[order]
+    tp = np.cumsum(ys)
+    fp = np.cumsum(~ys)
+    f1 = 2 * tp / (tp + fp + ys.sum())
+    # Only cut between distinct scores.
+    distinct = np.append(ps[1:] < ps[:-1], True)
+    f1 = np.where(distinct, f1, -1.0)
+    i = int(np.argmax(f1))
+    return float((ps[i] + ps[i + 1]) / 2) if i + 1 < ps.size else float(ps[i]) - 1e-6
+
+
+def _probabilities(logits: dict[str, FloatArray]) -> dict[str, FloatArray]:
+    return {h: (1.0 / (1.0 + np.exp(-np.clip(logits[h], -30, 30)))).astype(np.float32) for h in FLAG_HEADS}
+
+
+def fit(rows: Sequence[Labelled], params: Params | None = None, idf: FloatArray | None = None) -> Trained:
+    """Train the whole model from labelled rows (see the module docstring).
+
+    ``idf`` comes from :func:`idf_weights` over unlabelled posts with the same feature spec;
+    without it every bucket weighs the same.
+    """
+    import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    params = params or Params()
+    spec = FeatureSpec(bits=params.bits, orders=params.orders)
+    normalised = [normalise(r.text) for r in rows]
+    if idf is None:
+        idf = np.ones(spec.n_buckets, dtype=np.float32)
+    x = _design(normalised, spec) @ sp.diags(idf)
+    cues = cue_features(normalised)
+    targets = _targets(rows)
+    # Inner folds come from a different hash than the outer ones (a salted id), so an outer
+    # training set still spreads over every inner fold.
+    inner = np.array([fold_of("inner:" + r.id, params.inner_folds) for r in rows], dtype=np.int64)
+    z = _oof_ngram_logits(x, targets, inner, params)
+    # Thresholds: the stacker's out-of-fold probabilities over the same inner folds.
+    oof = {h: np.zeros(len(rows), dtype=np.float32) for h in FLAG_HEADS}
+    for f in range(params.inner_folds):
+        test = inner == f
+        heads = _fit_stack(
+            z[~test], cues[~test], {h: y[~test] for h, y in targets.items()}, params.stack_c, params.domain_c
+        )
+        probs = _probabilities(stacked_logits(z[test], cues[test], heads))
+        for h in FLAG_HEADS:
+            oof[h][test] = probs[h]
+    thresholds = {h: _best_threshold(oof[h], targets[h]) for h in FLAG_HEADS}
+    heads = _fit_stack(z, cues, targets, params.stack_c, params.domain_c)
+    heads = StackedHeads(heads.incident, heads.casualties, heads.public_safety, heads.domain, thresholds)
+    weights, bias = _fit_ngram_heads(x, targets, params.ngram_c)
+    weights *= idf[:, None]
+    q, scale = _quantise(weights)
+    full = np.zeros((spec.n_buckets + 1, len(NGRAM_HEADS)), dtype=np.float32)
+    full[:-1] = q.astype(np.float32) * scale
+    return Trained(IncidentModel(spec, full, bias, heads), q, scale, bias, params)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A fitted model with what :func:`save` writes: the int8 weights and their scales."""
+
+    model: IncidentModel
+    quantised: npt.NDArray[np.int8]
+    scale: FloatArray
+    bias: FloatArray
+    params: Params
+
+
+def _quantise(weights: FloatArray) -> tuple[npt.NDArray[np.int8], FloatArray]:
+    """int8 per head, scaled so the largest weight maps to ±127."""
+    scale = (np.abs(weights).max(axis=0) / 127.0).astype(np.float32)
+    scale[scale == 0] = 1.0
+    return np.round(weights / scale).astype(np.int8), scale
+
+
+def save(trained: Trained, path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write a model fitted by :func:`fit` as ``.npz`` (metadata inside); return the metadata."""
+    model, q, scale, params = trained.model, trained.quantised, trained.scale, trained.params
+    heads = model.heads
+    meta: dict[str, Any] = {
+        "features": {"bits": model.spec.bits, "orders": list(model.spec.orders)},
+        "ngram_heads": list(NGRAM_HEADS),
+        "cues": list(CUE_NAMES),
+        "domains": list(DOMAINS),
+        "params": {
+            "ngram_c": params.ngram_c,
+            "stack_c": params.stack_c,
+            "domain_c": params.domain_c,
+            "inner_folds": params.inner_folds,
+        },
+        "stacked": {
+            "incident": heads.incident.tolist(),
+            "casualties": heads.casualties.tolist(),
+            "public_safety": heads.public_safety.tolist(),
+            "domain": heads.domain.tolist(),
+        },
+        "thresholds": heads.thresholds,
+        **(extra or {}),
+    }
+    # Only buckets up to the last non-zero row are stored; the loader pads with zeros.
+    used = np.flatnonzero(np.abs(q).sum(axis=1))
+    rows = int(used[-1]) + 1 if used.size else 0
+    blob = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        np.savez_compressed(handle, weights=q[:rows], scale=scale, bias=trained.bias, meta=blob)
+    return meta
+
+
+@dataclass
+class Predictions:
+    """Decisions per post, in the order of the rows."""
+
+    incident: BoolArray
+    casualties: BoolArray
+    public_safety: BoolArray
+    domain: list[str]
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, incidents: Sequence[Incident], seconds: float = 0.0) -> Predictions:
+        return cls(
+            np.array([i.incident for i in incidents], dtype=np.bool_),
+            np.array([i.casualties for i in incidents], dtype=np.bool_),
+            np.array([i.public_safety for i in incidents], dtype=np.bool_),
+            [i.domain for i in incidents],
+            seconds,
+        )
+
+
+@dataclass
+class Scores:
+    """Precision, recall, F1 per flag and domain accuracy."""
+
+    flags: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    domain_accuracy: float = 0.0
+    posts_per_second: float = 0.0
+
+
+def score(pred: Predictions, rows: Sequence[Labelled]) -> Scores:
+    targets = _targets(rows)
+    out = Scores()
+    for h in FLAG_HEADS:
+        p, y = getattr(pred, h), targets[h]
+        tp = int((p & y).sum())
+        precision = tp / int(p.sum()) if p.any() else 0.0
+        recall = tp / int(y.sum()) if y.any() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+        out.flags[h] = (precision, recall, f1)
+    out.domain_accuracy = sum(d == r.domain for d, r in zip(pred.domain, rows, strict=True)) / max(
+        len(rows), 1
+    )
+    out.posts_per_second = len(rows) / pred.seconds if pred.seconds > 0 else 0.0
+    return out
+
+
+def cross_validate(
+    rows: Sequence[Labelled], params: Params | None = None, idf: FloatArray | None = None, k: int = 5
+) -> Predictions:
+    """Out-of-fold decisions for every row: fit on ``k - 1`` folds, predict the held-out one."""
+    folds = np.array([fold_of(r.id, k) for r in rows], dtype=np.int64)
+    results: list[Incident | None] = [None] * len(rows)
+    seconds = 0.0
+    for f in range(k):
+        train = [r for r, g in zip(rows, folds, strict=True) if g != f]
+        test_idx = np.flatnonzero(folds == f)
+        model = fit(train, params, idf).model
+        start = time.perf_counter()
+        predicted = model.predict([rows[i].text for i in test_idx.tolist()])
+        seconds += time.perf_counter() - start
+        for i, p in zip(test_idx.tolist(), predicted, strict=True):
+            results[i] = p
+    return Predictions.of([r for r in results if r is not None], seconds)
+
+
+# The domain a lexicon flag points to, for the baseline; first flag in lexicon order decides.
+_FLAG_DOMAIN = {
+    "casualties": "accident_disaster",
+    "public_safety": "accident_disaster",
+    "food_drug_safety": "food_drug",
+    "corruption": "official_conduct",
+    "mass_incident": "official_conduct",
+    "medical_dispute": "medical",
+    "education": "education",
+    "official_misconduct": "official_conduct",
+    "public_health": "medical",
+    "environment": "environment",
+    "crime": "crime_security",
+}
+
+
+def lexicon_predictions(rows: Sequence[Labelled]) -> Predictions:
+    """The sensitivity lexicon as a classifier (the baseline the model replaces)."""
+    start = time.perf_counter()
+    flag_sets = flags_for([normalise(r.text)[0] for r in rows])
+    seconds = time.perf_counter() - start
+    return Predictions(
+        np.array([bool(f) for f in flag_sets], dtype=np.bool_),
+        np.array(["casualties" in f for f in flag_sets], dtype=np.bool_),
+        np.array(["public_safety" in f for f in flag_sets], dtype=np.bool_),
+        [_lexicon_domain(f) for f in flag_sets],
+        seconds,
+    )
+
+
+def _lexicon_domain(flags: Sequence[str]) -> str:
+    specific = [f for f in flags if f not in ("casualties", "public_safety")]
+    if specific:
+        return _FLAG_DOMAIN[specific[0]]
+    return "accident_disaster" if flags else "other"

@@ -1,0 +1,99 @@
+"""Named entities by rule: what counts as a specific hospital, school, company, office, place or
+person, how names are normalised, and when two sets of entities conflict (real CED sentences)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from yuqing.analysis import entities
+from yuqing.analysis.entities import Entity, conflicts, extract
+
+
+def names(text: str, kind: str) -> set[str]:
+    return {e.name for e in extract(text) if e.kind == kind}
+
+
+def test_public_api() -> None:
+    assert set(entities.__all__) == {"KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract"}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        # real CED originals
+        (
+            "在华中师范大学武汉传媒学院，2号教学楼楼管阿姨吴秀莹看到很多学生",
+            "school",
+            {"华中师范大学", "武汉传媒学院"},
+        ),
+        ("刚上班3天的武汉理工大学学生杜春晓因工作时间过长，中暑身亡", "school", {"武汉理工大学"}),
+        ("湖北广水市强海制鞋厂工人罢工第2日", "company", {"湖北广水市强海制鞋厂"}),
+        ("父亲去上海解放军455医院（上海市长宁区淮海西路338号）看病", "hospital", {"上海解放军455医院"}),
+        ("兰州市民政局以“救灾物资储备充足”婉拒", "office", {"兰州民政局"}),
+        ("3月12日早上八点半病逝于浙江绍兴慈济医院", "hospital", {"浙江绍兴慈济医院"}),
+        ("高校又出凶杀案~浙江工业大学一女生在食堂门口被男友刺杀", "school", {"浙江工业大学"}),
+        # the sentence before a name is not part of it
+        ("患者家属投诉南京市第一医院误诊", "hospital", {"南京第一医院"}),
+    ],
+)
+def test_names_anchored_on_their_suffix(text: str, kind: str, expected: set[str]) -> None:
+    assert names(text, kind) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "昨日凌晨，深圳市某医院一名产妇在剖腹产后大出血死亡",
+        "一妇女喝了罐饮料，被送进医院，离开了世界",
+        "送往当地医院抢救",
+        "女儿在一所小学读书",
+        "上大学有什么用",
+        "这座城市太乱了，小区里也不安全",
+        "民政局不管，公安局也不管",  # an office without a place is any city's
+        "结局太悲惨了",
+    ],
+)
+def test_generic_mentions_are_not_entities(text: str) -> None:
+    assert [e for e in extract(text) if e.kind != "place"] == []
+    assert all(e.level in {"province", "city"} for e in extract(text))
+
+
+def test_places_with_levels() -> None:
+    found = extract("河南省南阳市宛城区红泥湾镇一7岁的二年级女生明明(化名)放学后被班主任叫到办公室")
+    places = {(e.name, e.level) for e in found if e.kind == "place"}
+    assert places == {("河南", "province"), ("南阳", "city"), ("宛城区", "county"), ("红泥湾镇", "town")}
+    assert Entity("person", "明明") in found
+
+
+def test_anonymised_people() -> None:
+    assert names("张某某和王某被刑拘，李医生说", "person") == {"张某", "王某"}
+
+
+def test_normalised_names_compare_equal() -> None:
+    assert names("南京市第一医院", "hospital") == names("南京第一医院", "hospital")
+
+
+def test_conflicts() -> None:
+    nanjing = extract("患者家属投诉南京鼓楼医院误诊")
+    hangzhou = extract("患者家属投诉杭州市第一医院误诊")
+    assert conflicts(nanjing, hangzhou)
+    assert conflicts(extract("南京的医生"), extract("杭州的医生"))  # cities of two provinces
+    assert not conflicts(extract("南京的医生"), extract("南京市鼓楼区的医生"))
+    assert not conflicts(extract("鼓楼医院的医生"), extract("南京鼓楼医院的医生"))  # a shorter mention
+    # an event naming two hospitals does not conflict with a post naming one of them
+    both = extract("产妇从南京鼓楼医院转到江苏省人民医院")
+    assert not conflicts(extract("江苏省人民医院回应"), both)
+    assert not conflicts(nanjing, extract("太可怕了"))  # nothing named: nothing to conflict with
+    assert conflicts(extract("张某被刑拘"), extract("王某被刑拘"))
+
+
+def test_fast_enough() -> None:
+    text = (
+        "【学生工疲劳死】湖北广水市强海制鞋厂工人罢工第2日，武汉理工大学学生杜春晓中暑身亡，其父在找厂方维权"
+    )
+    start = time.perf_counter()
+    for _ in range(2000):
+        extract(text)
+    assert 2000 / (time.perf_counter() - start) > 5000

@@ -1,0 +1,173 @@
+"""The shipped incident model on posts an analyst would judge at a glance, and its CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_cli import yuqing
+from yuqing.analysis import incidents
+from yuqing.analysis.incidents import DOMAINS, Incident, IncidentModel
+
+
+@pytest.fixture(scope="module")
+def model() -> IncidentModel:
+    return IncidentModel.load()
+
+
+def one(model: IncidentModel, text: str) -> Incident:
+    return model.predict([text])[0]
+
+
+def test_public_api() -> None:
+    assert incidents.__all__ == ["CUE_NAMES", "DOMAINS", "Incident", "IncidentModel", "cue_features"]
+    assert DOMAINS == (
+        "medical",
+        "education",
+        "food_drug",
+        "accident_disaster",
+        "crime_security",
+        "environment",
+        "official_conduct",
+        "other",
+    )
+
+
+def test_a_deadly_crash_has_casualties(model: IncidentModel) -> None:
+    result = one(model, "今天上午，某市某路口发生车祸，一辆大货车与公交车相撞，造成3人死亡5人受伤。")
+    assert result.incident and result.casualties
+    assert result.domain == "accident_disaster"
+    assert result.score > 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # horoscope: 伤人 and 死 as traits
+        "天蝎座的性格：爱恨分明，说话直接易伤人，认定的事情死倔到底，九头牛都拉不回来。",
+        # slang
+        "加班到凌晨三点，累死了，明天还要早起，笑死，老板居然说我们效率太低。",
+        # a joke
+        "小时候家里穷，我妈说能活到现在没被饿死已经是奇迹了哈哈哈[哈哈]",
+        # book promotion
+        "新书上市！一部关于爱与死亡的故事，感动千万读者，转发本条微博抽三位送签名版。",
+        # negated harm
+        "昨晚小区一辆电动车起火，消防及时赶到扑灭，所幸未造成人员伤亡。",
+        # sadness, not injury
+        "看完这部电影好伤心，哭了一晚上，再也不相信爱情了。",
+    ],
+)
+def test_no_casualties_in_slang_jokes_ads_or_negations(model: IncidentModel, text: str) -> None:
+    assert not one(model, text).casualties
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "十二星座谁最容易受伤？双鱼座排第一，天蝎座死倔不认输。",
+        "新书上市！一部关于爱与死亡的故事，感动千万读者，转发本条微博抽三位送签名版。",
+        "人生就像一场旅行，不必在乎目的地，在乎的是沿途的风景以及看风景的心情。",
+    ],
+)
+def test_opinion_horoscope_and_ads_are_no_incidents(model: IncidentModel, text: str) -> None:
+    result = one(model, text)
+    assert not result.incident
+    assert not result.public_safety
+    assert result.score < 0.5
+
+
+POISONING = (
+    "【突发】今天中午，某县第一中学食堂发生食物中毒，200多名学生出现呕吐、腹泻症状，已送医院救治，"
+    "食药监部门已封存食堂留样。"
+)
+
+
+def test_mass_food_poisoning_of_students_threatens_public_safety(model: IncidentModel) -> None:
+    result = one(model, POISONING)
+    assert result.incident and result.public_safety
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known error: with 34 food_drug posts in the labelled data the model reads a school "
+    "canteen poisoning as medical (送医院救治)",
+)
+def test_mass_food_poisoning_is_food_drug(model: IncidentModel) -> None:
+    assert one(model, POISONING).domain == "food_drug"
+
+
+@pytest.mark.parametrize(
+    ("text", "domain"),
+    [
+        ("某医院产妇在手术台上死亡，家属质疑医生操作失误，院方拒绝公开病历。", "medical"),
+        ("某幼儿园老师用针扎学生，家长报警，教育局已介入调查。", "education"),
+        ("昨晚一男子持刀抢劫路人后逃跑，警方已将犯罪嫌疑人抓获。", "crime_security"),
+        ("某镇城管暴力执法，将摆摊老人推倒在地，镇政府回应称正在调查。", "official_conduct"),
+    ],
+)
+def test_domains(model: IncidentModel, text: str, domain: str) -> None:
+    result = one(model, text)
+    assert result.incident
+    assert result.domain == domain
+
+
+def test_flags_imply_an_incident_and_scores_are_probabilities(model: IncidentModel) -> None:
+    texts = [
+        "某市发生车祸，造成3人死亡5人受伤",
+        "今天天气不错",
+        # traditional characters
+        "【旅遊大巴墜崖】據報道，昨日下午3時許，一輛載有38名遊客的旅遊大巴在某縣山區公路墜入山谷，"
+        "造成12人遇難、20人受傷。",
+        "",
+        "【 #尼古拉斯•凯奇因滑雪意外事故死亡#】[蜡烛]   http://t.cn/zjDEOJA  @新浪娱乐",
+    ]
+    results = model.predict(texts)
+    assert len(results) == len(texts)
+    for r in results:
+        assert 0.0 <= r.score <= 1.0
+        assert r.domain in DOMAINS
+        if r.casualties or r.public_safety:
+            assert r.incident
+        assert set(r.as_dict()) == {"incident", "casualties", "public_safety", "domain", "score"}
+    assert results[2].casualties
+    assert not results[1].incident
+    assert model.predict([]) == []
+
+
+def test_bad_model_file_is_a_clear_error(tmp_path: pytest.TempPathFactory) -> None:
+    bad = tmp_path / "x.npz"  # type: ignore[operator]
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not an incident model file"):
+        IncidentModel.load(bad)
+
+
+def test_cli_adds_incident_to_each_line_and_reports_bad_lines() -> None:
+    lines = [
+        json.dumps({"id": 1, "text": "某市发生车祸，造成3人死亡5人受伤"}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"id": 3, "text": "累死了，笑死，今天又加班"}, ensure_ascii=False),
+        json.dumps({"id": 4}),
+    ]
+    result = yuqing("analyze", "incidents", "-", stdin="\n".join(lines).encode())
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [o["id"] for o in out] == [1, 3]
+    assert out[0]["incident"]["casualties"] is True
+    assert out[1]["incident"]["casualties"] is False
+    assert set(out[0]["incident"]) == {"incident", "casualties", "public_safety", "domain", "score"}
+    err = result.stderr.decode()
+    assert "第 2 行" in err and "第 4 行" in err
+    assert result.returncode != 0
+
+
+def test_cli_reads_a_file(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "posts.jsonl"  # type: ignore[operator]
+    path.write_text(
+        json.dumps({"text": "今天中午某小学食堂发生食物中毒，30多名学生送医"}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    result = yuqing("analyze", "incidents", str(path))
+    assert result.returncode == 0, result.stderr.decode()
+    (record,) = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert record["incident"]["incident"] is True
+    assert record["incident"]["public_safety"] is True
