@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import FakeClock
+from yuqing.analysis import topics
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.analysis.pipeline import AnalysisPipeline
@@ -126,6 +127,8 @@ def test_the_demo_history_is_stored_as_collected_and_events_keep_their_posts_tim
     assert times == sorted(times) and times[-1] == clock() - HISTORY_GAP
     assert all(extra and extra["original_published_at"].startswith("201") for _p, extra in posts)
 
+    # a broad topic, so that the sample forms events (untopiced posts form none)
+    topics.add_topic(rt, "全部", "的 | 了 | 是", None)
     AnalysisPipeline(rt).run()
     with rt.sessions() as session:
         earliest, latest = func.min(Post.published_at), func.max(Post.published_at)

@@ -68,7 +68,7 @@ def test_four_concurrent_hospital_incidents_are_four_events_graded_by_the_plan(r
     rows = [
         news("a.cn", 1, WAITING, "08:00:00+08:00", views=300),
         news("b.cn", 1, MISDIAGNOSIS, "08:20:00+08:00", views=1800),
-        news("c.cn", 1, MISDIAGNOSIS.replace("昨日", "今日"), "08:40:00+08:00", views=900),
+        news("c.cn", 1, MISDIAGNOSIS.replace("三天后", "3天后"), "08:40:00+08:00", views=900),
         news("js.gov.cn", 1, BRIBE, "09:00:00+08:00", tier="provincial", views=2000),
         news("d.cn", 1, DEATH, "09:10:00+08:00", tier="city", views=5000),
         news("e.cn", 1, DEATH.replace("12月3日上午，", ""), "09:30:00+08:00", tier="city", views=3000),

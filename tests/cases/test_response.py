@@ -272,8 +272,19 @@ def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeCloc
             with transaction(rt.sessions) as session:
                 wang = org.find_person(session, "王值班")
                 org.add_contact(session, wang.id, "dingtalk", robot.url())
+            # a verified account's report of a death: casualties on evidence, so 特别重大
+            report = {"name": "南京发布", "verified": True}
             import_posts(
-                rt, [{"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00"}], "a.jsonl"
+                rt,
+                [
+                    {
+                        "id": "o1",
+                        "text": HOSPITAL,
+                        "published_at": "2026-11-20T08:00:00+08:00",
+                        "author": report,
+                    }
+                ],
+                "a.jsonl",
             )
             AnalysisPipeline(rt).run()
             followup.run_once(rt)

@@ -195,6 +195,10 @@ def run(ced: Path, sentiment_dir: Path, *, rules: int, posts: int, incidents_pat
         "== Events (B-cubed on 200 concurrent CED cascades)",
         cluster_eval.run(ced),
         "",
+        "== Events on dense same-domain streams (dense_dev and streams built the same way; "
+        "gold: stories; target B-cubed F1 >= 0.50)",
+        cluster_eval.dense_report(ced.parent / "dense_dev.jsonl", ced.parent / "dense_dev.story.json", ced),
+        "",
         "== Incident recognition (cross-validated dev figures)",
         incident_table(incidents_path, ced),
     ]
