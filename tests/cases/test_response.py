@@ -300,3 +300,22 @@ def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeCloc
             assert "市卫生健康委员会" in payload["markdown"]["text"]
     finally:
         robot.stop()
+
+
+def test_an_event_naming_a_unit_is_routed_to_that_unit(rt: Runtime) -> None:
+    """The topic belongs to the health commission; the event names a hospital that is itself a
+    unit under it: the hospital gets the alert (the specific one), not the commission."""
+    setup_org(rt)
+    with transaction(rt.sessions) as session:
+        health = org.find_unit(session, "市卫生健康委员会")
+        org.create_unit(session, "南京市鼓楼医院", parent_id=health.id, kind="hospital")
+        org.create_unit(session, "南京市儿童医院", parent_id=health.id, kind="hospital")
+    import_posts(
+        rt,
+        [{"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620}],
+        "a.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    followup.run_once(rt)
+    [alert] = alerts.list_alerts(rt)
+    assert alert["unit"] == "南京市鼓楼医院"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus
 from yuqing.alerts.notices import tell
+from yuqing.analysis.entities import compatible, extract
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event, GradeSignal, PipelineState, Topic
 from yuqing.cases import service as cases
@@ -92,13 +93,12 @@ def route(session: Session, event: Event) -> Unit | None:
             with contextlib.suppress(LookupError):  # a topic owned by a unit not set up yet
                 topic_unit = find_unit(session, topic.unit)
     entities = [e for e in (event.entities or []) if isinstance(e, dict) and e.get("name")]
-    named = [str(e["name"]) for e in entities if e.get("kind") != "place"]
-    if named:
-        unit = session.scalars(select(Unit).where(Unit.name.in_(named)).order_by(Unit.id)).first()
-        if unit is not None and (
-            topic_unit is None or topic_unit.id in {u.id for u in ancestors(session, unit.id)}
-        ):
-            return unit
+    named = [(str(e.get("kind")), str(e["name"])) for e in entities if e.get("kind") != "place"]
+    unit = _unit_named(session, named) if named else None
+    if unit is not None and (
+        topic_unit is None or topic_unit.id in {u.id for u in ancestors(session, unit.id)}
+    ):
+        return unit
     places = [str(e["name"]) for e in entities if e.get("kind") == "place"]
     regions = places or list((event.metrics or {}).get("region_list") or [])
     region_unit = unit_for_regions(session, regions) if regions else None
@@ -110,6 +110,16 @@ def route(session: Session, event: Event) -> Unit | None:
     if region_unit.id in {u.id for u in ancestors(session, topic_unit.id)}:
         return topic_unit
     return common_parent(session, [topic_unit.id, region_unit.id])
+
+
+def _unit_named(session: Session, named: list[tuple[str, str]]) -> Unit | None:
+    """The first unit whose own name is one of these entities (「鼓楼医院」 names the unit
+    「南京鼓楼医院」: the same kind, one name a shorter mention of the other)."""
+    for unit in session.scalars(select(Unit).order_by(Unit.id)):
+        for own in extract(unit.name):
+            if any(own.kind == kind and compatible(own.name, name) for kind, name in named):
+                return unit
+    return None
 
 
 def _message(
