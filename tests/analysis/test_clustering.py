@@ -434,3 +434,19 @@ def test_dense_stream_starts_every_story_within_one_day() -> None:
     assert max(starts.values()) - min(starts.values()) <= dt.timedelta(hours=24)
     assert 1 < len(starts) <= 12
     assert len(dense_stream(FIXTURE, seed=1, share=0.5, domain=everything)) < len(stream)
+
+
+def test_a_snapshot_keeps_each_events_newest_posts_and_old_links_can_be_restored() -> None:
+    c = EventClusterer(detect_duplicates=False)
+    first = c.add(Post("p0", HOSPITAL, at(0)))
+    for i in range(1, 2100):
+        assert c.add(Post(f"p{i}", "转发", at(i / 60), root_id="p0")) == first
+    restored = EventClusterer.restore(c.snapshot())
+    info = restored.event(first or "")
+    assert info is not None and info.size == 2100
+    assert restored.knows("p2099") and not restored.knows("p0")  # only the newest 2,000 are held
+    # a caller that knows where p0 went (its stored analysis) restores the link
+    assert restored.relink("p0", first or "")
+    assert restored.add(Post("late", "再转", at(40), root_id="p0", join_only=True)) == first
+    assert not restored.relink("p0", "ev-000000000000")  # no such open event
+    assert restored.event(first or "", with_posts=False).post_ids == []  # type: ignore[union-attr]

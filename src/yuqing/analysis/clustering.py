@@ -95,6 +95,10 @@ _MAGIC = b"YQEVENTS1"
 _MAX_REJECTED = 16  # candidates looked at past the best when the best names other entities
 _MAIN_ENTITIES = 3  # an event's main entities: the most named of each kind (and place level)
 _REPORTED_ENTITIES = 10
+# A snapshot keeps each open event's newest posts (ids and quoted-text keys) only: saved with
+# every batch, the whole lists would make a long-running event cost more per post as it grows.
+# A link to an older post resolves after a restart when the caller relinks it (``relink``).
+_SNAPSHOT_POSTS = 2000
 
 _SPLIT_RE = re.compile(r"https?://[!-~]+|\W+")  # URLs and runs of non-word characters: one space
 _CHAIN_RE = re.compile(r"//\s*@[^:：\s]{1,30}\s*[:：]")
@@ -441,9 +445,26 @@ class EventClusterer:
         out = [self._info(self._event(eid), open_=True) for eid in self._where]
         return sorted(out, key=lambda e: (e.first_seen, e.id))
 
-    def event(self, event_id: str) -> EventInfo | None:
-        """An open event by id (closed events are evicted; see ``drain_closed``)."""
-        return self._info(self._event(event_id), open_=True) if event_id in self._where else None
+    def event(self, event_id: str, *, with_posts: bool = True) -> EventInfo | None:
+        """An open event by id (closed events are evicted; see ``drain_closed``). Without
+        ``with_posts`` its ``post_ids`` are left empty: what a pipeline asks for every batch
+        costs the same for an event of 100,000 posts as for one of 10."""
+        if event_id not in self._where:
+            return None
+        return self._info(self._event(event_id), open_=True, with_posts=with_posts)
+
+    def knows(self, post_id: str) -> bool:
+        """Whether a link to this post resolves here (its event is open and the post is held)."""
+        return post_id in self._post_event
+
+    def relink(self, post_id: str, event_id: str) -> bool:
+        """Make a link to ``post_id`` lead to ``event_id`` again, if that event is still open: a
+        caller that knows where the post went (its stored analysis) restores a link the snapshot
+        left out (it keeps each event's newest posts only). Returns whether the link holds."""
+        if event_id not in self._where:
+            return False
+        self._post_event[post_id] = event_id
+        return True
 
     def drain_closed(self) -> list[EventInfo]:
         """Events closed (and evicted) since the last call, for a pipeline to store (at most the
@@ -643,7 +664,7 @@ class EventClusterer:
                     if self._text_event.get(key) == ev.id:
                         del self._text_event[key]
 
-    def _info(self, ev: _Event, *, open_: bool) -> EventInfo:
+    def _info(self, ev: _Event, *, open_: bool, with_posts: bool = True) -> EventInfo:
         norm = math.sqrt(ev.norm2) or 1.0
         # cosine to the centroid alone favours a short comment repeating the top words; weighting
         # by the square root of the IDF mass prefers the full report that covers them
@@ -668,7 +689,7 @@ class EventClusterer:
             first_seen=dt.datetime.fromtimestamp(ev.first if ev.seen_first is None else ev.seen_first, tz),
             last_seen=dt.datetime.fromtimestamp(ev.last if ev.seen_last is None else ev.seen_last, tz),
             size=ev.size,
-            post_ids=list(ev.posts),
+            post_ids=list(ev.posts) if with_posts else [],
             open=open_,
         )
 
@@ -680,7 +701,7 @@ class EventClusterer:
             topic: {
                 "prev": part.prev,
                 "free": part.free,
-                "events": [None if ev is None else _event_to_json(ev) for ev in part.events],
+                "events": [None if ev is None else _event_to_json(ev, _SNAPSHOT_POSTS) for ev in part.events],
                 "postings": {
                     w: [b.pairs[0::2].tolist(), b.pairs[1::2].tolist()] for w, b in part.postings.items()
                 },
@@ -699,7 +720,7 @@ class EventClusterer:
             "now": _finite(self._now),
             "sweep_at": _finite(self._sweep_at),
             "parts": parts,
-            "event_keys": self._event_keys,
+            "event_keys": {eid: keys[-_SNAPSHOT_POSTS:] for eid, keys in self._event_keys.items()},
             "closed": [_event_to_json(ev) for ev in self._closed],
             "recent_scores": [_finite(x) for x in self._recent_scores],
         }
@@ -793,8 +814,11 @@ def _infinite(x: float | None) -> float:
     return -math.inf if x is None else x
 
 
-def _event_to_json(ev: _Event) -> dict[str, object]:
-    return {f: getattr(ev, f) for f in _Event.__dataclass_fields__}
+def _event_to_json(ev: _Event, newest: int | None = None) -> dict[str, object]:
+    out = {f: getattr(ev, f) for f in _Event.__dataclass_fields__}
+    if newest is not None:
+        out["posts"] = ev.posts[-newest:]
+    return out
 
 
 def _event_from_json(raw: dict[str, Any]) -> _Event:

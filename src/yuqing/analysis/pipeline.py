@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -363,6 +363,7 @@ class AnalysisPipeline:
         repost joins its root's event, a near-duplicate its original's (unless they name different
         hospitals, schools, places…); a post of no topic joins only through such a link."""
         roots = self._root_ids(posts)
+        self._relink(roots.values(), (str(p.near_duplicate_of) for p in posts if p.near_duplicate_of))
         for post in posts:
             topic = post.topics[0]["topic_id"] if post.topics else None
             post.event_key = self._clusterer.add(
@@ -377,6 +378,21 @@ class AnalysisPipeline:
                     join_only=topic is None,
                 )
             )
+
+    def _relink(self, *linked: Iterable[str]) -> None:
+        """Links to posts the clusterer no longer holds (its snapshot keeps each event's newest
+        posts): found through their stored analysis, so a repost of an old post still joins."""
+        unknown = sorted({int(i) for ids in linked for i in ids if not self._clusterer.knows(i)})
+        if not unknown:
+            return
+        with self._rt.sessions() as session:
+            for start in range(0, len(unknown), 500):
+                for post_id, key in session.execute(
+                    select(PostAnalysis.post_id, Event.cluster_key)
+                    .join(Event, Event.id == PostAnalysis.event_id)
+                    .where(PostAnalysis.post_id.in_(unknown[start : start + 500]))
+                ):
+                    self._clusterer.relink(str(post_id), key)
 
     def _root_ids(self, posts: Sequence[BatchPost]) -> dict[int, str]:
         """Stored ids of the posts a platform names as the root of a repost or reply."""
@@ -413,7 +429,7 @@ class AnalysisPipeline:
         touched: dict[int, str] = {}
         now = self._rt.clock()
         for key in keys:
-            info = self._clusterer.event(key) or closed.get(key) or _batch_info(key, posts)
+            info = self._clusterer.event(key, with_posts=False) or closed.get(key) or _batch_info(key, posts)
             topic_id, drill_id = parse_partition_key(info.topic)
             title = info.title if drill_id is None else post_mark(drill_id) + info.title
             title_post = int(info.title_post_id) if info.title_post_id else None
