@@ -72,3 +72,41 @@ def test_analyze_events_adds_event_ids_in_time_order() -> None:
     assert out and all("event_id" in o for o in out)
     times = [o["published_at"] for o in out if o.get("published_at")]
     assert times == sorted(times)
+
+
+def test_events_show_lists_the_posts_entities_and_linked_reasons(database_url: str, tmp_path: Path) -> None:
+    def run(*args: str) -> object:
+        return ok_json(yuqing(*args, "--json", database_url=database_url))
+
+    assert (
+        yuqing("topics", "groups", "set", "医疗主体", "医院", "患儿", database_url=database_url).returncode
+        == 0
+    )
+    run("topics", "add", "医疗", "--rule", "@医疗主体 + (死亡|事故)")
+    death = (
+        "南京市儿童医院一名5岁患儿输液后死亡，家属质疑护士用错药。患儿在该院输液约二十分钟后出现抽搐，"
+        "经抢救无效死亡，院方称已封存药品，等待尸检结果。"
+    )
+    rows = [
+        {"id": "a1", "text": death, "published_at": "2026-12-03T09:10:00+08:00", "reposts": 800},
+        {
+            "id": "a2",
+            "text": "太让人心痛了",
+            "kind": "repost",
+            "cascade": "a1",
+            "published_at": "2026-12-03T09:20:00+08:00",
+        },
+    ]
+    data = tmp_path / "posts.jsonl"
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    run("import", str(data))
+    assert yuqing("analyze", database_url=database_url).returncode == 0
+    events = run("events", "list")
+    assert isinstance(events, list) and len(events) == 1
+    shown = run("events", "show", str(events[0]["id"]))
+    assert isinstance(shown, dict)
+    assert len(shown["post_ids"]) == 2
+    assert {"kind": "hospital", "name": "南京儿童医院", "posts": 1} in shown["entities"]
+    assert shown["grade_code"] == "I"
+    text = yuqing("events", "show", str(events[0]["id"]), database_url=database_url).stdout.decode()
+    assert "涉及对象：" in text and "南京儿童医院" in text
