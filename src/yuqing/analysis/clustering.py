@@ -60,6 +60,7 @@ for a ``join_only`` record that no link placed), in ``published_at`` order; it n
 
 from __future__ import annotations
 
+import base64
 import bisect
 import datetime as dt
 import heapq
@@ -702,9 +703,7 @@ class EventClusterer:
                 "prev": part.prev,
                 "free": part.free,
                 "events": [None if ev is None else _event_to_json(ev, _SNAPSHOT_POSTS) for ev in part.events],
-                "postings": {
-                    w: [b.pairs[0::2].tolist(), b.pairs[1::2].tolist()] for w, b in part.postings.items()
-                },
+                "postings": _postings_to_json(part.postings),
             }
             for topic, part in self._parts.items()
         }
@@ -769,10 +768,10 @@ class EventClusterer:
                 for pid in ev.posts:
                     self._post_event[pid] = ev.id
             part.reserve(len(part.events))  # free slots at the end
-            for word, (slots, weights) in saved["postings"].items():
+            for word, (slots, weights) in _postings_from_json(saved["postings"]):
                 bucket = part.postings[word] = _Bucket()
-                for slot, weight in zip(slots, weights, strict=True):
-                    bucket.set(int(slot), weight)
+                for posted, weight in zip(slots, weights, strict=True):
+                    bucket.set(int(posted), weight)
             part.free = list(saved["free"])
             if saved["prev"] >= 0:
                 part.set_prev(saved["prev"])
@@ -804,6 +803,34 @@ def _main_entities(ev: _Event) -> list[Entity]:
         items.sort(key=lambda x: -x[0])
         out.extend(Entity(kind, name, level) for _n, name in items[:_MAIN_ENTITIES])
     return out
+
+
+def _postings_to_json(postings: dict[str, _Bucket]) -> dict[str, Any]:
+    """A partition's inverted index as its words, their posting counts and every (slot, weight)
+    pair in one base64 block: a snapshot is written with every batch, and number lists per word
+    made its cost grow with the vocabulary of the open events."""
+    words = list(postings)
+    blocks = [postings[w].pairs.tobytes() for w in words]
+    return {
+        # keys no word can be (words have no punctuation), so the older {word: ...} form is told apart
+        "#words": words,
+        "#sizes": [len(b) // 16 for b in blocks],
+        "#pairs": base64.b64encode(b"".join(blocks)).decode("ascii"),
+    }
+
+
+def _postings_from_json(saved: dict[str, Any]) -> Iterator[tuple[str, tuple[list[float], list[float]]]]:
+    """(word, (slots, weights)) from `_postings_to_json`, or from the older {word: [slots, weights]}."""
+    if "#pairs" not in saved:
+        yield from ((w, (pair[0], pair[1])) for w, pair in saved.items())
+        return
+    flat = array("d")
+    flat.frombytes(base64.b64decode(saved["#pairs"]))
+    start = 0
+    for word, size in zip(saved["#words"], saved["#sizes"], strict=True):
+        chunk = flat[2 * start : 2 * (start + size)]
+        yield word, (chunk[0::2].tolist(), chunk[1::2].tolist())
+        start += size
 
 
 def _finite(x: float) -> float | None:
