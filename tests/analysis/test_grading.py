@@ -45,23 +45,26 @@ def test_default_profile_grades_in_order_with_reasons() -> None:
     assert result is not None and result.name == "一般"
     assert [r.text for r in result.reasons] == ["命中专题数 1 >= 1", "负面占比 50% >= 30%"]
 
-    larger = grade(profile, {"sites": 2, "views": 1500, "reposts": 40}, {})
+    larger = grade(profile, {"sites": 2, "views": 1500, "reposts": 40, "incident_posts": 1}, {})
     assert larger is not None and (larger.code, larger.name) == ("III", "较大")
     assert "单日阅读量 1,500 > 1,000" in [r.text for r in larger.reasons]
 
-    major = grade(profile, {"sites": 1, "media_provincial_or_central": 1}, {})
+    major = grade(profile, {"sites": 1, "media_provincial_or_central": 1, "incident_posts": 1}, {})
     assert major is not None and major.name == "重大"
 
-    gravest = grade(profile, {"sites": 1}, {"casualties": 3})
+    gravest = grade(profile, {"sites": 1, "incident_posts": 3}, {"casualties": 3})
     assert gravest is not None and gravest.code == "I"
     assert gravest.reasons[0].text == "涉及人员伤亡：3 条信息报道"
 
     assert grade(profile, {"topic_matched": 1, "negative_share": 0.1}, {}) is None
+    # a viral post that reports no incident (a tip, a joke) is no 特别重大: at most 一般
+    viral = grade(profile, {"topic_matched": 1, "negative_share": 0.5, "reposts": 900, "sites": 3}, {})
+    assert viral is not None and viral.code == "IV"
 
 
 def test_a_flag_needs_evidence_and_the_reason_links_the_posts() -> None:
     profile = load_profile()
-    values = {"topic_matched": 1, "negative_share": 1.0, "sites": 1}
+    values = {"topic_matched": 1, "negative_share": 1.0, "sites": 1, "incident_posts": 5}
     # one post of ten incident posts states deaths, from an ordinary account: not enough
     one = {"casualties": {"posts": 1, "share": 0.1, "mainstream": 0, "post_ids": [7]}}
     result = grade(profile, values, evidence=one)
@@ -113,7 +116,7 @@ def test_a_profile_sets_the_evidence_a_flag_needs(tmp_path: Path) -> None:
 def test_two_level_profile() -> None:
     profile = load_profile(PROFILES_DIR / "two_level.toml")
     assert [g.name for g in profile.grades] == ["重大", "一般"]
-    result = grade(profile, {"regions": 2}, {})
+    result = grade(profile, {"regions": 2, "incident_posts": 1}, {})
     assert result is not None and result.name == "重大"
 
 

@@ -50,8 +50,8 @@ WAITING = (
     "该院门诊大厅人满为患，自助机多台故障，院方回应称将增加窗口。"
 )
 MISDIAGNOSIS = (
-    "江苏省人民医院被指误诊：一名市民腹痛就医被诊断为胃炎，三天后在另一家医院查出阑尾穿孔，"
-    "家属要求院方给出说法，医院医务处表示已介入调查。"
+    "江苏省人民医院被指乱收费：一名市民住院五天被收取检查费两万元，其中多项检查并未做过，家属投诉后"
+    "要求退费，医院医务处表示已介入调查，将在三天内给出答复。"
 )
 BRIBE = (
     "鼓楼医院一名外科医生被曝术前向患者家属索要红包五千元，家属提供了录音，"
@@ -68,7 +68,7 @@ def test_four_concurrent_hospital_incidents_are_four_events_graded_by_the_plan(r
     rows = [
         news("a.cn", 1, WAITING, "08:00:00+08:00", views=300),
         news("b.cn", 1, MISDIAGNOSIS, "08:20:00+08:00", views=1800),
-        news("c.cn", 1, MISDIAGNOSIS.replace("三天后", "3天后"), "08:40:00+08:00", views=900),
+        news("c.cn", 1, MISDIAGNOSIS.replace("三天内", "3天内"), "08:40:00+08:00", views=900),
         news("js.gov.cn", 1, BRIBE, "09:00:00+08:00", tier="provincial", views=2000),
         news("d.cn", 1, DEATH, "09:10:00+08:00", tier="city", views=5000),
         news("e.cn", 1, DEATH.replace("12月3日上午，", ""), "09:30:00+08:00", tier="city", views=3000),
