@@ -36,8 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from yuqing.analysis import grading  # noqa: E402
+from yuqing.analysis.incidents import IncidentModel  # noqa: E402
 from yuqing.analysis.matcher import TopicMatcher  # noqa: E402
 from yuqing.analysis.metrics import PostFacts, compute  # noqa: E402
+from yuqing.analysis.pipeline import trusted_flags  # noqa: E402
 from yuqing.analysis.sentiment import SentimentModel  # noqa: E402
 from yuqing.drills.scenario import SCENARIOS_DIR, parse_scenario  # noqa: E402
 
@@ -189,31 +191,41 @@ def expected_grade(spec: Spec, posts: list[dict[str, Any]], start: dt.datetime) 
     matcher = TopicMatcher({1: spec.topic_hint})
     texts = [p["text"] for p in posts]
     caught = [p for p, hits in zip(posts, matcher.match_batch(texts), strict=True) if hits]
-    model = SentimentModel.load()
-    results = model.predict([p["text"] for p in caught])
-    facts = [
-        PostFacts(
-            post_id=index,
-            published_at=start + dt.timedelta(seconds=float(p["at"])),
-            fetched_at=start + dt.timedelta(seconds=float(p["at"])),
-            platform="weibo",
-            kind=p.get("kind", "original"),
-            media_tier="other",
-            url=None,
-            source_id=1,
-            text=p["text"],
-            negative=r.label == "negative",
-            flags=tuple(r.flags),
-            topics=(1,),
-            reposts=p.get("reposts"),
-            comments=p.get("comments"),
-            likes=p.get("likes"),
+    texts = [p["text"] for p in caught]
+    moods = SentimentModel.load().predict(texts, apply_flags=False)
+    incidents = IncidentModel.load().predict(texts)
+    facts = []
+    for index, (p, mood, incident) in enumerate(zip(caught, moods, incidents, strict=True)):
+        # the pipeline's rule: the flags a post's text supports, and a flagged post is negative
+        flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, mood.flags)
+        negative = bool(flags) or mood.label == "negative"
+        at = start + dt.timedelta(seconds=float(p["at"]))
+        facts.append(
+            PostFacts(
+                post_id=index,
+                published_at=at,
+                fetched_at=at,
+                platform="weibo",
+                kind=p.get("kind", "original"),
+                media_tier="other",
+                url=None,
+                source_id=1,
+                text=p["text"],
+                negative=negative,
+                flags=flags,
+                topics=(1,),
+                reposts=p.get("reposts"),
+                comments=p.get("comments"),
+                likes=p.get("likes"),
+                incident=incident.incident,
+                casualties=incident.casualties,
+                public_safety=incident.public_safety,
+                author_verified=p.get("verified"),
+            )
         )
-        for index, (p, r) in enumerate(zip(caught, results, strict=True))
-    ]
     end = start + dt.timedelta(seconds=float(max(p["at"] for p in posts)))
     metrics = compute(facts, end)
-    result = grading.grade(grading.load_profile(None), metrics.values, metrics.flags)
+    result = grading.grade(grading.load_profile(None), metrics.values, metrics.flags, metrics.evidence)
     return result.code if result else None
 
 

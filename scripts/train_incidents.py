@@ -1,21 +1,25 @@
-"""Train the shipped incident model from ``../shared/data/incidents/ced_incidents_dev.jsonl``.
+"""Train the shipped incident model from ``../shared/data/incidents/ced_incidents_dev.jsonl`` and
+the extra labels of ``scripts/data/ced_incidents_extra.jsonl``.
 
 Run from the repository root::
 
     .venv/bin/python scripts/train_incidents.py [SHARED_DATA_DIR] [--out PATH] [--folds 5]
+        [--extra PATH | --no-extra] [--compare]
 
 Needs the ``train`` dependency group (scikit-learn); the runtime model needs only numpy.
 
-1. Reads the 1,056 labelled posts and the unlabelled CED originals
-   (``events/ced_dev.jsonl.gz``, ``kind == "original"``); the originals give the IDF of each
-   n-gram bucket (folded into the stored weights).
+1. Reads the 1,056 labelled posts and the CED originals (``events/ced_dev.jsonl.gz``,
+   ``kind == "original"``); the originals give the IDF of each n-gram bucket (folded into the
+   stored weights) and the texts of the 637 extra labelled posts (stored as ids and labels only,
+   see ``scripts/data/README.md``).
 2. Cross-validates (5 folds by the MD5 of the id, :mod:`yuqing.analysis.incidents_eval`):
-   each fold's model is fitted on the other four — thresholds included — and predicts the
-   held-out fold through the runtime code. Prints P/R/F1 per flag, domain accuracy and the
-   sensitivity lexicon's figures beside them.
-3. Fits the shipped model on all rows with the same hyper-parameters and writes
-   ``src/yuqing/analysis/models/incidents.npz`` (with its JSON metadata inside and a readable
-   copy beside it as ``incidents.json``), then loads it back and measures posts/s.
+   each fold's model is fitted on the other four plus all extra labels — thresholds included —
+   and predicts the held-out fold through the runtime code. Only the official posts are scored.
+   Prints P/R/F1 per flag, domain accuracy and the sensitivity lexicon's figures beside them;
+   ``--compare`` first prints the same folds without the extra labels.
+3. Fits the shipped model on all official and extra rows with the same hyper-parameters and
+   writes ``src/yuqing/analysis/models/incidents.npz`` (with its JSON metadata inside and a
+   readable copy beside it as ``incidents.json``), then loads it back and measures posts/s.
 """
 
 from __future__ import annotations
@@ -36,18 +40,19 @@ from yuqing.analysis.incidents import IncidentModel
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "src" / "yuqing" / "analysis" / "models" / "incidents.npz"
+DEFAULT_EXTRA = REPO / "scripts" / "data" / "ced_incidents_extra.jsonl"
 
 
-def ced_originals(path: Path) -> list[str]:
-    """Texts of the original posts of the CED file (unlabelled)."""
-    texts: list[str] = []
+def ced_originals(path: Path) -> dict[str, str]:
+    """Texts of the original posts of the CED file by id (unlabelled)."""
+    texts: dict[str, str] = {}
     with gzip.open(path, "rb") as handle:
         for line in handle:
             if b'"original"' not in line:
                 continue
             row = orjson.loads(line)
             if row.get("kind") == "original" and row.get("text"):
-                texts.append(str(row["text"]))
+                texts[str(row["id"])] = str(row["text"])
     return texts
 
 
@@ -65,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="shared data directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--extra", type=Path, default=DEFAULT_EXTRA, help="extra labels (ids only), training part only"
+    )
+    parser.add_argument("--no-extra", action="store_true", help="train on the official labels alone")
+    parser.add_argument(
+        "--compare", action="store_true", help="also cross-validate without the extra labels (same folds)"
+    )
     args = parser.parse_args(argv)
     labelled_path = args.data / "incidents" / "ced_incidents_dev.jsonl"
     ced_path = args.data / "events" / "ced_dev.jsonl.gz"
@@ -74,17 +86,30 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     rows = ev.read_labelled(labelled_path)
     params = ev.Params()
-    idf = ev.idf_weights(ced_originals(ced_path), FeatureSpec(bits=params.bits, orders=params.orders))
-    print(f"{len(rows)} labelled posts; {params}")
+    originals = ced_originals(ced_path)
+    idf = ev.idf_weights(list(originals.values()), FeatureSpec(bits=params.bits, orders=params.orders))
+    labelled_ids = {r.id for r in rows}
+    extra = (
+        [] if args.no_extra else [r for r in ev.read_extra(args.extra, originals) if r.id not in labelled_ids]
+    )
+    print(f"{len(rows)} labelled posts + {len(extra)} extra (training only); {params}")
 
-    start = time.perf_counter()
-    predictions = ev.cross_validate(rows, params, idf, k=args.folds)
-    cv = ev.score(predictions, rows)
     lexicon = ev.score(ev.lexicon_predictions(rows), rows)
-    print(f"\n{args.folds}-fold cross-validated dev figures ({time.perf_counter() - start:.0f} s):")
+    if args.compare and extra:
+        start = time.perf_counter()
+        old = ev.score(ev.cross_validate(rows, params, idf, k=args.folds), rows)
+        print(f"\nwithout the extra labels ({time.perf_counter() - start:.0f} s):")
+        print(table(old, lexicon))
+    start = time.perf_counter()
+    predictions = ev.cross_validate(rows, params, idf, k=args.folds, extra=extra)
+    cv = ev.score(predictions, rows)
+    print(
+        f"\n{args.folds}-fold cross-validated dev figures on the {len(rows)} official posts"
+        f" ({time.perf_counter() - start:.0f} s):"
+    )
     print(table(cv, lexicon))
 
-    trained = ev.fit(rows, params, idf)
+    trained = ev.fit([*rows, *extra], params, idf)
     figures = {
         h: {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3)}
         for h, (p, r, f) in cv.flags.items()
@@ -93,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         trained,
         args.out,
         extra={
-            "trained_on": labelled_path.name,
+            "trained_on": [labelled_path.name, *([args.extra.name] if extra else [])],
             "rows": len(rows),
+            "extra_rows": len(extra),
             "cross_validated": {
                 **figures,
                 "domain_accuracy": round(cv.domain_accuracy, 3),

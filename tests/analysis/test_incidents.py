@@ -88,13 +88,53 @@ def test_mass_food_poisoning_of_students_threatens_public_safety(model: Incident
     assert result.incident and result.public_safety
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known error: with 34 food_drug posts in the labelled data the model reads a school "
-    "canteen poisoning as medical (送医院救治)",
-)
 def test_mass_food_poisoning_is_food_drug(model: IncidentModel) -> None:
+    # was a known error (read as medical for 送医院救治) before the extra labels
     assert one(model, POISONING).domain == "food_drug"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # one patient's death: casualties, but nobody else is at risk
+        "某市儿童医院一名5岁患儿输液后死亡，家属质疑护士用错药。患儿在该院输液约二十分钟后出现抽搐，"
+        "经抢救无效死亡，院方称已封存药品，等待尸检结果。",
+        # a family tragedy
+        "昨晚某小区一男子与妻子争吵后将其打伤，妻子送医后抢救无效死亡，男子已被警方控制。",
+    ],
+)
+def test_a_single_victim_is_no_public_threat(model: IncidentModel, text: str) -> None:
+    result = one(model, text)
+    assert result.incident and result.casualties
+    assert not result.public_safety
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "某市人民医院被指乱收费：一名市民住院五天被收取检查费两万元，其中多项检查并未做过，"
+        "家属投诉后要求退费，医院表示已介入调查。",
+        "某医院门诊排队三小时，患者家属投诉挂号难、医生态度冷漠，院方回应称将增加窗口。",
+    ],
+)
+def test_hospital_complaints_hurt_nobody_and_threaten_nobody(model: IncidentModel, text: str) -> None:
+    result = one(model, text)
+    assert result.incident
+    assert not result.casualties and not result.public_safety
+    assert result.domain == "medical"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "最近出现骗子让单独带孩子的家长帮忙照相，家长拍照时就会出现眩晕，然后孩子就被抱走了。"
+        "沈阳已出现两起，请告诉周围的妈妈们注意！",
+        "【突发】今天下午某市化工厂发生爆炸，浓烟笼罩周边小区，消防正在扑救，附近居民已紧急疏散。",
+    ],
+)
+def test_warnings_and_disasters_threaten_the_public(model: IncidentModel, text: str) -> None:
+    result = one(model, text)
+    assert result.incident and result.public_safety
 
 
 @pytest.mark.parametrize(

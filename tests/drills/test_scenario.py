@@ -50,10 +50,13 @@ def test_the_shipped_library_has_three_real_cascades_each_small_and_complete() -
         )
         assert [i.kind for i in scenario.injects] == ["记者来电", "上级要求报送", "大V转发"]
         assert [p.key for p in scenario.posts if p.inject == "big_account"] == ["bigv"]
+        # The chemical-plant rumour retells the 1984 Bhopal disaster: history, no incident (the
+        # labelling guide's own example), so the pipeline raises no grade by itself and the
+        # scenario expects none; the others are graded.
+        expected = None if key == "chemical_plant_rumour" else ("I", "II", "III", "IV")
         assert (
-            scenario.expect.grade in ("I", "II", "III", "IV")
-            and scenario.expect.category == "捏造/歪曲/谣言/诽谤"
-        )
+            scenario.expect.grade is None if expected is None else scenario.expect.grade in expected
+        ) and scenario.expect.category == "捏造/歪曲/谣言/诽谤"
         assert [s.name for s in scenario.subjects][:4] == [s.name for s in DEFAULT_SUBJECTS]
         assert all(p.root == "o" for p in scenario.posts)
     # A scenario can be named by its title too.
