@@ -120,6 +120,9 @@ def sentiment_table(sentiment_dir: Path, *, baseline_texts: int = 300) -> str:
     )
 
 
+EXTRA_LABELS = Path(__file__).resolve().parents[3] / "scripts" / "data" / "ced_incidents_extra.jsonl"
+
+
 def incident_table(incidents_path: Path, ced: Path | None = None) -> str:
     """The incident model beside the sensitivity lexicon, cross-validated on the labelled posts.
 
@@ -140,10 +143,20 @@ def incident_table(incidents_path: Path, ced: Path | None = None) -> str:
     rows = ev.read_labelled(incidents_path)
     params = ev.Params()
     idf = None
+    extra: list[ev.Labelled] = []
     if ced is not None and ced.is_file():
-        originals = [str(r["text"]) for r in _read_gz(ced) if r.get("kind") == "original" and r.get("text")]
-        idf = ev.idf_weights(originals, FeatureSpec(bits=params.bits, orders=params.orders))
-    model = ev.score(ev.cross_validate(rows, params, idf), rows)
+        originals = {
+            str(r["id"]): str(r["text"])
+            for r in _read_gz(ced)
+            if r.get("kind") == "original" and r.get("text")
+        }
+        idf = ev.idf_weights(list(originals.values()), FeatureSpec(bits=params.bits, orders=params.orders))
+        # the labels made here against the same guide join every fold's training part, as in
+        # scripts/train_incidents.py (a checkout has them; an installed package does not)
+        if EXTRA_LABELS.is_file():
+            labelled = {r.id for r in rows}
+            extra = [r for r in ev.read_extra(EXTRA_LABELS, originals) if r.id not in labelled]
+    model = ev.score(ev.cross_validate(rows, params, idf, extra=extra), rows)
     lexicon = ev.score(ev.lexicon_predictions(rows), rows)
     # Throughput of the shipped model on a larger batch (the folds are only ~200 posts each).
     from yuqing.analysis.incidents import IncidentModel
