@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import ahocorasick_rs
 
-from yuqing.analysis.regions import _PROVINCES
+from yuqing.analysis.regions import province_names
 
 __all__ = ["KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract"]
 
@@ -188,7 +188,7 @@ def _lexicon() -> tuple[ahocorasick_rs.AhoCorasick, list[tuple[str, str]], dict[
     names: list[str] = []
     info: list[tuple[str, str]] = []
     province_of: dict[str, str] = {}
-    for province, spellings in _PROVINCES.items():
+    for province, spellings in province_names().items():
         for name in spellings:
             level = "province" if name == province else "city"
             province_of[name] = province

@@ -6,7 +6,9 @@ One Aho-Corasick pass over a lexicon of province and city names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 
 import ahocorasick_rs
 
@@ -259,6 +261,12 @@ def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[str]]:
             names.append(name)
             provinces.append(province)
     return ahocorasick_rs.AhoCorasick(names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest), provinces
+
+
+def province_names() -> Mapping[str, tuple[str, ...]]:
+    """Each province (or municipality, region) with the names that stand for it: itself and its
+    cities, as `regions_in` reads them."""
+    return MappingProxyType(_PROVINCES)
 
 
 def regions_in(text: str) -> set[str]:
