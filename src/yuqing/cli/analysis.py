@@ -141,18 +141,20 @@ def analyze(
         typer.echo(f"新的定级或升级 {counts.signals} 次")
 
 
-def _read_jsonl(source: str) -> Iterator[dict[str, Any]]:
-    handle: Iterable[bytes]
+def _lines(source: str) -> Iterable[bytes]:
+    """The lines of a file (gzip by its suffix), or of standard input for `-`."""
     if source == "-":
-        handle = sys.stdin.buffer
-    else:
-        path = Path(source)
-        if not path.is_file():
-            fail(f"文件不存在：{source}")
-        import gzip
+        return sys.stdin.buffer
+    path = Path(source)
+    if not path.is_file():
+        fail(f"文件不存在：{source}")
+    import gzip
 
-        handle = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115
-    for number, line in enumerate(handle, start=1):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def _read_jsonl(source: str) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(_lines(source), start=1):
         if not line.strip():
             continue
         try:
@@ -198,17 +200,7 @@ def analyze_sentiment(
 def _read_jsonl_skipping(source: str, bad: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Like :func:`_read_jsonl`, but a line that is not a JSON object with a string `text` is
     reported on standard error, its number appended to ``bad``, and skipped."""
-    handle: Iterable[bytes]
-    if source == "-":
-        handle = sys.stdin.buffer
-    else:
-        path = Path(source)
-        if not path.is_file():
-            fail(f"文件不存在：{source}")
-        import gzip
-
-        handle = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115
-    for number, line in enumerate(handle, start=1):
+    for number, line in enumerate(_lines(source), start=1):
         if not line.strip():
             continue
         try:
