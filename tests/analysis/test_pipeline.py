@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tests.conftest import FakeClock
 from yuqing.analysis import grading, queries, topics
@@ -164,3 +165,67 @@ def test_a_running_pipeline_grades_with_the_profile_as_edited(
     pipeline.run()
     grades = [e["grade"] for e in sorted(queries.list_events(rt, graded_only=True), key=lambda e: e["id"])]
     assert grades == ["特别重大", "特别重大（I级）"]
+
+
+def _late_post(rt: Runtime, text: str, *, post_id: int | None = None) -> tuple[Session, int]:
+    """A post written in a transaction left open (the caller commits it): a slow writer."""
+    session = rt.sessions()
+    source_id = session.scalars(select(Post.source_id)).first()
+    post = Post(
+        id=post_id,
+        source_id=source_id,
+        platform="weibo",
+        external_id=f"late-{post_id}",
+        url_key=f"weibo:late-{post_id}",
+        text=text,
+        text_original=text,
+        published_at=rt.clock(),
+        fetched_at=rt.clock(),
+    )
+    session.add(post)
+    session.flush()
+    return session, post.id
+
+
+def test_a_post_committed_after_a_higher_id_is_analysed(rt: Runtime) -> None:
+    """Ids are no order of commits: a post with a lower id that lands after the pipeline has gone
+    past it (a slow writer's transaction) is still analysed, once."""
+    setup_topics(rt)
+    load(rt, [{"id": "a", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00"}])
+    session, _high = _late_post(rt, "江苏一所学校食堂投诉不断。", post_id=100_000)
+    session.commit()
+    session.close()
+    pipeline = AnalysisPipeline(rt)
+    assert pipeline.run().posts == 2
+    # A post with an id below the ones analysed, committed only now.
+    session, late_id = _late_post(rt, "南京某医院又出事故，患者死亡。", post_id=50_000)
+    session.commit()
+    session.close()
+    assert pipeline.run().posts == 1
+    assert AnalysisPipeline(rt).run().posts == 0  # and only once
+    with rt.sessions() as s:
+        assert s.get(PostAnalysis, late_id) is not None
+
+
+@pytest.mark.postgres
+def test_postgres_a_transaction_held_open_loses_no_post(rt: Runtime) -> None:
+    """On PostgreSQL a writer takes id N, another commits N+1 and it is analysed; N, committed
+    later, is analysed too (the id cursor skipped it for ever)."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    setup_topics(rt)
+    load(rt, [{"id": "a", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00"}])
+    pipeline = AnalysisPipeline(rt)
+    assert pipeline.run().posts == 1
+    slow, late_id = _late_post(rt, "南京某医院又出事故，患者死亡。")
+    load(rt, [{"id": "c", "text": "江苏一所学校食堂投诉不断。", "published_at": "2026-11-20T08:05:00+08:00"}])
+    with rt.sessions() as s:
+        newer = max(s.scalars(select(Post.id)))
+    assert newer > late_id
+    assert pipeline.run().posts == 1  # N+1 only: N is not committed yet
+    slow.commit()
+    slow.close()
+    assert pipeline.run().posts == 1
+    with rt.sessions() as s:
+        assert s.get(PostAnalysis, late_id) is not None
+        assert s.get(PostAnalysis, newer) is not None

@@ -127,6 +127,17 @@ class GradeSignal(Base):
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
 
 
+class AnalysisQueue(Base):
+    """A stored post waiting for the pipeline. A trigger on `posts` (migration 0011) enqueues every
+    insert in its own transaction, so the pipeline sees a post exactly when it is committed; the
+    batch that analyses it removes it in the same transaction."""
+
+    __tablename__ = "analysis_queue"
+
+    post_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PipelineState(Base):
     """A stateful stage's snapshot (the clustering stage's open events), so a restart resumes."""
 

@@ -1,10 +1,12 @@
 """The analysis pipeline: stored posts → topics → sentiment and incidents → events → metrics → grades.
 
 Each stage is a named function over a batch (`analysis.topics`, `analysis.sentiment`,
-`analysis.cluster`, `analysis.metrics`, `analysis.grade`). Posts are read in id order after a
-cursor kept in `pipeline_state`; each post's analysis is written once (its primary key is the
-post id), so running the pipeline again over the same posts changes nothing. The clustering
-stage is stateful; its snapshot is saved with the cursor in the same transaction as the batch,
+`analysis.cluster`, `analysis.metrics`, `analysis.grade`). Posts are taken from the analysis
+queue (`analysis_queue`, filled by a trigger on `posts` in the storing transaction), so a post is
+seen exactly when it is committed, whatever its id, and leaves the queue in the transaction that
+stores its analysis; each post's analysis is written once (its primary key is the post id), so
+running the pipeline again over the same posts changes nothing. The clustering stage is stateful;
+its snapshot is saved in the same transaction as the batch,
 so a restart resumes exactly where the last committed batch ended; each event's metrics are
 accumulated as its posts join (`event_accumulators`, same transaction), so measuring an event
 never re-reads its posts. A batch that fails leaves nothing behind: the in-memory state is
@@ -33,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading
@@ -43,6 +45,7 @@ from yuqing.analysis.incidents import IncidentModel
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import EventAccumulator, PostFacts
 from yuqing.analysis.models import (
+    AnalysisQueue,
     Event,
     EventMetricsState,
     EventStatus,
@@ -237,8 +240,8 @@ class AnalysisPipeline:
                     Post.comments,
                     Post.likes,
                 )
-                .where(Post.id > self._cursor)
-                .order_by(Post.id)
+                .join(AnalysisQueue, AnalysisQueue.post_id == Post.id)
+                .order_by(AnalysisQueue.post_id)
                 .limit(size)
             ).all()
         out = []
@@ -324,11 +327,15 @@ class AnalysisPipeline:
             with timed("analysis.grade"):
                 total.signals += self.stage_grade(session, metrics)
             self._close_idle(session, list(closed))
-            self._save_state(session, posts[-1].id)
+            ids = [p.id for p in posts]
+            for start in range(0, len(ids), 500):
+                done = ids[start : start + 500]
+                session.execute(delete(AnalysisQueue).where(AnalysisQueue.post_id.in_(done)))
+            self._cursor = max(self._cursor, ids[-1])
+            self._save_state(session, self._cursor)
         for event_id, key in touched.items():
             if key in closed:  # no post joins a closed event: its accumulator is not needed again
                 self._accumulators.pop(event_id, None)
-        self._cursor = posts[-1].id
         total.posts += len(posts)
         total.events_touched += len(touched)
 
