@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import json
 import os
 import time
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import FakeClock
+from tests.conftest import CED_FILE, FakeClock
 from yuqing.analysis import grading, queries, topics
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis
 from yuqing.analysis.pipeline import AnalysisPipeline
@@ -229,3 +231,36 @@ def test_postgres_a_transaction_held_open_loses_no_post(rt: Runtime) -> None:
     with rt.sessions() as s:
         assert s.get(PostAnalysis, late_id) is not None
         assert s.get(PostAnalysis, newer) is not None
+
+
+@pytest.mark.skipif(not CED_FILE.is_file(), reason="the CED data is not beside the repository")
+def test_stored_metrics_of_every_event_count_exactly_its_posts(rt: Runtime) -> None:
+    """The final state is exact: each event's stored metrics count the posts analysed into it,
+    negative ones included, however the posts were batched (metrics were once refreshed at most
+    every 10 s, leaving events that stopped growing with stale figures)."""
+    topics.add_topic(rt, "微博", "我|的|了", "市卫健委")
+    with gzip.open(CED_FILE, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in itertools.islice(fh, 3000)]
+    load(rt, rows)
+    AnalysisPipeline(rt, batch_size=97).run()
+    with rt.sessions() as s:
+        counted = dict(
+            s.execute(
+                select(PostAnalysis.event_id, func.count())
+                .where(PostAnalysis.event_id.is_not(None))
+                .group_by(PostAnalysis.event_id)
+            ).all()
+        )
+        negative = dict(
+            s.execute(
+                select(PostAnalysis.event_id, func.count())
+                .where(PostAnalysis.event_id.is_not(None), PostAnalysis.sentiment == "negative")
+                .group_by(PostAnalysis.event_id)
+            ).all()
+        )
+        events = {e.id: e.metrics for e in s.scalars(select(Event))}
+    assert max(counted.values()) >= 50  # cascades of a few hundred reposts grew over many batches
+    for event_id, posts in counted.items():
+        assert events[event_id]["posts"] == posts
+        share = negative.get(event_id, 0) / posts
+        assert events[event_id]["negative_share"] == pytest.approx(share, abs=1e-4)
