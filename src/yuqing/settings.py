@@ -211,7 +211,7 @@ class Settings(BaseSettings):
     report_font: str = Field(
         default="",
         description="Chinese font file for PDF reports and charts (.ttf/.otf/.ttc); empty: found among "
-        "the installed fonts (Debian fonts-noto-cjk).",
+        "the system's fonts, else the subset of Noto Sans CJK SC shipped with yuqing.",
     )
     daily_report_time: str = Field(
         default="17:00",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -23,19 +24,11 @@ from yuqing.cases import service as cases
 from yuqing.cases.models import Deadline
 from yuqing.cli.main import app
 from yuqing.notify.models import Notification
-from yuqing.reports import service
+from yuqing.reports import fonts, service
 from yuqing.reports.common import GRADE_NAMES, ReportError
 from yuqing.reports.document import Figure
-from yuqing.reports.fonts import FontMissing, find_fonts
 from yuqing.reports.models import Report
 from yuqing.runtime import Runtime
-
-try:
-    find_fonts()
-    HAVE_FONT = True
-except FontMissing:
-    HAVE_FONT = False
-needs_font = pytest.mark.skipif(not HAVE_FONT, reason="no Chinese font installed (Debian fonts-noto-cjk)")
 
 
 @pytest.fixture
@@ -222,12 +215,32 @@ def test_response_table_has_a_row_per_alert_with_its_times_and_verdicts(world: W
 # ---- PDF and the Word template --------------------------------------------------------------------
 
 
-@needs_font
 def test_pdf_reports_embed_a_chinese_font(world: World) -> None:
     made = service.generate(world.rt, "special", {"event_id": world.event_id}, "pdf")
     assert made.content.startswith(b"%PDF") and b"CJK" in made.content
     chart = made.document.sections[2].blocks[1]
     assert isinstance(chart, Figure) and chart.png is not None  # the trend chart was drawn
+
+
+def test_pdf_reports_and_charts_need_no_system_font(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine without any Chinese font (no Debian package, not Windows or macOS) the font
+    shipped with yuqing draws the PDF and its charts, every character of the report included."""
+    for name in ("_TEXT_CANDIDATES", "_BOLD_CANDIDATES", "_SANS_CANDIDATES"):
+        monkeypatch.setattr(fonts, name, ())
+    fonts.find_fonts.cache_clear()
+    try:
+        chosen = fonts.find_fonts()
+        assert chosen.text.path == fonts.BUNDLED_FONT and chosen.sans.path == fonts.BUNDLED_FONT
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            made = service.generate(world.rt, "special", {"event_id": world.event_id}, "pdf")
+        missing = [str(w.message) for w in caught if "missing" in str(w.message).lower()]
+        assert missing == []  # every character of the report has a glyph
+        assert made.content.startswith(b"%PDF") and b"NotoSansCJKSC" in made.content
+        chart = made.document.sections[2].blocks[1]
+        assert isinstance(chart, Figure) and chart.png is not None
+    finally:
+        fonts.find_fonts.cache_clear()
 
 
 def test_an_office_template_replaces_the_layout(
