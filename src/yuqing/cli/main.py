@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from yuqing import __version__
-from yuqing.cli import analysis, bench, calendar, drills, ingest, org, reports, response, users
+from yuqing.cli import analysis, bench, calendar, drills, ingest, ops, org, reports, response, users
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, redacted, settings_markdown
 
@@ -43,6 +43,9 @@ app.add_typer(drills.drill_app, name="drill")
 app.command("stats")(response.stats_command)
 app.command("fetch")(ingest.fetch)
 app.command("import")(ingest.import_file)
+app.command("doctor")(ops.doctor)
+app.command("backup")(ops.backup)
+app.command("restore")(ops.restore)
 
 
 @app.callback()

@@ -1,0 +1,135 @@
+"""`yuqing doctor`, `yuqing backup` and `yuqing restore` against real databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from yuqing.cli.main import app
+from yuqing.cli.ops import run_checks
+from yuqing.ingest import service
+from yuqing.ingest.models import Post
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime, open_runtime
+from yuqing.settings import Settings, load_settings
+
+runner = CliRunner()
+ROWS = [
+    {
+        "id": f"p{i}",
+        "text": f"南京某医院第{i}次发生医疗纠纷，家属聚集讨说法。",
+        "published_at": "2026-11-20T08:00:00+08:00",
+    }
+    for i in range(30)
+]
+
+
+def _load(rt: Runtime) -> None:
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS).encode()
+    service.import_data(
+        rt, PostWriter(rt.sessions, rt.settings, rt.clock), data, origin="t.jsonl", platform="weibo"
+    )
+
+
+def _posts(rt: Runtime) -> int:
+    with rt.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(Post)) or 0)
+
+
+def test_doctor_reports_each_check_and_passes_on_a_working_install(rt: Runtime, settings: Settings) -> None:
+    checks = {c.name: c for c in run_checks(settings, today=dt.date(2026, 12, 4))}
+    assert checks["数据库"].status == "ok"
+    assert checks["中文字体"].status in {"ok", "warn"}  # a system font, or the one shipped with yuqing
+    assert checks["2026 年节假日"].status == "ok"
+    assert checks["磁盘空间"].status in {"ok", "warn"}
+    assert checks["邮件服务器"].status == "warn" and "smtp_host" in checks["邮件服务器"].detail
+    result = runner.invoke(app, ["doctor", "--json"], env={"YUQING_DATABASE_URL": settings.database_url})
+    assert result.exit_code == 0, result.output
+    assert {c["name"] for c in json.loads(result.output)} >= {"数据库", "中文字体", "磁盘空间"}
+
+
+def test_doctor_says_what_to_fix_and_fails(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "YUQING_DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{port}/none",
+        "YUQING_SMTP_HOST": "127.0.0.1",
+        "YUQING_SMTP_PORT": str(port),
+    }
+    result = runner.invoke(app, ["doctor"], env=env)
+    assert result.exit_code == 1
+    assert "✗ 数据库" in result.output and "无法连接" in result.output
+    assert "✗ 邮件服务器" in result.output and "→ 检查 smtp_host" in result.output
+    assert "项需要修复" in result.output
+
+
+def test_doctor_warns_when_next_years_holidays_are_unknown(rt: Runtime, settings: Settings) -> None:
+    checks = {c.name: c for c in run_checks(settings, today=dt.date(2041, 6, 1))}
+    assert checks["2041 年节假日"].status == "fail"  # deadlines this year would be wrong
+    assert checks["2042 年节假日"].status == "warn"
+    assert "yuqing calendar import" in checks["2042 年节假日"].fix
+
+
+def test_sqlite_backup_while_open_and_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path}/live.db"
+    monkeypatch.setenv("YUQING_DATABASE_URL", url)
+    rt = open_runtime(load_settings())
+    try:
+        _load(rt)
+        assert _posts(rt) == 30
+        with rt.sessions() as open_reader:  # the server keeps reading while the backup runs
+            open_reader.execute(select(Post.id)).first()
+            result = runner.invoke(app, ["backup", "-o", str(tmp_path / "b.db")])
+        assert result.exit_code == 0, result.output
+        assert "30 条信息" in result.output and "校验通过" in result.output
+        again = runner.invoke(app, ["backup", "-o", str(tmp_path / "b.db")])
+        assert again.exit_code == 1 and "--force" in again.output
+    finally:
+        rt.close()
+    (tmp_path / "live.db").unlink()
+    result = runner.invoke(app, ["restore", str(tmp_path / "b.db")])
+    assert result.exit_code == 0, result.output
+    rt = open_runtime(load_settings())
+    try:
+        assert _posts(rt) == 30
+    finally:
+        rt.close()
+    refused = runner.invoke(app, ["restore", str(tmp_path / "b.db")])
+    assert refused.exit_code == 1 and "--force" in refused.output
+
+
+def test_restore_refuses_a_damaged_or_foreign_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YUQING_DATABASE_URL", f"sqlite:///{tmp_path}/live.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"SQLite format 3\x00" + b"\x01" * 5000)
+    result = runner.invoke(app, ["restore", str(junk)])
+    assert result.exit_code == 1 and "无法恢复" in result.output
+    assert not (tmp_path / "live.db").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="the PostgreSQL client tools are not installed")
+def test_postgres_backup_and_restore(rt: Runtime, settings: Settings, tmp_path: Path) -> None:
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    _load(rt)
+    env = {"YUQING_DATABASE_URL": settings.database_url}
+    result = runner.invoke(app, ["backup", "-o", str(tmp_path / "b.dump")], env=env)
+    assert result.exit_code == 0, result.output
+    assert "pg_restore --list 校验通过" in result.output
+    with rt.engine.begin() as conn:
+        conn.execute(Post.__table__.delete().where(Post.external_id == "p3"))
+    assert _posts(rt) == 29
+    refused = runner.invoke(app, ["restore", str(tmp_path / "b.dump")], env=env)
+    assert refused.exit_code == 1 and "pg_restore --clean" in refused.output
+    result = runner.invoke(app, ["restore", "--force", str(tmp_path / "b.dump")], env=env)
+    assert result.exit_code == 0, result.output
+    assert _posts(rt) == 30
