@@ -304,14 +304,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_server(url: str, port: int, log: Path, *, analysis: bool = False) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YUQING_")}
     env |= {
         "YUQING_DATABASE_URL": url,
         "YUQING_HOST": "127.0.0.1",
         "YUQING_PORT": str(port),
         "YUQING_SCHEDULER_ENABLED": "false",
-        "YUQING_ANALYSIS_ENABLED": "false",
+        "YUQING_ANALYSIS_ENABLED": "true" if analysis else "false",
     }
     with log.open("wb") as out:
         return subprocess.Popen(

@@ -132,3 +132,23 @@ def bench_web(
         fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
         return
     typer.echo(web.run(path, posts=posts, requests=requests, concurrency=concurrency, db=db))
+
+
+@app.command("webhook")
+@user_errors
+def bench_webhook(
+    data: Annotated[
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
+    ] = None,
+    single: Annotated[int, typer.Option(help="逐条推送的信息数。")] = 3000,
+    batched: Annotated[int, typer.Option(help="批量推送的信息数（每批 100 条）。")] = 20_000,
+    offered_seconds: Annotated[float, typer.Option(help="按每秒 1,000 条定速推送的时长（秒）。")] = 10.0,
+) -> None:
+    """Webhook 推送压测：逐条与批量推送的每秒条数和 p95 延迟，以及分析流水线的处理速度。"""
+    from yuqing.bench import webhook
+
+    path = data or find_ced_file()
+    if path is None:
+        fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
+        return
+    typer.echo(webhook.run(path, single=single, batched=batched, offered_seconds=offered_seconds))
