@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import CED_FILE, FakeClock
 from yuqing.analysis import grading, queries, topics
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis
-from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.analysis.pipeline import LEASE_SECONDS, AnalysisPipeline, LeaseLost, PipelineCounts
 from yuqing.ingest import service
 from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
@@ -264,3 +264,65 @@ def test_stored_metrics_of_every_event_count_exactly_its_posts(rt: Runtime) -> N
         assert events[event_id]["posts"] == posts
         share = negative.get(event_id, 0) / posts
         assert events[event_id]["negative_share"] == pytest.approx(share, abs=1e-4)
+
+
+# ---- one pipeline at a time ------------------------------------------------------------------------
+
+
+def _hospital_rows(prefix: str, start_minute: int) -> list[dict[str, object]]:
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "text": f"网友{prefix}{i}说：{HOSPITAL}",
+            "published_at": f"2026-11-20T08:{start_minute + i:02d}:00+08:00",
+        }
+        for i in range(3)
+    ]
+
+
+def test_a_second_pipeline_waits_while_one_holds_the_lease(rt: Runtime) -> None:
+    setup_topics(rt)
+    load(rt, _hospital_rows("a", 0))
+    first, second = AnalysisPipeline(rt), AnalysisPipeline(rt)
+    assert first._acquire()  # working (a batch in progress, or a run of `yuqing serve`)
+    busy = second.run()
+    assert busy.busy and busy.posts == 0
+    first._release()
+    assert second.run().posts == 3
+
+
+def test_pipelines_taking_turns_continue_each_others_events(rt: Runtime) -> None:
+    """`yuqing analyze` beside `yuqing serve`: whoever holds the lease analyses, from the state the
+    other saved; the same incident never becomes two events."""
+    setup_topics(rt)
+    serve, cli = AnalysisPipeline(rt), AnalysisPipeline(rt)  # both loaded the empty state
+    load(rt, _hospital_rows("a", 0))
+    assert serve.run().posts == 3
+    load(rt, _hospital_rows("b", 10))
+    assert cli.run().posts == 3  # took the lease over from serve: reloads what serve analysed
+    load(rt, _hospital_rows("c", 20))
+    assert serve.run().posts == 3
+    with rt.sessions() as s:
+        events = set(s.scalars(select(PostAnalysis.event_id)))
+        assert len(events) == 1 and None not in events
+        assert s.scalar(select(func.count()).select_from(Event)) == 1
+
+
+def test_a_dead_pipelines_lease_expires_and_a_stalled_one_commits_nothing(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    setup_topics(rt)
+    load(rt, _hospital_rows("a", 0))
+    stalled, other = AnalysisPipeline(rt), AnalysisPipeline(rt)
+    assert stalled._acquire()  # then stalls (or was killed) without releasing
+    assert other.run().busy
+    clock.advance(seconds=LEASE_SECONDS + 1)
+    assert other.run().posts == 3  # the lease expired: taken over
+    load(rt, _hospital_rows("b", 10))
+    assert other._acquire()
+    with pytest.raises(LeaseLost):  # the stalled one wakes up: its batch must not commit
+        stalled._run(PipelineCounts(), None)
+    other._release()
+    assert other.run().posts == 3
+    with rt.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(PostAnalysis)) == 6

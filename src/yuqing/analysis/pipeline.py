@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading
@@ -66,10 +69,19 @@ from yuqing.ingest.store import insert_ignoring_conflicts
 from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class LeaseLost(RuntimeError):
+    """Another pipeline took the lease over while this one was working (it had stalled)."""
+
 STATE_NAME = "analysis"
 # Sightings of already analysed posts on other sites (the same story seen again) are read after
 # this cursor and counted in their events' sites.
 SIGHTINGS_STATE = "analysis.sightings"
+# One pipeline at a time: the lease row names its holder (`data`) and when it last renewed it.
+LEASE_STATE = "analysis.lease"
+LEASE_SECONDS = 120.0
+_RELEASED = b"released:"
 # Flags the incident model decides; the lexicon's own casualties/public-safety words are ignored.
 MODEL_FLAGS = ("casualties", "public_safety")
 # Accumulators of this many recently touched events are kept in memory; others are read back.
@@ -141,9 +153,12 @@ class PipelineCounts:
     events_touched: int = 0
     signals: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    # another pipeline (`yuqing serve`, another `yuqing analyze`) held the lease: nothing was done
+    busy: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "busy": self.busy,
             "posts": self.posts,
             "events_touched": self.events_touched,
             "signals": self.signals,
@@ -171,6 +186,7 @@ class AnalysisPipeline:
         self._lock = threading.Lock()
         # event id -> its running metrics, for recently touched events (the table has them all)
         self._accumulators: OrderedDict[int, EventAccumulator] = OrderedDict()
+        self._identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}".encode()
         self._load_state()
 
     def _load_state(self) -> None:
@@ -198,21 +214,78 @@ class AnalysisPipeline:
         """Analyse every stored post not yet analysed (at most `limit`), batch by batch."""
         total = PipelineCounts()
         with self._lock:
-            self._refresh_matcher()
-            self._refresh_profile()
-            while limit is None or total.posts < limit:
-                size = self._batch_size if limit is None else min(self._batch_size, limit - total.posts)
-                posts = self._next_batch(size)
-                if not posts:
-                    break
-                try:
-                    self._process(posts, total)
-                except Exception:
-                    # The stages changed the clusterer before the batch failed to commit: start
-                    # again from the committed state, so the batch is analysed as if new.
-                    self._load_state()
-                    raise
+            if not self._acquire():
+                total.busy = True
+                return total
+            try:
+                self._run(total, limit)
+            finally:
+                self._release()
         return total
+
+    def _run(self, total: PipelineCounts, limit: int | None) -> None:
+        self._refresh_matcher()
+        self._refresh_profile()
+        while limit is None or total.posts < limit:
+            size = self._batch_size if limit is None else min(self._batch_size, limit - total.posts)
+            posts = self._next_batch(size)
+            if not posts:
+                break
+            try:
+                self._process(posts, total)
+            except Exception:
+                # The stages changed the clusterer before the batch failed to commit: start
+                # again from the committed state, so the batch is analysed as if new.
+                self._load_state()
+                raise
+
+    # -- the lease: one pipeline at a time -----------------------------------------------------
+    def _acquire(self) -> bool:
+        """Take the pipeline lease unless another live pipeline holds it. Taken over from another
+        process, the clusterer and cursors are reloaded: that process analysed posts since."""
+        now = self._rt.clock()
+        with transaction(self._rt.sessions) as session:
+            table = cast(Table, PipelineState.__table__)
+            session.execute(
+                insert_ignoring_conflicts(table, session.get_bind().dialect.name),
+                [{"name": LEASE_STATE, "data": _RELEASED, "cursor": 0, "updated_at": now}],
+            )
+            row = session.execute(
+                select(PipelineState.data, PipelineState.updated_at).where(PipelineState.name == LEASE_STATE)
+            ).one()
+            holder = bytes(row.data)
+            live = row.updated_at > now - dt.timedelta(seconds=LEASE_SECONDS)
+            if holder != self._identity and not holder.startswith(_RELEASED) and live:
+                return False
+            taken = session.execute(
+                update(PipelineState)
+                .where(PipelineState.name == LEASE_STATE, PipelineState.data == holder)
+                .values(data=self._identity, updated_at=now)
+            )
+            if cast(CursorResult[Any], taken).rowcount != 1:
+                return False  # another pipeline took it between our read and our write
+        previous = holder.removeprefix(_RELEASED)
+        if previous and previous != self._identity:
+            self._load_state()
+        return True
+
+    def _renew(self, session: Session) -> None:
+        """In the batch's transaction: the batch commits only while this pipeline holds the lease."""
+        renewed = session.execute(
+            update(PipelineState)
+            .where(PipelineState.name == LEASE_STATE, PipelineState.data == self._identity)
+            .values(updated_at=self._rt.clock())
+        )
+        if cast(CursorResult[Any], renewed).rowcount != 1:
+            raise LeaseLost("另一个分析进程接管了分析（本进程的租约已过期），本批次未提交")
+
+    def _release(self) -> None:
+        with transaction(self._rt.sessions) as session:
+            session.execute(
+                update(PipelineState)
+                .where(PipelineState.name == LEASE_STATE, PipelineState.data == self._identity)
+                .values(data=_RELEASED + self._identity)
+            )
 
     def _next_batch(self, size: int) -> list[BatchPost]:
         # Read before the posts: a drill's source is committed before any of its posts, so every
@@ -327,6 +400,7 @@ class AnalysisPipeline:
             with timed("analysis.grade"):
                 total.signals += self.stage_grade(session, metrics)
             self._close_idle(session, list(closed))
+            self._renew(session)
             ids = [p.id for p in posts]
             for start in range(0, len(ids), 500):
                 done = ids[start : start + 500]
@@ -725,6 +799,8 @@ class PipelineRunner(PeriodicWorker):
         if self._pipeline is None:
             self._pipeline = AnalysisPipeline(self._rt)  # loads the model and the clusterer once
         counts = self._pipeline.run(limit=20_000)
+        if counts.busy:
+            log.info("another pipeline holds the lease; this one waits for its turn")
         if counts.posts:
             log.info("analysed %s", counts.as_dict())
         return counts.posts > 0

@@ -134,6 +134,8 @@ def analyze(
 
     with runtime() as rt:
         counts = AnalysisPipeline(rt).run(limit=limit)
+    if counts.busy:
+        fail("另一个分析进程正在运行（yuqing serve 或另一个 yuqing analyze），它会处理这些信息；稍后再试")
     if as_json:
         emit_json(counts.as_dict())
     else:
