@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from tests.conftest import CED_FILE, FakeClock
 from yuqing.analysis import grading, queries, topics
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis
 from yuqing.analysis.pipeline import LEASE_SECONDS, AnalysisPipeline, LeaseLost, PipelineCounts
+from yuqing.cli.main import app
 from yuqing.ingest import service
 from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
@@ -326,3 +328,22 @@ def test_a_dead_pipelines_lease_expires_and_a_stalled_one_commits_nothing(
     assert other.run().posts == 3
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(PostAnalysis)) == 6
+
+
+def test_pipeline_status_counts_the_backlog_and_names_the_worker(rt: Runtime) -> None:
+    from yuqing.analysis.pipeline import pipeline_status
+
+    setup_topics(rt)
+    load(rt, _hospital_rows("a", 0))
+    before = pipeline_status(rt)
+    assert (before["stored"], before["analysed"], before["backlog"], before["workers"]) == (3, 0, 3, [])
+    AnalysisPipeline(rt).run()
+    after = pipeline_status(rt)
+    assert (after["stored"], after["analysed"], after["backlog"]) == (3, 3, 0)
+    [worker] = after["workers"]
+    assert worker["state"] == "idle" and worker["pid"] == os.getpid()
+    result = CliRunner().invoke(
+        app, ["pipeline", "status", "--json"], env={"YUQING_DATABASE_URL": rt.settings.database_url}
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["analysed"] == 3

@@ -804,3 +804,38 @@ class PipelineRunner(PeriodicWorker):
         if counts.posts:
             log.info("analysed %s", counts.as_dict())
         return counts.posts > 0
+
+
+def pipeline_status(rt: Runtime) -> dict[str, Any]:
+    """Posts stored, analysed and waiting, and the pipeline holding (or last holding) the lease."""
+    from sqlalchemy import func
+
+    now = rt.clock()
+    with rt.sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(Post)) or 0
+        analysed = session.scalar(select(func.count()).select_from(PostAnalysis)) or 0
+        backlog = session.scalar(select(func.count()).select_from(AnalysisQueue)) or 0
+        oldest = session.scalar(select(func.min(AnalysisQueue.queued_at)))
+        lease = session.get(PipelineState, LEASE_STATE)
+        workers: list[dict[str, Any]] = []
+        if lease is not None and lease.data:
+            holder = bytes(lease.data)
+            released = holder.startswith(_RELEASED)
+            parts = holder.removeprefix(_RELEASED).decode(errors="replace").split(":")
+            host, pid = (parts[0], parts[1]) if len(parts) >= 2 else (parts[0], "")
+            live = not released and lease.updated_at > now - dt.timedelta(seconds=LEASE_SECONDS)
+            workers.append(
+                {
+                    "host": host,
+                    "pid": int(pid) if pid.isdigit() else None,
+                    "state": "working" if live else ("idle" if released else "expired"),
+                    "last_seen": lease.updated_at.isoformat(),
+                }
+            )
+    return {
+        "stored": int(stored),
+        "analysed": int(analysed),
+        "backlog": int(backlog),
+        "oldest_waiting_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+        "workers": workers,
+    }

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from yuqing import __version__
-from yuqing.cli import analysis, bench, calendar, drills, ingest, ops, org, reports, response, users
+from yuqing.cli import analysis, bench, calendar, drills, ingest, ops, org, pipeline, reports, response, users
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, redacted, settings_markdown
 
@@ -28,6 +28,7 @@ app.add_typer(ingest.evidence_app, name="evidence")
 app.add_typer(analysis.topics_app, name="topics")
 app.add_typer(analysis.analyze_app, name="analyze")
 app.add_typer(analysis.events_app, name="events")
+app.add_typer(pipeline.pipeline_app, name="pipeline")
 app.add_typer(bench.app, name="bench")
 app.add_typer(calendar.calendar_app, name="calendar")
 app.add_typer(org.org_app, name="org")
@@ -96,9 +97,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Run the HTTP API (with the webhook endpoint) and the scheduler in one process."""
+    from yuqing.ingest.service import close_interrupted_runs
     from yuqing.web.server import run_server
 
     with runtime() as rt:
+        close_interrupted_runs(rt)  # runs a killed process left open
         run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
 
 
