@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -134,6 +134,21 @@ class Settings(BaseSettings):
     )
     analysis_tick_seconds: float = Field(
         default=2.0, gt=0, description="How often `yuqing serve` looks for new posts to analyse (seconds)."
+    )
+    metrics_enabled: bool = Field(
+        default=False,
+        description="Serve Prometheus metrics at `/metrics` (posts per source, backlog, pipeline steps, "
+        "outbox, source health, request latency). `/healthz` and `/readyz` are always served.",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token `/metrics` requires (`Authorization: Bearer …`); empty: none, so keep "
+        "the port on an internal network.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines on standard error: `text`, or `json` (one object per line with time, "
+        "level, logger, message and the pipeline step) for a log collector.",
     )
     response_tick_seconds: float = Field(
         default=15.0,
@@ -303,7 +318,7 @@ def settings_markdown() -> str:
 
 
 # Settings whose values are never printed or shown, only whether they are set.
-SECRET_SETTINGS = frozenset({"smtp_password", "admin_password"})
+SECRET_SETTINGS = frozenset({"smtp_password", "admin_password", "metrics_token"})
 
 
 def redacted(settings: Settings) -> dict[str, Any]:

@@ -66,6 +66,7 @@ from yuqing.db import transaction
 from yuqing.drills.policy import post_mark, strip_post_mark
 from yuqing.ingest.models import Post, PostSighting, Source
 from yuqing.ingest.store import insert_ignoring_conflicts
+from yuqing.observability import PROCESS
 from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -382,7 +383,8 @@ class AnalysisPipeline:
 
     # -- the stages ----------------------------------------------------------------------------
     def _process(self, posts: list[BatchPost], total: PipelineCounts) -> None:
-        timed = _Timer(total.seconds)
+        batch_seconds = dict.fromkeys(STAGES, 0.0)
+        timed = _Timer(batch_seconds)
         with timed("analysis.topics"):
             self.stage_topics(posts)
         with timed("analysis.sentiment"):
@@ -412,6 +414,9 @@ class AnalysisPipeline:
                 self._accumulators.pop(event_id, None)
         total.posts += len(posts)
         total.events_touched += len(touched)
+        for stage, spent in batch_seconds.items():
+            total.seconds[stage] = total.seconds.get(stage, 0.0) + spent
+        PROCESS.add_steps(len(posts), batch_seconds)
 
     def stage_topics(self, posts: Sequence[BatchPost]) -> None:
         """analysis.topics: every monitored topic whose rule matches, with the terms that fired."""
@@ -802,7 +807,7 @@ class PipelineRunner(PeriodicWorker):
         if counts.busy:
             log.info("another pipeline holds the lease; this one waits for its turn")
         if counts.posts:
-            log.info("analysed %s", counts.as_dict())
+            log.info("analysed %s", counts.as_dict(), extra={"step": "analysis", "posts": counts.posts})
         return counts.posts > 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -53,11 +52,13 @@ app.command("restore")(ops.restore)
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to standard error.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from yuqing.observability import configure_logging
+
+    try:
+        log_format = load_settings().log_format
+    except Exception:  # a broken configuration is reported by the command that reads it
+        log_format = "text"
+    configure_logging(logging.INFO if verbose else logging.WARNING, log_format)
 
 
 @app.command()
@@ -97,11 +98,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Run the HTTP API (with the webhook endpoint) and the scheduler in one process."""
-    from yuqing.ingest.service import close_interrupted_runs
     from yuqing.web.server import run_server
 
     with runtime() as rt:
-        close_interrupted_runs(rt)  # runs a killed process left open
         run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
 
 

@@ -58,6 +58,10 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
         body = {"status": 422, "message": message, "detail": jsonable_encoder(exc.errors())}
         return JSONResponse({"error": body}, 422)
 
+    from yuqing import observability
+
+    observability.install(app, rt)  # /readyz, and /metrics with request timing when enabled
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
