@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -211,20 +211,25 @@ class AnalysisPipeline:
         return self._cursor
 
     # -- driving -------------------------------------------------------------------------------
-    def run(self, *, limit: int | None = None) -> PipelineCounts:
-        """Analyse every stored post not yet analysed (at most `limit`), batch by batch."""
+    def run(
+        self, *, limit: int | None = None, on_batch: Callable[[int], None] | None = None
+    ) -> PipelineCounts:
+        """Analyse every stored post not yet analysed (at most `limit`), batch by batch;
+        `on_batch` hears the number of posts of each batch committed (for a progress bar)."""
         total = PipelineCounts()
         with self._lock:
             if not self._acquire():
                 total.busy = True
                 return total
             try:
-                self._run(total, limit)
+                self._run(total, limit, on_batch)
             finally:
                 self._release()
         return total
 
-    def _run(self, total: PipelineCounts, limit: int | None) -> None:
+    def _run(
+        self, total: PipelineCounts, limit: int | None, on_batch: Callable[[int], None] | None = None
+    ) -> None:
         self._refresh_matcher()
         self._refresh_profile()
         while limit is None or total.posts < limit:
@@ -239,6 +244,8 @@ class AnalysisPipeline:
                 # again from the committed state, so the batch is analysed as if new.
                 self._load_state()
                 raise
+            if on_batch is not None:
+                on_batch(len(posts))
 
     # -- the lease: one pipeline at a time -----------------------------------------------------
     def _acquire(self) -> bool:
