@@ -10,19 +10,19 @@ import typer
 from yuqing.cli.common import fail, user_errors
 from yuqing.demo import find_ced_file
 
-app = typer.Typer(help="Benchmarks (real code, real data, a baseline in the same run).", no_args_is_help=True)
+app = typer.Typer(help="基准测试：真实代码、真实数据，同一次运行中测量对照基线。", no_args_is_help=True)
 
 
 @app.command("ingest")
 @user_errors
 def bench_ingest(
     data: Annotated[
-        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
     ] = None,
-    rows: Annotated[int | None, typer.Option(help="Import only the first N rows.")] = None,
-    baseline_rows: Annotated[int, typer.Option(help="Rows the row-by-row baseline imports.")] = 20_000,
+    rows: Annotated[int | None, typer.Option(help="只导入前 N 行。")] = None,
+    baseline_rows: Annotated[int, typer.Option(help="逐行导入基线所导入的行数。")] = 20_000,
 ) -> None:
-    """Import the CED file into a fresh SQLite database: rows/s and peak memory vs a baseline."""
+    """将 CED 文件导入全新的 SQLite 数据库：测量每秒行数和峰值内存，并与基线对比。"""
     from yuqing.bench import ingest
 
     path = data or find_ced_file()
@@ -36,12 +36,12 @@ def bench_ingest(
 @user_errors
 def bench_dedup(
     data: Annotated[
-        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
     ] = None,
-    pairs: Annotated[int, typer.Option(help="Copies made per edit kind.")] = 2000,
+    pairs: Annotated[int, typer.Option(help="每种改写方式生成的副本数。")] = 2000,
 ) -> None:
-    """Near-duplicate detection on real Weibo texts: recall per edit kind, precision, speed;
-    MinHash LSH against SimHash at Hamming distance 3."""
+    """在真实微博文本上测试近似重复检测：各改写方式的召回率、精确率和速度；
+    对比 MinHash LSH 与 SimHash（汉明距离 3）。"""
     from yuqing.bench import dedup
 
     path = data or find_ced_file()
@@ -55,14 +55,14 @@ def bench_dedup(
 @user_errors
 def bench_pipeline(
     data: Annotated[
-        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
     ] = None,
-    rows: Annotated[int, typer.Option(help="Rows imported and analysed in the batch run.")] = 100_000,
-    rate: Annotated[int, typer.Option(help="Posts per second in the steady run.")] = 1000,
-    seconds: Annotated[float, typer.Option(help="Length of the steady run.")] = 30.0,
-    baseline_rows: Annotated[int, typer.Option(help="Rows the jieba+SnowNLP baseline handles.")] = 3000,
+    rows: Annotated[int, typer.Option(help="批量运行中导入并分析的行数。")] = 100_000,
+    rate: Annotated[int, typer.Option(help="定速运行中每秒送入的信息数。")] = 1000,
+    seconds: Annotated[float, typer.Option(help="定速运行的时长（秒）。")] = 30.0,
+    baseline_rows: Annotated[int, typer.Option(help="jieba+SnowNLP 基线处理的行数。")] = 3000,
 ) -> None:
-    """The analysis pipeline end to end: posts/s, peak memory, p95 arrival-to-grade at a steady rate."""
+    """分析流水线端到端测试：每秒信息数、峰值内存，以及定速送入时从到达到定级的 p95 耗时。"""
     from yuqing.bench import pipeline
 
     path = data or find_ced_file()
@@ -76,12 +76,12 @@ def bench_pipeline(
 @user_errors
 def bench_analysis(
     data: Annotated[
-        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
     ] = None,
-    rules: Annotated[int, typer.Option(help="Topic rules in the matcher benchmark.")] = 5000,
-    posts: Annotated[int, typer.Option(help="Posts matched in the matcher benchmark.")] = 20_000,
+    rules: Annotated[int, typer.Option(help="匹配器压测中的专题规则数。")] = 5000,
+    posts: Annotated[int, typer.Option(help="匹配器压测中参与匹配的信息数。")] = 20_000,
 ) -> None:
-    """Each analysis stage's throughput and its quality on the dev splits."""
+    """各分析环节的吞吐量，以及在开发集上的质量。"""
     from yuqing.bench import analysis
 
     path = data or find_ced_file()
@@ -96,11 +96,11 @@ def bench_analysis(
 @user_errors
 def bench_sweep(
     data: Annotated[
-        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
     ] = None,
-    deadlines: Annotated[int, typer.Option(help="Open deadlines in the database.")] = 100_000,
+    deadlines: Annotated[int, typer.Option(help="数据库中未完成的时限数。")] = 100_000,
 ) -> None:
-    """The deadline sweep over open deadlines, beside a row-by-row baseline."""
+    """对未完成的时限执行时限巡检，并与逐行处理的基线对比。"""
     from yuqing.bench import sweep
 
     path = data or find_ced_file()
@@ -114,17 +114,17 @@ def bench_sweep(
 @user_errors
 def bench_web(
     data: Annotated[
-        Path | None, typer.Option(help="CED file (default: ../shared/data/events/ced_dev.jsonl.gz).")
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
     ] = None,
-    posts: Annotated[int, typer.Option(help="Posts in the database built from the CED texts.")] = 1_000_000,
-    requests: Annotated[int, typer.Option(help="Requests sent to the console pages.")] = 200,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    posts: Annotated[int, typer.Option(help="用 CED 文本构建的数据库中的信息数。")] = 1_000_000,
+    requests: Annotated[int, typer.Option(help="向控制台页面发送的请求数。")] = 200,
+    concurrency: Annotated[int, typer.Option(help="同时进行的请求数。")] = 4,
     db: Annotated[
-        Path | None, typer.Option(help="SQLite file: reused if present, else built there (default: temp).")
+        Path | None, typer.Option(help="SQLite 文件：已存在则复用，否则在该处构建（默认：临时文件）。")
     ] = None,
 ) -> None:
-    """Console pages served by a real `yuqing serve` on a large database: p50/p95 per page beside
-    naive deep-OFFSET and LIKE queries on the same data."""
+    """由真实的 `yuqing serve` 在大型数据库上提供控制台页面：测量每个页面的 p50/p95，
+    并与同一数据上朴素的深 OFFSET 分页和 LIKE 查询对比。"""
     from yuqing.bench import web
 
     path = data or find_ced_file()

@@ -35,19 +35,21 @@ def _parse_start(text: str) -> dt.datetime:
 def due(
     start: Annotated[
         str | None,
-        typer.Option(help="Start, ISO 8601; without an offset it is Asia/Shanghai time. Default: now."),
+        typer.Option(help="起始时间，ISO 8601 格式；不带时区偏移时按 Asia/Shanghai 时间。默认：当前时间。"),
     ] = None,
     working_hours: Annotated[
-        float | None, typer.Option("--working-hours", help="Working hours to add (non-working time skipped).")
+        float | None, typer.Option("--working-hours", help="要加上的工作小时数（跳过非工作时间）。")
     ] = None,
     working_days: Annotated[
         int | None,
-        typer.Option("--working-days", help="Working days: due at the end of the N-th working day after."),
+        typer.Option("--working-days", help="工作日数：截止于之后第 N 个工作日结束时。"),
     ] = None,
-    hours: Annotated[float | None, typer.Option("--hours", help="Plain calendar hours to add.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON {due, uncovered_years}.")] = False,
+    hours: Annotated[
+        float | None, typer.Option("--hours", help="要加上的自然小时数（不区分工作时间）。")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON {due, uncovered_years}。")] = False,
 ) -> None:
-    """Print the due time (ISO 8601, +08:00) of a deadline on the working-day clock."""
+    """按工作日时钟计算并输出时限的截止时间（ISO 8601，+08:00）。"""
     from yuqing.workcal.service import load_calendar
 
     given = [
@@ -82,11 +84,11 @@ def due(
 @holidays_app.command("import")
 @user_errors
 def holidays_import(
-    file: Annotated[Path, typer.Argument(help="Holiday file, TOML or JSON (see docs/calendar.md).")],
-    by: Annotated[str | None, typer.Option("--by", help="Who enters it (default: the login name).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    file: Annotated[Path, typer.Argument(help="节假日文件，TOML 或 JSON 格式（见 docs/calendar.md）。")],
+    by: Annotated[str | None, typer.Option("--by", help="录入人（默认：当前系统登录名）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Enter a year's holiday schedule as published by the State Council (replaces that year's)."""
+    """录入国务院发布的某年节假日安排（替换该年已有的安排）。"""
     from yuqing.workcal.service import import_holidays
 
     with runtime() as rt:
@@ -103,8 +105,8 @@ def holidays_import(
 
 @holidays_app.command("list")
 @user_errors
-def holidays_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Which years have a holiday schedule, and where it comes from."""
+def holidays_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False) -> None:
+    """列出已有节假日安排的年份及其来源。"""
     from yuqing.workcal.clock import CHINESE_CALENDAR_VERSION, SHANGHAI
     from yuqing.workcal.service import list_years
 
@@ -136,9 +138,9 @@ def holidays_list(as_json: Annotated[bool, typer.Option("--json", help="Print JS
 @holidays_app.command("delete")
 @user_errors
 def holidays_delete(
-    year: Annotated[int, typer.Argument(help="The year whose entered schedule to remove.")],
+    year: Annotated[int, typer.Argument(help="要删除录入安排的年份。")],
 ) -> None:
-    """Remove an entered schedule (the year falls back to chinese-calendar, or to weekends only)."""
+    """删除录入的节假日安排（该年改用内置 chinese-calendar 数据，或仅按周末双休计算）。"""
     from yuqing.workcal.clock import CHINESE_CALENDAR_YEARS
     from yuqing.workcal.service import delete_year
 
@@ -151,11 +153,11 @@ def holidays_delete(
 @calendar_app.command("show")
 @user_errors
 def show(
-    year: Annotated[int, typer.Argument(help="Year.")],
-    month: Annotated[int | None, typer.Option(help="Only this month (1–12); lists every day off.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, one entry per day.")] = False,
+    year: Annotated[int, typer.Argument(help="年份。")],
+    month: Annotated[int | None, typer.Option(help="只看该月（1–12），并列出每个休息日。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON，每天一条。")] = False,
 ) -> None:
-    """List a year's holidays and make-up working days (调休上班)."""
+    """列出某年的放假安排和调休上班日。"""
     from yuqing.workcal.clock import uncovered_warning
     from yuqing.workcal.service import load_calendar
 

@@ -14,7 +14,7 @@ from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, redacted, settings_markdown
 
 app = typer.Typer(
-    help="yuqing — 网络舆情监测与应急处置平台 (public-opinion monitoring and response).",
+    help="yuqing — 网络舆情监测与应急处置平台。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -50,7 +50,9 @@ app.command("restore")(ops.restore)
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to standard error.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="将进度日志输出到标准错误（stderr）。")
+    ] = False,
 ) -> None:
     from yuqing.observability import configure_logging
 
@@ -63,14 +65,14 @@ def _root(
 
 @app.command()
 def version() -> None:
-    """Print the version."""
+    """显示版本号。"""
     typer.echo(__version__)
 
 
 @app.command()
 @user_errors
 def init() -> None:
-    """Create the database, a configuration file in the working directory and the first administrator."""
+    """创建数据库、在工作目录中生成配置文件，并创建首个管理员。"""
     config = Path(CONFIG_FILE_NAME)
     if not config.exists():
         config.write_text(_config_template(), encoding="utf-8")
@@ -82,9 +84,11 @@ def init() -> None:
 
 @app.command("settings")
 def show_settings(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the configuration reference.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="输出全部配置项的说明（Markdown 格式）。")
+    ] = False,
 ) -> None:
-    """Show the settings in force (or the reference of all settings)."""
+    """显示当前生效的配置（或全部配置项的说明）。"""
     if markdown:
         typer.echo(settings_markdown(), nl=False)
         return
@@ -94,10 +98,10 @@ def show_settings(
 @app.command()
 @user_errors
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option(help="监听地址。")] = None,
+    port: Annotated[int | None, typer.Option(help="监听端口。")] = None,
 ) -> None:
-    """Run the HTTP API (with the webhook endpoint) and the scheduler in one process."""
+    """在同一进程中运行 HTTP API（含 webhook 接口）和调度器。"""
     from yuqing.web.server import run_server
 
     with runtime() as rt:
@@ -107,27 +111,23 @@ def serve(
 @app.command()
 @user_errors
 def demo(
-    data: Annotated[
-        Path | None, typer.Option(help="CED cascade file to load (default: shared data).")
-    ] = None,
-    rows: Annotated[int | None, typer.Option(help="Load only the first N rows.")] = None,
-    serve_after: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Start the server after loading.")
-    ] = True,
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data: Annotated[Path | None, typer.Option(help="要加载的 CED 传播链文件（默认：共享数据）。")] = None,
+    rows: Annotated[int | None, typer.Option(help="只加载前 N 行。")] = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="加载完成后启动服务。")] = True,
+    host: Annotated[str | None, typer.Option(help="监听地址。")] = None,
+    port: Annotated[int | None, typer.Option(help="监听端口。")] = None,
     replay: Annotated[
         bool,
         typer.Option(
             "--replay/--no-replay",
-            help="Load the first rows as history and replay later cascades live while serving.",
+            help="将前面的行作为历史数据加载，服务运行期间实时回放其后的传播链。",
         ),
     ] = True,
     speed: Annotated[
-        float, typer.Option(min=0.1, help="Replay speed: 60 plays an hour of a cascade per minute.")
+        float, typer.Option(min=0.1, help="回放速度：60 表示每分钟回放传播链中一小时的内容。")
     ] = 60.0,
 ) -> None:
-    """Initialise a demo database from the CED Weibo data and start `serve`."""
+    """用 CED 微博数据初始化演示数据库，并启动 `serve`。"""
     from yuqing.demo import DEMO_HISTORY_ROWS, find_ced_file, load_demo
     from yuqing.web.server import run_server
 

@@ -18,7 +18,7 @@ duty_app = typer.Typer(
     help="值班表：rotation, override, swap, unswap, now, show, gaps, 24h.", no_args_is_help=True
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON。")]
 
 
 def _shanghai() -> dt.tzinfo:
@@ -77,20 +77,19 @@ def _unit_line(view: dict[str, Any]) -> str:
 @org_app.command("add")
 @user_errors
 def org_add(
-    name: Annotated[str, typer.Argument(help="Unit name, e.g. 鼓楼医院.")],
-    parent: Annotated[str | None, typer.Option(help="Parent unit (name or id).")] = None,
+    name: Annotated[str, typer.Argument(help="单位名称，例如鼓楼医院。")],
+    parent: Annotated[str | None, typer.Option(help="上级单位（名称或 ID）。")] = None,
     kind: Annotated[
-        str | None, typer.Option(help="government/bureau/school/hospital/company/department, or 政府/医院….")
+        str | None,
+        typer.Option(help="单位类型：government/bureau/school/hospital/company/department，或政府/医院…。"),
     ] = None,
-    region: Annotated[
-        list[str] | None, typer.Option("--region", help="A place the unit answers for (repeatable).")
-    ] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="单位负责的区域（可重复）。")] = None,
     threshold: Annotated[
-        str, typer.Option(help="Least serious grade alerted: IV (every graded event), III, II or I.")
+        str, typer.Option(help="预警起点（触发预警的最低级别）：IV（所有定级事件）、III、II 或 I。")
     ] = "IV",
     as_json: JsonOption = False,
 ) -> None:
-    """Add a unit to the tree."""
+    """在组织架构中添加单位。"""
     from yuqing.org import service
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -109,7 +108,7 @@ def org_add(
 @org_app.command("list")
 @user_errors
 def org_list(as_json: JsonOption = False) -> None:
-    """Show the unit tree."""
+    """显示单位组织架构树。"""
     from yuqing.org import service
 
     with runtime() as rt, rt.sessions() as session:
@@ -126,9 +125,9 @@ def org_list(as_json: JsonOption = False) -> None:
 @org_app.command("show")
 @user_errors
 def org_show(
-    name: Annotated[str, typer.Argument(help="Unit name or id.")], as_json: JsonOption = False
+    name: Annotated[str, typer.Argument(help="单位名称或 ID。")], as_json: JsonOption = False
 ) -> None:
-    """Show a unit: its place in the tree, people, roles and 24-hour duty."""
+    """查看单位：所处层级、人员、角色及24小时值班情况。"""
     from yuqing.org import duty, service
 
     with runtime() as rt, rt.sessions() as session:
@@ -161,18 +160,16 @@ def org_show(
 @org_app.command("update")
 @user_errors
 def org_update(
-    name: Annotated[str, typer.Argument(help="Unit name or id.")],
-    new_name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
-    parent: Annotated[str | None, typer.Option(help="New parent unit.")] = None,
-    root: Annotated[bool, typer.Option("--root", help="Make it a root unit (no parent).")] = False,
-    kind: Annotated[str | None, typer.Option(help="New kind.")] = None,
-    region: Annotated[
-        list[str] | None, typer.Option("--region", help="Replace the regions (repeatable).")
-    ] = None,
-    threshold: Annotated[str | None, typer.Option(help="New alert threshold: IV, III, II or I.")] = None,
+    name: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    new_name: Annotated[str | None, typer.Option("--name", help="新名称。")] = None,
+    parent: Annotated[str | None, typer.Option(help="新的上级单位。")] = None,
+    root: Annotated[bool, typer.Option("--root", help="设为顶级单位（无上级）。")] = False,
+    kind: Annotated[str | None, typer.Option(help="新的单位类型。")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="替换负责区域（可重复）。")] = None,
+    threshold: Annotated[str | None, typer.Option(help="新的预警起点：IV、III、II 或 I。")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a unit."""
+    """修改单位。"""
     from yuqing.org import service
 
     if parent and root:
@@ -202,8 +199,8 @@ def org_update(
 
 @org_app.command("delete")
 @user_errors
-def org_delete(name: Annotated[str, typer.Argument(help="Unit name or id.")]) -> None:
-    """Delete a unit that has no units, people, roles or roster left."""
+def org_delete(name: Annotated[str, typer.Argument(help="单位名称或 ID。")]) -> None:
+    """删除单位（该单位须已没有下级单位、人员、角色和值班表）。"""
     from yuqing.org import service
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -234,21 +231,23 @@ def _person_line(view: dict[str, Any]) -> str:
 @people_app.command("add")
 @user_errors
 def people_add(
-    name: Annotated[str, typer.Argument(help="Full name, e.g. 张伟.")],
-    unit: Annotated[str, typer.Option(help="The unit the person belongs to.")],
+    name: Annotated[str, typer.Argument(help="姓名，例如张伟。")],
+    unit: Annotated[str, typer.Option(help="所属单位。")],
     role: Annotated[
         list[str] | None,
-        typer.Option("--role", help="ROLE or ROLE@UNIT, code or label: 分管领导, duty_officer@鼓楼医院."),
+        typer.Option(
+            "--role", help="角色：ROLE 或 ROLE@UNIT，代码或名称均可，如：分管领导、duty_officer@鼓楼医院。"
+        ),
     ] = None,
-    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
-    dingtalk: Annotated[str | None, typer.Option(help="DingTalk robot webhook URL.")] = None,
-    wecom: Annotated[str | None, typer.Option(help="WeCom robot webhook URL.")] = None,
-    feishu: Annotated[str | None, typer.Option(help="Feishu robot webhook URL.")] = None,
-    phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
-    login: Annotated[str | None, typer.Option(help="Login name for the console.")] = None,
+    email: Annotated[str | None, typer.Option(help="邮箱地址。")] = None,
+    dingtalk: Annotated[str | None, typer.Option(help="钉钉机器人 webhook URL。")] = None,
+    wecom: Annotated[str | None, typer.Option(help="企业微信机器人 webhook URL。")] = None,
+    feishu: Annotated[str | None, typer.Option(help="飞书机器人 webhook URL。")] = None,
+    phone: Annotated[str | None, typer.Option(help="电话号码。")] = None,
+    login: Annotated[str | None, typer.Option(help="控制台登录名。")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add a person with roles and contact channels (all or nothing)."""
+    """添加人员及其角色和联系方式（要么全部成功，要么全部不生效）。"""
     from yuqing.org import service
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -277,10 +276,10 @@ def people_add(
 @people_app.command("list")
 @user_errors
 def people_list(
-    unit: Annotated[str | None, typer.Option(help="Only people of this unit.")] = None,
+    unit: Annotated[str | None, typer.Option(help="只列出该单位的人员。")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List people with their unit and roles."""
+    """列出人员及其所属单位和角色。"""
     from yuqing.org import service
 
     with runtime() as rt, rt.sessions() as session:
@@ -298,10 +297,10 @@ def people_list(
 @people_app.command("show")
 @user_errors
 def people_show(
-    ref: Annotated[str, typer.Argument(help="Id, login name or name (name@unit if shared).")],
+    ref: Annotated[str, typer.Argument(help="ID、登录名或姓名（重名时用“姓名@单位”）。")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show a person: unit, roles and contact channels."""
+    """查看人员：所属单位、角色和联系方式。"""
     from yuqing.org import service
 
     with runtime() as rt, rt.sessions() as session:
@@ -322,15 +321,15 @@ def people_show(
 @people_app.command("update")
 @user_errors
 def people_update(
-    ref: Annotated[str, typer.Argument(help="Id, login name or name.")],
-    name: Annotated[str | None, typer.Option(help="New name.")] = None,
-    unit: Annotated[str | None, typer.Option(help="Move to this unit.")] = None,
-    login: Annotated[str | None, typer.Option(help="New login name.")] = None,
+    ref: Annotated[str, typer.Argument(help="ID、登录名或姓名。")],
+    name: Annotated[str | None, typer.Option(help="新姓名。")] = None,
+    unit: Annotated[str | None, typer.Option(help="调到该单位。")] = None,
+    login: Annotated[str | None, typer.Option(help="新登录名。")] = None,
     active: Annotated[
-        bool | None, typer.Option("--active/--inactive", help="Reactivate, or mark as left.")
+        bool | None, typer.Option("--active/--inactive", help="重新启用，或标记为已离职。")
     ] = None,
 ) -> None:
-    """Change a person (a leaver is made inactive, never deleted)."""
+    """修改人员（离职人员只停用，不删除）。"""
     from yuqing.org import service
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -367,35 +366,37 @@ def _grant_or_revoke(ref: str, role: str, unit: str | None, grant: bool) -> None
 @people_app.command("grant")
 @user_errors
 def people_grant(
-    ref: Annotated[str, typer.Argument(help="Id, login name or name.")],
-    role: Annotated[str, typer.Argument(help="Role: code (deputy_leader) or label (分管领导).")],
-    unit: Annotated[str | None, typer.Option(help="At this unit (default: the person's own).")] = None,
+    ref: Annotated[str, typer.Argument(help="ID、登录名或姓名。")],
+    role: Annotated[str, typer.Argument(help="角色：代码（deputy_leader）或名称（分管领导）。")],
+    unit: Annotated[str | None, typer.Option(help="角色所在单位（默认：本人所属单位）。")] = None,
 ) -> None:
-    """Give a person a role at a unit; it also holds at every unit below it."""
+    """授予人员在某单位的角色；该角色对其所有下级单位同样有效。"""
     _grant_or_revoke(ref, role, unit, grant=True)
 
 
 @people_app.command("revoke")
 @user_errors
 def people_revoke(
-    ref: Annotated[str, typer.Argument(help="Id, login name or name.")],
-    role: Annotated[str, typer.Argument(help="Role: code or label.")],
-    unit: Annotated[str | None, typer.Option(help="At this unit (default: the person's own).")] = None,
+    ref: Annotated[str, typer.Argument(help="ID、登录名或姓名。")],
+    role: Annotated[str, typer.Argument(help="角色：代码或名称。")],
+    unit: Annotated[str | None, typer.Option(help="角色所在单位（默认：本人所属单位）。")] = None,
 ) -> None:
-    """Take a role away."""
+    """撤销人员的角色。"""
     _grant_or_revoke(ref, role, unit, grant=False)
 
 
 @people_app.command("contact")
 @user_errors
 def people_contact(
-    ref: Annotated[str, typer.Argument(help="Id, login name or name.")],
-    kind: Annotated[str, typer.Argument(help="email, dingtalk, wecom, feishu, sms, phone or in_app.")],
-    address: Annotated[str, typer.Argument(help="Email address, webhook URL, phone number….")] = "",
-    priority: Annotated[int | None, typer.Option(help="Order to try channels in, lowest first.")] = None,
-    disable: Annotated[bool, typer.Option("--disable", help="Keep the channel but do not use it.")] = False,
+    ref: Annotated[str, typer.Argument(help="ID、登录名或姓名。")],
+    kind: Annotated[
+        str, typer.Argument(help="联系方式类型：email、dingtalk、wecom、feishu、sms、phone 或 in_app。")
+    ],
+    address: Annotated[str, typer.Argument(help="邮箱地址、webhook URL、电话号码等。")] = "",
+    priority: Annotated[int | None, typer.Option(help="尝试各联系方式的顺序，数字小的优先。")] = None,
+    disable: Annotated[bool, typer.Option("--disable", help="保留该联系方式，但不使用。")] = False,
 ) -> None:
-    """Add (or change) a contact channel of a person."""
+    """添加（或修改）人员的联系方式。"""
     from yuqing.org import service
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -415,17 +416,15 @@ def people_contact(
 @duty_app.command("rotation")
 @user_errors
 def duty_rotation(
-    unit: Annotated[str, typer.Argument(help="Unit name or id.")],
-    people: Annotated[str, typer.Option("--people", help="People in turn, comma-separated: 张伟,李娜.")],
-    start: Annotated[str, typer.Option(help="First day, e.g. 2026-11-23.")],
-    shift: Annotated[str, typer.Option(help="daily or weekly.")] = "daily",
-    hours: Annotated[str, typer.Option(help="working (working hours only) or all_day.")] = "working",
-    handover: Annotated[str, typer.Option(help="Handover time, Shanghai.")] = "08:30",
-    name: Annotated[
-        str, typer.Option(help="Rotation name; the same name replaces it from --start.")
-    ] = "值班",
+    unit: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    people: Annotated[str, typer.Option("--people", help="按轮值顺序排列的人员，用逗号分隔：张伟,李娜。")],
+    start: Annotated[str, typer.Option(help="第一天，例如 2026-11-23。")],
+    shift: Annotated[str, typer.Option(help="daily（每天一班）或 weekly（每周一班）。")] = "daily",
+    hours: Annotated[str, typer.Option(help="working（仅工作时间）或 all_day（全天）。")] = "working",
+    handover: Annotated[str, typer.Option(help="交班时间（上海时间）。")] = "08:30",
+    name: Annotated[str, typer.Option(help="轮值表名称；同名轮值表自 --start 起被替换。")] = "值班",
 ) -> None:
-    """Set a unit's rotation."""
+    """设置单位的轮值表。"""
     from yuqing.org import duty, service
     from yuqing.org.models import DutyHours, ShiftLength
 
@@ -462,13 +461,13 @@ def duty_rotation(
 @duty_app.command("override")
 @user_errors
 def duty_override(
-    unit: Annotated[str, typer.Argument(help="Unit name or id.")],
-    person: Annotated[str, typer.Argument(help="Who is on duty.")],
-    start: Annotated[str, typer.Option("--from", help="From, ISO 8601 (Shanghai time without offset).")],
-    end: Annotated[str, typer.Option("--to", help="To, ISO 8601.")],
-    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+    unit: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    person: Annotated[str, typer.Argument(help="值班人员。")],
+    start: Annotated[str, typer.Option("--from", help="开始时间，ISO 8601（不带时区偏移时按上海时间）。")],
+    end: Annotated[str, typer.Option("--to", help="结束时间，ISO 8601。")],
+    note: Annotated[str | None, typer.Option(help="原因。")] = None,
 ) -> None:
-    """Put a person on duty for an explicit time range, in place of the rotation."""
+    """在指定时段安排某人值班，替代轮值表。"""
     from yuqing.org import duty, service
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -487,14 +486,14 @@ def duty_override(
 @duty_app.command("swap")
 @user_errors
 def duty_swap(
-    unit: Annotated[str, typer.Argument(help="Unit name or id.")],
-    person_a: Annotated[str, typer.Argument(help="A, on duty on DATE_A.")],
-    day_a: Annotated[str, typer.Argument(help="DATE_A, e.g. 2026-11-23.")],
-    person_b: Annotated[str, typer.Argument(help="B, on duty on DATE_B.")],
-    day_b: Annotated[str, typer.Argument(help="DATE_B.")],
-    rotation: Annotated[str | None, typer.Option(help="Rotation name, when the unit has several.")] = None,
+    unit: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    person_a: Annotated[str, typer.Argument(help="A，原定 DATE_A 值班。")],
+    day_a: Annotated[str, typer.Argument(help="DATE_A，例如 2026-11-23。")],
+    person_b: Annotated[str, typer.Argument(help="B，原定 DATE_B 值班。")],
+    day_b: Annotated[str, typer.Argument(help="DATE_B。")],
+    rotation: Annotated[str | None, typer.Option(help="轮值表名称（单位有多个轮值表时需指定）。")] = None,
 ) -> None:
-    """Two people exchange their shifts (undo with `duty unswap ID`)."""
+    """两人互换班次（用 `duty unswap ID` 撤销）。"""
     from yuqing.org import duty, service
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -518,8 +517,8 @@ def duty_swap(
 
 @duty_app.command("unswap")
 @user_errors
-def duty_unswap(swap_id: Annotated[int, typer.Argument(help="Swap id.")]) -> None:
-    """Undo a swap: both shifts go back to the rotation's people."""
+def duty_unswap(swap_id: Annotated[int, typer.Argument(help="调班 ID。")]) -> None:
+    """撤销调班：两个班次恢复由轮值表原定人员值班。"""
     from yuqing.org import duty
 
     with runtime() as rt, transaction(rt.sessions) as session:
@@ -530,11 +529,11 @@ def duty_unswap(swap_id: Annotated[int, typer.Argument(help="Swap id.")]) -> Non
 @duty_app.command("now")
 @user_errors
 def duty_now(
-    unit: Annotated[str, typer.Argument(help="Unit name or id.")],
-    at: Annotated[str | None, typer.Option(help="At this time (ISO 8601) instead of now.")] = None,
+    unit: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    at: Annotated[str | None, typer.Option(help="查询该时间（ISO 8601）而非当前时间。")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Who is on duty for a unit now (or at --at), with how to reach them."""
+    """查询单位当前（或 --at 指定时间）的值班人员及其联系方式。"""
     from yuqing.org import duty, service
     from yuqing.workcal.service import load_calendar
 
@@ -576,12 +575,12 @@ def duty_now(
 @duty_app.command("show")
 @user_errors
 def duty_show(
-    unit: Annotated[str, typer.Argument(help="Unit name or id.")],
-    start: Annotated[str | None, typer.Option("--from", help="From date or time (default: today).")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="To date, included (default: a week).")] = None,
+    unit: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    start: Annotated[str | None, typer.Option("--from", help="起始日期或时间（默认：今天）。")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="截止日期，含当天（默认：一周）。")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The roster of a unit, shift by shift."""
+    """按班次列出单位的值班安排。"""
     from yuqing.org import duty, service
 
     sources = {"rotation": "", "override": "（临时安排）", "swap": "（调班）"}
@@ -607,12 +606,12 @@ def duty_show(
 @duty_app.command("gaps")
 @user_errors
 def duty_gaps(
-    unit: Annotated[str, typer.Argument(help="Unit name or id.")],
-    start: Annotated[str | None, typer.Option("--from", help="From date or time (default: today).")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="To date, included (default: a week).")] = None,
+    unit: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    start: Annotated[str | None, typer.Option("--from", help="起始日期或时间（默认：今天）。")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="截止日期，含当天（默认：一周）。")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Times that need someone on duty and have nobody (nights and weekends too during 24-hour duty)."""
+    """列出需要值班却无人值班的时段（24小时值班期间也包括夜间和周末）。"""
     from yuqing.org import duty, service
     from yuqing.workcal.service import load_calendar
 
@@ -633,11 +632,11 @@ def duty_gaps(
 @duty_app.command("24h")
 @user_errors
 def duty_24h(
-    unit: Annotated[str, typer.Argument(help="Unit name or id.")],
-    state: Annotated[str, typer.Argument(help="on or off.")],
-    reason: Annotated[str, typer.Option(help="Why, e.g. 重大事件 #12 处置中.")],
+    unit: Annotated[str, typer.Argument(help="单位名称或 ID。")],
+    state: Annotated[str, typer.Argument(help="on（开启）或 off（结束）。")],
+    reason: Annotated[str, typer.Option(help="原因，例如“重大事件 #12 处置中”。")],
 ) -> None:
-    """Switch 24-hour duty on or off for a unit."""
+    """开启或结束单位的24小时值班。"""
     from yuqing.org import duty, service
 
     if state not in {"on", "off"}:

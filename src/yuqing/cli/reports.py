@@ -19,21 +19,21 @@ report_app = typer.Typer(
 Format = Annotated[
     str | None,
     typer.Option(
-        "--format", "-f", help="docx, pdf, html or xlsx (response-table). Default: from -o, else docx."
+        "--format",
+        "-f",
+        help="docx、pdf、html 或 xlsx（用于 response-table）。默认：按 -o 的扩展名，否则为 docx。",
     ),
 ]
 Output = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="File to write. Default: the report's title in the current folder."),
+    typer.Option("--output", "-o", help="输出文件。默认：当前目录下以报告标题命名的文件。"),
 ]
-Unit = Annotated[
-    str | None, typer.Option("--unit", help="Unit (id or name); default: the top of the organisation.")
-]
+Unit = Annotated[str | None, typer.Option("--unit", help="单位（ID 或名称）；默认：组织架构的顶级单位。")]
 As = Annotated[
     str | None,
-    typer.Option("--as", help="The person making the report (id, login or name), for the archive."),
+    typer.Option("--as", help="制作报告的人员（ID、登录名或姓名），记入归档。"),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print the archive entry as JSON.")]
+Json = Annotated[bool, typer.Option("--json", help="以 JSON 格式输出归档记录。")]
 
 
 def _make(
@@ -71,21 +71,21 @@ def _make(
 def special(
     event_id: int, fmt: Format = None, output: Output = None, person: As = None, as_json: Json = False
 ) -> None:
-    """舆情专报 for one event."""
+    """为某一事件生成舆情专报。"""
     _make("special", {"event_id": event_id}, fmt, output, person, as_json)
 
 
 @report_app.command("daily")
 @user_errors
 def daily(
-    date: Annotated[str | None, typer.Option("--date", help="The day (YYYY-MM-DD); default: today.")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="日期（YYYY-MM-DD）；默认：今天。")] = None,
     unit: Unit = None,
     fmt: Format = None,
     output: Output = None,
     person: As = None,
     as_json: Json = False,
 ) -> None:
-    """网络舆情日报 of a unit (零报告 when nothing reached an alert grade)."""
+    """生成单位的网络舆情日报（没有事件达到预警级别时为零报告）。"""
     _make("daily", {"date": date, "unit": unit}, fmt, output, person, as_json)
 
 
@@ -93,7 +93,7 @@ def daily(
 @user_errors
 def weekly(
     week: Annotated[
-        str | None, typer.Option("--week", help="ISO week (2026-W47) or a day in it; default: last week.")
+        str | None, typer.Option("--week", help="ISO 周（如 2026-W47）或该周内的任意一天；默认：上周。")
     ] = None,
     unit: Unit = None,
     fmt: Format = None,
@@ -101,7 +101,7 @@ def weekly(
     person: As = None,
     as_json: Json = False,
 ) -> None:
-    """网络舆情周报 of a unit."""
+    """生成单位的网络舆情周报。"""
     _make("weekly", {"week": week, "unit": unit}, fmt, output, person, as_json)
 
 
@@ -109,18 +109,16 @@ def weekly(
 @user_errors
 def response_table(
     date_from: Annotated[
-        str | None, typer.Option("--from", help="First day (YYYY-MM-DD); default: the 1st of the month.")
+        str | None, typer.Option("--from", help="起始日（YYYY-MM-DD）；默认：本月 1 日。")
     ] = None,
-    date_to: Annotated[
-        str | None, typer.Option("--to", help="Last day (YYYY-MM-DD); default: today.")
-    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="截止日（YYYY-MM-DD）；默认：今天。")] = None,
     unit: Unit = None,
     fmt: Format = None,
     output: Output = None,
     person: As = None,
     as_json: Json = False,
 ) -> None:
-    """网络舆情预警响应情况表 (Excel by default)."""
+    """生成网络舆情预警响应情况表（默认为 Excel 格式）。"""
     _make("response_table", {"from": date_from, "to": date_to, "unit": unit}, fmt, output, person, as_json)
 
 
@@ -129,7 +127,7 @@ def response_table(
 def summary(
     case_id: int, fmt: Format = None, output: Output = None, person: As = None, as_json: Json = False
 ) -> None:
-    """总结评估 of a case that is summed up or closed."""
+    """为已进入总结阶段或已结案的工单生成总结评估。"""
     _make("summary", {"case_id": case_id}, fmt, output, person, as_json)
 
 
@@ -137,12 +135,13 @@ def summary(
 @user_errors
 def list_command(
     kind: Annotated[
-        str | None, typer.Option("--kind", help="special, daily, weekly, response_table, summary, drill.")
+        str | None,
+        typer.Option("--kind", help="报告类型：special、daily、weekly、response_table、summary、drill。"),
     ] = None,
     limit: Annotated[int, typer.Option("--limit")] = 30,
     as_json: Json = False,
 ) -> None:
-    """Archived reports, newest first."""
+    """列出已归档的报告，最新的在前。"""
     from yuqing.reports import service
 
     with runtime() as rt:
@@ -165,7 +164,7 @@ def list_command(
 @report_app.command("get")
 @user_errors
 def get(report_id: int, output: Output = None) -> None:
-    """Save an archived report's file, exactly as it was issued."""
+    """保存已归档报告的文件，与当初发出的版本完全一致。"""
     from yuqing.reports import service
 
     with runtime() as rt:
@@ -179,10 +178,10 @@ def get(report_id: int, output: Output = None) -> None:
 @user_errors
 def send_daily(
     force: Annotated[
-        bool, typer.Option("--force", help="Now, even before the set time or on a rest day.")
+        bool, typer.Option("--force", help="立即执行，即使未到设定时间或当天为休息日。")
     ] = False,
 ) -> None:
-    """Write and send today's daily reports if due (what `yuqing serve` does at daily_report_time)."""
+    """如已到时间，生成并发送今日日报（即 `yuqing serve` 在 daily_report_time 所做的工作）。"""
     from yuqing.reports import service
 
     with runtime() as rt:

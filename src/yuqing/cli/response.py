@@ -18,8 +18,8 @@ cases_app = typer.Typer(
 )
 response_app = typer.Typer(help="处置后台任务：run（预警、升级、时限巡检、跟踪）。", no_args_is_help=True)
 
-As = Annotated[str, typer.Option("--as", help="The person acting (id, login or name).")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+As = Annotated[str, typer.Option("--as", help="操作人（ID、登录名或姓名）。")]
+Json = Annotated[bool, typer.Option("--json", help="输出 JSON。")]
 
 
 def _print_case(view: dict[str, Any], as_json: bool) -> None:
@@ -49,10 +49,10 @@ def _print_case(view: dict[str, Any], as_json: bool) -> None:
 @alerts_app.command("list")
 @user_errors
 def alerts_list(
-    status: Annotated[str | None, typer.Option(help="open, acknowledged or closed.")] = None,
+    status: Annotated[str | None, typer.Option(help="状态：open、acknowledged 或 closed。")] = None,
     as_json: Json = False,
 ) -> None:
-    """List alerts, newest first."""
+    """列出预警，最新的在前。"""
     from yuqing.alerts.service import list_alerts
 
     with runtime() as rt:
@@ -72,7 +72,7 @@ def alerts_list(
 @alerts_app.command("ack")
 @user_errors
 def alerts_ack(alert_id: int, person: As, as_json: Json = False) -> None:
-    """Acknowledge an alert: its escalation stops."""
+    """确认预警，其升级通知随即停止。"""
     from yuqing.alerts.service import acknowledge
 
     with runtime() as rt:
@@ -86,11 +86,11 @@ def alerts_ack(alert_id: int, person: As, as_json: Json = False) -> None:
 @cases_app.command("list")
 @user_errors
 def cases_list(
-    stage: Annotated[str | None, typer.Option(help="Only cases in this stage.")] = None,
-    drills: Annotated[bool, typer.Option("--drills", help="Include drill cases.")] = False,
+    stage: Annotated[str | None, typer.Option(help="只列出处于该阶段的工单。")] = None,
+    drills: Annotated[bool, typer.Option("--drills", help="包括演练工单。")] = False,
     as_json: Json = False,
 ) -> None:
-    """List cases with their next deadline."""
+    """列出工单及其下一个时限。"""
     from yuqing.cases.service import list_cases
 
     with runtime() as rt:
@@ -109,7 +109,7 @@ def cases_list(
 @cases_app.command("show")
 @user_errors
 def cases_show(case_id: int, as_json: Json = False) -> None:
-    """A case with its deadlines, statements, approvals, tasks, evidence and timeline."""
+    """查看工单及其时限、声明、审批、任务、证据和时间线。"""
     from yuqing.cases.service import show
 
     with runtime() as rt:
@@ -120,14 +120,14 @@ def cases_show(case_id: int, as_json: Json = False) -> None:
 @user_errors
 def cases_open(
     person: As,
-    event: Annotated[int | None, typer.Option(help="Open from this event (and its alert).")] = None,
-    alert: Annotated[int | None, typer.Option(help="Open from this alert.")] = None,
-    post: Annotated[int | None, typer.Option(help="Open by hand from this post.")] = None,
-    unit: Annotated[str | None, typer.Option(help="Responsible unit (default: the alert's).")] = None,
-    grade: Annotated[str | None, typer.Option(help="Grade code when opening from a post: I..IV.")] = None,
+    event: Annotated[int | None, typer.Option(help="根据该事件（及其预警）新建工单。")] = None,
+    alert: Annotated[int | None, typer.Option(help="根据该预警新建工单。")] = None,
+    post: Annotated[int | None, typer.Option(help="根据该条信息手动新建工单。")] = None,
+    unit: Annotated[str | None, typer.Option(help="责任单位（默认：预警所属单位）。")] = None,
+    grade: Annotated[str | None, typer.Option(help="根据信息新建工单时的级别代码：I..IV。")] = None,
     as_json: Json = False,
 ) -> None:
-    """Open a case; the plan's clocks start."""
+    """新建工单，预案规定的各项时限开始计时。"""
     from yuqing.cases.service import open_case
 
     with runtime() as rt:
@@ -142,15 +142,15 @@ def cases_open(
 def cases_advance(
     case_id: int,
     stage: Annotated[
-        str, typer.Argument(help="reported/assessed/disposing/following/summarised/closed or 报告…结案.")
+        str, typer.Argument(help="reported/assessed/disposing/following/summarised/closed，或报告…结案。")
     ],
     person: As,
-    category: Annotated[str | None, typer.Option(help="Set the category on the way (研判).")] = None,
-    summary: Annotated[str | None, typer.Option(help="The summary (总结评估).")] = None,
-    note: Annotated[str, typer.Option(help="A note for the timeline.")] = "",
+    category: Annotated[str | None, typer.Option(help="同时设定类别（研判）。")] = None,
+    summary: Annotated[str | None, typer.Option(help="总结评估内容。")] = None,
+    note: Annotated[str, typer.Option(help="记入时间线的备注。")] = "",
     as_json: Json = False,
 ) -> None:
-    """Move a case to the next stage; refused with the reason when a guard or role fails."""
+    """将工单推进到下一阶段；条件不满足或角色不符时拒绝，并说明原因。"""
     from yuqing.cases.service import advance
 
     with runtime() as rt:
@@ -162,7 +162,7 @@ def cases_advance(
 @cases_app.command("categorize")
 @user_errors
 def cases_categorize(case_id: int, category: str, person: As, as_json: Json = False) -> None:
-    """Set the category (询问/质疑/诉求, 属实批评, 恶意传播/炒作, 捏造/歪曲/谣言/诽谤, 建设性建议)."""
+    """设定类别（询问/质疑/诉求、属实批评、恶意传播/炒作、捏造/歪曲/谣言/诽谤、建设性建议）。"""
     from yuqing.cases.service import categorize
 
     with runtime() as rt:
@@ -174,12 +174,12 @@ def cases_categorize(case_id: int, category: str, person: As, as_json: Json = Fa
 def cases_statement(
     case_id: int,
     person: As,
-    facts: Annotated[str, typer.Option(help="Verified facts (快报事实).")],
-    causes: Annotated[str | None, typer.Option(help="Causes, carefully (慎报原因).")] = None,
-    progress: Annotated[str | None, typer.Option(help="Progress (重报进展).")] = None,
+    facts: Annotated[str, typer.Option(help="已核实的事实（快报事实）。")],
+    causes: Annotated[str | None, typer.Option(help="原因，须审慎（慎报原因）。")] = None,
+    progress: Annotated[str | None, typer.Option(help="进展（重报进展）。")] = None,
     as_json: Json = False,
 ) -> None:
-    """Draft a statement; it needs the approvals the case's grade requires."""
+    """起草声明；须经工单级别所要求的审批。"""
     from yuqing.cases.service import draft_statement
 
     with runtime() as rt:
@@ -193,11 +193,11 @@ def cases_statement(
 def cases_approve(
     case_id: int,
     person: As,
-    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving.")] = False,
-    comment: Annotated[str | None, typer.Option(help="A comment.")] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="驳回，而非批准。")] = False,
+    comment: Annotated[str | None, typer.Option(help="审批意见。")] = None,
     as_json: Json = False,
 ) -> None:
-    """Approve (or reject) the latest statement in the roles the person holds."""
+    """以本人所担任的角色批准（或驳回）最新一稿声明。"""
     from yuqing.cases.service import approve
 
     with runtime() as rt:
@@ -210,11 +210,12 @@ def cases_release(
     case_id: int,
     person: As,
     channel: Annotated[
-        str, typer.Option(help="新闻通稿, 官方微博/微信, 新闻发布会, 跟帖回应, 专家解读, 媒体采访.")
+        str,
+        typer.Option(help="发布渠道：新闻通稿、官方微博/微信、新闻发布会、跟帖回应、专家解读、媒体采访。"),
     ],
     as_json: Json = False,
 ) -> None:
-    """Release the approved statement; refused while approvals are missing."""
+    """发布已批准的声明；审批未齐时拒绝发布。"""
     from yuqing.cases.service import release
 
     with runtime() as rt:
@@ -226,11 +227,11 @@ def cases_release(
 def cases_respond(
     case_id: int,
     person: As,
-    text: Annotated[str, typer.Option(help="What was answered.")],
-    formal: Annotated[bool, typer.Option("--formal", help="The formal reply (答复意见).")] = False,
+    text: Annotated[str, typer.Option(help="回应内容。")],
+    formal: Annotated[bool, typer.Option("--formal", help="作为正式答复（答复意见）。")] = False,
     as_json: Json = False,
 ) -> None:
-    """Record an answer to the people who posted."""
+    """记录对发帖人的回应。"""
     from yuqing.cases.service import respond
 
     with runtime() as rt:
@@ -242,14 +243,12 @@ def cases_respond(
 def cases_extend(
     case_id: int,
     person: As,
-    reason: Annotated[str, typer.Option(help="The written reason.")],
-    kind: Annotated[str | None, typer.Option(help="Which clock (default formal_reply).")] = None,
-    days: Annotated[
-        int | None, typer.Option(help="Working days in all from the start (default the maximum, 10).")
-    ] = None,
+    reason: Annotated[str, typer.Option(help="书面理由。")],
+    kind: Annotated[str | None, typer.Option(help="要延长的时限（默认 formal_reply）。")] = None,
+    days: Annotated[int | None, typer.Option(help="自起算时起总计的工作日数（默认取上限 10）。")] = None,
     as_json: Json = False,
 ) -> None:
-    """Extend a clock once, with a reason, to at most 10 working days in all."""
+    """延长时限一次，须说明理由，总计不超过 10 个工作日。"""
     from yuqing.cases.service import extend
 
     with runtime() as rt:
@@ -261,13 +260,13 @@ def cases_extend(
 def cases_task(
     case_id: int,
     person: As,
-    unit: Annotated[str, typer.Option(help="The department that must act.")],
-    text: Annotated[str, typer.Option(help="What it must do.")],
-    working_days: Annotated[int | None, typer.Option(help="Due in this many working days.")] = None,
-    hours: Annotated[float | None, typer.Option(help="Due in this many hours.")] = None,
+    unit: Annotated[str, typer.Option(help="承办部门。")],
+    text: Annotated[str, typer.Option(help="任务内容。")],
+    working_days: Annotated[int | None, typer.Option(help="完成期限（工作日数）。")] = None,
+    hours: Annotated[float | None, typer.Option(help="完成期限（小时数）。")] = None,
     as_json: Json = False,
 ) -> None:
-    """Assign a task to a department with a due time."""
+    """向部门交办任务，并设定完成期限。"""
     from yuqing.cases.service import add_task
 
     with runtime() as rt:
@@ -282,10 +281,10 @@ def cases_task_done(
     case_id: int,
     task_id: int,
     person: As,
-    result: Annotated[str, typer.Option(help="The result.")],
+    result: Annotated[str, typer.Option(help="办理结果。")],
     as_json: Json = False,
 ) -> None:
-    """Mark a task done with its result."""
+    """将任务标记为完成，并记录办理结果。"""
     from yuqing.cases.service import complete_task
 
     with runtime() as rt:
@@ -301,7 +300,7 @@ def cases_evidence(
     note: Annotated[str | None, typer.Option()] = None,
     as_json: Json = False,
 ) -> None:
-    """Attach a stored post as evidence."""
+    """将已存储的信息附为证据。"""
     from yuqing.cases.service import attach_evidence
 
     with runtime() as rt:
@@ -314,10 +313,10 @@ def cases_regrade(
     case_id: int,
     grade: str,
     person: As,
-    reason: Annotated[str, typer.Option(help="Why.")],
+    reason: Annotated[str, typer.Option(help="原因。")],
     as_json: Json = False,
 ) -> None:
-    """Change the grade by hand, with a reason (leaders only)."""
+    """手动调整级别，须说明原因（仅限领导）。"""
     from yuqing.cases.service import regrade
 
     with runtime() as rt:
@@ -329,10 +328,10 @@ def cases_regrade(
 def cases_close(
     case_id: int,
     person: As,
-    summary: Annotated[str | None, typer.Option(help="The summary (总结评估), if not yet given.")] = None,
+    summary: Annotated[str | None, typer.Option(help="总结评估内容（如尚未填写）。")] = None,
     as_json: Json = False,
 ) -> None:
-    """Close a case; refused without a summary."""
+    """结案；没有总结评估时拒绝。"""
     from yuqing.cases.service import close
 
     with runtime() as rt:
@@ -340,11 +339,11 @@ def cases_close(
 
 
 def stats(
-    date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="起始日（YYYY-MM-DD）。")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="截止日（YYYY-MM-DD）。")] = None,
     as_json: Json = False,
 ) -> None:
-    """On-time rates, median times to report and respond, missed deadlines (奖惩考核)."""
+    """按时率、报告与回应用时中位数、超时时限统计（用于奖惩考核）。"""
     from yuqing.cases.stats import statistics_report
 
     start = dt.date.fromisoformat(date_from) if date_from else None
@@ -376,8 +375,8 @@ stats_command = user_errors(stats)
 @response_app.command("run")
 @user_errors
 def response_run(as_json: Json = False) -> None:
-    """One round: new alerts from grade signals, escalations, the deadline sweep, follow-up,
-    then deliver queued notifications."""
+    """执行一轮：根据定级信号生成新预警、升级通知、时限巡检、跟踪，
+    然后发送排队中的通知。"""
     from yuqing.cases.followup import run_once
     from yuqing.notify.outbox import deliver_due
 
