@@ -37,7 +37,7 @@ from yuqing.web.auth import (
     verify_csrf,
 )
 
-PASSWORDS = {"admin": "admin-pass-1", "wangfang": "office-pass-1", "lilei": "monitor-pass-1"}
+PASSWORDS = {"admin": "city-keeper-pass-1", "wangfang": "office-pass-1", "lilei": "monitor-pass-1"}
 OFFICE_ONLY = require_roles("office", "分管领导")
 
 
@@ -372,10 +372,12 @@ def test_only_an_argon2id_hash_is_stored_and_old_parameters_are_rehashed(
 @pytest.mark.parametrize(
     ("password", "message"),
     [
-        ("short", "至少需要 8 个字符"),
-        ("        ", "不能全是空格"),
-        ("aaaaaaaa", "过于简单"),
-        ("WangFang", "不能与登录名相同"),
+        ("short", "至少需要 10 个字符"),
+        ("          ", "不能全是空格"),
+        ("aaaaaaaaaa", "过于简单"),
+        ("WangFang", "至少需要 10 个字符"),
+        ("abcdabcdabcd", "过于简单"),
+        ("wangfang-2026!", "不能包含登录名"),
     ],
 )
 def test_password_policy_explains_in_chinese(password: str, message: str) -> None:
@@ -496,7 +498,7 @@ def test_users_commands_add_list_passwd_disable_and_audit(seeded: Seeded) -> Non
     )
     assert added.exit_code == 0, added.output
     short = runner.invoke(cli_app, ["users", "passwd", "zhaoliu", "--password", "short"])
-    assert short.exit_code == 1 and "至少需要 8 个字符" in short.output
+    assert short.exit_code == 1 and "至少需要 10 个字符" in short.output
     assert runner.invoke(cli_app, ["users", "passwd", "zhaoliu", "--password", "zhao-pass-2"]).exit_code == 0
     assert runner.invoke(cli_app, ["users", "disable", "lilei"]).exit_code == 0
     listed = runner.invoke(cli_app, ["users", "list", "--json"])

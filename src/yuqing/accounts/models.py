@@ -34,11 +34,30 @@ class AuthenticationFailed(AccountError):
 
 
 class AccountLocked(AuthenticationFailed):
-    """Too many failed logins in a row: the account refuses every password until `until`."""
+    """Too many failed logins in a row: the account refuses every password until `until`. A login name
+    no account has "locks" the same way (reason `unknown_login`, no account), so the answer does not
+    tell which names are real."""
 
-    def __init__(self, message: str, *, until: dt.datetime, account_id: int) -> None:
-        super().__init__(message, reason="locked", account_id=account_id)
+    def __init__(
+        self, message: str, *, until: dt.datetime, account_id: int | None, reason: str = "locked"
+    ) -> None:
+        super().__init__(message, reason=reason, account_id=account_id)
         self.until = until
+
+
+class LoginThrottled(AccountError):
+    """Too many login attempts from one client address or at one login name in a short time: refused
+    before any password is checked (HTTP 429). `retry_after` is in whole seconds."""
+
+    def __init__(self, message: str, *, retry_after: int, scope: str, first: bool = True) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.scope = scope  # "address", "login" or "hashing", for the audit log
+        self.first = first  # the first refusal of a run: worth one audit line
+
+
+class HashingBusy(LoginThrottled):
+    """Every password-checking slot stayed busy for the whole wait: the server is flooded (HTTP 503)."""
 
 
 class Account(Base):

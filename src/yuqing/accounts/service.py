@@ -4,9 +4,16 @@ Functions take a Session and leave committing to the caller (`yuqing.db.transact
 `authenticate`, `change_password` and `list_audit`, which take the Runtime: a failed login (or a
 wrong current password) must be counted even though the caller goes on to raise. Rules:
 - passwords are stored as argon2id hashes only, rehashed at login when the parameters change;
-- a password has at least 8 characters and is not the login name;
+- a new password must pass the policy of `yuqing.accounts.passwords`;
 - after `login_max_failures` wrong passwords in a row an account refuses every password for
-  `login_lockout_minutes`; an unknown login costs the same hashing time as a known one;
+  `login_lockout_minutes`. Each attempt is counted in the database *before* its password is checked,
+  by one conditional UPDATE, so parallel guesses cannot all read the same count: no more than
+  `login_max_failures` checks happen before the lock, however many guesses arrive at once;
+- an unknown or locked login costs the same hashing time as a known one (a check against a dummy
+  hash with the same parameters);
+- through a `LoginGuard` (the console passes one): attempts are rate-limited per client address and
+  per login name before any hashing, hashing runs in a bounded pool, and unknown login names lock
+  like real ones;
 - a session cookie carries a random token whose SHA-256 alone is stored; sessions expire
   `session_hours` after the last request; a new password or a disabled account ends them.
 """
@@ -14,43 +21,51 @@ wrong current password) must be counted even though the caller goes on to raise.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import secrets
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
+from yuqing.accounts.audit import audit_view as audit_view
+from yuqing.accounts.audit import list_audit as list_audit
+from yuqing.accounts.audit import record_audit as record_audit
+from yuqing.accounts.guard import LoginGuard
 from yuqing.accounts.models import (
     Account,
     AccountError,
     AccountLocked,
     AccountNotFound,
-    AuditEntry,
     AuthenticationFailed,
     LoginSession,
     PasswordPolicyError,
 )
+from yuqing.accounts.passwords import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH
+from yuqing.accounts.passwords import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
+from yuqing.accounts.passwords import check_password as check_password
+from yuqing.accounts.passwords import generate_password
+from yuqing.accounts.sessions import end_session as end_session
+from yuqing.accounts.sessions import end_sessions as end_sessions
+from yuqing.accounts.sessions import resume_session as resume_session
+from yuqing.accounts.sessions import start_session as start_session
+from yuqing.accounts.sessions import token_digest as token_digest
 from yuqing.db import transaction, utcnow
 from yuqing.org import service as org
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
 from yuqing.runtime import Runtime
 
-PASSWORD_MIN_LENGTH = 8
-PASSWORD_MAX_LENGTH = 256  # hashing a megabyte "password" is only work for an attacker to cause
 ADMIN_LOGIN = "admin"
 ADMIN_NAME = "管理员"
 DEFAULT_UNIT_NAME = "本单位"
 # The one password of every demo account (`demo=True`); the login page shows it when demo_logins is on.
 DEMO_PASSWORD = "yuqing-demo"  # noqa: S105 -- shown on the demo login page by design
 WRONG_CREDENTIALS = "用户名或密码错误"
-# Sliding expiry is written at most this often, so a busy page does not write on every request.
-SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=1)
-USER_AGENT_MAX = 300
 
 # argon2id with the RFC 9106 low-memory profile (t=3, m=64 MiB, p=4), the library's default.
 _hasher = PasswordHasher()
@@ -59,33 +74,29 @@ _hasher = PasswordHasher()
 # ---- passwords ----------------------------------------------------------------------------------
 
 
-def check_password(password: str, *, login: str | None = None) -> None:
-    """Refuse a password the policy does not allow, saying what to change."""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        raise PasswordPolicyError(f"密码至少需要 {PASSWORD_MIN_LENGTH} 个字符")
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise PasswordPolicyError(f"密码不能超过 {PASSWORD_MAX_LENGTH} 个字符")
-    if not password.strip():
-        raise PasswordPolicyError("密码不能全是空格")
-    if len(set(password)) < 3:
-        raise PasswordPolicyError("密码过于简单：至少要有 3 个不同的字符")
-    if login and password.strip().lower() == login.strip().lower():
-        raise PasswordPolicyError("密码不能与登录名相同")
-
-
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def generate_password() -> str:
-    """A random password for a new administrator (16 URL-safe characters, 96 bits)."""
-    return secrets.token_urlsafe(12)
+# Hashes of a random password, one per set of hasher parameters, to check against when there is no
+# real hash to check (an unknown or locked login): same parameters, same time.
+_dummy_hashes: dict[tuple[object, ...], str] = {}
+
+
+def _dummy_hash() -> str:
+    hasher = _hasher
+    key = (hasher.type, hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len)
+    found = _dummy_hashes.get(key)
+    if found is None:
+        found = _dummy_hashes[key] = hasher.hash(secrets.token_urlsafe(16))
+    return found
 
 
 def _spend_hashing_time(password: str) -> None:
-    """As long as checking a password takes (one argon2 run with the same parameters), so a refusal
-    of an unknown or locked login is not quicker than that of a wrong password."""
-    _hasher.hash(password)
+    """As long as checking a password takes (one argon2 verification against a dummy hash with the
+    same parameters), so a refusal of an unknown or locked login is not quicker than that of a wrong
+    password."""
+    _verify(_dummy_hash(), password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -201,33 +212,34 @@ def change_password(
     via: str = "web",
     ip: str | None = None,
     user_agent: str | None = None,
+    guard: LoginGuard | None = None,
 ) -> Account:
     """A person changes their own password. The current one must be right: a wrong one counts
     towards the lockout like a failed login, so a borrowed session cannot be used to guess it. The
     new one must pass the policy and differ from the current one. Every other session of the account
     ends (the one of `keep_token`, the browser that asked, stays). One audit line either way:
     `password_changed`, or `password_change_failed` with the reason; a refusal raises AccountError
-    (AuthenticationFailed for a wrong current password, AccountLocked while locked out)."""
+    (AuthenticationFailed for a wrong current password, AccountLocked while locked out). With a
+    `guard`, the check of the current password waits for a slot of its hashing pool."""
     now = rt.clock()
+    with rt.sessions() as session:
+        found = get_account(session, account_id)
     failure: AccountError | None = None
     reason = ""
+    with _hashing_slot(guard):
+        outcome = _check_account_password(rt, found, current, now)
+    if outcome.locked_until is not None:
+        failure, reason = _locked(found.login, outcome.locked_until, now, account_id=found.id), "locked"
+    elif not outcome.right:
+        reason = "wrong_password"
+        failure = AuthenticationFailed("当前密码不正确", reason=reason, account_id=found.id)
     with transaction(rt.sessions) as session:
-        account = get_account(session, account_id)
-        if account.locked_until is not None and account.locked_until > now:
-            _spend_hashing_time(current)
-            failure, reason = _locked(account, account.locked_until, now), "locked"
-        elif not _verify(account.password_hash, current):
-            account.failed_attempts += 1
-            reason = "wrong_password"
-            failure = AuthenticationFailed("当前密码不正确", reason=reason, account_id=account.id)
-            if account.failed_attempts >= rt.settings.login_max_failures:
-                account.failed_attempts = 0
-                account.locked_until = now + dt.timedelta(minutes=rt.settings.login_lockout_minutes)
-                failure = _locked(account, account.locked_until, now)
-        else:
-            account.failed_attempts = 0
+        if failure is None and not _clear_failures(session, found.id, now):
+            until = session.scalar(select(Account.locked_until).where(Account.id == found.id)) or now
+            failure, reason = _locked(found.login, until, now, account_id=found.id), "locked"
+        if failure is None:
             try:
-                check_password(new, login=account.login)
+                check_password(new, login=found.login)
                 if new == current:
                     raise PasswordPolicyError("新密码不能与当前密码相同")
             except PasswordPolicyError as exc:
@@ -241,18 +253,19 @@ def change_password(
                 row = session.scalar(
                     select(LoginSession).where(LoginSession.token_sha256 == token_digest(keep_token))
                 )
-                kept = row.id if row is not None and row.account_id == account.id else None
-            set_password(session, account.id, new, now=now, keep_session_id=kept)
+                kept = row.id if row is not None and row.account_id == found.id else None
+            set_password(session, found.id, new, now=now, keep_session_id=kept)
         record_audit(
             session,
             at=now,
             action="password_change_failed" if failure is not None else "password_changed",
-            target=account.login,
-            account_id=account.id,
+            target=found.login,
+            account_id=found.id,
             detail=detail,
             ip=ip,
             user_agent=user_agent,
         )
+        account = get_account(session, found.id)
     if failure is not None:
         raise failure
     return account
@@ -275,12 +288,16 @@ def _minutes_left(until: dt.datetime, now: dt.datetime) -> int:
     return max(1, math.ceil((until - now).total_seconds() / 60))
 
 
-def _locked(account: Account, until: dt.datetime, now: dt.datetime) -> AccountLocked:
+def _locked(
+    login: str, until: dt.datetime, now: dt.datetime, *, account_id: int | None, reason: str = "locked"
+) -> AccountLocked:
+    """The lockout answer; word for word the same for a real account and for an unknown login name."""
     return AccountLocked(
         f"登录失败次数过多，账户已锁定，请 {_minutes_left(until, now)} 分钟后再试"
-        f"（或请管理员解锁：yuqing users enable {account.login}）",
+        f"（或请管理员解锁：yuqing users enable {login}）",
         until=until,
-        account_id=account.id,
+        account_id=account_id,
+        reason=reason,
     )
 
 
@@ -288,41 +305,157 @@ def _failed(reason: str, account_id: int | None = None) -> AuthenticationFailed:
     return AuthenticationFailed(WRONG_CREDENTIALS, reason=reason, account_id=account_id)
 
 
-def authenticate(rt: Runtime, login: str, password: str) -> Account:
+def _hashing_slot(guard: LoginGuard | None) -> AbstractContextManager[None]:
+    return guard.pool.slot() if guard is not None else nullcontext()
+
+
+def _unlocked(now: dt.datetime) -> ColumnElement[bool]:
+    return or_(Account.locked_until.is_(None), Account.locked_until <= now)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one counted check of an account's password found: right or not, and, when the account
+    is (or became) locked, until when."""
+
+    right: bool
+    locked_until: dt.datetime | None = None
+
+
+def _claim_attempt(rt: Runtime, account_id: int, now: dt.datetime) -> tuple[int | None, dt.datetime | None]:
+    """Count one more attempt at an account's password before it is checked, in one conditional
+    UPDATE ... RETURNING, atomic on SQLite and PostgreSQL alike: the attempt's number, or None (and
+    the lock's end) when the account is locked or every allowed attempt is already taken, in which
+    case it is locked now if it was not yet."""
+    settings = rt.settings
+    with transaction(rt.sessions) as session:
+        number = session.execute(
+            update(Account)
+            .where(
+                Account.id == account_id,
+                Account.failed_attempts < settings.login_max_failures,
+                _unlocked(now),
+            )
+            .values(failed_attempts=Account.failed_attempts + 1)
+            .returning(Account.failed_attempts)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if number is not None:
+            return number, None
+        session.execute(
+            update(Account)
+            .where(
+                Account.id == account_id,
+                Account.failed_attempts >= settings.login_max_failures,
+                _unlocked(now),
+            )
+            .values(
+                locked_until=now + dt.timedelta(minutes=settings.login_lockout_minutes), failed_attempts=0
+            )
+            .execution_options(synchronize_session=False)
+        )
+        until = session.scalar(select(Account.locked_until).where(Account.id == account_id))
+    return None, until or now
+
+
+def _lock_after(rt: Runtime, account_id: int, attempt: int, now: dt.datetime) -> dt.datetime | None:
+    """A wrong password was attempt number `attempt`: the last one allowed locks the account."""
+    if attempt < rt.settings.login_max_failures:
+        return None
+    until = now + dt.timedelta(minutes=rt.settings.login_lockout_minutes)
+    with transaction(rt.sessions) as session:
+        session.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(locked_until=until, failed_attempts=0)
+            .execution_options(synchronize_session=False)
+        )
+    return until
+
+
+def _check_account_password(rt: Runtime, account: Account, password: str, now: dt.datetime) -> _Outcome:
+    """One counted check of an account's password (a locked account costs a check of the dummy
+    hash). The caller clears the count with `_clear_failures` when it is right."""
+    attempt, until = _claim_attempt(rt, account.id, now)
+    if attempt is None:
+        _spend_hashing_time(password)
+        return _Outcome(right=False, locked_until=until)
+    if _verify(account.password_hash, password):
+        return _Outcome(right=True)
+    return _Outcome(right=False, locked_until=_lock_after(rt, account.id, attempt, now))
+
+
+def _clear_failures(session: Session, account_id: int, now: dt.datetime) -> bool:
+    """The right password: the count of failures starts again. False when the account was locked
+    meanwhile (by parallel wrong guesses); then the right password does not open it either."""
+    cleared = session.execute(
+        update(Account)
+        .where(Account.id == account_id, _unlocked(now))
+        .values(failed_attempts=0)
+        .returning(Account.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return cleared is not None
+
+
+def authenticate(
+    rt: Runtime,
+    login: str,
+    password: str,
+    *,
+    guard: LoginGuard | None = None,
+    address: str | None = None,
+) -> Account:
     """The account these credentials open, or AuthenticationFailed (AccountLocked when locked out).
 
-    Every path hashes once, so the time taken does not tell a known login from an unknown one."""
+    Every path checks one argon2 hash, so the time taken does not tell a known login from an unknown
+    one. With a `guard` (the console's), the attempt is first rate-limited by client `address` and
+    login name (LoginThrottled, before any hashing), the check waits for a slot of the hashing pool
+    (HashingBusy), and unknown login names lock after as many failures as real ones."""
     now = rt.clock()
+    name = login.strip()[:100]  # no login is longer; a longer one is unknown anyway
+    if guard is not None:
+        guard.admit(address, name, now)
+    with _hashing_slot(guard):
+        account = _authenticate(rt, name, password, now, guard)
+    if guard is not None:
+        guard.succeeded(address, name)
+    return account
+
+
+def _authenticate(
+    rt: Runtime, name: str, password: str, now: dt.datetime, guard: LoginGuard | None
+) -> Account:
+    with rt.sessions() as session:
+        found = session.scalar(select(Account).where(Account.login == name))
+    if found is None:
+        _spend_hashing_time(password)
+        until = guard.unknown_login_failed(name, now) if guard is not None else None
+        if until is not None:
+            raise _locked(name, until, now, account_id=None, reason="unknown_login")
+        raise _failed("unknown_login")
+    outcome = _check_account_password(rt, found, password, now)
+    if outcome.locked_until is not None:
+        raise _locked(found.login, outcome.locked_until, now, account_id=found.id)
+    if not outcome.right:
+        raise _failed("wrong_password", found.id)
+    rehashed = hash_password(password) if _hasher.check_needs_rehash(found.password_hash) else None
     failure: AuthenticationFailed | None = None
     with transaction(rt.sessions) as session:
-        account = session.scalar(select(Account).where(Account.login == login.strip()))
-        if account is None:
-            _spend_hashing_time(password)
-            failure = _failed("unknown_login")
-        elif account.locked_until is not None and account.locked_until > now:
-            _spend_hashing_time(password)
-            failure = _locked(account, account.locked_until, now)
-        elif not _verify(account.password_hash, password):
-            account.failed_attempts += 1
-            if account.failed_attempts >= rt.settings.login_max_failures:
-                account.failed_attempts = 0
-                account.locked_until = now + dt.timedelta(minutes=rt.settings.login_lockout_minutes)
-                failure = _locked(account, account.locked_until, now)
-            else:
-                failure = _failed("wrong_password", account.id)
+        if not _clear_failures(session, found.id, now):
+            until = session.scalar(select(Account.locked_until).where(Account.id == found.id)) or now
+            failure = _locked(found.login, until, now, account_id=found.id)
         else:
+            account = get_account(session, found.id)
             person = session.get(Person, account.person_id)
             if not account.active or person is None or not person.active:
                 failure = _failed("inactive", account.id)
             else:
-                account.failed_attempts = 0
-                account.locked_until = None
                 account.last_login_at = now
-                if _hasher.check_needs_rehash(account.password_hash):
-                    account.password_hash = hash_password(password)
+                if rehashed is not None:
+                    account.password_hash = rehashed
     if failure is not None:
         raise failure
-    assert account is not None
     return account
 
 
@@ -355,7 +488,7 @@ def ensure_first_admin(
             root = org.create_unit(session, DEFAULT_UNIT_NAME)
         person = org.add_person(session, ADMIN_NAME, root.id)
         org.grant_role(session, person.id, Role.ADMIN, root.id)
-    generated = None if password else generate_password()
+    generated = None if password else generate_password(ADMIN_LOGIN)
     account = create_account(session, person.id, ADMIN_LOGIN, password or generated or "", now=now)
     return account, generated
 
@@ -421,144 +554,4 @@ def account_view(session: Session, account: Account, *, now: dt.datetime | None 
         "created_at": account.created_at.isoformat(),
         "last_login_at": account.last_login_at.isoformat() if account.last_login_at else None,
         "password_changed_at": account.password_changed_at.isoformat(),
-    }
-
-
-# ---- sessions -----------------------------------------------------------------------------------
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def start_session(
-    session: Session,
-    account: Account,
-    *,
-    now: dt.datetime,
-    hours: float,
-    ip: str | None = None,
-    user_agent: str | None = None,
-) -> tuple[str, LoginSession]:
-    """A new login session: the token for the cookie (32 random bytes) and the stored row. Expired
-    sessions of everyone are cleared on the way."""
-    session.execute(delete(LoginSession).where(LoginSession.expires_at <= now))
-    token = secrets.token_urlsafe(32)
-    row = LoginSession(
-        token_sha256=token_digest(token),
-        account_id=account.id,
-        csrf_token=secrets.token_urlsafe(32),
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + dt.timedelta(hours=hours),
-        ip=ip,
-        user_agent=(user_agent or "")[:USER_AGENT_MAX] or None,
-    )
-    session.add(row)
-    session.flush()
-    return token, row
-
-
-def resume_session(
-    session: Session, token: str, *, now: dt.datetime, hours: float
-) -> tuple[LoginSession, Account] | None:
-    """The live session of a cookie token and its account, its expiry pushed `hours` past now; None
-    when the token is unknown, expired, or its account or person is inactive."""
-    row = session.scalar(select(LoginSession).where(LoginSession.token_sha256 == token_digest(token)))
-    if row is None:
-        return None
-    if row.expires_at <= now:
-        session.delete(row)
-        session.flush()
-        return None
-    account = session.get(Account, row.account_id)
-    person = session.get(Person, account.person_id) if account is not None else None
-    if account is None or not account.active or person is None or not person.active:
-        session.delete(row)  # a leaver's session must not come back if the person is made active again
-        session.flush()
-        return None
-    if now - row.last_seen_at >= SESSION_TOUCH_INTERVAL:
-        row.last_seen_at = now
-        row.expires_at = now + dt.timedelta(hours=hours)
-        session.flush()
-    return row, account
-
-
-def end_session(session: Session, token: str) -> LoginSession | None:
-    """Log out the session of this token (the row is deleted); the ended row, or None."""
-    row = session.scalar(select(LoginSession).where(LoginSession.token_sha256 == token_digest(token)))
-    if row is not None:
-        session.delete(row)
-        session.flush()
-    return row
-
-
-def end_sessions(session: Session, account_id: int, *, except_id: int | None = None) -> int:
-    """Log out every session of an account (but one, if given); how many ended."""
-    query = delete(LoginSession).where(LoginSession.account_id == account_id)
-    if except_id is not None:
-        query = query.where(LoginSession.id != except_id)
-    result = session.execute(query)
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-# ---- audit log ----------------------------------------------------------------------------------
-
-
-def record_audit(
-    session: Session,
-    *,
-    at: dt.datetime,
-    action: str,
-    target: str = "",
-    account_id: int | None = None,
-    person_name: str | None = None,
-    detail: dict[str, Any] | None = None,
-    ip: str | None = None,
-    user_agent: str | None = None,
-) -> AuditEntry:
-    """One line in the audit log."""
-    if account_id is not None and person_name is None:
-        account = session.get(Account, account_id)
-        person = session.get(Person, account.person_id) if account is not None else None
-        person_name = person.name if person is not None else None
-    entry = AuditEntry(
-        at=at,
-        account_id=account_id,
-        person_name=person_name,
-        action=action[:50],
-        target=target[:300],
-        detail=detail or {},
-        ip=(ip or "")[:64] or None,
-        user_agent=(user_agent or "")[:USER_AGENT_MAX] or None,
-    )
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-def list_audit(
-    rt: Runtime, limit: int = 100, *, action: str | None = None, account_id: int | None = None
-) -> list[AuditEntry]:
-    """The newest lines of the audit log first, optionally of one action or one account."""
-    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
-    if account_id is not None:
-        query = query.where(AuditEntry.account_id == account_id)
-    with rt.sessions() as session:
-        return list(session.scalars(query))
-
-
-def audit_view(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "at": entry.at.isoformat(),
-        "account_id": entry.account_id,
-        "person_name": entry.person_name,
-        "action": entry.action,
-        "target": entry.target,
-        "detail": entry.detail,
-        "ip": entry.ip,
-        "user_agent": entry.user_agent,
     }

@@ -20,7 +20,10 @@ audit_app = typer.Typer(help="审计日志：list.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 PasswordOption = Annotated[
     str | None,
-    typer.Option(help="The password (visible in the process list: prefer the prompt)."),
+    typer.Option(
+        help="The password: at least 10 characters, not only digits, not containing the login, not a "
+        "common password (visible in the process list: prefer the prompt)."
+    ),
 ]
 
 

@@ -4,33 +4,54 @@ redirect to the login page) and "not allowed" (403) are answered.
 
 Pages and API routes depend on `current_user` (or `require_roles(...)`) and, for every POST, PUT,
 PATCH and DELETE, on `verify_csrf`; they record what they changed with `audit`.
+
+The login form, before there is a session, is bound to a pre-session: the login page sets a cookie
+signed with a key of this process (a random nonce and the time it was issued), and the form's token
+is derived from that cookie with the same key, so only a token served with the browser's own cookie
+is accepted, and neither can be made up. Logins go through the process's `LoginGuard` (rate limits,
+hashing pool, unknown names locking like real ones); the login route also waits for one of a few
+login turns without holding a thread, so a flood of logins cannot take the threads every page needs.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import logging
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yuqing.accounts import service as accounts
-from yuqing.accounts.models import Account, AuthenticationFailed
+from yuqing.accounts.guard import LoginGuard
+from yuqing.accounts.models import Account, AuthenticationFailed, HashingBusy, LoginThrottled
 from yuqing.db import transaction
 from yuqing.org import service as org
 from yuqing.org.roles import Role, parse_role
 from yuqing.runtime import Runtime
 from yuqing.web.templating import templates
 
+log = logging.getLogger(__name__)
+
 SESSION_COOKIE = "yuqing_session"
-# Before there is a session, the login form is protected by a double-submit cookie of its own.
+# Before there is a session, the login form is bound to a signed pre-session cookie of its own.
 LOGIN_CSRF_COOKIE = "yuqing_login_csrf"
+LOGIN_FORM_MAX_AGE_SECONDS = 2 * 3600  # a login page left open longer asks to be submitted again
+LOGIN_EXPIRED = "登录页面已过期，请重新输入后登录"
+# Threads the login route may hold at once beyond the hashing slots (for the quick refusals).
+LOGIN_TURNS_EXTRA = 2
+_TURN_POLL_SECONDS = 0.01
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_PATH = "/login"
@@ -38,6 +59,9 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _STATE_AUTH = "yuqing_auth"
 _STATE_LOGIN_CSRF = "yuqing_login_csrf"
+_APP_GUARD = "login_guard"
+_APP_SIGNING_KEY = "login_signing_key"
+_APP_TURNS = "login_turns"
 _ROLE_ORDER = {role.value: index for index, role in enumerate(Role)}
 _NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 
@@ -185,20 +209,57 @@ def require_roles(*roles: str) -> Callable[..., User]:
     return dependency
 
 
-def _login_csrf(request: Request) -> str:
-    """The pre-session token of the login form: the cookie's, or a new one the login page sets."""
-    existing = request.cookies.get(LOGIN_CSRF_COOKIE) or getattr(request.state, _STATE_LOGIN_CSRF, None)
-    if existing:
-        return str(existing)
-    token = secrets.token_urlsafe(32)
-    setattr(request.state, _STATE_LOGIN_CSRF, token)
-    return token
+@dataclass(frozen=True)
+class _PreSession:
+    """The login form's pre-session: the signed cookie value and the form token derived from it."""
+
+    cookie: str
+    token: str
+
+
+def _mac(request: Request, purpose: str, nonce: str, issued: int) -> str:
+    key: bytes = getattr(request.app.state, _APP_SIGNING_KEY)
+    digest = hmac.new(key, f"{purpose}|{nonce}|{issued}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _pre_session(request: Request, nonce: str, issued: int) -> _PreSession:
+    cookie = f"{nonce}.{issued}.{_mac(request, 'cookie', nonce, issued)}"
+    return _PreSession(cookie, _mac(request, "form", nonce, issued))
+
+
+def _pre_session_of(request: Request) -> _PreSession | None:
+    """The pre-session of the browser's login cookie when its signature is ours and it is not too old."""
+    value = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    nonce, _, rest = value.partition(".")
+    issued_text, _, signature = rest.partition(".")
+    if not nonce or not issued_text.isdigit() or not signature:
+        return None
+    issued = int(issued_text)
+    if not _same(signature, _mac(request, "cookie", nonce, issued)):
+        return None
+    age = _runtime(request).clock().timestamp() - issued
+    if not -60 <= age <= LOGIN_FORM_MAX_AGE_SECONDS:
+        return None
+    return _pre_session(request, nonce, issued)
+
+
+def _login_pre_session(request: Request) -> _PreSession:
+    """The browser's valid pre-session, or a new one that the login page sets."""
+    found: _PreSession | None = getattr(request.state, _STATE_LOGIN_CSRF, None)
+    if found is None:
+        found = _pre_session_of(request)
+    if found is None:
+        issued = int(_runtime(request).clock().timestamp())
+        found = _pre_session(request, secrets.token_urlsafe(18), issued)
+    setattr(request.state, _STATE_LOGIN_CSRF, found)
+    return found
 
 
 def csrf_token(request: Request) -> str:
     """The token forms and scripts send back: the session's, or before login the login form's."""
     found = _auth(request)
-    return found.csrf_token if found is not None else _login_csrf(request)
+    return found.csrf_token if found is not None else _login_pre_session(request).token
 
 
 def _same(sent: str | None, expected: str | None) -> bool:
@@ -305,11 +366,23 @@ async def _on_forbidden(request: Request, exc: Exception) -> Response:
 router = APIRouter(include_in_schema=False)
 
 
+def login_guard(request: Request) -> LoginGuard:
+    """The process's defences of the login (rate limits, hashing pool, unknown login names)."""
+    guard: LoginGuard = getattr(request.app.state, _APP_GUARD)
+    return guard
+
+
 def _login_page(
-    request: Request, *, next_path: str, error: str | None = None, login: str = "", status: int = 200
+    request: Request,
+    *,
+    next_path: str,
+    error: str | None = None,
+    login: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     rt = _runtime(request)
-    token = _login_csrf(request)
+    pre_session = _login_pre_session(request)
     demo: list[dict[str, Any]] = []
     if rt.settings.demo_logins:
         with rt.sessions() as session:
@@ -320,7 +393,7 @@ def _login_page(
         request,
         "login.html",
         {
-            "csrf_token": token,
+            "csrf_token": pre_session.token,
             "next": safe_next(next_path),
             "error": error,
             "login": login,
@@ -328,11 +401,12 @@ def _login_page(
             "demo_password": accounts.DEMO_PASSWORD,
         },
         status_code=status,
-        headers=_NO_STORE,
+        headers={**_NO_STORE, **(headers or {})},
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
-        token,
+        pre_session.cookie,
+        max_age=LOGIN_FORM_MAX_AGE_SECONDS,
         path=LOGIN_PATH,
         httponly=True,
         samesite="strict",
@@ -348,21 +422,76 @@ def login_form(request: Request, next: str = "/") -> Response:
     return _login_page(request, next_path=next)
 
 
+class _LoginTurns:
+    """At most `size` logins in the threads of the shared pool at once; the others wait here, off
+    any thread, for at most `wait` seconds. A threading semaphore polled from the event loop, as the
+    test client runs each request in a loop of its own."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+
+    async def acquire(self, wait: float) -> bool:
+        deadline = time.monotonic() + wait
+        while not self._slots.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                return False
+            await anyio.sleep(_TURN_POLL_SECONDS)
+        return True
+
+    def release(self) -> None:
+        self._slots.release()
+
+
 @router.post(LOGIN_PATH)
-def login_submit(
+async def login_submit(
     request: Request,
     login: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     sent_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
     next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
-    rt = _runtime(request)
-    if not _same(sent_token, request.cookies.get(LOGIN_CSRF_COOKIE)):
-        return _login_page(
-            request, next_path=next_path, login=login, status=403, error="登录页面已过期，请重新输入后登录"
+    pre_session = _pre_session_of(request)
+    if pre_session is None or not _same(sent_token, pre_session.token):
+        return await run_in_threadpool(
+            _login_page, request, next_path=next_path, login=login, status=403, error=LOGIN_EXPIRED
         )
+    rt = _runtime(request)
+    turns: _LoginTurns = getattr(request.app.state, _APP_TURNS)
+    if not await turns.acquire(rt.settings.login_hashing_wait_seconds):
+        busy = HashingBusy("服务器正忙于处理其他登录，请稍后再试", retry_after=5, scope="turns")
+        return await run_in_threadpool(_refused_login, request, busy, next_path=next_path, login=login)
     try:
-        account = accounts.authenticate(rt, login, password)
+        return await run_in_threadpool(_login, request, login, password, next_path)
+    finally:
+        turns.release()
+
+
+def _refused_login(request: Request, exc: LoginThrottled, *, next_path: str, login: str) -> Response:
+    """429 for too many attempts, 503 while every password-checking slot is busy; with Retry-After."""
+    busy = isinstance(exc, HashingBusy)
+    if busy:
+        log.warning("login refused: the password-checking slots stayed busy (%s)", exc.scope)
+    elif exc.first:  # one audit line per run of refusals, not one per request of a flood
+        detail = {"reason": "throttled", "scope": exc.scope}
+        audit(_runtime(request), None, "login_throttled", login.strip()[:100], detail, request=request)
+    return _login_page(
+        request,
+        next_path=next_path,
+        login=login,
+        status=503 if busy else 429,
+        error=str(exc),
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _login(request: Request, login: str, password: str, next_path: str) -> Response:
+    rt = _runtime(request)
+    try:
+        account = accounts.authenticate(
+            rt, login, password, guard=login_guard(request), address=_client_ip(request)
+        )
+    except LoginThrottled as exc:
+        return _refused_login(request, exc, next_path=next_path, login=login)
     except AuthenticationFailed as exc:
         detail: dict[str, Any] = {"reason": exc.reason}
         if exc.account_id is not None:
@@ -405,7 +534,13 @@ def logout(request: Request, user: Annotated[User, Depends(current_user)]) -> Re
 
 
 def install(app: FastAPI) -> None:
-    """Add the login and logout routes and the answers to LoginRequired and Forbidden to the app."""
+    """Add the login and logout routes and the answers to LoginRequired and Forbidden to the app, with
+    the defences of its login: the guard, the key that signs login pre-sessions (new at each start,
+    so a login page served before a restart asks to be submitted again) and the login turns."""
+    rt: Runtime = app.state.runtime
+    setattr(app.state, _APP_GUARD, LoginGuard(rt))
+    setattr(app.state, _APP_SIGNING_KEY, secrets.token_bytes(32))
+    setattr(app.state, _APP_TURNS, _LoginTurns(rt.settings.login_hashing_slots + LOGIN_TURNS_EXTRA))
     app.include_router(router)
     app.add_exception_handler(LoginRequired, _on_login_required)
     app.add_exception_handler(Forbidden, _on_forbidden)

@@ -1,6 +1,7 @@
 """我的账户: changing one's own password (the current one, then the new one twice). The accounts
-service checks the current password (a wrong one counts towards the lockout), applies the password
-policy, ends the person's other sessions and writes the audit line."""
+service checks the current password (a wrong one counts towards the lockout; the check waits for a
+slot of the login guard's hashing pool), applies the password policy, ends the person's other
+sessions and writes the audit line."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from yuqing.accounts import passwords
 from yuqing.accounts import service as accounts
-from yuqing.accounts.models import AccountError
+from yuqing.accounts.models import AccountError, HashingBusy
 from yuqing.runtime import Runtime
-from yuqing.web.auth import SESSION_COOKIE, User, audit, current_user, verify_csrf
+from yuqing.web.auth import SESSION_COOKIE, User, audit, current_user, login_guard, verify_csrf
 from yuqing.web.pages.common import render
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -25,8 +27,8 @@ def build_router(rt: Runtime) -> APIRouter:
     def page(request: Request, user: User, *, error: str | None = None, code: int = 200) -> HTMLResponse:
         context = {
             "error": error,
-            "min_length": accounts.PASSWORD_MIN_LENGTH,
-            "max_length": accounts.PASSWORD_MAX_LENGTH,
+            "min_length": passwords.PASSWORD_MIN_LENGTH,
+            "max_length": passwords.PASSWORD_MAX_LENGTH,
         }
         return render(request, rt, user, "password.html", context, status_code=code)
 
@@ -56,7 +58,10 @@ def build_router(rt: Runtime) -> APIRouter:
                 keep_token=request.cookies.get(SESSION_COOKIE),
                 ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
+                guard=login_guard(request),
             )
+        except HashingBusy as exc:
+            return page(request, user, error=str(exc), code=503)
         except AccountError as exc:
             return page(request, user, error=str(exc), code=400)
         return RedirectResponse("/me/password?done=password", status_code=303)
