@@ -37,8 +37,12 @@ def units(session: Session) -> dict[str, int]:
 
 @pytest.fixture
 def staff(session: Session, units: dict[str, int]) -> dict[str, int]:
+    # A roster takes only people of its unit or below: the hospital's people serve the commission's
+    # roster too, the city's 刘洋 only the city's.
     people = {}
-    for name in ["张伟", "李娜", "王芳", "赵强", "陈静"]:
+    for name in ["张伟", "李娜", "陈静"]:
+        people[name] = service.add_person(session, name, units["gulou_hospital"]).id
+    for name in ["王芳", "赵强", "周磊"]:
         people[name] = service.add_person(session, name, units["health"]).id
     people["刘洋"] = service.add_person(session, "刘洋", units["city"]).id
     return people
@@ -121,13 +125,13 @@ def test_swap_exchanges_two_shifts_and_can_be_undone(
 ) -> None:
     health = units["health"]
     duty.set_rotation(session, health, [staff["张伟"], staff["李娜"], staff["王芳"]], MONDAY)
-    parallel = duty.set_rotation(session, health, [staff["刘洋"]], MONDAY, name="领导带班")
+    parallel = duty.set_rotation(session, health, [staff["周磊"]], MONDAY, name="领导带班")
     record = duty.swap(session, health, staff["张伟"], MONDAY, staff["李娜"], dt.date(2026, 11, 24))
-    assert who(duty.on_duty(session, health, sh(23, 10))) == ["李娜", "刘洋"]  # the 领导带班 is untouched
-    assert who(duty.on_duty(session, health, sh(24, 10))) == ["张伟", "刘洋"]
-    assert who(duty.on_duty(session, health, sh(25, 10))) == ["王芳", "刘洋"]
+    assert who(duty.on_duty(session, health, sh(23, 10))) == ["李娜", "周磊"]  # the 领导带班 is untouched
+    assert who(duty.on_duty(session, health, sh(24, 10))) == ["张伟", "周磊"]
+    assert who(duty.on_duty(session, health, sh(25, 10))) == ["王芳", "周磊"]
     sources = {(s.person_name, s.source) for s in duty.shifts(session, health, sh(23, 8, 30), sh(25, 8, 30))}
-    assert ("李娜", "swap") in sources and ("张伟", "swap") in sources and ("刘洋", "rotation") in sources
+    assert ("李娜", "swap") in sources and ("张伟", "swap") in sources and ("周磊", "rotation") in sources
     assert parallel.name == "领导带班"
 
     with pytest.raises(DutyError, match="已经调过"):
@@ -146,8 +150,8 @@ def test_swap_exchanges_two_shifts_and_can_be_undone(
     assert tuesday == [("张伟", 8), ("赵强", 12), ("张伟", 14)]
 
     duty.undo_swap(session, record.id)
-    assert who(duty.on_duty(session, health, sh(23, 10))) == ["张伟", "刘洋"]
-    assert who(duty.on_duty(session, health, sh(24, 10))) == ["李娜", "刘洋"]
+    assert who(duty.on_duty(session, health, sh(23, 10))) == ["张伟", "周磊"]
+    assert who(duty.on_duty(session, health, sh(24, 10))) == ["李娜", "周磊"]
 
 
 def test_a_unit_with_nobody_on_duty_falls_back_to_its_parent(
@@ -230,4 +234,26 @@ def test_24_hour_duty_makes_weekends_need_cover(
     duty.end_24h_duty(session, school, "事件平息", sh(29, 0))
     assert gap_texts(duty.gaps(session, school, sh(28, 0), sh(30, 0), inherit=False)) == [
         "2026-11-28 周六 00:00 → 2026-11-29 周日 00:00"
+    ]
+
+
+def test_a_roster_takes_only_people_of_its_unit_or_below(
+    session: Session, units: dict[str, int], staff: dict[str, int]
+) -> None:
+    health = units["health"]
+    with pytest.raises(DutyError, match="刘洋（南京市人民政府） 不是 市卫生健康委员会 或其下级单位的人员"):
+        duty.set_rotation(session, health, [staff["王芳"], staff["刘洋"]], MONDAY)
+    with pytest.raises(DutyError, match="不能排入 南京市第一中学 的值班表"):
+        duty.add_override(session, units["school"], staff["张伟"], sh(23, 20), sh(24, 8, 30))
+    assert duty.rotations_of(session, health) == []
+    # The hospital's people may serve the commission above it; the city's person the city.
+    duty.set_rotation(session, health, [staff["王芳"], staff["陈静"]], MONDAY)
+    duty.add_override(session, units["city"], staff["刘洋"], sh(23, 20), sh(24, 8, 30))
+    assert [p.name for p, _unit in duty.eligible_people(session, health)] == [
+        "王芳",
+        "赵强",
+        "周磊",
+        "张伟",
+        "李娜",
+        "陈静",
     ]

@@ -108,11 +108,12 @@ def test_a_monitor_adds_changes_and_switches_off_a_topic(world: World) -> None:
     edit = monitor.get(f"/topics/{new['id']}")
     assert edit.status_code == 200 and "规则与单位" in edit.text and "停用专题" in edit.text
     saved = monitor.post(
-        f"/topics/{new['id']}", data=form(monitor, rule="@地域 + 学校 + (食堂|中毒|腹泻)", unit="")
+        f"/topics/{new['id']}",
+        data=form(monitor, rule="@地域 + 学校 + (食堂|中毒|腹泻)", unit="市卫生健康委员会"),
     )
     assert saved.status_code == 303 and "专题规则已保存" in monitor.get(saved.headers["location"]).text
     assert topics.get_topic(world.rt, new["id"])["rule"] == "@地域 + 学校 + (食堂|中毒|腹泻)"
-    assert topics.get_topic(world.rt, new["id"])["unit"] is None
+    assert topics.get_topic(world.rt, new["id"])["unit"] == "市卫生健康委员会"
 
     broken = monitor.post(f"/topics/{new['id']}", data=form(monitor, rule="@地域 + (学校", unit=""))
     assert broken.status_code == 400 and "第 7 个字符处的左括号缺少对应的右括号" in broken.text
@@ -544,7 +545,7 @@ def test_a_person_changes_their_own_password(world: World) -> None:
     status, text = change(PASSWORD, "new-pass-2026", "new-pass-2027")
     assert status == 400 and "两次输入的新密码不一致" in text
     status, text = change(PASSWORD, "short")
-    assert status == 400 and "密码至少需要 8 个字符" in text
+    assert status == 400 and "密码至少需要 10 个字符" in text
     status, text = change(PASSWORD, PASSWORD)
     assert status == 400 and "新密码不能与当前密码相同" in text
     no_token = here.post(

@@ -31,6 +31,7 @@ from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import Role
+from yuqing.org.scope import check_sees
 from yuqing.org.service import (
     ancestors,
     common_parent,
@@ -51,6 +52,7 @@ __all__ = [
     "list_alerts",
     "process_signals",
     "route",
+    "show",
 ]
 
 STATE_NAME = "alerts"
@@ -383,9 +385,29 @@ def alert_view(session: Session, alert: Alert, zone: str) -> dict[str, Any]:
     }
 
 
-def list_alerts(rt: Runtime, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def show(rt: Runtime, alert_id: int, person_ref: str | None = None) -> dict[str, Any]:
+    """One alert; with `person_ref`, only when its unit is within what they may see
+    (`yuqing.org.scope`)."""
     with rt.sessions() as session:
-        query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise LookupError(f"找不到预警 {alert_id}")
+        if person_ref is not None:
+            check_sees(session, find_person(session, person_ref).id, alert.unit_id, f"预警 #{alert.id}")
+        return alert_view(session, alert, rt.settings.timezone)
+
+
+def list_alerts(
+    rt: Runtime, *, status: str | None = None, limit: int = 200, person_ref: str | None = None
+) -> list[dict[str, Any]]:
+    """Alerts, newest first; with `person_ref`, only those of units the person may see."""
+    with rt.sessions() as session:
+        query = (
+            select(Alert)
+            .where(cases.reader_scope(session, person_ref).where(Alert.unit_id))
+            .order_by(Alert.id.desc())
+            .limit(limit)
+        )
         if status:
             query = query.where(Alert.status == status)
         return [alert_view(session, a, rt.settings.timezone) for a in session.scalars(query)]

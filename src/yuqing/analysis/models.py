@@ -28,6 +28,11 @@ class WordGroup(Base):
     kind: Mapped[str] = mapped_column(String(20), default="other")
     words: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The unit whose monitors keep the group (None: the top unit). Changing it also needs the
+    # rights of every unit whose topics use it (`yuqing.analysis.topics.set_word_group`). A units.id
+    # without a declared foreign key, like `events.drill_id`: adding one would rebuild the table on
+    # SQLite.
+    owner_unit_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Topic(Base):

@@ -459,6 +459,15 @@ def _group_word(raw: str, whole_word: bool, short: int, position: int) -> Term |
     return Term(word, whole_word or len(word) <= short, position)
 
 
+def group_names(text: str) -> set[str]:
+    """The names of the word groups a rule refers to (``@名称``, ``[@名称]``); none when the rule
+    does not even lex."""
+    try:
+        return {token.text for token in _lex(text) if token.kind == "group"}
+    except RuleSyntaxError:
+        return set()
+
+
 def parse_rule(
     text: str,
     groups: Mapping[str, Sequence[str]] | None = None,

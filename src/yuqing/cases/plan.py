@@ -136,6 +136,9 @@ class ResponsePlan:
     calm_daily_posts: int
     flare_up_posts: int
     twenty_four_hour_duty: tuple[str, ...]  # grade codes that switch on 24-hour duty
+    # Whether 管理员 may approve statements in any role. Off by default: the plan means leaders
+    # approving, each approval a different person; the administrator manages the system.
+    administrator_approves: bool = False
 
     def duration(self, kind: str, grade_code: str | None) -> Duration | None:
         by_grade = self.deadlines.get(kind, {})
@@ -170,6 +173,7 @@ DEFAULTS: dict[str, Any] = {
     "calm": {"quiet_hours": 24, "daily_posts": 10},
     "flare_up_posts": 20,
     "twenty_four_hour_duty": ["I", "II"],
+    "administrator_approves": False,
 }
 ROLES = ("monitor", "office", "deputy_leader", "chief", "leading_group", "liaison", "duty_officer", "admin")
 
@@ -223,6 +227,9 @@ def _load(path: str) -> ResponsePlan:
     max_extension = parse_duration(str(merged["max_extension"]), f"{where}.max_extension")
     if max_extension.unit != "wd":
         raise ProfileError(f"{where}.max_extension 应以工作日计，如 10wd")
+    administrator_approves = merged["administrator_approves"]
+    if not isinstance(administrator_approves, bool):
+        raise ProfileError(f"{where}.administrator_approves 应为 true 或 false")
     return ResponsePlan(
         deadlines=deadlines,
         approvals=approvals,
@@ -233,6 +240,7 @@ def _load(path: str) -> ResponsePlan:
         calm_daily_posts=int(calm.get("daily_posts", 10)),
         flare_up_posts=int(merged["flare_up_posts"]),
         twenty_four_hour_duty=tuple(str(c) for c in merged["twenty_four_hour_duty"]),
+        administrator_approves=administrator_approves,
     )
 
 

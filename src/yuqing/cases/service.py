@@ -33,9 +33,11 @@ from yuqing.cases.plan import CATEGORIES, CHANNELS, DeadlineKind, ResponsePlan, 
 from yuqing.db import transaction
 from yuqing.ingest.models import Post, Source
 from yuqing.org import duty
+from yuqing.org.models import PermissionDenied as PermissionDenied  # the one 403 class of every domain
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import Role
-from yuqing.org.service import find_person, find_unit, has_role
+from yuqing.org.scope import EVERYTHING, Scope, check_sees, scope_of
+from yuqing.org.service import ancestors, find_person, find_unit, get_unit, has_role
 from yuqing.runtime import Runtime
 from yuqing.workcal.clock import WorkCalendar
 from yuqing.workcal.service import load_calendar
@@ -47,10 +49,6 @@ DRAFTERS = ("office", "deputy_leader", "chief", "leading_group")
 RELEASERS = ("office", "deputy_leader", "chief", "leading_group")
 EXTENDERS = ("office", "deputy_leader", "chief", "leading_group")
 TASKERS = ("office", "deputy_leader", "chief", "leading_group")
-
-
-class PermissionDenied(ValueError):
-    """The person lacks the role an action needs; the message names the roles."""
 
 
 def may_act(session: Session, person_id: int, unit_id: int, roles: Iterable[str]) -> bool:
@@ -125,6 +123,44 @@ def _duty_24h(session: Session, case: Case, plan: ResponsePlan, at: dt.datetime)
 # ---- opening ------------------------------------------------------------------------------------
 
 
+def _opening_unit(
+    session: Session, person: Person, alert: Alert | None, event: Event | None, unit_ref: str | None
+) -> Unit:
+    """The unit a new case belongs to, and the check that the person may open it there.
+
+    An alert (or, without one, the event's routing) names the responsible unit: the case is that
+    unit's, opened by its people or by a unit above it (roles are inherited downwards). A unit
+    above may take the case over by naming itself (`unit_ref`); no other unit may, so one unit
+    cannot take another's alert. A case opened by hand from a post belongs to the named unit or
+    the person's own."""
+    routed: Unit | None = None
+    source = ""
+    if alert is not None:
+        routed, source = session.get(Unit, alert.unit_id), f"预警 #{alert.id}"
+    elif event is not None:
+        from yuqing.alerts.service import route
+
+        routed, source = route(session, event), f"事件 #{event.id}"
+    if unit_ref:
+        unit = find_unit(session, unit_ref)
+        if routed is not None and unit.id not in {u.id for u in ancestors(session, routed.id)}:
+            raise PermissionDenied(
+                f"{source}的责任单位是 {routed.name}：工单只能开立给该单位或由其上级单位接手，"
+                f"不能开立给 {unit.name}"
+            )
+    elif routed is not None:
+        unit = routed
+    elif event is not None:
+        raise ValueError("无法确定该事件的责任单位，请用 --unit 指定")
+    else:
+        unit = get_unit(session, person.unit_id)
+    if not may_act(session, person.id, unit.id, OPENERS):
+        raise PermissionDenied(
+            f"{person.name} 不是 {unit.name}（或其上级单位）的监测、值班、办公室人员或领导，不能开立工单"
+        )
+    return unit
+
+
 def open_case(
     rt: Runtime,
     person_ref: str,
@@ -168,20 +204,7 @@ def open_case(
                 raise LookupError(f"找不到信息 {post_id}")
         else:
             raise ValueError("请指定 --event、--alert 或 --post")
-        if unit_ref:
-            unit = find_unit(session, unit_ref)
-        elif alert is not None:
-            unit = session.get(Unit, alert.unit_id)  # type: ignore[assignment]
-        elif event is not None:
-            from yuqing.alerts.service import route
-
-            routed = route(session, event)
-            if routed is None:
-                raise ValueError("无法确定该事件的责任单位，请用 --unit 指定")
-            unit = routed
-        else:
-            unit = session.get(Unit, person.unit_id)  # type: ignore[assignment]
-        assert unit is not None
+        unit = _opening_unit(session, person, alert, event, unit_ref)
         code = grade_code or (event.grade_code if event and event.grade_code else None) or "IV"
         if code not in GRADE_ORDER:
             raise ValueError(f"等级代码应为 I、II、III 或 IV，实为 {code!r}")
@@ -210,11 +233,6 @@ def open_case(
             followed_posts=event.post_count if event else 0,
             is_drill=bool(alert.is_drill) if alert else _is_drill(session, event, post),
         )
-        # The opener must be able to act for the unit.
-        if not may_act(session, person.id, unit.id, OPENERS):
-            raise PermissionDenied(
-                f"{person.name} 不是 {unit.name} 的监测、值班、办公室人员或领导，不能开立工单"
-            )
         session.add(case)
         session.flush()
         source = f"预警 #{alert.id}" if alert else (f"事件 #{event.id}" if event else f"信息 #{post_id}")
@@ -505,6 +523,44 @@ def missing_roles(session: Session, statement: Statement) -> list[str]:
     return [r for r in statement.required_roles if r not in approved]
 
 
+def _approving_role(
+    session: Session,
+    plan: ResponsePlan,
+    person: Person,
+    case: Case,
+    statement: Statement,
+    missing: list[str],
+) -> str:
+    """The one missing role in which this person approves (or rejects) the statement, or
+    PermissionDenied saying why they may not.
+
+    The plan means different people: the drafter does not approve their own statement, one person
+    gives one approval of a draft (holding both 主要领导 and 领导小组成员 does not make two), and
+    管理员 manages rather than approves unless the profile says so (`administrator_approves`)."""
+    needed = "、".join(Role(r).label for r in missing) or "无（已全部审批）"
+    if statement.drafted_by == person.id:
+        raise PermissionDenied(
+            f"{person.name} 是第 {statement.version} 稿的起草人，不能审批自己起草的声明："
+            f"尚需 {needed} 由他人审批"
+        )
+    earlier = [a for a in _approvals(session, statement) if a.person_id == person.id]
+    if earlier:
+        raise PermissionDenied(
+            f"{person.name} 已以{Role(earlier[0].role).label}身份审批第 {statement.version} 稿，"
+            f"每项审批须由不同的人作出：尚需 {needed} 由他人审批"
+        )
+    admin_counts = plan.administrator_approves
+    mine = [r for r in missing if has_role(session, person.id, r, case.unit_id, admin_counts=admin_counts)]
+    if not mine:
+        if missing and any(has_role(session, person.id, r, case.unit_id) for r in missing):
+            raise PermissionDenied(
+                f"{person.name} 不能审批此声明：管理员负责管理，不代替领导审批（预案未开启 "
+                f"administrator_approves）；尚需 {needed} 审批"
+            )
+        raise PermissionDenied(f"{person.name} 不能审批此声明：尚需 {needed} 审批，而其不具备这些角色")
+    return mine[0]
+
+
 def approve(
     rt: Runtime,
     case_id: int,
@@ -514,7 +570,8 @@ def approve(
     comment: str | None = None,
     via: str = "cli",
 ) -> dict[str, Any]:
-    """Record a decision on the latest statement in each required role the person holds."""
+    """Record a decision on the latest statement in one still-missing role the person holds (the
+    first in the plan's order); see `_approving_role` for who may not."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
         case = _case(session, case_id)
@@ -528,24 +585,20 @@ def approve(
                 "请起草新稿"
             )
         missing = missing_roles(session, statement)
-        mine = [r for r in missing if has_role(session, person.id, r, case.unit_id)]
-        if not mine:
-            needed = "、".join(Role(r).label for r in missing) or "无（已全部审批）"
-            raise PermissionDenied(f"{person.name} 不能审批此声明：尚需 {needed} 审批，而其不具备这些角色")
+        role = _approving_role(session, _plan(rt), person, case, statement, missing)
         decision = "rejected" if reject else "approved"
-        for role in mine:
-            session.add(
-                Approval(
-                    statement_id=statement.id,
-                    role=role,
-                    person_id=person.id,
-                    decision=decision,
-                    comment=comment,
-                    at=now,
-                )
+        session.add(
+            Approval(
+                statement_id=statement.id,
+                role=role,
+                person_id=person.id,
+                decision=decision,
+                comment=comment,
+                at=now,
             )
+        )
         session.flush()
-        roles = "、".join(Role(r).label for r in mine)
+        roles = Role(role).label
         if reject:
             statement.status = "rejected"
             log(
@@ -562,7 +615,9 @@ def approve(
             if not left:
                 statement.status = "approved"
             tail = (
-                "，审批齐全，可以发布" if not left else f"，尚需{'、'.join(Role(r).label for r in left)}审批"
+                "，审批齐全，可以发布"
+                if not left
+                else f"，尚需{'、'.join(Role(r).label for r in left)}审批（须由另一人审批）"
             )
             log(
                 session,
@@ -923,16 +978,27 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
     return view
 
 
-def show(rt: Runtime, case_id: int) -> dict[str, Any]:
+def reader_scope(session: Session, person_ref: str | None) -> Scope:
+    """What a reader may see (`yuqing.org.scope`); None is the server's operator (the CLI): all."""
+    return EVERYTHING if person_ref is None else scope_of(session, find_person(session, person_ref).id)
+
+
+def show(rt: Runtime, case_id: int, person_ref: str | None = None) -> dict[str, Any]:
+    """One case in full; with `person_ref`, only when the case's unit is within what they may see."""
     with rt.sessions() as session:
-        return case_view(session, _case(session, case_id), rt.settings.timezone)
+        case = _case(session, case_id)
+        if person_ref is not None:
+            check_sees(session, find_person(session, person_ref).id, case.unit_id, f"工单 #{case.id}")
+        return case_view(session, case, rt.settings.timezone)
 
 
 def list_cases(
-    rt: Runtime, *, stage: str | None = None, include_drills: bool = False
+    rt: Runtime, *, stage: str | None = None, include_drills: bool = False, person_ref: str | None = None
 ) -> list[dict[str, Any]]:
     with rt.sessions() as session:
-        query = select(Case).order_by(Case.id.desc())
+        query = (
+            select(Case).where(reader_scope(session, person_ref).where(Case.unit_id)).order_by(Case.id.desc())
+        )
         if stage:
             query = query.where(Case.stage == workflow.parse_stage(stage).value)
         if not include_drills:

@@ -61,6 +61,10 @@ class Drill(Base):
     # Notices of the drill go to outside channels (e-mail, DingTalk, WeCom, Feishu) only when set.
     allow_external: Mapped[bool] = mapped_column(Boolean, default=False)
     participants: Mapped[list[int]] = mapped_column(JSONDocument, default=list)
+    # The unit that runs the drill (its 办公室 operate it, the units above see it); None: the top
+    # unit (a drill created from the command line). A units.id without a declared foreign key:
+    # adding one would rebuild the table on SQLite.
+    unit_id: Mapped[int | None] = mapped_column(Integer)
     # The drill's own source: its posts carry the drill through `sources.drill_id`.
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,12 @@
 The CLI and the console call these; the replay itself is `yuqing.drills.runner`. The state
 changes take an optional `by` (who did it, and from where) that the drill's log records; the
 console passes it, the CLI does not.
+
+A drill belongs to a unit (`Drill.unit_id`: the unit of the 办公室 who created it; None, from the
+command line: the top unit). With an `actor` (the person acting; the console and the API pass
+one, the CLI runs as the server's operator), creating, starting, pausing, resuming and stopping
+need 办公室 (or 管理员) of the drill's unit or of a unit above it, and reading a drill needs to
+see its unit (`yuqing.org.scope`).
 """
 
 from __future__ import annotations
@@ -28,11 +34,15 @@ from yuqing.drills.scenario import DETECTION, Scenario, load_scenario, shipped_s
 from yuqing.drills.scoring import score
 from yuqing.drills.states import transition
 from yuqing.ingest.models import MediaTier, Platform, Source, SourceKind
-from yuqing.org.models import Person
-from yuqing.org.service import find_person
+from yuqing.org.models import PermissionDenied, Person, RoleAssignment, Unit
+from yuqing.org.roles import Role
+from yuqing.org.scope import EVERYTHING, check_sees, scope_of
+from yuqing.org.service import find_person, find_unit, get_person, get_unit, has_role
 from yuqing.runtime import Runtime
 
 __all__ = [
+    "OPERATORS",
+    "check_may_see",
     "create_drill",
     "drill_log",
     "drill_status",
@@ -44,6 +54,51 @@ __all__ = [
     "start_drill",
     "stop_drill",
 ]
+
+
+# Who may create and operate a drill, at its unit or above (管理员 holds every role).
+OPERATORS: tuple[str, ...] = (Role.OFFICE.value,)
+
+
+def _top(session: Session) -> Unit:
+    top = session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
+    if top is None:
+        raise DrillError("尚未建立组织机构：请先用 yuqing org add 添加单位")
+    return top
+
+
+def _check_operator(session: Session, actor: int, unit_id: int | None, what: str) -> None:
+    """PermissionDenied unless the actor is 办公室 (or 管理员) of the unit (None: the top unit) or
+    of a unit above it."""
+    unit = get_unit(session, unit_id) if unit_id is not None else _top(session)
+    if not any(has_role(session, actor, role, unit.id) for role in OPERATORS):
+        raise PermissionDenied(
+            f"{get_person(session, actor).name} 不是 {unit.name}（或其上级单位）的办公室人员或管理员，"
+            f"不能{what}该单位的演练"
+        )
+
+
+def _operator_unit(session: Session, actor: int) -> int:
+    """The unit a person's new drill belongs to: their own unit when they may run drills there,
+    else the first unit where they hold 办公室."""
+    person = get_person(session, actor)
+    if any(has_role(session, actor, role, person.unit_id) for role in OPERATORS):
+        return person.unit_id
+    held = session.scalar(
+        select(RoleAssignment.unit_id)
+        .where(RoleAssignment.person_id == actor, RoleAssignment.role.in_(OPERATORS))
+        .order_by(RoleAssignment.id)
+    )
+    if held is None:
+        _check_operator(session, actor, person.unit_id, "创建")
+    return held if held is not None else person.unit_id
+
+
+def check_may_see(rt: Runtime, drill_id: int, actor: int) -> None:
+    """DrillNotFound, or PermissionDenied unless the actor may see the drill's unit."""
+    with rt.sessions() as session:
+        drill = _drill(session, drill_id)
+        check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
 
 
 def _by(by: str | None) -> str:
@@ -87,13 +142,23 @@ def create_drill(
     allow_external: bool = False,
     runner: DrillRunner = DrillRunner.SERVER,
     by: str | None = None,
+    actor: int | None = None,
+    unit: str | int | None = None,
 ) -> dict[str, Any]:
-    """A new drill of the scenario (a shipped scenario's name or a file), not yet started."""
+    """A new drill of the scenario (a shipped scenario's name or a file), not yet started. It is
+    the drill of `unit` (name or id); without one, of the actor's unit (`_operator_unit`), or of
+    the top unit when the operator creates it at the command line."""
     if speed <= 0:
         raise DrillError(f"演练速度应大于 0（--speed），实为 {speed:g}")
     scenario, label = load_scenario(scenario_ref)
     now = rt.clock()
     with transaction(rt.sessions) as session:
+        if unit is not None:
+            unit_id: int | None = find_unit(session, unit).id
+            if actor is not None:
+                _check_operator(session, actor, unit_id, "创建")
+        else:
+            unit_id = _operator_unit(session, actor) if actor is not None else None
         people: list[Person] = []
         for ref in participants:
             person = find_person(session, ref)
@@ -109,6 +174,7 @@ def create_drill(
             speed=float(speed),
             allow_external=allow_external,
             participants=[p.id for p in people],
+            unit_id=unit_id,
             created_at=now,
             scenario_offset=0.0,
             segments=[],
@@ -159,12 +225,19 @@ def _drill(session: Session, drill_id: int) -> Drill:
 
 
 def start_drill(
-    rt: Runtime, drill_id: int, *, runner: DrillRunner | None = None, by: str | None = None
+    rt: Runtime,
+    drill_id: int,
+    *,
+    runner: DrillRunner | None = None,
+    by: str | None = None,
+    actor: int | None = None,
 ) -> dict[str, Any]:
     """Start the replay: the server's drill worker (or `drill run` in the foreground) feeds it."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
+        if actor is not None:
+            _check_operator(session, actor, drill.unit_id, "开始")
         drill.state = transition(drill.state, "start", drill.id).value
         if runner is not None:
             drill.runner = runner.value
@@ -185,11 +258,15 @@ def start_drill(
         return drill_view(session, drill, now, rt.settings.timezone)
 
 
-def pause_drill(rt: Runtime, drill_id: int, *, by: str | None = None) -> dict[str, Any]:
+def pause_drill(
+    rt: Runtime, drill_id: int, *, by: str | None = None, actor: int | None = None
+) -> dict[str, Any]:
     """Stop the drill's clock where it stands; nothing more is fed until it is resumed."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
+        if actor is not None:
+            _check_operator(session, actor, drill.unit_id, "暂停")
         seconds = scenario_seconds(drill, now)
         drill.state = transition(drill.state, "pause", drill.id).value
         drill.scenario_offset, drill.segment_started_at = seconds, None
@@ -198,11 +275,15 @@ def pause_drill(rt: Runtime, drill_id: int, *, by: str | None = None) -> dict[st
         return drill_view(session, drill, now, rt.settings.timezone)
 
 
-def resume_drill(rt: Runtime, drill_id: int, *, by: str | None = None) -> dict[str, Any]:
+def resume_drill(
+    rt: Runtime, drill_id: int, *, by: str | None = None, actor: int | None = None
+) -> dict[str, Any]:
     """Run the drill's clock on from where it was paused; the rest of the replay moves by the pause."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
+        if actor is not None:
+            _check_operator(session, actor, drill.unit_id, "继续")
         drill.state = transition(drill.state, "resume", drill.id).value
         paused_at = _last_pause(session, drill.id)
         drill.segment_started_at = now
@@ -232,11 +313,15 @@ def _last_pause(session: Session, drill_id: int) -> dt.datetime | None:
     )
 
 
-def stop_drill(rt: Runtime, drill_id: int, *, by: str | None = None) -> dict[str, Any]:
+def stop_drill(
+    rt: Runtime, drill_id: int, *, by: str | None = None, actor: int | None = None
+) -> dict[str, Any]:
     """End the replay early; what was fed stays, and the team's work can still be scored."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
+        if actor is not None:
+            _check_operator(session, actor, drill.unit_id, "结束")
         seconds = scenario_seconds(drill, now)
         drill.state = transition(drill.state, "stop", drill.id).value
         drill.scenario_offset, drill.segment_started_at, drill.ended_at = seconds, None, now
@@ -266,9 +351,11 @@ def drill_view(session: Session, drill: Drill, now: dt.datetime, zone: str) -> d
     finish_at = None
     if drill.state == DrillState.RUNNING.value and drill.segments:
         finish_at = _local(real_time(drill, scenario.duration), zone)
+    unit = session.get(Unit, drill.unit_id) if drill.unit_id is not None else None
     return {
         "id": drill.id,
         "name": drill.name,
+        "unit": unit.name if unit is not None else None,
         "scenario": drill.scenario_ref,
         "state": drill.state,
         "state_label": DrillState(drill.state).label,
@@ -294,9 +381,12 @@ def drill_view(session: Session, drill: Drill, now: dt.datetime, zone: str) -> d
     }
 
 
-def drill_status(rt: Runtime, drill_id: int) -> dict[str, Any]:
+def drill_status(rt: Runtime, drill_id: int, *, actor: int | None = None) -> dict[str, Any]:
+    """One drill with its log; with an `actor`, only when they may see the drill's unit."""
     with rt.sessions() as session:
         drill = _drill(session, drill_id)
+        if actor is not None:
+            check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
         view = drill_view(session, drill, rt.clock(), rt.settings.timezone)
         view["log"] = drill_log(session, drill.id, rt.settings.timezone)
         return view
@@ -320,10 +410,12 @@ def drill_log(session: Session, drill_id: int, zone: str) -> list[dict[str, Any]
     ]
 
 
-def list_drills(rt: Runtime) -> list[dict[str, Any]]:
+def list_drills(rt: Runtime, *, actor: int | None = None) -> list[dict[str, Any]]:
+    """The drills, newest first; with an `actor`, those of the units they may see."""
     now = rt.clock()
     with rt.sessions() as session:
-        drills = session.scalars(select(Drill).order_by(Drill.id.desc()))
+        scope = EVERYTHING if actor is None else scope_of(session, actor)
+        drills = session.scalars(select(Drill).where(scope.where(Drill.unit_id)).order_by(Drill.id.desc()))
         return [drill_view(session, d, now, rt.settings.timezone) for d in drills]
 
 
@@ -367,12 +459,14 @@ def list_scenarios() -> list[dict[str, Any]]:
     return out
 
 
-def score_drill(rt: Runtime, drill_id: int) -> dict[str, Any]:
+def score_drill(rt: Runtime, drill_id: int, *, actor: int | None = None) -> dict[str, Any]:
     """The drill's score as of now (see `yuqing.drills.scoring`)."""
     plan = load_plan(rt.settings.plan_profile or None)
     now = rt.clock()
     with rt.sessions() as session:
         drill = _drill(session, drill_id)
+        if actor is not None:
+            check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
         result = score(session, drill, drill_scenario(drill), plan, now, rt.settings.timezone).as_dict()
         result["drill"] = {
             "id": drill.id,

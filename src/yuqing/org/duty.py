@@ -12,6 +12,8 @@ Rules (all times are aware; the roster's calendar is Asia/Shanghai):
   extend around the clock (the night after Monday's 08:30 handover belongs to Monday's person), and
   `gaps` counts nights and weekends as needing cover.
 - Inactive people are never on duty: their turns show up as gaps.
+- Who may be on a unit's roster: active people of the unit or of a unit below it (whoever is on
+  duty gets the unit's alerts; another unit's people are not the office's to command).
 - Inheritance: when nobody of the unit is on duty at a moment, `on_duty` asks its parent, and so on up
   to the root (an alert at night reaches the city's duty officer when the hospital has none); `gaps`
   therefore lists the times when even that finds nobody. Pass inherit=False to see the unit alone.
@@ -42,6 +44,7 @@ from yuqing.org.models import (
     ShiftLength,
     Unit,
 )
+from yuqing.org.scope import subtree
 from yuqing.org.service import ancestors, get_person, get_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -506,6 +509,31 @@ def rotation_members(session: Session, rotation_id: int) -> list[Person]:
     return [get_person(session, pid) for pid in ids]
 
 
+def eligible_people(session: Session, unit_id: int) -> list[tuple[Person, str]]:
+    """The people who may go on the unit's roster (active, of the unit or below), with their unit's
+    name: the unit's own first."""
+    units = subtree(session, unit_id)
+    rows = session.execute(
+        select(Person, Unit.name)
+        .join(Unit, Unit.id == Person.unit_id)
+        .where(Person.active.is_(True), Person.unit_id.in_(sorted(units)))
+        .order_by(Person.unit_id != unit_id, Person.unit_id, Person.id)
+    )
+    return [(person, name) for person, name in rows]
+
+
+def _check_members(session: Session, unit: Unit, people: Iterable[Person]) -> None:
+    """DutyError unless every person belongs to the unit or a unit below it."""
+    units = subtree(session, unit.id)
+    outside = [p for p in people if p.unit_id not in units]
+    if outside:
+        names = "、".join(f"{p.name}（{get_unit(session, p.unit_id).name}）" for p in outside)
+        raise DutyError(
+            f"{names} 不是 {unit.name} 或其下级单位的人员，不能排入 {unit.name} 的值班表"
+            "（值班人员会收到该单位的预警）"
+        )
+
+
 def set_rotation(
     session: Session,
     unit_id: int,
@@ -526,6 +554,7 @@ def set_rotation(
     inactive = [p.name for p in members if not p.active]
     if inactive:
         raise DutyError(f"{'、'.join(inactive)} 已停用，不能排班")
+    _check_members(session, unit, members)
     try:
         length, covered = ShiftLength(shift), DutyHours(hours)
     except ValueError as exc:
@@ -576,6 +605,7 @@ def add_override(
         raise DutyError("结束时间必须晚于开始时间")
     if not person.active:
         raise DutyError(f"{person.name} 已停用，不能排班")
+    _check_members(session, unit, [person])
     override = DutyOverride(
         unit_id=unit.id,
         person_id=person.id,

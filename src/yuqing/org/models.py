@@ -23,6 +23,13 @@ class NotFound(OrgError, LookupError):
     """A unit, person, contact or roster entry that does not exist."""
 
 
+class PermissionDenied(OrgError):
+    """The person may not do this: a role is missing at the unit concerned, or the thing belongs to a
+    unit outside what the person may see (`yuqing.org.scope`). The message says which, in Chinese.
+    Every domain raises this one class (the cases domain re-exports it), so the console and the API
+    answer 403 to all of them alike."""
+
+
 class UnitKind(enum.StrEnum):
     GOVERNMENT = "government"
     BUREAU = "bureau"

@@ -458,9 +458,12 @@ def roles_of(session: Session, person_id: int) -> list[RoleAssignment]:
     return list(session.scalars(query))
 
 
-def has_role(session: Session, person_id: int, role: Role | str, unit_id: int) -> bool:
+def has_role(
+    session: Session, person_id: int, role: Role | str, unit_id: int, *, admin_counts: bool = True
+) -> bool:
     """True when an active person holds the role at the unit or at one of its ancestors, or is 管理员
-    there (an administrator holds every permission)."""
+    there (an administrator holds every permission) — unless `admin_counts` is off: approving a
+    statement is a leader's own decision, which an administrator manages but does not make."""
     person = session.get(Person, person_id)
     if person is None or not person.active:
         return False
@@ -472,7 +475,7 @@ def has_role(session: Session, person_id: int, role: Role | str, unit_id: int) -
             )
         )
     )
-    return _role(role).value in held or Role.ADMIN.value in held
+    return _role(role).value in held or (admin_counts and Role.ADMIN.value in held)
 
 
 def people_with_role(session: Session, role: Role | str, unit_id: int) -> list[Person]:

@@ -1,6 +1,12 @@
 """Making reports: build the document from stored data, write it in the asked format, archive the
 file (every generated report is kept and listed in the console), and the scheduled daily report
-sent over the notification channels on working days."""
+sent over the notification channels on working days.
+
+A report belongs to the unit that issues it (`Report.unit_id`; None: the top unit). Read by a
+person (`person_id`), the archive shows only the reports of units they may see
+(`yuqing.org.scope`); generating one as a person needs a writer's role (`WRITERS`) at the issuing
+unit, and a daily or weekly report or a response table without a unit is their own unit's. The
+command line without `--as` and the schedule act as the server's operator."""
 
 from __future__ import annotations
 
@@ -18,6 +24,10 @@ from sqlalchemy.orm import Session
 
 from yuqing.background import PeriodicWorker
 from yuqing.db import transaction
+from yuqing.org.models import PermissionDenied, Person
+from yuqing.org.roles import Role
+from yuqing.org.scope import EVERYTHING, check_sees, scope_of
+from yuqing.org.service import get_person, get_unit, has_role
 from yuqing.reports.common import ReportError, local, root_unit, time_text
 from yuqing.reports.document import Document
 from yuqing.reports.models import Report
@@ -27,6 +37,7 @@ from yuqing.runtime import Runtime
 
 __all__ = [
     "KIND_LABELS",
+    "WRITERS",
     "DailyReportWorker",
     "Generated",
     "ReportError",
@@ -48,6 +59,16 @@ KIND_LABELS = {
     "summary": "总结评估",
     "drill": "演练总结",
 }
+# Who may write reports: the people who watch, handle and lead (at the issuing unit or above).
+WRITERS: tuple[str, ...] = (
+    Role.MONITOR.value,
+    Role.OFFICE.value,
+    Role.DEPUTY_LEADER.value,
+    Role.CHIEF.value,
+    Role.LEADING_GROUP.value,
+)
+# Reports about a period of a unit: without a unit, a person's report is their own unit's.
+UNIT_KINDS = frozenset({"daily", "weekly", "response_table"})
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,9 @@ def generate(
     if fmt == "xlsx" and kind != "response_table":
         raise ReportFormatError("只有预警响应情况表可以导出为 xlsx；其他报告请选择 docx、pdf 或 html")
     zone = rt.settings.timezone
+    if person_id is not None and kind in UNIT_KINDS and not params.get("unit"):
+        with rt.sessions() as reading:
+            params = {**params, "unit": str(get_person(reading, person_id).unit_id)}
     number = None
     if kind in ("special", "summary"):
         subject = int(params.get("event_id") or params.get("case_id") or 0)
@@ -154,6 +178,8 @@ def generate(
         document, fmt, template_dir=rt.settings.report_template_dir, font=rt.settings.report_font
     )
     unit_id = _unit_of(rt, document)
+    if person_id is not None:
+        _check_writer(rt, person_id, unit_id, KIND_LABELS.get(kind, kind))
     row = Report(
         kind=kind,
         title=document.title,
@@ -191,6 +217,20 @@ def generate(
     return Generated(view, content, document)
 
 
+def _check_writer(rt: Runtime, person_id: int, unit_id: int | None, what: str) -> None:
+    """PermissionDenied unless the person holds a writer's role at the issuing unit (None: the top
+    unit) or above it."""
+    with rt.sessions() as session:
+        unit = get_unit(session, unit_id) if unit_id is not None else root_unit(session)
+        if not any(has_role(session, person_id, role, unit.id) for role in WRITERS):
+            person = session.get(Person, person_id)
+            name = person.name if person is not None else f"人员 {person_id}"
+            roles = "、".join(Role(r).label for r in WRITERS)
+            raise PermissionDenied(
+                f"{name} 不能生成{unit.name}的{what}：需要该单位（或其上级单位）的以下角色之一：{roles}"
+            )
+
+
 def _unit_of(rt: Runtime, document: Document) -> int | None:
     from yuqing.org.models import Unit
 
@@ -220,10 +260,19 @@ def report_view(row: Report, zone: str) -> dict[str, Any]:
 
 
 def list_reports(
-    rt: Runtime, *, kind: str | None = None, limit: int = 50, offset: int = 0, include_drills: bool = True
+    rt: Runtime,
+    *,
+    kind: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    include_drills: bool = True,
+    person_id: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
+    """Archived reports, newest first, and how many there are; with `person_id`, only those of
+    units the person may see."""
     with rt.sessions() as session:
-        query = select(Report)
+        scope = EVERYTHING if person_id is None else scope_of(session, person_id)
+        query = select(Report).where(scope.where(Report.unit_id))
         if kind:
             query = query.where(Report.kind == kind)
         if not include_drills:
@@ -241,11 +290,14 @@ def list_reports(
         return [report_view(r, rt.settings.timezone) for r in rows], total
 
 
-def get_report(rt: Runtime, report_id: int) -> tuple[dict[str, Any], bytes]:
+def get_report(rt: Runtime, report_id: int, person_id: int | None = None) -> tuple[dict[str, Any], bytes]:
+    """One archived report and its file; with `person_id`, only when the person may see its unit."""
     with rt.sessions() as session:
         row = session.get(Report, report_id)
         if row is None:
             raise LookupError(f"找不到报告 {report_id}")
+        if person_id is not None:
+            check_sees(session, person_id, row.unit_id, f"报告 #{report_id}")
         return report_view(row, rt.settings.timezone), row.content
 
 
@@ -356,10 +408,12 @@ class DailyReportWorker(PeriodicWorker):
         return False
 
 
-def report_text(rt: Runtime, report_id: int) -> str:
+def report_text(rt: Runtime, report_id: int, person_id: int | None = None) -> str:
     """What an archived report says, as text (the console's preview)."""
     with rt.sessions() as session:
-        text = session.scalar(select(Report.text).where(Report.id == report_id))
-        if text is None:
+        found = session.execute(select(Report.text, Report.unit_id).where(Report.id == report_id)).first()
+        if found is None:
             raise LookupError(f"找不到报告 {report_id}")
-        return text
+        if person_id is not None:
+            check_sees(session, person_id, found.unit_id, f"报告 #{report_id}")
+        return str(found.text)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.alerts.service import acknowledge
+from yuqing.org.scope import scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.api.errors import error_status
 from yuqing.web.auth import User, audit, current_user, verify_csrf
@@ -27,7 +28,12 @@ def build_router(rt: Runtime) -> APIRouter:
     ) -> HTMLResponse:
         with rt.sessions() as session:
             found = queries.alert_page(
-                session, rt.settings.timezone, status=status or None, limit=30, offset=offset
+                session,
+                rt.settings.timezone,
+                status=status or None,
+                limit=30,
+                offset=offset,
+                scope=scope_of(session, user.person_id),
             )
         context = {
             "page": found,

@@ -16,6 +16,7 @@ from yuqing.cases.models import Stage
 from yuqing.cases.plan import CATEGORIES, CHANNELS
 from yuqing.cases.workflow import TRANSITIONS
 from yuqing.org.models import Unit
+from yuqing.org.scope import scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user, verify_csrf
 from yuqing.web.pages import queries
@@ -48,9 +49,10 @@ def parse_float(value: str, what: str) -> float | None:
         raise ValueError(f"{what}应为数字，实为 {value!r}") from None
 
 
-def case_context(rt: Runtime, case_id: int) -> dict[str, Any]:
-    """Everything the case page shows; LookupError when there is no such case."""
-    view = cases.show(rt, case_id)
+def case_context(rt: Runtime, case_id: int, person_ref: str | None = None) -> dict[str, Any]:
+    """Everything the case page shows; LookupError when there is no such case, PermissionDenied
+    when it belongs to a unit the person (`person_ref`) may not see."""
+    view = cases.show(rt, case_id, person_ref)
     with rt.sessions() as session:
         units = [
             (unit_id, name) for unit_id, name in session.execute(select(Unit.id, Unit.name).order_by(Unit.id))
@@ -84,9 +86,13 @@ def build_router(rt: Runtime) -> APIRouter:
         request: Request, user: User, case_id: int, *, error: str | None = None, code: int = 200
     ) -> HTMLResponse:
         try:
-            context = case_context(rt, case_id)
+            context = case_context(rt, case_id, str(user.person_id))
         except LookupError as exc:
             return render(request, rt, user, "error.html", {"message": str(exc)}, status_code=404)
+        except cases.PermissionDenied as exc:
+            # A refused action on a case one may not see: its own reason, else why it is not shown.
+            shown = {"message": error or str(exc)}
+            return render(request, rt, user, "error.html", shown, status_code=code if error else 403)
         context["error"] = error
         return render(request, rt, user, "case.html", context, active="cases", status_code=code)
 
@@ -114,7 +120,9 @@ def build_router(rt: Runtime) -> APIRouter:
     @router.get("/cases", response_class=HTMLResponse)
     def board(request: Request, user: CurrentUser) -> HTMLResponse:
         with rt.sessions() as session:
-            columns = queries.case_board(session, rt.settings.timezone)
+            columns = queries.case_board(
+                session, rt.settings.timezone, scope=scope_of(session, user.person_id)
+            )
         context = {"columns": [(stage, columns[stage.value]) for stage in Stage]}
         return render(request, rt, user, "cases.html", context, active="cases")
 
@@ -150,7 +158,7 @@ def build_router(rt: Runtime) -> APIRouter:
 
         def on_error(message: str, status: int) -> Response:
             if event_id.strip().isdigit():
-                context = event_context(rt, int(event_id))
+                context = event_context(rt, int(event_id), person_id=user.person_id)
                 if context is not None:
                     context["error"] = message
                     return render(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.cases.models import STAGE_LABELS
+from yuqing.org.scope import EVERYTHING, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user
 from yuqing.web.pages import queries
@@ -53,19 +54,21 @@ class SeriesCache:
         return series
 
 
-def dashboard_data(rt: Runtime, cache: SeriesCache) -> dict[str, Any]:
+def dashboard_data(rt: Runtime, cache: SeriesCache, user: User | None = None) -> dict[str, Any]:
+    """The panels; alerts, clocks and cases only of the units the user may see (all without one)."""
     zone = rt.settings.timezone
     with rt.sessions() as session:
+        scope = EVERYTHING if user is None else scope_of(session, user.person_id)
         grades = queries.active_grade_counts(session)
-        stages = queries.cases_by_stage(session)
+        stages = queries.cases_by_stage(session, scope)
         return {
             "grades": [
                 {"code": code, "name": queries.GRADE_NAMES[code], "count": grades[code]}
                 for code in queries.GRADES
             ],
             "series": cache.get(session, rt.clock(), zone),
-            "alerts": queries.alert_page(session, zone, status="open", limit=10).rows,
-            "deadlines": queries.upcoming_deadlines(session, zone, limit=10),
+            "alerts": queries.alert_page(session, zone, status="open", limit=10, scope=scope).rows,
+            "deadlines": queries.upcoming_deadlines(session, zone, limit=10, scope=scope),
             "stages": [{"stage": s, "label": STAGE_LABELS[s], "count": n} for s, n in stages.items()],
         }
 
@@ -78,13 +81,13 @@ def build_router(rt: Runtime) -> APIRouter:
     def dashboard(
         request: Request, user: CurrentUser, screen: Annotated[bool, Query()] = False
     ) -> HTMLResponse:
-        context = {"screen": screen, **dashboard_data(rt, cache)}
+        context = {"screen": screen, **dashboard_data(rt, cache, user)}
         return render(request, rt, user, "dashboard.html", context, active="dashboard")
 
     @router.get("/dashboard/panels", response_class=HTMLResponse)
     def panels(request: Request, user: CurrentUser, screen: Annotated[bool, Query()] = False) -> HTMLResponse:
         """The dashboard's panels alone: what the wall display reloads every 15 seconds."""
-        context = {"screen": screen, "unread": 0, **dashboard_data(rt, cache)}
+        context = {"screen": screen, "unread": 0, **dashboard_data(rt, cache, user)}
         return render(request, rt, user, "dashboard_panels.html", context)
 
     return router

@@ -21,6 +21,7 @@ from yuqing.drills.errors import DrillNotFound
 from yuqing.drills.models import DrillRunner, DrillState
 from yuqing.drills.report import drill_report_data
 from yuqing.drills.states import TRANSITIONS
+from yuqing.org.models import PermissionDenied
 from yuqing.runtime import Runtime
 from yuqing.web.api.drills import Action, change_drill, create_and_start, may_operate, record_creation
 from yuqing.web.api.errors import error_status
@@ -85,8 +86,10 @@ def progress(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def watch_context(rt: Runtime, drill_id: int) -> dict[str, Any]:
-    """What the watch page shows (DrillNotFound when there is no such drill)."""
+def watch_context(rt: Runtime, drill_id: int, person_id: int) -> dict[str, Any]:
+    """What the watch page shows (DrillNotFound when there is no such drill, PermissionDenied when
+    it belongs to a unit the person may not see)."""
+    service.check_may_see(rt, drill_id, person_id)
     data = drill_report_data(rt, drill_id)
     view = data["drill"]
     with rt.sessions() as session:
@@ -128,10 +131,11 @@ def scenario_rows() -> list[dict[str, Any]]:
     ]
 
 
-def drill_rows(rt: Runtime) -> list[dict[str, Any]]:
-    """The drills, each with its score once the drill has raised an alert (before, nothing is timed)."""
+def drill_rows(rt: Runtime, person_id: int) -> list[dict[str, Any]]:
+    """The drills of the units the person sees, each with its score once the drill has raised an
+    alert (before, nothing is timed)."""
     rows = []
-    for view in service.list_drills(rt):
+    for view in service.list_drills(rt, actor=person_id):
         scored = service.score_drill(rt, view["id"]) if view["alerts"] else None
         rows.append({**view, "score": scored})
     return rows
@@ -152,7 +156,7 @@ def build_router(rt: Runtime) -> APIRouter:
             people = [p for p in queries.people_with_roles(session) if p["active"]]
         context = {
             "scenarios": scenario_rows(),
-            "drills": drill_rows(rt),
+            "drills": drill_rows(rt, user.person_id),
             "people": people,
             "speeds": SPEEDS,
             "may_operate": may_operate(user),
@@ -165,9 +169,12 @@ def build_router(rt: Runtime) -> APIRouter:
         request: Request, user: User, drill_id: int, *, error: str | None = None, code: int = 200
     ) -> HTMLResponse:
         try:
-            context = watch_context(rt, drill_id)
-        except DrillNotFound as exc:
-            return render(request, rt, user, "error.html", {"message": str(exc)}, status_code=404)
+            context = watch_context(rt, drill_id, user.person_id)
+        except (DrillNotFound, PermissionDenied) as exc:
+            # A refused action on a drill one may not see: its own reason, else why it is not shown.
+            shown = {"message": error or str(exc)}
+            status = code if error else error_status(exc)
+            return render(request, rt, user, "error.html", shown, status_code=status)
         context |= {
             "error": error,
             "may_operate": may_operate(user),
@@ -221,10 +228,15 @@ def build_router(rt: Runtime) -> APIRouter:
         """The watch page's live part alone: what the page reloads every few seconds while the
         drill runs or is paused."""
         try:
-            context = watch_context(rt, drill_id)
-        except DrillNotFound as exc:
+            context = watch_context(rt, drill_id, user.person_id)
+        except (DrillNotFound, PermissionDenied) as exc:
             return render(
-                request, rt, user, "_message.html", {"error": str(exc), "unread": 0}, status_code=404
+                request,
+                rt,
+                user,
+                "_message.html",
+                {"error": str(exc), "unread": 0},
+                status_code=error_status(exc),
             )
         context |= {"unread": 0, "may_operate": may_operate(user)}
         return render(request, rt, user, "_drill_panel.html", context)

@@ -15,14 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yuqing.cases.service import PermissionDenied
 from yuqing.db import transaction
 from yuqing.org import duty
 from yuqing.org import service as org
-from yuqing.org.models import DutyHours, DutyOverride, DutySwap, NotFound, Person, Unit
+from yuqing.org.models import DutyHours, DutyOverride, DutySwap, NotFound, Unit
 from yuqing.org.roles import Role
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user, verify_csrf
@@ -242,14 +241,9 @@ def build_router(rt: Runtime) -> APIRouter:
             unit = unit or session.get(Unit, user.unit_id) or org.get_unit(session, units[0]["id"])
             view = month_view(session, unit.id, first, load_calendar(rt), today())
             managing = may_manage(session, user, unit.id)
-            people = [
+            people = [  # only those the roster may take: people of the unit or below
                 {"id": p.id, "name": p.name, "unit": name, "own": p.unit_id == unit.id}
-                for p, name in session.execute(
-                    select(Person, Unit.name)
-                    .join(Unit, Unit.id == Person.unit_id)
-                    .where(Person.active.is_(True))
-                    .order_by(Person.unit_id != unit.id, Person.unit_id, Person.id)
-                )
+                for p, name in duty.eligible_people(session, unit.id)
             ]
             rotations = sorted({r.name for r in duty.rotations_of(session, unit.id)})
             shown = {"id": unit.id, "name": unit.name}

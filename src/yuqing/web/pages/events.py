@@ -12,6 +12,7 @@ from sqlalchemy import select
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Stage
+from yuqing.org.scope import EVERYTHING, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user
 from yuqing.web.pages import queries
@@ -34,9 +35,13 @@ def not_found(request: Request, rt: Runtime, user: User, message: str) -> HTMLRe
     return render(request, rt, user, "error.html", {"message": message}, status_code=404)
 
 
-def event_context(rt: Runtime, event_id: int, *, offset: int = 0) -> dict[str, Any] | None:
+def event_context(
+    rt: Runtime, event_id: int, *, offset: int = 0, person_id: int | None = None
+) -> dict[str, Any] | None:
+    """The event page; its alerts and cases only those of units the person may see."""
     zone = rt.settings.timezone
     with rt.sessions() as session:
+        scope = EVERYTHING if person_id is None else scope_of(session, person_id)
         row = session.execute(
             select(Event, Topic.name).outerjoin(Topic, Topic.id == Event.topic_id).where(Event.id == event_id)
         ).first()
@@ -46,8 +51,8 @@ def event_context(rt: Runtime, event_id: int, *, offset: int = 0) -> dict[str, A
         metrics = dict(event.metrics or {})
         hourly = list(metrics.get("hourly") or [])
         posts = queries.event_posts(session, event_id, zone, limit=20, offset=offset)
-        cases = queries.cases_of_event(session, event_id)
-        alerts = queries.alert_page(session, zone, event_id=event_id, limit=20).rows
+        cases = queries.cases_of_event(session, event_id, scope)
+        alerts = queries.alert_page(session, zone, event_id=event_id, limit=20, scope=scope).rows
         return {
             "event": {
                 "id": event.id,
@@ -130,7 +135,7 @@ def build_router(rt: Runtime) -> APIRouter:
     def event_detail(
         request: Request, event_id: int, user: CurrentUser, offset: Annotated[int, Query(ge=0)] = 0
     ) -> HTMLResponse:
-        context = event_context(rt, event_id, offset=offset)
+        context = event_context(rt, event_id, offset=offset, person_id=user.person_id)
         if context is None:
             return not_found(request, rt, user, f"找不到事件 {event_id}")
         page = context["posts"]

@@ -11,6 +11,9 @@ LIMIT, plus at most one batched query for the related rows of that page:
 - an event's posts are read through `post_analysis(event_id)`, newest first;
 - the post search scans a bounded range of post ids per request and says where to go on.
 
+Alerts and cases are read by unit (`yuqing.org.scope`): the functions that list them take the
+reader's `scope` (default: everything, as for the command line) and leave out other units' rows.
+
 Drills (`yuqing.drills`) never count here: events and posts of a drill are left out of the event
 list, the dashboard's counts and series and the post search; drill cases are left out of case
 lists unless asked for. Alerts and running clocks of a drill are listed, marked `is_drill`, so
@@ -37,6 +40,7 @@ from yuqing.cases.service import deadline_view
 from yuqing.ingest.models import Post, Source
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
+from yuqing.org.scope import EVERYTHING, Scope
 
 GRADES: tuple[str, ...] = ("I", "II", "III", "IV")
 GRADE_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
@@ -140,9 +144,11 @@ def volume_series(session: Session, now: dt.datetime, zone: str, *, hours: int =
     }
 
 
-def cases_by_stage(session: Session) -> dict[str, int]:
+def cases_by_stage(session: Session, scope: Scope = EVERYTHING) -> dict[str, int]:
     rows = session.execute(
-        select(Case.stage, func.count()).where(Case.is_drill.is_(False)).group_by(Case.stage)
+        select(Case.stage, func.count())
+        .where(Case.is_drill.is_(False), scope.where(Case.unit_id))
+        .group_by(Case.stage)
     )
     counts = {stage.value: 0 for stage in Stage}
     for stage, count in rows:
@@ -150,7 +156,9 @@ def cases_by_stage(session: Session) -> dict[str, int]:
     return counts
 
 
-def upcoming_deadlines(session: Session, zone: str, *, limit: int = 10) -> list[dict[str, Any]]:
+def upcoming_deadlines(
+    session: Session, zone: str, *, limit: int = 10, scope: Scope = EVERYTHING
+) -> list[dict[str, Any]]:
     """Running clocks, the soonest (or most overdue) first, with their case.
 
     One query per running state, each an ordered walk of the `(state, due_at)` index that stops
@@ -160,7 +168,7 @@ def upcoming_deadlines(session: Session, zone: str, *, limit: int = 10) -> list[
         rows = session.execute(
             select(Deadline, Case.title, Case.grade_code, Case.grade, Case.stage)
             .join(Case, Case.id == Deadline.case_id)
-            .where(Deadline.state == state)
+            .where(Deadline.state == state, scope.where(Case.unit_id))
             .order_by(Deadline.due_at)
             .limit(limit)
         )
@@ -193,11 +201,14 @@ def alert_page(
     alert_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
+    scope: Scope = EVERYTHING,
 ) -> Page:
-    """Alerts, newest first, with their unit, case and who acknowledged them (three queries)."""
+    """Alerts the scope sees, newest first, with their unit, case and who acknowledged them (three
+    queries)."""
     query = (
         select(Alert, Unit.name)
         .join(Unit, Unit.id == Alert.unit_id)
+        .where(scope.where(Alert.unit_id))
         .order_by(Alert.id.desc())
         .limit(limit + 1)
         .offset(offset)
@@ -260,11 +271,13 @@ def case_page(
     include_drills: bool = False,
     limit: int = 50,
     offset: int = 0,
+    scope: Scope = EVERYTHING,
 ) -> Page:
-    """Cases, newest first, each with its unit and next running clock (two queries)."""
+    """Cases the scope sees, newest first, each with its unit and next running clock (two queries)."""
     query = (
         select(Case, Unit.name)
         .join(Unit, Unit.id == Case.unit_id)
+        .where(scope.where(Case.unit_id))
         .order_by(Case.id.desc())
         .limit(limit + 1)
         .offset(offset)
@@ -315,17 +328,20 @@ def next_deadlines(session: Session, case_ids: list[int], zone: str) -> dict[int
     return found
 
 
-def case_board(session: Session, zone: str, *, per_stage: int = 100) -> dict[str, list[dict[str, Any]]]:
+def case_board(
+    session: Session, zone: str, *, per_stage: int = 100, scope: Scope = EVERYTHING
+) -> dict[str, list[dict[str, Any]]]:
     """Cases by stage for the board: every stage but 结案 up to `per_stage` each, the latest closed."""
     board: dict[str, list[dict[str, Any]]] = {}
     for stage in Stage:
         limit = 20 if stage == Stage.CLOSED else per_stage
-        board[stage.value] = case_page(session, zone, stage=stage.value, limit=limit).rows
+        board[stage.value] = case_page(session, zone, stage=stage.value, limit=limit, scope=scope).rows
     return board
 
 
-def cases_of_event(session: Session, event_id: int) -> list[Case]:
-    return list(session.scalars(select(Case).where(Case.event_id == event_id).order_by(Case.id.desc())))
+def cases_of_event(session: Session, event_id: int, scope: Scope = EVERYTHING) -> list[Case]:
+    query = select(Case).where(Case.event_id == event_id, scope.where(Case.unit_id))
+    return list(session.scalars(query.order_by(Case.id.desc())))
 
 
 def running_clock_kinds(session: Session, case_id: int) -> list[tuple[str, str]]:

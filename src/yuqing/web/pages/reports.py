@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from yuqing.org.models import PermissionDenied
 from yuqing.reports import service
 from yuqing.runtime import Runtime
 from yuqing.web.api.errors import error_status
@@ -31,7 +32,9 @@ def build_router(rt: Runtime) -> APIRouter:
         status: int = 200,
         form: dict[str, Any] | None = None,
     ) -> HTMLResponse:
-        rows, total = service.list_reports(rt, kind=kind or None, limit=PAGE, offset=offset)
+        rows, total = service.list_reports(
+            rt, kind=kind or None, limit=PAGE, offset=offset, person_id=user.person_id
+        )
         context = {
             "reports": rows,
             "total": total,
@@ -131,10 +134,12 @@ def build_router(rt: Runtime) -> APIRouter:
     @router.get("/reports/{report_id}", response_class=HTMLResponse)
     def report_show(request: Request, user: CurrentUser, report_id: int) -> HTMLResponse:
         try:
-            view, _ = service.get_report(rt, report_id)
-        except LookupError as exc:
-            return render(request, rt, user, "error.html", {"message": str(exc)}, status_code=404)
-        preview = service.report_text(rt, report_id)
+            view, _ = service.get_report(rt, report_id, user.person_id)
+        except (LookupError, PermissionDenied) as exc:
+            return render(
+                request, rt, user, "error.html", {"message": str(exc)}, status_code=error_status(exc)
+            )
+        preview = service.report_text(rt, report_id, user.person_id)
         return render(
             request, rt, user, "report.html", {"report": view, "preview": preview}, active="reports"
         )
@@ -142,9 +147,9 @@ def build_router(rt: Runtime) -> APIRouter:
     @router.get("/reports/{report_id}/file")
     def report_file(user: CurrentUser, report_id: int) -> Response:
         try:
-            view, content = service.get_report(rt, report_id)
-        except LookupError as exc:
-            raise HTTPException(404, str(exc)) from exc
+            view, content = service.get_report(rt, report_id, user.person_id)
+        except (LookupError, PermissionDenied) as exc:
+            raise HTTPException(error_status(exc), str(exc)) from exc
         return file_response(view, content)
 
     return router

@@ -1,0 +1,338 @@
+"""Rights by unit, through the real app over real databases: a unit acts on and reads only its own
+subtree (its superiors everything below them, administrators everything); approvals are given by
+different people; word groups and topics belong to units; a roster takes only the unit's people.
+
+The world of test_pages (南京市人民政府 above 市卫生健康委员会 and 市教育局, a 特别重大 alert routed
+to 市卫生健康委员会), plus a monitor of 市教育局 and an administrator of the city."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import FakeClock
+from tests.web.test_api import Api, api, error_of
+from tests.web.test_pages import PASSWORD, World, _quick_hashing, build_world, csrf_of
+from yuqing.accounts import service as accounts
+from yuqing.analysis import topics
+from yuqing.analysis.grading import PROFILES_DIR
+from yuqing.cases import plan
+from yuqing.db import transaction
+from yuqing.org import service as org
+from yuqing.org.models import DutyOverride
+from yuqing.runtime import Runtime
+
+__all__ = ["_quick_hashing"]  # the fixture, used by every test here
+
+
+@pytest.fixture
+def world(rt: Runtime, clock: FakeClock) -> Iterator[World]:
+    built = build_world(rt, clock)
+    with transaction(rt.sessions) as session:
+        city = org.find_unit(session, "南京市人民政府")
+        education = org.find_unit(session, "市教育局")
+        for name, role, unit, login in (
+            ("孔监测", "monitor", education, "edumonitor"),
+            ("刘管理", "admin", city, "admin"),
+        ):
+            person = org.add_person(session, name, unit.id)
+            org.grant_role(session, person.id, role, unit.id)
+            accounts.create_account(session, person.id, login, PASSWORD, now=clock())
+    yield built
+    for client in built.clients:
+        client.close()
+    plan.forget_loaded_profiles()
+
+
+def form(client: Any, **fields: str) -> dict[str, str]:
+    return {**fields, "csrf_token": csrf_of(client)}
+
+
+def opened_case(world: World, who: Api) -> int:
+    response = who.post("/cases", {"alert_id": world.alert_id})
+    assert response.status_code == 201, response.text
+    case_id: int = response.json()["id"]
+    return case_id
+
+
+def person_id(world: World, name: str) -> int:
+    with world.rt.sessions() as session:
+        return org.find_person(session, name).id
+
+
+# ---- item 2: a case is opened by the unit the alert was routed to, or a unit above it -----------
+
+
+def test_another_unit_cannot_take_over_an_alert(world: World) -> None:
+    edu_office, edu_monitor, office = api(world, "edu"), api(world, "edumonitor"), api(world, "office")
+    taken = edu_monitor.post("/cases", {"alert_id": world.alert_id, "unit": "市教育局"})
+    assert error_of(taken, 403) == (
+        f"预警 #{world.alert_id}的责任单位是 市卫生健康委员会：工单只能开立给该单位或由其上级单位接手，"
+        "不能开立给 市教育局"
+    )
+    unrelated = edu_office.post("/cases", {"alert_id": world.alert_id})
+    assert "钱教育 不是 市卫生健康委员会（或其上级单位）的" in error_of(unrelated, 403)
+    by_event = edu_office.post("/cases", {"event_id": world.event_id, "unit": "市教育局"})
+    assert "不能开立给 市教育局" in error_of(by_event, 403)
+    assert office.get("/cases").json()["items"] == []  # nothing was opened
+    # The owning unit still opens its case and acts on it.
+    mine = office.post("/cases", {"alert_id": world.alert_id})
+    assert mine.status_code == 201 and mine.json()["unit"] == "市卫生健康委员会"
+    assert office.post(f"/cases/{mine.json()['id']}/categorize", {"category": "询问"}).status_code == 200
+
+
+def test_a_superior_unit_takes_a_case_over_by_naming_itself(world: World) -> None:
+    chief, office = api(world, "chief"), api(world, "office")
+    sideways = office.post("/cases", {"alert_id": world.alert_id, "unit": "市教育局"})
+    assert "不能开立给 市教育局" in error_of(sideways, 403)  # not even the owner may hand it sideways
+    taken = chief.post("/cases", {"alert_id": world.alert_id, "unit": "南京市人民政府"})
+    assert taken.status_code == 201 and taken.json()["unit"] == "南京市人民政府"
+    # The bureau below does not read the city's case; the city reads it.
+    case_id = taken.json()["id"]
+    assert "无权查看工单" in error_of(office.get(f"/cases/{case_id}"), 403)
+    assert chief.get(f"/cases/{case_id}").json()["unit"] == "南京市人民政府"
+
+
+# ---- item 3: a word group belongs to a unit; changing it needs the rights of its users ----------
+
+
+def test_a_monitor_cannot_rewrite_word_groups_other_units_topics_use(world: World) -> None:
+    edu, monitor, admin = world.login("edumonitor"), world.login("monitor"), world.login("admin")
+    # @主体 (the top unit's) is used by 市卫生健康委员会's topic 医疗.
+    refused = edu.post("/topics/groups", data=form(edu, name="主体", kind="主体", words="学校"))
+    assert refused.status_code == 403
+    assert (
+        "孔监测 不能修改词组 @主体：它属于 南京市人民政府，市卫生健康委员会 的专题在使用它；"
+        "修改须是这些单位（或其上级单位）的监测员，而其不是 南京市人民政府、市卫生健康委员会 的监测员"
+    ) in refused.text
+    assert topics.word_groups(world.rt)["主体"] == ["医院", "学校"]
+
+    # A group of one's own unit is one's own, until another unit's topic uses it.
+    made = edu.post("/topics/groups", data=form(edu, name="校园", kind="主体", words="学校、幼儿园"))
+    assert made.status_code == 303
+    assert "<td>@校园</td><td>主体</td><td>市教育局</td>" in edu.get("/topics").text
+    assert (
+        edu.post(
+            "/topics/groups", data=form(edu, name="校园", kind="主体", words="学校、幼儿园、中学")
+        ).status_code
+        == 303
+    )
+    used = monitor.post(
+        "/topics", data=form(monitor, name="校医院", rule="@校园 + 医院", unit="市卫生健康委员会")
+    )
+    assert used.status_code == 303
+    again = edu.post("/topics/groups", data=form(edu, name="校园", kind="主体", words="学校"))
+    assert again.status_code == 403 and "市卫生健康委员会 的专题在使用它" in again.text
+    by_user = monitor.post("/topics/groups", data=form(monitor, name="校园", kind="主体", words="学校"))
+    assert by_user.status_code == 403 and "而其不是 市教育局 的监测员" in by_user.text
+    assert topics.word_groups(world.rt)["校园"] == ["学校", "幼儿园", "中学"]
+    # An administrator (or a monitor of the city above both) may.
+    assert (
+        admin.post("/topics/groups", data=form(admin, name="校园", kind="主体", words="学校")).status_code
+        == 303
+    )
+    assert topics.word_groups(world.rt)["校园"] == ["学校"]
+
+
+# ---- item 4: only an administrator leaves a topic without a unit ---------------------------------
+
+
+def test_a_monitor_cannot_create_a_topic_without_a_unit(world: World) -> None:
+    monitor, admin = world.login("monitor"), world.login("admin")
+    refused = monitor.post("/topics", data=form(monitor, name="全市舆情", rule="南京 + 事故", unit=""))
+    assert refused.status_code == 403 and "孙监测 不能建立或保留不属于任何单位的专题" in refused.text
+    assert "全市舆情" not in [t["name"] for t in topics.list_topics(world.rt)]
+    [medical] = [t for t in topics.list_topics(world.rt) if t["name"] == "医疗"]
+    dropped = monitor.post(f"/topics/{medical['id']}", data=form(monitor, rule=medical["rule"], unit=""))
+    assert (
+        dropped.status_code == 403 and topics.get_topic(world.rt, medical["id"])["unit"] == "市卫生健康委员会"
+    )
+    by_admin = admin.post("/topics", data=form(admin, name="全市舆情", rule="南京 + 事故", unit=""))
+    assert by_admin.status_code == 303
+    assert [t["unit"] for t in topics.list_topics(world.rt) if t["name"] == "全市舆情"] == [None]
+
+
+# ---- item 9: approvals by different people, not the drafter, not the administrator ---------------
+
+
+def draft(who: Api, case_id: int) -> None:
+    response = who.post(f"/cases/{case_id}/statement", {"facts": "产妇术中死亡，医院已停诊涉事医生。"})
+    assert response.status_code == 200, response.text
+
+
+def test_one_person_holding_both_roles_gives_one_approval(world: World) -> None:
+    with transaction(world.rt.sessions) as session:
+        chief = org.find_person(session, "陈市长")
+        org.grant_role(session, chief.id, "leading_group", chief.unit_id)
+    office, chief_api, group = api(world, "office"), api(world, "chief"), api(world, "group")
+    case_id = opened_case(world, office)
+    draft(office, case_id)
+    first = chief_api.post(f"/cases/{case_id}/approve", {})
+    assert first.status_code == 200, first.text
+    statement = first.json()["statements"][0]
+    assert statement["status"] == "draft" and statement["missing_roles"] == ["leading_group"]
+    assert (
+        "以主要领导身份批准第 1 稿，尚需领导小组成员审批（须由另一人审批）"
+        in first.json()["timeline"][-1]["text"]
+    )
+    twice = chief_api.post(f"/cases/{case_id}/approve", {})
+    assert error_of(twice, 403) == (
+        "陈市长 已以主要领导身份审批第 1 稿，每项审批须由不同的人作出：尚需 领导小组成员 由他人审批"
+    )
+    assert "缺少：领导小组成员" in error_of(
+        office.post(f"/cases/{case_id}/release", {"channel": "新闻通稿"}), 403
+    )
+    assert group.post(f"/cases/{case_id}/approve", {}).json()["statements"][0]["status"] == "approved"
+    assert office.post(f"/cases/{case_id}/release", {"channel": "新闻通稿"}).status_code == 200
+
+
+def test_the_drafter_does_not_approve_their_own_statement(world: World) -> None:
+    office, group, chief = api(world, "office"), api(world, "group"), api(world, "chief")
+    case_id = opened_case(world, office)
+    draft(group, case_id)
+    own = group.post(f"/cases/{case_id}/approve", {})
+    assert error_of(own, 403) == (
+        "周组员 是第 1 稿的起草人，不能审批自己起草的声明：尚需 主要领导、领导小组成员 由他人审批"
+    )
+    assert chief.post(f"/cases/{case_id}/approve", {}).json()["statements"][0]["missing_roles"] == [
+        "leading_group"
+    ]
+
+
+def test_the_administrator_approves_only_when_the_profile_says_so(world: World) -> None:
+    office, admin, group = api(world, "office"), api(world, "admin"), api(world, "group")
+    case_id = opened_case(world, office)
+    draft(office, case_id)
+    refused = admin.post(f"/cases/{case_id}/approve", {})
+    assert "刘管理 不能审批此声明：管理员负责管理，不代替领导审批" in error_of(refused, 403)
+    assert "缺少：主要领导、领导小组成员" in error_of(
+        admin.post(f"/cases/{case_id}/release", {"channel": "新闻通稿"}), 403
+    )
+
+    text = (PROFILES_DIR / "default.toml").read_text(encoding="utf-8")
+    switched = admin.client.post(
+        "/settings/profile",
+        data=form(admin.client, text=text + "\n[response]\nadministrator_approves = true\n"),
+    )
+    assert switched.status_code == 303, switched.text
+    allowed = admin.post(f"/cases/{case_id}/approve", {})
+    assert allowed.status_code == 200 and allowed.json()["statements"][0]["missing_roles"] == [
+        "leading_group"
+    ]
+    assert "刘管理 已以主要领导身份审批第 1 稿" in error_of(admin.post(f"/cases/{case_id}/approve", {}), 403)
+    assert group.post(f"/cases/{case_id}/approve", {}).json()["statements"][0]["status"] == "approved"
+
+
+def test_a_profile_with_a_bad_administrator_switch_is_refused(world: World) -> None:
+    admin = world.login("admin")
+    text = (PROFILES_DIR / "default.toml").read_text(encoding="utf-8")
+    refused = admin.post(
+        "/settings/profile", data=form(admin, text=text + '\n[response]\nadministrator_approves = "yes"\n')
+    )
+    assert refused.status_code == 400 and "administrator_approves 应为 true 或 false" in refused.text
+
+
+# ---- item 10: reading by unit ---------------------------------------------------------------------
+
+
+def test_alerts_and_cases_are_read_by_unit(world: World) -> None:
+    office, edu, chief, admin = (
+        api(world, "office"),
+        api(world, "edu"),
+        api(world, "chief"),
+        api(world, "admin"),
+    )
+    case_id = opened_case(world, office)
+    assert edu.get("/alerts").json()["items"] == []
+    assert "钱教育 无权查看预警" in error_of(edu.get(f"/alerts/{world.alert_id}"), 403)
+    assert edu.get("/cases").json()["items"] == []
+    assert error_of(edu.get(f"/cases/{case_id}"), 403) == (
+        f"钱教育 无权查看工单 #{case_id}：它属于其他单位（只能查看本单位及其下级单位的内容）"
+    )
+    for reader in (office, chief, admin):  # the unit itself, the city above it, the administrator
+        assert [a["id"] for a in reader.get("/alerts").json()["items"]] == [world.alert_id]
+        assert [c["id"] for c in reader.get("/cases").json()["items"]] == [case_id]
+        assert reader.get(f"/cases/{case_id}").status_code == 200
+    # The console reads the same way.
+    page = edu.client.get(f"/cases/{case_id}")
+    assert page.status_code == 403 and "无权查看工单" in page.text
+    assert "南京鼓楼医院发生医疗事故" not in edu.client.get("/cases").text
+    assert "南京鼓楼医院发生医疗事故" not in edu.client.get("/alerts").text
+    assert "南京鼓楼医院发生医疗事故" in office.client.get("/alerts").text
+
+
+def test_reports_are_read_and_written_by_unit(world: World) -> None:
+    office, edu, chief = api(world, "office"), api(world, "edu"), api(world, "chief")
+    special = office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id})
+    assert special.status_code == 200, special.text
+    report_id = special.json()["id"]
+    assert edu.get("/reports").json()["items"] == []
+    assert "钱教育 无权查看报告" in error_of(edu.get(f"/reports/{report_id}/file"), 403)
+    assert edu.client.get(f"/reports/{report_id}/file").status_code == 403
+    assert edu.client.get(f"/reports/{report_id}").status_code == 403
+    assert chief.get(f"/reports/{report_id}/file").status_code == 200  # the city above reads it
+
+    others = edu.post("/reports", {"kind": "daily", "format": "html", "unit": "市卫生健康委员会"})
+    assert error_of(others, 403).startswith("钱教育 不能生成市卫生健康委员会的日报")
+    top = edu.post("/reports", {"kind": "daily", "format": "html", "unit": "南京市人民政府"})
+    assert error_of(top, 403).startswith("钱教育 不能生成南京市人民政府的日报")
+    own = edu.post("/reports", {"kind": "daily", "format": "html"})  # without a unit: one's own
+    assert own.status_code == 200 and "市教育局" in own.json()["title"]
+    assert [r["id"] for r in edu.get("/reports").json()["items"]] == [own.json()["id"]]
+    assert [r["id"] for r in office.get("/reports").json()["items"]] == [report_id]
+    assert {r["id"] for r in chief.get("/reports").json()["items"]} == {report_id, own.json()["id"]}
+
+
+def test_drills_are_read_and_operated_by_unit(world: World) -> None:
+    office, edu, admin = api(world, "office"), api(world, "edu"), api(world, "admin")
+    created = office.post("/drills", {"scenario": "hospital_rumour", "speed": 60})
+    assert created.status_code == 201, created.text
+    drill = created.json()
+    assert edu.get("/drills").json()["items"] == []
+    assert "钱教育 无权查看演练" in error_of(edu.get(f"/drills/{drill['id']}"), 403)
+    paused = edu.post(f"/drills/{drill['id']}/pause")
+    assert error_of(paused, 403) == (
+        "钱教育 不是 市卫生健康委员会（或其上级单位）的办公室人员或管理员，不能暂停该单位的演练"
+    )
+    assert edu.client.get(f"/drills/{drill['id']}").status_code == 403
+    refused = edu.client.post(f"/drills/{drill['id']}/stop", data=form(edu.client))
+    assert refused.status_code == 403 and "不能结束该单位的演练" in refused.text
+    shown = office.get(f"/drills/{drill['id']}").json()
+    assert shown["state"] == "running" and shown["unit"] == "市卫生健康委员会"
+    assert office.post(f"/drills/{drill['id']}/pause").json()["state"] == "paused"
+    assert admin.post(f"/drills/{drill['id']}/resume").json()["state"] == "running"
+
+
+# ---- item 13: a roster takes only people of the unit or below ---------------------------------------
+
+
+def test_an_office_puts_only_its_own_people_on_duty(world: World) -> None:
+    office = world.login("office")
+    with world.rt.sessions() as session:
+        health = org.find_unit(session, "市卫生健康委员会").id
+    outsider = person_id(world, "钱教育")
+    refused = office.post(
+        f"/duty/{health}/override",
+        data=form(
+            office, person=str(outsider), day="2026-11-21", start="08:30", end="08:30", hours="all_day"
+        ),
+    )
+    assert refused.status_code == 400
+    assert (
+        "钱教育（市教育局） 不是 市卫生健康委员会 或其下级单位的人员，不能排入 市卫生健康委员会 的值班表"
+        in refused.text
+    )
+    with world.rt.sessions() as session:
+        assert session.scalars(select(DutyOverride)).all() == []
+    page = office.get(f"/duty?unit={health}&month=2026-11")
+    assert "孙监测" in page.text and "钱教育" not in page.text  # not offered
+    own = office.post(
+        f"/duty/{health}/override",
+        data=form(
+            office, person=str(person_id(world, "孙监测")), day="2026-11-21", start="08:30", end="08:30"
+        ),
+    )
+    assert own.status_code == 303
