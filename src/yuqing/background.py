@@ -9,18 +9,22 @@ from __future__ import annotations
 import logging
 import threading
 
+from yuqing.storage import StorageAlarm, StorageProblem, storage_problem
+
 log = logging.getLogger(__name__)
 
 
 class PeriodicWorker:
     """Calls `work()` until stopped: again at once while it reports more to do, else after
-    `interval` seconds. A failing round is logged and the next one runs as usual."""
+    `interval` seconds. A failing round is logged and the next one runs as usual; a full disk or
+    a read-only database is logged once when it starts, not at every round."""
 
     def __init__(self, name: str, interval: float) -> None:
         self.name = name
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._alarm = StorageAlarm()
 
     def work(self) -> bool:
         """One round of work; True when more is waiting."""
@@ -44,7 +48,11 @@ class PeriodicWorker:
             more = False
             try:
                 more = self.work()
-            except Exception:
-                log.exception("%s: a round of work failed", self.name)
+            except Exception as exc:
+                problem = storage_problem(exc)
+                if problem in (StorageProblem.DISK_FULL, StorageProblem.READ_ONLY):
+                    self._alarm.report(problem, exc, self.name)
+                else:
+                    log.exception("%s: a round of work failed", self.name)
             if not more:
                 self._stop.wait(self.interval)

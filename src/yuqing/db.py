@@ -1,18 +1,22 @@
 """Database access: the engine, sessions, the declarative base and column types shared by domains.
 
 SQLite is the embedded default (WAL journal, busy timeout, foreign keys on); PostgreSQL is the
-scale-out store. Timestamps are stored in UTC and always come back as aware datetimes.
+scale-out store. Timestamps are stored in UTC and always come back as aware datetimes. A SQLite
+file this process may not write (its permissions, its directory's, a read-only mount) is opened
+read-only, so that what only reads still works and every write says the database is read-only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -62,10 +66,15 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+# Every id column is an INTEGER, which PostgreSQL stores in 32 bits: no row has a larger id.
+MAX_ID = 2**31 - 1
+
+
+def _sqlite_pragmas(busy_timeout_ms: int, *, read_only: bool = False) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:  # switching the journal is a write
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of bulk writes stay hot
@@ -77,17 +86,61 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return on_connect
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and for in-memory ones."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.database.startswith("file:"):
+        return None  # already a SQLite URI: opened as written
+    return Path(parsed.database)
+
+
+def sqlite_read_only(path: Path) -> bool:
+    """Whether an existing SQLite file can only be read by this process: the file is not writable,
+    or its directory is not and SQLite could not create its journal (or WAL and shared-memory
+    files) there."""
+    if not path.exists():
+        return False
+    if not os.access(path, os.W_OK):
+        return True
+    if os.access(path.parent, os.W_OK):
+        return False
+    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    return not all(p.exists() and os.access(p, os.W_OK) for p in companions)
+
+
+def _read_only_uri(path: Path) -> str:
+    """A read-only SQLite URI for the file. Where SQLite cannot create the WAL index (a read-only
+    directory or mount without a `-shm` file), the file is opened as immutable: nothing can change
+    it there anyway."""
+    options = "mode=ro"
+    shm = path.with_name(path.name + "-shm")
+    if not os.access(path.parent, os.W_OK) and not shm.exists():
+        options += "&immutable=1"
+    return f"sqlite:///file:{quote(str(path.resolve()))}?{options}&uri=true"
+
+
+def is_read_only(engine: Engine) -> bool:
+    """Whether the engine opened its SQLite file read-only (`make_engine` does for files this
+    process may not write)."""
+    return engine.url.get_backend_name() == "sqlite" and engine.url.query.get("mode") == "ro"
+
+
 def make_engine(settings: Settings) -> Engine:
     """An engine for the configured database, with SQLite tuned for one writer and many readers."""
     url = settings.database_url
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        read_only = path is not None and sqlite_read_only(path)
+        if read_only and path is not None:
+            url = _read_only_uri(path)
+        elif path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000, "check_same_thread": False}
         )
-        event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_busy_timeout_ms))
+        event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_busy_timeout_ms, read_only=read_only))
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -525,6 +525,7 @@ def test_the_public_api_is_pinned() -> None:
         "list_notifications",
         "mark_read",
         "neutralise_markdown",
+        "reclaim_abandoned",
         "register",
         "requeue",
         "unread_count",

@@ -1,6 +1,7 @@
 """The console in a real browser: Debian's headless Chromium driven by Playwright against a real
 HTTP server on 127.0.0.1. Log in, see the dashboard, open an event, acknowledge an alert, take a
-case through approval to release, and be refused as a role that may not approve.
+case through approval to release, and be refused as a role that may not approve; read the API
+description at /docs. Nothing on the way may break the pages' Content-Security-Policy.
 
 The screenshots are kept in `tests/web/screenshots/` for a person to look at.
 """
@@ -139,6 +140,11 @@ def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
         page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        # Chromium reports what the policy blocked on the console: the pages must need nothing of it.
+        blocked: list[str] = []
+        policy = "Content Security Policy"
+        page.on("console", lambda m: blocked.append(f"{page.url}: {m.text}") if policy in m.text else None)
+        page.on("pageerror", lambda e: blocked.append(str(e)))
 
         page.goto(console)
         assert "/login" in page.url  # nothing without logging in
@@ -239,5 +245,12 @@ def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
         expect(page.locator("body")).to_contain_text("进行中")
         expect(page.locator("body")).to_contain_text("医院H7N9死亡病例谣言")
         shot(page, "09-drill-started")
+
+        # The API description, from the vendored Swagger UI, for a signed-in person.
+        page.goto(f"{console}/docs")
+        expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+        expect(page.locator("body")).to_contain_text("/api/v1/cases/{case_id}/release")
+        shot(page, "10-api-docs")
         assert not dialogs, f"scraped text ran as script: {dialogs}"
+        assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
         browser.close()

@@ -11,12 +11,13 @@ from typing import Any, ParamSpec, TypeVar
 import orjson
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from yuqing.ingest.connectors.base import ConnectorError
 from yuqing.ingest.errors import IngestError
 from yuqing.ingest.schedule import ScheduleError
-from yuqing.runtime import Runtime, open_runtime
+from yuqing.runtime import OutdatedReadOnlyDatabase, Runtime, open_runtime
+from yuqing.storage import storage_problem
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,8 +56,17 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             fail(f"配置有误：{problems}")
-        except OperationalError as exc:
-            fail(f"数据库错误：{exc.orig}")
+        except OutdatedReadOnlyDatabase as exc:
+            fail(str(exc))
+        except (DBAPIError, OSError) as exc:
+            problem = storage_problem(exc)  # a full disk or a read-only database, said plainly
+            if problem is not None:
+                fail(problem.message)
+            if isinstance(exc, OperationalError):
+                fail(f"数据库错误：{exc.orig}")
+            if isinstance(exc, OSError):
+                fail(str(exc))
+            raise
         except USER_ERRORS as exc:
             fail(str(exc))
         raise AssertionError("unreachable")

@@ -27,6 +27,7 @@ from yuqing.notify.outbox import (
     inbox,
     list_notifications,
     mark_read,
+    reclaim_abandoned,
     requeue,
     unread_count,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "list_notifications",
     "mark_read",
     "neutralise_markdown",
+    "reclaim_abandoned",
     "register",
     "requeue",
     "unread_count",

@@ -8,7 +8,10 @@ and it loads a zero-argument factory (usually the class). A plugin that is missi
 load disables its kind with a logged error that is also stored on every notification for it; it
 never takes the outbox down.
 
-Webhook URLs are configured by administrators, so they may point anywhere, loopback included.
+Webhook URLs are configured by administrators, yet they go through the ingest fetcher's address
+guard like every other outbound request: a robot URL that resolves to a private, loopback or
+link-local address is refused (unless `allow_private_addresses` is on), so a webhook cannot be
+used to reach the internal network.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
+# The one address guard of outbound HTTP. Private names: the fetcher does not export a transport yet.
+from yuqing.ingest.fetcher import FetchPolicy, _BlockedConnection, _guarded_transport
 from yuqing.notify.messages import (
     Message,
     dingtalk_payload,
@@ -119,25 +124,42 @@ def _short(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-_tls_context: ssl.SSLContext | None = None
+_webhook_clients: dict[bool, httpx.Client] = {}
+_clients_lock = threading.Lock()
 
 
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every webhook client: building one reads the CA bundle (~0.1 s)."""
-    global _tls_context
-    if _tls_context is None:
-        _tls_context = httpx.create_ssl_context()
-    return _tls_context
+def _webhook_client(allow_private: bool) -> httpx.Client:
+    """One client per address policy for every webhook, kept for the process (a TLS context reads
+    the CA bundle, ~0.1 s). Its transport is the fetcher's: it resolves the host itself and
+    refuses non-public addresses when each connection is opened, so DNS rebinding cannot get
+    past it; no proxies from the environment (they would connect for us, unchecked), no
+    redirects."""
+    with _clients_lock:
+        client = _webhook_clients.get(allow_private)
+        if client is None:
+            transport = _guarded_transport(FetchPolicy(allow_private_addresses=allow_private))
+            client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
+            _webhook_clients[allow_private] = client
+        return client
 
 
-def _post_json(url: str, body: Mapping[str, Any], timeout: float) -> tuple[int, dict[str, Any]]:
+def _post_json(
+    url: str, body: Mapping[str, Any], timeout: float, *, allow_private: bool = False
+) -> tuple[int, dict[str, Any]]:
     """POST a JSON body; the HTTP status and the JSON object answered. Transport problems,
-    throttling and server errors raise a retryable DeliveryError, other refusals a final one."""
+    throttling and server errors raise a retryable DeliveryError, other refusals (an internal
+    address among them) a final one."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise DeliveryError(f"webhook 地址不是 http(s) 地址：{url[:100]}", retryable=False)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, verify=_tls()) as client:
-            response = client.post(url, json=dict(body))
+        response = _webhook_client(allow_private).post(url, json=dict(body), timeout=timeout)
+    except _BlockedConnection as exc:
+        host = urlsplit(url).hostname or url[:100]
+        raise DeliveryError(
+            f"已拒绝发送：webhook 地址 {host} 指向内网、本机或保留地址；机器人地址应为钉钉、企业微信或"
+            "飞书的公网地址，如确需发往内网，请管理员开启 allow_private_addresses",
+            retryable=False,
+        ) from exc
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"请求超时（{timeout:g} 秒）：{exc.__class__.__name__}", retryable=True) from exc
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -185,7 +207,9 @@ class _RobotChannel:
         self, payload: Mapping[str, Any], address: str, *, secret: str | None, settings: Settings
     ) -> Receipt:
         url, body = self.signed(payload, address, secret) if secret else (address, dict(payload))
-        status, data = _post_json(url, body, settings.notify_timeout_seconds)
+        status, data = _post_json(
+            url, body, settings.notify_timeout_seconds, allow_private=settings.allow_private_addresses
+        )
         code = next((data[f] for f in self.code_fields if f in data), None)
         text = next((str(data[f]) for f in self.message_fields if f in data), "")
         if code is None:

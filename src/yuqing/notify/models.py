@@ -73,6 +73,9 @@ class Notification(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Set by the worker that claimed the row; its results are written only while it still owns it.
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    # The claiming process (`yuqing.process.process_identity`): a restart takes over at once what a
+    # dead process left `sending`, rather than after its lease.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

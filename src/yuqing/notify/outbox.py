@@ -11,8 +11,12 @@ is a lease: the row becomes `sending` until `lease_until`, under a claim token. 
 claim the same row: PostgreSQL locks the candidates with `FOR UPDATE SKIP LOCKED`; SQLite has one
 writer and the claim is a conditional UPDATE that only succeeds if the row is still as it was
 read. A worker that dies mid-send leaves its rows `sending`; once the lease expires another worker
-takes them over, logs the interrupted attempt and sends again. Results are written only while the
-token still matches, so a worker that overran its lease cannot overwrite its successor's result.
+takes them over, logs the interrupted attempt and sends again. A claim also names the claiming
+process (`claimed_by`, host:pid:start): when `yuqing serve` starts again after a crash, its worker
+ends at once the leases of a process of this machine that is gone (`reclaim_abandoned`), and as
+rows go out oldest first, the interrupted ones go before anything queued since. Results are written
+only while the token still matches, so a worker that overran its lease cannot overwrite its
+successor's result.
 
 Delivery is therefore *at least once* at the transport level, which is the best any webhook or
 SMTP server allows: none of them takes an idempotency key. The dedup key and the claim make a
@@ -52,6 +56,7 @@ from yuqing.notify.channels import (
 )
 from yuqing.notify.messages import Message
 from yuqing.notify.models import Notification, NotificationAttempt, NotificationStatus, can_transition
+from yuqing.process import is_alive, process_identity
 from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -264,6 +269,7 @@ def _claim(rt: Runtime, size: int, counts: DeliveryCounts) -> tuple[list[_Claim]
     now = rt.clock()
     lease_until = now + lease_length(rt.settings.notify_timeout_seconds, size)
     token = uuid.uuid4().hex
+    claimant = process_identity()
     max_attempts = rt.settings.notify_max_attempts
     claims: list[_Claim] = []
     with transaction(rt.sessions) as session:
@@ -288,6 +294,7 @@ def _claim(rt: Runtime, size: int, counts: DeliveryCounts) -> tuple[list[_Claim]
                     "status": new_status.value,
                     "lease_until": None,
                     "claim_token": None,
+                    "claimed_by": None,
                     "last_error": f"投递 {row.attempts} 次均未完成（进程中断），已放弃",
                 }
             else:
@@ -296,6 +303,7 @@ def _claim(rt: Runtime, size: int, counts: DeliveryCounts) -> tuple[list[_Claim]
                     "attempts": row.attempts + 1,
                     "lease_until": lease_until,
                     "claim_token": token,
+                    "claimed_by": claimant,
                 }
             result = session.execute(
                 update(Notification)
@@ -335,6 +343,40 @@ def _claim(rt: Runtime, size: int, counts: DeliveryCounts) -> tuple[list[_Claim]
                 )
             )
     return claims, len(rows)
+
+
+def reclaim_abandoned(rt: Runtime) -> list[int]:
+    """End now the leases of rows left `sending` by a process of this machine that is gone (or whose
+    pid now belongs to another process), so the next round takes them over at once: logged as
+    interrupted, then sent again, oldest first. Rows of a live process, of another machine, or
+    claimed before claims named their process keep their lease. The ids reclaimed."""
+    now = rt.clock()
+    me = process_identity()
+    reclaimed: list[int] = []
+    with transaction(rt.sessions) as session:
+        rows = session.execute(
+            select(Notification.id, Notification.claimed_by, Notification.claim_token).where(
+                Notification.status == S.SENDING.value, Notification.claimed_by.is_not(None)
+            )
+        ).all()
+        for notification_id, claimant, token in rows:
+            if claimant == me or is_alive(claimant) is not False:
+                continue
+            ended = session.execute(
+                update(Notification)
+                .where(
+                    Notification.id == notification_id,
+                    Notification.status == S.SENDING.value,
+                    Notification.claim_token == token,  # still that claim, not a newer one
+                )
+                .values(lease_until=now)
+                .execution_options(synchronize_session=False)
+            )
+            if ended.rowcount == 1:  # type: ignore[attr-defined]
+                reclaimed.append(notification_id)
+    if reclaimed:
+        log.warning("notifications left sending by a process that ended, taken over now: %s", reclaimed)
+    return reclaimed
 
 
 def _channel(kind: str, cache: dict[str, Channel | ChannelUnavailable]) -> Channel:
@@ -390,7 +432,7 @@ def _finish(rt: Runtime, claim: _Claim, result: _Result) -> NotificationStatus:
     """Record the attempt and the notification's new state (if this worker still owns it)."""
     now = rt.clock()
     settings = rt.settings
-    values: dict[str, Any] = {"lease_until": None, "claim_token": None}
+    values: dict[str, Any] = {"lease_until": None, "claim_token": None, "claimed_by": None}
     if result.rendered is not None:
         values["payload"] = result.rendered
     if result.ok:
@@ -451,6 +493,7 @@ def requeue(session: Session, notification_id: int) -> Notification:
     row.next_attempt_at = None
     row.lease_until = None
     row.claim_token = None
+    row.claimed_by = None
     row.last_error = None
     session.flush()
     return row
@@ -557,14 +600,19 @@ def mark_read(
 
 class NotificationWorker(PeriodicWorker):
     """Delivers due notifications inside `yuqing serve`: again at once while a full batch was
-    claimed, else every `interval` seconds."""
+    claimed, else every `interval` seconds. Its first round takes over what a process that died
+    left half sent (`reclaim_abandoned`)."""
 
     def __init__(self, rt: Runtime, *, interval: float = 5.0, batch: int = 100) -> None:
         super().__init__("yuqing-notify", interval)
         self._rt = rt
         self._batch = batch
+        self._reclaimed = False
 
     def work(self) -> bool:
+        if not self._reclaimed:
+            reclaim_abandoned(self._rt)
+            self._reclaimed = True
         counts = deliver_due(self._rt, limit=self._batch)
         if counts.claimed:
             log.info("notifications: %s", counts.as_dict())

@@ -2,7 +2,8 @@
 fpdf2 in a Chinese font), HTML (one self-contained page) and Excel (the document's tables).
 
 Text from collected posts is only ever inserted as text: escaped in HTML, as runs in Word, as
-strings in PDF and Excel cells (a leading `=` is neutralised so a spreadsheet never runs it).
+strings in PDF, and in Excel as text cells (`text_cell`: nothing that starts like a formula ever
+becomes one).
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ import base64
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from yuqing.reports.document import Bullets, Document, Figure, Paragraph, Quote, Table
 from yuqing.reports.fonts import find_fonts
 
-__all__ = ["FORMATS", "ReportFormatError", "render", "template_path"]
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell, MergedCell
+    from openpyxl.worksheet.worksheet import Worksheet
+
+__all__ = ["FORMATS", "FORMULA_STARTS", "ReportFormatError", "render", "template_path", "text_cell"]
 
 FORMATS = ("docx", "pdf", "html", "xlsx")
 MEDIA_TYPES = {
@@ -364,8 +369,22 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
 # ---- Excel -----------------------------------------------------------------------------------------
 
 
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+# What makes a spreadsheet read text as a formula (or, pasted on, as the start of one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(sheet: Worksheet, row: int, column: int, value: str) -> Cell | MergedCell:
+    """Write `value` into a cell as text, whatever it starts with. Every cell filled from stored
+    data goes through here: a unit named `=HYPERLINK(…)` or a post starting with `@` or `-` must
+    show as the text it is, never become a formula. openpyxl makes any string starting with "="
+    a formula, so the cell is typed as a string; one that looks like a formula also gets Excel's
+    quote prefix (the leading apostrophe), so editing it in Excel or WPS keeps it text."""
+    cell = sheet.cell(row, column)
+    cell.value = value
+    cell.data_type = "s"
+    if value.startswith(FORMULA_STARTS):
+        cell.quotePrefix = True
+    return cell
 
 
 def to_xlsx(document: Document) -> bytes:
@@ -394,25 +413,26 @@ def to_xlsx(document: Document) -> bytes:
             title = title[:26] + f"{len(used)}"
         used.add(title)
         sheet = book.create_sheet(title)
-        sheet.cell(1, 1, document.title).font = Font(bold=True, size=14)
+        text_cell(sheet, 1, 1, document.title).font = Font(bold=True, size=14)
         sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(table.columns))
         sheet.cell(1, 1).alignment = Alignment(horizontal="center")
         meta = "；".join(f"{label}：{value}" for label, value in document.meta)
-        sheet.cell(
+        text_cell(
+            sheet,
             2,
             1,
             f"填报单位：{document.issuer}　填报日期：{issued_text(document)}" + (f"　{meta}" if meta else ""),
         )
         sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(table.columns))
         for c, heading in enumerate(table.columns, start=1):
-            cell = sheet.cell(3, c, heading)
+            cell = text_cell(sheet, 3, c, heading)
             cell.font = Font(bold=True)
             cell.fill = PatternFill("solid", fgColor="E7E6E6")
             cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
             cell.border = border
         for r, row in enumerate(table.rows, start=4):
             for c, value in enumerate(row, start=1):
-                cell = sheet.cell(r, c, _cell(value))
+                cell = text_cell(sheet, r, c, value)
                 cell.alignment = Alignment(vertical="top", wrap_text=True)
                 cell.border = border
         for c, heading in enumerate(table.columns, start=1):

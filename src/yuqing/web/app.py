@@ -1,39 +1,72 @@
-"""The FastAPI application: the domains' routers and the console pages, composed."""
+"""The FastAPI application: the domains' routers and the console pages, composed; how refusals,
+unknown paths and a failing disk are answered; the API's description (behind the login)."""
 
 from __future__ import annotations
 
+import html
+import http
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from yuqing import __version__
 from yuqing.ingest.store import PostWriter
 from yuqing.ingest.views import build_router
 from yuqing.runtime import Runtime
+from yuqing.storage import StorageAlarm, StorageProblem, storage_problem
+from yuqing.web.api.responses import SIGNED_IN, describe_errors
+from yuqing.web.csp import SecurityHeaders
+
+# What the routes of the ingest domain answer besides success (its module declares none yet):
+# the login (read routes) or the source's token (webhook), an unknown source or post, a push over
+# the size limit, and the storage conditions every request can meet.
+INGEST_READ_ERRORS = SIGNED_IN
+INGEST_EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("get", "/api/v1/posts"): (404,),
+    ("post", "/api/v1/webhooks/{source_id}"): (401, 404, 413, 503, 507),
+}
+
+
+# FastAPI's own refusals, in the users' language.
+FRAMEWORK_MESSAGES = {
+    "There was an error parsing the body": "请求内容无法解析：应为 UTF-8 编码的 JSON",
+}
 
 
 def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     writer = writer or PostWriter(rt.sessions, rt.settings, rt.clock)
-    app = FastAPI(title="yuqing 网络舆情监测与应急处置平台", version=__version__)
+    # The description and its pages are served by `yuqing.web.docs`, to signed-in people only.
+    app = FastAPI(
+        title="yuqing 网络舆情监测与应急处置平台",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.runtime = rt
     app.state.writer = writer
+    alarm = StorageAlarm()  # a full disk is logged once, not once per request
     from fastapi import Depends
 
     from yuqing.analysis.views import build_router as analysis_router
     from yuqing.web import auth
 
     logged_in = [Depends(auth.current_user)]
-    for router in build_router(rt, writer, guard=logged_in):
-        app.include_router(router)
-    app.include_router(analysis_router(rt, guard=logged_in))
+    read_routes, webhook_routes = build_router(rt, writer, guard=logged_in)
+    app.include_router(read_routes, responses=INGEST_READ_ERRORS)
+    app.include_router(webhook_routes)
+    app.include_router(analysis_router(rt, guard=logged_in), responses=SIGNED_IN)
 
     auth.install(app)  # /login, /logout; LoginRequired → login page or 401, Forbidden → 403
-    from yuqing.web import api, pages
+    from yuqing.web import api, docs, pages
     from yuqing.web.templating import STATIC_DIR
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -42,10 +75,27 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     from yuqing.web import live
 
     app.include_router(live.build_router(rt))  # /live: server-sent alerts and deadline changes
+    app.include_router(docs.router)  # /openapi.json and /docs, for signed-in people
+    app.add_middleware(SecurityHeaders)  # the Content-Security-Policy of every page
+
+    def described() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_errors(FastAPI.openapi(app), also=INGEST_EXTRA_ERRORS)
+        return app.openapi_schema
+
+    app.openapi = described  # type: ignore[method-assign]
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": {"status": exc.status_code, "message": exc.detail}}, exc.status_code)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Headers go along; a 405 says every method the path takes (Allow), not only those of the
+        # first route that matched it.
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(app, request)
+        message = _chinese(request, exc, headers.get("Allow", ""))
+        return JSONResponse(
+            {"error": {"status": exc.status_code, "message": message}}, exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -58,6 +108,23 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
         body = {"status": 422, "message": message, "detail": jsonable_encoder(exc.errors())}
         return JSONResponse({"error": body}, 422)
 
+    async def storage_failed(request: Request, exc: Exception) -> Response:
+        """A full disk, a read-only database, a number no row can have: a clear answer, logged
+        once per condition instead of a traceback per request. Anything else stays a 500."""
+        problem = storage_problem(exc)
+        if problem is None:
+            raise exc
+        if problem is not StorageProblem.OUT_OF_RANGE:
+            await run_in_threadpool(alarm.report, problem, exc, f"{request.method} {request.url.path}")
+        status = problem.http_status
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": {"status": status, "message": problem.message}}, status)
+        title = "找不到" if status == 404 else "暂时无法完成"
+        return HTMLResponse(_plain_page(title, problem.message), status)
+
+    for kind in (DBAPIError, OSError, OverflowError):
+        app.add_exception_handler(kind, storage_failed)
+
     from yuqing import observability
 
     observability.install(app, rt)  # /readyz, and /metrics with request timing when enabled
@@ -67,3 +134,41 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """The methods some route of the app takes at this request's path."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+def _chinese(request: Request, exc: StarletteHTTPException, allowed: str) -> Any:
+    """The router's own refusals (no such path, a method the path does not take) in Chinese; a
+    route's message is already in Chinese and passes unchanged."""
+    if isinstance(exc.detail, str) and exc.detail in FRAMEWORK_MESSAGES:
+        return FRAMEWORK_MESSAGES[exc.detail]
+    try:
+        phrase = http.HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        return exc.detail
+    if exc.detail != phrase:
+        return exc.detail
+    if exc.status_code == 404:
+        return f"找不到 {request.url.path}"
+    if exc.status_code == 405:
+        hint = f"（可用：{allowed}）" if allowed else ""
+        return f"{request.url.path} 不接受 {request.method} 请求{hint}"
+    return exc.detail
+
+
+def _plain_page(title: str, message: str) -> str:
+    """A page for the console when even rendering a page may fail: no template, no database."""
+    return (
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<link rel="stylesheet" href="/static/console.css"></head><body><main><h1>{title}</h1>'
+        f'<p>{html.escape(message)}</p><p><a href="/">返回首页</a></p></main></body></html>'
+    )

@@ -41,7 +41,7 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
     ]
     for worker in background:
         worker.start()
-    print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，Ctrl+C 退出）", flush=True)
+    print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，登录后可见；Ctrl+C 退出）", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from yuqing.runtime import Runtime
+from yuqing.web.api.responses import SIGNED_IN
 from yuqing.web.auth import current_user
 
 __all__ = ["build_router"]
@@ -16,7 +17,7 @@ __all__ = ["build_router"]
 def build_router(rt: Runtime) -> APIRouter:
     from yuqing.web.api import alerts, cases, drills, notifications, org, reports, stats
 
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_user)])
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_user)], responses=SIGNED_IN)
     for module in (alerts, cases, org, stats, notifications, reports, drills):
         router.include_router(module.build_router(rt))
     return router

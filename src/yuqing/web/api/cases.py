@@ -7,90 +7,110 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from yuqing.cases import service as cases
+from yuqing.cases.models import STAGE_LABELS
 from yuqing.cases.workflow import parse_stage
+from yuqing.org.scope import scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.api.errors import audited, service_errors
+from yuqing.web.api.params import Body, BodyId, CaseId, Offset, TaskId
+from yuqing.web.api.responses import REFUSED, errors
 from yuqing.web.auth import User, current_user, verify_csrf
 from yuqing.web.pages import queries
 
 CurrentUser = Annotated[User, Depends(current_user)]
 Limit = Annotated[int, Query(ge=1, le=500, description="每页条数")]
-Offset = Annotated[int, Query(ge=0, description="跳过条数")]
 CSRF = [Depends(verify_csrf)]
+# The stage filter takes a stage's code or its Chinese label.
+StageName = Annotated[
+    str | None,
+    Query(
+        description="阶段：代码（reported…）或中文名（报告…）",
+        json_schema_extra={"enum": [*STAGE_LABELS, *STAGE_LABELS.values()]},
+    ),
+]
 
 
-class OpenCase(BaseModel):
-    event_id: int | None = Field(None, description="由事件开立（有预警时关联其预警）")
-    alert_id: int | None = Field(None, description="由预警开立")
-    post_id: int | None = Field(None, description="由一条信息手工开立")
+# Bounds that keep a due time computable: no task or extension runs longer than a year.
+MAX_WORKING_DAYS = 250
+MAX_HOURS = 366 * 24.0
+
+
+class OpenCase(Body):
+    event_id: BodyId | None = Field(None, description="由事件开立（有预警时关联其预警）")
+    alert_id: BodyId | None = Field(None, description="由预警开立")
+    post_id: BodyId | None = Field(None, description="由一条信息手工开立")
     unit: str | None = Field(None, description="责任单位（名称或编号；默认为预警的单位）")
     grade: str | None = Field(None, description="手工开立时的等级代码 I..IV")
 
 
-class Advance(BaseModel):
+class Advance(Body):
     stage: str = Field(description="reported/assessed/disposing/following/summarised/closed 或 报告…结案")
     category: str | None = Field(None, description="顺带设置的舆情类别（研判）")
     summary: str | None = Field(None, description="总结评估")
     note: str = Field("", description="写入时间线的备注")
 
 
-class Categorize(BaseModel):
+class Categorize(Body):
     category: str = Field(
         description="询问/质疑/诉求、属实批评、恶意传播/炒作、捏造/歪曲/谣言/诽谤、建设性建议"
     )
 
 
-class DraftStatement(BaseModel):
+class DraftStatement(Body):
     facts: str = Field(description="已核实的事实（快报事实）")
     causes: str | None = Field(None, description="原因（慎报原因）")
     progress: str | None = Field(None, description="进展（重报进展）")
 
 
-class Approve(BaseModel):
+class Approve(Body):
     reject: bool = Field(False, description="驳回而非批准")
     comment: str | None = Field(None, description="审批意见")
 
 
-class Release(BaseModel):
+class Release(Body):
     channel: str = Field(description="新闻通稿、官方微博/微信、新闻发布会、跟帖回应、专家解读、媒体采访")
 
 
-class Respond(BaseModel):
+class Respond(Body):
     text: str = Field(description="回应内容")
     formal: bool = Field(False, description="正式答复意见")
 
 
-class Extend(BaseModel):
+class Extend(Body):
     reason: str = Field(description="书面理由")
     kind: str | None = Field(None, description="延长哪项时限（默认 formal_reply）")
-    days: int | None = Field(None, ge=1, description="自开始起共计的工作日数（默认上限 10）")
+    days: int | None = Field(
+        None, ge=1, le=MAX_WORKING_DAYS, description="自开始起共计的工作日数（默认上限 10）"
+    )
 
 
-class AddTask(BaseModel):
+class AddTask(Body):
     unit: str = Field(description="承办单位（名称或编号）")
     text: str = Field(description="任务内容")
-    working_days: int | None = Field(None, ge=1, description="几个工作日内完成")
-    hours: float | None = Field(None, gt=0, description="几小时内完成")
+    working_days: int | None = Field(
+        None, ge=1, le=MAX_WORKING_DAYS, description="几个工作日内完成（至多一年）"
+    )
+    hours: float | None = Field(None, gt=0, le=MAX_HOURS, description="几小时内完成（至多一年）")
 
 
-class TaskDone(BaseModel):
+class TaskDone(Body):
     result: str = Field(description="办理结果")
 
 
-class Evidence(BaseModel):
-    post_id: int = Field(description="作为证据的信息编号")
+class Evidence(Body):
+    post_id: BodyId = Field(description="作为证据的信息编号")
     note: str | None = Field(None, description="说明")
 
 
-class Regrade(BaseModel):
+class Regrade(Body):
     grade: str = Field(description="等级代码 I..IV")
     reason: str = Field(description="调整理由")
 
 
-class Close(BaseModel):
+class Close(Body):
     summary: str | None = Field(None, description="总结评估（尚未填写时）")
 
 
@@ -108,9 +128,13 @@ def build_router(rt: Runtime) -> APIRouter:
         target = f"case:{case_id}" if case_id is not None else "case:new"
         return audited(rt, user, request, f"case.{name}", target, call, detail)
 
-    @router.get("/cases", summary="工单列表（最新在前，可按阶段筛选），含下一个时限")
+    @router.get("/cases", summary="工单列表（最新在前，可按阶段筛选），含下一个时限", responses=errors(400))
     def case_list(
-        stage: str | None = None, drills: bool = False, limit: Limit = 50, offset: Offset = 0
+        user: CurrentUser,
+        stage: StageName = None,
+        drills: bool = False,
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         try:
             code = parse_stage(stage).value if stage else None
@@ -118,16 +142,30 @@ def build_router(rt: Runtime) -> APIRouter:
             raise HTTPException(400, str(exc)) from exc
         with rt.sessions() as session:
             page = queries.case_page(
-                session, rt.settings.timezone, stage=code, include_drills=drills, limit=limit, offset=offset
+                session,
+                rt.settings.timezone,
+                stage=code,
+                include_drills=drills,
+                limit=limit,
+                offset=offset,
+                scope=scope_of(session, user.person_id),  # only the cases of units the reader sees
             )
         return {"items": page.rows, "limit": limit, "offset": offset, "has_more": page.has_more}
 
-    @router.get("/cases/{case_id}", summary="一个工单：时限、声明、审批、任务、证据、时间线")
-    def case_show(case_id: int) -> dict[str, Any]:
+    @router.get(
+        "/cases/{case_id}", summary="一个工单：时限、声明、审批、任务、证据、时间线", responses=REFUSED
+    )
+    def case_show(case_id: CaseId, user: CurrentUser) -> dict[str, Any]:
         with service_errors():
-            return cases.show(rt, case_id)
+            return cases.show(rt, case_id, str(user.person_id))
 
-    @router.post("/cases", summary="开立工单（由事件、预警或信息）", status_code=201, dependencies=CSRF)
+    @router.post(
+        "/cases",
+        summary="开立工单（由事件、预警或信息）",
+        status_code=201,
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
     def case_open(request: Request, body: OpenCase, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
@@ -148,9 +186,12 @@ def build_router(rt: Runtime) -> APIRouter:
         )
 
     @router.post(
-        "/cases/{case_id}/advance", summary="转入下一阶段（不满足条件时说明原因）", dependencies=CSRF
+        "/cases/{case_id}/advance",
+        summary="转入下一阶段（不满足条件时说明原因）",
+        dependencies=CSRF,
+        responses=REFUSED,
     )
-    def case_advance(request: Request, case_id: int, body: Advance, user: CurrentUser) -> dict[str, Any]:
+    def case_advance(request: Request, case_id: CaseId, body: Advance, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -169,9 +210,9 @@ def build_router(rt: Runtime) -> APIRouter:
             {"stage": body.stage},
         )
 
-    @router.post("/cases/{case_id}/categorize", summary="研判舆情类别", dependencies=CSRF)
+    @router.post("/cases/{case_id}/categorize", summary="研判舆情类别", dependencies=CSRF, responses=REFUSED)
     def case_categorize(
-        request: Request, case_id: int, body: Categorize, user: CurrentUser
+        request: Request, case_id: CaseId, body: Categorize, user: CurrentUser
     ) -> dict[str, Any]:
         return action(
             request,
@@ -182,9 +223,14 @@ def build_router(rt: Runtime) -> APIRouter:
             {"category": body.category},
         )
 
-    @router.post("/cases/{case_id}/statement", summary="起草声明（事实、原因、进展分列）", dependencies=CSRF)
+    @router.post(
+        "/cases/{case_id}/statement",
+        summary="起草声明（事实、原因、进展分列）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
     def case_statement(
-        request: Request, case_id: int, body: DraftStatement, user: CurrentUser
+        request: Request, case_id: CaseId, body: DraftStatement, user: CurrentUser
     ) -> dict[str, Any]:
         return action(
             request,
@@ -202,8 +248,10 @@ def build_router(rt: Runtime) -> APIRouter:
             ),
         )
 
-    @router.post("/cases/{case_id}/approve", summary="审批（或驳回）最新一稿声明", dependencies=CSRF)
-    def case_approve(request: Request, case_id: int, body: Approve, user: CurrentUser) -> dict[str, Any]:
+    @router.post(
+        "/cases/{case_id}/approve", summary="审批（或驳回）最新一稿声明", dependencies=CSRF, responses=REFUSED
+    )
+    def case_approve(request: Request, case_id: CaseId, body: Approve, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -215,8 +263,13 @@ def build_router(rt: Runtime) -> APIRouter:
             {"reject": body.reject},
         )
 
-    @router.post("/cases/{case_id}/release", summary="发布经审批的声明（审批不全时拒绝）", dependencies=CSRF)
-    def case_release(request: Request, case_id: int, body: Release, user: CurrentUser) -> dict[str, Any]:
+    @router.post(
+        "/cases/{case_id}/release",
+        summary="发布经审批的声明（审批不全时拒绝）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
+    def case_release(request: Request, case_id: CaseId, body: Release, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -227,9 +280,12 @@ def build_router(rt: Runtime) -> APIRouter:
         )
 
     @router.post(
-        "/cases/{case_id}/respond", summary="记录对网民的回应（初步回应或正式答复）", dependencies=CSRF
+        "/cases/{case_id}/respond",
+        summary="记录对网民的回应（初步回应或正式答复）",
+        dependencies=CSRF,
+        responses=REFUSED,
     )
-    def case_respond(request: Request, case_id: int, body: Respond, user: CurrentUser) -> dict[str, Any]:
+    def case_respond(request: Request, case_id: CaseId, body: Respond, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -239,8 +295,13 @@ def build_router(rt: Runtime) -> APIRouter:
             {"formal": body.formal},
         )
 
-    @router.post("/cases/{case_id}/extend", summary="延长一项时限（仅一次，须写明理由）", dependencies=CSRF)
-    def case_extend(request: Request, case_id: int, body: Extend, user: CurrentUser) -> dict[str, Any]:
+    @router.post(
+        "/cases/{case_id}/extend",
+        summary="延长一项时限（仅一次，须写明理由）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
+    def case_extend(request: Request, case_id: CaseId, body: Extend, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -252,8 +313,8 @@ def build_router(rt: Runtime) -> APIRouter:
             {"kind": body.kind, "days": body.days},
         )
 
-    @router.post("/cases/{case_id}/tasks", summary="向部门分派任务", dependencies=CSRF)
-    def case_task(request: Request, case_id: int, body: AddTask, user: CurrentUser) -> dict[str, Any]:
+    @router.post("/cases/{case_id}/tasks", summary="向部门分派任务", dependencies=CSRF, responses=REFUSED)
+    def case_task(request: Request, case_id: CaseId, body: AddTask, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -272,9 +333,11 @@ def build_router(rt: Runtime) -> APIRouter:
             {"unit": body.unit},
         )
 
-    @router.post("/cases/{case_id}/tasks/{task_id}/done", summary="任务办结", dependencies=CSRF)
+    @router.post(
+        "/cases/{case_id}/tasks/{task_id}/done", summary="任务办结", dependencies=CSRF, responses=REFUSED
+    )
     def case_task_done(
-        request: Request, case_id: int, task_id: int, body: TaskDone, user: CurrentUser
+        request: Request, case_id: CaseId, task_id: TaskId, body: TaskDone, user: CurrentUser
     ) -> dict[str, Any]:
         return action(
             request,
@@ -285,8 +348,10 @@ def build_router(rt: Runtime) -> APIRouter:
             {"task_id": task_id},
         )
 
-    @router.post("/cases/{case_id}/evidence", summary="添加证据（已采集的信息）", dependencies=CSRF)
-    def case_evidence(request: Request, case_id: int, body: Evidence, user: CurrentUser) -> dict[str, Any]:
+    @router.post(
+        "/cases/{case_id}/evidence", summary="添加证据（已采集的信息）", dependencies=CSRF, responses=REFUSED
+    )
+    def case_evidence(request: Request, case_id: CaseId, body: Evidence, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -298,8 +363,13 @@ def build_router(rt: Runtime) -> APIRouter:
             {"post_id": body.post_id},
         )
 
-    @router.post("/cases/{case_id}/regrade", summary="调整工单等级（领导，须写明理由）", dependencies=CSRF)
-    def case_regrade(request: Request, case_id: int, body: Regrade, user: CurrentUser) -> dict[str, Any]:
+    @router.post(
+        "/cases/{case_id}/regrade",
+        summary="调整工单等级（领导，须写明理由）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
+    def case_regrade(request: Request, case_id: CaseId, body: Regrade, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,
@@ -309,8 +379,10 @@ def build_router(rt: Runtime) -> APIRouter:
             {"grade": body.grade},
         )
 
-    @router.post("/cases/{case_id}/close", summary="结案（须有总结评估）", dependencies=CSRF)
-    def case_close(request: Request, case_id: int, body: Close, user: CurrentUser) -> dict[str, Any]:
+    @router.post(
+        "/cases/{case_id}/close", summary="结案（须有总结评估）", dependencies=CSRF, responses=REFUSED
+    )
+    def case_close(request: Request, case_id: CaseId, body: Close, user: CurrentUser) -> dict[str, Any]:
         return action(
             request,
             user,

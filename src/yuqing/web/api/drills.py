@@ -1,9 +1,10 @@
 """API of drills: the shipped scenarios, the drills with their progress, one drill with its log and
 live score, and creating (and starting) a drill, starting, pausing, resuming and stopping one.
 
-Everyone signed in may look. Changing a drill's state needs 办公室 or 管理员 (the drill service
-itself has no notion of users: the CLI is run by whoever runs the server); letting a drill's
-notices out to e-mail and the chat robots needs 管理员, as the plan wants outside channels used in
+Everyone signed in may look at the drills of the units they see. Changing a drill's state needs
+办公室 or 管理员 of the drill's unit or a unit above it (the drill service checks it for the
+`actor`; the CLI is run by whoever runs the server); letting a drill's notices out to e-mail and
+the chat robots needs 管理员, as the plan wants outside channels used in
 a drill only when the administrator allows it. The console only offers the shipped scenarios: a
 path on the server is not something a browser may name. The replay itself is the server's
 (`yuqing.drills.runner.DrillWorker` inside `yuqing serve`), never the request's.
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from yuqing.cases.service import PermissionDenied
 from yuqing.drills import service
@@ -25,6 +26,8 @@ from yuqing.drills.scenario import shipped_scenarios
 from yuqing.org.roles import Role
 from yuqing.runtime import Runtime
 from yuqing.web.api.errors import audited, error_status, service_errors
+from yuqing.web.api.params import Body, BodyId, DrillId
+from yuqing.web.api.responses import REFUSED
 from yuqing.web.auth import User, audit, current_user, verify_csrf
 
 __all__ = [
@@ -43,12 +46,14 @@ CurrentUser = Annotated[User, Depends(current_user)]
 # Who may start, pause, resume and stop drills (administrators always may).
 OPERATORS: tuple[str, ...] = (Role.OFFICE.value,)
 Action = Literal["start", "pause", "resume", "stop"]
+# A day of scenario in under a second is already more than a drill can use.
+MAX_SPEED = 100_000.0
 
 
-class NewDrill(BaseModel):
+class NewDrill(Body):
     scenario: str = Field(description="内置场景的 key（GET /api/v1/drills/scenarios）")
-    speed: float = Field(1.0, gt=0, description="回放倍速：12 表示场景的一小时在 5 分钟内回放")
-    participants: list[int | str] = Field(
+    speed: float = Field(1.0, gt=0, le=MAX_SPEED, description="回放倍速：12 表示场景的一小时在 5 分钟内回放")
+    participants: list[BodyId | str] = Field(
         default_factory=list, description="参演人员（编号、登录名或姓名）：情景注入通知他们"
     )
     allow_external: bool = Field(
@@ -99,8 +104,9 @@ def create_and_start(
         allow_external=allow_external,
         runner=DrillRunner.SERVER,
         by=by,
+        actor=user.person_id,
     )
-    return service.start_drill(rt, created["id"], runner=DrillRunner.SERVER, by=by)
+    return service.start_drill(rt, created["id"], runner=DrillRunner.SERVER, by=by, actor=user.person_id)
 
 
 def record_creation(
@@ -122,14 +128,15 @@ def change_drill(rt: Runtime, user: User, drill_id: int, action: str, via: str) 
     """Start, pause, resume or stop a drill as the user (the state table decides what may follow)."""
     check_may_operate(user)
     by = by_line(user, via)
+    actor = user.person_id
     if action == "start":
-        return service.start_drill(rt, drill_id, runner=DrillRunner.SERVER, by=by)
+        return service.start_drill(rt, drill_id, runner=DrillRunner.SERVER, by=by, actor=actor)
     if action == "pause":
-        return service.pause_drill(rt, drill_id, by=by)
+        return service.pause_drill(rt, drill_id, by=by, actor=actor)
     if action == "resume":
-        return service.resume_drill(rt, drill_id, by=by)
+        return service.resume_drill(rt, drill_id, by=by, actor=actor)
     if action == "stop":
-        return service.stop_drill(rt, drill_id, by=by)
+        return service.stop_drill(rt, drill_id, by=by, actor=actor)
     raise ValueError(f"未知的演练操作 {action!r}")
 
 
@@ -142,14 +149,14 @@ def build_router(rt: Runtime) -> APIRouter:
         return {"items": service.list_scenarios()}
 
     @router.get("/drills", summary="演练列表（最新在前）：状态、进度、演练事件、预警和工单")
-    def drill_list() -> dict[str, Any]:
-        return {"items": service.list_drills(rt)}
+    def drill_list(user: CurrentUser) -> dict[str, Any]:
+        return {"items": service.list_drills(rt, actor=user.person_id)}
 
-    @router.get("/drills/{drill_id}", summary="一次演练：状态、进度、日志和当前评分")
-    def drill_show(drill_id: int) -> dict[str, Any]:
+    @router.get("/drills/{drill_id}", summary="一次演练：状态、进度、日志和当前评分", responses=REFUSED)
+    def drill_show(drill_id: DrillId, user: CurrentUser) -> dict[str, Any]:
         with service_errors():
-            view = service.drill_status(rt, drill_id)
-            view["score"] = service.score_drill(rt, drill_id)
+            view = service.drill_status(rt, drill_id, actor=user.person_id)
+            view["score"] = service.score_drill(rt, drill_id, actor=user.person_id)
         return view
 
     @router.post(
@@ -157,6 +164,7 @@ def build_router(rt: Runtime) -> APIRouter:
         summary="创建并开始演练（由 yuqing serve 按倍速回放；办公室或管理员）",
         status_code=201,
         dependencies=csrf,
+        responses=REFUSED,
     )
     def drill_create(request: Request, body: NewDrill, user: CurrentUser) -> dict[str, Any]:
         people = [str(p) for p in body.participants]
@@ -187,8 +195,11 @@ def build_router(rt: Runtime) -> APIRouter:
         "/drills/{drill_id}/{action}",
         summary="开始（start）、暂停（pause）、继续（resume）或结束（stop）演练（办公室或管理员）",
         dependencies=csrf,
+        responses=REFUSED,
     )
-    def drill_change(request: Request, drill_id: int, action: Action, user: CurrentUser) -> dict[str, Any]:
+    def drill_change(
+        request: Request, drill_id: DrillId, action: Action, user: CurrentUser
+    ) -> dict[str, Any]:
         return audited(
             rt,
             user,

@@ -5,19 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from yuqing.db import transaction
 from yuqing.notify.models import Notification
 from yuqing.notify.outbox import inbox, mark_read, unread_count
 from yuqing.runtime import Runtime
+from yuqing.web.api.params import Body, BodyId
+from yuqing.web.api.responses import errors
 from yuqing.web.auth import User, audit, current_user, verify_csrf
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-class MarkRead(BaseModel):
-    ids: list[int] | None = Field(None, description="要标为已读的通知编号；不填则全部标为已读")
+class MarkRead(Body):
+    ids: list[BodyId] | None = Field(None, description="要标为已读的通知编号；不填则全部标为已读")
 
 
 def notification_view(item: Notification, zone: str) -> dict[str, Any]:
@@ -52,7 +54,12 @@ def build_router(rt: Runtime) -> APIRouter:
                 "items": [notification_view(n, rt.settings.timezone) for n in items],
             }
 
-    @router.post("/me/notifications/read", summary="标为已读", dependencies=[Depends(verify_csrf)])
+    @router.post(
+        "/me/notifications/read",
+        summary="标为已读",
+        dependencies=[Depends(verify_csrf)],
+        responses=errors(400, 403),  # a body that is not JSON; the CSRF token
+    )
     def read(request: Request, user: CurrentUser, body: MarkRead | None = None) -> dict[str, int]:
         ids = body.ids if body is not None else None
         with transaction(rt.sessions) as session:

@@ -12,6 +12,8 @@ from yuqing.org import duty
 from yuqing.org.service import contact_view, contacts_of, find_person, find_unit, person_view, tree_view
 from yuqing.runtime import Runtime
 from yuqing.web.api.errors import service_errors
+from yuqing.web.api.params import FIRST_YEAR, LAST_YEAR, Offset, in_calendar
+from yuqing.web.api.responses import errors
 from yuqing.web.auth import User, current_user
 from yuqing.web.pages import queries
 from yuqing.workcal.service import load_calendar
@@ -39,6 +41,8 @@ def moment(text: str | None, what: str, default: dt.datetime) -> dt.datetime:
         raise HTTPException(
             400, f"{what} 无法识别：{text!r}；应为 ISO 8601 时间，例如 2026-11-23T18:00"
         ) from None
+    if not in_calendar(value.year):
+        raise HTTPException(400, f"{what} 超出范围：{text!r}；年份应在 {FIRST_YEAR} 到 {LAST_YEAR} 之间")
     return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
 
 
@@ -64,25 +68,25 @@ def build_router(rt: Runtime) -> APIRouter:
         with rt.sessions() as session:
             return tree_view(session)
 
-    @router.get("/org/people", summary="人员及其角色（可按单位筛选）")
+    @router.get("/org/people", summary="人员及其角色（可按单位筛选）", responses=errors(404))
     def people(
         unit: Annotated[str | None, Query(description="单位名称或编号")] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="每页条数")] = 100,
-        offset: Annotated[int, Query(ge=0, description="跳过条数")] = 0,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         with service_errors(), rt.sessions() as session:
             unit_id = find_unit(session, unit).id if unit else None
             rows = queries.people_with_roles(session, unit_id=unit_id, limit=limit + 1, offset=offset)
         return {"items": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
 
-    @router.get("/org/people/{person}", summary="一个人：单位、角色、联系方式")
+    @router.get("/org/people/{person}", summary="一个人：单位、角色、联系方式", responses=errors(404))
     def person(person: str, user: CurrentUser) -> dict[str, Any]:
         with service_errors(), rt.sessions() as session:
             view = person_view(session, find_person(session, person))
         view["contacts"] = visible_contacts(user, view["id"], view["contacts"])
         return view
 
-    @router.get("/org/duty/now", summary="此刻（或指定时间）谁在值班")
+    @router.get("/org/duty/now", summary="此刻（或指定时间）谁在值班", responses=errors(400, 404))
     def duty_now(
         user: CurrentUser,
         unit: UnitRef,
@@ -111,7 +115,7 @@ def build_router(rt: Runtime) -> APIRouter:
                 ],
             }
 
-    @router.get("/org/duty/shifts", summary="值班表（默认从今天起 7 天）")
+    @router.get("/org/duty/shifts", summary="值班表（默认从今天起 7 天）", responses=errors(400, 404))
     def duty_shifts(
         unit: UnitRef,
         start: Annotated[str | None, Query(alias="from", description="起始日期或时间")] = None,
@@ -122,7 +126,7 @@ def build_router(rt: Runtime) -> APIRouter:
             target = find_unit(session, unit)
             return [s.as_dict() for s in duty.shifts(session, target.id, first, last)]
 
-    @router.get("/org/duty/gaps", summary="需要值守却无人值班的时段")
+    @router.get("/org/duty/gaps", summary="需要值守却无人值班的时段", responses=errors(400, 404))
     def duty_gaps(
         unit: UnitRef,
         start: Annotated[str | None, Query(alias="from", description="起始日期或时间")] = None,

@@ -19,6 +19,9 @@
     // Nothing we swap in needs to run code: collected text could only ever become inert markup.
     window.htmx.config.allowScriptTags = false;
     window.htmx.config.allowEval = false;
+    // htmx would add a <style> element for its request indicators (the console uses none); the
+    // Content-Security-Policy allows only our own style sheets.
+    window.htmx.config.includeIndicatorStyles = false;
   }
   // A refusal (400/403/404/409) from one of our actions carries a message fragment and
   // HX-Retarget (the message box): show it. Other error answers fall through to responseError.

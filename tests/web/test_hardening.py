@@ -1,0 +1,227 @@
+"""The web app under hostile or failing conditions: numbers no row can have, methods a path does
+not take, the API description kept for signed-in people, the Content-Security-Policy of every
+page, and a disk that is full or a database that is read-only."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.conftest import FakeClock
+from tests.web.test_api import Api, api, error_of
+from tests.web.test_pages import PASSWORD, World, _quick_hashing, build_world, csrf_of
+from yuqing.runtime import Runtime, open_runtime
+from yuqing.settings import load_settings
+from yuqing.storage import StorageProblem
+from yuqing.web.app import create_app
+
+__all__ = ["_quick_hashing"]  # the fixture, used by every test here
+
+BIG = "99999999999999999999999"  # beyond 2^64: no database integer holds it
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)
+EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
+
+
+@pytest.fixture
+def world(rt: Runtime, clock: FakeClock) -> Iterator[World]:
+    built = build_world(rt, clock)
+    yield built
+    for client in built.clients:
+        client.close()
+
+
+# ---- numbers and methods --------------------------------------------------------------------------
+
+
+def test_numbers_no_row_can_have_are_refused_not_crashed(world: World) -> None:
+    office = api(world, "office")
+    for path in (f"/cases/{BIG}", f"/alerts/{BIG}", f"/reports/{BIG}", f"/drills/{BIG}", f"/cases/{2**31}"):
+        assert "请求参数有误" in error_of(office.get(path), 422), path
+    assert "offset" in error_of(office.get("/cases", offset=BIG), 422)
+    assert "offset" in error_of(office.get("/alerts", offset=BIG), 422)
+    assert "offset" in error_of(office.get("/org/people", offset=BIG), 422)
+    assert "task_id" in error_of(office.post(f"/cases/1/tasks/{BIG}/done", {"result": "办结"}), 422)
+    # Names or ids given as text, and the routes of other domains: nothing of that number exists.
+    error_of(office.get("/org/people", unit=BIG), 404)
+    error_of(office.get(f"/posts/{BIG}"), 404)
+    error_of(office.get(f"/events/{BIG}"), 404)
+    hook = office.client.post(f"/api/v1/webhooks/{BIG}", json={"text": "x"}, headers={"X-Yuqing-Token": "t"})
+    error_of(hook, 404)
+    page = office.client.get(f"/cases/{BIG}")
+    assert page.status_code == 404 and "找不到" in page.text
+
+
+def test_ids_in_a_body_are_json_integers_in_range(world: World) -> None:
+    office = api(world, "office")
+    for body in (
+        {"post_id": False},
+        {"post_id": True},
+        {"event_id": "1"},
+        {"alert_id": 1.5},
+        {"post_id": BIG},
+    ):
+        assert "请求参数有误" in error_of(office.post("/cases", body), 422), body
+    assert "ids" in error_of(office.post("/me/notifications/read", {"ids": [False]}), 422)
+    assert office.get("/cases").json()["items"] == []  # nothing was opened
+
+
+def test_a_method_a_path_does_not_take_is_405_with_every_allowed_method(world: World) -> None:
+    office = api(world, "office")
+    for method, path, allowed in (
+        ("TRACE", "/api/v1/cases", "GET, POST"),
+        ("DELETE", f"/api/v1/cases/{1}", "GET"),
+        ("PUT", f"/api/v1/alerts/{world.alert_id}/ack", "POST"),
+    ):
+        response = office.client.request(method, path)
+        message = error_of(response, 405)
+        assert response.headers["allow"] == allowed, path
+        assert message == f"{path} 不接受 {method} 请求（可用：{allowed}）"
+    unknown = office.client.get("/api/v1/nowhere")
+    assert error_of(unknown, 404) == "找不到 /api/v1/nowhere"
+
+
+# ---- the API description and the pages' policy ----------------------------------------------------
+
+
+def test_the_api_description_is_for_signed_in_people(world: World) -> None:
+    stranger = world.browser()
+    for path in ("/docs", "/openapi.json"):
+        refused = stranger.get(path)
+        assert refused.status_code == 303 and refused.headers["location"] == f"/login?next={path}"
+    assert stranger.get("/redoc").status_code == 404
+    office = world.login("office")
+    docs = office.get("/docs")
+    assert docs.status_code == 200 and '<script src="/static/vendor/swagger-ui-bundle.js">' in docs.text
+    assert office.get("/static/vendor/swagger-ui-bundle.js").status_code == 200
+    schema = office.get("/openapi.json").json()
+    operation = schema["paths"]["/api/v1/cases/{case_id}"]["get"]
+    assert {"401", "403", "404", "422", "503", "507"} <= set(operation["responses"])
+    assert operation["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_every_page_carries_a_content_security_policy_and_runs_no_inline_code(world: World) -> None:
+    stranger = world.browser()
+    office = world.login("office")
+    pages = [(stranger, "/login")] + [
+        (office, path)
+        for path in (
+            "/",
+            "/alerts",
+            "/alerts?status=open",
+            "/cases",
+            f"/events/{world.event_id}",
+            "/events",
+            "/org",
+            "/topics",
+            "/sources",
+            "/posts",
+            "/reports",
+            "/drills",
+            "/duty",
+            "/me/notifications",
+            "/docs",
+        )
+    ]
+    for client, path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        policy = response.headers["content-security-policy"]
+        assert (
+            "script-src 'self'" in policy
+            and "'unsafe-inline'" not in policy
+            and "'unsafe-eval'" not in policy
+        )
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+        page = response.text
+        assert not INLINE_SCRIPT.search(page), path
+        assert not INLINE_STYLE.search(page), path
+        assert not EVENT_HANDLER.search(page), path
+    assert office.get("/api/v1/cases").headers["x-content-type-options"] == "nosniff"
+
+
+# ---- a full disk, a read-only database -----------------------------------------------------------
+
+
+def fill_the_disk(rt: Runtime) -> None:
+    """From now on the database file cannot grow by a page: SQLite answers "database or disk is
+    full" exactly as on a full disk."""
+    with rt.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+
+    @event.listens_for(rt.engine, "connect")
+    def full(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count={int(pages or 1)}")  # type: ignore[attr-defined]
+
+    rt.engine.dispose()
+
+
+def test_a_full_disk_answers_507_in_chinese_and_is_logged_once(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    if world.rt.engine.dialect.name != "sqlite":
+        pytest.skip("the page limit is SQLite's")
+    office = api(world, "office")
+    case_id = office.post("/cases", {"event_id": world.event_id}).json()["id"]
+    fill_the_disk(world.rt)
+    text = "已联系家属。" * 5_000  # 90 kB: needs new pages
+
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            refused = office.post(f"/cases/{case_id}/respond", {"text": text})
+            assert error_of(refused, 507) == StorageProblem.DISK_FULL.message
+        page = office.client.post(
+            f"/cases/{case_id}/respond", data={"text": text, "csrf_token": csrf_of(office.client)}
+        )
+    assert page.status_code == 507 and "磁盘空间已满" in page.text
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(logged) == 1 and "磁盘空间已满" in logged[0].getMessage()
+    assert logged[0].exc_info is None  # one line, no traceback
+    assert office.get(f"/cases/{case_id}").json()["id"] == case_id  # reading still works
+
+
+def test_a_read_only_database_says_so_when_a_write_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "yuqing.db"
+    rt = open_runtime(load_settings(database_url=f"sqlite:///{path}"), clock=clock)
+    build_world(rt, clock)
+    rt.close()
+    read_only = open_runtime(
+        load_settings(database_url=f"sqlite:///file:{path}?mode=ro&uri=true"), clock=clock, upgrade=False
+    )
+    try:
+        client = TestClient(create_app(read_only), follow_redirects=False)
+        form = client.get("/login")
+        assert form.status_code == 200  # pages that only read still work
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        login = client.post(
+            "/login", data={"login": "office", "password": PASSWORD, "csrf_token": token.group(1)}
+        )
+        assert login.status_code == 503 and StorageProblem.READ_ONLY.message in login.text
+        assert "unable to open" not in login.text and "readonly" not in login.text
+    finally:
+        read_only.close()
+
+
+def test_api_answers_503_when_the_database_turned_read_only(world: World) -> None:
+    if world.rt.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite read-only connection")
+    office: Api = api(world, "office")
+
+    @event.listens_for(world.rt.engine, "connect")
+    def read_only(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.execute("PRAGMA query_only=1")  # type: ignore[attr-defined]
+
+    world.rt.engine.dispose()
+    refused = office.post("/cases", {"event_id": world.event_id})
+    assert error_of(refused, 503) == StorageProblem.READ_ONLY.message
+    assert office.get("/cases").status_code == 200
