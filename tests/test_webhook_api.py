@@ -14,7 +14,7 @@ import uvicorn
 from sqlalchemy import select
 
 from yuqing.ingest import service
-from yuqing.ingest.models import DeadLetter, EvidenceBlob, Post
+from yuqing.ingest.models import DeadLetter, EvidenceBlob, FetchRun, Post
 from yuqing.runtime import Runtime
 from yuqing.web.app import create_app
 
@@ -131,7 +131,64 @@ def test_webhook_body_size_limit(rt: Runtime, base_url: str) -> None:
 
 def test_sources_api_shows_health(rt: Runtime, base_url: str) -> None:
     service.add_source(rt, "rss", "http://127.0.0.1:9/feed", name="源", media_tier="provincial")
-    sources = httpx.get(f"{base_url}/api/v1/sources", cookies=_login_cookie(rt)).json()
+    cookies = _login_cookie(rt)
+    sources = httpx.get(f"{base_url}/api/v1/sources", cookies=cookies).json()
     assert sources[0]["media_tier"] == "provincial"
     assert sources[0]["health"]["label"] == "尚未采集"
-    assert httpx.get(f"{base_url}/openapi.json").status_code == 200
+    assert httpx.get(f"{base_url}/openapi.json", cookies=cookies).status_code == 200
+    assert httpx.get(f"{base_url}/openapi.json").status_code == 303  # the description needs a login
+
+
+def test_one_bad_number_costs_its_own_post_not_the_delivery(rt: Runtime, base_url: str) -> None:
+    """Issue item 6: a time no datetime can hold and a count no column can hold used to answer 500,
+    store none of the good posts, write no dead letter and leave the run unfinished."""
+    source, token = service.add_source(rt, "webhook", None, name="推送4")
+    body = (
+        '{"posts": ['
+        f'{{"id": "ok1", "text": "{TEXT}"}},'
+        '{"id": "bad-time", "text": "时间", "published_at": 99999999999999999999},'
+        '{"id": "bad-count", "text": "转发", "reposts": 1e26},'
+        '{"id": "ok2", "text": "另一条推送的信息，内容不同。"}'
+        "]}"
+    ).encode()
+    response = httpx.post(
+        f"{base_url}/api/v1/webhooks/{source.id}", content=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"new": 2, "duplicate": 0, "near_duplicate": 0, "rejected": 2}
+    with rt.sessions() as session:
+        assert set(session.scalars(select(Post.external_id))) == {"ok1", "ok2"}
+        letters = {d.location: d for d in session.scalars(select(DeadLetter))}
+        assert set(letters) == {"item=1", "item=2"}
+        assert "范围" in letters["item=1"].error and "reposts" in letters["item=2"].error
+        assert letters["item=1"].raw and b"99999999999999999999" in letters["item=1"].raw
+        run = session.scalars(select(FetchRun)).one()
+        assert run.finished_at is not None and run.outcome == "partial"
+
+
+def test_a_delivery_over_the_post_limit_is_refused_whole_before_anything_is_stored(
+    rt: Runtime, base_url: str
+) -> None:
+    source, token = service.add_source(rt, "webhook", None, name="推送5")
+    rt.settings.webhook_max_items = 10
+    posts = [{"id": f"n{i}", "text": f"第{i}条推送：{TEXT}"} for i in range(11)]
+    response = httpx.post(
+        f"{base_url}/api/v1/webhooks/{source.id}",
+        content=json.dumps(posts, ensure_ascii=False).encode(),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 413
+    message = response.json()["error"]["message"]
+    assert "11 条" in message and "10 条" in message and "分批" in message
+    with rt.sessions() as session:
+        assert session.scalars(select(Post)).all() == []
+        letter = session.scalars(select(DeadLetter)).one()
+        assert "分批" in letter.error and letter.source_id == source.id
+    # Ten at a time are taken.
+    accepted = httpx.post(
+        f"{base_url}/api/v1/webhooks/{source.id}",
+        content=json.dumps(posts[:10], ensure_ascii=False).encode(),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["new"] + accepted.json()["near_duplicate"] == 10

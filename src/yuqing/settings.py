@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     )
     allow_private_addresses: bool = Field(
         default=False,
-        description="Allow the fetcher to reach private, loopback and link-local addresses. Off by "
-        "default so a source cannot be used to probe the internal network; tests turn it on.",
+        description="Allow the fetcher and the chat robots' webhooks to reach private, loopback and "
+        "link-local addresses. Off by default so neither a source nor a robot URL can be used to probe "
+        "the internal network; tests turn it on.",
     )
     fetch_max_bytes: int = Field(
         default=10 * 1024 * 1024, gt=0, description="Largest response body the fetcher accepts (bytes)."
@@ -118,6 +119,12 @@ class Settings(BaseSettings):
     )
     import_batch_size: int = Field(
         default=5000, gt=0, description="Rows written per transaction by imports and fetches."
+    )
+    import_max_decompressed_bytes: int = Field(
+        default=1024**3,
+        gt=0,
+        description="Largest size a compressed (.gz) import may reach once decompressed (bytes); a "
+        "file that grows past it (a 'zip bomb') keeps the rows read before and dead-letters the rest.",
     )
     import_worker: bool = Field(
         default=True,
@@ -191,6 +198,12 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest webhook request body accepted (bytes)."
     )
+    webhook_max_items: int = Field(
+        default=5000,
+        gt=0,
+        description="Most posts one webhook request may carry; a larger delivery is refused whole "
+        "(HTTP 413, with a dead letter) before anything is stored, and the sender splits it.",
+    )
     session_hours: float = Field(
         default=12.0,
         gt=0,
@@ -206,6 +219,32 @@ class Settings(BaseSettings):
     )
     login_lockout_minutes: float = Field(
         default=15.0, gt=0, description="How long a locked account refuses every password (minutes)."
+    )
+    login_attempts_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Login attempts one client address may make within `login_attempt_window_seconds`; "
+        "more get HTTP 429 before any password is checked. Successful logins do not count.",
+    )
+    login_attempts_per_login: int = Field(
+        default=10,
+        ge=1,
+        description="Login attempts at one login name within `login_attempt_window_seconds`, from "
+        "anywhere; more get HTTP 429 before any password is checked. Successful logins do not count.",
+    )
+    login_attempt_window_seconds: float = Field(
+        default=60.0, gt=0, description="The sliding window of the two login attempt limits (seconds)."
+    )
+    login_hashing_slots: int = Field(
+        default=2,
+        ge=1,
+        description="Password checks (argon2id, 64 MiB each) that run at once; the others wait, so a "
+        "flood of logins cannot take every core from the people already at work.",
+    )
+    login_hashing_wait_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="How long a login waits for a free password-checking slot before it gets HTTP 503.",
     )
     admin_password: str = Field(
         default="",

@@ -107,6 +107,23 @@ def test_near_duplicate_found_across_imports(rt: Runtime) -> None:
     assert import_bytes(rt, copy, "b.jsonl")["near_duplicate"] == 1
 
 
+def test_copies_link_to_the_original_after_a_restart(rt: Runtime) -> None:
+    """Issue item 20: the index rebuilt by a new writer (a restarted process) knew every stored copy
+    as an original of its own, so a later copy closest to a copy linked to that copy."""
+    copy = LONG_TEXT + "//@张三: 太可怕了，必须严查到底，还家属一个公道"
+    copy_of_copy = copy + "//@李四: 转发支持"
+    first = [{"id": "o", "text": LONG_TEXT}, {"id": "c1", "text": copy}]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in first).encode()
+    assert import_bytes(rt, data, "part1.jsonl")["near_duplicate"] == 1
+    # The rest of the file, by a new writer, as after a killed and resumed import.
+    rest = json.dumps({"id": "c2", "text": copy_of_copy}, ensure_ascii=False).encode()
+    assert import_bytes(rt, rest, "part2.jsonl")["near_duplicate"] == 1
+    with rt.sessions() as session:
+        ids = {p.external_id: p for p in session.scalars(select(Post))}
+        assert ids["c1"].near_duplicate_of == ids["o"].id
+        assert ids["c2"].near_duplicate_of == ids["o"].id
+
+
 def test_bad_lines_go_to_dead_letters_and_the_rest_lands(rt: Runtime) -> None:
     data = "\n".join(
         [

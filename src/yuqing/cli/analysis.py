@@ -96,12 +96,16 @@ def groups_set(
     name: Annotated[str, typer.Argument(help="Group name, used in rules as @name.")],
     words: Annotated[list[str], typer.Argument(help="The words.")],
     kind: Annotated[str, typer.Option(help="地域, 主体, 事件, 排除 or other.")] = "other",
+    unit: Annotated[
+        str | None,
+        typer.Option(help="The unit that owns the group (default: the top unit; kept on a replace)."),
+    ] = None,
 ) -> None:
     """Create or replace a word group."""
     from yuqing.analysis import topics
 
     with runtime() as rt:
-        group = topics.set_word_group(rt, name, words, kind)
+        group = topics.set_word_group(rt, name, words, kind, unit=unit)
     typer.echo(f"词组 @{group['name']}：{'、'.join(group['words'])}")
 
 
@@ -130,10 +134,13 @@ def analyze(
     """Run the pipeline over stored posts not yet analysed."""
     if ctx.invoked_subcommand is not None:
         return
-    from yuqing.analysis.pipeline import AnalysisPipeline
+    from yuqing.analysis.pipeline import AnalysisPipeline, pipeline_status
+    from yuqing.cli.progress import Progress
 
     with runtime() as rt:
-        counts = AnalysisPipeline(rt).run(limit=limit)
+        waiting = pipeline_status(rt)["backlog"]
+        with Progress("分析", min(waiting, limit) if limit else waiting) as bar:
+            counts = AnalysisPipeline(rt).run(limit=limit, on_batch=bar.advance)
     if counts.busy:
         fail("另一个分析进程正在运行（yuqing serve 或另一个 yuqing analyze），它会处理这些信息；稍后再试")
     if as_json:

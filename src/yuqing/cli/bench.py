@@ -21,15 +21,19 @@ def bench_ingest(
     ] = None,
     rows: Annotated[int | None, typer.Option(help="只导入前 N 行。")] = None,
     baseline_rows: Annotated[int, typer.Option(help="逐行导入基线所导入的行数。")] = 20_000,
+    database_url: Annotated[
+        str | None, typer.Option(help="同时导入这个 PostgreSQL 数据库（新建一个 schema，测完删除）。")
+    ] = None,
 ) -> None:
-    """将 CED 文件导入全新的 SQLite 数据库：测量每秒行数和峰值内存，并与基线对比。"""
+    """将 CED 文件导入全新的 SQLite 数据库（加 --database-url 时也导入 PostgreSQL）：
+    测量每秒行数和峰值内存，并与基线对比。"""
     from yuqing.bench import ingest
 
     path = data or find_ced_file()
     if path is None:
         fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
         return
-    typer.echo(ingest.run(path, rows=rows, baseline_rows=baseline_rows))
+    typer.echo(ingest.run(path, rows=rows, baseline_rows=baseline_rows, database_url=database_url))
 
 
 @app.command("dedup")

@@ -38,6 +38,13 @@ AllowExternal = Annotated[
         help="Also send the drill's notices by e-mail and DingTalk/WeCom/Feishu (default: in-app only).",
     ),
 ]
+DrillUnit = Annotated[
+    str | None,
+    typer.Option(
+        "--unit",
+        help="The unit running the drill (its 办公室 operate it in the console; default: the top unit).",
+    ),
+]
 # Seconds between the rounds of `drill run`; tests replace it to move an injected clock.
 sleep = time.sleep
 
@@ -150,6 +157,7 @@ def drill_create(
     speed: Speed = 1.0,
     participants: Participants = None,
     allow_external: AllowExternal = False,
+    unit: DrillUnit = None,
     as_json: Json = False,
 ) -> None:
     """Create a drill for `yuqing serve` to replay once started (yuqing drill start ID)."""
@@ -157,7 +165,12 @@ def drill_create(
 
     with runtime() as rt:
         view = create_drill(
-            rt, scenario, speed=speed, participants=_people(participants), allow_external=allow_external
+            rt,
+            scenario,
+            speed=speed,
+            participants=_people(participants),
+            allow_external=allow_external,
+            unit=unit,
         )
     if as_json:
         emit_json(view)
@@ -173,6 +186,7 @@ def drill_run(
     speed: Speed = 1.0,
     participants: Participants = None,
     allow_external: AllowExternal = False,
+    unit: DrillUnit = None,
     pipeline: Annotated[
         bool,
         typer.Option(
@@ -195,6 +209,7 @@ def drill_run(
             participants=_people(participants),
             allow_external=allow_external,
             runner=DrillRunner.FOREGROUND,
+            unit=unit,
         )
         drill_id = view["id"]
         start_drill(rt, drill_id)

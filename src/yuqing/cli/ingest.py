@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import orjson
@@ -17,6 +20,7 @@ from yuqing.ingest.files import FORMATS, FileFormat
 from yuqing.ingest.records import IngestCounts
 from yuqing.ingest.store import PostWriter
 
+log = logging.getLogger(__name__)
 sources_app = typer.Typer(help="信息源：add, list, test, enable, disable.", no_args_is_help=True)
 posts_app = typer.Typer(help="采集到的信息：list, show.", no_args_is_help=True)
 deadletters_app = typer.Typer(help="死信（无法入库的输入）：list.", no_args_is_help=True)
@@ -142,10 +146,20 @@ def fetch(
     if not once:
         fail("请加 --once 立即采集一次；定时采集由 yuqing serve 负责")
     with runtime() as rt:
-        ids = [source] if source else service.fetchable_source_ids(rt)
+        service.close_interrupted_runs(rt)
+        ids: list[str | int] = [source] if source else list(service.fetchable_source_ids(rt))
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+        summaries: list[service.RunSummary] = []
         with Fetcher(service.fetch_policy(rt.settings)) as fetcher:
-            summaries = [service.run_source(rt, writer, ref, fetcher) for ref in ids]
+            for ref in ids:
+                try:
+                    summaries.append(service.run_source(rt, writer, ref, fetcher))
+                except Exception as exc:  # one source must not stop the others
+                    if source:
+                        raise
+                    log.exception("fetching source %s failed", ref)
+                    error = f"内部错误：{type(exc).__name__}: {exc}"
+                    summaries.append(service.RunSummary(int(ref), str(ref), "failed", IngestCounts(), error))
     if as_json:
         emit_json([s.as_dict() for s in summaries])
     else:
@@ -191,18 +205,25 @@ def import_file(
             typer.echo(f"\r已处理 {progress.total} 行", nl=False, err=True)  # type: ignore[attr-defined]
 
     progress.total = 0  # type: ignore[attr-defined]
+    # SIGTERM ends an import as Ctrl+C does: its run is closed as interrupted, its worker stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     with runtime() as rt:
+        service.close_interrupted_runs(rt)
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
-        counts = service.import_data(
-            rt,
-            writer,
-            data,
-            origin=origin,
-            file_format=fmt,
-            source_name=source,
-            platform=platform,
-            on_batch=progress,
-        )
+        try:
+            counts = service.import_data(
+                rt,
+                writer,
+                data,
+                origin=origin,
+                file_format=fmt,
+                source_name=source,
+                platform=platform,
+                on_batch=progress,
+            )
+        except KeyboardInterrupt:
+            fail("导入已中断（进程中断）：已入库的批次保留，再次导入同一文件不会重复入库", code=130)
+            return
     if as_json:
         emit_json(counts.as_dict())
         return
@@ -213,6 +234,10 @@ def import_file(
     )
     if counts.rejected:
         typer.echo("被拒收的行见 yuqing deadletters list")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @posts_app.command("list")

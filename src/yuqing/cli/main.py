@@ -102,9 +102,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="监听端口。")] = None,
 ) -> None:
     """在同一进程中运行 HTTP API（含 webhook 接口）和调度器。"""
+    from yuqing.ingest.service import close_interrupted_runs
     from yuqing.web.server import run_server
 
     with runtime() as rt:
+        close_interrupted_runs(rt)  # runs a killed process left open
         run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
 
 

@@ -21,3 +21,7 @@ class InvalidSource(IngestError):
 
 class WebhookAuthError(IngestError):
     """A webhook delivery without the source's token."""
+
+
+class WebhookTooLarge(IngestError):
+    """A webhook delivery with more posts than one request may carry (`webhook_max_items`)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ import orjson
 from sqlalchemy import select
 
 from yuqing import __version__
-from yuqing.ingest.connectors.api import json_items
+from yuqing.ingest.connectors.base import ConnectorError
+from yuqing.ingest.decoding import decode_document
 from yuqing.ingest.errors import IngestError, PostNotFound
 from yuqing.ingest.files import FORMATS, read_rows
+from yuqing.ingest.jsonstream import json_records
 from yuqing.ingest.models import EvidenceBlob, FetchRun, Post, Source
 from yuqing.ingest.queries import iso, post_view
 from yuqing.ingest.records import RawItem, Rejected
@@ -145,29 +148,30 @@ def verify_package(path: Path) -> list[str]:
 
 
 def _item_bytes(blob: EvidenceBlob, post: Post, source: Source | None) -> bytes | None:
-    """The post's own bytes inside its document, found again by its locator."""
+    """The post's own bytes inside its document, found again by its locator, read the way they
+    were read when the post was stored."""
     locator = post.raw_ref or ""
     media = blob.media_type or ""
-    if media.startswith("import/") and media[7:] in FORMATS:
-        rows = read_rows(blob.data, media[7:])  # type: ignore[arg-type]
-    elif locator.startswith("item=") and (
-        media.endswith("json") or (source and source.kind in ("api", "webhook"))
-    ):
-        try:
-            rows = iter(
-                json_items(
-                    orjson.loads(blob.data), (source.config or {}).get("items_path") if source else None
-                )
-            )
-        except (orjson.JSONDecodeError, IngestError):
+    rows: Iterator[RawItem | Rejected]
+    try:
+        if media.startswith("import/") and media[7:] in FORMATS:
+            rows = read_rows(blob.data, media[7:])  # type: ignore[arg-type]
+        elif locator.startswith("item=") and (
+            media.endswith("json") or (source and source.kind in ("api", "webhook"))
+        ):
+            data = blob.data
+            if source is not None and source.kind == "api":  # the API connector decodes first
+                data = decode_document(data, None, kind="text").text.encode("utf-8")
+            rows = json_records(data, (source.config or {}).get("items_path") if source else None)
+        elif locator == "page":
+            return blob.data
+        else:
             return None
-    elif locator == "page":
-        return blob.data
-    else:
+        for row in rows:
+            if isinstance(row, RawItem | Rejected) and row.locator == locator:
+                return row.raw
+    except (ConnectorError, IngestError):
         return None
-    for row in rows:
-        if isinstance(row, RawItem | Rejected) and row.locator == locator:
-            return row.raw
     return None
 
 

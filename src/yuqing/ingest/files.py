@@ -1,8 +1,11 @@
 """File import: JSON Lines, JSON, CSV and XLSX, each optionally gzip-compressed.
 
 Rows are read lazily, so a file of any length imports in constant memory apart from the file's
-own bytes, which are kept once as evidence. A row that cannot be read (a line that is not JSON, a
-CSV row with the wrong number of fields) becomes a dead letter and the rest of the file lands.
+own bytes, which are kept once as evidence: JSON Lines line by line, JSON as a stream of records
+(`ingest.jsonstream`), a compressed file decompressed as it is read and never past
+`import_max_decompressed_bytes`. A row that cannot be read (a line that is not JSON, a CSV row
+with the wrong number of fields or a field over `MAX_CSV_FIELD_CHARS`, an Excel row or sheet that
+is damaged) becomes a dead letter and the rest of the file lands.
 """
 
 from __future__ import annotations
@@ -10,17 +13,20 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal
 
 import orjson
 
-from yuqing.ingest.connectors.api import json_items
 from yuqing.ingest.connectors.base import ConnectorError
 from yuqing.ingest.decoding import decode_document
+from yuqing.ingest.jsonstream import json_layout, record_bytes, stream_records
 from yuqing.ingest.records import RawItem, Rejected
 
+log = logging.getLogger(__name__)
 FileFormat = Literal["jsonl", "json", "csv", "xlsx"]
 FORMATS: tuple[FileFormat, ...] = ("jsonl", "json", "csv", "xlsx")
 _SUFFIXES: dict[str, FileFormat] = {
@@ -30,10 +36,24 @@ _SUFFIXES: dict[str, FileFormat] = {
     ".csv": "csv",
     ".xlsx": "xlsx",
 }
+# The decompressed size of one file when no limit is given (the setting's default).
+DEFAULT_MAX_DECOMPRESSED = 1024**3
+# The longest CSV field read; Python's csv module stops at 131,072 characters by default, which a
+# long article exceeds. A longer field makes its row a dead letter.
+MAX_CSV_FIELD_CHARS = 16 * 1024 * 1024
 
 
 class ImportFormatError(ConnectorError):
     """The file's format could not be told or read."""
+
+
+class DecompressedTooLarge(ImportFormatError):
+    """A compressed file that grows past the limit (a 'zip bomb', or a setting too small)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"压缩文件解压后超过 {limit:,} 字节上限（设置 import_max_decompressed_bytes），其后的内容未导入"
+        )
 
 
 def guess_format(name: str, data: bytes) -> FileFormat:
@@ -43,7 +63,7 @@ def guess_format(name: str, data: bytes) -> FileFormat:
         suffix = Path(path.stem).suffix
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
-    sample = maybe_decompress(data[:4096]).lstrip()[:1] if data else b""
+    sample = _sample(data).lstrip()[:1] if data else b""
     if data[:2] == b"PK":
         return "xlsx"
     if sample == b"[":
@@ -53,36 +73,110 @@ def guess_format(name: str, data: bytes) -> FileFormat:
     raise ImportFormatError(f"无法判断文件格式：{name}（请用 --format 指定 jsonl、json、csv 或 xlsx）")
 
 
-def maybe_decompress(data: bytes) -> bytes:
+def _sample(data: bytes) -> bytes:
+    if data[:2] != b"\x1f\x8b":
+        return data[:4096]
+    try:
+        return gzip.GzipFile(fileobj=io.BytesIO(data)).read(4096)
+    except (EOFError, OSError, zlib.error):
+        return b""
+
+
+class _Capped(io.RawIOBase):
+    """A decompressing stream that refuses to give more than `limit` bytes."""
+
+    def __init__(self, stream: io.BufferedIOBase, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self._limit - self._read + 1)
+        data = self._stream.read(want)
+        self._read += len(data)
+        if self._read > self._limit:
+            raise DecompressedTooLarge(self._limit)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def open_file(data: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> IO[bytes]:
+    """The file's bytes as a stream, decompressed on the fly (at most `max_decompressed` bytes)."""
     if data[:2] == b"\x1f\x8b":
+        raw = _Capped(gzip.GzipFile(fileobj=io.BytesIO(data)), max_decompressed)
+        return io.BufferedReader(raw, buffer_size=64 * 1024)
+    return io.BytesIO(data)
+
+
+def decompressed(data: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> bytes:
+    """The whole file decompressed (CSV and Excel are read whole), at most `max_decompressed`."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    with open_file(data, max_decompressed) as stream:
         try:
-            return gzip.decompress(data)
-        except (EOFError, OSError):
-            # A truncated sample of a larger file: decompress what is there.
-            return gzip.GzipFile(fileobj=io.BytesIO(data)).read1(len(data) * 8)
-    return data
+            return stream.read()
+        except (EOFError, OSError, zlib.error) as exc:
+            raise ImportFormatError(f"压缩文件已损坏：{exc}") from exc
 
 
-def read_rows(data: bytes, file_format: FileFormat) -> Iterator[RawItem | Rejected]:
+def read_rows(
+    data: bytes, file_format: FileFormat, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED
+) -> Iterator[RawItem | Rejected]:
     """The file's rows as raw items (or rejections), in file order."""
     if file_format == "jsonl":
-        yield from _jsonl_rows(data)
+        yield from _jsonl_rows(data, max_decompressed)
     elif file_format == "json":
-        try:
-            payload = orjson.loads(maybe_decompress(data))
-        except orjson.JSONDecodeError as exc:
-            raise ImportFormatError(f"JSON 文件无法解析：{exc}") from exc
-        yield from json_items(payload)
+        yield from _json_rows(data, max_decompressed)
     elif file_format == "csv":
-        yield from _csv_rows(maybe_decompress(data))
+        yield from _csv_rows(decompressed(data, max_decompressed))
     else:
-        yield from _xlsx_rows(maybe_decompress(data))
+        yield from _xlsx_rows(decompressed(data, max_decompressed))
 
 
-def _jsonl_rows(data: bytes) -> Iterator[RawItem | Rejected]:
-    stream: io.BufferedIOBase = (
-        gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
-    )
+def _json_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejected]:
+    def open_stream() -> IO[bytes]:
+        return open_file(data, max_decompressed)
+
+    try:
+        layout = json_layout(open_stream)
+    except DecompressedTooLarge:
+        raise
+    except ConnectorError as exc:
+        raise ImportFormatError(f"JSON 文件无法解析：{exc}") from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ImportFormatError(f"压缩文件已损坏：{exc}") from exc
+    records = stream_records(open_stream, layout)
+    position = 0
+    while True:
+        try:
+            row = next(records)
+        except StopIteration:
+            return
+        except DecompressedTooLarge:
+            if position == 0:
+                raise
+            yield Rejected(f"item={position}", "ingest.parse", str(DecompressedTooLarge(max_decompressed)))
+            return
+        except ConnectorError as exc:
+            raise ImportFormatError(f"JSON 文件无法解析：{exc}") from exc
+        except (EOFError, OSError, zlib.error) as exc:
+            if position == 0:
+                raise ImportFormatError(f"压缩文件已损坏：{exc}") from exc
+            yield Rejected(f"item={position}", "ingest.parse", f"压缩文件在第 {position} 条之后损坏：{exc}")
+            return
+        position += 1
+        yield row
+
+
+def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejected]:
+    stream = open_file(data, max_decompressed)
     number = 0
     try:
         for number, line in enumerate(stream, start=1):
@@ -100,28 +194,50 @@ def _jsonl_rows(data: bytes) -> Iterator[RawItem | Rejected]:
                 yield RawItem(record=record, locator=f"line={number}", raw=line)
             else:
                 yield Rejected(f"line={number}", "ingest.parse", f"第 {number} 行不是 JSON 对象", line)
-    except (EOFError, OSError) as exc:
+    except DecompressedTooLarge as exc:
+        yield Rejected(f"line={number + 1}", "ingest.parse", str(exc))
+    except (EOFError, OSError, zlib.error) as exc:
         # A truncated or corrupt gzip file: everything before the damage has been read.
         yield Rejected(f"line={number + 1}", "ingest.parse", f"压缩文件在第 {number} 行之后损坏：{exc}")
+    finally:
+        stream.close()
 
 
 def _csv_rows(data: bytes) -> Iterator[RawItem | Rejected]:
     text = decode_document(data, None, kind="text").text
     if text.startswith("\ufeff"):
         text = text[1:]
+    # Process-wide, as the csv module has it; raised once, never lowered.
+    if csv.field_size_limit() < MAX_CSV_FIELD_CHARS:
+        csv.field_size_limit(MAX_CSV_FIELD_CHARS)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
         return
+    except csv.Error as exc:
+        raise ImportFormatError(f"CSV 文件第一行无法读取：{exc}") from exc
     header = [name.strip() for name in header]
     if not any(header):
         raise ImportFormatError("CSV 文件第一行没有列名")
-    for values in reader:
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # The reader goes on at the next line, so one bad field costs its row only.
+            yield Rejected(
+                f"line={start}",
+                "ingest.parse",
+                f"CSV 第 {start} 行无法读取：{_csv_reason(exc)}",
+            )
+            continue
         number = reader.line_num
         if not any(v.strip() for v in values):
             continue
-        raw = orjson.dumps(values)
+        raw = record_bytes(values)
         if len(values) != len(header):
             yield Rejected(
                 f"line={number}",
@@ -133,25 +249,51 @@ def _csv_rows(data: bytes) -> Iterator[RawItem | Rejected]:
         yield RawItem(record=dict(zip(header, values, strict=True)), locator=f"line={number}", raw=raw)
 
 
+def _csv_reason(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return f"有字段超过 {MAX_CSV_FIELD_CHARS:,} 字符上限"
+    return str(exc)
+
+
 def _xlsx_rows(data: bytes) -> Iterator[RawItem | Rejected]:
+    """The rows of the first worksheet. A damaged sheet keeps the rows read before the damage and
+    gives one dead letter for the rest; a damaged row is a dead letter of its own."""
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ImportFormatError(f"Excel 文件无法打开：{exc}") from exc
+    number = 1
     try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header_row = next(rows, None)
+        try:
+            sheet = workbook.worksheets[0]
+            title = sheet.title
+            rows = sheet.iter_rows(values_only=True)
+            header_row = next(rows, None)
+        except Exception as exc:  # a damaged sheet: nothing of it can be read
+            raise ImportFormatError(f"Excel 文件的第一个工作表无法读取：{exc}") from exc
         if header_row is None:
             return
         header = [str(v).strip() if v is not None else "" for v in header_row]
-        for number, values in enumerate(rows, start=2):
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # the sheet is damaged from here on
+                log.warning("sheet %s of an Excel import is damaged after row %d: %s", title, number, exc)
+                yield Rejected(
+                    f"row={number + 1}",
+                    "ingest.parse",
+                    f"Excel 工作表 {title} 第 {number + 1} 行起无法读取，其后的行未导入：{exc}",
+                )
+                return
+            number += 1
             if all(v is None or v == "" for v in values):
                 continue
             record = {h: v for h, v in zip(header, values, strict=False) if h and v is not None}
-            raw = orjson.dumps(record, default=str)
+            raw = record_bytes(record)
             yield RawItem(record=record, locator=f"row={number}", raw=raw)
     finally:
         workbook.close()

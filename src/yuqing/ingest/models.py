@@ -56,6 +56,7 @@ class RunOutcome(enum.StrEnum):
     PARTIAL = "partial"  # some items went to the dead-letter list
     NOT_MODIFIED = "not_modified"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its process was killed; closed at the next start (`ingest.runs`)
 
 
 class Source(Base):
@@ -182,6 +183,9 @@ class FetchRun(Base):
     items_rejected: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     document_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The process doing the run ("host:pid:start"), while it is unfinished: a run whose process is
+    # gone is closed as interrupted by the next import, fetch or serve.
+    owner: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeadLetter(Base):

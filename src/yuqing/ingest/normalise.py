@@ -136,7 +136,20 @@ def clean_text(text: str) -> str:
     """Published text with whitespace tidied (kept as published otherwise)."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.strip()
+    return storable(text).strip()
+
+
+def storable(text: str) -> str:
+    """Text every database takes: no NUL characters (PostgreSQL refuses them) and no lone
+    surrogates (which cannot be encoded as UTF-8), each replaced by U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def content_key(simplified: str) -> str:
@@ -187,12 +200,26 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# Publication times outside this window are mistakes or poison (year 9999, an epoch in
+# nanoseconds), not news: the earliest is before any source yuqing reads went online; the latest is
+# a week after the post was fetched, room for a wrong time zone or an article dated ahead.
+EARLIEST_PUBLISHED = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+LATEST_PUBLISHED_AHEAD = dt.timedelta(days=7)
+
+
 def parse_timestamp(value: object, default_zone: str = "Asia/Shanghai") -> dt.datetime | None:
     """An aware UTC datetime from ISO 8601, RFC 2822, a Unix epoch (s or ms), or a Chinese date
-    such as 2024年3月5日 10:20. None for an empty value; ValueError for one that is not a time."""
+    such as 2024年3月5日 10:20. None for an empty value; ValueError for one that is not a time,
+    or one that no datetime can hold (year 9999 west of UTC, an epoch of 1e20)."""
     if value is None or value == "":
         return None
-    zone = _zone(default_zone)
+    try:
+        return _parse_timestamp(value, _zone(default_zone))
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"时间超出可表示的范围：{str(value)[:60]!r}") from exc
+
+
+def _parse_timestamp(value: object, zone: ZoneInfo) -> dt.datetime:
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -201,10 +228,21 @@ def parse_timestamp(value: object, default_zone: str = "Asia/Shanghai") -> dt.da
     elif isinstance(value, str):
         parsed = _parse_timestamp_text(value.strip())
     else:
-        raise ValueError(f"not a timestamp: {value!r}")
+        raise ValueError(f"无法识别的时间：{str(value)[:60]!r}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(dt.UTC)
+
+
+def check_published(value: dt.datetime, fetched_at: dt.datetime) -> dt.datetime:
+    """The publication time if it lies in the sane window, else ValueError saying why."""
+    latest = fetched_at + LATEST_PUBLISHED_AHEAD
+    if not EARLIEST_PUBLISHED <= value <= latest:
+        raise ValueError(
+            f"发布时间 {value.isoformat()} 不在合理范围内"
+            f"（{EARLIEST_PUBLISHED:%Y-%m-%d} 至采集时间后 {LATEST_PUBLISHED_AHEAD.days} 天）"
+        )
+    return value
 
 
 def _parse_timestamp_text(text: str) -> dt.datetime:
@@ -212,7 +250,7 @@ def _parse_timestamp_text(text: str) -> dt.datetime:
         return dt.datetime.fromisoformat(text)
     except ValueError:
         pass
-    if text.isdigit():
+    if text.isdigit() and len(text) <= 20:
         seconds = int(text)
         return dt.datetime.fromtimestamp(seconds / 1000 if seconds > 10**11 else seconds, dt.UTC)
     try:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,14 +16,18 @@ from typing import Any
 from yuqing.ingest.mapping import FieldMapping
 from yuqing.ingest.normalise import (
     canonical_url,
+    check_published,
     clean_text,
     content_hash,
     content_key,
     html_to_text,
     parse_timestamp,
+    storable,
     to_simplified,
 )
 from yuqing.ingest.records import PostDraft, RawItem, Rejected
+
+log = logging.getLogger(__name__)
 
 _WEIBO_HINTS = frozenset({"cascade", "mid", "reposts", "reposts_count", "attitudes_count", "uid"})
 _INT_FIELDS = (
@@ -35,6 +41,16 @@ _INT_FIELDS = (
 )
 _STR_FIELDS = ("author", "author_id", "location", "kind", "parent_external_id", "root_external_id")
 _MAX_EXTRA_CHARS = 4000
+# Counts are stored as 64-bit integers; anything outside 0..2**63-1 is not a count but a mistake,
+# and the record goes to the dead-letter list with the reason (rather than a clamped number that
+# grading would read as a huge real reach).
+MAX_COUNT = 2**63 - 1
+# Column widths of `posts` that PostgreSQL enforces (SQLite does not).
+_MAX_LABEL_CHARS = 20
+_MAX_ID_CHARS = 300
+_MAX_URL_KEY_CHARS = 2048
+# Per-record errors that are the record's fault: the message is shown to users as it is.
+_RECORD_ERRORS = (ValueError, TypeError, OverflowError, OSError, ArithmeticError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -58,14 +74,30 @@ class ItemError(ValueError):
 def prepare_batch(
     items: Iterable[RawItem], context: SourceContext, fetched_at: dt.datetime
 ) -> list[PostDraft | Rejected]:
-    """Stages ingest.map and ingest.normalise for a batch, in input order."""
+    """Stages ingest.map and ingest.normalise for a batch, in input order. A record that fails
+    becomes a rejection of its own; the rest of the batch goes on."""
     out: list[PostDraft | Rejected] = []
     for item in items:
         try:
             out.append(prepare_item(item, context, fetched_at))
-        except (ItemError, ValueError, TypeError) as exc:
-            out.append(Rejected(item.locator, "ingest.normalise", str(exc), item.raw))
+        except _RECORD_ERRORS as exc:
+            out.append(Rejected(item.locator, "ingest.normalise", _reason(exc), item.raw))
+        except Exception as exc:  # a bug of ours: logged with its traceback, the record kept
+            log.exception("preparing %s failed", item.locator)
+            out.append(
+                Rejected(item.locator, "ingest.normalise", f"内部错误：{type(exc).__name__}: {exc}", item.raw)
+            )
     return out
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ItemError):
+        return str(exc)
+    if isinstance(exc, OverflowError | OSError | ArithmeticError):
+        return f"记录中有超出范围的数值：{exc}"
+    if isinstance(exc, RecursionError):
+        return "记录嵌套过深"
+    return str(exc) or type(exc).__name__
 
 
 def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime) -> PostDraft:
@@ -80,7 +112,7 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
         text_value = str(text_value)
     original = clean_text(text_value) if text_value else ""
     if html_value and isinstance(html_value, str) and not original:
-        original = clean_text(html_to_text(html_value))
+        original = clean_text(html_to_text(storable(html_value)))
     elif original and "<" in original:
         original = clean_text(html_to_text(original))
     title = _opt_str(fields.get("title"))
@@ -90,7 +122,9 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
     url = _opt_str(fields.get("url"))
     canonical = canonical_url(url) if url else None
     external_id = _opt_str(fields.get("external_id"))
-    platform = _opt_str(fields.get("platform")) or context.platform
+    if external_id is not None and len(external_id) > _MAX_ID_CHARS:
+        raise ItemError(f"编号长 {len(external_id)} 字符，超过 {_MAX_ID_CHARS} 字符上限")
+    platform = _label("platform", _opt_str(fields.get("platform"))) or context.platform
     if context.guess_platform and "platform" not in fields and _WEIBO_HINTS.intersection(record):
         platform = "weibo"
 
@@ -98,7 +132,8 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
     key = content_key(simplified)
     title_key = content_key(to_simplified(title)) if title else ""
     if canonical:
-        url_key = canonical
+        # A link longer than the key column is still one article: it is known by its hash.
+        url_key = canonical if len(canonical) <= _MAX_URL_KEY_CHARS else "url:" + content_hash(canonical)
     elif external_id:
         url_key = f"{platform}:{external_id}"
     elif key or title_key:
@@ -110,7 +145,7 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
         locator=item.locator,
         url_key=url_key,
         platform=platform,
-        media_tier=_opt_str(fields.get("media_tier")) or context.media_tier,
+        media_tier=_label("media_tier", _opt_str(fields.get("media_tier"))) or context.media_tier,
         text_original=original,
         text=simplified,
         fetched_at=fetched_at,
@@ -119,7 +154,7 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
         url=url,
         canonical_url=canonical,
         title=title,
-        published_at=parse_timestamp(fields.get("published_at"), context.timezone),
+        published_at=_published(fields.get("published_at"), context.timezone, fetched_at),
         item_sha256=hashlib.sha256(item.raw).hexdigest() if item.raw is not None else None,
     )
     for name in _INT_FIELDS:
@@ -129,7 +164,7 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
     for name in _STR_FIELDS:
         value = fields.get(name)
         if isinstance(value, str | int) and not isinstance(value, bool):
-            setattr(draft, name, str(value)[:300])
+            setattr(draft, name, storable(str(value)[:_MAX_ID_CHARS]))
     verified = fields.get("author_verified")
     if verified is not None:
         draft.author_verified = _to_bool(verified)
@@ -143,29 +178,45 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
 def _opt_str(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = storable(str(value)).strip()
     return text or None
 
 
+def _label(name: str, value: str | None) -> str | None:
+    if value is not None and len(value) > _MAX_LABEL_CHARS:
+        raise ItemError(f"字段 {name} 的值 {value[:40]!r} 过长（最多 {_MAX_LABEL_CHARS} 字符）")
+    return value
+
+
+def _published(value: Any, zone: str, fetched_at: dt.datetime) -> dt.datetime | None:
+    published = parse_timestamp(value, zone)
+    return None if published is None else check_published(published, fetched_at)
+
+
 def _to_int(value: Any, name: str) -> int | None:
+    number: int | float
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    text = str(value).strip().replace(",", "")
-    if not text:
-        return None
-    multiplier = 1
-    if text.endswith("万"):
-        multiplier, text = 10_000, text[:-1]
-    elif text.endswith("亿"):
-        multiplier, text = 100_000_000, text[:-1]
-    try:
-        return int(float(text) * multiplier)
-    except ValueError:
-        raise ItemError(f"字段 {name} 应为数字，实际为 {str(value)[:40]!r}") from None
+    if isinstance(value, int | float):
+        number = value
+    else:
+        text = str(value).strip().replace(",", "")
+        if not text:
+            return None
+        multiplier = 1
+        if text.endswith("万"):
+            multiplier, text = 10_000, text[:-1]
+        elif text.endswith("亿"):
+            multiplier, text = 100_000_000, text[:-1]
+        try:
+            number = float(text) * multiplier
+        except ValueError:
+            raise ItemError(f"字段 {name} 应为数字，实际为 {str(value)[:40]!r}") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ItemError(f"字段 {name} 的值 {str(value)[:40]!r} 不是有限的数")
+    if not 0 <= number <= MAX_COUNT:
+        raise ItemError(f"字段 {name} 的值 {str(value)[:40]!r} 超出范围（应在 0 至 {MAX_COUNT} 之间）")
+    return min(int(number), MAX_COUNT)
 
 
 def _to_bool(value: Any) -> bool:
@@ -175,12 +226,27 @@ def _to_bool(value: Any) -> bool:
 
 
 def _bounded_extra(extra: dict[str, Any]) -> dict[str, Any] | None:
+    """The record's other scalar fields, within a size budget, in a form every store's JSON takes."""
     kept: dict[str, Any] = {}
     budget = _MAX_EXTRA_CHARS
     for key, value in extra.items():
         if isinstance(value, str | int | float | bool):
-            size = len(str(value))
+            scalar = _json_scalar(value)
+            size = len(str(scalar)) if not isinstance(scalar, str) else len(scalar)
             if size <= budget:
-                kept[key] = value
+                kept[storable(str(key))] = scalar
                 budget -= size
     return kept or None
+
+
+def _json_scalar(value: str | int | float | bool) -> str | int | float | bool:
+    """Text without NUL characters; numbers beyond 64 bits, infinities and NaN as text."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if -(2**63) <= value < 2**63:
+        return value
+    return f"{value:.6e}"  # str() of a number of many thousands of digits raises

@@ -138,7 +138,7 @@ def list_runs(rt: Runtime, *, source: str | None = None, limit: int = 50) -> lis
                 "source_id": r.source_id,
                 "started_at": iso(r.started_at, rt.settings),
                 "finished_at": iso(r.finished_at, rt.settings),
-                "outcome": r.outcome or "interrupted",
+                "outcome": r.outcome or "running",  # open runs of dead processes are closed at start
                 "read": r.items_read,
                 "new": r.items_new,
                 "duplicate": r.items_duplicate,

@@ -8,8 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import io
+import itertools
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +20,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.db import transaction
+from yuqing.ingest import runs
 from yuqing.ingest import schedule as schedule_mod
-from yuqing.ingest.connectors.api import json_items
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, get_connector
-from yuqing.ingest.errors import InvalidSource, SourceNotFound, WebhookAuthError
+from yuqing.ingest.errors import InvalidSource, SourceNotFound, WebhookAuthError, WebhookTooLarge
 from yuqing.ingest.fetcher import Fetcher, FetchPolicy
 from yuqing.ingest.files import FileFormat, guess_format, read_rows
+from yuqing.ingest.jsonstream import JSONLayout, json_layout, json_records
 from yuqing.ingest.mapping import FieldMapping, MappingError
 from yuqing.ingest.models import (
     FetchRun,
@@ -33,15 +37,23 @@ from yuqing.ingest.models import (
     SourceKind,
 )
 from yuqing.ingest.normalise import display_iso
-from yuqing.ingest.prepare import SourceContext
+from yuqing.ingest.prepare import SourceContext, prepare_batch
 from yuqing.ingest.records import Document, IngestCounts, RawItem, Rejected
+from yuqing.ingest.runs import close_interrupted_runs as close_interrupted_runs  # for the CLI, serve
 from yuqing.ingest.store import PostWriter, record_dead_letters, store_document
 from yuqing.runtime import Runtime
 from yuqing.settings import Settings
 
+log = logging.getLogger(__name__)
+
 FETCHED_KINDS = (SourceKind.RSS, SourceKind.WEB, SourceKind.API)
 # Below this size an import is over before a worker process would pay for itself.
 PARALLEL_IMPORT_BYTES = 1024 * 1024
+# An import into PostgreSQL refreshes the planner's statistics once it has stored this many rows
+# (then ten times as many, and at the end): see `PostWriter.analyze`.
+ANALYZE_AFTER_ROWS = 10_000
+# `yuqing sources test` prepares only the first items it finds.
+_PROBE_SAMPLE = 50
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -204,9 +216,15 @@ def probe_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) ->
     finally:
         if own:
             fetcher.close()
-    from yuqing.ingest.prepare import prepare_batch
-
-    raw = [i for i in collected.items if isinstance(i, RawItem)]
+    found = 0
+    raw: list[RawItem] = []
+    problems: list[str] = []
+    for item in collected.items:  # counted as a stream; only the first few are prepared
+        found += 1
+        if isinstance(item, RawItem) and len(raw) < _PROBE_SAMPLE:
+            raw.append(item)
+        elif isinstance(item, Rejected) and len(problems) < _PROBE_SAMPLE:
+            problems.append(item.error)
     prepared = prepare_batch(raw, context, rt.clock())
     sample = [
         {
@@ -218,11 +236,10 @@ def probe_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) ->
         for p in prepared
         if not isinstance(p, Rejected)
     ][:5]
-    problems = [p.error for p in collected.items if isinstance(p, Rejected)]
     problems += [p.error for p in prepared if isinstance(p, Rejected)]
     return {
         "source": spec.name,
-        "items": len(collected.items),
+        "items": found,
         "sample": sample,
         "problems": problems,
         "warnings": collected.warnings,
@@ -232,21 +249,48 @@ def probe_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) ->
 def run_source(
     rt: Runtime, writer: PostWriter, ref: str | int, fetcher: Fetcher, *, rng_seed: int | None = None
 ) -> RunSummary:
-    """Fetch one source now, store what it brings, and record the run and the source's health."""
+    """Fetch one source now, store what it brings, and record the run and the source's health.
+
+    Whatever goes wrong with the source (unreachable, not a feed, a bad mapping, a bug that a
+    strange document triggers) ends as a failed run counted in its health, with a dead letter;
+    what it brought before the failure stays stored. Only the source's absence and a failing
+    database escape."""
     started = rt.clock()
+    setup_error: str | None = None
+    context: SourceContext | None = None
     with transaction(rt.sessions) as session:
         source = find_source(session, ref)
         spec = _spec(source)
-        context = source_context(source, rt.settings)
-        run = FetchRun(source_id=source.id, started_at=started)
-        session.add(run)
-        session.flush()
-        run_id = run.id
-    counts = IngestCounts()
+        try:
+            context = source_context(source, rt.settings)
+        except MappingError as exc:
+            setup_error = str(exc)
+        run_id = runs.start_run(session, source.id, started)
+    counts = IngestCounts()  # what the batches stored so far, kept if a later one fails
     error: str | None = None
     collected: Collected | None = None
+    document_sha: str | None = None
     try:
+        if context is None:
+            raise ConnectorError(f"信息源配置有误：{setup_error}")
         collected = get_connector(spec.kind).collect(spec, fetcher)
+        if collected.document is not None:
+            with transaction(rt.sessions) as session:
+                document_sha = store_document(session, collected.document)
+            warnings = [
+                Rejected(spec.url or spec.name, "ingest.parse", w, collected.document.data)
+                for w in collected.warnings
+            ]
+            writer.write(
+                context,
+                itertools.chain(collected.items, warnings),
+                run_id=run_id,
+                document_sha256=document_sha,
+                fetched_at=collected.document.fetched_at,
+                on_batch=counts.add,
+            )
+            counts.rejected -= len(warnings)  # a warning is a dead letter about the feed, not a row
+            counts.errors.extend(collected.warnings)
     except ConnectorError as exc:
         error = str(exc)
         with transaction(rt.sessions) as session:
@@ -258,32 +302,15 @@ def run_source(
             failed_run = session.get(FetchRun, run_id)
             if error_document and failed_run is not None:
                 failed_run.document_sha256 = error_document
-        counts.rejected = 1
-    except Exception as exc:  # a connector bug must not stop other sources
-        error = f"采集出错：{type(exc).__name__}: {exc}"
+        counts.rejected += 1
+    except Exception as exc:  # a bug a strange document triggers must not stop other sources
+        log.exception("run %s of source %s failed", run_id, spec.name)
+        error = f"内部错误（采集记录 {run_id}）：{type(exc).__name__}: {exc}"
         with transaction(rt.sessions) as session:
             record_dead_letters(
                 session, [Rejected(spec.url or spec.name, "ingest.fetch", error)], spec.id, run_id
             )
-        counts.rejected = 1
-
-    document_sha: str | None = None
-    if collected is not None and collected.document is not None:
-        with transaction(rt.sessions) as session:
-            document_sha = store_document(session, collected.document)
-        warnings = [
-            Rejected(spec.url or spec.name, "ingest.parse", w, collected.document.data)
-            for w in collected.warnings
-        ]
-        counts = writer.write(
-            context,
-            [*collected.items, *warnings],
-            run_id=run_id,
-            document_sha256=document_sha,
-            fetched_at=collected.document.fetched_at,
-        )
-        counts.rejected -= len(warnings)  # a warning is a dead letter about the feed, not a row
-        counts.errors.extend(collected.warnings)
+        counts.rejected += 1
 
     if error is not None:
         outcome = RunOutcome.FAILED
@@ -295,33 +322,11 @@ def run_source(
         outcome = RunOutcome.SUCCESS
     finished = rt.clock()
     with transaction(rt.sessions) as session:
-        _finish_run(session, run_id, outcome, counts, error, finished, document_sha)
+        runs.finish_run(session, run_id, outcome, counts, error, finished, document_sha)
         updated = session.get(Source, spec.id)
         assert updated is not None
         _update_health(updated, rt.settings, outcome, counts, error, collected, finished, rng_seed)
     return RunSummary(spec.id, spec.name, outcome.value, counts, error, run_id)
-
-
-def _finish_run(
-    session: Session,
-    run_id: int,
-    outcome: RunOutcome,
-    counts: IngestCounts,
-    error: str | None,
-    finished_at: dt.datetime,
-    document_sha: str | None = None,
-) -> None:
-    run = session.get(FetchRun, run_id)
-    assert run is not None
-    run.finished_at = finished_at
-    run.outcome = outcome.value
-    run.items_read = counts.read
-    run.items_new = counts.new
-    run.items_duplicate = counts.duplicate
-    run.items_near_duplicate = counts.near_duplicate
-    run.items_rejected = counts.rejected
-    run.error = error
-    run.document_sha256 = run.document_sha256 or document_sha
 
 
 def _update_health(
@@ -423,7 +428,11 @@ def import_data(
     platform: str | None = None,
     on_batch: Callable[[IngestCounts], None] | None = None,
 ) -> IngestCounts:
-    """Import a file's bytes: kept once as evidence, every row stored once or dead-lettered."""
+    """Import a file's bytes: kept once as evidence, every row stored once or dead-lettered.
+
+    A file that cannot be read at all is a failed run with a dead letter. An import stopped by
+    the user or a signal closes its run as interrupted (what was committed stays); one killed
+    outright is closed so at the next start (`runs.close_interrupted_runs`)."""
     fmt = file_format or guess_format(origin, data)
     source_id = ensure_file_source(rt, source_name or f"导入:{origin.rsplit('/', 1)[-1]}", platform)
     started = rt.clock()
@@ -431,30 +440,43 @@ def import_data(
         source = find_source(session, source_id)
         context = source_context(source, rt.settings, guess_platform=platform is None)
         document_sha = store_document(session, Document(data, origin, f"import/{fmt}", started))
-        run = FetchRun(source_id=source_id, started_at=started, document_sha256=document_sha)
-        session.add(run)
-        session.flush()
-        run_id = run.id
+        run_id = runs.start_run(session, source_id, started, document_sha)
     error: str | None = None
+    counts = IngestCounts()
+    limit = rt.settings.import_max_decompressed_bytes
+
+    def batch_done(batch: IngestCounts) -> None:
+        counts.add(batch)
+        if on_batch is not None:
+            on_batch(batch)
+
     try:
-        counts = writer.write(
+        writer.write(
             context,
-            lambda: read_rows(data, fmt),
+            lambda: read_rows(data, fmt, max_decompressed=limit),
             run_id=run_id,
             document_sha256=document_sha,
             fetched_at=started,
-            on_batch=on_batch,
+            on_batch=batch_done,
             prepare_in_worker=rt.settings.import_worker and len(data) > PARALLEL_IMPORT_BYTES,
+            analyze_after_rows=ANALYZE_AFTER_ROWS,
         )
     except ConnectorError as exc:
         error = str(exc)
         with transaction(rt.sessions) as session:
             record_dead_letters(session, [Rejected(origin, "ingest.parse", error)], source_id, run_id)
-        counts = IngestCounts(rejected=1, errors=[error])
+        counts.rejected += 1
+        counts.errors.append(error)
+    except BaseException:
+        with transaction(rt.sessions) as session:
+            runs.finish_run(
+                session, run_id, RunOutcome.INTERRUPTED, counts, runs.INTERRUPTED_NOTE, rt.clock()
+            )
+        raise
     outcome = RunOutcome.FAILED if error else RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS
     finished = rt.clock()
     with transaction(rt.sessions) as session:
-        _finish_run(session, run_id, outcome, counts, error, finished)
+        runs.finish_run(session, run_id, outcome, counts, error, finished)
         updated = session.get(Source, source_id)
         assert updated is not None
         updated.last_run_at = finished
@@ -479,29 +501,60 @@ def authenticate_webhook(rt: Runtime, source_id: int, token: str | None) -> Sour
 def receive_webhook(
     rt: Runtime, writer: PostWriter, source: Source, body: bytes, media_type: str | None
 ) -> IngestCounts:
-    """Store a webhook delivery: the body is kept as evidence, each post in it stored once."""
-    import orjson
+    """Store a webhook delivery: the body is kept as evidence, each post in it stored once.
 
+    The posts are counted first, without building them: a delivery of more than
+    `webhook_max_items` is refused whole (WebhookTooLarge, a dead letter saying so) before
+    anything is stored, and the rest are read as a stream, batch by batch."""
     received = rt.clock()
     context = source_context(source, rt.settings)
+    layout: JSONLayout | None = None
+    unreadable: str | None = None
+    try:
+        layout = json_layout(lambda: io.BytesIO(body), count=True)
+    except ConnectorError as exc:  # not JSON: the delivery is kept as evidence and dead-lettered
+        unreadable = f"推送内容不是合法 JSON：{exc}"
+    limit = rt.settings.webhook_max_items
+    if layout is not None and (layout.count or 0) > limit:
+        message = f"推送内容有 {layout.count} 条信息，超过每次 {limit} 条的上限，请分批推送"
+        refused = Rejected("body", "ingest.receive", message, body)
+        with transaction(rt.sessions) as session:
+            run_id = runs.start_run(session, source.id, received)
+            record_dead_letters(session, [refused], source.id, run_id)
+            runs.finish_run(session, run_id, RunOutcome.FAILED, IngestCounts(rejected=1), message, received)
+        raise WebhookTooLarge(message)
     with transaction(rt.sessions) as session:
         document_sha = store_document(session, Document(body, f"webhook:{source.id}", media_type, received))
-        run = FetchRun(source_id=source.id, started_at=received, document_sha256=document_sha)
-        session.add(run)
-        session.flush()
-        run_id = run.id
-    items: list[RawItem | Rejected]
+        run_id = runs.start_run(session, source.id, received, document_sha)
+    items: Iterable[RawItem | Rejected]
+    if layout is not None:
+        items = json_records(body, layout=layout)
+    else:
+        items = [Rejected("body", "ingest.parse", unreadable or "推送内容不是合法 JSON", body)]
+    counts = IngestCounts()
+    error: str | None = None
     try:
-        items = json_items(orjson.loads(body))
-    except orjson.JSONDecodeError as exc:
-        items = [Rejected("body", "ingest.parse", f"推送内容不是合法 JSON：{exc}", body)]
-    counts = writer.write(context, items, run_id=run_id, document_sha256=document_sha, fetched_at=received)
-    outcome = RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS
+        writer.write(
+            context,
+            items,
+            run_id=run_id,
+            document_sha256=document_sha,
+            fetched_at=received,
+            on_batch=counts.add,
+        )
+    except ConnectorError as exc:  # the body could not be read past its first posts
+        error = str(exc)
+        with transaction(rt.sessions) as session:
+            record_dead_letters(session, [Rejected("body", "ingest.parse", error, body)], source.id, run_id)
+        counts.rejected += 1
+    outcome = RunOutcome.FAILED if error else RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS
     finished = rt.clock()
     with transaction(rt.sessions) as session:
-        _finish_run(session, run_id, outcome, counts, None, finished)
+        runs.finish_run(session, run_id, outcome, counts, error, finished)
         updated = session.get(Source, source.id)
         assert updated is not None
-        updated.last_run_at = updated.last_success_at = finished
+        updated.last_run_at = finished
+        if not error:
+            updated.last_success_at = finished
         updated.last_items = counts.read
     return counts

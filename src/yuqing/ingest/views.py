@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 
 from yuqing.ingest import queries, service
-from yuqing.ingest.errors import PostNotFound, SourceNotFound, WebhookAuthError
+from yuqing.ingest.errors import PostNotFound, SourceNotFound, WebhookAuthError, WebhookTooLarge
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -78,9 +78,12 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
                 raise HTTPException(413, f"推送内容超过 {limit} 字节上限")
         from starlette.concurrency import run_in_threadpool
 
-        counts = await run_in_threadpool(
-            service.receive_webhook, rt, writer, source, bytes(body), request.headers.get("content-type")
-        )
+        try:
+            counts = await run_in_threadpool(
+                service.receive_webhook, rt, writer, source, bytes(body), request.headers.get("content-type")
+            )
+        except WebhookTooLarge as exc:
+            raise HTTPException(413, str(exc)) from exc
         return counts.as_dict()
 
     return [router, hooks]

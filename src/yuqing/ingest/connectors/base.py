@@ -9,7 +9,7 @@ a clear message instead of crashing the scheduler.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
@@ -46,7 +46,9 @@ class Collected:
     """The result of one collection from a source."""
 
     document: Document | None
-    items: list[RawItem | Rejected] = field(default_factory=list)
+    # Read once, in order; a connector may hand out a stream so a large document is never held
+    # as objects all at once.
+    items: Iterable[RawItem | Rejected] = field(default_factory=list)
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None

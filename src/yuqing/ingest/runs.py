@@ -1,0 +1,142 @@
+"""Fetch runs: opened with the process that owns them, closed with their outcome and counts, and
+closed as interrupted when that process ended without closing them (kill -9, a crash, a power cut).
+
+Every import, fetch and webhook delivery is a run. A run left open by a process that is gone is
+closed at the next start of `yuqing import`, `fetch` or `serve` (`close_interrupted_runs`), with
+the outcome `interrupted` and the note 「进程中断」. A run owned by a process that is still alive
+(another import under way) is left alone; so is one owned by another machine, whose processes
+cannot be seen from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yuqing.db import transaction
+from yuqing.ingest.models import FetchRun, RunOutcome
+from yuqing.ingest.records import IngestCounts
+from yuqing.runtime import Runtime
+
+log = logging.getLogger(__name__)
+INTERRUPTED_NOTE = "进程中断"
+
+
+def start_run(
+    session: Session, source_id: int, started_at: dt.datetime, document_sha256: str | None = None
+) -> int:
+    """Open a run owned by this process; returns its id."""
+    run = FetchRun(
+        source_id=source_id,
+        started_at=started_at,
+        document_sha256=document_sha256,
+        owner=process_identity(),
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    outcome: RunOutcome,
+    counts: IngestCounts,
+    error: str | None,
+    finished_at: dt.datetime,
+    document_sha: str | None = None,
+) -> None:
+    run = session.get(FetchRun, run_id)
+    assert run is not None
+    run.finished_at = finished_at
+    run.outcome = outcome.value
+    run.items_read = counts.read
+    run.items_new = counts.new
+    run.items_duplicate = counts.duplicate
+    run.items_near_duplicate = counts.near_duplicate
+    run.items_rejected = counts.rejected
+    run.error = error
+    run.document_sha256 = run.document_sha256 or document_sha
+
+
+def close_interrupted_runs(rt: Runtime) -> list[int]:
+    """Close every open run whose process is gone, as interrupted; returns their ids."""
+    closed: list[int] = []
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        for run in session.scalars(select(FetchRun).where(FetchRun.finished_at.is_(None))):
+            if owner_alive(run.owner) is not False:
+                continue
+            run.finished_at = now
+            run.outcome = RunOutcome.INTERRUPTED.value
+            run.error = INTERRUPTED_NOTE
+            closed.append(run.id)
+    if closed:
+        log.warning("closed %d run(s) left open by a process that ended: %s", len(closed), closed)
+    return closed
+
+
+def process_identity(pid: int | None = None) -> str:
+    """`host:pid:start`, where start tells this process from a later one given the same pid."""
+    pid = os.getpid() if pid is None else pid
+    return f"{_host()}:{pid}:{_start_time(pid) or ''}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the process that owns a run is still running: None when that cannot be told from
+    here (another machine). A run without an owner predates owners and counts as abandoned."""
+    if not owner:
+        return False
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    host, pid_text, started = parts
+    if host != _host():
+        return None
+    pid = int(pid_text)
+    if not _running(pid):
+        return False
+    return not started or _start_time(pid) == started
+
+
+@lru_cache(maxsize=1)
+def _host() -> str:
+    return socket.gethostname()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user's process
+    # A killed process its parent has not reaped yet is a zombie: gone for our purpose.
+    return _state(pid) != "Z"
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (Linux); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()
+
+
+def _state(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields and len(fields) > 19 else None

@@ -1,0 +1,144 @@
+"""A killed import: its prepare worker dies with it, and its run is closed as interrupted
+(reliability issue, item 19). Real `yuqing import` processes, really killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from yuqing.ingest import service
+from yuqing.ingest.models import FetchRun, Post
+from yuqing.ingest.runs import INTERRUPTED_NOTE, owner_alive, process_identity
+from yuqing.runtime import Runtime, open_runtime
+from yuqing.settings import load_settings
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+    reason="the prepare worker runs on Linux machines with two cores or more",
+)
+TEXT = (
+    "网传某市第一人民医院发生医疗事故，一名产妇在手术后死亡，家属在医院门口拉横幅讨说法，医院至今未作回应。"
+)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"  # a zombie has ended; only its entry is left
+
+
+def wait_for(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def start_import(tmp_path: Path, database_url: str) -> subprocess.Popen[bytes]:
+    # Over a megabyte, so the rows are prepared in a worker; small batches, so it takes a while.
+    rows = [{"id": f"k{i}", "text": f"第{i}条：{TEXT}{i}"} for i in range(12_000)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert path.stat().st_size > service.PARALLEL_IMPORT_BYTES
+    env = dict(os.environ, YUQING_DATABASE_URL=database_url, YUQING_IMPORT_BATCH_SIZE="20")
+    return subprocess.Popen(
+        [sys.executable, "-m", "yuqing", "import", str(path), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def committed(database_url: str) -> bool:
+    rt = open_runtime(load_settings(database_url=database_url), upgrade=False)
+    try:
+        with rt.sessions() as session:
+            return session.scalars(select(Post.id).limit(1)).first() is not None
+    finally:
+        rt.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_a_killed_import_takes_its_worker_with_it_and_its_run_is_closed(
+    tmp_path: Path, database_url: str, sig: signal.Signals
+) -> None:
+    process = start_import(tmp_path, database_url)
+    try:
+        assert wait_for(lambda: children(process.pid), 30), process.stderr.read() if process.stderr else ""
+        worker = children(process.pid)[0]
+        assert wait_for(lambda: committed(database_url), 30)  # killed half-way, not before it began
+        process.send_signal(sig)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert wait_for(lambda: gone(worker), 5), "the prepare worker outlived its parent"
+
+    settings = load_settings(database_url=database_url)
+    if sig == signal.SIGTERM:
+        assert process.returncode == 130
+        assert process.stderr is not None and "中断" in process.stderr.read().decode()
+    else:
+        # Closed by the next start of an import.
+        small = tmp_path / "small.jsonl"
+        small.write_text(json.dumps({"id": "s1", "text": "另一条信息"}, ensure_ascii=False), encoding="utf-8")
+        env = dict(os.environ, YUQING_DATABASE_URL=database_url)
+        again = subprocess.run(
+            [sys.executable, "-m", "yuqing", "import", str(small), "--json"], env=env, capture_output=True
+        )
+        assert again.returncode == 0, again.stderr.decode()
+    rt = open_runtime(settings)
+    try:
+        with rt.sessions() as session:
+            killed = session.scalars(select(FetchRun).order_by(FetchRun.id)).first()
+            assert killed is not None and killed.finished_at is not None
+            assert killed.outcome == "interrupted" and killed.error == INTERRUPTED_NOTE
+            assert session.scalars(select(FetchRun).where(FetchRun.finished_at.is_(None))).all() == []
+    finally:
+        rt.close()
+
+
+def test_runs_of_live_processes_are_left_open(rt: Runtime) -> None:
+    source_id = service.ensure_file_source(rt, "导入", None)
+    with rt.sessions() as session, session.begin():
+        mine = FetchRun(source_id=source_id, started_at=rt.clock(), owner=process_identity())
+        elsewhere = FetchRun(source_id=source_id, started_at=rt.clock(), owner="another-host:1:1")
+        legacy = FetchRun(source_id=source_id, started_at=rt.clock())
+        session.add_all([mine, elsewhere, legacy])
+        session.flush()
+        ids = {"mine": mine.id, "elsewhere": elsewhere.id, "legacy": legacy.id}
+    assert owner_alive(process_identity()) is True
+    assert owner_alive("another-host:1:1") is None
+    assert service.close_interrupted_runs(rt) == [ids["legacy"]]
+    with rt.sessions() as session:
+        for still_open in ("mine", "elsewhere"):
+            run = session.get(FetchRun, ids[still_open])
+            assert run is not None and run.finished_at is None
+        closed = session.get(FetchRun, ids["legacy"])
+        assert closed is not None and closed.outcome == "interrupted" and closed.error == INTERRUPTED_NOTE
