@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
-from functools import lru_cache
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +19,7 @@ from sqlalchemy.orm import Session
 from yuqing.db import transaction
 from yuqing.ingest.models import FetchRun, RunOutcome
 from yuqing.ingest.records import IngestCounts
+from yuqing.process import is_alive, process_identity
 from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -83,60 +80,7 @@ def close_interrupted_runs(rt: Runtime) -> list[int]:
     return closed
 
 
-def process_identity(pid: int | None = None) -> str:
-    """`host:pid:start`, where start tells this process from a later one given the same pid."""
-    pid = os.getpid() if pid is None else pid
-    return f"{_host()}:{pid}:{_start_time(pid) or ''}"
-
-
 def owner_alive(owner: str | None) -> bool | None:
     """Whether the process that owns a run is still running: None when that cannot be told from
     here (another machine). A run without an owner predates owners and counts as abandoned."""
-    if not owner:
-        return False
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
-        return False
-    host, pid_text, started = parts
-    if host != _host():
-        return None
-    pid = int(pid_text)
-    if not _running(pid):
-        return False
-    return not started or _start_time(pid) == started
-
-
-@lru_cache(maxsize=1)
-def _host() -> str:
-    return socket.gethostname()
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, as another user's process
-    # A killed process its parent has not reaped yet is a zombie: gone for our purpose.
-    return _state(pid) != "Z"
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (Linux); None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()
-
-
-def _state(pid: int) -> str | None:
-    fields = _stat_fields(pid)
-    return fields[0] if fields else None
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
-    fields = _stat_fields(pid)
-    return fields[19] if fields and len(fields) > 19 else None
+    return is_alive(owner)
