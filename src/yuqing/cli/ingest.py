@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -199,14 +200,27 @@ def import_file(
         data, origin = path.read_bytes(), str(path)
     fmt: FileFormat | None = file_format  # type: ignore[assignment]
 
+    stop = threading.Event()
+
     def progress(batch: IngestCounts) -> None:
+        if stop.is_set():  # asked to stop: the batch just written is committed, nothing is open
+            raise KeyboardInterrupt
         if not as_json:
             progress.total += batch.read  # type: ignore[attr-defined]
             typer.echo(f"\r已处理 {progress.total} 行", nl=False, err=True)  # type: ignore[attr-defined]
 
     progress.total = 0  # type: ignore[attr-defined]
-    # SIGTERM ends an import as Ctrl+C does: its run is closed as interrupted, its worker stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM and a first Ctrl+C stop the import after the batch being written (a stop raised in
+    # the middle of a write left SQLite's write lock held, and closing the run then waited on it);
+    # a second Ctrl+C stops at once. Either way the run is closed as interrupted, the worker stopped.
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     with runtime() as rt:
         service.close_interrupted_runs(rt)
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
@@ -234,10 +248,6 @@ def import_file(
     )
     if counts.rejected:
         typer.echo("被拒收的行见 yuqing deadletters list")
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 @posts_app.command("list")

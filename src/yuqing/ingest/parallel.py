@@ -79,6 +79,9 @@ def prepared_batches(
         if worker.is_alive():
             worker.terminate()
         worker.join(5)
+        if worker.is_alive():  # never wait for it again at exit: multiprocessing joins children
+            worker.kill()
+            worker.join()
         channel.close()
 
 
@@ -99,6 +102,11 @@ def _work(
     parent: int,
 ) -> None:
     die_with_parent(parent)
+    # The parent's handlers came with the fork: SIGTERM would raise KeyboardInterrupt here and
+    # the exit would then wait for a queue nobody reads. The parent stops the worker; SIGTERM
+    # ends it at once, and Ctrl+C (sent to the whole process group) is the parent's to handle.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for prepared in _in_process(items(), context, when, batch_size):
             _hand_over(channel, (_BATCH, prepared), parent)
