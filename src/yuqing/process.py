@@ -20,7 +20,14 @@ __all__ = ["is_alive", "process_identity"]
 
 def process_identity(pid: int | None = None) -> str:
     """`host:pid:start` of this process (or of another one on this machine)."""
-    pid = os.getpid() if pid is None else pid
+    if pid is None:
+        return _own_identity(os.getpid())  # every fetch run asks: read /proc once per process
+    return f"{_host()}:{pid}:{_start_time(pid) or ''}"
+
+
+@lru_cache(maxsize=4)
+def _own_identity(pid: int) -> str:
+    # Keyed by pid, so that a forked child has its own.
     return f"{_host()}:{pid}:{_start_time(pid) or ''}"
 
 

@@ -16,6 +16,7 @@ import logging
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -157,6 +158,7 @@ class PostWriter:
         self._near: NearDuplicateIndex | None = None
         # The scheduler thread and webhook requests share one writer and its index.
         self._lock = threading.Lock()
+        self._indexed = False  # the index took posts in the transaction under way
 
     # -- near-duplicate index ------------------------------------------------------------------
     def near_index(self, session: Session) -> NearDuplicateIndex:
@@ -269,30 +271,53 @@ class PostWriter:
         run_id: int | None,
         document_sha256: str | None,
     ) -> IngestCounts:
-        counts = IngestCounts()
+        with self.transaction() as session:
+            outcomes = self.store(session, context, drafts, run_id=run_id, document_sha256=document_sha256)
+            record_dead_letters(session, rejected, context.source_id, run_id)
+        counts = tally(outcomes.values())
         counts.rejected = len(rejected)
+        return counts
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction holding this writer's lock, for `store`. Should it not commit, the
+        near-duplicate index, if it took posts that were not kept, is loaded afresh."""
         with self._lock:
-            indexed = False
+            self._indexed = False
             try:
                 with self._factory() as session, session.begin():
-                    fresh, sightings = self._dedup_exact(session, drafts)
-                    counts.duplicate = len(drafts) - len(fresh)
-                    if fresh and self._near is None:
-                        self.near_index(session)  # load before this batch is inserted, or it finds itself
-                    inserted = self._insert(session, context, fresh, run_id, document_sha256)
-                    counts.duplicate += len(fresh) - len(inserted)  # lost a race with another writer
-                    indexed = True
-                    near = self._dedup_near(session, inserted)
-                    counts.near_duplicate = near
-                    counts.new = len(inserted) - near
-                    self._record_sightings(session, context, sightings)
-                    record_dead_letters(session, rejected, context.source_id, run_id)
+                    yield session
             except BaseException:
-                if indexed:
-                    # The index now holds posts this transaction did not keep: load it afresh.
+                if self._indexed:
                     self._near = None
                 raise
-        return counts
+
+    def store(
+        self,
+        session: Session,
+        context: SourceContext,
+        drafts: Sequence[PostDraft],
+        *,
+        run_id: int | None = None,
+        document_sha256: str | None = None,
+        origins: dict[int, tuple[int, str]] | None = None,
+    ) -> dict[int, str]:
+        """Store drafts in `session` (one of `transaction`): exact duplicates become sightings,
+        near-duplicates are linked. Returns each draft's outcome by `id(draft)`: "new",
+        "duplicate" or "near_duplicate". With `origins` (`id(draft)` to run id and document),
+        the drafts of several deliveries are stored together, each keeping its own."""
+        fresh, sightings = self._dedup_exact(session, drafts)
+        outcomes = dict.fromkeys(map(id, drafts), "duplicate")
+        if fresh and self._near is None:
+            self.near_index(session)  # load before this batch is inserted, or it finds itself
+        inserted = self._insert(session, context, fresh, run_id, document_sha256, origins)
+        # A fresh draft not inserted lost a race with another writer: a duplicate.
+        self._indexed = True
+        linked = self._dedup_near(session, inserted)
+        for post_id, draft in inserted:
+            outcomes[id(draft)] = "near_duplicate" if post_id in linked else "new"
+        self._record_sightings(session, context, sightings)
+        return outcomes
 
     def _dedup_exact(
         self, session: Session, drafts: Sequence[PostDraft]
@@ -324,12 +349,18 @@ class PostWriter:
         drafts: Sequence[PostDraft],
         run_id: int | None,
         document_sha256: str | None,
+        origins: dict[int, tuple[int, str]] | None = None,
     ) -> list[tuple[int, PostDraft]]:
         if not drafts:
             return []
-        extra = (context.source_id, run_id, document_sha256)
+
+        def origin(draft: PostDraft) -> tuple[int | None, str | None]:
+            return origins[id(draft)] if origins is not None else (run_id, document_sha256)
+
         if session.get_bind().dialect.name == "sqlite":
-            inserted = _insert_posts_sqlite(session, drafts, extra)
+            inserted = _insert_posts_sqlite(
+                session, drafts, [(context.source_id, *origin(d)) for d in drafts]
+            )
             if inserted == len(drafts):
                 # No row was ignored, and this transaction holds SQLite's write lock: the rows got
                 # consecutive rowids ending at the largest one, in input order.
@@ -341,24 +372,27 @@ class PostWriter:
             rows = []
             for draft in drafts:
                 row = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
+                draft_run, draft_document = origin(draft)
                 row.update(
                     source_id=context.source_id,
-                    fetch_run_id=run_id,
-                    raw_sha256=document_sha256,
+                    fetch_run_id=draft_run,
+                    raw_sha256=draft_document,
                     raw_ref=draft.locator,
                 )
                 rows.append(row)
             session.execute(insert_ignoring_conflicts(table, session.get_bind().dialect.name), rows)
         # The ids are read back by url_key (RETURNING row by row is several times slower). A row
         # that another writer stored first is not ours, and counts as a duplicate.
-        ids = _ids_by_url_key(session, [d.url_key for d in drafts], run_id)
+        runs = {origin(d)[0] for d in drafts} if origins is not None else {run_id}
+        ids = _ids_by_url_key(session, [d.url_key for d in drafts], {r for r in runs if r is not None})
         return [(ids[d.url_key], d) for d in drafts if d.url_key in ids]
 
-    def _dedup_near(self, session: Session, inserted: Sequence[tuple[int, PostDraft]]) -> int:
-        """Stage ingest.dedup_near: link each stored copy with small edits to its first copy."""
+    def _dedup_near(self, session: Session, inserted: Sequence[tuple[int, PostDraft]]) -> set[int]:
+        """Stage ingest.dedup_near: link each stored copy with small edits to its first copy;
+        returns the ids of the posts linked."""
         with_text = [(post_id, draft) for post_id, draft in inserted if draft.text]
         if not with_text:
-            return 0
+            return set()
         index = self.near_index(session)
         matches = index.query_and_add([p for p, _ in with_text], [d.text for _, d in with_text])
         links = [
@@ -376,7 +410,7 @@ class PostWriter:
                 links,
                 execution_options={"synchronize_session": False},
             )
-        return len(links)
+        return {int(link["pid"]) for link in links}
 
     def _record_sightings(
         self, session: Session, context: SourceContext, sightings: Sequence[tuple[str, PostDraft]]
@@ -402,6 +436,14 @@ class PostWriter:
             table = PostSighting.__table__
             assert isinstance(table, Table)
             session.execute(insert_ignoring_conflicts(table, session.get_bind().dialect.name), rows)
+
+
+def tally(outcomes: Iterable[str]) -> IngestCounts:
+    """Counts of the outcomes `PostWriter.store` returns."""
+    counts = IngestCounts()
+    for outcome in outcomes:
+        setattr(counts, outcome, getattr(counts, outcome) + 1)
+    return counts
 
 
 def _store_reason(exc: BaseException) -> str:
@@ -432,14 +474,14 @@ def _existing(session: Session, column: Any, keys: set[str]) -> dict[str, str]:
     return found
 
 
-def _ids_by_url_key(session: Session, keys: Sequence[str], run_id: int | None) -> dict[str, int]:
-    """Ids of the posts just inserted, by url_key (only those of this run when there is one)."""
+def _ids_by_url_key(session: Session, keys: Sequence[str], runs: set[int]) -> dict[str, int]:
+    """Ids of the posts just inserted, by url_key (only those of these runs when there are any)."""
     found: dict[str, int] = {}
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         chunk = keys[start : start + _LOOKUP_CHUNK]
         query = select(Post.url_key, Post.id).where(Post.url_key.in_(chunk))
-        if run_id is not None:
-            query = query.where(Post.fetch_run_id == run_id)
+        if runs:
+            query = query.where(Post.fetch_run_id.in_(sorted(runs)))
         found.update((key, post_id) for key, post_id in session.execute(query) if key is not None)
     return found
 
@@ -462,14 +504,14 @@ _SQLITE_INSERT = "INSERT OR IGNORE INTO posts ({}) VALUES ({})".format(
 
 
 def _insert_posts_sqlite(
-    session: Session, drafts: Sequence[PostDraft], extra: tuple[int, int | None, str | None]
+    session: Session, drafts: Sequence[PostDraft], extras: Sequence[tuple[int, int | None, str | None]]
 ) -> int:
     """The bulk path for the embedded default: one executemany on the DB-API cursor, with values
     converted the way the column types store them (naive UTC text times, JSON text). Returns
     how many rows were inserted."""
     rows: list[tuple[Any, ...]] = []
     fetched: dict[dt.datetime, str] = {}  # fetched_at is the same for a whole batch
-    for draft in drafts:
+    for draft, extra in zip(drafts, extras, strict=True):
         values = list(_draft_values(draft))
         when = draft.fetched_at
         text = fetched.get(when)

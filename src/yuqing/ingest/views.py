@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 
 from yuqing.ingest import queries, service
 from yuqing.ingest.errors import PostNotFound, SourceNotFound, WebhookAuthError, WebhookTooLarge
+from yuqing.ingest.intake import WebhookIntake
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -18,6 +19,7 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
     webhook apart, as senders authenticate with the source's own token."""
     router = APIRouter(prefix="/api/v1", dependencies=list(guard))
     hooks = APIRouter(prefix="/api/v1")
+    intake = WebhookIntake(rt, writer)  # small deliveries arriving together are stored together
 
     @router.get("/sources", tags=["sources"], summary="信息源及其健康状况")
     def sources() -> list[dict[str, Any]]:
@@ -80,7 +82,7 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
 
         try:
             counts = await run_in_threadpool(
-                service.receive_webhook, rt, writer, source, bytes(body), request.headers.get("content-type")
+                intake.receive, source, bytes(body), request.headers.get("content-type")
             )
         except WebhookTooLarge as exc:
             raise HTTPException(413, str(exc)) from exc
