@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from yuqing.ingest import queries, service
 from yuqing.ingest.errors import PostNotFound, SourceNotFound, WebhookAuthError, WebhookTooLarge
 from yuqing.ingest.intake import WebhookIntake
+from yuqing.ingest.models import Source
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -20,6 +21,7 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
     router = APIRouter(prefix="/api/v1", dependencies=list(guard))
     hooks = APIRouter(prefix="/api/v1")
     intake = WebhookIntake(rt, writer)  # small deliveries arriving together are stored together
+    sources_seen: dict[int, tuple[float, Source]] = {}
 
     @router.get("/sources", tags=["sources"], summary="信息源及其健康状况")
     def sources() -> list[dict[str, Any]]:
@@ -64,7 +66,7 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
         if authorization and authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
         try:
-            source = service.authenticate_webhook(rt, source_id, token)
+            source = service.authenticate_webhook(rt, source_id, token, cache=sources_seen)
         except SourceNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
         except WebhookAuthError as exc:
