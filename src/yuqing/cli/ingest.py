@@ -17,7 +17,7 @@ from yuqing.cli.common import emit_json, fail, runtime, user_errors
 from yuqing.ingest import queries, service
 from yuqing.ingest.evidence import export_evidence, verify_package
 from yuqing.ingest.fetcher import Fetcher
-from yuqing.ingest.files import FORMATS, FileFormat
+from yuqing.ingest.files import FORMATS, FileFormat, guess_format
 from yuqing.ingest.records import IngestCounts
 from yuqing.ingest.store import PostWriter
 
@@ -201,15 +201,15 @@ def import_file(
     fmt: FileFormat | None = file_format  # type: ignore[assignment]
 
     stop = threading.Event()
+    from yuqing.cli.progress import Progress
+
+    bar = Progress("导入", _row_estimate(data, fmt or guess_format(origin, data)), unit="行")
 
     def progress(batch: IngestCounts) -> None:
         if stop.is_set():  # asked to stop: the batch just written is committed, nothing is open
             raise KeyboardInterrupt
-        if not as_json:
-            progress.total += batch.read  # type: ignore[attr-defined]
-            typer.echo(f"\r已处理 {progress.total} 行", nl=False, err=True)  # type: ignore[attr-defined]
+        bar.advance(batch.read)
 
-    progress.total = 0  # type: ignore[attr-defined]
     # SIGTERM and a first Ctrl+C stop the import after the batch being written (a stop raised in
     # the middle of a write left SQLite's write lock held, and closing the run then waited on it);
     # a second Ctrl+C stops at once. Either way the run is closed as interrupted, the worker stopped.
@@ -225,29 +225,38 @@ def import_file(
         service.close_interrupted_runs(rt)
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
         try:
-            counts = service.import_data(
-                rt,
-                writer,
-                data,
-                origin=origin,
-                file_format=fmt,
-                source_name=source,
-                platform=platform,
-                on_batch=progress,
-            )
+            with bar:
+                counts = service.import_data(
+                    rt,
+                    writer,
+                    data,
+                    origin=origin,
+                    file_format=fmt,
+                    source_name=source,
+                    platform=platform,
+                    on_batch=progress,
+                )
         except KeyboardInterrupt:
             fail("导入已中断（进程中断）：已入库的批次保留，再次导入同一文件不会重复入库", code=130)
             return
     if as_json:
         emit_json(counts.as_dict())
         return
-    typer.echo("", err=True)
     typer.echo(
         f"读取 {counts.read} 行：新增 {counts.new}，重复 {counts.duplicate}，"
         f"近似重复 {counts.near_duplicate}，拒收 {counts.rejected}"
     )
     if counts.rejected:
         typer.echo("被拒收的行见 yuqing deadletters list")
+
+
+def _row_estimate(data: bytes, fmt: str) -> int | None:
+    """Rows of a JSON Lines or CSV file, counted by its line ends (for the progress bar's total;
+    a CSV field spanning lines makes it a little high). None when it cannot be told cheaply."""
+    if fmt not in ("jsonl", "csv") or data[:2] == b"\x1f\x8b":
+        return None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    return max(lines - (1 if fmt == "csv" else 0), 0)
 
 
 @posts_app.command("list")
