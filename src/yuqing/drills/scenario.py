@@ -21,7 +21,7 @@ from typing import Any
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.cases.plan import category_name
 from yuqing.drills.errors import ScenarioError
-from yuqing.ingest.models import MediaTier, Platform
+from yuqing.ingest.models import PLATFORM_NAMES, MediaTier, Platform
 from yuqing.org.models import OrgError
 from yuqing.org.roles import parse_role
 
@@ -301,14 +301,7 @@ _SUBJECT = {
     "weight": "权重",
 }
 _EXPECT = {"grade": "等级", "category": "类别", "released": "应发布", "topic_hint": "专题规则建议"}
-_PLATFORMS = {
-    "weibo": "微博",
-    "wechat": "微信",
-    "news": "新闻",
-    "forum": "论坛",
-    "video": "视频",
-    "other": "其他",
-}
+_PLATFORMS = PLATFORM_NAMES
 _KINDS = {"original": "原帖", "repost": "转发", "comment": "评论", "reply": "回复"}
 _TIERS = {"central": "央级", "provincial": "省级", "city": "市级", "other": "其他"}
 assert set(_PLATFORMS) == {p.value for p in Platform} and set(_TIERS) == {t.value for t in MediaTier}

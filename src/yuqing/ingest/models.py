@@ -31,6 +31,7 @@ class SourceKind(enum.StrEnum):
     API = "api"
     WEBHOOK = "webhook"
     FILE = "file"
+    RSSHUB = "rsshub"
 
 
 class MediaTier(enum.StrEnum):
@@ -48,7 +49,30 @@ class Platform(enum.StrEnum):
     WECHAT = "wechat"
     FORUM = "forum"
     VIDEO = "video"
+    ZHIHU = "zhihu"
+    BILIBILI = "bilibili"
+    DOUYIN = "douyin"
+    XIAOHONGSHU = "xiaohongshu"
+    KUAISHOU = "kuaishou"
+    TIEBA = "tieba"
     OTHER = "other"
+
+
+# The platforms' names as users read them (the console, reports, drills).
+PLATFORM_NAMES = {
+    "news": "新闻",
+    "weibo": "微博",
+    "wechat": "微信",
+    "forum": "论坛",
+    "video": "视频",
+    "zhihu": "知乎",
+    "bilibili": "哔哩哔哩",
+    "douyin": "抖音",
+    "xiaohongshu": "小红书",
+    "kuaishou": "快手",
+    "tieba": "贴吧",
+    "other": "其他",
+}
 
 
 class RunOutcome(enum.StrEnum):

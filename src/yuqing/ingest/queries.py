@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from yuqing.ingest import schedule as schedule_mod
+from yuqing.ingest.connectors.rsshub import public_config
 from yuqing.ingest.errors import PostNotFound
 from yuqing.ingest.models import DeadLetter, FetchRun, Post, PostSighting, Source
 from yuqing.ingest.normalise import display_iso
@@ -169,7 +170,7 @@ def source_view(source: Source, settings: Settings, now: dt.datetime) -> dict[st
         "media_tier": source.media_tier,
         "schedule": source.schedule or (settings.default_schedule if source.kind in FETCHED_KINDS else None),
         "enabled": source.enabled,
-        "config": source.config,
+        "config": public_config(source.config or {}),
         "health": {
             "state": state,
             "label": schedule_mod.HEALTH_LABELS[state],

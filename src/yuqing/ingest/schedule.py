@@ -7,6 +7,7 @@ and 20:00 Asia/Shanghai, the plan's twice-a-day scan) or an interval such as `30
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import re
 from dataclasses import dataclass
@@ -43,6 +44,17 @@ class Schedule:
                 f"无法识别的采集计划 {spec!r}：请写 cron 表达式（如 '0 8,20 * * *'）或间隔（如 30m、2h、1d）"
             )
         return cls(spec, None, ZoneInfo(zone))
+
+    def shortest_interval(self) -> float:
+        """The shortest time between two runs, in seconds (for a cron expression, over the runs
+        of the coming week)."""
+        if self.interval is not None:
+            return self.interval.total_seconds()
+        runs = croniter(self.spec, dt.datetime(2026, 1, 5, tzinfo=self.zone))
+        times = [runs.get_next(dt.datetime) for _ in range(200)]
+        week = [t for t in times if t - times[0] <= dt.timedelta(days=7)]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(week)]
+        return min(gaps) if gaps else float("inf")
 
     def next_after(self, moment: dt.datetime) -> dt.datetime:
         """The first run time strictly after `moment` (aware, UTC)."""

@@ -47,7 +47,7 @@ from yuqing.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FETCHED_KINDS = (SourceKind.RSS, SourceKind.WEB, SourceKind.API)
+FETCHED_KINDS = (SourceKind.RSS, SourceKind.WEB, SourceKind.API, SourceKind.RSSHUB)
 # Below this size an import is over before a worker process would pay for itself.
 PARALLEL_IMPORT_BYTES = 1024 * 1024
 # An import into PostgreSQL refreshes the planner's statistics once it has stored this many rows
@@ -71,6 +71,7 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
 
 
 WEBHOOK_SOURCE_SECONDS = 1.0
+RSSHUB_SCHEDULE = "30m"  # a route of a bridge, twice an hour unless the source says otherwise
 
 
 def token_digest(token: str) -> str:
@@ -95,7 +96,11 @@ def add_source(
     try:
         source_kind = SourceKind(kind)
     except ValueError:
-        raise InvalidSource(f"未知的信息源类型 {kind!r}（可选：rss、web、api、webhook、file）") from None
+        choices = "rss、rsshub、web、api、webhook、file"
+        raise InvalidSource(f"未知的信息源类型 {kind!r}（可选：{choices}）") from None
+    config = dict(config or {})
+    if source_kind is SourceKind.RSSHUB:
+        url, platform, schedule = _rsshub_setup(config, platform, schedule, rt.settings)
     if source_kind in FETCHED_KINDS and not url:
         raise InvalidSource(f"{kind} 类型的信息源需要网址")
     if media_tier not in {t.value for t in MediaTier}:
@@ -105,7 +110,6 @@ def add_source(
     )
     if schedule:
         schedule_mod.Schedule.parse(schedule, rt.settings.timezone)  # raises ScheduleError
-    config = dict(config or {})
     try:
         FieldMapping.build(config.get("mapping"))
     except MappingError as exc:
@@ -132,6 +136,32 @@ def add_source(
         session.add(source)
         session.flush()
     return source, token
+
+
+def _rsshub_setup(
+    config: dict[str, Any], platform: str | None, schedule: str | None, settings: Settings
+) -> tuple[str, str, str]:
+    """An RSSHub source's public URL, platform and schedule, from `config` (instance, route, and
+    optionally access_key and auth). Its schedule may not be shorter than RSSHub's cache time."""
+    from yuqing.ingest.connectors import rsshub
+
+    try:
+        config["instance"] = rsshub.check_instance(str(config.get("instance") or ""))
+        config["route"] = rsshub.check_route(str(config.get("route") or ""))
+    except ValueError as exc:
+        raise InvalidSource(str(exc)) from None
+    if config.get("auth", "code") not in ("code", "key"):
+        raise InvalidSource("访问方式只能是 code（按路由计算的访问码，推荐）或 key（直接带密钥）")
+    if not config.get("access_key"):
+        config.pop("access_key", None)
+        config.pop("auth", None)
+    schedule = schedule or RSSHUB_SCHEDULE
+    parsed = schedule_mod.Schedule.parse(schedule, settings.timezone)
+    if parsed.shortest_interval() < rsshub.DEFAULT_CACHE_SECONDS:
+        minutes = rsshub.DEFAULT_CACHE_SECONDS // 60
+        raise InvalidSource(f"RSSHub 会缓存 {minutes} 分钟内的结果，采集间隔不能短于它（收到 {schedule}）")
+    url = config["instance"] + config["route"]
+    return url, platform or rsshub.platform_of(config["route"]), schedule
 
 
 def set_source_enabled(rt: Runtime, ref: str | int, enabled: bool) -> Source:
@@ -368,6 +398,10 @@ def _update_health(
         backoff_max_seconds=settings.backoff_max_seconds,
         rng=random.Random(rng_seed) if rng_seed is not None else None,
     )
+    if collected is not None and collected.min_interval_seconds:
+        # Sooner would only bring the copy the bridge has cached.
+        earliest = now + dt.timedelta(seconds=collected.min_interval_seconds)
+        source.next_run_at = max(source.next_run_at, earliest)
 
 
 def due_sources(rt: Runtime, now: dt.datetime) -> list[int]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert
 from yuqing.cases.models import CaseAction, Statement
+from yuqing.ingest.models import PLATFORM_NAMES
 from yuqing.org.models import Unit
 from yuqing.org.service import descendants, find_unit
 
@@ -34,14 +35,7 @@ __all__ = [
 
 GRADE_NAMES = {"I": "Ⅰ级（特别重大）", "II": "Ⅱ级（重大）", "III": "Ⅲ级（较大）", "IV": "Ⅳ级（一般）"}
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
-PLATFORM_LABELS = {
-    "news": "新闻网站",
-    "weibo": "微博",
-    "wechat": "微信",
-    "forum": "论坛",
-    "video": "视频",
-    "other": "其他",
-}
+PLATFORM_LABELS = {**PLATFORM_NAMES, "news": "新闻网站"}
 TIER_LABELS = {"central": "中央媒体", "provincial": "省级媒体", "city": "市级媒体", "other": "其他"}
 
 

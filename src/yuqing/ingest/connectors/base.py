@@ -54,6 +54,8 @@ class Collected:
     last_modified: str | None = None
     # Problems with the document as a whole that still let some items through (a malformed feed).
     warnings: list[str] = field(default_factory=list)
+    # The next fetch is not due before this many seconds (a bridge's cache time).
+    min_interval_seconds: int | None = None
 
 
 class Connector(Protocol):
@@ -94,4 +96,4 @@ def available_kinds() -> list[str]:
 
 def _load_builtin() -> None:
     # Imported lazily: each module registers itself.
-    from yuqing.ingest.connectors import api, rss, web  # noqa: F401
+    from yuqing.ingest.connectors import api, rss, rsshub, web  # noqa: F401

@@ -37,7 +37,7 @@ from yuqing.analysis.models import Event, EventStatus, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, Case, Deadline, DeadlineState, Stage
 from yuqing.cases.plan import DeadlineKind
 from yuqing.cases.service import deadline_view
-from yuqing.ingest.models import Post, Source
+from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
 from yuqing.org.scope import EVERYTHING, Scope
@@ -45,14 +45,7 @@ from yuqing.org.scope import EVERYTHING, Scope
 GRADES: tuple[str, ...] = ("I", "II", "III", "IV")
 GRADE_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
-PLATFORM_LABELS = {
-    "news": "新闻",
-    "weibo": "微博",
-    "wechat": "微信",
-    "forum": "论坛",
-    "video": "视频",
-    "other": "其他",
-}
+PLATFORM_LABELS = PLATFORM_NAMES
 # An event's sentiment mix is counted over at most this many of its posts.
 SENTIMENT_SAMPLE = 20_000
 # The post search reads at most this many post ids per request.

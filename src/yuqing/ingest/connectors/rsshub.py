@@ -1,0 +1,234 @@
+"""RSSHub routes as sources: Weibo, Zhihu, Bilibili, WeChat 公众号 and hot lists through the
+bridge an office already runs, never through scrapers of our own.
+
+A source keeps the instance and the route apart (`config.instance`, `config.route`); its URL is
+the public address `instance + route`, without the access key. The key is a secret: it is sent
+as RSSHub's `code` (md5 of the route and the key, which is valid for that route only) or, when
+the source says so, as `key`; it appears in no log, error, dead letter, evidence origin or
+listing (`queries` hides `access_key`). RSSHub renders every route as RSS 2.0 with the original
+platform URL as each item's link, so the same Weibo post seen here, through a webhook and in an
+import is one post with several sightings. The platform comes from the route's namespace.
+
+Hot lists (`/weibo/search/hot`, `/zhihu/hot`, `/bilibili/hot-search`, `/baidu/top`…) keep each
+item's rank on the list (`hot_rank`, its place in the feed) and the list's name (`hot_list`).
+The instance's cache time (`Cache-Control: max-age`) is the shortest interval between fetches:
+fetching faster only returns the cached copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, register
+from yuqing.ingest.connectors.http import as_document
+from yuqing.ingest.connectors.rss import ACCEPT, parse_feed
+from yuqing.ingest.fetcher import Fetcher, FetchError, FetchResult, HTTPStatusError
+from yuqing.ingest.records import Document, RawItem, Rejected
+
+# RSSHub caches a route's output for CACHE_EXPIRE seconds (300 by default): the floor when the
+# instance does not say.
+DEFAULT_CACHE_SECONDS = 300
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A route an office needs, with its Chinese name and the parameter it takes."""
+
+    label: str
+    route: str  # with {param} where the user fills one in
+    param: str | None = None  # the parameter's Chinese name
+    hot_list: bool = False
+
+
+PRESETS: dict[str, Preset] = {
+    "weibo-user": Preset("微博用户", "/weibo/user/{uid}", "微博用户 ID（数字）"),
+    "weibo-keyword": Preset("微博关键词", "/weibo/keyword/{keyword}", "关键词"),
+    "weibo-hot": Preset("微博热搜", "/weibo/search/hot", hot_list=True),
+    "zhihu-hot": Preset("知乎热榜", "/zhihu/hot", hot_list=True),
+    "bilibili-hot": Preset("B站热搜", "/bilibili/hot-search", hot_list=True),
+    "baidu-hot": Preset("百度热搜", "/baidu/top", hot_list=True),
+    "wechat-mp": Preset("微信公众号（需实例支持）", "/wechat/mp/homepage/{biz}/{hid}", "公众号 biz/hid"),
+}
+# Routes whose items are a ranked list, by prefix.
+HOT_LIST_ROUTES = {
+    "/weibo/search/hot": "微博热搜",
+    "/zhihu/hot": "知乎热榜",
+    "/bilibili/hot-search": "B站热搜",
+    "/baidu/top": "百度热搜",
+    "/douyin/hot": "抖音热榜",
+    "/toutiao/hot": "头条热榜",
+}
+# The platform of a route's namespace (the first path segment).
+PLATFORMS = {
+    "weibo": "weibo",
+    "wechat": "wechat",
+    "zhihu": "zhihu",
+    "bilibili": "bilibili",
+    "douyin": "douyin",
+    "xiaohongshu": "xiaohongshu",
+    "kuaishou": "kuaishou",
+    "tieba": "tieba",
+    "baidu": "news",
+    "toutiao": "news",
+}
+
+
+def preset_route(preset: str, value: str | None) -> str:
+    """The route of a preset with its parameter filled in (escaped for the path)."""
+    if preset not in PRESETS:
+        raise ValueError(f"未知的 RSSHub 预设 {preset!r}（可选：{'、'.join(PRESETS)}）")
+    spec = PRESETS[preset]
+    if spec.param is None:
+        return spec.route
+    if not value:
+        raise ValueError(f"{spec.label}需要填写{spec.param}")
+    parts = value.split("/") if spec.route.count("{") > 1 else [value]
+    names = re.findall(r"{(\w+)}", spec.route)
+    if len(parts) != len(names) or not all(parts):
+        raise ValueError(f"{spec.label}需要填写{spec.param}")
+    route = spec.route
+    for name, part in zip(names, parts, strict=True):
+        route = route.replace("{" + name + "}", quote(part, safe=""))
+    return route
+
+
+def check_route(route: str) -> str:
+    """A route as RSSHub takes it: a path starting with /, without the access parameters."""
+    route = route.strip()
+    if not route.startswith("/") or route.startswith("//") or any(c.isspace() for c in route):
+        raise ValueError(f"RSSHub 路由应以 / 开头且不含空白，例如 /weibo/user/1195230310（收到 {route!r}）")
+    query = urlsplit(route).query
+    if re.search(r"(^|&)(key|code)=", query):
+        raise ValueError("访问密钥请用 --key 单独填写，不要写进路由")
+    return route
+
+
+def check_instance(instance: str) -> str:
+    """The base URL of an RSSHub instance (http or https, no query)."""
+    parts = urlsplit(instance.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"RSSHub 实例地址应为 http(s)://主机[:端口][/路径]（收到 {instance!r}）")
+    return instance.strip().rstrip("/")
+
+
+def platform_of(route: str) -> str:
+    namespace = route.lstrip("/").split("/", 1)[0].lower()
+    return PLATFORMS.get(namespace, "other")
+
+
+def hot_list_of(route: str) -> str | None:
+    path = urlsplit(route).path.rstrip("/")
+    for prefix, name in HOT_LIST_ROUTES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return name
+    return None
+
+
+def access_code(route: str, key: str) -> str:
+    """RSSHub's per-route access code: md5 of the route (path and query) followed by the key."""
+    return hashlib.md5((route + key).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def request_url(instance: str, route: str, key: str | None, auth: str = "code") -> str:
+    """The URL fetched: the public address with the access parameter added (a secret)."""
+    url = instance + route
+    if not key:
+        return url
+    joiner = "&" if "?" in route else "?"
+    if auth == "key":
+        return f"{url}{joiner}key={quote(key, safe='')}"
+    return f"{url}{joiner}code={access_code(route, key)}"
+
+
+def cache_seconds(headers: dict[str, str]) -> int:
+    """How long the instance keeps serving the same copy (its max-age, or RSSHub's default)."""
+    found = _MAX_AGE.search(headers.get("cache-control", ""))
+    return int(found.group(1)) if found else DEFAULT_CACHE_SECONDS
+
+
+class RSSHubConnector:
+    kind = "rsshub"
+
+    def collect(self, source: SourceSpec, fetcher: Fetcher) -> Collected:
+        config = dict(source.config)
+        route, instance = config.get("route"), config.get("instance")
+        if not route or not instance:
+            raise ConnectorError(f"RSSHub 信息源 {source.name} 缺少实例地址或路由")
+        secret = config.get("access_key") or None
+        url = request_url(instance, route, secret, config.get("auth", "code"))
+        public = instance + route
+        try:
+            result = fetcher.get(url, etag=source.etag, last_modified=source.last_modified, accept=ACCEPT)
+        except HTTPStatusError as exc:
+            document = _public_document(exc.result, public)
+            raise ConnectorError(
+                _scrub(f"RSSHub 路由 {route} 出错：HTTP {exc.result.status}{_reason(exc.result)}", secret),
+                document,
+            ) from None
+        except FetchError as exc:
+            raise ConnectorError(_scrub(f"RSSHub 路由 {route} 无法访问：{exc}", secret)) from None
+        wait = cache_seconds(result.headers)
+        if result.not_modified:
+            return Collected(
+                document=None,
+                not_modified=True,
+                etag=source.etag,
+                last_modified=source.last_modified,
+                min_interval_seconds=wait,
+            )
+        document = _public_document(result, public)
+        try:
+            collected = parse_feed(result.body, result.declared_charset)
+        except ConnectorError as exc:
+            raise ConnectorError(f"RSSHub 路由 {route} 返回的不是订阅源：{exc}", document) from None
+        hot = hot_list_of(route)
+        if hot is not None:
+            ranked: list[RawItem | Rejected] = []
+            rank = 0
+            for item in collected.items:
+                if isinstance(item, RawItem):
+                    rank += 1
+                    item = RawItem({**item.record, "hot_list": hot, "hot_rank": rank}, item.locator, item.raw)
+                ranked.append(item)
+            collected.items = ranked
+        collected.document = document
+        collected.etag = result.etag
+        collected.last_modified = result.last_modified
+        collected.min_interval_seconds = wait
+        return collected
+
+
+def _public_document(result: FetchResult, public: str) -> Document:
+    """The response kept as evidence under the route's public address (never the access code)."""
+    document = as_document(result)
+    return Document(document.data, public, document.media_type, document.fetched_at)
+
+
+def _reason(result: FetchResult) -> str:
+    """RSSHub's own words on a failed route (its error page's first line of text), if any."""
+    text = result.body[:4000].decode("utf-8", "replace")
+    found = re.search(r"(?:Error|错误)[^<\n]{0,200}", re.sub(r"<[^>]+>", "\n", text))
+    return f"（{found.group(0).strip()}）" if found else ""
+
+
+def _scrub(message: str, secret: str | None) -> str:
+    if not secret:
+        return message
+    message = re.sub(r"([?&](?:key|code)=)[^&\s'\"]+", r"\1***", message)
+    return message.replace(secret, "***")
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A source's configuration as it may be shown: the access key replaced by whether there is one."""
+    shown = {k: v for k, v in config.items() if k != "access_key"}
+    if "access_key" in config:
+        shown["access_key"] = "已设置" if config["access_key"] else "未设置"
+    return shown
+
+
+register("rsshub", RSSHubConnector)
