@@ -291,3 +291,23 @@ def test_rows_lost_to_a_concurrent_writer_count_as_duplicates(rt: Runtime) -> No
         stored = {p.external_id: p.text for p in session.scalars(select(Post))}
     assert len(stored) == 5
     assert all(topic in stored[f"c{i}"] for i, topic in enumerate(topics))
+
+
+def test_the_same_url_from_another_source_is_a_sighting_and_a_refetch_is_not(rt: Runtime) -> None:
+    """One Weibo post through two bridges (an export and a webhook) is one post seen twice."""
+    url = "https://weibo.com/1195230310/NbSx3A"
+    row = {"id": "4321", "url": url, "text": "某医院发生医疗纠纷，家属讨说法"}
+    data = json.dumps(row, ensure_ascii=False).encode()
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    service.import_data(rt, writer, data, origin="export.jsonl", source_name="导出A")
+    again = service.import_data(rt, writer, data, origin="export.jsonl", source_name="导出A")
+    assert again.duplicate == 1
+    with rt.sessions() as session:
+        assert session.scalars(select(PostSighting)).all() == []  # the same source again: a refetch
+    other = service.import_data(rt, writer, data, origin="hook.jsonl", source_name="推送B")
+    assert other.duplicate == 1
+    with rt.sessions() as session:
+        post = session.scalars(select(Post)).one()
+        sighting = session.scalars(select(PostSighting)).one()
+        assert sighting.post_id == post.id and sighting.source_id != post.source_id
+        assert sighting.url == row["url"]

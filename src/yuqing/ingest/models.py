@@ -181,7 +181,7 @@ class PostSighting(Base):
     """A duplicate delivery of a stored post from another URL or source: where else it appeared."""
 
     __tablename__ = "post_sightings"
-    __table_args__ = (UniqueConstraint("post_id", "url_key"),)
+    __table_args__ = (UniqueConstraint("post_id", "source_id", "url_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))

@@ -330,7 +330,10 @@ class PostWriter:
         fresh: list[PostDraft] = []
         sightings: list[tuple[str, PostDraft]] = []
         for draft in drafts:
-            if draft.url_key in by_url or draft.url_key in seen_urls:
+            if draft.url_key in by_url:
+                sightings.append((draft.url_key, draft))  # kept if it came from another source
+                continue
+            if draft.url_key in seen_urls:
                 continue
             if draft.content_hash:
                 first = by_content.get(draft.content_hash) or seen_content.get(draft.content_hash)
@@ -419,18 +422,20 @@ class PostWriter:
         the same content on several sites is what grading counts."""
         if not sightings:
             return
-        ids = _existing(session, Post.url_key, {first for first, _ in sightings})
         # First copies inserted earlier in this transaction are found here too.
+        firsts = _first_copies(session, {first for first, _ in sightings})
         rows = [
             {
-                "post_id": int(ids[first]),
+                "post_id": firsts[first][0],
                 "source_id": context.source_id,
                 "url_key": draft.url_key,
                 "url": draft.url,
                 "seen_at": draft.fetched_at,
             }
             for first, draft in sightings
-            if first in ids and first != draft.url_key
+            # The same URL again from the same source is a refetch, not a sighting; from another
+            # source (RSSHub and a webhook carrying one Weibo post) it is one.
+            if first in firsts and (first != draft.url_key or firsts[first][1] != context.source_id)
         ]
         if rows:
             table = PostSighting.__table__
@@ -471,6 +476,19 @@ def _existing(session: Session, column: Any, keys: set[str]) -> dict[str, str]:
         else:
             for key, url_key in session.execute(select(column, Post.url_key).where(column.in_(chunk))):
                 found[key] = url_key
+    return found
+
+
+def _first_copies(session: Session, keys: set[str]) -> dict[str, tuple[int, int]]:
+    """The stored post (id, source id) of each url_key."""
+    found: dict[str, tuple[int, int]] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        chunk = ordered[start : start + _LOOKUP_CHUNK]
+        query = select(Post.url_key, Post.id, Post.source_id).where(Post.url_key.in_(chunk))
+        found.update(
+            (key, (post_id, source_id)) for key, post_id, source_id in session.execute(query) if key is not None
+        )
     return found
 
 
