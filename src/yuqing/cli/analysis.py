@@ -29,12 +29,12 @@ def _rule_error(exc: Exception) -> None:
 @topics_app.command("add")
 @user_errors
 def topics_add(
-    name: Annotated[str, typer.Argument(help="Topic name.")],
-    rule: Annotated[str, typer.Option(help="Rule, e.g. '@地域 + @主体 + (投诉|事故|死亡) - 招聘'.")],
-    unit: Annotated[str | None, typer.Option(help="The unit that monitors this topic.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    name: Annotated[str, typer.Argument(help="专题名称。")],
+    rule: Annotated[str, typer.Option(help="规则，例如 '@地域 + @主体 + (投诉|事故|死亡) - 招聘'。")],
+    unit: Annotated[str | None, typer.Option(help="负责监测该专题的单位。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Add a monitored topic."""
+    """添加监测专题。"""
     from yuqing.analysis import topics
     from yuqing.analysis.rules import RuleSyntaxError
 
@@ -52,8 +52,8 @@ def topics_add(
 
 @topics_app.command("list")
 @user_errors
-def topics_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List topics."""
+def topics_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False) -> None:
+    """列出专题。"""
     from yuqing.analysis import topics
 
     with runtime() as rt:
@@ -68,11 +68,11 @@ def topics_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
 @topics_app.command("test")
 @user_errors
 def topics_test(
-    rule: Annotated[str, typer.Argument(help="A rule.")],
-    text: Annotated[str, typer.Argument(help="A text to test it on.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    rule: Annotated[str, typer.Argument(help="规则。")],
+    text: Annotated[str, typer.Argument(help="用于测试规则的文本。")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Whether a rule matches a text, and which terms fired."""
+    """测试规则是否命中文本，以及触发了哪些词。"""
     from yuqing.analysis import topics
     from yuqing.analysis.rules import RuleSyntaxError
 
@@ -93,15 +93,15 @@ def topics_test(
 @groups_app.command("set")
 @user_errors
 def groups_set(
-    name: Annotated[str, typer.Argument(help="Group name, used in rules as @name.")],
-    words: Annotated[list[str], typer.Argument(help="The words.")],
-    kind: Annotated[str, typer.Option(help="地域, 主体, 事件, 排除 or other.")] = "other",
+    name: Annotated[str, typer.Argument(help="词组名称，在规则中以 @名称 引用。")],
+    words: Annotated[list[str], typer.Argument(help="词组中的词。")],
+    kind: Annotated[str, typer.Option(help="类型：地域、主体、事件、排除或 other。")] = "other",
     unit: Annotated[
         str | None,
-        typer.Option(help="The unit that owns the group (default: the top unit; kept on a replace)."),
+        typer.Option(help="词组所属单位（默认：顶级单位；替换词组时不变）。"),
     ] = None,
 ) -> None:
-    """Create or replace a word group."""
+    """新建或替换词组。"""
     from yuqing.analysis import topics
 
     with runtime() as rt:
@@ -111,8 +111,8 @@ def groups_set(
 
 @groups_app.command("list")
 @user_errors
-def groups_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List word groups."""
+def groups_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False) -> None:
+    """列出词组。"""
     from yuqing.analysis import topics
 
     with runtime() as rt:
@@ -128,10 +128,10 @@ def groups_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
 @user_errors
 def analyze(
     ctx: typer.Context,
-    limit: Annotated[int | None, typer.Option(help="Analyse at most N posts.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int | None, typer.Option(help="最多分析 N 条信息。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Run the pipeline over stored posts not yet analysed."""
+    """对已入库但尚未分析的信息运行分析流水线。"""
     if ctx.invoked_subcommand is not None:
         return
     from yuqing.analysis.pipeline import AnalysisPipeline, pipeline_status
@@ -183,10 +183,10 @@ def _write(record: dict[str, Any]) -> None:
 @user_errors
 def analyze_sentiment(
     source: Annotated[
-        str, typer.Argument(help="JSON Lines file with `text`, or - for standard input.")
+        str, typer.Argument(help="含 `text` 字段的 JSON Lines 文件，或用 - 表示标准输入。")
     ] = "-",
 ) -> None:
-    """Add `sentiment: {label, negative}` to each JSON object read."""
+    """为读入的每个 JSON 对象添加 `sentiment: {label, negative}`。"""
     from itertools import islice
 
     from yuqing.analysis.sentiment import SentimentModel
@@ -232,12 +232,12 @@ def _read_jsonl_skipping(source: str, bad: list[int]) -> Iterator[tuple[int, dic
 @user_errors
 def analyze_incidents(
     source: Annotated[
-        str, typer.Argument(help="JSON Lines file with `text`, or - for standard input.")
+        str, typer.Argument(help="含 `text` 字段的 JSON Lines 文件，或用 - 表示标准输入。")
     ] = "-",
 ) -> None:
-    """Add `incident: {incident, casualties, public_safety, domain, score}` to each JSON object.
+    """为每个 JSON 对象添加 `incident: {incident, casualties, public_safety, domain, score}`。
 
-    A line that cannot be read is named on standard error and skipped; the exit status is then 1.
+    无法读取的行会在标准错误中注明行号并跳过，此时退出状态为 1。
     """
     from itertools import islice
 
@@ -260,9 +260,9 @@ def analyze_incidents(
 @analyze_app.command("events")
 @user_errors
 def analyze_events(
-    source: Annotated[str, typer.Argument(help="JSON Lines posts, or - for standard input.")] = "-",
+    source: Annotated[str, typer.Argument(help="JSON Lines 格式的信息，或用 - 表示标准输入。")] = "-",
 ) -> None:
-    """Cluster posts into events in `published_at` order; add `event_id` to each."""
+    """按 `published_at` 顺序将信息聚类为事件，并为每条信息添加 `event_id`。"""
     from yuqing.analysis.clustering import assign_events
 
     for record in assign_events(_read_jsonl(source)):
@@ -273,12 +273,12 @@ def analyze_events(
 @events_app.command("list")
 @user_errors
 def events_list(
-    limit: Annotated[int, typer.Option(help="How many.")] = 50,
-    status: Annotated[str | None, typer.Option(help="open or closed.")] = None,
-    graded: Annotated[bool, typer.Option("--graded", help="Only graded events.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option(help="最多列出的事件数。")] = 50,
+    status: Annotated[str | None, typer.Option(help="状态：open 或 closed。")] = None,
+    graded: Annotated[bool, typer.Option("--graded", help="只列出已定级的事件。")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """List events, most serious and most recent first."""
+    """列出事件，最严重、最新的在前。"""
     from yuqing.analysis import queries
 
     with runtime() as rt:
@@ -294,10 +294,10 @@ def events_list(
 @events_app.command("show")
 @user_errors
 def events_show(
-    event_id: Annotated[int, typer.Argument(help="Event id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    event_id: Annotated[int, typer.Argument(help="事件 ID。")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Show one event: grade reasons, entities, metrics; with --json also its posts' ids."""
+    """查看事件：定级理由、涉及对象、指标；加 --json 时还列出其各条信息的 ID。"""
     from yuqing.analysis import queries
 
     with runtime() as rt:

@@ -19,30 +19,30 @@ drill_app = typer.Typer(
     help="演练：list, run, create, start, pause, resume, stop, status, score, report.", no_args_is_help=True
 )
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Json = Annotated[bool, typer.Option("--json", help="输出 JSON。")]
 Speed = Annotated[
     float,
-    typer.Option("--speed", min=0.001, help="Replay speed: 60 plays an hour of the scenario per minute."),
+    typer.Option("--speed", min=0.001, help="回放速度：60 表示每分钟回放场景中一小时的内容。"),
 ]
 Participants = Annotated[
     list[str] | None,
     typer.Option(
         "--participants",
-        help="People taking part (id, login or name; repeatable or comma-separated): injects reach them.",
+        help="参演人员（ID、登录名或姓名；可重复或用逗号分隔）：情景注入发给这些人。",
     ),
 ]
 AllowExternal = Annotated[
     bool,
     typer.Option(
         "--allow-external",
-        help="Also send the drill's notices by e-mail and DingTalk/WeCom/Feishu (default: in-app only).",
+        help="演练通知也通过邮件和钉钉/企业微信/飞书发送（默认：仅站内通知）。",
     ),
 ]
 DrillUnit = Annotated[
     str | None,
     typer.Option(
         "--unit",
-        help="The unit running the drill (its 办公室 operate it in the console; default: the top unit).",
+        help="组织演练的单位（由其办公室在控制台操作；默认：顶级单位）。",
     ),
 ]
 # Seconds between the rounds of `drill run`; tests replace it to move an injected clock.
@@ -102,7 +102,7 @@ def _print_drill(view: dict[str, Any]) -> None:
 @drill_app.command("list")
 @user_errors
 def drill_list(as_json: Json = False) -> None:
-    """Shipped scenarios and the drills run so far."""
+    """列出内置场景和已进行的演练。"""
     from yuqing.drills.service import list_drills, list_scenarios
 
     scenarios = list_scenarios()
@@ -153,14 +153,14 @@ def _row(d: dict[str, Any]) -> tuple[Any, ...]:
 @drill_app.command("create")
 @user_errors
 def drill_create(
-    scenario: Annotated[str, typer.Argument(help="A shipped scenario (yuqing drill list) or a TOML file.")],
+    scenario: Annotated[str, typer.Argument(help="内置场景（见 yuqing drill list）或 TOML 文件。")],
     speed: Speed = 1.0,
     participants: Participants = None,
     allow_external: AllowExternal = False,
     unit: DrillUnit = None,
     as_json: Json = False,
 ) -> None:
-    """Create a drill for `yuqing serve` to replay once started (yuqing drill start ID)."""
+    """创建演练；开始后（yuqing drill start ID）由 `yuqing serve` 回放。"""
     from yuqing.drills.service import create_drill
 
     with runtime() as rt:
@@ -182,7 +182,7 @@ def drill_create(
 @drill_app.command("run")
 @user_errors
 def drill_run(
-    scenario: Annotated[str, typer.Argument(help="A shipped scenario (yuqing drill list) or a TOML file.")],
+    scenario: Annotated[str, typer.Argument(help="内置场景（见 yuqing drill list）或 TOML 文件。")],
     speed: Speed = 1.0,
     participants: Participants = None,
     allow_external: AllowExternal = False,
@@ -191,12 +191,12 @@ def drill_run(
         bool,
         typer.Option(
             "--pipeline/--no-pipeline",
-            help="Also run the pipeline and response duties here (turn off while `yuqing serve` runs).",
+            help="同时在本进程中运行分析流水线和处置任务（`yuqing serve` 运行时请关闭）。",
         ),
     ] = True,
     as_json: Json = False,
 ) -> None:
-    """Create a drill and replay it in the foreground until the whole scenario is fed."""
+    """创建演练并在前台回放，直到整个场景送入完毕。"""
     from yuqing.drills.models import DrillRunner
     from yuqing.drills.runner import StepResult, run_foreground
     from yuqing.drills.service import create_drill, drill_status, start_drill
@@ -256,38 +256,38 @@ def _change(action: str, drill_id: int, as_json: bool) -> None:
 @drill_app.command("start")
 @user_errors
 def drill_start(drill_id: int, as_json: Json = False) -> None:
-    """Start a created drill: the running `yuqing serve` replays it."""
+    """开始已创建的演练：由运行中的 `yuqing serve` 回放。"""
     _change("start", drill_id, as_json)
 
 
 @drill_app.command("pause")
 @user_errors
 def drill_pause(drill_id: int, as_json: Json = False) -> None:
-    """Pause a drill: its clock stands still until it is resumed."""
+    """暂停演练：演练时钟停止，直到恢复。"""
     _change("pause", drill_id, as_json)
 
 
 @drill_app.command("resume")
 @user_errors
 def drill_resume(drill_id: int, as_json: Json = False) -> None:
-    """Resume a paused drill; the rest of the scenario moves by the pause."""
+    """恢复已暂停的演练；场景余下部分按暂停时长顺延。"""
     _change("resume", drill_id, as_json)
 
 
 @drill_app.command("stop")
 @user_errors
 def drill_stop(drill_id: int, as_json: Json = False) -> None:
-    """End a drill early; what was done can still be scored."""
+    """提前结束演练；已完成的处置仍可评分。"""
     _change("stop", drill_id, as_json)
 
 
 @drill_app.command("status")
 @user_errors
 def drill_status_command(
-    drill_id: Annotated[int | None, typer.Argument(help="A drill (default: all drills).")] = None,
+    drill_id: Annotated[int | None, typer.Argument(help="演练编号（默认：全部演练）。")] = None,
     as_json: Json = False,
 ) -> None:
-    """A drill's progress and log (or every drill's progress)."""
+    """查看演练的进度和日志（或全部演练的进度）。"""
     from yuqing.drills.service import drill_status, list_drills
 
     with runtime() as rt:
@@ -322,7 +322,7 @@ def drill_status_command(
 @drill_app.command("score")
 @user_errors
 def drill_score(drill_id: int, as_json: Json = False) -> None:
-    """Score a drill from the record: each subject against its limit, the plan's checks, deadlines."""
+    """根据记录为演练评分：各科目是否在时限内完成、预案检查项、各项时限。"""
     from yuqing.drills.service import score_drill
 
     with runtime() as rt:
@@ -395,14 +395,15 @@ def drill_score(drill_id: int, as_json: Json = False) -> None:
 def drill_report(
     drill_id: int,
     fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="docx, pdf or html. Default: from -o, else docx.")
+        str | None,
+        typer.Option("--format", "-f", help="docx、pdf 或 html。默认：按 -o 的扩展名，否则为 docx。"),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write. Default: the report's title.")
+        Path | None, typer.Option("--output", "-o", help="输出文件。默认：以报告标题命名的文件。")
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """The drill report (演练总结) as a Word, PDF or HTML document, kept in the reports archive."""
+    """生成演练总结（Word、PDF 或 HTML 文档），并存入报告归档。"""
     from yuqing.reports import service
 
     suffix = output.suffix.lower().lstrip(".") if output else ""

@@ -32,20 +32,24 @@ evidence_app = typer.Typer(help="证据包：export, verify.", no_args_is_help=T
 @sources_app.command("add")
 @user_errors
 def sources_add(
-    kind: Annotated[str, typer.Argument(help="rss, web, api or webhook")],
-    url: Annotated[str | None, typer.Argument(help="Feed, page or API URL (none for webhook).")] = None,
-    name: Annotated[str, typer.Option(help="A unique name for the source.")] = "",
-    schedule: Annotated[str | None, typer.Option(help="Cron expression or interval (30m, 2h).")] = None,
-    platform: Annotated[str | None, typer.Option(help="news, weibo, wechat, forum, video, other.")] = None,
-    media_tier: Annotated[str, typer.Option(help="central, provincial, city or other.")] = "other",
-    mapping: Annotated[str | None, typer.Option(help='Field mapping as JSON, e.g. {"text": "body"}.')] = None,
-    items_path: Annotated[str | None, typer.Option(help="For api sources: path of the item list.")] = None,
-    link_pattern: Annotated[
-        str | None, typer.Option(help="For web sources: fetch links matching this regex.")
+    kind: Annotated[str, typer.Argument(help="类型：rss、web、api 或 webhook。")],
+    url: Annotated[str | None, typer.Argument(help="订阅源、网页或 API 的 URL（webhook 不需要）。")] = None,
+    name: Annotated[str, typer.Option(help="信息源名称，不可重复。")] = "",
+    schedule: Annotated[str | None, typer.Option(help="Cron 表达式或间隔（如 30m、2h）。")] = None,
+    platform: Annotated[
+        str | None, typer.Option(help="平台：news、weibo、wechat、forum、video、other。")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    media_tier: Annotated[
+        str, typer.Option(help="媒体级别：central（中央）、provincial（省级）、city（市级）或 other。")
+    ] = "other",
+    mapping: Annotated[str | None, typer.Option(help='字段映射（JSON），例如 {"text": "body"}。')] = None,
+    items_path: Annotated[str | None, typer.Option(help="用于 api 信息源：条目列表的路径。")] = None,
+    link_pattern: Annotated[
+        str | None, typer.Option(help="用于 web 信息源：抓取与该正则表达式匹配的链接。")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Add a source."""
+    """添加信息源。"""
     config: dict[str, Any] = {}
     if mapping:
         try:
@@ -82,8 +86,8 @@ def sources_add(
 
 @sources_app.command("list")
 @user_errors
-def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List sources with their health."""
+def sources_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False) -> None:
+    """列出信息源及其健康状况。"""
     with runtime() as rt:
         views = queries.list_sources(rt)
     if as_json:
@@ -100,8 +104,8 @@ def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
 
 @sources_app.command("disable")
 @user_errors
-def sources_disable(source: Annotated[str, typer.Argument(help="Source id or name.")]) -> None:
-    """Stop fetching a source (what it collected stays)."""
+def sources_disable(source: Annotated[str, typer.Argument(help="信息源 ID 或名称。")]) -> None:
+    """停止采集信息源（已采集的信息保留）。"""
     with runtime() as rt:
         found = service.set_source_enabled(rt, source, False)
     typer.echo(f"已停用信息源 {found.id}：{found.name}")
@@ -109,8 +113,8 @@ def sources_disable(source: Annotated[str, typer.Argument(help="Source id or nam
 
 @sources_app.command("enable")
 @user_errors
-def sources_enable(source: Annotated[str, typer.Argument(help="Source id or name.")]) -> None:
-    """Resume fetching a source; it is fetched at the next scheduler tick."""
+def sources_enable(source: Annotated[str, typer.Argument(help="信息源 ID 或名称。")]) -> None:
+    """恢复采集信息源；调度器下一轮即会采集。"""
     with runtime() as rt:
         found = service.set_source_enabled(rt, source, True)
     typer.echo(f"已启用信息源 {found.id}：{found.name}")
@@ -119,10 +123,10 @@ def sources_enable(source: Annotated[str, typer.Argument(help="Source id or name
 @sources_app.command("test")
 @user_errors
 def sources_test(
-    source: Annotated[str, typer.Argument(help="Source id or name.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    source: Annotated[str, typer.Argument(help="信息源 ID 或名称。")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Fetch a source once without storing anything, and show what it would bring."""
+    """试采集信息源一次（不入库），显示能采集到的内容。"""
     with runtime() as rt:
         report = service.probe_source(rt, source)
     if as_json:
@@ -138,12 +142,12 @@ def sources_test(
 @user_errors
 def fetch(
     once: Annotated[
-        bool, typer.Option("--once", help="Fetch now and exit (the scheduler runs in serve).")
+        bool, typer.Option("--once", help="立即采集一次后退出（定时采集由 serve 负责）。")
     ] = False,
-    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    source: Annotated[str | None, typer.Option(help="仅限该信息源（ID 或名称）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Fetch every source (or one) now and print a summary per source."""
+    """立即采集所有信息源（或指定的一个），并逐个输出摘要。"""
     if not once:
         fail("请加 --once 立即采集一次；定时采集由 yuqing serve 负责")
     with runtime() as rt:
@@ -180,13 +184,15 @@ def fetch(
 
 @user_errors
 def import_file(
-    file: Annotated[str, typer.Argument(help="File to import, or - for standard input; .gz is read too.")],
-    file_format: Annotated[str | None, typer.Option("--format", help="jsonl, json, csv or xlsx.")] = None,
-    source: Annotated[str | None, typer.Option(help="Source name the rows are filed under.")] = None,
-    platform: Annotated[str | None, typer.Option(help="Platform of the rows when they do not say.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    file: Annotated[str, typer.Argument(help="要导入的文件，或用 - 表示标准输入；也可读取 .gz 文件。")],
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="文件格式：jsonl、json、csv 或 xlsx。")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="导入的行归入的信息源名称。")] = None,
+    platform: Annotated[str | None, typer.Option(help="行中未注明平台时使用的平台。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Import posts from a file; prints how many were new, duplicate, near-duplicate, rejected."""
+    """从文件导入信息，并输出新增、重复、近似重复和拒收的条数。"""
     if file_format is not None and file_format not in FORMATS:
         fail(f"不支持的格式 {file_format!r}（可选：{', '.join(FORMATS)}）")
     if file == "-":
@@ -262,12 +268,12 @@ def _row_estimate(data: bytes, fmt: str) -> int | None:
 @posts_app.command("list")
 @user_errors
 def posts_list(
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
-    offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
-    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option(help="条数，最新的在前。")] = 20,
+    offset: Annotated[int, typer.Option(help="跳过的条数。")] = 0,
+    source: Annotated[str | None, typer.Option(help="仅限该信息源（ID 或名称）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """List stored posts, newest first."""
+    """列出已入库的信息，最新的在前。"""
     with runtime() as rt:
         posts = queries.list_posts(rt, limit=limit, offset=offset, source=source)
     if as_json:
@@ -281,10 +287,10 @@ def posts_list(
 @posts_app.command("show")
 @user_errors
 def posts_show(
-    post_id: Annotated[int, typer.Argument(help="Post id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    post_id: Annotated[int, typer.Argument(help="信息 ID。")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """Show one post with everything stored about it."""
+    """查看一条信息及其全部存储内容。"""
     with runtime() as rt:
         post = queries.get_post(rt, post_id)
     if as_json:
@@ -299,11 +305,11 @@ def posts_show(
 @deadletters_app.command("list")
 @user_errors
 def deadletters_list(
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 100,
-    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option(help="条数，最新的在前。")] = 100,
+    source: Annotated[str | None, typer.Option(help="仅限该信息源（ID 或名称）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """List inputs that could not be stored, with the reason."""
+    """列出无法入库的输入及原因。"""
     with runtime() as rt:
         letters = queries.list_dead_letters(rt, limit=limit, source=source)
     if as_json:
@@ -318,11 +324,11 @@ def deadletters_list(
 @runs_app.command("list")
 @user_errors
 def runs_list(
-    source: Annotated[str | None, typer.Option(help="Only this source (id or name).")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    source: Annotated[str | None, typer.Option(help="仅限该信息源（ID 或名称）。")] = None,
+    limit: Annotated[int, typer.Option(help="条数，最新的在前。")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """List fetch and import runs."""
+    """列出采集与导入记录。"""
     with runtime() as rt:
         runs = queries.list_runs(rt, source=source, limit=limit)
     if as_json:
@@ -338,10 +344,10 @@ def runs_list(
 @evidence_app.command("export")
 @user_errors
 def evidence_export(
-    post_ids: Annotated[list[int], typer.Argument(help="Post ids.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="The zip file to write.")],
+    post_ids: Annotated[list[int], typer.Argument(help="信息 ID（可多个）。")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="要写入的 zip 文件。")],
 ) -> None:
-    """Write an evidence package: raw bytes as fetched, metadata, and a SHA-256 manifest."""
+    """导出证据包：采集时的原始字节、元数据和 SHA-256 清单。"""
     with runtime() as rt:
         manifest = export_evidence(rt, post_ids, output)
     typer.echo(f"已导出 {len(manifest['posts'])} 条信息的证据包：{output}（{len(manifest['files'])} 个文件）")
@@ -349,8 +355,8 @@ def evidence_export(
 
 @evidence_app.command("verify")
 @user_errors
-def evidence_verify(package: Annotated[Path, typer.Argument(help="The zip file to check.")]) -> None:
-    """Check every file of an evidence package against its SHA-256."""
+def evidence_verify(package: Annotated[Path, typer.Argument(help="要校验的 zip 文件。")]) -> None:
+    """按 SHA-256 校验证据包中的每个文件。"""
     problems = verify_package(package)
     if problems:
         for problem in problems:

@@ -17,12 +17,12 @@ from yuqing.runtime import Runtime
 users_app = typer.Typer(help="登录账户：add, passwd, list, disable, enable.", no_args_is_help=True)
 audit_app = typer.Typer(help="审计日志：list.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON。")]
 PasswordOption = Annotated[
     str | None,
     typer.Option(
-        help="The password: at least 10 characters, not only digits, not containing the login, not a "
-        "common password (visible in the process list: prefer the prompt)."
+        help="密码：至少 10 个字符，不能全是数字，不能包含登录名，不能是常见密码"
+        "（在命令行给出的密码会出现在进程列表中，建议按提示输入）。"
     ),
 ]
 
@@ -67,12 +67,12 @@ def ensure_admin(rt: Runtime) -> None:
 @users_app.command("add")
 @user_errors
 def users_add(
-    person: Annotated[str, typer.Argument(help="Person: id, login name or name (name@unit if shared).")],
-    login: Annotated[str, typer.Option("--login", help="Login name of the account.")],
+    person: Annotated[str, typer.Argument(help="人员：ID、登录名或姓名（重名时用“姓名@单位”）。")],
+    login: Annotated[str, typer.Option("--login", help="账户的登录名。")],
     password: PasswordOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Give a person a console login (the password is asked for unless given)."""
+    """为人员开通控制台登录账户（未给出密码时提示输入）。"""
     secret = _ask_password(password, login)
     with runtime() as rt, transaction(rt.sessions) as session:
         found = org.find_person(session, person)
@@ -90,9 +90,9 @@ def users_add(
 @users_app.command("passwd")
 @user_errors
 def users_passwd(
-    login: Annotated[str, typer.Argument(help="Login name.")], password: PasswordOption = None
+    login: Annotated[str, typer.Argument(help="登录名。")], password: PasswordOption = None
 ) -> None:
-    """Set a new password; the account's sessions end and a lockout is lifted."""
+    """设置新密码；该账户已登录的会话全部退出，锁定同时解除。"""
     with runtime() as rt:
         with rt.sessions() as session:
             account = accounts.find_account(session, login)
@@ -108,7 +108,7 @@ def users_passwd(
 @users_app.command("list")
 @user_errors
 def users_list(as_json: JsonOption = False) -> None:
-    """Every account with its person, unit, roles and state."""
+    """列出所有账户及其人员、单位、角色和状态。"""
     with runtime() as rt, rt.sessions() as session:
         views = [accounts.account_view(session, a, now=rt.clock()) for a in accounts.list_accounts(session)]
     if as_json:
@@ -134,26 +134,26 @@ def _set_active(login: str, active: bool) -> None:
 
 @users_app.command("disable")
 @user_errors
-def users_disable(login: Annotated[str, typer.Argument(help="Login name.")]) -> None:
-    """Stop an account from logging in (its sessions end at once); history keeps its name."""
+def users_disable(login: Annotated[str, typer.Argument(help="登录名。")]) -> None:
+    """停用账户，禁止登录（已登录的会话立即退出）；历史记录中仍保留其名称。"""
     _set_active(login, False)
 
 
 @users_app.command("enable")
 @user_errors
-def users_enable(login: Annotated[str, typer.Argument(help="Login name.")]) -> None:
-    """Let a disabled account log in again; also lifts a lockout after failed logins."""
+def users_enable(login: Annotated[str, typer.Argument(help="登录名。")]) -> None:
+    """重新启用已停用的账户；也会解除因登录失败导致的锁定。"""
     _set_active(login, True)
 
 
 @audit_app.command("list")
 @user_errors
 def audit_list(
-    limit: Annotated[int, typer.Option(min=1, max=100_000, help="How many lines, newest first.")] = 50,
-    action: Annotated[str | None, typer.Option(help="Only this action, e.g. login_failed.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="显示的条数，最新的在前。")] = 50,
+    action: Annotated[str | None, typer.Option(help="只显示该操作，例如 login_failed。")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The newest lines of the audit log: who did what, when, from where."""
+    """显示最新的审计日志：何人、何时、从何处做了什么。"""
     with runtime() as rt:
         entries = accounts.list_audit(rt, limit, action=action)
     if as_json:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
+import re
 import socket
 import threading
 import time
@@ -47,6 +49,22 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BYTES = 512 * 1024
 # Prefixes whose IPv6 addresses embed an IPv4 address that is what actually gets reached.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Access parameters in a URL are secrets (an RSSHub `key` or `code`, an API's `token`): the HTTP
+# client logs each request's URL, so its log records are scrubbed of them.
+_SECRET_PARAMS = re.compile(r"([?&](?:key|code|token|access_token|api_key|apikey)=)[^&\s\"'>]+", re.I)
+
+
+class _ScrubSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = _SECRET_PARAMS.sub(r"\1***", message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_ScrubSecrets())
 
 
 @dataclass(frozen=True)

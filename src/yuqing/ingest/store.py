@@ -486,9 +486,8 @@ def _first_copies(session: Session, keys: set[str]) -> dict[str, tuple[int, int]
     for start in range(0, len(ordered), _LOOKUP_CHUNK):
         chunk = ordered[start : start + _LOOKUP_CHUNK]
         query = select(Post.url_key, Post.id, Post.source_id).where(Post.url_key.in_(chunk))
-        found.update(
-            (key, (post_id, source_id)) for key, post_id, source_id in session.execute(query) if key is not None
-        )
+        rows = session.execute(query)
+        found.update((key, (post_id, source_id)) for key, post_id, source_id in rows if key is not None)
     return found
 
 

@@ -18,6 +18,7 @@ fetching faster only returns the cached copy.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,7 @@ PRESETS: dict[str, Preset] = {
     "zhihu-hot": Preset("知乎热榜", "/zhihu/hot", hot_list=True),
     "bilibili-hot": Preset("B站热搜", "/bilibili/hot-search", hot_list=True),
     "baidu-hot": Preset("百度热搜", "/baidu/top", hot_list=True),
-    "wechat-mp": Preset("微信公众号（需实例支持）", "/wechat/mp/homepage/{biz}/{hid}", "公众号 biz/hid"),
+    "wechat-album": Preset("微信公众号合集", "/wechat/mp/msgalbum/{biz}/{aid}", "公众号 biz/合集 ID"),
 }
 # Routes whose items are a ranked list, by prefix.
 HOT_LIST_ROUTES = {
@@ -130,19 +131,23 @@ def hot_list_of(route: str) -> str | None:
 
 
 def access_code(route: str, key: str) -> str:
-    """RSSHub's per-route access code: md5 of the route (path and query) followed by the key."""
-    return hashlib.md5((route + key).encode("utf-8"), usedforsecurity=False).hexdigest()
+    """RSSHub's per-route access code: md5 of the route's path as sent (percent-encoded, without
+    the query) followed by the key (`lib/middleware/access-control.ts`)."""
+    return hashlib.md5((urlsplit(route).path + key).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def request_url(instance: str, route: str, key: str | None, auth: str = "code") -> str:
-    """The URL fetched: the public address with the access parameter added (a secret)."""
+    """The URL fetched: the public address, for a hot list with `sorted=false` (RSSHub otherwise
+    re-sorts items newest first and the rank is lost), and the access parameter (a secret)."""
     url = instance + route
-    if not key:
+    params = []
+    if hot_list_of(route) is not None and "sorted=" not in urlsplit(route).query:
+        params.append("sorted=false")
+    if key:
+        params.append(f"key={quote(key, safe='')}" if auth == "key" else f"code={access_code(route, key)}")
+    if not params:
         return url
-    joiner = "&" if "?" in route else "?"
-    if auth == "key":
-        return f"{url}{joiner}key={quote(key, safe='')}"
-    return f"{url}{joiner}code={access_code(route, key)}"
+    return url + ("&" if "?" in route else "?") + "&".join(params)
 
 
 def cache_seconds(headers: dict[str, str]) -> int:
@@ -210,10 +215,20 @@ def _public_document(result: FetchResult, public: str) -> Document:
 
 
 def _reason(result: FetchResult) -> str:
-    """RSSHub's own words on a failed route (its error page's first line of text), if any."""
-    text = result.body[:4000].decode("utf-8", "replace")
-    found = re.search(r"(?:Error|错误)[^<\n]{0,200}", re.sub(r"<[^>]+>", "\n", text))
-    return f"（{found.group(0).strip()}）" if found else ""
+    """RSSHub's own words on a failed route (the error line of its error page), with what it
+    means for the office where that is known."""
+    text = result.body[:20_000].decode("utf-8", "replace")
+    text = html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(r"(?is)<(style|script)\b.*?</\1>", "", text)))
+    found = re.search(r"\b\w*Error: [^\n]{1,200}", text)
+    hint = {
+        401: "访问密钥不对或未填写",
+        403: "访问密钥不对或未填写",
+        404: "该实例没有这个路由，或路由写错了",
+        429: "请求过于频繁，请放慢采集",
+    }.get(result.status, "")
+    words = found.group(0).strip() if found else ""
+    shown = "；".join(part for part in (hint, words) if part)
+    return f"（{shown}）" if shown else ""
 
 
 def _scrub(message: str, secret: str | None) -> str:

@@ -1,0 +1,271 @@
+"""RSSHub sources (platform sources issue, item 1): routes of a real-shaped RSSHub instance served
+from 127.0.0.1 with its headers; the access key never shows; the platform, the original URL and
+hot-list ranks are kept; the instance's cache time bounds the schedule; a broken route is a dead
+letter that names it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.ingest.httpserver import LocalHTTPServer, Reply
+from yuqing.ingest import queries, service
+from yuqing.ingest.connectors import rsshub
+from yuqing.ingest.errors import InvalidSource
+from yuqing.ingest.fetcher import Fetcher
+from yuqing.ingest.models import DeadLetter, EvidenceBlob, FetchRun, Post, Source
+from yuqing.ingest.store import PostWriter
+from yuqing.runtime import Runtime
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rsshub"
+KEY = "s3cret-Access-Key"
+
+
+def recorded(name: str) -> Reply:
+    """A recorded RSSHub response with the headers it was served with."""
+    headers = json.loads((FIXTURES / f"{name}.headers.json").read_text(encoding="utf-8"))
+    body = next(p for p in FIXTURES.glob(f"{name}.*") if not p.name.endswith(".headers.json")).read_bytes()
+    status = int(headers.pop("Status", 200))
+    return Reply(status, headers, body)
+
+
+@pytest.fixture
+def hub() -> Iterator[LocalHTTPServer]:
+    server = LocalHTTPServer().start()
+    server.routes["/robots.txt"] = Reply(404)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fetcher(rt: Runtime) -> Iterator[Fetcher]:
+    with Fetcher(service.fetch_policy(rt.settings)) as f:
+        yield f
+
+
+def add(rt: Runtime, hub: LocalHTTPServer, route: str, name: str, **config: str) -> Source:
+    source, _ = service.add_source(
+        rt, "rsshub", None, name=name, config={"instance": hub.url(""), "route": route, **config}
+    )
+    return source
+
+
+def run(rt: Runtime, name: str, fetcher: Fetcher) -> service.RunSummary:
+    return service.run_source(rt, PostWriter(rt.sessions, rt.settings, rt.clock), name, fetcher, rng_seed=1)
+
+
+def posts(rt: Runtime, name: str) -> list[Post]:
+    with rt.sessions() as session:
+        source_id = session.scalar(select(Source.id).where(Source.name == name))
+        return list(session.scalars(select(Post).where(Post.source_id == source_id).order_by(Post.id)))
+
+
+def test_a_weibo_user_route_becomes_weibo_posts_under_their_original_urls(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    hub.routes["/weibo/user/1195230310"] = recorded("weibo-user")
+    source = add(rt, hub, "/weibo/user/1195230310", "微博用户")
+    assert source.platform == "weibo" and source.url == hub.url("/weibo/user/1195230310")
+    assert source.schedule == service.RSSHUB_SCHEDULE
+    summary = run(rt, "微博用户", fetcher)
+    assert summary.outcome == "success" and summary.counts.new >= 3, summary
+    stored = posts(rt, "微博用户")
+    assert all(p.platform == "weibo" for p in stored)
+    assert all(p.url and p.url.startswith("https://weibo.com/") for p in stored)  # the original post
+    assert all(p.author for p in stored) and all("<" not in p.text for p in stored)
+
+
+def test_the_access_key_is_sent_as_the_route_code_and_shown_nowhere(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    hub.routes["/zhihu/hot"] = recorded("zhihu-hot")
+    hub.routes["/weibo/user/404404"] = recorded("error-route")
+    add(rt, hub, "/zhihu/hot", "知乎热榜", access_key=KEY)
+    add(rt, hub, "/weibo/user/404404", "坏路由", access_key=KEY, auth="key")
+    assert run(rt, "知乎热榜", fetcher).outcome == "success"
+    failed = run(rt, "坏路由", fetcher)
+
+    code = hashlib.md5(("/zhihu/hot" + KEY).encode()).hexdigest()  # RSSHub's access code
+    assert f"/zhihu/hot?sorted=false&code={code}" in hub.paths()  # a hot list keeps its order
+    assert f"/weibo/user/404404?key={KEY}" in hub.paths()
+    listed = json.dumps(queries.list_sources(rt), ensure_ascii=False)
+    assert KEY not in listed and code not in listed and "已设置" in listed
+    with rt.sessions() as session:
+        stored = [
+            *(r.error or "" for r in session.scalars(select(FetchRun))),
+            *(d.error + (d.location or "") for d in session.scalars(select(DeadLetter))),
+            *(e.origin or "" for e in session.scalars(select(EvidenceBlob))),
+            *(s.last_error or "" for s in session.scalars(select(Source))),
+        ]
+    assert stored and not any(KEY in text or code in text for text in stored)
+    assert KEY not in caplog.text and code not in caplog.text
+    assert failed.outcome == "failed" and failed.error is not None
+    assert "/weibo/user/404404" in failed.error and "***" not in failed.error
+
+
+def test_a_broken_route_is_a_dead_letter_naming_the_route_with_rsshubs_own_words(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    hub.routes["/bilibili/hot-search"] = recorded("error-route")
+    add(rt, hub, "/bilibili/hot-search", "B站热搜")
+    summary = run(rt, "B站热搜", fetcher)
+    assert summary.outcome == "failed" and summary.error is not None
+    assert summary.error.startswith("RSSHub 路由 /bilibili/hot-search 出错：HTTP ")
+    with rt.sessions() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+        assert "/bilibili/hot-search" in letter.error and letter.raw  # the error page is kept
+
+
+def test_hot_lists_keep_each_items_rank_and_the_list(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    hub.routes["/weibo/search/hot"] = recorded("weibo-search-hot")
+    add(rt, hub, "/weibo/search/hot", "微博热搜")
+    assert run(rt, "微博热搜", fetcher).outcome == "success"
+    stored = posts(rt, "微博热搜")
+    assert [p.extra["hot_rank"] for p in stored if p.extra] == list(range(1, len(stored) + 1))
+    assert {p.extra["hot_list"] for p in stored if p.extra} == {"微博热搜"}
+
+
+def test_the_instances_cache_time_bounds_the_next_fetch_and_304_stores_nothing(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    reply = recorded("zhihu-hot")
+    reply.headers = {**reply.headers, "Cache-Control": "public, max-age=3600", "ETag": '"abc"'}
+    hub.routes["/zhihu/hot"] = reply
+    source = add(rt, hub, "/zhihu/hot", "知乎", access_key=KEY)
+    assert run(rt, "知乎", fetcher).outcome == "success"
+    with rt.sessions() as session:
+        fetched = session.get(Source, source.id)
+        assert fetched is not None and fetched.next_run_at is not None and fetched.last_run_at is not None
+        assert fetched.next_run_at - fetched.last_run_at >= dt.timedelta(seconds=3600)
+    hub.routes["/zhihu/hot"] = Reply(304, {"ETag": '"abc"', "Cache-Control": "max-age=3600"})
+    assert run(rt, "知乎", fetcher).outcome == "not_modified"
+    assert hub.requests[-1].headers.get("if-none-match") == '"abc"'
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"instance": "ftp://hub", "route": "/zhihu/hot"}, "实例地址"),
+        ({"instance": "http://127.0.0.1:1200", "route": "zhihu/hot"}, "以 / 开头"),
+        ({"instance": "http://127.0.0.1:1200", "route": "/zhihu/hot?key=abc"}, "--key"),
+        (
+            {"instance": "http://127.0.0.1:1200", "route": "/zhihu/hot", "access_key": "k", "auth": "x"},
+            "访问方式",
+        ),
+    ],
+)
+def test_bad_instances_routes_and_auth_are_refused_clearly(
+    rt: Runtime, config: dict[str, str], message: str
+) -> None:
+    with pytest.raises(InvalidSource, match=message):
+        service.add_source(rt, "rsshub", None, name="坏", config=config)
+
+
+def test_a_schedule_faster_than_the_cache_is_refused(rt: Runtime) -> None:
+    config = {"instance": "http://127.0.0.1:1200", "route": "/weibo/search/hot"}
+    with pytest.raises(InvalidSource, match="缓存 5 分钟"):
+        service.add_source(rt, "rsshub", None, name="快", schedule="2m", config=config)
+    with pytest.raises(InvalidSource, match="缓存 5 分钟"):
+        service.add_source(rt, "rsshub", None, name="快2", schedule="*/2 * * * *", config=config)
+    assert service.add_source(rt, "rsshub", None, name="慢", schedule="*/10 * * * *", config=config)[0].id
+
+
+def test_presets_fill_their_routes() -> None:
+    assert rsshub.preset_route("weibo-user", "1195230310") == "/weibo/user/1195230310"
+    assert (
+        rsshub.preset_route("weibo-keyword", "医院 事故")
+        == "/weibo/keyword/%E5%8C%BB%E9%99%A2%20%E4%BA%8B%E6%95%85"
+    )
+    assert rsshub.preset_route("zhihu-hot", None) == "/zhihu/hot"
+    with pytest.raises(ValueError, match="微博用户 ID"):
+        rsshub.preset_route("weibo-user", None)
+    assert rsshub.platform_of("/bilibili/hot-search") == "bilibili"
+    assert (
+        rsshub.hot_list_of("/weibo/search/hot") == "微博热搜" and rsshub.hot_list_of("/weibo/user/1") is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("fixture", "route", "platform", "host", "hot"),
+    [
+        ("zhihu-hot", "/zhihu/hot", "zhihu", "https://www.zhihu.com/", "知乎热榜"),
+        (
+            "bilibili-hot-search",
+            "/bilibili/hot-search",
+            "bilibili",
+            "https://search.bilibili.com/",
+            "B站热搜",
+        ),
+        (
+            "wechat-mp-msgalbum",
+            "/wechat/mp/msgalbum/MzkxNjYwMDAwMA==/2650812345",
+            "wechat",
+            "https://mp.weixin.qq.com/",
+            None,
+        ),
+    ],
+)
+def test_each_platforms_route_lands_with_its_platform_and_original_links(
+    rt: Runtime,
+    hub: LocalHTTPServer,
+    fetcher: Fetcher,
+    fixture: str,
+    route: str,
+    platform: str,
+    host: str,
+    hot: str | None,
+) -> None:
+    hub.routes[route] = recorded(fixture)
+    add(rt, hub, route, fixture)
+    summary = run(rt, fixture, fetcher)
+    assert summary.outcome == "success" and summary.counts.new >= 3, summary
+    stored = posts(rt, fixture)
+    assert {p.platform for p in stored} == {platform}
+    assert all(p.url and p.url.startswith(host) for p in stored), [p.url for p in stored]
+    assert all((p.title or p.text) and "<" not in p.text for p in stored)  # a question may be only a title
+    assert {(p.extra or {}).get("hot_list") for p in stored} == {hot}
+
+
+def test_a_wrong_key_says_so_in_chinese_with_rsshubs_words(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    hub.routes["/zhihu/hot"] = recorded("error-403-access-denied")
+    add(rt, hub, "/zhihu/hot", "知乎", access_key="wrong")
+    summary = run(rt, "知乎", fetcher)
+    assert summary.outcome == "failed" and summary.error is not None
+    assert "HTTP 403" in summary.error and "访问密钥不对" in summary.error
+    assert "RejectError: Authentication failed" in summary.error
+
+
+def test_the_access_code_of_a_chinese_keyword_route_is_over_its_encoded_path() -> None:
+    route = rsshub.preset_route("weibo-keyword", "医院")
+    assert route == "/weibo/keyword/%E5%8C%BB%E9%99%A2"
+    url = rsshub.request_url("http://hub:1200", route, KEY)
+    assert url == f"http://hub:1200{route}?code={hashlib.md5((route + KEY).encode()).hexdigest()}"
+    hot = rsshub.request_url("http://hub:1200", "/zhihu/hot?limit=20", KEY, auth="key")
+    assert hot == f"http://hub:1200/zhihu/hot?limit=20&sorted=false&key={KEY}"
+    with_query = rsshub.request_url("http://hub:1200", "/weibo/user/1?limit=5", KEY)
+    assert with_query.endswith("?limit=5&code=" + hashlib.md5(("/weibo/user/1" + KEY).encode()).hexdigest())
+
+
+def test_a_wewe_rss_feed_is_an_rss_source_of_wechat_posts(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    """WeWe RSS serves 公众号 articles as plain feeds: an rss source on the wechat platform."""
+    hub.routes["/feeds/MP_WXS_123.rss"] = recorded("wewe-feed-MP_WXS_123")
+    service.add_source(rt, "rss", hub.url("/feeds/MP_WXS_123.rss"), name="公众号", platform="wechat")
+    assert run(rt, "公众号", fetcher).outcome == "success"
+    stored = posts(rt, "公众号")
+    assert stored and all(
+        p.platform == "wechat" and (p.url or "").startswith("https://mp.weixin.qq.com/") for p in stored
+    )
