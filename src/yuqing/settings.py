@@ -157,6 +157,19 @@ class Settings(BaseSettings):
         description="Log lines on standard error: `text`, or `json` (one object per line with time, "
         "level, logger, message and the pipeline step) for a log collector.",
     )
+    source_silent_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="A fetched source that used to bring new posts and has brought none for this "
+        "many hours while being fetched raises an alarm to the administrators (a bridge such as "
+        "RSSHub or WeWe RSS whose account expired keeps answering with old items).",
+    )
+    source_failure_alarm_runs: int = Field(
+        default=3,
+        ge=1,
+        description="A fetched source whose runs fail this many times in a row raises an alarm to "
+        "the administrators.",
+    )
     response_tick_seconds: float = Field(
         default=15.0,
         gt=0,

@@ -190,8 +190,10 @@ def _posts_last_day(event: Event, now: dt.datetime) -> int:
 
 
 def run_once(rt: Runtime) -> dict[str, Any]:
-    """One round of all response duties, in order: alerts, escalation, deadlines, follow-up."""
+    """One round of all response duties, in order: alerts, escalation, deadlines, follow-up, and the
+    alarms on sources that stopped working."""
     from yuqing.alerts.service import escalate_due, process_signals
+    from yuqing.alerts.sources import sweep_source_health
 
     alerts = process_signals(rt)
     escalated = escalate_due(rt)
@@ -203,6 +205,7 @@ def run_once(rt: Runtime) -> dict[str, Any]:
         "deadlines": swept.as_dict(),
         "calm_proposed": proposed,
         "reopened": reopened,
+        "sources_in_alarm": sweep_source_health(rt),
     }
 
 

@@ -108,6 +108,8 @@ class Source(Base):
     empty_runs: Mapped[int] = mapped_column(Integer, default=0)
     last_items: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When a run last brought a new post: a source that used to produce and stopped is an alarm.
+    last_new_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Set on a drill's own source: its posts are drill posts (yuqing.drills), kept apart from
     # real events and statistics. A plain id: drills live in their own domain's table.
     drill_id: Mapped[int | None] = mapped_column(Integer)

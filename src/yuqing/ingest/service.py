@@ -385,6 +385,8 @@ def _update_health(
         source.last_error = "; ".join(counts.errors) or None
         source.last_items = counts.read
         source.empty_runs = source.empty_runs + 1 if counts.new + counts.near_duplicate == 0 else 0
+        if counts.new + counts.near_duplicate:
+            source.last_new_at = now
         if collected is not None:
             source.etag = collected.etag
             source.last_modified = collected.last_modified
