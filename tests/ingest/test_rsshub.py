@@ -269,3 +269,47 @@ def test_a_wewe_rss_feed_is_an_rss_source_of_wechat_posts(
     assert stored and all(
         p.platform == "wechat" and (p.url or "").startswith("https://mp.weixin.qq.com/") for p in stored
     )
+
+
+def test_the_command_line_adds_routes_and_presets_and_never_prints_the_key(
+    hub: LocalHTTPServer, database_url: str
+) -> None:
+    from tests.test_cli import ok_json, yuqing
+
+    hub.routes["/weibo/search/hot"] = recorded("weibo-search-hot")
+    added = ok_json(
+        yuqing(
+            "sources",
+            "add",
+            "rsshub",
+            "weibo-hot",
+            "--instance",
+            hub.url(""),
+            "--key",
+            KEY,
+            "--json",
+            database_url=database_url,
+        )
+    )
+    assert isinstance(added, dict) and added["name"] == "微博热搜" and added["kind"] == "rsshub"
+    assert added["platform"] == "weibo" and added["url"] == hub.url("/weibo/search/hot")
+    by_route = yuqing(
+        "sources",
+        "add",
+        "rsshub",
+        "/weibo/user/1195230310",
+        "--instance",
+        hub.url(""),
+        database_url=database_url,
+    )
+    assert by_route.returncode == 0, by_route.stderr.decode()
+    listed = yuqing("sources", "list", "--json", database_url=database_url)
+    assert KEY.encode() not in listed.stdout and KEY not in json.dumps(added)
+    fetched = yuqing("fetch", "--once", "--json", database_url=database_url)
+    assert fetched.returncode == 0 and KEY.encode() not in fetched.stdout + fetched.stderr
+    presets = yuqing("sources", "presets", database_url=database_url).stdout.decode()
+    assert "weibo-user" in presets and "微博热搜（热榜）" in presets
+    missing = yuqing(
+        "sources", "add", "rsshub", "weibo-user", "--instance", hub.url(""), database_url=database_url
+    )
+    assert missing.returncode == 1 and "微博用户 ID" in missing.stderr.decode()

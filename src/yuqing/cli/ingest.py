@@ -32,8 +32,14 @@ evidence_app = typer.Typer(help="证据包：export, verify.", no_args_is_help=T
 @sources_app.command("add")
 @user_errors
 def sources_add(
-    kind: Annotated[str, typer.Argument(help="类型：rss、web、api 或 webhook。")],
-    url: Annotated[str | None, typer.Argument(help="订阅源、网页或 API 的 URL（webhook 不需要）。")] = None,
+    kind: Annotated[str, typer.Argument(help="类型：rss、rsshub、web、api 或 webhook。")],
+    url: Annotated[
+        str | None,
+        typer.Argument(
+            help="订阅源、网页或 API 的 URL（webhook 不需要）；rsshub 填路由（如 /weibo/user/1195230310）"
+            "或预设（如 weibo-hot、weibo-user:1195230310，见 yuqing sources presets）。"
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="信息源名称，不可重复。")] = "",
     schedule: Annotated[str | None, typer.Option(help="Cron 表达式或间隔（如 30m、2h）。")] = None,
     platform: Annotated[
@@ -47,10 +53,25 @@ def sources_add(
     link_pattern: Annotated[
         str | None, typer.Option(help="用于 web 信息源：抓取与该正则表达式匹配的链接。")
     ] = None,
+    instance: Annotated[
+        str | None, typer.Option(help="用于 rsshub：RSSHub 实例地址，如 https://rsshub.example.gov.cn。")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(help="用于 rsshub：实例的访问密钥（ACCESS_KEY），保密保存，不会显示。")
+    ] = None,
+    auth: Annotated[
+        str, typer.Option(help="用于 rsshub：code（按路由计算访问码，推荐）或 key（直接带密钥）。")
+    ] = "code",
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """添加信息源。"""
     config: dict[str, Any] = {}
+    if kind == "rsshub":
+        route, default_name = _rsshub_route(url)
+        config.update(instance=instance or "", route=route)
+        if key:
+            config.update(access_key=key, auth=auth)
+        url, name = None, name or default_name
     if mapping:
         try:
             config["mapping"] = orjson.loads(mapping)
@@ -82,6 +103,44 @@ def sources_add(
     if token:
         typer.echo(f"推送地址：POST {view['webhook_path']}，请求头 Authorization: Bearer {token}")
         typer.echo("令牌只显示这一次，请妥善保存。")
+
+
+def _rsshub_route(spec: str | None) -> tuple[str, str]:
+    """The route and a default name from a route or a preset (`name` or `name:parameter`)."""
+    from yuqing.ingest.connectors import rsshub
+
+    if not spec:
+        fail("rsshub 信息源需要路由或预设，例如 /weibo/search/hot 或 weibo-user:1195230310")
+        raise AssertionError  # fail() exits
+    if spec.startswith("/"):
+        return spec, spec
+    preset, _, value = spec.partition(":")
+    try:
+        route = rsshub.preset_route(preset, value or None)
+    except ValueError as exc:
+        fail(str(exc))
+        raise AssertionError from exc
+    label = rsshub.PRESETS[preset].label
+    return route, f"{label} {value}" if value else label
+
+
+@sources_app.command("presets")
+@user_errors
+def sources_presets(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False) -> None:
+    """RSSHub 常用路由预设（yuqing sources add rsshub 预设[:参数] --instance 实例地址）。"""
+    from yuqing.ingest.connectors import rsshub
+
+    rows = [
+        {"preset": name, "label": p.label, "route": p.route, "param": p.param, "hot_list": p.hot_list}
+        for name, p in rsshub.PRESETS.items()
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        param = f"：{row['param']}" if row["param"] else ""
+        hot = "（热榜）" if row["hot_list"] else ""
+        typer.echo(f"{row['preset']:<16}{row['label']}{hot}  {row['route']}{param}")
 
 
 @sources_app.command("list")
