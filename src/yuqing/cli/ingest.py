@@ -43,7 +43,11 @@ def sources_add(
     name: Annotated[str, typer.Option(help="信息源名称，不可重复。")] = "",
     schedule: Annotated[str | None, typer.Option(help="Cron 表达式或间隔（如 30m、2h）。")] = None,
     platform: Annotated[
-        str | None, typer.Option(help="平台：news、weibo、wechat、forum、video、other。")
+        str | None,
+        typer.Option(
+            help="平台：news、weibo、wechat、forum、video、zhihu、bilibili、douyin、xiaohongshu、kuaishou、"
+            "tieba、other（rsshub 按路由判断）。"
+        ),
     ] = None,
     media_tier: Annotated[
         str, typer.Option(help="媒体级别：central（中央）、provincial（省级）、city（市级）或 other。")
