@@ -200,3 +200,13 @@ def test_fetch_once_stores_every_item_once_and_dead_letters_failures() -> None:
         assert health["/utf8.xml"]["state"] == "ok"
     finally:
         server.stop()
+
+
+def test_help_pages_are_chinese_down_to_typers_own_words() -> None:
+    """Panel titles, the usage prefix, defaults and the --help option itself (issue 15 item 3)."""
+    shown = yuqing("sources", "add", "--help").stdout.decode()
+    wanted = ("用法：", "参数", "选项", "[默认：other]", "[必填]", "显示本帮助并退出。", "添加信息源。")
+    for chinese in wanted:
+        assert chinese in shown, chinese
+    for english in ("Show this message", "Usage:", "Options", "Arguments", "[default:", "[required]"):
+        assert english not in shown, english

@@ -10,9 +10,11 @@ import typer
 
 from yuqing import __version__
 from yuqing.cli import analysis, bench, calendar, drills, ingest, ops, org, pipeline, reports, response, users
+from yuqing.cli.chinese import localise
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, redacted, settings_markdown
 
+localise()  # typer's own words (panel titles, usage, --help) in Chinese
 app = typer.Typer(
     help="yuqing — 网络舆情监测与应急处置平台。",
     no_args_is_help=True,
