@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -121,10 +122,19 @@ def test_postgres_backup_and_restore(rt: Runtime, settings: Settings, tmp_path: 
     if rt.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")
     _load(rt)
+    # Another application's schema in the same database is neither copied nor overwritten.
+    other = f"other_app_{tmp_path.name[-8:].lower().replace('-', '_')}"
+    with rt.engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {other}")
+        conn.exec_driver_sql(f"CREATE TABLE {other}.keep (v text)")
+        conn.exec_driver_sql(f"INSERT INTO {other}.keep VALUES ('theirs')")
     env = {"YUQING_DATABASE_URL": settings.database_url}
     result = runner.invoke(app, ["backup", "-o", str(tmp_path / "b.dump")], env=env)
     assert result.exit_code == 0, result.output
     assert "pg_restore --list 校验通过" in result.output
+    dump = str(tmp_path / "b.dump")
+    listed = subprocess.run(["pg_restore", "--list", dump], capture_output=True, text=True, check=True)
+    assert other not in listed.stdout and " posts " in listed.stdout
     with rt.engine.begin() as conn:
         conn.execute(Post.__table__.delete().where(Post.external_id == "p3"))
     assert _posts(rt) == 29
@@ -133,3 +143,6 @@ def test_postgres_backup_and_restore(rt: Runtime, settings: Settings, tmp_path: 
     result = runner.invoke(app, ["restore", "--force", str(tmp_path / "b.dump")], env=env)
     assert result.exit_code == 0, result.output
     assert _posts(rt) == 30
+    with rt.engine.begin() as conn:
+        assert conn.exec_driver_sql(f"SELECT v FROM {other}.keep").scalar_one() == "theirs"
+        conn.exec_driver_sql(f"DROP SCHEMA {other} CASCADE")

@@ -260,6 +260,16 @@ def _libpq_url(settings: Settings) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _pg_schema(settings: Settings) -> str:
+    """The schema yuqing's tables live in (the connection's current schema)."""
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT current_schema()")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def _check_sqlite_copy(path: Path) -> int:
     """Integrity of a SQLite copy; returns its number of stored posts. Raises ValueError."""
     try:
@@ -320,11 +330,15 @@ def backup(
 def _pg_backup(settings: Settings, output: Path) -> None:
     url = _libpq_url(settings)
     shown = _shown_url(settings).replace("+psycopg", "")
-    command = ["pg_dump", "--format=custom", "--no-owner", f"--file={output}", url]
+    # Only yuqing's own schema: a database shared with other applications (or other schemas) is
+    # neither copied nor, at restore time (`pg_restore --clean` drops what the archive holds),
+    # overwritten.
+    schema = _pg_schema(settings)
+    command = ["pg_dump", "--format=custom", "--no-owner", f"--schema={schema}", f"--file={output}", url]
     if shutil.which("pg_dump") is None:
         fail(
             "未找到 pg_dump（PostgreSQL 客户端工具）。安装后重试，或手动运行：\n"
-            f"  pg_dump --format=custom --no-owner --file={output} '{shown}'"
+            f"  pg_dump --format=custom --no-owner --schema={schema} --file={output} '{shown}'"
         )
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
