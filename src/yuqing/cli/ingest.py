@@ -253,6 +253,12 @@ def import_file(
     ] = None,
     source: Annotated[str | None, typer.Option(help="导入的行归入的信息源名称。")] = None,
     platform: Annotated[str | None, typer.Option(help="行中未注明平台时使用的平台。")] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="按某种工具的输出读取：mediacrawler（MediaCrawler 的 JSON/JSONL/CSV 文件，含评论）。"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """从文件导入信息，并输出新增、重复、近似重复和拒收的条数。"""
@@ -304,6 +310,7 @@ def import_file(
                     source_name=source,
                     platform=platform,
                     on_batch=progress,
+                    layout=layout,
                 )
         except KeyboardInterrupt:
             fail("导入已中断（进程中断）：已入库的批次保留，再次导入同一文件不会重复入库", code=130)

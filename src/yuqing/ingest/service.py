@@ -467,13 +467,25 @@ def import_data(
     source_name: str | None = None,
     platform: str | None = None,
     on_batch: Callable[[IngestCounts], None] | None = None,
+    layout: str | None = None,
 ) -> IngestCounts:
     """Import a file's bytes: kept once as evidence, every row stored once or dead-lettered.
+    `layout="mediacrawler"` reads a MediaCrawler output file (`ingest.mediacrawler`).
 
     A file that cannot be read at all is a failed run with a dead letter. An import stopped by
     the user or a signal closes its run as interrupted (what was committed stays); one killed
     outright is closed so at the next start (`runs.close_interrupted_runs`)."""
+    if layout not in (None, "mediacrawler"):
+        raise InvalidSource(f"未知的文件格式布局 {layout!r}（可选：mediacrawler）")
     fmt = file_format or guess_format(origin, data)
+
+    def rows(items: Iterable[RawItem | Rejected]) -> Iterable[RawItem | Rejected]:
+        if layout == "mediacrawler":
+            from yuqing.ingest.mediacrawler import converted
+
+            return converted(items, origin)
+        return items
+
     source_id = ensure_file_source(rt, source_name or f"导入:{origin.rsplit('/', 1)[-1]}", platform)
     started = rt.clock()
     with transaction(rt.sessions) as session:
@@ -493,7 +505,7 @@ def import_data(
     try:
         writer.write(
             context,
-            lambda: read_rows(data, fmt, max_decompressed=limit),
+            lambda: rows(read_rows(data, fmt, max_decompressed=limit)),
             run_id=run_id,
             document_sha256=document_sha,
             fetched_at=started,
