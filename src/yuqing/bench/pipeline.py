@@ -52,18 +52,21 @@ def _fresh(tmp: str) -> Runtime:
 
 
 def _import(rt: Runtime, data: bytes) -> None:
+    from yuqing.cli.progress import Progress
     from yuqing.ingest import service
     from yuqing.ingest.store import PostWriter
 
-    service.import_data(
-        rt,
-        PostWriter(rt.sessions, rt.settings, rt.clock),
-        data,
-        origin="bench.jsonl",
-        file_format="jsonl",
-        source_name="bench",
-        platform="weibo",
-    )
+    with Progress("基准数据导入", data.count(b"\n"), unit="行") as bar:
+        service.import_data(
+            rt,
+            PostWriter(rt.sessions, rt.settings, rt.clock),
+            data,
+            origin="bench.jsonl",
+            file_format="jsonl",
+            source_name="bench",
+            platform="weibo",
+            on_batch=lambda batch: bar.advance(batch.read),
+        )
 
 
 def _throughput(path: Path, rows: int) -> dict[str, Any]:
@@ -73,8 +76,11 @@ def _throughput(path: Path, rows: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         rt = _fresh(tmp)
         _import(rt, _lines(path, 0, rows))
+        from yuqing.cli.progress import Progress
+
         start = time.perf_counter()
-        counts = AnalysisPipeline(rt).run()
+        with Progress("基准分析", rows) as bar:
+            counts = AnalysisPipeline(rt).run(on_batch=bar.advance)
         seconds = time.perf_counter() - start
         with rt.sessions() as session:
             events = session.scalar(select(func.count()).select_from(Event)) or 0
