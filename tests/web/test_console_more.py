@@ -693,3 +693,50 @@ def test_collected_text_on_the_post_page_is_escaped_and_links_only_http(world: W
     assert "尚未分析" in link
     good = office.get(f"/posts/{post_id(world.rt, 'h1')}").text
     assert '<a href="https://weibo.com/123/abc" rel="noopener noreferrer nofollow" target="_blank">' in good
+
+
+def test_administrators_add_sources_in_the_console_and_keys_stay_secret(world: World) -> None:
+    """The console form (platform sources issue, item 1): an RSSHub preset, a webhook whose token is
+    shown once, refusals in Chinese, and no one but an administrator."""
+    admin, office = world.login("admin"), world.login("office")
+    refused = office.post(
+        "/sources", data=form(office, kind="rss", name="新闻", url="https://example.cn/rss")
+    )
+    assert refused.status_code == 403 and "只有管理员" in refused.text
+    page = admin.get("/sources")
+    assert page.status_code == 200 and "添加信息源" in page.text and "weibo-hot" in page.text
+    assert "添加信息源" not in office.get("/sources").text
+    key = "hub-Secret-42"
+    added = admin.post(
+        "/sources",
+        data=form(
+            admin,
+            kind="rsshub",
+            name="微博热搜",
+            url="weibo-hot",
+            instance="https://rsshub.example.cn",
+            key=key,
+        ),
+    )
+    assert added.status_code == 200 and "已添加信息源" in added.text and key not in added.text
+    hook = admin.post("/sources", data=form(admin, kind="webhook", name="推送", platform="weibo"))
+    token = re.search(r"推送令牌（只显示这一次，请立即保存）：<code>([^<]+)</code>", hook.text)
+    assert token is not None and len(token.group(1)) > 20
+    assert token.group(1) not in admin.get("/sources").text  # shown once
+    bad = admin.post(
+        "/sources",
+        data=form(admin, kind="rsshub", name="坏", url="zhihu/hot", instance="https://rsshub.example.cn"),
+    )
+    assert bad.status_code == 400 and "未知的 RSSHub 预设" in bad.text
+    fast = admin.post(
+        "/sources",
+        data=form(
+            admin, kind="rsshub", name="快", url="/zhihu/hot", instance="https://h.example.cn", schedule="1m"
+        ),
+    )
+    assert fast.status_code == 400 and "缓存 5 分钟" in fast.text
+    listed = admin.get("/sources").text
+    assert "微博热搜" in listed and "推送" in listed and key not in listed
+    actions = audit_actions(world.rt)
+    assert [a[1] for a in actions if a[0] == "sources.add"][:1] == ["source:2"]
+    assert key not in str(actions)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from yuqing.ingest import queries as ingest_queries
 from yuqing.org import duty
 from yuqing.org.service import tree_view
 from yuqing.runtime import Runtime
-from yuqing.web.auth import User, current_user
+from yuqing.web.auth import User, audit, current_user, verify_csrf
 from yuqing.web.pages import queries
 from yuqing.web.pages.common import render
 from yuqing.workcal.service import load_calendar
@@ -67,10 +67,112 @@ def build_router(rt: Runtime) -> APIRouter:
         }
         return render(request, rt, user, "org.html", context, active="org")
 
+    def sources_page(
+        request: Request,
+        user: User,
+        *,
+        error: str | None = None,
+        created: dict[str, Any] | None = None,
+        form: dict[str, str] | None = None,
+        code: int = 200,
+    ) -> HTMLResponse:
+        from yuqing.ingest.connectors.rsshub import PRESETS
+        from yuqing.ingest.models import PLATFORM_NAMES
+
+        context = {
+            "sources": ingest_queries.list_sources(rt),
+            "can_add": user.is_admin,
+            "presets": PRESETS,
+            "platforms": PLATFORM_NAMES,
+            "error": error,
+            "created": created,
+            "form": form or {},
+        }
+        return render(request, rt, user, "sources.html", context, active="sources", status_code=code)
+
     @router.get("/sources", response_class=HTMLResponse)
     def source_list(request: Request, user: CurrentUser) -> HTMLResponse:
-        context = {"sources": ingest_queries.list_sources(rt)}
-        return render(request, rt, user, "sources.html", context, active="sources")
+        return sources_page(request, user)
+
+    @router.post("/sources", dependencies=[Depends(verify_csrf)], response_class=HTMLResponse)
+    def source_add(
+        request: Request,
+        user: CurrentUser,
+        kind: Annotated[str, Form(max_length=20)],
+        name: Annotated[str, Form(max_length=200)],
+        url: Annotated[str, Form(max_length=2000)] = "",
+        platform: Annotated[str, Form(max_length=20)] = "",
+        media_tier: Annotated[str, Form(max_length=20)] = "other",
+        schedule: Annotated[str, Form(max_length=100)] = "",
+        instance: Annotated[str, Form(max_length=500)] = "",
+        key: Annotated[str, Form(max_length=500)] = "",
+        auth: Annotated[str, Form(max_length=10)] = "code",
+    ) -> HTMLResponse:
+        """An administrator adds a source; a webhook's token is shown this once. The access key of
+        an RSSHub instance is stored and never shown again (nor audited)."""
+        from yuqing.ingest import service as ingest_service
+        from yuqing.ingest.connectors import rsshub
+        from yuqing.ingest.errors import IngestError
+        from yuqing.ingest.schedule import ScheduleError
+
+        form = {
+            "kind": kind,
+            "name": name,
+            "url": url,
+            "platform": platform,
+            "media_tier": media_tier,
+            "schedule": schedule,
+            "instance": instance,
+            "auth": auth,
+        }
+        if not user.is_admin:
+            return sources_page(request, user, error="只有管理员可以添加信息源", form=form, code=403)
+        config: dict[str, Any] = {}
+        target: str | None = url.strip() or None
+        try:
+            if not name.strip():
+                raise ValueError("请填写信息源名称")
+            if kind == "rsshub":
+                spec = url.strip()
+                if spec.startswith("/"):
+                    route = spec
+                else:
+                    preset, _, value = spec.partition(":")
+                    route = rsshub.preset_route(preset, value or None)
+                config = {"instance": instance.strip(), "route": route}
+                if key:
+                    config.update(access_key=key, auth=auth)
+                target = None
+            source, token = ingest_service.add_source(
+                rt,
+                kind,
+                target,
+                name=name.strip(),
+                schedule=schedule.strip() or None,
+                platform=platform or None,
+                media_tier=media_tier,
+                config=config,
+            )
+        except (IngestError, ScheduleError, ValueError) as exc:
+            audit(
+                rt,
+                user,
+                "sources.add",
+                f"source:{name[:100]}",
+                {"kind": kind, "refused": str(exc)},
+                request=request,
+            )
+            return sources_page(request, user, error=str(exc), form=form, code=400)
+        audit(
+            rt,
+            user,
+            "sources.add",
+            f"source:{source.id}",
+            {"kind": kind, "name": source.name},
+            request=request,
+        )
+        created = {"id": source.id, "name": source.name, "kind": source.kind, "token": token}
+        return sources_page(request, user, created=created)
 
     @router.get("/posts", response_class=HTMLResponse)
     def post_search(
