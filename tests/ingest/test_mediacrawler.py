@@ -77,3 +77,50 @@ def test_the_newer_schema_and_rows_that_are_not_mediacrawlers(rt: Runtime) -> No
     assert counts.rejected == 1
     with rt.sessions() as session:
         assert "不是 MediaCrawler 的记录" in session.scalars(select(DeadLetter)).one().error
+
+
+def test_comments_join_their_notes_event(rt: Runtime) -> None:
+    """A note is known by its link, a comment names it by id: they still meet in one event."""
+    from yuqing.analysis import topics
+    from yuqing.analysis.models import PostAnalysis
+    from yuqing.analysis.pipeline import AnalysisPipeline
+    from yuqing.db import transaction
+    from yuqing.org import service as org
+
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "青禾市卫健委")
+    topics.add_topic(rt, "医疗", "青禾 + (医院|急诊|二院)", "青禾市卫健委")
+    load(rt, "data/weibo/json/search_contents_2026-06-12.json")
+    load(rt, "data/weibo/json/search_comments_2026-06-12.json")
+    AnalysisPipeline(rt).run()
+    posts = by_id(rt)
+    with rt.sessions() as session:
+        event_of = dict(session.execute(select(PostAnalysis.post_id, PostAnalysis.event_id)).tuples().all())
+    notes = {p.external_id: p for p in posts.values() if p.kind == "original"}
+    comments = [p for p in posts.values() if p.kind == "comment"]
+    joined = [
+        c for c in comments if c.root_external_id in notes and event_of.get(notes[c.root_external_id].id)
+    ]
+    assert joined, "no comment's note formed an event"
+    for comment in joined:
+        assert event_of.get(comment.id) == event_of[notes[comment.root_external_id or ""].id]
+
+
+def test_records_of_tieba_comments_and_zhihu_answers() -> None:
+    from yuqing.ingest.mediacrawler import convert
+
+    tieba = convert(
+        {
+            "comment_id": "c1",
+            "note_id": "9001",
+            "content": "顶",
+            "note_url": "https://tieba.baidu.com/p/9001",
+        },
+        "tieba",
+    )
+    assert "url" not in tieba and tieba["id"] == "comment:c1" and tieba["cascade"] == "9001"
+    assert tieba["platform"] == "tieba"  # from the note's link
+    zhihu = convert({"content_id": "7", "desc": "摘要……", "content_text": "全文：某医院的情况是这样的"})
+    assert zhihu["text"] == "全文：某医院的情况是这样的"
+    unknown = convert({"note_id": "1", "content": "无平台线索"})
+    assert "platform" not in unknown  # the import's --platform applies

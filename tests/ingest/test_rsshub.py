@@ -313,3 +313,37 @@ def test_the_command_line_adds_routes_and_presets_and_never_prints_the_key(
         "sources", "add", "rsshub", "weibo-user", "--instance", hub.url(""), database_url=database_url
     )
     assert missing.returncode == 1 and "微博用户 ID" in missing.stderr.decode()
+
+
+@pytest.mark.parametrize("auth", ["key", "code"])
+def test_the_request_url_rsshub_writes_into_the_feed_is_kept_without_the_secret(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher, auth: str
+) -> None:
+    reply = recorded("zhihu-hot")
+    sent = rsshub.request_url(hub.url(""), "/zhihu/hot", KEY, auth).replace("&", "&amp;")
+    reply.body = reply.body.replace(b"http://localhost:1200/zhihu/hot", sent.encode())
+    hub.routes["/zhihu/hot"] = reply
+    add(rt, hub, "/zhihu/hot", "知乎", access_key=KEY, auth=auth)
+    assert run(rt, "知乎", fetcher).outcome == "success"
+    code = rsshub.access_code("/zhihu/hot", KEY)
+    with rt.sessions() as session:
+        (evidence,) = session.scalars(select(EvidenceBlob)).all()
+    assert KEY.encode() not in evidence.data and code.encode() not in evidence.data
+    assert b"***" in evidence.data
+
+
+def test_a_route_typed_in_chinese_is_encoded_as_sent_and_hashed() -> None:
+    route = rsshub.check_route("/weibo/keyword/青禾 医院".replace(" ", ""))
+    assert route == "/weibo/keyword/%E9%9D%92%E7%A6%BE%E5%8C%BB%E9%99%A2"
+    assert rsshub.check_route("/zhihu/hot?limit=5") == "/zhihu/hot?limit=5"
+    with pytest.raises(ValueError, match="实例地址") as refused:
+        rsshub.check_instance("https://hub.example.cn/?key=SECRET")
+    assert "SECRET" not in str(refused.value)
+
+
+def test_a_schedule_that_never_runs_is_refused_in_chinese(rt: Runtime) -> None:
+    from yuqing.ingest.schedule import ScheduleError
+
+    config = {"instance": "http://127.0.0.1:1200", "route": "/weibo/search/hot"}
+    with pytest.raises(ScheduleError, match="没有可用的运行时间"):
+        service.add_source(rt, "rsshub", None, name="二月", schedule="0 0 31 2 *", config=config)

@@ -75,6 +75,7 @@ log = logging.getLogger(__name__)
 class LeaseLost(RuntimeError):
     """Another pipeline took the lease over while this one was working (it had stalled)."""
 
+
 STATE_NAME = "analysis"
 # Sightings of already analysed posts on other sites (the same story seen again) are read after
 # this cursor and counted in their events' sites.
@@ -506,6 +507,18 @@ class AnalysisPipeline:
                 ):
                     if url_key is not None:
                         found[url_key] = post_id
+            # A root known by its link is found by its platform id (a comment names its note).
+            missing = sorted({k.split(":", 1)[1] for k in keys if k not in found})
+            for start in range(0, len(missing), 500):
+                rows = session.execute(
+                    select(Post.platform, Post.external_id, Post.id).where(
+                        Post.external_id.in_(missing[start : start + 500]),
+                        Post.canonical_url.is_not(None),
+                        Post.external_id.is_not(None),
+                    )
+                )
+                for platform, external_id, post_id in rows:
+                    found.setdefault(f"{platform}:{external_id}", post_id)
         return {post_id: str(found[key]) for post_id, key in wanted.items() if key in found}
 
     def _store(

@@ -39,6 +39,8 @@ from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
 GROUP_POSTS = 1000  # posts stored in one transaction at most (a delivery is never split)
+# A sender waits at most this long for its delivery to be stored (a database locked for minutes).
+ANSWER_SECONDS = 300.0
 _IDLE_SECONDS = 2.0  # the writer thread ends after this long without a delivery (started again on the next)
 
 
@@ -76,13 +78,19 @@ class WebhookIntake:
         delivery = _Delivery(source, body, media_type, received, layout)
         self._pending.put(delivery)
         self._ensure_thread()  # after the put: a thread ending now has seen it, or a new one will
-        return delivery.answer.result()
+        try:
+            return delivery.answer.result(timeout=ANSWER_SECONDS)
+        except TimeoutError:
+            raise RuntimeError(
+                f"推送在 {ANSWER_SECONDS:.0f} 秒内没有入库（数据库繁忙），请稍后重发；重发不会重复入库"
+            ) from None
 
     def _ensure_thread(self) -> None:
         with self._start_lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="webhook-intake", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="webhook-intake", daemon=True)
+                thread.start()  # may raise (no thread to be had): nothing is recorded then
+                self._thread = thread
 
     def _run(self) -> None:
         while True:
@@ -104,8 +112,18 @@ class WebhookIntake:
                 group.append(more)
                 posts += more.layout.count or 0
             group.sort(key=lambda d: d.source.id)  # stable: each source's deliveries keep their order
-            for _source, deliveries in groupby(group, key=lambda d: d.source.id):
-                self._store(list(deliveries))
+            try:
+                for _source, deliveries in groupby(group, key=lambda d: d.source.id):
+                    self._store(list(deliveries))
+            except BaseException as exc:
+                # Never leave a sender waiting on a writer that is gone: answer every delivery
+                # still open, and let the next delivery start a new writer thread.
+                for delivery in group:
+                    if not delivery.answer.done():
+                        delivery.answer.set_exception(exc)
+                with self._start_lock:
+                    self._thread = None
+                raise
 
     def _store(self, deliveries: list[_Delivery]) -> None:
         try:

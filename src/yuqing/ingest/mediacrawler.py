@@ -36,7 +36,7 @@ FOLDERS = {
 _NOTE_IDS = ("note_id", "aweme_id", "video_id", "content_id")
 _FIELDS: Mapping[str, tuple[str, ...]] = {
     "title": ("title",),
-    "text": ("content", "desc", "content_text", "title"),
+    "text": ("content", "content_text", "desc", "title"),
     "published_at": ("create_time", "time", "created_time", "publish_time", "create_date_time"),
     "url": ("note_url", "aweme_url", "video_url", "content_url"),
     "author": ("nickname", "user_nickname"),
@@ -104,7 +104,12 @@ def convert(record: Mapping[str, Any], folder: str | None = None) -> dict[str, A
         out["cascade"] = note
     else:
         out["id"] = note
-    out["platform"] = platform_of(record, folder)
+    platform = platform_of(record, folder)
+    if platform != "other":  # otherwise the import's --platform applies
+        out["platform"] = platform
+    if comment not in (None, "") and "url" in out:
+        # A comment carries its note's link (Tieba): as its own URL every comment would be one post.
+        out["note_url"] = out.pop("url")
     if out.get("text") == out.get("title"):
         out.pop("title", None)  # douyin and kuaishou repeat the text as the title
     used = {key for candidates in _FIELDS.values() for key in candidates}

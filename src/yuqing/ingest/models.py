@@ -133,6 +133,14 @@ class Post(Base):
             sqlite_where=sql_text("near_duplicate_of IS NOT NULL"),
             postgresql_where=sql_text("near_duplicate_of IS NOT NULL"),
         ),
+        # A post known by its link is found by its platform id too (a comment names its note by
+        # id); posts without a link are keyed `platform:id` already and need no entry here.
+        Index(
+            "ix_posts_linked_external_id",
+            "external_id",
+            sqlite_where=sql_text("canonical_url IS NOT NULL AND external_id IS NOT NULL"),
+            postgresql_where=sql_text("canonical_url IS NOT NULL AND external_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

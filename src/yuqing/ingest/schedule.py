@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -51,7 +51,10 @@ class Schedule:
         if self.interval is not None:
             return self.interval.total_seconds()
         runs = croniter(self.spec, dt.datetime(2026, 1, 5, tzinfo=self.zone))
-        times = [runs.get_next(dt.datetime) for _ in range(200)]
+        try:
+            times = [runs.get_next(dt.datetime) for _ in range(200)]
+        except CroniterError as exc:  # a date that never comes (0 0 31 2 *)
+            raise ScheduleError(f"采集计划 {self.spec!r} 没有可用的运行时间：{exc}") from None
         week = [t for t in times if t - times[0] <= dt.timedelta(days=7)]
         gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(week)]
         return min(gaps) if gaps else float("inf")

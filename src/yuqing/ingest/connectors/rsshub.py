@@ -102,18 +102,20 @@ def check_route(route: str) -> str:
     """A route as RSSHub takes it: a path starting with /, without the access parameters."""
     route = route.strip()
     if not route.startswith("/") or route.startswith("//") or any(c.isspace() for c in route):
-        raise ValueError(f"RSSHub 路由应以 / 开头且不含空白，例如 /weibo/user/1195230310（收到 {route!r}）")
-    query = urlsplit(route).query
-    if re.search(r"(^|&)(key|code)=", query):
+        raise ValueError("RSSHub 路由应以 / 开头且不含空白，例如 /weibo/user/1195230310")
+    parts = urlsplit(route)
+    if re.search(r"(^|&)(key|code)=", parts.query):
         raise ValueError("访问密钥请用 --key 单独填写，不要写进路由")
-    return route
+    # As sent (and as RSSHub hashes it for the access code): a path typed in Chinese is encoded.
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~")
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def check_instance(instance: str) -> str:
     """The base URL of an RSSHub instance (http or https, no query)."""
     parts = urlsplit(instance.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"RSSHub 实例地址应为 http(s)://主机[:端口][/路径]（收到 {instance!r}）")
+        raise ValueError("RSSHub 实例地址应为 http(s)://主机[:端口][/路径]，不带查询参数")
     return instance.strip().rstrip("/")
 
 
@@ -167,10 +169,11 @@ class RSSHubConnector:
         secret = config.get("access_key") or None
         url = request_url(instance, route, secret, config.get("auth", "code"))
         public = instance + route
+        secrets = (secret, access_code(route, secret)) if secret else ()
         try:
             result = fetcher.get(url, etag=source.etag, last_modified=source.last_modified, accept=ACCEPT)
         except HTTPStatusError as exc:
-            document = _public_document(exc.result, public)
+            document = _public_document(exc.result, public, secrets)
             raise ConnectorError(
                 _scrub(f"RSSHub 路由 {route} 出错：HTTP {exc.result.status}{_reason(exc.result)}", secret),
                 document,
@@ -186,7 +189,7 @@ class RSSHubConnector:
                 last_modified=source.last_modified,
                 min_interval_seconds=wait,
             )
-        document = _public_document(result, public)
+        document = _public_document(result, public, secrets)
         try:
             collected = parse_feed(result.body, result.declared_charset)
         except ConnectorError as exc:
@@ -208,10 +211,15 @@ class RSSHubConnector:
         return collected
 
 
-def _public_document(result: FetchResult, public: str) -> Document:
-    """The response kept as evidence under the route's public address (never the access code)."""
+def _public_document(result: FetchResult, public: str, secrets: tuple[str, ...] = ()) -> Document:
+    """The response kept as evidence under the route's public address. RSSHub writes the request
+    URL into the feed (`<atom:link href>`): the access key and code in it are replaced by ***."""
     document = as_document(result)
-    return Document(document.data, public, document.media_type, document.fetched_at)
+    data = document.data
+    for secret in secrets:
+        for form in {secret, quote(secret, safe=""), html.escape(quote(secret, safe=""))}:
+            data = data.replace(form.encode("utf-8"), b"***")
+    return Document(data, public, document.media_type, document.fetched_at)
 
 
 def _reason(result: FetchResult) -> str:
