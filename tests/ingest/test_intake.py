@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.ingest.test_poison import refuse_banned_text
 from tests.test_webhook_api import base_url as base_url
 from yuqing.ingest import intake as intake_module
 from yuqing.ingest import service
@@ -110,16 +111,7 @@ def test_deliveries_arriving_together_share_a_transaction_and_keep_their_own_run
 
 
 def test_a_post_the_database_refuses_costs_only_its_own_delivery(rt: Runtime, groups: list[int]) -> None:
-    with rt.engine.begin() as connection:
-        if rt.engine.dialect.name == "sqlite":
-            connection.exec_driver_sql(
-                "CREATE TRIGGER refuse_banned BEFORE INSERT ON posts WHEN NEW.text LIKE '%禁止入库%' "
-                "BEGIN SELECT RAISE(ABORT, 'banned word'); END"
-            )
-        else:
-            connection.exec_driver_sql(
-                "ALTER TABLE posts ADD CONSTRAINT refuse_banned CHECK (text NOT LIKE '%%禁止入库%%')"
-            )
+    refuse_banned_text(rt)
     source, _token = service.add_source(rt, "webhook", None, name="推送")
     writer = PostWriter(rt.sessions, rt.settings, rt.clock)
     intake = WebhookIntake(rt, writer)

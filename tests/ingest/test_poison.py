@@ -45,6 +45,21 @@ POISON = [
 ROWS = [GOOD[0], *POISON, GOOD[1]]
 
 
+def refuse_banned_text(rt: Runtime) -> None:
+    """A rule an administrator added to the posts table: text containing 禁止入库 is refused by
+    the database itself (a trigger on SQLite, a check constraint on PostgreSQL)."""
+    with rt.engine.begin() as connection:
+        if rt.engine.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_banned BEFORE INSERT ON posts WHEN NEW.text LIKE '%禁止入库%' "
+                "BEGIN SELECT RAISE(ABORT, 'banned word'); END"
+            )
+        else:
+            connection.exec_driver_sql(
+                "ALTER TABLE posts ADD CONSTRAINT refuse_banned CHECK (text NOT LIKE '%%禁止入库%%')"
+            )
+
+
 def import_bytes(rt: Runtime, data: bytes, name: str) -> dict[str, int]:
     writer = PostWriter(rt.sessions, rt.settings, rt.clock)
     return service.import_data(rt, writer, data, origin=name).as_dict()
@@ -263,16 +278,7 @@ def test_a_source_whose_run_breaks_is_a_failed_run_counted_in_its_health(
 def test_rows_the_database_refuses_are_found_and_the_rest_of_the_batch_lands(rt: Runtime) -> None:
     """A row the store will not hold (here: a rule an administrator added to the table) costs that
     row, not its batch of 50; near-duplicates in the batches after it still link to stored posts."""
-    with rt.engine.begin() as connection:
-        if rt.engine.dialect.name == "sqlite":
-            connection.exec_driver_sql(
-                "CREATE TRIGGER refuse_banned BEFORE INSERT ON posts WHEN NEW.text LIKE '%禁止入库%' "
-                "BEGIN SELECT RAISE(ABORT, 'banned word'); END"
-            )
-        else:
-            connection.exec_driver_sql(
-                "ALTER TABLE posts ADD CONSTRAINT refuse_banned CHECK (text NOT LIKE '%%禁止入库%%')"
-            )
+    refuse_banned_text(rt)
     base = "网传某市第一人民医院发生医疗事故，一名产妇在手术后死亡，家属在医院门口拉横幅讨说法。"
     rows = [{"id": f"r{i}", "text": f"{base}编号{i}"} for i in range(120)]
     rows[7]["text"] = "这一条含有禁止入库的词语，数据库会拒收它。"
