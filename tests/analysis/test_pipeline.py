@@ -160,7 +160,7 @@ def test_a_running_pipeline_grades_with_the_profile_as_edited(
     text = edited.read_text(encoding="utf-8").replace('name = "特别重大"', 'name = "特别重大（I级）"', 1)
     edited.write_text(text, encoding="utf-8")
     os.utime(edited, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
-    other = "江苏某学校发生校车事故，两名学生死亡，多名学生受伤，家长聚集在学校门口要求说法。"
+    other = "江苏苏州某学校发生校车事故，两名学生死亡，多名学生受伤，家长聚集在学校门口要求说法。"
     load(
         rt,
         [{"id": "p2", "text": other, "published_at": "2026-11-23T08:00:00+08:00", "reposts": 700}],

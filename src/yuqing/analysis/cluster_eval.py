@@ -395,7 +395,8 @@ def evaluate_seed(
         start = time.perf_counter()
         ours = cluster_stream(stream, clusterer())
         best = min(best, time.perf_counter() - start)
-    params = f"new-event rate {Weights().new_rate:.2f}, 72 h"
+    w = Weights()
+    params = f"cosine >= {w.min_cosine:.2f} + {w.specific_words} specific words, 72 h"
     out = [_result(seed, "events (ours)", params, stream, ours, best)]
     start = time.perf_counter()
     sims = TfidfSimilarity([p.text for p in stream])
