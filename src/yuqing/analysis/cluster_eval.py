@@ -357,6 +357,8 @@ class Result:
     posts_per_s: float
     events: int
     true_events: int
+    # the largest event: its posts and how many true events they come from (a blob shows here)
+    largest: str = "-"
 
 
 def cluster_stream(stream: Sequence[StreamPost], clusterer: EventClusterer | None = None) -> list[str]:
@@ -373,7 +375,10 @@ def _result(
     truth = [p.truth for p in stream]
     p, r, f = bcubed(labels, truth)
     rate = len(stream) / max(secs, 1e-9)
-    return Result(seed, method, params, p, r, f, rate, len(set(labels)), len(set(truth)))
+    [(biggest, size)] = Counter(labels).most_common(1) or [(None, 0)]
+    mixed = len({t for t, label in zip(truth, labels, strict=True) if label == biggest})
+    largest = f"{size:,} ({mixed})"
+    return Result(seed, method, params, p, r, f, rate, len(set(labels)), len(set(truth)), largest)
 
 
 def evaluate_seed(
@@ -410,7 +415,7 @@ def evaluate_seed(
 
 
 def format_results(rows: Sequence[Result]) -> str:
-    head = ("seed", "method", "params", "B3 P", "B3 R", "B3 F1", "posts/s", "events (true)")
+    head = ("seed", "method", "params", "B3 P", "B3 R", "B3 F1", "posts/s", "events (true)", "largest (true)")
     lines = [head] + [
         (
             str(r.seed),
@@ -421,6 +426,7 @@ def format_results(rows: Sequence[Result]) -> str:
             f"{r.f1:.3f}",
             f"{r.posts_per_s:,.0f}" if r.posts_per_s else "-",
             f"{r.events} ({r.true_events})" if r.events else "-",
+            r.largest,
         )
         for r in rows
     ]

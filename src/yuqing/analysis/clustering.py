@@ -74,6 +74,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import gzip
 import heapq
 import math
 import re
@@ -83,6 +85,7 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, cast
 
 import numpy as np
@@ -110,17 +113,20 @@ _REPORTED_ENTITIES = 10
 # every batch, the whole lists would make a long-running event cost more per post as it grows.
 # A link to an older post resolves after a restart when the caller relinks it (``relink``).
 _SNAPSHOT_POSTS = 2000
-# common words of two characters or more that are never evidence of a story (shared by any two
-# comments); single characters are never specific words anyway
-_STOPWORDS = frozenset(
-    (
-        "我们", "你们", "他们", "她们", "自己", "一个", "这个", "那个", "这样", "那样", "什么", "怎么",
-        "为什么", "没有", "就是", "还是", "不是", "可以", "已经", "现在", "真的", "这些", "那些", "因为",
-        "所以", "但是", "如果", "而且", "还有", "一下", "一样", "知道", "觉得", "哈哈", "哈哈哈", "转发",
-        "微博", "回复", "大家", "时候", "今天", "这么", "那么", "多少", "不要", "不能", "应该", "只是",
-        "一定", "非常",
-    )
-)
+# A word in more than 1 in 245 everyday Weibo posts (IDF below 5.5 in ``models/word_df.json.gz``,
+# built by ``scripts/build_word_df.py``: 中国, 真是, 可能, 问题, 发生, 医生) is never specific
+# evidence of a story: at the start of a stream every word is still rare in it.
+_COMMON_IDF = 5.5
+
+
+@functools.cache
+def common_words() -> frozenset[str]:
+    """Words too common in everyday Weibo to be specific evidence of one story."""
+    raw = resources.files("yuqing.analysis").joinpath("models/word_df.json.gz").read_bytes()
+    data = orjson.loads(gzip.decompress(raw))
+    cut = data["docs"] / math.exp(_COMMON_IDF) - 1.0  # IDF ln(docs / (df + 1)) < 5.5
+    return frozenset(w for w, n in data["df"].items() if n > cut)
+
 
 # URLs, [emoticons] and runs of non-word characters become one space: an emoticon tells a mood
 # (「[蜡烛]」 under every death), not a story, and as a word it tied unrelated comments together
@@ -141,7 +147,7 @@ class Weights:
     # cosine with the event's core at least ``min_cosine`` and at least ``specific_words`` shared
     # words of IDF ``specific_idf`` or more; a post with none starts an event only when it has at
     # least ``seed_words`` informative words.  An event's core is its first ``core_posts`` posts.
-    min_cosine: float = 0.1
+    min_cosine: float = 0.05
     specific_idf: float = 4.0
     specific_words: int = 2
     seed_words: int = 3
@@ -200,6 +206,9 @@ class _Event:
     entities: dict[str, int] = field(default_factory=dict)
     seen_first: float | None = None
     seen_last: float | None = None
+    # the story's words: posts of its core naming each word (the first post counts twice), so a
+    # word counts as evidence when the first post or two core posts name it, not one comment
+    theme: dict[str, int] = field(default_factory=dict)
 
 
 def tokens(text: str) -> list[str]:
@@ -275,6 +284,10 @@ class _Partition:
         self.prev = -1
         self.weights = weights
         self._heat_w = np.asarray(weights.heat, dtype=np.float64)
+        # posts per word within the topic: a word common in the topic (学生 in a topic on schools)
+        # is no evidence of one story in it, however rare it is in the whole stream
+        self.df: Counter[str] = Counter()
+        self.docs = 0.0
 
     def slot_for(self, event: _Event) -> int:
         if self.free:
@@ -570,16 +583,22 @@ class EventClusterer:
         if target is None and post.join_only:
             return None
         slot = -1
+        home = part
         if target is not None:
             # The linked event may live in another topic's partition (a topic-less repost).
             target_topic, slot = self._where[target]
             part = self._parts[target_topic]
         else:
             idf_min, w = self.idf_min, self.weights
+            part_df, common = part.df, common_words()
+            cut = math.log(part.docs + self.idf_prior_docs) - w.specific_idf  # ln(df + 1) at most
             specific = [
                 word
                 for word, v in idf.items()
-                if v >= w.specific_idf and len(word) >= 2 and word not in _STOPWORDS
+                if v >= w.specific_idf
+                and log(part_df.get(word, 0) + 1.0) <= cut
+                and len(word) >= 2
+                and word not in common
             ]
             best, _ = part.best(
                 t,
@@ -591,8 +610,7 @@ class EventClusterer:
         if slot < 0:
             if sum(1 for v in idf.values() if v >= self.idf_min) < self.weights.seed_words:
                 # chatter with nothing to tell (「太可怕了」, 「@某某」): counted, never an event
-                self._df.update(counts.keys())
-                self._docs += 1.0
+                self._count(part, counts.keys())
                 return None
             slot = self._new_event(part, topic, t)
         ev = part.events[slot]
@@ -606,9 +624,16 @@ class EventClusterer:
         when = post.published_at.timestamp()
         ev.seen_first = when if ev.seen_first is None else min(ev.seen_first, when)
         ev.seen_last = when if ev.seen_last is None else max(ev.seen_last, when)
-        self._df.update(counts.keys())  # Counter.update: a C loop
-        self._docs += 1.0
+        self._count(home, counts.keys())
         return ev.id
+
+    def _count(self, part: _Partition, words: Iterable[str]) -> None:
+        """A post's words in the stream's and its topic's document frequencies."""
+        words = list(words)
+        self._df.update(words)  # Counter.update: a C loop
+        self._docs += 1.0
+        part.df.update(words)
+        part.docs += 1.0
 
     def _evidence_rejecter(
         self, events: list[_Event | None], named: Sequence[Entity], specific: Sequence[str]
@@ -622,8 +647,8 @@ class EventClusterer:
             ev = events[slot]
             if ev is None or (conflict is not None and conflict(slot)):
                 return True
-            core = ev.centroid
-            return sum(1 for word in specific if word in core) < need
+            theme = ev.theme
+            return sum(1 for word in specific if theme.get(word, 0) >= 2) < need
 
         return reject
 
@@ -667,7 +692,12 @@ class EventClusterer:
         idf_min = self.idf_min
         dot = 0.0
         core = self.weights.core_posts
-        for word, v in (vec.items() if not core or ev.size <= core else ()):
+        in_core = not core or ev.size <= core
+        if in_core:
+            theme, count = ev.theme, 2 if ev.size == 1 else 1  # the first post's words: its story
+            for word in vec:
+                theme[word] = theme.get(word, 0) + count
+        for word, v in vec.items() if in_core else ():
             old = centroid.get(word, 0.0)
             dot += old * v
             centroid[word] = old + v
@@ -678,7 +708,7 @@ class EventClusterer:
                 if bucket is None:
                     bucket = postings[word] = _Bucket()
                 bucket.set(slot, old + v)
-        if not core or ev.size <= core:
+        if in_core:
             ev.norm2 += 2.0 * dot + 1.0
         ev.posts.append(post.id)
         self._post_event[post.id] = ev.id
@@ -751,6 +781,8 @@ class EventClusterer:
                 "free": part.free,
                 "events": [None if ev is None else _event_to_json(ev, _SNAPSHOT_POSTS) for ev in part.events],
                 "postings": _postings_to_json(part.postings),
+                "df": part.df,
+                "docs": part.docs,
             }
             for topic, part in self._parts.items()
         }
@@ -817,6 +849,8 @@ class EventClusterer:
                 for posted, weight in zip(slots, posted_weights, strict=True):
                     bucket.set(int(posted), weight)
             part.free = list(saved["free"])
+            part.df = Counter(saved.get("df", {}))  # a snapshot from before topic counts: empty
+            part.docs = float(saved.get("docs", 0.0))
             if saved["prev"] >= 0:
                 part.set_prev(saved["prev"])
         for eid, keys in self._event_keys.items():
