@@ -20,7 +20,15 @@ from yuqing.ingest import queries, service
 from yuqing.ingest.connectors import rsshub
 from yuqing.ingest.errors import InvalidSource
 from yuqing.ingest.fetcher import Fetcher
-from yuqing.ingest.models import DeadLetter, EvidenceBlob, FetchRun, Post, Source
+from yuqing.ingest.models import (
+    DeadLetter,
+    EvidenceBlob,
+    FetchRun,
+    HotListRank,
+    Post,
+    PostSighting,
+    Source,
+)
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -133,6 +141,33 @@ def test_hot_lists_keep_each_items_rank_and_the_list(
     stored = posts(rt, "微博热搜")
     assert [p.extra["hot_rank"] for p in stored if p.extra] == list(range(1, len(stored) + 1))
     assert {p.extra["hot_list"] for p in stored if p.extra} == {"微博热搜"}
+
+
+def test_each_reading_of_a_hot_list_adds_every_entrys_place_to_its_rank_history(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    first = recorded("weibo-search-hot")
+    hub.routes["/weibo/search/hot"] = first
+    add(rt, hub, "/weibo/search/hot", "微博热搜")
+    assert run(rt, "微博热搜", fetcher).outcome == "success"
+    # Half an hour later the list is read again and its order has turned round.
+    body = first.body.decode("utf-8")
+    head, _, rest = body.partition("<item>")
+    items, _, tail = ("<item>" + rest).rpartition("</item>")
+    entries = [e + "</item>" for e in (items + "</item>").split("</item>") if e.strip()]
+    reversed_body = (head + "".join(reversed(entries)) + tail).encode("utf-8")
+    hub.routes["/weibo/search/hot"] = Reply(first.status, dict(first.headers), reversed_body)
+    assert run(rt, "微博热搜", fetcher).outcome == "success"
+    stored = posts(rt, "微博热搜")
+    assert len(stored) == len(entries)  # a refetch is no new post and no sighting
+    with rt.sessions() as session:
+        history: dict[int, list[int]] = {}
+        for row in session.scalars(select(HotListRank).order_by(HotListRank.id)):
+            assert row.list_name == "微博热搜" and row.heat is None
+            history.setdefault(row.post_id, []).append(row.rank)
+        assert session.scalars(select(PostSighting)).all() == []
+    n = len(entries)
+    assert [history[p.id] for p in stored] == [[r, n + 1 - r] for r in range(1, n + 1)]
 
 
 def test_the_instances_cache_time_bounds_the_next_fetch_and_304_stores_nothing(

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from yuqing.analysis.metrics import FLAG_LABELS, METRIC_LABELS
+from yuqing.analysis.metrics import FLAG_LABELS, METRIC_LABELS, OPTIONAL_METRICS
 from yuqing.settings import config_path
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -236,6 +236,8 @@ def _holds(
     out: list[Reason],
 ) -> bool:
     if condition.kind == "metric":
+        if condition.metric in OPTIONAL_METRICS and condition.metric not in values:
+            return False  # not on any hot list: no rank to compare
         measured = float(values.get(condition.metric, 0.0))
         if _OPS[condition.op](measured, condition.value):
             label = METRIC_LABELS[condition.metric]

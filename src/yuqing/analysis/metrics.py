@@ -60,7 +60,10 @@ METRIC_LABELS: dict[str, str] = {
     "media_city_or_above": "市级及以上媒体报道数",
     "growth": "近一小时增长（条）",
     "incident_posts": "报道事件的信息数",
+    # present only for an event with a post on a hot list (a condition on it fails otherwise)
+    "hot_list_rank": "热榜最高排名",
 }
+OPTIONAL_METRICS = frozenset({"hot_list_rank"})
 FLAG_LABELS: dict[str, str] = {
     "casualties": "人员伤亡",
     "public_safety": "公共安全",
@@ -189,6 +192,7 @@ class EventAccumulator:
         self.evidence: dict[str, _FlagEvidence] = {}
         self.recent: dict[int, int] = {}  # minute (epoch minutes, rounded up) -> posts
         self.newest: int | None = None  # the newest post's minute
+        self.hot_rank: int | None = None  # the best place any of its posts held on a hot list
 
     def add(self, post: PostFacts) -> None:
         """Count one post of the event (each post once)."""
@@ -231,6 +235,10 @@ class EventAccumulator:
     def add_sites(self, sites: Iterable[str]) -> None:
         """Sites where posts of the event were seen again after they were added."""
         self.sites.update(sites)
+
+    def add_rank(self, rank: int) -> None:
+        """A place one of the event's posts held on a hot list (1 is the top)."""
+        self.hot_rank = rank if self.hot_rank is None else min(self.hot_rank, rank)
 
     def _support(self, flag: str, mainstream: bool, rank: list[int]) -> None:
         evidence = self.evidence.get(flag)
@@ -297,6 +305,8 @@ class EventAccumulator:
             "hour_before": hour_before,
             "incident_posts": self.incident_posts,
         }
+        if self.hot_rank is not None:
+            values["hot_list_rank"] = self.hot_rank
         evidence = {
             flag: {
                 "posts": e.posts,
@@ -341,6 +351,7 @@ class EventAccumulator:
             ],
             "recent": sorted([m, n] for m, n in self._recent_kept().items()),
             "newest": self.newest,
+            "hot_rank": self.hot_rank,
         }
 
     @classmethod
@@ -366,6 +377,8 @@ class EventAccumulator:
         }
         acc.recent = {int(m): int(n) for m, n in data["recent"]}
         acc.newest = None if data["newest"] is None else int(data["newest"])
+        rank = data.get("hot_rank")  # absent in states written before hot lists
+        acc.hot_rank = None if rank is None else int(rank)
         return acc
 
 

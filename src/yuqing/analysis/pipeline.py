@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading
@@ -64,7 +64,7 @@ from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
 from yuqing.db import transaction
 from yuqing.drills.policy import post_mark, strip_post_mark
-from yuqing.ingest.models import Post, PostSighting, Source
+from yuqing.ingest.models import HotListRank, Post, PostSighting, Source
 from yuqing.ingest.store import insert_ignoring_conflicts
 from yuqing.observability import PROCESS
 from yuqing.runtime import Runtime
@@ -80,6 +80,7 @@ STATE_NAME = "analysis"
 # Sightings of already analysed posts on other sites (the same story seen again) are read after
 # this cursor and counted in their events' sites.
 SIGHTINGS_STATE = "analysis.sightings"
+HOT_RANKS_STATE = "analysis.hot_ranks"
 # One pipeline at a time: the lease row names its holder (`data`) and when it last renewed it.
 LEASE_STATE = "analysis.lease"
 LEASE_SECONDS = 120.0
@@ -197,8 +198,10 @@ class AnalysisPipeline:
         with self._rt.sessions() as session:
             state = session.get(PipelineState, STATE_NAME)
             sightings = session.get(PipelineState, SIGHTINGS_STATE)
+            ranks = session.get(PipelineState, HOT_RANKS_STATE)
             self._cursor = state.cursor if state else 0
             self._sighting_cursor = sightings.cursor if sightings else 0
+            self._rank_cursor = ranks.cursor if ranks else 0
             self._clusterer = (
                 EventClusterer.restore(state.data)
                 if state and state.data
@@ -237,6 +240,7 @@ class AnalysisPipeline:
             size = self._batch_size if limit is None else min(self._batch_size, limit - total.posts)
             posts = self._next_batch(size)
             if not posts:
+                self._process_late(total)
                 break
             try:
                 self._process(posts, total)
@@ -426,6 +430,20 @@ class AnalysisPipeline:
             total.seconds[stage] = total.seconds.get(stage, 0.0) + spent
         PROCESS.add_steps(len(posts), batch_seconds)
 
+    def _process_late(self, total: PipelineCounts) -> None:
+        """With no new post to analyse: what arrived for posts analysed before (a hot list read
+        again, a copy seen on another site) still updates and regrades their events."""
+        cursors = (self._sighting_cursor, self._rank_cursor)
+        try:
+            with transaction(self._rt.sessions) as session:
+                metrics = self.stage_metrics(session, {}, [])
+                total.signals += self.stage_grade(session, metrics)
+                if (self._sighting_cursor, self._rank_cursor) != cursors:
+                    self._save_cursors(session)
+        except Exception:
+            self._load_state()
+            raise
+
     def stage_topics(self, posts: Sequence[BatchPost]) -> None:
         """analysis.topics: every monitored topic whose rule matches, with the terms that fired."""
         if self._matcher is None:
@@ -605,9 +623,13 @@ class AnalysisPipeline:
         for post in posts:
             if post.event_key:
                 by_event.setdefault(ids[post.event_key], []).append(post)
-        sightings = self._sightings(session, [p.id for p in posts if p.event_key])
-        late = self._late_sightings(session, {p.id for p in posts})
-        measured = set(by_event) | set(late)
+        placed = [p.id for p in posts if p.event_key]
+        sightings = self._sightings(session, placed)
+        ranks = self._hot_ranks(session, placed)
+        batch = {p.id for p in posts}
+        late = self._late_sightings(session, batch)
+        late_ranks = self._late_hot_ranks(session, batch)
+        measured = set(by_event) | set(late) | set(late_ranks)
         if not measured:
             return {}
         accumulators = self._accumulators_for(session, sorted(measured))
@@ -615,8 +637,12 @@ class AnalysisPipeline:
             acc = accumulators[event_id]
             for post in mine:
                 acc.add(post.facts(tuple(sightings.get(post.id, ()))))
+                if post.id in ranks:
+                    acc.add_rank(ranks[post.id])
         for event_id, sites in late.items():
             accumulators[event_id].add_sites(sites)
+        for event_id, rank in late_ranks.items():
+            accumulators[event_id].add_rank(rank)
         now = self._rt.clock()
         out: dict[int, dict[str, Any]] = {}
         for event_id in sorted(measured):
@@ -669,6 +695,36 @@ class AnalysisPipeline:
                 select(PostSighting.post_id, PostSighting.url_key).where(PostSighting.post_id.in_(chunk))
             ):
                 out.setdefault(post_id, []).append(_site_of(url_key))
+        return out
+
+    @staticmethod
+    def _hot_ranks(session: Session, post_ids: list[int]) -> dict[int, int]:
+        """The best place each of these posts held on a hot list, for those that were on one."""
+        out: dict[int, int] = {}
+        for start in range(0, len(post_ids), 500):
+            chunk = post_ids[start : start + 500]
+            for post_id, best in session.execute(
+                select(HotListRank.post_id, func.min(HotListRank.rank))
+                .where(HotListRank.post_id.in_(chunk))
+                .group_by(HotListRank.post_id)
+            ):
+                out[post_id] = int(best)
+        return out
+
+    def _late_hot_ranks(self, session: Session, batch: set[int]) -> dict[int, int]:
+        """The best new place on a hot list of posts analysed before this batch, by event: a hot
+        list read again (every few minutes) moves its entries, and a rise can raise the grade."""
+        rows = session.execute(
+            select(HotListRank.id, HotListRank.post_id, HotListRank.rank, PostAnalysis.event_id)
+            .join(PostAnalysis, PostAnalysis.post_id == HotListRank.post_id)
+            .where(HotListRank.id > self._rank_cursor)
+            .order_by(HotListRank.id)
+        ).all()
+        out: dict[int, int] = {}
+        for row in rows:
+            self._rank_cursor = max(self._rank_cursor, row.id)
+            if row.event_id is not None and row.post_id not in batch:
+                out[row.event_id] = min(out.get(row.event_id, row.rank), row.rank)
         return out
 
     def _late_sightings(self, session: Session, batch: set[int]) -> dict[int, list[str]]:
@@ -726,10 +782,15 @@ class AnalysisPipeline:
             )
 
     def _save_state(self, session: Session, cursor: int) -> None:
+        self._save_cursors(session, (STATE_NAME, self._clusterer.snapshot(), cursor))
+
+    def _save_cursors(self, session: Session, *more: tuple[str, bytes, int]) -> None:
+        """The sightings' and hot ranks' cursors (and `more` states) in the batch's transaction."""
         now = self._rt.clock()
         saved = (
-            (STATE_NAME, self._clusterer.snapshot(), cursor),
+            *more,
             (SIGHTINGS_STATE, b"", self._sighting_cursor),
+            (HOT_RANKS_STATE, b"", self._rank_cursor),
         )
         for name, data, position in saved:
             state = session.get(PipelineState, name)

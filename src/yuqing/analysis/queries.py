@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import case, select
+from sqlalchemy.orm import Session
 
 from yuqing.analysis.models import Event, PostAnalysis, Topic
+from yuqing.ingest.models import HotListRank
 from yuqing.ingest.normalise import display_iso
 from yuqing.runtime import Runtime
 
@@ -64,6 +66,34 @@ def list_events(
         query = query.where(Event.is_drill.is_(False))
     with rt.sessions() as session:
         return [event_view(e, name, rt.settings.timezone) for e, name in session.execute(query)]
+
+
+def hot_list_history(rt: Runtime, event_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Each place a post of the event held on a hot list, oldest reading first (the newest
+    `limit`): the list, the rank, the heat where the list gives one, the post and the time."""
+    with rt.sessions() as session:
+        return hot_list_rows(session, event_id, rt.settings.timezone, limit)
+
+
+def hot_list_rows(session: Session, event_id: int, zone: str, limit: int = 500) -> list[dict[str, Any]]:
+    """`hot_list_history` within a session."""
+    rows = session.scalars(
+        select(HotListRank)
+        .join(PostAnalysis, PostAnalysis.post_id == HotListRank.post_id)
+        .where(PostAnalysis.event_id == event_id)
+        .order_by(HotListRank.seen_at.desc(), HotListRank.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "list": r.list_name,
+            "rank": r.rank,
+            "heat": r.heat,
+            "post_id": r.post_id,
+            "seen_at": display_iso(r.seen_at, zone),
+        }
+        for r in reversed(list(rows))
+    ]
 
 
 def get_event(rt: Runtime, event_id: int, *, with_posts: bool = False) -> dict[str, Any]:

@@ -201,6 +201,23 @@ class PostSighting(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class HotListRank(Base):
+    """A post's place on a hot list (微博热搜, 知乎热榜…) each time the list was read: the rank
+    history that makes a hot-list entry a spread signal (`hot_list_rank`) and the event page's
+    「热榜排名」."""
+
+    __tablename__ = "hot_list_ranks"
+    __table_args__ = (Index("ix_hot_list_ranks_post_seen", "post_id", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    list_name: Mapped[str] = mapped_column(String(100))
+    rank: Mapped[int] = mapped_column(Integer)
+    heat: Mapped[float | None] = mapped_column(Float)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class FetchRun(Base):
     __tablename__ = "fetch_runs"
     __table_args__ = (Index("ix_fetch_runs_source_started", "source_id", "started_at"),)

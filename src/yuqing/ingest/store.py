@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yuqing.db import utcnow
 from yuqing.ingest.jsonstream import record_bytes
-from yuqing.ingest.models import DeadLetter, EvidenceBlob, Post, PostSighting
+from yuqing.ingest.models import DeadLetter, EvidenceBlob, HotListRank, Post, PostSighting
 from yuqing.ingest.neardup import NearDuplicateIndex
 from yuqing.ingest.normalise import storable
 from yuqing.ingest.parallel import prepared_batches
@@ -316,7 +316,12 @@ class PostWriter:
         linked = self._dedup_near(session, inserted)
         for post_id, draft in inserted:
             outcomes[id(draft)] = "near_duplicate" if post_id in linked else "new"
-        self._record_sightings(session, context, sightings)
+        firsts = self._record_sightings(session, context, sightings)
+        ranked = [(post_id, d) for post_id, d in inserted if _hot_rank(d) is not None]
+        ranked += [
+            (firsts[first][0], d) for first, d in sightings if first in firsts and _hot_rank(d) is not None
+        ]
+        _record_hot_ranks(session, context, ranked)
         return outcomes
 
     def _dedup_exact(
@@ -417,11 +422,12 @@ class PostWriter:
 
     def _record_sightings(
         self, session: Session, context: SourceContext, sightings: Sequence[tuple[str, PostDraft]]
-    ) -> None:
+    ) -> dict[str, tuple[int, int]]:
         """A duplicate from another URL or id is not stored again, but where it appeared is kept:
-        the same content on several sites is what grading counts."""
+        the same content on several sites is what grading counts. Returns the first copies
+        found: duplicate key -> (post id, source id)."""
         if not sightings:
-            return
+            return {}
         # First copies inserted earlier in this transaction are found here too.
         firsts = _first_copies(session, {first for first, _ in sightings})
         rows = [
@@ -441,6 +447,39 @@ class PostWriter:
             table = PostSighting.__table__
             assert isinstance(table, Table)
             session.execute(insert_ignoring_conflicts(table, session.get_bind().dialect.name), rows)
+        return firsts
+
+
+def _hot_rank(draft: PostDraft) -> int | None:
+    """The draft's place on a hot list (connectors put it in ``extra``), if it came from one."""
+    extra = draft.extra or {}
+    rank, name = extra.get("hot_rank"), extra.get("hot_list")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1 or not isinstance(name, str):
+        return None
+    return rank
+
+
+def _record_hot_ranks(
+    session: Session, context: SourceContext, ranked: Sequence[tuple[int, PostDraft]]
+) -> None:
+    """Each reading of a hot list adds the place of every entry, new or already stored: the
+    rank history of a post (a refetch is no sighting, but it is a new place on the list)."""
+    rows = []
+    for post_id, draft in ranked:
+        extra = draft.extra or {}
+        heat = extra.get("hot_heat")
+        rows.append(
+            {
+                "post_id": post_id,
+                "source_id": context.source_id,
+                "list_name": str(extra["hot_list"])[:100],
+                "rank": _hot_rank(draft),
+                "heat": float(heat) if isinstance(heat, int | float) and not isinstance(heat, bool) else None,
+                "seen_at": draft.fetched_at,
+            }
+        )
+    if rows:
+        session.execute(insert(HotListRank), rows)
 
 
 def tally(outcomes: Iterable[str]) -> IngestCounts:

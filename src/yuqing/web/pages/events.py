@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Stage
@@ -93,6 +94,10 @@ def event_context(
                 ],
             },
             "sentiment": queries.sentiment_mix(session, event_id),
+            "hot_ranks": [
+                {**h, "seen_at": str(h["seen_at"] or "")[5:16].replace("T", " ")}
+                for h in analysis_queries.hot_list_rows(session, event_id, zone, limit=50)
+            ],
             "posts": posts,
             "cases": [
                 {"id": c.id, "stage": c.stage, "stage_label": Stage(c.stage).label, "grade": c.grade}
