@@ -382,3 +382,36 @@ def test_a_schedule_that_never_runs_is_refused_in_chinese(rt: Runtime) -> None:
     config = {"instance": "http://127.0.0.1:1200", "route": "/weibo/search/hot"}
     with pytest.raises(ScheduleError, match="没有可用的运行时间"):
         service.add_source(rt, "rsshub", None, name="二月", schedule="0 0 31 2 *", config=config)
+
+
+def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher, database_url: str
+) -> None:
+    """`yuqing sources add wewe ID --instance URL --include 词|词 --exclude 词`: the Atom feed of
+    one 公众号 with WeWe's own title filters, on the wechat platform; WeWe's 400 for a feed it
+    does not have is quoted in the failed run."""
+    from tests.test_cli import ok_json, yuqing
+
+    hub.routes["/feeds/MP_WXS_123.atom"] = recorded("wewe-feed-MP_WXS_123")
+    added = ok_json(
+        yuqing(
+            "sources", "add", "wewe", "MP_WXS_123", "--instance", hub.url(""),
+            "--include", "医院｜学校", "--exclude", "广告", "--json",
+            database_url=database_url,
+        )
+    )
+    assert isinstance(added, dict) and added["kind"] == "rss" and added["platform"] == "wechat"
+    assert added["name"] == "公众号 MP_WXS_123"
+    assert added["url"] == hub.url("/feeds/MP_WXS_123.atom") + (
+        "?title_include=%E5%8C%BB%E9%99%A2%7C%E5%AD%A6%E6%A0%A1&title_exclude=%E5%B9%BF%E5%91%8A"
+    )
+    bad = yuqing("sources", "add", "wewe", "../etc", "--instance", hub.url(""), database_url=database_url)
+    assert bad.returncode != 0 and "公众号订阅源应为" in bad.stderr.decode()
+    wrong = yuqing("sources", "add", "rss", hub.url("/x.xml"), "--include", "医院", database_url=database_url)
+    assert wrong.returncode != 0 and "只用于 wewe" in wrong.stderr.decode()
+
+    hub.routes["/feeds/NO_SUCH.atom"] = recorded("wewe-error-400-unknown-feed")
+    service.add_source(rt, "rss", hub.url("/feeds/NO_SUCH.atom"), name="没有的公众号", platform="wechat")
+    summary = run(rt, "没有的公众号", fetcher)
+    assert summary.outcome == "failed" and summary.error is not None
+    assert "HTTP 400" in summary.error and "服务器说明：不存在该feed！" in summary.error

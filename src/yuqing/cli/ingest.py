@@ -32,12 +32,15 @@ evidence_app = typer.Typer(help="证据包：export, verify.", no_args_is_help=T
 @sources_app.command("add")
 @user_errors
 def sources_add(
-    kind: Annotated[str, typer.Argument(help="类型：rss、rsshub、web、api 或 webhook。")],
+    kind: Annotated[
+        str, typer.Argument(help="类型：rss、rsshub、wewe（WeWe RSS 公众号）、web、api 或 webhook。")
+    ],
     url: Annotated[
         str | None,
         typer.Argument(
             help="订阅源、网页或 API 的 URL（webhook 不需要）；rsshub 填路由（如 /weibo/user/1195230310）"
-            "或预设（如 weibo-hot、weibo-user:1195230310，见 yuqing sources presets）。"
+            "或预设（如 weibo-hot、weibo-user:1195230310，见 yuqing sources presets）；wewe 填公众号 id"
+            "（如 MP_WXS_3941633310）或 all。"
         ),
     ] = None,
     name: Annotated[str, typer.Option(help="信息源名称，不可重复。")] = "",
@@ -58,7 +61,14 @@ def sources_add(
         str | None, typer.Option(help="用于 web 信息源：抓取与该正则表达式匹配的链接。")
     ] = None,
     instance: Annotated[
-        str | None, typer.Option(help="用于 rsshub：RSSHub 实例地址，如 https://rsshub.example.gov.cn。")
+        str | None,
+        typer.Option(help="用于 rsshub / wewe：RSSHub 或 WeWe RSS 的地址，如 https://rsshub.example.gov.cn。"),
+    ] = None,
+    include: Annotated[
+        str | None, typer.Option(help="用于 wewe：标题须含其中一个词（用 | 分隔），由 WeWe RSS 过滤。")
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option(help="用于 wewe：标题含其中任一词则不要（用 | 分隔）。")
     ] = None,
     key: Annotated[
         str | None, typer.Option(help="用于 rsshub：实例的访问密钥（ACCESS_KEY），保密保存，不会显示。")
@@ -70,6 +80,17 @@ def sources_add(
 ) -> None:
     """添加信息源。"""
     config: dict[str, Any] = {}
+    if kind == "wewe":
+        from yuqing.ingest.connectors import wewe
+
+        try:
+            feed = url or "all"
+            url = wewe.feed_url(instance or "", feed, include, exclude)
+        except ValueError as exc:
+            fail(str(exc))
+        kind, platform, name = "rss", platform or "wechat", name or wewe.default_name(feed)
+    elif include or exclude:
+        fail("--include / --exclude 只用于 wewe 信息源")
     if kind == "rsshub":
         route, default_name = _rsshub_route(url)
         config.update(instance=instance or "", route=route)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from yuqing.ingest.connectors.base import ConnectorError, SourceSpec
 from yuqing.ingest.fetcher import Fetcher, FetchError, FetchResult, HTTPStatusError
 from yuqing.ingest.records import Document
@@ -21,9 +23,27 @@ def fetch_source(
         )
     except HTTPStatusError as exc:
         # Keep what the server said (an error page is evidence of what was online too).
-        raise ConnectorError(f"抓取失败：{exc}", as_document(exc.result)) from exc
+        said = server_message(exc.result)
+        detail = f"（服务器说明：{said}）" if said else ""
+        raise ConnectorError(f"抓取失败：{exc}{detail}", as_document(exc.result)) from exc
     except FetchError as exc:
         raise ConnectorError(f"抓取失败：{exc}") from exc
+
+
+def server_message(result: FetchResult) -> str | None:
+    """The message of a JSON error answer (``{"statusCode": 400, "message": "不存在该feed！"}``,
+    as Nest/Express services such as WeWe RSS send), shortened; None for anything else."""
+    body = result.body.strip()
+    if not body.startswith(b"{") or len(body) > 4096:
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    said = (parsed.get("message") or parsed.get("error")) if isinstance(parsed, dict) else None
+    if isinstance(said, list):  # Nest's validation errors: a list of messages
+        said = "；".join(str(x) for x in said)
+    return said.strip()[:200] if isinstance(said, str) and said.strip() else None
 
 
 def as_document(result: FetchResult) -> Document:
