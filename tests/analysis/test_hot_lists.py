@@ -94,6 +94,7 @@ def test_the_event_page_shows_the_rank_history(rt: Runtime, clock: FakeClock) ->
     }
     load(rt, [{**entry, "hot_rank": 3}], "hot.jsonl")
     AnalysisPipeline(rt).run()
+    clock.advance(seconds=75 * 60)
     load(rt, [{**entry, "hot_rank": 1, "hot_heat": 2_345_678}], "hot.jsonl")
     AnalysisPipeline(rt).run()
     try:
@@ -101,6 +102,7 @@ def test_the_event_page_shows_the_rank_history(rt: Runtime, clock: FakeClock) ->
     finally:
         for client in world.clients:
             client.close()
-    assert "热榜排名记录" in page and "最高排名：第 1 名（2 次上榜读取）" in page
+    assert "热榜排名记录" in page and "最高排名：第 1 名" in page
+    assert "微博热搜：最高第 1 名，在榜 1 小时 15 分" in page and "上榜读取 2 次" in page
     rows = re.findall(r"<tr><td>([^<]+)</td><td>微博热搜</td><td>第 (\d+) 名</td><td>([^<]+)</td>", page)
     assert [(rank, heat) for _, rank, heat in rows] == [("3", "—"), ("1", "2,345,678")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from yuqing.analysis.models import Event, PostAnalysis, Topic
@@ -94,6 +94,37 @@ def hot_list_rows(session: Session, event_id: int, zone: str, limit: int = 500) 
         }
         for r in reversed(list(rows))
     ]
+
+
+def hot_list_summary(session: Session, event_id: int, zone: str) -> list[dict[str, Any]]:
+    """Per hot list the event's posts were on: the best place, the first and last reading that
+    found them there and how many readings did, best place first."""
+    rows = session.execute(
+        select(
+            HotListRank.list_name,
+            func.min(HotListRank.rank),
+            func.min(HotListRank.seen_at),
+            func.max(HotListRank.seen_at),
+            func.count(HotListRank.id),
+        )
+        .join(PostAnalysis, PostAnalysis.post_id == HotListRank.post_id)
+        .where(PostAnalysis.event_id == event_id)
+        .group_by(HotListRank.list_name)
+    ).all()
+    out = []
+    for name, best, first, last, readings in sorted(rows, key=lambda r: (r[1], r[0])):
+        minutes = int((last - first).total_seconds() // 60)
+        out.append(
+            {
+                "list": name,
+                "best": int(best),
+                "first": display_iso(first, zone),
+                "last": display_iso(last, zone),
+                "readings": int(readings),
+                "on_list": f"{minutes // 60} 小时 {minutes % 60} 分" if minutes >= 60 else f"{minutes} 分钟",
+            }
+        )
+    return out
 
 
 def get_event(rt: Runtime, event_id: int, *, with_posts: bool = False) -> dict[str, Any]:
