@@ -258,6 +258,12 @@ def _starts_with_place(core: str) -> bool:
     return unit is not None and unit.start() <= 4
 
 
+# One hospital, several everyday names: 「宁波市妇女儿童医院」 is 「宁波妇儿医院」 and, to most posters,
+# 「宁波妇幼医院」 (one tragedy there became three events under the three spellings).  A
+# 「妇幼保健院」 keeps its own suffix and stays apart.
+_HOSPITAL_ALIASES = (("妇女儿童", "妇儿"), ("妇幼", "妇儿"))
+
+
 def _organisations(text: str, out: list[Entity]) -> None:
     for m in _SUFFIX_RE.finditer(text):
         suffix = m.group()
@@ -270,6 +276,11 @@ def _organisations(text: str, out: list[Entity]) -> None:
         stripped = _strip_places(core)
         if stripped in _GENERIC_CORES:
             continue
+        if suffix == "医院":
+            for long, short in _HOSPITAL_ALIASES:
+                if stripped.endswith(long):
+                    stripped = stripped[: -len(long)] + short
+                    break
         out.append(Entity(kind, stripped + suffix))
 
 
