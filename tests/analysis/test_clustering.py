@@ -87,6 +87,22 @@ def test_unrelated_posts_make_two_events() -> None:
     assert len(c.events()) == 2
 
 
+def test_a_spreading_storys_own_words_stay_evidence_for_it_in_its_topic() -> None:
+    """A story that fills its topic makes its own words common there (深圳, 产妇, 抢救 in most of
+    the topic's posts); they stay evidence for the event that holds those posts, so a new comment
+    naming them joins it, while a comment sharing nothing of the story does not."""
+    c = EventClusterer()
+    first = c.add(Post("o", HOSPITAL, at(0), topic="t"))
+    fillers = ["太惨了", "医院必须给个说法", "心疼孩子", "转发", "希望彻查", "愿逝者安息", "无语了"]
+    for i in range(120):
+        text = f"深圳产妇抢救不力死亡，{fillers[i % len(fillers)]}，第{i}条关注"
+        assert c.add(Post(f"c{i}", text, at(1 + i), topic="t")) == first
+    late = c.add(Post("late", "深圳这名产妇的抢救过程必须公开，家属质疑有道理", at(200), topic="t"))
+    assert late == first
+    other = c.add(Post("other", "广州警方查获毒豆芽黑作坊，每天向菜市场供货上千斤", at(201), topic="t"))
+    assert other not in (None, first)
+
+
 def test_window_expiry_starts_a_new_event() -> None:
     c = EventClusterer(window=dt.timedelta(hours=72))
     first = c.add(Post("a", HOSPITAL, at(0)))

@@ -13,10 +13,12 @@ Order of evidence for a post (first that applies wins):
 5. otherwise the candidate open events of the post's topic (those sharing an informative word
    with it, and those active in the last hour) are ranked by a linear score ``w . features``, and
    the best one *with specific text evidence* is joined: the post names at least
-   ``specific_words`` (2) of the event's theme words (see below) that are specific (IDF >= 4 in
-   the stream and in the topic, two characters or more, not common in everyday Weibo:
-   ``common_words``), its cosine with the event's core is at least ``min_cosine`` (0.05), and
-   the main entities do not conflict;
+   ``specific_words`` (2) of the event's theme words (see below) that are specific (two
+   characters or more, not common in everyday Weibo: ``common_words``; and either rare in the
+   topic, IDF >= 4 there, or common in the topic because this event holds at least
+   ``held_share`` (half) of the topic's posts naming them: a spreading story's own words), its
+   cosine with the event's core is at least ``min_cosine`` (0.05), and the main entities do not
+   conflict;
 6. otherwise the post starts an event if it has at least ``seed_words`` (3) informative words;
    a post with less (「太可怕了[蜡烛]」, 「@某某 @某某」) is left without an event (``None``).
 
@@ -153,13 +155,15 @@ class Weights:
     cosine: float = 6.532
     # Joining through the score needs specific text evidence (see the module docstring): the
     # cosine with the event's core at least ``min_cosine`` and at least ``specific_words`` shared
-    # words of IDF ``specific_idf`` or more; a post with none starts an event only when it has at
-    # least ``seed_words`` informative words.  An event's core is its first ``core_posts`` posts.
+    # theme words, each of IDF ``specific_idf`` or more in the topic or held ``held_share`` by the
+    # event; a post with none starts an event only when it has at least ``seed_words``
+    # informative words.  An event's core is its first ``core_posts`` posts.
     min_cosine: float = 0.05
     specific_idf: float = 4.0
     specific_words: int = 2
     seed_words: int = 3
     core_posts: int = 30
+    held_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +221,9 @@ class _Event:
     # the story's words: posts of its core naming each word (the first post counts twice), so a
     # word counts as evidence when the first post or two core posts name it, not one comment
     theme: dict[str, int] = field(default_factory=dict)
+    # posts of the whole event naming each theme word: a story's own words grow common in its
+    # topic as it spreads, and stay evidence for it while it holds most of their posts
+    hits: dict[str, int] = field(default_factory=dict)
 
 
 def tokens(text: str) -> list[str]:
@@ -600,14 +607,12 @@ class EventClusterer:
             idf_min, w = self.idf_min, self.weights
             part_df, common = part.df, common_words()
             cut = math.log(part.docs + self.idf_prior_docs) - w.specific_idf  # ln(df + 1) at most
-            specific = [
-                word
-                for word, v in idf.items()
-                if v >= w.specific_idf
-                and log(part_df.get(word, 0) + 1.0) <= cut
-                and len(word) >= 2
-                and word not in common
+            # a word may be evidence when it is not common in everyday posts; it is when it is
+            # rare in the topic, or when the event holds most of the topic's posts naming it
+            candidates = [
+                (word, part_df.get(word, 0)) for word in idf if len(word) >= 2 and word not in common
             ]
+            specific = [(word, 0 if log(n + 1.0) <= cut else n) for word, n in candidates]
             best, _ = part.best(
                 t,
                 open_after,
@@ -644,19 +649,27 @@ class EventClusterer:
         part.docs += 1.0
 
     def _evidence_rejecter(
-        self, events: list[_Event | None], named: Sequence[Entity], specific: Sequence[str]
+        self, events: list[_Event | None], named: Sequence[Entity], specific: Sequence[tuple[str, int]]
     ) -> Callable[[int], bool]:
         """Events a post may not join through the score: those naming other entities, and those
         whose core shares fewer than ``specific_words`` of the post's specific words."""
         conflict = _rejecter(events, named) if named else None
-        need = self.weights.specific_words
+        need, share = self.weights.specific_words, self.weights.held_share
 
         def reject(slot: int) -> bool:
             ev = events[slot]
             if ev is None or (conflict is not None and conflict(slot)):
                 return True
-            theme = ev.theme
-            return sum(1 for word in specific if theme.get(word, 0) >= 2) < need
+            theme, hits = ev.theme, ev.hits
+            found = 0
+            for word, common_in_topic in specific:
+                if theme.get(word, 0) >= 2 and (
+                    not common_in_topic or hits.get(word, 0) >= share * common_in_topic
+                ):
+                    found += 1
+                    if found >= need:
+                        return False
+            return True
 
         return reject
 
@@ -701,10 +714,14 @@ class EventClusterer:
         dot = 0.0
         core = self.weights.core_posts
         in_core = not core or ev.size <= core
+        theme, hits = ev.theme, ev.hits
         if in_core:
-            theme, count = ev.theme, 2 if ev.size == 1 else 1  # the first post's words: its story
+            count = 2 if ev.size == 1 else 1  # the first post's words: its story
             for word in vec:
                 theme[word] = theme.get(word, 0) + count
+        for word in vec:
+            if word in theme:
+                hits[word] = hits.get(word, 0) + 1
         for word, v in vec.items() if in_core else ():
             old = centroid.get(word, 0.0)
             dot += old * v
