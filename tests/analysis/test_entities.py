@@ -96,3 +96,9 @@ def test_one_hospitals_everyday_names_are_one_entity() -> None:
     }
     assert names == {"宁波妇儿医院"}
     assert conflicts(extract("宁波妇幼医院一妇女跳楼"), extract("宁波市妇幼保健院通报"))
+
+
+def test_what_commenters_call_a_hospital_is_no_hospital() -> None:
+    for text in ("严惩医院！", "黑心医院还我孩子", "这种学校早该关了", "哪家医院都一样"):
+        assert [e for e in extract(text) if e.kind in ("hospital", "school")] == [], text
+    assert extract("我要投诉南京鼓楼医院")[-1].name == "南京鼓楼医院"

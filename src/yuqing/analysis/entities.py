@@ -148,7 +148,10 @@ _GENERIC_CORES = _words(
     "屠宰 自来水 发电 垃圾 工 物业 保险 快递 网络 上市 外资 国有 国企 私企 航空 电力 房地产 开发 投资 "
     "贸易 物流 科技 文化 传媒 广告 咨询 管理 建筑 工程 装修 家政 中介 旅游 餐饮 连锁 跨国 皮包 "
     "公安 民政 卫生 教育 工商 质监 食药监 环保 交通 交警 税务 财政 城管 司法 统计 气象 地震 "
-    "宾馆 星级 五星级 快捷 大酒店 小饭店"
+    "宾馆 星级 五星级 快捷 大酒店 小饭店 "
+    # what commenters call a hospital or a school, not its name (「黑心医院」「严惩医院」)
+    "黑心 无良 垃圾 破 烂 坑人 害人 严惩 整顿 查处 关闭 取缔 封杀 抵制 举报 投诉 谴责 这种 那种 什么 哪个 "
+    "哪家 所有 任何 每个 全部 这些 那些 各种 好多 很多 许多 一些"
 )
 # A place's function suffix that has nothing left before it is no place (「城市」「小区」).
 _PLACE_UNITS = {"县": "county", "区": "county", "市": "county", "镇": "town", "乡": "town"}
