@@ -24,7 +24,7 @@ from yuqing.analysis.grading import DEFAULT_PROFILE
 from yuqing.cases import plan
 from yuqing.cases import service as cases
 from yuqing.db import transaction
-from yuqing.ingest.models import Post
+from yuqing.ingest.models import Post, Source
 from yuqing.org import duty
 from yuqing.org import service as org
 from yuqing.runtime import Runtime
@@ -735,6 +735,30 @@ def test_administrators_add_sources_in_the_console_and_keys_stay_secret(world: W
         ),
     )
     assert fast.status_code == 400 and "缓存 5 分钟" in fast.text
+    wechat = admin.post(
+        "/sources",
+        data=form(
+            admin,
+            kind="wewe",
+            name="卫健委公众号",
+            url="MP_WXS_3941633310",
+            instance="http://127.0.0.1:4000",
+            include="医院|疫情",
+            exclude="招聘",
+        ),
+    )
+    assert wechat.status_code == 200 and "已添加信息源" in wechat.text
+    with world.rt.sessions() as session:
+        feed = session.scalars(select(Source).where(Source.name == "卫健委公众号")).one()
+        assert feed.kind == "rss" and feed.platform == "wechat"
+        assert feed.url == (
+            "http://127.0.0.1:4000/feeds/MP_WXS_3941633310.atom"
+            "?title_include=%E5%8C%BB%E9%99%A2%7C%E7%96%AB%E6%83%85&title_exclude=%E6%8B%9B%E8%81%98"
+        )
+    misplaced = admin.post(
+        "/sources", data=form(admin, kind="rss", name="新闻", url="https://example.cn/rss", include="医院")
+    )
+    assert misplaced.status_code == 400 and "只用于 WeWe RSS" in misplaced.text
     listed = admin.get("/sources").text
     assert "微博热搜" in listed and "推送" in listed and key not in listed
     actions = audit_actions(world.rt)

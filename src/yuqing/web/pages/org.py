@@ -107,11 +107,14 @@ def build_router(rt: Runtime) -> APIRouter:
         instance: Annotated[str, Form(max_length=500)] = "",
         key: Annotated[str, Form(max_length=500)] = "",
         auth: Annotated[str, Form(max_length=10)] = "code",
+        include: Annotated[str, Form(max_length=500)] = "",
+        exclude: Annotated[str, Form(max_length=500)] = "",
     ) -> HTMLResponse:
         """An administrator adds a source; a webhook's token is shown this once. The access key of
-        an RSSHub instance is stored and never shown again (nor audited)."""
+        an RSSHub instance is stored and never shown again (nor audited). A WeWe RSS 公众号 feed
+        is an RSS source on the wechat platform with WeWe's own title filters."""
         from yuqing.ingest import service as ingest_service
-        from yuqing.ingest.connectors import rsshub
+        from yuqing.ingest.connectors import rsshub, wewe
         from yuqing.ingest.errors import IngestError
         from yuqing.ingest.schedule import ScheduleError
 
@@ -124,6 +127,8 @@ def build_router(rt: Runtime) -> APIRouter:
             "schedule": schedule,
             "instance": instance,
             "auth": auth,
+            "include": include,
+            "exclude": exclude,
         }
         if not user.is_admin:
             return sources_page(request, user, error="只有管理员可以添加信息源", form=form, code=403)
@@ -143,6 +148,11 @@ def build_router(rt: Runtime) -> APIRouter:
                 if key:
                     config.update(access_key=key, auth=auth)
                 target = None
+            elif kind == "wewe":
+                target = wewe.feed_url(instance, url.strip() or "all", include, exclude)
+                kind, platform = "rss", platform or "wechat"
+            elif include.strip() or exclude.strip():
+                raise ValueError("标题过滤词只用于 WeWe RSS 公众号")
             source, token = ingest_service.add_source(
                 rt,
                 kind,
