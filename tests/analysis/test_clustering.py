@@ -103,6 +103,21 @@ def test_a_spreading_storys_own_words_stay_evidence_for_it_in_its_topic() -> Non
     assert other not in (None, first)
 
 
+def test_the_original_report_titles_its_event_over_longer_reposts_quoting_it() -> None:
+    c = EventClusterer()
+    original = "高校又出凶杀案：浙江工业大学一女生在食堂门口被男友刺杀"
+    event = c.add(Post("o", original, at(0), topic="t"))
+    remarks = [
+        "其实这样的女生只要等几年又得她哭的，不值得啊",
+        "这种男人太可怕了，家长们要教育好孩子，学校也有责任",
+    ]
+    for i, remark in enumerate(remarks):
+        repost = f"{remark}//@想房事儿:{original}，大家也来看看吧"
+        assert c.add(Post(f"r{i}", repost, at(1 + i), topic="t", root_id="o")) == event
+    info = c.event(event)
+    assert info is not None and info.title == original and info.title_post_id == "o"
+
+
 def test_window_expiry_starts_a_new_event() -> None:
     c = EventClusterer(window=dt.timedelta(hours=72))
     first = c.add(Post("a", HOSPITAL, at(0)))

@@ -69,8 +69,9 @@ times; a post older than the newest seen counts at the newest time only for the 
 
 Events idle longer than ``window`` (72 h) are closed: they attract no post and are evicted from
 memory with their posts' ids.  Title: among the (up to) 8 most informative posts of an event (the
-largest IDF mass, so full reports over short comments), the one with the highest cosine to the
-centroid times the square root of its IDF mass.  Keywords: the top centroid words.
+largest IDF mass, so full reports over short comments; a post linked to another, a repost or a
+comment, counts 0.3 of its mass), the one with the highest cosine to the centroid times the
+square root of that mass.  Keywords: the top centroid words.
 ``snapshot()``/``restore()`` use JSON and the near-duplicate index's own format (no pickle); a
 snapshot from before entities and true times restores (those start empty, from the window times).
 
@@ -114,6 +115,7 @@ _TAUS = (60.0, 1800.0, 86400.0)  # heat time scales, seconds
 _RECENT = 3600.0  # events idle longer compete only through shared words (1-6 h: same F1)
 _MAX_CLOSED = 100_000
 _TITLE_CANDIDATES = 8
+_LINKED_TITLE_WEIGHT = 0.3  # a linked post's information, for choosing the title only
 _N_KEYWORDS = 10
 _MAGIC = b"YQEVENTS1"
 _MAX_REJECTED = 16  # candidates looked at past the best when the best names other entities
@@ -742,6 +744,10 @@ class EventClusterer:
             self._text_event[key] = ev.id
             self._event_keys[ev.id].append(key)
         info = sum(idf.values())
+        if post.root_id is not None or post.parent_id is not None:
+            # a repost or comment quotes its original and adds a remark: long, but the original
+            # report is the better title (「其实这样的女生…推荐…的帖子《高校又出凶杀案…》」 was one)
+            info *= _LINKED_TITLE_WEIGHT
         cands = ev.candidates
         if len(cands) < _TITLE_CANDIDATES or info > cands[-1][0]:
             cands.append((info, post.id, post.text, vec))
