@@ -94,18 +94,8 @@ def event_context(
                 ],
             },
             "sentiment": queries.sentiment_mix(session, event_id),
-            "hot_lists": [
-                {
-                    **h,
-                    "first": str(h["first"] or "")[5:16].replace("T", " "),
-                    "last": str(h["last"] or "")[5:16].replace("T", " "),
-                }
-                for h in analysis_queries.hot_list_summary(session, event_id, zone)
-            ],
-            "hot_ranks": [
-                {**h, "seen_at": str(h["seen_at"] or "")[5:16].replace("T", " ")}
-                for h in analysis_queries.hot_list_rows(session, event_id, zone, limit=50)
-            ],
+            "hot_lists": analysis_queries.hot_list_summary(session, event_id, zone),
+            "hot_ranks": analysis_queries.hot_list_rows(session, event_id, zone, limit=50),
             "posts": posts,
             "cases": [
                 {"id": c.id, "stage": c.stage, "stage_label": Stage(c.stage).label, "grade": c.grade}
