@@ -1,10 +1,11 @@
 """Alerts from the analysis signals: routing, merging, notifying whoever is on duty, escalating.
 
 The analysis pipeline writes a durable `GradeSignal` whenever an event is graded or upgraded.
-`process_signals` reads them after a cursor kept in `pipeline_state` (so a restart neither loses
-nor repeats one) and, in the same transaction as the cursor, creates or merges the alert and
-queues its notices. Escalation state lives on the alert (`level`, `next_escalation_at`); the
-chain it follows is copied onto the alert when it starts.
+`process_signals` claims the ones not handled yet (`handled_at`, so a restart neither loses nor
+repeats one, and a signal committed out of id order still counts) and, in the same transaction
+that marks them handled, creates or merges the alert and queues its notices. Escalation state
+lives on the alert (`level`, `next_escalation_at`); the chain it follows is copied onto the alert
+when it starts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus
 from yuqing.alerts.notices import tell
 from yuqing.analysis.entities import compatible, extract
 from yuqing.analysis.grading import GRADE_ORDER
-from yuqing.analysis.models import Event, GradeSignal, PipelineState, Topic
+from yuqing.analysis.models import Event, GradeSignal, Topic
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import ResponsePlan, load_plan
@@ -55,7 +56,6 @@ __all__ = [
     "show",
 ]
 
-STATE_NAME = "alerts"
 KIND_LABELS = {"new": "新事件", "upgrade": "等级提升", "flare_up": "舆情反复"}
 GRADE_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
 
@@ -257,20 +257,28 @@ def raise_alert(
 
 
 def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
-    """Turn new grade signals into alerts (and regrade open cases), after the stored cursor."""
+    """Turn waiting grade signals into alerts (and regrade open cases), oldest first.
+
+    Each signal is claimed in the transaction that handles it (`handled_at`; on PostgreSQL with
+    `FOR UPDATE SKIP LOCKED`), so two alerting loops never handle one twice and a signal committed
+    after a higher id is handled too."""
     counts = AlertCounts()
     plan = load_plan(rt.settings.plan_profile or None)
     calendar = load_calendar(rt)
     with transaction(rt.sessions) as session:
-        state = session.get(PipelineState, STATE_NAME)
-        cursor = state.cursor if state else 0
         signals = list(
             session.scalars(
-                select(GradeSignal).where(GradeSignal.id > cursor).order_by(GradeSignal.id).limit(limit)
+                select(GradeSignal)
+                .where(GradeSignal.handled_at.is_(None))
+                .order_by(GradeSignal.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
         )
+        now = rt.clock()
         for signal in signals:
             counts.signals += 1
+            signal.handled_at = now
             event = session.get(Event, signal.event_id)
             if event is None:
                 continue
@@ -280,13 +288,6 @@ def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
                 select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
             ):
                 cases.apply_grade(session, rt, case, event.grade_code or "IV", plan, calendar, alert=alert)
-        if signals:
-            if state is None:
-                session.add(
-                    PipelineState(name=STATE_NAME, data=b"", cursor=signals[-1].id, updated_at=rt.clock())
-                )
-            else:
-                state.cursor, state.updated_at = signals[-1].id, rt.clock()
     return counts
 
 

@@ -122,6 +122,7 @@ class GradeSignal(Base):
     """An event graded for the first time or upgraded: what alerting reads (durable, in order)."""
 
     __tablename__ = "grade_signals"
+    __table_args__ = (Index("ix_grade_signals_handled", "handled_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
@@ -130,6 +131,8 @@ class GradeSignal(Base):
     from_code: Mapped[str | None] = mapped_column(String(4))
     to_code: Mapped[str] = mapped_column(String(4))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    # Set by the alerting transaction that turned the signal into an alert; null while it waits.
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class AnalysisQueue(Base):
@@ -152,3 +155,18 @@ class PipelineState(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     cursor: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LateArrival(Base):
+    """A sighting (`kind` "sighting") or hot-list rank ("rank") stored for a post, waiting for the
+    pipeline to count it in the post's event. Triggers on `post_sightings` and `hot_list_ranks`
+    (migration 0017) add it in the inserting transaction, so it is seen exactly when committed,
+    whatever its id; the pipeline removes it in the transaction that counts it."""
+
+    __tablename__ = "late_arrivals"
+    __table_args__ = (Index("ix_late_arrivals_post", "post_id"),)
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    post_id: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

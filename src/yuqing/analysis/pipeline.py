@@ -53,6 +53,7 @@ from yuqing.analysis.models import (
     EventMetricsState,
     EventStatus,
     GradeSignal,
+    LateArrival,
     PipelineState,
     PostAnalysis,
     Topic,
@@ -77,10 +78,9 @@ class LeaseLost(RuntimeError):
 
 
 STATE_NAME = "analysis"
-# Sightings of already analysed posts on other sites (the same story seen again) are read after
-# this cursor and counted in their events' sites.
-SIGHTINGS_STATE = "analysis.sightings"
-HOT_RANKS_STATE = "analysis.hot_ranks"
+# Sightings and hot-list ranks stored for already analysed posts (the same story seen again on
+# another site, a hot list read again) wait in `late_arrivals`; this many are counted per pass.
+_LATE_LIMIT = 50_000
 # One pipeline at a time: the lease row names its holder (`data`) and when it last renewed it.
 LEASE_STATE = "analysis.lease"
 LEASE_SECONDS = 120.0
@@ -193,15 +193,11 @@ class AnalysisPipeline:
         self._load_state()
 
     def _load_state(self) -> None:
-        """The clusterer and cursors as of the last committed batch."""
+        """The clusterer as of the last committed batch."""
         self._accumulators.clear()
         with self._rt.sessions() as session:
             state = session.get(PipelineState, STATE_NAME)
-            sightings = session.get(PipelineState, SIGHTINGS_STATE)
-            ranks = session.get(PipelineState, HOT_RANKS_STATE)
             self._cursor = state.cursor if state else 0
-            self._sighting_cursor = sightings.cursor if sightings else 0
-            self._rank_cursor = ranks.cursor if ranks else 0
             self._clusterer = (
                 EventClusterer.restore(state.data)
                 if state and state.data
@@ -255,7 +251,7 @@ class AnalysisPipeline:
     # -- the lease: one pipeline at a time -----------------------------------------------------
     def _acquire(self) -> bool:
         """Take the pipeline lease unless another live pipeline holds it. Taken over from another
-        process, the clusterer and cursors are reloaded: that process analysed posts since."""
+        process, the clusterer is reloaded: that process analysed posts since."""
         now = self._rt.clock()
         with transaction(self._rt.sessions) as session:
             table = cast(Table, PipelineState.__table__)
@@ -433,13 +429,10 @@ class AnalysisPipeline:
     def _process_late(self, total: PipelineCounts) -> None:
         """With no new post to analyse: what arrived for posts analysed before (a hot list read
         again, a copy seen on another site) still updates and regrades their events."""
-        cursors = (self._sighting_cursor, self._rank_cursor)
         try:
             with transaction(self._rt.sessions) as session:
                 metrics = self.stage_metrics(session, {}, [])
                 total.signals += self.stage_grade(session, metrics)
-                if (self._sighting_cursor, self._rank_cursor) != cursors:
-                    self._save_cursors(session)
         except Exception:
             self._load_state()
             raise
@@ -623,12 +616,15 @@ class AnalysisPipeline:
         for post in posts:
             if post.event_key:
                 by_event.setdefault(ids[post.event_key], []).append(post)
-        placed = [p.id for p in posts if p.event_key]
-        sightings = self._sightings(session, placed)
-        ranks = self._hot_ranks(session, placed)
-        batch = {p.id for p in posts}
-        late = self._late_sightings(session, batch)
-        late_ranks = self._late_hot_ranks(session, batch)
+        # Every sighting and rank is counted once: those of the batch's posts read here, the rest
+        # (stored for posts analysed before, or committed after this read) from `late_arrivals`.
+        batch = [p.id for p in posts]
+        sightings, seen = self._sightings(session, batch)
+        ranks, ranked = self._hot_ranks(session, batch)
+        late, late_seen = self._late_sightings(session, seen)
+        late_ranks, late_ranked = self._late_hot_ranks(session, ranked)
+        self._consume(session, "sighting", seen | late_seen)
+        self._consume(session, "rank", ranked | late_ranked)
         measured = set(by_event) | set(late) | set(late_ranks)
         if not measured:
             return {}
@@ -686,61 +682,93 @@ class AnalysisPipeline:
         return out
 
     @staticmethod
-    def _sightings(session: Session, post_ids: list[int]) -> dict[int, list[str]]:
-        """Sites where each of these posts was seen besides its own source."""
+    def _sightings(session: Session, post_ids: list[int]) -> tuple[dict[int, list[str]], set[int]]:
+        """Sites where each of these posts was seen besides its own source, and the sightings read."""
         out: dict[int, list[str]] = {}
+        read: set[int] = set()
         for start in range(0, len(post_ids), 500):
             chunk = post_ids[start : start + 500]
-            for post_id, url_key in session.execute(
-                select(PostSighting.post_id, PostSighting.url_key).where(PostSighting.post_id.in_(chunk))
+            for row_id, post_id, url_key in session.execute(
+                select(PostSighting.id, PostSighting.post_id, PostSighting.url_key).where(
+                    PostSighting.post_id.in_(chunk)
+                )
             ):
+                read.add(row_id)
                 out.setdefault(post_id, []).append(_site_of(url_key))
-        return out
+        return out, read
 
     @staticmethod
-    def _hot_ranks(session: Session, post_ids: list[int]) -> dict[int, int]:
-        """The best place each of these posts held on a hot list, for those that were on one."""
+    def _hot_ranks(session: Session, post_ids: list[int]) -> tuple[dict[int, int], set[int]]:
+        """The best place each of these posts held on a hot list, for those that were on one, and
+        the ranks read."""
         out: dict[int, int] = {}
+        read: set[int] = set()
         for start in range(0, len(post_ids), 500):
             chunk = post_ids[start : start + 500]
-            for post_id, best in session.execute(
-                select(HotListRank.post_id, func.min(HotListRank.rank))
-                .where(HotListRank.post_id.in_(chunk))
-                .group_by(HotListRank.post_id)
+            for row_id, post_id, rank in session.execute(
+                select(HotListRank.id, HotListRank.post_id, HotListRank.rank).where(
+                    HotListRank.post_id.in_(chunk)
+                )
             ):
-                out[post_id] = int(best)
-        return out
+                read.add(row_id)
+                out[post_id] = min(out.get(post_id, rank), rank)
+        return out, read
 
-    def _late_hot_ranks(self, session: Session, batch: set[int]) -> dict[int, int]:
-        """The best new place on a hot list of posts analysed before this batch, by event: a hot
-        list read again (every few minutes) moves its entries, and a rise can raise the grade."""
+    @staticmethod
+    def _late_hot_ranks(session: Session, counted: set[int]) -> tuple[dict[int, int], set[int]]:
+        """The best new place on a hot list of posts analysed before (or a rank committed after the
+        batch's own read), by event: a hot list read again (every few minutes) moves its entries,
+        and a rise can raise the grade. Ranks of posts not analysed yet wait for their batch."""
         rows = session.execute(
-            select(HotListRank.id, HotListRank.post_id, HotListRank.rank, PostAnalysis.event_id)
-            .join(PostAnalysis, PostAnalysis.post_id == HotListRank.post_id)
-            .where(HotListRank.id > self._rank_cursor)
-            .order_by(HotListRank.id)
+            select(LateArrival.row_id, HotListRank.rank, PostAnalysis.event_id)
+            .join(PostAnalysis, PostAnalysis.post_id == LateArrival.post_id)
+            .outerjoin(HotListRank, HotListRank.id == LateArrival.row_id)
+            .where(LateArrival.kind == "rank")
+            .order_by(LateArrival.row_id)
+            .limit(_LATE_LIMIT)
         ).all()
         out: dict[int, int] = {}
+        read: set[int] = set()
         for row in rows:
-            self._rank_cursor = max(self._rank_cursor, row.id)
-            if row.event_id is not None and row.post_id not in batch:
+            if row.row_id in counted:
+                continue
+            read.add(row.row_id)
+            if row.event_id is not None and row.rank is not None:
                 out[row.event_id] = min(out.get(row.event_id, row.rank), row.rank)
-        return out
+        return out, read
 
-    def _late_sightings(self, session: Session, batch: set[int]) -> dict[int, list[str]]:
-        """Sites of sightings stored since the last batch for posts analysed before it, by event."""
+    @staticmethod
+    def _late_sightings(session: Session, counted: set[int]) -> tuple[dict[int, list[str]], set[int]]:
+        """Sites of sightings of posts analysed before (or committed after the batch's own read), by
+        event. Sightings of posts not analysed yet wait for their batch."""
         rows = session.execute(
-            select(PostSighting.id, PostSighting.post_id, PostSighting.url_key, PostAnalysis.event_id)
-            .join(PostAnalysis, PostAnalysis.post_id == PostSighting.post_id)
-            .where(PostSighting.id > self._sighting_cursor)
-            .order_by(PostSighting.id)
+            select(LateArrival.row_id, PostSighting.url_key, PostAnalysis.event_id)
+            .join(PostAnalysis, PostAnalysis.post_id == LateArrival.post_id)
+            .outerjoin(PostSighting, PostSighting.id == LateArrival.row_id)
+            .where(LateArrival.kind == "sighting")
+            .order_by(LateArrival.row_id)
+            .limit(_LATE_LIMIT)
         ).all()
         out: dict[int, list[str]] = {}
+        read: set[int] = set()
         for row in rows:
-            self._sighting_cursor = max(self._sighting_cursor, row.id)
-            if row.event_id is not None and row.post_id not in batch:
+            if row.row_id in counted:
+                continue
+            read.add(row.row_id)
+            if row.event_id is not None and row.url_key is not None:
                 out.setdefault(row.event_id, []).append(_site_of(row.url_key))
-        return out
+        return out, read
+
+    @staticmethod
+    def _consume(session: Session, kind: str, row_ids: set[int]) -> None:
+        """Counted: out of `late_arrivals`, in the transaction that counted them."""
+        ids = sorted(row_ids)
+        for start in range(0, len(ids), 500):
+            session.execute(
+                delete(LateArrival).where(
+                    LateArrival.kind == kind, LateArrival.row_id.in_(ids[start : start + 500])
+                )
+            )
 
     def stage_grade(self, session: Session, metrics: dict[int, dict[str, Any]]) -> int:
         """analysis.grade: grade events of monitored topics; an upgrade is a durable signal."""
@@ -782,22 +810,15 @@ class AnalysisPipeline:
             )
 
     def _save_state(self, session: Session, cursor: int) -> None:
-        self._save_cursors(session, (STATE_NAME, self._clusterer.snapshot(), cursor))
-
-    def _save_cursors(self, session: Session, *more: tuple[str, bytes, int]) -> None:
-        """The sightings' and hot ranks' cursors (and `more` states) in the batch's transaction."""
+        """The clusterer's snapshot in the batch's transaction (`cursor`: the highest post id
+        analysed, for progress only; what is left to analyse is the queue)."""
         now = self._rt.clock()
-        saved = (
-            *more,
-            (SIGHTINGS_STATE, b"", self._sighting_cursor),
-            (HOT_RANKS_STATE, b"", self._rank_cursor),
-        )
-        for name, data, position in saved:
-            state = session.get(PipelineState, name)
-            if state is None:
-                session.add(PipelineState(name=name, data=data, cursor=position, updated_at=now))
-            else:
-                state.data, state.cursor, state.updated_at = data, position, now
+        data = self._clusterer.snapshot()
+        state = session.get(PipelineState, STATE_NAME)
+        if state is None:
+            session.add(PipelineState(name=STATE_NAME, data=data, cursor=cursor, updated_at=now))
+        else:
+            state.data, state.cursor, state.updated_at = data, cursor, now
 
 
 def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
@@ -894,8 +915,6 @@ class PipelineRunner(PeriodicWorker):
 
 def pipeline_status(rt: Runtime) -> dict[str, Any]:
     """Posts stored, analysed and waiting, and the pipeline holding (or last holding) the lease."""
-    from sqlalchemy import func
-
     now = rt.clock()
     with rt.sessions() as session:
         stored = session.scalar(select(func.count()).select_from(Post)) or 0
