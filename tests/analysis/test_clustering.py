@@ -118,17 +118,27 @@ def test_the_original_report_titles_its_event_over_longer_reposts_quoting_it() -
     assert info is not None and info.title == original and info.title_post_id == "o"
 
 
-def test_window_expiry_starts_a_new_event() -> None:
+def test_window_expiry_starts_a_new_event_but_a_late_repost_joins_the_closed_one() -> None:
     c = EventClusterer(window=dt.timedelta(hours=72))
     first = c.add(Post("a", HOSPITAL, at(0)))
     assert c.add(Post("b", HOSPITAL + "！", at(60), root_id="a")) == first
+    assert not c.joined_late("b")
     later = at(60 + 73 * 60)
-    again = c.add(Post("c", HOSPITAL, later, root_id="a"))
-    assert again != first
+    again = c.add(Post("c", HOSPITAL, later))
+    assert again not in (None, first)
     closed = c.drain_closed()
     assert [e.id for e in closed] == [first]
     assert not closed[0].open
     assert c.event(first) is None
+    # A repost naming a post of the closed event as its root is that story spreading again.
+    assert c.add(Post("d", "又有人转了", later, root_id="b")) == first
+    assert c.joined_late("d") and not c.joined_late("d")  # asking forgets
+    # Restored without the closed posts, a caller that knows where a post went tells it.
+    restored = EventClusterer.restore(c.snapshot())
+    assert restored.add(Post("e", "还在转", later, root_id="a")) is None or not restored.joined_late("e")
+    assert not restored.relink("a", first, "")
+    assert restored.add(Post("f", "还在转", later, root_id="a", join_only=True)) == first
+    assert restored.joined_late("f")
 
 
 def test_root_and_parent_links_join() -> None:

@@ -181,3 +181,98 @@ def test_untopiced_chatter_forms_no_event_but_a_repost_of_an_event_joins_it(rt: 
 def test_trusted_flags_need_an_incident() -> None:
     assert trusted_flags(False, False, False, ("casualties", "corruption")) == ()
     assert trusted_flags(True, True, False, ("public_safety", "corruption")) == ("casualties", "corruption")
+
+
+def test_reposts_with_few_words_of_their_own_are_reactions_not_reports(rt: Runtime) -> None:
+    """「转一发！」 or the deadly report quoted after 「求真相//@」 is no second report of the
+    death: the casualties flag needs two reports (or one from an outlet), and one claim with a
+    handful of reactions stays below it. A repost saying something of its own is read on its own."""
+    medical_topic(rt)
+    weibo = {"platform": "weibo", "cascade": "o1"}
+    rows: list[dict[str, object]] = [
+        {"id": "o1", "text": DEATH, "published_at": DAY + "12:10:00+08:00", "platform": "weibo"},
+        {**weibo, "id": "r1", "kind": "repost", "text": "转一发！", "published_at": DAY + "12:11:00+08:00"},
+        {
+            **weibo,
+            "id": "r2",
+            "kind": "repost",
+            "text": "求真相//@网友:" + DEATH,
+            "published_at": DAY + "12:12:00+08:00",
+        },
+    ]
+    load(rt, rows, "reactions.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt)
+    assert event["posts"] == 3
+    assert event["metrics"]["incident_posts"] == 1
+    assert event["metrics"]["flags"] == {"casualties": 1}  # one report states the death
+    assert event["grade"] == "一般" and not any(r["key"].startswith("flag:") for r in event["reasons"])
+    with rt.sessions() as session:
+        by_text = {
+            p.text: a.incident for p, a in session.execute(select(Post, PostAnalysis).join(PostAnalysis))
+        }
+    assert by_text[DEATH]["incident"] and by_text[DEATH]["casualties"]
+    reaction = by_text["转一发！"]
+    assert reaction == {**reaction, "incident": False, "casualties": False, "score": 0.0}
+
+    # A repost that tells the occurrence again in its own words is a second report.
+    own = (
+        "我就在现场，南京市儿童医院那个5岁孩子输液后抽搐，抢救了很久还是没救过来，"
+        "家属在走廊里哭，护士说药没用错。"
+    )
+    load(
+        rt,
+        [
+            {
+                **weibo,
+                "id": "r3",
+                "kind": "repost",
+                "text": own + "//@网友:" + DEATH,
+                "published_at": DAY + "12:30:00+08:00",
+            }
+        ],
+        "witness.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt)
+    assert event["metrics"]["incident_posts"] == 2
+    assert event["grade"] == "特别重大"
+
+
+def test_a_late_repost_of_a_closed_story_grows_its_event_instead_of_starting_one(rt: Runtime) -> None:
+    """Weeks after a story went quiet, someone reposts it: the story's event grows (a case watching
+    it sees the flare-up); no new one-post event appears."""
+    medical_topic(rt)
+    pipeline = AnalysisPipeline(rt)
+    load(rt, [{"id": "o1", "text": DEATH, "published_at": DAY + "12:10:00+08:00", "platform": "weibo"}], "a")
+    pipeline.run()
+    late = "又是一个受伤的家庭，推荐大家看看这个帖子：南京市儿童医院患儿输液后死亡，真相到底是什么？"
+    load(
+        rt,
+        [
+            {
+                "id": "x1",
+                "text": "南京市第一医院门诊排队三小时，患者投诉挂号难，医院回应将增加窗口。",
+                "published_at": "2026-11-26T09:00:00+08:00",
+                "platform": "weibo",
+            },
+            {
+                "id": "r9",
+                "kind": "repost",
+                "cascade": "o1",
+                "text": late,
+                "published_at": "2026-11-26T10:00:00+08:00",
+                "platform": "weibo",
+            },
+        ],
+        "b",
+    )
+    pipeline.run()
+    with rt.sessions() as session:
+        events = {e.title[:8]: e for e in session.scalars(select(Event))}
+        assert len(events) == 2  # the story and the new queue complaint
+        story = next(e for e in events.values() if "儿童医院" in e.title)
+        assert story.post_count == 2 and story.title.startswith("南京市儿童医院")
+        assert story.last_seen.isoformat().startswith("2026-11-26T02:00")
+        repost = session.scalars(select(Post).where(Post.external_id == "r9")).one()
+        assert session.get(PostAnalysis, repost.id).event_id == story.id

@@ -103,7 +103,7 @@ def import_real_incident(cli: Cli, clock: FakeClock, tmp_path: Any) -> None:
     """A real report with the very words of the scenario's original, already being handled."""
     now = clock.now.isoformat()
     rows = [
-        {"id": "real-o", "text": ORIGINAL, "published_at": now, "reposts": 305},
+        {"id": "real-o", "text": ORIGINAL, "published_at": now, "reposts": 620},
         {
             "id": "real-r",
             "text": "求真相//@原帖作者:" + ORIGINAL,

@@ -93,7 +93,7 @@ import re
 import struct
 import uuid
 from array import array
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -114,6 +114,9 @@ DEFAULT_TOPIC = ""
 _TAUS = (60.0, 1800.0, 86400.0)  # heat time scales, seconds
 _RECENT = 3600.0  # events idle longer compete only through shared words (1-6 h: same F1)
 _MAX_CLOSED = 100_000
+# Posts of closed events a late repost may still name as its root (newest first kept); a caller
+# restores older ones from its store (`relink` with the event's topic).
+_MAX_CLOSED_POSTS = 200_000
 _TITLE_CANDIDATES = 8
 _LINKED_TITLE_WEIGHT = 0.3  # a linked post's information, for choosing the title only
 _N_KEYWORDS = 10
@@ -471,6 +474,10 @@ class EventClusterer:
         self._parts: dict[str, _Partition] = {}
         self._where: dict[str, tuple[str, int]] = {}  # open event id -> (topic, slot)
         self._post_event: dict[str, str] = {}  # post id -> event id, posts of open events only
+        # post id -> (event id, topic) of closed events, for late reposts; and the posts that
+        # joined one (see `joined_late`)
+        self._closed_posts: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._late: set[str] = set()
         self._text_event: dict[str, str] = {}  # normalised text -> event id, open events only
         self._event_keys: dict[str, list[str]] = {}  # event id -> its normalised texts
         self._df: Counter[str] = Counter()
@@ -517,14 +524,52 @@ class EventClusterer:
         """Whether a link to this post resolves here (its event is open and the post is held)."""
         return post_id in self._post_event
 
-    def relink(self, post_id: str, event_id: str) -> bool:
+    def relink(self, post_id: str, event_id: str, topic: str | None = None) -> bool:
         """Make a link to ``post_id`` lead to ``event_id`` again, if that event is still open: a
         caller that knows where the post went (its stored analysis) restores a link the snapshot
-        left out (it keeps each event's newest posts only). Returns whether the link holds."""
+        left out (it keeps each event's newest posts only). Returns whether the link holds.
+
+        Given the ``topic`` key of a closed event, a repost naming ``post_id`` as its root joins
+        that closed event late (see :meth:`joined_late`)."""
         if event_id not in self._where:
+            if topic is not None:
+                self._remember_closed(post_id, event_id, topic)
             return False
         self._post_event[post_id] = event_id
         return True
+
+    def joined_late(self, post_id: str) -> bool:
+        """Whether the last ``add`` of this post put it, through its platform link, in an event
+        that had closed (or gone idle past the window): a repost of a story weeks after it went
+        quiet is that story spreading again, not a new event. The clusterer no longer holds such
+        an event: the caller stores the post in it. Asking forgets the answer."""
+        if post_id in self._late:
+            self._late.discard(post_id)
+            return True
+        return False
+
+    def _remember_closed(self, post_id: str, event_id: str, topic: str) -> None:
+        self._closed_posts[post_id] = (event_id, topic)
+        self._closed_posts.move_to_end(post_id)
+        while len(self._closed_posts) > _MAX_CLOSED_POSTS:
+            self._closed_posts.popitem(last=False)
+
+    def _late_event(self, linked: str, topic: str, open_after: float) -> str | None:
+        """The closed (or idle) event of a linked post, if a post of ``topic`` may join it."""
+        found = self._post_event.get(linked)
+        if found is not None:
+            ev = self._event(found)
+            if ev.last >= open_after:
+                return None  # open: not a late join (the topics differ)
+            event_id, event_topic = found, ev.topic
+        elif linked in self._closed_posts:
+            event_id, event_topic = self._closed_posts[linked]
+        else:
+            return None
+        if event_topic == topic:
+            return event_id
+        own, _, scope = topic.partition("@")
+        return event_id if not own and event_topic.partition("@")[2] == scope else None
 
     def drain_closed(self) -> list[EventInfo]:
         """Events closed (and evicted) since the last call, for a pipeline to store (at most the
@@ -587,6 +632,11 @@ class EventClusterer:
         for linked in (post.parent_id, post.root_id):  # the platform's own links always hold
             if linked is not None and target is None:
                 target = self._open_event(self._post_event.get(linked), topic, open_after)
+                late = None if target is not None else self._late_event(linked, topic, open_after)
+                if late is not None:
+                    self._count(part, counts.keys())
+                    self._late.add(post.id)
+                    return late
         # text evidence (a near-duplicate, a quoted chain) does not hold against a post naming
         # other hospitals, schools, places... than the event: a template about another unit
         if target is None and dup is not None:
@@ -769,6 +819,7 @@ class EventClusterer:
                 for pid in ev.posts:
                     if self._post_event.get(pid) == ev.id:
                         del self._post_event[pid]
+                        self._remember_closed(pid, ev.id, ev.topic)
                 for key in self._event_keys.pop(ev.id, []):
                     if self._text_event.get(key) == ev.id:
                         del self._text_event[key]

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from yuqing.analysis import grading
 from yuqing.analysis.clustering import EventClusterer, EventInfo
 from yuqing.analysis.clustering import Post as ClusterPost
-from yuqing.analysis.incidents import IncidentModel
+from yuqing.analysis.incidents import IncidentModel, is_reaction
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import EventAccumulator, PostFacts
 from yuqing.analysis.models import (
@@ -122,6 +122,8 @@ class BatchPost:
     flags: tuple[str, ...] = ()
     incident: dict[str, Any] = field(default_factory=dict)
     event_key: str | None = None
+    # joined a closed event through its root's link (a late repost): stored, not clustered
+    late: bool = False
 
     def facts(self, sighting_sites: tuple[str, ...] = ()) -> PostFacts:
         """What the event metrics need of this post."""
@@ -447,13 +449,16 @@ class AnalysisPipeline:
 
     def stage_sentiment(self, posts: Sequence[BatchPost]) -> None:
         """analysis.sentiment: polarity with a negative score, whether the post reports an incident
-        (with casualties, a threat to public safety, its domain), and the flags it supports.
+        (with casualties, a threat to public safety, its domain), and the flags it supports. A
+        repost or comment with only a few words of its own is a reaction, never an incident report.
 
         A flagged post is negative for the unit whatever its tone (at least `FLAG_FLOOR`)."""
         texts = [f"{p.title}。{p.text}" if p.title else p.text for p in posts]
         moods = self._sentiment.predict(texts, apply_flags=False)
         incidents = self._incidents.predict(texts)
         for post, mood, incident in zip(posts, moods, incidents, strict=True):
+            if is_reaction(post.kind, post.text):  # 「转一发！」 reports nothing: its root does
+                incident = incident.as_reaction()
             post.incident = incident.as_dict()
             post.flags = trusted_flags(
                 incident.incident, incident.casualties, incident.public_safety, mood.flags
@@ -468,8 +473,10 @@ class AnalysisPipeline:
         repost joins its root's event, a near-duplicate its original's (unless they name different
         hospitals, schools, places…); a post of no topic joins only through such a link."""
         roots = self._root_ids(posts)
-        self._relink(roots.values(), (str(p.near_duplicate_of) for p in posts if p.near_duplicate_of))
+        duplicates = (str(p.near_duplicate_of) for p in posts if p.near_duplicate_of)
+        self._relink(roots.values(), duplicates)
         for post in posts:
+            root = roots.get(post.id)
             topic = post.topics[0]["topic_id"] if post.topics else None
             post.event_key = self._clusterer.add(
                 ClusterPost(
@@ -477,27 +484,33 @@ class AnalysisPipeline:
                     text=post.text or (post.title or ""),
                     published_at=post.when,
                     topic=partition_key(topic, post.drill_id),
-                    root_id=roots.get(post.id),
+                    root_id=root,
                     duplicate_of=str(post.near_duplicate_of) if post.near_duplicate_of else None,
                     # untopiced chatter joins an event only through a link; it forms none itself
                     join_only=topic is None,
                 )
             )
+            # A repost of a story whose event has closed (weeks later, 「又是一个受伤的人」) is
+            # that story spreading again: the event grows, and a case watching it sees the
+            # flare-up (`cases.followup`).
+            post.late = self._clusterer.joined_late(str(post.id))
 
     def _relink(self, *linked: Iterable[str]) -> None:
         """Links to posts the clusterer no longer holds (its snapshot keeps each event's newest
-        posts): found through their stored analysis, so a repost of an old post still joins."""
+        posts, and forgets closed events after a restart): found through their stored analysis,
+        so a repost of an old post still joins, its event open or closed."""
         unknown = sorted({int(i) for ids in linked for i in ids if not self._clusterer.knows(i)})
         if not unknown:
             return
         with self._rt.sessions() as session:
             for start in range(0, len(unknown), 500):
-                for post_id, key in session.execute(
-                    select(PostAnalysis.post_id, Event.cluster_key)
+                for post_id, key, topic_id, drill_id in session.execute(
+                    select(PostAnalysis.post_id, Event.cluster_key, Event.topic_id, Event.drill_id)
                     .join(Event, Event.id == PostAnalysis.event_id)
                     .where(PostAnalysis.post_id.in_(unknown[start : start + 500]))
                 ):
-                    self._clusterer.relink(str(post_id), key)
+                    topic = partition_key(topic_id, drill_id) or ""
+                    self._clusterer.relink(str(post_id), key, topic)
 
     def _root_ids(self, posts: Sequence[BatchPost]) -> dict[int, str]:
         """Stored ids of the posts a platform names as the root of a repost or reply."""
@@ -545,7 +558,19 @@ class AnalysisPipeline:
                 existing[cluster_key] = stored_id
         touched: dict[int, str] = {}
         now = self._rt.clock()
+        late = {p.event_key for p in posts if p.late}
         for key in keys:
+            if key in late and key in existing and key not in closed and not self._clusterer.event(key):
+                # a closed event its late reposts join: it grows; its title and words stay
+                mine = [p for p in posts if p.event_key == key]
+                grown = session.get(Event, existing[key])
+                assert grown is not None
+                grown.first_seen = min(grown.first_seen, *(p.when for p in mine))
+                grown.last_seen = max(grown.last_seen, *(p.when for p in mine))
+                grown.post_count += len(mine)
+                touched[grown.id] = key
+                continue
+            joined = sum(1 for p in posts if p.event_key == key)
             info = self._clusterer.event(key, with_posts=False) or closed.get(key) or _batch_info(key, posts)
             topic_id, drill_id = parse_partition_key(info.topic)
             title = info.title if drill_id is None else post_mark(drill_id) + info.title
@@ -562,7 +587,7 @@ class AnalysisPipeline:
                     first_seen=info.first_seen,
                     last_seen=info.last_seen,
                     status=EventStatus.OPEN.value,
-                    post_count=info.size,
+                    post_count=joined,
                     reasons=[],
                     metrics={},
                     is_drill=drill_id is not None,
@@ -578,9 +603,10 @@ class AnalysisPipeline:
                 event.title, event.title_post_id = title, title_post
                 event.keywords = list(info.keywords)
                 event.entities = list(info.entities)
-                event.first_seen = min(event.first_seen, info.first_seen)
-                event.last_seen = max(event.last_seen, info.last_seen)
-                event.post_count = max(event.post_count, info.size)
+                whens = [p.when for p in posts if p.event_key == key]  # late reposts included
+                event.first_seen = min(event.first_seen, info.first_seen, *whens)
+                event.last_seen = max(event.last_seen, info.last_seen, *whens)
+                event.post_count += joined  # the batch's posts, late reposts included
                 event.status = EventStatus.OPEN.value if info.open else EventStatus.CLOSED.value
             touched[event_id] = key
         ids = {key: event_id for event_id, key in touched.items()}
