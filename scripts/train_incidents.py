@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     originals = ced_originals(ced_path)
     idf = ev.idf_weights(list(originals.values()), FeatureSpec(bits=params.bits, orders=params.orders))
     labelled_ids = {r.id for r in rows}
-    extra_files = [] if args.no_extra else (args.extra or list(DEFAULT_EXTRA))
+    extra_files = [] if args.no_extra else [p for p in (args.extra or DEFAULT_EXTRA) if p.is_file()]
     texts = {**originals, **corpus_texts(args.data, extra_files)}
     extra = [
         r for path in extra_files for r in ev.read_extra(path, texts) if r.id not in labelled_ids

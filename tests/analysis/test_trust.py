@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from yuqing.analysis import queries, topics
 from yuqing.analysis.models import Event, PostAnalysis
-from yuqing.analysis.pipeline import AnalysisPipeline, trusted_flags
+from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.analysis.steps import trusted_flags
 from yuqing.ingest import service
 from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter

@@ -41,12 +41,11 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from yuqing.analysis import grading
+from yuqing.analysis import grading, steps
 from yuqing.analysis.clustering import EventClusterer, EventInfo
-from yuqing.analysis.clustering import Post as ClusterPost
-from yuqing.analysis.incidents import IncidentModel, is_reaction
+from yuqing.analysis.incidents import IncidentModel
 from yuqing.analysis.matcher import TopicMatcher
-from yuqing.analysis.metrics import EventAccumulator, PostFacts
+from yuqing.analysis.metrics import EventAccumulator
 from yuqing.analysis.models import (
     AnalysisQueue,
     Event,
@@ -59,8 +58,8 @@ from yuqing.analysis.models import (
     Topic,
     WordGroup,
 )
-from yuqing.analysis.sensitivity import FLAGS as LEXICON_FLAGS
-from yuqing.analysis.sentiment import FLAG_FLOOR, SentimentModel
+from yuqing.analysis.sentiment import SentimentModel
+from yuqing.analysis.steps import BatchPost, parse_partition_key, partition_key
 from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
 from yuqing.db import transaction
@@ -85,71 +84,9 @@ _LATE_LIMIT = 50_000
 LEASE_STATE = "analysis.lease"
 LEASE_SECONDS = 120.0
 _RELEASED = b"released:"
-# Flags the incident model decides; the lexicon's own casualties/public-safety words are ignored.
-MODEL_FLAGS = ("casualties", "public_safety")
 # Accumulators of this many recently touched events are kept in memory; others are read back.
 _CACHED_EVENTS = 20_000
-STAGES = ("analysis.topics", "analysis.sentiment", "analysis.cluster", "analysis.metrics", "analysis.grade")
-
-
-@dataclass
-class BatchPost:
-    """A stored post as the analysis stages see it."""
-
-    id: int
-    text: str
-    title: str | None
-    when: dt.datetime
-    platform: str
-    external_id: str | None
-    root_external_id: str | None
-    near_duplicate_of: int | None
-    drill_id: int | None = None
-    published_at: dt.datetime | None = None
-    fetched_at: dt.datetime | None = None
-    kind: str = "original"
-    media_tier: str = "other"
-    url: str | None = None
-    source_id: int = 0
-    author_verified: bool | None = None
-    views: int | None = None
-    reposts: int | None = None
-    comments: int | None = None
-    likes: int | None = None
-    topics: list[dict[str, Any]] = field(default_factory=list)
-    sentiment: str = "neutral"
-    negative: float = 0.0
-    flags: tuple[str, ...] = ()
-    incident: dict[str, Any] = field(default_factory=dict)
-    event_key: str | None = None
-    # joined a closed event through its root's link (a late repost): stored, not clustered
-    late: bool = False
-
-    def facts(self, sighting_sites: tuple[str, ...] = ()) -> PostFacts:
-        """What the event metrics need of this post."""
-        return PostFacts(
-            post_id=self.id,
-            published_at=self.published_at,
-            fetched_at=self.fetched_at or self.when,
-            platform=self.platform,
-            kind=self.kind,
-            media_tier=self.media_tier,
-            url=self.url,
-            source_id=self.source_id,
-            text=self.text,
-            negative=self.sentiment == "negative",
-            flags=self.flags,
-            topics=tuple(t["topic_id"] for t in self.topics),
-            views=self.views,
-            reposts=self.reposts,
-            comments=self.comments,
-            likes=self.likes,
-            sighting_sites=sighting_sites,
-            incident=bool(self.incident.get("incident")),
-            casualties=bool(self.incident.get("casualties")),
-            public_safety=bool(self.incident.get("public_safety")),
-            author_verified=self.author_verified,
-        )
+STAGES = steps.STEPS
 
 
 @dataclass
@@ -441,59 +378,19 @@ class AnalysisPipeline:
 
     def stage_topics(self, posts: Sequence[BatchPost]) -> None:
         """analysis.topics: every monitored topic whose rule matches, with the terms that fired."""
-        if self._matcher is None:
-            return
-        texts = [f"{p.title}\n{p.text}" if p.title else p.text for p in posts]
-        for post, matches in zip(posts, self._matcher.match_batch(texts), strict=True):
-            post.topics = [{"topic_id": m.topic_id, "terms": list(m.fired_terms)} for m in matches]
+        steps.match_topics(self._matcher, posts)
 
     def stage_sentiment(self, posts: Sequence[BatchPost]) -> None:
-        """analysis.sentiment: polarity with a negative score, whether the post reports an incident
-        (with casualties, a threat to public safety, its domain), and the flags it supports. A
-        repost or comment with only a few words of its own is a reaction, never an incident report.
-
-        A flagged post is negative for the unit whatever its tone (at least `FLAG_FLOOR`)."""
-        texts = [f"{p.title}。{p.text}" if p.title else p.text for p in posts]
-        moods = self._sentiment.predict(texts, apply_flags=False)
-        incidents = self._incidents.predict(texts)
-        for post, mood, incident in zip(posts, moods, incidents, strict=True):
-            if is_reaction(post.kind, post.text):  # 「转一发！」 reports nothing: its root does
-                incident = incident.as_reaction()
-            post.incident = incident.as_dict()
-            post.flags = trusted_flags(
-                incident.incident, incident.casualties, incident.public_safety, mood.flags
-            )
-            if post.flags:
-                post.sentiment, post.negative = "negative", max(mood.negative, FLAG_FLOOR)
-            else:
-                post.sentiment, post.negative = mood.label, mood.negative
+        """analysis.sentiment: see :func:`yuqing.analysis.steps.read_posts`."""
+        steps.read_posts(self._sentiment, self._incidents, posts)
 
     def stage_cluster(self, posts: Sequence[BatchPost]) -> None:
-        """analysis.cluster: each post joins an open event of its (first) topic or starts one; a
-        repost joins its root's event, a near-duplicate its original's (unless they name different
-        hospitals, schools, places…); a post of no topic joins only through such a link."""
+        """analysis.cluster: see :func:`yuqing.analysis.steps.cluster_posts`; the links to posts
+        the clusterer no longer holds are restored from the store first."""
         roots = self._root_ids(posts)
         duplicates = (str(p.near_duplicate_of) for p in posts if p.near_duplicate_of)
         self._relink(roots.values(), duplicates)
-        for post in posts:
-            root = roots.get(post.id)
-            topic = post.topics[0]["topic_id"] if post.topics else None
-            post.event_key = self._clusterer.add(
-                ClusterPost(
-                    id=str(post.id),
-                    text=post.text or (post.title or ""),
-                    published_at=post.when,
-                    topic=partition_key(topic, post.drill_id),
-                    root_id=root,
-                    duplicate_of=str(post.near_duplicate_of) if post.near_duplicate_of else None,
-                    # untopiced chatter joins an event only through a link; it forms none itself
-                    join_only=topic is None,
-                )
-            )
-            # A repost of a story whose event has closed (weeks later, 「又是一个受伤的人」) is
-            # that story spreading again: the event grows, and a case watching it sees the
-            # flare-up (`cases.followup`).
-            post.late = self._clusterer.joined_late(str(post.id))
+        steps.cluster_posts(self._clusterer, posts, roots)
 
     def _relink(self, *linked: Iterable[str]) -> None:
         """Links to posts the clusterer no longer holds (its snapshot keeps each event's newest
@@ -866,33 +763,6 @@ def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
         post_ids=[str(p.id) for p in mine],
         open=False,
     )
-
-
-def trusted_flags(
-    incident: bool, casualties: bool, public_safety: bool, lexicon: Sequence[str]
-) -> tuple[str, ...]:
-    """The flags a post supports: the incident model's casualties and public-safety decisions, and
-    the lexicon's domain flags (corruption, food and drug safety, …) only when the post reports an
-    incident. Lexicon order, each once."""
-    if not incident:
-        return ()
-    chosen = {"casualties": casualties, "public_safety": public_safety}
-    chosen.update({flag: True for flag in lexicon if flag not in MODEL_FLAGS})
-    return tuple(flag for flag in LEXICON_FLAGS if chosen.get(flag))
-
-
-def partition_key(topic_id: int | None, drill_id: int | None) -> str | None:
-    """The clusterer's topic key of a post: its topic, and for a drill post its drill as well, so
-    that each drill is clustered apart from real posts and from other drills."""
-    if drill_id is None:
-        return str(topic_id) if topic_id is not None else None
-    return f"{topic_id if topic_id is not None else ''}@drill{drill_id}"
-
-
-def parse_partition_key(key: str) -> tuple[int | None, int | None]:
-    """(topic id, drill id) of a clusterer topic key made by `partition_key`."""
-    topic, _, drill = (key or "").partition("@drill")
-    return (int(topic) if topic else None, int(drill) if drill else None)
 
 
 def _site_of(url_key: str) -> str:

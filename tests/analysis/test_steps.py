@@ -1,0 +1,80 @@
+"""The analysis steps in memory (`yuqing.analysis.testing`): the same decisions as the pipeline
+over a database, for a list of posts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.analysis.test_trust import BRIBE, DAY, DEATH, MISDIAGNOSIS, WAITING, news
+from yuqing.analysis import steps
+from yuqing.analysis.testing import analyse
+
+TOPICS = {1: "@医疗主体 + (投诉|误诊|死亡|纠纷|事故|索要红包|身亡)"}
+GROUPS = {"医疗主体": ["医院", "患者", "患儿", "医生"]}
+
+
+def test_four_concurrent_hospital_incidents_graded_in_memory_as_by_the_pipeline() -> None:
+    rows = [
+        news("a.cn", 1, WAITING, "08:00:00+08:00", views=300),
+        news("b.cn", 1, MISDIAGNOSIS, "08:20:00+08:00", views=1800),
+        news("c.cn", 1, MISDIAGNOSIS.replace("三天内", "3天内"), "08:40:00+08:00", views=900),
+        news("js.gov.cn", 1, BRIBE, "09:00:00+08:00", tier="provincial", views=2000),
+        news("d.cn", 1, DEATH, "09:10:00+08:00", tier="city", views=5000),
+        news("e.cn", 1, DEATH.replace("12月3日上午，", ""), "09:30:00+08:00", tier="city", views=3000),
+        news("f.cn", 1, "转载：" + DEATH, "09:50:00+08:00", tier="city", views=2000),
+    ]
+    result = analyse(rows, topics=TOPICS, groups=GROUPS)
+    first = {p.external_id: p.when for p in result.posts}
+    events = sorted(result.events.values(), key=lambda e: first[e.post_ids[0]])
+    assert [e.grade_code for e in events] == ["IV", "III", "II", "I"]
+    assert [e.post_ids for e in events] == [
+        ["a.cn-1"],
+        ["b.cn-1", "c.cn-1"],
+        ["js.gov.cn-1"],
+        ["d.cn-1", "e.cn-1", "f.cn-1"],
+    ]
+    death = events[3]
+    [flag] = [r for r in death.reasons if r["key"] == "flag:casualties"]
+    assert "人员伤亡" in flag["text"]
+    assert any(e["kind"] == "hospital" and "儿童医院" in e["name"] for e in death.entities)
+    assert events[1].metrics["sites"] == 2
+
+
+def test_a_repost_joins_its_root_and_a_reaction_reports_nothing() -> None:
+    rows = [
+        {"id": "o", "text": DEATH, "published_at": DAY + "12:10:00+08:00"},
+        {
+            "id": "r",
+            "text": "转一发！",
+            "kind": "repost",
+            "root": "o",
+            "published_at": DAY + "12:11:00+08:00",
+        },
+        {
+            "id": "x",
+            "text": "今天天气不错，和朋友去公园散步，心情很好。",
+            "published_at": DAY + "12:12:00+08:00",
+        },
+    ]
+    result = analyse(rows, topics=TOPICS, groups=GROUPS)
+    assert result.event_of["o"] == result.event_of["r"] is not None
+    assert result.event_of["x"] is None  # untopiced chatter: no event
+    [event] = result.events.values()
+    assert event.metrics["incident_posts"] == 1 and event.grade == "一般"
+    reaction = next(p for p in result.posts if p.external_id == "r")
+    assert reaction.incident["incident"] is False and reaction.flags == ()
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(ValueError, match="appears twice"):
+        analyse([{"id": "a", "text": "x"}, {"id": "a", "text": "y"}], topics=TOPICS)
+    with pytest.raises(ValueError, match="root 'z'"):
+        analyse([{"id": "a", "text": "x", "root": "z"}], topics=TOPICS)
+    with pytest.raises(ValueError, match="time zone"):
+        analyse([{"id": "a", "text": "x", "published_at": "2026-11-19T12:00:00"}], topics=TOPICS)
+
+
+def test_the_steps_are_named_as_the_pipeline_times_them() -> None:
+    from yuqing.analysis.pipeline import STAGES
+
+    assert STAGES == steps.STEPS
