@@ -39,8 +39,8 @@ from yuqing.analysis import grading  # noqa: E402
 from yuqing.analysis.incidents import IncidentModel  # noqa: E402
 from yuqing.analysis.matcher import TopicMatcher  # noqa: E402
 from yuqing.analysis.metrics import PostFacts, compute  # noqa: E402
-from yuqing.analysis.steps import trusted_flags  # noqa: E402
 from yuqing.analysis.sentiment import SentimentModel  # noqa: E402
+from yuqing.analysis.steps import trusted_flags  # noqa: E402
 from yuqing.drills.scenario import SCENARIOS_DIR, parse_scenario  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "events" / "ced_dev.jsonl.gz"
