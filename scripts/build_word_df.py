@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     body = {"docs": docs, "min_df": args.min_df, "sources": hashes, "df": kept}
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     Path(args.out).write_bytes(gzip.compress(data, mtime=0))
-    print(f"{docs} posts, {len(df)} words, {len(kept)} kept (df >= {args.min_df}) -> {args.out}", file=sys.stderr)
+    summary = f"{docs} posts, {len(df)} words, {len(kept)} kept (df >= {args.min_df}) -> {args.out}"
+    print(summary, file=sys.stderr)
 
 
 if __name__ == "__main__":
