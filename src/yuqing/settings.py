@@ -142,6 +142,18 @@ class Settings(BaseSettings):
     analysis_tick_seconds: float = Field(
         default=2.0, gt=0, description="How often `yuqing serve` looks for new posts to analyse (seconds)."
     )
+    analysis_lease_seconds: float = Field(
+        default=120.0,
+        ge=2,
+        description="How long a pipeline's lease holds without renewal: a worker that died (or stalled) "
+        "hands the analysis to another after this many seconds. Each batch renews it.",
+    )
+    nats_url: str = Field(
+        default="",
+        description="NATS server with JetStream (e.g. `nats://127.0.0.1:4222`). Set: `yuqing serve` "
+        "announces stored posts on the stream and leaves the analysis to `yuqing worker` processes; "
+        "empty: one process analyses as it stores (the embedded default).",
+    )
     metrics_enabled: bool = Field(
         default=False,
         description="Serve Prometheus metrics at `/metrics` (posts per source, backlog, pipeline steps, "

@@ -141,9 +141,13 @@ class AnalysisQueue(Base):
     batch that analyses it removes it in the same transaction."""
 
     __tablename__ = "analysis_queue"
+    __table_args__ = (Index("ix_analysis_queue_announced", "announced_at"),)
 
     post_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # when the NATS JetStream stream took its announcement (`yuqing.analysis.stream`); null in the
+    # embedded mode, and until the stream is reachable
+    announced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class PipelineState(Base):

@@ -82,7 +82,7 @@ STATE_NAME = "analysis"
 _LATE_LIMIT = 50_000
 # One pipeline at a time: the lease row names its holder (`data`) and when it last renewed it.
 LEASE_STATE = "analysis.lease"
-LEASE_SECONDS = 120.0
+LEASE_SECONDS = 120.0  # the default of `analysis_lease_seconds`
 _RELEASED = b"released:"
 # Accumulators of this many recently touched events are kept in memory; others are read back.
 _CACHED_EVENTS = 20_000
@@ -112,10 +112,18 @@ class AnalysisPipeline:
     """Runs the stages over stored posts; one instance per process (it owns the clusterer)."""
 
     def __init__(
-        self, rt: Runtime, *, batch_size: int = 2000, profile: grading.Profile | None = None
+        self,
+        rt: Runtime,
+        *,
+        batch_size: int = 2000,
+        profile: grading.Profile | None = None,
+        keep_lease: bool = False,
     ) -> None:
         self._rt = rt
         self._batch_size = batch_size
+        # A worker (`yuqing worker`) keeps the lease between runs (renewed by each run) and
+        # releases it when it stops; others release it after each run.
+        self._keep_lease = keep_lease
         # A profile given by the caller stays; else the configured one is followed as it is edited
         # (the console saves it while `yuqing serve` runs): see `_refresh_profile`.
         self._fixed_profile = profile is not None
@@ -163,8 +171,14 @@ class AnalysisPipeline:
             try:
                 self._run(total, limit, on_batch)
             finally:
-                self._release()
+                if not self._keep_lease:
+                    self._release()
         return total
+
+    def release(self) -> None:
+        """Give the lease up now (a worker stopping), so another takes over without waiting."""
+        with self._lock:
+            self._release()
 
     def _run(
         self, total: PipelineCounts, limit: int | None, on_batch: Callable[[int], None] | None = None
@@ -202,7 +216,7 @@ class AnalysisPipeline:
                 select(PipelineState.data, PipelineState.updated_at).where(PipelineState.name == LEASE_STATE)
             ).one()
             holder = bytes(row.data)
-            live = row.updated_at > now - dt.timedelta(seconds=LEASE_SECONDS)
+            live = row.updated_at > now - dt.timedelta(seconds=self._rt.settings.analysis_lease_seconds)
             if holder != self._identity and not holder.startswith(_RELEASED) and live:
                 return False
             taken = session.execute(
@@ -810,12 +824,17 @@ class PipelineRunner(PeriodicWorker):
 
 
 def pipeline_status(rt: Runtime) -> dict[str, Any]:
-    """Posts stored, analysed and waiting, and the pipeline holding (or last holding) the lease."""
+    """Posts stored, analysed and waiting; the pipeline holding (or last holding) the lease and the
+    workers (`yuqing worker`) that reported lately; with NATS configured, the announcements still
+    to publish and those on the stream."""
     now = rt.clock()
     with rt.sessions() as session:
         stored = session.scalar(select(func.count()).select_from(Post)) or 0
         analysed = session.scalar(select(func.count()).select_from(PostAnalysis)) or 0
         backlog = session.scalar(select(func.count()).select_from(AnalysisQueue)) or 0
+        unannounced = session.scalar(
+            select(func.count()).select_from(AnalysisQueue).where(AnalysisQueue.announced_at.is_(None))
+        )
         oldest = session.scalar(select(func.min(AnalysisQueue.queued_at)))
         lease = session.get(PipelineState, LEASE_STATE)
         workers: list[dict[str, Any]] = []
@@ -824,19 +843,41 @@ def pipeline_status(rt: Runtime) -> dict[str, Any]:
             released = holder.startswith(_RELEASED)
             parts = holder.removeprefix(_RELEASED).decode(errors="replace").split(":")
             host, pid = (parts[0], parts[1]) if len(parts) >= 2 else (parts[0], "")
-            live = not released and lease.updated_at > now - dt.timedelta(seconds=LEASE_SECONDS)
+            expiry = dt.timedelta(seconds=rt.settings.analysis_lease_seconds)
+            live = not released and lease.updated_at > now - expiry
             workers.append(
                 {
                     "host": host,
                     "pid": int(pid) if pid.isdigit() else None,
                     "state": "working" if live else ("idle" if released else "expired"),
                     "last_seen": lease.updated_at.isoformat(),
+                    "lease": True,
                 }
             )
-    return {
+    from yuqing.analysis import stream
+
+    holder_pid = workers[0]["pid"] if workers and workers[0]["state"] == "working" else None
+    for row in stream.worker_rows(rt):
+        if workers and row["pid"] == workers[0]["pid"] and row["host"] == workers[0]["host"]:
+            workers[0].update({k: v for k, v in row.items() if k in ("analysed",)})
+            continue
+        row["lease"] = row["pid"] == holder_pid
+        workers.append(row)
+    out: dict[str, Any] = {
+        "mode": "nats" if rt.settings.nats_url else "embedded",
         "stored": int(stored),
         "analysed": int(analysed),
         "backlog": int(backlog),
         "oldest_waiting_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
         "workers": workers,
     }
+    if rt.settings.nats_url:
+        out["unannounced"] = int(unannounced or 0)
+        link = stream.NatsLink(rt.settings.nats_url, timeout=2.0)
+        try:
+            out["stream"] = link.pending()
+        except stream.StreamError as exc:
+            out["stream"] = {"error": str(exc)}
+        finally:
+            link.close()
+    return out

@@ -48,6 +48,7 @@ app.command("import")(ingest.import_file)
 app.command("doctor")(ops.doctor)
 app.command("backup")(ops.backup)
 app.command("restore")(ops.restore)
+app.command("worker")(pipeline.worker)
 
 
 @app.callback()

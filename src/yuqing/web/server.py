@@ -1,6 +1,7 @@
 """`yuqing serve`: the HTTP server, the scheduler, the analysis pipeline, the response duties
 (alerts, escalation, deadline sweep, follow-up), notification delivery and the replay of started
-drills, in one process."""
+drills, in one process. With `YUQING_NATS_URL` set the analysis runs in `yuqing worker` processes
+instead, and this process announces stored posts to them (`yuqing.analysis.stream`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 import uvicorn
 
+from yuqing.background import PeriodicWorker
 from yuqing.ingest.scheduler import SourceScheduler
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
@@ -22,8 +24,16 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
     scheduler = SourceScheduler(rt, writer) if rt.settings.scheduler_enabled else None
     if scheduler is not None:
         scheduler.start()
-    analysis = None
-    if rt.settings.analysis_enabled:
+    analysis: PeriodicWorker | None = None
+    link = None
+    if rt.settings.nats_url:
+        # The analysis runs in `yuqing worker` processes: announce stored posts to them.
+        from yuqing.analysis.stream import Announcer, NatsLink
+
+        link = NatsLink(rt.settings.nats_url)
+        analysis = Announcer(rt, link)
+        analysis.start()
+    elif rt.settings.analysis_enabled:
         from yuqing.analysis.pipeline import PipelineRunner
 
         analysis = PipelineRunner(rt)
@@ -49,5 +59,7 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
             scheduler.stop()
         if analysis is not None:
             analysis.stop()
+        if link is not None:
+            link.close()
         for worker in background:
             worker.stop()
