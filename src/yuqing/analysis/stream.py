@@ -2,8 +2,9 @@
 
 With `YUQING_NATS_URL` set, `yuqing serve` stores posts and serves the console but analyses
 nothing itself: its :class:`Announcer` publishes each post waiting in the analysis queue on the
-JetStream stream ``YUQING_POSTS`` (subject ``yuqing.posts.stored``, ``Nats-Msg-Id`` ``post-<id>``
-so a repeated announcement is dropped by the stream), and marks it announced. `yuqing worker`
+JetStream stream ``YUQING_POSTS`` (subject ``yuqing.posts.stored``, up to 500 post ids per
+message, ``Nats-Msg-Id`` naming them so a repeated announcement is dropped by the stream), and marks
+them announced. `yuqing worker`
 processes (:class:`Worker`) consume the stream with a durable pull consumer and explicit acks and
 run the pipeline.
 
@@ -47,6 +48,8 @@ STREAM = "YUQING_POSTS"
 SUBJECT = "yuqing.posts.stored"
 CONSUMER = "analysis"
 WORKER_PREFIX = "worker:"
+# Post ids per announcement: a burst of thousands of posts a second is a few messages.
+PER_MESSAGE = 500
 _T = TypeVar("_T")
 
 
@@ -117,20 +120,24 @@ class NatsLink:
         return self._js
 
     def publish(self, post_ids: Sequence[int]) -> None:
-        """Announce these stored posts (each acknowledged by the stream before this returns)."""
+        """Announce these stored posts, up to :data:`PER_MESSAGE` ids per message (each message
+        acknowledged by the stream before this returns)."""
 
         async def go() -> None:
             js = await self._jetstream()
-            for start in range(0, len(post_ids), 256):
-                chunk = post_ids[start : start + 256]
-                await asyncio.gather(
-                    *(
-                        js.publish(SUBJECT, str(post_id).encode(), headers={"Nats-Msg-Id": f"post-{post_id}"})
-                        for post_id in chunk
+            chunks = [post_ids[i : i + PER_MESSAGE] for i in range(0, len(post_ids), PER_MESSAGE)]
+            await asyncio.gather(
+                *(
+                    js.publish(
+                        SUBJECT,
+                        ",".join(map(str, chunk)).encode(),
+                        headers={"Nats-Msg-Id": message_id(chunk)},
                     )
+                    for chunk in chunks
                 )
+            )
 
-        self._run(go(), self._timeout * (1 + len(post_ids) // 2000))
+        self._run(go(), self._timeout * (1 + len(post_ids) // 20_000))
 
     def fetch(self, batch: int, wait: float) -> list[Any]:
         """Up to `batch` announcements, waiting at most `wait` seconds for the first."""
@@ -149,12 +156,15 @@ class NatsLink:
         return self._run(go(), wait + self._timeout)
 
     def ack(self, messages: Sequence[Any]) -> None:
+        """Acknowledge these announcements; the server has them when this returns."""
+
         async def go() -> None:
             for message in messages:
-                await message.ack_sync()
+                await message.ack()
+            await self._nc.flush(timeout=self._timeout)
 
         if messages:
-            self._run(go())
+            self._run(go(), self._timeout * (1 + len(messages) // 5000))
 
     def pending(self) -> dict[str, int]:
         """Announcements on the stream not yet taken (`pending`) and taken but not acked."""
@@ -176,6 +186,20 @@ class NatsLink:
         self._run_reset()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(2.0)
+
+
+def message_id(post_ids: Sequence[int]) -> str:
+    """The `Nats-Msg-Id` of an announcement: the same posts announced again (a crash between
+    publishing and recording it) are dropped by the stream's duplicate window."""
+    return f"posts-{post_ids[0]}-{post_ids[-1]}-{len(post_ids)}"
+
+
+def post_ids_of(message: Any) -> list[int]:
+    """The post ids an announcement carries (none for a message that is not ours)."""
+    try:
+        return [int(part) for part in bytes(message.data).split(b",") if part]
+    except ValueError:
+        return []
 
 
 def announce(rt: Runtime, link: NatsLink, limit: int = 2000) -> int:
@@ -259,11 +283,8 @@ class Worker:
         state = "working"
         if self._link is not None:
             try:
-                self._link.ack(self._unacked)  # their posts were committed by the run above
-                self._unacked = []
                 self._beat(state)
-                # news of posts stored since: at once after a busy round, else wait for them
-                self._unacked = self._link.fetch(batch=2000, wait=0.05 if counts.posts else self._tick)
+                self._take_news(wait=0.05 if counts.posts else self._tick)
             except StreamError as exc:
                 log.warning("NATS 不可达，改为每 %.1f 秒查看分析队列：%s", self._tick, exc)
                 self._unacked = []
@@ -273,6 +294,36 @@ class Worker:
             self._stop.wait(self._tick)
         self._beat(state)
         return state
+
+    def _take_news(self, wait: float) -> None:
+        """Ack the announcements whose posts have been analysed (committed: they left the queue),
+        keep the others for the next round, and take new ones — at once while the stream is
+        behind, else waiting up to `wait` seconds for the next."""
+        assert self._link is not None
+        held, self._unacked = self._unacked, []
+        for _ in range(50):
+            news = self._link.fetch(batch=200, wait=wait if not held else 0.05)
+            held.extend(news)
+            done, waiting = self._committed(held)
+            self._link.ack(done)
+            held = waiting
+            if len(news) < 200 or waiting:
+                break
+        self._unacked = held
+
+    def _committed(self, messages: list[Any]) -> tuple[list[Any], list[Any]]:
+        """The announcements all of whose posts have left the queue, and the others."""
+        wanted = sorted({post_id for m in messages for post_id in post_ids_of(m)})
+        queued: set[int] = set()
+        with self._rt.sessions() as session:
+            for start in range(0, len(wanted), 1000):
+                chunk = wanted[start : start + 1000]
+                queued.update(
+                    session.scalars(select(AnalysisQueue.post_id).where(AnalysisQueue.post_id.in_(chunk)))
+                )
+        done = [m for m in messages if not queued.intersection(post_ids_of(m))]
+        waiting = [m for m in messages if queued.intersection(post_ids_of(m))]
+        return done, waiting
 
     def run(self) -> None:
         """Rounds until :meth:`stop`; then the lease is released for another worker at once."""
