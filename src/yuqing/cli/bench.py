@@ -76,6 +76,33 @@ def bench_pipeline(
     typer.echo(pipeline.run(path, rows=rows, rate=rate, steady_seconds=seconds, baseline_rows=baseline_rows))
 
 
+@app.command("scale")
+@user_errors
+def bench_scale(
+    data: Annotated[
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
+    ] = None,
+    rows: Annotated[int, typer.Option(help="导入并分析的行数。")] = 100_000,
+    postgres: Annotated[
+        str, typer.Option(help="PostgreSQL 地址（每次运行建一个临时 schema）。")
+    ] = "postgresql+psycopg://root@127.0.0.1:5432/test",
+    nats_url: Annotated[
+        str, typer.Option("--nats", help="带 JetStream 的 NATS 地址。")
+    ] = "nats://127.0.0.1:4222",
+    workers: Annotated[list[int] | None, typer.Option("--workers", help="分析进程数，可重复。")] = None,
+) -> None:
+    """扩展测试：嵌入式 SQLite、PostgreSQL 单进程，以及 PostgreSQL + NATS JetStream
+    下 1、2 个分析进程的每秒信息数。"""
+    from yuqing.bench import scale
+
+    path = data or find_ced_file()
+    if path is None:
+        fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
+        return
+    counts = tuple(workers or (1, 2))
+    typer.echo(scale.run(path, rows=rows, postgres=postgres, nats_url=nats_url, workers=counts))
+
+
 @app.command("analysis")
 @user_errors
 def bench_analysis(
