@@ -143,14 +143,12 @@ class NatsLink:
         """Up to `batch` announcements, waiting at most `wait` seconds for the first."""
 
         async def go() -> list[Any]:
-            import nats.errors
-
             js = await self._jetstream()
             if self._sub is None:
                 self._sub = await js.pull_subscribe(SUBJECT, durable=CONSUMER, stream=STREAM)
             try:
                 return list(await self._sub.fetch(batch=batch, timeout=wait))
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing new within `wait` (nats' own or asyncio's)
                 return []
 
         return self._run(go(), wait + self._timeout)
