@@ -481,7 +481,8 @@ class AnalysisPipeline:
                 grown.post_count += len(mine)
                 touched[grown.id] = key
                 continue
-            joined = sum(1 for p in posts if p.event_key == key)
+            whens = [p.when for p in posts if p.event_key == key]  # late reposts included
+            joined = len(whens)
             info = self._clusterer.event(key, with_posts=False) or closed.get(key) or _batch_info(key, posts)
             topic_id, drill_id = parse_partition_key(info.topic)
             title = info.title if drill_id is None else post_mark(drill_id) + info.title
@@ -495,8 +496,8 @@ class AnalysisPipeline:
                     title_post_id=title_post,
                     keywords=list(info.keywords),
                     entities=list(info.entities),
-                    first_seen=info.first_seen,
-                    last_seen=info.last_seen,
+                    first_seen=min(info.first_seen, *whens),
+                    last_seen=max(info.last_seen, *whens),
                     status=EventStatus.OPEN.value,
                     post_count=joined,
                     reasons=[],
@@ -514,7 +515,6 @@ class AnalysisPipeline:
                 event.title, event.title_post_id = title, title_post
                 event.keywords = list(info.keywords)
                 event.entities = list(info.entities)
-                whens = [p.when for p in posts if p.event_key == key]  # late reposts included
                 event.first_seen = min(event.first_seen, info.first_seen, *whens)
                 event.last_seen = max(event.last_seen, info.last_seen, *whens)
                 event.post_count += joined  # the batch's posts, late reposts included
