@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.analysis.test_trust import BRIBE, DAY, DEATH, MISDIAGNOSIS, WAITING, news
+from tests.analysis.test_trust import DAY, DEATH, four_incidents
 from yuqing.analysis import steps
 from yuqing.analysis.testing import analyse
 
@@ -14,15 +14,7 @@ GROUPS = {"医疗主体": ["医院", "患者", "患儿", "医生"]}
 
 
 def test_four_concurrent_hospital_incidents_graded_in_memory_as_by_the_pipeline() -> None:
-    rows = [
-        news("a.cn", 1, WAITING, "08:00:00+08:00", views=300),
-        news("b.cn", 1, MISDIAGNOSIS, "08:20:00+08:00", views=1800),
-        news("c.cn", 1, MISDIAGNOSIS.replace("三天内", "3天内"), "08:40:00+08:00", views=900),
-        news("js.gov.cn", 1, BRIBE, "09:00:00+08:00", tier="provincial", views=2000),
-        news("d.cn", 1, DEATH, "09:10:00+08:00", tier="city", views=5000),
-        news("e.cn", 1, DEATH.replace("12月3日上午，", ""), "09:30:00+08:00", tier="city", views=3000),
-        news("f.cn", 1, "转载：" + DEATH, "09:50:00+08:00", tier="city", views=2000),
-    ]
+    rows = four_incidents()
     result = analyse(rows, topics=TOPICS, groups=GROUPS)
     first = {p.external_id: p.when for p in result.posts}
     events = sorted(result.events.values(), key=lambda e: first[e.post_ids[0]])

@@ -64,9 +64,9 @@ DEATH = (
 )
 
 
-def test_four_concurrent_hospital_incidents_are_four_events_graded_by_the_plan(rt: Runtime) -> None:
-    medical_topic(rt)
-    rows = [
+def four_incidents() -> list[dict[str, object]]:
+    """The four hospital incidents as reported on seven sites within two hours."""
+    return [
         news("a.cn", 1, WAITING, "08:00:00+08:00", views=300),
         news("b.cn", 1, MISDIAGNOSIS, "08:20:00+08:00", views=1800),
         news("c.cn", 1, MISDIAGNOSIS.replace("三天内", "3天内"), "08:40:00+08:00", views=900),
@@ -75,7 +75,11 @@ def test_four_concurrent_hospital_incidents_are_four_events_graded_by_the_plan(r
         news("e.cn", 1, DEATH.replace("12月3日上午，", ""), "09:30:00+08:00", tier="city", views=3000),
         news("f.cn", 1, "转载：" + DEATH, "09:50:00+08:00", tier="city", views=2000),
     ]
-    load(rt, rows, "four.jsonl")
+
+
+def test_four_concurrent_hospital_incidents_are_four_events_graded_by_the_plan(rt: Runtime) -> None:
+    medical_topic(rt)
+    load(rt, four_incidents(), "four.jsonl")
     AnalysisPipeline(rt).run()
     events = sorted(queries.list_events(rt, graded_only=True), key=lambda e: e["first_seen"])
     assert [e["grade_code"] for e in events] == ["IV", "III", "II", "I"]

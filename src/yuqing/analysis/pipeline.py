@@ -652,49 +652,42 @@ class AnalysisPipeline:
         return out, read
 
     @staticmethod
-    def _late_hot_ranks(session: Session, counted: set[int]) -> tuple[dict[int, int], set[int]]:
-        """The best new place on a hot list of posts analysed before (or a rank committed after the
-        batch's own read), by event: a hot list read again (every few minutes) moves its entries,
-        and a rise can raise the grade. Ranks of posts not analysed yet wait for their batch."""
+    def _late(
+        session: Session, kind: str, value: Any, table: Any, counted: set[int]
+    ) -> list[tuple[int, Any]]:
+        """Late arrivals of `kind` for posts analysed before (or committed after the batch's own
+        read, which `counted` holds): (event id or None, `value` of the row or None), and the
+        rows read are added to `counted`. Those of posts not analysed yet wait for their batch."""
         rows = session.execute(
-            select(LateArrival.row_id, HotListRank.rank, PostAnalysis.event_id)
+            select(LateArrival.row_id, value, PostAnalysis.event_id)
             .join(PostAnalysis, PostAnalysis.post_id == LateArrival.post_id)
-            .outerjoin(HotListRank, HotListRank.id == LateArrival.row_id)
-            .where(LateArrival.kind == "rank")
+            .outerjoin(table, table.id == LateArrival.row_id)
+            .where(LateArrival.kind == kind)
             .order_by(LateArrival.row_id)
             .limit(_LATE_LIMIT)
         ).all()
-        out: dict[int, int] = {}
-        read: set[int] = set()
-        for row in rows:
-            if row.row_id in counted:
-                continue
-            read.add(row.row_id)
-            if row.event_id is not None and row.rank is not None:
-                out[row.event_id] = min(out.get(row.event_id, row.rank), row.rank)
-        return out, read
+        out = [(event_id, found) for row_id, found, event_id in rows if row_id not in counted]
+        counted.update(row_id for row_id, _found, _event in rows)
+        return out
 
-    @staticmethod
-    def _late_sightings(session: Session, counted: set[int]) -> tuple[dict[int, list[str]], set[int]]:
-        """Sites of sightings of posts analysed before (or committed after the batch's own read), by
-        event. Sightings of posts not analysed yet wait for their batch."""
-        rows = session.execute(
-            select(LateArrival.row_id, PostSighting.url_key, PostAnalysis.event_id)
-            .join(PostAnalysis, PostAnalysis.post_id == LateArrival.post_id)
-            .outerjoin(PostSighting, PostSighting.id == LateArrival.row_id)
-            .where(LateArrival.kind == "sighting")
-            .order_by(LateArrival.row_id)
-            .limit(_LATE_LIMIT)
-        ).all()
+    def _late_hot_ranks(self, session: Session, counted: set[int]) -> tuple[dict[int, int], set[int]]:
+        """The best new place on a hot list of posts analysed before, by event: a hot list read
+        again (every few minutes) moves its entries, and a rise can raise the grade."""
+        read = set(counted)
+        out: dict[int, int] = {}
+        for event_id, rank in self._late(session, "rank", HotListRank.rank, HotListRank, read):
+            if event_id is not None and rank is not None:
+                out[event_id] = min(out.get(event_id, rank), rank)
+        return out, read - counted
+
+    def _late_sightings(self, session: Session, counted: set[int]) -> tuple[dict[int, list[str]], set[int]]:
+        """Sites of sightings of posts analysed before, by event."""
+        read = set(counted)
         out: dict[int, list[str]] = {}
-        read: set[int] = set()
-        for row in rows:
-            if row.row_id in counted:
-                continue
-            read.add(row.row_id)
-            if row.event_id is not None and row.url_key is not None:
-                out.setdefault(row.event_id, []).append(_site_of(row.url_key))
-        return out, read
+        for event_id, url_key in self._late(session, "sighting", PostSighting.url_key, PostSighting, read):
+            if event_id is not None and url_key is not None:
+                out.setdefault(event_id, []).append(_site_of(url_key))
+        return out, read - counted
 
     @staticmethod
     def _consume(session: Session, kind: str, row_ids: set[int]) -> None:
