@@ -304,7 +304,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(url: str, port: int, log: Path, *, analysis: bool = False) -> subprocess.Popen[bytes]:
+def _start_server(
+    url: str, port: int, log: Path, *, analysis: bool = False, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YUQING_")}
     env |= {
         "YUQING_DATABASE_URL": url,
@@ -312,6 +314,7 @@ def _start_server(url: str, port: int, log: Path, *, analysis: bool = False) -> 
         "YUQING_PORT": str(port),
         "YUQING_SCHEDULER_ENABLED": "false",
         "YUQING_ANALYSIS_ENABLED": "true" if analysis else "false",
+        **(extra_env or {}),
     }
     with log.open("wb") as out:
         return subprocess.Popen(

@@ -103,6 +103,48 @@ def bench_scale(
     typer.echo(scale.run(path, rows=rows, postgres=postgres, nats_url=nats_url, workers=counts))
 
 
+@app.command("soak")
+@user_errors
+def bench_soak(
+    data: Annotated[
+        Path | None, typer.Option(help="CED 文件（默认：../shared/data/events/ced_dev.jsonl.gz）。")
+    ] = None,
+    rate: Annotated[int, typer.Option(help="每秒经推送接口送入的信息数。")] = 1000,
+    seconds: Annotated[
+        float, typer.Option(help="扩展模式（PostgreSQL + NATS）持续送入的时长（秒）。")
+    ] = 600.0,
+    baseline_seconds: Annotated[float, typer.Option(help="嵌入式基线持续送入的时长（秒）。")] = 120.0,
+    batch: Annotated[int, typer.Option(help="每个推送请求所带的信息数。")] = 50,
+    workers: Annotated[int, typer.Option(help="分析进程数。")] = 2,
+    postgres: Annotated[
+        str, typer.Option(help="PostgreSQL 地址（建一个临时 schema，测完删除）。")
+    ] = "postgresql+psycopg://root@127.0.0.1:5432/test",
+    nats_url: Annotated[
+        str, typer.Option("--nats", help="带 JetStream 的 NATS 地址。")
+    ] = "nats://127.0.0.1:4222",
+) -> None:
+    """持续压测：以固定速率经推送接口送入真实信息若干分钟，分析进程在后台处理；
+    统计丢失、重复分析、从到达到定级的 p95 和积压变化，并与嵌入式基线对比。"""
+    from yuqing.bench import soak
+
+    path = data or find_ced_file()
+    if path is None:
+        fail("找不到 ced_dev.jsonl.gz，请用 --data 指定")
+        return
+    typer.echo(
+        soak.run(
+            path,
+            rate=rate,
+            seconds=seconds,
+            baseline_seconds=baseline_seconds,
+            batch=batch,
+            workers=workers,
+            postgres=postgres,
+            nats_url=nats_url,
+        )
+    )
+
+
 @app.command("analysis")
 @user_errors
 def bench_analysis(
