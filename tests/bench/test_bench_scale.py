@@ -41,3 +41,26 @@ def test_bench_scale_prints_every_run(tmp_path: Path) -> None:
     analysed = two.split("（各分析 ")[1].split(" 条）")[0].split("/")
     assert max(int(n) for n in analysed) > 0 and sorted(analysed)[:-1] in ([], ["0"])  # one analysed
     assert bench_schemas() == before
+    model = out.split("Model of partition-parallel workers", 1)[1]
+    assert [line.split()[0] for line in model.splitlines() if line[:1].isdigit()] == ["1", "2", "8", "32"]
+
+
+def test_the_model_is_bounded_by_the_largest_partition_and_the_database() -> None:
+    # 100 posts: 10 ms of worker CPU each, half of it stateless; 1 ms of database CPU each
+    measured = {
+        "posts": 100,
+        "cpu": 1.0,
+        "database_cpu": 0.1,
+        "stages": {"analysis.topics": 0.1, "analysis.sentiment": 0.4},
+    }
+    assert scale._largest_load([50, 30, 20], 2) == 50 and scale._largest_load([50, 30, 20], 8) == 50
+    out = scale.model(measured, [50, 30, 20], 0, (1, 2, 8))
+    assert "a = 5000 µs" in out and "b = 5000 µs" in out and "d = 1000 µs" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:1].isdigit()}
+    # one worker: all 100 posts × 10 ms → 100 posts/s; two: partitions 50 | 30+20 → 200 posts/s
+    assert rows["1"][5] == "100" and rows["1"][6] == "workers"
+    assert rows["2"][5] == "200"
+    # eight: the 50-post partition stays on one worker: 50 × 5 ms + its 1/8 of the stateless work
+    assert rows["8"][5] == "320" and rows["8"][6:] == ["partition", "skew"]
+    # the database (two cores for eight workers at 1 ms a post) would allow 2,000 posts/s
+    assert rows["8"][4] == "2,000"

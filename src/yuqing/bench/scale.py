@@ -51,10 +51,123 @@ def _analyse_in_process(rt: Runtime) -> dict[str, Any]:
     from yuqing.analysis.pipeline import AnalysisPipeline
 
     pipeline = AnalysisPipeline(rt)
+    cpu, database = time.process_time(), _postgres_cpu()
     start = time.perf_counter()
     counts = pipeline.run()
     seconds = time.perf_counter() - start
-    return {"posts": counts.posts, "seconds": seconds, "workers": "1 (in process)"}
+    after = _postgres_cpu()
+    return {
+        "posts": counts.posts,
+        "seconds": seconds,
+        "workers": "1 (in process)",
+        "cpu": time.process_time() - cpu,
+        "database_cpu": None if database is None or after is None else after - database,
+        "stages": counts.as_dict()["stage_seconds"],
+    }
+
+
+def _postgres_cpu() -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL processes (None where /proc does not
+    show them: another OS, or a server elsewhere)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, seen = 0, False
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "comm").read_text().startswith("postgres"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        seen = True
+    return total / ticks if seen else None
+
+
+def _partitions(rt: Runtime) -> tuple[list[int], int]:
+    """Posts per clustering partition (topic × drill scope) after an analysis, largest first, and
+    the posts that joined no event (analysed, but no partition's state needed)."""
+    from yuqing.analysis.models import Event, PostAnalysis
+
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(Event.topic_id, Event.drill_id, func.count())
+            .join(PostAnalysis, PostAnalysis.event_id == Event.id)
+            .group_by(Event.topic_id, Event.drill_id)
+        ).all()
+        loose = session.scalar(
+            select(func.count()).select_from(PostAnalysis).where(PostAnalysis.event_id.is_(None))
+        )
+    return sorted((int(n) for _, _, n in rows), reverse=True), int(loose or 0)
+
+
+def _largest_load(sizes: list[int], workers: int) -> int:
+    """The busiest worker's posts when partitions go to workers largest first, each to the least
+    loaded worker (LPT: within 4/3 of the best assignment)."""
+    loads = [0] * workers
+    for size in sizes:
+        loads[loads.index(min(loads))] += size
+    return max(loads)
+
+
+def model(measured: dict[str, Any], sizes: list[int], loose: int, counts: tuple[int, ...]) -> str:
+    """Posts/s of N partition-parallel workers on N cores, from one process's measured costs.
+
+    a: stateless CPU per post (topics, sentiment and incident model: any worker can do it);
+    b: the rest of the worker's CPU per post (clustering, metrics, grading, the store's client side),
+    done by the worker holding the post's partition; d: the database server's CPU per post.
+    Workers each on a core of their own and the database on cores of its own (`db cores`):
+    T(N) = min(posts / max(total (a + b) / N, largest worker's partitions × b), db cores / d)."""
+    posts = measured["posts"]
+    cpu = measured["cpu"]
+    stages = measured["stages"]
+    a = (stages.get("analysis.topics", 0.0) + stages.get("analysis.sentiment", 0.0)) / posts
+    b = cpu / posts - a
+    d = (measured["database_cpu"] or 0.0) / posts
+    total = sum(sizes) + loose
+    rows = []
+    for n in counts:
+        busiest = _largest_load(sizes, n)
+        even, skewed = total * (a + b) / n, busiest * b + total * a / n
+        worker_bound = total / max(even, skewed)
+        db_cores = max(1, n // 4)
+        db_bound = db_cores / d if d else float("inf")
+        limit = "database" if db_bound < worker_bound else "partition skew" if skewed > even else "workers"
+        rows.append(
+            (
+                n,
+                db_cores,
+                f"{busiest / max(1, sum(sizes)):.0%}",
+                f"{worker_bound:,.0f}",
+                f"{db_bound:,.0f}" if d else "—",
+                f"{min(worker_bound, db_bound):,.0f}",
+                limit,
+            )
+        )
+    share = ", ".join(f"{n / total:.1%}" for n in sizes[:5])
+    head = (
+        f"measured on one process (PostgreSQL run): a = {a * 1e6:.0f} µs stateless CPU/post, "
+        f"b = {b * 1e6:.0f} µs partition-bound CPU/post, d = {d * 1e6:.0f} µs database CPU/post; "
+        f"{len(sizes)} partitions with events, largest shares of all posts {share}; "
+        f"{loose / total:.0%} of posts join no event (stateless only)"
+    )
+    table = format_table(
+        [
+            "workers",
+            "db cores",
+            "busiest worker's partitions",
+            "worker bound",
+            "db bound",
+            "posts/s",
+            "limit",
+        ],
+        rows,
+    )
+    return f"{head}\n\n{table}"
 
 
 def _delete_stream(nats_url: str) -> None:
@@ -175,7 +288,9 @@ def run(path: Path, *, rows: int, postgres: str, nats_url: str, workers: tuple[i
     schema, url = _pg_schema(postgres)
     try:
         rt = _prepare(url, data)
-        results.append(("yuqing analyze, PostgreSQL", _analyse_in_process(rt)))
+        measured = _analyse_in_process(rt)
+        results.append(("yuqing analyze, PostgreSQL", measured))
+        sizes, loose = _partitions(rt)
         rt.close()
     finally:
         _drop_schema(postgres, schema)
@@ -211,5 +326,17 @@ def run(path: Path, *, rows: int, postgres: str, nats_url: str, workers: tuple[i
         f"PostgreSQL and NATS on this machine\n\n{table}\n\n"
         "Workers: posts/s from the first committed batch to an empty backlog (worker start-up and "
         "model loading excluded). One worker analyses at a time (the pipeline lease); the others "
-        "stand by to take over. Partition-parallel analysis is not built yet (docs/scale.md)."
+        "stand by to take over. Partition-parallel analysis is not built yet (docs/scale.md).\n\n"
+        "Model of partition-parallel workers, one core each, database on one core per four workers "
+        "(docs/scale.md gives its assumptions):\n"
+        f"{model(measured, sizes, loose, (1, 2, 8, 32))}\n\n"
+        f"On this machine ({cores} cores shared by workers and database) the ceiling is "
+        f"{_shared_ceiling(measured, cores):,.0f} posts/s, "
+        f"{_shared_ceiling(measured, cores) / (measured['posts'] / measured['seconds']):.2f}x one process."
     )
+
+
+def _shared_ceiling(measured: dict[str, Any], cores: int) -> float:
+    """Posts/s if every core of this machine did nothing but analysis work and its database's."""
+    per_post = (float(measured["cpu"]) + float(measured["database_cpu"] or 0.0)) / int(measured["posts"])
+    return cores / per_post
