@@ -58,9 +58,20 @@ def test_the_model_is_bounded_by_the_largest_partition_and_the_database() -> Non
     assert "a = 5000 µs" in out and "b = 5000 µs" in out and "d = 1000 µs" in out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:1].isdigit()}
     # one worker: all 100 posts × 10 ms → 100 posts/s; two: partitions 50 | 30+20 → 200 posts/s
-    assert rows["1"][5] == "100" and rows["1"][6] == "workers"
-    assert rows["2"][5] == "200"
+    assert rows["1"][4:6] == ["100", "workers"]
+    assert rows["2"][4] == "200"
     # eight: the 50-post partition stays on one worker: 50 × 5 ms + its 1/8 of the stateless work
-    assert rows["8"][5] == "320" and rows["8"][6:] == ["partition", "skew"]
+    assert rows["8"][4:6] == ["320", "skew"]
     # the database (two cores for eight workers at 1 ms a post) would allow 2,000 posts/s
-    assert rows["8"][4] == "2,000"
+    assert rows["8"][3] == "2,000"
+    # here every post is in a partition already: the second column says the same
+    assert rows["8"][6:] == ["320", "skew"]
+    # with posts that join no event, only the partitioned ones are tied to a worker
+    # (200 posts, 2.5 ms stateless + 2.5 ms partition-bound each; 100 join no event)
+    loose = scale.model({**measured, "posts": 200}, [50, 30, 20], 100, (2, 8))
+    rows = {line.split()[0]: line.split() for line in loose.splitlines() if line[:1].isdigit()}
+    # two: evenly 200 × 5 ms / 2 = 0.5 s, more than the busiest's 50 × 2.5 + 100 × 2.5 ms
+    assert rows["2"][4:] == ["400", "workers", "400", "workers"]
+    # eight: 50 × 2.5 + 25 × 2.5 ms = 0.1875 s → 1,067/s; all topiced, the busiest holds half
+    # of the 200: 100 × 2.5 + 25 × 2.5 ms → 640/s
+    assert rows["8"][4:] == ["1,067", "skew", "640", "skew"]
