@@ -764,3 +764,27 @@ def test_administrators_add_sources_in_the_console_and_keys_stay_secret(world: W
     actions = audit_actions(world.rt)
     assert [a[1] for a in actions if a[0] == "sources.add"][:1] == ["source:2"]
     assert key not in str(actions)
+
+
+def test_the_settings_page_shows_the_analysis_pipeline_and_its_workers(world: World) -> None:
+    import json as _json
+
+    from yuqing.analysis.models import PipelineState
+    from yuqing.analysis.stream import WORKER_PREFIX
+
+    admin = world.login("admin")
+    page = admin.get("/settings")
+    assert "分析流水线" in page.text and "嵌入式（本进程分析）" in page.text
+    assert "node-7" not in page.text
+    with transaction(world.rt.sessions) as session:  # a worker's heartbeat, as `yuqing worker` writes it
+        session.add(
+            PipelineState(
+                name=f"{WORKER_PREFIX}node-7:4242:ab12cd34",
+                cursor=0,
+                data=_json.dumps({"state": "standby", "analysed": 1234}).encode(),
+                updated_at=world.rt.clock(),
+            )
+        )
+    page = admin.get("/settings")
+    row = re.search(r"<tr><td>node-7</td><td>4242</td><td>待命</td><td>否</td><td>1234</td>", page.text)
+    assert row, page.text[page.text.index("分析流水线") :][:1500]

@@ -110,6 +110,38 @@ def calendar_coverage(rt: Runtime) -> dict[str, Any]:
     }
 
 
+WORKER_STATES = {
+    "working": "分析中",
+    "standby": "待命",
+    "waiting": "NATS 不可达，定时查看队列",
+    "idle": "空闲",
+    "expired": "已失联",
+    "stopped": "已停止",
+}
+
+
+def pipeline_panel(rt: Runtime) -> dict[str, Any]:
+    """The analysis pipeline as `yuqing pipeline status` reports it, worded for the page."""
+    from yuqing.analysis.pipeline import pipeline_status
+
+    status = pipeline_status(rt)
+    workers = [
+        {
+            **w,
+            "state_label": WORKER_STATES.get(str(w.get("state")), str(w.get("state"))),
+            "analysed": w.get("analysed", "—"),
+        }
+        for w in status["workers"]
+    ]
+    stream = status.get("stream")
+    return {
+        **status,
+        "mode_label": "分析进程（NATS JetStream）" if status["mode"] == "nats" else "嵌入式（本进程分析）",
+        "workers": workers,
+        "stream_error": stream.get("error") if isinstance(stream, dict) else None,
+    }
+
+
 def build_router(rt: Runtime) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -129,6 +161,7 @@ def build_router(rt: Runtime) -> APIRouter:
             "settings_rows": setting_rows(rt.settings),
             "config_file": config_path().resolve(),
             "calendar": calendar_coverage(rt),
+            "pipeline": pipeline_panel(rt),
             "error": error,
         }
         return render(request, rt, user, "settings.html", context, active="settings", status_code=code)
