@@ -276,3 +276,35 @@ def test_a_worker_killed_mid_batch_hands_over_and_every_post_is_analysed_once(
         assert _events(single) == events
     finally:
         single.close()
+
+
+def test_a_worker_behind_a_long_stream_holds_few_announcements_and_acks_them_all(
+    rt: Runtime, nats: PrivateNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fifty announcements of two posts each, a worker analysing ten posts a round: it never holds
+    more than MAX_HELD announcements (checking each held post against the queue every round
+    made a long backlog slow), and once the queue is empty every announcement is acked."""
+    monkeypatch.setattr(stream, "PER_MESSAGE", 2)
+    monkeypatch.setattr(stream, "MAX_HELD", 4)
+    setup_topics(rt)
+    load(rt, hospital_posts(100))
+    link = stream.NatsLink(nats.url)
+    try:
+        assert stream.announce(rt, link) == 100
+        assert link.pending()["pending"] == 50
+        worker = stream.Worker(rt, link, tick=0.2)
+        monkeypatch.setattr(worker.pipeline, "_batch_size", 10)
+        original = worker.pipeline.run
+        monkeypatch.setattr(worker.pipeline, "run", lambda limit=None, **kw: original(limit=10, **kw))
+        held = []
+        for _ in range(60):
+            worker.round()
+            held.append(len(worker._unacked))
+            if link.pending() == {"pending": 0, "unacked": 0}:
+                break
+        assert max(held) <= 4
+        assert worker.analysed == 100
+        assert link.pending() == {"pending": 0, "unacked": 0}
+        worker.pipeline.release()
+    finally:
+        link.close()
