@@ -150,3 +150,47 @@ def test_parallel_single_post_requests_are_all_stored(rt: Runtime, base_url: str
     with rt.sessions() as session:
         assert len(session.scalars(select(Post.id)).all()) == 60
         assert len(session.scalars(select(FetchRun).where(FetchRun.items_read == 1)).all()) == 60
+
+
+def test_the_writer_tells_its_listener_when_a_commit_stored_new_posts(rt: Runtime) -> None:
+    """`yuqing serve` wakes its analysis (or the announcer) this way, instead of letting new posts
+    wait for the next tick: told once per committed transaction that stored a new post, through
+    grouped webhook deliveries and plain writes alike; never for a delivery of copies only."""
+    source, _token = service.add_source(rt, "webhook", None, name="推送")
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    told: list[int] = []
+    writer.on_stored = lambda: told.append(1)
+    intake = WebhookIntake(rt, writer)
+    first = intake.receive(source, body({"id": "w1", "text": f"{TEXT}（一）"}), None)
+    assert first.new == 1 and len(told) == 1
+    again = intake.receive(source, body({"id": "w1", "text": f"{TEXT}（一）"}), None)
+    assert again.duplicate == 1 and len(told) == 1  # nothing new: nobody is woken
+    service.receive_webhook(
+        rt, writer, source, body({"id": "w2", "text": "另一条新消息，市场监管局通报"}), None
+    )
+    assert len(told) == 2
+
+
+def test_a_woken_background_worker_runs_before_its_interval() -> None:
+    from yuqing.background import PeriodicWorker
+
+    rounds: list[float] = []
+    ran = threading.Event()
+
+    class Probe(PeriodicWorker):
+        def work(self) -> bool:
+            rounds.append(time.monotonic())
+            ran.set()
+            return False
+
+    probe = Probe("probe", 3600.0, coalesce=0.01)
+    probe.start()
+    try:
+        assert ran.wait(30)  # the first round runs at start
+        ran.clear()
+        probe.wake()
+        assert ran.wait(30), "woken, the worker did not run before its hour-long interval"
+        assert len(rounds) == 2
+    finally:
+        probe.stop()
+    assert probe._thread is not None and not probe._thread.is_alive()  # stop wakes it too

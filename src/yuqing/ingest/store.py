@@ -159,6 +159,10 @@ class PostWriter:
         # The scheduler thread and webhook requests share one writer and its index.
         self._lock = threading.Lock()
         self._indexed = False  # the index took posts in the transaction under way
+        self._inserted = False  # the transaction under way stored new posts
+        # Told after each committed batch that stored new posts (`yuqing serve` wakes its
+        # analysis, or the announcer, instead of letting the posts wait for its next tick).
+        self.on_stored: Callable[[], None] | None = None
 
     # -- near-duplicate index ------------------------------------------------------------------
     def near_index(self, session: Session) -> NearDuplicateIndex:
@@ -284,6 +288,7 @@ class PostWriter:
         near-duplicate index, if it took posts that were not kept, is loaded afresh."""
         with self._lock:
             self._indexed = False
+            self._inserted = False
             try:
                 with self._factory() as session, session.begin():
                     yield session
@@ -291,6 +296,8 @@ class PostWriter:
                 if self._indexed:
                     self._near = None
                 raise
+            if self._inserted and self.on_stored is not None:
+                self.on_stored()  # committed: the new posts wait in the analysis queue
 
     def store(
         self,
@@ -313,6 +320,7 @@ class PostWriter:
         inserted = self._insert(session, context, fresh, run_id, document_sha256, origins)
         # A fresh draft not inserted lost a race with another writer: a duplicate.
         self._indexed = True
+        self._inserted = self._inserted or bool(inserted)
         linked = self._dedup_near(session, inserted)
         for post_id, draft in inserted:
             outcomes[id(draft)] = "near_duplicate" if post_id in linked else "new"

@@ -38,6 +38,10 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
 
         analysis = PipelineRunner(rt)
         analysis.start()
+    if analysis is not None:
+        # Posts stored by a webhook or a fetch are analysed (or announced) within moments, not
+        # at the next tick.
+        writer.on_stored = analysis.wake
     from yuqing.cases.followup import ResponseWorker
     from yuqing.drills.runner import DrillWorker
     from yuqing.notify.outbox import NotificationWorker
