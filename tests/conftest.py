@@ -54,6 +54,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/yuqing.db"
         return
+    yield from postgres_schema()
+
+
+def postgres_schema() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL schema, dropped afterwards (skips without the server)."""
     if not POSTGRES:
         pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from tests.analysis.test_pipeline import HOSPITAL, setup_topics
 from tests.analysis.test_worker import NATS_SERVER, PrivateNats
-from tests.conftest import PG_SERVER, POSTGRES
+from tests.conftest import postgres_schema
 from yuqing.analysis.models import PostAnalysis
 from yuqing.cli.main import app
 from yuqing.ingest import service
@@ -103,18 +102,7 @@ def test_the_image_runs_yuqing_as_a_non_root_user_with_cjk_fonts() -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    if not POSTGRES:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from postgres_schema()
 
 
 def service_env(service: dict[str, Any], pg_url: str, nats_url: str, port: int) -> dict[str, str]:

@@ -24,16 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import queue
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import create_engine, func, select
@@ -178,53 +177,24 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def _send(soak: Soak, url: str, token: str, bodies: list[bytes], per: int, rate: float) -> None:
-    """Open loop: each request sent at its scheduled time whatever the pace of the answers; what
-    each answer says was stored is summed into `soak`."""
-    import httpx
+    """Open loop (`yuqing bench webhook`'s sender); what each answer says was stored is summed
+    into `soak`."""
+    from yuqing.bench.webhook import _open_loop
 
-    interval = per / rate
-    latencies: list[float] = []
-    lock = threading.Lock()
-    clients: queue.Queue[httpx.Client] = queue.Queue()
-    for _ in range(OPEN_LOOP_CLIENTS):
-        client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        client.get(url.split("/api/", 1)[0] + "/healthz")  # connected before the clock starts
-        clients.put(client)
+    def heard(body: bytes, answer: Any) -> None:
+        count = len(orjson.loads(body))
+        soak.sent += count
+        if answer is None or answer.status_code != 200:
+            soak.refused += count
+            return
+        counts = orjson.loads(answer.content)
+        soak.new += int(counts["new"])
+        soak.duplicate += int(counts["duplicate"])
+        soak.near_duplicate += int(counts["near_duplicate"])
+        soak.rejected += int(counts["rejected"])
 
-    def send(body: bytes, count: int, due: float) -> None:
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        client = clients.get()
-        try:
-            answer = client.post(url, content=body, headers={"Content-Type": "application/json"})
-            counts = orjson.loads(answer.content) if answer.status_code == 200 else None
-        except httpx.HTTPError:
-            counts = None
-        finally:
-            clients.put(client)
-        spent = time.perf_counter() - due
-        with lock:
-            latencies.append(spent)
-            soak.sent += count
-            if counts is None:
-                soak.refused += count
-            else:
-                soak.new += int(counts["new"])
-                soak.duplicate += int(counts["duplicate"])
-                soak.near_duplicate += int(counts["near_duplicate"])
-                soak.rejected += int(counts["rejected"])
-
-    start = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(max_workers=OPEN_LOOP_CLIENTS) as pool:
-            for i, body in enumerate(bodies):
-                pool.submit(send, body, len(orjson.loads(body)), start + i * interval)
-    finally:
-        while not clients.empty():
-            clients.get().close()
-    ordered = sorted(latencies)
-    soak.request_p95_ms = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000 if ordered else 0.0
+    phase = _open_loop(soak.name, url, token, bodies, per, rate, on_answer=heard)
+    soak.request_p95_ms = phase.percentile(0.95) if phase.latencies else 0.0
 
 
 def _soak(

@@ -28,7 +28,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,12 +117,21 @@ def _closed_loop(name: str, url: str, token: str, bodies: list[bytes], per: int,
     return Phase(name, len(bodies) * per, time.perf_counter() - start, latencies, errors)
 
 
-def _open_loop(name: str, url: str, token: str, bodies: list[bytes], per: int, rate: float) -> Phase:
+def _open_loop(
+    name: str,
+    url: str,
+    token: str,
+    bodies: list[bytes],
+    per: int,
+    rate: float,
+    on_answer: Callable[[bytes, Any], None] | None = None,
+) -> Phase:
     """Requests sent at their scheduled times (posts/s = rate) whatever the answers' pace.
 
     The clients and their connections are made before the clock starts (making 64 of them on
     the schedule cost the first two seconds ~1 s of latency, the client's own, not the
-    server's); a request waiting for a free client counts its wait as latency."""
+    server's); a request waiting for a free client counts its wait as latency. `on_answer`
+    hears each body with its response (None when the request failed), one call at a time."""
     import httpx
 
     interval = per / rate
@@ -141,15 +150,20 @@ def _open_loop(name: str, url: str, token: str, bodies: list[bytes], per: int, r
         if delay > 0:
             time.sleep(delay)
         client = clients.get()
+        answer: httpx.Response | None = None
         try:
             answer = client.post(url, content=body, headers={"Content-Type": "application/json"})
+        except httpx.HTTPError:
+            pass  # counted as an error below
         finally:
             clients.put(client)
         spent = time.perf_counter() - due  # from the scheduled send: waiting for a free client counts
         with lock:
             latencies.append(spent)
-            if answer.status_code != 200:
+            if answer is None or answer.status_code != 200:
                 errors += 1
+            if on_answer is not None:
+                on_answer(body, answer)
 
     start = time.perf_counter()
     try:
