@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    TypeDecorator,
+    any_,
+    create_engine,
+    event,
+    literal,
+    make_url,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -64,6 +78,18 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def one_of(session: Session, column: Any, values: Sequence[int] | Sequence[str]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter whatever the
+    number of values, so the statement is the same for every batch (an expanded IN of 500 ids is
+    a new statement for the driver to parse each time: a quarter of the analysis time of a batch).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        items = list(values)
+        element = String if items and isinstance(items[0], str) else BigInteger
+        return column == any_(literal(items, ARRAY(element)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 # Every id column is an INTEGER, which PostgreSQL stores in 32 bits: no row has a larger id.

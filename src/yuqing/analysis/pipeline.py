@@ -34,11 +34,13 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import CursorResult, Table, delete, func, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading, steps
@@ -62,7 +64,7 @@ from yuqing.analysis.sentiment import SentimentModel
 from yuqing.analysis.steps import BatchPost, parse_partition_key, partition_key
 from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
-from yuqing.db import transaction
+from yuqing.db import one_of, transaction
 from yuqing.drills.policy import post_mark, strip_post_mark
 from yuqing.ingest.models import HotListRank, Post, PostSighting, Source
 from yuqing.ingest.store import insert_ignoring_conflicts
@@ -106,6 +108,40 @@ class PipelineCounts:
             "signals": self.signals,
             "stage_seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
+
+
+# One statement per batch on PostgreSQL: the analyses as one JSON document, unpacked server-side.
+# An executemany of 2,000 rows with three JSON documents each cost 70 µs per post, a third of the
+# batch's database time (arrays of JSON texts cost as much in the driver's escaping).
+_INSERT_ANALYSES_PG = sql_text(
+    "INSERT INTO post_analysis "
+    "(post_id, analysed_at, sentiment, negative, flags, topics, incident, event_id) "
+    "SELECT r.post_id, CAST(:analysed_at AS TIMESTAMPTZ), r.sentiment, r.negative, r.flags, r.topics, "
+    "r.incident, r.event_id FROM jsonb_to_recordset(CAST(:rows AS JSONB)) "
+    "AS r(post_id INTEGER, sentiment VARCHAR, negative FLOAT8, flags JSONB, topics JSONB, incident JSONB, "
+    "event_id INTEGER) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _insert_analyses_postgres(
+    session: Session, posts: Sequence[BatchPost], event_ids: Mapping[str, int], now: dt.datetime
+) -> None:
+    """Write each post's analysis once (a post analysed before keeps its row), PostgreSQL only.
+    A JSON null becomes SQL NULL (no incident read, no event)."""
+    rows = [
+        {
+            "post_id": p.id,
+            "sentiment": p.sentiment,
+            "negative": float(p.negative),
+            "flags": list(p.flags),
+            "topics": p.topics,
+            "incident": p.incident or None,
+            "event_id": event_ids[p.event_key] if p.event_key else None,
+        }
+        for p in posts
+    ]
+    session.execute(_INSERT_ANALYSES_PG, {"analysed_at": now, "rows": orjson.dumps(rows).decode("utf-8")})
 
 
 class AnalysisPipeline:
@@ -367,7 +403,7 @@ class AnalysisPipeline:
             ids = [p.id for p in posts]
             for start in range(0, len(ids), 500):
                 done = ids[start : start + 500]
-                session.execute(delete(AnalysisQueue).where(AnalysisQueue.post_id.in_(done)))
+                session.execute(delete(AnalysisQueue).where(one_of(session, AnalysisQueue.post_id, done)))
             self._cursor = max(self._cursor, ids[-1])
             self._save_state(session, self._cursor)
         for event_id, key in touched.items():
@@ -418,7 +454,7 @@ class AnalysisPipeline:
                 for post_id, key, topic_id, drill_id in session.execute(
                     select(PostAnalysis.post_id, Event.cluster_key, Event.topic_id, Event.drill_id)
                     .join(Event, Event.id == PostAnalysis.event_id)
-                    .where(PostAnalysis.post_id.in_(unknown[start : start + 500]))
+                    .where(one_of(session, PostAnalysis.post_id, unknown[start : start + 500]))
                 ):
                     topic = partition_key(topic_id, drill_id) or ""
                     self._clusterer.relink(str(post_id), key, topic)
@@ -438,7 +474,7 @@ class AnalysisPipeline:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 for url_key, post_id in session.execute(
-                    select(Post.url_key, Post.id).where(Post.url_key.in_(chunk))
+                    select(Post.url_key, Post.id).where(one_of(session, Post.url_key, chunk))
                 ):
                     if url_key is not None:
                         found[url_key] = post_id
@@ -447,7 +483,7 @@ class AnalysisPipeline:
             for start in range(0, len(missing), 500):
                 rows = session.execute(
                     select(Post.platform, Post.external_id, Post.id).where(
-                        Post.external_id.in_(missing[start : start + 500]),
+                        one_of(session, Post.external_id, missing[start : start + 500]),
                         Post.canonical_url.is_not(None),
                         Post.external_id.is_not(None),
                     )
@@ -464,7 +500,9 @@ class AnalysisPipeline:
         existing: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             for cluster_key, stored_id in session.execute(
-                select(Event.cluster_key, Event.id).where(Event.cluster_key.in_(keys[start : start + 500]))
+                select(Event.cluster_key, Event.id).where(
+                    one_of(session, Event.cluster_key, keys[start : start + 500])
+                )
             ):
                 existing[cluster_key] = stored_id
         touched: dict[int, str] = {}
@@ -521,6 +559,9 @@ class AnalysisPipeline:
                 event.status = EventStatus.OPEN.value if info.open else EventStatus.CLOSED.value
             touched[event_id] = key
         ids = {key: event_id for event_id, key in touched.items()}
+        if session.get_bind().dialect.name == "postgresql":
+            _insert_analyses_postgres(session, posts, ids, now)
+            return touched
         table = PostAnalysis.__table__
         assert isinstance(table, Table)
         rows = [
@@ -603,7 +644,7 @@ class AnalysisPipeline:
         for start in range(0, len(missing), 500):
             for event_id, data in session.execute(
                 select(EventMetricsState.event_id, EventMetricsState.data).where(
-                    EventMetricsState.event_id.in_(missing[start : start + 500])
+                    one_of(session, EventMetricsState.event_id, missing[start : start + 500])
                 )
             ):
                 cache[event_id] = EventAccumulator.from_json(data)
@@ -627,7 +668,7 @@ class AnalysisPipeline:
             chunk = post_ids[start : start + 500]
             for row_id, post_id, url_key in session.execute(
                 select(PostSighting.id, PostSighting.post_id, PostSighting.url_key).where(
-                    PostSighting.post_id.in_(chunk)
+                    one_of(session, PostSighting.post_id, chunk)
                 )
             ):
                 read.add(row_id)
@@ -644,7 +685,7 @@ class AnalysisPipeline:
             chunk = post_ids[start : start + 500]
             for row_id, post_id, rank in session.execute(
                 select(HotListRank.id, HotListRank.post_id, HotListRank.rank).where(
-                    HotListRank.post_id.in_(chunk)
+                    one_of(session, HotListRank.post_id, chunk)
                 )
             ):
                 read.add(row_id)
@@ -696,7 +737,7 @@ class AnalysisPipeline:
         for start in range(0, len(ids), 500):
             session.execute(
                 delete(LateArrival).where(
-                    LateArrival.kind == kind, LateArrival.row_id.in_(ids[start : start + 500])
+                    LateArrival.kind == kind, one_of(session, LateArrival.row_id, ids[start : start + 500])
                 )
             )
 
@@ -735,7 +776,7 @@ class AnalysisPipeline:
         for start in range(0, len(keys), 500):
             session.execute(
                 update(Event)
-                .where(Event.cluster_key.in_(keys[start : start + 500]))
+                .where(one_of(session, Event.cluster_key, keys[start : start + 500]))
                 .values(status=EventStatus.CLOSED.value)
             )
 

@@ -39,7 +39,7 @@ from sqlalchemy import delete, select, update
 
 from yuqing.analysis.models import AnalysisQueue, PipelineState
 from yuqing.background import PeriodicWorker
-from yuqing.db import transaction
+from yuqing.db import one_of, transaction
 from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def announce(rt: Runtime, link: NatsLink, limit: int = 2000) -> int:
         for start in range(0, len(ids), 500):
             session.execute(
                 update(AnalysisQueue)
-                .where(AnalysisQueue.post_id.in_(ids[start : start + 500]))
+                .where(one_of(session, AnalysisQueue.post_id, ids[start : start + 500]))
                 .values(announced_at=now)
             )
     return len(ids)
@@ -342,7 +342,9 @@ class Worker:
             for start in range(0, len(wanted), 1000):
                 chunk = wanted[start : start + 1000]
                 queued.update(
-                    session.scalars(select(AnalysisQueue.post_id).where(AnalysisQueue.post_id.in_(chunk)))
+                    session.scalars(
+                        select(AnalysisQueue.post_id).where(one_of(session, AnalysisQueue.post_id, chunk))
+                    )
                 )
         done = [m for m in messages if not queued.intersection(post_ids_of(m))]
         waiting = [m for m in messages if queued.intersection(post_ids_of(m))]
