@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import CED_FILE, FakeClock
 from yuqing.analysis import grading, queries, topics
-from yuqing.analysis.models import Event, GradeSignal, PostAnalysis
+from yuqing.analysis.models import AnalysisQueue, Event, GradeSignal, PostAnalysis
 from yuqing.analysis.pipeline import LEASE_SECONDS, AnalysisPipeline, LeaseLost, PipelineCounts
 from yuqing.cli.main import app
 from yuqing.ingest import service
@@ -209,6 +209,28 @@ def test_a_post_committed_after_a_higher_id_is_analysed(rt: Runtime) -> None:
     assert AnalysisPipeline(rt).run().posts == 0  # and only once
     with rt.sessions() as s:
         assert s.get(PostAnalysis, late_id) is not None
+
+
+def test_a_queued_post_that_no_longer_exists_is_dropped_and_the_rest_analysed(rt: Runtime) -> None:
+    """A queue entry whose post was removed by hand cannot be analysed; it must not hold up the
+    posts queued behind it (the batch reads the queue's head, then its posts)."""
+    setup_topics(rt)
+    load(
+        rt,
+        [
+            {"id": f"p{i}", "text": f"{HOSPITAL}第{i}次", "published_at": "2026-11-20T08:00:00+08:00"}
+            for i in range(3)
+        ],
+    )
+    with rt.sessions() as s:  # ids no post has, at the queue's head: a whole batch of them
+        s.add_all(
+            [AnalysisQueue(post_id=-2, queued_at=rt.clock()), AnalysisQueue(post_id=-1, queued_at=rt.clock())]
+        )
+        s.commit()
+    assert AnalysisPipeline(rt, batch_size=2).run().posts == 3
+    with rt.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AnalysisQueue)) == 0
+        assert s.scalar(select(func.count()).select_from(PostAnalysis)) == 3
 
 
 @pytest.mark.postgres

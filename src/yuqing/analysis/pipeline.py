@@ -289,7 +289,16 @@ class AnalysisPipeline:
         # Read before the posts: a drill's source is committed before any of its posts, so every
         # drill post of the batch is recognised.
         self._refresh_drill_sources()
+        # The queue's head first, then those posts by id: a join ordered by the queue let
+        # PostgreSQL's planner, with statistics from before the analysis, walk the posts' primary
+        # key from the first post to the queue's head for every batch (a merge join), so each
+        # batch cost more than the last (640,149 rows: 4,400 posts/s, against 7,100 on 100,000).
         with self._rt.sessions() as session:
+            head = list(
+                session.scalars(select(AnalysisQueue.post_id).order_by(AnalysisQueue.post_id).limit(size))
+            )
+            if not head:
+                return []
             rows = session.execute(
                 select(
                     Post.id,
@@ -311,10 +320,18 @@ class AnalysisPipeline:
                     Post.comments,
                     Post.likes,
                 )
-                .join(AnalysisQueue, AnalysisQueue.post_id == Post.id)
-                .order_by(AnalysisQueue.post_id)
-                .limit(size)
+                .where(one_of(session, Post.id, head))
+                .order_by(Post.id)
             ).all()
+        orphans = set(head).difference(r.id for r in rows)
+        if orphans:  # queued, but the post is gone (removed by hand): nothing to analyse, ever
+            log.warning("analysis queue: %d queued posts no longer exist; dropped", len(orphans))
+            with transaction(self._rt.sessions) as session:
+                session.execute(
+                    delete(AnalysisQueue).where(one_of(session, AnalysisQueue.post_id, sorted(orphans)))
+                )
+            if not rows:  # the whole head was such entries: read the queue on
+                return self._next_batch(size)
         out = []
         for r in rows:
             drill = self._drill_sources.get(r.source_id)
