@@ -68,6 +68,27 @@ def test_xiaohongshu_csv_and_douyin_json_keep_platform_counts_and_times(rt: Runt
     assert all(p.published_at and p.published_at.year == 2026 and p.published_at.month == 6 for p in posts)
 
 
+def test_a_note_crawled_again_with_another_page_token_is_the_same_post(rt: Runtime) -> None:
+    """MediaCrawler's Xiaohongshu `note_url` carries the search's `xsec_token`/`xsec_source` (a
+    real export of 2025-09 has them on every note); a later crawl gets other tokens for the same
+    notes. The note's address is without them, so the second crawl adds no post."""
+    assert load(rt, "data/xhs/csv/search_contents_2026-06-12.csv")["new"] == 3
+    again = (DATA / "data/xhs/csv/search_contents_2026-06-12.csv").read_bytes()
+    again = again.replace(b"ABsyntheticFixtureToken", b"ABanotherCrawlsToken").replace(
+        b"xsec_source=pc_search", b"xsec_source=pc_feed"
+    )
+    assert b"ABanotherCrawlsToken" in again
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    counts = service.import_data(
+        rt, writer, again, origin="/crawl/data/xhs/csv/search_contents_2026-06-13.csv", layout="mediacrawler"
+    ).as_dict()
+    assert counts["new"] == 0 and counts["duplicate"] == 3, counts
+    xhs = list(by_id(rt).values())
+    assert len(xhs) == 3
+    assert all(p.canonical_url and "xsec_" not in p.canonical_url for p in xhs)
+    assert all(p.url and "xsec_token=" in p.url for p in xhs)  # the link as crawled still opens the page
+
+
 def test_the_newer_schema_and_rows_that_are_not_mediacrawlers(rt: Runtime) -> None:
     assert load(rt, "data_head/weibo/jsonl/search_contents_2026-08-10.jsonl")["new"] == 3
     assert load(rt, "data_head/weibo/jsonl/search_comments_2026-08-10.jsonl")["new"] == 3

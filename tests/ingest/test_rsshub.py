@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.ingest.httpserver import LocalHTTPServer, Reply
+from yuqing.analysis.incidents import is_reaction
 from yuqing.ingest import queries, service
 from yuqing.ingest.connectors import rsshub
 from yuqing.ingest.errors import InvalidSource
@@ -395,8 +397,17 @@ def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
     hub.routes["/feeds/MP_WXS_123.atom"] = recorded("wewe-feed-MP_WXS_123")
     added = ok_json(
         yuqing(
-            "sources", "add", "wewe", "MP_WXS_123", "--instance", hub.url(""),
-            "--include", "医院｜学校", "--exclude", "广告", "--json",
+            "sources",
+            "add",
+            "wewe",
+            "MP_WXS_123",
+            "--instance",
+            hub.url(""),
+            "--include",
+            "医院｜学校",
+            "--exclude",
+            "广告",
+            "--json",
             database_url=database_url,
         )
     )
@@ -415,3 +426,35 @@ def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
     summary = run(rt, "没有的公众号", fetcher)
     assert summary.outcome == "failed" and summary.error is not None
     assert "HTTP 400" in summary.error and "服务器说明：不存在该feed！" in summary.error
+
+
+def test_a_captured_weibo_user_feed_lands_as_that_accounts_posts(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    """A real RSSHub answer, saved from a public instance in 2025-11 (PROVENANCE.md): the older
+    `<author>` element, `&ensp;` in repost titles, signed image links, topics as categories."""
+    hub.routes["/weibo/user/1401527553"] = recorded("captured-weibo-user-1401527553")
+    add(rt, hub, "/weibo/user/1401527553", "tombkeeper")
+    summary = run(rt, "tombkeeper", fetcher)
+    assert summary.outcome == "success" and summary.counts.new + summary.counts.near_duplicate == 10, summary
+    stored = posts(rt, "tombkeeper")
+    assert {p.platform for p in stored} == {"weibo"} and {p.author for p in stored} == {"tombkeeper"}
+    assert all(p.url and re.fullmatch(r"https://weibo\.com/1401527553/\w{9}", p.url) for p in stored)
+    assert all(p.canonical_url == p.url for p in stored)  # the original post's own address
+    assert [p.published_at.isoformat() for p in stored][:2] == [
+        "2025-11-17T11:39:47+00:00",
+        "2025-11-17T09:50:48+00:00",
+    ]
+    assert all(
+        "<" not in p.text and "&ensp;" not in p.text and "&ensp;" not in (p.title or "") for p in stored
+    )
+    by_url = {p.url.rsplit("/", 1)[1]: p for p in stored if p.url}
+    # 「网页链接」 and a quoted original: a repost whose own words are a link, no second report
+    link_only = by_url["QehWz4ku0"]
+    assert (
+        link_only.kind == "repost" and link_only.title and "转发 @tombkeeper:\u2002最近我在群里" in link_only.title
+    )
+    assert is_reaction(link_only.kind, link_only.text)
+    # a reposted chain (//@) with words of its own, and an original of the account's own
+    assert by_url["QegTWjF5V"].kind == "repost"
+    assert by_url["Qef4g2ZxH"].kind == "original" and "北大公共卫生学院" in by_url["Qef4g2ZxH"].text

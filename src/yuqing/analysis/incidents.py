@@ -440,13 +440,15 @@ class Incident:
 REACTION_MAX_CHARS = 30
 REPLY_KINDS = frozenset({"repost", "comment", "reply"})
 _OWN_NOISE = re.compile(r"@[^\s:：,，。!！?？@/]+|\[[^\[\]\s]{1,10}\]|https?://\S+|www\.\S+")
+_QUOTED = re.compile(r"//@|(?:^|\n)[ \t]*-[ \t]*转发[ \t]*@")
 _WORD_CHAR = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 
 
 def own_words(text: str) -> str:
-    """The words a repost or comment adds itself: before the first 「//@」 (the quoted chain),
-    without mentions, emoticon tags and links."""
-    return _OWN_NOISE.sub(" ", text.split("//@", 1)[0])
+    """The words a repost or comment adds itself: before the first 「//@」 (the quoted chain) or
+    RSSHub's 「- 转发 @」 line (the quoted original of a Weibo repost), without mentions,
+    emoticon tags and links."""
+    return _OWN_NOISE.sub(" ", _QUOTED.split(text, 1)[0])
 
 
 def is_reaction(kind: str, text: str) -> bool:

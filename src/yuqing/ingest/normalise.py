@@ -72,6 +72,10 @@ TRACKING_PARAMETERS = frozenset(
         "utm_term",
         "utm_content",
         "utm_id",
+        # Xiaohongshu's page tokens: issued per search and viewer, not part of the note's address
+        # (MediaCrawler's note_url keeps them; a later crawl gets another token for the same note)
+        "xsec_token",
+        "xsec_source",
     }
 )
 _TRACKING_PREFIXES = ("utm_", "share_", "sharer_")

@@ -194,6 +194,8 @@ class RSSHubConnector:
             collected = parse_feed(result.body, result.declared_charset)
         except ConnectorError as exc:
             raise ConnectorError(f"RSSHub 路由 {route} 返回的不是订阅源：{exc}", document) from None
+        if platform_of(route) == "weibo":
+            collected.items = [_weibo_read(i) if isinstance(i, RawItem) else i for i in collected.items]
         hot = hot_list_of(route)
         if hot is not None:
             ranked: list[RawItem | Rejected] = []
@@ -209,6 +211,27 @@ class RSSHubConnector:
         collected.last_modified = result.last_modified
         collected.min_interval_seconds = wait
         return collected
+
+
+# RSSHub's Weibo routes render a repost's quoted original as `<blockquote> - 转发 <a …>@name</a>: …`
+# after the reposter's own words; a chain of earlier reposters stays in the text as `//@name:`.
+_WEIBO_QUOTE = re.compile(r"<blockquote>\s*-\s*转发\s*<a\b")
+_ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
+
+
+def _weibo_read(item: RawItem) -> RawItem:
+    """A Weibo item as what it is: a repost (`kind`) when RSSHub shows a quoted original or the
+    text carries a `//@` chain, so only its own words can count as a report (a repost of a
+    report with 「网页链接」 of its own is a reaction, not a second report); and its title with
+    the entities RSSHub escaped twice (`转发 @name:&ensp;…` in the feed) read once more."""
+    record = dict(item.record)
+    title = record.get("title")
+    if isinstance(title, str) and _ENTITY.search(title):
+        record["title"] = html.unescape(title)
+    body = str(record.get("html") or "")
+    if _WEIBO_QUOTE.search(body) or "//@" in body:
+        record.setdefault("kind", "repost")
+    return RawItem(record, item.locator, item.raw)
 
 
 def _public_document(result: FetchResult, public: str, secrets: tuple[str, ...] = ()) -> Document:
