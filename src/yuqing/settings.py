@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, ge=0, description="Redirects followed before giving up.")
     respect_robots_txt: bool = Field(
         default=True, description="Honour robots.txt of the sites fetched. Turn off only with permission."
+    )
+    bridge_instances: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The office's own RSSHub and WeWe RSS instances, comma-separated (e.g. "
+        "`http://127.0.0.1:1200,http://wewe-rss:4000`). Sources on these hosts and ports may be on "
+        "private addresses and are fetched without asking robots.txt (WeWe RSS forbids all robots); "
+        "every other site keeps both checks. Only the administrator sets this.",
     )
     user_agent: str = Field(
         default="yuqing/0.1 (+public-opinion monitor)", description="User-Agent header sent by the fetcher."
@@ -321,6 +329,29 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("bridge_instances", mode="before")
+    @classmethod
+    def _bridge_origins(cls, value: object) -> list[str]:
+        from urllib.parse import urlsplit
+
+        items = value.replace("，", ",").split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("bridge_instances must be a list of URLs or a comma-separated string")
+        origins: list[str] = []
+        for item in items:
+            text = str(item).strip()
+            if not text:
+                continue
+            parts = urlsplit(text)
+            try:
+                valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+            except ValueError:  # a port that is not a number, or out of range
+                valid = False
+            if not valid:
+                raise ValueError(f"bridge instance must be http(s)://host[:port], not {text!r}")
+            origins.append(f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}")
+        return origins
 
     @field_validator("daily_report_time")
     @classmethod

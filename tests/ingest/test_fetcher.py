@@ -28,6 +28,7 @@ from yuqing.ingest.fetcher import (
     RobotsDisallowedError,
     TooLargeError,
     TooManyRedirectsError,
+    bridge_hosts,
     is_public_address,
 )
 
@@ -366,6 +367,33 @@ def test_redirect_to_internal_address_is_refused(server: LocalHTTPServer, target
         # The check connects to the address it checked: the fake name really reached us.
         assert fetcher.get(f"http://news.example:{server.port}/secret").body == b"secret"
     assert server.paths() == ["/robots.txt", "/start", "/secret"]
+
+
+def test_the_offices_own_bridge_is_reached_without_robots_and_nothing_else_on_its_host() -> None:
+    """A WeWe RSS on 127.0.0.1 answers every robot `Disallow: /`: listed as a bridge, its host and
+    port are fetched anyway (with no robots.txt request); another port of the same loopback host,
+    also reached by the bridge's redirect, is still refused."""
+    bridge, other = LocalHTTPServer().start(), LocalHTTPServer().start()
+    try:
+        bridge.routes["/robots.txt"] = Reply(200, {}, b"User-agent: *\nDisallow: /\n")
+        bridge.routes["/feeds/all.atom"] = Reply(200, {"Content-Type": "application/atom+xml"}, b"<feed/>")
+        bridge.routes["/away"] = bridge.redirect(other.url("/"))
+        other.routes["/"] = Reply(200, {}, b"internal")
+        with Fetcher(FetchPolicy(bridges=bridge_hosts([bridge.url("")]))) as fetcher:
+            assert fetcher.get(bridge.url("/feeds/all.atom")).body == b"<feed/>"
+            with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.1"):
+                fetcher.get(other.url("/"))
+            with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.1"):
+                fetcher.get(bridge.url("/away"))
+        assert bridge.paths() == ["/feeds/all.atom", "/away"] and other.requests == []
+        with Fetcher(FetchPolicy(allow_private_addresses=True)) as unlisted:
+            with pytest.raises(RobotsDisallowedError):
+                unlisted.get(bridge.url("/feeds/all.atom"))
+        hosts = bridge_hosts(["https://Hub.Example", "http://[::1]:4000"])
+        assert hosts == {("hub.example", 443), ("::1", 4000)}
+    finally:
+        bridge.stop()
+        other.stop()
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "http://", "not a url"])

@@ -5,6 +5,7 @@ letter that names it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -33,6 +34,7 @@ from yuqing.ingest.models import (
 )
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
+from yuqing.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rsshub"
 KEY = "s3cret-Access-Key"
@@ -387,12 +389,14 @@ def test_a_schedule_that_never_runs_is_refused_in_chinese(rt: Runtime) -> None:
 
 
 def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
-    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher, database_url: str
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`yuqing sources add wewe ID --instance URL --include 词|词 --exclude 词`: the Atom feed of
     one 公众号 with WeWe's own title filters, on the wechat platform; WeWe's 400 for a feed it
     does not have is quoted in the failed run."""
     from tests.test_cli import ok_json, yuqing
+
+    monkeypatch.setenv("YUQING_BRIDGE_INSTANCES", hub.url(""))
 
     hub.routes["/feeds/MP_WXS_123.atom"] = recorded("wewe-feed-MP_WXS_123")
     added = ok_json(
@@ -457,3 +461,49 @@ def test_a_captured_weibo_user_feed_lands_as_that_accounts_posts(
     # a reposted chain (//@) with words of its own, and an original of the account's own
     assert by_url["QegTWjF5V"].kind == "repost"
     assert by_url["Qef4g2ZxH"].kind == "original" and "北大公共卫生学院" in by_url["Qef4g2ZxH"].text
+
+
+def test_a_wewe_rss_of_the_office_is_fetched_with_default_safety_once_listed_as_a_bridge(
+    rt: Runtime, hub: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """WeWe RSS answers every robot `Disallow: /` and runs on the office's own network. With the
+    default settings (private addresses refused, robots.txt honoured) a WeWe source is refused
+    when added, saying what to set; once the administrator lists the instance in
+    `bridge_instances`, its feed is fetched while other private addresses stay refused."""
+    from tests.test_cli import ok_json, yuqing
+
+    hub.routes["/robots.txt"] = Reply(200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /\n")
+    hub.routes["/feeds/MP_WXS_123.atom"] = recorded("wewe-feed-MP_WXS_123")
+    strict = dataclasses.replace(
+        rt, settings=rt.settings.model_copy(update={"allow_private_addresses": False})
+    )
+    config = {"bridge": "wewe", "instance": hub.url("")}
+    with pytest.raises(InvalidSource, match="YUQING_BRIDGE_INSTANCES") as refused:
+        service.add_source(
+            strict, "rss", hub.url("/feeds/MP_WXS_123.atom"), name="公众号", platform="wechat", config=config
+        )
+    assert "robots.txt 禁止" in str(refused.value) and hub.url("") in str(refused.value)
+    with pytest.raises(InvalidSource, match="是内网地址"):
+        add(strict, hub, "/zhihu/hot", "知乎")
+
+    as_env = {**strict.settings.model_dump(), "bridge_instances": hub.url("") + "/"}  # a string, as in env
+    listed = dataclasses.replace(strict, settings=Settings.model_validate(as_env))
+    assert listed.settings.bridge_instances == [hub.url("")]
+    service.add_source(
+        listed, "rss", hub.url("/feeds/MP_WXS_123.atom"), name="公众号", platform="wechat", config=config
+    )
+    with Fetcher(service.fetch_policy(listed.settings)) as fetcher:
+        assert run(listed, "公众号", fetcher).outcome == "success"
+        assert posts(listed, "公众号") and "/robots.txt" not in hub.paths()
+        service.add_source(listed, "rss", "http://127.0.0.1:9/feed.xml", name="别处")
+        failed = run(listed, "别处", fetcher)
+    assert failed.outcome == "failed" and failed.error is not None
+    assert "refusing non-public address" in failed.error and "bridge_instances" in failed.error
+
+    monkeypatch.setenv("YUQING_ALLOW_PRIVATE_ADDRESSES", "false")
+    cli = ["sources", "add", "wewe", "MP_WXS_123", "--instance", hub.url(""), "--json"]
+    refused_cli = yuqing(*cli, database_url=database_url)
+    assert refused_cli.returncode == 1 and "YUQING_BRIDGE_INSTANCES" in refused_cli.stderr.decode()
+    monkeypatch.setenv("YUQING_BRIDGE_INSTANCES", f"{hub.url('')}, http://rsshub:1200")
+    added = ok_json(yuqing(*cli, database_url=database_url))
+    assert isinstance(added, dict) and added["platform"] == "wechat"

@@ -735,18 +735,21 @@ def test_administrators_add_sources_in_the_console_and_keys_stay_secret(world: W
         ),
     )
     assert fast.status_code == 400 and "缓存 5 分钟" in fast.text
-    wechat = admin.post(
-        "/sources",
-        data=form(
-            admin,
-            kind="wewe",
-            name="卫健委公众号",
-            url="MP_WXS_3941633310",
-            instance="http://127.0.0.1:4000",
-            include="医院|疫情",
-            exclude="招聘",
-        ),
-    )
+    wewe_form = {
+        "kind": "wewe",
+        "name": "卫健委公众号",
+        "url": "MP_WXS_3941633310",
+        "instance": "http://127.0.0.1:4000",
+        "include": "医院|疫情",
+        "exclude": "招聘",
+    }
+    unlisted = admin.post("/sources", data=form(admin, **wewe_form))
+    assert unlisted.status_code == 400 and "robots.txt 禁止一切抓取" in unlisted.text
+    assert "加入 bridge_instances" in unlisted.text
+    assert "尚未登记本单位自建的桥接服务" in unlisted.text
+    world.rt.settings.bridge_instances = ["http://127.0.0.1:4000"]  # what YUQING_BRIDGE_INSTANCES sets
+    assert '<option value="http://127.0.0.1:4000">' in admin.get("/sources").text
+    wechat = admin.post("/sources", data=form(admin, **wewe_form))
     assert wechat.status_code == 200 and "已添加信息源" in wechat.text
     with world.rt.sessions() as session:
         feed = session.scalars(select(Source).where(Source.name == "卫健委公众号")).one()

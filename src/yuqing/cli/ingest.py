@@ -62,7 +62,9 @@ def sources_add(
     ] = None,
     instance: Annotated[
         str | None,
-        typer.Option(help="用于 rsshub / wewe：RSSHub 或 WeWe RSS 的地址，如 https://rsshub.example.gov.cn。"),
+        typer.Option(
+            help="用于 rsshub / wewe：RSSHub 或 WeWe RSS 的地址，如 https://rsshub.example.gov.cn。"
+        ),
     ] = None,
     include: Annotated[
         str | None, typer.Option(help="用于 wewe：标题须含其中一个词（用 | 分隔），由 WeWe RSS 过滤。")
@@ -89,6 +91,7 @@ def sources_add(
         except ValueError as exc:
             fail(str(exc))
         kind, platform, name = "rss", platform or "wechat", name or wewe.default_name(feed)
+        config.update(bridge="wewe", instance=wewe.instance_of(instance or ""))
     elif include or exclude:
         fail("--include / --exclude 只用于 wewe 信息源")
     if kind == "rsshub":

@@ -4,7 +4,10 @@ This module owns outbound HTTP(S): which addresses may be contacted (no private,
 link-local or otherwise non-public address unless the policy allows it, checked when every
 connection is opened, so redirects and DNS rebinding cannot sneak past), how much may be
 downloaded, how long a fetch may take in total, redirects, conditional requests and
-robots.txt. Callers get the raw body; turning it into text is ``decoding``'s job.
+robots.txt. The office's own bridges (``FetchPolicy.bridges``: the RSSHub and WeWe RSS instances
+the administrator lists) are the one exception to the address and robots.txt checks, for their
+host and port only: a redirect from a bridge to anywhere else is checked as usual. Callers get
+the raw body; turning it into text is ``decoding``'s job.
 """
 
 from __future__ import annotations
@@ -77,6 +80,19 @@ class FetchPolicy:
     max_redirects: int = 5
     respect_robots_txt: bool = True
     user_agent: str = "yuqing/0.1 (+public-opinion monitor)"
+    # The office's own bridges (RSSHub, WeWe RSS) as (host, port): reached on private addresses
+    # and without robots.txt; see `bridge_hosts`.
+    bridges: frozenset[tuple[str, int]] = frozenset()
+
+
+def bridge_hosts(origins: Iterable[str]) -> frozenset[tuple[str, int]]:
+    """(host, port) of each bridge origin (``http://127.0.0.1:1200``), the port defaulted from the
+    scheme: what the fetcher compares a URL's host and port, and a connection's, against."""
+    return frozenset(_host_port(httpx.URL(origin)) for origin in origins)
+
+
+def _host_port(url: httpx.URL) -> tuple[str, int]:
+    return url.host.lower(), url.port or (443 if url.scheme == "https" else 80)
 
 
 class FetchError(Exception):
@@ -184,9 +200,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
     """Resolves the host itself, refuses non-public addresses, and connects to an address it
     checked, so the name cannot resolve differently between the check and the connect."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, bridges: frozenset[tuple[str, int]] = frozenset()) -> None:
         self._inner = httpcore.SyncBackend()
         self._allow_private = allow_private
+        self._bridges = bridges
 
     def connect_tcp(
         self,
@@ -201,7 +218,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-        if not self._allow_private:
+        if not self._allow_private and (host.strip("[]").lower(), port) not in self._bridges:
             for address in addresses:
                 if not is_public_address(address):
                     raise _BlockedConnection(host, address)
@@ -237,7 +254,7 @@ def _guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedBackend(policy.allow_private_addresses),
+        network_backend=_GuardedBackend(policy.allow_private_addresses, policy.bridges),
     )
     return transport
 
@@ -328,7 +345,8 @@ class Fetcher:
         seen: set[str] = set()
         for _ in range(self.policy.max_redirects + 1):
             target = self._check_url(current)
-            if check_robots and not self._robots_allowed(target, deadline):
+            bridge = _host_port(target) in self.policy.bridges
+            if check_robots and not bridge and not self._robots_allowed(target, deadline):
                 raise RobotsDisallowedError(current, "robots.txt disallows fetching")
             seen.add(str(target))
             status, response_headers, body = self._request(target, headers, deadline, max_bytes)
@@ -363,7 +381,7 @@ class Fetcher:
             raise InvalidURLError(url, "invalid URL") from exc
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise InvalidURLError(url, "only http and https URLs can be fetched")
-        if not self.policy.allow_private_addresses:
+        if not self.policy.allow_private_addresses and _host_port(parsed) not in self.policy.bridges:
             # Literal addresses are refused before any connection (or robots.txt request);
             # host names are checked when the connection is opened.
             with contextlib.suppress(ValueError):

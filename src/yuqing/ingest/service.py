@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,7 @@ from yuqing.ingest import runs
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, get_connector
 from yuqing.ingest.errors import InvalidSource, SourceNotFound, WebhookAuthError, WebhookTooLarge
-from yuqing.ingest.fetcher import Fetcher, FetchPolicy
+from yuqing.ingest.fetcher import Fetcher, FetchPolicy, bridge_hosts, is_public_address
 from yuqing.ingest.files import FileFormat, guess_format, read_rows
 from yuqing.ingest.jsonstream import JSONLayout, json_layout, json_records
 from yuqing.ingest.mapping import FieldMapping, MappingError
@@ -67,6 +68,7 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         max_redirects=settings.fetch_max_redirects,
         respect_robots_txt=settings.respect_robots_txt,
         user_agent=settings.user_agent,
+        bridges=bridge_hosts(settings.bridge_instances),
     )
 
 
@@ -101,6 +103,9 @@ def add_source(
     config = dict(config or {})
     if source_kind is SourceKind.RSSHUB:
         url, platform, schedule = _rsshub_setup(config, platform, schedule, rt.settings)
+        _check_bridge(rt.settings, config["instance"], "RSSHub")
+    elif config.get("bridge") == "wewe":
+        _check_bridge(rt.settings, str(config.get("instance") or url or ""), "WeWe RSS")
     if source_kind in FETCHED_KINDS and not url:
         raise InvalidSource(f"{kind} 类型的信息源需要网址")
     if media_tier not in {t.value for t in MediaTier}:
@@ -162,6 +167,32 @@ def _rsshub_setup(
         raise InvalidSource(f"RSSHub 会缓存 {minutes} 分钟内的结果，采集间隔不能短于它（收到 {schedule}）")
     url = config["instance"] + config["route"]
     return url, platform or rsshub.platform_of(config["route"]), schedule
+
+
+def _check_bridge(settings: Settings, instance: str, product: str) -> None:
+    """Refuse a bridge source that every fetch would refuse: an instance on a private address
+    (literal or ``localhost``; names are checked when fetched) or, for WeWe RSS, whose robots.txt
+    forbids all robots, unless the administrator listed it in ``bridge_instances``."""
+    try:
+        url = httpx.URL(instance)
+    except httpx.InvalidURL:
+        raise InvalidSource(f"{product} 地址无效：{instance}") from None
+    origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    if bridge_hosts([origin]) <= bridge_hosts(settings.bridge_instances):
+        return
+    hint = (
+        f"如这是本单位自建的 {product}，请管理员把 {origin} 加入 bridge_instances"
+        "（环境变量 YUQING_BRIDGE_INSTANCES）"
+    )
+    if product == "WeWe RSS" and settings.respect_robots_txt:
+        raise InvalidSource(f"WeWe RSS 的 robots.txt 禁止一切抓取，不能按 robots.txt 订阅 {origin}。{hint}")
+    if not settings.allow_private_addresses:
+        try:
+            private = not is_public_address(url.host.strip("[]"))
+        except ValueError:  # a host name: only localhost is known without asking DNS
+            private = url.host.lower() in ("localhost", "localhost.localdomain")
+        if private:
+            raise InvalidSource(f"{product} 地址 {origin} 是内网地址，默认不允许访问。{hint}")
 
 
 def set_source_enabled(rt: Runtime, ref: str | int, enabled: bool) -> Source:

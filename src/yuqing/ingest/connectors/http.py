@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 
 from yuqing.ingest.connectors.base import ConnectorError, SourceSpec
-from yuqing.ingest.fetcher import Fetcher, FetchError, FetchResult, HTTPStatusError
+from yuqing.ingest.fetcher import (
+    BlockedAddressError,
+    Fetcher,
+    FetchError,
+    FetchResult,
+    HTTPStatusError,
+    RobotsDisallowedError,
+)
 from yuqing.ingest.records import Document
 
 
@@ -27,7 +34,17 @@ def fetch_source(
         detail = f"（服务器说明：{said}）" if said else ""
         raise ConnectorError(f"抓取失败：{exc}{detail}", as_document(exc.result)) from exc
     except FetchError as exc:
-        raise ConnectorError(f"抓取失败：{exc}") from exc
+        raise ConnectorError(f"抓取失败：{failure(exc)}") from exc
+
+
+def failure(exc: FetchError) -> str:
+    """A fetch error as the run shows it; a refusal that a bridge listing lifts says how."""
+    if isinstance(exc, BlockedAddressError | RobotsDisallowedError):
+        return (
+            f"{exc}（如这是本单位自建的 RSSHub 或 WeWe RSS，请管理员把它的地址加入 bridge_instances，"
+            "即环境变量 YUQING_BRIDGE_INSTANCES）"
+        )
+    return str(exc)
 
 
 def server_message(result: FetchResult) -> str | None:

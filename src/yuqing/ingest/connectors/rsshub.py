@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, register
-from yuqing.ingest.connectors.http import as_document
+from yuqing.ingest.connectors.http import as_document, failure
 from yuqing.ingest.connectors.rss import ACCEPT, parse_feed
 from yuqing.ingest.fetcher import Fetcher, FetchError, FetchResult, HTTPStatusError
 from yuqing.ingest.records import Document, RawItem, Rejected
@@ -179,7 +179,7 @@ class RSSHubConnector:
                 document,
             ) from None
         except FetchError as exc:
-            raise ConnectorError(_scrub(f"RSSHub 路由 {route} 无法访问：{exc}", secret)) from None
+            raise ConnectorError(_scrub(f"RSSHub 路由 {route} 无法访问：{failure(exc)}", secret)) from None
         wait = cache_seconds(result.headers)
         if result.not_modified:
             return Collected(

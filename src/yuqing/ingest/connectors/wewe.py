@@ -21,6 +21,14 @@ from yuqing.ingest.connectors import rsshub
 _FEED_RE = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 
 
+def instance_of(instance: str) -> str:
+    """The instance's base URL as sources keep it; ValueError with a Chinese message."""
+    try:
+        return rsshub.check_instance(instance)
+    except ValueError:
+        raise ValueError("WeWe RSS 地址应为 http(s)://主机[:端口][/路径]，不带查询参数") from None
+
+
 def feed_url(
     instance: str,
     feed: str = "all",
@@ -30,10 +38,7 @@ def feed_url(
 ) -> str:
     """The Atom feed of one 公众号 (its WeWe id, ``MP_WXS_…``) or of all (``all``), with WeWe's
     own title filters; ValueError with a Chinese message for a bad instance or id."""
-    try:
-        base = rsshub.check_instance(instance)
-    except ValueError:
-        raise ValueError("WeWe RSS 地址应为 http(s)://主机[:端口][/路径]，不带查询参数") from None
+    base = instance_of(instance)
     feed = feed.strip()
     for suffix in (".rss", ".atom", ".json"):
         feed = feed.removesuffix(suffix)

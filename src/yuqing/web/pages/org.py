@@ -83,6 +83,7 @@ def build_router(rt: Runtime) -> APIRouter:
             "sources": ingest_queries.list_sources(rt),
             "can_add": user.is_admin,
             "presets": PRESETS,
+            "bridges": rt.settings.bridge_instances,
             "platforms": PLATFORM_NAMES,
             "error": error,
             "created": created,
@@ -151,6 +152,7 @@ def build_router(rt: Runtime) -> APIRouter:
             elif kind == "wewe":
                 target = wewe.feed_url(instance, url.strip() or "all", include, exclude)
                 kind, platform = "rss", platform or "wechat"
+                config = {"bridge": "wewe", "instance": wewe.instance_of(instance)}
             elif include.strip() or exclude.strip():
                 raise ValueError("标题过滤词只用于 WeWe RSS 公众号")
             source, token = ingest_service.add_source(
