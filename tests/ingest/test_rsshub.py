@@ -391,9 +391,9 @@ def test_a_schedule_that_never_runs_is_refused_in_chinese(rt: Runtime) -> None:
 def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
     rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`yuqing sources add wewe ID --instance URL --include 词|词 --exclude 词`: the Atom feed of
-    one 公众号 with WeWe's own title filters, on the wechat platform; WeWe's 400 for a feed it
-    does not have is quoted in the failed run."""
+    """`yuqing sources add wewe ID --instance URL --include 词|词 --exclude 词 --limit N`: the Atom
+    feed of one 公众号 with WeWe's own title filters and page size, on the wechat platform; WeWe's
+    400 for a feed it does not have is quoted in the failed run."""
     from tests.test_cli import ok_json, yuqing
 
     monkeypatch.setenv("YUQING_BRIDGE_INSTANCES", hub.url(""))
@@ -411,6 +411,8 @@ def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
             "医院｜学校",
             "--exclude",
             "广告",
+            "--limit",
+            "50",
             "--json",
             database_url=database_url,
         )
@@ -418,7 +420,7 @@ def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
     assert isinstance(added, dict) and added["kind"] == "rss" and added["platform"] == "wechat"
     assert added["name"] == "公众号 MP_WXS_123"
     assert added["url"] == hub.url("/feeds/MP_WXS_123.atom") + (
-        "?title_include=%E5%8C%BB%E9%99%A2%7C%E5%AD%A6%E6%A0%A1&title_exclude=%E5%B9%BF%E5%91%8A"
+        "?limit=50&title_include=%E5%8C%BB%E9%99%A2%7C%E5%AD%A6%E6%A0%A1&title_exclude=%E5%B9%BF%E5%91%8A"
     )
     bad = yuqing("sources", "add", "wewe", "../etc", "--instance", hub.url(""), database_url=database_url)
     assert bad.returncode != 0 and "公众号订阅源应为" in bad.stderr.decode()

@@ -72,6 +72,10 @@ def sources_add(
     exclude: Annotated[
         str | None, typer.Option(help="用于 wewe：标题含其中任一词则不要（用 | 分隔）。")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="用于 wewe：每次读取的文章数（WeWe 默认单个公众号 10 篇、全部 30 篇）。"),
+    ] = None,
     key: Annotated[
         str | None, typer.Option(help="用于 rsshub：实例的访问密钥（ACCESS_KEY），保密保存，不会显示。")
     ] = None,
@@ -87,13 +91,13 @@ def sources_add(
 
         try:
             feed = url or "all"
-            url = wewe.feed_url(instance or "", feed, include, exclude)
+            url = wewe.feed_url(instance or "", feed, include, exclude, limit)
         except ValueError as exc:
             fail(str(exc))
         kind, platform, name = "rss", platform or "wechat", name or wewe.default_name(feed)
         config.update(bridge="wewe", instance=wewe.instance_of(instance or ""))
-    elif include or exclude:
-        fail("--include / --exclude 只用于 wewe 信息源")
+    elif include or exclude or limit is not None:
+        fail("--include / --exclude / --limit 只用于 wewe 信息源")
     if kind == "rsshub":
         route, default_name = _rsshub_route(url)
         config.update(instance=instance or "", route=route)
