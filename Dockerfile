@@ -36,6 +36,6 @@ USER yuqing
 WORKDIR /var/lib/yuqing
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('YUQING_PORT', '8000'), timeout=4)"]
 ENTRYPOINT ["tini", "--", "yuqing"]
 CMD ["serve"]

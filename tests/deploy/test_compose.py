@@ -1,7 +1,7 @@
 """The deployment files (scale-out issue, item 5): `Dockerfile` and `compose.yaml`.
 
-No container engine runs on this machine or on CI, so the image is not built here. What is checked
-is what would break a deployment silently: every yuqing service of the compose file runs a command
+CI has no container engine, so the image is not built here (`test_image.py` builds and runs it
+where an engine answers). What is checked is what would break a deployment silently: every yuqing service of the compose file runs a command
 the CLI has, with settings yuqing knows; the image runs as a non-root user with the CJK fonts; and
 the services themselves — `init`, then `serve` and the `worker` replicas with the compose file's own
 commands and environment (host names pointed at this machine's PostgreSQL and a private NATS) —
@@ -98,6 +98,9 @@ def test_the_image_runs_yuqing_as_a_non_root_user_with_cjk_fonts() -> None:
                 assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
     # what the image installs is what the lock says
     assert any("uv sync --frozen --no-dev" in line for line in lines)
+    # the health check asks the port yuqing listens on, not a fixed one
+    health = " ".join(lines[next(i for i, line in enumerate(lines) if line.startswith("HEALTHCHECK")) :][:2])
+    assert "YUQING_PORT" in health and "/healthz" in health
 
 
 @pytest.fixture
