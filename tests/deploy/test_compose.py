@@ -1,12 +1,12 @@
 """The deployment files (scale-out issue, item 5): `Dockerfile` and `compose.yaml`.
 
 CI has no container engine, so the image is not built here (`test_image.py` builds and runs it
-where an engine answers). What is checked is what would break a deployment silently: every yuqing service of the compose file runs a command
-the CLI has, with settings yuqing knows; the image runs as a non-root user with the CJK fonts; and
-the services themselves — `init`, then `serve` and the `worker` replicas with the compose file's own
-commands and environment (host names pointed at this machine's PostgreSQL and a private NATS) —
-take a webhook delivery through to analysed posts, with the workers listed by
-`yuqing pipeline status --json`."""
+where an engine answers). What is checked is what would break a deployment silently: every yuqing
+service of the compose file runs a command the CLI has, with settings yuqing knows; the image runs
+as a non-root user with the CJK fonts; and the services themselves — `init`, then `serve` and the
+`worker` replicas with the compose file's own commands and environment (host names pointed at this
+machine's PostgreSQL and a private NATS) — take a webhook delivery through to analysed posts, with
+the workers listed by `yuqing pipeline status --json`."""
 
 from __future__ import annotations
 
