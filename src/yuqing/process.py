@@ -2,7 +2,11 @@
 
 Work that a process claims in the database (an outbox lease, a fetch run) carries the claimant's
 identity `host:pid:start`, where `start` is the process's start time in clock ticks since boot
-(Linux `/proc`), so a later process that happens to get the same pid is not mistaken for it. At
+(Linux `/proc`), so a later process that happens to get the same pid is not mistaken for it. The
+host part also names the PID namespace (`host~4026532194`): containers sharing the host's network
+share its host name, and each counts its pids from 1, so a process in one container must not judge
+a pid of another by its own `/proc` (it would find its own pid 7, started at another time, and call
+the other container's live process dead). At
 its start a process can then take over at once what a dead one left behind, instead of waiting
 for a lease to run out; what a process on another machine holds cannot be judged from here and
 is left to its lease.
@@ -50,7 +54,13 @@ def is_alive(identity: str | None) -> bool | None:
 
 @lru_cache(maxsize=1)
 def _host() -> str:
-    return socket.gethostname()
+    """The host name, and the PID namespace where Linux tells it: pids mean something only there."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return socket.gethostname()
+    digits = "".join(c for c in namespace if c.isdigit())
+    return f"{socket.gethostname()}~{digits}" if digits else socket.gethostname()
 
 
 def _running(pid: int) -> bool:

@@ -184,6 +184,23 @@ def test_pipeline_status_names_the_mode_the_stream_and_the_workers(
         link.close()
 
 
+def test_two_workers_of_one_host_and_pid_are_listed_apart(rt: Runtime) -> None:
+    """Containers on the host network share the host name, and each may run yuqing as pid 7: a
+    standby worker is its own row, not folded into the lease holder's because host and pid agree."""
+    setup_topics(rt)
+    load(rt, hospital_posts(2))
+    working, standing_by = stream.Worker(rt, None, tick=0.05), stream.Worker(rt, None, tick=0.05)
+    try:
+        assert working.round() == "working" and standing_by.round() == "standby"
+        rows = {row["id"]: row for row in pipeline_status(rt)["workers"]}
+        assert set(rows) == {working.identity, standing_by.identity}
+        assert rows[working.identity]["lease"] and rows[working.identity]["state"] == "working"
+        assert not rows[standing_by.identity]["lease"] and rows[standing_by.identity]["state"] == "standby"
+        assert rows[working.identity]["pid"] == rows[standing_by.identity]["pid"] == os.getpid()
+    finally:
+        working.pipeline.release()
+
+
 def prepare(runtime: Runtime, rows: list[dict[str, object]]) -> None:
     """Topics broad enough to make events of the CED posts, and the posts stored."""
     topics.set_word_group(runtime, "主体", ["医院", "学校", "食品", "政府", "警察"], "主体")

@@ -166,7 +166,7 @@ def test_the_image_runs_the_compose_services_as_uid_10001_with_fonts(
         listed = report["workers"]
         while len(listed) < len(workers):  # a standby worker reports after its first look at the lease
             logs = [docker("logs", "--tail", "20", w).stderr for w in workers]
-            assert time.monotonic() < deadline + 90, logs
+            assert time.monotonic() < deadline + 90, (listed, logs)
             time.sleep(0.5)
             again = docker("exec", web, "yuqing", "pipeline", "status", "--json")
             listed = json.loads(again.stdout)["workers"]

@@ -34,7 +34,8 @@ def dead_identity() -> str:
     """The identity of a process of this machine that has ended."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    return f"{socket.gethostname()}:{child.pid}:1"
+    host = process_identity().rsplit(":", 2)[0]
+    return f"{host}:{child.pid}:1"
 
 
 def claim_as(rt: Runtime, notification_id: int, identity: str) -> None:
@@ -52,6 +53,12 @@ def test_process_identities_tell_the_living_from_the_dead() -> None:
     assert is_alive(dead_identity()) is False
     assert is_alive("another-machine.example:1:1") is None  # cannot be told from here
     assert is_alive(None) is False
+    # Another container on the host network: the same host name, another PID namespace, where
+    # pid 7 is not our pid 7. Judging it by our /proc would call a live process dead.
+    host, pid, started = process_identity().rsplit(":", 2)
+    assert host.startswith(socket.gethostname() + "~")
+    assert is_alive(f"{socket.gethostname()}~1:{pid}:{started}") is None
+    assert is_alive(f"{socket.gethostname()}:{pid}:1") is None  # written before namespaces were named
 
 
 def test_a_restart_takes_over_a_dead_processes_claims_at_once_oldest_first(

@@ -172,7 +172,9 @@ class AnalysisPipeline:
         self._lock = threading.Lock()
         # event id -> its running metrics, for recently touched events (the table has them all)
         self._accumulators: OrderedDict[int, EventAccumulator] = OrderedDict()
-        self._identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}".encode()
+        # Who holds the lease: `yuqing worker` reports its heartbeat under the same identity.
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._identity = self.identity.encode()
         self._load_state()
 
     def _load_state(self) -> None:
@@ -891,10 +893,12 @@ def pipeline_status(rt: Runtime) -> dict[str, Any]:
         oldest = session.scalar(select(func.min(AnalysisQueue.queued_at)))
         lease = session.get(PipelineState, LEASE_STATE)
         workers: list[dict[str, Any]] = []
+        holder_id = None
         if lease is not None and lease.data:
             holder = bytes(lease.data)
             released = holder.startswith(_RELEASED)
-            parts = holder.removeprefix(_RELEASED).decode(errors="replace").split(":")
+            holder_id = holder.removeprefix(_RELEASED).decode(errors="replace")
+            parts = holder_id.split(":")
             host, pid = (parts[0], parts[1]) if len(parts) >= 2 else (parts[0], "")
             expiry = dt.timedelta(seconds=rt.settings.analysis_lease_seconds)
             live = not released and lease.updated_at > now - expiry
@@ -902,6 +906,7 @@ def pipeline_status(rt: Runtime) -> dict[str, Any]:
                 {
                     "host": host,
                     "pid": int(pid) if pid.isdigit() else None,
+                    "id": holder_id,
                     "state": "working" if live else ("idle" if released else "expired"),
                     "last_seen": lease.updated_at.isoformat(),
                     "lease": True,
@@ -909,12 +914,13 @@ def pipeline_status(rt: Runtime) -> dict[str, Any]:
             )
     from yuqing.analysis import stream
 
-    holder_pid = workers[0]["pid"] if workers and workers[0]["state"] == "working" else None
+    # A worker's heartbeat is the lease holder's row only under the very same identity: containers
+    # on the host network share the host name, and each may run yuqing as the same pid.
     for row in stream.worker_rows(rt):
-        if workers and row["pid"] == workers[0]["pid"] and row["host"] == workers[0]["host"]:
+        if workers and row["id"] == holder_id:
             workers[0].update({k: v for k, v in row.items() if k in ("analysed",)})
             continue
-        row["lease"] = row["pid"] == holder_pid
+        row["lease"] = False
         workers.append(row)
     out: dict[str, Any] = {
         "mode": "nats" if rt.settings.nats_url else "embedded",

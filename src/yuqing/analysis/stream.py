@@ -28,10 +28,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -279,8 +276,8 @@ class Worker:
         self._rt = rt
         self._link = link
         self._tick = tick if tick is not None else rt.settings.analysis_tick_seconds
-        self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pipeline = AnalysisPipeline(rt, keep_lease=True)
+        self.identity = self.pipeline.identity  # its heartbeat names the lease it holds
         self.analysed = 0
         self._unacked: list[Any] = []
         self._stop = threading.Event()
@@ -398,6 +395,7 @@ def worker_rows(rt: Runtime) -> list[dict[str, Any]]:
                 {
                     "host": host,
                     "pid": int(pid) if pid.isdigit() else None,
+                    "id": row.name.removeprefix(WORKER_PREFIX),
                     "state": info.get("state", "working"),
                     "analysed": int(info.get("analysed", 0)),
                     "last_seen": row.updated_at.isoformat(),
