@@ -30,6 +30,7 @@ from yuqing.analysis import stream, topics
 from yuqing.analysis.models import AnalysisQueue, Event, PostAnalysis
 from yuqing.analysis.pipeline import AnalysisPipeline, pipeline_status
 from yuqing.cli.main import app
+from yuqing.db import transaction
 from yuqing.ingest.models import Post
 from yuqing.runtime import Runtime, open_runtime
 from yuqing.settings import get_settings, load_settings
@@ -325,3 +326,28 @@ def test_a_worker_behind_a_long_stream_holds_few_announcements_and_acks_them_all
         worker.pipeline.release()
     finally:
         link.close()
+
+
+def test_the_announcer_reads_only_the_unannounced_posts_however_many_wait(rt: Runtime) -> None:
+    """With 50,000 announced posts still waiting for a worker, the oldest unannounced ones come from
+    the partial index of only those; an index on `announced_at` made PostgreSQL walk the primary key
+    past every announced post, on every tick of the announcer."""
+    from sqlalchemy import text
+
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("the plan in question is PostgreSQL's")
+    with transaction(rt.sessions) as session:
+        session.execute(
+            text(
+                "INSERT INTO analysis_queue (post_id, queued_at, announced_at) "
+                "SELECT g, now(), CASE WHEN g <= 50000 THEN now() END FROM generate_series(1, 60000) g"
+            )
+        )
+        session.execute(text("ANALYZE analysis_queue"))
+    statement = stream.unannounced(2000)
+    with rt.engine.connect() as conn:
+        compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(conn.execute(text(f"EXPLAIN {compiled}")).scalars())
+        first = list(conn.execute(statement).scalars())
+    assert "ix_analysis_queue_unannounced" in plan, plan
+    assert first[:3] == [50001, 50002, 50003] and len(first) == 2000

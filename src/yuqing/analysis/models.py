@@ -141,7 +141,16 @@ class AnalysisQueue(Base):
     batch that analyses it removes it in the same transaction."""
 
     __tablename__ = "analysis_queue"
-    __table_args__ = (Index("ix_analysis_queue_announced", "announced_at"),)
+    # The announcer's question, the oldest posts not announced yet, from an index of only those
+    # (migration 0019): an index on `announced_at` made PostgreSQL walk every announced post.
+    __table_args__ = (
+        Index(
+            "ix_analysis_queue_unannounced",
+            "post_id",
+            postgresql_where=sql_text("announced_at IS NULL"),
+            sqlite_where=sql_text("announced_at IS NULL"),
+        ),
+    )
 
     post_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 
 from yuqing.analysis.models import AnalysisQueue, PipelineState
 from yuqing.background import PeriodicWorker
@@ -197,18 +197,21 @@ def post_ids_of(message: Any) -> list[int]:
         return []
 
 
+def unannounced(limit: int) -> Select[int]:
+    """The oldest queued posts not announced yet (from the partial index of only those)."""
+    return (
+        select(AnalysisQueue.post_id)
+        .where(AnalysisQueue.announced_at.is_(None))
+        .order_by(AnalysisQueue.post_id)
+        .limit(limit)
+    )
+
+
 def announce(rt: Runtime, link: NatsLink, limit: int = 2000) -> int:
     """Publish the queued posts not announced yet (oldest first); returns how many. Raises
     :class:`StreamError` when NATS is unreachable: they stay unannounced, to go out next time."""
     with rt.sessions() as session:
-        ids = list(
-            session.scalars(
-                select(AnalysisQueue.post_id)
-                .where(AnalysisQueue.announced_at.is_(None))
-                .order_by(AnalysisQueue.post_id)
-                .limit(limit)
-            )
-        )
+        ids = list(session.scalars(unannounced(limit)))
     if not ids:
         return 0
     link.publish(ids)
