@@ -146,3 +146,26 @@ def test_postgres_backup_and_restore(rt: Runtime, settings: Settings, tmp_path: 
     with rt.engine.begin() as conn:
         assert conn.exec_driver_sql(f"SELECT v FROM {other}.keep").scalar_one() == "theirs"
         conn.exec_driver_sql(f"DROP SCHEMA {other} CASCADE")
+
+
+def test_doctor_checks_each_listed_bridge(settings: Settings) -> None:
+    """An RSSHub or WeWe RSS listed in bridge_instances answers (any HTTP status), or the doctor
+    says it cannot be reached and what to check; private addresses stay refused for the rest."""
+    from tests.ingest.httpserver import LocalHTTPServer, Reply
+
+    hub = LocalHTTPServer().start()
+    try:
+        hub.routes["/"] = Reply(200, {"Content-Type": "text/html"}, b"<title>Welcome to RSSHub!</title>")
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+        listed = settings.model_copy(
+            update={"allow_private_addresses": False, "bridge_instances": [hub.url(""), closed]}
+        )
+        bridges = [c for c in run_checks(listed, today=dt.date(2026, 12, 4)) if c.name == "桥接服务"]
+    finally:
+        hub.stop()
+    assert [c.status for c in bridges] == ["ok", "fail"]
+    assert bridges[0].detail == f"{hub.url('')} 可访问（HTTP 200）"
+    assert closed in bridges[1].detail and "bridge_instances" in bridges[1].fix
+    assert not [c for c in run_checks(settings, today=dt.date(2026, 12, 4)) if c.name == "桥接服务"]

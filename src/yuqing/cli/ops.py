@@ -1,7 +1,8 @@
 """Operations commands: `yuqing doctor` (what is missing), `yuqing backup` and `yuqing restore`.
 
 `doctor` checks what an office's IT person would otherwise find out the hard way: the database and
-its migrations, the Chinese font of PDF reports, the mail server and robot channels, the holiday
+its migrations, the Chinese font of PDF reports, the mail server and robot channels, the listed
+RSSHub / WeWe RSS bridges, the holiday
 schedule of this year and next (deadlines run on working days), and free disk space. Each line
 says what is wrong and how to fix it; the exit status is 1 when something must be fixed.
 
@@ -52,7 +53,7 @@ class Check:
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出检查结果。")] = False,
 ) -> None:
-    """检查运行环境：数据库与迁移、中文字体、邮件与机器人通道、节假日数据、磁盘空间，并说明如何修复。"""
+    """检查运行环境：数据库与迁移、中文字体、邮件与机器人通道、桥接服务、节假日数据、磁盘空间，并说明如何修复。"""
     try:
         settings = load_settings()
     except Exception as exc:
@@ -79,6 +80,7 @@ def run_checks(settings: Settings, *, today: dt.date | None = None) -> list[Chec
     checks.append(database)
     checks.append(_fonts(settings))
     checks.append(_smtp(settings))
+    checks.extend(_bridges(settings))
     reachable = database.status != "fail"
     if reachable:
         checks.append(_robots(settings))
@@ -160,6 +162,36 @@ def _smtp(settings: Settings) -> Check:
             "检查 smtp_host、smtp_port 与网络",
         )
     return Check("邮件服务器", "ok", f"{settings.smtp_host}:{settings.smtp_port} 可连接")
+
+
+def _bridges(settings: Settings) -> list[Check]:
+    """Each RSSHub / WeWe RSS listed in `bridge_instances` answers its home page (any HTTP answer:
+    RSSHub's home answers even with an access key; what a route needs is the source's business)."""
+    from dataclasses import replace
+
+    from yuqing.ingest.fetcher import Fetcher, FetchError, HTTPStatusError
+    from yuqing.ingest.service import fetch_policy
+
+    checks: list[Check] = []
+    policy = replace(fetch_policy(settings), connect_timeout=3.0, read_timeout=3.0, total_timeout=5.0)
+    with Fetcher(policy) as fetcher:
+        for origin in settings.bridge_instances:
+            try:
+                status = fetcher.get(origin + "/").status
+            except HTTPStatusError as exc:
+                status = exc.status
+            except FetchError as exc:
+                checks.append(
+                    Check(
+                        "桥接服务",
+                        "fail",
+                        f"{origin} 无法访问（{exc.reason}）",
+                        "检查 RSSHub / WeWe RSS 是否在运行，bridge_instances 中的地址与端口是否正确",
+                    )
+                )
+                continue
+            checks.append(Check("桥接服务", "ok", f"{origin} 可访问（HTTP {status}）"))
+    return checks
 
 
 def _robots(settings: Settings) -> Check:
