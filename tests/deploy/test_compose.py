@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,42 @@ def service_env(service: dict[str, Any], pg_url: str, nats_url: str, port: int) 
     return env
 
 
+def deliver_hospital_posts(base: str, source_id: int, token: str, prefix: str) -> httpx.Response:
+    """Three posts about one hospital incident to the webhook of a running `yuqing serve`."""
+    posts = [
+        {
+            "id": f"{prefix}{i}",
+            "text": f"{HOSPITAL}（第{i}条）",
+            "published_at": f"2026-11-20T08:{i:02d}:00+08:00",
+        }
+        for i in range(3)
+    ]
+    answer = httpx.post(
+        f"{base}/api/v1/webhooks/{source_id}",
+        content=json.dumps(posts, ensure_ascii=False).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def wait_until_analysed(pg_url: str, count: int, deadline: float, check: Callable[[], None]) -> None:
+    """Until `count` posts are analysed in the database, calling `check` (it asserts the services
+    still run) between looks; fails past `deadline` (time.monotonic)."""
+    engine = create_engine(pg_url)
+    try:
+        analysed = 0
+        while analysed < count:
+            assert time.monotonic() < deadline, f"{analysed} of {count} posts analysed"
+            check()
+            time.sleep(0.2)
+            with engine.connect() as conn:
+                analysed = conn.execute(select(func.count()).select_from(PostAnalysis)).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def cli(service: dict[str, Any]) -> list[str]:
     """The service's command, run by this Python's yuqing (the image's entry point is `yuqing`)."""
     return [sys.executable, "-m", "yuqing", *service["command"]]
@@ -177,34 +213,13 @@ def test_the_compose_services_take_a_webhook_post_to_its_analysis(pg_url: str, t
             assert time.monotonic() < deadline, "yuqing serve did not answer"
             time.sleep(0.2)
 
-        posts = [
-            {
-                "id": f"c{i}",
-                "text": f"{HOSPITAL}（第{i}条）",
-                "published_at": f"2026-11-20T08:{i:02d}:00+08:00",
-            }
-            for i in range(3)
-        ]
-        answer = httpx.post(
-            f"{base}/api/v1/webhooks/{source.id}",
-            content=json.dumps(posts, ensure_ascii=False).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
+        answer = deliver_hospital_posts(base, source.id, token, "c")
         assert answer.json()["new"] + answer.json()["near_duplicate"] == 3  # copies are posts too
 
-        engine = create_engine(pg_url)
-        try:
-            analysed = 0
-            while analysed < 3:
-                assert time.monotonic() < deadline + 60, f"{analysed} of 3 posts analysed"
-                assert all(p.poll() is None for p in running[1:]), "a worker exited"
-                time.sleep(0.2)
-                with engine.connect() as conn:
-                    analysed = conn.execute(select(func.count()).select_from(PostAnalysis)).scalar_one()
-        finally:
-            engine.dispose()
+        def workers_alive() -> None:
+            assert all(p.poll() is None for p in running[1:]), "a worker exited"
+
+        wait_until_analysed(pg_url, 3, deadline + 60, workers_alive)
 
         status = subprocess.run(
             [sys.executable, "-m", "yuqing", "pipeline", "status", "--json"],

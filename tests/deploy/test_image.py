@@ -23,12 +23,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
 
-from tests.analysis.test_pipeline import HOSPITAL, setup_topics
+from tests.analysis.test_pipeline import setup_topics
 from tests.analysis.test_worker import NATS_SERVER, PrivateNats
-from tests.deploy.test_compose import ROOT, service_env, yuqing_services
-from yuqing.analysis.models import PostAnalysis
+from tests.deploy.test_compose import (
+    ROOT,
+    deliver_hospital_posts,
+    service_env,
+    wait_until_analysed,
+    yuqing_services,
+)
 from yuqing.ingest import service
 from yuqing.runtime import open_runtime
 from yuqing.settings import load_settings
@@ -133,31 +137,8 @@ def test_the_image_runs_the_compose_services_as_uid_10001_with_fonts(
                 pass
             assert time.monotonic() < deadline, docker("logs", "--tail", "40", web).stderr
             time.sleep(0.5)
-        posts = [
-            {
-                "id": f"i{i}",
-                "text": f"{HOSPITAL}（第{i}条）",
-                "published_at": f"2026-11-20T08:{i:02d}:00+08:00",
-            }
-            for i in range(3)
-        ]
-        answer = httpx.post(
-            f"{base}/api/v1/webhooks/{source.id}",
-            content=json.dumps(posts, ensure_ascii=False).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
-        engine = create_engine(pg_url)
-        try:
-            analysed = 0
-            while analysed < 3:
-                assert time.monotonic() < deadline + 60, f"{analysed} of 3 posts analysed"
-                time.sleep(0.5)
-                with engine.connect() as conn:
-                    analysed = conn.execute(select(func.count()).select_from(PostAnalysis)).scalar_one()
-        finally:
-            engine.dispose()
+        deliver_hospital_posts(base, source.id, token, "i")
+        wait_until_analysed(pg_url, 3, deadline + 60, lambda: None)
 
         status = docker("exec", web, "yuqing", "pipeline", "status", "--json")
         assert status.returncode == 0, status.stderr
