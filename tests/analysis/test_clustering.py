@@ -502,3 +502,83 @@ def test_a_snapshot_keeps_each_events_newest_posts_and_old_links_can_be_restored
     assert restored.add(Post("late", "再转", at(40), root_id="p0", join_only=True)) == first
     assert not restored.relink("p0", "ev-000000000000")  # no such open event
     assert restored.event(first or "", with_posts=False).post_ids == []  # type: ignore[union-attr]
+
+
+# ---- a closed event flaring up again ---------------------------------------------------------------
+
+# real CED originals: the incident of 2012-09-10 and its re-shares weeks and months later
+NINGBO = [
+    "9月10 日。宁波妇儿医院今天下午1点48分，一妇女及一婴儿在住院楼跳楼，后抢救无效死亡。"
+    "具体情况公安部门正在调查。"
+    "妇女因小孩病重，加上负担不起昂贵的医疗费，带着仅四个月的宝宝从12楼跳楼身亡。",
+    "【清晨，为母女点灯】昨下午1时48分，宁波妇儿医院，一位母亲抱着她四个月的女儿从住院部12楼跳下，抢救无效[泪]"
+    "告别太阳。母亲因女儿病重，负担不起？在感叹医费猛于虎的今天，生命却如此脆弱！",
+    "人间惨剧：今天下午约14点，宁波妇儿医院，一妇女携带一婴儿在住院楼跳楼，后抢救无效死亡。具体情况有关部门正在调查。"
+    "据现场网友称妇女因小孩病重，加上负担不起昂贵的医疗费，带着刚满月的宝宝从12楼跳楼身亡。",
+]
+NINGBO_AGAIN = (
+    "换个国家，这件事大概能拉下一个总统，解散一个内阁，催生一个制度。在天朝，只能换得几人围观，几声叹息。"
+    "今下午1点多，宁波妇幼医院一妇女因负担不起医治孩子的高昂医药费，怀抱仅4个月大的宝宝在住院楼跳楼自杀，"
+    "经抢救无效死亡。——全民医保，何时来到？"
+)
+
+# another story of the city: it moves the clock past the window and closes the incident's event
+AIRPORT = "宁波栎社机场今天新开通飞往大阪的国际航线，每周三班，机票已经开售。"
+
+
+def _ningbo(c: EventClusterer) -> str:
+    ids = {c.add(Post(f"n{i}", text, at(i), topic="t")) for i, text in enumerate(NINGBO)}
+    assert len(ids) == 1
+    return ids.pop() or ""
+
+
+def test_a_closed_incident_reported_again_months_later_flares_up_in_its_own_event() -> None:
+    c = EventClusterer(detect_duplicates=False)
+    first = _ningbo(c)
+    later = at(35 * 24 * 60)
+    other = c.add(Post("x", AIRPORT, later, topic="t"))
+    assert other != first and [e.id for e in c.drain_closed()] == [first] and not c.is_open(first)
+    # a re-share naming the same hospital (妇幼 = 妇儿) and the story's words: the old event again
+    assert c.add(Post("again", NINGBO_AGAIN, later, topic="t")) == first
+    assert c.is_open(first) and not c.joined_late("again")
+    info = c.event(first)
+    assert info is not None and info.size == 4 and info.open
+    assert info.first_seen == at(0) and info.last_seen == later
+    # a repost of one of its first posts now joins the open event, not late
+    assert c.add(Post("r", "又看到这条，心酸", later, topic="t", root_id="n0")) == first
+    assert not c.joined_late("r")
+
+
+def test_other_incidents_of_the_same_hospital_or_city_start_their_own_events() -> None:
+    c = EventClusterer(detect_duplicates=False)
+    first = _ningbo(c)
+    later = at(60 * 24 * 60)
+    c.add(Post("x", AIRPORT, later, topic="t"))
+    c.drain_closed()
+    stories = [
+        # the same hospital, another story: too few of the incident's words
+        "宁波妇儿医院新院区今天正式开诊，设置床位800张，市民可以通过微信预约挂号。",
+        # the same city, another incident: a place alone needs four of its words
+        "宁波一小区昨晚发生火灾，一名老人被困家中，消防员破门救出，目前已送医。",
+        # another hospital of the city: its name conflicts with the event's
+        "宁波第一医院一名患者家属投诉误诊，称孩子病重却被当作感冒，医院表示正在调查。",
+    ]
+    for i, text in enumerate(stories):
+        assert c.add(Post(f"s{i}", text, later + dt.timedelta(minutes=i), topic="t")) not in (None, first)
+    assert not c.is_open(first)
+    # another topic (or drill scope) never reopens it
+    assert c.add(Post("o", NINGBO_AGAIN, later, topic="u")) != first
+
+
+def test_a_restored_clusterer_still_knows_the_closed_events_that_may_flare_up() -> None:
+    c = EventClusterer(detect_duplicates=False)
+    first = _ningbo(c)
+    later = at(35 * 24 * 60)
+    c.add(Post("x", AIRPORT, later, topic="t"))
+    restored = EventClusterer.restore(c.snapshot())
+    assert restored.add(Post("again", NINGBO_AGAIN, later, topic="t")) == first
+    # and one that has gone quiet for more than 400 days is forgotten
+    c2 = EventClusterer.restore(c.snapshot())
+    much_later = at(500 * 24 * 60)
+    c2.add(Post("y", AIRPORT.replace("大阪", "首尔"), much_later, topic="t"))
+    assert c2.add(Post("again", NINGBO_AGAIN, much_later, topic="t")) != first

@@ -369,3 +369,47 @@ def test_pipeline_status_counts_the_backlog_and_names_the_worker(rt: Runtime) ->
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["analysed"] == 3
+
+
+def _gulou_rows(prefix: str, day: str, texts: list[str]) -> list[dict[str, object]]:
+    return [
+        {"id": f"{prefix}{i}", "text": text, "published_at": f"{day}T{8 + i:02d}:00:00+08:00"}
+        for i, text in enumerate(texts)
+    ]
+
+
+GULOU = [
+    HOSPITAL,
+    "南京鼓楼医院一名产妇在剖腹产手术中死亡，家属质疑麻醉用药，在医院门口拉横幅讨说法。",
+    "【南京一产妇手术中死亡】南京鼓楼医院产科一名产妇手术中死亡，家属拉横幅讨说法，卫健委已介入调查。",
+]
+GULOU_AGAIN = (
+    "两个月过去了，南京鼓楼医院那位手术中死亡的产妇，家属还在等一个说法，横幅拉了又拉，医院依旧沉默。"
+)
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_an_incident_reported_again_months_later_reopens_its_event(rt: Runtime, one_batch: bool) -> None:
+    """The same incident resurfacing after its event closed is that event flaring up (its grade,
+    case and alert continue), not a new incident graded from nothing."""
+    setup_topics(rt)
+    first = _gulou_rows("g", "2026-09-01", GULOU)
+    again = _gulou_rows("a", "2026-11-20", [GULOU_AGAIN])
+    other = _gulou_rows("o", "2026-11-20", ["南京一所学校食堂被投诉饭菜变质，学生腹泻，学校称已整改。"])
+    if one_batch:
+        load(rt, first + other + again)
+    else:
+        load(rt, first, "a.jsonl")
+        AnalysisPipeline(rt).run()
+        load(rt, other + again, "b.jsonl")
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        events = {e.title: e for e in session.scalars(select(Event))}
+        assert len(events) == 2, list(events)
+        [reopened] = [e for e in events.values() if "鼓楼" in e.title]
+        assert reopened.post_count == 4 and reopened.status == "open"
+        assert reopened.last_seen.date().isoformat() == "2026-11-20"
+        assert reopened.metrics["posts"] == 4
+        by_post = dict(session.execute(select(PostAnalysis.post_id, PostAnalysis.event_id)).all())
+        ids = dict(session.execute(select(Post.external_id, Post.id)).all())
+        assert by_post[ids["a0"]] == by_post[ids["g0"]] == reopened.id

@@ -409,7 +409,9 @@ class AnalysisPipeline:
             self.stage_cluster(posts)
             # Events this batch closed (a later post moved the clock past their window) are no
             # longer open in the clusterer; their final state comes from the drained list.
-            closed = {info.id: info for info in self._clusterer.drain_closed()}
+            # One that flared up again later in the batch (reopened) is open, not closed.
+            drained = self._clusterer.drain_closed()
+            closed = {info.id: info for info in drained if not self._clusterer.is_open(info.id)}
         with transaction(self._rt.sessions) as session:
             with timed("analysis.cluster"):
                 touched = self._store(session, posts, closed)
