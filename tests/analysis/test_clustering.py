@@ -582,3 +582,15 @@ def test_a_restored_clusterer_still_knows_the_closed_events_that_may_flare_up() 
     much_later = at(500 * 24 * 60)
     c2.add(Post("y", AIRPORT.replace("大阪", "首尔"), much_later, topic="t"))
     assert c2.add(Post("again", NINGBO_AGAIN, much_later, topic="t")) != first
+
+
+def test_a_report_naming_the_incidents_hospital_finds_its_open_event_when_its_words_grew_common() -> None:
+    """A story's words (负担不起, 抢救无效, 住院楼) grow common in its topic as other incidents use
+    them; a later report that names its hospital again must still join it, not start another."""
+    c = EventClusterer(detect_duplicates=False)
+    first = _ningbo(c)
+    cities = ["杭州", "温州", "绍兴", "嘉兴", "湖州", "金华", "衢州", "台州", "丽水", "舟山"]
+    for i, city in enumerate(cities * 2):
+        text = f"{city}第{i + 1}人民医院一名妇女负担不起医药费，抱着4个月大的宝宝从住院楼跳楼，抢救无效死亡。"
+        assert c.add(Post(f"o{i}", text, at(60 + i), topic="t")) != first
+    assert c.add(Post("again", NINGBO_AGAIN, at(24 * 60), topic="t")) == first

@@ -691,15 +691,16 @@ class EventClusterer:
                 (word, part_df.get(word, 0)) for word in idf if len(word) >= 2 and word not in common
             ]
             specific = [(word, 0 if log(n + 1.0) <= cut else n) for word, n in candidates]
+            anchor = _Anchor.of(post.text, named, vec, [word for word, _ in candidates]) if named else None
             best, _ = part.best(
                 t,
                 open_after,
                 {word: vec[word] for word, v in idf.items() if v >= idf_min},
-                self._evidence_rejecter(part.events, named, specific),
+                self._evidence_rejecter(part.events, named, specific, anchor),
             )
             slot = best
-            if slot < 0 and named and self._dormant_keys:
-                slot = self._revive(part, topic, post.text, named, vec, [word for word, _ in candidates])
+            if slot < 0 and self._dormant_keys:
+                slot = self._revive(part, topic, anchor)
         if slot < 0:
             if sum(1 for v in idf.values() if v >= self.idf_min) < self.weights.seed_words:
                 # chatter with nothing to tell (「太可怕了」, 「@某某」): counted, never an event
@@ -729,10 +730,17 @@ class EventClusterer:
         part.docs += 1.0
 
     def _evidence_rejecter(
-        self, events: list[_Event | None], named: Sequence[Entity], specific: Sequence[tuple[str, int]]
+        self,
+        events: list[_Event | None],
+        named: Sequence[Entity],
+        specific: Sequence[tuple[str, int]],
+        anchor: _Anchor | None = None,
     ) -> Callable[[int], bool]:
         """Events a post may not join through the score: those naming other entities, and those
-        whose core shares fewer than ``specific_words`` of the post's specific words."""
+        whose core shares fewer than ``specific_words`` of the post's specific words, unless the
+        post is anchored in the event by its main entity (``_Anchor``): the story's words grow
+        common in its topic while it runs for weeks, and a report naming its hospital again
+        must still find it."""
         conflict = _rejecter(events, named) if named else None
         need, share = self.weights.specific_words, self.weights.held_share
 
@@ -749,7 +757,7 @@ class EventClusterer:
                     found += 1
                     if found >= need:
                         return False
-            return True
+            return anchor is None or anchor.strength(ev) < 0.0
 
         return reject
 
@@ -760,15 +768,7 @@ class EventClusterer:
         ev = self._event(event_id)
         return None if ev.entities and conflicts(named, _main_entities(ev)) else event_id
 
-    def _revive(
-        self,
-        part: _Partition,
-        topic: str,
-        text: str,
-        named: Sequence[Entity],
-        vec: dict[str, float],
-        words: list[str],
-    ) -> int:
+    def _revive(self, part: _Partition, topic: str, anchor: _Anchor | None) -> int:
         """Reopen a closed event of ``topic`` that this post reports again, and return its slot
         (-1: none).  The same incident resurfaces weeks or months later: an account posts the old
         report again (「换个国家，这件事大概能拉下一个总统…宁波妇幼医院一妇女…跳楼」), a paper
@@ -776,36 +776,17 @@ class EventClusterer:
         it were a new incident; it is the old one flaring up (the plan's 反弹), with its history,
         its case and its alert.
 
-        Evidence: the post names a main entity of the closed event — a hospital, school,
-        company or office, or else a place below a province — and none that conflicts with its
-        main entities; and it shares enough of the event's theme words (specific words named
-        twice in its core), not counting the words of the names (「宁波」「妇儿」 prove nothing
-        twice) or of @mentions, at a high enough cosine with its core: 3 words at 0.05 or 2 at
-        0.3 with a unit named, 4 at 0.2 with a place only (``_REVIVE_UNIT``, ``_REVIVE_PLACE``;
-        on the CED dev file, 41 flare-ups, 8 of them wrong with looser rules, of which these
-        keep 2).  The best such event by cosine wins."""
-        strong: dict[str, bool] = {}
-        for key in _revival_keys(named):
-            unit = key.split("|", 1)[0] in _REVIVE_KINDS
-            for event_id in self._dormant_keys.get(key, ()):
-                strong[event_id] = strong.get(event_id, False) or unit
-        if not strong:
+        Evidence: ``_Anchor`` (the incident's own hospital, school, company, office or place and
+        its words); the best such event by cosine wins."""
+        if anchor is None:
             return -1
-        names = [e.name for e in named]
-        mentioned = set(tokens(" ".join(_MENTION_RE.findall(text)))) if "@" in text else set()
-        own = [word for word in words if word not in mentioned and not any(word in name for name in names)]
+        found = set().union(*(self._dormant_keys.get(key, ()) for key in anchor.keys))
         best: _Event | None = None
         best_cos = 0.0
-        for event_id, unit in strong.items():
+        for event_id in found:
             ev = self._dormant[event_id]
-            if ev.topic != topic or conflicts(named, _main_entities(ev)):
-                continue
-            theme = ev.theme
-            shared = sum(1 for word in own if theme.get(word, 0) >= 2)
-            centroid = ev.centroid
-            cos = sum(v * centroid.get(word, 0.0) for word, v in vec.items()) / (math.sqrt(ev.norm2) or 1.0)
-            enough = any(shared >= n and cos >= c for n, c in (_REVIVE_UNIT if unit else _REVIVE_PLACE))
-            if enough and cos > best_cos:
+            cos = anchor.strength(ev) if ev.topic == topic else -1.0
+            if cos > best_cos:
                 best, best_cos = ev, cos
         if best is None:
             return -1
@@ -1090,6 +1071,48 @@ def _rejecter(events: list[_Event | None], named: Sequence[Entity]) -> Callable[
         return ev is not None and bool(ev.entities) and conflicts(named, _main_entities(ev))
 
     return reject
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchor:
+    """What ties a post to an event by the incident's own entity: the post names a main entity of
+    the event — a hospital, school, company or office, or else a place below a province — and
+    none that conflicts with its main entities, and it shares enough of the event's theme words
+    (specific words named twice in its core), not counting the words of the names (「宁波」「妇儿」
+    prove nothing twice) or of @mentions, at a high enough cosine with its core: 3 words at 0.05
+    or 2 at 0.3 with a unit named, 4 at 0.2 with a place only (``_REVIVE_UNIT``,
+    ``_REVIVE_PLACE``; on the CED dev file, 41 flare-ups, 8 of them wrong with looser rules, of
+    which these keep 2)."""
+
+    named: Sequence[Entity]
+    keys: dict[str, bool]  # revival key -> whether it names a unit (not a place)
+    own: list[str]  # the post's specific words outside names and @mentions
+    vec: dict[str, float]
+
+    @classmethod
+    def of(
+        cls, text: str, named: Sequence[Entity], vec: dict[str, float], words: list[str]
+    ) -> _Anchor | None:
+        keys = {key: key.split("|", 1)[0] in _REVIVE_KINDS for key in _revival_keys(named)}
+        if not keys:
+            return None
+        names = [e.name for e in named]
+        mentioned = set(tokens(" ".join(_MENTION_RE.findall(text)))) if "@" in text else set()
+        own = [word for word in words if word not in mentioned and not any(word in name for name in names)]
+        return cls(named, keys, own, vec)
+
+    def strength(self, ev: _Event) -> float:
+        """The post's cosine with the event's core when the evidence is enough, else -1."""
+        main = _main_entities(ev)
+        shared_keys = [self.keys[key] for key in _revival_keys(main) if key in self.keys]
+        if not shared_keys or conflicts(self.named, main):
+            return -1.0
+        theme = ev.theme
+        shared = sum(1 for word in self.own if theme.get(word, 0) >= 2)
+        centroid = ev.centroid
+        cos = sum(v * centroid.get(word, 0.0) for word, v in self.vec.items()) / (math.sqrt(ev.norm2) or 1.0)
+        rules = _REVIVE_UNIT if any(shared_keys) else _REVIVE_PLACE
+        return cos if any(shared >= n and cos >= c for n, c in rules) else -1.0
 
 
 def _revival_keys(entities: Iterable[Entity]) -> list[str]:
