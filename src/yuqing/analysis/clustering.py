@@ -809,9 +809,10 @@ class EventClusterer:
         keys = _revival_keys(_main_entities(ev))
         if not keys:
             return
-        top = heapq.nlargest(_DORMANT_WORDS, ev.centroid.items(), key=lambda kv: kv[1])
-        centroid = dict(top)
+        # its strongest words and its theme words: a report again is scored against the story
         theme = {word: n for word, n in ev.theme.items() if n >= 2}
+        centroid = dict(heapq.nlargest(_DORMANT_WORDS, ev.centroid.items(), key=lambda kv: kv[1]))
+        centroid.update((word, ev.centroid[word]) for word in theme if word in ev.centroid)
         kept = replace(
             ev,
             centroid=centroid,
