@@ -594,3 +594,19 @@ def test_a_report_naming_the_incidents_hospital_finds_its_open_event_when_its_wo
         text = f"{city}第{i + 1}人民医院一名妇女负担不起医药费，抱着4个月大的宝宝从住院楼跳楼，抢救无效死亡。"
         assert c.add(Post(f"o{i}", text, at(60 + i), topic="t")) != first
     assert c.add(Post("again", NINGBO_AGAIN, at(24 * 60), topic="t")) == first
+
+
+def test_a_link_restored_into_a_reopened_event_still_leads_to_it_after_it_closes_again() -> None:
+    """The pipeline relinks old posts of a reopened event (the snapshot forgot them); when the
+    event closes again, a repost of such a post joins it late (it once raised a KeyError)."""
+    c = EventClusterer(detect_duplicates=False)
+    first = _ningbo(c)
+    later = at(35 * 24 * 60)
+    c.add(Post("x", AIRPORT, later, topic="t"))
+    assert c.add(Post("again", NINGBO_AGAIN, later, topic="t")) == first
+    assert c.relink("n1", first, "t") and c.knows("n1")
+    much_later = later + dt.timedelta(days=10)
+    c.add(Post("y", AIRPORT.replace("大阪", "首尔"), much_later, topic="t"))
+    assert not c.is_open(first) and not c.knows("n1")
+    assert c.add(Post("late", "又有人转了", much_later, topic="t", root_id="n1")) == first
+    assert c.joined_late("late")

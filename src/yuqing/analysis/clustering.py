@@ -558,7 +558,9 @@ class EventClusterer:
             if topic is not None:
                 self._remember_closed(post_id, event_id, topic)
             return False
-        self._post_event[post_id] = event_id
+        if self._post_event.get(post_id) != event_id:
+            self._post_event[post_id] = event_id
+            self._event(event_id).posts.append(post_id)  # so that closing it moves the link along
         return True
 
     def joined_late(self, post_id: str) -> bool:
@@ -580,7 +582,7 @@ class EventClusterer:
     def _late_event(self, linked: str, topic: str, open_after: float) -> str | None:
         """The closed (or idle) event of a linked post, if a post of ``topic`` may join it."""
         found = self._post_event.get(linked)
-        if found is not None:
+        if found is not None and found in self._where:
             ev = self._event(found)
             if ev.last >= open_after:
                 return None  # open: not a late join (the topics differ)
