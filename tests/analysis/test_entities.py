@@ -102,3 +102,18 @@ def test_what_commenters_call_a_hospital_is_no_hospital() -> None:
     for text in ("严惩医院！", "黑心医院还我孩子", "这种学校早该关了", "哪家医院都一样"):
         assert [e for e in extract(text) if e.kind in ("hospital", "school")] == [], text
     assert extract("我要投诉南京鼓楼医院")[-1].name == "南京鼓楼医院"
+
+
+def test_what_a_commenter_says_before_the_suffix_is_no_name() -> None:
+    """Real comments (CED): the words before 医院/高中/厂 are the sentence, not a name; they made
+    「最不喜欢医院」 a main hospital of the 宁波 incident's event."""
+    for text in (
+        "[蜡烛]一种解脱了，望天堂安好无奈，最不喜欢医院，各种难！",
+        "好像高中老师都这样",
+        "往死里捅这些黑心厂家",
+        "我现在读什么大学都无所谓",
+        "那些黑心医院",
+    ):
+        assert [e for e in extract(text) if e.kind != "place"] == [], text
+    assert extract("杭州仁爱医院")[-1].name == "杭州仁爱医院"
+    assert extract("江苏新沂市棋盘中学")[-1].kind == "school"

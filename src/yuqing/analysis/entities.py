@@ -135,6 +135,8 @@ _GENERIC_OPENERS = (
     "小型",
     "涉事",
     "上述",
+    "这些",
+    "那些",
     "这",
     "那",
     "该",
@@ -152,6 +154,14 @@ _GENERIC_CORES = _words(
     # what commenters call a hospital or a school, not its name (「黑心医院」「严惩医院」)
     "黑心 无良 垃圾 破 烂 坑人 害人 严惩 整顿 查处 关闭 取缔 封杀 抵制 举报 投诉 谴责 这种 那种 什么 哪个 "
     "哪家 所有 任何 每个 全部 这些 那些 各种 好多 很多 许多 一些"
+)
+# A name never ends in what a commenter says about the place (「最不喜欢医院」「好像高中」
+# 「黑心厂家」): what is left before such a word is the sentence, not the name.
+_COMMENT_ENDINGS = tuple(
+    _words(
+        "喜欢 讨厌 好像 黑心 无良 坑人 害人 严惩 这种 那种 什么 哪个 哪家 这些 那些 各种 好多 很多 "
+        "许多 一些 所有 任何 每个"
+    )
 )
 # A place's function suffix that has nothing left before it is no place (「城市」「小区」).
 _PLACE_UNITS = {"县": "county", "区": "county", "市": "county", "镇": "town", "乡": "town"}
@@ -272,7 +282,7 @@ def _organisations(text: str, out: list[Entity]) -> None:
         suffix = m.group()
         kind = _KIND_OF[suffix]
         core = _strip_openers(_from_place(_left_name(text, m.start())))
-        if "某" in core or len(core) < 2 or core in _GENERIC_CORES:
+        if "某" in core or len(core) < 2 or core in _GENERIC_CORES or core.endswith(_COMMENT_ENDINGS):
             continue
         if kind == "office" and not _starts_with_place(core):
             continue
