@@ -7,6 +7,7 @@ import pytest
 
 from yuqing.analysis import entities
 from yuqing.analysis.entities import Entity, conflicts, extract
+from yuqing.analysis.regions import regions_in
 
 
 def names(text: str, kind: str) -> set[str]:
@@ -117,3 +118,20 @@ def test_what_a_commenter_says_before_the_suffix_is_no_name() -> None:
         assert [e for e in extract(text) if e.kind != "place"] == [], text
     assert extract("杭州仁爱医院")[-1].name == "杭州仁爱医院"
     assert extract("江苏新沂市棋盘中学")[-1].kind == "school"
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("美国佛罗里达州的海豚集体搁浅", set()),
+        ("祝广大同胞新年快乐，大同小异的祝福", set()),
+        ("只有法治才能长治久安，做事四平八稳", set()),
+        ("孙中山铜像立在中山东路口", set()),
+        ("这盒牛奶还没开封就过期了", set()),
+        ("四川达州城管打人", {"四川", "达州"}),
+        ("山西大同一煤矿透水", {"山西", "大同"}),
+    ],
+)
+def test_words_that_hold_a_city_name_name_no_place(text: str, places: set[str]) -> None:
+    assert {e.name for e in extract(text) if e.kind == "place"} == places
+    assert regions_in(text) == {p for p in places if p in ("四川", "山西")}

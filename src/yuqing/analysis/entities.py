@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import ahocorasick_rs
 
-from yuqing.analysis.regions import province_names
+from yuqing.analysis.regions import province_names, shadows
 
 __all__ = ["KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract"]
 
@@ -197,7 +197,9 @@ _NAME_CHAR_RE = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
 
 @lru_cache(maxsize=1)
 def _lexicon() -> tuple[ahocorasick_rs.AhoCorasick, list[tuple[str, str]], dict[str, str]]:
-    """The province and city automaton: per pattern (name, level), and city -> province."""
+    """The province and city automaton: per pattern (name, level), and city -> province.  The
+    shadows of ``regions`` (「佛罗里达州」「长治久安」) are patterns of level ``""``: they hide the city
+    inside them and are skipped by every reader (:func:`_place_spans`)."""
     names: list[str] = []
     info: list[tuple[str, str]] = []
     province_of: dict[str, str] = {}
@@ -208,16 +210,24 @@ def _lexicon() -> tuple[ahocorasick_rs.AhoCorasick, list[tuple[str, str]], dict[
             for form in (name, name + "省", name + "市"):
                 names.append(form)
                 info.append((name, level))
+    for shadow in shadows():
+        names.append(shadow)
+        info.append((shadow, ""))
     automaton = ahocorasick_rs.AhoCorasick(names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
     return automaton, info, province_of
 
 
+def _place_spans(text: str) -> list[tuple[int, int, int]]:
+    """(pattern index, start, end) of each lexicon place in ``text``, shadows left out."""
+    automaton, info, _prov = _lexicon()
+    return [m for m in automaton.find_matches_as_indexes(text) if info[m[0]][1]]
+
+
 def _strip_places(name: str) -> str:
     """「南京市第一医院」 -> 「南京第一医院」: 省/市 after a lexicon place dropped."""
-    automaton, _info, _prov = _lexicon()
     out: list[str] = []
     pos = 0
-    for _index, start, end in automaton.find_matches_as_indexes(name):
+    for _index, start, end in _place_spans(name):
         out.append(name[pos:start])
         matched = name[start:end]
         out.append(matched[:-1] if matched[-1] in "省市" and len(matched) > 2 else matched)
@@ -236,8 +246,7 @@ def _left_name(text: str, end: int) -> str:
     run = text[start:end]
     cut = [i for i, ch in enumerate(run) if ch in _STOP_CHARS]
     if cut:
-        automaton, _info, _prov = _lexicon()
-        inside = {i for _x, s, e in automaton.find_matches_as_indexes(run) for i in range(s, e)}
+        inside = {i for _x, s, e in _place_spans(run) for i in range(s, e)}
         cut = [i for i in cut if i not in inside]
     return run[cut[-1] + 1 :] if cut else run
 
@@ -245,8 +254,7 @@ def _left_name(text: str, end: int) -> str:
 def _from_place(run: str) -> str:
     """The run from its first lexicon place on (「家属投诉南京第一」 -> 「南京第一」): what stands
     before a place is the sentence, not the name."""
-    automaton, _info, _prov = _lexicon()
-    for _index, start, _end in automaton.find_matches_as_indexes(run):
+    for _index, start, _end in _place_spans(run):
         return run[start:]
     return run
 
@@ -264,8 +272,7 @@ def _strip_openers(core: str) -> str:
 
 
 def _starts_with_place(core: str) -> bool:
-    automaton, _info, _prov = _lexicon()
-    for _index, start, _end in automaton.find_matches_as_indexes(core):
+    for _index, start, _end in _place_spans(core):
         return start == 0
     unit = _UNIT_RE.search(core, 1)
     return unit is not None and unit.start() <= 4
@@ -302,8 +309,9 @@ def _places(text: str, out: list[Entity]) -> None:
     covered: list[tuple[int, int]] = []
     for index, start, end in automaton.find_matches_as_indexes(text):
         name, level = info[index]
-        out.append(Entity("place", name, level))
-        covered.append((start, end))
+        if level:
+            out.append(Entity("place", name, level))
+        covered.append((start, end))  # a shadow's 州 is no unit either
     for m in _UNIT_RE.finditer(text):
         left = m.start()
         if any(s <= left < e for s, e in covered):

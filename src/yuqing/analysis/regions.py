@@ -251,15 +251,41 @@ _PROVINCES: dict[str, tuple[str, ...]] = {
     "台湾": ("台湾", "台北", "高雄", "台中", "台南", "新北"),
 }
 
+# Words that hold a city name but name no place in China: a leftmost-longest match on one of them
+# hides the city inside (「佛罗里达州」 is no 达州, 「广大同胞」 no 大同, 「长治久安」 no 长治).
+# Found by reading the contexts of every city match in the CED dev file.
+# fmt: off
+_SHADOWS: tuple[str, ...] = (
+    "佛罗里达州", "德州扑克", "德州仪器", "北海道", "新北方", "新北京",
+    "大同胞", "大同学", "大同仁", "大同志", "大同事", "大同小异", "世界大同", "方大同",
+    "长治久安", "四平八稳", "玉树临风", "三明治", "哈密瓜", "和田玉", "和田碧玉", "和田白玉",
+    "夸下海口", "夸海口", "未开封", "没开封", "已开封", "开封后", "开封菜", "可乐山", "小沈阳",
+    "信阳光", "大理由", "大理论", "大理想", "伟大理", "海东青", "平安顺", "一天水", "两天水",
+    "天水滴", "身体安康", "幸福安康", "家人安康", "父母安康", "全家安康", "合家安康", "健康安康",
+    "纸白银", "白银暴", "白银价", "白银期货", "黄金白银", "金、白银", "白银市场", "白银ETF",
+    "踢中卫", "打中卫", "中卫储", "孙中山", "中山路", "中山东路", "中山西路", "中山南路",
+    "中山北路", "中山公园", "中山装", "中山陵", "中山大道",
+)
+# fmt: on
+
+
+def shadows() -> tuple[str, ...]:
+    """Words holding a city name that name no place (see `regions_in`)."""
+    return _SHADOWS
+
 
 @lru_cache(maxsize=1)
 def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[str]]:
+    """Province and city names, then the shadows (province ``""``)."""
     names: list[str] = []
     provinces: list[str] = []
     for province, spellings in _PROVINCES.items():
         for name in spellings:
             names.append(name)
             provinces.append(province)
+    for shadow in _SHADOWS:
+        names.append(shadow)
+        provinces.append("")
     return ahocorasick_rs.AhoCorasick(names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest), provinces
 
 
@@ -270,8 +296,11 @@ def province_names() -> Mapping[str, tuple[str, ...]]:
 
 
 def regions_in(text: str) -> set[str]:
-    """The provinces a (simplified) text mentions, directly or through one of their cities."""
+    """The provinces a (simplified) text mentions, directly or through one of their cities
+    (「佛罗里达州」 and the other shadows mention none)."""
     if not text:
         return set()
     automaton, provinces = _automaton()
-    return {provinces[index] for index, _start, _end in automaton.find_matches_as_indexes(text)}
+    found = {provinces[index] for index, _start, _end in automaton.find_matches_as_indexes(text)}
+    found.discard("")
+    return found
