@@ -114,10 +114,17 @@ def test_what_a_commenter_says_before_the_suffix_is_no_name() -> None:
         "往死里捅这些黑心厂家",
         "我现在读什么大学都无所谓",
         "那些黑心医院",
+        # a comment on the 新沂 school killing: its 「小学初中」 school split the story in two events
+        "从小学初中到高中，这种事见多了",
+        "同事亲眼见过医院这样收钱",
+        "产妇被赶出医院",
+        "这种人怎么能当市长",
+        "狗屁医院",
     ):
         assert [e for e in extract(text) if e.kind != "place"] == [], text
     assert extract("杭州仁爱医院")[-1].name == "杭州仁爱医院"
     assert extract("江苏新沂市棋盘中学")[-1].kind == "school"
+    assert extract("这种人怎么能当市长") == ()
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,9 @@ _SUFFIXES: dict[str, tuple[str, ...]] = {
         "局",
     ),
 }
+# Suffixes that name a level of schooling: a name that ends in one before another suffix lists
+# levels (「从小学初中到高中」), while 「清华大学附中」 and 「…学院附属小学」 are names.
+_SCHOOL_LEVELS = ("幼儿园", "小学", "中学", "初中", "高中", "中专", "职校", "技校")
 _KIND_OF = {s: kind for kind, suffixes in _SUFFIXES.items() for s in suffixes}
 _SUFFIX_RE = re.compile("|".join(sorted(_KIND_OF, key=len, reverse=True)))
 
@@ -95,6 +98,8 @@ _STOP_CHARS = frozenset(
     "去来送进入住回离为称说据曝道年月时分午晚早昨今前后天均全每各有看找诉报告问"
     # verbs and particles around a name in reports: 「家属要求医院…」「投诉该院」「因医院…」
     "要求属请帮查因而但却并已曾正刚才再没让使令"
+    # what a commenter does to a place or unit: 「能当市长」「亲眼见过医院」「被赶出医院」
+    "能想过出"
 )
 _MAX_NAME = 12  # characters looked at to the left of a suffix
 
@@ -160,7 +165,7 @@ _GENERIC_CORES = _words(
 _COMMENT_ENDINGS = tuple(
     _words(
         "喜欢 讨厌 好像 黑心 无良 坑人 害人 严惩 这种 那种 什么 哪个 哪家 这些 那些 各种 好多 很多 "
-        "许多 一些 所有 任何 每个"
+        "许多 一些 所有 任何 每个 狗屁 破"
     )
 )
 # A place's function suffix that has nothing left before it is no place (「城市」「小区」).
@@ -293,6 +298,8 @@ def _organisations(text: str, out: list[Entity]) -> None:
             continue
         if kind == "office" and not _starts_with_place(core):
             continue
+        if kind == "school" and core.endswith(_SCHOOL_LEVELS):
+            continue  # 「小学初中」「初中高中」: school levels listed, no school named
         stripped = _strip_places(core)
         if stripped in _GENERIC_CORES:
             continue
