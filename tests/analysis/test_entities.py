@@ -120,11 +120,19 @@ def test_what_a_commenter_says_before_the_suffix_is_no_name() -> None:
         "产妇被赶出医院",
         "这种人怎么能当市长",
         "狗屁医院",
+        # comments inside big real events (CED), each the only entity of its kind there
+        "犹记得小学的时候",
+        "难怪电力公司又涨价",
+        "甚至连幼儿园都不放过",
+        "不信超市里买的就安全",
+        "别抹黑医院",
     ):
         assert [e for e in extract(text) if e.kind != "place"] == [], text
     assert extract("杭州仁爱医院")[-1].name == "杭州仁爱医院"
     assert extract("江苏新沂市棋盘中学")[-1].kind == "school"
     assert extract("这种人怎么能当市长") == ()
+    assert names("听说河北某县希望小学的孩子", "school") == set()
+    assert names("捐建的阳光希望小学", "school") == {"阳光希望小学"}
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,13 @@ _STOP_CHARS = frozenset(
     "能想过出"
 )
 _MAX_NAME = 12  # characters looked at to the left of a suffix
+# Words of a commenter's sentence that end a name run like a stop character: what follows them is
+# the rest of the sentence (「感觉保护伞公司」「犹记得小学」「甚至连幼儿园」「不信超市」「抹黑医院」).
+# Not 希望 (「希望小学」).
+_CUT_WORDS_RE = re.compile(
+    "感觉|记得|居然|竟然|甚至|恨不得|怪不得|不信|抹黑|小心|导致|组织|拐走|无法|觉得|认为|知道|听说|"
+    "据说|果然|简直|难怪|估计|可能|应该|一定|肯定|哪怕|不如|比如|咔嚓|真心|确实|其实|原来|以为|支持|反对"
+)
 
 
 def _words(spaced: str) -> frozenset[str]:
@@ -250,10 +257,11 @@ def _left_name(text: str, end: int) -> str:
         start -= 1
     run = text[start:end]
     cut = [i for i, ch in enumerate(run) if ch in _STOP_CHARS]
+    cut += [m.end() - 1 for m in _CUT_WORDS_RE.finditer(run)]
     if cut:
         inside = {i for _x, s, e in _place_spans(run) for i in range(s, e)}
         cut = [i for i in cut if i not in inside]
-    return run[cut[-1] + 1 :] if cut else run
+    return run[max(cut) + 1 :] if cut else run
 
 
 def _from_place(run: str) -> str:
