@@ -610,3 +610,33 @@ def test_a_link_restored_into_a_reopened_event_still_leads_to_it_after_it_closes
     assert not c.is_open(first) and not c.knows("n1")
     assert c.add(Post("late", "又有人转了", much_later, topic="t", root_id="n1")) == first
     assert c.joined_late("late")
+
+
+XINYI_FIRST = (
+    "【震惊：打死同学不留情 市长老爸来撑腰】因为老师不让学生考试作弊，几位作弊的准备对老师动手，"
+    "同学王某喊了句\"别打老师\"。两天之后，这几名恶少找到了该学生，在学校里进行了冷酷的毒打，当时校长和3名老师竟然冷眼旁观，"
+    "看着15岁初三学生被打死，三名凶手逃逸"
+)
+XINYI_SECOND = (
+    "【“我爸是沈市长”打死同学】江苏新沂市棋盘中学15岁的王振雨见班主任被殴打出头劝阻，2天后这3名学生找到他"
+    "在校园将他打死，当时校长和3名老师在旁没有制止，因一打人者平日被同学称“沈市长”，其父在北京做官。"
+)
+
+
+def test_what_one_comment_names_is_no_main_entity_of_the_story() -> None:
+    """The 新沂 killing (CED, two originals 16 hours apart): the first report names no school, a
+    comment on it names another school; the second report, naming the school where it happened,
+    must join the story, not conflict with the comment's school."""
+    c = EventClusterer()
+    first = c.add(Post("a", XINYI_FIRST, at(0)))
+    assert first is not None
+    comment = "我们这城南中学前年也出过这种事，校长一样不管"
+    assert c.add(Post("c", comment, at(30), parent_id="a")) == first
+    c = EventClusterer.restore(c.snapshot())  # the first post's entities are kept with the state
+    assert c.add(Post("b", XINYI_SECOND, at(16 * 60))) == first
+    # what the first report names stays a main entity: another report naming another school
+    # is another story
+    other = XINYI_SECOND.replace("江苏新沂市棋盘中学", "南京市第九中学").replace("王振雨", "李某")
+    c2 = EventClusterer()
+    seeded = c2.add(Post("b", XINYI_SECOND, at(0)))
+    assert c2.add(Post("o", other, at(60))) not in (None, seeded)

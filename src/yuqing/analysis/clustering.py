@@ -236,6 +236,9 @@ class _Event:
     # posts naming each entity, keyed "kind|level|name"; the true earliest and latest post times
     # (``first``/``last`` are on the clusterer's monotonic clock, for the window)
     entities: dict[str, int] = field(default_factory=dict)
+    # the entities its first post names: main entities are these and those named by two posts, not
+    # what one comment of hundreds names (None: restored from a snapshot older than this rule)
+    seed_entities: list[str] | None = None
     seen_first: float | None = None
     seen_last: float | None = None
     # the story's words: posts of its core naming each word (the first post counts twice), so a
@@ -712,11 +715,15 @@ class EventClusterer:
         ev = part.events[slot]
         assert ev is not None
         self._update(part, slot, ev, post, t, vec, idf)
+        if ev.seed_entities is None and ev.size == 1:
+            ev.seed_entities = []
         if named:
             named_counts = ev.entities
             for e in named:
                 key = f"{e.kind}|{e.level}|{e.name}"
                 named_counts[key] = named_counts.get(key, 0) + 1
+            if ev.size == 1 and ev.seed_entities is not None:
+                ev.seed_entities = list(dict.fromkeys(f"{e.kind}|{e.level}|{e.name}" for e in named))
         when = post.published_at.timestamp()
         ev.seen_first = when if ev.seen_first is None else min(ev.seen_first, when)
         ev.seen_last = when if ev.seen_last is None else max(ev.seen_last, when)
@@ -1128,9 +1135,14 @@ def _revival_keys(entities: Iterable[Entity]) -> list[str]:
 
 
 def _main_entities(ev: _Event) -> list[Entity]:
-    """The event's most named entities of each kind (and place level)."""
+    """The event's most named entities of each kind (and place level), among those its first post
+    names or two of its posts name: one comment's 「小学初中」 or 「临武县政府」 is no main entity
+    of a story (it made the 新沂 school killing two events)."""
     by_kind: dict[str, list[tuple[int, str]]] = {}
+    seed = ev.seed_entities
     for key, n in ev.entities.items():
+        if seed is not None and n < 2 and key not in seed:
+            continue
         kind, level, name = key.split("|", 2)
         by_kind.setdefault(f"{kind}|{level}", []).append((n, name))
     out: list[Entity] = []
