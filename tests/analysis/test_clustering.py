@@ -640,3 +640,36 @@ def test_what_one_comment_names_is_no_main_entity_of_the_story() -> None:
     c2 = EventClusterer()
     seeded = c2.add(Post("b", XINYI_SECOND, at(0)))
     assert c2.add(Post("o", other, at(60))) not in (None, seeded)
+
+
+FISH_AUGUST = (
+    "【太活跃的鱼千万别买】去买鱼,结果看到摊贩往水盆内加入一种白色粉未,迅速用手搅拌,一会功夫白色粉未溶解,"
+    "将半死不活的鱼虾倒入其中,一会儿就活蹦乱跳开,仿佛刚从河中捕回来的.这是一种能够致癌的催化剂，俗称鱼浮灵，"
+    "也对智力有影响。相互转告一下，有必要让更多的人知道！"
+)
+FISH_JANUARY = (
+    "【太活跃的鱼千万别买】去买鱼，结果看到惊人一幕，摊贩往水盆内加入一种白色粉未，迅速用手搅拌，一会功夫白色粉未"
+    "溶解，将半死不活的鱼虾倒入其中，一会儿就活蹦乱跳开，仿佛刚从河中捕回来的。这是一种能够致癌的催化剂，俗称鱼浮灵，"
+    "也对智力有影响。相互转告一下，有必要让更多的人知道！"
+)
+
+
+@pytest.mark.parametrize("reposts", [25, 5])
+def test_a_rumour_posted_again_months_later_reopens_its_story_when_it_had_spread(reposts: int) -> None:
+    """The same rumour (CED: August 2012, again in January 2013) names no unit or place, so no
+    entity ties the copy to its story; the copy itself does, once the story had spread (20 posts)."""
+    c = EventClusterer()
+    first = c.add(Post("a", FISH_AUGUST, at(0)))
+    for n in range(reposts):
+        assert c.add(Post(f"r{n}", "太可怕了，转给家人看看", at(10 + n), parent_id="a")) == first
+    c.add(Post("x", FOOD, at(7 * 24 * 60)))  # a week later: the story has closed
+    assert not c.is_open(first)
+    # a restart: the snapshot keeps the closed story, the pipeline restores the copied post's link
+    # from the store (as it does for every near-duplicate it stored)
+    c = EventClusterer.restore(c.snapshot())
+    c.relink("a", first, "")
+    again = c.add(Post("b", FISH_JANUARY, at(150 * 24 * 60)))
+    if reposts >= 20:
+        assert again == first and c.is_open(first)
+    else:
+        assert again not in (None, first)

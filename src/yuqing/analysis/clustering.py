@@ -137,6 +137,9 @@ _COMMON_IDF = 5.5
 # trimmed, for this long (the newest ``_MAX_DORMANT``: they are saved with every snapshot).
 _MAX_DORMANT = 500
 _DORMANT_MIN_POSTS = 3
+# a closed story that names no unit or place is kept when it spread this far: its text posted
+# again weeks later (a rumour going round again) reopens it
+_DORMANT_COPY_MIN_POSTS = 20
 _DORMANT_SECONDS = 400 * 86400.0
 _DORMANT_WORDS = 32  # centroid words kept
 _DORMANT_TITLES = 3  # title candidates kept
@@ -706,6 +709,10 @@ class EventClusterer:
             slot = best
             if slot < 0 and self._dormant_keys:
                 slot = self._revive(part, topic, anchor)
+            if slot < 0:
+                copied = self._copied_dormant(dup, topic, named)
+                if copied is not None:
+                    slot = self._reopen(part, topic, copied)
         if slot < 0:
             if sum(1 for v in idf.values() if v >= self.idf_min) < self.weights.seed_words:
                 # chatter with nothing to tell (「太可怕了」, 「@某某」): counted, never an event
@@ -797,8 +804,24 @@ class EventClusterer:
             cos = anchor.strength(ev) if ev.topic == topic else -1.0
             if cos > best_cos:
                 best, best_cos = ev, cos
-        if best is None:
-            return -1
+        return -1 if best is None else self._reopen(part, topic, best)
+
+    def _copied_dormant(self, dup: str | None, topic: str, named: Sequence[Entity]) -> _Event | None:
+        """The kept closed event whose post this post nearly copies, if it may reopen it: the same
+        text posted again weeks later (「【太活跃的鱼千万别买】去买鱼…」 went round three times in
+        five months) is the story flaring up, not a new one, unless it names other units."""
+        if dup is None or not self._dormant:
+            return None
+        closed = self._closed_posts.get(dup)
+        if closed is None or closed[1] != topic:
+            return None
+        ev = self._dormant.get(closed[0])
+        if ev is None or (ev.entities and conflicts(named, _main_entities(ev))):
+            return None
+        return ev
+
+    def _reopen(self, part: _Partition, topic: str, best: _Event) -> int:
+        """Put a kept closed event back among the open ones of ``part``; its slot."""
         self._forget_dormant(best.id)
         slot = part.slot_for(best)
         self._where[best.id] = (topic, slot)
@@ -816,8 +839,8 @@ class EventClusterer:
         if ev.size < _DORMANT_MIN_POSTS:
             return
         keys = _revival_keys(_main_entities(ev))
-        if not keys:
-            return
+        if not keys and ev.size < _DORMANT_COPY_MIN_POSTS:
+            return  # a story naming no unit or place comes back only as a copy (``_copied_dormant``)
         # its strongest words and its theme words: a report again is scored against the story
         theme = {word: n for word, n in ev.theme.items() if n >= 2}
         centroid = dict(heapq.nlargest(_DORMANT_WORDS, ev.centroid.items(), key=lambda kv: kv[1]))
