@@ -41,9 +41,15 @@ def facts(i: int, **kwargs: object) -> PostFacts:
 def test_default_profile_grades_in_order_with_reasons() -> None:
     profile = load_profile()
     assert [g.code for g in profile.grades] == ["I", "II", "III", "IV"]
-    result = grade(profile, {"topic_matched": 1, "negative_share": 0.5, "sites": 1, "reposts": 20}, {})
+    values = {"topic_matched": 1, "negative_share": 0.5, "sites": 1, "reposts": 20, "posts": 3}
+    result = grade(profile, values, {})
     assert result is not None and result.name == "一般"
-    assert [r.text for r in result.reasons] == ["命中专题数 1 >= 1", "负面占比 50% >= 30%"]
+    assert [r.text for r in result.reasons] == ["命中专题数 1 >= 1", "负面占比 50% >= 30%", "信息量 3 >= 3"]
+    # one comment that matched a topic (「论文如果这么抄，得被老师打死！」) is no event to report yet;
+    # one post that reports an incident is
+    assert grade(profile, {**values, "posts": 1}, {}) is None
+    reported = grade(profile, {**values, "posts": 1, "incident_posts": 1}, {})
+    assert reported is not None and reported.reasons[-1].text == "报道事件的信息数 1 >= 1"
 
     larger = grade(profile, {"sites": 2, "views": 1500, "reposts": 40, "incident_posts": 1}, {})
     assert larger is not None and (larger.code, larger.name) == ("III", "较大")
@@ -58,7 +64,9 @@ def test_default_profile_grades_in_order_with_reasons() -> None:
 
     assert grade(profile, {"topic_matched": 1, "negative_share": 0.1}, {}) is None
     # a viral post that reports no incident (a tip, a joke) is no 特别重大: at most 一般
-    viral = grade(profile, {"topic_matched": 1, "negative_share": 0.5, "reposts": 900, "sites": 3}, {})
+    viral = grade(
+        profile, {"topic_matched": 1, "negative_share": 0.5, "reposts": 900, "sites": 3, "posts": 5}, {}
+    )
     assert viral is not None and viral.code == "IV"
 
 
