@@ -252,7 +252,8 @@ _PROVINCES: dict[str, tuple[str, ...]] = {
 }
 
 # Words that hold a city name but name no place in China: a leftmost-longest match on one of them
-# hides the city inside (「佛罗里达州」 is no 达州, 「广大同胞」 no 大同, 「长治久安」 no 长治).
+# hides the city inside (「佛罗里达州」 is no 达州, 「广大同胞」 no 大同, 「长治久安」 no 长治, and a
+# 「兰州拉面」 shop's scandal happens in any city).
 # Found by reading the contexts of every city match in the CED dev file.
 # fmt: off
 _SHADOWS: tuple[str, ...] = (
@@ -265,6 +266,8 @@ _SHADOWS: tuple[str, ...] = (
     "纸白银", "白银暴", "白银价", "白银期货", "黄金白银", "金、白银", "白银市场", "白银ETF",
     "踢中卫", "打中卫", "中卫储", "孙中山", "中山路", "中山东路", "中山西路", "中山南路",
     "中山北路", "中山公园", "中山装", "中山陵", "中山大道",
+    # dishes sold everywhere under a city's name
+    "兰州拉面", "北京烤鸭", "重庆火锅", "重庆小面", "武汉热干面", "长沙臭豆腐", "新疆羊肉串", "天津狗不理",
 )
 # fmt: on
 
