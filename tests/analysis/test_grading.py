@@ -45,11 +45,12 @@ def test_default_profile_grades_in_order_with_reasons() -> None:
     result = grade(profile, values, {})
     assert result is not None and result.name == "一般"
     assert [r.text for r in result.reasons] == ["命中专题数 1 >= 1", "负面占比 50% >= 30%", "信息量 3 >= 3"]
-    # one comment that matched a topic (「论文如果这么抄，得被老师打死！」) is no event to report yet;
-    # one post that reports an incident is
+    # one comment that matched a topic (「论文如果这么抄，得被老师打死！」) is no event to report yet,
+    # nor one repost whose long comment reads as an incident; one original that reports one is
     assert grade(profile, {**values, "posts": 1}, {}) is None
-    reported = grade(profile, {**values, "posts": 1, "incident_posts": 1}, {})
-    assert reported is not None and reported.reasons[-1].text == "报道事件的信息数 1 >= 1"
+    assert grade(profile, {**values, "posts": 1, "incident_posts": 1, "incident_reports": 0}, {}) is None
+    reported = grade(profile, {**values, "posts": 1, "incident_posts": 1, "incident_reports": 1}, {})
+    assert reported is not None and reported.reasons[-1].text == "报道事件的原帖数 1 >= 1"
 
     larger = grade(profile, {"sites": 2, "views": 1500, "reposts": 40, "incident_posts": 1}, {})
     assert larger is not None and (larger.code, larger.name) == ("III", "较大")
@@ -72,7 +73,8 @@ def test_default_profile_grades_in_order_with_reasons() -> None:
 
 def test_a_flag_needs_evidence_and_the_reason_links_the_posts() -> None:
     profile = load_profile()
-    values = {"topic_matched": 1, "negative_share": 1.0, "sites": 1, "incident_posts": 5}
+    values = {"topic_matched": 1, "negative_share": 1.0, "sites": 1}
+    values |= {"incident_posts": 5, "incident_reports": 5}
     # one post of ten incident posts states deaths, from an ordinary account: not enough
     one = {"casualties": {"posts": 1, "share": 0.1, "mainstream": 0, "post_ids": [7]}}
     result = grade(profile, values, evidence=one)

@@ -85,6 +85,7 @@ def reference(posts: Sequence[PostFacts], now: dt.datetime) -> dict[str, Any]:
     an_hour_ago = now - dt.timedelta(hours=1)
     hour_before = sum(1 for p in posts if an_hour_ago - dt.timedelta(hours=1) < p.when <= an_hour_ago)
     incident_posts = sum(1 for p in posts if p.incident)
+    incident_reports = sum(1 for p in posts if p.incident and p.kind not in ("repost", "comment", "reply"))
     evidence: dict[str, dict[str, Any]] = {}
     for flag in flags:
         support = [p for p in posts if flag in p.flags]
@@ -114,6 +115,7 @@ def reference(posts: Sequence[PostFacts], now: dt.datetime) -> dict[str, Any]:
         "last_hour": last_hour,
         "hour_before": hour_before,
         "incident_posts": incident_posts,
+        "incident_reports": incident_reports,
     }
     series = [
         {"hour": hour, "posts": hourly[hour], "negative": hourly_negative[hour]} for hour in sorted(hourly)

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from yuqing.analysis.incidents import REPLY_KINDS
 from yuqing.analysis.regions import regions_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,6 +61,7 @@ METRIC_LABELS: dict[str, str] = {
     "media_city_or_above": "市级及以上媒体报道数",
     "growth": "近一小时增长（条）",
     "incident_posts": "报道事件的信息数",
+    "incident_reports": "报道事件的原帖数",
     # present only for an event with a post on a hot list (a condition on it fails otherwise)
     "hot_list_rank": "热榜最高排名",
 }
@@ -181,6 +183,8 @@ class EventAccumulator:
         self.negative = 0
         self.sensitive = 0
         self.incident_posts = 0
+        # incident posts that are originals, not reposts, comments or replies (REPLY_KINDS)
+        self.incident_reports = 0
         self.daily: dict[str, list[int]] = {}
         self.hourly: dict[str, list[int]] = {}  # local hour -> [posts, negative]
         self.sites: set[str] = set()
@@ -217,6 +221,8 @@ class EventAccumulator:
             hour[1] += 1
         if post.incident:
             self.incident_posts += 1
+            if post.kind not in REPLY_KINDS:
+                self.incident_reports += 1
         micros = (when - _EPOCH) // dt.timedelta(microseconds=1)
         if post.flags:
             self.sensitive += 1
@@ -304,6 +310,7 @@ class EventAccumulator:
             "last_hour": last_hour,
             "hour_before": hour_before,
             "incident_posts": self.incident_posts,
+            "incident_reports": self.incident_reports,
         }
         if self.hot_rank is not None:
             values["hot_list_rank"] = self.hot_rank
@@ -339,6 +346,7 @@ class EventAccumulator:
             "negative": self.negative,
             "sensitive": self.sensitive,
             "incident_posts": self.incident_posts,
+            "incident_reports": self.incident_reports,
             "daily": {k: list(v) for k, v in self.daily.items()},
             "hourly": {k: list(v) for k, v in self.hourly.items()},
             "sites": sorted(self.sites),
@@ -364,6 +372,8 @@ class EventAccumulator:
         acc = cls()
         acc.posts, acc.negative = int(data["posts"]), int(data["negative"])
         acc.sensitive, acc.incident_posts = int(data["sensitive"]), int(data["incident_posts"])
+        # absent in states written before it: their incident posts counted as reports
+        acc.incident_reports = int(data.get("incident_reports", acc.incident_posts))
         acc.daily = {str(k): [int(x) for x in v] for k, v in data["daily"].items()}
         acc.hourly = {str(k): [int(x) for x in v] for k, v in data["hourly"].items()}
         acc.sites = {str(s) for s in data["sites"]}
