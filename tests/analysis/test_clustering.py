@@ -673,3 +673,31 @@ def test_a_rumour_posted_again_months_later_reopens_its_story_when_it_had_spread
         assert again == first and c.is_open(first)
     else:
         assert again not in (None, first)
+
+
+GUOLICHENG_FIRST = (
+    "各位粑粑麻麻们注意啦焦点访谈已播出，可口可乐承认旗下(果粒橙)含有美国禁用农药「多菌灵」，多菌灵可致脑麻痺、"
+    "肝脏肿瘤等癌症。多对脑部影响最大，可引致局部麻痹，并会导致癌症不要给孩子们喝这种饮料。"
+)
+GUOLICHENG_AGAIN = (
+    "i各位，中央电视台《焦点访谈》已经播出，可口可乐承认旗下(果粒橙)含有美国禁用农药「多菌灵」，多菌灵可致脑麻痺、"
+    "肝脏肿瘤等癌症。包括香港正在销售的（果粒橙），香港食环署正在了解此事件。专家指出，（多菌灵）跟其他农药一样，"
+    "对脑部影响最大，可引致局部麻痹，并会导致癌症。请传播！"
+)
+
+
+def test_a_story_told_again_in_other_words_months_later_reopens_it() -> None:
+    """The 果粒橙 rumour (CED, two wordings months apart) names no unit and the second is no
+    near-copy of the first; sharing most of its specific words with the story's theme, it reopens
+    it. Another food story of the same topic does not."""
+    c = EventClusterer()
+    first = c.add(Post("a", GUOLICHENG_FIRST, at(0)))
+    for n in range(25):
+        assert c.add(Post(f"r{n}", "太可怕了，转给家人看看", at(10 + n), parent_id="a")) == first
+    c.add(Post("x", FOOD, at(7 * 24 * 60)))
+    assert not c.is_open(first)
+    c = EventClusterer.restore(c.snapshot())  # the kept story and its word index survive a restart
+    other = c.add(Post("o", FISH_AUGUST, at(100 * 24 * 60)))
+    assert other not in (None, first)
+    assert c.add(Post("b", GUOLICHENG_AGAIN, at(150 * 24 * 60))) == first
+    assert c.is_open(first)

@@ -140,6 +140,10 @@ _DORMANT_MIN_POSTS = 3
 # a closed story that names no unit or place is kept when it spread this far: its text posted
 # again weeks later (a rumour going round again) reopens it
 _DORMANT_COPY_MIN_POSTS = 20
+# ... and so does a retelling that shares this many of its theme words, and this share of its own
+# specific words (the core's centroid is mostly its reposts' words: no cosine tells it here)
+_RETOLD_WORDS = 6
+_RETOLD_SHARE = 0.4
 _DORMANT_SECONDS = 400 * 86400.0
 _DORMANT_WORDS = 32  # centroid words kept
 _DORMANT_TITLES = 3  # title candidates kept
@@ -511,6 +515,8 @@ class EventClusterer:
         # main entity keys -> event ids
         self._dormant: OrderedDict[str, _Event] = OrderedDict()
         self._dormant_keys: dict[str, set[str]] = {}
+        # theme word -> kept closed events that name no unit or place (``_retold_dormant``)
+        self._dormant_words: dict[str, set[str]] = {}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -711,6 +717,8 @@ class EventClusterer:
                 slot = self._revive(part, topic, anchor)
             if slot < 0:
                 copied = self._copied_dormant(dup, topic, named)
+                if copied is None and self._dormant_words:
+                    copied = self._retold_dormant(topic, named, [word for word, _ in candidates])
                 if copied is not None:
                     slot = self._reopen(part, topic, copied)
         if slot < 0:
@@ -820,6 +828,25 @@ class EventClusterer:
             return None
         return ev
 
+    def _retold_dormant(self, topic: str, named: Sequence[Entity], words: list[str]) -> _Event | None:
+        """The kept closed story naming no unit or place that this post tells again in other words
+        (「各位粑粑麻麻们注意啦焦点访谈已播出，可口可乐承认旗下(果粒橙)含有…多菌灵」, months later
+        「i各位，中央电视台《焦点访谈》已经播出，可口可乐承认旗下(果粒橙)…」): it shares at least
+        ``_RETOLD_WORDS`` of the story's theme words, and they are ``_RETOLD_SHARE`` of its own
+        specific words; the story sharing most wins."""
+        own = set(words)
+        hits: Counter[str] = Counter()
+        for word in own:
+            hits.update(self._dormant_words.get(word, ()))
+        need = max(_RETOLD_WORDS, _RETOLD_SHARE * len(own))
+        for event_id, shared in hits.most_common():
+            if shared < need:
+                break
+            ev = self._dormant[event_id]
+            if ev.topic == topic and not (ev.entities and conflicts(named, _main_entities(ev))):
+                return ev
+        return None
+
     def _reopen(self, part: _Partition, topic: str, best: _Event) -> int:
         """Put a kept closed event back among the open ones of ``part``; its slot."""
         self._forget_dormant(best.id)
@@ -857,21 +884,29 @@ class EventClusterer:
         )
         self._forget_dormant(ev.id)
         self._dormant[ev.id] = kept
-        for key in keys:
-            self._dormant_keys.setdefault(key, set()).add(ev.id)
+        self._index_dormant(kept, keys)
         while len(self._dormant) > _MAX_DORMANT:
             self._forget_dormant(next(iter(self._dormant)))
+
+    def _index_dormant(self, ev: _Event, keys: list[str]) -> None:
+        """Index a kept closed event by its main entities, or, naming none, by its theme words."""
+        for key in keys:
+            self._dormant_keys.setdefault(key, set()).add(ev.id)
+        if not keys:
+            for word in ev.theme:
+                self._dormant_words.setdefault(word, set()).add(ev.id)
 
     def _forget_dormant(self, event_id: str) -> None:
         ev = self._dormant.pop(event_id, None)
         if ev is None:
             return
-        for key in ev.entities:
-            ids = self._dormant_keys.get(key)
-            if ids is not None:
-                ids.discard(event_id)
-                if not ids:
-                    del self._dormant_keys[key]
+        for index, keys in ((self._dormant_keys, ev.entities), (self._dormant_words, ev.theme)):
+            for key in keys:
+                ids = index.get(key)
+                if ids is not None:
+                    ids.discard(event_id)
+                    if not ids:
+                        del index[key]
 
     def _new_event(self, part: _Partition, topic: str, t: float) -> int:
         self._n_events += 1
@@ -1067,8 +1102,7 @@ class EventClusterer:
         for raw in state.get("dormant", []):  # a snapshot from before flare-ups: none
             ev = _event_from_json(raw)
             self._dormant[ev.id] = ev
-            for key in _revival_keys(_main_entities(ev)):
-                self._dormant_keys.setdefault(key, set()).add(ev.id)
+            self._index_dormant(ev, _revival_keys(_main_entities(ev)))
         for topic, saved in state["parts"].items():
             part = self._parts[topic] = _Partition(self.weights)
             for slot, raw in enumerate(saved["events"]):
