@@ -730,15 +730,12 @@ class EventClusterer:
         ev = part.events[slot]
         assert ev is not None
         self._update(part, slot, ev, post, t, vec, idf)
-        if ev.seed_entities is None and ev.size == 1:
-            ev.seed_entities = []
-        if named:
-            named_counts = ev.entities
-            for e in named:
-                key = f"{e.kind}|{e.level}|{e.name}"
-                named_counts[key] = named_counts.get(key, 0) + 1
-            if ev.size == 1 and ev.seed_entities is not None:
-                ev.seed_entities = list(dict.fromkeys(f"{e.kind}|{e.level}|{e.name}" for e in named))
+        keys = list(dict.fromkeys(f"{e.kind}|{e.level}|{e.name}" for e in named))
+        if ev.size == 1:  # its first post
+            ev.seed_entities = keys
+        named_counts = ev.entities
+        for key in keys:
+            named_counts[key] = named_counts.get(key, 0) + 1
         when = post.published_at.timestamp()
         ev.seen_first = when if ev.seen_first is None else min(ev.seen_first, when)
         ev.seen_last = when if ev.seen_last is None else max(ev.seen_last, when)
@@ -790,7 +787,7 @@ class EventClusterer:
         if event_id is None or not named:
             return event_id
         ev = self._event(event_id)
-        return None if ev.entities and conflicts(named, _main_entities(ev)) else event_id
+        return None if _contradicts(named, ev) else event_id
 
     def _revive(self, part: _Partition, topic: str, anchor: _Anchor | None) -> int:
         """Reopen a closed event of ``topic`` that this post reports again, and return its slot
@@ -824,7 +821,7 @@ class EventClusterer:
         if closed is None or closed[1] != topic:
             return None
         ev = self._dormant.get(closed[0])
-        if ev is None or (ev.entities and conflicts(named, _main_entities(ev))):
+        if ev is None or _contradicts(named, ev):
             return None
         return ev
 
@@ -843,7 +840,7 @@ class EventClusterer:
             if shared < need:
                 break
             ev = self._dormant[event_id]
-            if ev.topic == topic and not (ev.entities and conflicts(named, _main_entities(ev))):
+            if ev.topic == topic and not _contradicts(named, ev):
                 return ev
         return None
 
@@ -1135,7 +1132,7 @@ def _rejecter(events: list[_Event | None], named: Sequence[Entity]) -> Callable[
 
     def reject(slot: int) -> bool:
         ev = events[slot]
-        return ev is not None and bool(ev.entities) and conflicts(named, _main_entities(ev))
+        return ev is not None and _contradicts(named, ev)
 
     return reject
 
@@ -1189,6 +1186,11 @@ def _revival_keys(entities: Iterable[Entity]) -> list[str]:
         for e in entities
         if e.kind in _REVIVE_KINDS or (e.kind == "place" and e.level in _REVIVE_PLACE_LEVELS)
     ]
+
+
+def _contradicts(named: Sequence[Entity], ev: _Event) -> bool:
+    """Whether a post naming ``named`` names other specific entities than the event's main ones."""
+    return bool(ev.entities) and conflicts(named, _main_entities(ev))
 
 
 def _main_entities(ev: _Event) -> list[Entity]:
