@@ -701,3 +701,35 @@ def test_a_story_told_again_in_other_words_months_later_reopens_it() -> None:
     assert other not in (None, first)
     assert c.add(Post("b", GUOLICHENG_AGAIN, at(150 * 24 * 60))) == first
     assert c.is_open(first)
+
+
+ZISHU = (
+    "红薯+＂墨水＂=紫薯！！！无良奸商！！下图是一小块＂来伊份＂牌香脆紫薯浸泡一夜后脱落的＂墨水＂！"
+    "食品啊，杀人！@逊别拉 @蔡康永 @李厚霖"
+)
+ZISHU_REPLIES = (
+    "来伊份，你还能给我们多少惊喜？中国的食品化工产业就靠你了。",
+    "尼玛来伊份，@周周-诗雯 你的最爱！快看看家里的存货还有哪些是掉色儿的？",
+    "紫薯本来就是花青素啊，即使是真的紫薯也会有色素析出的。不过楼主这个水颜色有点深。",
+    "你@火速王春红 还敢给儿子吃这个东西吗？来伊份也越来越不靠谱了",
+)
+ROUNDUP_315 = (
+    "太可怕了，今年3.15又有17种“问题食品”曝光：1兰州拉面，2砂锅粥‘加料’致癌，3来伊份，4立顿茶，"
+    "5太子了奶粉，6星巴克冰乐，7东北饺子参老鼠肉，8蛋黄派和榴莲酥，9蒙牛，10统一奶茶，11蛇果上蜡，"
+    "12可乐，13费列巧克力有‘活蛀虫’，14烧烤，15人造鸡蛋，16绝育黄瓜，17果粒橙！这是在服毒吗？"
+)
+
+
+def test_a_roundup_naming_the_storys_product_among_seventeen_is_another_story() -> None:
+    """CED: two days into the 来伊份 紫薯 story, a 3·15 roundup of seventeen 「问题食品」 lists
+    来伊份 third. It shares two specific words with the story (来伊份, 食品) out of some fifty:
+    another story, which spread on its own (785 posts in the demo) and was graded on the 紫薯
+    story's account. A follow-up about the 紫薯 themselves still joins."""
+    c = EventClusterer()
+    story = c.add(Post("a", ZISHU, at(0)))
+    for n, text in enumerate(ZISHU_REPLIES):
+        assert c.add(Post(f"r{n}", text, at(10 + n), parent_id="a")) == story
+    roundup = c.add(Post("b", ROUNDUP_315, at(2 * 24 * 60)))
+    assert roundup not in (None, story)
+    follow_up = "来伊份回应紫薯掉色：紫薯含花青素，浸泡后脱色属正常，并非墨水染色，已送检"
+    assert c.add(Post("c", follow_up, at(2 * 24 * 60 + 30))) == story

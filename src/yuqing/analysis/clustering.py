@@ -16,9 +16,11 @@ Order of evidence for a post (first that applies wins):
    ``specific_words`` (2) of the event's theme words (see below) that are specific (two
    characters or more, not common in everyday Weibo: ``common_words``; and either rare in the
    topic, IDF >= 4 there, or common in the topic because this event holds at least
-   ``held_share`` (half) of the topic's posts naming them: a spreading story's own words), its
-   cosine with the event's core is at least ``min_cosine`` (0.05), and the main entities do not
-   conflict;
+   ``held_share`` (half) of the topic's posts naming them: a spreading story's own words), and
+   they are at least ``specific_share`` (10 %) of the post's words of two characters or more
+   that are not common in everyday Weibo (a roundup of seventeen products shares two words with
+   the story of one of them), its cosine with the event's core is at least ``min_cosine``
+   (0.05), and the main entities do not conflict;
 6. otherwise the post starts an event if it has at least ``seed_words`` (3) informative words;
    a post with less (「太可怕了[蜡烛]」, 「@某某 @某某」) is left without an event (``None``).
 
@@ -184,10 +186,14 @@ class Weights:
     # cosine with the event's core at least ``min_cosine`` and at least ``specific_words`` shared
     # theme words, each of IDF ``specific_idf`` or more in the topic or held ``held_share`` by the
     # event; a post with none starts an event only when it has at least ``seed_words``
-    # informative words.  An event's core is its first ``core_posts`` posts.
+    # informative words.  An event's core is its first ``core_posts`` posts.  The shared theme
+    # words must also be ``specific_share`` of the post's specific words: a roundup naming
+    # seventeen products (「今年3.15又有17种问题食品：1兰州拉面…3来伊份…」) shares two words with
+    # the story of one of them and is another story.
     min_cosine: float = 0.05
     specific_idf: float = 4.0
     specific_words: int = 2
+    specific_share: float = 0.1
     seed_words: int = 3
     core_posts: int = 30
     held_share: float = 0.5
@@ -758,12 +764,14 @@ class EventClusterer:
         anchor: _Anchor | None = None,
     ) -> Callable[[int], bool]:
         """Events a post may not join through the score: those naming other entities, and those
-        whose core shares fewer than ``specific_words`` of the post's specific words, unless the
+        whose core shares fewer than ``specific_words`` of the post's specific words (or fewer
+        than ``specific_share`` of them), unless the
         post is anchored in the event by its main entity (``_Anchor``): the story's words grow
         common in its topic while it runs for weeks, and a report naming its hospital again
         must still find it."""
         conflict = _rejecter(events, named) if named else None
-        need, share = self.weights.specific_words, self.weights.held_share
+        w = self.weights
+        need, share = max(w.specific_words, w.specific_share * len(specific)), w.held_share
 
         def reject(slot: int) -> bool:
             ev = events[slot]
