@@ -106,15 +106,34 @@ def fixture_rows() -> list[dict[str, Any]]:
 
 def test_history_rows_come_in_publishing_order_ending_at_the_given_time() -> None:
     newest = dt.datetime(2026, 11, 20, 0, 55, tzinfo=dt.UTC)
-    rows = [json.loads(line) for line in history_rows(FIXTURE.read_bytes(), None, newest).splitlines()]
+    raw, left_out = history_rows(FIXTURE.read_bytes(), None, newest)
+    rows = [json.loads(line) for line in raw.splitlines()]
     original = fixture_rows()
-    assert len(rows) == len(original)
+    assert len(rows) == len(original) and left_out == 0  # 220 rows: a tenth of a percent is none
     times = [dt.datetime.fromisoformat(r["published_at"]) for r in rows]
     assert times == sorted(times) and times[-1] == newest
     # One shift for all: the intervals between posts are the real ones, the real time is kept.
     real = [dt.datetime.fromisoformat(r["original_published_at"]) for r in rows]
     assert {t - r for t, r in zip(times, real, strict=True)} == {times[-1] - real[-1]}
     assert max(real) == max(dt.datetime.fromisoformat(r["published_at"]) for r in original)
+
+
+def test_stray_late_reposts_do_not_push_the_history_back_by_months() -> None:
+    """The CED file's history ends in April 2014 but for a few reposts up to December 2015. The
+    newest tenth of a percent is left out, so the bulk ends just before the demo starts."""
+    start = dt.datetime(2013, 1, 1, tzinfo=dt.UTC)
+    lines = [
+        {"id": str(n), "text": f"帖子{n}", "published_at": (start + dt.timedelta(minutes=n)).isoformat()}
+        for n in range(3000)
+    ]
+    late = (f"2015-0{n + 1}-01T00:00:00+00:00" for n in range(3))
+    lines += [{"id": f"late{n}", "text": "转发", "published_at": at} for n, at in enumerate(late)]
+    raw = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in lines)
+    newest = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    out, left_out = history_rows(raw, None, newest)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert left_out == 3 and len(rows) == 3000
+    assert rows[-1]["id"] == "2999" and dt.datetime.fromisoformat(rows[-1]["published_at"]) == newest
 
 
 def test_the_demo_history_is_stored_as_collected_and_events_keep_their_posts_times(

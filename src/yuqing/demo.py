@@ -7,6 +7,12 @@ in publishing order, with every time shifted by one amount so that the newest po
 just before the demo starts (`HISTORY_GAP`). Intervals between posts are kept; each shifted row
 keeps its real time in `original_published_at` (stored with the post's other fields, as
 evidence). The live replay (`yuqing.replay`) then continues from there.
+
+The newest tenth of a percent of the rows is left out (`HISTORY_TAIL`): in the CED file they are
+stray reposts of old cascades, up to 20 months after the rest (which ends in April 2014). Put at
+the demo's start, they pushed the whole history back by those months, so nothing of it fell in
+the console's last days and no story replayed live could flare up again in its old event (a
+closed event is kept 400 days).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ CED_RELATIVE = Path("shared/data/events/ced_dev.jsonl.gz")
 DEMO_HISTORY_ROWS = 300_000
 # How long before the demo starts the newest history post is published.
 HISTORY_GAP = dt.timedelta(minutes=5)
+# Share of the newest history rows left out (stray late reposts; see the module docstring).
+HISTORY_TAIL = 0.001
 
 
 def find_ced_file() -> Path | None:
@@ -62,9 +70,11 @@ def load_demo(
         )
         has_webhook = session.scalar(select(Source.id).where(Source.name == "演示:推送接口")) is not None
     if done is None:
-        raw = history_rows(path.read_bytes(), rows, rt.clock() - HISTORY_GAP)
+        raw, left_out = history_rows(path.read_bytes(), rows, rt.clock() - HISTORY_GAP)
         size = "约 64 万行" if rows is None else f"前 {rows} 行"
         echo(f"正在导入演示数据 {path}（{size}，需要一两分钟）……")
+        if left_out:
+            echo(f"最晚的 {left_out} 条（远晚于其余数据的零星转发）不导入，以免整段历史被推到很久以前")
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
         counts = service.import_data(
             rt, writer, raw, origin=str(path), file_format="jsonl", source_name=DEMO_SOURCE, platform="weibo"
@@ -103,10 +113,11 @@ def published_at(value: object) -> dt.datetime | None:
     return found.replace(tzinfo=dt.UTC) if found.tzinfo is None else found
 
 
-def history_rows(raw: bytes, rows: int | None, newest: dt.datetime) -> bytes:
+def history_rows(raw: bytes, rows: int | None, newest: dt.datetime) -> tuple[bytes, int]:
     """The first `rows` JSON lines of `raw` (gzip or not; all when None) in publishing order, every
-    time moved by the one amount that puts the newest at `newest`, each shifted row keeping its
-    real time as `original_published_at`. Rows without a time come last, unchanged."""
+    time moved by the one amount that puts the newest kept at `newest`, each shifted row keeping
+    its real time as `original_published_at`, and how many of the newest were left out
+    (`HISTORY_TAIL`). Rows without a time come last, unchanged."""
     timed: list[tuple[dt.datetime, int, bytes]] = []
     untimed: list[bytes] = []
     for number, line in enumerate(_lines(raw, rows)):
@@ -116,6 +127,8 @@ def history_rows(raw: bytes, rows: int | None, newest: dt.datetime) -> bytes:
         else:
             timed.append((at, number, line))
     timed.sort(key=lambda item: (item[0], item[1]))
+    left_out = int(len(timed) * HISTORY_TAIL)
+    timed = timed[: len(timed) - left_out]
     shift = newest - timed[-1][0] if timed else dt.timedelta(0)
     out = io.BytesIO()
     for at, _number, line in timed:
@@ -125,7 +138,7 @@ def history_rows(raw: bytes, rows: int | None, newest: dt.datetime) -> bytes:
         out.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
     for line in untimed:
         out.write(line if line.endswith(b"\n") else line + b"\n")
-    return out.getvalue()
+    return out.getvalue(), left_out
 
 
 # Word groups and topics of a city government whose health commission watches hospitals and
