@@ -319,3 +319,44 @@ def test_an_event_naming_a_unit_is_routed_to_that_unit(rt: Runtime) -> None:
     followup.run_once(rt)
     [alert] = alerts.list_alerts(rt)
     assert alert["unit"] == "南京市鼓楼医院"
+
+
+def test_a_case_of_a_graded_event_opens_at_its_grade_unless_a_leader_says_otherwise(rt: Runtime) -> None:
+    """The grade sets the report clock, the approvals and the duty: a 监测员 opening a 特别重大
+    event's case as 一般 would have its statement approved by 分管领导 alone."""
+    event_id = graded_event(rt)
+    with pytest.raises(cases.PermissionDenied, match=r"无权改变等级.*特别重大"):
+        cases.open_case(rt, "孙监测", event_id=event_id, grade_code="IV")
+    case = cases.open_case(rt, "赵分管", event_id=event_id, grade_code="ii")  # a deputy may regrade
+    assert case["grade_code"] == "II"
+
+
+def test_an_upgrade_sends_an_approved_statement_back_for_the_new_grades_approvals(rt: Runtime) -> None:
+    event_id = graded_event(rt)
+    case = cases.open_case(rt, "赵分管", event_id=event_id, grade_code="IV")
+    case = cases.draft_statement(rt, case["id"], "李办公室", facts="鼓楼医院一名产妇术中死亡。")
+    case = cases.approve(rt, case["id"], "赵分管")
+    assert case["statements"][0]["status"] == "approved"
+
+    case = cases.regrade(rt, case["id"], "I", "产妇死亡，舆情升温", "陈市长")
+    statement = case["statements"][0]
+    assert statement["status"] == "draft" and statement["required_roles"] == ["chief", "leading_group"]
+    assert "按新等级须经主要领导、领导小组成员审批" in case["timeline"][-1]["text"]
+    with pytest.raises(cases.PermissionDenied, match="主要领导"):
+        cases.release(rt, case["id"], "官方微博/微信", "李办公室")
+    cases.approve(rt, case["id"], "陈市长")
+    cases.approve(rt, case["id"], "周组员")
+    case = cases.release(rt, case["id"], "官方微博/微信", "李办公室")
+    assert case["statements"][0]["status"] == "released"
+
+
+def test_an_approval_lands_only_on_the_draft_the_leader_read(rt: Runtime) -> None:
+    event_id = graded_event(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    cases.draft_statement(rt, case["id"], "李办公室", facts="鼓楼医院一名产妇术中死亡，原因正在调查。")
+    cases.draft_statement(rt, case["id"], "李办公室", facts="纯属谣言。")  # while the chief reads the first
+    with pytest.raises(WorkflowError, match=r"第 1 稿已不是最新稿.*第 2 稿"):
+        cases.approve(rt, case["id"], "陈市长", version=1)
+    case = cases.approve(rt, case["id"], "陈市长", version=2)
+    assert [s["status"] for s in case["statements"]] == ["draft", "draft"]
+    assert any(e["action"] == "approve" and "第 2 稿" in e["text"] for e in case["timeline"])

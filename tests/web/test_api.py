@@ -124,7 +124,9 @@ def test_a_case_through_the_api_from_opening_to_closing(world: World) -> None:
     )
     refusal = error_of(deputy.post(f"/cases/{case_id}/approve", {}), 403)
     assert refusal == "赵分管 不能审批此声明：尚需 主要领导、领导小组成员 审批，而其不具备这些角色"
-    step(chief, "approve", {"comment": "同意发布"})
+    stale = error_of(chief.post(f"/cases/{case_id}/approve", {"version": 0}), 409)
+    assert stale == "第 0 稿已不是最新稿：其后已起草第 1 稿，请阅读最新稿后再审批"
+    step(chief, "approve", {"comment": "同意发布", "version": 1})
     approved = step(group, "approve", {})
     assert approved["statements"][0]["status"] == "approved"
     assert "未知的发布渠道" in error_of(office.post(f"/cases/{case_id}/release", {"channel": "传单"}), 400)

@@ -333,7 +333,15 @@ def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(wo
     denied = deputy.post(f"{case_url}/approve", data={"decision": "approve", "csrf_token": csrf_of(deputy)})
     assert denied.status_code == 403
     assert "赵分管 不能审批此声明：尚需 主要领导、领导小组成员 审批" in denied.text
-    post(chief, "approve", decision="approve", comment="同意")
+    # the form names the draft shown; a second draft saved meanwhile is not approved unread
+    page = chief.get(case_url).text
+    assert '<input type="hidden" name="version" value="1">' in page
+    post(office, "statement", facts="11月20日上午，鼓楼医院一名产妇术中死亡，家属情绪稳定。")
+    read_first = chief.post(
+        f"{case_url}/approve", data={"decision": "approve", "version": "1", "csrf_token": csrf_of(chief)}
+    )
+    assert read_first.status_code == 409 and "第 1 稿已不是最新稿" in read_first.text
+    post(chief, "approve", decision="approve", comment="同意", version="2")
     post(group, "approve", decision="approve")
     released = post(office, "release", channel="新闻发布会")
     assert "已于" in released and "通过「新闻发布会」发布" in released

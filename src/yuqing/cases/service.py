@@ -55,6 +55,10 @@ def may_act(session: Session, person_id: int, unit_id: int, roles: Iterable[str]
     return any(has_role(session, person_id, role, unit_id) for role in roles)
 
 
+# Who may change a case's grade (and so its report clock, approvals and duty).
+_REGRADERS = ("deputy_leader", "chief", "leading_group")
+
+
 def _require(session: Session, person: Person, case: Case, roles: Iterable[str], what: str) -> None:
     roles = tuple(roles)
     if not may_act(session, person.id, case.unit_id, roles):
@@ -205,9 +209,19 @@ def open_case(
         else:
             raise ValueError("请指定 --event、--alert 或 --post")
         unit = _opening_unit(session, person, alert, event, unit_ref)
-        code = grade_code or (event.grade_code if event and event.grade_code else None) or "IV"
+        graded = event.grade_code if event is not None and event.grade_code else None
+        code = (grade_code or "").strip().upper() or graded or "IV"
         if code not in GRADE_ORDER:
             raise ValueError(f"等级代码应为 I、II、III 或 IV，实为 {code!r}")
+        if graded is not None and code != graded and not may_act(session, person.id, unit.id, _REGRADERS):
+            # The grade sets the report clock, the approvals and the duty: a case of a graded event
+            # starts at the event's grade, and only those who may regrade a case may start it
+            # elsewhere (a 监测员 opening a 特别重大 alert as 一般 would skip the chief's approval).
+            names = "、".join(Role(r).label for r in _REGRADERS)
+            raise PermissionDenied(
+                f"{person.name} 无权改变等级：事件已定为{GRADE_NAMES[graded]}，"
+                f"按其他等级开立工单需要本单位（或上级单位）的以下角色之一：{names}"
+            )
         if event is not None:
             title = event.title
             known = event.first_seen
@@ -433,7 +447,28 @@ def apply_grade(
             at=now,
         )
     _duty_24h(session, case, plan, now)
+    _reapprove_for_grade(session, case, plan, now)
     return True
+
+
+def _reapprove_for_grade(session: Session, case: Case, plan: ResponsePlan, now: dt.datetime) -> None:
+    """A statement not yet released needs the approvals of the case's new grade: one approved by
+    分管领导 for a 一般 case goes back to draft when the case becomes 特别重大 and waits for the
+    chief (approvals already given still count)."""
+    statement = _latest_statement(session, case.id)
+    if statement is None or statement.status not in ("draft", "approved"):
+        return
+    roles = list(plan.required_approvals(case.grade_code))
+    if roles == list(statement.required_roles):
+        return
+    statement.required_roles = roles
+    missing = missing_roles(session, statement)
+    statement.status = "draft" if missing else "approved"
+    text = (
+        f"第 {statement.version} 稿按新等级须经{'、'.join(Role(r).label for r in roles)}审批"
+        + (f"，尚需{'、'.join(Role(r).label for r in missing)}审批" if missing else "，审批齐全")
+    )
+    log(session, case, None, "statement", text, via="system", at=now, detail={"statement_id": statement.id})
 
 
 def regrade(
@@ -445,7 +480,7 @@ def regrade(
     with transaction(rt.sessions) as session:
         case = _case(session, case_id)
         person = find_person(session, person_ref)
-        _require(session, person, case, ("deputy_leader", "chief", "leading_group"), "调整工单等级")
+        _require(session, person, case, _REGRADERS, "调整工单等级")
         code = code.strip().upper()
         if code not in GRADE_ORDER:
             raise ValueError(f"等级代码应为 I、II、III 或 IV，实为 {code!r}")
@@ -568,10 +603,13 @@ def approve(
     *,
     reject: bool = False,
     comment: str | None = None,
+    version: int | None = None,
     via: str = "cli",
 ) -> dict[str, Any]:
     """Record a decision on the latest statement in one still-missing role the person holds (the
-    first in the plan's order); see `_approving_role` for who may not."""
+    first in the plan's order); see `_approving_role` for who may not. `version`, the draft the
+    approver read (the console and API send it): refused when a newer draft has come since, so a
+    leader's approval never lands on a text they have not seen."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
         case = _case(session, case_id)
@@ -579,6 +617,10 @@ def approve(
         statement = _latest_statement(session, case.id)
         if statement is None:
             raise ValueError("该工单还没有声明稿，请先起草（yuqing cases statement）")
+        if version is not None and version != statement.version:
+            raise workflow.WorkflowError(
+                f"第 {version} 稿已不是最新稿：其后已起草第 {statement.version} 稿，请阅读最新稿后再审批"
+            )
         if statement.status in ("released", "rejected"):
             raise ValueError(
                 f"第 {statement.version} 稿已{'发布' if statement.status == 'released' else '被驳回'}，"
@@ -647,7 +689,9 @@ def release(rt: Runtime, case_id: int, channel: str, person_ref: str, *, via: st
             raise ValueError(
                 f"第 {statement.version} 稿已于 {_local(statement.released_at, rt.settings.timezone)} 发布"
             )
-        missing = missing_roles(session, statement)
+        approved = {a.role for a in _approvals(session, statement) if a.decision == "approved"}
+        required = [*statement.required_roles, *_plan(rt).required_approvals(case.grade_code)]
+        missing = list(dict.fromkeys(r for r in required if r not in approved))
         if statement.status != "approved" or missing:
             needed = "、".join(Role(r).label for r in missing) or "（稿件被驳回）"
             raise PermissionDenied(f"不能发布：第 {statement.version} 稿尚未获得全部审批，缺少：{needed}")

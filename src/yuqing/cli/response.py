@@ -195,13 +195,16 @@ def cases_approve(
     person: As,
     reject: Annotated[bool, typer.Option("--reject", help="驳回，而非批准。")] = False,
     comment: Annotated[str | None, typer.Option(help="审批意见。")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="所审批的稿号；其后已有新稿时拒绝。")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """以本人所担任的角色批准（或驳回）最新一稿声明。"""
     from yuqing.cases.service import approve
 
     with runtime() as rt:
-        _print_case(approve(rt, case_id, person, reject=reject, comment=comment), as_json)
+        _print_case(approve(rt, case_id, person, reject=reject, comment=comment, version=version), as_json)
 
 
 @cases_app.command("release")

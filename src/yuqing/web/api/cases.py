@@ -68,6 +68,9 @@ class DraftStatement(Body):
 class Approve(Body):
     reject: bool = Field(False, description="驳回而非批准")
     comment: str | None = Field(None, description="审批意见")
+    version: int | None = Field(
+        None, description="所审批的稿号（所阅读的那一稿）；其后已有新稿时拒绝（409），以免批准未读过的文字"
+    )
 
 
 class Release(Body):
@@ -258,9 +261,15 @@ def build_router(rt: Runtime) -> APIRouter:
             case_id,
             "approve",
             lambda: cases.approve(
-                rt, case_id, str(user.person_id), reject=body.reject, comment=body.comment, via="api"
+                rt,
+                case_id,
+                str(user.person_id),
+                reject=body.reject,
+                comment=body.comment,
+                version=body.version,
+                via="api",
             ),
-            {"reject": body.reject},
+            {"reject": body.reject, "version": body.version},
         )
 
     @router.post(

@@ -234,16 +234,30 @@ def build_router(rt: Runtime) -> APIRouter:
 
     @router.post("/cases/{case_id}/approve", dependencies=[Depends(verify_csrf)])
     def approve(
-        request: Request, case_id: int, user: CurrentUser, decision: Text = "approve", comment: Text = ""
+        request: Request,
+        case_id: int,
+        user: CurrentUser,
+        decision: Text = "approve",
+        comment: Text = "",
+        version: Text = "",
     ) -> Response:
         reject = decision == "reject"
 
         def call() -> None:
+            if version.strip() and not version.strip().isdigit():
+                raise ValueError(f"稿号应为数字，实为 {version!r}")
             cases.approve(
-                rt, case_id, str(user.person_id), reject=reject, comment=comment.strip() or None, via="web"
+                rt,
+                case_id,
+                str(user.person_id),
+                reject=reject,
+                comment=comment.strip() or None,
+                version=int(version) if version.strip() else None,
+                via="web",
             )
 
-        return case_action(request, user, case_id, "approve", call, {"decision": decision})
+        detail = {"decision": decision, "version": version}
+        return case_action(request, user, case_id, "approve", call, detail)
 
     @router.post("/cases/{case_id}/release", dependencies=[Depends(verify_csrf)])
     def release(request: Request, case_id: int, user: CurrentUser, channel: Text = "") -> Response:
