@@ -18,6 +18,8 @@ from yuqing.accounts import service as accounts
 from yuqing.cases import service as cases
 from yuqing.cases.models import Deadline
 from yuqing.db import transaction
+from yuqing.org.models import Person
+from yuqing.org.scope import scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.live import LiveFeed, LiveTiming, format_event, parse_since
 
@@ -121,6 +123,31 @@ def test_feed_reports_a_deadline_once_per_state_and_a_reopened_alert_again(world
     [(name, data)] = feed.poll()
     assert (name, data["id"], data["repeats"]) == ("alert", world.alert_id, 1)
     assert feed.poll() == []
+
+
+def test_each_person_hears_only_of_the_alerts_and_clocks_of_units_they_see(world: World) -> None:
+    """The education bureau's office may not read the health commission's alert or case, so its
+    console's stream does not pop them up either; the city's chief sees both bureaus."""
+    cases.open_case(world.rt, "李办公室", event_id=world.event_id)
+    since = (world.clock() - dt.timedelta(minutes=5)).isoformat()
+    heard: dict[str, list[str]] = {}
+    for login in ("edu", "chief"):
+        client = world.login(login)
+        client.app.state.live_timing = LiveTiming(poll_seconds=0.05, heartbeat_seconds=10, max_seconds=0.6)  # type: ignore[attr-defined]
+        with client.stream("GET", "/live", params={"since": since}) as response:
+            events, _ = read_events(response.iter_lines(), wanted=10)
+        heard[login] = sorted({name for name, _ in events})
+    assert heard == {"edu": [], "chief": ["alert"]}
+    with transaction(world.rt.sessions) as session:
+        session.execute(update(Deadline).values(state="overdue"))
+    with world.rt.sessions() as session:
+        edu = session.scalars(select(Person.id).where(Person.name == "钱教育")).one()
+        health = session.scalars(select(Person.id).where(Person.name == "李办公室")).one()
+        feeds = {who: LiveFeed(world.rt, world.clock(), scope_of(session, who)) for who in (edu, health)}
+    for feed in feeds.values():
+        feed.prime()
+    assert feeds[edu].poll() == []
+    assert {name for name, _ in feeds[health].poll()} == {"deadline"}
 
 
 def test_event_frames_and_since_parsing() -> None:

@@ -19,6 +19,7 @@ from tests.web.test_pages import PASSWORD, World, _quick_hashing, build_world, c
 from yuqing.accounts import service as accounts
 from yuqing.analysis import topics
 from yuqing.analysis.grading import PROFILES_DIR
+from yuqing.analysis.models import PostAnalysis
 from yuqing.cases import plan
 from yuqing.db import transaction
 from yuqing.org import service as org
@@ -262,6 +263,17 @@ def test_alerts_and_cases_are_read_by_unit(world: World) -> None:
     assert "南京鼓楼医院发生医疗事故" not in edu.client.get("/cases").text
     assert "南京鼓楼医院发生医疗事故" not in edu.client.get("/alerts").text
     assert "南京鼓楼医院发生医疗事故" in office.client.get("/alerts").text
+    # A post is everyone's to read; the cases that use it as evidence, and their notes, are not.
+    with world.rt.sessions() as session:
+        post_id = session.scalars(
+            select(PostAnalysis.post_id).where(PostAnalysis.event_id == world.event_id)
+        ).first()
+    added = office.post(f"/cases/{case_id}/evidence", {"post_id": post_id, "note": "内部：拟约谈涉事医生"})
+    assert added.status_code == 200, added.text
+    for reader, sees in ((office, True), (chief, True), (edu, False)):
+        page = reader.client.get(f"/posts/{post_id}")
+        assert page.status_code == 200
+        assert (f"/cases/{case_id}" in page.text, "拟约谈涉事医生" in page.text) == (sees, sees)
 
 
 def test_reports_are_read_and_written_by_unit(world: World) -> None:

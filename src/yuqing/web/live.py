@@ -5,8 +5,9 @@ Each connection polls the database every few seconds (in the thread pool) and re
 has sent, keyed by ids, so nothing is sent twice on one connection. Alerts are new when they were
 raised or merged into after `since` (the page's server time, or the `Last-Event-ID` the browser
 sends when it reconnects); deadlines are compared with their state when the connection opened.
-A comment line every 15 seconds keeps proxies from closing an idle stream; the stream ends when
-the browser goes away.
+Each person hears of the alerts and case clocks of the units they may see (`yuqing.org.scope`),
+as on the alert and case lists. A comment line every 15 seconds keeps proxies from closing an
+idle stream; the stream ends when the browser goes away.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from yuqing.alerts.models import Alert, AlertStatus
 from yuqing.cases.models import Case, Deadline, DeadlineState
 from yuqing.cases.service import deadline_view
 from yuqing.org.models import Unit
+from yuqing.org.scope import EVERYTHING, Scope, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user
 
@@ -64,6 +66,8 @@ class LiveFeed:
 
     rt: Runtime
     since: dt.datetime
+    # The units whose alerts and case clocks this person may see (`yuqing.org.scope`).
+    scope: Scope = EVERYTHING
     sent_alerts: set[tuple[int, int]] = field(default_factory=set)
     deadline_states: dict[int, str] = field(default_factory=dict)
     # The clock at the last poll: a reconnecting stream starts from here (its `Last-Event-ID`).
@@ -94,7 +98,11 @@ class LiveFeed:
             alerts = session.execute(
                 select(Alert, Unit.name)
                 .join(Unit, Unit.id == Alert.unit_id)
-                .where(Alert.status == AlertStatus.OPEN.value, Alert.updated_at > self.since)
+                .where(
+                    Alert.status == AlertStatus.OPEN.value,
+                    Alert.updated_at > self.since,
+                    self.scope.where(Alert.unit_id),
+                )
                 .order_by(Alert.updated_at, Alert.id)
             )
             for alert, unit_name in alerts:
@@ -123,7 +131,8 @@ class LiveFeed:
                 .join(Unit, Unit.id == Deadline.unit_id)
                 .where(
                     Deadline.state.in_(_RUNNING)
-                    | (Deadline.state.in_(_DONE) & (Deadline.done_at > self.since))
+                    | (Deadline.state.in_(_DONE) & (Deadline.done_at > self.since)),
+                    self.scope.where(Case.unit_id),
                 )
                 .order_by(Deadline.id)
             )
@@ -200,13 +209,18 @@ async def stream(request: Request, feed: LiveFeed, timing: LiveTiming) -> AsyncI
         await asyncio.sleep(step)
 
 
+def _scope(rt: Runtime, user: User) -> Scope:
+    with rt.sessions() as session:
+        return scope_of(session, user.person_id)
+
+
 def build_router(rt: Runtime) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/live")
     async def live(
         request: Request,
-        _user: Annotated[User, Depends(current_user)],
+        user: Annotated[User, Depends(current_user)],
         since: Annotated[str | None, Query()] = None,
     ) -> StreamingResponse:
         # A reconnecting EventSource says where it got to; a fresh page says when it was drawn.
@@ -214,7 +228,7 @@ def build_router(rt: Runtime) -> APIRouter:
         start = parse_since(request.headers.get("last-event-id")) or parse_since(since) or now
         start = min(max(start, now - _MAX_BACK), now)
         timing: LiveTiming = getattr(request.app.state, "live_timing", None) or LiveTiming()
-        feed = LiveFeed(rt, start)
+        feed = LiveFeed(rt, start, await run_in_threadpool(_scope, rt, user))
         return StreamingResponse(
             stream(request, feed, timing),
             media_type="text/event-stream",

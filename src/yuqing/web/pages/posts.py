@@ -16,6 +16,7 @@ from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.cases.models import Case, CaseEvidence, Stage
 from yuqing.ingest.models import Post, Source
+from yuqing.org.scope import EVERYTHING, Scope, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user
 from yuqing.web.pages import queries
@@ -51,8 +52,12 @@ def analysis_view(session: Session, analysis: PostAnalysis | None) -> dict[str, 
     }
 
 
-def post_detail(session: Session, post_id: int, zone: str) -> dict[str, Any] | None:
-    """Everything the post page shows, or None when there is no such post."""
+def post_detail(
+    session: Session, post_id: int, zone: str, scope: Scope = EVERYTHING
+) -> dict[str, Any] | None:
+    """Everything the post page shows, or None when there is no such post. The cases that use it
+    (and their evidence notes) are those of units in `scope`: posts are everyone's, cases are
+    their unit's."""
     post = session.get(Post, post_id)
     if post is None:
         return None
@@ -61,7 +66,7 @@ def post_detail(session: Session, post_id: int, zone: str) -> dict[str, Any] | N
     cases = session.execute(
         select(Case, CaseEvidence.note)
         .outerjoin(CaseEvidence, (CaseEvidence.case_id == Case.id) & (CaseEvidence.post_id == post_id))
-        .where(or_(CaseEvidence.post_id == post_id, Case.post_id == post_id))
+        .where(or_(CaseEvidence.post_id == post_id, Case.post_id == post_id), scope.where(Case.unit_id))
         .order_by(Case.id)
     ).all()
     view = queries.post_row(post, zone)
@@ -112,7 +117,7 @@ def build_router(rt: Runtime) -> APIRouter:
     @router.get("/posts/{post_id}", response_class=HTMLResponse)
     def post_page(request: Request, post_id: int, user: CurrentUser) -> HTMLResponse:
         with rt.sessions() as session:
-            context = post_detail(session, post_id, rt.settings.timezone)
+            context = post_detail(session, post_id, rt.settings.timezone, scope_of(session, user.person_id))
         if context is None:
             message = f"找不到信息 {post_id}"
             return render(request, rt, user, "error.html", {"message": message}, status_code=404)
