@@ -53,8 +53,10 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
     except DrillNotFound as exc:
         raise ReportError(str(exc)) from exc
     drill, scenario, result = data["drill"], data["scenario"], data["score"]
+    # The drill's record belongs to the unit that ran it (who may read and write it follows),
+    # not to the unit its alert was routed to; a drill of no unit, to its alert's unit.
     with rt.sessions() as session:
-        unit_name = (data.get("detection") or {}).get("unit")
+        unit_name = drill.get("unit") or (data.get("detection") or {}).get("unit")
         if not unit_name or session.scalar(select(Unit.id).where(Unit.name == unit_name)) is None:
             unit_name = root_unit(session).name
     doc = Document(
