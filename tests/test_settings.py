@@ -48,8 +48,18 @@ def test_yuqing_settings_never_prints_secrets(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("YUQING_SMTP_PASSWORD", "smtp-secret-1")
     monkeypatch.setenv("YUQING_ADMIN_PASSWORD", "admin-secret-2")
     monkeypatch.setenv("YUQING_DATABASE_URL", "postgresql+psycopg://yuqing:db-secret-3@127.0.0.1:5432/test")
+    monkeypatch.setenv("YUQING_NATS_URL", "nats://yuqing:nats-secret-4@nats:4222")
     shown = CliRunner().invoke(app, ["settings"])
     assert shown.exit_code == 0, shown.output
-    for secret in ("smtp-secret-1", "admin-secret-2", "db-secret-3"):
+    for secret in ("smtp-secret-1", "admin-secret-2", "db-secret-3", "nats-secret-4"):
         assert secret not in shown.output
     assert '"smtp_password": "***"' in shown.output and "yuqing:***@127.0.0.1" in shown.output
+    assert '"nats_url": "nats://***@nats:4222"' in shown.output
+
+
+def test_the_settings_page_masks_credentials_in_urls() -> None:
+    from yuqing.web.pages.settings import shown_value
+
+    assert shown_value("nats_url", "nats://s3cret-token@127.0.0.1:4222") == "nats://***@127.0.0.1:4222"
+    assert shown_value("nats_url", "nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+    assert shown_value("database_url", "postgresql://u:pw@db/x") == "postgresql://u:***@db/x"

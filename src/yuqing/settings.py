@@ -253,6 +253,14 @@ class Settings(BaseSettings):
     login_lockout_minutes: float = Field(
         default=15.0, gt=0, description="How long a locked account refuses every password (minutes)."
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses of the office's reverse proxies, comma-separated (e.g. `127.0.0.1` or "
+        "`10.0.0.5,10.0.0.6`; `*` trusts every peer). Only connections from these have their "
+        "`X-Forwarded-For` and `X-Forwarded-Proto` believed, for the client address that the login "
+        "limits and the audit log use. Empty (the default): the headers are ignored, as anyone on the "
+        "server's own host could otherwise claim any address.",
+    )
     login_attempts_per_address: int = Field(
         default=30,
         ge=1,
@@ -416,6 +424,24 @@ def settings_markdown() -> str:
 SECRET_SETTINGS = frozenset({"smtp_password", "admin_password", "metrics_token"})
 
 
+# Settings holding a URL that may carry credentials (`nats://user:password@host`, or a NATS token
+# as `nats://token@host`): shown with the user part masked.
+URL_SETTINGS = frozenset({"nats_url"})
+
+
+def masked_url(value: str) -> str:
+    """A URL with whatever stands before ``@`` in its authority replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "（无法解析）"
+    if "@" not in parts.netloc:
+        return value
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def redacted(settings: Settings) -> dict[str, Any]:
     """The settings as `yuqing settings` prints them: secrets replaced, a database password masked."""
     from sqlalchemy.engine import make_url
@@ -425,6 +451,9 @@ def redacted(settings: Settings) -> dict[str, Any]:
     for name in SECRET_SETTINGS:
         if values.get(name):
             values[name] = "***"
+    for name in URL_SETTINGS:
+        if values.get(name):
+            values[name] = masked_url(str(values[name]))
     try:
         values["database_url"] = make_url(str(values["database_url"])).render_as_string(hide_password=True)
     except ArgumentError:

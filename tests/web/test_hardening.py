@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -225,3 +226,43 @@ def test_api_answers_503_when_the_database_turned_read_only(world: World) -> Non
     refused = office.post("/cases", {"event_id": world.event_id})
     assert error_of(refused, 503) == StorageProblem.READ_ONLY.message
     assert office.get("/cases").status_code == 200
+
+
+@pytest.mark.parametrize(("trusted", "seen"), [("", "127.0.0.1"), ("127.0.0.1", "203.0.113.66")])
+def test_a_forwarded_client_address_is_believed_from_trusted_proxies_only(trusted: str, seen: str) -> None:
+    """A real uvicorn with `yuqing serve`'s options: X-Forwarded-For from the server's own host is
+    ignored unless that host is a configured proxy (it feeds the login limits and the audit log)."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from yuqing.settings import Settings
+    from yuqing.web.server import proxy_options
+
+    async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = str(scope["client"][0]).encode()
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = proxy_options(Settings(trusted_proxies=trusted))
+    server = uvicorn.Server(uvicorn.Config(echo, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        answer = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.66"})
+        assert answer.text == seen
+    finally:
+        server.should_exit = True
+        thread.join(10)

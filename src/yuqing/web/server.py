@@ -6,6 +6,7 @@ instead, and this process announces stored posts to them (`yuqing.analysis.strea
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import uvicorn
 
@@ -13,9 +14,18 @@ from yuqing.background import PeriodicWorker
 from yuqing.ingest.scheduler import SourceScheduler
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
+from yuqing.settings import Settings
 from yuqing.web.app import create_app
 
 log = logging.getLogger(__name__)
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for `X-Forwarded-For`: believed from `trusted_proxies` only. uvicorn's
+    own default trusts 127.0.0.1, so any process on the server's host could claim any client
+    address to the login limits and the audit log."""
+    proxies = settings.trusted_proxies.strip()
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
 
 
 def run_server(rt: Runtime, *, host: str, port: int) -> None:
@@ -58,7 +68,7 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
         worker.start()
     print(f"yuqing 已启动：http://{host}:{port}/  （API 文档：/docs，登录后可见；Ctrl+C 退出）", flush=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", **proxy_options(rt.settings))
     finally:
         if scheduler is not None:
             scheduler.stop()

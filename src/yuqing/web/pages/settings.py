@@ -20,7 +20,7 @@ from yuqing.analysis.grading import ProfileError, console_profile_path
 from yuqing.cases import plan
 from yuqing.cases.service import PermissionDenied
 from yuqing.runtime import Runtime
-from yuqing.settings import SECRET_SETTINGS, Settings, config_path
+from yuqing.settings import SECRET_SETTINGS, URL_SETTINGS, Settings, config_path, masked_url
 from yuqing.web.auth import User, current_user, require_roles, verify_csrf
 from yuqing.web.pages.common import act, render
 from yuqing.workcal.clock import CHINESE_CALENDAR_VERSION, CHINESE_CALENDAR_YEARS
@@ -40,6 +40,8 @@ def shown_value(name: str, value: Any) -> str:
     """A setting as the page shows it: secrets hidden, a database password masked."""
     if name in SECRET_SETTINGS:
         return "（已设置，不显示）" if value else "（未设置）"
+    if name in URL_SETTINGS and value:
+        return masked_url(str(value))
     if name == "database_url":
         try:
             return make_url(str(value)).render_as_string(hide_password=True)
