@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import FakeClock
 from tests.web.test_api import Api, api, error_of
@@ -21,6 +21,7 @@ from yuqing.analysis import topics
 from yuqing.analysis.grading import PROFILES_DIR
 from yuqing.analysis.models import PostAnalysis
 from yuqing.cases import plan
+from yuqing.cases.models import Deadline
 from yuqing.db import transaction
 from yuqing.org import service as org
 from yuqing.org.models import DutyOverride
@@ -274,6 +275,16 @@ def test_alerts_and_cases_are_read_by_unit(world: World) -> None:
         page = reader.client.get(f"/posts/{post_id}")
         assert page.status_code == 200
         assert (f"/cases/{case_id}" in page.text, "拟约谈涉事医生" in page.text) == (sees, sees)
+    # The statistics compare every unit; a missed clock of another unit's case is not named.
+    with transaction(world.rt.sessions) as session:
+        session.execute(
+            update(Deadline).where(Deadline.case_id == case_id).values(state="missed", done_at=world.clock())
+        )
+    for reader, title in ((office, "南京鼓楼医院发生医疗事故"), (edu, "（其他单位的工单）")):
+        missed = reader.get("/stats").json()["missed"]
+        assert missed and all(m["unit"] == "市卫生健康委员会" for m in missed)
+        assert all(m["case"].startswith(title) for m in missed)
+        assert {m["case_id"] for m in missed} == ({case_id} if reader is office else {None})
 
 
 def test_reports_are_read_and_written_by_unit(world: World) -> None:

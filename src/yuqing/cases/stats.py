@@ -15,6 +15,7 @@ from sqlalchemy import select
 from yuqing.cases.models import Case, CaseAction, Deadline, DeadlineState
 from yuqing.cases.plan import DeadlineKind
 from yuqing.org.models import Person, Unit
+from yuqing.org.scope import EVERYTHING, Scope
 from yuqing.runtime import Runtime
 
 __all__ = ["statistics_report"]
@@ -31,9 +32,16 @@ def _median(values: list[float]) -> float | None:
 
 
 def statistics_report(
-    rt: Runtime, *, start: dt.date | None = None, end: dt.date | None = None, include_drills: bool = False
+    rt: Runtime,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    include_drills: bool = False,
+    scope: Scope = EVERYTHING,
 ) -> dict[str, Any]:
-    """Figures over cases opened between `start` and `end` (local dates, inclusive)."""
+    """Figures over cases opened between `start` and `end` (local dates, inclusive). The figures
+    cover every unit (an office compares itself with the others); the list of missed clocks names
+    only the cases of units in `scope` — another unit's case is listed by its unit and clock alone."""
     tz = ZoneInfo(rt.settings.timezone)
     with rt.sessions() as session:
         query = select(Case)
@@ -104,10 +112,11 @@ def statistics_report(
             respond_minutes[unit].append(_minutes(case.known_at, deadline.done_at))
         if deadline.state != DeadlineState.MET.value:
             late_by = (deadline.done_at or now) - deadline.due_at
+            seen = scope.sees(case.unit_id)
             missed.append(
                 {
-                    "case_id": deadline.case_id,
-                    "case": case.title,
+                    "case_id": deadline.case_id if seen else None,
+                    "case": case.title if seen else "（其他单位的工单）",
                     "unit": unit,
                     "kind": deadline.kind,
                     "label": DeadlineKind.LABELS.get(deadline.kind, deadline.kind),

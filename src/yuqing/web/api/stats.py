@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from yuqing.cases.stats import statistics_report
+from yuqing.org.scope import scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.api.params import FIRST_YEAR, LAST_YEAR, in_calendar
 from yuqing.web.api.responses import errors
+from yuqing.web.auth import User, current_user
 
 # A date, or nothing (an empty value is no bound).
 DAY_PATTERN = {"pattern": r"^(\d{4}-\d{2}-\d{2})?$"}
@@ -35,6 +37,7 @@ def build_router(rt: Runtime) -> APIRouter:
         "/stats", summary="按时率、报告与回应用时中位数、超时清单（按单位和人员）", responses=errors(400)
     )
     def stats(
+        user: Annotated[User, Depends(current_user)],
         start: Annotated[
             str | None,
             Query(alias="from", description="首日 YYYY-MM-DD（开立日期）", json_schema_extra=DAY_PATTERN),
@@ -48,6 +51,8 @@ def build_router(rt: Runtime) -> APIRouter:
         first, last = day(start, "from"), day(end, "to")
         if first and last and last < first:
             raise HTTPException(400, "to 不能早于 from")
-        return statistics_report(rt, start=first, end=last, include_drills=drills)
+        with rt.sessions() as session:
+            scope = scope_of(session, user.person_id)
+        return statistics_report(rt, start=first, end=last, include_drills=drills, scope=scope)
 
     return router
