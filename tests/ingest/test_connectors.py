@@ -306,3 +306,48 @@ def test_big5_page_declared_utf8(rt: Runtime, server: LocalHTTPServer, fetcher: 
     post = posts_of(rt, "台北公告")[0]
     assert "颱風" in post.text_original and "台风" in post.text
     assert "停止上班上课" in post.text
+
+
+def test_feed_dates_in_chinese_and_without_a_zone_are_read_in_the_sources_zone(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    """Chinese sites write 「2026年11月1日 10:20」 or 「2026/11/01 10:20」 in <pubDate>, often without a
+    zone. feedparser reads the first two as 1 December and a time without a zone as UTC; each is
+    10:20 in Beijing, 02:20 UTC, like the RFC 822 date with its +0800."""
+    dates = ("2026年11月1日 10:20", "2026/11/01 10:20", "2026-11-01 10:20:00")
+    dates += ("Sun, 01 Nov 2026 10:20:00 +0800",)
+    items = "".join(
+        f"<item><title>通报{n}</title><link>http://news.example.cn/{n}.html</link>"
+        f"<description>市卫健委通报第{n}号</description><pubDate>{date}</pubDate></item>"
+        for n, date in enumerate(dates)
+    )
+    body = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>{items}</channel></rss>'
+    server.routes["/dates.xml"] = Reply(200, {"Content-Type": "application/rss+xml"}, body.encode())
+    service.add_source(rt, "rss", server.url("/dates.xml"), name="日期")
+    assert run(rt, "日期", fetcher).counts.new == 4
+    stored = {p.title: p.published_at for p in posts_of(rt, "日期")}
+    assert {t: (w.isoformat() if w else None) for t, w in stored.items()} == {
+        f"通报{n}": "2026-11-01T02:20:00+00:00" for n in range(4)
+    }
+
+
+def test_a_feed_cut_off_inside_its_last_item_stores_that_item_only_when_it_comes_whole(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    """The connection drops inside the last <description>: stored, that item would keep an empty
+    text for ever (the complete copy fetched next is its duplicate). It waits as a dead letter."""
+    whole = feed("news_utf8.xml")
+    cut = whole[: whole.rindex(b"<description>") + len(b"<description>") + 20]
+    server.routes["/cut.xml"] = Reply(200, {"Content-Type": "application/rss+xml"}, cut)
+    service.add_source(rt, "rss", server.url("/cut.xml"), name="截断")
+    first = run(rt, "截断", fetcher)
+    assert first.outcome == "partial"
+    assert all(p.text.strip() for p in posts_of(rt, "截断"))
+    with rt.sessions() as session:
+        letters = [d.error for d in session.scalars(select(DeadLetter))]
+    assert any("最后一个条目处被截断" in e for e in letters)
+    server.routes["/cut.xml"] = Reply(200, {"Content-Type": "application/rss+xml"}, whole)
+    second = run(rt, "截断", fetcher)
+    assert second.counts.new == 1
+    assert len(posts_of(rt, "截断")) == first.counts.new + 1
+    assert all(p.text.strip() for p in posts_of(rt, "截断"))

@@ -6,6 +6,7 @@ The bytes are decoded by yuqing, not by feedparser, so a feed whose declared cha
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec,
 from yuqing.ingest.connectors.http import as_document, fetch_source
 from yuqing.ingest.decoding import decode_document, xml_bytes_for_parser
 from yuqing.ingest.fetcher import Fetcher
+from yuqing.ingest.normalise import parse_timestamp
 from yuqing.ingest.records import RawItem, Rejected
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -60,7 +62,24 @@ def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
     items: list[RawItem | Rejected] = []
     for position, entry in enumerate(entries):
         items.append(RawItem(record=_entry_record(entry), locator=f"entry={position}"))
+    if parsed.bozo and items and not _CLOSED_FEED.search(decoded.text[-200:]):
+        # A feed cut off in transit: its last entry may have lost its text, link or date. Stored,
+        # it would stay so (the complete copy fetched next time is a duplicate of it); it waits
+        # in the dead-letter list instead and the next complete fetch stores it whole.
+        last = items.pop()
+        items.append(
+            Rejected(
+                locator=last.locator if isinstance(last, RawItem) else f"entry={len(entries) - 1}",
+                stage="ingest.parse",
+                error="订阅源在最后一个条目处被截断（文档不完整），该条目未入库，待下次完整获取时再入库",
+                raw=decoded.text[-4000:].encode("utf-8"),
+            )
+        )
     return Collected(document=None, items=items, warnings=warnings)
+
+
+# The closing tag of an RSS, Atom or RDF document: a feed without one at its end was cut off.
+_CLOSED_FEED = re.compile(r"</\s*(?:rss|feed|rdf:rdf)\s*>\s*$", re.IGNORECASE)
 
 
 def _entry_record(entry: Any) -> dict[str, Any]:
@@ -68,8 +87,10 @@ def _entry_record(entry: Any) -> dict[str, Any]:
     body = content[0].get("value") if content else entry.get("summary")
     published = entry.get("published") or entry.get("updated")
     parsed_time = entry.get("published_parsed") or entry.get("updated_parsed")
-    if parsed_time is not None:
-        # feedparser normalises to UTC; prefer it over free-form strings it could read.
+    if parsed_time is not None and not _readable_time(published):
+        # Only for forms yuqing's own parser cannot read: feedparser reads 「2025年6月1日 10:20」
+        # and 「2025/06/01」 as 1 December of the year, and a time without a zone as UTC, where
+        # yuqing applies the source's zone (Asia/Shanghai by default).
         published = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", parsed_time)
     record: dict[str, Any] = {
         "id": entry.get("id") or entry.get("link"),
@@ -80,6 +101,13 @@ def _entry_record(entry: Any) -> dict[str, Any]:
         "author": entry.get("author"),
     }
     return {k: v for k, v in record.items() if v}
+
+
+def _readable_time(value: object) -> bool:
+    try:
+        return parse_timestamp(value) is not None
+    except ValueError:
+        return False
 
 
 register("rss", RSSConnector)
