@@ -78,6 +78,24 @@ def test_short_reposts_are_not_merged_by_content(rt: Runtime) -> None:
     assert import_bytes(rt, data, "short.jsonl")["new"] == 5
 
 
+def test_short_comments_without_link_or_id_are_known_by_author_and_time(rt: Runtime) -> None:
+    """A comment export without ids: three people writing 「转发微博」 are three posts; the same
+    row imported again is a duplicate. A long text without id is still one story's copy."""
+    csv = (
+        "author,text,published_at\n"
+        "张三,转发微博,2026-11-20 08:01\n李四,转发微博,2026-11-20 08:02\n王五,转发微博,2026-11-20 08:03\n"
+        "赵六,医院太黑了！,2026-11-20 08:04\n钱七,医院太黑了！,2026-11-20 08:05\n"
+        f"孙八,{LONG_TEXT},2026-11-20 08:06\n周九,{LONG_TEXT},2026-11-20 08:07\n"
+    ).encode()
+    first = import_bytes(rt, csv, "comments.csv", file_format="csv", platform="weibo")
+    assert first == {"new": 6, "duplicate": 1, "near_duplicate": 0, "rejected": 0}
+    with rt.sessions() as session:
+        authors = sorted(a for a in session.scalars(select(Post.author)) if a)
+    assert authors == sorted(["张三", "李四", "王五", "赵六", "钱七", "孙八"])
+    again = import_bytes(rt, csv, "comments.csv", file_format="csv", platform="weibo")
+    assert again == {"new": 0, "duplicate": 7, "near_duplicate": 0, "rejected": 0}
+
+
 def test_near_duplicate_is_stored_and_linked_to_its_first_copy(rt: Runtime) -> None:
     copy = LONG_TEXT.replace("拉横幅", "拉条幅")
     rows = [

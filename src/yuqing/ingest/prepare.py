@@ -137,7 +137,12 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
     elif external_id:
         url_key = f"{platform}:{external_id}"
     elif key or title_key:
-        url_key = "content:" + content_hash(title_key + "\n" + key)
+        basis = title_key + "\n" + key
+        if len(key) < context.min_content_chars:
+            # A short text without link or id (「转发微博」, 「医院太黑了！」 in a comment export) is
+            # no copy of another's: it is known by who wrote it when, as well.
+            basis += "".join(f"\n{fields.get(f) or ''}" for f in ("author", "author_id", "published_at"))
+        url_key = "content:" + content_hash(basis)
     else:
         raise ItemError("记录既没有链接或编号，也没有正文或标题")
 
