@@ -351,3 +351,28 @@ def test_a_feed_cut_off_inside_its_last_item_stores_that_item_only_when_it_comes
     assert second.counts.new == 1
     assert len(posts_of(rt, "截断")) == first.counts.new + 1
     assert all(p.text.strip() for p in posts_of(rt, "截断"))
+
+
+def test_an_api_post_in_big5_exports_as_evidence_that_verifies(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    """The API connector decoded the body with the charset its Content-Type declared; the
+    evidence export must read it the same way, or the post's bytes 「do not match」 its hash."""
+    from yuqing.ingest.evidence import export_evidence, verify_package
+
+    payload = {"posts": [{"id": "tw1", "text": "[饞嘴][鼓掌][做鬼臉]", "time": "2026-11-20 09:00"}]}
+    body = json.dumps(payload, ensure_ascii=False).encode("big5")
+    server.routes["/big5"] = Reply(200, {"Content-Type": "application/json; charset=big5"}, body)
+    service.add_source(
+        rt,
+        "api",
+        server.url("/big5"),
+        name="繁体接口",
+        config={"items_path": "posts", "mapping": {"external_id": "id", "published_at": "time"}},
+    )
+    assert run(rt, "繁体接口", fetcher).counts.new == 1
+    [post] = posts_of(rt, "繁体接口")
+    assert post.text == "[馋嘴][鼓掌][做鬼脸]"
+    package = tmp_path / "evidence.zip"
+    export_evidence(rt, [post.id], package)
+    assert verify_package(package) == []

@@ -21,6 +21,7 @@ from yuqing import __version__
 from yuqing.ingest.connectors.base import ConnectorError
 from yuqing.ingest.decoding import decode_document
 from yuqing.ingest.errors import IngestError, PostNotFound
+from yuqing.ingest.fetcher import charset_of
 from yuqing.ingest.files import FORMATS, read_rows
 from yuqing.ingest.jsonstream import json_records
 from yuqing.ingest.models import EvidenceBlob, FetchRun, Post, Source
@@ -160,8 +161,9 @@ def _item_bytes(blob: EvidenceBlob, post: Post, source: Source | None) -> bytes 
             media.endswith("json") or (source and source.kind in ("api", "webhook"))
         ):
             data = blob.data
-            if source is not None and source.kind == "api":  # the API connector decodes first
-                data = decode_document(data, None, kind="text").text.encode("utf-8")
+            if source is not None and source.kind == "api":  # the API connector decodes first,
+                # with the charset its response declared (kept in the document's media type)
+                data = decode_document(data, charset_of(blob.media_type), kind="text").text.encode("utf-8")
             rows = json_records(data, (source.config or {}).get("items_path") if source else None)
         elif locator == "page":
             return blob.data

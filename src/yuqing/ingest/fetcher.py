@@ -179,7 +179,8 @@ def is_public_address(address: IPAddress | str) -> bool:
     )
 
 
-def _parse_charset(content_type: str | None) -> str | None:
+def charset_of(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, lower case; None without one."""
     if not content_type:
         return None
     for param in content_type.split(";")[1:]:
@@ -369,7 +370,7 @@ class Fetcher:
                 etag=response_headers.get("etag"),
                 last_modified=response_headers.get("last-modified"),
                 content_type=content_type,
-                declared_charset=_parse_charset(content_type),
+                declared_charset=charset_of(content_type),
             )
         hint = " (redirect loop)" if current in seen else ""
         raise TooManyRedirectsError(current, f"more than {self.policy.max_redirects} redirects{hint}")
