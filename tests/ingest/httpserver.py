@@ -126,6 +126,23 @@ class LocalHTTPServer:
 
         return behaviour
 
+    def trickle_headers(self, *, interval: float) -> Behaviour:
+        """Send the status line and headers one byte every ``interval`` s (each read succeeds)."""
+
+        def behaviour(handler: BaseHTTPRequestHandler) -> None:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n" + b"X-Pad: " + b"x" * 400 + b"\r\n\r\n"
+            for byte in head:
+                if self.stopping.wait(interval):
+                    break
+                try:
+                    handler.wfile.write(bytes([byte]))
+                    handler.wfile.flush()
+                except OSError:
+                    break
+            handler.close_connection = True
+
+        return behaviour
+
     @staticmethod
     def reset() -> Behaviour:
         """Read the request, then abort the connection with a TCP RST."""

@@ -214,6 +214,16 @@ def test_deadline_interrupts_a_read_in_progress(server: LocalHTTPServer) -> None
     assert time.monotonic() - started < 2.6
 
 
+def test_deadline_holds_while_the_headers_trickle_in(server: LocalHTTPServer) -> None:
+    """A header byte every 0.2 s keeps every read within its timeout; the whole fetch still ends
+    at its deadline (the scheduler fetches sources one after another: one such server held all)."""
+    server.routes["/slow-head"] = server.trickle_headers(interval=0.2)
+    started = time.monotonic()
+    with make_fetcher(read_timeout=1.0, total_timeout=1.5) as fetcher, pytest.raises(FetchTimeoutError):
+        fetcher.get(server.url("/slow-head"))
+    assert time.monotonic() - started < 3
+
+
 # -- connection failures ------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ import re
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -205,6 +206,15 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._inner = httpcore.SyncBackend()
         self._allow_private = allow_private
         self._bridges = bridges
+        # Every socket it opened and that is still alive: the fetcher's watchdog shuts them at a
+        # request's deadline, whichever the pool uses, before the answer's headers have come too.
+        self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def shut_all(self) -> None:
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                # The base-class shutdown also works on SSL sockets without touching TLS state.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def connect_tcp(
         self,
@@ -230,9 +240,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
             if remaining is not None and remaining <= 0:
                 raise httpcore.ConnectTimeout(f"connecting to {host} timed out")
             try:
-                return self._inner.connect_tcp(str(address), port, remaining, local_address, socket_options)
+                stream = self._inner.connect_tcp(str(address), port, remaining, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc  # try the next address, as socket.create_connection would
+                continue
+            sock = stream.get_extra_info("socket")
+            if isinstance(sock, socket.socket):
+                self.sockets.add(sock)
+            return stream
         raise error
 
     def connect_unix_socket(
@@ -244,7 +259,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         raise httpcore.ConnectError("unix sockets are not allowed")
 
 
-def _guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
+def _guarded_transport(policy: FetchPolicy, backend: _GuardedBackend | None = None) -> httpx.HTTPTransport:
     # httpx offers no public way to plug in a network backend, so the pool it built is
     # swapped for one that uses ours; trust_env=False keeps proxies (which would connect on
     # our behalf, unchecked) and netrc out.
@@ -255,7 +270,7 @@ def _guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedBackend(policy.allow_private_addresses, policy.bridges),
+        network_backend=backend or _GuardedBackend(policy.allow_private_addresses, policy.bridges),
     )
     return transport
 
@@ -295,8 +310,11 @@ class Fetcher:
     ) -> None:
         self.policy = policy
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._backend = (
+            None if transport is not None else _GuardedBackend(policy.allow_private_addresses, policy.bridges)
+        )
         self._client = httpx.Client(
-            transport=transport or _guarded_transport(policy),
+            transport=transport or _guarded_transport(policy, self._backend),
             follow_redirects=False,  # every hop is checked by us
             trust_env=False,
             headers={"User-Agent": policy.user_agent},
@@ -407,8 +425,15 @@ class Fetcher:
         response: httpx.Response | None = None
         try:
             request = self._client.build_request("GET", target, headers=headers, timeout=timeout)
+            if self._backend is not None:
+                # From the start: a server sending its headers a byte at a time, each within the
+                # read timeout, would otherwise hold the fetch (and every source after it) for hours.
+                watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), self._backend.shut_all)
+                watchdog.daemon = True
+                watchdog.start()
             response = self._client.send(request, stream=True)
-            watchdog = _arm_watchdog(response, deadline)
+            if watchdog is None:
+                watchdog = _arm_watchdog(response, deadline)
             declared_length = response.headers.get("content-length", "")
             if declared_length.isdigit() and int(declared_length) > max_bytes:
                 raise TooLargeError(url, f"response is {int(declared_length)} bytes, over {max_bytes}")
