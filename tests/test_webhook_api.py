@@ -127,6 +127,14 @@ def test_webhook_body_size_limit(rt: Runtime, base_url: str) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 413
+    assert "5002 字节" in response.json()["error"]["message"]
+    # the sender's mistake is on record: a failed run of the source, and the body's head kept
+    with rt.sessions() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+        assert letter.source_id == source.id and "1000 字节上限" in letter.error
+        assert letter.raw is not None and letter.raw.startswith(b"[   ") and len(letter.raw) >= 1000
+        run = session.scalars(select(FetchRun)).one()
+        assert run.outcome == "failed" and run.finished_at is not None
 
 
 def test_sources_api_shows_health(rt: Runtime, base_url: str) -> None:

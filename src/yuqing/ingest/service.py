@@ -598,6 +598,22 @@ def authenticate_webhook(
     return source
 
 
+def refuse_webhook(rt: Runtime, source: Source, body: bytes, message: str) -> None:
+    """A delivery refused whole (too many posts, too many bytes): a failed run of the source and a
+    dead letter holding what was received of the body (at most `WEBHOOK_REFUSED_KEEP` bytes), so
+    the sender's mistake is on record and its data can be recovered."""
+    received = rt.clock()
+    refused = Rejected("body", "ingest.receive", message, body[:WEBHOOK_REFUSED_KEEP])
+    with transaction(rt.sessions) as session:
+        run_id = runs.start_run(session, source.id, received)
+        record_dead_letters(session, [refused], source.id, run_id)
+        runs.finish_run(session, run_id, RunOutcome.FAILED, IngestCounts(rejected=1), message, received)
+
+
+# How much of a refused webhook body its dead letter keeps.
+WEBHOOK_REFUSED_KEEP = 1 << 20
+
+
 def receive_webhook(
     rt: Runtime, writer: PostWriter, source: Source, body: bytes, media_type: str | None
 ) -> IngestCounts:
@@ -617,11 +633,7 @@ def receive_webhook(
     limit = rt.settings.webhook_max_items
     if layout is not None and (layout.count or 0) > limit:
         message = f"推送内容有 {layout.count} 条信息，超过每次 {limit} 条的上限，请分批推送"
-        refused = Rejected("body", "ingest.receive", message, body)
-        with transaction(rt.sessions) as session:
-            run_id = runs.start_run(session, source.id, received)
-            record_dead_letters(session, [refused], source.id, run_id)
-            runs.finish_run(session, run_id, RunOutcome.FAILED, IngestCounts(rejected=1), message, received)
+        refuse_webhook(rt, source, body, message)
         raise WebhookTooLarge(message)
     with transaction(rt.sessions) as session:
         document_sha = store_document(session, Document(body, f"webhook:{source.id}", media_type, received))

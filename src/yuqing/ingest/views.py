@@ -71,16 +71,24 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
             raise HTTPException(404, str(exc)) from exc
         except WebhookAuthError as exc:
             raise HTTPException(401, str(exc)) from exc
+        from starlette.concurrency import run_in_threadpool
+
         limit = rt.settings.webhook_max_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise HTTPException(413, f"推送内容超过 {limit} 字节上限")
+        too_large = bool(declared and declared.isdigit() and int(declared) > limit)
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
-            if len(body) > limit:
-                raise HTTPException(413, f"推送内容超过 {limit} 字节上限")
-        from starlette.concurrency import run_in_threadpool
+            too_large = too_large or len(body) > limit
+            if too_large and len(body) >= min(limit, service.WEBHOOK_REFUSED_KEEP):
+                break  # enough of it for the dead letter; the rest is never read
+        if too_large:
+            size = f" {int(declared)} 字节，" if declared and declared.isdigit() else ""
+            message = (
+                f"推送内容{size}超过 {limit} 字节上限，已拒收（前 {len(body)} 字节存入失败记录），请分批推送"
+            )
+            await run_in_threadpool(service.refuse_webhook, rt, source, bytes(body), message)
+            raise HTTPException(413, message)
 
         try:
             counts = await run_in_threadpool(
