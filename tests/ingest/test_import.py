@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from yuqing.ingest import service
-from yuqing.ingest.models import DeadLetter, Post, PostSighting
+from yuqing.ingest.models import DeadLetter, FetchRun, Post, PostSighting
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -329,3 +329,31 @@ def test_the_same_url_from_another_source_is_a_sighting_and_a_refetch_is_not(rt:
         sighting = session.scalars(select(PostSighting)).one()
         assert sighting.post_id == post.id and sighting.source_id != post.source_id
         assert sighting.url == row["url"]
+
+
+def test_a_file_over_the_import_limit_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is kept whole as evidence and the database holds about 10^9 bytes in one value:
+    a larger file crashed the import after reading it all, leaving no run and no dead letter."""
+    from typer.testing import CliRunner
+
+    from yuqing.cli.main import app
+    from yuqing.runtime import open_runtime
+
+    monkeypatch.setattr(service, "IMPORT_MAX_FILE_BYTES", 1000)
+    big = tmp_path / "big.jsonl"
+    big.write_text(json.dumps({"id": "a", "text": LONG_TEXT}, ensure_ascii=False) * 20, encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", str(big)])
+    assert result.exit_code == 1
+    assert "超过单个文件 1,000 字节的导入上限" in result.output and "split -l" in result.output
+    rt = open_runtime()
+    try:
+        with rt.sessions() as session:
+            run = session.scalars(select(FetchRun)).one()
+            assert run.outcome == "failed" and "导入上限" in (run.error or "")
+            letter = session.scalars(select(DeadLetter)).one()
+            assert letter.location == str(big) and "split" in letter.error
+            assert session.scalars(select(Post)).all() == []
+    finally:
+        rt.close()

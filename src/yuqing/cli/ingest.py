@@ -300,6 +300,10 @@ def import_file(
         path = Path(file)
         if not path.is_file():
             fail(f"文件不存在：{file}")
+        size = path.stat().st_size
+        if size > service.IMPORT_MAX_FILE_BYTES:  # refused before a gigabyte is read into memory
+            with runtime() as rt:
+                service.refuse_large_import(rt, size, origin=str(path), source_name=source, platform=platform)
         data, origin = path.read_bytes(), str(path)
     fmt: FileFormat | None = file_format  # type: ignore[assignment]
 

@@ -19,6 +19,10 @@ class InvalidSource(IngestError):
     """A source's settings are wrong (an unknown kind, a bad schedule, a missing URL)."""
 
 
+class FileTooLarge(IngestError):
+    """A file over the import limit, refused before it is read (its run and dead letter say so)."""
+
+
 class WebhookAuthError(IngestError):
     """A webhook delivery without the source's token."""
 

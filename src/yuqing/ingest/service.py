@@ -25,7 +25,13 @@ from yuqing.db import transaction
 from yuqing.ingest import runs
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, get_connector
-from yuqing.ingest.errors import InvalidSource, SourceNotFound, WebhookAuthError, WebhookTooLarge
+from yuqing.ingest.errors import (
+    FileTooLarge,
+    InvalidSource,
+    SourceNotFound,
+    WebhookAuthError,
+    WebhookTooLarge,
+)
 from yuqing.ingest.fetcher import Fetcher, FetchPolicy, bridge_hosts, is_public_address
 from yuqing.ingest.files import FileFormat, guess_format, read_rows
 from yuqing.ingest.jsonstream import JSONLayout, json_layout, json_records
@@ -488,6 +494,30 @@ def ensure_file_source(rt: Runtime, name: str, platform: str | None) -> int:
         return source.id
 
 
+# The largest file one import takes: the file is kept whole as evidence, and one value in the
+# database holds at most about 10^9 bytes (SQLite's default limit; PostgreSQL's is 1 GiB).
+IMPORT_MAX_FILE_BYTES = 900_000_000
+
+
+def refuse_large_import(
+    rt: Runtime, size: int, *, origin: str, source_name: str | None = None, platform: str | None = None
+) -> None:
+    """Refuse a file over `IMPORT_MAX_FILE_BYTES` before reading it: a failed run of its source
+    with a dead letter saying how to split it, then FileTooLarge with the same message."""
+    message = (
+        f"文件 {origin} 有 {size:,} 字节，超过单个文件 {IMPORT_MAX_FILE_BYTES:,} 字节的导入上限"
+        "（导入的文件整体存为证据）；请拆分后分别导入，例如 split -l 1000000 文件 part_，"
+        "再逐个导入（重复导入的行不会重复入库）"
+    )
+    source_id = ensure_file_source(rt, source_name or f"导入:{origin.rsplit('/', 1)[-1]}", platform)
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        run_id = runs.start_run(session, source_id, now)
+        record_dead_letters(session, [Rejected(origin, "ingest.receive", message)], source_id, run_id)
+        runs.finish_run(session, run_id, RunOutcome.FAILED, IngestCounts(rejected=1), message, now)
+    raise FileTooLarge(message)
+
+
 def import_data(
     rt: Runtime,
     writer: PostWriter,
@@ -517,6 +547,8 @@ def import_data(
             return converted(items, origin)
         return items
 
+    if len(data) > IMPORT_MAX_FILE_BYTES:
+        refuse_large_import(rt, len(data), origin=origin, source_name=source_name, platform=platform)
     source_id = ensure_file_source(rt, source_name or f"导入:{origin.rsplit('/', 1)[-1]}", platform)
     started = rt.clock()
     with transaction(rt.sessions) as session:
