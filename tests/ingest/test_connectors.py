@@ -191,6 +191,34 @@ def test_listing_page_follows_matching_links(rt: Runtime, server: LocalHTTPServe
     assert server.paths().count("/a/1.html") == 1
 
 
+def test_an_article_from_a_listing_keeps_its_own_page_as_evidence(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    """The article's bytes are what its post was read from: kept, and exported with the post
+    (before, only the listing page was kept, so the post's item hash could never be checked)."""
+    from yuqing.ingest.evidence import export_evidence, verify_package
+
+    article = feed("notice_gb18030.html")
+    html = {"Content-Type": "text/html"}
+    server.routes["/list"] = Reply(200, html, b'<html><a href="/a/7.html">x</a></html>')
+    server.routes["/a/7.html"] = Reply(200, html, article)
+    pattern = {"link_pattern": r"/a/\d+\.html$"}
+    service.add_source(rt, "web", server.url("/list"), name="列表2", config=pattern)
+    assert run(rt, "列表2", fetcher).counts.new == 1
+    [post] = posts_of(rt, "列表2")
+    with rt.sessions() as session:
+        kept = session.get(EvidenceBlob, post.item_sha256)
+        assert kept is not None and kept.data == article and kept.origin == server.url("/a/7.html")
+    package = tmp_path / "evidence.zip"
+    manifest = export_evidence(rt, [post.id], package)
+    assert f"posts/{post.id}/item.raw" in manifest["posts"][0]["files"]
+    assert verify_package(package) == []
+    import zipfile
+
+    with zipfile.ZipFile(package) as archive:
+        assert archive.read(f"posts/{post.id}/item.raw") == article
+
+
 def test_json_api_with_mapping(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
     payload = {
         "code": 0,

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yuqing import __version__
 from yuqing.ingest.connectors.base import ConnectorError
@@ -93,7 +94,7 @@ def export_evidence(rt: Runtime, post_ids: list[int], path: Path) -> dict[str, A
                     "origin": blob.origin,
                     "fetched_at": iso(blob.fetched_at, rt.settings),
                 }
-                item_raw = _item_bytes(blob, post, source)
+                item_raw = _item_bytes(session, blob, post, source)
                 if item_raw is not None:
                     name = f"posts/{post.id}/item.raw"
                     files[name] = item_raw
@@ -148,7 +149,7 @@ def verify_package(path: Path) -> list[str]:
     return problems
 
 
-def _item_bytes(blob: EvidenceBlob, post: Post, source: Source | None) -> bytes | None:
+def _item_bytes(session: Session, blob: EvidenceBlob, post: Post, source: Source | None) -> bytes | None:
     """The post's own bytes inside its document, found again by its locator, read the way they
     were read when the post was stored."""
     locator = post.raw_ref or ""
@@ -167,6 +168,10 @@ def _item_bytes(blob: EvidenceBlob, post: Post, source: Source | None) -> bytes 
             rows = json_records(data, (source.config or {}).get("items_path") if source else None)
         elif locator == "page":
             return blob.data
+        elif locator.startswith("link=") and post.item_sha256:
+            # an article a listing page linked to: its page is a document of its own
+            article = session.get(EvidenceBlob, post.item_sha256)
+            return article.data if article is not None else None
         else:
             return None
         for row in rows:

@@ -348,6 +348,8 @@ def run_source(
         if collected.document is not None:
             with transaction(rt.sessions) as session:
                 document_sha = store_document(session, collected.document)
+                for extra in collected.documents:
+                    store_document(session, extra)
             warnings = [
                 Rejected(spec.url or spec.name, "ingest.parse", w, collected.document.data)
                 for w in collected.warnings

@@ -56,6 +56,9 @@ class Collected:
     warnings: list[str] = field(default_factory=list)
     # The next fetch is not due before this many seconds (a bridge's cache time).
     min_interval_seconds: int | None = None
+    # Further documents fetched for the items (the articles a listing page links to), each kept
+    # as evidence too; an item's own bytes are found again by its `item_sha256`.
+    documents: list[Document] = field(default_factory=list)
 
 
 class Connector(Protocol):

@@ -19,7 +19,7 @@ from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec,
 from yuqing.ingest.connectors.http import as_document, fetch_source
 from yuqing.ingest.decoding import decode_document
 from yuqing.ingest.fetcher import Fetcher, FetchError
-from yuqing.ingest.records import RawItem, Rejected
+from yuqing.ingest.records import Document, RawItem, Rejected
 
 
 class WebConnector:
@@ -35,6 +35,7 @@ class WebConnector:
         document = as_document(result)
         decoded = decode_document(result.body, result.declared_charset, kind="html")
         items: list[RawItem | Rejected] = []
+        articles: list[Document] = []
         if pattern:
             try:
                 links = listing_links(decoded.text, result.final_url, str(pattern))
@@ -48,9 +49,16 @@ class WebConnector:
                     continue
                 text = decode_document(page.body, page.declared_charset, kind="html").text
                 items.append(page_item(text, page.final_url, f"link={position}", page.body))
+                articles.append(as_document(page))  # the article's bytes, as evidence of its post
         else:
             items.append(page_item(decoded.text, result.final_url, "page", result.body))
-        return Collected(document=document, items=items, etag=result.etag, last_modified=result.last_modified)
+        return Collected(
+            document=document,
+            items=items,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            documents=articles,
+        )
 
 
 def page_item(html_text: str, url: str, locator: str, raw: bytes) -> RawItem | Rejected:
