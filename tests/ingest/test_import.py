@@ -357,3 +357,20 @@ def test_a_file_over_the_import_limit_is_refused_before_it_is_read(
             assert session.scalars(select(Post)).all() == []
     finally:
         rt.close()
+
+
+def test_a_csv_of_utf8_rows_with_gbk_rows_appended_keeps_every_row_readable(rt: Runtime) -> None:
+    """Two exports merged into one file (UTF-8 from one tool, GBK from Excel): no one encoding
+    reads it, and the GBK rows were stored as 「/ͬ�⣬��һ�ºã」 with no dead letter."""
+    utf8 = "".join(f"u{i},第{i}条：{LONG_TEXT}\n" for i in range(200)).encode("utf-8")
+    gbk = "".join(f"g{i},同意，改一下好！第{i}条回复\n" for i in range(20)).encode("gbk")
+    data = b"id,text\n" + utf8 + gbk + b"g99,\xff\xfe\xfd\xfc broken\n"
+    result = import_bytes(rt, data, "merged.csv", file_format="csv", platform="weibo")
+    assert result["new"] + result["near_duplicate"] == 220 and result["rejected"] == 1
+    with rt.sessions() as session:
+        texts = dict(session.execute(select(Post.external_id, Post.text)).all())
+        assert texts["g7"] == "同意，改一下好！第7条回复"
+        assert texts["u150"].startswith("第150条：网传某市")
+        assert not any("\ufffd" in t for t in texts.values())
+        [letter] = session.scalars(select(DeadLetter)).all()
+        assert "编码无法识别" in letter.error and letter.location == "line=222"

@@ -203,8 +203,36 @@ def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Reject
         stream.close()
 
 
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mixed_lines(data: bytes) -> str:
+    """A file no one encoding reads (a UTF-8 export with a GBK one appended: two Excel or WPS
+    files merged), decoded line by line: UTF-8, else GB18030, else Big5, else with U+FFFD."""
+    out: list[str] = []
+    for line in data.splitlines(keepends=True):
+        for codec in ("utf-8", "gb18030", "big5"):
+            try:
+                out.append(line.decode(codec))
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            out.append(line.decode("utf-8", errors="replace"))
+    return "".join(out)
+
+
 def _csv_rows(data: bytes) -> Iterator[RawItem | Rejected]:
-    text = decode_document(data, None, kind="text").text
+    decoded = decode_document(data, None, kind="text")
+    text = decoded.text
+    mixed = decoded.encoding == "utf-8" and "\ufffd" in text and not _valid_utf8(data)
+    if mixed:
+        text = _mixed_lines(data)
     if text.startswith("\ufeff"):
         text = text[1:]
     # Process-wide, as the csv module has it; raised once, never lowered.
@@ -238,6 +266,14 @@ def _csv_rows(data: bytes) -> Iterator[RawItem | Rejected]:
         if not any(v.strip() for v in values):
             continue
         raw = record_bytes(values)
+        if mixed and any("\ufffd" in v for v in values):
+            yield Rejected(
+                f"line={number}",
+                "ingest.parse",
+                f"CSV 第 {number} 行的编码无法识别（文件中混有不同编码的行），未入库",
+                raw,
+            )
+            continue
         if len(values) != len(header):
             yield Rejected(
                 f"line={number}",
