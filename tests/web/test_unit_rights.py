@@ -287,6 +287,25 @@ def test_alerts_and_cases_are_read_by_unit(world: World) -> None:
         assert {m["case_id"] for m in missed} == ({case_id} if reader is office else {None})
 
 
+def test_another_unit_learns_nothing_of_a_case_from_a_refusal(world: World) -> None:
+    """Acting on another unit's case is refused before the case's stage, its missing approvals or
+    its existence is told."""
+    office, edu = api(world, "office"), api(world, "edu")
+    case_id = opened_case(world, office)
+    office.post(f"/cases/{case_id}/statement", {"facts": "产妇术中死亡。"})
+    expected = f"钱教育 无权查看工单 #{case_id}：它属于其他单位（只能查看本单位及其下级单位的内容）"
+    for action, body in (
+        ("advance", {"stage": "closed"}),
+        ("approve", {}),
+        ("release", {"channel": "新闻通稿"}),
+        ("regrade", {"grade": "IV", "reason": "试探"}),
+        ("evidence", {"post_id": 1}),
+    ):
+        assert error_of(edu.post(f"/cases/{case_id}/{action}", body), 403) == expected, action
+    again = error_of(edu.post("/cases", {"event_id": world.event_id}), 403)
+    assert "不能开立工单" in again and f"#{case_id}" not in again
+
+
 def test_reports_are_read_and_written_by_unit(world: World) -> None:
     office, edu, chief = api(world, "office"), api(world, "edu"), api(world, "chief")
     special = office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id})

@@ -59,6 +59,15 @@ def may_act(session: Session, person_id: int, unit_id: int, roles: Iterable[str]
 _REGRADERS = ("deputy_leader", "chief", "leading_group")
 
 
+def _visible_case(session: Session, case_id: int, person: Person) -> Case:
+    """The case a person acts on, refused (403) before anything about it is told when it belongs
+    to a unit they may not see: a refusal naming the case's stage or the approvals it still
+    needs would tell another unit what it may not read."""
+    case = _case(session, case_id)
+    check_sees(session, person.id, case.unit_id, f"工单 #{case.id}")
+    return case
+
+
 def _require(session: Session, person: Person, case: Case, roles: Iterable[str], what: str) -> None:
     roles = tuple(roles)
     if not may_act(session, person.id, case.unit_id, roles):
@@ -197,18 +206,19 @@ def open_case(
                 alert = session.scalars(
                     select(Alert).where(Alert.event_id == event_id).order_by(Alert.id)
                 ).first()
-            existing = session.scalars(
-                select(Case).where(Case.event_id == event_id, Case.stage != Stage.CLOSED.value)
-            ).first()
-            if existing is not None:
-                raise ValueError(f"事件 {event_id} 已有未结案的工单 #{existing.id}")
         elif post_id is not None:
             post = session.get(Post, post_id)
             if post is None:
                 raise LookupError(f"找不到信息 {post_id}")
         else:
             raise ValueError("请指定 --event、--alert 或 --post")
-        unit = _opening_unit(session, person, alert, event, unit_ref)
+        unit = _opening_unit(session, person, alert, event, unit_ref)  # may they open it at all
+        if event is not None:
+            existing = session.scalars(
+                select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
+            ).first()
+            if existing is not None:
+                raise ValueError(f"事件 {event.id} 已有未结案的工单 #{existing.id}")
         graded = event.grade_code if event is not None and event.grade_code else None
         code = (grade_code or "").strip().upper() or graded or "IV"
         if code not in GRADE_ORDER:
@@ -367,8 +377,8 @@ def advance(
     now = rt.clock()
     target = workflow.parse_stage(stage)
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         if category:
             _set_category(session, rt, case, person, category, via=via, at=now)
         if summary:
@@ -403,8 +413,8 @@ def categorize(
 ) -> dict[str, Any]:
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _set_category(session, rt, case, person, category, via=via, at=now)
         return case_view(session, case, rt.settings.timezone)
 
@@ -478,8 +488,8 @@ def regrade(
     if not reason.strip():
         raise ValueError("调整等级须写明理由（--reason）")
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _require(session, person, case, _REGRADERS, "调整工单等级")
         code = code.strip().upper()
         if code not in GRADE_ORDER:
@@ -514,8 +524,8 @@ def draft_statement(
         raise ValueError("声明须写明已核实的事实（--facts）")
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _require(session, person, case, DRAFTERS, "起草声明")
         if case.stage == Stage.CLOSED.value:
             raise ValueError("工单已结案，不能再起草声明")
@@ -612,8 +622,8 @@ def approve(
     leader's approval never lands on a text they have not seen."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         statement = _latest_statement(session, case.id)
         if statement is None:
             raise ValueError("该工单还没有声明稿，请先起草（yuqing cases statement）")
@@ -679,8 +689,8 @@ def release(rt: Runtime, case_id: int, channel: str, person_ref: str, *, via: st
     if channel not in CHANNELS:
         raise ValueError(f"未知的发布渠道 {channel!r}；可选：{'、'.join(CHANNELS)}")
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _require(session, person, case, RELEASERS, "发布声明")
         statement = _latest_statement(session, case.id)
         if statement is None:
@@ -722,8 +732,8 @@ def respond(
         raise ValueError("回应内容不能为空（--text）")
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _require(session, person, case, DRAFTERS, "回应网民")
         log(
             session,
@@ -753,8 +763,8 @@ def extend(
     now = rt.clock()
     plan, calendar = _plan(rt), load_calendar(rt)
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _require(session, person, case, EXTENDERS, "延长时限")
         running = [
             d
@@ -796,8 +806,8 @@ def close(
     """Close a case: through 总结 when it is still in 跟踪; refused without a summary."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         if summary:
             case.summary = summary.strip()
             log(session, case, person, "summary", "提交总结评估", via=via, at=now)
@@ -827,8 +837,8 @@ def add_task(
     now = rt.clock()
     calendar = load_calendar(rt)
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _require(session, person, case, TASKERS, "分派任务")
         unit = find_unit(session, unit_ref)
         duration = Duration(float(working_days), "wd") if working_days else Duration(float(hours or 24), "h")
@@ -883,8 +893,8 @@ def attach_evidence(
 ) -> dict[str, Any]:
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        case = _case(session, case_id)
         person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
         _require(session, person, case, OPENERS, "添加证据")
         post = session.get(Post, post_id)
         if post is None:
