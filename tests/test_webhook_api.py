@@ -147,6 +147,28 @@ def test_sources_api_shows_health(rt: Runtime, base_url: str) -> None:
     assert httpx.get(f"{base_url}/openapi.json").status_code == 303  # the description needs a login
 
 
+def test_sources_api_hides_access_parameters_in_urls_and_errors(rt: Runtime, base_url: str) -> None:
+    """A generic feed or API with its token in the URL: every signed-in person may list sources,
+    so the token is shown as ***; the operator's command line shows it."""
+    from sqlalchemy import update
+
+    from yuqing.ingest import queries
+    from yuqing.ingest.models import Source
+
+    url = "http://127.0.0.1:9/api/posts?token=s3cret-9f2&page=1"
+    source, _ = service.add_source(rt, "api", url, name="带令牌的接口")
+    with rt.sessions() as session, session.begin():
+        session.execute(
+            update(Source).where(Source.id == source.id).values(last_error=f"HTTP 403 from {url}")
+        )
+    listed = httpx.get(f"{base_url}/api/v1/sources", cookies=_login_cookie(rt)).json()
+    [shown] = [s for s in listed if s["id"] == source.id]
+    assert shown["url"] == "http://127.0.0.1:9/api/posts?token=***&page=1"
+    assert "s3cret" not in json.dumps(shown, ensure_ascii=False)
+    [operator] = [s for s in queries.list_sources(rt, reveal=True) if s["id"] == source.id]
+    assert operator["url"] == url
+
+
 def test_one_bad_number_costs_its_own_post_not_the_delivery(rt: Runtime, base_url: str) -> None:
     """Issue item 6: a time no datetime can hold and a count no column can hold used to answer 500,
     store none of the good posts, write no dead letter and leave the run unfinished."""

@@ -124,7 +124,7 @@ def sources_add(
             media_tier=media_tier,
             config=config,
         )
-        view = queries.source_view(source, rt.settings, rt.clock())
+        view = queries.source_view(source, rt.settings, rt.clock(), reveal=True)
     if token:
         view["token"] = token
         view["webhook_path"] = f"/api/v1/webhooks/{source.id}"
@@ -180,7 +180,7 @@ def sources_presets(as_json: Annotated[bool, typer.Option("--json", help="输出
 def sources_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False) -> None:
     """列出信息源及其健康状况。"""
     with runtime() as rt:
-        views = queries.list_sources(rt)
+        views = queries.list_sources(rt, reveal=True)
     if as_json:
         emit_json(views)
         return

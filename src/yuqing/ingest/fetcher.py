@@ -44,6 +44,7 @@ __all__ = [
     "TooLargeError",
     "TooManyRedirectsError",
     "is_public_address",
+    "scrub_secrets",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -58,10 +59,15 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SECRET_PARAMS = re.compile(r"([?&](?:key|code|token|access_token|api_key|apikey)=)[^&\s\"'>]+", re.I)
 
 
+def scrub_secrets(text: str) -> str:
+    """`text` (a URL, an error naming one) with the values of access parameters replaced by ***."""
+    return _SECRET_PARAMS.sub(r"\1***", text)
+
+
 class _ScrubSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        scrubbed = _SECRET_PARAMS.sub(r"\1***", message)
+        scrubbed = scrub_secrets(message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
         return True

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.rsshub import public_config
 from yuqing.ingest.errors import PostNotFound
+from yuqing.ingest.fetcher import scrub_secrets
 from yuqing.ingest.models import DeadLetter, FetchRun, Post, PostSighting, Source
 from yuqing.ingest.normalise import display_iso
 from yuqing.ingest.service import FETCHED_KINDS, find_source
@@ -151,7 +152,16 @@ def list_runs(rt: Runtime, *, source: str | None = None, limit: int = 50) -> lis
         ]
 
 
-def source_view(source: Source, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+def _scrubbed(text: str | None) -> str | None:
+    return scrub_secrets(text) if text else text
+
+
+def source_view(
+    source: Source, settings: Settings, now: dt.datetime, *, reveal: bool = False
+) -> dict[str, Any]:
+    """A source as the API and the command line show it. Access parameters in its URL and last
+    error (`?token=`, `?key=`…) are shown as *** unless `reveal` (the server's operator)."""
+    shown = (lambda text: text) if reveal else _scrubbed
     state = schedule_mod.health_state(
         enabled=source.enabled,
         last_run_at=source.last_run_at,
@@ -165,7 +175,7 @@ def source_view(source: Source, settings: Settings, now: dt.datetime) -> dict[st
         "id": source.id,
         "name": source.name,
         "kind": source.kind,
-        "url": source.url,
+        "url": shown(source.url),
         "platform": source.platform,
         "media_tier": source.media_tier,
         "schedule": source.schedule or (settings.default_schedule if source.kind in FETCHED_KINDS else None),
@@ -179,13 +189,14 @@ def source_view(source: Source, settings: Settings, now: dt.datetime) -> dict[st
             "consecutive_failures": source.consecutive_failures,
             "empty_runs": source.empty_runs,
             "last_items": source.last_items,
-            "last_error": source.last_error,
+            "last_error": shown(source.last_error),
             "next_run_at": iso(source.next_run_at, settings),
         },
     }
 
 
-def list_sources(rt: Runtime) -> list[dict[str, Any]]:
+def list_sources(rt: Runtime, *, reveal: bool = False) -> list[dict[str, Any]]:
+    """Every source (`source_view`; `reveal` shows access parameters: the operator's command line)."""
     with rt.sessions() as session:
         sources = session.scalars(select(Source).order_by(Source.id)).all()
-        return [source_view(s, rt.settings, rt.clock()) for s in sources]
+        return [source_view(s, rt.settings, rt.clock(), reveal=reveal) for s in sources]
