@@ -213,8 +213,10 @@ def readiness(rt: Runtime) -> tuple[bool, str]:
         if not migrate.is_current(rt.engine):
             return False, "数据表结构不是最新版本"
     except Exception as exc:
+        # /readyz answers anyone: the driver's message (host, port, user name) goes to the log only
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return False, f"数据库无法连接：{first}"
+        logging.getLogger(__name__).warning("readiness: the database does not answer: %s", first)
+        return False, f"数据库无法连接（{type(exc).__name__}，详情见服务日志）"
     return True, "ok"
 
 

@@ -19,7 +19,8 @@ from yuqing.web.app import create_app
 
 # name{labels} value — what a Prometheus scraper accepts (comments aside)
 SAMPLE = re.compile(
-    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+Inf]+$'
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? '
+    r"[-+]?([0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|Inf|NaN)$"  # 7.9e-05 is a value too
 )
 
 
@@ -40,6 +41,26 @@ def test_readyz_says_whether_the_database_serves(rt: Runtime) -> None:
     answer = client.get("/readyz")
     assert answer.status_code == 503 and "不是最新版本" in answer.json()["reason"]
     assert client.get("/healthz").status_code == 200  # the process itself is up
+
+
+def test_readyz_names_no_database_host_or_user_to_anyone(caplog: pytest.LogCaptureFixture) -> None:
+    """/readyz answers without a login: the driver's message stays in the log."""
+    from yuqing.runtime import open_runtime
+    from yuqing.settings import load_settings
+
+    rt = open_runtime(
+        load_settings(database_url="postgresql+psycopg://secret_user:pw@127.0.0.1:1/yuqing"), upgrade=False
+    )
+    try:
+        with caplog.at_level("WARNING"):
+            answer = TestClient(create_app(rt)).get("/readyz")
+    finally:
+        rt.close()
+    assert answer.status_code == 503
+    reason = answer.json()["reason"]
+    assert reason.startswith("数据库无法连接") and "详情见服务日志" in reason
+    assert "secret_user" not in reason and "127.0.0.1" not in reason
+    assert any("127.0.0.1" in r.getMessage() for r in caplog.records)
 
 
 def test_metrics_are_off_unless_enabled_and_then_count_the_system(
