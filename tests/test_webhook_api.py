@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -116,6 +117,34 @@ def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
         assert letter.raw == b"{not json" and "JSON" in letter.error
     letters = httpx.get(f"{base_url}/api/v1/deadletters", cookies=_login_cookie(rt)).json()
     assert letters[0]["raw_preview"] == "{not json"
+
+
+@pytest.mark.parametrize("posts", [1, 3])  # one goes through the grouped intake, three too
+def test_a_delivery_declared_in_gbk_is_read_in_gbk_and_kept_as_sent(
+    rt: Runtime, base_url: str, tmp_path: Path, posts: int
+) -> None:
+    """Senders on older Chinese systems post GBK with `charset=gbk`; it was dead-lettered as
+    「不是合法 JSON」. The evidence keeps the bytes as sent, and its export verifies."""
+    from yuqing.ingest.evidence import export_evidence, verify_package
+
+    source, token = service.add_source(rt, "webhook", None, name=f"GBK推送{posts}")
+    items = [{"id": f"g{n}", "text": f"第{n}条：{TEXT}"} for n in range(posts)]
+    body = json.dumps({"posts": items}, ensure_ascii=False).encode("gbk")
+    answer = httpx.post(
+        f"{base_url}/api/v1/webhooks/{source.id}",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=gbk"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rejected"] == 0
+    with rt.sessions() as session:
+        stored = session.scalars(select(Post).where(Post.source_id == source.id).order_by(Post.id)).all()
+        assert len(stored) == posts and stored[0].text == f"第0条：{TEXT}"
+        assert session.get(EvidenceBlob, stored[0].raw_sha256).data == body  # type: ignore[union-attr]
+        ids = [p.id for p in stored]
+    package = tmp_path / "evidence.zip"
+    export_evidence(rt, ids, package)
+    assert verify_package(package) == []
 
 
 def test_webhook_body_size_limit(rt: Runtime, base_url: str) -> None:

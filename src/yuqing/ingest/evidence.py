@@ -28,6 +28,7 @@ from yuqing.ingest.jsonstream import json_records
 from yuqing.ingest.models import EvidenceBlob, FetchRun, Post, Source
 from yuqing.ingest.queries import iso, post_view
 from yuqing.ingest.records import RawItem, Rejected
+from yuqing.ingest.service import webhook_json_bytes
 from yuqing.runtime import Runtime
 
 MANIFEST = "manifest.json"
@@ -165,6 +166,8 @@ def _item_bytes(session: Session, blob: EvidenceBlob, post: Post, source: Source
             if source is not None and source.kind == "api":  # the API connector decodes first,
                 # with the charset its response declared (kept in the document's media type)
                 data = decode_document(data, charset_of(blob.media_type), kind="text").text.encode("utf-8")
+            elif source is not None and source.kind == "webhook":
+                data = webhook_json_bytes(data, blob.media_type)
             rows = json_records(data, (source.config or {}).get("items_path") if source else None)
         elif locator == "page":
             return blob.data

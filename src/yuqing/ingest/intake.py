@@ -51,6 +51,7 @@ class _Delivery:
     media_type: str | None
     received: dt.datetime
     layout: JSONLayout
+    readable: bytes  # the body as UTF-8 for the JSON reader (`service.webhook_json_bytes`)
     answer: Future[IngestCounts] = field(default_factory=Future)
 
 
@@ -68,14 +69,15 @@ class WebhookIntake:
     def receive(self, source: Source, body: bytes, media_type: str | None) -> IngestCounts:
         """Store one delivery (blocking until it is committed) and return its counts."""
         received = self._rt.clock()
+        readable = service.webhook_json_bytes(body, media_type)
         try:
-            layout = json_layout(lambda: io.BytesIO(body), count=True)
+            layout = json_layout(lambda: io.BytesIO(readable), count=True)
         except ConnectorError:
             layout = None
         largest = min(self._rt.settings.import_batch_size, self._rt.settings.webhook_max_items)
         if layout is None or not 0 < (layout.count or 0) <= largest:
             return service.receive_webhook(self._rt, self._writer, source, body, media_type)
-        delivery = _Delivery(source, body, media_type, received, layout)
+        delivery = _Delivery(source, body, media_type, received, layout, readable)
         self._pending.put(delivery)
         self._ensure_thread()  # after the put: a thread ending now has seen it, or a new one will
         try:
@@ -153,7 +155,7 @@ def receive_group(rt: Runtime, writer: PostWriter, deliveries: Sequence[_Deliver
     source = deliveries[0].source
     context = service.source_context(source, rt.settings)
     prepared = [
-        prepare_all(list(json_records(d.body, layout=d.layout)), context, d.received) for d in deliveries
+        prepare_all(list(json_records(d.readable, layout=d.layout)), context, d.received) for d in deliveries
     ]
     origins: dict[int, tuple[int, str]] = {}
     drafts: list[PostDraft] = []

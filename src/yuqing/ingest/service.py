@@ -25,6 +25,7 @@ from yuqing.db import transaction
 from yuqing.ingest import runs
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, get_connector
+from yuqing.ingest.decoding import decode_document
 from yuqing.ingest.errors import (
     FileTooLarge,
     InvalidSource,
@@ -32,7 +33,7 @@ from yuqing.ingest.errors import (
     WebhookAuthError,
     WebhookTooLarge,
 )
-from yuqing.ingest.fetcher import Fetcher, FetchPolicy, bridge_hosts, is_public_address
+from yuqing.ingest.fetcher import Fetcher, FetchPolicy, bridge_hosts, charset_of, is_public_address
 from yuqing.ingest.files import FileFormat, guess_format, read_rows
 from yuqing.ingest.jsonstream import JSONLayout, json_layout, json_records
 from yuqing.ingest.mapping import FieldMapping, MappingError
@@ -632,6 +633,16 @@ def authenticate_webhook(
     return source
 
 
+def webhook_json_bytes(body: bytes, media_type: str | None) -> bytes:
+    """A delivery's bytes as UTF-8 for the JSON reader: a body declared in another charset
+    (`Content-Type: application/json; charset=gbk`) is decoded with it first. The evidence keeps
+    the bytes as they came; the evidence export reads them back through this same function."""
+    charset = charset_of(media_type)
+    if charset is None or charset.replace("-", "").replace("_", "") in ("utf8", "usascii", "ascii"):
+        return body
+    return decode_document(body, charset, kind="text").text.encode("utf-8")
+
+
 def refuse_webhook(rt: Runtime, source: Source, body: bytes, message: str) -> None:
     """A delivery refused whole (too many posts, too many bytes): a failed run of the source and a
     dead letter holding what was received of the body (at most `WEBHOOK_REFUSED_KEEP` bytes), so
@@ -658,10 +669,11 @@ def receive_webhook(
     anything is stored, and the rest are read as a stream, batch by batch."""
     received = rt.clock()
     context = source_context(source, rt.settings)
+    readable = webhook_json_bytes(body, media_type)
     layout: JSONLayout | None = None
     unreadable: str | None = None
     try:
-        layout = json_layout(lambda: io.BytesIO(body), count=True)
+        layout = json_layout(lambda: io.BytesIO(readable), count=True)
     except ConnectorError as exc:  # not JSON: the delivery is kept as evidence and dead-lettered
         unreadable = f"推送内容不是合法 JSON：{exc}"
     limit = rt.settings.webhook_max_items
@@ -674,7 +686,7 @@ def receive_webhook(
         run_id = runs.start_run(session, source.id, received, document_sha)
     items: Iterable[RawItem | Rejected]
     if layout is not None:
-        items = json_records(body, layout=layout)
+        items = json_records(readable, layout=layout)
     else:
         items = [Rejected("body", "ingest.parse", unreadable or "推送内容不是合法 JSON", body)]
     counts = IngestCounts()
