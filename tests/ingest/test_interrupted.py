@@ -135,6 +135,9 @@ def test_a_killed_import_takes_its_worker_with_it_and_its_run_is_closed(
             killed = session.scalars(select(FetchRun).order_by(FetchRun.id)).first()
             assert killed is not None and killed.finished_at is not None
             assert killed.outcome == "interrupted" and killed.error == INTERRUPTED_NOTE
+            # what its committed batches stored is counted, however it ended
+            stored = session.scalars(select(Post.id).where(Post.fetch_run_id == killed.id)).all()
+            assert killed.items_new + killed.items_near_duplicate == len(stored) > 0
             assert session.scalars(select(FetchRun).where(FetchRun.finished_at.is_(None))).all() == []
     finally:
         rt.close()

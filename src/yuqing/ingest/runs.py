@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.db import transaction
-from yuqing.ingest.models import FetchRun, RunOutcome
+from yuqing.ingest.models import DeadLetter, FetchRun, Post, RunOutcome
 from yuqing.ingest.records import IngestCounts
 from yuqing.process import is_alive, process_identity
 from yuqing.runtime import Runtime
@@ -74,6 +74,19 @@ def close_interrupted_runs(rt: Runtime) -> list[int]:
             run.finished_at = now
             run.outcome = RunOutcome.INTERRUPTED.value
             run.error = INTERRUPTED_NOTE
+            # What its committed batches stored still counts: the run's own posts and dead letters
+            # (duplicates left no row of their own and are not known any more).
+            new, near = session.execute(
+                select(
+                    func.count().filter(Post.near_duplicate_of.is_(None)),
+                    func.count().filter(Post.near_duplicate_of.is_not(None)),
+                ).where(Post.fetch_run_id == run.id)
+            ).one()
+            rejected = session.scalar(
+                select(func.count()).select_from(DeadLetter).where(DeadLetter.fetch_run_id == run.id)
+            )
+            run.items_new, run.items_near_duplicate, run.items_rejected = new, near, rejected or 0
+            run.items_read = run.items_new + run.items_near_duplicate + run.items_rejected
             closed.append(run.id)
     if closed:
         log.warning("closed %d run(s) left open by a process that ended: %s", len(closed), closed)
