@@ -208,6 +208,21 @@ def test_csv_in_gbk_with_a_ragged_row(rt: Runtime) -> None:
         assert "3 列" in letter.error and "4 列" in letter.error
 
 
+def test_a_quote_never_closed_costs_its_own_row_not_the_rows_after_it(rt: Runtime) -> None:
+    """Row 6 opens a quote that never closes: the csv reader takes every line after it as one
+    field of that row; those rows are read again one by one and land."""
+    rows = [f"c{i},第{i}条：{LONG_TEXT}" for i in range(2, 21)]
+    rows[4] = 'c6,"网友称医院拒收病人，引号没有闭合'
+    data = ("id,text\n" + "\n".join(rows) + "\n").encode("utf-8")
+    result = import_bytes(rt, data, "quote.csv", file_format="csv")
+    assert result["new"] + result["near_duplicate"] == 18 and result["rejected"] == 1
+    with rt.sessions() as session:
+        stored = set(session.scalars(select(Post.external_id)))
+        assert stored == {f"c{i}" for i in range(2, 21)} - {"c6"}
+        [letter] = session.scalars(select(DeadLetter)).all()
+        assert letter.location == "line=6" and "引号没有闭合" in letter.error
+
+
 def test_xlsx_with_a_user_mapping(rt: Runtime) -> None:
     workbook = Workbook()
     sheet = workbook.active

@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import logging
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,6 +204,40 @@ def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Reject
         stream.close()
 
 
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _reread_lines(
+    physical: list[str], start: int, end: int, header: list[str]
+) -> Iterator[RawItem | Rejected]:
+    """Lines `start`..`end` (1-based) that the csv reader took as one row: the first opened a
+    quote that closed lines later, or never; it is dead-lettered, and each line after it is a row
+    of its own when it reads as one."""
+    first = physical[start - 1] if start - 1 < len(physical) else ""
+    yield Rejected(
+        f"line={start}",
+        "ingest.parse",
+        f"CSV 第 {start} 行的引号没有闭合（其后第 {start + 1}–{end} 行已逐行读取）",
+        first.encode("utf-8"),
+    )
+    for number in range(start + 1, min(end, len(physical)) + 1):
+        line = physical[number - 1]
+        if not line.strip():
+            continue
+        try:
+            values = next(csv.reader([line]))
+        except (csv.Error, StopIteration) as exc:
+            message = f"CSV 第 {number} 行无法读取：{exc}"
+            yield Rejected(f"line={number}", "ingest.parse", message, line.encode())
+            continue
+        raw = record_bytes(values)
+        if len(values) != len(header):
+            message = f"CSV 第 {number} 行有 {len(values)} 列，表头有 {len(header)} 列"
+            yield Rejected(f"line={number}", "ingest.parse", message, raw)
+            continue
+        yield RawItem(record=dict(zip(header, values, strict=True)), locator=f"line={number}", raw=raw)
+
+
 def _valid_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -248,6 +283,7 @@ def _csv_rows(data: bytes) -> Iterator[RawItem | Rejected]:
     header = [name.strip() for name in header]
     if not any(header):
         raise ImportFormatError("CSV 文件第一行没有列名")
+    physical: list[str] | None = None  # the file's lines, split only when a row must be re-read
     while True:
         start = reader.line_num + 1
         try:
@@ -274,6 +310,18 @@ def _csv_rows(data: bytes) -> Iterator[RawItem | Rejected]:
                 raw,
             )
             continue
+        if number > start and values:
+            # A row over several lines: a quoted field with line breaks, or a quote opened and
+            # never closed that swallowed the lines after it (odd quotes over the row, or on its
+            # first line when the columns do not fit). Then the row that opened it is
+            # dead-lettered and each line after it is read on its own.
+            if physical is None:  # lines as the csv reader counts them (\r\n, \r or \n)
+                physical = _LINE_RE.findall(text)
+            span = physical[start - 1 : number]
+            unclosed = "".join(span).count('"') % 2 == 1
+            if unclosed or (len(values) != len(header) and span and span[0].count('"') % 2 == 1):
+                yield from _reread_lines(physical, start, number, header)
+                continue
         if len(values) != len(header):
             yield Rejected(
                 f"line={number}",
