@@ -304,6 +304,7 @@ def test_another_unit_learns_nothing_of_a_case_from_a_refusal(world: World) -> N
         assert error_of(edu.post(f"/cases/{case_id}/{action}", body), 403) == expected, action
     again = error_of(edu.post("/cases", {"event_id": world.event_id}), 403)
     assert "不能开立工单" in again and f"#{case_id}" not in again
+    assert error_of(edu.post(f"/cases/{case_id}/tasks/99/done", {"result": "完成"}), 403) == expected
 
 
 def test_reports_are_read_and_written_by_unit(world: World) -> None:

@@ -869,6 +869,12 @@ def complete_task(
     with transaction(rt.sessions) as session:
         case = _case(session, case_id)
         person = find_person(session, person_ref)
+        if not scope_of(session, person.id).sees(case.unit_id):
+            # a liaison of a department the case gave a task to may finish it; anyone else of
+            # another unit is refused before learning which tasks the case has
+            units = set(session.scalars(select(CaseTask.unit_id).where(CaseTask.case_id == case.id)))
+            if not any(may_act(session, person.id, u, ("liaison", "office")) for u in units if u):
+                check_sees(session, person.id, case.unit_id, f"工单 #{case.id}")
         task = session.get(CaseTask, task_id)
         if task is None or task.case_id != case.id:
             raise LookupError(f"工单 {case_id} 没有任务 {task_id}")
