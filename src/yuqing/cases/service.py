@@ -563,9 +563,10 @@ def _approvals(session: Session, statement: Statement) -> list[Approval]:
     )
 
 
-def missing_roles(session: Session, statement: Statement) -> list[str]:
+def missing_roles(session: Session, statement: Statement, also: Iterable[str] = ()) -> list[str]:
+    """The roles the statement (and `also`: roles the case's grade asks now) still lacks."""
     approved = {a.role for a in _approvals(session, statement) if a.decision == "approved"}
-    return [r for r in statement.required_roles if r not in approved]
+    return list(dict.fromkeys(r for r in (*statement.required_roles, *also) if r not in approved))
 
 
 def _approving_role(
@@ -699,9 +700,7 @@ def release(rt: Runtime, case_id: int, channel: str, person_ref: str, *, via: st
             raise ValueError(
                 f"第 {statement.version} 稿已于 {_local(statement.released_at, rt.settings.timezone)} 发布"
             )
-        approved = {a.role for a in _approvals(session, statement) if a.decision == "approved"}
-        required = [*statement.required_roles, *_plan(rt).required_approvals(case.grade_code)]
-        missing = list(dict.fromkeys(r for r in required if r not in approved))
+        missing = missing_roles(session, statement, _plan(rt).required_approvals(case.grade_code))
         if statement.status != "approved" or missing:
             needed = "、".join(Role(r).label for r in missing) or "（稿件被驳回）"
             raise PermissionDenied(f"不能发布：第 {statement.version} 稿尚未获得全部审批，缺少：{needed}")
