@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import FakeClock
 from tests.ingest.httpserver import LocalHTTPServer, Reply
 from yuqing.ingest import queries, service
 from yuqing.ingest.fetcher import Fetcher
 from yuqing.ingest.models import DeadLetter, EvidenceBlob, FetchRun, Post, Source
+from yuqing.ingest.normalise import to_display_time
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -404,3 +407,53 @@ def test_an_api_post_in_big5_exports_as_evidence_that_verifies(
     package = tmp_path / "evidence.zip"
     export_evidence(rt, [post.id], package)
     assert verify_package(package) == []
+
+
+def test_a_comment_api_that_shows_times_relative_to_the_fetch(
+    rt: Runtime, server: LocalHTTPServer, clock: FakeClock
+) -> None:
+    """Weibo's mobile pages and many forums show 「3分钟前」「昨天 18:20」 instead of a date: read
+    against the time of the fetch, not refused; a comment without an id shown 「3分钟前」 and two
+    minutes later 「5分钟前」 is one comment."""
+
+    def page(*comments: tuple[str, str, str]) -> Reply:
+        body = {"data": [{"user": u, "text": t, "created_at": c} for u, t, c in comments]}
+        return Reply(200, {"Content-Type": "application/json"}, json.dumps(body, ensure_ascii=False).encode())
+
+    service.add_source(
+        rt,
+        "api",
+        server.url("/comments"),
+        name="评论",
+        platform="weibo",
+        config={
+            "items_path": "data",
+            "mapping": {"author": "user", "text": "text", "published_at": "created_at"},
+        },
+    )
+    assert clock.now == dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai
+    fetcher = Fetcher(service.fetch_policy(rt.settings), clock=clock)  # the time each page was read
+    server.routes["/comments"] = page(
+        ("张三", "转发微博", "3分钟前"),
+        ("李四", "医院门口拉横幅的事情有人知道后续吗，家属说医院一直没有回应。", "昨天 18:20"),
+        ("王五", "真的假的", "11-18 07:05"),
+    )
+    first = run(rt, "评论", fetcher)
+    assert (first.counts.new, first.counts.rejected) == (3, 0)
+    clock.advance(minutes=2)
+    server.routes["/comments"] = page(
+        ("赵六", "转发微博", "刚刚"),
+        ("张三", "转发微博", "5分钟前"),
+        ("李四", "医院门口拉横幅的事情有人知道后续吗，家属说医院一直没有回应。", "昨天 18:20"),
+        ("王五", "真的假的", "11-18 07:05"),
+    )
+    second = run(rt, "评论", fetcher)
+    assert (second.counts.new, second.counts.duplicate, second.counts.rejected) == (1, 3, 0)
+    shown = {p.author: to_display_time(p.published_at) for p in posts_of(rt, "评论") if p.published_at}
+    assert shown == {
+        "张三": "2026-11-20 08:57:00",
+        "李四": "2026-11-19 18:20:00",
+        "王五": "2026-11-18 07:05:00",
+        "赵六": "2026-11-20 09:02:00",
+    }
+    fetcher.close()

@@ -96,6 +96,21 @@ def test_short_comments_without_link_or_id_are_known_by_author_and_time(rt: Runt
     assert again == {"new": 0, "duplicate": 7, "near_duplicate": 0, "rejected": 0}
 
 
+def test_a_relative_time_in_a_file_is_a_dead_letter_that_says_why(rt: Runtime) -> None:
+    """A file does not say when its rows were read, so 「3分钟前」 in it stands for no time: the row
+    waits in the dead letters with the reason, the dated rows land."""
+    csv = (
+        "id,text,published_at\n"
+        f"1,{LONG_TEXT},2026-11-20 08:01\n"
+        "2,医院门口有人拉横幅，家属说医院一直没有回应，希望有关部门尽快调查。,3分钟前\n"
+    ).encode()
+    result = import_bytes(rt, csv, "export.csv", file_format="csv", platform="weibo")
+    assert result == {"new": 1, "duplicate": 0, "near_duplicate": 0, "rejected": 1}
+    with rt.sessions() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+    assert "相对时间 '3分钟前' 无法换算" in letter.error and "具体日期" in letter.error
+
+
 def test_near_duplicate_is_stored_and_linked_to_its_first_copy(rt: Runtime) -> None:
     copy = LONG_TEXT.replace("拉横幅", "拉条幅")
     rows = [

@@ -76,3 +76,46 @@ def test_display_time_is_shanghai() -> None:
 
 def test_content_key_ignores_width_case_and_spaces() -> None:
     assert content_key("ＡＢＣ 医院\n事故") == content_key("abc医院事故")
+
+
+# 10:00 in Shanghai on Saturday 5 December 2026, when the page was read
+FETCHED = dt.datetime(2026, 12, 5, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected_shanghai"),
+    [
+        ("刚刚", "2026-12-05 10:00"),
+        ("3分钟前", "2026-12-05 09:57"),
+        ("半小时前", "2026-12-05 09:30"),
+        ("2小时前", "2026-12-05 08:00"),
+        ("两天前", "2026-12-03 10:00"),
+        ("今天 08:15", "2026-12-05 08:15"),
+        ("今天08:15", "2026-12-05 08:15"),
+        ("昨天 23:40", "2026-12-04 23:40"),
+        ("前天", "2026-12-03 00:00"),
+        ("09:30", "2026-12-05 09:30"),
+        ("11:30", "2026-12-04 11:30"),  # a clock time still ahead of the fetch is yesterday's
+        ("11-30 08:15", "2026-11-30 08:15"),
+        ("12月1日", "2026-12-01 00:00"),
+        ("12月31日 20:00", "2025-12-31 20:00"),  # a date without a year still ahead: last year's
+        ("5 minutes ago", "2026-12-05 09:55"),
+        ("an hour ago", "2026-12-05 09:00"),
+    ],
+)
+def test_times_shown_relative_to_the_fetch_are_read_against_it(shown: str, expected_shanghai: str) -> None:
+    parsed = parse_timestamp(shown, now=FETCHED)
+    assert parsed is not None and parsed.tzinfo == dt.UTC
+    assert to_display_time(parsed)[:16] == expected_shanghai
+
+
+@pytest.mark.parametrize("shown", ["25:00", "2月30日", "13-01 08:00", "很久以前", "3个世纪前"])
+def test_what_only_looks_relative_is_still_an_error(shown: str) -> None:
+    with pytest.raises(ValueError, match="无法识别"):
+        parse_timestamp(shown, now=FETCHED)
+
+
+def test_a_relative_time_without_the_time_it_was_read_says_so() -> None:
+    with pytest.raises(ValueError, match="相对时间 '3分钟前' 无法换算"):
+        parse_timestamp("3分钟前")
+    assert parse_timestamp("2026-11-21 09:30", now=FETCHED) == dt.datetime(2026, 11, 21, 1, 30, tzinfo=dt.UTC)

@@ -211,26 +211,43 @@ EARLIEST_PUBLISHED = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 LATEST_PUBLISHED_AHEAD = dt.timedelta(days=7)
 
 
-def parse_timestamp(value: object, default_zone: str = "Asia/Shanghai") -> dt.datetime | None:
+def parse_timestamp(
+    value: object, default_zone: str = "Asia/Shanghai", *, now: dt.datetime | None = None
+) -> dt.datetime | None:
     """An aware UTC datetime from ISO 8601, RFC 2822, a Unix epoch (s or ms), or a Chinese date
     such as 2024年3月5日 10:20. None for an empty value; ValueError for one that is not a time,
-    or one that no datetime can hold (year 9999 west of UTC, an epoch of 1e20)."""
+    or one that no datetime can hold (year 9999 west of UTC, an epoch of 1e20).
+
+    With `now` (when the page or push was fetched), the forms Chinese sites show for recent posts
+    are read against it (`relative_time`): 刚刚, 5分钟前, 今天 10:20, 昨天 10:20, 11-30 08:15,
+    12月1日. Without it they are a ValueError that says so."""
     if value is None or value == "":
         return None
     try:
-        return _parse_timestamp(value, _zone(default_zone))
+        return _parse_timestamp(value, _zone(default_zone), now)
     except (OverflowError, OSError) as exc:
         raise ValueError(f"时间超出可表示的范围：{str(value)[:60]!r}") from exc
 
 
-def _parse_timestamp(value: object, zone: ZoneInfo) -> dt.datetime:
+def _parse_timestamp(value: object, zone: ZoneInfo, now: dt.datetime | None = None) -> dt.datetime:
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value) / 1000 if value > 10**11 else float(value)
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
     elif isinstance(value, str):
-        parsed = _parse_timestamp_text(value.strip())
+        text = value.strip()
+        try:
+            parsed = _parse_timestamp_text(text)
+        except ValueError:
+            relative = relative_time(text, now, zone) if now is not None else None
+            if relative is not None:
+                return relative[0].astimezone(dt.UTC)
+            if now is None and relative_time(text, dt.datetime.now(zone), zone) is not None:
+                raise ValueError(
+                    f"相对时间 {text[:60]!r} 无法换算：不知道它是何时采集的（文件导入时请先换成具体日期）"
+                ) from None
+            raise
     else:
         raise ValueError(f"无法识别的时间：{str(value)[:60]!r}")
     if parsed.tzinfo is None:
@@ -272,6 +289,93 @@ def _parse_timestamp_text(text: str) -> dt.datetime:
             int(match["S"] or 0),
         )
     raise ValueError(f"无法识别的时间格式: {text[:60]!r}")
+
+
+_REL_AGO = re.compile(
+    r"^(?P<n>\d{1,4}|半|一|两)\s*(?P<unit>秒钟?|分钟|分|小时|个小时|个钟头|钟头|天|日|周|星期|个星期|个月|月|年)"
+    r"\s*(?:前|之前|以前)$"
+)
+_REL_AGO_EN = re.compile(
+    r"^(?P<n>\d{1,4}|an?)\s*(?P<unit>sec|second|min|minute|hr|hour|day|week)s?\s+ago$", re.IGNORECASE
+)
+_CLOCK_TIME = r"(?P<H>\d{1,2})\s*[:：]\s*(?P<M>\d{2})(?:[:：](?P<S>\d{2}))?"
+_REL_DAY = re.compile(rf"^(?P<day>今天|今日|昨天|昨日|前天)\s*(?:{_CLOCK_TIME})?$")
+_REL_CLOCK = re.compile(rf"^{_CLOCK_TIME}$")
+_REL_NO_YEAR = re.compile(
+    r"^(?P<m>\d{1,2})\s*(?:月\s*(?P<d1>\d{1,2})\s*日?|-(?P<d2>\d{1,2}))"
+    rf"(?:\s*{_CLOCK_TIME})?$"
+)
+_UNIT_SECONDS = {
+    "秒": 1, "秒钟": 1, "sec": 1, "second": 1,
+    "分": 60, "分钟": 60, "min": 60, "minute": 60,
+    "小时": 3600, "个小时": 3600, "钟头": 3600, "个钟头": 3600, "hr": 3600, "hour": 3600,
+    "天": 86400, "日": 86400, "day": 86400,
+    "周": 7 * 86400, "星期": 7 * 86400, "个星期": 7 * 86400, "week": 7 * 86400,
+    "月": 30 * 86400, "个月": 30 * 86400,
+    "年": 365 * 86400,
+}  # fmt: skip
+_DAYS_BACK = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
+# A clock time or a date without a year that lies this far ahead of the fetch is from the day
+# (year) before: a site's clock may run a few minutes ahead of ours.
+_AHEAD_SLACK = dt.timedelta(minutes=10)
+
+
+def relative_time(text: str, now: dt.datetime, zone: ZoneInfo) -> tuple[dt.datetime, dt.timedelta] | None:
+    """A time that a site shows relative to when it was read (刚刚, 3分钟前, 半小时前, 今天 10:20,
+    昨天 10:20, 前天, 10:20, 11-30 08:15, 12月1日, 5 minutes ago), as an aware datetime in `zone`
+    and the precision the form gives (a minute for 3分钟前, an hour for 2小时前, a day for 昨天).
+    None for anything else. A date without a year is in the year of `now`, or the year before
+    when it would lie ahead of `now`."""
+    text = text.strip()
+    if not text or len(text) > 40:
+        return None
+    local = now.astimezone(zone)
+    if text in ("刚刚", "刚才", "just now"):
+        return local, dt.timedelta(minutes=1)
+    ago = _REL_AGO.match(text) or _REL_AGO_EN.match(text)
+    if ago is not None:
+        raw, seconds = ago["n"].lower(), _UNIT_SECONDS[ago["unit"].lower()]
+        amount = {"半": 0.5, "一": 1.0, "两": 2.0, "a": 1.0, "an": 1.0}.get(raw) or float(raw)
+        return local - dt.timedelta(seconds=amount * seconds), dt.timedelta(seconds=min(seconds, 86400))
+    day = _REL_DAY.match(text)
+    if day is not None:
+        date = local.date() - dt.timedelta(days=_DAYS_BACK[day["day"]])
+        if day["H"] is None:
+            return _local(date, 0, 0, 0, zone), dt.timedelta(days=1)
+        return _clock(date, day, zone)
+    clock = _REL_CLOCK.match(text)
+    if clock is not None:
+        found = _clock(local.date(), clock, zone)
+        if found is not None and found[0] > local + _AHEAD_SLACK:
+            found = _clock(local.date() - dt.timedelta(days=1), clock, zone)
+        return found
+    no_year = _REL_NO_YEAR.match(text)
+    if no_year is not None:
+        month, dom = int(no_year["m"]), int(no_year["d1"] or no_year["d2"])
+        for year in (local.year, local.year - 1):
+            try:
+                date = dt.date(year, month, dom)
+            except ValueError:
+                return None
+            found = (
+                (_local(date, 0, 0, 0, zone), dt.timedelta(days=1))
+                if no_year["H"] is None
+                else _clock(date, no_year, zone)
+            )
+            if found is None or found[0] <= local + _AHEAD_SLACK or year < local.year:
+                return found
+    return None
+
+
+def _clock(date: dt.date, match: re.Match[str], zone: ZoneInfo) -> tuple[dt.datetime, dt.timedelta] | None:
+    hour, minute, second = int(match["H"]), int(match["M"]), int(match["S"] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return _local(date, hour, minute, second, zone), dt.timedelta(minutes=1)
+
+
+def _local(date: dt.date, hour: int, minute: int, second: int, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime(date.year, date.month, date.day, hour, minute, second, tzinfo=zone)
 
 
 def to_display_time(value: dt.datetime, zone: str = "Asia/Shanghai") -> str:

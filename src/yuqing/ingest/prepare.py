@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from yuqing.ingest.mapping import FieldMapping
 from yuqing.ingest.normalise import (
@@ -22,6 +23,7 @@ from yuqing.ingest.normalise import (
     content_key,
     html_to_text,
     parse_timestamp,
+    relative_time,
     storable,
     to_simplified,
 )
@@ -65,6 +67,9 @@ class SourceContext:
     min_content_chars: int = 20
     # A file of Weibo-style rows may say nothing of its platform; recognise it by its fields.
     guess_platform: bool = False
+    # Fetched pages and pushes are read when they are received, so 「5分钟前」 has a meaning; a
+    # file's rows were read at a time the file does not say.
+    relative_times: bool = True
 
 
 class ItemError(ValueError):
@@ -140,8 +145,14 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
         basis = title_key + "\n" + key
         if len(key) < context.min_content_chars:
             # A short text without link or id (「转发微博」, 「医院太黑了！」 in a comment export) is
-            # no copy of another's: it is known by who wrote it when, as well.
-            basis += "".join(f"\n{fields.get(f) or ''}" for f in ("author", "author_id", "published_at"))
+            # no copy of another's: it is known by who wrote it when, as well. A time the site
+            # shows relative to the fetch (「3分钟前」) is known by the time it stands for, to its
+            # precision, so that the next fetch's 「5分钟前」 is the same post.
+            when = fields.get("published_at")
+            relative = _relative(when, context, fetched_at)
+            if relative is not None:
+                when = _floored(*relative).isoformat()
+            basis += "".join(f"\n{fields.get(f) or ''}" for f in ("author", "author_id")) + f"\n{when or ''}"
         url_key = "content:" + content_hash(basis)
     else:
         raise ItemError("记录既没有链接或编号，也没有正文或标题")
@@ -159,7 +170,7 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
         url=url,
         canonical_url=canonical,
         title=title,
-        published_at=_published(fields.get("published_at"), context.timezone, fetched_at),
+        published_at=_published(fields.get("published_at"), context, fetched_at),
         item_sha256=hashlib.sha256(item.raw).hexdigest() if item.raw is not None else None,
     )
     for name in _INT_FIELDS:
@@ -193,9 +204,25 @@ def _label(name: str, value: str | None) -> str | None:
     return value
 
 
-def _published(value: Any, zone: str, fetched_at: dt.datetime) -> dt.datetime | None:
-    published = parse_timestamp(value, zone)
+def _published(value: Any, context: SourceContext, fetched_at: dt.datetime) -> dt.datetime | None:
+    now = fetched_at if context.relative_times else None
+    published = parse_timestamp(value, context.timezone, now=now)
     return None if published is None else check_published(published, fetched_at)
+
+
+def _relative(
+    value: Any, context: SourceContext, fetched_at: dt.datetime
+) -> tuple[dt.datetime, dt.timedelta] | None:
+    if not context.relative_times or not isinstance(value, str):
+        return None
+    return relative_time(value, fetched_at, ZoneInfo(context.timezone))
+
+
+def _floored(when: dt.datetime, precision: dt.timedelta) -> dt.datetime:
+    """`when` in UTC, cut to its precision (a minute, an hour, a day)."""
+    step = int(precision.total_seconds())
+    seconds = int(when.timestamp())
+    return dt.datetime.fromtimestamp(seconds - seconds % step, dt.UTC)
 
 
 def _to_int(value: Any, name: str) -> int | None:
