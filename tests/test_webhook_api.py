@@ -198,6 +198,32 @@ def test_sources_api_hides_access_parameters_in_urls_and_errors(rt: Runtime, bas
     assert operator["url"] == url
 
 
+def test_runs_and_dead_letters_hide_tokens_and_passwords_of_failed_urls(rt: Runtime, base_url: str) -> None:
+    """A failed fetch names its URL in the run's error and the dead letter: every signed-in person
+    may read those lists, so a token and the password of `user:password@` are shown as ***,
+    leaving the message after them readable; the operator's command line shows them."""
+    from yuqing.ingest import queries
+    from yuqing.ingest.fetcher import Fetcher
+    from yuqing.ingest.store import PostWriter
+
+    url = "http://monitor:Pa55w0rd-basic@127.0.0.1:9/feed.xml?token=S3CRET-FEED-TOKEN"
+    service.add_source(rt, "rss", url, name="带密码的源")
+    with Fetcher(service.fetch_policy(rt.settings)) as fetcher:
+        summary = service.run_source(
+            rt, PostWriter(rt.sessions, rt.settings, rt.clock), "带密码的源", fetcher
+        )
+    assert summary.outcome == "failed"
+    cookies = _login_cookie(rt)
+    runs = httpx.get(f"{base_url}/api/v1/runs", cookies=cookies).json()
+    letters = httpx.get(f"{base_url}/api/v1/deadletters", cookies=cookies).json()
+    shown = json.dumps([runs, letters], ensure_ascii=False)
+    assert "S3CRET" not in shown and "Pa55w0rd" not in shown
+    assert "http://monitor:***@127.0.0.1:9/feed.xml?token=***" in letters[0]["location"]
+    assert runs[0]["error"].startswith("抓取失败") and "token=***" in runs[0]["error"]
+    operator = json.dumps([queries.list_runs(rt, reveal=True), queries.list_dead_letters(rt, reveal=True)])
+    assert "S3CRET-FEED-TOKEN" in operator and "Pa55w0rd-basic" in operator
+
+
 def test_one_bad_number_costs_its_own_post_not_the_delivery(rt: Runtime, base_url: str) -> None:
     """Issue item 6: a time no datetime can hold and a count no column can hold used to answer 500,
     store none of the good posts, write no dead letter and leave the run unfinished."""

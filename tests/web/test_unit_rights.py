@@ -307,6 +307,41 @@ def test_another_unit_learns_nothing_of_a_case_from_a_refusal(world: World) -> N
     assert error_of(edu.post(f"/cases/{case_id}/tasks/99/done", {"result": "完成"}), 403) == expected
 
 
+def test_a_department_finishing_its_task_sees_the_task_not_the_case(world: World) -> None:
+    """The education bureau's office finishes the task the health commission gave it: it gets its
+    task back, not the commission's unreleased draft, approvals or evidence; and it cannot
+    overwrite its result afterwards."""
+    office, edu = api(world, "office"), api(world, "edu")
+    case_id = opened_case(world, office)
+    office.post(f"/cases/{case_id}/statement", {"facts": "内部草稿：医院确认一例死亡，原因待查（未公开）"})
+    tasked = office.post(
+        f"/cases/{case_id}/tasks", {"unit": "市教育局", "text": "请核查涉事学校情况", "hours": 24}
+    )
+    assert tasked.status_code == 200, tasked.text
+    task_id = tasked.json()["tasks"][0]["id"]
+
+    done = edu.post(f"/cases/{case_id}/tasks/{task_id}/done", {"result": "已核查，学校无关"})
+    assert done.status_code == 200, done.text
+    assert done.json() == {
+        "id": case_id,
+        "task": {
+            "id": task_id,
+            "unit": "市教育局",
+            "text": "请核查涉事学校情况",
+            "due_at": done.json()["task"]["due_at"],
+            "done_at": done.json()["task"]["done_at"],
+            "result": "已核查，学校无关",
+        },
+    }
+    assert "未公开" not in done.text
+
+    again = edu.post(f"/cases/{case_id}/tasks/{task_id}/done", {"result": "再次提交"})
+    assert "不能再次办结" in error_of(again, 409)
+    seen = office.get(f"/cases/{case_id}").json()
+    assert [t["result"] for t in seen["tasks"]] == ["已核查，学校无关"]
+    assert "草稿" in seen["statements"][0]["facts"]  # the unit itself still sees everything
+
+
 def test_reports_are_read_and_written_by_unit(world: World) -> None:
     office, edu, chief = api(world, "office"), api(world, "edu"), api(world, "chief")
     special = office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id})

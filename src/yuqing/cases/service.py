@@ -868,7 +868,8 @@ def complete_task(
     with transaction(rt.sessions) as session:
         case = _case(session, case_id)
         person = find_person(session, person_ref)
-        if not scope_of(session, person.id).sees(case.unit_id):
+        sees_case = scope_of(session, person.id).sees(case.unit_id)
+        if not sees_case:
             # a liaison of a department the case gave a task to may finish it; anyone else of
             # another unit is refused before learning which tasks the case has
             units = set(session.scalars(select(CaseTask.unit_id).where(CaseTask.case_id == case.id)))
@@ -882,6 +883,15 @@ def complete_task(
             or may_act(session, person.id, case.unit_id, TASKERS)
         ):
             raise PermissionDenied(f"{person.name} 不是承办部门的联络员，也不是本单位办公室人员或领导")
+        if task.done_at is not None:
+            # the first result stands: a second one would overwrite what the case was told
+            done = _local(task.done_at, rt.settings.timezone)
+            raise workflow.WorkflowError(
+                f"任务 {task.id} 已于 {done} 办结（结果：{task.result}），不能再次办结；"
+                "补充情况请联系工单承办单位"
+            )
+        if case.stage == Stage.CLOSED.value:
+            raise workflow.WorkflowError(f"工单 #{case.id} 已结案，其任务不能再办结")
         task.done_at, task.result = now, result.strip()
         for deadline in session.scalars(select(Deadline).where(Deadline.task_id == task.id)):
             if deadline.state in ("pending", "due_soon", "overdue"):
@@ -890,6 +900,10 @@ def complete_task(
         log(
             session, case, person, "task_done", f"任务完成：{task.text}；结果：{task.result}", via=via, at=now
         )
+        if not sees_case:
+            # a department's liaison sees the task it finished, not the case of another unit
+            # (its drafts, approvals and evidence)
+            return {"id": case.id, "task": _task_view(session, task, rt.settings.timezone)}
         return case_view(session, case, rt.settings.timezone)
 
 
@@ -944,6 +958,17 @@ def deadline_view(deadline: Deadline, zone: str) -> dict[str, Any]:
         "extension_reason": deadline.extension_reason,
         "task_id": deadline.task_id,
         "calendar_warning": deadline.calendar_warning,
+    }
+
+
+def _task_view(session: Session, t: CaseTask, zone: str) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "unit": (u.name if (u := session.get(Unit, t.unit_id)) else None),
+        "text": t.text,
+        "due_at": _local(t.due_at, zone),
+        "done_at": _local(t.done_at, zone),
+        "result": t.result,
     }
 
 
@@ -1011,14 +1036,7 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
         for a in _approvals(session, s)
     ]
     view["tasks"] = [
-        {
-            "id": t.id,
-            "unit": (u.name if (u := session.get(Unit, t.unit_id)) else None),
-            "text": t.text,
-            "due_at": _local(t.due_at, zone),
-            "done_at": _local(t.done_at, zone),
-            "result": t.result,
-        }
+        _task_view(session, t, zone)
         for t in session.scalars(select(CaseTask).where(CaseTask.case_id == case.id).order_by(CaseTask.id))
     ]
     view["evidence"] = [

@@ -413,7 +413,7 @@ def deadletters_list(
 ) -> None:
     """列出无法入库的输入及原因。"""
     with runtime() as rt:
-        letters = queries.list_dead_letters(rt, limit=limit, source=source)
+        letters = queries.list_dead_letters(rt, limit=limit, source=source, reveal=True)
     if as_json:
         emit_json(letters)
         return
@@ -432,7 +432,7 @@ def runs_list(
 ) -> None:
     """列出采集与导入记录。"""
     with runtime() as rt:
-        runs = queries.list_runs(rt, source=source, limit=limit)
+        runs = queries.list_runs(rt, source=source, limit=limit, reveal=True)
     if as_json:
         emit_json(runs)
         return

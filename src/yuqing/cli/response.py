@@ -26,6 +26,10 @@ def _print_case(view: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(view)
         return
+    if "task" in view:  # a department's liaison finished a task of another unit's case
+        task = view["task"]
+        typer.echo(f"工单 #{view['id']} 任务 {task['id']}（{task['unit']}）已办结：{task['result']}")
+        return
     typer.echo(f"工单 #{view['id']}【{view['grade']}】{view['title']}")
     typer.echo(f"  单位：{view['unit']}  阶段：{view['stage_label']}  类别：{view['category'] or '未研判'}")
     if view.get("measures"):

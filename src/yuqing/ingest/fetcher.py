@@ -54,14 +54,19 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BYTES = 512 * 1024
 # Prefixes whose IPv6 addresses embed an IPv4 address that is what actually gets reached.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# Access parameters in a URL are secrets (an RSSHub `key` or `code`, an API's `token`): the HTTP
-# client logs each request's URL, so its log records are scrubbed of them.
-_SECRET_PARAMS = re.compile(r"([?&](?:key|code|token|access_token|api_key|apikey)=)[^&\s\"'>]+", re.I)
+# Access parameters in a URL are secrets (an RSSHub `key` or `code`, an API's `token`), and so is
+# the password of `https://user:password@host/`: the HTTP client logs each request's URL, so its
+# log records are scrubbed of them. A value ends where the URL does: at a space, a quote, `&`, or
+# the Chinese text of the message around it (「…?token=abc：连接超时」).
+_URL_VALUE = r"(?:(?![&\"'<>])[\x21-\x7e])+"
+_SECRET_PARAMS = re.compile(rf"([?&](?:key|code|token|access_token|api_key|apikey)=){_URL_VALUE}", re.I)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.I)
 
 
 def scrub_secrets(text: str) -> str:
-    """`text` (a URL, an error naming one) with the values of access parameters replaced by ***."""
-    return _SECRET_PARAMS.sub(r"\1***", text)
+    """`text` (a URL, an error naming one) with the values of access parameters and the password of
+    its user information replaced by ***."""
+    return _URL_PASSWORD.sub(r"\1***@", _SECRET_PARAMS.sub(r"\1***", text))
 
 
 class _ScrubSecrets(logging.Filter):

@@ -107,7 +107,12 @@ def get_post(rt: Runtime, post_id: int) -> dict[str, Any]:
         return view
 
 
-def list_dead_letters(rt: Runtime, *, limit: int = 100, source: str | None = None) -> list[dict[str, Any]]:
+def list_dead_letters(
+    rt: Runtime, *, limit: int = 100, source: str | None = None, reveal: bool = False
+) -> list[dict[str, Any]]:
+    """The newest dead letters; access parameters and passwords in their locations and errors are
+    shown as *** unless `reveal` (the server's operator at the command line)."""
+    shown = (lambda text: text) if reveal else _scrubbed
     with rt.sessions() as session:
         query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
         if source is not None:
@@ -119,8 +124,8 @@ def list_dead_letters(rt: Runtime, *, limit: int = 100, source: str | None = Non
                 "fetch_run_id": d.fetch_run_id,
                 "created_at": iso(d.created_at, rt.settings),
                 "stage": d.stage,
-                "error": d.error,
-                "location": d.location,
+                "error": shown(d.error),
+                "location": shown(d.location),
                 "raw_size": d.raw_size,
                 "raw_sha256": d.raw_sha256,
                 "raw_preview": (d.raw or b"")[:300].decode("utf-8", "replace") if d.raw else None,
@@ -129,7 +134,11 @@ def list_dead_letters(rt: Runtime, *, limit: int = 100, source: str | None = Non
         ]
 
 
-def list_runs(rt: Runtime, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def list_runs(
+    rt: Runtime, *, source: str | None = None, limit: int = 50, reveal: bool = False
+) -> list[dict[str, Any]]:
+    """The newest runs; their errors scrubbed as in `list_dead_letters` unless `reveal`."""
+    shown = (lambda text: text) if reveal else _scrubbed
     with rt.sessions() as session:
         query = select(FetchRun).order_by(FetchRun.id.desc()).limit(limit)
         if source is not None:
@@ -146,7 +155,7 @@ def list_runs(rt: Runtime, *, source: str | None = None, limit: int = 50) -> lis
                 "duplicate": r.items_duplicate,
                 "near_duplicate": r.items_near_duplicate,
                 "rejected": r.items_rejected,
-                "error": r.error,
+                "error": shown(r.error),
             }
             for r in session.scalars(query)
         ]
