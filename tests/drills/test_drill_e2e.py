@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import docx
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import FakeClock
@@ -306,3 +307,29 @@ def test_a_late_report_loses_points_against_an_on_time_one(rt: Runtime, clock: F
     assert any("信息报送流程" in item for item in late["improvements"])
     report = drill_report_data(rt, late["drill_id"])
     assert report["shortcomings"] == late["shortcomings"] and report["deadlines"]["counts"]["missed"] == 1
+
+
+def test_a_drill_stays_inside_the_unit_that_runs_it(rt: Runtime, clock: FakeClock, cli: Cli) -> None:
+    """The education bureau rehearses the hospital rumour: the alert that the topic would route to
+    the health commission goes to the bureau, which runs the drill and can stop it; the bureau's
+    office cannot enlist the city's mayor, whom the drill would wake."""
+    from yuqing.db import transaction
+    from yuqing.drills import service as drills
+    from yuqing.org import service as org
+    from yuqing.org.models import PermissionDenied
+
+    setup_org(rt)
+    with transaction(rt.sessions) as session:
+        city = org.find_unit(session, "演练市人民政府")
+        education = org.create_unit(session, "市教育局", parent_id=city.id, kind="bureau")
+        office = org.add_person(session, "孙教育", education.id)
+        org.grant_role(session, office.id, "office", education.id)
+        office_id = office.id
+    with pytest.raises(PermissionDenied, match=r"^陈市长 不属于 市教育局 或其下级单位，不能参加该单位的演练"):
+        drills.create_drill(rt, "hospital_rumour", participants=["陈市长"], actor=office_id)
+
+    finished = cli.json("drill", "run", "hospital_rumour", "--speed", "3600", "--unit", "市教育局")
+    assert finished["state"] == "finished" and finished["alerts"]
+    with rt.sessions() as session:
+        units = {a.unit_id for a in session.scalars(select(Alert).where(Alert.is_drill.is_(True)))}
+        assert units == {org.find_unit(session, "市教育局").id}

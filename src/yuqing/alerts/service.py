@@ -27,7 +27,7 @@ from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import ResponsePlan, load_plan
 from yuqing.db import transaction
-from yuqing.drills.policy import notices_internal_only
+from yuqing.drills.policy import drill_unit, notices_internal_only
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
@@ -210,6 +210,12 @@ def raise_alert(
     """Create the event's alert for its unit, or merge this signal into the open one."""
     now = rt.clock()
     unit = route(session, event)
+    exercising = drill_unit(session, event)
+    inside = unit is not None and exercising in {a.id for a in ancestors(session, unit.id)}
+    if exercising is not None and not inside:
+        # a drill's alert stays inside the unit that runs it: another unit could neither see
+        # nor stop the drill that woke its people
+        unit = session.get(Unit, exercising)
     if unit is None:
         counts.unrouted += 1
         return None

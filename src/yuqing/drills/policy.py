@@ -7,6 +7,9 @@
   clustering see the incident's own words.
 - Notices about a drill's event stay in-app unless the drill was started allowing outside
   channels (`notices_internal_only`).
+- A drill's alerts stay inside the unit that runs it (`drill_unit`): a school bureau's drill of a
+  hospital rumour exercises the bureau, not the health commission, which could neither see nor
+  stop it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from yuqing.analysis.models import Event
 from yuqing.drills.models import Drill
 
-__all__ = ["DRILL_PREFIX", "notices_internal_only", "post_mark", "strip_post_mark"]
+__all__ = ["DRILL_PREFIX", "drill_unit", "notices_internal_only", "post_mark", "strip_post_mark"]
 
 # The prefix of every title and message about a drill.
 DRILL_PREFIX = "【演练】"
@@ -45,3 +48,11 @@ def notices_internal_only(session: Session, event_id: int | None) -> bool:
         return False
     allowed = session.scalar(select(Drill.allow_external).where(Drill.id == row.drill_id))
     return not allowed
+
+
+def drill_unit(session: Session, event: Event) -> int | None:
+    """The unit running the drill whose event this is (None for a real event, or a drill the
+    operator created at the command line for the whole organisation)."""
+    if not event.is_drill or event.drill_id is None:
+        return None
+    return session.scalar(select(Drill.unit_id).where(Drill.id == event.drill_id))

@@ -37,7 +37,7 @@ from yuqing.ingest.models import MediaTier, Platform, Source, SourceKind
 from yuqing.org.models import PermissionDenied, Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
 from yuqing.org.scope import EVERYTHING, check_sees, scope_of
-from yuqing.org.service import find_person, find_unit, get_person, get_unit, has_role
+from yuqing.org.service import ancestors, find_person, find_unit, get_person, get_unit, has_role
 from yuqing.runtime import Runtime
 
 __all__ = [
@@ -76,6 +76,10 @@ def _check_operator(session: Session, actor: int, unit_id: int | None, what: str
             f"{get_person(session, actor).name} 不是 {unit.name}（或其上级单位）的办公室人员或管理员，"
             f"不能{what}该单位的演练"
         )
+
+
+def _units_above(session: Session, person: Person) -> set[int]:
+    return {u.id for u in ancestors(session, person.unit_id)}
 
 
 def _operator_unit(session: Session, actor: int) -> int:
@@ -162,6 +166,11 @@ def create_drill(
         people: list[Person] = []
         for ref in participants:
             person = find_person(session, ref)
+            if actor is not None and unit_id is not None and unit_id not in _units_above(session, person):
+                # a unit exercises its own people: another unit's would be woken by a drill it
+                # can neither see nor stop
+                owner = get_unit(session, unit_id).name
+                raise PermissionDenied(f"{person.name} 不属于 {owner} 或其下级单位，不能参加该单位的演练")
             if person.id not in {p.id for p in people}:
                 people.append(person)
         warnings = coverage_warnings(rt, scenario, [p.id for p in people])
