@@ -8,6 +8,7 @@ import pytest
 
 from yuqing.analysis.matcher import Segmenter, TopicMatch, TopicMatcher
 from yuqing.analysis.rules import (
+    MAX_NESTING,
     AllOf,
     AnyOf,
     Group,
@@ -156,6 +157,17 @@ def test_error_positions(text: str, position: int, fragment: str) -> None:
     assert caught.value.position == position
     assert fragment in str(caught.value)
     assert str(caught.value).startswith(f"第 {position + 1} 个字符处")
+
+
+def test_brackets_nested_past_the_limit_are_a_syntax_error_not_a_crash() -> None:
+    """400 nested brackets exhausted the parser's stack (a 500 in the rule tester)."""
+    deep = "(" * 400 + "医院" + ")" * 400
+    with pytest.raises(RuleSyntaxError) as caught:
+        parse_rule(deep)
+    assert caught.value.position == MAX_NESTING
+    assert f"的括号嵌套超过 {MAX_NESTING} 层" in str(caught.value)
+    limit = "(" * MAX_NESTING + "医院 | 学校" + ")" * MAX_NESTING
+    assert TopicMatcher({"深": limit}).match("学校门口发生事故")
 
 
 def test_empty_rule() -> None:

@@ -342,6 +342,25 @@ def test_a_department_finishing_its_task_sees_the_task_not_the_case(world: World
     assert "草稿" in seen["statements"][0]["facts"]  # the unit itself still sees everything
 
 
+def test_a_summary_report_refusal_tells_another_unit_nothing_of_the_case(world: World) -> None:
+    """Asking for another unit's case summary used to answer with the case's stage, and a missing
+    case with 「找不到工单」: both are now the same refusal, before anything is built."""
+    office, edu = api(world, "office"), api(world, "edu")
+    case_id = opened_case(world, office)
+    for subject, kind, key in (
+        (case_id, "summary", "case_id"),
+        (99, "summary", "case_id"),
+        (98, "drill", "drill_id"),
+    ):
+        refused = edu.post("/reports", {"kind": kind, "format": "html", key: subject})
+        label = "工单" if kind == "summary" else "演练"
+        assert error_of(refused, 403) == (
+            f"钱教育 无权查看{label} #{subject}：它属于其他单位（只能查看本单位及其下级单位的内容）"
+        )
+    own = office.post("/reports", {"kind": "summary", "format": "html", "case_id": case_id})
+    assert "提交总结或结案后才能生成总结评估" in error_of(own, 400)  # the unit itself is told why
+
+
 def test_reports_are_read_and_written_by_unit(world: World) -> None:
     office, edu, chief = api(world, "office"), api(world, "edu"), api(world, "chief")
     special = office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id})

@@ -352,11 +352,17 @@ def _lex_bracket(text: str, start: int) -> tuple[_Token, int]:
 #         primary := term | group | "(" chain ")"
 
 
+# Brackets nested deeper than any rule a person writes: 400 of them exhausted the stack (a 500 in
+# the rule tester), and a rule parsed deep might fail later in the matcher.
+MAX_NESTING = 32
+
+
 class _Parser:
     def __init__(self, text: str, groups: Mapping[str, Sequence[str]], short_whole_word: int) -> None:
         self.text = text
         self.tokens = _lex(text)
         self.i = 0
+        self.depth = 0
         self.groups = groups
         self.short = short_whole_word
 
@@ -401,8 +407,12 @@ class _Parser:
             self.i += 1
             return self.group(token)
         if token.kind == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise RuleSyntaxError(token.pos, f"的括号嵌套超过 {MAX_NESTING} 层，请简化规则")
             self.i += 1
             node = self.chain()
+            self.depth -= 1
             if self.tokens[self.i].kind != ")":
                 raise RuleSyntaxError(token.pos, "的左括号缺少对应的右括号")
             self.i += 1

@@ -168,6 +168,8 @@ def generate(
     if person_id is not None and kind in UNIT_KINDS and not params.get("unit"):
         with rt.sessions() as reading:
             params = {**params, "unit": str(get_person(reading, person_id).unit_id)}
+    if person_id is not None:
+        _check_subject(rt, person_id, kind, params)
     number = None
     if kind in ("special", "summary"):
         subject = int(params.get("event_id") or params.get("case_id") or 0)
@@ -229,6 +231,32 @@ def _check_writer(rt: Runtime, person_id: int, unit_id: int | None, what: str) -
             raise PermissionDenied(
                 f"{name} 不能生成{unit.name}的{what}：需要该单位（或其上级单位）的以下角色之一：{roles}"
             )
+
+
+def _check_subject(rt: Runtime, person_id: int, kind: str, params: dict[str, Any]) -> None:
+    """Before a case's or a drill's report is built: PermissionDenied unless the person sees the
+    subject's unit. A subject that does not exist is refused in the same words, so that a refusal
+    tells another unit neither a case's stage nor whether it exists."""
+    from yuqing.cases.models import Case
+    from yuqing.drills.models import Drill
+
+    subjects: dict[str, tuple[str, str, Any, Any]] = {
+        "summary": ("case_id", "工单", Case.unit_id, Case.id),
+        "drill": ("drill_id", "演练", Drill.unit_id, Drill.id),
+    }
+    if kind not in subjects:
+        return
+    key, label, column, id_column = subjects[kind]
+    try:
+        subject_id = int(params[key])
+    except (KeyError, TypeError, ValueError):
+        return  # build() says what is missing
+    with rt.sessions() as session:
+        if scope_of(session, person_id) is EVERYTHING:
+            return  # an administrator learns that it does not exist
+        row = session.execute(select(column).where(id_column == subject_id)).first()
+        # a missing subject reads as another unit's: the unit id no scope holds
+        check_sees(session, person_id, row[0] if row is not None else -1, f"{label} #{subject_id}")
 
 
 def _unit_of(rt: Runtime, document: Document) -> int | None:
