@@ -231,6 +231,12 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest webhook request body accepted (bytes)."
     )
+    request_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the console and the API read (bytes; webhooks have "
+        "`webhook_max_bytes`). A larger one is refused with 413 before it is read.",
+    )
     webhook_max_items: int = Field(
         default=5000,
         gt=0,

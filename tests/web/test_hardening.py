@@ -266,3 +266,62 @@ def test_a_forwarded_client_address_is_believed_from_trusted_proxies_only(truste
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_body_over_the_request_limit_is_refused_before_it_is_read(rt: Runtime) -> None:
+    """`/login` reads a form from anyone: a body of any size used to be read whole into memory.
+    A real uvicorn: a declared length over `request_max_bytes` is answered 413 in Chinese, a body
+    sent in chunks without one is cut off where it passes the bound, the server stays up, and a
+    webhook keeps its own, larger bound."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limit = rt.settings.request_max_bytes
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        big = b"username=a&password=" + b"x" * limit
+        form = httpx.post(
+            f"{base}/login", content=big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert form.status_code == 413 and form.text == f"请求内容过大：超过 {limit // 1024} KB 的上限"
+        api = httpx.post(f"{base}/api/v1/cases", content=b"[" + b"1," * limit + b"1]")
+        assert api.status_code == 413 and api.json()["error"]["message"].startswith("请求内容过大")
+
+        sent = 0
+        huge = 64 * 1024 * 1024
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal sent
+            while sent < huge:
+                sent += 65536
+                yield b"x" * 65536
+
+        cut = httpx.post(
+            f"{base}/api/v1/cases", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert cut.status_code == 413 and cut.json()["error"]["message"].startswith("请求内容过大")
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        field = httpx.post(
+            f"{base}/login",
+            content=b"username=a&password=" + b"x" * (limit // 2 + 1024),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert field.json()["error"]["message"] == "表单中的一项内容过大：超过 1024 KB 的上限"
+        hook = httpx.post(f"{base}/api/v1/webhooks/1", content=b"{}" + b" " * limit)
+        assert hook.status_code != 413  # refused for its missing token, not its size
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import http
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,7 @@ from yuqing.runtime import Runtime
 from yuqing.storage import StorageAlarm, StorageProblem, storage_problem
 from yuqing.web.api.responses import SIGNED_IN, describe_errors
 from yuqing.web.csp import SecurityHeaders
+from yuqing.web.limits import BodyLimit
 
 # What the routes of the ingest domain answer besides success (its module declares none yet):
 # the login (read routes) or the source's token (webhook), an unknown source or post, a push over
@@ -39,6 +41,8 @@ INGEST_EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
 FRAMEWORK_MESSAGES = {
     "There was an error parsing the body": "请求内容无法解析：应为 UTF-8 编码的 JSON",
 }
+# Starlette's bound on one form field (1 MB), met before `request_max_bytes` by a form of one field.
+_FORM_FIELD_LIMIT = re.compile(r"Field exceeded maximum size of (\d+)KB\.")
 
 
 def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
@@ -77,6 +81,7 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     app.include_router(live.build_router(rt))  # /live: server-sent alerts and deadline changes
     app.include_router(docs.router)  # /openapi.json and /docs, for signed-in people
     app.add_middleware(SecurityHeaders)  # the Content-Security-Policy of every page
+    app.add_middleware(BodyLimit, limit=rt.settings.request_max_bytes)  # forms and JSON read whole
 
     def described() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -151,6 +156,8 @@ def _chinese(request: Request, exc: StarletteHTTPException, allowed: str) -> Any
     route's message is already in Chinese and passes unchanged."""
     if isinstance(exc.detail, str) and exc.detail in FRAMEWORK_MESSAGES:
         return FRAMEWORK_MESSAGES[exc.detail]
+    if isinstance(exc.detail, str) and (oversize := _FORM_FIELD_LIMIT.fullmatch(exc.detail)):
+        return f"表单中的一项内容过大：超过 {oversize[1]} KB 的上限"
     try:
         phrase = http.HTTPStatus(exc.status_code).phrase
     except ValueError:
