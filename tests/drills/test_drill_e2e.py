@@ -312,7 +312,8 @@ def test_a_late_report_loses_points_against_an_on_time_one(rt: Runtime, clock: F
 def test_a_drill_stays_inside_the_unit_that_runs_it(rt: Runtime, clock: FakeClock, cli: Cli) -> None:
     """The education bureau rehearses the hospital rumour: the alert that the topic would route to
     the health commission goes to the bureau, which runs the drill and can stop it; the bureau's
-    office cannot enlist the city's mayor, whom the drill would wake."""
+    office cannot enlist the health commission's office, whom the drill would wake, and may enlist
+    the mayor above it, who approves its cases."""
     from yuqing.db import transaction
     from yuqing.drills import service as drills
     from yuqing.org import service as org
@@ -325,8 +326,9 @@ def test_a_drill_stays_inside_the_unit_that_runs_it(rt: Runtime, clock: FakeCloc
         office = org.add_person(session, "孙教育", education.id)
         org.grant_role(session, office.id, "office", education.id)
         office_id = office.id
-    with pytest.raises(PermissionDenied, match=r"^陈市长 不属于 市教育局 或其下级单位，不能参加该单位的演练"):
-        drills.create_drill(rt, "hospital_rumour", participants=["陈市长"], actor=office_id)
+    with pytest.raises(PermissionDenied, match=r"^李办公室 不属于 市教育局 及其上级、下级单位，不能参加"):
+        drills.create_drill(rt, "hospital_rumour", participants=["陈市长", "李办公室"], actor=office_id)
+    assert drills.create_drill(rt, "hospital_rumour", participants=["陈市长", "孙教育"], actor=office_id)
 
     finished = cli.json("drill", "run", "hospital_rumour", "--speed", "3600", "--unit", "市教育局")
     assert finished["state"] == "finished" and finished["alerts"]

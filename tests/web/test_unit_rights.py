@@ -403,7 +403,7 @@ def test_drills_are_read_and_operated_by_unit(world: World) -> None:
     assert admin.post(f"/drills/{drill['id']}/resume").json()["state"] == "running"
     # The drill's record is the unit's that ran it, whatever unit its alerts go to.
     refused_report = edu.post("/reports", {"kind": "drill", "format": "html", "drill_id": drill["id"]})
-    assert error_of(refused_report, 403).startswith("钱教育 不能生成市卫生健康委员会的演练总结")
+    assert error_of(refused_report, 403).startswith(f"钱教育 无权查看演练 #{drill['id']}：它属于其他单位")
     report = office.post("/reports", {"kind": "drill", "format": "html", "drill_id": drill["id"]})
     assert report.status_code == 200, report.text
 

@@ -78,8 +78,11 @@ def _check_operator(session: Session, actor: int, unit_id: int | None, what: str
         )
 
 
-def _units_above(session: Session, person: Person) -> set[int]:
-    return {u.id for u in ancestors(session, person.unit_id)}
+def _related(session: Session, person: Person, unit_id: int) -> bool:
+    """Whether the person's unit is the unit, one above it or one below it."""
+    return unit_id in {u.id for u in ancestors(session, person.unit_id)} or person.unit_id in {
+        u.id for u in ancestors(session, unit_id)
+    }
 
 
 def _operator_unit(session: Session, actor: int) -> int:
@@ -166,11 +169,13 @@ def create_drill(
         people: list[Person] = []
         for ref in participants:
             person = find_person(session, ref)
-            if actor is not None and unit_id is not None and unit_id not in _units_above(session, person):
-                # a unit exercises its own people: another unit's would be woken by a drill it
-                # can neither see nor stop
+            if actor is not None and unit_id is not None and not _related(session, person, unit_id):
+                # a unit exercises its own people, its departments and the leaders above it who
+                # approve its cases; another unit's would be woken by a drill it cannot stop
                 owner = get_unit(session, unit_id).name
-                raise PermissionDenied(f"{person.name} 不属于 {owner} 或其下级单位，不能参加该单位的演练")
+                raise PermissionDenied(
+                    f"{person.name} 不属于 {owner} 及其上级、下级单位，不能参加该单位的演练"
+                )
             if person.id not in {p.id for p in people}:
                 people.append(person)
         warnings = coverage_warnings(rt, scenario, [p.id for p in people])
