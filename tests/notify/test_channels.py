@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from importlib.metadata import EntryPoint
@@ -531,3 +534,90 @@ def test_the_public_api_is_pinned() -> None:
         "unread_count",
     ]
     assert all(hasattr(yuqing.notify, name) for name in yuqing.notify.__all__)
+
+
+class _Trickler:
+    """A server on 127.0.0.1 that answers every connection with `head` a byte at a time (each
+    byte well within the read timeout), then with `tail` for as long as the client reads."""
+
+    def __init__(self, head: bytes, tail: bytes = b"", *, gap: float = 0.2) -> None:
+        self.head, self.tail, self.gap = head, tail, gap
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: Any) -> None:
+        with conn:
+            try:
+                conn.settimeout(0.1)
+                with contextlib.suppress(TimeoutError):
+                    conn.recv(65536)  # the request (an SMTP client sends nothing first)
+                for byte in self.head:
+                    if self.stopped.wait(self.gap):
+                        return
+                    conn.sendall(bytes([byte]))
+                while self.tail and not self.stopped.is_set():
+                    conn.sendall(self.tail)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def test_a_robot_that_answers_a_byte_at_a_time_or_without_end_costs_one_timeout() -> None:
+    """A robot sending its answer a byte every 0.2 s (each read within the timeout) held the one
+    delivery thread, and every notification after it, for as long as it went on; an endless
+    answer was read into memory whole (gigabytes in half a minute)."""
+    settings = load_settings(notify_timeout_seconds=1.0)
+    channel = DingTalkChannel()
+    payload = channel.render(alert_message())
+    slow = _Trickler(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + b" " * 1000)
+    endless = _Trickler(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n",
+        b'{"errcode": 0, "x": "' + b"y" * 65536,
+        gap=0,
+    )
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as slow_failure:
+            channel.send(payload, f"http://127.0.0.1:{slow.port}/robot", secret=None, settings=settings)
+        assert time.monotonic() - started < 5
+        assert slow_failure.value.retryable and "请求超时（共 1 秒）" in slow_failure.value.detail
+        with pytest.raises(DeliveryError) as endless_failure:
+            channel.send(payload, f"http://127.0.0.1:{endless.port}/robot", secret=None, settings=settings)
+        assert not endless_failure.value.retryable and "应答超过 64 KB" in endless_failure.value.detail
+    finally:
+        slow.close()
+        endless.close()
+
+
+def test_an_smtp_server_that_greets_a_byte_at_a_time_costs_one_timeout() -> None:
+    """smtplib's timeout bounds each read: a 220 greeting trickled a byte every 0.2 s held the
+    delivery thread indefinitely. The whole conversation now has three times the timeout."""
+    trickler = _Trickler(b"220 " + b"x" * 1000 + b"\r\n")
+    try:
+        settings = load_settings(
+            smtp_host="127.0.0.1",
+            smtp_port=trickler.port,
+            smtp_from="yuqing@example.org",
+            notify_timeout_seconds=0.5,
+        )
+        channel = EmailChannel()
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as failure:
+            channel.send(channel.render(alert_message()), "duty@example.cn", secret=None, settings=settings)
+        assert time.monotonic() - started < 5
+        assert failure.value.retryable and "SMTP 会话超过 1.5 秒未完成" in failure.value.detail
+    finally:
+        trickler.close()

@@ -17,10 +17,13 @@ used to reach the internal network.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -36,7 +39,7 @@ from urllib.parse import quote_plus, urlsplit
 import httpx
 
 # The one address guard of outbound HTTP. Private names: the fetcher does not export a transport yet.
-from yuqing.ingest.fetcher import FetchPolicy, _BlockedConnection, _guarded_transport
+from yuqing.ingest.fetcher import FetchPolicy, _BlockedConnection, _guarded_transport, _GuardedBackend
 from yuqing.notify.messages import (
     Message,
     dingtalk_payload,
@@ -124,23 +127,28 @@ def _short(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-_webhook_clients: dict[bool, httpx.Client] = {}
+_webhook_clients: dict[bool, tuple[httpx.Client, _GuardedBackend]] = {}
 _clients_lock = threading.Lock()
+# A robot answers `{"errcode": 0, "errmsg": "ok"}`; anything near this size is not such an answer,
+# and an endless one would otherwise be read into memory whole.
+ROBOT_ANSWER_MAX_BYTES = 64 * 1024
 
 
-def _webhook_client(allow_private: bool) -> httpx.Client:
+def _webhook_client(allow_private: bool) -> tuple[httpx.Client, _GuardedBackend]:
     """One client per address policy for every webhook, kept for the process (a TLS context reads
-    the CA bundle, ~0.1 s). Its transport is the fetcher's: it resolves the host itself and
-    refuses non-public addresses when each connection is opened, so DNS rebinding cannot get
-    past it; no proxies from the environment (they would connect for us, unchecked), no
-    redirects."""
+    the CA bundle, ~0.1 s), with the network backend that opened its sockets. Its transport is
+    the fetcher's: it resolves the host itself and refuses non-public addresses when each
+    connection is opened, so DNS rebinding cannot get past it; no proxies from the environment
+    (they would connect for us, unchecked), no redirects."""
     with _clients_lock:
-        client = _webhook_clients.get(allow_private)
-        if client is None:
-            transport = _guarded_transport(FetchPolicy(allow_private_addresses=allow_private))
+        pair = _webhook_clients.get(allow_private)
+        if pair is None:
+            policy = FetchPolicy(allow_private_addresses=allow_private)
+            backend = _GuardedBackend(policy.allow_private_addresses, policy.bridges)
+            transport = _guarded_transport(policy, backend)
             client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
-            _webhook_clients[allow_private] = client
-        return client
+            pair = _webhook_clients[allow_private] = (client, backend)
+        return pair
 
 
 def _post_json(
@@ -151,8 +159,26 @@ def _post_json(
     address among them) a final one."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise DeliveryError(f"webhook 地址不是 http(s) 地址：{url[:100]}", retryable=False)
+    client, backend = _webhook_client(allow_private)
+    # `timeout` bounds each read; the watchdog bounds the whole attempt: a robot sending its
+    # answer a byte at a time, each within the read timeout, held the one delivery thread, and
+    # every notification after it, for as long as it went on.
+    deadline = time.monotonic() + timeout
+    watchdog = threading.Timer(timeout, backend.shut_all)
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        response = _webhook_client(allow_private).post(url, json=dict(body), timeout=timeout)
+        with client.stream("POST", url, json=dict(body), timeout=timeout) as response:
+            answer = bytearray()
+            for chunk in response.iter_bytes():
+                answer += chunk
+                if len(answer) > ROBOT_ANSWER_MAX_BYTES:
+                    raise DeliveryError(
+                        f"HTTP {response.status_code}，应答超过 {ROBOT_ANSWER_MAX_BYTES // 1024} KB，"
+                        "不是机器人接口的应答；请检查 webhook 地址",
+                        retryable=False,
+                        http_status=response.status_code,
+                    )
     except _BlockedConnection as exc:
         host = urlsplit(url).hostname or url[:100]
         raise DeliveryError(
@@ -165,26 +191,31 @@ def _post_json(
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise DeliveryError(f"webhook 地址无效：{exc}", retryable=False) from exc
     except httpx.HTTPError as exc:
+        if time.monotonic() >= deadline:  # the watchdog cut the connection
+            raise DeliveryError(f"请求超时（共 {timeout:g} 秒）：应答未在时限内完成", retryable=True) from exc
         raise DeliveryError(f"连接失败：{exc.__class__.__name__} {exc}", retryable=True) from exc
+    finally:
+        watchdog.cancel()
     status = response.status_code
+    text = bytes(answer).decode(response.encoding or "utf-8", errors="replace")
     if status == 429 or status == 408 or status >= 500:
         retry_after = response.headers.get("Retry-After", "")
         raise DeliveryError(
-            f"HTTP {status}：{_short(response.text)}",
+            f"HTTP {status}：{_short(text)}",
             retryable=True,
             http_status=status,
             retry_after=float(retry_after) if retry_after.isdigit() else None,
         )
     if status >= 300:
-        raise DeliveryError(f"HTTP {status}：{_short(response.text)}", retryable=False, http_status=status)
+        raise DeliveryError(f"HTTP {status}：{_short(text)}", retryable=False, http_status=status)
     try:
-        data = response.json()
+        data = json.loads(answer)
     except ValueError:
         data = None
     if not isinstance(data, dict):
         # A proxy's error page or a half-broken gateway: worth another try.
         raise DeliveryError(
-            f"HTTP {status}，应答不是 JSON：{_short(response.text)}", retryable=True, http_status=status
+            f"HTTP {status}，应答不是 JSON：{_short(text)}", retryable=True, http_status=status
         )
     return status, data
 
@@ -349,15 +380,39 @@ class EmailChannel:
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if settings.smtp_security == "ssl":
-            smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout, context=context)
+            smtp = smtplib.SMTP_SSL(timeout=timeout, context=context)
         else:
-            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
-        with smtp:
-            if settings.smtp_security == "starttls":
-                smtp.starttls(context=context)
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password)
-            return smtp.send_message(mail)
+            smtp = smtplib.SMTP(timeout=timeout)
+        # Connected below, not by the constructor, so that the watchdog can reach the socket while
+        # the greeting is read: `timeout` bounds each read, and a server trickling its 220 a byte
+        # at a time held the delivery thread, and every notification after it, indefinitely. The
+        # whole conversation (greeting, STARTTLS, login, the message) gets three times `timeout`.
+        smtp._host = settings.smtp_host  # type: ignore[attr-defined]  # the TLS name the constructor sets
+        budget = 3 * timeout
+        deadline = time.monotonic() + budget
+
+        def shut() -> None:
+            if smtp.sock is not None:
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(smtp.sock, socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(budget, shut)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with smtp:
+                smtp.connect(settings.smtp_host, settings.smtp_port)
+                if settings.smtp_security == "starttls":
+                    smtp.starttls(context=context)
+                if settings.smtp_user:
+                    smtp.login(settings.smtp_user, settings.smtp_password)
+                return smtp.send_message(mail)
+        except (smtplib.SMTPException, OSError) as exc:
+            if time.monotonic() >= deadline and not isinstance(exc, smtplib.SMTPResponseException):
+                raise TimeoutError(f"SMTP 会话超过 {budget:g} 秒未完成") from exc
+            raise
+        finally:
+            watchdog.cancel()
 
 
 def _smtp_detail(recipients: Mapping[str, tuple[int, bytes | str]]) -> str:
