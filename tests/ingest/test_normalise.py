@@ -119,3 +119,40 @@ def test_a_relative_time_without_the_time_it_was_read_says_so() -> None:
     with pytest.raises(ValueError, match="相对时间 '3分钟前' 无法换算"):
         parse_timestamp("3分钟前")
     assert parse_timestamp("2026-11-21 09:30", now=FETCHED) == dt.datetime(2026, 11, 21, 1, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_shanghai"),
+    [
+        ("Sat Dec 05 10:00:00 CST 2026", "2026-12-05 10:00:00"),  # Java's Date.toString in China
+        ("Sat, 05 Dec 2026 10:00:00 CST", "2026-12-05 10:00:00"),  # an RSS pubDate from China
+        ("Sat Dec 05 10:00:00 +0800 2026", "2026-12-05 10:00:00"),  # Weibo's created_at
+        ("2026-12-05T10:00+08:00[Asia/Shanghai]", "2026-12-05 10:00:00"),  # Java's ZonedDateTime
+        ("2026-12-05T02:00[UTC]", "2026-12-05 10:00:00"),
+        ("2026-12-05 10:00:00 UTC", "2026-12-05 18:00:00"),
+        ("2026-12-05 10:00 GMT+8", "2026-12-05 10:00:00"),
+        ("2026-12-05 10:00:00 +0000", "2026-12-05 18:00:00"),
+        ("2026年12月5日 下午3:30", "2026-12-05 15:30:00"),
+        ("2026年12月5日 中午12:10", "2026-12-05 12:10:00"),
+        ("2026年12月5日 凌晨12:10", "2026-12-05 00:10:00"),
+        ("2026-12-05 10:00:00 PM", "2026-12-05 22:00:00"),
+        ("2026年12月5日 星期六 10:20", "2026-12-05 10:20:00"),
+        ("2026年12月5日10时30分", "2026-12-05 10:30:00"),
+        ("发布时间：2026-11-20 09:00", "2026-11-20 09:00:00"),
+        ("2026-11-20 09:00 来源：人民网", "2026-11-20 09:00:00"),
+    ],
+)
+def test_zones_and_clock_words_around_a_time_are_read_not_dropped(value: str, expected_shanghai: str) -> None:
+    """The Chinese-date reader used to take the first date-like part of the text and drop the rest:
+    「CST」 was read as US Central (a 10:00 post from Beijing landed at midnight), 「UTC」 and
+    「下午」/「PM」 were ignored, and a zone such as PST was dropped silently."""
+    parsed = parse_timestamp(value)
+    assert parsed is not None and to_display_time(parsed) == expected_shanghai
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-12-05T22:00:00 PST", "2026-11-20 09:00 EST", "2026-12-05[Mars/Base]"]
+)
+def test_a_word_that_could_change_the_time_makes_it_unreadable_not_a_guess(value: str) -> None:
+    with pytest.raises(ValueError, match="无法识别"):
+        parse_timestamp(value)

@@ -193,10 +193,29 @@ def canonical_url(url: str) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 
 
+_CLOCK_MARK = r"上午|下午|中午|晚上|凌晨|早上|傍晚|AM|PM|am|pm"
 _CN_DATETIME = re.compile(
     r"(?P<y>\d{4})\s*[年/.\-]\s*(?P<m>\d{1,2})\s*[月/.\-]\s*(?P<d>\d{1,2})\s*日?"
-    r"(?:\s*(?P<H>\d{1,2})\s*[:时點点]\s*(?P<M>\d{1,2})(?:\s*[:分]\s*(?P<S>\d{1,2}))?)?"
+    r"(?:\s*(?:星期|周|礼拜)[一二三四五六日天])?"
+    rf"(?:\s*T?\s*(?P<mark1>{_CLOCK_MARK})?\s*(?P<H>\d{{1,2}})\s*[:：时點点]\s*(?P<M>\d{{1,2}})\s*分?"
+    r"(?:\s*[:：]?\s*(?P<S>\d{1,2})(?:\.\d+)?\s*秒?)?"
+    rf"\s*(?P<mark2>{_CLOCK_MARK})?)?"
 )
+# What may stand before a time in a scraped field (「发布时间：2026-11-20 09:00」) and after it
+# (「… 来源：人民网」: text, never a Latin word, which could be a zone such as PST that would be
+# read wrong).
+_TIME_LABEL = re.compile(r"^(?:发布时间|发表时间|发表于|发布于|更新时间|时间|日期)\s*[:：]?\s*")
+_HARMLESS_TAIL = re.compile(r"\s*[^\x00-\x7f].*", re.DOTALL)
+# A zone written after the time. 「CST」 in Chinese data is China Standard Time (+08:00), where
+# RFC 2822 reads it as US Central (-06:00): a post from Beijing at 10:00 landed at midnight.
+_ZONE_TAIL = re.compile(
+    r"\s*(?:(?P<name>UTC|GMT|CST|BJT|HKT|北京时间)(?:\s*(?P<sign>[+-])\s*(?P<hh>\d{1,2})(?::?(?P<mm>\d{2}))?)?"
+    r"|(?P<sign2>[+-])(?P<hh2>\d{2}):?(?P<mm2>\d{2}))$",
+    re.IGNORECASE,
+)
+_ZONE_OFFSETS = {"utc": 0, "gmt": 0, "cst": 8, "bjt": 8, "hkt": 8, "北京时间": 8}
+_BRACKET_ZONE = re.compile(r"(?P<time>.+?)\[(?P<zone>[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)+|UTC)\]$")
+_CST_TOKEN = re.compile(r"(?<![A-Za-z])CST(?![A-Za-z])")
 
 
 @lru_cache(maxsize=8)
@@ -267,28 +286,69 @@ def check_published(value: dt.datetime, fetched_at: dt.datetime) -> dt.datetime:
 
 
 def _parse_timestamp_text(text: str) -> dt.datetime:
+    bracketed = _BRACKET_ZONE.fullmatch(text)  # Java's ZonedDateTime: 2026-12-05T10:00+08:00[Asia/Shanghai]
+    named_zone: dt.tzinfo | None = None
+    if bracketed is not None:
+        try:
+            named_zone = ZoneInfo(bracketed["zone"])
+        except (KeyError, ValueError):
+            raise ValueError(f"无法识别的时区：{bracketed['zone'][:40]!r}") from None
+        text = bracketed["time"]
     try:
-        return dt.datetime.fromisoformat(text)
+        parsed = dt.datetime.fromisoformat(text)
+        return parsed.replace(tzinfo=named_zone) if parsed.tzinfo is None and named_zone else parsed
     except ValueError:
         pass
     if text.isdigit() and len(text) <= 20:
         seconds = int(text)
         return dt.datetime.fromtimestamp(seconds / 1000 if seconds > 10**11 else seconds, dt.UTC)
     try:
-        return email.utils.parsedate_to_datetime(text)
+        # RFC 2822 and Java's Date.toString (「Sat Dec 05 10:00:00 CST 2026」), CST as China's
+        return email.utils.parsedate_to_datetime(_CST_TOKEN.sub("+0800", text))
     except (TypeError, ValueError, IndexError):
         pass
-    match = _CN_DATETIME.search(text)
-    if match:
-        return dt.datetime(
-            int(match["y"]),
-            int(match["m"]),
-            int(match["d"]),
-            int(match["H"] or 0),
-            int(match["M"] or 0),
-            int(match["S"] or 0),
-        )
-    raise ValueError(f"无法识别的时间格式: {text[:60]!r}")
+    return _chinese_datetime(text)
+
+
+def _chinese_datetime(text: str) -> dt.datetime:
+    """A date written as people write it: 2024年3月5日 下午3:30, 2024/03/05 10:20 PM, 2024-03-05
+    10:20 UTC, 发布时间：2024-03-05 10:20. The whole text must be read; a word left over that could
+    change the time (a zone such as PST) makes it unreadable, not a guess."""
+    body = _TIME_LABEL.sub("", text)
+    zone: dt.tzinfo | None = None
+    tail = _ZONE_TAIL.search(body)
+    if tail is not None:
+        if tail["name"]:
+            hours = _ZONE_OFFSETS[tail["name"].lower()]
+            if tail["sign"]:
+                extra = int(tail["hh"]) * 60 + int(tail["mm"] or 0)
+                hours += (extra if tail["sign"] == "+" else -extra) / 60
+            minutes = round(hours * 60)
+        else:
+            minutes = int(tail["hh2"]) * 60 + int(tail["mm2"])
+            minutes = minutes if tail["sign2"] == "+" else -minutes
+        zone = dt.timezone(dt.timedelta(minutes=minutes))
+        body = body[: tail.start()]
+    match = _CN_DATETIME.match(body)
+    if match is None or not (match.end() == len(body) or _HARMLESS_TAIL.fullmatch(body[match.end() :])):
+        raise ValueError(f"无法识别的时间格式: {text[:60]!r}")
+    if zone is not None and match.end() != len(body):
+        raise ValueError(f"无法识别的时间格式: {text[:60]!r}")
+    hour = int(match["H"] or 0)
+    mark = (match["mark1"] or match["mark2"] or "").lower()
+    if (mark in ("下午", "晚上", "傍晚", "pm") and hour < 12) or (mark == "中午" and hour < 11):
+        hour += 12
+    elif mark in ("上午", "凌晨", "早上", "am") and hour == 12:
+        hour = 0
+    return dt.datetime(
+        int(match["y"]),
+        int(match["m"]),
+        int(match["d"]),
+        hour,
+        int(match["M"] or 0),
+        int(match["S"] or 0),
+        tzinfo=zone,
+    )
 
 
 _REL_AGO = re.compile(
