@@ -340,3 +340,43 @@ def test_the_worker_delivers_in_rounds(rt: Runtime, robot: RobotServer) -> None:
     assert worker.work() is True  # a full batch: more may be waiting
     assert worker.work() is False
     assert len(robot.posts) == 3
+
+
+def test_a_result_the_busy_store_refused_is_recorded_when_it_frees_not_sent_again(
+    settings: Any, clock: FakeClock, database_url: str
+) -> None:
+    """The robot took the message while an import held SQLite's write lock: recording the result
+    failed once, the round ended, and after the lease the next worker sent the message again.
+    The result is now recorded once the lock is gone, and the robot has the message once."""
+    import sqlite3
+
+    from yuqing.runtime import open_runtime
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write lock held by another process is SQLite's")
+    rt = open_runtime(settings.model_copy(update={"sqlite_busy_timeout_ms": 100}), clock=clock)
+    robot = RobotServer(delay=1.0).start()
+    try:
+        nid = queue(rt, "dingtalk", robot.url())
+        path = database_url.split("///", 1)[1]
+
+        def hold_the_lock() -> None:
+            threading.Event().wait(0.4)  # the claim is made; the robot is answering
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            threading.Event().wait(2.0)
+            other.execute("COMMIT")
+            other.close()
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        counts = deliver_due(rt)
+        holder.join()
+        assert counts == DeliveryCounts(claimed=1, sent=1)
+        assert (row(rt, nid).status, len(robot.posts)) == ("sent", 1)
+        assert [ok for _, ok, _, _ in log_of(rt, nid)] == [True]
+        clock.advance(hours=1)  # long past any lease
+        assert deliver_due(rt) == DeliveryCounts() and len(robot.posts) == 1
+    finally:
+        robot.stop()
+        rt.close()

@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from yuqing.background import PeriodicWorker
@@ -450,6 +451,29 @@ def _finish(rt: Runtime, claim: _Claim, result: _Result) -> NotificationStatus:
         values.update(last_error=f"{result.detail}{tried}")
     assert can_transition(S.SENDING, status)
     values["status"] = status.value
+    # The message has gone out (or not) and only this process knows: a store that is busy for a
+    # moment (SQLite's write lock held by an import) must not lose that, or the lease runs out
+    # and the next worker sends the message again. Tried again while the claim is ours.
+    for pause in (*_RECORD_RETRY_SECONDS, None):
+        try:
+            _record(rt, claim, result, values, now)
+            break
+        except OperationalError:
+            if pause is None or rt.clock() >= claim.lease_until:
+                raise
+            log.warning(
+                "notification %s: the store is busy; recording its result again in %gs", claim.id, pause
+            )
+            time.sleep(pause)
+    if not result.ok:
+        log.info("notification %s attempt %s failed: %s", claim.id, claim.attempt, result.detail)
+    return status
+
+
+_RECORD_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+
+def _record(rt: Runtime, claim: _Claim, result: _Result, values: dict[str, Any], now: dt.datetime) -> None:
     with transaction(rt.sessions) as session:
         session.add(
             NotificationAttempt(
@@ -472,9 +496,6 @@ def _finish(rt: Runtime, claim: _Claim, result: _Result) -> NotificationStatus:
         )
         if updated.rowcount != 1:  # type: ignore[attr-defined]
             log.warning("notification %s: lease lost before its result was recorded", claim.id)
-    if not result.ok:
-        log.info("notification %s attempt %s failed: %s", claim.id, claim.attempt, result.detail)
-    return status
 
 
 # -- managing and reading -----------------------------------------------------------------------
