@@ -366,10 +366,26 @@ def test_a_feed_cut_off_inside_its_last_item_stores_that_item_only_when_it_comes
     rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher
 ) -> None:
     """The connection drops inside the last <description>: stored, that item would keep an empty
-    text for ever (the complete copy fetched next is its duplicate). It waits as a dead letter."""
+    text for ever (the complete copy fetched next is its duplicate). It waits as a dead letter,
+    and the cut copy's ETag, which names the whole document, is not kept: asked with it, the
+    server answered 304 and the item never came."""
     whole = feed("news_utf8.xml")
     cut = whole[: whole.rindex(b"<description>") + len(b"<description>") + 20]
-    server.routes["/cut.xml"] = Reply(200, {"Content-Type": "application/rss+xml"}, cut)
+    served = {"body": cut}
+
+    def conditional(handler: object) -> None:
+        from http.server import BaseHTTPRequestHandler
+
+        from tests.ingest.httpserver import send_reply
+
+        assert isinstance(handler, BaseHTTPRequestHandler)
+        if handler.headers.get("If-None-Match") == '"v1"':
+            send_reply(handler, Reply(304, {"ETag": '"v1"'}))
+        else:
+            headers = {"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+            send_reply(handler, Reply(200, headers, served["body"]))
+
+    server.routes["/cut.xml"] = conditional
     service.add_source(rt, "rss", server.url("/cut.xml"), name="截断")
     first = run(rt, "截断", fetcher)
     assert first.outcome == "partial"
@@ -377,9 +393,9 @@ def test_a_feed_cut_off_inside_its_last_item_stores_that_item_only_when_it_comes
     with rt.sessions() as session:
         letters = [d.error for d in session.scalars(select(DeadLetter))]
     assert any("最后一个条目处被截断" in e for e in letters)
-    server.routes["/cut.xml"] = Reply(200, {"Content-Type": "application/rss+xml"}, whole)
+    served["body"] = whole  # the same document, this time whole
     second = run(rt, "截断", fetcher)
-    assert second.counts.new == 1
+    assert second.outcome == "success" and second.counts.new == 1
     assert len(posts_of(rt, "截断")) == first.counts.new + 1
     assert all(p.text.strip() for p in posts_of(rt, "截断"))
 
@@ -457,3 +473,26 @@ def test_a_comment_api_that_shows_times_relative_to_the_fetch(
         "赵六": "2026-11-20 09:02:00",
     }
     fetcher.close()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        b"<head><title>\xe7\x99\xbb\xe5\xbd\x95</title></head><body><form>...</form></body></html>",
+        b"\xef\xbb\xbf<!-- login -->\n<html><head><title>Login</title></head><body></body></html>",
+    ],
+)
+def test_an_html_page_served_as_a_feed_is_a_failed_run_that_says_so(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, page: bytes
+) -> None:
+    """An XHTML login page (XML declaration, doctype, namespace) or one behind a comment counted
+    as a feed with no items: three quiet runs, then 「疑似停更」 hid the real cause."""
+    server.routes["/feed.xml"] = Reply(200, {"Content-Type": "application/xml"}, page)
+    service.add_source(rt, "rss", server.url("/feed.xml"), name="登录页")
+    summary = run(rt, "登录页", fetcher)
+    assert summary.outcome == "failed"
+    with rt.sessions() as session:
+        [letter] = session.scalars(select(DeadLetter)).all()
+    assert "返回的是 HTML 网页而不是 RSS/Atom 订阅源" in letter.error

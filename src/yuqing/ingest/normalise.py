@@ -319,11 +319,10 @@ def _chinese_datetime(text: str) -> dt.datetime:
     tail = _ZONE_TAIL.search(body)
     if tail is not None:
         if tail["name"]:
-            hours = _ZONE_OFFSETS[tail["name"].lower()]
+            minutes = _ZONE_OFFSETS[tail["name"].lower()] * 60
             if tail["sign"]:
                 extra = int(tail["hh"]) * 60 + int(tail["mm"] or 0)
-                hours += (extra if tail["sign"] == "+" else -extra) / 60
-            minutes = round(hours * 60)
+                minutes += extra if tail["sign"] == "+" else -extra
         else:
             minutes = int(tail["hh2"]) * 60 + int(tail["mm2"])
             minutes = minutes if tail["sign2"] == "+" else -minutes

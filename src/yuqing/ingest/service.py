@@ -431,8 +431,9 @@ def _update_health(
         if counts.new + counts.near_duplicate:
             source.last_new_at = now
         if collected is not None:
-            source.etag = collected.etag
-            source.last_modified = collected.last_modified
+            # a cut-off document's validators would make the complete copy a 304 next time
+            source.etag = None if collected.cut_off else collected.etag
+            source.last_modified = None if collected.cut_off else collected.last_modified
     spec = schedule_mod.Schedule.parse(source.schedule or settings.default_schedule, settings.timezone)
     source.next_run_at = schedule_mod.next_run(
         spec,

@@ -54,6 +54,9 @@ class Collected:
     last_modified: str | None = None
     # Problems with the document as a whole that still let some items through (a malformed feed).
     warnings: list[str] = field(default_factory=list)
+    # The document was cut off in transit: its validators (ETag, Last-Modified) name the whole
+    # document, so they are not kept, or the complete copy would be answered 304 next time.
+    cut_off: bool = False
     # The next fetch is not due before this many seconds (a bridge's cache time).
     min_interval_seconds: int | None = None
     # Further documents fetched for the items (the articles a listing page links to), each kept

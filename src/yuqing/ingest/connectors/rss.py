@@ -45,8 +45,7 @@ class RSSConnector:
 def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
     """Entries of a feed; ConnectorError when the document is not a feed at all."""
     decoded = decode_document(body, declared_charset, kind="xml")
-    head = decoded.text.lstrip()[:512].lower()
-    if head.startswith(("<!doctype html", "<html")):
+    if _root_element(decoded.text) == "html":
         raise ConnectorError("返回的是 HTML 网页而不是 RSS/Atom 订阅源（请改用 web 类型或检查网址）")
     # Bytes, not str: feedparser would trust a stale encoding declaration inside a str.
     parsed = feedparser.parse(xml_bytes_for_parser(decoded.text))
@@ -75,7 +74,23 @@ def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
                 raw=decoded.text[-4000:].encode("utf-8"),
             )
         )
-    return Collected(document=None, items=items, warnings=warnings)
+    cut_off = parsed.bozo and bool(items) and not _CLOSED_FEED.search(decoded.text[-200:])
+    return Collected(document=None, items=items, warnings=warnings, cut_off=cut_off)
+
+
+# What may come before a document's root element: an XML declaration, processing instructions,
+# comments, a doctype (an XHTML login page starts with all of them), a byte-order mark.
+_PROLOGUE = re.compile(r"\A(?:\ufeff|\s+|<\?.*?\?>|<!--.*?-->|<!doctype[^>]*>)*", re.IGNORECASE | re.DOTALL)
+_ROOT = re.compile(r"<\s*(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+
+
+def _root_element(text: str) -> str | None:
+    """The local name of the document's root element, lower-cased (`html` for an XHTML page in
+    any namespace), or None when the text does not start with one."""
+    head = text[:65536]
+    start = _PROLOGUE.match(head)
+    found = _ROOT.match(head, start.end() if start else 0)
+    return found.group(1).lower() if found else None
 
 
 # The closing tag of an RSS, Atom or RDF document: a feed without one at its end was cut off.
