@@ -191,6 +191,23 @@ def test_the_instances_cache_time_bounds_the_next_fetch_and_304_stores_nothing(
     assert hub.requests[-1].headers.get("if-none-match") == '"abc"'
 
 
+def test_a_cache_time_of_a_year_or_beyond_any_date_waits_an_hour(
+    rt: Runtime, hub: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    """max-age of a year parked the source for a year, with its health 正常; one of 10²⁰ s
+    failed every run on a date no datetime holds."""
+    reply = recorded("zhihu-hot")
+    for n, max_age in enumerate(("31536000", "99999999999999999999")):
+        reply.headers = {**reply.headers, "Cache-Control": f"max-age={max_age}"}
+        hub.routes["/zhihu/hot"] = reply
+        source = add(rt, hub, "/zhihu/hot", f"知乎{n}", access_key=KEY)
+        assert run(rt, f"知乎{n}", fetcher).outcome == "success"
+        with rt.sessions() as session:
+            fetched = session.get(Source, source.id)
+            assert fetched is not None and fetched.next_run_at is not None and fetched.last_run_at is not None
+            assert fetched.next_run_at - fetched.last_run_at <= dt.timedelta(hours=12)
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [

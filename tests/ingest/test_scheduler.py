@@ -50,6 +50,35 @@ def test_interval_and_bad_schedules() -> None:
     for bad in ("每天", "5s", "61 * * * *"):
         with pytest.raises(ScheduleError):
             Schedule.parse(bad)
+    # valid cron with no run (30 February), and an interval no date can add
+    with pytest.raises(ScheduleError, match="没有可用的运行时间"):
+        Schedule.parse("0 0 30 2 *")
+    with pytest.raises(ScheduleError, match="间隔太长"):
+        Schedule.parse("99999999999999d")
+
+
+def test_a_stored_schedule_with_no_next_run_closes_its_run_and_parks_the_source_saying_why(
+    rt: Runtime, server: LocalHTTPServer, clock: FakeClock
+) -> None:
+    """A schedule stored before such schedules were refused made every run fail after its posts
+    were stored: the run stayed open, and the source was due again at every tick."""
+    from sqlalchemy import update
+
+    from yuqing.ingest.models import FetchRun
+
+    source, _ = service.add_source(rt, "rss", server.url("/feed"), name="二月三十日", schedule="2h")
+    with rt.sessions() as session, session.begin():
+        session.execute(update(Source).where(Source.id == source.id).values(schedule="0 0 30 2 *"))
+    scheduler = SourceScheduler(rt, PostWriter(rt.sessions, rt.settings, rt.clock))
+    [summary] = scheduler.tick()
+    assert (summary.outcome, summary.counts.new) == ("success", 1)
+    assert scheduler.tick() == []
+    with rt.sessions() as session:
+        parked = session.get(Source, source.id)
+        assert parked is not None and parked.last_error is not None
+        assert parked.next_run_at == clock.now + dt.timedelta(seconds=rt.settings.backoff_max_seconds)
+        assert parked.last_error.startswith("采集计划有误") and "请修改信息源的采集计划" in parked.last_error
+        assert [r.finished_at for r in session.scalars(select(FetchRun))] == [clock.now]
 
 
 def test_backoff_doubles_and_is_capped_by_the_next_scheduled_run() -> None:

@@ -18,6 +18,7 @@ from croniter import CroniterError, croniter
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MIN_INTERVAL = dt.timedelta(seconds=30)
+_MAX_INTERVAL = dt.timedelta(days=366)
 
 
 class ScheduleError(ValueError):
@@ -35,7 +36,10 @@ class Schedule:
         spec = spec.strip()
         match = _INTERVAL.match(spec)
         if match:
-            interval = dt.timedelta(seconds=int(match[1]) * _UNITS[match[2].lower()])
+            seconds = int(match[1]) * _UNITS[match[2].lower()]
+            if seconds > _MAX_INTERVAL.total_seconds():
+                raise ScheduleError(f"间隔太长：{spec}（至多 {_MAX_INTERVAL.days} 天）")
+            interval = dt.timedelta(seconds=seconds)
             if interval < _MIN_INTERVAL:
                 raise ScheduleError(f"间隔太短：{spec}（至少 30 秒）")
             return cls(spec, interval, ZoneInfo(zone))
@@ -43,6 +47,10 @@ class Schedule:
             raise ScheduleError(
                 f"无法识别的采集计划 {spec!r}：请写 cron 表达式（如 '0 8,20 * * *'）或间隔（如 30m、2h、1d）"
             )
+        try:  # a date that never comes (「0 0 30 2 *」) is valid cron but has no run
+            croniter(spec, dt.datetime(2026, 1, 5, tzinfo=ZoneInfo(zone))).get_next(dt.datetime)
+        except CroniterError as exc:
+            raise ScheduleError(f"采集计划 {spec!r} 没有可用的运行时间（如 2 月 30 日）：{exc}") from None
         return cls(spec, None, ZoneInfo(zone))
 
     def shortest_interval(self) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from croniter import CroniterError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -434,20 +435,31 @@ def _update_health(
             # a cut-off document's validators would make the complete copy a 304 next time
             source.etag = None if collected.cut_off else collected.etag
             source.last_modified = None if collected.cut_off else collected.last_modified
-    spec = schedule_mod.Schedule.parse(source.schedule or settings.default_schedule, settings.timezone)
-    source.next_run_at = schedule_mod.next_run(
-        spec,
-        now,
-        consecutive_failures=source.consecutive_failures,
-        jitter_seconds=settings.schedule_jitter_seconds,
-        backoff_base_seconds=settings.backoff_base_seconds,
-        backoff_max_seconds=settings.backoff_max_seconds,
-        rng=random.Random(rng_seed) if rng_seed is not None else None,
-    )
-    if collected is not None and collected.min_interval_seconds:
-        # Sooner would only bring the copy the bridge has cached.
-        earliest = now + dt.timedelta(seconds=collected.min_interval_seconds)
-        source.next_run_at = max(source.next_run_at, earliest)
+    # The run is recorded whatever the schedule says: a schedule that has no next time (stored
+    # before such schedules were refused) must not leave the run open and the source due at every
+    # tick. The source waits `backoff_max_seconds` and says why.
+    try:
+        spec = schedule_mod.Schedule.parse(source.schedule or settings.default_schedule, settings.timezone)
+        source.next_run_at = schedule_mod.next_run(
+            spec,
+            now,
+            consecutive_failures=source.consecutive_failures,
+            jitter_seconds=settings.schedule_jitter_seconds,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            backoff_max_seconds=settings.backoff_max_seconds,
+            rng=random.Random(rng_seed) if rng_seed is not None else None,
+        )
+        if collected is not None and collected.min_interval_seconds:
+            # Sooner would only bring the copy the bridge has cached.
+            earliest = now + dt.timedelta(seconds=collected.min_interval_seconds)
+            source.next_run_at = max(source.next_run_at, earliest)
+    except (schedule_mod.ScheduleError, CroniterError, OverflowError, ValueError) as exc:
+        wait = dt.timedelta(seconds=settings.backoff_max_seconds)
+        source.next_run_at = now + wait
+        problem = (
+            f"采集计划有误：{exc}；请修改信息源的采集计划，暂定 {wait.total_seconds() / 3600:g} 小时后再采集"
+        )
+        source.last_error = "; ".join(filter(None, [source.last_error, problem]))
 
 
 def due_sources(rt: Runtime, now: dt.datetime) -> list[int]:

@@ -33,6 +33,7 @@ from yuqing.ingest.records import Document, RawItem, Rejected
 # RSSHub caches a route's output for CACHE_EXPIRE seconds (300 by default): the floor when the
 # instance does not say.
 DEFAULT_CACHE_SECONDS = 300
+MAX_CACHE_SECONDS = 3600
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 
 
@@ -155,7 +156,9 @@ def request_url(instance: str, route: str, key: str | None, auth: str = "code") 
 def cache_seconds(headers: dict[str, str]) -> int:
     """How long the instance keeps serving the same copy (its max-age, or RSSHub's default)."""
     found = _MAX_AGE.search(headers.get("cache-control", ""))
-    return int(found.group(1)) if found else DEFAULT_CACHE_SECONDS
+    # At most an hour: a bridge answering max-age of a year (or of 10²⁰ s, past what a date
+    # holds) would otherwise park the source for that long, or fail every run.
+    return min(int(found.group(1)), MAX_CACHE_SECONDS) if found else DEFAULT_CACHE_SECONDS
 
 
 class RSSHubConnector:
