@@ -174,8 +174,21 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     case = cases.advance(rt, case["id"], "跟踪", "李办公室")
     with pytest.raises(WorkflowError, match="总结"):
         cases.close(rt, case["id"], "赵分管")
-    case = cases.close(rt, case["id"], "赵分管", summary="事件已平息；报告超时 1 次，需改进夜间值守。")
+    # The office sums up (the stage form offers the category again); the leader closes with a word.
+    case = cases.advance(
+        rt,
+        case["id"],
+        "总结",
+        "李办公室",
+        category="谣言",
+        summary="事件已平息；报告超时 1 次，需改进夜间值守。",
+    )
+    case = cases.close(rt, case["id"], "赵分管", summary="同意结案。")
     assert case["stage"] == "closed" and case["closed_at"]
+    assert (
+        case["summary"] == "事件已平息；报告超时 1 次，需改进夜间值守。\n赵分管：同意结案。"
+    )  # nothing lost
+    assert [e["action"] for e in case["timeline"]].count("categorize") == 1
     assert alerts.list_alerts(rt)[0]["status"] == "closed"
     with rt.sessions() as session:
         answer = duty.duty_at(session, org.find_unit(session, "市卫生健康委员会").id, clock())

@@ -379,13 +379,29 @@ def advance(
     with transaction(rt.sessions) as session:
         person = find_person(session, person_ref)
         case = _visible_case(session, case_id, person)
-        if category:
+        if category and category_name(category) != case.category:
+            # the stage form offers the current category again: unchanged, it is not recorded again
             _set_category(session, rt, case, person, category, via=via, at=now)
         if summary:
-            case.summary = summary.strip()
-            log(session, case, person, "summary", "提交总结评估", via=via, at=now)
+            _record_summary(session, case, person, summary, via=via, at=now)
         _move(session, rt, case, target, person, via=via, at=now, note=note)
         return case_view(session, case, rt.settings.timezone)
+
+
+def _record_summary(
+    session: Session, case: Case, person: Person, text: str, *, via: str, at: dt.datetime
+) -> None:
+    """The case's 总结评估. A later text (the leader's 「同意结案。」 when closing) is added under its
+    author's name; it used to replace the office's summary, which was then lost."""
+    text = text.strip()
+    if not text or (case.summary and text in case.summary):
+        return
+    if case.summary:
+        case.summary = f"{case.summary}\n{person.name}：{text}"
+        log(session, case, person, "summary", f"补充总结：{text}", via=via, at=at)
+    else:
+        case.summary = text
+        log(session, case, person, "summary", f"提交总结评估：{text}", via=via, at=at)
 
 
 def _set_category(
@@ -808,8 +824,7 @@ def close(
         person = find_person(session, person_ref)
         case = _visible_case(session, case_id, person)
         if summary:
-            case.summary = summary.strip()
-            log(session, case, person, "summary", "提交总结评估", via=via, at=now)
+            _record_summary(session, case, person, summary, via=via, at=now)
         if case.stage == Stage.FOLLOWING.value:
             _move(session, rt, case, Stage.SUMMARISED, person, via=via, at=now)
         _move(session, rt, case, Stage.CLOSED, person, via=via, at=now)
