@@ -59,7 +59,7 @@ class PeriodicWorker:
                 more = self.work()
             except Exception as exc:
                 problem = storage_problem(exc)
-                if problem in (StorageProblem.DISK_FULL, StorageProblem.READ_ONLY):
+                if problem in (StorageProblem.DISK_FULL, StorageProblem.READ_ONLY, StorageProblem.BUSY):
                     self._alarm.report(problem, exc, self.name)
                 else:
                     log.exception("%s: a round of work failed", self.name)

@@ -1,7 +1,8 @@
-"""When the storage under yuqing fails: the disk is full, the database is read-only, or a number
-does not fit the database's integers. Each is recognised from the exception the driver raised
-(SQLite, PostgreSQL, the operating system), told to people in one Chinese sentence that says what
-to do, and logged once per condition rather than once per request or per background round.
+"""When the storage under yuqing fails: the disk is full, the database is read-only, another
+writer holds the lock past the wait, or a number does not fit the database's integers. Each is
+recognised from the exception the driver raised (SQLite, PostgreSQL, the operating system), told
+to people in one Chinese sentence that says what to do, and logged once per condition rather than
+once per request or per background round.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError, StatementError
 
-__all__ = ["StorageAlarm", "StorageProblem", "storage_problem"]
+__all__ = ["BUSY_RETRY_AFTER", "StorageAlarm", "StorageProblem", "storage_problem"]
 
 log = logging.getLogger(__name__)
 
 # SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
 _SQLITE_FULL = 13
 # PostgreSQL SQLSTATEs: disk_full, insufficient_resources; read_only_sql_transaction;
@@ -28,12 +31,15 @@ _SQLITE_FULL = 13
 _PG_DISK_FULL = frozenset({"53100", "53000"})
 _PG_READ_ONLY = frozenset({"25006"})
 _PG_OUT_OF_RANGE = frozenset({"22003"})
+# lock_not_available, deadlock_detected
+_PG_BUSY = frozenset({"55P03", "40P01"})
 
 
 class StorageProblem(enum.StrEnum):
     DISK_FULL = "disk_full"
     READ_ONLY = "read_only"
     OUT_OF_RANGE = "out_of_range"
+    BUSY = "busy"
 
     @property
     def message(self) -> str:
@@ -41,9 +47,9 @@ class StorageProblem(enum.StrEnum):
 
     @property
     def http_status(self) -> int:
-        """507 Insufficient Storage; 503 while the database only reads; 404 for a number so large
-        that nothing can have it."""
-        return {"disk_full": 507, "read_only": 503, "out_of_range": 404}[self.value]
+        """507 Insufficient Storage; 503 while the database only reads or is busy (with
+        Retry-After); 404 for a number so large that nothing can have it."""
+        return {"disk_full": 507, "read_only": 503, "out_of_range": 404, "busy": 503}[self.value]
 
 
 _MESSAGES = {
@@ -55,7 +61,10 @@ _MESSAGES = {
         "请管理员检查权限后重试"
     ),
     StorageProblem.OUT_OF_RANGE: "找不到：编号超出范围",
+    StorageProblem.BUSY: "数据库正忙（另一项写入，如大批量导入，正在进行）：本次请求未保存，请稍后重试",
 }
+# How long a client is asked to wait after a busy store (seconds).
+BUSY_RETRY_AFTER = 5
 
 
 def storage_problem(exc: BaseException) -> StorageProblem | None:
@@ -81,6 +90,8 @@ def _direct(exc: BaseException) -> StorageProblem | None:
             return StorageProblem.DISK_FULL
         if code == _SQLITE_READONLY or "readonly database" in text:
             return StorageProblem.READ_ONLY
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text:
+            return StorageProblem.BUSY
         return None
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str):
@@ -90,6 +101,8 @@ def _direct(exc: BaseException) -> StorageProblem | None:
             return StorageProblem.READ_ONLY
         if sqlstate in _PG_OUT_OF_RANGE:
             return StorageProblem.OUT_OF_RANGE
+        if sqlstate in _PG_BUSY:
+            return StorageProblem.BUSY
         return None
     if isinstance(exc, OSError):
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -325,3 +325,37 @@ def test_a_body_over_the_request_limit_is_refused_before_it_is_read(rt: Runtime)
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_push_while_another_writer_holds_the_lock_is_asked_to_come_back(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A webhook delivery during an import that held SQLite's write lock past the wait answered
+    500 with an English body: the sender could not tell that trying again later was all it took."""
+    import sqlite3
+
+    from yuqing.ingest import service
+
+    path = tmp_path / "yuqing.db"
+    rt = open_runtime(
+        load_settings(database_url=f"sqlite:///{path}", sqlite_busy_timeout_ms=100), clock=clock
+    )
+    source, token = service.add_source(rt, "webhook", None, name="推送")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        client = TestClient(create_app(rt), raise_server_exceptions=False)
+        other.execute("BEGIN IMMEDIATE")
+        body = {"id": "p1", "text": "某医院门口发生纠纷，家属聚集讨说法，医院尚未回应。"}
+        busy = client.post(
+            f"/api/v1/webhooks/{source.id}", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+        assert busy.json()["error"]["message"] == StorageProblem.BUSY.message
+        other.execute("COMMIT")
+        again = client.post(
+            f"/api/v1/webhooks/{source.id}", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert again.status_code == 200, again.text
+    finally:
+        other.close()
+        rt.close()

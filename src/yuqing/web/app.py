@@ -22,7 +22,7 @@ from yuqing import __version__
 from yuqing.ingest.store import PostWriter
 from yuqing.ingest.views import build_router
 from yuqing.runtime import Runtime
-from yuqing.storage import StorageAlarm, StorageProblem, storage_problem
+from yuqing.storage import BUSY_RETRY_AFTER, StorageAlarm, StorageProblem, storage_problem
 from yuqing.web.api.responses import SIGNED_IN, describe_errors
 from yuqing.web.csp import SecurityHeaders
 from yuqing.web.limits import BodyLimit
@@ -122,10 +122,14 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
         if problem is not StorageProblem.OUT_OF_RANGE:
             await run_in_threadpool(alarm.report, problem, exc, f"{request.method} {request.url.path}")
         status = problem.http_status
+        # a webhook sender, or a browser, may come back: the store only waits for another writer
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER)} if problem is StorageProblem.BUSY else None
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": {"status": status, "message": problem.message}}, status)
+            return JSONResponse(
+                {"error": {"status": status, "message": problem.message}}, status, headers=headers
+            )
         title = "找不到" if status == 404 else "暂时无法完成"
-        return HTMLResponse(_plain_page(title, problem.message), status)
+        return HTMLResponse(_plain_page(title, problem.message), status, headers=headers)
 
     for kind in (DBAPIError, OSError, OverflowError):
         app.add_exception_handler(kind, storage_failed)
