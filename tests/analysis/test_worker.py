@@ -85,7 +85,11 @@ def nats(tmp_path: Path) -> Iterator[PrivateNats]:
 
 def hospital_posts(n: int) -> list[dict[str, object]]:
     return [
-        {"id": f"h{i}", "text": f"{HOSPITAL}（第{i}条）", "published_at": f"2026-11-20T08:{i:02d}:00+08:00"}
+        {
+            "id": f"h{i}",
+            "text": f"{HOSPITAL}（第{i}条）",
+            "published_at": f"2026-11-20T{8 + i // 60:02d}:{i % 60:02d}:00+08:00",
+        }
         for i in range(n)
     ]
 

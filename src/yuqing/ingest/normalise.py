@@ -339,15 +339,18 @@ def _chinese_datetime(text: str) -> dt.datetime:
         hour += 12
     elif mark in ("上午", "凌晨", "早上", "am") and hour == 12:
         hour = 0
-    return dt.datetime(
-        int(match["y"]),
-        int(match["m"]),
-        int(match["d"]),
-        hour,
-        int(match["M"] or 0),
-        int(match["S"] or 0),
-        tzinfo=zone,
-    )
+    try:
+        return dt.datetime(
+            int(match["y"]),
+            int(match["m"]),
+            int(match["d"]),
+            hour,
+            int(match["M"] or 0),
+            int(match["S"] or 0),
+            tzinfo=zone,
+        )
+    except ValueError:  # 08:60, 2月30日: a time that does not exist
+        raise ValueError(f"时间不存在（日期或时刻超出范围）：{text[:60]!r}") from None
 
 
 _REL_AGO = re.compile(
