@@ -373,3 +373,50 @@ def test_an_approval_lands_only_on_the_draft_the_leader_read(rt: Runtime) -> Non
     case = cases.approve(rt, case["id"], "陈市长", version=2)
     assert [s["status"] for s in case["statements"]] == ["draft", "draft"]
     assert any(e["action"] == "approve" and "第 2 稿" in e["text"] for e in case["timeline"])
+
+
+def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_hour_duty(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """A false 特别重大 corrected by the deputy: the 1-hour report clock that ran late becomes the
+    一般 case's same working day, the press conference is no longer due, and the unit leaves the
+    24-hour duty the case started; the log keeps what happened."""
+    event_id = graded_event(rt)
+    followup.run_once(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    with rt.sessions() as session:
+        health_id = org.find_unit(session, "市卫生健康委员会").id
+        assert duty.duty_at(session, health_id, clock()).round_the_clock
+    clock.advance(hours=2)
+    followup.run_once(rt)
+    due = {d["kind"]: d for d in cases.show(rt, case["id"])["deadlines"]}
+    assert due["report"]["state"] == "overdue"
+
+    with pytest.raises(ValueError, match="理由"):
+        cases.regrade(rt, case["id"], "IV", " ", "赵分管")
+    case = cases.regrade(rt, case["id"], "IV", "经核实系家属与医院的费用纠纷，无人死亡", "赵分管")
+    due = {d["kind"]: d for d in case["deadlines"]}
+    assert case["grade"] == "一般"
+    assert due["report"]["rule"] == "swd" and due["report"]["state"] == "pending"
+    assert due["report"]["original_due_at"] != due["report"]["due_at"]  # the 1-hour clock is on record
+    report_due = dt.datetime.fromisoformat(due["report"]["due_at"]).astimezone(SHANGHAI)
+    assert (report_due.date(), report_due.hour, report_due.minute) == (dt.date(2026, 11, 20), 17, 30)
+    assert due["release"]["rule"] == "48h"
+    assert due["press_conference"]["state"] == "cancelled"
+    texts = [e["text"] for e in case["timeline"]]
+    assert "等级 特别重大 → 一般：经核实系家属与医院的费用纠纷，无人死亡" in texts
+    assert "向上级报告时限按新等级放宽：11月20日 10:00 → 11月20日 17:30" in texts
+    assert "一般事件无需召开新闻发布会，该时限取消" in texts
+    assert any("24小时值班结束" in t for t in texts)
+    with rt.sessions() as session:
+        assert not duty.duty_at(session, health_id, clock()).round_the_clock
+
+    # A later sweep does not put the loosened clock back to overdue; raising the grade again
+    # tightens it and restarts the duty.
+    followup.run_once(rt)
+    assert {d["kind"]: d["state"] for d in cases.show(rt, case["id"])["deadlines"]}["report"] == "pending"
+    case = cases.regrade(rt, case["id"], "II", "家属聚集，多家媒体报道", "陈市长")
+    due = {d["kind"]: d for d in case["deadlines"]}
+    assert due["report"]["rule"] == "2h"
+    with rt.sessions() as session:
+        assert duty.duty_at(session, health_id, clock()).round_the_clock

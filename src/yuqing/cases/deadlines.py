@@ -24,6 +24,7 @@ __all__ = [
     "complete",
     "compute_due",
     "extend",
+    "relax_for_grade",
     "retime_for_grade",
     "start_case_clocks",
     "start_clock",
@@ -126,13 +127,17 @@ def start_case_clocks(
     return started
 
 
+# The clocks whose length depends on the grade.
+GRADE_CLOCKS = (DeadlineKind.REPORT, DeadlineKind.RELEASE, DeadlineKind.PRESS_CONFERENCE)
+
+
 def retime_for_grade(
     session: Session, case: Case, plan: ResponsePlan, calendar: WorkCalendar
 ) -> list[tuple[Deadline, dt.datetime]]:
     """After an upgrade: every running clock whose rule for the new grade ends earlier is moved
     to that earlier time; clocks the new grade adds are started. Returns (deadline, old due)."""
     moved: list[tuple[Deadline, dt.datetime]] = []
-    for kind in (DeadlineKind.REPORT, DeadlineKind.RELEASE, DeadlineKind.PRESS_CONFERENCE):
+    for kind in GRADE_CLOCKS:
         duration = plan.duration(kind, case.grade_code)
         if duration is None:
             continue
@@ -154,6 +159,38 @@ def retime_for_grade(
             ):
                 existing.state = DeadlineState.PENDING.value  # the sweep re-derives it
     return moved
+
+
+def relax_for_grade(
+    session: Session, case: Case, plan: ResponsePlan, calendar: WorkCalendar, now: dt.datetime
+) -> tuple[list[tuple[Deadline, dt.datetime]], list[Deadline]]:
+    """After a person lowers the grade (a false 特别重大 corrected with a reason): every running
+    clock whose rule for the new grade ends later is moved to that later time, and clocks the new
+    grade does not have (the press conference of a 一般 case) are cancelled. An extended clock
+    keeps its extension. A clock moved past `now` is escalated again if it runs late again.
+    Returns the moved clocks with their old due times, and the cancelled ones."""
+    moved: list[tuple[Deadline, dt.datetime]] = []
+    cancelled: list[Deadline] = []
+    for kind in GRADE_CLOCKS:
+        existing = _open(session, case.id, kind)
+        if existing is None or existing.extended:
+            continue
+        duration = plan.duration(kind, case.grade_code)
+        if duration is None:
+            existing.state = DeadlineState.CANCELLED.value
+            cancelled.append(existing)
+            continue
+        due = compute_due(calendar, existing.started_at, duration)
+        if due.at <= existing.due_at:
+            continue
+        moved.append((existing, existing.due_at))
+        existing.due_at = due.at
+        existing.rule = _rule_text(duration)
+        existing.calendar_warning = due.warning
+        if due.at > now:
+            existing.state = DeadlineState.PENDING.value  # the sweep re-derives due soon
+            existing.escalated_at = None
+    return moved, cancelled
 
 
 def complete(session: Session, case_id: int, kind: str, at: dt.datetime) -> list[Deadline]:

@@ -113,6 +113,15 @@ def parse_duration(text: str, where: str = "duration") -> Duration:
     return Duration(float(match.group(1)), match.group(2))
 
 
+def rule_text(rule: str) -> str:
+    """A stored clock rule (`1h`, `3wh`, `5wd`, `swd`) as the office reads it: 「1 小时」,
+    「3 个工作小时」. A rule this version cannot read is shown as stored."""
+    try:
+        return str(parse_duration(rule))
+    except ProfileError:
+        return rule
+
+
 @dataclass(frozen=True)
 class EscalationStep:
     """Who is told at one level of an escalation, and how long to wait before the next level."""

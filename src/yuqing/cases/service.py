@@ -29,7 +29,15 @@ from yuqing.cases.models import (
     Stage,
     Statement,
 )
-from yuqing.cases.plan import CATEGORIES, CHANNELS, DeadlineKind, ResponsePlan, category_name, load_plan
+from yuqing.cases.plan import (
+    CATEGORIES,
+    CHANNELS,
+    DeadlineKind,
+    ResponsePlan,
+    category_name,
+    load_plan,
+    rule_text,
+)
 from yuqing.db import transaction
 from yuqing.ingest.models import Post, Source
 from yuqing.org import duty
@@ -38,6 +46,7 @@ from yuqing.org.models import Person, Unit
 from yuqing.org.roles import Role
 from yuqing.org.scope import EVERYTHING, Scope, check_sees, scope_of
 from yuqing.org.service import ancestors, find_person, find_unit, get_unit, has_role
+from yuqing.reports.common import time_text
 from yuqing.runtime import Runtime
 from yuqing.workcal.clock import WorkCalendar
 from yuqing.workcal.service import load_calendar
@@ -448,12 +457,15 @@ def apply_grade(
     reason: str = "",
     via: str = "system",
 ) -> bool:
-    """The event was upgraded (or a person regraded the case): tighter clocks, new approvals,
-    24-hour duty for 重大 and above. A grade is never lowered by the pipeline."""
+    """The event was upgraded (or a person regraded the case): the clocks, approvals and 24-hour
+    duty of the new grade. Raised: tighter clocks, 24-hour duty for 重大 and above. Lowered by a
+    person (never by the pipeline): looser clocks, the clocks the lower grade does not have
+    cancelled, the case's 24-hour duty ended; what was missed stays in the log."""
     now = rt.clock()
     if code == case.grade_code:
         return False
-    if person is None and GRADE_ORDER[code] < GRADE_ORDER[case.grade_code]:
+    lowered = GRADE_ORDER[code] < GRADE_ORDER[case.grade_code]
+    if person is None and lowered:
         return False
     old = case.grade
     case.grade_code, case.grade = code, GRADE_NAMES[code]
@@ -461,18 +473,42 @@ def apply_grade(
         case.alert_id = alert.id
     text = f"等级 {old} → {case.grade}" + (f"：{reason}" if reason else "（事件升级）")
     log(session, case, person, "regrade", text, via=via, at=now)
-    for deadline, old_due in deadlines.retime_for_grade(session, case, plan, calendar):
+    zone = rt.settings.timezone
+    if lowered:
+        moved, cancelled = deadlines.relax_for_grade(session, case, plan, calendar, now)
+        word = "放宽"
+    else:
+        moved, cancelled = deadlines.retime_for_grade(session, case, plan, calendar), []
+        word = "提前"
+    for deadline, old_due in moved:
         log(
             session,
             case,
             None,
             "deadline",
-            f"{DeadlineKind.LABELS.get(deadline.kind, deadline.kind)}时限按新等级提前："
-            f"{_local(old_due, rt.settings.timezone)} → {_local(deadline.due_at, rt.settings.timezone)}",
+            f"{DeadlineKind.LABELS.get(deadline.kind, deadline.kind)}时限按新等级{word}："
+            f"{time_text(old_due, zone, year=False)} → {time_text(deadline.due_at, zone, year=False)}",
             via="system",
             at=now,
         )
-    _duty_24h(session, case, plan, now)
+    for deadline in cancelled:
+        log(
+            session,
+            case,
+            None,
+            "deadline",
+            f"{case.grade}事件无需{DeadlineKind.LABELS.get(deadline.kind, deadline.kind)}，该时限取消",
+            via="system",
+            at=now,
+        )
+    if lowered and code not in plan.twenty_four_hour_duty:
+        for _ in duty.end_24h_duty(
+            session, case.unit_id, f"工单 #{case.id} 等级调整为{case.grade}", now, key=f"case:{case.id}"
+        ):
+            log(session, case, None, "duty", f"等级调整为{case.grade}，本单位因该工单开启的24小时值班结束",
+                via="system", at=now)
+    else:
+        _duty_24h(session, case, plan, now)
     _reapprove_for_grade(session, case, plan, now)
     return True
 
@@ -714,7 +750,7 @@ def release(rt: Runtime, case_id: int, channel: str, person_ref: str, *, via: st
             raise ValueError("该工单还没有声明稿，不能发布")
         if statement.status == "released":
             raise ValueError(
-                f"第 {statement.version} 稿已于 {_local(statement.released_at, rt.settings.timezone)} 发布"
+                f"第 {statement.version} 稿已于 {time_text(statement.released_at, rt.settings.timezone)} 发布"
             )
         missing = missing_roles(session, statement, _plan(rt).required_approvals(case.grade_code))
         if statement.status != "approved" or missing:
@@ -801,13 +837,14 @@ def extend(
         target = chosen[0]
         old = target.due_at
         new = deadlines.extend(target, reason, plan, calendar, days=days)
+        zone = rt.settings.timezone
         log(
             session,
             case,
             person,
             "extend",
             f"{DeadlineKind.LABELS.get(target.kind, target.kind)}时限延期："
-            f"{_local(old, rt.settings.timezone)} → {_local(new, rt.settings.timezone)}；"
+            f"{time_text(old, zone, year=False)} → {time_text(new, zone, year=False)}；"
             f"理由：{reason.strip()}",
             via=via,
             at=now,
@@ -900,7 +937,7 @@ def complete_task(
             raise PermissionDenied(f"{person.name} 不是承办部门的联络员，也不是本单位办公室人员或领导")
         if task.done_at is not None:
             # the first result stands: a second one would overwrite what the case was told
-            done = _local(task.done_at, rt.settings.timezone)
+            done = time_text(task.done_at, rt.settings.timezone)
             raise workflow.WorkflowError(
                 f"任务 {task.id} 已于 {done} 办结（结果：{task.result}），不能再次办结；"
                 "补充情况请联系工单承办单位"
@@ -963,6 +1000,7 @@ def deadline_view(deadline: Deadline, zone: str) -> dict[str, Any]:
         "kind": deadline.kind,
         "label": DeadlineKind.LABELS.get(deadline.kind, deadline.kind),
         "rule": deadline.rule,
+        "rule_text": rule_text(deadline.rule),
         "started_at": _local(deadline.started_at, zone),
         "due_at": _local(deadline.due_at, zone),
         "original_due_at": _local(deadline.original_due_at, zone),

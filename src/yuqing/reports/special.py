@@ -17,7 +17,7 @@ from yuqing.alerts.models import Alert
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState
-from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan
+from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan, rule_text
 from yuqing.ingest.models import Post, Source
 from yuqing.org.models import Unit
 from yuqing.org.roles import ROLE_LABELS, Role
@@ -147,7 +147,7 @@ def deadline_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[
     return [
         (
             DeadlineKind.LABELS.get(d.kind, d.kind),
-            d.rule,
+            rule_text(d.rule),
             time_text(d.due_at, zone),
             time_text(d.done_at, zone) if d.done_at else "—",
             DeadlineState(d.state).label + ("（已延期）" if d.extended else ""),

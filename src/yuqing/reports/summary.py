@@ -18,7 +18,7 @@ from yuqing.cases.models import (
     DeadlineState,
     Statement,
 )
-from yuqing.cases.plan import CATEGORIES, DeadlineKind
+from yuqing.cases.plan import CATEGORIES, DeadlineKind, rule_text
 from yuqing.ingest.models import Post
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import ROLE_LABELS, Role
@@ -193,7 +193,7 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
         if d.state == DeadlineState.MISSED.value and d.done_at:
             late = (d.done_at - d.due_at).total_seconds() / 60
             found.append(
-                f"{label}超时{duration_text(late)}完成（要求{d.rule}，截止{time_text(d.due_at, zone)}）。"
+                f"{label}超时{duration_text(late)}完成（要求{rule_text(d.rule)}，截止{time_text(d.due_at, zone)}）。"
             )
         elif d.state == DeadlineState.OVERDUE.value:
             found.append(f"{label}已过截止时间（{time_text(d.due_at, zone)}）仍未完成。")
