@@ -505,8 +505,15 @@ def apply_grade(
         for _ in duty.end_24h_duty(
             session, case.unit_id, f"工单 #{case.id} 等级调整为{case.grade}", now, key=f"case:{case.id}"
         ):
-            log(session, case, None, "duty", f"等级调整为{case.grade}，本单位因该工单开启的24小时值班结束",
-                via="system", at=now)
+            log(
+                session,
+                case,
+                None,
+                "duty",
+                f"等级调整为{case.grade}，本单位因该工单开启的24小时值班结束",
+                via="system",
+                at=now,
+            )
     else:
         _duty_24h(session, case, plan, now)
     _reapprove_for_grade(session, case, plan, now)
@@ -526,9 +533,8 @@ def _reapprove_for_grade(session: Session, case: Case, plan: ResponsePlan, now: 
     statement.required_roles = roles
     missing = missing_roles(session, statement)
     statement.status = "draft" if missing else "approved"
-    text = (
-        f"第 {statement.version} 稿按新等级须经{'、'.join(Role(r).label for r in roles)}审批"
-        + (f"，尚需{'、'.join(Role(r).label for r in missing)}审批" if missing else "，审批齐全")
+    text = f"第 {statement.version} 稿按新等级须经{'、'.join(Role(r).label for r in roles)}审批" + (
+        f"，尚需{'、'.join(Role(r).label for r in missing)}审批" if missing else "，审批齐全"
     )
     log(session, case, None, "statement", text, via="system", at=now, detail={"statement_id": statement.id})
 

@@ -193,7 +193,8 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
         if d.state == DeadlineState.MISSED.value and d.done_at:
             late = (d.done_at - d.due_at).total_seconds() / 60
             found.append(
-                f"{label}超时{duration_text(late)}完成（要求{rule_text(d.rule)}，截止{time_text(d.due_at, zone)}）。"
+                f"{label}超时{duration_text(late)}完成"
+                f"（要求{rule_text(d.rule)}，截止{time_text(d.due_at, zone)}）。"
             )
         elif d.state == DeadlineState.OVERDUE.value:
             found.append(f"{label}已过截止时间（{time_text(d.due_at, zone)}）仍未完成。")
