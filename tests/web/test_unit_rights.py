@@ -438,3 +438,53 @@ def test_an_office_puts_only_its_own_people_on_duty(world: World) -> None:
         ),
     )
     assert own.status_code == 303
+
+
+def test_a_department_is_told_of_its_task_and_finishes_it_from_its_to_do_page(world: World) -> None:
+    """The health commission gives the education bureau a task: the bureau's office is notified,
+    sees the task under 待办 (not the commission's case or its draft) and finishes it there; the
+    chief and the leading group are asked to approve the commission's draft and find it under 待办."""
+    from yuqing.notify.models import Notification
+
+    office = api(world, "office")
+    case_id = opened_case(world, office)
+    office.post(f"/cases/{case_id}/statement", {"facts": "内部草稿：医院确认一例死亡（未公开）"})
+    tasked = office.post(
+        f"/cases/{case_id}/tasks", {"unit": "市教育局", "text": "请核查涉事学校情况", "hours": 24}
+    )
+    task_id = tasked.json()["tasks"][0]["id"]
+    with world.rt.sessions() as session:
+        told = {
+            (n.person_id, n.title)
+            for n in session.scalars(select(Notification).where(Notification.kind == "in_app"))
+        }
+    titles = {title for pid, title in told if pid == person_id(world, "钱教育")}
+    assert any("【部门任务】" in t and "市卫生健康委员会向市教育局分派任务" in t for t in titles)
+    assert not any("待审批" in t for t in titles)
+    for leader in ("陈市长", "周组员"):
+        assert any(pid == person_id(world, leader) and "【待审批】" in t for pid, t in told)
+    assert not any(pid == person_id(world, "李办公室") and "待审批" in t for pid, t in told)  # the drafter
+
+    edu = world.login("edu")
+    home = edu.get("/")
+    assert "待办 1" in home.text
+    page = edu.get("/me/todo")
+    assert page.status_code == 200
+    assert "请核查涉事学校情况" in page.text and "市卫生健康委员会" in page.text
+    assert "未公开" not in page.text and f'href="/cases/{case_id}"' not in page.text
+    empty = edu.post(f"/me/todo/tasks/{task_id}/done", data=form(edu, result=" "))
+    assert empty.status_code == 400 and "请写明办理结果" in empty.text
+    done = edu.post(f"/me/todo/tasks/{task_id}/done", data=form(edu, result="已核查，学校无关"))
+    assert done.status_code == 303 and done.headers["location"] == "/me/todo?done=task_done"
+    after = edu.get(done.headers["location"])
+    assert "任务已办结" in after.text and "没有待办的部门任务" in after.text and "待办 0" in after.text
+    again = edu.post(f"/me/todo/tasks/{task_id}/done", data=form(edu, result="再次提交"))
+    assert again.status_code == 409 and "不能再次办结" in again.text
+    assert [t["result"] for t in office.get(f"/cases/{case_id}").json()["tasks"]] == ["已核查，学校无关"]
+
+    chief = world.login("chief")
+    waiting = chief.get("/me/todo")
+    assert f"/cases/{case_id}#h-statements" in waiting.text and "主要领导身份审批" in waiting.text
+    api(world, "chief").post(f"/cases/{case_id}/approve", {"version": 1})
+    assert "没有待审批的声明" in chief.get("/me/todo").text
+    assert "领导小组成员身份审批" in world.login("group").get("/me/todo").text

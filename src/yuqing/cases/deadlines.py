@@ -249,6 +249,7 @@ def extend(
     deadline.calendar_warning = due.warning
     if deadline.state != DeadlineState.PENDING.value:
         deadline.state = DeadlineState.PENDING.value  # the sweep re-derives due soon / overdue
+    deadline.escalated_at = None  # late again after the extension: told again
     return due.at
 
 

@@ -88,7 +88,8 @@ def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
                         facts=(("工单", f"#{case.id}"), ("时限", label), ("等级", case.grade)),
                         internal_only=case.is_drill and notices_internal_only(session, case.event_id),
                     ),
-                    key=f"deadline:{deadline.id}:overdue",
+                    # a clock moved later (extended, grade lowered) and late again is told again
+                    key=f"deadline:{deadline.id}:overdue:{int(deadline.due_at.timestamp())}",
                     subject=("case", case.id),
                     contacts=contacts,
                 )

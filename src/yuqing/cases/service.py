@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert
+from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event
 from yuqing.cases import deadlines, workflow
@@ -40,12 +41,13 @@ from yuqing.cases.plan import (
 )
 from yuqing.db import transaction
 from yuqing.ingest.models import Post, Source
+from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import PermissionDenied as PermissionDenied  # the one 403 class of every domain
-from yuqing.org.models import Person, Unit
+from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
 from yuqing.org.scope import EVERYTHING, Scope, check_sees, scope_of
-from yuqing.org.service import ancestors, find_person, find_unit, get_unit, has_role
+from yuqing.org.service import ancestors, find_person, find_unit, get_unit, has_role, people_with_role
 from yuqing.reports.common import time_text
 from yuqing.runtime import Runtime
 from yuqing.workcal.clock import WorkCalendar
@@ -139,6 +141,93 @@ def _duty_24h(session: Session, case: Case, plan: ResponsePlan, at: dt.datetime)
     if case.grade_code in plan.twenty_four_hour_duty and not case.is_drill:
         duty.start_24h_duty(
             session, case.unit_id, f"{case.grade}事件处置中（工单 #{case.id}）", at, key=f"case:{case.id}"
+        )
+
+
+# ---- telling the people who must act ------------------------------------------------------------
+
+
+def _console_link(rt: Runtime, path: str) -> str:
+    base = rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}"
+    return f"{base.rstrip('/')}{path}"
+
+
+def _internal_only(session: Session, case: Case) -> bool:
+    from yuqing.drills.policy import notices_internal_only
+
+    return case.is_drill and notices_internal_only(session, case.event_id)
+
+
+def _holders_at(session: Session, role: str, unit_id: int) -> list[Person]:
+    """The active holders of `role` at exactly this unit (not above it)."""
+    return list(
+        session.scalars(
+            select(Person)
+            .join(RoleAssignment, RoleAssignment.person_id == Person.id)
+            .where(RoleAssignment.role == role, RoleAssignment.unit_id == unit_id, Person.active.is_(True))
+            .order_by(Person.id)
+        )
+    )
+
+
+def task_recipients(session: Session, unit_id: int) -> list[Person]:
+    """Who hears of a task given to a department: its liaisons (联络员), else its office, else the
+    nearest office above it."""
+    return (
+        _holders_at(session, Role.LIAISON.value, unit_id)
+        or _holders_at(session, Role.OFFICE.value, unit_id)
+        or people_with_role(session, Role.OFFICE, unit_id)
+    )
+
+
+def _tell_task(
+    rt: Runtime, session: Session, case: Case, task: CaseTask, unit: Unit, now: dt.datetime
+) -> None:
+    owner = session.get(Unit, case.unit_id)
+    owner_name = owner.name if owner else "工单承办单位"
+    prefix = "【演练】" if case.is_drill else ""
+    due = time_text(task.due_at, rt.settings.timezone)
+    tell(
+        session,
+        task_recipients(session, unit.id),
+        Message(
+            title=f"{prefix}【部门任务】工单 #{case.id}：{owner_name}向{unit.name}分派任务",
+            body=f"任务：{task.text}\n请于 {due} 前办结，并在控制台「待办」中填写办理结果。",
+            at=now,
+            level=Level.for_grade(case.grade_code),
+            link=_console_link(rt, "/me/todo"),
+            facts=(("工单", f"#{case.id}"), ("分派单位", owner_name), ("完成时限", due)),
+            internal_only=_internal_only(session, case),
+        ),
+        key=f"task:{task.id}:assigned",
+        subject=("task", task.id),
+    )
+
+
+def _tell_approvers(
+    rt: Runtime, session: Session, case: Case, statement: Statement, roles: Iterable[str], now: dt.datetime
+) -> None:
+    """Ask the holders of each role still missing (at the case's unit or, failing that, above it:
+    the city's chief approves its bureau's 特别重大 statement) to read and approve the draft."""
+    prefix = "【演练】" if case.is_drill else ""
+    for role in roles:
+        people = [p for p in people_with_role(session, role, case.unit_id) if p.id != statement.drafted_by]
+        label = Role(role).label
+        tell(
+            session,
+            people,
+            Message(
+                title=f"{prefix}【待审批】工单 #{case.id} 第 {statement.version} 稿声明待{label}审批",
+                body=f"工单「{case.title[:60]}」（{case.grade}）的声明第 {statement.version} 稿已起草，"
+                f"须经{label}审批后方可发布。已核实的事实：{statement.facts[:120]}",
+                at=now,
+                level=Level.for_grade(case.grade_code),
+                link=_console_link(rt, f"/cases/{case.id}"),
+                facts=(("工单", f"#{case.id}"), ("等级", case.grade), ("审批", label)),
+                internal_only=_internal_only(session, case),
+            ),
+            key=f"statement:{statement.id}:approve:{role}",
+            subject=("case", case.id),
         )
 
 
@@ -516,11 +605,13 @@ def apply_grade(
             )
     else:
         _duty_24h(session, case, plan, now)
-    _reapprove_for_grade(session, case, plan, now)
+    _reapprove_for_grade(rt, session, case, plan, now)
     return True
 
 
-def _reapprove_for_grade(session: Session, case: Case, plan: ResponsePlan, now: dt.datetime) -> None:
+def _reapprove_for_grade(
+    rt: Runtime, session: Session, case: Case, plan: ResponsePlan, now: dt.datetime
+) -> None:
     """A statement not yet released needs the approvals of the case's new grade: one approved by
     分管领导 for a 一般 case goes back to draft when the case becomes 特别重大 and waits for the
     chief (approvals already given still count)."""
@@ -537,6 +628,7 @@ def _reapprove_for_grade(session: Session, case: Case, plan: ResponsePlan, now: 
         f"，尚需{'、'.join(Role(r).label for r in missing)}审批" if missing else "，审批齐全"
     )
     log(session, case, None, "statement", text, via="system", at=now, detail={"statement_id": statement.id})
+    _tell_approvers(rt, session, case, statement, missing, now)
 
 
 def regrade(
@@ -612,6 +704,7 @@ def draft_statement(
             at=now,
             detail={"statement_id": statement.id},
         )
+        _tell_approvers(rt, session, case, statement, statement.required_roles, now)
         return case_view(session, case, rt.settings.timezone)
 
 
@@ -916,6 +1009,7 @@ def add_task(
             at=now,
             detail={"task_id": task.id},
         )
+        _tell_task(rt, session, case, task, unit, now)
         return case_view(session, case, rt.settings.timezone)
 
 
@@ -1126,6 +1220,98 @@ def show(rt: Runtime, case_id: int, person_ref: str | None = None) -> dict[str, 
         if person_ref is not None:
             check_sees(session, find_person(session, person_ref).id, case.unit_id, f"工单 #{case.id}")
         return case_view(session, case, rt.settings.timezone)
+
+
+# ---- a person's to-do list ----------------------------------------------------------------------
+
+
+def _my_tasks(session: Session, person: Person, scope: Scope, zone: str) -> list[dict[str, Any]]:
+    """Open tasks of open cases given to a unit where the person is 联络员 or office (or above it)."""
+    rows = session.execute(
+        select(CaseTask, Case)
+        .join(Case, Case.id == CaseTask.case_id)
+        .where(CaseTask.done_at.is_(None), Case.stage != Stage.CLOSED.value)
+        .order_by(CaseTask.due_at, CaseTask.id)
+    ).all()
+    mine: list[dict[str, Any]] = []
+    allowed: dict[int, bool] = {}
+    for task, case in rows:
+        if task.unit_id not in allowed:
+            allowed[task.unit_id] = may_act(session, person.id, task.unit_id, ("liaison", "office"))
+        if not allowed[task.unit_id]:
+            continue
+        deadline = session.scalars(select(Deadline).where(Deadline.task_id == task.id)).first()
+        owner, unit = session.get(Unit, case.unit_id), session.get(Unit, task.unit_id)
+        mine.append(
+            {
+                **_task_view(session, task, zone),
+                "case_id": case.id,
+                "case_title": case.title,
+                "case_unit": owner.name if owner else None,
+                "unit": unit.name if unit else None,
+                "grade": case.grade,
+                "grade_code": case.grade_code,
+                "is_drill": case.is_drill,
+                "state": deadline.state if deadline else "pending",
+                "sees_case": scope.sees(case.unit_id),
+            }
+        )
+    return mine
+
+
+def _my_approvals(session: Session, rt: Runtime, person: Person, scope: Scope) -> list[dict[str, Any]]:
+    """Latest drafts of open cases the person sees that wait for a role they may approve in."""
+    plan = _plan(rt)
+    rows = session.execute(
+        select(Statement, Case)
+        .join(Case, Case.id == Statement.case_id)
+        .where(Statement.status == "draft", Case.stage != Stage.CLOSED.value, scope.where(Case.unit_id))
+        .order_by(Statement.drafted_at, Statement.id)
+    ).all()
+    waiting: list[dict[str, Any]] = []
+    for statement, case in rows:
+        latest = _latest_statement(session, case.id)
+        if latest is None or latest.id != statement.id:
+            continue
+        missing = missing_roles(session, statement)
+        try:
+            role = _approving_role(session, plan, person, case, statement, missing)
+        except PermissionDenied:
+            continue
+        waiting.append(
+            {
+                "case_id": case.id,
+                "case_title": case.title,
+                "grade": case.grade,
+                "grade_code": case.grade_code,
+                "is_drill": case.is_drill,
+                "version": statement.version,
+                "facts": statement.facts,
+                "drafted_at": _local(statement.drafted_at, rt.settings.timezone),
+                "role": role,
+                "role_label": Role(role).label,
+                "missing": [Role(r).label for r in missing],
+            }
+        )
+    return waiting
+
+
+def todo(rt: Runtime, person_ref: str) -> dict[str, Any]:
+    """What waits for this person: tasks given to their department, drafts waiting for their approval."""
+    with rt.sessions() as session:
+        person = find_person(session, person_ref)
+        scope = scope_of(session, person.id)
+        tasks = _my_tasks(session, person, scope, rt.settings.timezone)
+        approvals = _my_approvals(session, rt, person, scope)
+        return {"tasks": tasks, "approvals": approvals, "count": len(tasks) + len(approvals)}
+
+
+def task_case_id(rt: Runtime, task_id: int) -> int:
+    with rt.sessions() as session:
+        task = session.get(CaseTask, task_id)
+        if task is None:
+            raise LookupError(f"找不到任务 {task_id}")
+        return task.case_id
 
 
 def list_cases(

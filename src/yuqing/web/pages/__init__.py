@@ -25,6 +25,7 @@ def build_router(rt: Runtime) -> APIRouter:
         posts,
         reports,
         settings,
+        todo,
         topics,
     )
 
@@ -40,6 +41,7 @@ def build_router(rt: Runtime) -> APIRouter:
         posts,
         settings,
         notifications,
+        todo,
         account,
         reports,
         drills,

@@ -150,9 +150,14 @@ def render(
         "countdown": lambda due: countdown_text(due, now),
         "done": DONE_MESSAGES.get(request.query_params.get("done", "")),
     }
-    if "unread" not in context and not is_htmx(request):
-        with rt.sessions() as session:
-            base["unread"] = unread_count(session, user.person_id)
+    if not is_htmx(request):
+        if "unread" not in context:
+            with rt.sessions() as session:
+                base["unread"] = unread_count(session, user.person_id)
+        if "todo" not in context:  # the to-do badge of the top bar
+            from yuqing.cases.service import todo
+
+            base["todo"] = todo(rt, str(user.person_id))["count"]
     # Pages carry the CSRF token and the person's work: never cached, never framed by another site.
     sent = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", **(headers or {})}
     return templates.TemplateResponse(
