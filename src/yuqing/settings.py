@@ -190,6 +190,14 @@ class Settings(BaseSettings):
         description="A fetched source whose runs fail this many times in a row raises an alarm to "
         "the administrators.",
     )
+    alert_max_quiet_hours: float = Field(
+        default=72.0,
+        ge=0,
+        description="An event whose newest post is older than this many hours when it is graded "
+        "(a backfill of old posts, an import of last month's export) is graded and listed but "
+        "raises no alert: nobody is woken and no report clock starts for an event that ended long "
+        "ago. New posts make it active again. 0: every graded event alerts.",
+    )
     response_tick_seconds: float = Field(
         default=15.0,
         gt=0,

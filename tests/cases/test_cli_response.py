@@ -4,6 +4,7 @@ through approval to release and closing, with a role refused on the way."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,16 @@ def test_graded_event_to_closed_case_through_the_cli(tmp_path: Path) -> None:
     run("topics", "groups", "set", "主体", "医院", "学校", "--kind", "主体")
     run("topics", "add", "医疗", "--rule", "@地域 + @主体 + (事故|死亡)", "--unit", "市卫生健康委员会")
     posts = tmp_path / "posts.jsonl"
+    # the CLI runs on the real clock: posts of an hour ago (an event long over would not alert)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
     rows = [
-        {"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620},
+        {"id": "o1", "text": HOSPITAL, "published_at": start.isoformat(), "reposts": 620},
         {
             "id": "r1",
             "text": "转发：" + HOSPITAL,
             "kind": "repost",
             "cascade": "o1",
-            "published_at": "2026-11-20T08:10:00+08:00",
+            "published_at": (start + dt.timedelta(minutes=10)).isoformat(),
         },
     ]
     posts.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")

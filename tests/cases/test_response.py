@@ -420,3 +420,43 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
     assert due["report"]["rule"] == "2h"
     with rt.sessions() as session:
         assert duty.duty_at(session, health_id, clock()).round_the_clock
+
+
+def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_again(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """Old posts collected now (a backfill, last month's export) make a graded event but wake
+    nobody; a new repost of the story makes it active, and the alert it held is raised."""
+    from yuqing.analysis.models import Event
+
+    clock.advance(days=4)
+    event_id = graded_event(rt)
+    counts = followup.run_once(rt)
+    assert counts["alerts"]["created"] == 0 and counts["alerts"]["quiet"] == 1
+    assert alerts.list_alerts(rt) == [] and notifications(rt) == []
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None and event.grade_code == "I" and event.alert_held_at is not None
+    assert followup.run_once(rt)["alerts"]["created"] == 0  # still quiet: still held
+
+    import_posts(
+        rt,
+        [
+            {
+                "id": "r2",
+                "text": "家属还在等说法//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": clock().isoformat(),
+            }
+        ],
+        "b.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    assert followup.run_once(rt)["alerts"]["created"] == 1
+    listed = alerts.list_alerts(rt)
+    assert [(a["event_id"], a["grade"]) for a in listed] == [(event_id, "特别重大")]
+    assert any(n.subject_kind == "alert" for n in notifications(rt))
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None and event.alert_held_at is None

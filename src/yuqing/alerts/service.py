@@ -71,6 +71,7 @@ class AlertCounts:
     merged: int = 0
     unrouted: int = 0
     below_threshold: int = 0
+    quiet: int = 0  # graded long after its last post: listed, not alerted
     notices: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -198,6 +199,13 @@ def _schedule_next(alert: Alert, at: dt.datetime) -> None:
         alert.next_escalation_at = None
 
 
+def long_quiet(rt: Runtime, event: Event, now: dt.datetime) -> bool:
+    """Whether the event's newest post is older than `alert_max_quiet_hours`: an event that ended
+    long ago (old posts collected now) is no emergency. A drill's events are never quiet."""
+    hours = rt.settings.alert_max_quiet_hours
+    return bool(hours) and not event.is_drill and event.last_seen < now - dt.timedelta(hours=hours)
+
+
 def raise_alert(
     session: Session,
     rt: Runtime,
@@ -223,6 +231,12 @@ def raise_alert(
     if GRADE_ORDER.get(code, 0) < GRADE_ORDER.get(unit.alert_threshold or "IV", 1):
         counts.below_threshold += 1
         return None
+    if long_quiet(rt, event, now):
+        counts.quiet += 1
+        if event.alert_held_at is None:
+            event.alert_held_at = now
+        return None
+    event.alert_held_at = None
     merge_key = f"event:{event.id}:unit:{unit.id}"
     alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
     if alert is None:
@@ -294,7 +308,27 @@ def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
                 select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
             ):
                 cases.apply_grade(session, rt, case, event.grade_code or "IV", plan, calendar, alert=alert)
+        _raise_held(session, rt, plan, calendar, counts, now)
     return counts
+
+
+def _raise_held(
+    session: Session,
+    rt: Runtime,
+    plan: ResponsePlan,
+    calendar: WorkCalendar,
+    counts: AlertCounts,
+    now: dt.datetime,
+) -> None:
+    """Events graded long after their last post held their alert back; new posts that make one
+    active again (its newest post within `alert_max_quiet_hours`) raise it now."""
+    hours = rt.settings.alert_max_quiet_hours
+    query = select(Event).where(Event.alert_held_at.is_not(None))
+    if hours:
+        query = query.where(Event.last_seen >= now - dt.timedelta(hours=hours))
+    for event in session.scalars(query.order_by(Event.id).limit(500).with_for_update(skip_locked=True)):
+        raise_alert(session, rt, event, "new", plan, calendar, counts)
+        event.alert_held_at = None
 
 
 def escalate_due(rt: Runtime) -> int:

@@ -101,6 +101,9 @@ class Event(Base):
     # A person may set the grade, with a reason; the pipeline then never lowers it.
     grade_set_by: Mapped[str | None] = mapped_column(String(200))
     grade_note: Mapped[str | None] = mapped_column(Text)
+    # Graded when its newest post was already long past (`alert_max_quiet_hours`): no alert was
+    # raised then; new posts that make it active raise the alert it held (yuqing.alerts.service).
+    alert_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     # An event of a drill's posts (yuqing.drills): never mixed with real posts, left out of real
     # lists and statistics. Set by the pipeline from the posts' source.
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

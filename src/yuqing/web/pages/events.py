@@ -103,6 +103,8 @@ def event_context(
             ],
             "open_case": next((c.id for c in cases if c.stage != "closed"), None),
             "alerts": alerts,
+            # graded long after its last post: no alert until new posts make it active
+            "quiet_hours": rt.settings.alert_max_quiet_hours if event.alert_held_at is not None else None,
         }
 
 
