@@ -196,6 +196,16 @@ def test_event_state_title_keywords_times() -> None:
     assert "产妇" in info.keywords
 
 
+def test_an_events_keywords_are_words_an_office_reads() -> None:
+    """Real comment words of the demo's events: the particles, the reposts' frame, user names and
+    keyboard runs that led the centroid are not shown; the story's words are."""
+    from yuqing.analysis.clustering import display_keywords
+
+    ranked = ["市长", "沈", "得", "的", "转发", "微博", "pilgrim2006", "wwwwwwww", "真是", "公子", "h7n9", "医保"]
+    assert display_keywords(ranked) == ["市长", "公子", "h7n9", "医保"]
+    assert display_keywords(ranked, limit=2) == ["市长", "公子"]
+
+
 def test_snapshot_restore_continues_identically() -> None:
     stream = build_stream(FIXTURE, n_cascades=12, seed=0)
     posts = [Post(p.id, p.text, p.published_at) for p in stream]

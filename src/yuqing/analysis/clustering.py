@@ -167,6 +167,30 @@ def common_words() -> frozenset[str]:
     return frozenset(w for w, n in data["df"].items() if n > cut)
 
 
+# Words of a post's frame, not of its story: never shown as an event's keywords.
+_FRAME_WORDS = frozenset(
+    {"转发", "微博", "转发微博", "评论", "回复", "分享", "图片", "视频", "网页", "链接", "网页链接", "原文"}
+    | {"配图", "长微博", "mark", "via", "http", "https", "cn"}
+)
+# A user name or an id left in a text (pilgrim2006, terrytan2012), a keyboard run (wwwwww).
+_NOT_A_WORD_RE = re.compile(r"[a-z_]{3,}\d{2,}\w*|\w*(\w)\1{3,}\w*|[a-z]{1,2}|\d+|\w{16,}")
+
+
+def display_keywords(ranked: Sequence[str], limit: int = _N_KEYWORDS) -> list[str]:
+    """The words an office reads as an event's keywords, from its centroid's strongest words:
+    no single characters (的, 得, 沈), no words common in everyday Weibo (真是, 问题), no words
+    of the post's frame (转发微博) and no user names or numbers."""
+    common = common_words()
+    shown: list[str] = []
+    for word in ranked:
+        if len(word) < 2 or word in common or word in _FRAME_WORDS or _NOT_A_WORD_RE.fullmatch(word):
+            continue
+        shown.append(word)
+        if len(shown) == limit:
+            break
+    return shown
+
+
 # URLs, [emoticons] and runs of non-word characters become one space: an emoticon tells a mood
 # (「[蜡烛]」 under every death), not a story, and as a word it tied unrelated comments together
 _SPLIT_RE = re.compile(r"https?://[!-~]+|\[[^\[\]\s]{1,10}\]|\W+")
@@ -1021,7 +1045,7 @@ class EventClusterer:
             ev.candidates,
             key=lambda c: math.sqrt(c[0]) * sum(v * ev.centroid.get(w, 0.0) for w, v in c[3].items()) / norm,
         )
-        keywords = heapq.nlargest(_N_KEYWORDS, ev.centroid, key=ev.centroid.__getitem__)
+        keywords = display_keywords(heapq.nlargest(4 * _N_KEYWORDS, ev.centroid, key=ev.centroid.__getitem__))
         tz = dt.UTC
         named = heapq.nlargest(_REPORTED_ENTITIES, ev.entities.items(), key=lambda kv: kv[1])
         entities: list[dict[str, Any]] = []

@@ -254,7 +254,8 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
             (statement.released_at, f"通过{statement.channel or '—'}发布权威信息（第{statement.version}稿）")
         )
     if last.id != first.id:
-        timeline.append((last.when, f"最新信息：{_where(last)}“{clip(last.text, 40)}”"))
+        said = f"“{clip(last.text, 40)}”" if last.text.strip() else "转发（未加评论）"
+        timeline.append((last.when, f"最新信息：{_where(last)}{said}"))
     timeline.sort(key=lambda item: item[0])
     doc.section("事件脉络").add(
         Table(("时间", "节点"), tuple((time_text(at, zone), text) for at, text in timeline), (1, 3))
@@ -339,7 +340,13 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
         Table(
             ("时间", "站点", "发布者", "内容摘要"),
             tuple(
-                (time_text(p.when, zone, year=False), p.site, p.author, clip(p.text, 60)) for p in posts[:5]
+                (
+                    time_text(p.when, zone, year=False),
+                    p.site,
+                    p.author,
+                    clip(p.text, 60) or "（转发，未加评论）",
+                )
+                for p in posts[:5]
             ),
             (1.3, 1.2, 1.2, 4),
             "表3 首发及早期传播者",
@@ -380,7 +387,7 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
             Quote(clip(representative.text, 160), _source_line(representative, zone)),
         )
     if views == 0:
-        top = sorted(posts, key=lambda p: (-p.engagement, p.id))[:3]
+        top = sorted((p for p in posts if p.text.strip()), key=lambda p: (-p.engagement, p.id))[:3]
         opinion.add(Paragraph("信息量较小，尚未形成集中观点。互动量最高的信息如下："))
         opinion.add(*(Quote(clip(p.text, 160), _source_line(p, zone)) for p in top))
 
