@@ -88,6 +88,23 @@ def test_a_method_a_path_does_not_take_is_405_with_every_allowed_method(world: W
     assert error_of(unknown, 404) == "找不到 /api/v1/nowhere"
 
 
+def test_a_browser_gets_a_page_for_an_unknown_address_or_a_reloaded_form_address(world: World) -> None:
+    """A person who mistypes a console address, or reloads the address a form posted to, reads a
+    page in Chinese with a way back, not a JSON body; the API keeps its JSON answers."""
+    browser = world.login("office")
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    unknown = browser.get("/casess", headers=html)
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "找不到页面" in unknown.text and "找不到 /casess" in unknown.text and 'href="/"' in unknown.text
+    reloaded = browser.get("/cases/1/approve", headers=html)
+    assert reloaded.status_code == 405 and "allow" in reloaded.headers
+    assert "用于提交表单" in reloaded.text and "回到上一页" in reloaded.text
+    api_answer = browser.get("/api/v1/nowhere", headers=html)
+    assert api_answer.headers["content-type"] == "application/json"
+    fragment = browser.get("/casess", headers={**html, "HX-Request": "true"})
+    assert fragment.headers["content-type"] == "application/json"
+
+
 # ---- the API description and the pages' policy ----------------------------------------------------
 
 

@@ -91,13 +91,22 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     app.openapi = described  # type: ignore[method-assign]
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Headers go along; a 405 says every method the path takes (Allow), not only those of the
         # first route that matched it.
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(app, request)
         message = _chinese(request, exc, headers.get("Allow", ""))
+        if _wants_page(request):
+            # a person typed or followed a console address: a page, not a JSON body
+            if exc.status_code == 405 and request.method == "GET":
+                message = (
+                    "这个地址用于提交表单，不能直接打开（可能是刷新或收藏了提交后的地址）。"
+                    "请回到上一页重新操作。"
+                )
+            title = {404: "找不到页面", 405: "无法打开"}.get(exc.status_code, "无法完成")
+            return HTMLResponse(_plain_page(title, str(message)), exc.status_code, headers=headers)
         return JSONResponse(
             {"error": {"status": exc.status_code, "message": message}}, exc.status_code, headers=headers
         )
@@ -174,6 +183,15 @@ def _chinese(request: Request, exc: StarletteHTTPException, allowed: str) -> Any
         hint = f"（可用：{allowed}）" if allowed else ""
         return f"{request.url.path} 不接受 {request.method} 请求{hint}"
     return exc.detail
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a console page (not the API, not an HTMX fragment)."""
+    return (
+        not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+        and "hx-request" not in request.headers
+    )
 
 
 def _plain_page(title: str, message: str) -> str:
