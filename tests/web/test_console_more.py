@@ -430,6 +430,8 @@ def test_an_administrator_edits_the_plan_profile(world: World, tmp_path: Path) -
     assert "四级分级（默认，预案 003）" in page.text and "随软件提供的预案" in page.text
     assert "name = &#34;四级分级（默认，预案 003）&#34;" in page.text  # the file, in the textarea
     assert "<code>session_hours</code>" in page.text and "<code>12.0</code>" in page.text
+    assert "PydanticUndefined" not in page.text  # a list's default comes from a factory
+    assert "滑动过期" in page.text and "<code>yuqing serve</code>" in page.text  # described in Chinese
     assert "s3cret-smtp" not in page.text and "（已设置，不显示）" in page.text
     assert re.search(r"<td>2026</td>\s*<td>内置数据</td>", page.text)
     assert re.search(r"<td>2027</td>\s*<td><span class=\"warning\">未录入：仅按周末双休</span>", page.text)
@@ -722,7 +724,10 @@ def test_administrators_add_sources_in_the_console_and_keys_stay_secret(world: W
     hook = admin.post("/sources", data=form(admin, kind="webhook", name="推送", platform="weibo"))
     token = re.search(r"推送令牌（只显示这一次，请立即保存）：<code>([^<]+)</code>", hook.text)
     assert token is not None and len(token.group(1)) > 20
-    assert token.group(1) not in admin.get("/sources").text  # shown once
+    listed = admin.get("/sources").text
+    assert token.group(1) not in listed  # shown once
+    assert re.search(r"<td>推送（webhook）</td><td>微博</td>", listed)  # in words, not codes
+    assert "（推送（webhook））" in hook.text
     bad = admin.post(
         "/sources",
         data=form(admin, kind="rsshub", name="坏", url="zhihu/hot", instance="https://rsshub.example.cn"),
@@ -791,3 +796,15 @@ def test_the_settings_page_shows_the_analysis_pipeline_and_its_workers(world: Wo
     page = admin.get("/settings")
     row = re.search(r"<tr><td>node-7</td><td>4242</td><td>待命</td><td>否</td><td>1234</td>", page.text)
     assert row, page.text[page.text.index("分析流水线") :][:1500]
+
+
+def test_a_short_time_shows_its_year_when_it_is_not_this_years() -> None:
+    from yuqing.web.templating import local_time
+
+    now = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
+    this_year = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+    last_year = dt.datetime(2025, 9, 26, 22, 8, tzinfo=dt.UTC)
+    assert local_time(this_year, "%m-%d %H:%M", now) == "11-20 09:00"
+    assert local_time(last_year, "%m-%d %H:%M", now) == "2025-09-27 06:08"
+    assert local_time(last_year, "%H:%M", now) == "06:08"  # a time of day alone stays alone
+    assert local_time(last_year, "%m-%d %H:%M") == "09-27 06:08"  # no page clock: as asked

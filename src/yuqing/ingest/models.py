@@ -59,6 +59,15 @@ class Platform(enum.StrEnum):
 
 
 # The platforms' names as users read them (the console, reports, drills).
+SOURCE_KIND_NAMES = {
+    "rss": "RSS/Atom 订阅",
+    "rsshub": "RSSHub 路由",
+    "web": "网页",
+    "api": "JSON 接口",
+    "webhook": "推送（webhook）",
+    "file": "文件导入",
+}
+
 PLATFORM_NAMES = {
     "news": "新闻",
     "weibo": "微博",

@@ -77,7 +77,7 @@ def build_router(rt: Runtime) -> APIRouter:
         code: int = 200,
     ) -> HTMLResponse:
         from yuqing.ingest.connectors.rsshub import PRESETS
-        from yuqing.ingest.models import PLATFORM_NAMES
+        from yuqing.ingest.models import PLATFORM_NAMES, SOURCE_KIND_NAMES
 
         context = {
             "sources": ingest_queries.list_sources(rt),
@@ -85,6 +85,7 @@ def build_router(rt: Runtime) -> APIRouter:
             "presets": PRESETS,
             "bridges": rt.settings.bridge_instances,
             "platforms": PLATFORM_NAMES,
+            "kinds": SOURCE_KIND_NAMES,
             "error": error,
             "created": created,
             "form": form or {},

@@ -21,6 +21,7 @@ from yuqing.cases import plan
 from yuqing.cases.service import PermissionDenied
 from yuqing.runtime import Runtime
 from yuqing.settings import SECRET_SETTINGS, URL_SETTINGS, Settings, config_path, masked_url
+from yuqing.settings_zh import description_zh
 from yuqing.web.auth import User, current_user, require_roles, verify_csrf
 from yuqing.web.pages.common import act, render
 from yuqing.workcal.clock import CHINESE_CALENDAR_VERSION, CHINESE_CALENDAR_YEARS
@@ -61,12 +62,13 @@ def setting_rows(settings: Settings) -> list[dict[str, Any]]:
     rows = []
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
+        default = field.get_default(call_default_factory=True)  # a list's default is made by a factory
         env_name = f"YUQING_{name.upper()}"
         if env_name in environment:
             origin = f"环境变量 {env_name}"
         elif name in in_file:
             origin = f"配置文件 {path}"
-        elif value == field.default:
+        elif value == default:
             origin = "默认值"
         else:
             origin = "启动时指定"
@@ -74,9 +76,9 @@ def setting_rows(settings: Settings) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "value": shown_value(name, value),
-                "default": shown_value(name, field.default),
+                "default": shown_value(name, default),
                 "origin": origin,
-                "description": field.description or "",
+                "description": description_zh(name),
             }
         )
     return rows
