@@ -150,6 +150,34 @@ def test_tick_runs_due_sources_and_backs_off_failures(
         restarted.close()
 
 
+def test_a_server_that_says_when_to_come_back_is_not_asked_sooner(
+    rt: Runtime, server: LocalHTTPServer, clock: FakeClock
+) -> None:
+    """A 429 with Retry-After in seconds, and a 503 with an HTTP date, from a real server: the
+    source waits what the server asked (beyond the first backoff step), at most a day, and the
+    run says so; an answer without Retry-After backs off as before."""
+    from email.utils import format_datetime
+
+    server.routes["/busy"] = Reply(429, {"Retry-After": "1800"}, b"slow down")
+    back = clock.now + dt.timedelta(hours=3)
+    server.routes["/maint"] = Reply(503, {"Retry-After": format_datetime(back, usegmt=True)}, b"")
+    server.routes["/forever"] = Reply(429, {"Retry-After": "31536000"}, b"")
+    server.routes["/garbled"] = Reply(429, {"Retry-After": "soon"}, b"")
+    for name, path in (("忙", "/busy"), ("维护", "/maint"), ("一年", "/forever"), ("乱写", "/garbled")):
+        service.add_source(rt, "rss", server.url(path), name=name, schedule="2h")
+    summaries = {
+        s.source: s for s in SourceScheduler(rt, PostWriter(rt.sessions, rt.settings, rt.clock)).tick()
+    }
+    assert "服务器要求 30 分钟后再试" in (summaries["忙"].error or "")
+    assert "服务器要求 3 小时后再试" in (summaries["维护"].error or "")
+    with rt.sessions() as session:
+        waits = {s.name: s.next_run_at - clock.now for s in session.scalars(select(Source)) if s.next_run_at}
+    assert waits["忙"] == dt.timedelta(seconds=1800)
+    assert waits["维护"] == dt.timedelta(hours=3)
+    assert waits["一年"] == dt.timedelta(days=1)
+    assert waits["乱写"] == dt.timedelta(seconds=rt.settings.backoff_base_seconds)
+
+
 def test_disabled_source_is_not_run_and_resumes_when_enabled(rt: Runtime, server: LocalHTTPServer) -> None:
     service.add_source(rt, "rss", server.url("/feed"), name="暂停")
     service.set_source_enabled(rt, "暂停", False)

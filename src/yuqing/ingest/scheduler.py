@@ -26,7 +26,7 @@ class SourceScheduler(PeriodicWorker):
     def tick(self) -> list[service.RunSummary]:
         """Run every source that is due now; one failing source does not stop the others."""
         summaries = []
-        with Fetcher(service.fetch_policy(self._rt.settings)) as fetcher:
+        with Fetcher(service.fetch_policy(self._rt.settings), clock=self._rt.clock) as fetcher:
             for source_id in service.due_sources(self._rt, self._rt.clock()):
                 if self.stopping:
                     break

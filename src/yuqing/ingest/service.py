@@ -284,7 +284,7 @@ def probe_source(rt: Runtime, ref: str | int, fetcher: Fetcher | None = None) ->
     if spec.kind not in FETCHED_KINDS:
         raise InvalidSource(f"{spec.kind} 类型的信息源不主动抓取，无法测试")
     own = fetcher is None
-    fetcher = fetcher or Fetcher(fetch_policy(rt.settings))
+    fetcher = fetcher or Fetcher(fetch_policy(rt.settings), clock=rt.clock)
     try:
         collected = get_connector(spec.kind).collect(
             SourceSpec(spec.id, spec.name, spec.kind, spec.url, spec.config), fetcher
@@ -346,6 +346,7 @@ def run_source(
     error: str | None = None
     collected: Collected | None = None
     document_sha: str | None = None
+    asked_wait: float | None = None
     try:
         if context is None:
             raise ConnectorError(f"信息源配置有误：{setup_error}")
@@ -371,6 +372,7 @@ def run_source(
             counts.errors.extend(collected.warnings)
     except ConnectorError as exc:
         error = str(exc)
+        asked_wait = exc.retry_after
         with transaction(rt.sessions) as session:
             error_document = store_document(session, exc.document) if exc.document else None
             raw = exc.document.data if exc.document else None
@@ -403,7 +405,9 @@ def run_source(
         runs.finish_run(session, run_id, outcome, counts, error, finished, document_sha)
         updated = session.get(Source, spec.id)
         assert updated is not None
-        _update_health(updated, rt.settings, outcome, counts, error, collected, finished, rng_seed)
+        _update_health(
+            updated, rt.settings, outcome, counts, error, collected, finished, rng_seed, asked_wait=asked_wait
+        )
     return RunSummary(spec.id, spec.name, outcome.value, counts, error, run_id)
 
 
@@ -416,6 +420,8 @@ def _update_health(
     collected: Collected | None,
     now: dt.datetime,
     rng_seed: int | None,
+    *,
+    asked_wait: float | None = None,
 ) -> None:
     import random
 
@@ -453,6 +459,9 @@ def _update_health(
             # Sooner would only bring the copy the bridge has cached.
             earliest = now + dt.timedelta(seconds=collected.min_interval_seconds)
             source.next_run_at = max(source.next_run_at, earliest)
+        if asked_wait:
+            # a server that said how long to wait (429/503 Retry-After) is not asked again sooner
+            source.next_run_at = max(source.next_run_at, now + dt.timedelta(seconds=asked_wait))
     except (schedule_mod.ScheduleError, CroniterError, OverflowError, ValueError) as exc:
         wait = dt.timedelta(seconds=settings.backoff_max_seconds)
         source.next_run_at = now + wait

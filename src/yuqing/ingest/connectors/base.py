@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 class ConnectorError(Exception):
     """A whole fetch failed (unreachable, not a feed, unreadable); the message is for users."""
 
-    def __init__(self, message: str, document: Document | None = None) -> None:
+    def __init__(
+        self, message: str, document: Document | None = None, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.document = document
+        # seconds the server asked us to wait (429/503 Retry-After): the next run waits that long
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

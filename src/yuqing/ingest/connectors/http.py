@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from email.utils import parsedate_to_datetime
 
 from yuqing.ingest.connectors.base import ConnectorError, SourceSpec
 from yuqing.ingest.fetcher import (
@@ -32,9 +34,48 @@ def fetch_source(
         # Keep what the server said (an error page is evidence of what was online too).
         said = server_message(exc.result)
         detail = f"（服务器说明：{said}）" if said else ""
-        raise ConnectorError(f"抓取失败：{exc}{detail}", as_document(exc.result)) from exc
+        wait = retry_after(exc.result)
+        asked = f"（服务器要求 {wait_text(wait)}后再试）" if wait else ""
+        raise ConnectorError(
+            f"抓取失败：{exc}{detail}{asked}", as_document(exc.result), retry_after=wait
+        ) from exc
     except FetchError as exc:
         raise ConnectorError(f"抓取失败：{failure(exc)}") from exc
+
+
+# A server asking for more than a day is not waited for longer than that: the source's health
+# shows it, and an administrator can run it by hand.
+MAX_RETRY_AFTER_SECONDS = 86400.0
+
+
+def retry_after(result: FetchResult) -> float | None:
+    """The wait a 429 or 503 answer asks for (`Retry-After`: seconds or an HTTP date), at most a
+    day; None when the answer asks for none or for none that can be read."""
+    if result.status not in (429, 503):
+        return None
+    value = result.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - result.fetched_at).total_seconds()
+    return min(seconds, MAX_RETRY_AFTER_SECONDS) if seconds > 0 else None
+
+
+def wait_text(seconds: float) -> str:
+    """「90 秒」, 「15 分钟」, 「2 小时」: a wait as the run's message says it."""
+    if seconds < 120:
+        return f"{seconds:.0f} 秒"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} 分钟"
+    return f"{seconds / 3600:.1f} 小时".replace(".0 ", " ")
 
 
 def failure(exc: FetchError) -> str:

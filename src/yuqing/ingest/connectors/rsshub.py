@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, register
-from yuqing.ingest.connectors.http import as_document, failure
+from yuqing.ingest.connectors.http import as_document, failure, retry_after, wait_text
 from yuqing.ingest.connectors.rss import ACCEPT, parse_feed
 from yuqing.ingest.fetcher import Fetcher, FetchError, FetchResult, HTTPStatusError
 from yuqing.ingest.records import Document, RawItem, Rejected
@@ -177,9 +177,14 @@ class RSSHubConnector:
             result = fetcher.get(url, etag=source.etag, last_modified=source.last_modified, accept=ACCEPT)
         except HTTPStatusError as exc:
             document = _public_document(exc.result, public, secrets)
+            wait = retry_after(exc.result)
+            asked = f"（服务器要求 {wait_text(wait)}后再试）" if wait else ""
             raise ConnectorError(
-                _scrub(f"RSSHub 路由 {route} 出错：HTTP {exc.result.status}{_reason(exc.result)}", secret),
+                _scrub(
+                    f"RSSHub 路由 {route} 出错：HTTP {exc.result.status}{_reason(exc.result)}{asked}", secret
+                ),
                 document,
+                retry_after=wait,
             ) from None
         except FetchError as exc:
             raise ConnectorError(_scrub(f"RSSHub 路由 {route} 无法访问：{failure(exc)}", secret)) from None
