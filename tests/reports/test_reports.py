@@ -281,6 +281,40 @@ def test_daily_report_is_sent_once_at_the_set_time_on_working_days(world: World)
     assert service.send_daily_reports(rt) == []
 
 
+def test_daily_reports_missed_while_the_service_was_down_are_written_when_it_is_back(world: World) -> None:
+    """Written on Friday 20 November; the service is down over the weekend, Monday and Tuesday
+    (Monday's and Tuesday's reports time passes), back on Wednesday morning before report time:
+    Monday's and Tuesday's reports are written at once, marked 补发; Wednesday's at its time."""
+    rt, clock = world.rt, world.clock
+    clock.now = dt.datetime(2026, 11, 20, 9, 5, tzinfo=dt.UTC)  # Friday 17:05 in Beijing
+    [friday] = service.send_daily_reports(rt)
+    clock.now = dt.datetime(2026, 11, 25, 1, 0, tzinfo=dt.UTC)  # Wednesday 09:00
+    late = service.send_daily_reports(rt)
+    assert [r["title"] for r in late] == [
+        "南京市人民政府网络舆情日报（2026年11月23日）",
+        "南京市人民政府网络舆情日报（2026年11月24日）",
+    ]
+    assert service.send_daily_reports(rt) == []  # written once
+    with rt.sessions() as session:
+        told = [
+            n
+            for n in session.scalars(select(Notification).where(Notification.kind == "in_app"))
+            if n.subject_id == late[0]["id"]
+        ]
+    assert told and all("【日报·补发】" in n.title for n in told)
+    assert "系统在11月23日报告时间未运行，现补发当日日报" in told[0].message["body"]
+    clock.now = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)  # Wednesday 17:05
+    [wednesday] = service.send_daily_reports(rt)
+    assert wednesday["title"].endswith("（2026年11月25日）") and friday["id"] < wednesday["id"]
+
+
+def test_a_unit_without_a_scheduled_report_yet_gets_no_back_reports(world: World) -> None:
+    """A new installation starts its daily reports today, not with reports of the days before it."""
+    world.clock.now = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)
+    made = service.send_daily_reports(world.rt)
+    assert [r["title"] for r in made] == ["南京市人民政府网络舆情日报（2026年11月25日）"]
+
+
 # ---- the command line -----------------------------------------------------------------------------
 
 

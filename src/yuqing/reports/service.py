@@ -34,6 +34,7 @@ from yuqing.reports.models import Report
 from yuqing.reports.periodic import Period, build_periodic, day_period, week_period
 from yuqing.reports.render import FORMATS, MEDIA_TYPES, ReportFormatError, render
 from yuqing.runtime import Runtime
+from yuqing.workcal.clock import WorkCalendar
 
 __all__ = [
     "KIND_LABELS",
@@ -351,11 +352,36 @@ def _recipients(session: Session, unit_id: int) -> list[Any]:
     return list(people.values())
 
 
+# A daily report missed while yuqing was down is written when it is back: at most this many
+# working days back, and never for days before the unit's first scheduled report.
+MAX_MISSED_DAILY_REPORTS = 10
+
+
+def _missed_days(session: Session, unit_id: int, today: dt.date, calendar: WorkCalendar) -> list[dt.date]:
+    """Working days after the unit's last scheduled daily report and before today that have none
+    (the service was down at report time): oldest first, at most MAX_MISSED_DAILY_REPORTS."""
+    prefix = f"daily:unit:{unit_id}:"
+    last = session.scalar(
+        select(func.max(Report.schedule_key)).where(
+            Report.schedule_key.like(f"{prefix}%"), Report.schedule_key < f"{prefix}{today.isoformat()}"
+        )
+    )
+    if last is None:
+        return []
+    day = dt.date.fromisoformat(last.removeprefix(prefix)) + dt.timedelta(days=1)
+    missed: list[dt.date] = []
+    while day < today:
+        if calendar.is_workday(day):
+            missed.append(day)
+        day += dt.timedelta(days=1)
+    return missed[-MAX_MISSED_DAILY_REPORTS:]
+
+
 def send_daily_reports(rt: Runtime, *, force: bool = False) -> list[dict[str, Any]]:
     """At the set time of a working day, write each unit's daily report once, archive it and tell
-    the unit's leaders and office over their channels. Returns the reports made this call."""
-    from yuqing.alerts.notices import tell
-    from yuqing.notify.messages import Level, Message
+    the unit's leaders and office over their channels. Reports of working days missed while the
+    service was down (since the unit's last scheduled one) are written first, marked 补发.
+    Returns the reports made this call."""
     from yuqing.workcal.service import load_calendar
 
     at_text = rt.settings.daily_report_time
@@ -364,53 +390,75 @@ def send_daily_reports(rt: Runtime, *, force: bool = False) -> list[dict[str, An
     now = rt.clock()
     here = local(now, rt.settings.timezone)
     hour, minute = (int(part) for part in at_text.split(":"))
-    if not force and (here.time() < dt.time(hour, minute) or not load_calendar(rt).is_workday(here.date())):
-        return []
+    calendar = load_calendar(rt)
+    due_today = force or (here.time() >= dt.time(hour, minute) and calendar.is_workday(here.date()))
     made: list[dict[str, Any]] = []
     with rt.sessions() as session:
         units = [(u.id, u.name) for u in _daily_units(rt, session)]
     for unit_id, unit_name in units:
-        key = f"daily:unit:{unit_id}:{here.date().isoformat()}"
         with rt.sessions() as session:
-            if session.scalar(select(Report.id).where(Report.schedule_key == key)) is not None:
-                continue
-        try:
-            with transaction(rt.sessions) as session:
-                made_now = generate(
-                    rt,
-                    "daily",
-                    {"date": here.date().isoformat(), "unit": str(unit_id)},
-                    rt.settings.daily_report_format,
-                    via="schedule",
-                    schedule_key=key,
-                    session=session,
-                )
-                base = rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}"
-                zero = "零报告" in made_now.document.plain_text()
-                message = Message(
-                    title=f"【日报】{made_now.report['title']}",
-                    body=(
-                        "今日未监测到达到预警等级的网络舆情（零报告）。"
+            days = [(day, True) for day in _missed_days(session, unit_id, here.date(), calendar)]
+        if due_today:
+            days.append((here.date(), False))
+        for day, late in days:
+            report = _send_daily(rt, unit_id, unit_name, day, now, late=late)
+            if report is not None:
+                made.append(report)
+    return made
+
+
+def _send_daily(
+    rt: Runtime, unit_id: int, unit_name: str, day: dt.date, now: dt.datetime, *, late: bool
+) -> dict[str, Any] | None:
+    """Write, archive and send one unit's daily report of `day`, unless it exists already."""
+    from yuqing.alerts.notices import tell
+    from yuqing.notify.messages import Level, Message
+
+    key = f"daily:unit:{unit_id}:{day.isoformat()}"
+    with rt.sessions() as session:
+        if session.scalar(select(Report.id).where(Report.schedule_key == key)) is not None:
+            return None
+    try:
+        with transaction(rt.sessions) as session:
+            made_now = generate(
+                rt,
+                "daily",
+                {"date": day.isoformat(), "unit": str(unit_id)},
+                rt.settings.daily_report_format,
+                via="schedule",
+                schedule_key=key,
+                session=session,
+            )
+            base = rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}"
+            zero = "零报告" in made_now.document.plain_text()
+            when = "当日" if late else "今日"
+            message = Message(
+                title=f"【日报{'·补发' if late else ''}】{made_now.report['title']}",
+                body=(
+                    (f"系统在{day.month}月{day.day}日报告时间未运行，现补发当日日报。\n" if late else "")
+                    + (
+                        f"{when}未监测到达到预警等级的网络舆情（零报告）。"
                         if zero
                         else _first_lead(made_now.document)
                     )
-                    + f"\n报告已归档（第{made_now.report['id']}号），可在控制台「报告」中下载。",
-                    at=now,
-                    level=Level.INFO,
-                    link=f"{base.rstrip('/')}/reports/{made_now.report['id']}",
-                    facts=(("单位", unit_name), ("日期", here.date().isoformat())),
-                )
-                tell(
-                    session,
-                    _recipients(session, unit_id),
-                    message,
-                    key=key,
-                    subject=("report", made_now.report["id"]),
-                )
-                made.append(made_now.report)
-        except IntegrityError:
-            log.info("daily report %s was written by another process", key)
-    return made
+                    + f"\n报告已归档（第{made_now.report['id']}号），可在控制台「报告」中下载。"
+                ),
+                at=now,
+                level=Level.INFO,
+                link=f"{base.rstrip('/')}/reports/{made_now.report['id']}",
+                facts=(("单位", unit_name), ("日期", day.isoformat())),
+            )
+            tell(
+                session,
+                _recipients(session, unit_id),
+                message,
+                key=key,
+                subject=("report", made_now.report["id"]),
+            )
+            return made_now.report
+    except IntegrityError:
+        log.info("daily report %s was written by another process", key)
+        return None
 
 
 def _first_lead(document: Document) -> str:
