@@ -156,6 +156,13 @@ def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
         login(page, "li")
         expect(page.locator("body")).to_contain_text("特别重大")
         shot(page, "02-dashboard")
+        # The wall display fits its screen: nothing to scroll on a 1440×900 screen
+        page.goto(f"{console}/?screen=1")
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#volume-chart canvas")).to_have_count(1)
+        assert page.evaluate("document.documentElement.scrollHeight") <= 900
+        assert page.evaluate("document.getElementById('volume-chart').clientHeight") >= 200
+        page.goto(console)
 
         page.goto(f"{console}/events")
         page.locator("a[href^='/events/']").first.click()
