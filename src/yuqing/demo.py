@@ -256,7 +256,7 @@ DEMO_UNITS: list[tuple[str, str | None, str, list[str]]] = [
 ]
 DEMO_PEOPLE: list[tuple[str, str, list[str]]] = [
     ("周市长", "演示市人民政府", ["chief", "leading_group"]),
-    ("吴秘书长", "演示市人民政府", ["leading_group", "office"]),
+    ("吴秘书长", "演示市人民政府", ["leading_group", "office", "duty_officer"]),
     ("郑主任", "市卫生健康委员会", ["deputy_leader"]),
     ("王宁", "市卫生健康委员会", ["office", "duty_officer"]),
     ("李静", "市卫生健康委员会", ["monitor", "duty_officer"]),
@@ -269,7 +269,7 @@ DEMO_PEOPLE: list[tuple[str, str, list[str]]] = [
 
 
 def _demo_org(rt: Runtime, echo: Callable[[str], None]) -> None:
-    """Units, people with roles and a duty rotation per bureau, unless already there."""
+    """Units, people with roles and a duty rotation per unit, unless already there."""
     import datetime as dt
 
     from yuqing.db import transaction
@@ -295,7 +295,12 @@ def _demo_org(rt: Runtime, echo: Callable[[str], None]) -> None:
                 on_duty.setdefault(unit_name, []).append(person.id)
         today = rt.clock().date()
         for unit_name, people in on_duty.items():
-            duty.set_rotation(session, ids[unit_name], people, today - dt.timedelta(days=today.weekday()))
+            # the bureaus watch round the clock (节假日值班 included); the city in working hours,
+            # behind them
+            hours = "working" if unit_name == DEMO_UNITS[0][0] else "all_day"
+            duty.set_rotation(
+                session, ids[unit_name], people, today - dt.timedelta(days=today.weekday()), hours=hours
+            )
     echo("演示组织：演示市人民政府及市卫健委、市教育局、市市场监管局，人员与值班表已建立")
 
 
