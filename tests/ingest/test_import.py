@@ -263,6 +263,53 @@ def test_xlsx_with_a_user_mapping(rt: Runtime) -> None:
         assert post is not None and post.views == 1500 and post.source_id == source.id
 
 
+def test_an_offices_chinese_sheet_imports_without_a_mapping(rt: Runtime) -> None:
+    """A sheet as an office or another 舆情 system keeps it: a merged title row above the header,
+    Chinese column names, 「平台」 merged down the rows of one platform, platforms named in Chinese.
+    No mapping is needed; every post lands with its platform's code."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["某市网络舆情信息汇总表（11月20日）"])
+    sheet.merge_cells("A1:F1")
+    sheet.append(["平台", "标题", "正文", "发布时间", "原文链接", "转发数"])
+    sheet.append(["新浪微博", None, LONG_TEXT, "2026-11-20 09:00", "https://weibo.com/1/A1", 620])
+    sheet.append(
+        [
+            None,
+            None,
+            "某小区停水三天无人回应，居民投诉无门。",
+            "2026-11-20 09:30",
+            "https://weibo.com/1/A2",
+            8,
+        ]
+    )
+    sheet.merge_cells("A3:A4")
+    sheet.append(
+        [
+            "微信公众号",
+            "医院回应",
+            "医院就网传事件作出说明。",
+            "2026-11-20 10:00",
+            "https://mp.weixin.qq.com/s/x",
+            None,
+        ]
+    )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    result = import_bytes(rt, buffer.getvalue(), "汇总表.xlsx")
+    assert result == {"new": 3, "duplicate": 0, "near_duplicate": 0, "rejected": 0}
+    with rt.sessions() as session:
+        posts = {p.url: p for p in session.scalars(select(Post))}
+    assert (
+        posts["https://weibo.com/1/A1"].platform == "weibo" and posts["https://weibo.com/1/A1"].reposts == 620
+    )
+    assert posts["https://weibo.com/1/A2"].platform == "weibo"  # the merged cell counts for its rows
+    assert posts["https://mp.weixin.qq.com/s/x"].platform == "wechat"
+    assert posts["https://mp.weixin.qq.com/s/x"].title == "医院回应"
+    assert posts["https://weibo.com/1/A2"].text == "某小区停水三天无人回应，居民投诉无门。"
+
+
 def test_traditional_text_is_kept_and_simplified(rt: Runtime) -> None:
     row = {"id": "t1", "text": "網傳某醫院發生醫療事故，家屬質疑院方隱瞞真相，要求公開調查結果。"}
     import_bytes(rt, json.dumps(row, ensure_ascii=False).encode(), "tw.jsonl")

@@ -15,6 +15,7 @@ import gzip
 import io
 import logging
 import re
+import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -339,27 +340,73 @@ def _csv_reason(exc: csv.Error) -> str:
     return str(exc)
 
 
+# Rows above the header that hold at most one value are a sheet's title (「某市网络舆情信息汇总表」
+# merged across the columns); the header is the first row with two or more, within this many.
+_MAX_TITLE_ROWS = 10
+_MERGE_RE = re.compile(rb'<mergeCell\s+ref="([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})"')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ch - 64
+    return number
+
+
+def _merged_ranges(data: bytes, sheet_path: str | None) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged ranges (first row, first column, last row, last column), read from its
+    XML: a read-only workbook does not give them, and a merged cell's value is in its first cell
+    only (「平台」 merged down the rows of one platform in an office's sheet)."""
+    if not sheet_path:
+        return []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            xml = package.read(sheet_path.lstrip("/"))
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return []
+    found = []
+    for m in _MERGE_RE.finditer(xml):
+        first_col, first_row = _column_number(m[1]), int(m[2])
+        last_col, last_row = _column_number(m[3]), int(m[4])
+        if last_row >= first_row and last_col >= first_col:
+            found.append((first_row, first_col, last_row, last_col))
+    return found
+
+
 def _xlsx_rows(data: bytes) -> Iterator[RawItem | Rejected]:
     """The rows of the first worksheet. A damaged sheet keeps the rows read before the damage and
-    gives one dead letter for the rest; a damaged row is a dead letter of its own."""
+    gives one dead letter for the rest; a damaged row is a dead letter of its own. Title rows above
+    the header are skipped; a merged cell's value stands in every row and column it covers."""
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ImportFormatError(f"Excel 文件无法打开：{exc}") from exc
-    number = 1
+    number = 0
     try:
         try:
             sheet = workbook.worksheets[0]
             title = sheet.title
+            merged = _merged_ranges(data, getattr(sheet, "_worksheet_path", None))
             rows = sheet.iter_rows(values_only=True)
-            header_row = next(rows, None)
+            header_row = None
+            for _ in range(_MAX_TITLE_ROWS):
+                candidate = next(rows, None)
+                if candidate is None:
+                    break
+                number += 1
+                if sum(1 for v in candidate if v is not None and str(v).strip()) >= 2:
+                    header_row = candidate
+                    break
         except Exception as exc:  # a damaged sheet: nothing of it can be read
             raise ImportFormatError(f"Excel 文件的第一个工作表无法读取：{exc}") from exc
         if header_row is None:
             return
         header = [str(v).strip() if v is not None else "" for v in header_row]
+        # merged ranges below the header: (first row, first col, last row, last col) -> value
+        spans = [r for r in merged if r[0] > number]
+        held: dict[tuple[int, int, int, int], Any] = {}
         while True:
             try:
                 values = next(rows)
@@ -374,6 +421,8 @@ def _xlsx_rows(data: bytes) -> Iterator[RawItem | Rejected]:
                 )
                 return
             number += 1
+            if spans:
+                values = _fill_merged(values, number, spans, held)
             if all(v is None or v == "" for v in values):
                 continue
             record = {h: v for h, v in zip(header, values, strict=False) if h and v is not None}
@@ -381,3 +430,31 @@ def _xlsx_rows(data: bytes) -> Iterator[RawItem | Rejected]:
             yield RawItem(record=record, locator=f"row={number}", raw=raw)
     finally:
         workbook.close()
+
+
+def _fill_merged(
+    values: tuple[Any, ...],
+    row: int,
+    spans: list[tuple[int, int, int, int]],
+    held: dict[tuple[int, int, int, int], Any],
+) -> tuple[Any, ...]:
+    """The row with each merged range's value copied down its first column (「平台」 merged over
+    the rows of one platform); a range merged across columns keeps its value in its first cell,
+    so one value never becomes two fields."""
+    filled = list(values)
+    for span in spans:
+        first_row, first_col, last_row, _last_col = span
+        if not first_row <= row <= last_row:
+            continue
+        column = first_col - 1
+        if row == first_row:
+            held[span] = filled[column] if column < len(filled) else None
+            continue
+        value = held.get(span)
+        if value is None:
+            continue
+        if len(filled) <= column:
+            filled.extend([None] * (column + 1 - len(filled)))
+        if filled[column] is None:
+            filled[column] = value
+    return tuple(filled)

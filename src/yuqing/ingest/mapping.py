@@ -1,8 +1,10 @@
 """Field mapping: how a record from a file, an API or a webhook becomes the fields of a post.
 
 A mapping names, for each post field, the path of the value in the record (`author.followers`,
-`data.0.text`). The default mapping covers Weibo-style data (the CED corpus imports with it) and
-common names used by news and forum exports; a source's own mapping overrides field by field.
+`data.0.text`). The default mapping covers Weibo-style data (the CED corpus imports with it),
+common names used by news and forum exports, and the Chinese column names of 舆情 systems' and
+offices' own sheets (标题, 正文, 发布时间, 转发数, 平台); a source's own mapping overrides field by
+field.
 """
 
 from __future__ import annotations
@@ -14,10 +16,22 @@ from typing import Any
 
 # Post field -> candidate paths, first present wins.
 DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
-    "external_id": ("id", "mid", "guid", "post_id", "idstr"),
-    "url": ("url", "link", "permalink", "href"),
-    "title": ("title", "headline"),
-    "text": ("text", "content", "body", "summary", "description"),
+    "external_id": ("id", "mid", "guid", "post_id", "idstr", "信息ID", "微博ID"),
+    "url": ("url", "link", "permalink", "href", "链接", "原文链接", "原文地址", "网址", "URL", "地址"),
+    "title": ("title", "headline", "标题", "文章标题"),
+    "text": (
+        "text",
+        "content",
+        "body",
+        "summary",
+        "description",
+        "内容",
+        "正文",
+        "微博内容",
+        "信息内容",
+        "帖子内容",
+        "摘要",
+    ),
     "html": ("html", "content_html", "body_html"),
     "author": (
         "author.name",
@@ -28,15 +42,23 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
         "screen_name",
         "nickname",
         "author",
+        "作者",
+        "发布者",
+        "发布人",
+        "博主",
+        "昵称",
+        "用户名",
+        "账号名称",
     ),
     "author_id": ("author.id", "uid", "user.id", "user_id", "author_id"),
-    "author_verified": ("author.verified", "user.verified", "verified"),
+    "author_verified": ("author.verified", "user.verified", "verified", "是否认证", "认证"),
     "author_followers": (
         "author.followers",
         "author.followers_count",
         "user.followers_count",
         "followers",
         "followers_count",
+        "粉丝数",
     ),
     "author_following": (
         "author.friends",
@@ -46,7 +68,17 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
         "following",
     ),
     "author_posts": ("author.messages", "author.statuses_count", "user.statuses_count", "messages"),
-    "location": ("location", "author.location", "user.location", "region", "ip_location"),
+    "location": (
+        "location",
+        "author.location",
+        "user.location",
+        "region",
+        "ip_location",
+        "地域",
+        "地区",
+        "属地",
+        "IP属地",
+    ),
     "published_at": (
         "published_at",
         "created_at",
@@ -57,15 +89,39 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
         "date",
         "time",
         "timestamp",
+        "发布时间",
+        "发表时间",
+        "发布日期",
+        "时间",
+        "日期",
     ),
-    "views": ("views", "reads", "read_count", "view_count", "reads_count"),
-    "reposts": ("reposts", "reposts_count", "shares", "share_count", "forwards"),
-    "comments": ("comments", "comments_count", "comment_count", "replies"),
-    "likes": ("likes", "attitudes_count", "like_count", "likes_count"),
+    "views": (
+        "views",
+        "reads",
+        "read_count",
+        "view_count",
+        "reads_count",
+        "阅读数",
+        "阅读量",
+        "浏览量",
+        "播放量",
+    ),
+    "reposts": (
+        "reposts",
+        "reposts_count",
+        "shares",
+        "share_count",
+        "forwards",
+        "转发数",
+        "转发量",
+        "分享数",
+    ),
+    "comments": ("comments", "comments_count", "comment_count", "replies", "评论数", "评论量"),
+    "likes": ("likes", "attitudes_count", "like_count", "likes_count", "点赞数", "点赞量"),
     "kind": ("kind", "type", "post_type"),
     "parent_external_id": ("parent", "parent_id", "reply_to", "in_reply_to"),
     "root_external_id": ("cascade", "root", "root_id", "thread_id"),
-    "platform": ("platform",),
+    "platform": ("platform", "平台", "来源平台", "媒体类型"),
     "media_tier": ("media_tier",),
 }
 

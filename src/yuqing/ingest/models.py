@@ -59,6 +59,39 @@ class Platform(enum.StrEnum):
 
 
 # The platforms' names as users read them (the console, reports, drills).
+# What exports and other systems call the platforms (a 舆情 system's Excel column 「平台」 or
+# 「媒体类型」): each becomes the platform's code, so that 「微博」 and 「weibo」 count as one.
+PLATFORM_ALIASES = {
+    "新浪微博": "weibo",
+    "腾讯微博": "weibo",
+    "微信公众号": "wechat",
+    "公众号": "wechat",
+    "微信公众平台": "wechat",
+    "网媒": "news",
+    "网站": "news",
+    "新闻网站": "news",
+    "新闻客户端": "news",
+    "客户端": "news",
+    "app": "news",
+    "报刊": "news",
+    "社区": "forum",
+    "bbs": "forum",
+    "短视频": "video",
+    "b站": "bilibili",
+    "百度贴吧": "tieba",
+    "微博": "weibo",
+}
+
+
+def platform_code(value: str) -> str:
+    """A platform as stored: its code for any name an export gives it (微博, 新浪微博, Weibo), the
+    value itself when it names none."""
+    key = value.strip().lower()
+    if key in PLATFORM_NAMES:
+        return key
+    return PLATFORM_ALIASES.get(key) or _PLATFORM_BY_NAME.get(key) or value.strip()
+
+
 SOURCE_KIND_NAMES = {
     "rss": "RSS/Atom 订阅",
     "rsshub": "RSSHub 路由",
@@ -82,6 +115,8 @@ PLATFORM_NAMES = {
     "tieba": "贴吧",
     "other": "其他",
 }
+
+_PLATFORM_BY_NAME = {name.lower(): code for code, name in PLATFORM_NAMES.items()}
 
 
 class RunOutcome(enum.StrEnum):

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from yuqing.ingest.mapping import FieldMapping
+from yuqing.ingest.models import platform_code
 from yuqing.ingest.normalise import (
     canonical_url,
     check_published,
@@ -129,7 +130,8 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
     external_id = _opt_str(fields.get("external_id"))
     if external_id is not None and len(external_id) > _MAX_ID_CHARS:
         raise ItemError(f"编号长 {len(external_id)} 字符，超过 {_MAX_ID_CHARS} 字符上限")
-    platform = _label("platform", _opt_str(fields.get("platform"))) or context.platform
+    named = _label("platform", _opt_str(fields.get("platform")))
+    platform = (platform_code(named) if named else "") or context.platform
     if context.guess_platform and "platform" not in fields and _WEIBO_HINTS.intersection(record):
         platform = "weibo"
 
