@@ -411,6 +411,30 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
     with rt.sessions() as session:
         assert not duty.duty_at(session, health_id, clock()).round_the_clock
 
+    # The event says the person's grade, who set it and why, and keeps the system's grade; more
+    # posts that change nothing of the evidence do not raise it back to 特别重大.
+    from yuqing.analysis.models import Event
+
+    import_posts(
+        rt,
+        [
+            {
+                "id": "r9",
+                "text": "还是没说法//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T10:30:00+08:00",
+            }
+        ],
+        "c.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None
+        assert (event.grade_code, event.grade, event.grade_set_by) == ("IV", "一般", "赵分管")
+        assert event.system_grade_code == "I" and "费用纠纷" in (event.grade_note or "")
+
     # A later sweep does not put the loosened clock back to overdue; raising the grade again
     # tightens it and restarts the duty.
     followup.run_once(rt)
@@ -460,3 +484,45 @@ def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_
     with rt.sessions() as session:
         event = session.get(Event, event_id)
         assert event is not None and event.alert_held_at is None
+
+
+@pytest.mark.parametrize(("system_grade", "raised"), [("I", False), ("III", True)])
+def test_a_persons_grade_stands_until_the_evidence_goes_past_the_systems(
+    rt: Runtime, system_grade: str, raised: bool
+) -> None:
+    """The event was set to 一般 by a person while the pipeline had computed `system_grade`; the
+    evidence now computes 特别重大. Only evidence past the system's grade raises it (and wakes
+    people again); the person's grade is then replaced by the system's."""
+    from yuqing.analysis.models import Event, GradeSignal
+
+    event_id = graded_event(rt)
+    with transaction(rt.sessions) as session:
+        event = session.get(Event, event_id)
+        assert event is not None and event.grade_code == "I"
+        event.grade_code, event.grade, event.grade_set_by = "IV", "一般", "赵分管"
+        event.grade_note, event.system_grade_code = "工单 #1：经核实无人死亡", system_grade
+        signals_before = len(list(session.scalars(select(GradeSignal.id))))
+    import_posts(
+        rt,
+        [
+            {
+                "id": "r5",
+                "text": "求真相//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T08:40:00+08:00",
+            }
+        ],
+        "d.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None
+        signals = list(session.scalars(select(GradeSignal).order_by(GradeSignal.id)))[signals_before:]
+        if raised:
+            assert [(s.kind, s.from_code, s.to_code) for s in signals] == [("upgraded", "IV", "I")]
+            assert (event.grade_code, event.grade_set_by, event.system_grade_code) == ("I", None, None)
+        else:
+            assert signals == []
+            assert (event.grade_code, event.grade_set_by) == ("IV", "赵分管")

@@ -101,6 +101,9 @@ class Event(Base):
     # A person may set the grade, with a reason; the pipeline then never lowers it.
     grade_set_by: Mapped[str | None] = mapped_column(String(200))
     grade_note: Mapped[str | None] = mapped_column(Text)
+    # While a person's grade stands (a case regraded with a reason): the grade the pipeline had
+    # computed then. The pipeline raises the event again only past it, on new evidence.
+    system_grade_code: Mapped[str | None] = mapped_column(String(4))
     # Graded when its newest post was already long past (`alert_max_quiet_hours`): no alert was
     # raised then; new posts that make it active raise the alert it held (yuqing.alerts.service).
     alert_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -774,8 +774,14 @@ class AnalysisPipeline:
             result = grading.grade(
                 self._profile, measured["values"], measured["flags"], measured.get("evidence")
             )
-            if result is None or not grading.is_upgrade(event.grade_code, result.code):
-                continue  # a grade never drops by itself
+            # a grade never drops by itself; a person's grade stands until the evidence goes past
+            # what the pipeline had computed when the person set it
+            floor = event.grade_code
+            if event.grade_set_by and grading.is_upgrade(floor, event.system_grade_code):
+                floor = event.system_grade_code
+            if result is None or not grading.is_upgrade(floor, result.code):
+                continue
+            event.grade_set_by = event.grade_note = event.system_grade_code = None
             session.add(
                 GradeSignal(
                     event_id=event_id,

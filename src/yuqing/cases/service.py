@@ -562,6 +562,8 @@ def apply_grade(
         case.alert_id = alert.id
     text = f"等级 {old} → {case.grade}" + (f"：{reason}" if reason else "（事件升级）")
     log(session, case, person, "regrade", text, via=via, at=now)
+    if person is not None and case.event_id is not None:
+        _set_event_grade(session, case, person, reason)
     zone = rt.settings.timezone
     if lowered:
         moved, cancelled = deadlines.relax_for_grade(session, case, plan, calendar, now)
@@ -607,6 +609,20 @@ def apply_grade(
         _duty_24h(session, case, plan, now)
     _reapprove_for_grade(rt, session, case, plan, now)
     return True
+
+
+def _set_event_grade(session: Session, case: Case, person: Person, reason: str) -> None:
+    """A person's grade of a case is the event's grade too (the dashboard, the event page and the
+    special report say it, with who and why), not a system grade beside a case that says otherwise.
+    The pipeline's own grade is kept, so that only evidence past it raises the event again."""
+    event = session.get(Event, case.event_id)
+    if event is None or event.is_drill != case.is_drill:
+        return
+    if event.grade_set_by is None:
+        event.system_grade_code = event.grade_code
+    event.grade_code, event.grade = case.grade_code, case.grade
+    event.grade_set_by = person.name
+    event.grade_note = f"工单 #{case.id}：{reason}" if reason else f"工单 #{case.id}"
 
 
 def _reapprove_for_grade(

@@ -395,8 +395,17 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
     assessment = doc.section("研判")
     if event.grade_code:
         reason_lines = tuple(str(r.get("text", "")) for r in event.reasons if r.get("text"))
-        who = f"（{event.grade_set_by}人工定级：{event.grade_note}）" if event.grade_set_by else ""
-        assessment.add(Paragraph(f"按照本单位预案的分级标准，该舆情当前定为{grade}{who}，依据如下："))
+        if event.grade_set_by:
+            system = GRADE_NAMES.get(event.system_grade_code or "", "")
+            computed = f"系统按本单位预案的分级标准定为{system}，" if system else "系统定级"
+            assessment.add(
+                Paragraph(
+                    f"该舆情经{event.grade_set_by}调整，当前定为{grade}（{event.grade_note}）；"
+                    f"{computed}依据如下："
+                )
+            )
+        else:
+            assessment.add(Paragraph(f"按照本单位预案的分级标准，该舆情当前定为{grade}，依据如下："))
         if reason_lines:
             assessment.add(Bullets(reason_lines))
     else:

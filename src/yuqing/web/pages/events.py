@@ -69,6 +69,7 @@ def event_context(
                 "posts": event.post_count,
                 "grade_set_by": event.grade_set_by,
                 "grade_note": event.grade_note,
+                "system_grade": queries.GRADE_NAMES.get(event.system_grade_code or "", None),
             },
             "metrics": metrics,
             "flags": [
