@@ -462,6 +462,12 @@ def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_
         event = session.get(Event, event_id)
         assert event is not None and event.grade_code == "I" and event.alert_held_at is not None
     assert followup.run_once(rt)["alerts"]["created"] == 0  # still quiet: still held
+    # opened by hand, its first-response clock runs from when yuqing collected the posts, not from
+    # their publication days before
+    opened = cases.open_case(rt, "李办公室", event_id=event_id)
+    first = next(d for d in opened["deadlines"] if d["kind"] == "first_response")
+    assert first["state"] == "pending"
+    assert dt.datetime.fromisoformat(first["started_at"]) == clock()
 
     import_posts(
         rt,

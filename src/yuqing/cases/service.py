@@ -234,6 +234,20 @@ def _tell_approvers(
 # ---- opening ------------------------------------------------------------------------------------
 
 
+def _event_known_at(session: Session, event: Event) -> dt.datetime:
+    """When the event became known to the office: its first post's publication, or when yuqing
+    collected its first post if that was later (old posts collected now: a backfill must not
+    open a case whose first-response clock ran out a year ago)."""
+    from yuqing.analysis.models import PostAnalysis
+
+    collected = session.scalar(
+        select(func.min(Post.fetched_at))
+        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
+        .where(PostAnalysis.event_id == event.id)
+    )
+    return max(event.first_seen, collected) if collected is not None else event.first_seen
+
+
 def _opening_unit(
     session: Session, person: Person, alert: Alert | None, event: Event | None, unit_ref: str | None
 ) -> Unit:
@@ -332,7 +346,7 @@ def open_case(
             )
         if event is not None:
             title = event.title
-            known = event.first_seen
+            known = _event_known_at(session, event)
         else:
             assert post is not None
             title = (post.title or post.text or "")[:80]
