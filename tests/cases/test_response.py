@@ -532,3 +532,21 @@ def test_a_persons_grade_stands_until_the_evidence_goes_past_the_systems(
         else:
             assert signals == []
             assert (event.grade_code, event.grade_set_by) == ("IV", "赵分管")
+
+
+def test_a_rejected_draft_is_told_to_its_drafter_and_cannot_be_approved_or_released(rt: Runtime) -> None:
+    event_id = graded_event(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    cases.draft_statement(rt, case["id"], "李办公室", facts="鼓楼医院一名产妇术中死亡，系医疗事故。")
+    case = cases.approve(rt, case["id"], "陈市长", reject=True, comment="原因尚未查明，不能写“医疗事故”")
+    assert case["statements"][0]["status"] == "rejected"
+    assert any("驳回第 1 稿：原因尚未查明" in e["text"] for e in case["timeline"])
+    with rt.sessions() as session:
+        drafter = org.find_person(session, "李办公室").id
+    told = [n for n in notifications(rt) if n.person_id == drafter and n.kind == "in_app"]
+    assert [n.title for n in told] == [f"【声明被驳回】工单 #{case['id']} 第 1 稿"]
+    assert "原因尚未查明" in told[0].message["body"] and "起草新稿" in told[0].message["body"]
+    with pytest.raises(ValueError, match="已被驳回，请起草新稿"):
+        cases.approve(rt, case["id"], "周组员")
+    with pytest.raises(cases.PermissionDenied):
+        cases.release(rt, case["id"], "官方微博/微信", "李办公室")

@@ -488,3 +488,11 @@ def test_a_department_is_told_of_its_task_and_finishes_it_from_its_to_do_page(wo
     api(world, "chief").post(f"/cases/{case_id}/approve", {"version": 1})
     assert "没有待审批的声明" in chief.get("/me/todo").text
     assert "领导小组成员身份审批" in world.login("group").get("/me/todo").text
+    api(world, "group").post(f"/cases/{case_id}/approve", {"version": 1})
+    with world.rt.sessions() as session:
+        ready = [
+            n.title
+            for n in session.scalars(select(Notification).where(Notification.kind == "in_app"))
+            if n.person_id == person_id(world, "李办公室")
+        ]
+    assert any(t.startswith(f"【可以发布】工单 #{case_id} 第 1 稿审批齐全") for t in ready)

@@ -204,6 +204,31 @@ def _tell_task(
     )
 
 
+def _tell_drafter(
+    rt: Runtime, session: Session, case: Case, statement: Statement, title: str, body: str, now: dt.datetime
+) -> None:
+    """The approvers' decision, to whoever drafted the statement (they release it or redraft)."""
+    drafter = session.get(Person, statement.drafted_by) if statement.drafted_by else None
+    if drafter is None:
+        return
+    prefix = "【演练】" if case.is_drill else ""
+    tell(
+        session,
+        [drafter],
+        Message(
+            title=prefix + title,
+            body=body,
+            at=now,
+            level=Level.for_grade(case.grade_code),
+            link=_console_link(rt, f"/cases/{case.id}"),
+            facts=(("工单", f"#{case.id}"), ("等级", case.grade)),
+            internal_only=_internal_only(session, case),
+        ),
+        key=f"statement:{statement.id}:decided:{statement.status}",
+        subject=("case", case.id),
+    )
+
+
 def _tell_approvers(
     rt: Runtime, session: Session, case: Case, statement: Statement, roles: Iterable[str], now: dt.datetime
 ) -> None:
@@ -844,6 +869,17 @@ def approve(
                 via=via,
                 at=now,
             )
+            _tell_drafter(
+                rt,
+                session,
+                case,
+                statement,
+                f"【声明被驳回】工单 #{case.id} 第 {statement.version} 稿",
+                f"{person.name}以{roles}身份驳回了第 {statement.version} 稿"
+                + (f"：{comment}" if comment else "")
+                + "。请修改后起草新稿。",
+                now,
+            )
         else:
             left = missing_roles(session, statement)
             if not left:
@@ -862,6 +898,17 @@ def approve(
                 via=via,
                 at=now,
             )
+            if not left:
+                _tell_drafter(
+                    rt,
+                    session,
+                    case,
+                    statement,
+                    f"【可以发布】工单 #{case.id} 第 {statement.version} 稿审批齐全",
+                    f"工单「{case.title[:60]}」的声明第 {statement.version} 稿已由"
+                    f"{'、'.join(Role(r).label for r in statement.required_roles)}审批同意，可以发布。",
+                    now,
+                )
         return case_view(session, case, rt.settings.timezone)
 
 
