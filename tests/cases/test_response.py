@@ -442,6 +442,11 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
     case = cases.regrade(rt, case["id"], "II", "家属聚集，多家媒体报道", "陈市长")
     due = {d["kind"]: d for d in case["deadlines"]}
     assert due["report"]["rule"] == "2h"
+    press = [d for d in case["deadlines"] if d["kind"] == "press_conference"]
+    assert [(d["state"], d["rule"]) for d in press] == [("pending", "24h")]  # restored: one row
+    texts = [e["text"] for e in case["timeline"]]
+    assert any("召开新闻发布会，该时限恢复" in t for t in texts)
+    assert "等级升为重大，本单位转入24小时值班" in texts
     with rt.sessions() as session:
         assert duty.duty_at(session, health_id, clock()).round_the_clock
 
@@ -550,3 +555,19 @@ def test_a_rejected_draft_is_told_to_its_drafter_and_cannot_be_approved_or_relea
         cases.approve(rt, case["id"], "周组员")
     with pytest.raises(cases.PermissionDenied):
         cases.release(rt, case["id"], "官方微博/微信", "李办公室")
+
+
+def test_opening_a_case_on_an_alert_stops_its_escalation(rt: Runtime, clock: FakeClock) -> None:
+    """The office opens the case straight from the alert: nobody is told any more that the alert
+    waits for acknowledgement."""
+    event_id = graded_event(rt)
+    followup.run_once(rt)
+    [alert] = alerts.list_alerts(rt)
+    assert alert["status"] == "open"
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    [alert] = alerts.list_alerts(rt)
+    assert alert["status"] == "acknowledged" and alert["next_escalation_at"] is None
+    assert any(f"开立工单即确认预警 #{alert['id']}" in e["text"] for e in case["timeline"])
+    assert "特别重大事件：本单位转入24小时值班" in [e["text"] for e in case["timeline"]]
+    clock.advance(hours=1)
+    assert alerts.escalate_due(rt) == 0

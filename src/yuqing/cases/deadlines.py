@@ -133,10 +133,13 @@ GRADE_CLOCKS = (DeadlineKind.REPORT, DeadlineKind.RELEASE, DeadlineKind.PRESS_CO
 
 def retime_for_grade(
     session: Session, case: Case, plan: ResponsePlan, calendar: WorkCalendar
-) -> list[tuple[Deadline, dt.datetime]]:
+) -> tuple[list[tuple[Deadline, dt.datetime]], list[Deadline]]:
     """After an upgrade: every running clock whose rule for the new grade ends earlier is moved
-    to that earlier time; clocks the new grade adds are started. Returns (deadline, old due)."""
+    to that earlier time; clocks the new grade adds are started, or restored when a lowering had
+    cancelled them (one row per clock, not a cancelled one beside a new one). Returns the moved
+    clocks with their old due times, and the restored ones."""
     moved: list[tuple[Deadline, dt.datetime]] = []
+    restored: list[Deadline] = []
     for kind in GRADE_CLOCKS:
         duration = plan.duration(kind, case.grade_code)
         if duration is None:
@@ -145,7 +148,29 @@ def retime_for_grade(
         if existing is None:
             if kind == DeadlineKind.REPORT and case.stage != "detected":
                 continue  # already reported: an upgrade does not restart the report clock
-            start_clock(session, case, kind, case.detected_at, duration, calendar)
+            cancelled = session.scalars(
+                select(Deadline)
+                .where(
+                    Deadline.case_id == case.id,
+                    Deadline.kind == kind,
+                    Deadline.task_id.is_(None),
+                    Deadline.state == DeadlineState.CANCELLED.value,
+                    Deadline.done_at.is_(None),
+                )
+                .order_by(Deadline.id.desc())
+            ).first()
+            if cancelled is None:
+                start_clock(session, case, kind, case.detected_at, duration, calendar)
+                continue
+            due = compute_due(calendar, cancelled.started_at, duration)
+            cancelled.due_at, cancelled.rule, cancelled.calendar_warning = (
+                due.at,
+                _rule_text(duration),
+                due.warning,
+            )
+            cancelled.state = DeadlineState.PENDING.value  # the sweep re-derives due soon / overdue
+            cancelled.escalated_at = None
+            restored.append(cancelled)
             continue
         due = compute_due(calendar, existing.started_at, duration)
         if due.at < existing.due_at:
@@ -158,7 +183,7 @@ def retime_for_grade(
                 or existing.state == DeadlineState.DUE_SOON.value
             ):
                 existing.state = DeadlineState.PENDING.value  # the sweep re-derives it
-    return moved
+    return moved, restored
 
 
 def relax_for_grade(

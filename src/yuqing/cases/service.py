@@ -413,7 +413,41 @@ def open_case(
                 )
             )
         _duty_24h(session, case, plan, now)
+        if case.grade_code in plan.twenty_four_hour_duty and not case.is_drill:
+            log(session, case, None, "duty", f"{case.grade}事件：本单位转入24小时值班", via="system", at=now)
+        _acknowledge_on_opening(session, case, person, alert, now, via)
         return case_view(session, case, rt.settings.timezone)
+
+
+def _acknowledge_on_opening(
+    session: Session, case: Case, person: Person, alert: Alert | None, now: dt.datetime, via: str
+) -> None:
+    """Opening a case on an alert is taking it in hand: its escalation stops, as if acknowledged
+    (the duty officer, then the office and the leaders were being told nobody had)."""
+    from yuqing.alerts.models import AlertStatus
+
+    waiting = [alert] if alert is not None else []
+    if case.event_id is not None:
+        waiting += list(
+            session.scalars(
+                select(Alert).where(Alert.event_id == case.event_id, Alert.unit_id == case.unit_id)
+            )
+        )
+    for open_alert in {a.id: a for a in waiting}.values():
+        if open_alert.status != AlertStatus.OPEN.value:
+            continue
+        open_alert.status = AlertStatus.ACKNOWLEDGED.value
+        open_alert.acknowledged_at, open_alert.acknowledged_by = now, person.id
+        open_alert.next_escalation_at = None
+        log(
+            session,
+            case,
+            person,
+            "alert_ack",
+            f"开立工单即确认预警 #{open_alert.id}，停止升级通知",
+            via=via,
+            at=now,
+        )
 
 
 # ---- the stages ---------------------------------------------------------------------------------
@@ -595,7 +629,7 @@ def apply_grade(
     lowered = GRADE_ORDER[code] < GRADE_ORDER[case.grade_code]
     if person is None and lowered:
         return False
-    old = case.grade
+    old, old_code = case.grade, case.grade_code
     case.grade_code, case.grade = code, GRADE_NAMES[code]
     if alert is not None and case.alert_id is None:
         case.alert_id = alert.id
@@ -608,8 +642,20 @@ def apply_grade(
         moved, cancelled = deadlines.relax_for_grade(session, case, plan, calendar, now)
         word = "放宽"
     else:
-        moved, cancelled = deadlines.retime_for_grade(session, case, plan, calendar), []
+        moved, restored = deadlines.retime_for_grade(session, case, plan, calendar)
+        cancelled = []
         word = "提前"
+        for deadline in restored:
+            log(
+                session,
+                case,
+                None,
+                "deadline",
+                f"{case.grade}事件须{DeadlineKind.LABELS.get(deadline.kind, deadline.kind)}，该时限恢复："
+                f"应于{time_text(deadline.due_at, zone, year=False)}前完成",
+                via="system",
+                at=now,
+            )
     for deadline, old_due in moved:
         log(
             session,
@@ -645,6 +691,20 @@ def apply_grade(
                 at=now,
             )
     else:
+        if (
+            code in plan.twenty_four_hour_duty
+            and old_code not in plan.twenty_four_hour_duty
+            and not case.is_drill
+        ):
+            log(
+                session,
+                case,
+                None,
+                "duty",
+                f"等级升为{case.grade}，本单位转入24小时值班",
+                via="system",
+                at=now,
+            )
         _duty_24h(session, case, plan, now)
     _reapprove_for_grade(rt, session, case, plan, now)
     return True
