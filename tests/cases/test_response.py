@@ -409,6 +409,12 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
     assert "一般事件无需召开新闻发布会，该时限取消" in texts
     assert any("24小时值班结束" in t for t in texts)
     with rt.sessions() as session:
+        office = org.find_person(session, "李办公室").id
+    assert any(
+        n.person_id == office and n.title == f"【等级调整】工单 #{case['id']}：特别重大 → 一般"
+        for n in notifications(rt)
+    )
+    with rt.sessions() as session:
         assert not duty.duty_at(session, health_id, clock()).round_the_clock
 
     # The event says the person's grade, who set it and why, and keeps the system's grade; more

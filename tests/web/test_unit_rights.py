@@ -465,6 +465,9 @@ def test_a_department_is_told_of_its_task_and_finishes_it_from_its_to_do_page(wo
         assert any(pid == person_id(world, leader) and "【待审批】" in t for pid, t in told)
     assert not any(pid == person_id(world, "李办公室") and "待审批" in t for pid, t in told)  # the drafter
 
+    from yuqing.cases import service as case_service
+
+    assert case_service.todo(world.rt, "刘管理")["tasks"] == []  # the city's admin: not the bureau's task
     edu = world.login("edu")
     home = edu.get("/")
     assert "待办 1" in home.text
@@ -478,6 +481,13 @@ def test_a_department_is_told_of_its_task_and_finishes_it_from_its_to_do_page(wo
     assert done.status_code == 303 and done.headers["location"] == "/me/todo?done=task_done"
     after = edu.get(done.headers["location"])
     assert "任务已办结" in after.text and "没有待办的部门任务" in after.text and "待办 0" in after.text
+    with world.rt.sessions() as session:
+        told_office = [
+            n.title
+            for n in session.scalars(select(Notification).where(Notification.kind == "in_app"))
+            if n.person_id == person_id(world, "李办公室")
+        ]
+    assert f"【任务办结】工单 #{case_id}：市教育局已办结任务" in told_office
     again = edu.post(f"/me/todo/tasks/{task_id}/done", data=form(edu, result="再次提交"))
     assert again.status_code == 409 and "不能再次办结" in again.text
     assert [t["result"] for t in office.get(f"/cases/{case_id}").json()["tasks"]] == ["已核查，学校无关"]

@@ -204,6 +204,38 @@ def _tell_task(
     )
 
 
+def _tell_office(
+    rt: Runtime,
+    session: Session,
+    case: Case,
+    title: str,
+    body: str,
+    key: str,
+    now: dt.datetime,
+    *,
+    actor: Person | None = None,
+) -> None:
+    """The case's office (办公室, who runs it) hears what others did to it."""
+    people = [
+        p for p in people_with_role(session, Role.OFFICE, case.unit_id) if actor is None or p.id != actor.id
+    ]
+    tell(
+        session,
+        people,
+        Message(
+            title=("【演练】" if case.is_drill else "") + title,
+            body=body,
+            at=now,
+            level=Level.for_grade(case.grade_code),
+            link=_console_link(rt, f"/cases/{case.id}"),
+            facts=(("工单", f"#{case.id}"), ("等级", case.grade)),
+            internal_only=_internal_only(session, case),
+        ),
+        key=key,
+        subject=("case", case.id),
+    )
+
+
 def _tell_drafter(
     rt: Runtime, session: Session, case: Case, statement: Statement, title: str, body: str, now: dt.datetime
 ) -> None:
@@ -637,6 +669,19 @@ def apply_grade(
     log(session, case, person, "regrade", text, via=via, at=now)
     if person is not None and case.event_id is not None:
         _set_event_grade(session, case, person, reason)
+    if person is not None:
+        _tell_office(
+            rt,
+            session,
+            case,
+            f"【等级调整】工单 #{case.id}：{old} → {case.grade}",
+            f"{person.name}将工单「{case.title[:60]}」的等级由{old}调整为{case.grade}"
+            + (f"，理由：{reason}" if reason else "")
+            + "。时限、审批和值班已按新等级调整。",
+            f"case:{case.id}:regrade:{int(now.timestamp())}:{code}",
+            now,
+            actor=person,
+        )
     zone = rt.settings.timezone
     if lowered:
         moved, cancelled = deadlines.relax_for_grade(session, case, plan, calendar, now)
@@ -1189,6 +1234,17 @@ def complete_task(
         log(
             session, case, person, "task_done", f"任务完成：{task.text}；结果：{task.result}", via=via, at=now
         )
+        done_by = session.get(Unit, task.unit_id)
+        _tell_office(
+            rt,
+            session,
+            case,
+            f"【任务办结】工单 #{case.id}：{done_by.name if done_by else '承办部门'}已办结任务",
+            f"任务：{task.text}\n办理结果：{task.result}（{person.name}）",
+            f"task:{task.id}:done",
+            now,
+            actor=person,
+        )
         if not sees_case:
             # a department's liaison sees the task it finished, not the case of another unit
             # (its drafts, approvals and evidence)
@@ -1363,7 +1419,7 @@ def show(rt: Runtime, case_id: int, person_ref: str | None = None) -> dict[str, 
 
 
 def _my_tasks(session: Session, person: Person, scope: Scope, zone: str) -> list[dict[str, Any]]:
-    """Open tasks of open cases given to a unit where the person is 联络员 or office (or above it)."""
+    """Open tasks of open cases given to a unit where the person is 联络员 or office."""
     rows = session.execute(
         select(CaseTask, Case)
         .join(Case, Case.id == CaseTask.case_id)
@@ -1371,11 +1427,17 @@ def _my_tasks(session: Session, person: Person, scope: Scope, zone: str) -> list
         .order_by(CaseTask.due_at, CaseTask.id)
     ).all()
     mine: list[dict[str, Any]] = []
-    allowed: dict[int, bool] = {}
+    # the units where the person is 联络员 or office themselves: a task given to a bureau is the
+    # bureau's to do, not its superior's (who may still finish it from the case)
+    own = set(
+        session.scalars(
+            select(RoleAssignment.unit_id).where(
+                RoleAssignment.person_id == person.id, RoleAssignment.role.in_(("liaison", "office"))
+            )
+        )
+    )
     for task, case in rows:
-        if task.unit_id not in allowed:
-            allowed[task.unit_id] = may_act(session, person.id, task.unit_id, ("liaison", "office"))
-        if not allowed[task.unit_id]:
+        if task.unit_id not in own:
             continue
         deadline = session.scalars(select(Deadline).where(Deadline.task_id == task.id)).first()
         owner, unit = session.get(Unit, case.unit_id), session.get(Unit, task.unit_id)
