@@ -186,3 +186,12 @@ def test_disabled_source_is_not_run_and_resumes_when_enabled(rt: Runtime, server
     assert view["health"]["state"] == "disabled"
     service.set_source_enabled(rt, "暂停", True)
     assert len(service.due_sources(rt, rt.clock())) == 1
+
+
+def test_a_fetched_source_needs_a_web_address(rt: Runtime) -> None:
+    from yuqing.ingest.errors import InvalidSource
+
+    for bad in ("not a url", "ftp://example.cn/feed", "https://"):
+        with pytest.raises(InvalidSource, match="网址应以 http:// 或 https:// 开头"):
+            service.add_source(rt, "rss", bad, name=f"坏{bad}")
+    assert service.due_sources(rt, rt.clock()) == []

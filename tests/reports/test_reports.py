@@ -308,6 +308,12 @@ def test_daily_reports_missed_while_the_service_was_down_are_written_when_it_is_
     assert wednesday["title"].endswith("（2026年11月25日）") and friday["id"] < wednesday["id"]
 
 
+def test_a_daily_report_of_a_day_to_come_is_refused(world: World) -> None:
+    world.clock.now = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)
+    with pytest.raises(ReportError, match="2026年11月26日尚未到来"):
+        service.generate(world.rt, "daily", {"date": "2026-11-26"}, "html")
+
+
 def test_a_unit_without_a_scheduled_report_yet_gets_no_back_reports(world: World) -> None:
     """A new installation starts its daily reports today, not with reports of the days before it."""
     world.clock.now = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)

@@ -376,3 +376,25 @@ def test_a_push_while_another_writer_holds_the_lock_is_asked_to_come_back(
     finally:
         other.close()
         rt.close()
+
+
+def test_a_browser_gets_a_page_for_a_malformed_address_and_no_option_names(world: World) -> None:
+    """/events/abc or ?offset=-1 typed by hand: a Chinese page, not a JSON list of validation errors;
+    a refused form shows the service's message without the command line's option names."""
+    browser = world.login("office")
+    html = {"Accept": "text/html"}
+    for path in ("/events/abc", "/alerts?offset=-1"):
+        page = browser.get(path, headers=html)
+        assert page.status_code == 422 and page.headers["content-type"].startswith("text/html"), path
+        assert "参数有误" in page.text and "Input should" not in page.text
+    assert browser.get("/api/v1/events/abc").headers["content-type"] == "application/json"
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', browser.get("/").text)
+    assert csrf is not None
+    case_id = api(world, "office").post("/cases", {"alert_id": world.alert_id}).json()["id"]
+    empty = browser.post(f"/cases/{case_id}/statement", data={"facts": " ", "csrf_token": csrf.group(1)})
+    assert "声明须写明已核实的事实" in empty.text and "--facts" not in empty.text
+    both = browser.post(
+        f"/cases/{case_id}/tasks",
+        data={"unit": "市教育局", "text": "核查", "working_days": "2", "hours": "4", "csrf_token": csrf.group(1)},
+    )
+    assert "完成时限只能填一项" in both.text

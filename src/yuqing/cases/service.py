@@ -1173,6 +1173,8 @@ def add_task(
         case = _visible_case(session, case_id, person)
         _require(session, person, case, TASKERS, "分派任务")
         unit = find_unit(session, unit_ref)
+        if working_days and hours:
+            raise ValueError("完成时限只能填一项：工作日数或小时数")
         duration = Duration(float(working_days), "wd") if working_days else Duration(float(hours or 24), "h")
         due = deadlines.compute_due(calendar, now, duration)
         task = CaseTask(case_id=case.id, unit_id=unit.id, text=text.strip(), due_at=due.at, created_at=now)

@@ -11,6 +11,7 @@ import hmac
 import io
 import itertools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -116,6 +117,8 @@ def add_source(
         _check_bridge(rt.settings, str(config.get("instance") or url or ""), "WeWe RSS")
     if source_kind in FETCHED_KINDS and not url:
         raise InvalidSource(f"{kind} 类型的信息源需要网址")
+    if source_kind in FETCHED_KINDS and url and not re.match(r"(?i)https?://[^\s/?#]+", url.strip()):
+        raise InvalidSource(f"网址应以 http:// 或 https:// 开头并含主机名，实为「{url}」")
     if media_tier not in {t.value for t in MediaTier}:
         raise InvalidSource(f"未知的媒体级别 {media_tier!r}（可选：central、provincial、city、other）")
     platform = platform or (

@@ -119,6 +119,9 @@ def build(
         return build_summary(rt, case_id), None, case_id
     if kind == "daily":
         day = _date(params.get("date"), today)
+        if day > today:
+            # a daily report is a statement of what happened (「特此报告」): not of a day to come
+            raise ReportError(f"{day.year}年{day.month}月{day.day}日尚未到来，不能生成该日的日报")
         period = day_period(day, zone)
         return build_periodic(rt, period, params.get("unit")), period, None
     if kind == "weekly":

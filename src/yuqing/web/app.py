@@ -112,13 +112,17 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # The same error shape as every other refusal, naming the parameters that were wrong.
         problems = "；".join(
             f"{'.'.join(str(part) for part in error['loc'][1:]) or error['loc'][0]}：{error['msg']}"
             for error in exc.errors()
         )
         message = f"请求参数有误：{problems}"
+        if _wants_page(request):
+            # an address typed or edited by hand (/events/abc, ?offset=-1): a page, not JSON
+            shown = "地址或表单中的参数有误（如编号应为数字），请回到上一页重新操作。"
+            return HTMLResponse(_plain_page("无法打开", shown), 422)
         body = {"status": 422, "message": message, "detail": jsonable_encoder(exc.errors())}
         return JSONResponse({"error": body}, 422)
 

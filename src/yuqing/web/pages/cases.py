@@ -36,7 +36,7 @@ def parse_int(value: str, what: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"{what}应为整数，实为 {value!r}") from None
+        raise ValueError(f"{what}应为整数，实为「{value}」") from None
 
 
 def parse_float(value: str, what: str) -> float | None:
@@ -46,7 +46,7 @@ def parse_float(value: str, what: str) -> float | None:
     try:
         return float(value)
     except ValueError:
-        raise ValueError(f"{what}应为数字，实为 {value!r}") from None
+        raise ValueError(f"{what}应为数字，实为「{value}」") from None
 
 
 def case_context(rt: Runtime, case_id: int, person_ref: str | None = None) -> dict[str, Any]:

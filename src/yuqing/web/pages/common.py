@@ -4,6 +4,7 @@ outcome of an action (a message after a redirect, or the page again with the err
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -175,6 +176,16 @@ def pager(request: Request, offset: int | None) -> str | None:
     return str(URL(request.url.path).include_query_params(**params))
 
 
+# The command line's option names in a shared message (「声明须写明已核实的事实（--facts）」): the
+# console has form fields, not options.
+_CLI_HINT = re.compile(r"（--[a-z][a-z-]*）|（可用 yuqing [^）]*）|（[a-z_]+）$")
+
+
+def web_message(message: str) -> str:
+    """A service's message as the console shows it: without the command line's option names."""
+    return _CLI_HINT.sub("", message)
+
+
 def act(
     request: Request,
     rt: Runtime,
@@ -202,7 +213,7 @@ def act(
             {**(detail or {}), "refused": str(exc), "status": status},
             request=request,
         )
-        return on_error(str(exc), status)
+        return on_error(web_message(str(exc)), status)
     audit(rt, user, action, target, detail, request=request)
     separator = "&" if "?" in redirect_to else "?"
     return RedirectResponse(f"{redirect_to}{separator}{urlencode({'done': done})}", status_code=303)
