@@ -44,17 +44,21 @@ def test_default_profile_grades_in_order_with_reasons() -> None:
     values = {"topic_matched": 1, "negative_share": 0.5, "sites": 1, "reposts": 20, "posts": 3}
     result = grade(profile, values, {})
     assert result is not None and result.name == "一般"
-    assert [r.text for r in result.reasons] == ["命中专题数 1 >= 1", "负面占比 50% >= 30%", "信息量 3 >= 3"]
+    assert [r.text for r in result.reasons] == [
+        "命中专题数 1（不低于 1）",
+        "负面占比 50%（不低于 30%）",
+        "信息量 3（不低于 3）",
+    ]
     # one comment that matched a topic (「论文如果这么抄，得被老师打死！」) is no event to report yet,
     # nor one repost whose long comment reads as an incident; one original that reports one is
     assert grade(profile, {**values, "posts": 1}, {}) is None
     assert grade(profile, {**values, "posts": 1, "incident_posts": 1, "incident_reports": 0}, {}) is None
     reported = grade(profile, {**values, "posts": 1, "incident_posts": 1, "incident_reports": 1}, {})
-    assert reported is not None and reported.reasons[-1].text == "报道事件的原帖数 1 >= 1"
+    assert reported is not None and reported.reasons[-1].text == "报道事件的原帖数 1（不低于 1）"
 
     larger = grade(profile, {"sites": 2, "views": 1500, "reposts": 40, "incident_posts": 1}, {})
     assert larger is not None and (larger.code, larger.name) == ("III", "较大")
-    assert "单日阅读量 1,500 > 1,000" in [r.text for r in larger.reasons]
+    assert "单日阅读量 1,500（超过 1,000）" in [r.text for r in larger.reasons]
 
     major = grade(profile, {"sites": 1, "media_provincial_or_central": 1, "incident_posts": 1}, {})
     assert major is not None and major.name == "重大"

@@ -30,6 +30,8 @@ DEFAULT_PROFILE = PROFILES_DIR / "default.toml"
 # The profile an administrator saved in the console (设置), used when no profile is configured.
 CONSOLE_PROFILE_NAME = "plan_profile.toml"
 GRADE_ORDER = {"IV": 1, "III": 2, "II": 3, "I": 4}
+# How a reason reads to an office: 「单日转发量 685（超过 500）」, not 「685 > 500」.
+_OP_WORDS = {">": "超过", ">=": "不低于", "<": "低于", "<=": "不超过", "==": "等于"}
 _OPS = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__, "==": float.__eq__}
 
 
@@ -246,7 +248,12 @@ def _holds(
                 f"{condition.value:.0%}" if condition.metric.endswith("_share") else f"{condition.value:,.0f}"
             )
             out.append(
-                Reason(condition.metric, f"{label} {shown} {condition.op} {limit}", measured, condition.value)
+                Reason(
+                    condition.metric,
+                    f"{label} {shown}（{_OP_WORDS[condition.op]} {limit}）",
+                    measured,
+                    condition.value,
+                )
             )
             return True
         return False
