@@ -532,7 +532,8 @@ def test_a_profile_named_by_the_settings_is_edited_in_place_or_not_at_all(
 
 def test_a_person_changes_their_own_password(world: World) -> None:
     here, elsewhere = world.login("duty"), world.login("duty")
-    assert '<a class="name" href="/me/password" title="修改密码">王值班</a>' in here.get("/").text
+    name_link = r'<a class="name" href="/me/password" title="值班员（[^"]*）；点击修改密码">王值班</a>'
+    assert re.search(name_link, here.get("/").text)
     assert "再次输入新密码" in here.get("/me/password").text
 
     def change(current: str, new: str, again: str | None = None) -> tuple[int, str]:

@@ -1507,6 +1507,25 @@ def todo(rt: Runtime, person_ref: str) -> dict[str, Any]:
         return {"tasks": tasks, "approvals": approvals, "count": len(tasks) + len(approvals)}
 
 
+def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, bool]:
+    """What the console offers this person on the case: forms for what they may do only (a
+    drafter is not offered to approve their own draft, an office not to regrade)."""
+    with rt.sessions() as session:
+        person = find_person(session, person_ref)
+        case = _case(session, case_id)
+        statement = _latest_statement(session, case.id)
+        may_approve = False
+        if statement is not None and statement.status == "draft":
+            try:
+                _approving_role(
+                    session, _plan(rt), person, case, statement, missing_roles(session, statement)
+                )
+                may_approve = True
+            except PermissionDenied:
+                pass
+        return {"regrade": may_act(session, person.id, case.unit_id, _REGRADERS), "approve": may_approve}
+
+
 def task_case_id(rt: Runtime, task_id: int) -> int:
     with rt.sessions() as session:
         task = session.get(CaseTask, task_id)

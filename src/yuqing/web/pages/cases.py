@@ -75,6 +75,7 @@ def case_context(rt: Runtime, case_id: int, person_ref: str | None = None) -> di
         "grades": GRADE_CHOICES,
         "latest": latest,
         "open_tasks": [t for t in view["tasks"] if not t["done_at"]],
+        "may": cases.permissions(rt, case_id, person_ref) if person_ref is not None else {},
         "is_closed": stage == Stage.CLOSED.value,
     }
 
