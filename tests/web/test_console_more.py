@@ -449,6 +449,12 @@ def test_an_administrator_edits_the_plan_profile(world: World, tmp_path: Path) -
         refused.status_code == 400
         and escape("response.deadlines.report.I：无法识别的时限 'soon'") in refused.text
     )
+    for misspelt, key in (
+        (default + "\n[respons]\ndue_soon_minutes = 5\n", "respons"),
+        (default.replace("\nmin_posts =", "\nmin_postz =", 1), "min_postz"),
+    ):
+        refused = admin.post("/settings/profile", data=form(admin, text=misspelt))
+        assert refused.status_code == 400 and escape(f"未知的键 '{key}'") in refused.text, key
     not_toml = admin.post("/settings/profile", data=form(admin, text="name = \n"))
     assert not_toml.status_code == 400 and "不是合法的 TOML" in not_toml.text
     assert not store.exists() and list(tmp_path.glob(".plan_profile-*")) == []
@@ -482,6 +488,8 @@ def test_an_administrator_edits_the_plan_profile(world: World, tmp_path: Path) -
         (a, (d or {}).get("status")) for a, _t, d in audit_actions(world.rt) if a.startswith("settings.")
     ]
     assert logged == [
+        ("settings.profile", 400),
+        ("settings.profile", 400),
         ("settings.profile", 400),
         ("settings.profile", 400),
         ("settings.profile", 400),

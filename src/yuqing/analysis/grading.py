@@ -145,6 +145,11 @@ def _load(path: str, stamp: int = 0) -> Profile:
         raise ProfileError(f"找不到预案配置文件 {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"预案配置文件 {path} 不是合法的 TOML：{exc}") from exc
+    # a misspelt key (`[respons]`, `min_postz`) would be ignored silently, and the office would
+    # believe a rule in force that is not
+    _known_keys(data, {"name", "description", "grades", "evidence", "response"}, f"预案配置文件 {path}")
+    if isinstance(data.get("evidence"), dict):
+        _known_keys(data["evidence"], set(_EVIDENCE_KEYS), f"{path} evidence")
     evidence = _evidence(data.get("evidence", {}), f"{path} evidence", Evidence())
     grades = data.get("grades")
     if not isinstance(grades, list) or not grades:
@@ -154,6 +159,7 @@ def _load(path: str, stamp: int = 0) -> Profile:
         where = f"{path} grades[{index}]"
         if not isinstance(grade, dict):
             raise ProfileError(f"{where} 应为表")
+        _known_keys(grade, {"code", "name", "colour", "when"}, where)
         code = grade.get("code")
         if code not in GRADE_ORDER:
             raise ProfileError(f"{where}.code 应为 I、II、III 或 IV，实为 {code!r}")
@@ -176,6 +182,12 @@ def _load(path: str, stamp: int = 0) -> Profile:
 
 
 _EVIDENCE_KEYS = {"min_posts": int, "min_share": float, "min_mainstream": int}
+
+
+def _known_keys(table: dict[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ProfileError(f"{where} 中有未知的键 {unknown[0]!r}（可用：{'、'.join(sorted(known))}）")
 
 
 def _evidence(spec: Any, where: str, base: Evidence) -> Evidence:

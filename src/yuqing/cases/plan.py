@@ -199,6 +199,11 @@ def _load(path: str) -> ResponsePlan:
     section = data.get("response", {})
     if not isinstance(section, dict):
         raise ProfileError(f"{path}：[response] 应为表")
+    unknown = sorted(set(section) - set(DEFAULTS))
+    if unknown:
+        raise ProfileError(
+            f"{path} response 中有未知的键 {unknown[0]!r}（可用：{'、'.join(sorted(DEFAULTS))}）"
+        )
     merged = {**DEFAULTS, **section}
     where = f"{path} response"
     deadlines: dict[str, dict[str, Duration]] = {}
