@@ -577,3 +577,29 @@ def test_opening_a_case_on_an_alert_stops_its_escalation(rt: Runtime, clock: Fak
     assert "特别重大事件：本单位转入24小时值班" in [e["text"] for e in case["timeline"]]
     clock.advance(hours=1)
     assert alerts.escalate_due(rt) == 0
+
+
+def test_requests_to_approve_leave_the_inbox_when_they_are_no_longer_wanted(rt: Runtime) -> None:
+    """A 一般 draft asks the deputy; the case becomes 特别重大: the deputy's request is withdrawn
+    (read), the chief and the leading group are asked; a decided draft asks nobody any more."""
+    from yuqing.notify.models import Notification
+
+    def asked() -> set[str]:
+        with rt.sessions() as session:
+            names = {p.id: p.name for p in org.list_people(session)}
+            return {
+                names[n.person_id]
+                for n in session.scalars(select(Notification).where(Notification.kind == "in_app"))
+                if ":approve:" in n.dedup_key and n.read_at is None and n.person_id is not None
+            }
+
+    event_id = graded_event(rt)
+    case = cases.open_case(rt, "赵分管", event_id=event_id, grade_code="IV")
+    cases.draft_statement(rt, case["id"], "李办公室", facts="鼓楼医院一名产妇术中死亡，原因正在调查。")
+    assert asked() == {"赵分管"}
+    cases.regrade(rt, case["id"], "I", "产妇死亡，舆情升温", "陈市长")
+    assert asked() == {"陈市长", "周组员"}
+    cases.approve(rt, case["id"], "周组员")
+    assert asked() == {"陈市长"}
+    cases.approve(rt, case["id"], "陈市长", reject=True, comment="原因未查明")
+    assert asked() == set()

@@ -261,6 +261,29 @@ def _tell_drafter(
     )
 
 
+def _withdraw_approval_requests(
+    session: Session, statement: Statement, keep: Iterable[str], now: dt.datetime
+) -> None:
+    """Requests to approve this draft in roles it no longer needs (the grade changed, the draft
+    was decided or replaced) leave the unread inbox: nobody is asked for what is not wanted."""
+    from sqlalchemy import update
+
+    from yuqing.notify.models import Notification
+
+    kept = [~Notification.dedup_key.like(f"statement:{statement.id}:approve:{role}:%") for role in keep]
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.dedup_key.like(f"statement:{statement.id}:approve:%"),
+            *kept,
+            Notification.kind == "in_app",
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _tell_approvers(
     rt: Runtime, session: Session, case: Case, statement: Statement, roles: Iterable[str], now: dt.datetime
 ) -> None:
@@ -788,6 +811,7 @@ def _reapprove_for_grade(
         f"，尚需{'、'.join(Role(r).label for r in missing)}审批" if missing else "，审批齐全"
     )
     log(session, case, None, "statement", text, via="system", at=now, detail={"statement_id": statement.id})
+    _withdraw_approval_requests(session, statement, missing, now)
     _tell_approvers(rt, session, case, statement, missing, now)
 
 
@@ -840,6 +864,8 @@ def draft_statement(
         if case.stage == Stage.CLOSED.value:
             raise ValueError("工单已结案，不能再起草声明")
         previous = _latest_statement(session, case.id)
+        if previous is not None:
+            _withdraw_approval_requests(session, previous, (), now)
         statement = Statement(
             case_id=case.id,
             version=(previous.version + 1) if previous else 1,
@@ -965,6 +991,7 @@ def approve(
         roles = Role(role).label
         if reject:
             statement.status = "rejected"
+            _withdraw_approval_requests(session, statement, (), now)
             log(
                 session,
                 case,
@@ -987,6 +1014,7 @@ def approve(
             )
         else:
             left = missing_roles(session, statement)
+            _withdraw_approval_requests(session, statement, left, now)
             if not left:
                 statement.status = "approved"
             tail = (
