@@ -40,7 +40,7 @@ from yuqing.cases.plan import (
     rule_text,
 )
 from yuqing.db import transaction
-from yuqing.ingest.models import Post, Source
+from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import PermissionDenied as PermissionDenied  # the one 403 class of every domain
@@ -1300,12 +1300,13 @@ def attach_evidence(
             session.add(
                 CaseEvidence(case_id=case.id, post_id=post_id, note=note, added_by=person.id, added_at=now)
             )
+            where = post.url or PLATFORM_NAMES.get(post.platform, post.platform)
             log(
                 session,
                 case,
                 person,
                 "evidence",
-                f"添加证据：信息 #{post_id}（{post.url or post.platform}）",
+                f"添加证据：信息 #{post_id}（{where}）",
                 via=via,
                 at=now,
             )

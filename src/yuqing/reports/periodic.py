@@ -217,7 +217,11 @@ def build_periodic(
         number=number,
         meta=[
             ("报告期间", f"{time_text(period.start, zone)} 至 {time_text(period.end, zone)}"),
-            ("统计范围", f"{unit.name}及所属{len(units) - 1}个单位，监测专题{len(topics)}个"),
+            (
+                "统计范围",
+                (f"{unit.name}及所属{len(units) - 1}个单位" if len(units) > 1 else unit.name)
+                + f"，监测专题{len(topics)}个",
+            ),
         ],
     )
 

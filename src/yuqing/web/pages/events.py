@@ -75,7 +75,8 @@ def event_context(
             "flags": [
                 {"label": FLAG_LABELS.get(k, k), "count": v} for k, v in (metrics.get("flags") or {}).items()
             ],
-            "sites": list(metrics.get("site_list") or [])[:50],
+            # a post without a link is counted under its platform's code: shown by name
+            "sites": [queries.PLATFORM_LABELS.get(x, x) for x in list(metrics.get("site_list") or [])[:50]],
             "site_total": len(metrics.get("site_list") or []),
             "platforms": [
                 {"label": queries.PLATFORM_LABELS.get(k, k), "count": v}
