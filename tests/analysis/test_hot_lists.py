@@ -59,14 +59,14 @@ def test_a_hot_list_entry_grades_its_event_and_a_rise_regrades_it(rt: Runtime) -
     event = only_event(rt)
     assert event["grade"] == "较大" and event["posts"] == 2
     assert event["metrics"]["hot_list_rank"] == 30
-    assert "热榜最高排名 30 <= 50" in [r["text"] for r in event["reasons"]]
+    assert "热榜最高排名 30（不超过 50）" in [r["text"] for r in event["reasons"]]
 
     # The list is read again: the same entry, now fifth. No new post, a new place.
     load(rt, [{**HOT, "hot_rank": 5, "published_at": "2026-11-20T08:20:00+08:00"}], "hot.jsonl")
     pipeline.run()
     event = only_event(rt)
     assert event["grade"] == "重大" and event["posts"] == 2
-    assert "热榜最高排名 5 <= 10" in [r["text"] for r in event["reasons"]]
+    assert "热榜最高排名 5（不超过 10）" in [r["text"] for r in event["reasons"]]
     with rt.sessions() as session:
         readings = session.scalars(select(HotListRank).order_by(HotListRank.id))
         assert [(r.list_name, r.rank) for r in readings] == [("微博热搜", 30), ("微博热搜", 5)]
