@@ -204,21 +204,17 @@ def _tell_task(
     )
 
 
-def _tell_office(
+def _tell_case(
     rt: Runtime,
     session: Session,
     case: Case,
+    people: list[Person],
     title: str,
     body: str,
     key: str,
     now: dt.datetime,
-    *,
-    actor: Person | None = None,
 ) -> None:
-    """The case's office (办公室, who runs it) hears what others did to it."""
-    people = [
-        p for p in people_with_role(session, Role.OFFICE, case.unit_id) if actor is None or p.id != actor.id
-    ]
+    """A notice about the case, with its grade, a link to it and the drill mark, to `people`."""
     tell(
         session,
         people,
@@ -236,29 +232,32 @@ def _tell_office(
     )
 
 
+def _tell_office(
+    rt: Runtime,
+    session: Session,
+    case: Case,
+    title: str,
+    body: str,
+    key: str,
+    now: dt.datetime,
+    *,
+    actor: Person | None = None,
+) -> None:
+    """The case's office (办公室, who runs it) hears what others did to it."""
+    people = [
+        p for p in people_with_role(session, Role.OFFICE, case.unit_id) if actor is None or p.id != actor.id
+    ]
+    _tell_case(rt, session, case, people, title, body, key, now)
+
+
 def _tell_drafter(
     rt: Runtime, session: Session, case: Case, statement: Statement, title: str, body: str, now: dt.datetime
 ) -> None:
     """The approvers' decision, to whoever drafted the statement (they release it or redraft)."""
-    drafter = session.get(Person, statement.drafted_by) if statement.drafted_by else None
-    if drafter is None:
-        return
-    prefix = "【演练】" if case.is_drill else ""
-    tell(
-        session,
-        [drafter],
-        Message(
-            title=prefix + title,
-            body=body,
-            at=now,
-            level=Level.for_grade(case.grade_code),
-            link=_console_link(rt, f"/cases/{case.id}"),
-            facts=(("工单", f"#{case.id}"), ("等级", case.grade)),
-            internal_only=_internal_only(session, case),
-        ),
-        key=f"statement:{statement.id}:decided:{statement.status}",
-        subject=("case", case.id),
-    )
+    drafter = session.get(Person, statement.drafted_by)
+    if drafter is not None:
+        key = f"statement:{statement.id}:decided:{statement.status}"
+        _tell_case(rt, session, case, [drafter], title, body, key, now)
 
 
 def _withdraw_approval_requests(
