@@ -440,6 +440,13 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
         assert event is not None
         assert (event.grade_code, event.grade, event.grade_set_by) == ("IV", "一般", "赵分管")
         assert event.system_grade_code == "I" and "费用纠纷" in (event.grade_note or "")
+        # The alert raised at 特别重大 shows the grade in force, who set it and what it was.
+        from yuqing.web.pages import queries
+
+        shown = queries.alert_page(session, "Asia/Shanghai", event_id=event_id).rows
+        assert [(a["grade"], a["current_grade"], a["regraded_by"]) for a in shown] == [
+            ("特别重大", "一般", "赵分管")
+        ]
 
     # A later sweep does not put the loosened clock back to overdue; raising the grade again
     # tightens it and restarts the duty.

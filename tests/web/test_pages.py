@@ -310,6 +310,7 @@ def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(wo
     assert "工单已开立" in page.text and "向上级报告" in page.text and 'data-due="2026-11-20T' in page.text
     again = office.post("/cases/open", data={"event_id": str(world.event_id), "csrf_token": token})
     assert again.status_code == 400 and f"已有未结案的工单 #{case_id}" in again.text
+    assert f'<a href="/cases/{case_id}">查看工单 #{case_id}</a>' in again.text
     assert "开立工单" not in office.get(f"/events/{world.event_id}").text.split("定级依据")[0]
 
     def post(client: TestClient, action: str, **form: str) -> str:

@@ -4,6 +4,7 @@ person (`via="web"`); a refusal shows the page again with the service's reason."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -158,6 +159,12 @@ def build_router(rt: Runtime) -> APIRouter:
             )
 
         def on_error(message: str, status: int) -> Response:
+            existing = re.search(r"已有未结案的工单 #(\d+)", message)
+            if existing:  # opened twice (two tabs, two people): the open case is one click away
+                link = {"href": f"/cases/{existing.group(1)}", "text": f"查看工单 #{existing.group(1)}"}
+                return render(
+                    request, rt, user, "error.html", {"message": message, "link": link}, status_code=status
+                )
             if event_id.strip().isdigit():
                 context = event_context(rt, int(event_id), person_id=user.person_id)
                 if context is not None:

@@ -219,6 +219,20 @@ def alert_page(
     names = (
         _pairs(session, select(Person.id, Person.name).where(Person.id.in_(acked_ids))) if acked_ids else {}
     )
+    # An event a person regraded after its alert: the alert shows the grade in force and who set it.
+    event_ids = {a.event_id for a, _ in found}
+    regraded = (
+        {
+            row.id: row
+            for row in session.execute(
+                select(Event.id, Event.grade_code, Event.grade, Event.grade_set_by).where(
+                    Event.id.in_(event_ids), Event.grade_set_by.is_not(None)
+                )
+            )
+        }
+        if event_ids
+        else {}
+    )
     rows = [
         {
             "id": alert.id,
@@ -240,10 +254,22 @@ def alert_page(
             "acknowledged_at": iso(alert.acknowledged_at, zone),
             "acknowledged_by": names.get(alert.acknowledged_by or 0),
             "is_drill": alert.is_drill,
+            **_regrade_view(alert, regraded.get(alert.event_id)),
         }
         for alert, unit in found
     ]
     return _page(rows, limit, offset)
+
+
+def _regrade_view(alert: Alert, event: Any) -> dict[str, Any]:
+    """The event's grade now when a person set it apart from the alert's (else nothing)."""
+    if event is None or not event.grade_code or event.grade_code == alert.grade_code:
+        return {}
+    return {
+        "current_grade_code": event.grade_code,
+        "current_grade": event.grade,
+        "regraded_by": event.grade_set_by,
+    }
 
 
 ALERT_STATUS_LABELS = {
