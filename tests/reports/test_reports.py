@@ -201,6 +201,8 @@ def test_response_table_has_a_row_per_alert_with_its_times_and_verdicts(world: W
     assert row["发现时间"] == f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
     assert row["报告是否按时"] == ("是" if report_clock.state == "met" else "否（超时完成）")
     assert row["发布时间"] == "2026年11月20日 10:30"
+    # The release answered the first-response clock: the table gives its time beside 是.
+    assert (row["首次回应时间"], row["回应是否按时"]) == ("2026年11月20日 10:30", "是")
     assert row["当前状态"] == f"工单第{case_id}号 处置"
     assert sheet.max_row == 4
     # Thirteen columns: the Word form is printed landscape.

@@ -126,6 +126,14 @@ def build_response_table(
     def kind_clocks(case_id: int, kind: str) -> list[Deadline]:
         return [d for d in clocks if d.case_id == case_id and d.kind == kind]
 
+    def responded_at(case_id: int) -> dt.datetime | None:
+        """The first reply, or what completed the first-response clock (a released statement)."""
+        times = [first_at(responses, case_id)] + [
+            d.done_at for d in kind_clocks(case_id, DeadlineKind.FIRST_RESPONSE)
+        ]
+        known = [t for t in times if t is not None]
+        return min(known) if known else None
+
     rows: list[tuple[str, ...]] = []
     seen_cases: set[int] = set()
     subjects: list[_Subject] = []
@@ -178,7 +186,7 @@ def build_response_table(
                 time_text(detected, zone),
                 time_text(reported_at(case.id), zone),
                 _verdict(kind_clocks(case.id, DeadlineKind.REPORT), now),
-                time_text(first_at(responses, case.id), zone),
+                time_text(responded_at(case.id), zone),
                 _verdict(kind_clocks(case.id, DeadlineKind.FIRST_RESPONSE), now),
                 time_text(released, zone),
                 _verdict(kind_clocks(case.id, DeadlineKind.RELEASE), now),
