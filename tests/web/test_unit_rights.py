@@ -453,6 +453,8 @@ def test_a_department_is_told_of_its_task_and_finishes_it_from_its_to_do_page(wo
         f"/cases/{case_id}/tasks", {"unit": "市教育局", "text": "请核查涉事学校情况", "hours": 24}
     )
     task_id = tasked.json()["tasks"][0]["id"]
+    labels = [d["label"] for d in tasked.json()["deadlines"] if d["kind"] == "task"]
+    assert labels == ["部门任务（市教育局）"]  # the clock names its department
     with world.rt.sessions() as session:
         told = {
             (n.person_id, n.title)

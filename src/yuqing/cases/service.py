@@ -9,7 +9,7 @@ Domain errors are ValueErrors with a Chinese message saying what is missing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -1315,13 +1315,20 @@ def attach_evidence(
 # ---- views --------------------------------------------------------------------------------------
 
 
-def deadline_view(deadline: Deadline, zone: str) -> dict[str, Any]:
+def deadline_view(
+    deadline: Deadline, zone: str, unit_names: Mapping[int, str] | None = None
+) -> dict[str, Any]:
+    """One clock for pages and the API. With `unit_names`, a task's clock names its department
+    (「部门任务（市教育局）」), so two tasks' clocks can be told apart."""
     from yuqing.cases.models import DeadlineState
 
+    label = DeadlineKind.LABELS.get(deadline.kind, deadline.kind)
+    if deadline.kind == DeadlineKind.TASK and unit_names and deadline.unit_id in unit_names:
+        label = f"{label}（{unit_names[deadline.unit_id]}）"
     return {
         "id": deadline.id,
         "kind": deadline.kind,
-        "label": DeadlineKind.LABELS.get(deadline.kind, deadline.kind),
+        "label": label,
         "rule": deadline.rule,
         "rule_text": rule_text(deadline.rule),
         "started_at": _local(deadline.started_at, zone),
@@ -1375,12 +1382,16 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
     statements = session.scalars(
         select(Statement).where(Statement.case_id == case.id).order_by(Statement.version)
     ).all()
-    view["deadlines"] = [
-        deadline_view(d, zone)
-        for d in session.scalars(
-            select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.due_at, Deadline.id)
-        )
-    ]
+    clocks = session.scalars(
+        select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.due_at, Deadline.id)
+    ).all()
+    task_units = {d.unit_id for d in clocks if d.kind == DeadlineKind.TASK}
+    unit_names = (
+        dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(task_units))).tuples().all())
+        if task_units
+        else {}
+    )
+    view["deadlines"] = [deadline_view(d, zone, unit_names) for d in clocks]
     view["statements"] = [
         {
             "id": s.id,

@@ -18,6 +18,7 @@ from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState
 from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan, rule_text
+from yuqing.cases.service import deadline_view
 from yuqing.ingest.models import Post, Source
 from yuqing.org.models import Unit
 from yuqing.org.roles import ROLE_LABELS, Role
@@ -143,10 +144,11 @@ def deadline_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[
         select(Deadline)
         .where(Deadline.case_id.in_([c.id for c in cases]))
         .order_by(Deadline.started_at, Deadline.id)
-    )
+    ).all()
+    names = dict(session.execute(select(Unit.id, Unit.name)).tuples().all())
     return [
         (
-            DeadlineKind.LABELS.get(d.kind, d.kind),
+            deadline_view(d, zone, names)["label"],
             rule_text(d.rule),
             time_text(d.due_at, zone),
             time_text(d.done_at, zone) if d.done_at else "—",

@@ -140,7 +140,7 @@ class LiveFeed:
                 if self.deadline_states.get(deadline.id) == deadline.state:
                     continue
                 self.deadline_states[deadline.id] = deadline.state
-                view = deadline_view(deadline, zone)
+                view = deadline_view(deadline, zone, {deadline.unit_id: unit_name})
                 out.append(
                     (
                         "deadline",

@@ -168,8 +168,14 @@ def upcoming_deadlines(
         found.extend((deadline, title, code, grade, stage) for deadline, title, code, grade, stage in rows)
     found.sort(key=lambda row: (row[0].due_at, row[0].id))
     out = []
+    task_units = {row[0].unit_id for row in found[:limit] if row[0].kind == DeadlineKind.TASK}
+    unit_names = (
+        dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(task_units))).tuples().all())
+        if task_units
+        else {}
+    )
     for deadline, title, code, grade, stage in found[:limit]:
-        view = deadline_view(deadline, zone)
+        view = deadline_view(deadline, zone, unit_names)
         view.update(
             case_id=deadline.case_id,
             case_title=title,
