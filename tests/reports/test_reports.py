@@ -92,6 +92,10 @@ def test_special_report_counts_what_is_stored_and_escapes_collected_text(world: 
     # and a report within 1 h (I) or 2 h (II).
     hours = {"I": 1, "II": 2}[event.grade_code]
     assert f"向上级报告：{hours} 小时" in text and "主要领导、领导小组成员审核同意" in text
+    assert "出具答复意见（如定性为询问/质疑/诉求）：5 个工作日" in text  # not yet categorised
+    # The repost 「太可怕了//@网友:…」 repeats the original: one view is quoted, not the same text twice.
+    assert text.count("代表性言论") == 1
+    assert "主流媒体参与情况：截至目前未监测到中央、省级和市级媒体报道。" in text
     html = made.content.decode()
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
     # Same event again: same number; archived twice.
@@ -116,6 +120,7 @@ def test_special_report_lists_the_measures_taken_with_their_times(world: World) 
     assert f"已于2026年11月20日 09:00开立工单（第{case_id}号）" in text
     assert "通过新闻发布会发布权威信息（第1稿）" in text
     assert "已定性为「捏造/歪曲/谣言/诽谤」" in text and "发布事实真相" in text
+    assert "出具答复意见" not in text  # owed to 询问/质疑/诉求 only
     assert "李办公室 | 发现 → 报告" in text
 
 

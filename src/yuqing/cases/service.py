@@ -1315,6 +1315,14 @@ def attach_evidence(
 # ---- views --------------------------------------------------------------------------------------
 
 
+def task_unit_names(session: Session, clocks: Iterable[Deadline]) -> dict[int, str]:
+    """The departments of the task clocks among `clocks`, for `deadline_view`."""
+    ids = {d.unit_id for d in clocks if d.kind == DeadlineKind.TASK}
+    if not ids:
+        return {}
+    return {row.id: row.name for row in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))}
+
+
 def deadline_view(
     deadline: Deadline, zone: str, unit_names: Mapping[int, str] | None = None
 ) -> dict[str, Any]:
@@ -1385,12 +1393,7 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
     clocks = session.scalars(
         select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.due_at, Deadline.id)
     ).all()
-    task_units = {d.unit_id for d in clocks if d.kind == DeadlineKind.TASK}
-    unit_names = (
-        dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(task_units))).tuples().all())
-        if task_units
-        else {}
-    )
+    unit_names = task_unit_names(session, clocks)
     view["deadlines"] = [deadline_view(d, zone, unit_names) for d in clocks]
     view["statements"] = [
         {

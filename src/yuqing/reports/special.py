@@ -5,6 +5,7 @@ the event's stored posts, alerts, cases and the plan; nothing is estimated."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -43,6 +44,9 @@ __all__ = ["build_special", "deadline_rows", "measure_rows"]
 
 # Case timeline entries that are bookkeeping rather than measures.
 _NOT_MEASURES = {"calendar_warning", "deadline"}
+# The category that owes a formal written reply (cases.service starts its clock on it).
+FORMAL_REPLY_CATEGORY = "询问/质疑/诉求"
+_NOT_WORDS = re.compile(r"@[\w\-]+|https?://\S+|\[[^\]]{1,8}\]|[^\w]|_", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class _Post:
     engagement: int
     sentiment: str
     flags: tuple[str, ...]
+    verified: bool = False
 
 
 def _site(post: Post, source_name: str) -> str:
@@ -92,11 +97,24 @@ def _load_posts(session: Session, event_id: int) -> list[_Post]:
             engagement=(post.reposts or 0) + (post.comments or 0) + (post.likes or 0),
             sentiment=analysis.sentiment,
             flags=tuple(analysis.flags or ()),
+            verified=post.author_verified is True,
         )
         for post, analysis in rows
     ]
     posts.sort(key=lambda p: (p.when, p.id))
     return posts
+
+
+def _shingles(text: str) -> frozenset[str]:
+    """Character 4-grams of a post's words (mentions, links, emoticons and punctuation left out);
+    a repost's chain counts, so 「太可怕了//@网友:原文」 is alike to the original it quotes."""
+    words = _NOT_WORDS.sub("", text)
+    return frozenset(words[i : i + 4] for i in range(max(len(words) - 3, 1)))
+
+
+def _alike(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Near-identical comments (Jaccard of 4-grams ≥ 0.5) are quoted once."""
+    return bool(a and b) and len(a & b) >= 0.5 * len(a | b)
 
 
 def _issuer(session: Session, event: Event, cases: list[Case]) -> Unit:
@@ -145,7 +163,7 @@ def deadline_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[
         .where(Deadline.case_id.in_([c.id for c in cases]))
         .order_by(Deadline.started_at, Deadline.id)
     ).all()
-    names = dict(session.execute(select(Unit.id, Unit.name)).tuples().all())
+    names = {row.id: row.name for row in session.execute(select(Unit.id, Unit.name))}
     return [
         (
             deadline_view(d, zone, names)["label"],
@@ -337,7 +355,14 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
             )
         )
     else:
-        spread.add(Paragraph("主流媒体参与情况：截至目前未监测到中央、省级和市级媒体报道。"))
+        verified = [p for p in posts if p.verified]
+        also = (
+            f"认证账号发布{len(verified)}条，"
+            f"首条见于{time_text(verified[0].when, zone)}（{verified[0].author}）。"
+            if verified
+            else ""
+        )
+        spread.add(Paragraph(f"主流媒体参与情况：截至目前未监测到中央、省级和市级媒体报道。{also}"))
     spread.add(
         Table(
             ("时间", "站点", "发布者", "内容摘要"),
@@ -371,18 +396,18 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
             configured_font=rt.settings.report_font,
         ),
     )
-    quoted: set[str] = set()
+    quoted: list[frozenset[str]] = []
     views = 0
     for word in event.keywords[:5]:
         about = [p for p in posts if word in p.text]
         if len(about) < 2:
             continue
-        fresh = [p for p in about if clip(p.text, 80) not in quoted]
+        fresh = [p for p in about if not any(_alike(_shingles(p.text), q) for q in quoted)]
         if not fresh:
             continue
         views += 1
         representative = max(fresh, key=lambda p: (p.engagement, -p.id))
-        quoted.add(clip(representative.text, 80))
+        quoted.append(_shingles(representative.text))
         share = percent(sum(1 for p in about if p.sentiment == "negative"), len(about))
         opinion.add(
             Paragraph(f"观点{views}：围绕“{word}”的信息{len(about)}条，其中负面占{share}。代表性言论："),
@@ -457,16 +482,20 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
         advice.add(Table(("类别", "处置措施"), tuple(CATEGORIES.items()), (1, 3)))
     if event.grade_code:
         clock_lines = []
-        for kind in (
+        clock_kinds = [
             DeadlineKind.REPORT,
             DeadlineKind.FIRST_RESPONSE,
             DeadlineKind.RELEASE,
             DeadlineKind.PRESS_CONFERENCE,
-            DeadlineKind.FORMAL_REPLY,
-        ):
+        ]
+        if category in (None, FORMAL_REPLY_CATEGORY):  # a written reply is owed to 询问/质疑/诉求 only
+            clock_kinds.append(DeadlineKind.FORMAL_REPLY)
+        for kind in clock_kinds:
             duration = plan.duration(kind, event.grade_code)
             if duration is not None:
-                clock_lines.append(f"{DeadlineKind.LABELS[kind]}：{duration}")
+                unsure = kind == DeadlineKind.FORMAL_REPLY and not category
+                owed = f"（如定性为{FORMAL_REPLY_CATEGORY}）" if unsure else ""
+                clock_lines.append(f"{DeadlineKind.LABELS[kind]}{owed}：{duration}")
         approvers = "、".join(ROLE_LABELS[Role(r)] for r in plan.required_approvals(event.grade_code))
         advice.add(Paragraph(f"按{grade}的时限要求（自发现时起算）："), Bullets(tuple(clock_lines)))
         advice.add(Paragraph(f"对外发布的信息须经{approvers}审核同意；坚持“快报事实、慎报原因、重报进展”。"))

@@ -36,7 +36,7 @@ from yuqing.alerts.service import KIND_LABELS
 from yuqing.analysis.models import Event, EventStatus, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, Case, Deadline, DeadlineState, Stage
 from yuqing.cases.plan import DeadlineKind
-from yuqing.cases.service import deadline_view
+from yuqing.cases.service import deadline_view, task_unit_names
 from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
@@ -168,12 +168,7 @@ def upcoming_deadlines(
         found.extend((deadline, title, code, grade, stage) for deadline, title, code, grade, stage in rows)
     found.sort(key=lambda row: (row[0].due_at, row[0].id))
     out = []
-    task_units = {row[0].unit_id for row in found[:limit] if row[0].kind == DeadlineKind.TASK}
-    unit_names = (
-        dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(task_units))).tuples().all())
-        if task_units
-        else {}
-    )
+    unit_names = task_unit_names(session, [row[0] for row in found[:limit]])
     for deadline, title, code, grade, stage in found[:limit]:
         view = deadline_view(deadline, zone, unit_names)
         view.update(
