@@ -290,6 +290,16 @@ def test_the_duty_calendar_shows_the_roster_working_days_and_gaps(world: World) 
     assert 'class="day kind-weekend off' in cell(edu, 11)
     assert "本月有 18 天存在无人值班的时段" in edu  # 17 working days and the 调休 Saturday
     assert "尚未录入" not in edu
+    # A working-hours rotation: each day reads 「工作时间」, not 「08:30–次日08:30 工作时间」.
+    from yuqing.org.models import Person
+
+    with transaction(world.rt.sessions) as session:
+        qian = session.scalars(select(Person).where(Person.name == "钱教育")).one()
+        duty.set_rotation(session, education, [qian.id], dt.date(2026, 10, 1), hours="working")
+    edu = office.get("/duty", params={"unit": "市教育局", "month": "2026-10"}).text
+    shown = re.sub(r"<[^>]+>", "", cell(edu, 12))  # the text, not the tooltip
+    assert "钱教育" in shown and "工作时间" in shown and "次日" not in shown
+    assert "无人值班" not in edu
 
     with transaction(world.rt.sessions) as session:
         duty.start_24h_duty(

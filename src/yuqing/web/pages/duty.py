@@ -168,6 +168,8 @@ def month_view(
                     {
                         "person": s.person_name,
                         "time": time_range(s.start, s.end, info.day),
+                        # A day-long shift that counts only in working hours reads 「工作时间」.
+                        "whole_day": s.end - s.start >= dt.timedelta(hours=20),
                         "source": s.source,
                         "source_label": SOURCE_LABELS[s.source],
                         "rotation": s.rotation,
