@@ -185,6 +185,17 @@ def test_office_works_a_case_to_release_in_the_browser(console: str) -> None:
         page.wait_for_load_state("networkidle")
         assert "/cases/" in page.url
         case_url = page.url
+        # The case's clocks on a 1280-wide wall display: one line each, nothing past the panel.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"{console}/?screen=1")
+        page.wait_for_load_state("networkidle")
+        panel = page.locator("#panels .deadlines")
+        expect(panel.locator("tbody tr")).not_to_have_count(0)
+        assert panel.evaluate("p => p.scrollWidth <= p.clientWidth")
+        heights = panel.locator("tbody td.case-cell").evaluate_all("cells => cells.map(c => c.clientHeight)")
+        assert max(heights) < 80  # the case title gives way with an ellipsis instead of wrapping
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.goto(case_url)
 
         def advance(stage: str, category: str | None = None) -> None:
             form = page.locator("form[action$='/advance']")
