@@ -508,3 +508,86 @@ def test_a_department_is_told_of_its_task_and_finishes_it_from_its_to_do_page(wo
             if n.person_id == person_id(world, "李办公室")
         ]
     assert any(t.startswith(f"【可以发布】工单 #{case_id} 第 1 稿审批齐全") for t in ready)
+
+
+# ---- what one unit's case tells another unit through reports, the event page and task ids ------
+
+
+def _ok(response: Any) -> Any:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _close_health_case(world: World, office: Api) -> int:
+    """The commission opens its case on the alert and takes it all the way to 结案."""
+    chief, group, deputy = api(world, "chief"), api(world, "group"), api(world, "deputy")
+    case_id = opened_case(world, office)
+    _ok(office.post(f"/cases/{case_id}/categorize", {"category": "询问"}))
+    for stage in ("reported", "assessed", "disposing"):
+        _ok(office.post(f"/cases/{case_id}/advance", {"stage": stage}))
+    _ok(office.post(f"/cases/{case_id}/statement", {"facts": "医院已停诊涉事医生。"}))
+    _ok(chief.post(f"/cases/{case_id}/approve", {"version": 1}))
+    _ok(group.post(f"/cases/{case_id}/approve", {"version": 1}))
+    _ok(office.post(f"/cases/{case_id}/release", {"channel": "新闻通稿"}))
+    _ok(office.post(f"/cases/{case_id}/advance", {"stage": "following"}))
+    _ok(office.post(f"/cases/{case_id}/advance", {"stage": "summarised", "summary": "已处置"}))
+    _ok(deputy.post(f"/cases/{case_id}/close", {}))
+    return case_id
+
+
+def test_a_bureaus_reports_leave_out_the_case_the_city_opened_on_the_same_event(world: World) -> None:
+    """The city takes the event over in a case of its own, rejects a draft with a confidential
+    comment, replies and gives a task. The commission may not read that case, so its 舆情专报 of
+    the event and its 响应情况表 hold none of it; the city's own 专报 does."""
+    office, chief, group = api(world, "office"), api(world, "chief"), api(world, "group")
+    own_case = _close_health_case(world, office)
+    city_case = _ok(chief.post("/cases", {"event_id": world.event_id, "unit": "南京市人民政府"}))["id"]
+    _ok(chief.post(f"/cases/{city_case}/statement", {"facts": "市级草稿"}))
+    _ok(group.post(f"/cases/{city_case}/approve", {"reject": True, "comment": "机密：实际死亡3人，暂不公开"}))
+    _ok(chief.post(f"/cases/{city_case}/respond", {"text": "市里内部口径ABC"}))
+    _ok(chief.post(f"/cases/{city_case}/tasks", {"unit": "市教育局", "text": "市级任务XYZ", "hours": 24}))
+    assert "无权查看工单" in error_of(office.get(f"/cases/{city_case}"), 403)
+
+    def report_text(who: Api, **params: Any) -> str:
+        made = _ok(who.post("/reports", {"format": "html", **params}))
+        return str(who.client.get(f"/api/v1/reports/{made['id']}/file").content.decode())
+
+    special = report_text(office, kind="special", event_id=world.event_id)
+    for secret in ("机密：实际死亡3人", "市里内部口径ABC", "市级任务XYZ", f"第{city_case}号"):
+        assert secret not in special
+    assert f"第{own_case}号" in special and "编发：市卫生健康委员会" in special
+    city = report_text(chief, kind="special", event_id=world.event_id)
+    assert "市里内部口径ABC" in city and f"第{city_case}号" in city
+
+    table = report_text(
+        office, kind="response_table", unit="市卫生健康委员会", **{"from": "2026-11-01", "to": "2026-11-30"}
+    )
+    assert f"工单第{city_case}号" not in table and f"工单第{own_case}号" in table
+
+
+def test_the_reason_for_a_regrade_is_shown_only_to_those_who_see_the_case(world: World) -> None:
+    """Who set the event's grade is on the event page for every unit; why (the case's words) only
+    for the units that see the case."""
+    office, deputy = api(world, "office"), api(world, "deputy")
+    case_id = opened_case(world, office)
+    _ok(deputy.post(f"/cases/{case_id}/regrade", {"grade": "II", "reason": "内部核实：死亡3人，暂不公开"}))
+    own = world.login("office").get(f"/events/{world.event_id}").text
+    assert f"工单 #{case_id}：内部核实：死亡3人，暂不公开" in own
+    other = world.login("edu").get(f"/events/{world.event_id}").text
+    assert "等级由 赵分管 调整" in other
+    assert "内部核实" not in other and f"工单 #{case_id}" not in other
+
+
+def test_a_task_id_of_another_units_case_reads_as_a_missing_one(world: World) -> None:
+    office = api(world, "office")
+    case_id = opened_case(world, office)
+    task = {"unit": "市卫生健康委员会", "text": "核查", "hours": 24}
+    tasked = _ok(office.post(f"/cases/{case_id}/tasks", task))
+    task_id = tasked["tasks"][0]["id"]
+    edu = world.login("edu")
+    real = edu.post(f"/me/todo/tasks/{task_id}/done", data=form(edu, result="x"))
+    missing = edu.post("/me/todo/tasks/99999/done", data=form(edu, result="x"))
+    assert (real.status_code, missing.status_code) == (404, 404)
+    assert f"找不到任务 {task_id}，或该任务不由本单位承办" in real.text
+    assert f"工单 #{case_id}" not in real.text
+    assert "找不到任务 99999，或该任务不由本单位承办" in missing.text

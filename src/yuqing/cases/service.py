@@ -9,6 +9,7 @@ Domain errors are ValueErrors with a Chinese message saying what is missing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -791,6 +792,21 @@ def _set_event_grade(session: Session, case: Case, person: Person, reason: str) 
     event.grade_note = f"工单 #{case.id}：{reason}" if reason else f"工单 #{case.id}"
 
 
+_NOTE_CASE = re.compile(r"^工单 #(\d+)")
+
+
+def grade_note_for(session: Session, event: Event, scope: Scope) -> str | None:
+    """The reason a person gave for the event's grade (「工单 #3：经核实无人死亡」), for a reader
+    who sees the case it was given on; None for others. Who set the grade is every unit's to read,
+    the reason is the case's."""
+    note = event.grade_note
+    if not note:
+        return None
+    found = _NOTE_CASE.match(note)
+    case = session.get(Case, int(found.group(1))) if found else None
+    return note if case is not None and scope.sees(case.unit_id) else None
+
+
 def _reapprove_for_grade(
     rt: Runtime, session: Session, case: Case, plan: ResponsePlan, now: dt.datetime
 ) -> None:
@@ -1568,11 +1584,22 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, bool]:
         return {"regrade": may_act(session, person.id, case.unit_id, _REGRADERS), "approve": may_approve}
 
 
-def task_case_id(rt: Runtime, task_id: int) -> int:
+def task_case_id(rt: Runtime, task_id: int, person_id: int) -> int:
+    """The case of a task the person may finish from 待办: its department's liaison or office, or
+    someone who sees the case. A task of anyone else is refused in the same words as a missing
+    one, so that a task id tells another unit neither that it exists nor which case it is of."""
     with rt.sessions() as session:
         task = session.get(CaseTask, task_id)
-        if task is None:
-            raise LookupError(f"找不到任务 {task_id}")
+        case = session.get(Case, task.case_id) if task is not None else None
+        if (
+            task is None
+            or case is None
+            or not (
+                may_act(session, person_id, task.unit_id, ("liaison", "office"))
+                or scope_of(session, person_id).sees(case.unit_id)
+            )
+        ):
+            raise LookupError(f"找不到任务 {task_id}，或该任务不由本单位承办")
         return task.case_id
 
 

@@ -98,9 +98,24 @@ def build_response_table(
         )
         alert_ids = [a.id for a in alerts]
         if alert_ids:
+            # a case a unit above opened on the unit's alert is that unit's: only its existence shows
+            taken_over = {
+                alert_id
+                for (alert_id,) in session.execute(
+                    select(Case.alert_id).where(
+                        Case.alert_id.in_(alert_ids), Case.is_drill.is_(False), Case.unit_id.not_in(unit_ids)
+                    )
+                )
+            }
             cases += list(
-                session.scalars(select(Case).where(Case.alert_id.in_(alert_ids), Case.is_drill.is_(False)))
+                session.scalars(
+                    select(Case).where(
+                        Case.alert_id.in_(alert_ids), Case.is_drill.is_(False), Case.unit_id.in_(unit_ids)
+                    )
+                )
             )
+        else:
+            taken_over = set()
         by_id = {c.id: c for c in cases}
         case_ids = list(by_id)
         clocks = (
@@ -157,7 +172,12 @@ def build_response_table(
         row_alert, case = subject.alert, subject.case
         detected, title, grade, unit_id = subject.detected, subject.title, subject.grade, subject.unit_id
         if case is None:
-            status = "预警已确认，未开立工单" if row_alert and row_alert.acknowledged_at else "预警未确认"
+            if row_alert is not None and row_alert.id in taken_over:
+                status = "上级单位已开立工单"
+            elif row_alert is not None and row_alert.acknowledged_at:
+                status = "预警已确认，未开立工单"
+            else:
+                status = "预警未确认"
             rows.append(
                 (
                     str(number),

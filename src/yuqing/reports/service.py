@@ -102,9 +102,15 @@ def _number(session: Session, kind: str, subject_id: int | None, year: int, zone
 
 
 def build(
-    rt: Runtime, kind: str, params: dict[str, Any], *, number: str | None = None
+    rt: Runtime,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    number: str | None = None,
+    person_id: int | None = None,
 ) -> tuple[Document, Period | None, int | None]:
-    """The document for `kind` with `params`, its period and subject."""
+    """The document for `kind` with `params`, its period and subject. With `person_id` (who asks
+    for it), a special report holds only the cases and alerts of units that person sees."""
     from yuqing.reports.response_table import build_response_table
     from yuqing.reports.special import build_special
     from yuqing.reports.summary import build_summary
@@ -113,7 +119,12 @@ def build(
     today = local(rt.clock(), zone).date()
     if kind == "special":
         event_id = int(params["event_id"])
-        return build_special(rt, event_id, number=number), None, event_id
+        scope, own_unit_id = EVERYTHING, None
+        if person_id is not None:
+            with rt.sessions() as reading:
+                scope, own_unit_id = scope_of(reading, person_id), get_person(reading, person_id).unit_id
+        special = build_special(rt, event_id, number=number, scope=scope, own_unit_id=own_unit_id)
+        return special, None, event_id
     if kind == "summary":
         case_id = int(params["case_id"])
         return build_summary(rt, case_id), None, case_id
@@ -179,7 +190,7 @@ def generate(
         subject = int(params.get("event_id") or params.get("case_id") or 0)
         with rt.sessions() as reading:
             number = _number(reading, kind, subject, local(rt.clock(), zone).year, zone)
-    document, period, subject_id = build(rt, kind, params, number=number)
+    document, period, subject_id = build(rt, kind, params, number=number, person_id=person_id)
     content = render(
         document, fmt, template_dir=rt.settings.report_template_dir, font=rt.settings.report_font
     )

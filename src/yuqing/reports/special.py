@@ -19,10 +19,11 @@ from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState
 from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan, rule_text
-from yuqing.cases.service import deadline_view
+from yuqing.cases.service import deadline_view, grade_note_for
 from yuqing.ingest.models import Post, Source
 from yuqing.org.models import Unit
 from yuqing.org.roles import ROLE_LABELS, Role
+from yuqing.org.scope import EVERYTHING, Scope
 from yuqing.org.service import find_unit
 from yuqing.reports import charts
 from yuqing.reports.common import (
@@ -117,7 +118,11 @@ def _alike(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a and b) and len(a & b) >= 0.5 * len(a | b)
 
 
-def _issuer(session: Session, event: Event, cases: list[Case]) -> Unit:
+def _issuer(
+    session: Session, event: Event, cases: list[Case], scope: Scope, own_unit_id: int | None
+) -> Unit:
+    """The unit that issues the report: of the first case the writer sees, else the topic's unit
+    when the writer sees it, else the writer's own unit (else the top unit)."""
     if cases:
         unit = session.get(Unit, cases[0].unit_id)
         if unit is not None:
@@ -126,9 +131,16 @@ def _issuer(session: Session, event: Event, cases: list[Case]) -> Unit:
         topic = session.get(Topic, event.topic_id)
         if topic is not None and topic.unit:
             try:
-                return find_unit(session, topic.unit)
+                unit = find_unit(session, topic.unit)
             except LookupError:
                 pass
+            else:
+                if scope.sees(unit.id) or own_unit_id is None:
+                    return unit
+    if own_unit_id is not None:
+        own = session.get(Unit, own_unit_id)
+        if own is not None:
+            return own
     return root_unit(session)
 
 
@@ -176,7 +188,17 @@ def deadline_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[
     ]
 
 
-def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> Document:
+def build_special(
+    rt: Runtime,
+    event_id: int,
+    *,
+    number: str | None = None,
+    scope: Scope = EVERYTHING,
+    own_unit_id: int | None = None,
+) -> Document:
+    """The 舆情专报 of an event. An event is every unit's to read; its cases and alerts are not:
+    with `scope` (the writer's), only the cases and alerts of the units the writer sees are in it,
+    so another unit's drafts, rejections, tasks and replies never leave in a bureau's report."""
     zone = rt.settings.timezone
     now = rt.clock()
     with rt.sessions() as session:
@@ -186,15 +208,25 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
         posts = _load_posts(session, event_id)
         if not posts:
             raise ReportError(f"事件 {event_id} 还没有经过分析的信息，无法生成专报")
-        cases = list(session.scalars(select(Case).where(Case.event_id == event_id).order_by(Case.id)))
-        alerts = list(session.scalars(select(Alert).where(Alert.event_id == event_id).order_by(Alert.id)))
+        cases = list(
+            session.scalars(
+                select(Case).where(Case.event_id == event_id, scope.where(Case.unit_id)).order_by(Case.id)
+            )
+        )
+        alerts = list(
+            session.scalars(
+                select(Alert).where(Alert.event_id == event_id, scope.where(Alert.unit_id)).order_by(Alert.id)
+            )
+        )
+        # who regraded the event is public; the reason is the case's, for those who see the case
+        note_visible = grade_note_for(session, event, scope)
         signals = list(
             session.scalars(
                 select(GradeSignal).where(GradeSignal.event_id == event_id).order_by(GradeSignal.id)
             )
         )
         topic = session.get(Topic, event.topic_id) if event.topic_id else None
-        issuer = _issuer(session, event, cases)
+        issuer = _issuer(session, event, cases, scope, own_unit_id)
         units = {u.id: u.name for u in session.scalars(select(Unit))}
         statements = released_statements(session, [c.id for c in cases])
         measures = measure_rows(session, cases, zone)
@@ -427,8 +459,9 @@ def build_special(rt: Runtime, event_id: int, *, number: str | None = None) -> D
             computed = f"系统按本单位预案的分级标准定为{system}，" if system else "系统定级"
             assessment.add(
                 Paragraph(
-                    f"该舆情经{event.grade_set_by}调整，当前定为{grade}（{event.grade_note}）；"
-                    f"{computed}依据如下："
+                    f"该舆情经{event.grade_set_by}调整，当前定为{grade}"
+                    + (f"（{note_visible}）" if note_visible else "")
+                    + f"；{computed}依据如下："
                 )
             )
         else:

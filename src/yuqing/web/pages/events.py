@@ -13,6 +13,7 @@ from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Stage
+from yuqing.cases.service import grade_note_for
 from yuqing.org.scope import EVERYTHING, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user
@@ -68,7 +69,7 @@ def event_context(
                 "status": event.status,
                 "posts": event.post_count,
                 "grade_set_by": event.grade_set_by,
-                "grade_note": event.grade_note,
+                "grade_note": grade_note_for(session, event, scope),
                 "system_grade": queries.GRADE_NAMES.get(event.system_grade_code or "", None),
             },
             "metrics": metrics,

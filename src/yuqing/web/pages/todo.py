@@ -43,7 +43,7 @@ def build_router(rt: Runtime) -> APIRouter:
             nonlocal case_id
             if not result.strip():
                 raise ValueError("请写明办理结果")
-            case_id = cases.task_case_id(rt, task_id)
+            case_id = cases.task_case_id(rt, task_id, user.person_id)
             cases.complete_task(rt, case_id, task_id, str(user.person_id), result, via="web")
 
         return act(
