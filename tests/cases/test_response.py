@@ -225,6 +225,8 @@ def test_sweep_marks_and_escalates_once_and_extension_is_once(rt: Runtime, clock
     overdue = [d for d in cases.show(rt, case["id"])["deadlines"] if d["state"] == "overdue"]
     assert [d["kind"] for d in overdue] == ["report"]
 
+    with pytest.raises(ValueError, match="「向上级报告」时限不能延期"):  # the overdue 1-hour report stays
+        cases.extend(rt, case["id"], "领导外出", "李办公室", kind="report")
     with pytest.raises(DeadlineError, match="理由"):
         cases.extend(rt, case["id"], "  ", "李办公室")
     with pytest.raises(cases.PermissionDenied):

@@ -399,3 +399,26 @@ def test_a_browser_gets_a_page_for_a_malformed_address_and_no_option_names(world
         | {"csrf_token": csrf.group(1)},
     )
     assert "完成时限只能填一项" in both.text
+
+
+def test_a_task_due_time_out_of_range_is_refused_in_words(world: World) -> None:
+    """-3 working days, 99999 working days (due in 2410), 1e9 hours (a 500 before) and 0 hours (24
+    hours before, silently): each is refused with the range, and no task is added."""
+    browser = world.login("office")
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', browser.get("/").text)
+    assert csrf is not None
+    office = api(world, "office")
+    case_id = office.post("/cases", {"alert_id": world.alert_id}).json()["id"]
+    for field, value, words in (
+        ("working_days", "-3", "完成时限应为 1 至 250 个工作日（一年），实为 -3"),
+        ("working_days", "99999", "完成时限应为 1 至 250 个工作日（一年），实为 99999"),
+        ("hours", "1e9", "完成时限应大于 0 小时、不超过 8784 小时（一年），实为 1e+09"),
+        ("hours", "0", "完成时限应大于 0 小时、不超过 8784 小时（一年），实为 0"),
+        ("hours", "nan", "完成时限应大于 0 小时"),
+    ):
+        refused = browser.post(
+            f"/cases/{case_id}/tasks",
+            data={"unit": "市教育局", "text": "核查", field: value, "csrf_token": csrf.group(1)},
+        )
+        assert refused.status_code == 400 and words in refused.text, (field, value)
+    assert office.get(f"/cases/{case_id}").json()["tasks"] == []

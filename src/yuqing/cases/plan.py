@@ -86,6 +86,10 @@ class DeadlineKind:
     }
 
 
+# The clocks an extension may move (PRODUCT.md §2.3: once, with a written reason, up to 10 working
+# days in all): the formal reply's. Reporting up, the first response and the releases keep theirs.
+EXTENDABLE = frozenset({DeadlineKind.FORMAL_REPLY})
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|wh|wd)\s*$")
 
 

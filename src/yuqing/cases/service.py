@@ -9,6 +9,7 @@ Domain errors are ValueErrors with a Chinese message saying what is missing.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -34,6 +35,7 @@ from yuqing.cases.models import (
 from yuqing.cases.plan import (
     CATEGORIES,
     CHANNELS,
+    EXTENDABLE,
     DeadlineKind,
     ResponsePlan,
     category_name,
@@ -1134,7 +1136,8 @@ def extend(
     days: int | None = None,
     via: str = "cli",
 ) -> dict[str, Any]:
-    """Extend one running clock once, with a reason, to at most 10 working days in all."""
+    """Extend the formal reply's clock once, with a reason, to at most 10 working days in all
+    (`plan.EXTENDABLE`); other clocks are refused."""
     now = rt.clock()
     plan, calendar = _plan(rt), load_calendar(rt)
     with transaction(rt.sessions) as session:
@@ -1149,6 +1152,13 @@ def extend(
             if d.state in ("pending", "due_soon", "overdue")
         ]
         wanted = kind or DeadlineKind.FORMAL_REPLY
+        if wanted not in EXTENDABLE:
+            # the hour clocks of reporting up and releasing are what the plan is for: an extension
+            # of 10 working days would void a 特别重大's one-hour report
+            raise ValueError(
+                f"「{DeadlineKind.LABELS.get(wanted, wanted)}」时限不能延期：按预案，只有出具答复意见的时限"
+                "可以延期一次（须写明理由，累计不超过 10 个工作日）"
+            )
         chosen = [d for d in running if d.kind == wanted]
         if not chosen:
             names = (
@@ -1195,6 +1205,11 @@ def close(
 # ---- tasks and evidence -------------------------------------------------------------------------
 
 
+# A department's task is due within a year: longer is a typing error (「99999」 gave 2410).
+MAX_TASK_WORKING_DAYS = 250
+MAX_TASK_HOURS = 366 * 24
+
+
 def add_task(
     rt: Runtime,
     case_id: int,
@@ -1216,8 +1231,14 @@ def add_task(
         case = _visible_case(session, case_id, person)
         _require(session, person, case, TASKERS, "分派任务")
         unit = find_unit(session, unit_ref)
-        if working_days and hours:
+        if working_days is not None and hours is not None:
             raise ValueError("完成时限只能填一项：工作日数或小时数")
+        if working_days is not None and not 1 <= working_days <= MAX_TASK_WORKING_DAYS:
+            raise ValueError(
+                f"完成时限应为 1 至 {MAX_TASK_WORKING_DAYS} 个工作日（一年），实为 {working_days}"
+            )
+        if hours is not None and not (math.isfinite(hours) and 0 < hours <= MAX_TASK_HOURS):
+            raise ValueError(f"完成时限应大于 0 小时、不超过 {MAX_TASK_HOURS} 小时（一年），实为 {hours:g}")
         duration = Duration(float(working_days), "wd") if working_days else Duration(float(hours or 24), "h")
         due = deadlines.compute_due(calendar, now, duration)
         task = CaseTask(case_id=case.id, unit_id=unit.id, text=text.strip(), due_at=due.at, created_at=now)

@@ -33,9 +33,10 @@ StageName = Annotated[
 ]
 
 
-# Bounds that keep a due time computable: no task or extension runs longer than a year.
-MAX_WORKING_DAYS = 250
-MAX_HOURS = 366 * 24.0
+# Bounds that keep a due time computable: no task or extension runs longer than a year (the
+# service refuses the same for the console and the command line).
+MAX_WORKING_DAYS = cases.MAX_TASK_WORKING_DAYS
+MAX_HOURS = float(cases.MAX_TASK_HOURS)
 
 
 class OpenCase(Body):

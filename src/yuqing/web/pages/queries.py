@@ -35,7 +35,7 @@ from yuqing.alerts.models import Alert, AlertStatus
 from yuqing.alerts.service import KIND_LABELS
 from yuqing.analysis.models import Event, EventStatus, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, Case, Deadline, DeadlineState, Stage
-from yuqing.cases.plan import DeadlineKind
+from yuqing.cases.plan import EXTENDABLE, DeadlineKind
 from yuqing.cases.service import deadline_view, task_unit_names
 from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.org.models import Person, RoleAssignment, Unit
@@ -365,11 +365,11 @@ def cases_of_event(session: Session, event_id: int, scope: Scope = EVERYTHING) -
 
 
 def running_clock_kinds(session: Session, case_id: int) -> list[tuple[str, str]]:
-    """(kind, label) of the case's running clocks other than tasks', for the extension form."""
+    """(kind, label) of the case's running clocks that may be extended, for the extension form."""
     kinds = session.scalars(
         select(Deadline.kind)
         .where(Deadline.case_id == case_id, Deadline.state.in_(OPEN_DEADLINE_STATES))
-        .where(Deadline.kind != DeadlineKind.TASK)
+        .where(Deadline.kind.in_(sorted(EXTENDABLE)))
         .order_by(Deadline.due_at)
     )
     seen: dict[str, str] = {}
