@@ -141,6 +141,14 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     case = cases.advance(rt, case["id"], "报告", "孙监测")
     report = next(d for d in case["deadlines"] if d["kind"] == "report")
     assert report["state"] == "missed"  # reported 2 h 26 min after detection; 特别重大 allows 1 h
+    # 报告 reaches the city: its chief is told of the 特别重大 case, with the facts, and the case says so
+    with rt.sessions() as session:
+        mayor = org.find_person(session, "陈市长").id
+    told = [n for n in notifications(rt) if n.person_id == mayor and n.subject_kind == "case"]
+    assert [n.title for n in told] == [f"【舆情报告】市卫生健康委员会报告特别重大舆情：工单 #{case['id']}"]
+    body = str(told[0].message.get("body", ""))
+    assert "孙监测（市卫生健康委员会）报告" in body and "定级依据：单日转发量" in body
+    assert "已报告南京市人民政府，已通知：陈市长" in [e["text"] for e in case["timeline"]]
 
     with pytest.raises(WorkflowError, match="类别"):
         cases.advance(rt, case["id"], "研判", "李办公室")
@@ -558,6 +566,8 @@ def test_a_rejected_draft_is_told_to_its_drafter_and_cannot_be_approved_or_relea
     event_id = graded_event(rt)
     case = cases.open_case(rt, "李办公室", event_id=event_id)
     cases.draft_statement(rt, case["id"], "李办公室", facts="鼓楼医院一名产妇术中死亡，系医疗事故。")
+    with pytest.raises(ValueError, match="驳回须写明理由"):
+        cases.approve(rt, case["id"], "陈市长", reject=True, comment="  ")
     case = cases.approve(rt, case["id"], "陈市长", reject=True, comment="原因尚未查明，不能写“医疗事故”")
     assert case["statements"][0]["status"] == "rejected"
     assert any("驳回第 1 稿：原因尚未查明" in e["text"] for e in case["timeline"])

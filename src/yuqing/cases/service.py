@@ -556,6 +556,7 @@ def _move(
     )
     if target == Stage.REPORTED:
         _complete_clocks(session, case, [DeadlineKind.REPORT], at)
+        _report_up(rt, session, case, person, at)
     if target == Stage.FOLLOWING:
         event = session.get(Event, case.event_id) if case.event_id else None
         case.followed_posts = event.post_count if event else 0
@@ -574,6 +575,58 @@ def _move(
             alert = session.get(Alert, case.alert_id)
             if alert is not None:
                 alert.status, alert.next_escalation_at = "closed", None
+
+
+# Whom a report up reaches at the unit above, by grade (PRODUCT.md §2.4): its office always; for
+# 较大 its deputy leader; for 重大 and 特别重大 its chief. The unit's own chief leads a 重大+ case.
+_REPORT_UP_ROLES: dict[str, tuple[Role, ...]] = {
+    "I": (Role.OFFICE, Role.CHIEF),
+    "II": (Role.OFFICE, Role.CHIEF),
+    "III": (Role.OFFICE, Role.DEPUTY_LEADER),
+    "IV": (Role.OFFICE,),
+}
+
+
+def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None, at: dt.datetime) -> None:
+    """报告: the case goes up the chain. The unit above (its office, and by grade its deputy leader
+    or chief) is told with the facts it needs; for 重大 and 特别重大 the unit's own chief too, who
+    leads the response. A top unit reports outside yuqing: the timeline says so."""
+    unit = session.get(Unit, case.unit_id)
+    if unit is None:
+        return
+    above = session.get(Unit, unit.parent_id) if unit.parent_id is not None else None
+    people: dict[int, Person] = {}
+    if above is not None:
+        for role in _REPORT_UP_ROLES.get(case.grade_code, (Role.OFFICE,)):
+            people.update((p.id, p) for p in people_with_role(session, role, above.id))
+    if case.grade_code in ("I", "II"):
+        people.update((p.id, p) for p in people_with_role(session, Role.CHIEF, unit.id))
+    people.pop(person.id if person is not None else 0, None)
+    event = session.get(Event, case.event_id) if case.event_id else None
+    facts = [f"等级：{case.grade}"]
+    if event is not None:
+        first = time_text(event.first_seen, rt.settings.timezone)
+        facts.append(f"相关信息 {event.post_count} 条，首见于{first}")
+        reasons = "；".join(str(r.get("text", "")) for r in (event.reasons or [])[:3] if r.get("text"))
+        if reasons:
+            facts.append(f"定级依据：{reasons}")
+    who = f"{person.name}（{unit.name}）" if person is not None else unit.name
+    body = f"{who}报告：工单「{case.title[:60]}」。" + "；".join(facts) + "。"
+    if people:
+        _tell_case(
+            rt,
+            session,
+            case,
+            list(people.values()),
+            f"【舆情报告】{unit.name}报告{case.grade}舆情：工单 #{case.id}",
+            body,
+            f"case:{case.id}:reported:{case.reopened}",
+            at,
+        )
+    told = "、".join(sorted({p.name for p in people.values()}))
+    where = f"已报告{above.name}" if above is not None else "本单位为最高层级，请按规定向系统外上级报告"
+    text = where + (f"，已通知：{told}" if told else "")
+    log(session, case, None, "report_up", text, via="system", at=at)
 
 
 def _complete_clocks(session: Session, case: Case, kinds: Iterable[str], at: dt.datetime) -> None:
@@ -991,6 +1044,9 @@ def approve(
                 f"第 {statement.version} 稿已{'发布' if statement.status == 'released' else '被驳回'}，"
                 "请起草新稿"
             )
+        if reject and not (comment or "").strip():
+            # the drafter redrafts from the reason: a rejection without one leaves them guessing
+            raise ValueError("驳回须写明理由（审批意见），以便起草人修改")
         missing = missing_roles(session, statement)
         role = _approving_role(session, _plan(rt), person, case, statement, missing)
         decision = "rejected" if reject else "approved"
