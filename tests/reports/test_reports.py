@@ -148,6 +148,33 @@ def test_summary_needs_a_closed_case_then_reports_every_clock_as_stored(world: W
     assert "总结评估" in docx_text(made.content)
 
 
+def test_a_clock_closing_ended_undone_is_a_shortcoming_in_the_summary(world: World) -> None:
+    """A 特别重大 case released on Weibo and closed within the day: the press conference it owed
+    was never held. Closing ends that clock, says so on the case, and the 总结评估 lists it instead
+    of 「各项时限均按时完成」."""
+    rt, clock = world.rt, world.clock
+    case_id = int(cases.open_case(rt, "李办公室", alert_id=world.alert_id)["id"])
+    cases.advance(rt, case_id, "reported", "李办公室")
+    cases.advance(rt, case_id, "assessed", "李办公室", category="捏造/歪曲/谣言/诽谤")
+    cases.advance(rt, case_id, "disposing", "李办公室")
+    cases.draft_statement(rt, case_id, "李办公室", facts="经核实，网传信息不实。")
+    cases.approve(rt, case_id, "陈市长")
+    cases.approve(rt, case_id, "周组员")
+    cases.release(rt, case_id, "官方微博/微信", "李办公室")
+    clock.advance(hours=2)
+    cases.advance(rt, case_id, "following", "李办公室")
+    closed = cases.close(rt, case_id, "赵分管", summary="谣言已澄清。")
+    press = next(d for d in closed["deadlines"] if d["kind"] == "press_conference")
+    assert press["state"] == "cancelled"
+    line = next(e["text"] for e in closed["timeline"] if e["action"] == "deadline_ended")
+    assert line.startswith("结案时召开新闻发布会尚未完成（应于") and line.endswith("该时限随结案终止")
+    text = service.generate(rt, "summary", {"case_id": case_id}, "html").document.plain_text()
+    assert f"{line}。" in text and "各项时限均按时完成" not in text
+    special = service.generate(rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
+    advice = special.split("处置建议", 1)[1]
+    assert "结案，请继续关注舆情是否反复" in advice and "召开新闻发布会：" not in advice
+
+
 # ---- 日报 / 周报 ----------------------------------------------------------------------------------
 
 

@@ -234,14 +234,19 @@ def complete(session: Session, case_id: int, kind: str, at: dt.datetime) -> list
     return done
 
 
-def cancel_open(session: Session, case_id: int) -> int:
-    """A closed case's clocks that were never done no longer run."""
-    result = session.execute(
-        update(Deadline)
-        .where(Deadline.case_id == case_id, Deadline.state.in_(OPEN_DEADLINE_STATES[:2]))
-        .values(state=DeadlineState.CANCELLED.value)
+def cancel_open(session: Session, case_id: int) -> list[Deadline]:
+    """A closed case's clocks that were never done and are not yet due no longer run; they are
+    returned so that the case can say which (an overdue one stays overdue on record)."""
+    ended = list(
+        session.scalars(
+            select(Deadline).where(
+                Deadline.case_id == case_id, Deadline.state.in_(OPEN_DEADLINE_STATES[:2])
+            )
+        )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for deadline in ended:
+        deadline.state = DeadlineState.CANCELLED.value
+    return ended
 
 
 def extend(

@@ -569,7 +569,20 @@ def _move(
         _duty_24h(session, case, _plan(rt), at)
     if target == Stage.CLOSED:
         case.closed_at = at
-        deadlines.cancel_open(session, case.id)
+        for ended in deadlines.cancel_open(session, case.id):
+            # said on the case and in its 总结评估: a press conference not held is not 按时完成
+            label = deadline_view(ended, rt.settings.timezone, task_unit_names(session, [ended]))["label"]
+            due = time_text(ended.due_at, rt.settings.timezone, year=False)
+            log(
+                session,
+                case,
+                None,
+                "deadline_ended",
+                f"结案时{label}尚未完成（应于{due}前），该时限随结案终止",
+                via="system",
+                at=at,
+                detail={"deadline_id": ended.id},
+            )
         duty.end_24h_duty(session, case.unit_id, f"工单 #{case.id} 结案", at, key=f"case:{case.id}")
         if case.alert_id is not None:
             alert = session.get(Alert, case.alert_id)

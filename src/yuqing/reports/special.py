@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from yuqing.alerts.models import Alert
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
-from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState
+from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Stage
 from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan, rule_text
 from yuqing.cases.service import deadline_view, grade_note_for
 from yuqing.ingest.models import Post, Source
@@ -513,7 +513,11 @@ def build_special(
     else:
         advice.add(Paragraph("该舆情尚未定性。请尽快核实研判，按预案对应类别采取措施："))
         advice.add(Table(("类别", "处置措施"), tuple(CATEGORIES.items()), (1, 3)))
-    if event.grade_code:
+    closed = bool(cases) and cases[-1].stage == Stage.CLOSED.value
+    if closed:
+        # the plan's clocks are for a response under way, not for one the office has closed
+        advice.add(Paragraph(f"工单已于{time_text(cases[-1].closed_at, zone)}结案，请继续关注舆情是否反复。"))
+    elif event.grade_code:
         clock_lines = []
         clock_kinds = [
             DeadlineKind.REPORT,

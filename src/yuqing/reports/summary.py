@@ -12,6 +12,7 @@ from yuqing.cases.models import (
     STAGE_LABELS,
     Approval,
     Case,
+    CaseAction,
     CaseEvidence,
     CaseTask,
     Deadline,
@@ -54,6 +55,14 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
         measures = measure_rows(session, [case], zone)
         clock_rows = deadline_rows(session, [case], zone)
         clocks = list(session.scalars(select(Deadline).where(Deadline.case_id == case.id)))
+        # clocks that closing ended before they were done (cases.service logs each)
+        ended_at_close = list(
+            session.scalars(
+                select(CaseAction.text)
+                .where(CaseAction.case_id == case.id, CaseAction.action == "deadline_ended")
+                .order_by(CaseAction.id)
+            )
+        )
         statements = list(
             session.scalars(select(Statement).where(Statement.case_id == case.id).order_by(Statement.version))
         )
@@ -203,6 +212,7 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
     late_tasks = [t for t in tasks if t.done_at and t.done_at > t.due_at]
     for t in late_tasks:
         found.append(f"{units.get(t.unit_id, '')}的任务“{clip(t.text, 30)}”逾期完成。")
+    found.extend(f"{text}。" for text in ended_at_close)
     if case.reopened:
         found.append("舆情出现反弹，跟踪阶段的研判和回应需要加强。")
     if found:
