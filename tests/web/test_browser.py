@@ -348,16 +348,22 @@ def test_leaders_and_the_office_work_alerts_cases_and_approvals_on_a_phone(conso
         expect(page.locator("h1")).to_contain_text("工单")
         case_url = page.url.split("?")[0]
         holds("04-case")
+        page.goto(console)  # the dashboard with the case's clocks: its panels stay on the screen
+        expect(page.locator("#panels .deadlines tbody tr")).not_to_have_count(0)
+        holds("04-dashboard")
+        page.goto(case_url)
         for stage, category in (("reported", None), ("assessed", "捏造/歪曲/谣言/诽谤"), ("disposing", None)):
             form = page.locator("form[action$='/advance']")
             form.locator("select[name=stage]").select_option(stage)
             if category:
                 form.locator("select[name=category]").select_option(category)
-            form.locator("button[type=submit]").tap()
+            with page.expect_navigation():  # the form posts, then the case page comes back
+                form.locator("button[type=submit]").tap()
             page.wait_for_load_state("networkidle")
         statement = page.locator("form[action$='/statement']")
         statement.locator("textarea[name=facts]").fill("鼓楼医院一名产妇术中死亡，市卫健委已介入。")
-        statement.locator("button[type=submit]").tap()
+        with page.expect_navigation():
+            statement.locator("button[type=submit]").tap()
         page.wait_for_load_state("networkidle")
         holds("05-case-statement-drafted")
         page.locator("form[action='/logout'] button").tap()
