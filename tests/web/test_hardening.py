@@ -399,6 +399,10 @@ def test_a_browser_gets_a_page_for_a_malformed_address_and_no_option_names(world
         | {"csrf_token": csrf.group(1)},
     )
     assert "完成时限只能填一项" in both.text
+    # nor the command line's commands: 「找不到事件 99999」, not 「（可用 yuqing events list 查看）」
+    report = {"kind": "special", "event_id": "99999", "format": "html", "csrf_token": csrf.group(1)}
+    missing = browser.post("/reports", data=report)
+    assert "找不到事件 99999" in missing.text and "yuqing events list" not in missing.text
 
 
 def test_a_task_due_time_out_of_range_is_refused_in_words(world: World) -> None:

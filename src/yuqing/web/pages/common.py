@@ -159,6 +159,10 @@ def render(
             from yuqing.cases.service import todo
 
             base["todo"] = todo(rt, str(user.person_id))["count"]
+    # a refusal shown on a page speaks of the console, not of the command line's options and commands
+    for key in ("error", "message"):
+        if isinstance(context.get(key), str):
+            context = {**context, key: web_message(context[key])}
     # Pages carry the CSRF token and the person's work: never cached, never framed by another site.
     sent = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", **(headers or {})}
     return templates.TemplateResponse(
@@ -178,7 +182,7 @@ def pager(request: Request, offset: int | None) -> str | None:
 
 # The command line's option names in a shared message (「声明须写明已核实的事实（--facts）」): the
 # console has form fields, not options.
-_CLI_HINT = re.compile(r"（--[a-z][a-z-]*）|（可用 yuqing [^）]*）|（[a-z_]+）$")
+_CLI_HINT = re.compile(r"（--[a-z][a-z-]*）|（(?:可用 )?yuqing [^）]*）|（[a-z_]+）$")
 
 
 def web_message(message: str) -> str:
