@@ -622,3 +622,29 @@ def test_requests_to_approve_leave_the_inbox_when_they_are_no_longer_wanted(rt: 
     assert asked() == {"陈市长"}
     cases.approve(rt, case["id"], "陈市长", reject=True, comment="原因未查明")
     assert asked() == set()
+
+
+def test_a_leader_holding_two_of_the_roles_is_asked_to_approve_once(rt: Runtime) -> None:
+    """陈市长 is chief and also on the leading group: a 特别重大 draft asks him once (he may approve
+    in only one role), and asks the other member of the leading group."""
+    event_id = graded_event(rt)
+    with transaction(rt.sessions) as session:
+        org.grant_role(
+            session,
+            org.find_person(session, "陈市长").id,
+            "leading_group",
+            org.find_unit(session, "南京市人民政府").id,
+        )
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    cases.draft_statement(rt, case["id"], "李办公室", facts="11月20日上午，鼓楼医院一名产妇术中死亡。")
+    asked = [
+        (n.person_id, n.title) for n in notifications(rt) if n.kind == "in_app" and "【待审批】" in n.title
+    ]
+    with rt.sessions() as session:
+        mayor, member = (org.find_person(session, name).id for name in ("陈市长", "周组员"))
+    assert [title for pid, title in asked if pid == mayor] == [
+        f"【待审批】工单 #{case['id']} 第 1 稿声明待主要领导审批"
+    ]
+    assert [title for pid, title in asked if pid == member] == [
+        f"【待审批】工单 #{case['id']} 第 1 稿声明待领导小组成员审批"
+    ]

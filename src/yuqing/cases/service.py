@@ -292,8 +292,11 @@ def _tell_approvers(
     """Ask the holders of each role still missing (at the case's unit or, failing that, above it:
     the city's chief approves its bureau's 特别重大 statement) to read and approve the draft."""
     prefix = "【演练】" if case.is_drill else ""
+    # one request per person: whoever holds two of the roles may approve in only one of them
+    asked: set[int] = {statement.drafted_by}
     for role in roles:
-        people = [p for p in people_with_role(session, role, case.unit_id) if p.id != statement.drafted_by]
+        people = [p for p in people_with_role(session, role, case.unit_id) if p.id not in asked]
+        asked.update(p.id for p in people)
         label = Role(role).label
         tell(
             session,
