@@ -361,6 +361,18 @@ def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(wo
     post(office, f"tasks/{task_id}/done", result="已完成调查")
     closed = post(deputy, "close", summary="事件已平息。")
     assert "工单已结案" in closed and "结案时间" in closed
+    # The event flares up again: its page offers to reopen the closed case (舆情反复), which goes
+    # back to 处置 with its record, rather than a second case with every clock restarted.
+    event_page = office.get(f"/events/{world.event_id}").text
+    assert f"重新开启工单 #{case_id}" in event_page and "开立新工单" in event_page
+    reopened = office.post(
+        f"{case_url}/advance",
+        data={"stage": "disposing", "note": "舆情反复，重新处置", "csrf_token": csrf_of(office)},
+    )
+    assert reopened.status_code == 303
+    view = cases.show(world.rt, case_id)
+    assert (view["stage"], view["reopened"]) == ("disposing", 1)
+    assert any("结案 → 处置：舆情反复，重新处置" in e["text"] for e in view["timeline"])
 
     audited = [(a, d) for a, t, d in audit_actions(world.rt) if t == f"case:{case_id}"]
     assert ("case.release", {"channel": "新闻发布会"}) in audited

@@ -105,6 +105,8 @@ def event_context(
                 for c in cases
             ],
             "open_case": next((c.id for c in cases if c.stage != "closed"), None),
+            # the newest closed case (cases come newest first): a flare-up reopens it (舆情反复)
+            "closed_case": next((c.id for c in cases if c.stage == "closed"), None),
             "alerts": alerts,
             # graded long after its last post: no alert until new posts make it active
             "quiet_hours": rt.settings.alert_max_quiet_hours if event.alert_held_at is not None else None,
