@@ -222,6 +222,7 @@ def test_every_page_renders_in_chinese_for_a_signed_in_person(world: World) -> N
     for text in ("定级依据", "传播趋势", "情感分布", "传播站点与平台", "开立工单", "信息（最新在前）"):
         assert text in page.text
     assert "单日转发量" in page.text  # the reason names the condition with its measured value
+    assert "定级时的数值，此后的变化见上方指标" in page.text  # the values are those of the grading
     assert office.get("/events/999999").status_code == 404
 
     alert_page = office.get("/alerts")

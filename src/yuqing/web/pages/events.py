@@ -63,6 +63,7 @@ def event_context(
                 "grade_code": event.grade_code,
                 "grade": event.grade,
                 "reasons": event.reasons or [],
+                "graded_at": queries.iso(event.graded_at, zone),
                 "keywords": event.keywords or [],
                 "first_seen": queries.iso(event.first_seen, zone),
                 "last_seen": queries.iso(event.last_seen, zone),
