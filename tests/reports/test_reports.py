@@ -183,6 +183,7 @@ def test_daily_report_is_a_zero_report_on_a_quiet_day(world: World) -> None:
     text = made.document.plain_text()
     assert "零报告：2026年11月19日，南京市人民政府及所属单位未监测到达到预警等级的网络舆情" in text
     assert made.document.title == "南京市人民政府网络舆情日报（2026年11月19日）"
+    assert "2026年11月19日 00:00 至 2026年11月20日 00:00" in text and "截至生成时" not in text
     assert "零报告" in docx_text(made.content)
 
 
@@ -195,6 +196,8 @@ def test_daily_report_of_the_event_day_lists_the_event_and_its_alert(world: Worl
         grade = session.scalars(select(Event.grade_code).where(Event.id == world.event_id)).one()
     assert "零报告" not in text
     assert grade is not None
+    # the day is still running: the period ends when the report was made, not at midnight to come
+    assert "2026年11月20日 00:00 至 2026年11月20日 " in text and "（截至生成时）" in text
     assert f"共监测到达到预警等级的舆情事件1起（{GRADE_NAMES[grade]}1起），发出预警{alerts}条" in text
     assert "相关信息3条" in text
     # A unit that watches nothing and got no alert reports zero the same day.

@@ -63,6 +63,14 @@ class Period:
         return at is not None and self.start <= at < self.end
 
 
+def _period_text(period: Period, now: dt.datetime, zone: str) -> str:
+    """「…00:00 至 …00:00」; a period still running when the report is made ends at the making
+    (「至 12月6日 14:35（截至生成时）」): the report says nothing of hours to come."""
+    if period.start <= now < period.end:
+        return f"{time_text(period.start, zone)} 至 {time_text(now, zone)}（截至生成时）"
+    return f"{time_text(period.start, zone)} 至 {time_text(period.end, zone)}"
+
+
 def day_period(day: dt.date, zone: str) -> Period:
     return Period("daily", day, 1, zone)
 
@@ -216,7 +224,7 @@ def build_periodic(
         zone=zone,
         number=number,
         meta=[
-            ("报告期间", f"{time_text(period.start, zone)} 至 {time_text(period.end, zone)}"),
+            ("报告期间", _period_text(period, rt.clock(), zone)),
             (
                 "统计范围",
                 (f"{unit.name}及所属{len(units) - 1}个单位" if len(units) > 1 else unit.name)
