@@ -116,6 +116,12 @@ def test_override_wins_over_the_rotation(
     ]
     with pytest.raises(DutyError, match="晚于"):
         duty.add_override(session, health, staff["赵强"], sh(24, 14), sh(24, 12))
+    # a typo in the year, a note past the form's limit: refused, not a century of duty
+    ancient = dt.datetime(1900, 1, 1, 8, 30, tzinfo=sh(24, 12).tzinfo)
+    with pytest.raises(DutyError, match="最长 92 天"):
+        duty.add_override(session, health, staff["赵强"], ancient, sh(24, 12))
+    with pytest.raises(DutyError, match="说明最多 200 字，实为 1000 字"):
+        duty.add_override(session, health, staff["赵强"], sh(24, 12), sh(24, 14), note="长" * 1000)
     with pytest.raises(DutyError, match="时区"):
         duty.on_duty(session, health, dt.datetime(2026, 11, 24, 10))
 

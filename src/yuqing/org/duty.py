@@ -587,6 +587,12 @@ def set_rotation(
     return rotation
 
 
+# A temporary arrangement covers days or weeks; a typo (1900-01-01) would put one person on duty
+# for a century, and a note longer than the form's limit came in past the form.
+MAX_OVERRIDE = dt.timedelta(days=92)
+MAX_NOTE = 200
+
+
 def add_override(
     session: Session,
     unit_id: int,
@@ -603,6 +609,13 @@ def add_override(
     start, end = _aware(start), _aware(end)
     if end <= start:
         raise DutyError("结束时间必须晚于开始时间")
+    if end - start > MAX_OVERRIDE:
+        raise DutyError(f"一项临时安排最长 {MAX_OVERRIDE.days} 天；更长的安排请调整轮班")
+    if start.year < 2000 or end.year > 2100:
+        raise DutyError(f"日期超出范围：{start:%Y-%m-%d} 至 {end:%Y-%m-%d}")
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise DutyError(f"说明最多 {MAX_NOTE} 字，实为 {len(note)} 字")
     if not person.active:
         raise DutyError(f"{person.name} 已停用，不能排班")
     _check_members(session, unit, [person])
