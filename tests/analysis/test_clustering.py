@@ -744,3 +744,20 @@ def test_a_roundup_naming_the_storys_product_among_seventeen_is_another_story() 
     assert roundup not in (None, story)
     follow_up = "来伊份回应紫薯掉色：紫薯含花青素，浸泡后脱色属正常，并非墨水染色，已送检"
     assert c.add(Post("c", follow_up, at(2 * 24 * 60 + 30))) == story
+
+
+def test_an_events_name_is_the_posts_headline_or_first_sentence_clipped() -> None:
+    from yuqing.analysis.clustering import headline
+
+    assert headline("#微天下#【有图有真相！今年3.15又有17种“问题食品”曝光】兰州拉面，砂锅粥") == (
+        "有图有真相！今年3.15又有17种“问题食品”曝光"
+    )
+    sad = "【悲哀】宁波一女子抱着孩子从医院楼顶跳下"  # 【悲哀】 is no headline: the first sentence
+    assert headline(sad + "。母子当场死亡") == sad
+    long = (
+        "中国最美丽的乡村江西婺源一教师打死学生 昨晚，"
+        "在被誉为中国最美丽的乡村江西省婺源县清华中学发生了一起校园暴力事件"
+    )
+    name = headline(long)
+    assert len(name) == 40 and name.endswith("…") and long.startswith(name[:-1])
+    assert headline("  医院回应\n详见长微博  ") == "医院回应"

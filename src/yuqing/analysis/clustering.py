@@ -176,6 +176,23 @@ _FRAME_WORDS = frozenset(
 _NOT_A_WORD_RE = re.compile(r"[a-z_]{3,}\d{2,}\w*|\w*(\w)\1{3,}\w*|[a-z]{1,2}|\d+|\w{16,}")
 
 
+_BRACKETED = re.compile(r"【([^【】]{6,60})】")
+_SENTENCE_END = re.compile(r"[。！？!?\n]")
+HEADLINE_CHARS = 40
+
+
+def headline(text: str, limit: int = HEADLINE_CHARS) -> str:
+    """A short name for an event from its best post, as a list or a report title reads it: the
+    post's own 【headline】 when it has one, else its first sentence, clipped to `limit`
+    characters with 「…」. The whole post stays on the event page."""
+    flat = " ".join(text.split())
+    found = _BRACKETED.search(flat)
+    if found:
+        return found.group(1).strip()
+    first = " ".join(_SENTENCE_END.split(text.strip(), 1)[0].split()) or flat
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
 def display_keywords(ranked: Sequence[str], limit: int = _N_KEYWORDS) -> list[str]:
     """The words an office reads as an event's keywords, from its centroid's strongest words:
     no single characters (的, 得, 沈), no words common in everyday Weibo (真是, 问题), no words

@@ -44,7 +44,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading, steps
-from yuqing.analysis.clustering import EventClusterer, EventInfo
+from yuqing.analysis.clustering import EventClusterer, EventInfo, headline
 from yuqing.analysis.incidents import IncidentModel
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import EventAccumulator
@@ -544,7 +544,8 @@ class AnalysisPipeline:
             joined = len(whens)
             info = self._clusterer.event(key, with_posts=False) or closed.get(key) or _batch_info(key, posts)
             topic_id, drill_id = parse_partition_key(info.topic)
-            title = info.title if drill_id is None else post_mark(drill_id) + info.title
+            name = headline(info.title)
+            title = name if drill_id is None else post_mark(drill_id) + name
             title_post = int(info.title_post_id) if info.title_post_id else None
             event_id = existing.get(key)
             if event_id is None:
