@@ -52,6 +52,11 @@ def test_names_anchored_on_their_suffix(text: str, kind: str, expected: set[str]
         "这座城市太乱了，小区里也不安全",
         "民政局不管，公安局也不管",  # an office without a place is any city's
         "结局太悲惨了",
+        # what a post says happened to a school or to a child going to one (the demo's event page
+        # listed 「学校：同学不满学校」「学校：自购炸药炸毁学校」「学校：孩子上小学」)
+        "一名同学不满学校 自购炸药炸毁学校一栋教学楼",
+        "只听见一声学校炸得粉碎",
+        "我孩子上小学了",
     ],
 )
 def test_generic_mentions_are_not_entities(text: str) -> None:
