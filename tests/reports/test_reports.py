@@ -119,6 +119,9 @@ def test_special_report_lists_the_measures_taken_with_their_times(world: World) 
     text = made.document.plain_text()
     assert f"已于2026年11月20日 09:00开立工单（第{case_id}号）" in text
     assert "通过新闻发布会发布权威信息（第1稿）" in text
+    # the released text itself, as the public read it
+    assert "已发布权威信息（第1稿，新闻发布会，2026年11月20日 10:30）" in text
+    assert "事实：11月20日上午，鼓楼医院一名产妇术中死亡；进展：已成立调查组。" in text
     assert "已定性为「捏造/歪曲/谣言/诽谤」" in text and "发布事实真相" in text
     assert "出具答复意见" not in text  # owed to 询问/质疑/诉求 only
     assert "李办公室 | 发现 → 报告" in text

@@ -501,6 +501,19 @@ def build_special(
                     "表5 时限执行",
                 )
             )
+        # what was said in public: the recipient reads the released text, not only that it went out
+        for statement in statements:
+            parts = (("事实", statement.facts), ("原因", statement.causes), ("进展", statement.progress))
+            public = [
+                f"{name}：{text.strip().rstrip('。；;')}" for name, text in parts if text and text.strip()
+            ]
+            handling.add(
+                Paragraph(
+                    f"已发布权威信息（第{statement.version}稿，{statement.channel or '—'}，"
+                    f"{time_text(statement.released_at, zone)}）："
+                ),
+                Quote("；".join(public) + "。", f"{issuer.name}发布"),
+            )
     else:
         handling.add(Paragraph("尚未开立工单，暂无处置记录。"))
 
