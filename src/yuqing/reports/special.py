@@ -45,6 +45,7 @@ __all__ = ["build_special", "deadline_rows", "measure_rows"]
 
 # Case timeline entries that are bookkeeping rather than measures.
 _NOT_MEASURES = {"calendar_warning", "deadline"}
+_VIEW_MIN_CHARS = 8
 # The category that owes a formal written reply (cases.service starts its clock on it).
 FORMAL_REPLY_CATEGORY = "询问/质疑/诉求"
 _NOT_WORDS = re.compile(r"@[\w\-]+|https?://\S+|\[[^\]]{1,8}\]|[^\w]|_", re.UNICODE)
@@ -432,9 +433,15 @@ def build_special(
     views = 0
     for word in event.keywords[:5]:
         about = [p for p in posts if word in p.text]
-        if len(about) < 2:
+        if len(about) < max(2, len(posts) // 100):  # 2 posts of 300 on 「正常」 are no view of the event
             continue
-        fresh = [p for p in about if not any(_alike(_shingles(p.text), q) for q in quoted)]
+        # a view is quoted in words: 「不正常」 alone says nothing a reader can weigh
+        fresh = [
+            p
+            for p in about
+            if len(_NOT_WORDS.sub("", p.text)) >= _VIEW_MIN_CHARS
+            and not any(_alike(_shingles(p.text), q) for q in quoted)
+        ]
         if not fresh:
             continue
         views += 1
