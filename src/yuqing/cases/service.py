@@ -574,7 +574,7 @@ def _move(
         case.closed_at = at
         for ended in deadlines.cancel_open(session, case.id):
             # said on the case and in its 总结评估: a press conference not held is not 按时完成
-            label = deadline_view(ended, rt.settings.timezone, task_unit_names(session, [ended]))["label"]
+            label = deadline_label(ended, task_unit_names(session, [ended]))
             due = time_text(ended.due_at, rt.settings.timezone, year=False)
             log(
                 session,
@@ -1432,20 +1432,25 @@ def task_unit_names(session: Session, clocks: Iterable[Deadline]) -> dict[int, s
     return {row.id: row.name for row in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))}
 
 
-def deadline_view(
-    deadline: Deadline, zone: str, unit_names: Mapping[int, str] | None = None
-) -> dict[str, Any]:
-    """One clock for pages and the API. With `unit_names`, a task's clock names its department
+def deadline_label(deadline: Deadline, unit_names: Mapping[int, str] | None = None) -> str:
+    """The clock's Chinese name. With `unit_names`, a task's clock names its department
     (「部门任务（市教育局）」), so two tasks' clocks can be told apart."""
-    from yuqing.cases.models import DeadlineState
-
     label = DeadlineKind.LABELS.get(deadline.kind, deadline.kind)
     if deadline.kind == DeadlineKind.TASK and unit_names and deadline.unit_id in unit_names:
         label = f"{label}（{unit_names[deadline.unit_id]}）"
+    return label
+
+
+def deadline_view(
+    deadline: Deadline, zone: str, unit_names: Mapping[int, str] | None = None
+) -> dict[str, Any]:
+    """One clock for pages and the API, labelled by `deadline_label`."""
+    from yuqing.cases.models import DeadlineState
+
     return {
         "id": deadline.id,
         "kind": deadline.kind,
-        "label": label,
+        "label": deadline_label(deadline, unit_names),
         "rule": deadline.rule,
         "rule_text": rule_text(deadline.rule),
         "started_at": _local(deadline.started_at, zone),

@@ -97,25 +97,16 @@ def build_response_table(
             )
         )
         alert_ids = [a.id for a in alerts]
+        # a case a unit above opened on the unit's alert is that unit's: only its existence shows
+        taken_over: set[int | None] = set()
         if alert_ids:
-            # a case a unit above opened on the unit's alert is that unit's: only its existence shows
-            taken_over = {
-                alert_id
-                for (alert_id,) in session.execute(
-                    select(Case.alert_id).where(
-                        Case.alert_id.in_(alert_ids), Case.is_drill.is_(False), Case.unit_id.not_in(unit_ids)
-                    )
-                )
-            }
-            cases += list(
-                session.scalars(
-                    select(Case).where(
-                        Case.alert_id.in_(alert_ids), Case.is_drill.is_(False), Case.unit_id.in_(unit_ids)
-                    )
-                )
-            )
-        else:
-            taken_over = set()
+            for on_alert in session.scalars(
+                select(Case).where(Case.alert_id.in_(alert_ids), Case.is_drill.is_(False))
+            ):
+                if on_alert.unit_id in unit_ids:
+                    cases.append(on_alert)
+                else:
+                    taken_over.add(on_alert.alert_id)
         by_id = {c.id: c for c in cases}
         case_ids = list(by_id)
         clocks = (

@@ -19,7 +19,7 @@ from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Stage
 from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan, rule_text
-from yuqing.cases.service import deadline_view, grade_note_for
+from yuqing.cases.service import deadline_label, grade_note_for
 from yuqing.ingest.models import Post, Source
 from yuqing.org.models import Unit
 from yuqing.org.roles import ROLE_LABELS, Role
@@ -179,7 +179,7 @@ def deadline_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[
     names = {row.id: row.name for row in session.execute(select(Unit.id, Unit.name))}
     return [
         (
-            deadline_view(d, zone, names)["label"],
+            deadline_label(d, names),
             rule_text(d.rule),
             time_text(d.due_at, zone),
             time_text(d.done_at, zone) if d.done_at else "—",
