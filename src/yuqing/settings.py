@@ -198,6 +198,14 @@ class Settings(BaseSettings):
         "raises no alert: nobody is woken and no report clock starts for an event that ended long "
         "ago. New posts make it active again. 0: every graded event alerts.",
     )
+    alert_outside_regions: bool = Field(
+        default=False,
+        description="Alert events located plainly outside the regions of every unit as well (an "
+        "incident in another province, for a city's units). By default such an event is graded and "
+        "listed, its unit's office is told of a 重大 or 特别重大 one in the console, and nobody is "
+        "woken: the plan leaves an event with a clear location to the local government. Events "
+        "whose location is unclear always alert.",
+    )
     response_tick_seconds: float = Field(
         default=15.0,
         gt=0,

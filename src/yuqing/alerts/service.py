@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yuqing.alerts.jurisdiction import locate, unit_named
 from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus
 from yuqing.alerts.notices import tell
-from yuqing.analysis.entities import compatible, extract
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event, GradeSignal, Topic
 from yuqing.cases import service as cases
@@ -72,6 +72,7 @@ class AlertCounts:
     unrouted: int = 0
     below_threshold: int = 0
     quiet: int = 0  # graded long after its last post: listed, not alerted
+    outside: int = 0  # located plainly outside every unit's places: listed, watched, not alerted
     notices: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -116,13 +117,7 @@ def route(session: Session, event: Event) -> Unit | None:
 
 
 def _unit_named(session: Session, named: list[tuple[str, str]]) -> Unit | None:
-    """The first unit whose own name is one of these entities (「鼓楼医院」 names the unit
-    「南京鼓楼医院」: the same kind, one name a shorter mention of the other)."""
-    for unit in session.scalars(select(Unit).order_by(Unit.id)):
-        for own in extract(unit.name):
-            if any(own.kind == kind and compatible(own.name, name) for kind, name in named):
-                return unit
-    return None
+    return unit_named(list(session.scalars(select(Unit))), named)
 
 
 def _message(
@@ -231,6 +226,10 @@ def raise_alert(
     if GRADE_ORDER.get(code, 0) < GRADE_ORDER.get(unit.alert_threshold or "IV", 1):
         counts.below_threshold += 1
         return None
+    if exercising is None and _elsewhere(session, rt, event):
+        counts.outside += 1
+        counts.notices += _tell_watchers(session, event, unit, code, now)
+        return None
     if long_quiet(rt, event, now):
         counts.quiet += 1
         if event.alert_held_at is None:
@@ -274,6 +273,41 @@ def raise_alert(
     )
     _schedule_next(alert, now)
     return alert
+
+
+def _elsewhere(session: Session, rt: Runtime, event: Event) -> bool:
+    """Whether the event is plainly another place's to handle (`jurisdiction`) and has raised no
+    alert here: an alert raised while it was local stays, with its repeats and clocks."""
+    if rt.settings.alert_outside_regions:
+        return False
+    if session.scalar(select(Alert.id).where(Alert.event_id == event.id).limit(1)) is not None:
+        return False
+    return locate(session, event).outside
+
+
+_WATCHED_GRADES = frozenset({"I", "II"})
+
+
+def _tell_watchers(session: Session, event: Event, unit: Unit, code: str, at: dt.datetime) -> int:
+    """A 重大 or 特别重大 event elsewhere in the unit's field: its office is told once per grade, in
+    the console only (nobody is woken, nothing to acknowledge), so it can watch for a spill-over."""
+    if code not in _WATCHED_GRADES:
+        return 0
+    where = locate(session, event)
+    grade = event.grade or GRADE_NAMES[code]
+    message = Message(
+        title=f"【外地舆情·关注】{grade}：{event.title[:40]}",
+        body=(
+            f"{event.title}\n事发地：{where.text}，不在本系统各单位辖区内。按属地管理原则由当地处置，"
+            "本系统已定级并持续监测，未发预警、未启动报告时限；如与本单位有关，可在事件页开立工单。"
+        ),
+        at=at,
+        level=Level.INFO,
+        facts=(("等级", f"{grade}（{code} 级）"), ("事发地", where.text), ("信息量", str(event.post_count))),
+        internal_only=True,
+    )
+    people = people_with_role(session, Role.OFFICE, unit.id)
+    return tell(session, people, message, key=f"outside:{event.id}:{code}", subject=("event", event.id))
 
 
 def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:

@@ -278,8 +278,9 @@ def shadows() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[str]]:
-    """Province and city names, then the shadows (province ``""``)."""
+def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[str], list[str]]:
+    """Province and city names, then the shadows (province ``""``): the automaton, each pattern's
+    province and the patterns."""
     names: list[str] = []
     provinces: list[str] = []
     for province, spellings in _PROVINCES.items():
@@ -289,7 +290,8 @@ def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[str]]:
     for shadow in _SHADOWS:
         names.append(shadow)
         provinces.append("")
-    return ahocorasick_rs.AhoCorasick(names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest), provinces
+    automaton = ahocorasick_rs.AhoCorasick(names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+    return automaton, provinces, names
 
 
 def province_names() -> Mapping[str, tuple[str, ...]]:
@@ -303,7 +305,22 @@ def regions_in(text: str) -> set[str]:
     (「佛罗里达州」 and the other shadows mention none)."""
     if not text:
         return set()
-    automaton, provinces = _automaton()
+    automaton, provinces, _ = _automaton()
     found = {provinces[index] for index, _start, _end in automaton.find_matches_as_indexes(text)}
     found.discard("")
     return found
+
+
+def place_at_start(name: str) -> tuple[str, str | None] | None:
+    """The province, and the city when it is one, of the place a name starts with: 「宁波市第一医院」
+    → (浙江, 宁波), 「江西婺源」 → (江西, None), 「浙江工业大学」 → (浙江, None); None for a name that
+    starts with no province or city we know (a county, 「小龙虾」, 「兰州拉面」 and the other shadows)."""
+    if not name:
+        return None
+    automaton, provinces, names = _automaton()
+    for index, start, _end in automaton.find_matches_as_indexes(name):
+        province = provinces[index]
+        if start != 0 or not province:
+            return None
+        return province, (names[index] if names[index] != province else None)
+    return None

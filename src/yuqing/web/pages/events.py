@@ -8,7 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from yuqing.alerts.jurisdiction import locate
+from yuqing.alerts.models import Alert
 from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
@@ -111,7 +114,19 @@ def event_context(
             "alerts": alerts,
             # graded long after its last post: no alert until new posts make it active
             "quiet_hours": rt.settings.alert_max_quiet_hours if event.alert_held_at is not None else None,
+            # located plainly elsewhere: graded and watched, no alert (属地管理)
+            "elsewhere": _elsewhere(rt, session, event),
         }
+
+
+def _elsewhere(rt: Runtime, session: Session, event: Event) -> str | None:
+    """Where the event is, when that is plainly outside every unit's places and it raised no alert."""
+    if rt.settings.alert_outside_regions or event.grade_code is None or event.is_drill:
+        return None
+    if session.scalar(select(Alert.id).where(Alert.event_id == event.id).limit(1)) is not None:
+        return None
+    where = locate(session, event)
+    return where.text if where.outside else None
 
 
 def build_router(rt: Runtime) -> APIRouter:

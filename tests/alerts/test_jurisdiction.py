@@ -1,0 +1,144 @@
+"""属地管理: an event plainly located outside every unit's places is graded and watched, not alerted;
+one whose location is unclear, or that touches a unit's places, alerts as before."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.cases.test_response import import_posts, notifications, setup_org
+from yuqing.alerts import service as alerts
+from yuqing.alerts.jurisdiction import locate
+from yuqing.analysis import topics
+from yuqing.analysis.models import Event
+from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.cases import followup
+from yuqing.cases.plan import load_plan
+from yuqing.db import transaction
+from yuqing.org import service as org
+from yuqing.runtime import Runtime
+from yuqing.web.pages.events import event_context
+from yuqing.workcal.service import load_calendar
+
+
+def _place(name: str, posts: int, kind: str = "place") -> dict[str, object]:
+    return {"kind": kind, "name": name, "posts": posts}
+
+
+@pytest.mark.parametrize(
+    ("regions", "entities", "places", "outside"),
+    [
+        # an incident in 宁波 for units in 南京 (and 江苏)
+        (["南京", "江苏"], [_place("宁波", 12)], "宁波", True),
+        (["南京", "江苏"], [_place("江西", 6), _place("婺源县", 1), _place("北京", 1)], "江西", True),
+        # a unit listing the province covers its cities; a unit listing a city does not cover the next
+        (["南京", "江苏"], [_place("苏州", 5)], "苏州", False),
+        (["南京"], [_place("苏州", 5)], "苏州", True),
+        # a comment's passing mention does not move the incident; two places both named: cross-region
+        (["南京"], [_place("宁波", 10), _place("南京", 1)], "宁波", True),
+        (["南京"], [_place("宁波", 4), _place("南京", 2)], "宁波、南京", False),
+        # hospitals and schools carry their place
+        (["南京"], [_place("宁波市第一医院", 8, "hospital")], "宁波", True),
+        (["南京"], [_place("浙江工业大学", 8, "school")], "浙江", True),
+        # a county we cannot place, a shadow, nothing at all: unclear, alerted as before
+        (["南京"], [_place("婺源县", 6)], "", False),
+        (["南京"], [_place("兰州拉面", 6)], "", False),
+        (["南京"], [], "", False),
+        # a place a unit lists by name, even one we cannot place
+        (["南京", "婺源县"], [_place("江西", 6), _place("婺源", 6)], "江西", False),
+        (["南京"], [_place("江西", 6), _place("婺源", 6)], "江西", True),
+    ],
+)
+def test_an_events_location_is_read_from_its_most_named_places(
+    rt: Runtime, regions: list[str], entities: list[dict[str, object]], places: str, outside: bool
+) -> None:
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "市人民政府", kind="government", regions=regions)
+        where = locate(session, Event(entities=entities))
+    assert (where.text, where.outside) == (places, outside)
+
+
+def test_units_listing_no_place_they_can_be_placed_in_see_every_event_as_theirs(rt: Runtime) -> None:
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "市人民政府", kind="government")
+        assert not locate(session, Event(entities=[_place("宁波", 12)])).outside
+
+
+def test_an_event_naming_one_of_the_units_is_theirs_wherever_it_is(rt: Runtime) -> None:
+    with transaction(rt.sessions) as session:
+        city = org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        org.create_unit(session, "江西婺源县人民医院", parent_id=city.id, kind="hospital")
+        named = [_place("江西", 6), _place("婺源县人民医院", 3, "hospital")]
+        assert not locate(session, Event(entities=named)).outside
+        assert locate(session, Event(entities=named[:1])).outside
+
+
+NINGBO = (
+    "宁波市第一医院发生医疗事故，一名产妇在手术中死亡，家属在宁波市第一医院门口拉横幅讨说法，医院至今未回应。"
+)
+
+
+def _ningbo_event(rt: Runtime) -> int:
+    setup_org(rt)
+    topics.add_topic(rt, "医疗事故", "@主体 + (事故|死亡)", "市卫生健康委员会")
+    import_posts(
+        rt,
+        [
+            {"id": "n1", "text": NINGBO, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620},
+            {
+                "id": "n2",
+                "text": "宁波这家医院太过分了//@网友:" + NINGBO,
+                "kind": "repost",
+                "cascade": "n1",
+                "published_at": "2026-11-20T08:10:00+08:00",
+            },
+        ],
+        "ningbo.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        [event_id] = session.scalars(select(Event.id).where(Event.grade_code.is_not(None)))
+    return event_id
+
+
+def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(rt: Runtime) -> None:
+    event_id = _ningbo_event(rt)
+    counts = followup.run_once(rt)["alerts"]
+    assert (counts["created"], counts["outside"]) == (0, 1)
+    assert alerts.list_alerts(rt) == []
+    told = notifications(rt)
+    # the office only, in the console only: the duty officer (with an email address) is not woken
+    assert {n.person_id for n in told} == {_person_id(rt, "李办公室")}
+    assert {n.kind for n in told} == {"in_app"}
+    [notice] = told
+    assert notice.subject_kind == "event" and notice.subject_id == event_id
+    assert "【外地舆情·关注】特别重大" in notice.title and "事发地：宁波" in notice.message["body"]
+    # the same grade again tells nobody twice
+    with transaction(rt.sessions) as session:
+        alerts.raise_alert(
+            session,
+            rt,
+            session.get(Event, event_id),  # type: ignore[arg-type]
+            "new",
+            load_plan(None),
+            load_calendar(rt),
+            alerts.AlertCounts(),
+        )
+    assert len(notifications(rt)) == 1
+    page = event_context(rt, event_id)
+    assert page is not None and page["elsewhere"] == "宁波"
+
+
+def test_the_office_may_ask_for_alerts_on_events_elsewhere_too(rt: Runtime) -> None:
+    rt.settings = rt.settings.model_copy(update={"alert_outside_regions": True})
+    event_id = _ningbo_event(rt)
+    assert followup.run_once(rt)["alerts"]["created"] == 1
+    [alert] = alerts.list_alerts(rt)
+    assert (alert["event_id"], alert["unit"], alert["grade"]) == (event_id, "市卫生健康委员会", "特别重大")
+    page = event_context(rt, event_id)
+    assert page is not None and page["elsewhere"] is None
+
+
+def _person_id(rt: Runtime, name: str) -> int:
+    with rt.sessions() as session:
+        return org.find_person(session, name).id
