@@ -16,7 +16,9 @@ from yuqing.cases import followup
 from yuqing.cases.plan import load_plan
 from yuqing.db import transaction
 from yuqing.org import service as org
+from yuqing.reports import service as reports
 from yuqing.runtime import Runtime
+from yuqing.web.pages import queries
 from yuqing.web.pages.events import event_context
 from yuqing.workcal.service import load_calendar
 
@@ -127,6 +129,14 @@ def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(r
     assert len(notifications(rt)) == 1
     page = event_context(rt, event_id)
     assert page is not None and page["elsewhere"] == "宁波"
+    with rt.sessions() as session:
+        [row] = queries.event_page(session, "Asia/Shanghai", grade="graded", mark_elsewhere=True).rows
+    assert (row["id"], row["elsewhere"]) == (event_id, "宁波")
+    # the day's report lists it as watched, not as an event nobody opened a case on
+    made = reports.generate(rt, "daily", {"date": "2026-11-20", "unit": "市卫生健康委员会"}, "html")
+    text = made.document.plain_text()
+    assert "舆情事件1起（Ⅰ级（特别重大）1起），其中外地事件1起（属地管理，仅作关注），发出预警0条" in text
+    assert "外地（宁波），关注" in text and "未开立工单" not in text
 
 
 def test_the_office_may_ask_for_alerts_on_events_elsewhere_too(rt: Runtime) -> None:
@@ -137,6 +147,9 @@ def test_the_office_may_ask_for_alerts_on_events_elsewhere_too(rt: Runtime) -> N
     assert (alert["event_id"], alert["unit"], alert["grade"]) == (event_id, "市卫生健康委员会", "特别重大")
     page = event_context(rt, event_id)
     assert page is not None and page["elsewhere"] is None
+    with rt.sessions() as session:
+        [row] = queries.event_page(session, "Asia/Shanghai", grade="graded", mark_elsewhere=True).rows
+    assert row["elsewhere"] is None  # alerted: not marked
 
 
 def _person_id(rt: Runtime, name: str) -> int:

@@ -34,7 +34,7 @@ from yuqing.analysis.regions import place_at_start
 from yuqing.org.models import Unit
 from yuqing.org.service import place_key
 
-__all__ = ["Locality", "locate", "unit_named"]
+__all__ = ["Home", "Locality", "home_of", "locate", "unit_named"]
 
 Place = tuple[str, str | None]  # (province, city or None for the province itself)
 
@@ -61,37 +61,60 @@ def unit_named(units: list[Unit], named: list[tuple[str, str]]) -> Unit | None:
     return None
 
 
-def _covers(home: set[Place], place: Place) -> bool:
-    province, city = place
-    return (province, None) in home or (city is not None and (province, city) in home)
+@dataclass(frozen=True, slots=True)
+class Home:
+    """The places yuqing's units answer for: as they list them (keys), and resolved."""
+
+    units: tuple[Unit, ...]
+    listed: frozenset[str]
+    resolved: frozenset[Place]
+
+    def covers(self, place: Place | str) -> bool:
+        if isinstance(place, str):  # a place we could not resolve: only by name
+            return place in self.listed
+        province, city = place
+        return (province, None) in self.resolved or (city is not None and (province, city) in self.resolved)
+
+    def locate(self, entities: object) -> Locality:
+        """The location of an event with these entities (`Event.entities`), and whether it is
+        plainly outside (module docstring)."""
+        found = (
+            [e for e in entities or [] if isinstance(e, dict) and e.get("name")]
+            if isinstance(entities, list)
+            else []
+        )
+        named = [(str(e.get("kind")), str(e["name"])) for e in found if e.get("kind") != "place"]
+        if unit_named(list(self.units), named) is not None:
+            return Locality((), False)
+        # places by what they resolve to; one we cannot place counts under its own name
+        weight: Counter[Place | str] = Counter()
+        shown: dict[Place, str] = {}
+        for entity in found:
+            name, posts = str(entity["name"]), int(entity.get("posts") or 1)
+            place: Place | str | None = place_at_start(name)
+            if place is None and entity.get("kind") == "place":
+                place = place_key(name)
+            if place is not None:
+                weight[place] += posts
+                if not isinstance(place, str):
+                    shown.setdefault(place, place[1] or place[0])
+        if not weight:
+            return Locality((), False)
+        top = max(weight.values())
+        located = [p for p, n in weight.most_common() if 2 * n >= top]
+        resolved = [p for p in located if not isinstance(p, str)]
+        ours = any(self.covers(p) for p in located)
+        # only places we could resolve are named to people (an extractor's stray 「什么」 is not shown)
+        return Locality(tuple(shown[p] for p in resolved), bool(self.resolved and resolved) and not ours)
+
+
+def home_of(session: Session) -> Home:
+    units = tuple(session.scalars(select(Unit).order_by(Unit.id)))
+    listed = frozenset(place_key(r) for u in units for r in (u.regions or []) if str(r).strip())
+    resolved = frozenset(p for p in (place_at_start(r) for r in listed) if p is not None)
+    return Home(units, listed, resolved)
 
 
 def locate(session: Session, event: Event) -> Locality:
     """The event's location and whether it lies outside the places of every unit (module docstring)."""
-    units = list(session.scalars(select(Unit)))
-    listed = {place_key(r) for u in units for r in (u.regions or []) if str(r).strip()}
-    home = {p for p in (place_at_start(r) for r in listed) if p is not None}
-    entities = [e for e in event.entities or [] if isinstance(e, dict) and e.get("name")]
-    named = [(str(e.get("kind")), str(e["name"])) for e in entities if e.get("kind") != "place"]
-    if unit_named(units, named) is not None:
-        return Locality((), False)
-    # places by what they resolve to; one we cannot place counts under its own name
-    weight: Counter[Place | str] = Counter()
-    shown: dict[Place, str] = {}
-    for entity in entities:
-        name, posts = str(entity["name"]), int(entity.get("posts") or 1)
-        place: Place | str | None = place_at_start(name)
-        if place is None and entity.get("kind") == "place":
-            place = place_key(name)
-        if place is not None:
-            weight[place] += posts
-            if not isinstance(place, str):
-                shown.setdefault(place, place[1] or place[0])
-    if not weight:
-        return Locality((), False)
-    top = max(weight.values())
-    located = [p for p, n in weight.most_common() if 2 * n >= top]
-    resolved = [p for p in located if not isinstance(p, str)]
-    ours = any(p in listed if isinstance(p, str) else _covers(home, p) for p in located)
-    # only places we could resolve are named to people (an extractor's stray 「什么」 is not shown)
-    return Locality(tuple(shown[p] for p in resolved), bool(home and resolved) and not ours)
+    return home_of(session).locate(event.entities)

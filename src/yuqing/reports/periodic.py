@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from yuqing.alerts.jurisdiction import home_of
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, STAGE_LABELS, Case, Deadline, DeadlineState, Statement
 from yuqing.cases.plan import DeadlineKind
@@ -106,6 +107,7 @@ def build_periodic(
         unit, units = unit_scope(session, unit_ref)
         unit_ids = [u.id for u in units]
         unit_names = {u.id: u.name for u in session.scalars(select(Unit))}
+        home = home_of(session)
         topics = _scoped_topics(session, units, top=unit.parent_id is None)
         topic_ids = [t.id for t in topics]
         events = (
@@ -211,6 +213,18 @@ def build_periodic(
 
     alerted = {a.event_id for a in alerts}
     graded = [e for e in events if e.grade_code and (per_event.get(e.id, (0, 0))[0] > 0 or e.id in alerted)]
+    # graded events located plainly elsewhere raise no alert here (属地管理): said so, not 「未开立工单」
+    elsewhere = (
+        {}
+        if rt.settings.alert_outside_regions
+        else {
+            e.id: where.text
+            for e in graded
+            if e.id not in alerted
+            and not any(c.event_id == e.id for c in cases_touched)
+            and (where := home.locate(e.entities)).outside
+        }
+    )
     in_period_posts = sum(total for total, _ in per_event.values())
     in_period_negative = sum(negative for _, negative in per_event.values())
     zero = not graded and not alerts
@@ -248,6 +262,7 @@ def build_periodic(
             Paragraph(
                 f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起"
                 + (f"（{by_grade}）" if by_grade else "")
+                + (f"，其中外地事件{len(elsewhere)}起（属地管理，仅作关注）" if elsewhere else "")
                 + f"，发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
                 "lead",
             )
@@ -284,7 +299,7 @@ def build_periodic(
                         time_text(e.first_seen, zone),
                         str(per_event.get(e.id, (0, 0))[0]),
                         percent(per_event[e.id][1], per_event[e.id][0]) if e.id in per_event else "—",
-                        _handling(e.id, cases_touched),
+                        _handling(e.id, cases_touched, elsewhere.get(e.id)),
                     )
                     for e in sorted(
                         graded, key=lambda e: (e.grade_code or "IV", -per_event.get(e.id, (0, 0))[0])
@@ -357,7 +372,9 @@ def build_periodic(
     return doc
 
 
-def _handling(event_id: int, cases: list[Case]) -> str:
+def _handling(event_id: int, cases: list[Case], elsewhere: str | None = None) -> str:
+    if elsewhere:
+        return f"外地（{elsewhere}），关注"
     mine = [c for c in cases if c.event_id == event_id]
     if not mine:
         return "未开立工单"

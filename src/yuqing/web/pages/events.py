@@ -144,7 +144,12 @@ def build_router(rt: Runtime) -> APIRouter:
         grade = grade if grade in {g for g, _ in GRADE_CHOICES} else ""
         with rt.sessions() as session:
             page = queries.event_page(
-                session, rt.settings.timezone, status=status or None, grade=grade or None, offset=offset
+                session,
+                rt.settings.timezone,
+                status=status or None,
+                grade=grade or None,
+                offset=offset,
+                mark_elsewhere=not rt.settings.alert_outside_regions,
             )
         context = {
             "page": page,

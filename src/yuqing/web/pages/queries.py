@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from yuqing.alerts.jurisdiction import home_of
 from yuqing.alerts.models import Alert, AlertStatus
 from yuqing.alerts.service import KIND_LABELS
 from yuqing.analysis.models import Event, EventStatus, PostAnalysis, Topic
@@ -390,9 +391,11 @@ def event_page(
     include_drills: bool = False,
     limit: int = 30,
     offset: int = 0,
+    mark_elsewhere: bool = False,
 ) -> Page:
     """Events, latest activity first. `grade`: a code, "graded" or None for all. Drill events
-    only with `include_drills`."""
+    only with `include_drills`. `mark_elsewhere`: a graded event without an alert says where it is
+    when that is plainly outside every unit's places (`elsewhere`; 属地管理)."""
     query = (
         select(
             Event.id,
@@ -420,6 +423,8 @@ def event_page(
     found = list(session.execute(query))
     ids = [row.id for row in found[:limit]]
     extra: dict[int, tuple[float | None, float | None]] = {}
+    graded = [row.id for row in found[:limit] if row.grade_code]
+    elsewhere = _elsewhere(session, graded) if mark_elsewhere else {}
     if ids:
         for event_id, share, sites in session.execute(
             select(
@@ -444,9 +449,27 @@ def event_page(
                 "posts": row.post_count,
                 "negative_share": share,
                 "sites": int(sites) if sites is not None else None,
+                "elsewhere": elsewhere.get(row.id),
             }
         )
     return _page(rows, limit, offset)
+
+
+def _elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
+    """Of these graded events, those without an alert located plainly elsewhere, with the place."""
+    if not ids:
+        return {}
+    alerted = set(session.scalars(select(Alert.event_id).where(Alert.event_id.in_(ids))))
+    wanted = [i for i in ids if i not in alerted]
+    if not wanted:
+        return {}
+    home = home_of(session)
+    out: dict[int, str] = {}
+    for event_id, entities in session.execute(select(Event.id, Event.entities).where(Event.id.in_(wanted))):
+        where = home.locate(entities)
+        if where.outside:
+            out[event_id] = where.text
+    return out
 
 
 def _topic_names(session: Session, ids: set[int]) -> dict[int, str]:
