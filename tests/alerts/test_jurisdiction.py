@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.cases.test_response import import_posts, notifications, setup_org
+from tests.conftest import FakeClock
 from yuqing.alerts import service as alerts
 from yuqing.alerts.jurisdiction import locate
 from yuqing.analysis import topics
@@ -155,3 +156,15 @@ def test_the_office_may_ask_for_alerts_on_events_elsewhere_too(rt: Runtime) -> N
 def _person_id(rt: Runtime, name: str) -> int:
     with rt.sessions() as session:
         return org.find_person(session, name).id
+
+
+def test_an_old_event_elsewhere_tells_nobody(rt: Runtime, clock: FakeClock) -> None:
+    """Last year's incident in 宁波, collected now: held as old, and no 关注 notice either; its page
+    says it is elsewhere (new posts would not raise an alert here)."""
+    clock.advance(days=4)
+    event_id = _ningbo_event(rt)
+    counts = followup.run_once(rt)["alerts"]
+    assert (counts["quiet"], counts["outside"], counts["notices"]) == (1, 0, 0)
+    assert notifications(rt) == []
+    page = event_context(rt, event_id)
+    assert page is not None and (page["elsewhere"], page["quiet_hours"]) == ("宁波", None)

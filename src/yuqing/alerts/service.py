@@ -226,16 +226,16 @@ def raise_alert(
     if GRADE_ORDER.get(code, 0) < GRADE_ORDER.get(unit.alert_threshold or "IV", 1):
         counts.below_threshold += 1
         return None
-    if exercising is None and _elsewhere(session, rt, event):
-        counts.outside += 1
-        counts.notices += _tell_watchers(session, event, unit, code, now)
-        return None
     if long_quiet(rt, event, now):
         counts.quiet += 1
         if event.alert_held_at is None:
             event.alert_held_at = now
         return None
     event.alert_held_at = None
+    if exercising is None and _elsewhere(session, rt, event):
+        counts.outside += 1
+        counts.notices += _tell_watchers(session, event, unit, code, now)
+        return None
     merge_key = f"event:{event.id}:unit:{unit.id}"
     alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
     if alert is None:

@@ -58,6 +58,7 @@ def event_context(
         posts = queries.event_posts(session, event_id, zone, limit=20, offset=offset)
         cases = queries.cases_of_event(session, event_id, scope)
         alerts = queries.alert_page(session, zone, event_id=event_id, limit=20, scope=scope).rows
+        elsewhere = _elsewhere(rt, session, event)
         return {
             "event": {
                 "id": event.id,
@@ -113,9 +114,11 @@ def event_context(
             "closed_case": next((c.id for c in cases if c.stage == "closed"), None),
             "alerts": alerts,
             # graded long after its last post: no alert until new posts make it active
-            "quiet_hours": rt.settings.alert_max_quiet_hours if event.alert_held_at is not None else None,
+            "quiet_hours": rt.settings.alert_max_quiet_hours
+            if event.alert_held_at is not None and elsewhere is None
+            else None,
             # located plainly elsewhere: graded and watched, no alert (属地管理)
-            "elsewhere": _elsewhere(rt, session, event),
+            "elsewhere": elsewhere,
         }
 
 
