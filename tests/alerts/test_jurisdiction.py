@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.cases.test_response import import_posts, notifications, setup_org
 from tests.conftest import FakeClock
 from yuqing.alerts import service as alerts
-from yuqing.alerts.jurisdiction import locate
+from yuqing.alerts.jurisdiction import home_of, locate
 from yuqing.analysis import topics
 from yuqing.analysis.models import Event
 from yuqing.analysis.pipeline import AnalysisPipeline
@@ -58,6 +58,30 @@ def test_an_events_location_is_read_from_its_most_named_places(
     with transaction(rt.sessions) as session:
         org.create_unit(session, "市人民政府", kind="government", regions=regions)
         where = locate(session, Event(entities=entities))
+    assert (where.text, where.outside) == (places, outside)
+
+
+@pytest.mark.parametrize(
+    ("lead", "entities", "posts", "places", "outside"),
+    [
+        # the story's own words place it, whatever its comments name
+        ("江西省婺源县清华中学发生教师打死学生事件", [_place("北京", 30)], 300, "江西", True),
+        ("【悲哀】宁波一女子抱着孩子从医院楼顶跳下", [], 380, "宁波", True),
+        # a national rumour list naming 兰州拉面; three comments naming 兰州 do not place it
+        ("3.15又有17种问题食品曝光：1兰州拉面", [_place("兰州", 3), _place("宁波", 2)], 77, "", False),
+        # without a place in its story, a place a tenth of its posts name does
+        ("学生工疲劳死 其父又被打死", [_place("湖北", 40), _place("武汉", 25)], 240, "湖北、武汉", True),
+        ("学生工疲劳死 其父又被打死", [_place("湖北", 4), _place("武汉", 2)], 240, "", False),
+        # a story in 宁波 that many posts also place in 南京 crosses into the units' places
+        ("宁波一女子抱着孩子从医院楼顶跳下", [_place("南京", 60)], 300, "宁波", False),
+    ],
+)
+def test_an_events_story_places_it_before_its_comments(
+    rt: Runtime, lead: str, entities: list[dict[str, object]], posts: int, places: str, outside: bool
+) -> None:
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "市人民政府", kind="government", regions=["南京", "江苏"])
+        where = home_of(session).locate(entities, lead, posts)
     assert (where.text, where.outside) == (places, outside)
 
 

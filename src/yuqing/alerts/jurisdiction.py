@@ -5,12 +5,15 @@ The plan's rule (seed 000: 「对属地明显的网上信息，由当地政府�
 yuqing grades and lists it (an office watches how a similar incident elsewhere spreads), but it
 wakes nobody and starts no clock here.
 
-An event's location is read from its entities (`Event.entities`: the most named, with the posts
-naming each): its places, and the places its hospitals, schools, companies and offices start with
-(「宁波市第一医院」, 「浙江工业大学」). Each resolves to a province, and to a city when it is one of the
-main cities (`regions.place_at_start`); a county or a name we cannot place (「婺源县」 alone) tells
-nothing by itself. The event is *located* at the places named by at least half as many posts as the
-most named one: a comment's passing 「南京也有」 does not move an incident in 宁波.
+An event's location is read first from its story: the places named in its title and its first
+posts (`lead_text`: the report that started it, before the comments), and the places its hospitals,
+schools, companies and offices there start with (「宁波市第一医院」, 「浙江工业大学」). Each resolves
+to a province, and to a city when it is one of the main cities (`regions.place_at_start`); a county
+or a name we cannot place (「婺源县」 alone) tells nothing by itself. A story that names no place is
+located by its entities (`Event.entities`: the most named, with the posts naming each): the places
+named by at least 2 posts and a tenth of the event's posts, the most named and those named by at
+least half as many. Comments name places in passing (「中午刚吃了兰州」 under a national 3.15 list):
+three of them do not move a story.
 
 It is *outside* when at least one of those places resolves, none of them lies in a unit's regions (a
 unit listing 江苏 covers 苏州; one listing 南京 covers 南京 only; a place a unit lists, 「鼓楼区」,
@@ -24,17 +27,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yuqing.alerts.models import Alert
 from yuqing.analysis.entities import compatible, extract
-from yuqing.analysis.models import Event
+from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.analysis.regions import place_at_start
+from yuqing.cases.models import Case
+from yuqing.ingest.models import Post
 from yuqing.org.models import Unit
 from yuqing.org.service import place_key
 
-__all__ = ["Home", "Locality", "home_of", "locate", "unit_named"]
+__all__ = ["Home", "Locality", "events_elsewhere", "home_of", "lead_text", "locate", "unit_named"]
 
 Place = tuple[str, str | None]  # (province, city or None for the province itself)
 
@@ -75,37 +82,56 @@ class Home:
         province, city = place
         return (province, None) in self.resolved or (city is not None and (province, city) in self.resolved)
 
-    def locate(self, entities: object) -> Locality:
-        """The location of an event with these entities (`Event.entities`), and whether it is
-        plainly outside (module docstring)."""
+    def locate(self, entities: object, lead: str = "", posts: int = 0) -> Locality:
+        """The location of an event with these entities (`Event.entities`), story (`lead_text`) and
+        post count, and whether it is plainly outside (module docstring)."""
         found = (
-            [e for e in entities or [] if isinstance(e, dict) and e.get("name")]
+            [e for e in entities if isinstance(e, dict) and e.get("name")]
             if isinstance(entities, list)
             else []
         )
-        named = [(str(e.get("kind")), str(e["name"])) for e in found if e.get("kind") != "place"]
+        in_title = [{"kind": e.kind, "name": e.name, "posts": 1} for e in extract(lead)] if lead else []
+        named = [(str(e.get("kind")), str(e["name"])) for e in found + in_title if e.get("kind") != "place"]
         if unit_named(list(self.units), named) is not None:
             return Locality((), False)
-        # places by what they resolve to; one we cannot place counts under its own name
-        weight: Counter[Place | str] = Counter()
-        shown: dict[Place, str] = {}
-        for entity in found:
-            name, posts = str(entity["name"]), int(entity.get("posts") or 1)
-            place: Place | str | None = place_at_start(name)
-            if place is None and entity.get("kind") == "place":
-                place = place_key(name)
-            if place is not None:
-                weight[place] += posts
-                if not isinstance(place, str):
-                    shown.setdefault(place, place[1] or place[0])
-        if not weight:
-            return Locality((), False)
-        top = max(weight.values())
-        located = [p for p, n in weight.most_common() if 2 * n >= top]
+        weight, shown = _places(found)
+        strong = {p for p, n in weight.items() if n >= _MIN_PLACE_POSTS and n >= _MIN_PLACE_SHARE * posts}
+        title_weight, title_shown = _places(in_title)
+        if title_weight:  # the story's own words say where: 「江西婺源」, 「宁波一女子」
+            located = list(title_weight)
+            shown = {**shown, **title_shown}
+        else:  # else the places enough of its posts name, the most named and those near it
+            top = max((weight[p] for p in strong), default=0)
+            located = [p for p, n in weight.most_common() if p in strong and 2 * n >= top]
         resolved = [p for p in located if not isinstance(p, str)]
-        ours = any(self.covers(p) for p in located)
+        ours = any(self.covers(p) for p in {*located, *strong})
         # only places we could resolve are named to people (an extractor's stray 「什么」 is not shown)
         return Locality(tuple(shown[p] for p in resolved), bool(self.resolved and resolved) and not ours)
+
+
+# An event's posts name its location when no place is in its title: a place named by at least this
+# many of its posts and this share of them (three comments naming 兰州 under a national 3.15 list
+# that names 兰州拉面 do not place it; 15 of 1,805 naming 宁波 do not either: unclear, alerted).
+_MIN_PLACE_POSTS = 2
+_LEAD_POSTS = 3
+_MIN_PLACE_SHARE = 0.1
+
+
+def _places(entities: list[dict[str, Any]]) -> tuple[Counter[Place | str], dict[Place, str]]:
+    """Posts naming each place (a place we cannot resolve counts under its own name), and how each
+    resolved one is shown."""
+    weight: Counter[Place | str] = Counter()
+    shown: dict[Place, str] = {}
+    for entity in entities:
+        name, posts = str(entity["name"]), int(entity.get("posts") or 1)
+        place: Place | str | None = place_at_start(name)
+        if place is None and entity.get("kind") == "place":
+            place = place_key(name)
+        if place is not None:
+            weight[place] += posts
+            if not isinstance(place, str):
+                shown.setdefault(place, place[1] or place[0])
+    return weight, shown
 
 
 def home_of(session: Session) -> Home:
@@ -115,6 +141,41 @@ def home_of(session: Session) -> Home:
     return Home(units, listed, resolved)
 
 
+def lead_text(session: Session, event_id: int, title: str | None) -> str:
+    """The words that tell an event's story: its title and its first posts (the report that started
+    it, before the comments)."""
+    first = session.scalars(
+        select(Post.text)
+        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
+        .where(PostAnalysis.event_id == event_id)
+        .order_by(PostAnalysis.post_id)
+        .limit(_LEAD_POSTS)
+    )
+    return "\n".join([title or "", *(text or "" for text in first)])
+
+
 def locate(session: Session, event: Event) -> Locality:
     """The event's location and whether it lies outside the places of every unit (module docstring)."""
-    return home_of(session).locate(event.entities)
+    lead = lead_text(session, event.id, event.title) if event.id is not None else event.title or ""
+    return home_of(session).locate(event.entities, lead, event.post_count or 0)
+
+
+def events_elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
+    """Of these graded events, those located plainly elsewhere that raised no alert and have no
+    case (a unit may have taken one up all the same), with where they are."""
+    if not ids:
+        return {}
+    taken = set(session.scalars(select(Alert.event_id).where(Alert.event_id.in_(ids))))
+    taken |= set(session.scalars(select(Case.event_id).where(Case.event_id.in_(ids))))
+    wanted = [i for i in ids if i not in taken]
+    if not wanted:
+        return {}
+    home = home_of(session)
+    out: dict[int, str] = {}
+    for event_id, entities, title, posts in session.execute(
+        select(Event.id, Event.entities, Event.title, Event.post_count).where(Event.id.in_(wanted))
+    ):
+        where = home.locate(entities, lead_text(session, event_id, title), posts or 0)
+        if where.outside:
+            out[event_id] = where.text
+    return out

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.jurisdiction import home_of
+from yuqing.alerts.jurisdiction import events_elsewhere
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, STAGE_LABELS, Case, Deadline, DeadlineState, Statement
 from yuqing.cases.plan import DeadlineKind
@@ -107,7 +107,6 @@ def build_periodic(
         unit, units = unit_scope(session, unit_ref)
         unit_ids = [u.id for u in units]
         unit_names = {u.id: u.name for u in session.scalars(select(Unit))}
-        home = home_of(session)
         topics = _scoped_topics(session, units, top=unit.parent_id is None)
         topic_ids = [t.id for t in topics]
         events = (
@@ -210,21 +209,15 @@ def build_periodic(
             if case_ids
             else []
         )
+        alerted = {a.event_id for a in alerts}
+        graded = [
+            e for e in events if e.grade_code and (per_event.get(e.id, (0, 0))[0] > 0 or e.id in alerted)
+        ]
+        # graded events located plainly elsewhere raise no alert here (属地管理): said so, not 「未开立工单」
+        elsewhere = (
+            {} if rt.settings.alert_outside_regions else events_elsewhere(session, [e.id for e in graded])
+        )
 
-    alerted = {a.event_id for a in alerts}
-    graded = [e for e in events if e.grade_code and (per_event.get(e.id, (0, 0))[0] > 0 or e.id in alerted)]
-    # graded events located plainly elsewhere raise no alert here (属地管理): said so, not 「未开立工单」
-    elsewhere = (
-        {}
-        if rt.settings.alert_outside_regions
-        else {
-            e.id: where.text
-            for e in graded
-            if e.id not in alerted
-            and not any(c.event_id == e.id for c in cases_touched)
-            and (where := home.locate(e.entities)).outside
-        }
-    )
     in_period_posts = sum(total for total, _ in per_event.values())
     in_period_negative = sum(negative for _, negative in per_event.values())
     zero = not graded and not alerts

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.jurisdiction import home_of
+from yuqing.alerts.jurisdiction import events_elsewhere
 from yuqing.alerts.models import Alert, AlertStatus
 from yuqing.alerts.service import KIND_LABELS
 from yuqing.analysis.models import Event, EventStatus, PostAnalysis, Topic
@@ -424,7 +424,7 @@ def event_page(
     ids = [row.id for row in found[:limit]]
     extra: dict[int, tuple[float | None, float | None]] = {}
     graded = [row.id for row in found[:limit] if row.grade_code]
-    elsewhere = _elsewhere(session, graded) if mark_elsewhere else {}
+    elsewhere = events_elsewhere(session, graded) if mark_elsewhere else {}
     if ids:
         for event_id, share, sites in session.execute(
             select(
@@ -453,23 +453,6 @@ def event_page(
             }
         )
     return _page(rows, limit, offset)
-
-
-def _elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
-    """Of these graded events, those without an alert located plainly elsewhere, with the place."""
-    if not ids:
-        return {}
-    alerted = set(session.scalars(select(Alert.event_id).where(Alert.event_id.in_(ids))))
-    wanted = [i for i in ids if i not in alerted]
-    if not wanted:
-        return {}
-    home = home_of(session)
-    out: dict[int, str] = {}
-    for event_id, entities in session.execute(select(Event.id, Event.entities).where(Event.id.in_(wanted))):
-        where = home.locate(entities)
-        if where.outside:
-            out[event_id] = where.text
-    return out
 
 
 def _topic_names(session: Session, ids: set[int]) -> dict[int, str]:
