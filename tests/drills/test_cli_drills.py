@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from tests.conftest import FakeClock
 from tests.drills.conftest import Cli, setup_org
 from tests.test_cli import yuqing
+from yuqing.org.scope import not_found
 from yuqing.runtime import Runtime
 
 SCENARIO = """
@@ -122,4 +123,4 @@ def test_mistakes_are_refused_with_the_reason(rt: Runtime, cli: Cli, tmp_path: P
 def test_errors_are_one_line_on_stderr_in_a_real_process(rt: Runtime) -> None:
     result = yuqing("drill", "score", "5", "--json")
     assert result.returncode != 0 and result.stdout == b""
-    assert result.stderr.decode().strip() == "错误：找不到演练 #5（yuqing drill list 查看全部演练）"
+    assert result.stderr.decode().strip() == "错误：" + not_found("演练 #5")

@@ -13,6 +13,7 @@ from httpx import Response
 from tests.conftest import FakeClock
 from tests.web.test_pages import World, _quick_hashing, build_world, csrf_of
 from yuqing.notify.outbox import deliver_due
+from yuqing.org.scope import not_found
 from yuqing.runtime import Runtime
 
 __all__ = ["_quick_hashing"]  # the fixture, used by every test here
@@ -77,7 +78,7 @@ def test_alerts_list_show_and_acknowledge(world: World) -> None:
     assert [r["reason"] for r in shown["recipients"]] == ["值班员"] and shown["chain"][0][
         "role"
     ] == "duty_officer"
-    assert error_of(office.get("/alerts/999"), 404) == "找不到预警 999"
+    assert error_of(office.get("/alerts/999"), 404) == not_found("预警 #999")
     assert error_of(office.get("/alerts", status="maybe"), 422)  # not one of the statuses
 
     assert "不能确认此预警" in error_of(edu.post(f"/alerts/{world.alert_id}/ack"), 403)
@@ -161,7 +162,7 @@ def test_a_case_through_the_api_from_opening_to_closing(world: World) -> None:
     assert office.get("/cases", stage="disposing").json()["items"] == []
     assert "未知的阶段" in error_of(office.get("/cases", stage="nowhere"), 400)
     assert office.get(f"/cases/{case_id}").json()["summary"] == "事件平息，处置及时。"
-    assert error_of(office.get("/cases/999"), 404) == "找不到工单 999"
+    assert error_of(office.get("/cases/999"), 404) == not_found("工单 #999")
 
 
 def test_case_list_is_paginated(world: World) -> None:

@@ -25,6 +25,7 @@ from yuqing.cases.models import Deadline
 from yuqing.db import transaction
 from yuqing.org import service as org
 from yuqing.org.models import DutyOverride
+from yuqing.org.scope import not_found
 from yuqing.runtime import Runtime
 
 __all__ = ["_quick_hashing"]  # the fixture, used by every test here
@@ -94,7 +95,7 @@ def test_a_superior_unit_takes_a_case_over_by_naming_itself(world: World) -> Non
     assert taken.status_code == 201 and taken.json()["unit"] == "南京市人民政府"
     # The bureau below does not read the city's case; the city reads it.
     case_id = taken.json()["id"]
-    assert "无权查看工单" in error_of(office.get(f"/cases/{case_id}"), 403)
+    assert error_of(office.get(f"/cases/{case_id}"), 404) == not_found(f"工单 #{case_id}")
     assert chief.get(f"/cases/{case_id}").json()["unit"] == "南京市人民政府"
 
 
@@ -249,18 +250,19 @@ def test_alerts_and_cases_are_read_by_unit(world: World) -> None:
     )
     case_id = opened_case(world, office)
     assert edu.get("/alerts").json()["items"] == []
-    assert "钱教育 无权查看预警" in error_of(edu.get(f"/alerts/{world.alert_id}"), 403)
+    # another unit's alert and case are answered as missing ones are: ids tell it nothing
+    assert error_of(edu.get(f"/alerts/{world.alert_id}"), 404) == not_found(f"预警 #{world.alert_id}")
+    assert error_of(edu.get("/alerts/99999"), 404) == not_found("预警 #99999")
     assert edu.get("/cases").json()["items"] == []
-    assert error_of(edu.get(f"/cases/{case_id}"), 403) == (
-        f"钱教育 无权查看工单 #{case_id}：它属于其他单位（只能查看本单位及其下级单位的内容）"
-    )
+    assert error_of(edu.get(f"/cases/{case_id}"), 404) == not_found(f"工单 #{case_id}")
+    assert error_of(edu.get("/cases/99999"), 404) == not_found("工单 #99999")
     for reader in (office, chief, admin):  # the unit itself, the city above it, the administrator
         assert [a["id"] for a in reader.get("/alerts").json()["items"]] == [world.alert_id]
         assert [c["id"] for c in reader.get("/cases").json()["items"]] == [case_id]
         assert reader.get(f"/cases/{case_id}").status_code == 200
     # The console reads the same way.
     page = edu.client.get(f"/cases/{case_id}")
-    assert page.status_code == 403 and "无权查看工单" in page.text
+    assert page.status_code == 404 and f"找不到工单 #{case_id}" in page.text
     assert "南京鼓楼医院发生医疗事故" not in edu.client.get("/cases").text
     assert "南京鼓楼医院发生医疗事故" not in edu.client.get("/alerts").text
     assert "南京鼓楼医院发生医疗事故" in office.client.get("/alerts").text
@@ -293,7 +295,7 @@ def test_another_unit_learns_nothing_of_a_case_from_a_refusal(world: World) -> N
     office, edu = api(world, "office"), api(world, "edu")
     case_id = opened_case(world, office)
     office.post(f"/cases/{case_id}/statement", {"facts": "产妇术中死亡。"})
-    expected = f"钱教育 无权查看工单 #{case_id}：它属于其他单位（只能查看本单位及其下级单位的内容）"
+    expected = not_found(f"工单 #{case_id}")
     for action, body in (
         ("advance", {"stage": "closed"}),
         ("approve", {}),
@@ -301,10 +303,10 @@ def test_another_unit_learns_nothing_of_a_case_from_a_refusal(world: World) -> N
         ("regrade", {"grade": "IV", "reason": "试探"}),
         ("evidence", {"post_id": 1}),
     ):
-        assert error_of(edu.post(f"/cases/{case_id}/{action}", body), 403) == expected, action
+        assert error_of(edu.post(f"/cases/{case_id}/{action}", body), 404) == expected, action
     again = error_of(edu.post("/cases", {"event_id": world.event_id}), 403)
     assert "不能开立工单" in again and f"#{case_id}" not in again
-    assert error_of(edu.post(f"/cases/{case_id}/tasks/99/done", {"result": "完成"}), 403) == expected
+    assert error_of(edu.post(f"/cases/{case_id}/tasks/99/done", {"result": "完成"}), 404) == expected
 
 
 def test_a_department_finishing_its_task_sees_the_task_not_the_case(world: World) -> None:
@@ -354,9 +356,7 @@ def test_a_summary_report_refusal_tells_another_unit_nothing_of_the_case(world: 
     ):
         refused = edu.post("/reports", {"kind": kind, "format": "html", key: subject})
         label = "工单" if kind == "summary" else "演练"
-        assert error_of(refused, 403) == (
-            f"钱教育 无权查看{label} #{subject}：它属于其他单位（只能查看本单位及其下级单位的内容）"
-        )
+        assert error_of(refused, 404) == not_found(f"{label} #{subject}")
     own = office.post("/reports", {"kind": "summary", "format": "html", "case_id": case_id})
     assert "提交总结或结案后才能生成总结评估" in error_of(own, 400)  # the unit itself is told why
 
@@ -367,9 +367,10 @@ def test_reports_are_read_and_written_by_unit(world: World) -> None:
     assert special.status_code == 200, special.text
     report_id = special.json()["id"]
     assert edu.get("/reports").json()["items"] == []
-    assert "钱教育 无权查看报告" in error_of(edu.get(f"/reports/{report_id}/file"), 403)
-    assert edu.client.get(f"/reports/{report_id}/file").status_code == 403
-    assert edu.client.get(f"/reports/{report_id}").status_code == 403
+    assert error_of(edu.get(f"/reports/{report_id}/file"), 404) == not_found(f"报告 #{report_id}")
+    assert error_of(edu.get("/reports/99999/file"), 404) == not_found("报告 #99999")
+    assert edu.client.get(f"/reports/{report_id}/file").status_code == 404
+    assert edu.client.get(f"/reports/{report_id}").status_code == 404
     assert chief.get(f"/reports/{report_id}/file").status_code == 200  # the city above reads it
 
     others = edu.post("/reports", {"kind": "daily", "format": "html", "unit": "市卫生健康委员会"})
@@ -389,21 +390,21 @@ def test_drills_are_read_and_operated_by_unit(world: World) -> None:
     assert created.status_code == 201, created.text
     drill = created.json()
     assert edu.get("/drills").json()["items"] == []
-    assert "钱教育 无权查看演练" in error_of(edu.get(f"/drills/{drill['id']}"), 403)
-    paused = edu.post(f"/drills/{drill['id']}/pause")
-    assert error_of(paused, 403) == (
-        "钱教育 不是 市卫生健康委员会（或其上级单位）的办公室人员或管理员，不能暂停该单位的演练"
-    )
-    assert edu.client.get(f"/drills/{drill['id']}").status_code == 403
+    hidden = not_found(f"演练 #{drill['id']}")
+    assert error_of(edu.get(f"/drills/{drill['id']}"), 404) == hidden
+    # operating it is refused in the same words, before its unit is named
+    assert error_of(edu.post(f"/drills/{drill['id']}/pause"), 404) == hidden
+    assert error_of(edu.post("/drills/99999/pause"), 404) == not_found("演练 #99999")
+    assert edu.client.get(f"/drills/{drill['id']}").status_code == 404
     refused = edu.client.post(f"/drills/{drill['id']}/stop", data=form(edu.client))
-    assert refused.status_code == 403 and "不能结束该单位的演练" in refused.text
+    assert refused.status_code == 404 and f"找不到演练 #{drill['id']}" in refused.text
     shown = office.get(f"/drills/{drill['id']}").json()
     assert shown["state"] == "running" and shown["unit"] == "市卫生健康委员会"
     assert office.post(f"/drills/{drill['id']}/pause").json()["state"] == "paused"
     assert admin.post(f"/drills/{drill['id']}/resume").json()["state"] == "running"
     # The drill's record is the unit's that ran it, whatever unit its alerts go to.
     refused_report = edu.post("/reports", {"kind": "drill", "format": "html", "drill_id": drill["id"]})
-    assert error_of(refused_report, 403).startswith(f"钱教育 无权查看演练 #{drill['id']}：它属于其他单位")
+    assert error_of(refused_report, 404) == hidden
     report = office.post("/reports", {"kind": "drill", "format": "html", "drill_id": drill["id"]})
     assert report.status_code == 200, report.text
 
@@ -546,7 +547,7 @@ def test_a_bureaus_reports_leave_out_the_case_the_city_opened_on_the_same_event(
     _ok(group.post(f"/cases/{city_case}/approve", {"reject": True, "comment": "机密：实际死亡3人，暂不公开"}))
     _ok(chief.post(f"/cases/{city_case}/respond", {"text": "市里内部口径ABC"}))
     _ok(chief.post(f"/cases/{city_case}/tasks", {"unit": "市教育局", "text": "市级任务XYZ", "hours": 24}))
-    assert "无权查看工单" in error_of(office.get(f"/cases/{city_case}"), 403)
+    assert error_of(office.get(f"/cases/{city_case}"), 404) == not_found(f"工单 #{city_case}")
 
     def report_text(who: Api, **params: Any) -> str:
         made = _ok(who.post("/reports", {"format": "html", **params}))

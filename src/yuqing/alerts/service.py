@@ -32,7 +32,7 @@ from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import Role
-from yuqing.org.scope import check_sees
+from yuqing.org.scope import check_sees, not_found
 from yuqing.org.service import (
     ancestors,
     common_parent,
@@ -396,7 +396,7 @@ def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli"
     with transaction(rt.sessions) as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
-            raise LookupError(f"找不到预警 {alert_id}")
+            raise LookupError(not_found(f"预警 #{alert_id}"))
         person = find_person(session, person_ref)
         if not cases.may_act(session, person.id, alert.unit_id, cases.ACKNOWLEDGERS):
             raise cases.PermissionDenied(
@@ -466,7 +466,7 @@ def show(rt: Runtime, alert_id: int, person_ref: str | None = None) -> dict[str,
     with rt.sessions() as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
-            raise LookupError(f"找不到预警 {alert_id}")
+            raise LookupError(not_found(f"预警 #{alert_id}"))
         if person_ref is not None:
             check_sees(session, find_person(session, person_ref).id, alert.unit_id, f"预警 #{alert.id}")
         return alert_view(session, alert, rt.settings.timezone)

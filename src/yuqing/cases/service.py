@@ -49,7 +49,7 @@ from yuqing.org import duty
 from yuqing.org.models import PermissionDenied as PermissionDenied  # the one 403 class of every domain
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
-from yuqing.org.scope import EVERYTHING, Scope, check_sees, scope_of
+from yuqing.org.scope import EVERYTHING, Scope, check_sees, not_found, scope_of
 from yuqing.org.service import ancestors, find_person, find_unit, get_unit, has_role, people_with_role
 from yuqing.reports.common import time_text
 from yuqing.runtime import Runtime
@@ -117,7 +117,7 @@ def log(
 def _case(session: Session, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None:
-        raise LookupError(f"找不到工单 {case_id}")
+        raise LookupError(not_found(f"工单 #{case_id}"))
     return case
 
 
@@ -393,7 +393,7 @@ def open_case(
         if alert_id is not None:
             alert = session.get(Alert, alert_id)
             if alert is None:
-                raise LookupError(f"找不到预警 {alert_id}")
+                raise LookupError(not_found(f"预警 #{alert_id}"))
             event_id = alert.event_id
         if event_id is not None:
             event = session.get(Event, event_id)

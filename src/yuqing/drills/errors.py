@@ -17,4 +17,6 @@ class ScenarioError(DrillError):
 
 class DrillNotFound(LookupError):
     def __init__(self, drill_id: int) -> None:
-        super().__init__(f"找不到演练 #{drill_id}（yuqing drill list 查看全部演练）")
+        from yuqing.org.scope import not_found
+
+        super().__init__(not_found(f"演练 #{drill_id}"))

@@ -102,7 +102,7 @@ def _operator_unit(session: Session, actor: int) -> int:
 
 
 def check_may_see(rt: Runtime, drill_id: int, actor: int) -> None:
-    """DrillNotFound, or PermissionDenied unless the actor may see the drill's unit."""
+    """DrillNotFound, or NotVisible (in the same words) unless the actor may see the drill's unit."""
     with rt.sessions() as session:
         drill = _drill(session, drill_id)
         check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
@@ -251,6 +251,7 @@ def start_drill(
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
         if actor is not None:
+            check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
             _check_operator(session, actor, drill.unit_id, "开始")
         drill.state = transition(drill.state, "start", drill.id).value
         if runner is not None:
@@ -280,6 +281,7 @@ def pause_drill(
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
         if actor is not None:
+            check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
             _check_operator(session, actor, drill.unit_id, "暂停")
         seconds = scenario_seconds(drill, now)
         drill.state = transition(drill.state, "pause", drill.id).value
@@ -297,6 +299,7 @@ def resume_drill(
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
         if actor is not None:
+            check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
             _check_operator(session, actor, drill.unit_id, "继续")
         drill.state = transition(drill.state, "resume", drill.id).value
         paused_at = _last_pause(session, drill.id)
@@ -335,6 +338,7 @@ def stop_drill(
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
         if actor is not None:
+            check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
             _check_operator(session, actor, drill.unit_id, "结束")
         seconds = scenario_seconds(drill, now)
         drill.state = transition(drill.state, "stop", drill.id).value

@@ -23,10 +23,19 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from yuqing.org.models import PermissionDenied, Person, RoleAssignment, Unit
+from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
 
-__all__ = ["EVERYTHING", "Scope", "check_sees", "is_administrator", "scope_of", "subtree"]
+__all__ = [
+    "EVERYTHING",
+    "NotVisible",
+    "Scope",
+    "check_sees",
+    "is_administrator",
+    "not_found",
+    "scope_of",
+    "subtree",
+]
 
 
 @dataclass(frozen=True)
@@ -121,10 +130,17 @@ def scope_of(session: Session, person_id: int) -> Scope:
     return Scope(frozenset(seen), bool(seen & tops))
 
 
+class NotVisible(LookupError):
+    """Something of a unit the person may not see. It is answered as a missing one is (404, the
+    same words: `not_found`), so that sequential ids tell another unit nothing of what it holds."""
+
+
+def not_found(what: str) -> str:
+    """The words for a missing thing and for one of a unit the person may not see (「工单 #3」)."""
+    return f"找不到{what}，或它不属于您可查看的单位（本单位及其下级单位）"
+
+
 def check_sees(session: Session, person_id: int, unit_id: int | None, what: str) -> None:
-    """PermissionDenied unless the person may see something of this unit; `what` names it
-    (「工单 #3」)."""
+    """NotVisible unless the person may see something of this unit; `what` names it (「工单 #3」)."""
     if not scope_of(session, person_id).sees(unit_id):
-        person = session.get(Person, person_id)
-        name = person.name if person is not None else f"人员 {person_id}"
-        raise PermissionDenied(f"{name} 无权查看{what}：它属于其他单位（只能查看本单位及其下级单位的内容）")
+        raise NotVisible(not_found(what))

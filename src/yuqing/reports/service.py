@@ -26,7 +26,7 @@ from yuqing.background import PeriodicWorker
 from yuqing.db import transaction
 from yuqing.org.models import PermissionDenied, Person
 from yuqing.org.roles import Role
-from yuqing.org.scope import EVERYTHING, check_sees, scope_of
+from yuqing.org.scope import EVERYTHING, check_sees, not_found, scope_of
 from yuqing.org.service import get_person, get_unit, has_role
 from yuqing.reports.common import ReportError, local, root_unit, time_text
 from yuqing.reports.document import Document
@@ -338,7 +338,7 @@ def get_report(rt: Runtime, report_id: int, person_id: int | None = None) -> tup
     with rt.sessions() as session:
         row = session.get(Report, report_id)
         if row is None:
-            raise LookupError(f"找不到报告 {report_id}")
+            raise LookupError(not_found(f"报告 #{report_id}"))
         if person_id is not None:
             check_sees(session, person_id, row.unit_id, f"报告 #{report_id}")
         return report_view(row, rt.settings.timezone), row.content
@@ -503,7 +503,7 @@ def report_text(rt: Runtime, report_id: int, person_id: int | None = None) -> st
     with rt.sessions() as session:
         found = session.execute(select(Report.text, Report.unit_id).where(Report.id == report_id)).first()
         if found is None:
-            raise LookupError(f"找不到报告 {report_id}")
+            raise LookupError(not_found(f"报告 #{report_id}"))
         if person_id is not None:
             check_sees(session, person_id, found.unit_id, f"报告 #{report_id}")
         return str(found.text)

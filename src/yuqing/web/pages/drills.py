@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.drills import service
-from yuqing.drills.errors import DrillNotFound
 from yuqing.drills.models import DrillRunner, DrillState
 from yuqing.drills.report import drill_report_data
 from yuqing.drills.states import TRANSITIONS
@@ -87,7 +86,7 @@ def progress(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def watch_context(rt: Runtime, drill_id: int, person_id: int) -> dict[str, Any]:
-    """What the watch page shows (DrillNotFound when there is no such drill, PermissionDenied when
+    """What the watch page shows (LookupError when there is no such drill or
     it belongs to a unit the person may not see)."""
     service.check_may_see(rt, drill_id, person_id)
     data = drill_report_data(rt, drill_id)
@@ -170,7 +169,7 @@ def build_router(rt: Runtime) -> APIRouter:
     ) -> HTMLResponse:
         try:
             context = watch_context(rt, drill_id, user.person_id)
-        except (DrillNotFound, PermissionDenied) as exc:
+        except (LookupError, PermissionDenied) as exc:
             # A refused action on a drill one may not see: its own reason, else why it is not shown.
             shown = {"message": error or str(exc)}
             status = code if error else error_status(exc)
@@ -229,7 +228,7 @@ def build_router(rt: Runtime) -> APIRouter:
         drill runs or is paused."""
         try:
             context = watch_context(rt, drill_id, user.person_id)
-        except (DrillNotFound, PermissionDenied) as exc:
+        except (LookupError, PermissionDenied) as exc:
             return render(
                 request,
                 rt,
