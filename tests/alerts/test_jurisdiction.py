@@ -13,6 +13,7 @@ from yuqing.alerts.jurisdiction import home_of, locate
 from yuqing.analysis import topics
 from yuqing.analysis.models import Event
 from yuqing.analysis.pipeline import AnalysisPipeline
+from yuqing.analysis.queries import get_event
 from yuqing.cases import followup
 from yuqing.cases.plan import load_plan
 from yuqing.db import transaction
@@ -154,6 +155,7 @@ def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(r
     assert len(notifications(rt)) == 1
     page = event_context(rt, event_id)
     assert page is not None and page["elsewhere"] == "宁波"
+    assert get_event(rt, event_id)["location"] == {"places": ["宁波"], "outside": True}
     with rt.sessions() as session:
         [row] = queries.event_page(session, "Asia/Shanghai", grade="graded", mark_elsewhere=True).rows
     assert (row["id"], row["elsewhere"]) == (event_id, "宁波")

@@ -128,7 +128,11 @@ def hot_list_summary(session: Session, event_id: int, zone: str) -> list[dict[st
 
 
 def get_event(rt: Runtime, event_id: int, *, with_posts: bool = False) -> dict[str, Any]:
-    """One event in full; `with_posts` adds the ids of its posts, oldest first."""
+    """One event in full, with where it is (`location`: the places that locate it and whether that
+    is plainly outside every unit's places, `alerts.jurisdiction`); `with_posts` adds the ids of its
+    posts, oldest first."""
+    from yuqing.alerts.jurisdiction import locate
+
     with rt.sessions() as session:
         row = session.execute(
             select(Event, Topic.name).outerjoin(Topic, Topic.id == Event.topic_id).where(Event.id == event_id)
@@ -136,6 +140,8 @@ def get_event(rt: Runtime, event_id: int, *, with_posts: bool = False) -> dict[s
         if row is None:
             raise EventNotFound(event_id)
         view = event_view(row[0], row[1], rt.settings.timezone, full=True)
+        where = locate(session, row[0])
+        view["location"] = {"places": list(where.places), "outside": where.outside}
         if with_posts:
             view["post_ids"] = list(
                 session.scalars(
