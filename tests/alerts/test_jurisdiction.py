@@ -164,6 +164,11 @@ def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(r
     text = made.document.plain_text()
     assert "舆情事件1起（Ⅰ级（特别重大）1起），其中外地事件1起（属地管理，仅作关注），发出预警0条" in text
     assert "外地（宁波），关注" in text and "未开立工单" not in text
+    # a 专报 of it says whose it is and advises watching, not the plan's one-hour report clock
+    special = reports.generate(rt, "special", {"event_id": event_id}, "html").document.plain_text()
+    assert "事发地：宁波，不在本系统各单位辖区内" in special
+    assert "由当地处置，本单位不启动预案规定的报告、回应等时限" in special
+    assert "向上级报告" not in special and "审核同意" not in special
 
 
 def test_the_office_may_ask_for_alerts_on_events_elsewhere_too(rt: Runtime) -> None:

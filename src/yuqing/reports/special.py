@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yuqing.alerts.jurisdiction import events_elsewhere
 from yuqing.alerts.models import Alert
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
@@ -233,6 +234,12 @@ def build_special(
         measures = measure_rows(session, cases, zone)
         clocks = deadline_rows(session, cases, zone)
         is_drill = any(c.is_drill for c in cases) or any(a.is_drill for a in alerts)
+        # located plainly elsewhere, with no alert or case here: the local government's (属地管理)
+        elsewhere = (
+            events_elsewhere(session, [event_id]).get(event_id)
+            if event.grade_code and not event.is_drill and not rt.settings.alert_outside_regions
+            else None
+        )
 
     title_text = clip(event.title or posts[0].text, 40)
     doc = Document(
@@ -477,6 +484,10 @@ def build_special(
             assessment.add(Bullets(reason_lines))
     else:
         assessment.add(Paragraph("该事件尚未达到预案规定的任何预警等级条件，暂不定级，继续监测。"))
+    if elsewhere:
+        assessment.add(
+            Paragraph(f"事发地：{elsewhere}，不在本系统各单位辖区内，按属地管理原则由当地政府或部门处置。")
+        )
     flag_counts = Counter(flag for p in posts for flag in p.flags)
     if flag_counts:
         assessment.add(
@@ -526,6 +537,20 @@ def build_special(
 
     # 七、处置建议
     advice = doc.section("处置建议")
+    if elsewhere:
+        advice.add(
+            Paragraph(
+                f"该舆情事发地在外地（{elsewhere}），由当地处置，本单位不启动预案规定的报告、回应等时限。建议："
+            ),
+            Bullets(
+                (
+                    "持续关注其传播态势和本地网民的反应；",
+                    "排查本地是否存在同类问题，做好应对准备；",
+                    "如出现涉及本地的信息，及时开立工单，按预案处置。",
+                )
+            ),
+        )
+        return doc
     plan = load_plan(rt.settings.plan_profile or None)
     category = next((c.category for c in reversed(cases) if c.category), None)
     if category:
