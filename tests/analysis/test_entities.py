@@ -156,3 +156,19 @@ def test_what_a_commenter_says_before_the_suffix_is_no_name() -> None:
 def test_words_that_hold_a_city_name_name_no_place(text: str, places: set[str]) -> None:
     assert {e.name for e in extract(text) if e.kind == "place"} == places
     assert regions_in(text) == {p for p in places if p in ("四川", "山西")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@宁波日报 @欧式乡村家具 太可怕了",  # the demo's 3.15 event listed 「地点：欧式乡」 and 宁波
+        "转发微博//@南宁张文东:真的假的",
+        "@上海食药监 管管吧！",
+    ],
+)
+def test_an_accounts_name_names_nothing(text: str) -> None:
+    assert extract(text) == ()
+
+
+def test_the_story_around_a_mention_still_names_its_entities() -> None:
+    assert [e.name for e in extract("太可怕了//@网友:南京鼓楼医院发生医疗事故")] == ["南京", "南京鼓楼医院"]
