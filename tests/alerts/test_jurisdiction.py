@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.cases.test_response import import_posts, notifications, setup_org
 from tests.conftest import FakeClock
 from yuqing.alerts import service as alerts
-from yuqing.alerts.jurisdiction import home_of, locate
+from yuqing.alerts.jurisdiction import home_of, locate, story
 from yuqing.analysis import topics
 from yuqing.analysis.models import Event
 from yuqing.analysis.pipeline import AnalysisPipeline
@@ -71,8 +71,11 @@ def test_an_events_location_is_read_from_its_most_named_places(
         # a national rumour list naming 兰州拉面; three comments naming 兰州 do not place it
         ("3.15又有17种问题食品曝光：1兰州拉面", [_place("兰州", 3), _place("宁波", 2)], 77, "", False),
         # without a place in its story, a place a tenth of its posts name does
-        ("学生工疲劳死 其父又被打死", [_place("湖北", 40), _place("武汉", 25)], 240, "湖北、武汉", True),
+        # the province when it is named, not its cities beside it
+        ("学生工疲劳死 其父又被打死", [_place("湖北", 40), _place("武汉", 25)], 240, "湖北", True),
         ("学生工疲劳死 其父又被打死", [_place("湖北", 4), _place("武汉", 2)], 240, "", False),
+        # a story naming places in two provinces happens in neither: a list, or cross-region
+        ("央视现在的所作所为：北京雾霾、上海死猪", [], 160, "北京、上海", False),
         # a story in 宁波 that many posts also place in 南京 crosses into the units' places
         ("宁波一女子抱着孩子从医院楼顶跳下", [_place("南京", 60)], 300, "宁波", False),
     ],
@@ -84,6 +87,18 @@ def test_an_events_story_places_it_before_its_comments(
         org.create_unit(session, "市人民政府", kind="government", regions=["南京", "江苏"])
         where = home_of(session).locate(entities, lead, posts)
     assert (where.text, where.outside) == (places, outside)
+
+
+def test_a_story_is_its_title_and_the_opening_of_its_first_posts() -> None:
+    rumour = (
+        "i各位，中央电视台《焦点访谈》已经播出，可口可乐承认旗下(果粒橙)含有美国禁用农药「多菌灵」，"
+        "多菌灵可致癌症。包括香港正在销售的（果粒橙），香港食环署正在了解此事件。"
+    )
+    told = story("果粒橙含禁用农药", [rumour, "@宁波日报 转发", None])
+    # a product sold everywhere, 香港 named in passing far into the post; an account's name
+    assert "香港" not in told and "宁波" not in told and told.startswith("果粒橙含禁用农药\n")
+    strike = "【学生工疲劳死 其父又被打死】网曝：7月20日，湖北广水市强海制鞋厂工人罢工"
+    assert "湖北广水" in story(None, [strike])
 
 
 def test_units_listing_no_place_they_can_be_placed_in_see_every_event_as_theirs(rt: Runtime) -> None:

@@ -15,7 +15,15 @@ def names(text: str, kind: str) -> set[str]:
 
 
 def test_public_api() -> None:
-    assert set(entities.__all__) == {"KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract"}
+    assert set(entities.__all__) == {
+        "KINDS",
+        "PLACE_LEVELS",
+        "Entity",
+        "compatible",
+        "conflicts",
+        "extract",
+        "without_mentions",
+    }
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ an unclear location is the unit above's business, as the plan says, and routing 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert
-from yuqing.analysis.entities import compatible, extract
+from yuqing.analysis.entities import compatible, extract, without_mentions
 from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.analysis.regions import place_at_start
 from yuqing.cases.models import Case
@@ -41,7 +42,7 @@ from yuqing.ingest.models import Post
 from yuqing.org.models import Unit
 from yuqing.org.service import place_key
 
-__all__ = ["Home", "Locality", "events_elsewhere", "home_of", "lead_text", "locate", "unit_named"]
+__all__ = ["Home", "Locality", "events_elsewhere", "home_of", "lead_text", "locate", "story", "unit_named"]
 
 Place = tuple[str, str | None]  # (province, city or None for the province itself)
 
@@ -105,16 +106,32 @@ class Home:
             located = [p for p, n in weight.most_common() if p in strong and 2 * n >= top]
         resolved = [p for p in located if not isinstance(p, str)]
         ours = any(self.covers(p) for p in {*located, *strong})
-        # only places we could resolve are named to people (an extractor's stray 「什么」 is not shown)
-        return Locality(tuple(shown[p] for p in resolved), bool(self.resolved and resolved) and not ours)
+        provinces = list(dict.fromkeys(p[0] for p in resolved))
+        # a story listing places all over (「北京雾霾、上海死猪、香港奶粉」) happens in none of them
+        scattered = len(provinces) >= _SCATTERED_PROVINCES
+        # only places we could resolve are named to people (an extractor's stray 「什么」 is not
+        # shown), the province when the story names it, else its cities: 「湖北」, not 「湖北、武汉」
+        names = [
+            province if (province, None) in resolved else shown[p]
+            for province in provinces
+            for p in resolved
+            if p[0] == province and ((province, None) not in resolved or p == (province, None))
+        ]
+        outside = bool(self.resolved and resolved) and not ours and not scattered
+        return Locality(tuple(dict.fromkeys(names)), outside)
 
 
 # An event's posts name its location when no place is in its title: a place named by at least this
 # many of its posts and this share of them (three comments naming 兰州 under a national 3.15 list
 # that names 兰州拉面 do not place it; 15 of 1,805 naming 宁波 do not either: unclear, alerted).
 _MIN_PLACE_POSTS = 2
-_LEAD_POSTS = 3
 _MIN_PLACE_SHARE = 0.1
+# The story is the title and the opening of its first posts: a report says where in its first
+# sentence (「【悲哀】宁波一女子…」, 「网曝：7月20日，湖北广水市…」); a place further on is often
+# in passing (「包括香港正在销售的（果粒橙）」 of a rumour about a product sold everywhere).
+_LEAD_POSTS = 3
+_LEAD_CHARS = 50
+_SCATTERED_PROVINCES = 2
 
 
 def _places(entities: list[dict[str, Any]]) -> tuple[Counter[Place | str], dict[Place, str]]:
@@ -151,7 +168,12 @@ def lead_text(session: Session, event_id: int, title: str | None) -> str:
         .order_by(PostAnalysis.post_id)
         .limit(_LEAD_POSTS)
     )
-    return "\n".join([title or "", *(text or "" for text in first)])
+    return story(title, first)
+
+
+def story(title: str | None, first_posts: Iterable[str | None]) -> str:
+    """The title and the opening (`_LEAD_CHARS`) of each first post, accounts' names blanked."""
+    return "\n".join([title or "", *(without_mentions(text or "")[:_LEAD_CHARS] for text in first_posts)])
 
 
 def locate(session: Session, event: Event) -> Locality:

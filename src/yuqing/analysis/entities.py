@@ -36,7 +36,7 @@ import ahocorasick_rs
 
 from yuqing.analysis.regions import province_names, shadows
 
-__all__ = ["KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract"]
+__all__ = ["KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract", "without_mentions"]
 
 KINDS = ("place", "hospital", "school", "company", "office", "person")
 PLACE_LEVELS = ("province", "city", "county", "town", "village")
@@ -373,12 +373,17 @@ def _people(text: str, out: list[Entity]) -> None:
         out.append(Entity("person", name if name[0] in _SURNAMES else name[-2:]))
 
 
+def without_mentions(text: str) -> str:
+    """The text with its @accounts blanked: an account's name names no place or unit of the story
+    (「@宁波日报」, 「@南宁张文东」)."""
+    return _MENTION_RE.sub(" ", text)
+
+
 def extract(text: str) -> tuple[Entity, ...]:
     """The entities a (simplified Chinese) text names, each once, in order of first mention."""
     if not text:
         return ()
-    # an account's name names no place or unit of the story: 「@宁波日报」, 「@南宁张文东」
-    text = _MENTION_RE.sub(" ", text)
+    text = without_mentions(text)
     found: list[Entity] = []
     _places(text, found)
     _organisations(text, found)
