@@ -21,6 +21,7 @@ from yuqing.org import service as org
 from yuqing.reports import service as reports
 from yuqing.runtime import Runtime
 from yuqing.web.pages import queries
+from yuqing.web.pages.dashboard import SeriesCache, dashboard_data
 from yuqing.web.pages.events import event_context
 from yuqing.workcal.service import load_calendar
 
@@ -169,19 +170,25 @@ def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(r
         )
     assert len(notifications(rt)) == 1
     page = event_context(rt, event_id)
-    assert page is not None and page["elsewhere"] == "宁波"
+    note = "事发地：宁波，不在本地辖区（南京）内，按属地管理原则由当地政府或部门处置。"
+    assert page is not None and page["elsewhere"].startswith(note)
+    assert note + "本系统已定级并持续监测，未发预警、未启动报告时限" in notice.message["body"]
     assert get_event(rt, event_id)["location"] == {"places": ["宁波"], "outside": True}
     with rt.sessions() as session:
         [row] = queries.event_page(session, "Asia/Shanghai", grade="graded", mark_elsewhere=True).rows
     assert (row["id"], row["elsewhere"]) == (event_id, "宁波")
+    # the dashboard's 特别重大 count says one of them is elsewhere
+    [grave] = [g for g in dashboard_data(rt, SeriesCache())["grades"] if g["code"] == "I"]
+    assert (grave["count"], grave["elsewhere"]) == (1, 1)
     # the day's report lists it as watched, not as an event nobody opened a case on
     made = reports.generate(rt, "daily", {"date": "2026-11-20", "unit": "市卫生健康委员会"}, "html")
     text = made.document.plain_text()
-    assert "舆情事件1起（Ⅰ级（特别重大）1起），其中外地事件1起（属地管理，仅作关注），发出预警0条" in text
+    overview = "1起），其中外地事件1起（属地管理，仅作关注，不发预警），发出预警0条"
+    assert overview in text
     assert "外地（宁波），关注" in text and "未开立工单" not in text
     # a 专报 of it says whose it is and advises watching, not the plan's one-hour report clock
     special = reports.generate(rt, "special", {"event_id": event_id}, "html").document.plain_text()
-    assert "事发地：宁波，不在本系统各单位辖区内" in special
+    assert "事发地：宁波，不在本地辖区（南京）内，按属地管理原则由当地政府或部门处置。" in special
     assert "由当地处置，本单位不启动预案规定的报告、回应等时限" in special
     assert "向上级报告" not in special and "审核同意" not in special
 
@@ -213,4 +220,4 @@ def test_an_old_event_elsewhere_tells_nobody(rt: Runtime, clock: FakeClock) -> N
     assert (counts["quiet"], counts["outside"], counts["notices"]) == (1, 0, 0)
     assert notifications(rt) == []
     page = event_context(rt, event_id)
-    assert page is not None and (page["elsewhere"], page["quiet_hours"]) == ("宁波", None)
+    assert page is not None and page["quiet_hours"] is None and page["elsewhere"].startswith("事发地：宁波")

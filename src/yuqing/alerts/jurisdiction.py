@@ -42,7 +42,17 @@ from yuqing.ingest.models import Post
 from yuqing.org.models import Unit
 from yuqing.org.service import place_key
 
-__all__ = ["Home", "Locality", "events_elsewhere", "home_of", "lead_text", "locate", "story", "unit_named"]
+__all__ = [
+    "WATCH_ONLY",
+    "Home",
+    "Locality",
+    "events_elsewhere",
+    "home_of",
+    "lead_text",
+    "locate",
+    "story",
+    "unit_named",
+]
 
 Place = tuple[str, str | None]  # (province, city or None for the province itself)
 
@@ -53,10 +63,21 @@ class Locality:
 
     places: tuple[str, ...]  # the event's location, the places we could resolve: 「浙江」, 「宁波」
     outside: bool
+    home: tuple[str, ...] = ()  # the places the units list, as they list them: 「南京」, 「江苏」
 
     @property
     def text(self) -> str:
         return "、".join(self.places)
+
+    @property
+    def note(self) -> str:
+        """The one sentence every page, notice and report says of an event elsewhere."""
+        within = f"（{'、'.join(self.home)}）" if self.home else ""
+        return f"事发地：{self.text}，不在本地辖区{within}内，按属地管理原则由当地政府或部门处置"
+
+
+# What yuqing does with an event elsewhere, said after `Locality.note` on its page and in the notice.
+WATCH_ONLY = "本系统已定级并持续监测，未发预警、未启动报告时限；如与本单位有关，可开立工单"
 
 
 def unit_named(units: list[Unit], named: list[tuple[str, str]]) -> Unit | None:
@@ -76,6 +97,7 @@ class Home:
     units: tuple[Unit, ...]
     listed: frozenset[str]
     resolved: frozenset[Place]
+    regions: tuple[str, ...] = ()  # as the units list them, in unit order
 
     def covers(self, place: Place | str) -> bool:
         if isinstance(place, str):  # a place we could not resolve: only by name
@@ -94,7 +116,7 @@ class Home:
         in_title = [{"kind": e.kind, "name": e.name, "posts": 1} for e in extract(lead)] if lead else []
         named = [(str(e.get("kind")), str(e["name"])) for e in found + in_title if e.get("kind") != "place"]
         if unit_named(list(self.units), named) is not None:
-            return Locality((), False)
+            return Locality((), False, self.regions)
         weight, shown = _places(found)
         strong = {p for p, n in weight.items() if n >= _MIN_PLACE_POSTS and n >= _MIN_PLACE_SHARE * posts}
         title_weight, title_shown = _places(in_title)
@@ -118,7 +140,7 @@ class Home:
             if p[0] == province and ((province, None) not in resolved or p == (province, None))
         ]
         outside = bool(self.resolved and resolved) and not ours and not scattered
-        return Locality(tuple(dict.fromkeys(names)), outside)
+        return Locality(tuple(dict.fromkeys(names)), outside, self.regions)
 
 
 # An event's posts name its location when no place is in its title: a place named by at least this
@@ -155,7 +177,8 @@ def home_of(session: Session) -> Home:
     units = tuple(session.scalars(select(Unit).order_by(Unit.id)))
     listed = frozenset(place_key(r) for u in units for r in (u.regions or []) if str(r).strip())
     resolved = frozenset(p for p in (place_at_start(r) for r in listed) if p is not None)
-    return Home(units, listed, resolved)
+    regions = tuple(dict.fromkeys(str(r).strip() for u in units for r in (u.regions or []) if str(r).strip()))
+    return Home(units, listed, resolved, regions)
 
 
 def lead_text(session: Session, event_id: int, title: str | None) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.jurisdiction import locate, unit_named
+from yuqing.alerts.jurisdiction import WATCH_ONLY, locate, unit_named
 from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
@@ -297,10 +297,7 @@ def _tell_watchers(session: Session, event: Event, unit: Unit, code: str, at: dt
     grade = event.grade or GRADE_NAMES[code]
     message = Message(
         title=f"【外地舆情·关注】{grade}：{event.title[:40]}",
-        body=(
-            f"{event.title}\n事发地：{where.text}，不在本系统各单位辖区内。按属地管理原则由当地处置，"
-            "本系统已定级并持续监测，未发预警、未启动报告时限；如与本单位有关，可在事件页开立工单。"
-        ),
+        body=f"{event.title}\n{where.note}。{WATCH_ONLY}。",
         at=at,
         level=Level.INFO,
         facts=(("等级", f"{grade}（{code} 级）"), ("事发地", where.text), ("信息量", str(event.post_count))),

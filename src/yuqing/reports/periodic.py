@@ -255,7 +255,7 @@ def build_periodic(
             Paragraph(
                 f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起"
                 + (f"（{by_grade}）" if by_grade else "")
-                + (f"，其中外地事件{len(elsewhere)}起（属地管理，仅作关注）" if elsewhere else "")
+                + (f"，其中外地事件{len(elsewhere)}起（属地管理，仅作关注，不发预警）" if elsewhere else "")
                 + f"，发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
                 "lead",
             )

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.jurisdiction import events_elsewhere
+from yuqing.alerts.jurisdiction import events_elsewhere, locate
 from yuqing.alerts.models import Alert
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
@@ -240,6 +240,7 @@ def build_special(
             if event.grade_code and not event.is_drill and not rt.settings.alert_outside_regions
             else None
         )
+        where_note = locate(session, event).note if elsewhere else ""
 
     title_text = clip(event.title or posts[0].text, 40)
     doc = Document(
@@ -486,7 +487,7 @@ def build_special(
         assessment.add(Paragraph("该事件尚未达到预案规定的任何预警等级条件，暂不定级，继续监测。"))
     if elsewhere:
         assessment.add(
-            Paragraph(f"事发地：{elsewhere}，不在本系统各单位辖区内，按属地管理原则由当地政府或部门处置。")
+            Paragraph(f"{where_note}。")
         )
     flag_counts = Counter(flag for p in posts for flag in p.flags)
     if flag_counts:

@@ -60,10 +60,16 @@ def dashboard_data(rt: Runtime, cache: SeriesCache, user: User | None = None) ->
     with rt.sessions() as session:
         scope = EVERYTHING if user is None else scope_of(session, user.person_id)
         grades = queries.active_grade_counts(session)
+        elsewhere = {} if rt.settings.alert_outside_regions else queries.active_elsewhere_counts(session)
         stages = queries.cases_by_stage(session, scope)
         return {
             "grades": [
-                {"code": code, "name": queries.GRADE_NAMES[code], "count": grades[code]}
+                {
+                    "code": code,
+                    "name": queries.GRADE_NAMES[code],
+                    "count": grades[code],
+                    "elsewhere": elsewhere.get(code, 0),
+                }
                 for code in queries.GRADES
             ],
             "series": cache.get(session, rt.clock(), zone),

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.jurisdiction import locate
+from yuqing.alerts.jurisdiction import WATCH_ONLY, locate
 from yuqing.alerts.models import Alert
 from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.metrics import FLAG_LABELS
@@ -129,7 +129,7 @@ def _elsewhere(rt: Runtime, session: Session, event: Event) -> str | None:
     if session.scalar(select(Alert.id).where(Alert.event_id == event.id).limit(1)) is not None:
         return None
     where = locate(session, event)
-    return where.text if where.outside else None
+    return f"{where.note}。{WATCH_ONLY}。" if where.outside else None
 
 
 def build_router(rt: Runtime) -> APIRouter:

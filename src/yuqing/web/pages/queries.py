@@ -105,6 +105,29 @@ def active_grade_counts(session: Session) -> dict[str, int]:
     return counts
 
 
+# The grades whose events elsewhere the dashboard counts apart: the ones that would wake people.
+_WATCHED = ("I", "II")
+
+
+def active_elsewhere_counts(session: Session, limit: int = 50) -> dict[str, int]:
+    """Of the open 特别重大 and 重大 events (the newest `limit`), how many are located plainly
+    elsewhere with no alert (属地管理): the dashboard says so beside their count."""
+    rows = list(
+        session.execute(
+            select(Event.id, Event.grade_code)
+            .where(
+                Event.status == EventStatus.OPEN.value,
+                Event.grade_code.in_(_WATCHED),
+                Event.is_drill.is_(False),
+            )
+            .order_by(Event.last_seen.desc())
+            .limit(limit)
+        )
+    )
+    found = events_elsewhere(session, [event_id for event_id, _ in rows])
+    return dict(Counter(str(code) for event_id, code in rows if event_id in found))
+
+
 def volume_series(session: Session, now: dt.datetime, zone: str, *, hours: int = 72) -> dict[str, Any]:
     """Posts per hour and the negative share per hour over the last `hours`, summed from the hourly
     series stored on the events of monitored topics active in that window."""
