@@ -26,6 +26,7 @@ from yuqing.db import transaction
 from yuqing.org import service as org
 from yuqing.org.models import DutyOverride
 from yuqing.org.scope import not_found
+from yuqing.reports.models import Report
 from yuqing.runtime import Runtime
 
 __all__ = ["_quick_hashing"]  # the fixture, used by every test here
@@ -71,15 +72,21 @@ def person_id(world: World, name: str) -> int:
 
 def test_another_unit_cannot_take_over_an_alert(world: World) -> None:
     edu_office, edu_monitor, office = api(world, "edu"), api(world, "edumonitor"), api(world, "office")
+    # another unit's alert is answered as a missing one, whatever is asked of it
+    hidden, missing = not_found(f"预警 #{world.alert_id}"), not_found("预警 #99999")
     taken = edu_monitor.post("/cases", {"alert_id": world.alert_id, "unit": "市教育局"})
-    assert error_of(taken, 403) == (
-        f"预警 #{world.alert_id}的责任单位是 市卫生健康委员会：工单只能开立给该单位或由其上级单位接手，"
+    assert error_of(taken, 404) == hidden
+    assert error_of(edu_monitor.post("/cases", {"alert_id": 99999, "unit": "市教育局"}), 404) == missing
+    unrelated = edu_office.post("/cases", {"alert_id": world.alert_id})
+    assert error_of(unrelated, 404) == hidden
+    acknowledged = edu_office.post(f"/alerts/{world.alert_id}/ack")
+    assert error_of(acknowledged, 404) == hidden
+    # the event is public and so is the unit responsible for it; its alert's number is not
+    by_event = edu_office.post("/cases", {"event_id": world.event_id, "unit": "市教育局"})
+    assert error_of(by_event, 403) == (
+        f"事件 #{world.event_id}的责任单位是 市卫生健康委员会：工单只能开立给该单位或由其上级单位接手，"
         "不能开立给 市教育局"
     )
-    unrelated = edu_office.post("/cases", {"alert_id": world.alert_id})
-    assert "钱教育 不是 市卫生健康委员会（或其上级单位）的" in error_of(unrelated, 403)
-    by_event = edu_office.post("/cases", {"event_id": world.event_id, "unit": "市教育局"})
-    assert "不能开立给 市教育局" in error_of(by_event, 403)
     assert office.get("/cases").json()["items"] == []  # nothing was opened
     # The owning unit still opens its case and acts on it.
     mine = office.post("/cases", {"alert_id": world.alert_id})
@@ -592,3 +599,54 @@ def test_a_task_id_of_another_units_case_reads_as_a_missing_one(world: World) ->
     assert f"找不到任务 {task_id}，或该任务不由本单位承办" in real.text
     assert f"工单 #{case_id}" not in real.text
     assert "找不到任务 99999，或该任务不由本单位承办" in missing.text
+
+
+def test_an_alert_a_unit_above_took_over_does_not_name_the_case(world: World) -> None:
+    """The city takes the commission's alert over in a case of its own, which the commission may
+    not read: its alert says 上级单位已开立工单 and names no case, and opening another says so."""
+    office, chief = api(world, "office"), api(world, "chief")
+    city_case = _ok(chief.post("/cases", {"alert_id": world.alert_id, "unit": "南京市人民政府"}))["id"]
+    shown = office.get(f"/alerts/{world.alert_id}").json()
+    assert (shown["case_id"], shown["taken_over"]) == (None, True)
+    [listed] = office.get("/alerts").json()["items"]
+    assert (listed["case_id"], listed["taken_over"]) == (None, True)
+    page = world.login("office").get("/alerts").text
+    assert "上级单位已开立工单" in page and f"工单 #{city_case}" not in page
+    again = office.post("/cases", {"event_id": world.event_id})
+    assert error_of(again, 400) == f"事件 {world.event_id} 已由其他单位开立未结案的工单"
+    # the city itself reads its case on the alert
+    assert chief.get(f"/alerts/{world.alert_id}").json()["case_id"] == city_case
+
+
+def test_another_departments_task_on_a_case_is_answered_as_a_missing_one(world: World) -> None:
+    office, edu = api(world, "office"), api(world, "edu")
+    case_id = opened_case(world, office)
+    _ok(office.post(f"/cases/{case_id}/tasks", {"unit": "市教育局", "text": "核查学校", "hours": 24}))
+    tasked = _ok(
+        office.post(
+            f"/cases/{case_id}/tasks", {"unit": "市卫生健康委员会", "text": "内部：约谈医生", "hours": 24}
+        )
+    )
+    other = next(t["id"] for t in tasked["tasks"] if t["unit"] == "市卫生健康委员会")
+    real = edu.post(f"/cases/{case_id}/tasks/{other}/done", {"result": "x"})
+    missing = edu.post(f"/cases/{case_id}/tasks/99999/done", {"result": "x"})
+    assert error_of(real, 404) == f"工单 #{case_id} 没有任务 {other}，或该任务不由本单位承办"
+    assert error_of(missing, 404) == f"工单 #{case_id} 没有任务 99999，或该任务不由本单位承办"
+
+
+def test_each_unit_numbers_its_own_special_reports(world: World) -> None:
+    """「2026年第N期」 counts the issuing unit's own reports: another unit's neither take its numbers
+    nor show through them; a re-issue about the same event keeps its number."""
+    office, edu = api(world, "office"), api(world, "edu")
+    first = _ok(office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))
+    assert first["number"] == "2026年第1期"
+    with transaction(world.rt.sessions) as session:  # as if the commission had reported another event
+        session.execute(update(Report).where(Report.id == first["id"]).values(subject_id=424242))
+    mine = _ok(edu.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))
+    assert mine["number"] == "2026年第1期"
+    again = _ok(office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))
+    assert again["number"] == "2026年第2期"
+    assert (
+        _ok(edu.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))["number"]
+        == "2026年第1期"
+    )

@@ -32,7 +32,7 @@ from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import Role
-from yuqing.org.scope import check_sees, not_found
+from yuqing.org.scope import EVERYTHING, Scope, check_sees, not_found, scope_of
 from yuqing.org.service import (
     ancestors,
     common_parent,
@@ -395,6 +395,7 @@ def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli"
         if alert is None:
             raise LookupError(not_found(f"预警 #{alert_id}"))
         person = find_person(session, person_ref)
+        check_sees(session, person.id, alert.unit_id, f"预警 #{alert.id}")
         if not cases.may_act(session, person.id, alert.unit_id, cases.ACKNOWLEDGERS):
             raise cases.PermissionDenied(
                 f"{person.name} 不是该单位的值班员、监测员、办公室人员或领导，不能确认此预警"
@@ -408,10 +409,12 @@ def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli"
         alert.next_escalation_at = None
         for case in session.scalars(select(Case).where(Case.alert_id == alert.id)):
             cases.log(session, case, person, "alert_ack", f"确认预警 #{alert.id}", via=via, at=now)
-        return alert_view(session, alert, rt.settings.timezone)
+        return alert_view(session, alert, rt.settings.timezone, scope_of(session, person.id))
 
 
-def alert_view(session: Session, alert: Alert, zone: str) -> dict[str, Any]:
+def alert_view(session: Session, alert: Alert, zone: str, scope: Scope = EVERYTHING) -> dict[str, Any]:
+    """The alert as the API shows it; its case only when the scope sees that case (a unit above
+    may have taken the alert over in a case of its own)."""
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(zone)
@@ -420,11 +423,14 @@ def alert_view(session: Session, alert: Alert, zone: str) -> dict[str, Any]:
     recipients = session.scalars(
         select(AlertRecipient).where(AlertRecipient.alert_id == alert.id).order_by(AlertRecipient.id)
     ).all()
-    case_id = session.scalar(select(Case.id).where(Case.alert_id == alert.id))
+    case_id = session.scalar(select(Case.id).where(Case.alert_id == alert.id, scope.where(Case.unit_id)))
+    any_case = session.scalar(select(Case.id).where(Case.alert_id == alert.id))
+    taken_over = case_id is None and any_case is not None
     return {
         "id": alert.id,
         "event_id": alert.event_id,
         "case_id": case_id,
+        "taken_over": taken_over,  # opened as a case of a unit above, which the reader does not see
         "unit": unit.name if unit else None,
         "kind": alert.kind,
         "kind_label": KIND_LABELS.get(alert.kind, alert.kind),
@@ -464,9 +470,12 @@ def show(rt: Runtime, alert_id: int, person_ref: str | None = None) -> dict[str,
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise LookupError(not_found(f"预警 #{alert_id}"))
+        scope = EVERYTHING
         if person_ref is not None:
-            check_sees(session, find_person(session, person_ref).id, alert.unit_id, f"预警 #{alert.id}")
-        return alert_view(session, alert, rt.settings.timezone)
+            person_id = find_person(session, person_ref).id
+            check_sees(session, person_id, alert.unit_id, f"预警 #{alert.id}")
+            scope = scope_of(session, person_id)
+        return alert_view(session, alert, rt.settings.timezone, scope)
 
 
 def list_alerts(
@@ -474,12 +483,13 @@ def list_alerts(
 ) -> list[dict[str, Any]]:
     """Alerts, newest first; with `person_ref`, only those of units the person may see."""
     with rt.sessions() as session:
+        scope = cases.reader_scope(session, person_ref)
         query = (
             select(Alert)
-            .where(cases.reader_scope(session, person_ref).where(Alert.unit_id))
+            .where(scope.where(Alert.unit_id))
             .order_by(Alert.id.desc())
             .limit(limit)
         )
         if status:
             query = query.where(Alert.status == status)
-        return [alert_view(session, a, rt.settings.timezone) for a in session.scalars(query)]
+        return [alert_view(session, a, rt.settings.timezone, scope) for a in session.scalars(query)]

@@ -346,7 +346,11 @@ def _opening_unit(
     routed: Unit | None = None
     source = ""
     if alert is not None:
-        routed, source = session.get(Unit, alert.unit_id), f"预警 #{alert.id}"
+        routed = session.get(Unit, alert.unit_id)
+        # an alert the person does not see is not named (its number would tell it exists); the
+        # event's responsible unit is no secret: it follows from the event and the topics
+        seen = scope_of(session, person.id).sees(alert.unit_id)
+        source = f"预警 #{alert.id}" if seen else f"事件 #{alert.event_id}"
     elif event is not None:
         from yuqing.alerts.service import route
 
@@ -394,6 +398,8 @@ def open_case(
             alert = session.get(Alert, alert_id)
             if alert is None:
                 raise LookupError(not_found(f"预警 #{alert_id}"))
+            # another unit's alert is answered as a missing one, before its unit is named
+            check_sees(session, person.id, alert.unit_id, f"预警 #{alert_id}")
             event_id = alert.event_id
         if event_id is not None:
             event = session.get(Event, event_id)
@@ -415,7 +421,10 @@ def open_case(
                 select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
             ).first()
             if existing is not None:
-                raise ValueError(f"事件 {event.id} 已有未结案的工单 #{existing.id}")
+                if scope_of(session, person.id).sees(existing.unit_id):
+                    raise ValueError(f"事件 {event.id} 已有未结案的工单 #{existing.id}")
+                # a case of a unit the person does not see: neither its number nor its unit
+                raise ValueError(f"事件 {event.id} 已由其他单位开立未结案的工单")
         graded = event.grade_code if event is not None and event.grade_code else None
         code = (grade_code or "").strip().upper() or graded or "IV"
         if code not in GRADE_ORDER:
@@ -1349,7 +1358,10 @@ def complete_task(
                 check_sees(session, person.id, case.unit_id, f"工单 #{case.id}")
         task = session.get(CaseTask, task_id)
         if task is None or task.case_id != case.id:
-            raise LookupError(f"工单 {case_id} 没有任务 {task_id}")
+            raise LookupError(f"工单 #{case_id} 没有任务 {task_id}，或该任务不由本单位承办")
+        if not sees_case and not may_act(session, person.id, task.unit_id, ("liaison", "office")):
+            # another department's task on a case the person does not see: as if there were none
+            raise LookupError(f"工单 #{case_id} 没有任务 {task_id}，或该任务不由本单位承办")
         if not (
             may_act(session, person.id, task.unit_id, ("liaison", "office"))
             or may_act(session, person.id, case.unit_id, TASKERS)

@@ -84,15 +84,19 @@ def _filename(document: Document, fmt: str) -> str:
     return f"{safe}.{fmt}"
 
 
-def _number(session: Session, kind: str, subject_id: int | None, year: int, zone: str) -> str:
-    """`2026年第N期`: the N-th subject this kind of report was issued about this year (a
-    re-issue about the same subject keeps its number)."""
+def _number(
+    session: Session, kind: str, subject_id: int | None, year: int, zone: str, unit_id: int | None
+) -> str:
+    """`2026年第N期`: the N-th subject the issuing unit reported on in this kind of report this
+    year (a re-issue about the same subject keeps its number). Each unit numbers its own: another
+    unit's reports neither take its numbers nor show through them."""
     tz = ZoneInfo(zone)
     start = dt.datetime(year, 1, 1, tzinfo=tz)
     end = dt.datetime(year + 1, 1, 1, tzinfo=tz)
+    issuer = Report.unit_id.is_(None) if unit_id is None else Report.unit_id == unit_id
     earlier = session.execute(
         select(Report.subject_id, func.min(Report.number))
-        .where(Report.kind == kind, Report.created_at >= start, Report.created_at < end)
+        .where(Report.kind == kind, Report.created_at >= start, Report.created_at < end, issuer)
         .group_by(Report.subject_id)
     ).all()
     for subject, number in earlier:
@@ -185,18 +189,17 @@ def generate(
             params = {**params, "unit": str(get_person(reading, person_id).unit_id)}
     if person_id is not None:
         _check_subject(rt, person_id, kind, params)
-    number = None
-    if kind in ("special", "summary"):
-        subject = int(params.get("event_id") or params.get("case_id") or 0)
-        with rt.sessions() as reading:
-            number = _number(reading, kind, subject, local(rt.clock(), zone).year, zone)
-    document, period, subject_id = build(rt, kind, params, number=number, person_id=person_id)
-    content = render(
-        document, fmt, template_dir=rt.settings.report_template_dir, font=rt.settings.report_font
-    )
+    document, period, subject_id = build(rt, kind, params, person_id=person_id)
     unit_id = _unit_of(rt, document)
     if person_id is not None:
         _check_writer(rt, person_id, unit_id, KIND_LABELS.get(kind, kind))
+    if kind in ("special", "summary"):  # numbered by the unit that issues it
+        subject = subject_id or int(params.get("event_id") or params.get("case_id") or 0)
+        with rt.sessions() as reading:
+            document.number = _number(reading, kind, subject, local(rt.clock(), zone).year, zone, unit_id)
+    content = render(
+        document, fmt, template_dir=rt.settings.report_template_dir, font=rt.settings.report_font
+    )
     row = Report(
         kind=kind,
         title=document.title,

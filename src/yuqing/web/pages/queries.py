@@ -239,7 +239,10 @@ def alert_page(
         query = query.where(Alert.id == alert_id)
     found = list(session.execute(query))
     ids = [a.id for a, _ in found]
-    cases = _pairs(session, select(Case.alert_id, Case.id).where(Case.alert_id.in_(ids))) if ids else {}
+    # a case of a unit the reader does not see (a unit above took the alert over) is not linked
+    seen_cases = select(Case.alert_id, Case.id).where(Case.alert_id.in_(ids), scope.where(Case.unit_id))
+    cases = _pairs(session, seen_cases) if ids else {}
+    with_case = set(session.scalars(select(Case.alert_id).where(Case.alert_id.in_(ids)))) if ids else set()
     acked_ids = {a.acknowledged_by for a, _ in found if a.acknowledged_by}
     names = (
         _pairs(session, select(Person.id, Person.name).where(Person.id.in_(acked_ids))) if acked_ids else {}
@@ -263,6 +266,8 @@ def alert_page(
             "id": alert.id,
             "event_id": alert.event_id,
             "case_id": cases.get(alert.id),
+            # opened as a case the reader does not see: a unit above took it over
+            "taken_over": alert.id in with_case and alert.id not in cases,
             "unit": unit,
             "kind": alert.kind,
             "kind_label": KIND_LABELS.get(alert.kind, alert.kind),
