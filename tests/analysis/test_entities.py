@@ -65,6 +65,10 @@ def test_names_anchored_on_their_suffix(text: str, kind: str, expected: set[str]
         "一名同学不满学校 自购炸药炸毁学校一栋教学楼",
         "只听见一声学校炸得粉碎",
         "我孩子上小学了",
+        # the demo's event pages listed 「医院：次带孩子上医院」「学校：炸得学校」
+        "第一次带孩子上医院就遇上这种事",
+        "赶紧送医院",
+        "炸得学校一片狼藉",
     ],
 )
 def test_generic_mentions_are_not_entities(text: str) -> None:

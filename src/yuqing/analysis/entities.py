@@ -109,10 +109,12 @@ _CUT_WORDS_RE = re.compile(
     "感觉|记得|居然|竟然|甚至|恨不得|怪不得|不信|抹黑|小心|导致|组织|拐走|无法|觉得|认为|知道|听说|"
     "据说|果然|简直|难怪|估计|可能|应该|一定|肯定|哪怕|不如|比如|咔嚓|真心|确实|其实|原来|以为|支持|反对|"
     # what a post says happened to a school (「同学不满学校」「炸药炸毁学校」「一声学校炸得粉碎」)
-    "不满|炸毁|炸掉|炸了|一声|听见|看见"
+    "不满|炸毁|炸掉|炸了|炸得|一声|听见|看见"
 )
 # 「孩子上小学」「读中学」: going to a school of that level, no school named
 _ATTENDING = ("上", "读", "念", "考", "进")
+# 「第一次带孩子上医院」「送医院」: going to a hospital, none named (unless the name opens with a place)
+_GOING_TO_HOSPITAL = ("上", "去", "到", "进", "送", "住")
 # 学校 is the everyday word: a name on it opens with a place (「南京市第一实验学校」) or is short
 # (「育才学校」); a longer run before it is the sentence (「自购炸药炸毁学校」)
 _GENERIC_SCHOOL_CORE = 4
@@ -317,6 +319,8 @@ def _organisations(text: str, out: list[Entity]) -> None:
         if kind == "school" and core.endswith(_SCHOOL_LEVELS):
             continue  # 「小学初中」「初中高中」: school levels listed, no school named
         if kind == "school" and core.endswith(_ATTENDING):
+            continue
+        if suffix == "医院" and core.endswith(_GOING_TO_HOSPITAL) and not _starts_with_place(core):
             continue
         if suffix == "学校" and len(core) > _GENERIC_SCHOOL_CORE and not _starts_with_place(core):
             continue
