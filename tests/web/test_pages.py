@@ -281,8 +281,9 @@ def test_acknowledging_an_alert_with_htmx(world: World) -> None:
     assert office.post(f"/alerts/{world.alert_id}/ack", headers=htmx).status_code == 403  # no CSRF token
 
     refused = edu.post(f"/alerts/{world.alert_id}/ack", headers={**htmx, "X-CSRF-Token": csrf_of(edu)})
-    assert refused.status_code == 403 and refused.headers["HX-Retarget"] == "#messages"
-    assert "钱教育 不是该单位的值班员、监测员、办公室人员或领导，不能确认此预警" in refused.text
+    # another unit's alert: answered as a missing one
+    assert refused.status_code == 404 and refused.headers["HX-Retarget"] == "#messages"
+    assert f"找不到预警 #{world.alert_id}，或它不属于您可查看的单位" in refused.text
 
     token = csrf_of(office)
     done = office.post(f"/alerts/{world.alert_id}/ack", headers={**htmx, "X-CSRF-Token": token})
