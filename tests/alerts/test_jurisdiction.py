@@ -4,7 +4,7 @@ one whose location is unclear, or that touches a unit's places, alerts as before
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.cases.test_response import import_posts, notifications, setup_org
 from tests.conftest import FakeClock
@@ -18,6 +18,7 @@ from yuqing.cases import followup
 from yuqing.cases.plan import load_plan
 from yuqing.db import transaction
 from yuqing.org import service as org
+from yuqing.org.models import Unit
 from yuqing.reports import service as reports
 from yuqing.runtime import Runtime
 from yuqing.web.pages import queries
@@ -100,6 +101,25 @@ def test_a_story_is_its_title_and_the_opening_of_its_first_posts() -> None:
     assert "香港" not in told and "宁波" not in told and told.startswith("果粒橙含禁用农药\n")
     strike = "【学生工疲劳死 其父又被打死】网曝：7月20日，湖北广水市强海制鞋厂工人罢工"
     assert "湖北广水" in story(None, [strike])
+
+
+def test_a_story_placed_only_in_the_units_province_may_be_in_their_city(rt: Runtime) -> None:
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        home = home_of(session)
+        assert not home.locate([], "江苏一男子当街砍人", 100).outside  # perhaps in 南京: alerted
+        assert home.locate([], "浙江一男子当街砍人", 100).outside
+        assert home.locate([], "苏州一男子当街砍人", 100).outside  # another city of the province
+
+
+def test_malformed_entities_and_regions_are_read_as_well_as_they_can_be(rt: Runtime) -> None:
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        # a region stored by another writer as a number
+        session.execute(update(Unit).values(regions=["南京", 3]))
+    with rt.sessions() as session:
+        odd = [{"kind": "place", "name": "宁波", "posts": "many"}, {"name": None}, "宁波", {"kind": "place"}]
+        assert locate(session, Event(entities=odd, title="宁波一女子跳楼", post_count=1)).outside
 
 
 def test_units_listing_no_place_they_can_be_placed_in_see_every_event_as_theirs(rt: Runtime) -> None:

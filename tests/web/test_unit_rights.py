@@ -650,3 +650,16 @@ def test_each_unit_numbers_its_own_special_reports(world: World) -> None:
         _ok(edu.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))["number"]
         == "2026年第1期"
     )
+
+
+def test_a_unit_never_issues_a_number_twice(world: World) -> None:
+    """Numbers given while every unit's reports were counted together may run ahead of the unit's
+    own count: the next one follows the highest, so 第3期 does not come twice."""
+    office = api(world, "office")
+    first = _ok(office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))
+    with transaction(world.rt.sessions) as session:
+        session.execute(
+            update(Report).where(Report.id == first["id"]).values(subject_id=424242, number="2026年第3期")
+        )
+    again = _ok(office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))
+    assert again["number"] == "2026年第4期"

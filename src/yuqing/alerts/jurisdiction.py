@@ -28,13 +28,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert
-from yuqing.analysis.entities import compatible, extract, without_mentions
+from yuqing.analysis.entities import Entity, compatible, extract, without_mentions
 from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.analysis.regions import place_at_start
 from yuqing.cases.models import Case
@@ -80,11 +81,19 @@ class Locality:
 WATCH_ONLY = "本系统已定级并持续监测，未发预警、未启动报告时限；如与本单位有关，可开立工单"
 
 
+@lru_cache(maxsize=4096)
+def _own_entities(name: str) -> tuple[Entity, ...]:
+    """The entities a unit's name holds (asked for every event located: kept)."""
+    return extract(name)
+
+
 def unit_named(units: list[Unit], named: list[tuple[str, str]]) -> Unit | None:
     """The first unit whose own name is one of these (kind, name) entities (「鼓楼医院」 names the
     unit 「南京鼓楼医院」: the same kind, one name a shorter mention of the other)."""
+    if not named:
+        return None
     for unit in sorted(units, key=lambda u: u.id):
-        for own in extract(unit.name):
+        for own in _own_entities(unit.name):
             if any(own.kind == kind and compatible(own.name, name) for kind, name in named):
                 return unit
     return None
@@ -103,7 +112,10 @@ class Home:
         if isinstance(place, str):  # a place we could not resolve: only by name
             return place in self.listed
         province, city = place
-        return (province, None) in self.resolved or (city is not None and (province, city) in self.resolved)
+        if (province, None) in self.resolved or (city is not None and (province, city) in self.resolved):
+            return True
+        # a story placed only in a province (「江苏一男子当街砍人」) may be in a unit's city there
+        return city is None and any(own == province for own, _ in self.resolved)
 
     def locate(self, entities: object, lead: str = "", posts: int = 0) -> Locality:
         """The location of an event with these entities (`Event.entities`), story (`lead_text`) and
@@ -162,7 +174,7 @@ def _places(entities: list[dict[str, Any]]) -> tuple[Counter[Place | str], dict[
     weight: Counter[Place | str] = Counter()
     shown: dict[Place, str] = {}
     for entity in entities:
-        name, posts = str(entity["name"]), int(entity.get("posts") or 1)
+        name, posts = str(entity["name"]), _count(entity.get("posts"))
         place: Place | str | None = place_at_start(name)
         if place is None and entity.get("kind") == "place":
             place = place_key(name)
@@ -173,9 +185,19 @@ def _places(entities: list[dict[str, Any]]) -> tuple[Counter[Place | str], dict[
     return weight, shown
 
 
+def _count(value: object) -> int:
+    """A count of posts as stored (an int); anything else counts once."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 1
+    try:
+        return max(1, int(value))
+    except ValueError:
+        return 1
+
+
 def home_of(session: Session) -> Home:
     units = tuple(session.scalars(select(Unit).order_by(Unit.id)))
-    listed = frozenset(place_key(r) for u in units for r in (u.regions or []) if str(r).strip())
+    listed = frozenset(place_key(str(r)) for u in units for r in (u.regions or []) if str(r).strip())
     resolved = frozenset(p for p in (place_at_start(r) for r in listed) if p is not None)
     regions = tuple(dict.fromkeys(str(r).strip() for u in units for r in (u.regions or []) if str(r).strip()))
     return Home(units, listed, resolved, regions)
@@ -192,6 +214,22 @@ def lead_text(session: Session, event_id: int, title: str | None) -> str:
         .limit(_LEAD_POSTS)
     )
     return story(title, first)
+
+
+def first_posts(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    """`lead_text`'s first posts of many events in one query."""
+    rank = func.row_number().over(partition_by=PostAnalysis.event_id, order_by=PostAnalysis.post_id)
+    ranked = (
+        select(PostAnalysis.event_id, Post.text, rank.label("rank"))
+        .join(Post, Post.id == PostAnalysis.post_id)
+        .where(PostAnalysis.event_id.in_(ids))
+        .subquery()
+    )
+    out: dict[int, list[str]] = {}
+    query = select(ranked.c.event_id, ranked.c.text).where(ranked.c.rank <= _LEAD_POSTS)
+    for event_id, text in session.execute(query.order_by(ranked.c.event_id, ranked.c.rank)):
+        out.setdefault(event_id, []).append(text or "")
+    return out
 
 
 def story(title: str | None, first_posts: Iterable[str | None]) -> str:
@@ -216,11 +254,12 @@ def events_elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
     if not wanted:
         return {}
     home = home_of(session)
+    firsts = first_posts(session, wanted)
     out: dict[int, str] = {}
     for event_id, entities, title, posts in session.execute(
         select(Event.id, Event.entities, Event.title, Event.post_count).where(Event.id.in_(wanted))
     ):
-        where = home.locate(entities, lead_text(session, event_id, title), posts or 0)
+        where = home.locate(entities, story(title, firsts.get(event_id, [])), posts or 0)
         if where.outside:
             out[event_id] = where.text
     return out

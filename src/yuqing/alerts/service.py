@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.jurisdiction import WATCH_ONLY, locate, unit_named
+from yuqing.alerts.jurisdiction import WATCH_ONLY, Locality, locate, unit_named
 from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
@@ -232,9 +232,10 @@ def raise_alert(
             event.alert_held_at = now
         return None
     event.alert_held_at = None
-    if exercising is None and _elsewhere(session, rt, event):
+    where = _elsewhere(session, rt, event) if exercising is None else None
+    if where is not None:
         counts.outside += 1
-        counts.notices += _tell_watchers(session, event, unit, code, now)
+        counts.notices += _tell_watchers(session, event, unit, code, now, where)
         return None
     merge_key = f"event:{event.id}:unit:{unit.id}"
     alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
@@ -275,25 +276,30 @@ def raise_alert(
     return alert
 
 
-def _elsewhere(session: Session, rt: Runtime, event: Event) -> bool:
-    """Whether the event is plainly another place's to handle (`jurisdiction`) and has raised no
-    alert here: an alert raised while it was local stays, with its repeats and clocks."""
+def _elsewhere(session: Session, rt: Runtime, event: Event) -> Locality | None:
+    """Where the event is, when it is plainly another place's to handle (`jurisdiction`) and has
+    neither raised an alert here (one raised while it looked local stays, with its repeats and
+    clocks) nor been taken up in a case."""
     if rt.settings.alert_outside_regions:
-        return False
+        return None
     if session.scalar(select(Alert.id).where(Alert.event_id == event.id).limit(1)) is not None:
-        return False
-    return locate(session, event).outside
+        return None
+    if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
+        return None
+    where = locate(session, event)
+    return where if where.outside else None
 
 
 _WATCHED_GRADES = frozenset({"I", "II"})
 
 
-def _tell_watchers(session: Session, event: Event, unit: Unit, code: str, at: dt.datetime) -> int:
+def _tell_watchers(
+    session: Session, event: Event, unit: Unit, code: str, at: dt.datetime, where: Locality
+) -> int:
     """A 重大 or 特别重大 event elsewhere in the unit's field: its office is told once per grade, in
     the console only (nobody is woken, nothing to acknowledge), so it can watch for a spill-over."""
     if code not in _WATCHED_GRADES:
         return 0
-    where = locate(session, event)
     grade = event.grade or GRADE_NAMES[code]
     message = Message(
         title=f"【外地舆情·关注】{grade}：{event.title[:40]}",

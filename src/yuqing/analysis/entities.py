@@ -193,7 +193,7 @@ _GENERIC_PLACE_CORES = _words(
     "县 省 港 澳 台 牧 林 矿 库 营 渔 灾 疫 核心 中心 商 花 西 东 南 北 上 下 前 后 内 大 郊 乡下 "
     "风景 旅游 试验 示范 经济 高新 自治 行政"
 )
-_MENTION_RE = re.compile(r"@[^\s:：,，。;；!！?？@/)）\]]{1,30}")
+_MENTION_RE = re.compile(r"[@＠][^\s:：,，。;；!！?？@＠/)）\]]{1,20}")
 _UNIT_RE = re.compile(r"街道|[县区市镇乡村]")
 # two-character words ending in a unit character that name no place
 _UNIT_WORDS = _words(

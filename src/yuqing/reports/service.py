@@ -84,6 +84,9 @@ def _filename(document: Document, fmt: str) -> str:
     return f"{safe}.{fmt}"
 
 
+_ISSUE_RE = re.compile(r"第(\d+)期")
+
+
 def _number(
     session: Session, kind: str, subject_id: int | None, year: int, zone: str, unit_id: int | None
 ) -> str:
@@ -102,7 +105,10 @@ def _number(
     for subject, number in earlier:
         if subject == subject_id and number:
             return str(number)
-    return f"{year}年第{len(earlier) + 1}期"
+    # the next after the highest the unit issued (numbers given before each unit counted its own
+    # may run ahead of the count: 第3期 must not come twice)
+    used = [int(m.group(1)) for _s, number in earlier if (m := _ISSUE_RE.search(str(number or "")))]
+    return f"{year}年第{max([len(earlier), *used]) + 1}期"
 
 
 def build(

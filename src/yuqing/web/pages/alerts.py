@@ -75,7 +75,10 @@ def build_router(rt: Runtime) -> APIRouter:
         audit(rt, user, "alert.ack", target, request=request)
         if is_htmx(request):
             with rt.sessions() as session:
-                row = queries.alert_page(session, rt.settings.timezone, alert_id=alert_id, limit=1).rows[0]
+                scope = scope_of(session, user.person_id)
+                row = queries.alert_page(
+                    session, rt.settings.timezone, alert_id=alert_id, limit=1, scope=scope
+                ).rows[0]
             return render(request, rt, user, "_alert_row.html", {"alert": row, "unread": 0})
         return RedirectResponse("/alerts?done=ack", status_code=303)
 

@@ -21,6 +21,7 @@ from yuqing.drills.models import DrillRunner, DrillState
 from yuqing.drills.report import drill_report_data
 from yuqing.drills.states import TRANSITIONS
 from yuqing.org.models import PermissionDenied
+from yuqing.org.scope import scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.api.drills import Action, change_drill, create_and_start, may_operate, record_creation
 from yuqing.web.api.errors import error_status
@@ -92,10 +93,13 @@ def watch_context(rt: Runtime, drill_id: int, person_id: int) -> dict[str, Any]:
     data = drill_report_data(rt, drill_id)
     view = data["drill"]
     with rt.sessions() as session:
+        scope = scope_of(session, person_id)
         alerts = [
             row
             for alert_id in view["alerts"]
-            for row in queries.alert_page(session, rt.settings.timezone, alert_id=alert_id, limit=1).rows
+            for row in queries.alert_page(
+                session, rt.settings.timezone, alert_id=alert_id, limit=1, scope=scope
+            ).rows
         ]
     timeline = data["timeline"]
     injects = data["scenario"]["injects"]

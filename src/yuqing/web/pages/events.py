@@ -15,7 +15,7 @@ from yuqing.alerts.models import Alert
 from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
-from yuqing.cases.models import Stage
+from yuqing.cases.models import Case, Stage
 from yuqing.cases.service import grade_note_for
 from yuqing.org.scope import EVERYTHING, scope_of
 from yuqing.runtime import Runtime
@@ -128,6 +128,8 @@ def _elsewhere(rt: Runtime, session: Session, event: Event) -> str | None:
         return None
     if session.scalar(select(Alert.id).where(Alert.event_id == event.id).limit(1)) is not None:
         return None
+    if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
+        return None  # a unit took it up all the same
     where = locate(session, event)
     return f"{where.note}。{WATCH_ONLY}。" if where.outside else None
 
