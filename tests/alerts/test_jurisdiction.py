@@ -78,6 +78,14 @@ def test_an_events_location_is_read_from_its_most_named_places(
         ("学生工疲劳死 其父又被打死", [_place("湖北", 4), _place("武汉", 2)], 240, "", False),
         # a story naming places in two provinces happens in neither: a list, or cross-region
         ("央视现在的所作所为：北京雾霾、上海死猪", [], 160, "北京、上海", False),
+        # a story that opens abroad and names no place of China: 「致人死亡的黄瓜」 of the EU
+        ("法新社报道，俄罗斯总理普京今日称不会解除欧盟蔬菜进口禁令", [], 288, "俄罗斯", True),
+        ("日本地震引发海啸\n太可怕了", [], 50, "日本", True),
+        # a country further on, or in a word that names no event there, places nothing
+        ("可口可乐承认旗下果粒橙含有美国禁用农药「多菌灵」", [], 100, "", False),
+        ("法国梧桐的飞絮太烦人，市民苦不堪言", [], 100, "", False),
+        # a place of China in the story outweighs a country beside it
+        ("南京一家日本料理店被曝使用过期食材", [], 100, "南京", False),
         # a story in 宁波 that many posts also place in 南京 crosses into the units' places
         ("宁波一女子抱着孩子从医院楼顶跳下", [_place("南京", 60)], 300, "宁波", False),
     ],

@@ -13,7 +13,8 @@ or a name we cannot place (「婺源县」 alone) tells nothing by itself. A sto
 located by its entities (`Event.entities`: the most named, with the posts naming each): the places
 named by at least 2 posts and a tenth of the event's posts, the most named and those named by at
 least half as many. Comments name places in passing (「中午刚吃了兰州」 under a national 3.15 list):
-three of them do not move a story.
+three of them do not move a story. A story that names no place of China and opens with another
+country (「法新社报道，俄罗斯总理普京…」) happens abroad (`_abroad`).
 
 It is *outside* when at least one of those places resolves, none of them lies in a unit's regions (a
 unit listing 江苏 covers 苏州; one listing 南京 covers 南京 only; a place a unit lists, 「鼓楼区」,
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import ahocorasick_rs
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -132,9 +134,13 @@ class Home:
         weight, shown = _places(found)
         strong = {p for p, n in weight.items() if n >= _MIN_PLACE_POSTS and n >= _MIN_PLACE_SHARE * posts}
         title_weight, title_shown = _places(in_title)
+        abroad = _abroad(lead) if not title_weight else None
         if title_weight:  # the story's own words say where: 「江西婺源」, 「宁波一女子」
             located = list(title_weight)
             shown = {**shown, **title_shown}
+        elif abroad is not None:  # 「法新社报道，俄罗斯总理普京…」: no place of ours, a country first
+            located = [(_ABROAD, abroad)]
+            shown = {(_ABROAD, abroad): abroad}
         else:  # else the places enough of its posts name, the most named and those near it
             top = max((weight[p] for p in strong), default=0)
             located = [p for p, n in weight.most_common() if p in strong and 2 * n >= top]
@@ -183,6 +189,44 @@ def _places(entities: list[dict[str, Any]]) -> tuple[Counter[Place | str], dict[
             if not isinstance(place, str):
                 shown.setdefault(place, place[1] or place[0])
     return weight, shown
+
+
+# A story that opens with another country and names no place of China happens abroad: not any
+# local government's here. Only the opening counts: 「含有美国禁用农药」 further on is a product's
+# story, sold everywhere. Words that hold a country's name and no event there are shadows.
+_ABROAD = "境外"
+_ABROAD_CHARS = 20
+# fmt: off
+_COUNTRIES: tuple[str, ...] = (
+    "美国", "日本", "韩国", "朝鲜", "俄罗斯", "英国", "法国", "德国", "意大利", "西班牙", "葡萄牙",
+    "荷兰", "比利时", "瑞士", "瑞典", "挪威", "丹麦", "芬兰", "爱尔兰", "奥地利", "波兰", "希腊",
+    "土耳其", "乌克兰", "以色列", "伊朗", "伊拉克", "叙利亚", "沙特", "阿联酋", "埃及", "南非",
+    "印度", "巴基斯坦", "阿富汗", "孟加拉", "尼泊尔", "缅甸", "泰国", "越南", "老挝", "柬埔寨",
+    "马来西亚", "新加坡", "印尼", "印度尼西亚", "菲律宾", "澳大利亚", "新西兰", "加拿大", "墨西哥",
+    "巴西", "阿根廷", "智利", "古巴", "欧盟", "欧洲", "非洲",
+)
+_COUNTRY_SHADOWS: tuple[str, ...] = (
+    "法国梧桐", "德国骨科", "日本料理", "韩国料理", "泰国菜", "印度飞饼", "美国禁用", "美国进口",
+    "日本进口", "德国进口", "澳大利亚进口", "新西兰进口",
+)
+# fmt: on
+
+
+@lru_cache(maxsize=1)
+def _country_automaton() -> ahocorasick_rs.AhoCorasick:
+    return ahocorasick_rs.AhoCorasick(
+        [*_COUNTRIES, *_COUNTRY_SHADOWS], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+    )
+
+
+def _abroad(lead: str) -> str | None:
+    """The country the story opens with (the first `_ABROAD_CHARS` of its title or a first post)."""
+    automaton = _country_automaton()
+    for part in lead.split("\n"):
+        for index, _start, _end in automaton.find_matches_as_indexes(part[:_ABROAD_CHARS]):
+            if index < len(_COUNTRIES):
+                return _COUNTRIES[index]
+    return None
 
 
 def _count(value: object) -> int:
