@@ -250,14 +250,7 @@ def home_of(session: Session) -> Home:
 def lead_text(session: Session, event_id: int, title: str | None) -> str:
     """The words that tell an event's story: its title and its first posts (the report that started
     it, before the comments)."""
-    first = session.scalars(
-        select(Post.text)
-        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
-        .where(PostAnalysis.event_id == event_id)
-        .order_by(PostAnalysis.post_id)
-        .limit(_LEAD_POSTS)
-    )
-    return story(title, first)
+    return story(title, first_posts(session, [event_id]).get(event_id, []))
 
 
 def first_posts(session: Session, ids: list[int]) -> dict[int, list[str]]:
