@@ -46,8 +46,19 @@ def _place(name: str, posts: int, kind: str = "place") -> dict[str, object]:
         # hospitals and schools carry their place
         (["南京"], [_place("宁波市第一医院", 8, "hospital")], "宁波", True),
         (["南京"], [_place("浙江工业大学", 8, "school")], "浙江", True),
-        # a county we cannot place, a shadow, nothing at all: unclear, alerted as before
-        (["南京"], [_place("婺源县", 6)], "", False),
+        # counties and districts are placed by the gazetteer, in their city
+        (["南京"], [_place("婺源县", 6)], "上饶婺源县", True),
+        (["南京"], [_place("永康中医院", 6, "hospital")], "金华永康市", True),
+        (["南京"], [_place("江宁区", 6)], "南京江宁区", False),
+        (["江宁区"], [_place("南京鼓楼医院", 6, "hospital")], "南京鼓楼区", True),
+        (["江宁区"], [_place("海淀区", 6)], "北京海淀区", True),
+        # a story in the city of a district's unit may be in the district: unclear
+        (["江宁区"], [_place("南京", 6)], "南京", False),
+        # a district several provinces have (鼓楼区), a market (东方市场), a hospital named in many
+        # cities (同仁医院), a shadow, nothing at all: unclear, alerted as before
+        (["南京"], [_place("鼓楼区", 6)], "", False),
+        (["南京"], [_place("东方市场", 6, "company")], "", False),
+        (["北京"], [_place("同仁医院", 6, "hospital")], "", False),
         (["南京"], [_place("兰州拉面", 6)], "", False),
         (["南京"], [], "", False),
         # a place a unit lists by name, even one we cannot place

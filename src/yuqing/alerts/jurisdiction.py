@@ -8,8 +8,9 @@ wakes nobody and starts no clock here.
 An event's location is read first from its story: the places named in its title and its first
 posts (`lead_text`: the report that started it, before the comments), and the places its hospitals,
 schools, companies and offices there start with (「宁波市第一医院」, 「浙江工业大学」). Each resolves
-to a province, and to a city when it is one of the main cities (`regions.place_at_start`); a county
-or a name we cannot place (「婺源县」 alone) tells nothing by itself. A story that names no place is
+to a province, and to a city and county or district as far as it says (`regions.place_of`:
+「江西婺源」, 「永康中医院」, 「南京鼓楼医院」); a name we cannot place (「鼓楼区」 alone, which four
+cities have) tells nothing by itself. A story that names no place is
 located by its entities (`Event.entities`: the most named, with the posts naming each): the places
 named by at least 2 posts and a tenth of the event's posts, the most named and those named by at
 least half as many. Comments name places in passing (「中午刚吃了兰州」 under a national 3.15 list):
@@ -17,8 +18,9 @@ three of them do not move a story. A story that names no place of China and open
 country (「法新社报道，俄罗斯总理普京…」) happens abroad (`_abroad`).
 
 It is *outside* when at least one of those places resolves, none of them lies in a unit's regions (a
-unit listing 江苏 covers 苏州; one listing 南京 covers 南京 only; a place a unit lists, 「鼓楼区」,
-matches by name even when we cannot resolve it), and none of its named entities is itself a unit. An
+unit listing 江苏 covers 苏州; one listing 南京 covers 南京 and its districts only; one listing 江宁区
+covers 江宁区, and a story placed only in 南京 may be there; a place a unit lists, 「鼓楼区」, matches by
+name even when we cannot resolve it), and none of its named entities is itself a unit. An
 event with no place we can resolve, or whose units list no place we can resolve, is never outside:
 an unclear location is the unit above's business, as the plan says, and routing decides
 (`service.route`).
@@ -39,7 +41,7 @@ from sqlalchemy.orm import Session
 from yuqing.alerts.models import Alert
 from yuqing.analysis.entities import Entity, compatible, extract, without_mentions
 from yuqing.analysis.models import Event, PostAnalysis
-from yuqing.analysis.regions import place_at_start
+from yuqing.analysis.regions import Division, place_of
 from yuqing.cases.models import Case
 from yuqing.ingest.models import Post
 from yuqing.org.models import Unit
@@ -56,9 +58,6 @@ __all__ = [
     "story",
     "unit_named",
 ]
-
-Place = tuple[str, str | None]  # (province, city or None for the province itself)
-
 
 @dataclass(frozen=True, slots=True)
 class Locality:
@@ -107,17 +106,20 @@ class Home:
 
     units: tuple[Unit, ...]
     listed: frozenset[str]
-    resolved: frozenset[Place]
+    resolved: frozenset[Division]
     regions: tuple[str, ...] = ()  # as the units list them, in unit order
 
-    def covers(self, place: Place | str) -> bool:
+    def covers(self, place: Division | str) -> bool:
         if isinstance(place, str):  # a place we could not resolve: only by name
             return place in self.listed
-        province, city = place
-        if (province, None) in self.resolved or (city is not None and (province, city) in self.resolved):
-            return True
-        # a story placed only in a province (「江苏一男子当街砍人」) may be in a unit's city there
-        return city is None and any(own == province for own, _ in self.resolved)
+        # a place inside a unit's, or one that may be (「江苏一男子当街砍人」 for a unit of 南京, a
+        # story in 南京 for a unit of 江宁区): the story does not say it is elsewhere
+        return any(
+            own.province == place.province
+            and (own.city is None or place.city is None or own.city == place.city)
+            and (own.county is None or place.county is None or own.county == place.county)
+            for own in self.resolved
+        )
 
     def locate(self, entities: object, lead: str = "", posts: int = 0) -> Locality:
         """The location of an event with these entities (`Event.entities`), story (`lead_text`) and
@@ -131,31 +133,30 @@ class Home:
         named = [(str(e.get("kind")), str(e["name"])) for e in found + in_title if e.get("kind") != "place"]
         if unit_named(list(self.units), named) is not None:
             return Locality((), False, self.regions)
-        weight, shown = _places(found)
+        weight = _places(found)
         strong = {p for p, n in weight.items() if n >= _MIN_PLACE_POSTS and n >= _MIN_PLACE_SHARE * posts}
-        title_weight, title_shown = _places(in_title)
+        title_weight = _places(in_title)
         abroad = _abroad(lead) if not title_weight else None
         if title_weight:  # the story's own words say where: 「江西婺源」, 「宁波一女子」
             located = list(title_weight)
-            shown = {**shown, **title_shown}
         elif abroad is not None:  # 「法新社报道，俄罗斯总理普京…」: no place of ours, a country first
-            located = [(_ABROAD, abroad)]
-            shown = {(_ABROAD, abroad): abroad}
+            located = [Division(_ABROAD, abroad)]
         else:  # else the places enough of its posts name, the most named and those near it
             top = max((weight[p] for p in strong), default=0)
             located = [p for p, n in weight.most_common() if p in strong and 2 * n >= top]
         resolved = [p for p in located if not isinstance(p, str)]
         ours = any(self.covers(p) for p in {*located, *strong})
-        provinces = list(dict.fromkeys(p[0] for p in resolved))
+        provinces = list(dict.fromkeys(p.province for p in resolved))
         # a story listing places all over (「北京雾霾、上海死猪、香港奶粉」) happens in none of them
         scattered = len(provinces) >= _SCATTERED_PROVINCES
         # only places we could resolve are named to people (an extractor's stray 「什么」 is not
-        # shown), the province when the story names it, else its cities: 「湖北」, not 「湖北、武汉」
+        # shown), the province when the story names it, else its cities and counties: 「湖北」, not
+        # 「湖北、武汉」; 「上饶婺源县」
         names = [
-            province if (province, None) in resolved else shown[p]
+            p.label
             for province in provinces
             for p in resolved
-            if p[0] == province and ((province, None) not in resolved or p == (province, None))
+            if p.province == province and (Division(province) not in resolved or p == Division(province))
         ]
         outside = bool(self.resolved and resolved) and not ours and not scattered
         return Locality(tuple(dict.fromkeys(names)), outside, self.regions)
@@ -174,21 +175,17 @@ _LEAD_CHARS = 50
 _SCATTERED_PROVINCES = 2
 
 
-def _places(entities: list[dict[str, Any]]) -> tuple[Counter[Place | str], dict[Place, str]]:
-    """Posts naming each place (a place we cannot resolve counts under its own name), and how each
-    resolved one is shown."""
-    weight: Counter[Place | str] = Counter()
-    shown: dict[Place, str] = {}
+def _places(entities: list[dict[str, Any]]) -> Counter[Division | str]:
+    """Posts naming each place (a place we cannot resolve counts under its own name)."""
+    weight: Counter[Division | str] = Counter()
     for entity in entities:
         name, posts = str(entity["name"]), _count(entity.get("posts"))
-        place: Place | str | None = place_at_start(name)
+        place: Division | str | None = place_of(name)
         if place is None and entity.get("kind") == "place":
             place = place_key(name)
         if place is not None:
             weight[place] += posts
-            if not isinstance(place, str):
-                shown.setdefault(place, place[1] or place[0])
-    return weight, shown
+    return weight
 
 
 # A story that opens with another country and names no place of China happens abroad: not any
@@ -242,7 +239,7 @@ def _count(value: object) -> int:
 def home_of(session: Session) -> Home:
     units = tuple(session.scalars(select(Unit).order_by(Unit.id)))
     listed = frozenset(place_key(str(r)) for u in units for r in (u.regions or []) if str(r).strip())
-    resolved = frozenset(p for p in (place_at_start(r) for r in listed) if p is not None)
+    resolved = frozenset(p for p in (place_of(r, listed=True) for r in listed) if p is not None)
     regions = tuple(dict.fromkeys(str(r).strip() for u in units for r in (u.regions or []) if str(r).strip()))
     return Home(units, listed, resolved, regions)
 

@@ -6,9 +6,12 @@ One Aho-Corasick pass over a lexicon of province and city names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from types import MappingProxyType
+from typing import NamedTuple
 
 import ahocorasick_rs
 
@@ -265,7 +268,7 @@ _SHADOWS: tuple[str, ...] = (
     "天水滴", "身体安康", "幸福安康", "家人安康", "父母安康", "全家安康", "合家安康", "健康安康",
     "纸白银", "白银暴", "白银价", "白银期货", "黄金白银", "金、白银", "白银市场", "白银ETF",
     "踢中卫", "打中卫", "中卫储", "孙中山", "中山路", "中山东路", "中山西路", "中山南路",
-    "中山北路", "中山公园", "中山装", "中山陵", "中山大道",
+    "中山北路", "中山公园", "中山装", "中山陵", "中山大道", "中山医院",
     # dishes sold everywhere under a city's name
     "兰州拉面", "北京烤鸭", "重庆火锅", "重庆小面", "武汉热干面", "长沙臭豆腐", "新疆羊肉串", "天津狗不理",
 )
@@ -311,16 +314,128 @@ def regions_in(text: str) -> set[str]:
     return found
 
 
-def place_at_start(name: str) -> tuple[str, str | None] | None:
-    """The province, and the city when it is one, of the place a name starts with: 「宁波市第一医院」
-    → (浙江, 宁波), 「江西婺源」 → (江西, None), 「浙江工业大学」 → (浙江, None); None for a name that
-    starts with no province or city we know (a county, 「小龙虾」, 「兰州拉面」 and the other shadows)."""
+class Division(NamedTuple):
+    """A place resolved: its province, its city (the prefecture, as `province_names` spells it;
+    None for a province itself and for a municipality's districts) and its county or district."""
+
+    province: str
+    city: str | None = None
+    county: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How people name it: 「湖北」, 「宁波」, 「上饶婺源县」, 「北京海淀区」."""
+        if self.county is None:
+            return self.city or self.province
+        return f"{self.city or self.province}{self.county}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Gazetteer:
+    """The prefecture- and county-level divisions of ``data/gazetteer.tsv`` (scripts/build_gazetteer.py)
+    by official name (「婺源县」) and by stem (「婺源」), with the stems that name a place alone."""
+
+    names: dict[str, tuple[Division, ...]]
+    stems: dict[str, tuple[Division, ...]]
+    bare: frozenset[str]
+    longest: int
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> _Gazetteer:
+    names: dict[str, list[Division]] = {}
+    stems: dict[str, list[Division]] = {}
+    bare: set[str] = set()
+    text = resources.files("yuqing.analysis").joinpath("data/gazetteer.tsv").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        code, province, city, name, stem, is_bare = line.split("\t")
+        division = Division(province, city or None, None if code[4:] == "0" * 8 else name)
+        names.setdefault(name, []).append(division)
+        if len(stem) >= 2:
+            stems.setdefault(stem, []).append(division)
+            if is_bare == "1":
+                bare.add(stem)
+    # a stem that is also one of the main names (「南京」) is read by the main automaton
+    main = {n for spellings in _PROVINCES.values() for n in spellings}
+    return _Gazetteer(
+        {k: tuple(v) for k, v in names.items()},
+        {k: tuple(v) for k, v in stems.items() if k not in main},
+        frozenset(bare - main),
+        max(len(n) for n in names),
+    )
+
+
+def _common(candidates: Iterable[Division]) -> Division | None:
+    """What several divisions of one name have in common: the division itself when it is one, the
+    city or province they share (「鼓楼区」 of 南京 and 徐州: 江苏), None across provinces."""
+    found = list(dict.fromkeys(candidates))
+    if not found or len({d.province for d in found}) > 1:
+        return None
+    if len(found) == 1:
+        return found[0]
+    cities = {d.city for d in found}
+    return Division(found[0].province, cities.pop() if len(cities) == 1 else None, None)
+
+
+# A division's suffix followed by these is another word: 市场, 区域, 区别, 区分.
+_NOT_SUFFIXES = frozenset({"市场", "区域", "区别", "区分"})
+
+
+def _division_at_start(text: str, within: Division | None, any_stem: bool) -> Division | None:
+    """The division ``text`` starts with: an official name (「婺源县」), else a stem (「永康中医院」)
+    that names a place alone, or any stem ``within`` a province or city already named
+    (「江西|婺源」, 「南京|鼓楼医院」), or any stem when ``any_stem`` (a unit's own list)."""
+    gazetteer = _gazetteer()
+
+    def inside(d: Division) -> bool:
+        return within is None or (
+            d.province == within.province and (within.city is None or d.city == within.city)
+        )
+
+    for end in range(min(len(text), gazetteer.longest), 1, -1):
+        prefix = text[:end]
+        if text[end - 1 : end + 1] in _NOT_SUFFIXES:  # 「东方市场」 is a market, 「西安区域」 a region
+            continue
+        named = [d for d in gazetteer.names.get(prefix, ()) if inside(d)]
+        if named:
+            return _common(named)
+        if prefix in gazetteer.stems and (within is not None or any_stem or prefix in gazetteer.bare):
+            stemmed = [d for d in gazetteer.stems[prefix] if inside(d)]
+            if stemmed:
+                return _common(stemmed)
+    return None
+
+
+def place_of(name: str, *, listed: bool = False) -> Division | None:
+    """The place a name starts with, as precisely as it says: 「宁波市第一医院」 → (浙江, 宁波),
+    「江西婺源」 → (江西, 上饶, 婺源县), 「永康中医院」 → (浙江, 金华, 永康市), 「浙江工业大学」 → (浙江);
+    None for a name that starts with no place we know (「小龙虾」, 「兰州拉面」 and the other shadows,
+    「东方市场」: 东方 alone is a common word), or with a name several provinces have (「鼓楼区」).
+    ``listed``: the name is a place a unit lists (「宜兴」), so any stem of a division counts."""
     if not name:
         return None
+    named = _main_at_start(name)
+    if named is None:
+        return _division_at_start(name, None, any_stem=listed)
+    division, rest = named
+    if division.city is None:  # 「河南郑州」
+        city = _main_at_start(rest)
+        if city is not None and city[0].province == division.province and city[0].city is not None:
+            division, rest = city
+    county = _division_at_start(rest, division, any_stem=True)
+    return county if county is not None and county.county is not None else division
+
+
+def _main_at_start(name: str) -> tuple[Division, str] | None:
+    """The province or main city ``name`` starts with, and the rest after it (省/市 dropped)."""
     automaton, provinces, names = _automaton()
-    for index, start, _end in automaton.find_matches_as_indexes(name):
+    for index, start, end in automaton.find_matches_as_indexes(name):
         province = provinces[index]
         if start != 0 or not province:
             return None
-        return province, (names[index] if names[index] != province else None)
+        rest = name[end:]
+        rest = rest[1:] if rest[:1] in ("省", "市") else rest
+        return Division(province, names[index] if names[index] != province else None), rest
     return None
