@@ -761,3 +761,9 @@ def test_an_events_name_is_the_posts_headline_or_first_sentence_clipped() -> Non
     name = headline(long)
     assert len(name) == 40 and name.endswith("…") and long.startswith(name[:-1])
     assert headline("  医院回应\n详见长微博  ") == "医院回应"
+    # a 【…】 that does not open the post is a credit or a quote, not its headline
+    mico = "Mico是中美混血男孩，3周岁，于1月7日在幼儿园门口被抢走，求扩散！【来源：@请叫我陈博博】"
+    assert headline(mico) == "Mico是中美混血男孩，3周岁，于1月7日在幼儿园门口被抢走，求扩散"
+    assert headline("【来源：人民日报客户端】某地发生火灾。") == "某地发生火灾"
+    quote = "#转发# 今天上午我和同事在小区门口，看到物业贴出【某某小区外墙脱落】的告示。"
+    assert headline(quote) == quote.removesuffix("。")

@@ -179,15 +179,20 @@ _NOT_A_WORD_RE = re.compile(r"[a-z_]{3,}\d{2,}\w*|\w*(\w)\1{3,}\w*|[a-z]{1,2}|\d
 _BRACKETED = re.compile(r"【([^【】]{6,60})】")
 _SENTENCE_END = re.compile(r"[。！？!?\n]")
 HEADLINE_CHARS = 40
+# A post's headline opens it (after its #hashtags#, an @account's name and the like); a 【…】 further
+# on is a quote or a credit (「…求扩散！【来源：@请叫我陈博博】」 named the Mico missing-child event).
+_HEADLINE_WITHIN = 20
+_CREDIT_RE = re.compile(r"【\s*(?:来源|转自|转载|原文|via|图|视频|摘自|出处)[^【】]{0,60}】")
 
 
 def headline(text: str, limit: int = HEADLINE_CHARS) -> str:
     """A short name for an event from its best post, as a list or a report title reads it: the
     post's own 【headline】 when it has one, else its first sentence, clipped to `limit`
     characters with 「…」. The whole post stays on the event page."""
+    text = _CREDIT_RE.sub("", text)
     flat = " ".join(text.split())
     found = _BRACKETED.search(flat)
-    if found:
+    if found and found.start() <= _HEADLINE_WITHIN:
         return found.group(1).strip()
     first = " ".join(_SENTENCE_END.split(text.strip(), 1)[0].split()) or flat
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
