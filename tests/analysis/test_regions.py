@@ -64,3 +64,11 @@ def test_a_division_is_shown_as_people_name_it() -> None:
 def test_the_regions_metric_reads_main_names_and_not_the_shadows() -> None:
     assert regions_in("复旦大学附属中山医院一医生被打") == set()
     assert regions_in("宁波一女子抱婴儿跳楼") == {"浙江"}
+
+
+def test_the_regions_metric_reads_official_names_of_counties_of_one_province() -> None:
+    assert regions_in("婺源县一教师打死学生") == {"江西"}
+    assert regions_in("来宾市一男子") == {"广西"}
+    # a market, a district four cities have, a region (区域) are no mention
+    assert regions_in("东方市场发生火灾") == set()
+    assert regions_in("鼓楼区一中学") == set()

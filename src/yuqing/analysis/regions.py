@@ -304,14 +304,37 @@ def province_names() -> Mapping[str, tuple[str, ...]]:
 
 
 def regions_in(text: str) -> set[str]:
-    """The provinces a (simplified) text mentions, directly or through one of their cities
-    (「佛罗里达州」 and the other shadows mention none)."""
+    """The provinces a (simplified) text mentions, directly, through one of their cities, or by the
+    official name of a prefecture or county of one province (「婺源县」, 「来宾市」); 「佛罗里达州」 and
+    the other shadows mention none, nor does a market (「东方市场」)."""
     if not text:
         return set()
-    automaton, provinces, _ = _automaton()
-    found = {provinces[index] for index, _start, _end in automaton.find_matches_as_indexes(text)}
+    automaton, provinces, counties = _mentions()
+    found: set[str] = set()
+    for index, _start, end in automaton.find_matches_as_indexes(text):
+        if index >= counties and text[end - 1 : end + 1] in _NOT_SUFFIXES:
+            continue
+        found.add(provinces[index])
     found.discard("")
     return found
+
+
+@lru_cache(maxsize=1)
+def _mentions() -> tuple[ahocorasick_rs.AhoCorasick, list[str], int]:
+    """`regions_in`'s automaton: the main names and shadows, then the official names of the
+    gazetteer's divisions that lie in one province and hide no main name (「海南区」 of 乌海 would
+    hide 海南); their patterns start at the index returned."""
+    _main, provinces, names = _automaton()
+    patterns, owners = list(names), list(provinces)
+    counties = len(patterns)
+    main = {n for spellings in _PROVINCES.values() for n in spellings}
+    for name, divisions in _gazetteer().names.items():
+        owner = {d.province for d in divisions}
+        if len(owner) == 1 and len(name) >= 3 and not any(n in name for n in main):
+            patterns.append(name)
+            owners.append(owner.pop())
+    automaton = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+    return automaton, owners, counties
 
 
 class Division(NamedTuple):
