@@ -92,6 +92,9 @@ def test_an_events_location_is_read_from_its_most_named_places(
         # a story that opens abroad and names no place of China: 「致人死亡的黄瓜」 of the EU
         ("法新社报道，俄罗斯总理普京今日称不会解除欧盟蔬菜进口禁令", [], 288, "俄罗斯", True),
         ("日本地震引发海啸\n太可怕了", [], 50, "日本", True),
+        ("东京一名男子在地铁站持刀伤人", [], 50, "日本东京", True),
+        ("巴黎世家新款被指抄袭", [], 50, "", False),
+        ("北京都在下雨，注意安全", [], 50, "北京", True),
         # a country further on, or in a word that names no event there, places nothing
         ("可口可乐承认旗下果粒橙含有美国禁用农药「多菌灵」", [], 100, "", False),
         ("法国梧桐的飞絮太烦人，市民苦不堪言", [], 100, "", False),

@@ -202,27 +202,46 @@ _COUNTRIES: tuple[str, ...] = (
     "马来西亚", "新加坡", "印尼", "印度尼西亚", "菲律宾", "澳大利亚", "新西兰", "加拿大", "墨西哥",
     "巴西", "阿根廷", "智利", "古巴", "欧盟", "欧洲", "非洲",
 )
+# Cities abroad that stories open with (「东京一名男子…」), shown with their country: 「日本东京」.
+# Not 京都 (「北京都在下雨」) nor 罗马 (「条条大路通罗马」).
+_FOREIGN_CITIES: dict[str, str] = {
+    "东京": "日本", "大阪": "日本", "名古屋": "日本", "横滨": "日本", "福冈": "日本", "札幌": "日本",
+    "冲绳": "日本", "首尔": "韩国", "釜山": "韩国", "平壤": "朝鲜", "纽约": "美国", "洛杉矶": "美国",
+    "旧金山": "美国", "芝加哥": "美国", "波士顿": "美国", "西雅图": "美国", "休斯敦": "美国",
+    "费城": "美国", "夏威夷": "美国", "拉斯维加斯": "美国", "伦敦": "英国", "曼彻斯特": "英国",
+    "巴黎": "法国", "柏林": "德国", "慕尼黑": "德国", "法兰克福": "德国", "莫斯科": "俄罗斯",
+    "马德里": "西班牙", "巴塞罗那": "西班牙", "阿姆斯特丹": "荷兰", "米兰": "意大利",
+    "威尼斯": "意大利", "伊斯坦布尔": "土耳其", "迪拜": "阿联酋", "开罗": "埃及", "德黑兰": "伊朗",
+    "巴格达": "伊拉克", "大马士革": "叙利亚", "耶路撒冷": "以色列", "新德里": "印度", "孟买": "印度",
+    "曼谷": "泰国", "清迈": "泰国", "普吉岛": "泰国", "吉隆坡": "马来西亚", "雅加达": "印尼",
+    "巴厘岛": "印尼", "马尼拉": "菲律宾", "河内": "越南", "胡志明市": "越南", "金边": "柬埔寨",
+    "仰光": "缅甸", "悉尼": "澳大利亚", "墨尔本": "澳大利亚", "奥克兰": "新西兰", "温哥华": "加拿大",
+    "多伦多": "加拿大", "蒙特利尔": "加拿大",
+}
 _COUNTRY_SHADOWS: tuple[str, ...] = (
     "法国梧桐", "德国骨科", "日本料理", "韩国料理", "泰国菜", "印度飞饼", "美国禁用", "美国进口",
-    "日本进口", "德国进口", "澳大利亚进口", "新西兰进口",
+    "日本进口", "德国进口", "澳大利亚进口", "新西兰进口", "巴黎世家", "巴黎欧莱雅", "巴黎贝甜",
+    "东京热", "纽约时报", "伦敦金",
 )
+_ABROAD_NAMES: tuple[str, ...] = (*_COUNTRIES, *(f"{c}{city}" for city, c in _FOREIGN_CITIES.items()))
 # fmt: on
 
 
 @lru_cache(maxsize=1)
 def _country_automaton() -> ahocorasick_rs.AhoCorasick:
     return ahocorasick_rs.AhoCorasick(
-        [*_COUNTRIES, *_COUNTRY_SHADOWS], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        [*_COUNTRIES, *_FOREIGN_CITIES, *_COUNTRY_SHADOWS], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
     )
 
 
 def _abroad(lead: str) -> str | None:
-    """The country the story opens with (the first `_ABROAD_CHARS` of its title or a first post)."""
+    """The country, or city abroad, the story opens with (the first `_ABROAD_CHARS` of its title
+    or a first post): 「俄罗斯」, 「日本东京」."""
     automaton = _country_automaton()
     for part in lead.split("\n"):
         for index, _start, _end in automaton.find_matches_as_indexes(part[:_ABROAD_CHARS]):
-            if index < len(_COUNTRIES):
-                return _COUNTRIES[index]
+            if index < len(_ABROAD_NAMES):
+                return _ABROAD_NAMES[index]
     return None
 
 
