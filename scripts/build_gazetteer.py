@@ -19,7 +19,8 @@ frequency under 300, or does not list it (its parts of speech are no guide: 「�
 there, 「海门」 a noun), and it is not one of the words below that name hospitals and shops in many
 cities (「同仁医院」, 「红星美凯龙」). 「东方」「长安」「光明」「江山」 are common words, so 「东方市场」
 names no place; 「东方市」 still does. Stems shared by several divisions are resolved at
-load time (an ambiguous one names none).
+load time (an ambiguous one names none). cpca's license ships beside the table
+(``data/gazetteer.LICENSE``).
 """
 
 from __future__ import annotations
