@@ -232,7 +232,8 @@ def raise_alert(
             event.alert_held_at = now
         return None
     event.alert_held_at = None
-    where = _elsewhere(session, rt, event) if exercising is None else None
+    # a drill's event alerts wherever its story happens: the drill exercises this office's response
+    where = _elsewhere(session, rt, event) if not event.is_drill else None
     if where is not None:
         counts.outside += 1
         counts.notices += _tell_watchers(session, event, unit, code, now, where)
