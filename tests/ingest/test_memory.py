@@ -104,3 +104,43 @@ def test_a_webhook_body_of_empty_objects_is_refused_without_building_them(
     _, peak = peak_of(deliver)
     assert peak < 8, f"{peak:.1f} MB"
     assert count(rt, Post) == 0 and count(rt, DeadLetter) == 1
+
+
+# ijson builds a path string per level it enters (`item.item.item…`): without a bound on the
+# nesting, memory grew with its square; 200 KB of `[` took gigabytes and the server was killed.
+DEEP = 6000
+
+
+def test_an_api_answer_nested_without_end_fails_its_run_in_bounded_memory(
+    rt: Runtime, writer: PostWriter
+) -> None:
+    from tests.ingest.httpserver import LocalHTTPServer, Reply
+    from yuqing.ingest.fetcher import Fetcher
+
+    server = LocalHTTPServer().start()
+    try:
+        server.routes["/robots.txt"] = Reply(404)
+        body = b"[" * DEEP + b"]" * DEEP  # 12 KB
+        server.routes["/deep"] = Reply(200, {"Content-Type": "application/json"}, body)
+        service.add_source(rt, "api", server.url("/deep"), name="嵌套接口")
+        with Fetcher(service.fetch_policy(rt.settings)) as fetcher:
+            summary, peak = peak_of(lambda: service.run_source(rt, writer, "嵌套接口", fetcher, rng_seed=1))
+    finally:
+        server.stop()
+    assert peak < 8, f"{peak:.1f} MB"  # 87 MB for these 12 KB without the bound, and quadratic
+    assert summary.outcome == "failed"
+    assert summary.error is not None and "JSON 嵌套超过 64 层" in summary.error
+    assert count(rt, Post) == 0
+
+
+def test_a_webhook_body_nested_without_end_is_one_dead_letter_in_bounded_memory(
+    rt: Runtime, writer: PostWriter
+) -> None:
+    source, _ = service.add_source(rt, "webhook", None, name="推送")
+    body = b'[{"text":' + b'{"text":' * DEEP + b"1" + b"}" * DEEP + b"}]"  # 60 KB
+
+    counts, peak = peak_of(lambda: service.receive_webhook(rt, writer, source, body, "application/json"))
+    assert peak < 8, f"{peak:.1f} MB"
+    assert counts.new == 0 and counts.rejected == 1
+    with rt.sessions() as session:
+        assert "JSON 嵌套超过 64 层" in session.scalars(select(DeadLetter.error)).one()

@@ -9,6 +9,10 @@ yajl, ijson's C backend, refuses a number beyond 64 bits or a double ("integer o
 would lose the rest of the document for one bad value. The stream then starts again on ijson's
 Python backend, which reads such numbers, and skips the records already read: one poison value
 costs one dead letter, not the document.
+
+ijson builds a new path string at every level it enters, so memory grows with the square of the
+nesting: a body of 200 KB of `[` took gigabytes. Every stream handed to ijson counts the nesting
+as it is read and stops a document deeper than `MAX_DEPTH`, before the parser sees that level.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import decimal
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -28,6 +33,7 @@ from yuqing.ingest.records import RawItem, Rejected
 
 __all__ = [
     "ITEM_KEYS",
+    "MAX_DEPTH",
     "JSONLayout",
     "JSONStreamError",
     "json_layout",
@@ -44,6 +50,13 @@ _FAST = ijson.get_backend("yajl2_c")
 _EXACT = ijson.get_backend("python")
 _ELEMENT_EVENTS = frozenset({"start_map", "start_array", "string", "number", "boolean", "null"})
 _BOM = b"\xef\xbb\xbf"
+# Real posts nest a few levels (a repost inside a post, its user, the user's counts); far more is
+# an attack on the parser's memory.
+MAX_DEPTH = 64
+# What the depth count reads of a chunk: escapes (`\"` is no quote) are dropped first, then every
+# byte but quotes and brackets, then what lies inside strings (brackets there do not count).
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 class JSONStreamError(ConnectorError):
@@ -252,26 +265,52 @@ def _first_byte(stream: IO[bytes]) -> bytes:
 
 
 class _Rest(io.RawIOBase):
-    """A stream with its first bytes given back (after a BOM was looked for)."""
+    """A stream with its first bytes given back (after a BOM was looked for), that stops a
+    document nested deeper than `MAX_DEPTH` (JSONStreamError) before the parser reads that far."""
 
     def __init__(self, head: bytes, stream: IO[bytes]) -> None:
         self._head = head
         self._stream = stream
+        self._depth = 0
+        self._in_string = False
+        self._escape = b""  # a backslash that ended the last chunk: it escapes the next byte
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         if not self._head:
-            return self._stream.read(size)
-        cut = len(self._head) if size < 0 else min(size, len(self._head))
-        given, self._head = self._head[:cut], self._head[cut:]
-        return given
+            data = self._stream.read(size)
+        else:
+            cut = len(self._head) if size < 0 else min(size, len(self._head))
+            data, self._head = self._head[:cut], self._head[cut:]
+        self._count_depth(data)
+        return data
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+    def _count_depth(self, data: bytes) -> None:
+        text = self._escape + data if self._escape else data
+        self._escape = b""
+        if b"\\" in text:
+            text = _ESCAPE.sub(b"", text)
+            if text.endswith(b"\\"):  # the escape's other half comes with the next chunk
+                text, self._escape = text[:-1], b"\\"
+        # Split at the quotes, the pieces alternate between outside and inside a string.
+        pieces = text.translate(None, _NOT_STRUCTURE).split(b'"')
+        marks = b"".join(pieces[1 if self._in_string else 0 :: 2])
+        self._in_string ^= len(pieces) % 2 == 0
+        opens = marks.count(b"[") + marks.count(b"{")
+        if self._depth + opens <= MAX_DEPTH:
+            self._depth += opens - marks.count(b"]") - marks.count(b"}")
+            return
+        for mark in marks:
+            self._depth += 1 if mark in b"[{" else -1
+            if self._depth > MAX_DEPTH:
+                raise JSONStreamError(f"JSON 嵌套超过 {MAX_DEPTH} 层，不予读取")
 
 
 def _without_bom(stream: IO[bytes]) -> IO[bytes]:
