@@ -198,6 +198,23 @@ def test_sources_api_hides_access_parameters_in_urls_and_errors(rt: Runtime, bas
     assert operator["url"] == url
 
 
+def test_sources_api_hides_access_parameters_whatever_the_api_calls_them(rt: Runtime, base_url: str) -> None:
+    """APIs name their keys in many ways (`access_key`, `app_key`, `secret`, `sign`, `password`);
+    each is an access parameter the list hides, while the query's other parameters stay readable."""
+    url = (
+        "http://127.0.0.1:9/api/posts?keyword=%E5%8D%97%E4%BA%AC&access_key=AK-s3cret-1"
+        "&app_key=AK-s3cret-2&secret=s3cret-3&sign=s3cret-4&password=s3cret-5&page=1"
+    )
+    source, _ = service.add_source(rt, "api", url, name="各式密钥的接口")
+    listed = httpx.get(f"{base_url}/api/v1/sources", cookies=_login_cookie(rt)).json()
+    [shown] = [s for s in listed if s["id"] == source.id]
+    assert "s3cret" not in shown["url"], shown["url"]
+    assert shown["url"] == (
+        "http://127.0.0.1:9/api/posts?keyword=%E5%8D%97%E4%BA%AC&access_key=***"
+        "&app_key=***&secret=***&sign=***&password=***&page=1"
+    )
+
+
 def test_runs_and_dead_letters_hide_tokens_and_passwords_of_failed_urls(rt: Runtime, base_url: str) -> None:
     """A failed fetch names its URL in the run's error and the dead letter: every signed-in person
     may read those lists, so a token and the password of `user:password@` are shown as ***,

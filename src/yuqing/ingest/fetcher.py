@@ -59,7 +59,10 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # log records are scrubbed of them. A value ends where the URL does: at a space, a quote, `&`, or
 # the Chinese text of the message around it (「…?token=abc：连接超时」).
 _URL_VALUE = r"(?:(?![&\"'<>])[\x21-\x7e])+"
-_SECRET_PARAMS = re.compile(rf"([?&](?:key|code|token|access_token|api_key|apikey)=){_URL_VALUE}", re.I)
+# APIs name them in many ways (`key`, `access_key`, `app_key`, `secret`, `sign`, `password`…):
+# any parameter whose name ends like one, or RSSHub's `code`.
+_ACCESS_NAMES = r"[a-z0-9_.-]*(?:key|token|secret|password|passwd|pwd|auth|sign|signature|sig)|code"
+_SECRET_PARAMS = re.compile(rf"([?&](?:{_ACCESS_NAMES})=){_URL_VALUE}", re.I)
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.I)
 
 
