@@ -449,6 +449,12 @@ def test_a_wewe_rss_source_filters_titles_at_wewe_and_an_unknown_feed_says_so(
     summary = run(rt, "没有的公众号", fetcher)
     assert summary.outcome == "failed" and summary.error is not None
     assert "HTTP 400" in summary.error and "服务器说明：不存在该feed！" in summary.error
+    # an error answer nested past the JSON parser's depth is a failed run with its status, no more
+    hub.routes["/feeds/DEEP.atom"] = Reply(400, {"Content-Type": "application/json"}, b'{"a":' + b"[" * 4000)
+    service.add_source(rt, "rss", hub.url("/feeds/DEEP.atom"), name="嵌套的公众号", platform="wechat")
+    deep = run(rt, "嵌套的公众号", fetcher)
+    assert deep.outcome == "failed" and deep.error is not None
+    assert "HTTP 400" in deep.error and "RecursionError" not in deep.error
 
 
 def test_a_captured_weibo_user_feed_lands_as_that_accounts_posts(

@@ -340,13 +340,20 @@ def test_robot_http_failures(robot: RobotServer, plain_settings: Settings) -> No
         Answer(429, "slow down", {"Retry-After": "120"}),
         Answer(404, "no such robot"),
         Answer(200, "<html>proxy error</html>"),
+        Answer(200, '{"a":' + "[" * 4000),  # nested past the JSON parser's depth
     ]
     outcomes = []
-    for _ in range(4):
+    for _ in range(5):
         with pytest.raises(DeliveryError) as failure:
             channel.send(payload, robot.url(), secret=None, settings=plain_settings)
         outcomes.append((failure.value.retryable, failure.value.http_status, failure.value.retry_after))
-    assert outcomes == [(True, 503, None), (True, 429, 120.0), (False, 404, None), (True, 200, None)]
+    assert outcomes == [
+        (True, 503, None),
+        (True, 429, 120.0),
+        (False, 404, None),
+        (True, 200, None),
+        (True, 200, None),
+    ]
     with pytest.raises(DeliveryError) as refused:
         channel.send(payload, f"http://127.0.0.1:{free_port()}/robot", secret=None, settings=plain_settings)
     assert refused.value.retryable and "连接失败" in refused.value.detail

@@ -210,7 +210,7 @@ def _post_json(
         raise DeliveryError(f"HTTP {status}：{_short(text)}", retryable=False, http_status=status)
     try:
         data = json.loads(answer)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         data = None
     if not isinstance(data, dict):
         # A proxy's error page or a half-broken gateway: worth another try.

@@ -96,7 +96,7 @@ def server_message(result: FetchResult) -> str | None:
         return None
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
     said = (parsed.get("message") or parsed.get("error")) if isinstance(parsed, dict) else None
     if isinstance(said, list):  # Nest's validation errors: a list of messages
