@@ -663,3 +663,23 @@ def test_a_unit_never_issues_a_number_twice(world: World) -> None:
         )
     again = _ok(office.post("/reports", {"kind": "special", "format": "html", "event_id": world.event_id}))
     assert again["number"] == "2026年第4期"
+
+
+def test_another_units_24_hour_duty_shows_its_grade_but_not_its_case_number(world: World) -> None:
+    """A 特别重大 case puts its unit on 24-hour duty 「特别重大事件处置中（工单 #N）」: the organisation
+    sees the duty and the grade; only the unit and those above it see which case."""
+    case_id = opened_case(world, api(world, "office"))
+    with world.rt.sessions() as session:
+        health = org.find_unit(session, "市卫生健康委员会").id
+    reference = f"工单 #{case_id}"
+    edu, office = world.login("edu"), world.login("office")
+    assert "24小时值班：特别重大事件处置中" in edu.get("/org").text
+    assert reference not in edu.get("/org").text and reference in office.get("/org").text
+    asked = api(world, "edu").get("/org/duty/now", unit=str(health)).json()
+    assert asked["round_the_clock"] and asked["reasons"] == ["特别重大事件处置中"]
+    assert api(world, "office").get("/org/duty/now", unit=str(health)).json()["reasons"] == [
+        f"特别重大事件处置中（{reference}）"
+    ]
+    month = f"/duty?unit={health}&month={world.rt.clock():%Y-%m}"
+    assert reference not in edu.get(month).text and f'href="/cases/{case_id}"' not in edu.get(month).text
+    assert f'href="/cases/{case_id}"' in office.get(month).text

@@ -22,6 +22,7 @@ Rules (all times are aware; the roster's calendar is Asia/Shanghai):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -44,7 +45,7 @@ from yuqing.org.models import (
     ShiftLength,
     Unit,
 )
-from yuqing.org.scope import subtree
+from yuqing.org.scope import Scope, subtree
 from yuqing.org.service import ancestors, get_person, get_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -811,3 +812,14 @@ def duty_24h_periods_between(
             .order_by(Duty24hPeriod.started_at, Duty24hPeriod.id)
         )
     )
+
+
+# 「特别重大事件处置中（工单 #12）」: the case a 24-hour period was started for.
+_CASE_REF = re.compile(r"（工单 #\d+）")
+
+
+def reason_seen(period: Duty24hPeriod, scope: Scope) -> str:
+    """A 24-hour period's reason as this viewer may read it: the case number of a unit the viewer
+    may not see is left out (ids tell another unit nothing of what it holds); the grade stays, as
+    the organisation's duty is everyone's to see."""
+    return period.reason if scope.sees(period.unit_id) else _CASE_REF.sub("", period.reason)

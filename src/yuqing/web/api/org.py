@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from yuqing.org import duty
+from yuqing.org.scope import scope_of
 from yuqing.org.service import contact_view, contacts_of, find_person, find_unit, person_view, tree_view
 from yuqing.runtime import Runtime
 from yuqing.web.api.errors import service_errors
@@ -102,7 +103,7 @@ def build_router(rt: Runtime) -> APIRouter:
                 "unit": target.name,
                 "answered_by": answer.unit.name if answer.unit else None,
                 "round_the_clock": answer.round_the_clock,
-                "reasons": [p.reason for p in answer.periods],
+                "reasons": [duty.reason_seen(p, scope_of(session, user.person_id)) for p in answer.periods],
                 "people": [
                     {
                         "id": p.id,

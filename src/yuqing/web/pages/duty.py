@@ -23,6 +23,7 @@ from yuqing.org import duty
 from yuqing.org import service as org
 from yuqing.org.models import DutyHours, DutyOverride, DutySwap, NotFound, Unit
 from yuqing.org.roles import Role
+from yuqing.org.scope import EVERYTHING, Scope, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user, verify_csrf
 from yuqing.web.pages.common import act, render
@@ -127,7 +128,12 @@ def roster_working_time(calendar: WorkCalendar) -> Callable[[dt.datetime], bool]
 
 
 def month_view(
-    session: Session, unit_id: int, first: dt.date, calendar: WorkCalendar, today: dt.date
+    session: Session,
+    unit_id: int,
+    first: dt.date,
+    calendar: WorkCalendar,
+    today: dt.date,
+    scope: Scope = EVERYTHING,
 ) -> dict[str, Any]:
     """The calendar of one unit's month: weeks of days, each with its kind, shifts, gaps and
     whether 24-hour duty is on."""
@@ -195,10 +201,13 @@ def month_view(
         "gap_days": sum(1 for d in days if d["gaps"]),
         "periods": [
             {
-                "reason": p.reason,
+                "reason": duty.reason_seen(p, scope),
                 "key": p.key,
                 "case_id": int(p.key.split(":", 1)[1])
-                if p.key and p.key.startswith("case:") and p.key.split(":", 1)[1].isdigit()
+                if p.key
+                and p.key.startswith("case:")
+                and p.key.split(":", 1)[1].isdigit()
+                and scope.sees(p.unit_id)
                 else None,
                 "started_at": p.started_at.isoformat(),
                 "ended_at": p.ended_at.isoformat() if p.ended_at else None,
@@ -241,7 +250,9 @@ def build_router(rt: Runtime) -> APIRouter:
                 except NotFound as exc:
                     return render(request, rt, user, "error.html", {"message": str(exc)}, status_code=404)
             unit = unit or session.get(Unit, user.unit_id) or org.get_unit(session, units[0]["id"])
-            view = month_view(session, unit.id, first, load_calendar(rt), today())
+            view = month_view(
+                session, unit.id, first, load_calendar(rt), today(), scope_of(session, user.person_id)
+            )
             managing = may_manage(session, user, unit.id)
             people = [  # only those the roster may take: people of the unit or below
                 {"id": p.id, "name": p.name, "unit": name, "own": p.unit_id == unit.id}

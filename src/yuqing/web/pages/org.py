@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.ingest import queries as ingest_queries
 from yuqing.org import duty
+from yuqing.org.scope import Scope, scope_of
 from yuqing.org.service import tree_view
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, audit, current_user, verify_csrf
@@ -33,7 +34,9 @@ def flatten(nodes: list[dict[str, Any]], depth: int = 0) -> list[dict[str, Any]]
     return out
 
 
-def duty_now(rt: Runtime, session: Session, units: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+def duty_now(
+    rt: Runtime, session: Session, units: list[dict[str, Any]], scope: Scope
+) -> dict[int, dict[str, Any]]:
     now = rt.clock()
     calendar = load_calendar(rt)
     found: dict[int, dict[str, Any]] = {}
@@ -44,7 +47,7 @@ def duty_now(rt: Runtime, session: Session, units: list[dict[str, Any]]) -> dict
             "answered_by": answer.unit.name if answer.unit else None,
             "inherited": answer.unit is not None and answer.unit.id != unit["id"],
             "round_the_clock": answer.round_the_clock,
-            "reasons": [p.reason for p in answer.periods],
+            "reasons": [duty.reason_seen(p, scope) for p in answer.periods],
         }
     return found
 
@@ -56,7 +59,7 @@ def build_router(rt: Runtime) -> APIRouter:
     def organisation(request: Request, user: CurrentUser) -> HTMLResponse:
         with rt.sessions() as session:
             units = flatten(tree_view(session))
-            on_duty = duty_now(rt, session, units)
+            on_duty = duty_now(rt, session, units, scope_of(session, user.person_id))
             people = queries.people_with_roles(session)
         context = {
             "units": units,
