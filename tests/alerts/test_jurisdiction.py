@@ -93,6 +93,9 @@ def test_an_events_location_is_read_from_its_most_named_places(
         ("法新社报道，俄罗斯总理普京今日称不会解除欧盟蔬菜进口禁令", [], 288, "俄罗斯", True),
         ("日本地震引发海啸\n太可怕了", [], 50, "日本", True),
         ("东京一名男子在地铁站持刀伤人", [], 50, "日本东京", True),
+        # a news agency's dateline is where it files from, not where the news happens
+        ("中新社北京4月17日电 温家宝总理：近年来相继发生“毒奶粉”“瘦肉精”等事件", [], 266, "", False),
+        ("新华社杭州5月3日电 杭州一化工厂发生爆炸", [], 50, "杭州", True),
         ("巴黎世家新款被指抄袭", [], 50, "", False),
         ("北京都在下雨，注意安全", [], 50, "北京", True),
         # a country further on, or in a word that names no event there, places nothing

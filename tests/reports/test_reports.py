@@ -372,3 +372,12 @@ def test_cli_writes_the_file_and_archives_it(world: World, tmp_path: Path) -> No
     assert "舆情专报" in listed.output and "预警响应情况表" in listed.output and "共 2 份" in listed.output
     refused = runner.invoke(app, ["report", "summary", "424242", "-o", str(tmp_path / "x.docx")])
     assert refused.exit_code == 1 and "找不到工单 424242" in refused.output
+
+
+def test_a_special_reports_title_nests_the_events_quotes_as_single_quotes() -> None:
+    from yuqing.reports.special import nested_quotes
+
+    title = '中国最美丽的乡村"江西婺源"一"教师打死学生"'
+    assert nested_quotes(title) == "中国最美丽的乡村‘江西婺源’一‘教师打死学生’"
+    assert nested_quotes("自榨花生油“无添加”未必安全") == "自榨花生油‘无添加’未必安全"
+    assert nested_quotes("医院回应") == "医院回应"

@@ -28,6 +28,7 @@ an unclear location is the unit above's business, as the plan says, and routing 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class Home:
             if isinstance(entities, list)
             else []
         )
+        lead = _DATELINE.sub(" ", lead)  # 「中新社北京4月17日电」 files from 北京
         in_title = [{"kind": e.kind, "name": e.name, "posts": 1} for e in extract(lead)] if lead else []
         named = [(str(e.get("kind")), str(e["name"])) for e in found + in_title if e.get("kind") != "place"]
         if unit_named(list(self.units), named) is not None:
@@ -283,6 +285,13 @@ def first_posts(session: Session, ids: list[int]) -> dict[int, list[str]]:
     for event_id, text in session.execute(query.order_by(ranked.c.event_id, ranked.c.rank)):
         out.setdefault(event_id, []).append(text or "")
     return out
+
+
+# A news agency's dateline says where it files from, not where the news happens: 「中新社北京4月17日电
+# 温家宝总理：近年来相继发生“毒奶粉”…」 is a national speech, not an event in 北京.
+_DATELINE = re.compile(
+    r"(?:[\u4e00-\u9fff]{1,6}(?:社|网|报|台|新闻))\s*[\u4e00-\u9fff]{2,6}?\s*\d{1,2}月\d{1,2}日(?:电|讯)"
+)
 
 
 def story(title: str | None, first_posts: Iterable[str | None]) -> str:

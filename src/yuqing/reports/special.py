@@ -42,7 +42,7 @@ from yuqing.reports.common import (
 from yuqing.reports.document import Bullets, Document, Paragraph, Quote, Table
 from yuqing.runtime import Runtime
 
-__all__ = ["build_special", "deadline_rows", "measure_rows"]
+__all__ = ["build_special", "deadline_rows", "measure_rows", "nested_quotes"]
 
 # Case timeline entries that are bookkeeping rather than measures.
 _NOT_MEASURES = {"calendar_warning", "deadline"}
@@ -242,7 +242,9 @@ def build_special(
         )
         where_note = locate(session, event).note if elsewhere else ""
 
-    title_text = clip(event.title or posts[0].text, 40)
+    # quotes inside the quoted title become single quotes, as Chinese documents nest them:
+    # 关于“中国最美丽的乡村‘江西婺源’一‘教师打死学生’”网络舆情的专报
+    title_text = nested_quotes(clip(event.title or posts[0].text, 40))
     doc = Document(
         kind="special",
         banner="舆情专报",
@@ -583,3 +585,17 @@ def build_special(
         advice.add(Paragraph(f"按{grade}的时限要求（自发现时起算）："), Bullets(tuple(clock_lines)))
         advice.add(Paragraph(f"对外发布的信息须经{approvers}审核同意；坚持“快报事实、慎报原因、重报进展”。"))
     return doc
+
+
+def nested_quotes(text: str) -> str:
+    """Double quotes inside a quoted title as single quotes: 「"婺源"」 and 「“婺源”」 → 「‘婺源’」."""
+    out: list[str] = []
+    opening = True
+    for char in text:
+        if char == '"':
+            out.append("‘" if opening else "’")
+            opening = not opening
+        else:
+            out.append({"“": "‘", "”": "’"}.get(char, char))
+    return "".join(out)
+
