@@ -98,6 +98,31 @@ def notifications(rt: Runtime) -> list[Notification]:
         return list(session.scalars(select(Notification).order_by(Notification.id)))
 
 
+def test_escalation_passes_a_level_whose_holders_were_told_already(rt: Runtime, clock: FakeClock) -> None:
+    """In a small bureau the duty officer is the office too: the office's 30 minutes would only
+    delay the leader of a 特别重大, so the escalation goes straight to the deputy leader."""
+    setup_org(rt)
+    with transaction(rt.sessions) as session:
+        health = org.find_unit(session, "市卫生健康委员会").id
+        org.revoke_role(session, org.find_person(session, "李办公室").id, "office", health)
+        org.grant_role(session, org.find_person(session, "王值班").id, "office", health)
+    import_posts(
+        rt, [{"id": "o1", "text": HOSPITAL, "published_at": "2026-11-20T08:00:00+08:00", "reposts": 620}], "a"
+    )
+    AnalysisPipeline(rt).run()
+    assert followup.run_once(rt)["alerts"]["created"] == 1
+    clock.advance(minutes=16)
+    assert alerts.escalate_due(rt) == 1
+    alert = alerts.list_alerts(rt)[0]
+    with rt.sessions() as session:
+        wang, zhao = (org.find_person(session, n).id for n in ("王值班", "赵分管"))
+    assert [(r["person_id"], r["reason"]) for r in alert["recipients"]] == [
+        (wang, "值班员"),
+        (zhao, "升级：分管领导"),
+    ]
+    assert alert["level"] == 2
+
+
 def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     event_id = graded_event(rt)
     round_one = followup.run_once(rt)

@@ -388,10 +388,29 @@ def escalate_due(rt: Runtime) -> int:
                 alert.next_escalation_at = None  # the top of the chain has been told
                 continue
             alert.level += 1
+            # a level whose holders have all been told of this alert already (in a small bureau the
+            # duty officer is the office) is passed at once: its wait would only delay the leader
+            while alert.level + 1 < len(alert.chain) and _all_told(session, alert, unit):
+                alert.level += 1
             _notify_level(session, rt, alert, event, unit, calendar, now, occasion=f"r{alert.repeats}")
             _schedule_next(alert, now)
             escalated += 1
     return escalated
+
+
+def _all_told(session: Session, alert: Alert, unit: Unit) -> bool:
+    """Whether everyone at the alert's current level has been told of it since it was last raised."""
+    holders = {p.id for p in people_with_role(session, alert.chain[alert.level]["role"], unit.id)}
+    if not holders:
+        return False
+    told = set(
+        session.scalars(
+            select(AlertRecipient.person_id).where(
+                AlertRecipient.alert_id == alert.id, AlertRecipient.notified_at >= alert.updated_at
+            )
+        )
+    )
+    return holders <= told
 
 
 def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli") -> dict[str, Any]:
