@@ -444,11 +444,14 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
     assert "一般事件无需召开新闻发布会，该时限取消" in texts
     assert any("24小时值班结束" in t for t in texts)
     with rt.sessions() as session:
-        office = org.find_person(session, "李办公室").id
+        office, chief = (org.find_person(session, n).id for n in ("李办公室", "陈市长"))
     assert any(
         n.person_id == office and n.title == f"【等级调整】工单 #{case['id']}：特别重大 → 一般"
         for n in notifications(rt)
     )
+    # the 主要领导 who leads a 特别重大 response hears that a deputy lowered it
+    told = [n for n in notifications(rt) if n.person_id == chief and "等级下调" in n.title]
+    assert told and "赵分管将您牵头处置的工单" in str(told[0].message)
     with rt.sessions() as session:
         assert not duty.duty_at(session, health_id, clock()).round_the_clock
 

@@ -741,6 +741,10 @@ def categorize(
         return case_view(session, case, rt.settings.timezone)
 
 
+# Grades whose response the unit's 主要领导 leads (the plan's 重大 and 特别重大).
+_LED_BY_CHIEF = frozenset({"I", "II"})
+
+
 def apply_grade(
     session: Session,
     rt: Runtime,
@@ -785,6 +789,21 @@ def apply_grade(
             now,
             actor=person,
         )
+        if lowered and old_code in _LED_BY_CHIEF:
+            # the 主要领导 leads a 重大 or 特别重大 response: he hears it was lowered, and by whom
+            chiefs = [p for p in people_with_role(session, Role.CHIEF, case.unit_id) if p.id != person.id]
+            _tell_case(
+                rt,
+                session,
+                case,
+                chiefs,
+                f"【等级下调】工单 #{case.id}：{old} → {case.grade}",
+                f"{person.name}将您牵头处置的工单「{case.title[:60]}」由{old}下调为{case.grade}"
+                + (f"，理由：{reason}" if reason else "")
+                + "。如不同意，可在工单页重新调整等级。",
+                f"case:{case.id}:lowered:{int(now.timestamp())}:{code}",
+                now,
+            )
     zone = rt.settings.timezone
     if lowered:
         moved, cancelled = deadlines.relax_for_grade(session, case, plan, calendar, now)
