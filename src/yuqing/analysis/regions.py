@@ -281,6 +281,12 @@ def shadows() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
+def _main_names() -> frozenset[str]:
+    """Every province and main city name of `_PROVINCES`."""
+    return frozenset(n for spellings in _PROVINCES.values() for n in spellings)
+
+
+@lru_cache(maxsize=1)
 def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[str], list[str]]:
     """Province and city names, then the shadows (province ``""``): the automaton, each pattern's
     province and the patterns."""
@@ -327,7 +333,7 @@ def _mentions() -> tuple[ahocorasick_rs.AhoCorasick, list[str], int]:
     _main, provinces, names = _automaton()
     patterns, owners = list(names), list(provinces)
     counties = len(patterns)
-    main = {n for spellings in _PROVINCES.values() for n in spellings}
+    main = _main_names()
     for name, divisions in _gazetteer().names.items():
         owner = {d.province for d in divisions}
         if len(owner) == 1 and len(name) >= 3 and not any(n in name for n in main):
@@ -381,7 +387,7 @@ def _gazetteer() -> _Gazetteer:
             if is_bare == "1":
                 bare.add(stem)
     # a stem that is also one of the main names (「南京」) is read by the main automaton
-    main = {n for spellings in _PROVINCES.values() for n in spellings}
+    main = _main_names()
     return _Gazetteer(
         {k: tuple(v) for k, v in names.items()},
         {k: tuple(v) for k, v in stems.items() if k not in main},
