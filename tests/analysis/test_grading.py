@@ -97,7 +97,7 @@ def test_a_flag_needs_evidence_and_the_reason_links_the_posts() -> None:
     outlet = {"casualties": {"posts": 1, "share": 0.1, "mainstream": 1, "post_ids": [4]}}
     result = grade(profile, values, evidence=outlet)
     assert result is not None and result.code == "I"
-    assert "主流媒体或认证账号 1 条" in result.reasons[0].text
+    assert "主流媒体或政务、媒体账号 1 条" in result.reasons[0].text
 
 
 def test_a_profile_sets_the_evidence_a_flag_needs(tmp_path: Path) -> None:

@@ -265,27 +265,32 @@ def test_flag_evidence_counts_posts_and_names_mainstream_ones_first() -> None:
     posts = [post(i, minutes=i, flags=("casualties",)) for i in range(1, 13)]
     posts += [
         post(20, minutes=50, flags=("casualties",), platform="news", media_tier="provincial"),
-        post(21, minutes=40, flags=("casualties", "public_safety"), author_verified=True),
+        post(
+            21, minutes=40, flags=("casualties", "public_safety"), author_verified=True, author_kind="media"
+        ),
         post(22, minutes=0, flags=("public_safety",), author_verified=False, media_tier="county"),
         post(23, minutes=5, incident=False),
         post(24, minutes=6),
+        # verified as an individual (a 大V), or as no one knows what: not a mainstream report
+        post(25, minutes=1, flags=("casualties",), author_verified=True, author_kind="individual"),
+        post(26, minutes=2, flags=("casualties",), author_verified=True),
     ]
     metrics = accumulate(posts).result(START + dt.timedelta(hours=2))
     casualties = metrics.evidence["casualties"]
-    assert casualties["posts"] == 14 and casualties["mainstream"] == 2
-    # the verified account (earlier) and the provincial outlet first, then the earliest others
-    assert casualties["post_ids"] == [21, 20, 1, 2, 3, 4, 5, 6, 7, 8]
-    assert casualties["share"] == pytest.approx(14 / 16)  # of the 16 posts that report an incident
+    assert casualties["posts"] == 16 and casualties["mainstream"] == 2
+    # the verified medium (earlier) and the provincial outlet first, then the earliest others
+    assert casualties["post_ids"] == [21, 20, 1, 25, 2, 26, 3, 4, 5, 6]
+    assert casualties["share"] == pytest.approx(16 / 18)  # of the 18 posts that report an incident
     assert metrics.evidence["public_safety"] == {
         "posts": 2,
         "mainstream": 1,
         "post_ids": [21, 22],
-        "share": 2 / 16,
+        "share": 2 / 18,
     }
-    assert metrics.flags == {"casualties": 14, "public_safety": 2}
-    assert metrics.values["incident_posts"] == 16 and metrics.values["sensitive_posts"] == 15
+    assert metrics.flags == {"casualties": 16, "public_safety": 2}
+    assert metrics.values["incident_posts"] == 18 and metrics.values["sensitive_posts"] == 17
     shown = metrics.as_dict()
-    assert shown["evidence"]["casualties"]["post_ids"][:2] == [21, 20] and shown["incident_posts"] == 16
+    assert shown["evidence"]["casualties"]["post_ids"][:2] == [21, 20] and shown["incident_posts"] == 18
 
 
 def test_a_large_event_keeps_a_small_state() -> None:

@@ -70,3 +70,37 @@ def test_the_steps_are_named_as_the_pipeline_times_them() -> None:
     from yuqing.analysis.pipeline import STAGES
 
     assert STAGES == steps.STEPS
+
+
+@pytest.mark.parametrize(
+    ("verified", "kind", "grade"),
+    [
+        (True, "media", "特别重大"),
+        (True, "government", "特别重大"),
+        (None, "media", "特别重大"),  # a source that gives the kind only
+        (True, "individual", "一般"),  # a verified 大V retelling a death is one post, not a report
+        (True, "enterprise", "一般"),
+        (True, None, "一般"),  # verified as no one knows what
+        (False, "media", "一般"),
+    ],
+)
+def test_one_report_of_deaths_is_enough_only_from_a_government_or_media_account(
+    verified: bool | None, kind: str | None, grade: str
+) -> None:
+    rows = [
+        {
+            "id": "o",
+            "text": DEATH,
+            "published_at": DAY + "12:10:00+08:00",
+            "verified": verified,
+            "author_kind": kind,
+        }
+    ]
+    [event] = analyse(rows, topics=TOPICS, groups=GROUPS).events.values()
+    assert event.grade == grade
+    flagged = [r["text"] for r in event.reasons if r["key"] == "flag:casualties"]
+    assert flagged == (
+        ["涉及人员伤亡：1 条信息报道（占报道事件信息的 100%），其中主流媒体或政务、媒体账号 1 条"]
+        if grade == "特别重大"
+        else []
+    )

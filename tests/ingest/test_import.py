@@ -54,6 +54,15 @@ def test_ced_file_imports_with_the_default_mapping_and_twice_adds_nothing(rt: Ru
         assert original.reposts is not None and original.author_followers is not None
         assert original.location
         assert original.extra and original.extra.get("rumor") in ("rumor", "non-rumor")
+        kinds = dict(
+            session.execute(
+                select(Post.author_kind, func.count())
+                .where(Post.kind == "original")
+                .group_by(Post.author_kind)
+            ).all()
+        )
+        # Weibo's verified_type: 3 a medium, 0 an individual, -1 (and no author) none
+        assert kinds.get("media") == 1 and kinds.get("individual") == 3 and None in kinds
         repost = session.scalars(select(Post).where(Post.kind == "repost")).first()
         assert repost is not None and repost.root_external_id and repost.author_id
 

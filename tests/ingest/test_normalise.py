@@ -10,6 +10,7 @@ from yuqing.ingest.normalise import (
     to_display_time,
     to_simplified,
 )
+from yuqing.ingest.prepare import author_kind
 
 
 def test_traditional_becomes_simplified() -> None:
@@ -156,3 +157,29 @@ def test_zones_and_clock_words_around_a_time_are_read_not_dropped(value: str, ex
 def test_a_word_that_could_change_the_time_makes_it_unreadable_not_a_guess(value: str) -> None:
     with pytest.raises(ValueError, match="无法识别"):
         parse_timestamp(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (0, "individual"),
+        (220, "individual"),
+        (1, "government"),
+        ("3", "media"),
+        (3.0, "media"),
+        (4, "campus"),
+        (-1, None),
+        (None, None),
+        (True, None),
+        ("", None),
+        ("媒体", "media"),
+        ("政务认证", "government"),
+        ("个人认证", "individual"),
+        ("Media", "media"),
+        ("organisation", "organisation"),
+        (99, "other"),
+        ("蓝V", "other"),
+    ],
+)
+def test_a_verification_type_names_the_kind_of_account(value: object, kind: str | None) -> None:
+    assert author_kind(value) == kind

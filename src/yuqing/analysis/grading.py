@@ -7,9 +7,10 @@ drops by itself: `regrade` keeps the higher of the stored and the computed grade
 
 A flag condition (casualties, a threat to public safety, …) holds on evidence, never on one word
 in one post: enough of the event's incident posts state it (`min_posts`, and `min_share` of the
-event's posts that report an incident), or a mainstream outlet or verified account reports it
-(`min_mainstream`). The profile's `[evidence]` table sets the defaults; each flag condition may
-override them. The reason names the flag, the counts, and the posts that carry it.
+event's posts that report an incident), or a mainstream outlet or an account verified as a
+government body or a medium reports it (`min_mainstream`; a verified individual or brand does
+not count). The profile's `[evidence]` table sets the defaults; each flag condition may override
+them. The reason names the flag, the counts, and the posts that carry it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class ProfileError(ValueError):
 class Evidence:
     """How much support a flag needs: `min_posts` supporting posts that are also `min_share` of
     the event's incident posts, or `min_mainstream` supporting posts from a mainstream outlet
-    (central, provincial or city media) or a verified account (0: that route is off)."""
+    (central, provincial or city media) or an account verified as a government body or a medium
+    (`metrics.PostFacts.mainstream`; 0: that route is off)."""
 
     min_posts: int = 2
     min_share: float = 0.3
@@ -300,7 +302,7 @@ def _flag_reason(condition: Condition, support: Mapping[str, Any] | None) -> Rea
     if "share" in support:
         text += f"（占报道事件信息的 {share:.0%}）"
     if mainstream:
-        text += f"，其中主流媒体或认证账号 {mainstream} 条"
+        text += f"，其中主流媒体或政务、媒体账号 {mainstream} 条"
     ids = tuple(int(i) for i in support.get("post_ids", ()))
     return Reason(f"flag:{condition.metric}", text, float(posts), float(need.min_posts), ids)
 

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from yuqing.analysis.incidents import REPLY_KINDS
 from yuqing.analysis.regions import regions_in
+from yuqing.ingest.models import OFFICIAL_AUTHOR_KINDS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -96,8 +97,8 @@ class PostFacts:
     """What metrics need to know of one post of an event.
 
     `flags` are the flags this post supports (the caller puts in only those it trusts);
-    `incident` says the post reports an incident, and `author_verified` whether its account is
-    verified (None: not known)."""
+    `incident` says the post reports an incident, `author_verified` whether its account is
+    verified (None: not known) and `author_kind` as whom (`ingest.models.AuthorKind`)."""
 
     post_id: int
     published_at: dt.datetime | None
@@ -120,6 +121,7 @@ class PostFacts:
     casualties: bool = False
     public_safety: bool = False
     author_verified: bool | None = None
+    author_kind: str | None = None
 
     @property
     def when(self) -> dt.datetime:
@@ -138,8 +140,13 @@ class PostFacts:
 
     @property
     def mainstream(self) -> bool:
-        """From central, provincial or city media, or a verified account."""
-        return self.media_tier in MAINSTREAM_TIERS or self.author_verified is True
+        """From central, provincial or city media, or an account verified as a government body or
+        a medium. A verified individual, brand or group is not, nor an account said to be verified
+        as no one knows what (most verified Weibo accounts are individuals): an outlet without a
+        kind is made mainstream by its source's media tier."""
+        if self.media_tier in MAINSTREAM_TIERS:
+            return True
+        return self.author_kind in OFFICIAL_AUTHOR_KINDS and self.author_verified is not False
 
 
 @dataclass

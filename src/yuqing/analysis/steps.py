@@ -52,6 +52,7 @@ class BatchPost:
     url: str | None = None
     source_id: int = 0
     author_verified: bool | None = None
+    author_kind: str | None = None
     views: int | None = None
     reposts: int | None = None
     comments: int | None = None
@@ -89,6 +90,7 @@ class BatchPost:
             casualties=bool(self.incident.get("casualties")),
             public_safety=bool(self.incident.get("public_safety")),
             author_verified=self.author_verified,
+            author_kind=self.author_kind,
         )
 
 

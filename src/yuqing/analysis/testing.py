@@ -19,7 +19,8 @@ the links it restores from the store and the sites a post was seen on again.
 Each post is a mapping with ``id`` and ``text``; optional ``published_at`` (ISO 8601 or a
 timezone-aware datetime; default: the order given, a minute apart), ``title``, ``kind``
 (original, repost, comment, reply), ``root`` (the ``id`` of the post it reposts), ``platform``,
-``media_tier``, ``url``, ``verified`` and the engagement counts ``views``, ``reposts``,
+``media_tier``, ``url``, ``verified``, ``author_kind`` (an ``ingest.models.AuthorKind`` value) and
+the engagement counts ``views``, ``reposts``,
 ``comments``, ``likes``.
 """
 
@@ -112,6 +113,7 @@ def analyse(
                 media_tier=str(row.get("media_tier") or "other"),
                 url=row.get("url"),
                 author_verified=row.get("verified"),
+                author_kind=row.get("author_kind"),
                 views=row.get("views"),
                 reposts=row.get("reposts"),
                 comments=row.get("comments"),

@@ -52,6 +52,7 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     ),
     "author_id": ("author.id", "uid", "user.id", "user_id", "author_id"),
     "author_verified": ("author.verified", "user.verified", "verified", "是否认证", "认证"),
+    "author_kind": ("author.verified_type", "user.verified_type", "verified_type", "认证类型"),
     "author_followers": (
         "author.followers",
         "author.followers_count",

@@ -43,6 +43,36 @@ class MediaTier(enum.StrEnum):
     OTHER = "other"
 
 
+class AuthorKind(enum.StrEnum):
+    """Who stands behind a verified account, as its platform verified it (Weibo's verified_type)."""
+
+    INDIVIDUAL = "individual"
+    GOVERNMENT = "government"
+    MEDIA = "media"
+    ENTERPRISE = "enterprise"
+    CAMPUS = "campus"
+    WEBSITE = "website"
+    ORGANISATION = "organisation"
+    OTHER = "other"
+
+
+# Accounts whose report of an incident counts as an authoritative one, as a mainstream outlet's:
+# government bodies and media. A verified individual (a celebrity, a 大V), a brand, a website or a
+# group is verified as who it is, not as a source of news.
+OFFICIAL_AUTHOR_KINDS = frozenset({AuthorKind.GOVERNMENT.value, AuthorKind.MEDIA.value})
+
+AUTHOR_KIND_LABELS = {
+    "individual": "个人认证",
+    "government": "政务认证",
+    "media": "媒体认证",
+    "enterprise": "企业认证",
+    "campus": "校园认证",
+    "website": "网站认证",
+    "organisation": "机构认证",
+    "other": "其他认证",
+}
+
+
 class Platform(enum.StrEnum):
     NEWS = "news"
     WEIBO = "weibo"
@@ -206,6 +236,8 @@ class Post(Base):
     author: Mapped[str | None] = mapped_column(String(300))
     author_id: Mapped[str | None] = mapped_column(String(300))
     author_verified: Mapped[bool | None] = mapped_column(Boolean)
+    # AuthorKind of a verified account, where the platform says it
+    author_kind: Mapped[str | None] = mapped_column(String(20))
     author_followers: Mapped[int | None] = mapped_column(BigInteger)
     author_following: Mapped[int | None] = mapped_column(BigInteger)
     author_posts: Mapped[int | None] = mapped_column(BigInteger)

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from yuqing.ingest.mapping import FieldMapping
-from yuqing.ingest.models import platform_code
+from yuqing.ingest.models import AuthorKind, platform_code
 from yuqing.ingest.normalise import (
     canonical_url,
     check_published,
@@ -186,11 +186,59 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
     verified = fields.get("author_verified")
     if verified is not None:
         draft.author_verified = _to_bool(verified)
+    draft.author_kind = author_kind(fields.get("author_kind"))
     if draft.kind not in ("original", "repost", "comment", "reply"):
         draft.kind = "original"
     if extra:
         draft.extra = _bounded_extra(extra)
     return draft
+
+
+# Weibo's verified_type: 0 an individual, 10 and 200/220 individuals of its other programmes; -1 none
+_WEIBO_KINDS = {
+    0: AuthorKind.INDIVIDUAL,
+    1: AuthorKind.GOVERNMENT,
+    2: AuthorKind.ENTERPRISE,
+    3: AuthorKind.MEDIA,
+    4: AuthorKind.CAMPUS,
+    5: AuthorKind.WEBSITE,
+    7: AuthorKind.ORGANISATION,
+    10: AuthorKind.INDIVIDUAL,
+    200: AuthorKind.INDIVIDUAL,
+    220: AuthorKind.INDIVIDUAL,
+}
+_KIND_WORDS = {
+    AuthorKind.INDIVIDUAL: ("个人", "individual", "person", "personal"),
+    AuthorKind.GOVERNMENT: ("政府", "政务", "党政", "government", "gov"),
+    AuthorKind.MEDIA: ("媒体", "新闻", "media", "press", "news"),
+    AuthorKind.ENTERPRISE: ("企业", "公司", "enterprise", "company", "business"),
+    AuthorKind.CAMPUS: ("校园", "学校", "高校", "campus", "school"),
+    AuthorKind.WEBSITE: ("网站", "website", "site"),
+    AuthorKind.ORGANISATION: ("机构", "团体", "组织", "organisation", "organization"),
+}
+_KIND_BY_WORD = {word: kind for kind, words in _KIND_WORDS.items() for word in words}
+
+
+def author_kind(value: Any) -> str | None:
+    """The AuthorKind of an account from a platform's verification type: Weibo's verified_type
+    number, or a word (「媒体」, 「政务认证」, "media"). None when the account has none (-1) or the
+    value says nothing; "other" for a type we do not know."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    try:
+        number = int(float(text))
+    except (ValueError, OverflowError):
+        word = text.removesuffix("认证").removesuffix("账号").strip()
+        if word in {k.value for k in AuthorKind}:
+            return word
+        kind = _KIND_BY_WORD.get(word)
+        return kind.value if kind else AuthorKind.OTHER.value
+    if number < 0:
+        return None
+    return _WEIBO_KINDS.get(number, AuthorKind.OTHER).value
 
 
 def _opt_str(value: Any) -> str | None:

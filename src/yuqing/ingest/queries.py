@@ -53,6 +53,7 @@ def post_view(post: Post, settings: Settings, *, full: bool = False) -> dict[str
                 "author_id": post.author_id,
                 "author_metrics": {
                     "verified": post.author_verified,
+                    "kind": post.author_kind,
                     "followers": post.author_followers,
                     "following": post.author_following,
                     "posts": post.author_posts,

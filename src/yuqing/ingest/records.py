@@ -60,6 +60,7 @@ class PostDraft:
     author: str | None = None
     author_id: str | None = None
     author_verified: bool | None = None
+    author_kind: str | None = None
     author_followers: int | None = None
     author_following: int | None = None
     author_posts: int | None = None

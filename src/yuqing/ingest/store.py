@@ -57,6 +57,7 @@ _DRAFT_COLUMNS = (
     "author",
     "author_id",
     "author_verified",
+    "author_kind",
     "author_followers",
     "author_following",
     "author_posts",

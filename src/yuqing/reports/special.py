@@ -21,7 +21,7 @@ from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Stage
 from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan, rule_text
 from yuqing.cases.service import deadline_label, grade_note_for
-from yuqing.ingest.models import Post, Source
+from yuqing.ingest.models import OFFICIAL_AUTHOR_KINDS, Post, Source
 from yuqing.org.models import Unit
 from yuqing.org.roles import ROLE_LABELS, Role
 from yuqing.org.scope import EVERYTHING, Scope
@@ -67,6 +67,7 @@ class _Post:
     sentiment: str
     flags: tuple[str, ...]
     verified: bool = False
+    official: bool = False  # verified as a government body or a medium
 
 
 def _site(post: Post, source_name: str) -> str:
@@ -101,6 +102,7 @@ def _load_posts(session: Session, event_id: int) -> list[_Post]:
             sentiment=analysis.sentiment,
             flags=tuple(analysis.flags or ()),
             verified=post.author_verified is True,
+            official=post.author_verified is True and post.author_kind in OFFICIAL_AUTHOR_KINDS,
         )
         for post, analysis in rows
     ]
@@ -399,8 +401,10 @@ def build_special(
         )
     else:
         verified = [p for p in posts if p.verified]
+        official = sum(p.official for p in verified)
+        among = f"（其中政务、媒体账号{official}条）" if official else ""
         also = (
-            f"认证账号发布{len(verified)}条，"
+            f"认证账号发布{len(verified)}条{among}，"
             f"首条见于{time_text(verified[0].when, zone)}（{verified[0].author}）。"
             if verified
             else ""

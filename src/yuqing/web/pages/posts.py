@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.cases.models import Case, CaseEvidence, Stage
-from yuqing.ingest.models import Post, Source
+from yuqing.ingest.models import AUTHOR_KIND_LABELS, Post, Source
 from yuqing.org.scope import EVERYTHING, Scope, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user
@@ -79,6 +79,7 @@ def post_detail(
             "location": post.location,
             "author_id": post.author_id,
             "author_verified": post.author_verified,
+            "author_kind_label": AUTHOR_KIND_LABELS.get(post.author_kind or "", "认证"),
             "author_followers": post.author_followers,
             "near_duplicate_of": post.near_duplicate_of,
             "similarity": post.similarity,
