@@ -28,6 +28,7 @@ from yuqing.db import transaction
 from yuqing.ingest import service as ingest
 from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
+from yuqing.notify import outbox
 from yuqing.org import duty
 from yuqing.org import service as org
 from yuqing.runtime import Runtime
@@ -270,6 +271,50 @@ def test_scraped_text_is_always_escaped(world: World) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
         assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
         assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text
+
+
+def test_an_alert_page_says_why_whom_it_told_and_who_is_next(world: World) -> None:
+    office, edu = world.login("office"), world.login("edu")
+    url = f"/alerts/{world.alert_id}"
+    page = office.get(url)
+    assert page.status_code == 200
+    text = page.text
+    assert f"预警 #{world.alert_id}" in text and "南京鼓楼医院发生医疗事故" in text
+    assert "定级依据" in text and "转发量" in text
+    # told the duty officer at once; the office is next, 15 minutes on, unless someone confirms
+    assert re.search(r"值班员</td>\s*<td>15 分钟</td>\s*<td>已通知</td>\s*<td>王值班</td>", text)
+    assert re.search(r"办公室</td>\s*<td>30 分钟</td>\s*<td>待升级（11-20 09:15）</td>", text)
+    assert f'action="/alerts/{world.alert_id}/ack"' in text and "确认预警" in text
+    assert 'href="/alerts"' in text and f'href="/events/{world.event_id}"' in text
+    assert f'href="{url}"' in office.get("/alerts").text  # the list links to it
+
+    world.clock.advance(minutes=16)
+    alerts.escalate_due(world.rt)
+    text = office.get(url).text
+    assert re.search(r"办公室</td>\s*<td>30 分钟</td>\s*<td>已通知</td>\s*<td>李办公室</td>", text)
+    assert "升级：办公室" in text
+    assert re.search(r"分管领导</td>\s*<td>30 分钟</td>\s*<td>待升级", text)
+    # the notice the office received links to this page
+    outbox.deliver_due(world.rt)
+    assert f'href="{url}"' in office.get("/me/notifications").text
+
+    # confirmed from the page: back to the page, which no longer waits for anyone
+    done = office.post(
+        f"{url}/ack", data={"csrf_token": csrf_of(office)}, headers={"Referer": "http://testserver" + url}
+    )
+    assert done.status_code == 303 and done.headers["location"] == url
+    text = office.get(url).text
+    assert "已确认" in text and "李办公室 于" in text and "确认预警" not in text
+    assert "待升级" not in text and "无需升级" in text
+
+    # another unit's alert reads as a missing one; a number that is no number, in Chinese
+    refused = edu.get(url)
+    assert refused.status_code == 404
+    assert f"找不到预警 #{world.alert_id}，或它不属于您可查看的单位" in refused.text
+    assert "南京鼓楼医院" not in refused.text
+    assert edu.get("/alerts/99999").status_code == 404
+    wrong = office.get("/alerts/abc", headers={"Accept": "text/html"})
+    assert wrong.status_code == 422 and "编号应为数字" in wrong.text
 
 
 # ---- acting ------------------------------------------------------------------------------------

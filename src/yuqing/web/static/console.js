@@ -220,7 +220,8 @@
       var a = parse(evt);
       if (!a) return;
       var what = a.kind === "flare_up" ? "舆情反复" : a.repeats > 0 ? "预警更新" : "新预警";
-      toast(box, "alert", what + "【" + a.grade + "】" + a.title + "（" + a.unit + "）", "/alerts");
+      var link = a.id ? "/alerts/" + encodeURIComponent(String(a.id)) : "/alerts";
+      toast(box, "alert", what + "【" + a.grade + "】" + a.title + "（" + a.unit + "）", link);
       refreshPanels();
     });
     source.addEventListener("deadline", function (evt) {
