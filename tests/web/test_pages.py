@@ -286,12 +286,17 @@ def test_an_alert_page_says_why_whom_it_told_and_who_is_next(world: World) -> No
     assert re.search(r"办公室</td>\s*<td>30 分钟</td>\s*<td>待升级（11-20 09:15）</td>", text)
     assert f'action="/alerts/{world.alert_id}/ack"' in text and "确认预警" in text
     assert 'href="/alerts"' in text and f'href="/events/{world.event_id}"' in text
+    # no case yet: the plan's clock to report a 特别重大 up runs from the alert all the same
+    assert "按预案须于 11-20 10:00 前向上级报告（特别重大：1 小时，自预警发出起算）" in text
     assert f'href="{url}"' in office.get("/alerts").text  # the list links to it
 
     world.clock.advance(minutes=16)
     alerts.escalate_due(world.rt)
     text = office.get(url).text
     assert re.search(r"办公室</td>\s*<td>30 分钟</td>\s*<td>已通知</td>\s*<td>李办公室</td>", text)
+    world.clock.advance(minutes=50)
+    assert "已超时 6 分钟" in office.get(url).text
+    world.clock.advance(minutes=-50)
     assert "升级：办公室" in text
     assert re.search(r"分管领导</td>\s*<td>30 分钟</td>\s*<td>待升级", text)
     # the notice the office received links to this page

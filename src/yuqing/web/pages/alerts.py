@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert
 from yuqing.alerts.service import acknowledge, alert_view
+from yuqing.cases.deadlines import compute_due
+from yuqing.cases.plan import DeadlineKind, load_plan
 from yuqing.org.models import Person
 from yuqing.org.roles import Role
 from yuqing.org.scope import scope_of
@@ -22,6 +24,7 @@ from yuqing.web.api.errors import error_status
 from yuqing.web.auth import User, audit, current_user, verify_csrf
 from yuqing.web.pages import queries
 from yuqing.web.pages.common import is_htmx, pager, render
+from yuqing.workcal.service import load_calendar
 
 CurrentUser = Annotated[User, Depends(current_user)]
 STATUS_CHOICES = (("open", "待确认"), ("acknowledged", "已确认"), ("closed", "已关闭"), ("", "全部"))
@@ -63,6 +66,8 @@ def build_router(rt: Runtime) -> APIRouter:
     def alert_page(request: Request, alert_id: int, user: CurrentUser) -> HTMLResponse:
         with rt.sessions() as session:
             context = alert_detail(session, alert_id, rt.settings.timezone, user.person_id)
+        if context is not None and not context["alert"]["case_id"] and not context["alert"]["is_drill"]:
+            context["report_due"] = report_due(rt, context["alert"], rt.clock())
         if context is None:
             message = f"找不到预警 #{alert_id}，或它不属于您可查看的单位"
             return render(request, rt, user, "error.html", {"message": message}, status_code=404)
@@ -122,6 +127,23 @@ def alert_detail(session: Session, alert_id: int, zone: str, person_id: int) -> 
         "alert": rows[0],
         "recipients": [p for level in sorted(told) for p in told[level]],
         "chain": chain_view(alert, told, ZoneInfo(zone)),
+    }
+
+
+def report_due(rt: Runtime, alert: dict[str, Any], now: dt.datetime) -> dict[str, Any] | None:
+    """Before a case is opened: when the plan wants the event reported up, counted, as the case's
+    clock will be, from the alert (PRODUCT.md §2.3), and whether that time has passed."""
+    plan = load_plan(rt.settings.plan_profile or None)
+    duration = plan.duration(DeadlineKind.REPORT, alert["grade_code"])
+    if duration is None:
+        return None
+    start = dt.datetime.fromisoformat(alert["created_at"])
+    due = compute_due(load_calendar(rt), start, duration).at
+    late = now - due
+    return {
+        "at": due.astimezone(ZoneInfo(rt.settings.timezone)).strftime("%m-%d %H:%M"),
+        "rule": str(duration),
+        "late_minutes": int(late.total_seconds() // 60) if late.total_seconds() > 0 else 0,
     }
 
 
