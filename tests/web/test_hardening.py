@@ -426,3 +426,10 @@ def test_a_task_due_time_out_of_range_is_refused_in_words(world: World) -> None:
         )
         assert refused.status_code == 400 and words in refused.text, (field, value)
     assert office.get(f"/cases/{case_id}").json()["tasks"] == []
+
+
+def test_a_wrong_parameter_is_named_in_chinese(world: World) -> None:
+    office = api(world, "office")
+    assert error_of(office.get("/alerts/abc"), 422) == "请求参数有误：alert_id：应为整数"
+    assert error_of(office.get("/alerts", offset=-1), 422) == "请求参数有误：offset：应不小于 0"
+    assert "status：应为以下之一" in error_of(office.get("/alerts", status="x"), 422)

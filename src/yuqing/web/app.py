@@ -115,7 +115,7 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # The same error shape as every other refusal, naming the parameters that were wrong.
         problems = "；".join(
-            f"{'.'.join(str(part) for part in error['loc'][1:]) or error['loc'][0]}：{error['msg']}"
+            f"{'.'.join(str(part) for part in error['loc'][1:]) or error['loc'][0]}：{validation_text(error)}"
             for error in exc.errors()
         )
         message = f"请求参数有误：{problems}"
@@ -166,6 +166,57 @@ def _allowed_methods(app: FastAPI, request: Request) -> str:
         if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
             allowed.append(method)
     return ", ".join(allowed)
+
+
+# pydantic's error types as the office reads them; others keep pydantic's (English) message
+_VALIDATION_TEXT = {
+    "missing": "缺少此项",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为文本",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "datetime_parsing": "应为时间（如 2026-12-01T08:00:00+08:00）",
+    "datetime_from_date_parsing": "应为时间（如 2026-12-01T08:00:00+08:00）",
+    "date_parsing": "应为日期（如 2026-12-01）",
+    "date_from_datetime_parsing": "应为日期（如 2026-12-01）",
+    "json_invalid": "不是有效的 JSON",
+    "extra_forbidden": "不认识此项",
+}
+_VALIDATION_BOUNDS = {
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "string_pattern_mismatch": "格式不符（{pattern}）",
+}
+
+
+def validation_text(error: Any) -> str:
+    """One validation error in Chinese where its kind is known."""
+    kind = str(error.get("type", ""))
+    if kind in _VALIDATION_TEXT:
+        return _VALIDATION_TEXT[kind]
+    template = _VALIDATION_BOUNDS.get(kind)
+    context = error.get("ctx") or {}
+    if template is not None:
+        try:
+            return template.format(**{k: str(v) for k, v in context.items()})
+        except (KeyError, IndexError):
+            pass
+    return str(error.get("msg", "参数有误"))
 
 
 def _chinese(request: Request, exc: StarletteHTTPException, allowed: str) -> Any:
