@@ -173,7 +173,13 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     assert [n.title for n in told] == [f"【舆情报告】市卫生健康委员会报告特别重大舆情：工单 #{case['id']}"]
     body = str(told[0].message.get("body", ""))
     assert "孙监测（市卫生健康委员会）报告" in body and "定级依据：单日转发量" in body
-    assert "已报告南京市人民政府，已通知：陈市长" in [e["text"] for e in case["timeline"]]
+    # and the bureau's own deputy leader, who answers for it
+    assert "已报告南京市人民政府，已通知：赵分管、陈市长" in [e["text"] for e in case["timeline"]]
+    with rt.sessions() as session:
+        deputy = org.find_person(session, "赵分管").id
+    assert [n.title for n in notifications(rt) if n.person_id == deputy and n.subject_kind == "case"][-1] == (
+        f"【舆情报告】市卫生健康委员会报告特别重大舆情：工单 #{case['id']}"
+    )
 
     with pytest.raises(WorkflowError, match="类别"):
         cases.advance(rt, case["id"], "研判", "李办公室")
@@ -320,8 +326,8 @@ def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeCloc
             with transaction(rt.sessions) as session:
                 wang = org.find_person(session, "王值班")
                 org.add_contact(session, wang.id, "dingtalk", robot.url())
-            # a verified account's report of a death: casualties on evidence, so 特别重大
-            report = {"name": "南京发布", "verified": True}
+            # a government account's report of a death: casualties on evidence, so 特别重大
+            report = {"name": "南京发布", "verified": True, "verified_type": 1}  # 政务
             import_posts(
                 rt,
                 [

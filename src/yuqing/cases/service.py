@@ -603,7 +603,9 @@ def _move(
 
 
 # Whom a report up reaches at the unit above, by grade (PRODUCT.md §2.4): its office always; for
-# 较大 its deputy leader; for 重大 and 特别重大 its chief. The unit's own chief leads a 重大+ case.
+# 较大 its deputy leader; for 重大 and 特别重大 its chief. The unit's own chief leads a 重大+ case;
+# its own deputy leader, who approves a 较大 case's statements and answers for the rest, hears of
+# every report of 较大 and above.
 _REPORT_UP_ROLES: dict[str, tuple[Role, ...]] = {
     "I": (Role.OFFICE, Role.CHIEF),
     "II": (Role.OFFICE, Role.CHIEF),
@@ -614,8 +616,8 @@ _REPORT_UP_ROLES: dict[str, tuple[Role, ...]] = {
 
 def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None, at: dt.datetime) -> None:
     """报告: the case goes up the chain. The unit above (its office, and by grade its deputy leader
-    or chief) is told with the facts it needs; for 重大 and 特别重大 the unit's own chief too, who
-    leads the response. A top unit reports outside yuqing: the timeline says so."""
+    or chief) is told with the facts it needs; for 较大 and above the unit's own deputy leader too,
+    and for 重大 and 特别重大 its own chief, who leads the response. A top unit reports outside yuqing: the timeline says so."""
     unit = session.get(Unit, case.unit_id)
     if unit is None:
         return
@@ -624,6 +626,8 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
     if above is not None:
         for role in _REPORT_UP_ROLES.get(case.grade_code, (Role.OFFICE,)):
             people.update((p.id, p) for p in people_with_role(session, role, above.id))
+    if case.grade_code in ("I", "II", "III"):
+        people.update((p.id, p) for p in people_with_role(session, Role.DEPUTY_LEADER, unit.id))
     if case.grade_code in ("I", "II"):
         people.update((p.id, p) for p in people_with_role(session, Role.CHIEF, unit.id))
     people.pop(person.id if person is not None else 0, None)
