@@ -260,9 +260,9 @@ DEMO_PEOPLE: list[tuple[str, str, list[str]]] = [
     ("郑主任", "市卫生健康委员会", ["deputy_leader"]),
     ("王宁", "市卫生健康委员会", ["office", "duty_officer"]),
     ("李静", "市卫生健康委员会", ["monitor", "duty_officer"]),
-    ("冯局长", "市教育局", ["deputy_leader"]),
+    ("冯副局长", "市教育局", ["deputy_leader"]),
     ("陈晨", "市教育局", ["office", "duty_officer"]),
-    ("褚局长", "市市场监督管理局", ["deputy_leader"]),
+    ("褚副局长", "市市场监督管理局", ["deputy_leader"]),
     ("卫敏", "市市场监督管理局", ["office", "duty_officer"]),
     ("管理员", "演示市人民政府", ["admin"]),
 ]
