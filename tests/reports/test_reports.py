@@ -381,3 +381,28 @@ def test_a_special_reports_title_nests_the_events_quotes_as_single_quotes() -> N
     assert nested_quotes(title) == "中国最美丽的乡村‘江西婺源’一‘教师打死学生’"
     assert nested_quotes("自榨花生油“无添加”未必安全") == "自榨花生油‘无添加’未必安全"
     assert nested_quotes("医院回应") == "医院回应"
+
+
+def test_reports_say_when_a_person_lowered_the_grade_the_alert_was_raised_at(world: World) -> None:
+    """A 特别重大 alert, its case lowered to 一般 by the chief: the 日报 shows the event as 一般 with
+    the grade it replaced, its alert as raised with the grade now, and the 总结评估 tells both."""
+    rt, clock = world.rt, world.clock
+    case_id = work_case_to_release(world)
+    cases.regrade(rt, case_id, "IV", "核实为个案，传播有限", "陈市长")
+    daily = service.generate(rt, "daily", {"date": "2026-11-20"}, "html").document.plain_text()
+    assert "Ⅳ级（一般）（人工调整，原特别重大）" in daily
+    assert "特别重大（现为一般）" in daily
+    clock.advance(hours=2)
+    cases.advance(rt, case_id, "following", "李办公室")
+    cases.close(rt, case_id, "赵分管", summary="已核实澄清。")
+    summary = service.generate(rt, "summary", {"case_id": case_id}, "html").document.plain_text()
+    assert "相关舆情，初定为特别重大，后调整为一般，定性为" in summary
+
+
+def test_the_grade_a_case_was_given_over_its_life() -> None:
+    from yuqing.reports.summary import graded_as
+
+    assert graded_as("较大", []) == "定为较大"
+    assert graded_as("一般", ["等级 特别重大 → 一般：核实为个案"]) == "初定为特别重大，后调整为一般"
+    upgraded = ["等级 一般 → 较大（事件升级）", "等级 较大 → 一般：误报"]
+    assert graded_as("一般", upgraded) == "定为一般（期间调整等级2次）"

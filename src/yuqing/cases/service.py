@@ -617,7 +617,8 @@ _REPORT_UP_ROLES: dict[str, tuple[Role, ...]] = {
 def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None, at: dt.datetime) -> None:
     """报告: the case goes up the chain. The unit above (its office, and by grade its deputy leader
     or chief) is told with the facts it needs; for 较大 and above the unit's own deputy leader too,
-    and for 重大 and 特别重大 its own chief, who leads the response. A top unit reports outside yuqing: the timeline says so."""
+    and for 重大 and 特别重大 its own chief, who leads the response. A top unit reports outside
+    yuqing: the timeline says so."""
     unit = session.get(Unit, case.unit_id)
     if unit is None:
         return

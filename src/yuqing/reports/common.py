@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 GRADE_NAMES = {"I": "Ⅰ级（特别重大）", "II": "Ⅱ级（重大）", "III": "Ⅲ级（较大）", "IV": "Ⅳ级（一般）"}
+# the grade's word alone (特别重大), for a grade named inside parentheses
+GRADE_WORDS = {code: name.split("（")[1].rstrip("）") for code, name in GRADE_NAMES.items()}
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 PLATFORM_LABELS = {**PLATFORM_NAMES, "news": "新闻网站"}
 TIER_LABELS = {"central": "中央媒体", "provincial": "省级媒体", "city": "市级媒体", "other": "其他"}

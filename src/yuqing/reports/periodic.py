@@ -20,6 +20,7 @@ from yuqing.org.models import Unit
 from yuqing.reports import charts
 from yuqing.reports.common import (
     GRADE_NAMES,
+    GRADE_WORDS,
     ReportError,
     alerts_between,
     clip,
@@ -288,7 +289,7 @@ def build_periodic(
                 tuple(
                     (
                         clip(e.title, 40),
-                        GRADE_NAMES.get(e.grade_code or "", "—"),
+                        grade_cell(e),
                         time_text(e.first_seen, zone),
                         str(per_event.get(e.id, (0, 0))[0]),
                         percent(per_event[e.id][1], per_event[e.id][0]) if e.id in per_event else "—",
@@ -302,6 +303,7 @@ def build_periodic(
             )
         )
     if alerts:
+        by_id = {e.id: e for e in events}
         doc.section("预警情况").add(
             Table(
                 ("预警时间", "责任单位", "等级", "事件", "确认时间"),
@@ -309,7 +311,7 @@ def build_periodic(
                     (
                         time_text(a.created_at, zone, year=False),
                         unit_names.get(a.unit_id, ""),
-                        a.grade,
+                        a.grade + _now_graded(a.grade_code, by_id.get(a.event_id)),
                         clip(a.title, 40),
                         time_text(a.acknowledged_at, zone, year=False) if a.acknowledged_at else "未确认",
                     )
@@ -372,3 +374,20 @@ def _handling(event_id: int, cases: list[Case], elsewhere: str | None = None) ->
     if not mine:
         return "未开立工单"
     return "；".join(f"第{c.id}号 {STAGE_LABELS[c.stage]}" for c in mine)
+
+
+def grade_cell(event: Event) -> str:
+    """The event's grade; one a person set apart from the computed one says so, with the grade it
+    replaced (「Ⅳ级（一般）（人工调整，原特别重大）」): the alerts of the same report carry the old one."""
+    name = GRADE_NAMES.get(event.grade_code or "", "—")
+    system = event.system_grade_code
+    if event.grade_set_by and system and system != event.grade_code:
+        return f"{name}（人工调整，原{GRADE_WORDS.get(system, system)}）"
+    return name
+
+
+def _now_graded(alerted: str, event: Event | None) -> str:
+    """「（现为一般）」 after an alert's grade when its event's grade has changed since."""
+    if event is None or not event.grade_code or event.grade_code == alerted:
+        return ""
+    return f"（现为{GRADE_WORDS.get(event.grade_code, event.grade_code)}）"

@@ -3,6 +3,7 @@ clocks were met and missed, how the statement went out, and the lessons the reco
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from yuqing.cases.plan import CATEGORIES, DeadlineKind, rule_text
 from yuqing.ingest.models import Post
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import ROLE_LABELS, Role
-from yuqing.reports.common import GRADE_NAMES, ReportError, clip, time_text
+from yuqing.reports.common import ReportError, clip, time_text
 from yuqing.reports.document import Bullets, Document, Paragraph, Table
 from yuqing.reports.special import deadline_rows, measure_rows
 from yuqing.runtime import Runtime
@@ -60,6 +61,13 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
             session.scalars(
                 select(CaseAction.text)
                 .where(CaseAction.case_id == case.id, CaseAction.action == "deadline_ended")
+                .order_by(CaseAction.id)
+            )
+        )
+        regrades = list(
+            session.scalars(
+                select(CaseAction.text)
+                .where(CaseAction.case_id == case.id, CaseAction.action == "regrade")
                 .order_by(CaseAction.id)
             )
         )
@@ -100,7 +108,7 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
     span = ((case.closed_at or rt.clock()) - case.detected_at).total_seconds() / 60
     story = (
         f"{time_text(case.detected_at, zone)}监测发现“{clip(case.title, 60)}”相关舆情，"
-        f"定为{GRADE_NAMES.get(case.grade_code, case.grade)}"
+        + graded_as(case.grade, regrades)
         + (f"，定性为「{case.category}」" if case.category else "")
         + f"。{time_text(case.opened_at, zone)}开立工单，"
         + (
@@ -243,3 +251,16 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
             )
         )
     return doc
+
+
+_REGRADE = re.compile(r"^等级 (\S+?) → (\S+?)(?:[：（]|$)")
+
+
+def graded_as(grade: str, regrades: list[str]) -> str:
+    """How the case was graded over its life, from its 「等级 X → Y」 log lines: 「定为较大」, or
+    「初定为特别重大，后调整为一般」 when the grade it was opened at is not the grade it ended at."""
+    steps = [m.groups() for m in map(_REGRADE.match, regrades) if m]
+    if not steps or steps[0][0] == grade:
+        extra = f"（期间调整等级{len(steps)}次）" if steps else ""
+        return f"定为{grade}{extra}"
+    return f"初定为{steps[0][0]}，后调整为{grade}"
