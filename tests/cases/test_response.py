@@ -682,3 +682,48 @@ def test_a_leader_holding_two_of_the_roles_is_asked_to_approve_once(rt: Runtime)
     assert [title for pid, title in asked if pid == member] == [
         f"【待审批】工单 #{case['id']} 第 1 稿声明待领导小组成员审批"
     ]
+
+
+def test_a_false_alarm_is_withdrawn_by_a_leader_with_a_reason(rt: Runtime, clock: FakeClock) -> None:
+    """撤销: the 特别重大 case turns out to be a false alarm. Only a leader may close it before any
+    response, with a reason; its clocks, its alert and the 24-hour duty end, and the office hears."""
+    event_id = graded_event(rt)
+    followup.run_once(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    clock.advance(minutes=20)
+    with pytest.raises(WorkflowError, match="可由领导写明理由后撤销"):
+        cases.advance(rt, case["id"], "closed", "赵分管")
+    with pytest.raises(ValueError, match="写明理由"):
+        cases.withdraw(rt, case["id"], "  ", "赵分管")
+    with pytest.raises(cases.PermissionDenied):
+        cases.withdraw(rt, case["id"], "误报", "李办公室")  # the office may not
+
+    done = cases.withdraw(rt, case["id"], "经核实为误报：该院当日无手术死亡病例", "赵分管")
+    assert done["stage"] == "closed" and done["withdrawn_at"] is not None
+    assert done["summary"] == "撤销：经核实为误报：该院当日无手术死亡病例"
+    assert {d["state"] for d in done["deadlines"]} == {"cancelled"}
+    texts = [e["text"] for e in done["timeline"]]
+    assert "发现 → 结案：撤销：经核实为误报：该院当日无手术死亡病例" in texts
+    ended = [t for t in texts if t.startswith("撤销时向上级报告尚未完成（应于")]
+    assert len(ended) == 1 and ended[0].endswith("该时限随撤销终止")
+    [alert] = alerts.list_alerts(rt)
+    assert alert["status"] == "closed"
+    with rt.sessions() as session:
+        health = org.find_unit(session, "市卫生健康委员会").id
+        assert not duty.duty_at(session, health, clock()).round_the_clock
+        office = org.find_person(session, "李办公室").id
+    told = [n.title for n in notifications(rt) if n.person_id == office and n.subject_kind == "case"]
+    assert told[-1] == f"【工单撤销】工单 #{case['id']}（特别重大）已撤销"
+    with pytest.raises(WorkflowError, match="已结案"):
+        cases.withdraw(rt, case["id"], "再撤销一次", "赵分管")
+
+
+def test_a_case_that_released_a_statement_cannot_be_withdrawn() -> None:
+    from yuqing.cases import workflow
+
+    move = workflow.transition("disposing", "closed")
+    assert move.withdraw
+    facts = workflow.CaseFacts("disposing", "谣言", released_statements=1, summary=None, open_tasks=0)
+    with pytest.raises(WorkflowError, match="已发布权威信息的工单不能撤销"):
+        workflow.check(move, facts)
+    workflow.check(move, workflow.CaseFacts("disposing", "谣言", 0, None, 0))  # nothing released: allowed

@@ -406,3 +406,14 @@ def test_the_grade_a_case_was_given_over_its_life() -> None:
     assert graded_as("一般", ["等级 特别重大 → 一般：核实为个案"]) == "初定为特别重大，后调整为一般"
     upgraded = ["等级 一般 → 较大（事件升级）", "等级 较大 → 一般：误报"]
     assert graded_as("一般", upgraded) == "定为一般（期间调整等级2次）"
+
+
+def test_a_withdrawn_case_is_counted_and_summed_up_as_withdrawn(world: World) -> None:
+    rt, clock = world.rt, world.clock
+    case_id = int(cases.open_case(rt, "李办公室", alert_id=world.alert_id)["id"])
+    clock.advance(minutes=30)
+    cases.withdraw(rt, case_id, "经核实为误报", "赵分管")
+    daily = service.generate(rt, "daily", {"date": "2026-11-20"}, "html").document.plain_text()
+    assert "本日新开工单1件，结案1件（其中撤销1件）" in daily
+    summary = service.generate(rt, "summary", {"case_id": case_id}, "html").document.plain_text()
+    assert "撤销（经核实为误报），历时30分钟" in summary

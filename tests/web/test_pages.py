@@ -349,6 +349,24 @@ def test_acknowledging_an_alert_with_htmx(world: World) -> None:
     assert actions == [("alert.ack", f"alert:{world.alert_id}")] * 3  # refused, done, refused
 
 
+def test_a_leader_withdraws_a_false_alarm_from_the_case_page(world: World) -> None:
+    office, deputy = world.login("office"), world.login("deputy")
+    opened = office.post("/cases/open", data={"alert_id": str(world.alert_id), "csrf_token": csrf_of(office)})
+    case_url = opened.headers["location"].split("?")[0]
+    case_id = int(case_url.rsplit("/", 1)[1])
+    assert "撤销工单" not in office.get(case_url).text  # the office may not withdraw
+    page = deputy.get(case_url).text
+    assert f'action="/cases/{case_id}/withdraw"' in page
+    token = csrf_of(deputy)
+    api = f"/api/v1/cases/{case_id}/withdraw"
+    empty = deputy.post(api, json={"reason": ""}, headers={"X-CSRF-Token": token})
+    assert empty.status_code == 422 and "reason：至少 1 个字符" in empty.json()["error"]["message"]
+    done = deputy.post(f"/cases/{case_id}/withdraw", data={"reason": "经核实为误报", "csrf_token": token})
+    assert done.status_code == 303
+    page = deputy.get(case_url).text
+    assert "（已撤销：经核实为误报）" in page and "撤销工单" not in page
+
+
 def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(world: World) -> None:
     office, deputy = world.login("office"), world.login("deputy")
     chief, group = world.login("chief"), world.login("group")

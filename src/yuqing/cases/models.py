@@ -90,6 +90,8 @@ class Case(Base):
     stage_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     summary: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # closed as withdrawn (撤销: a false alarm, nothing to respond to), with its reason in `summary`
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     # Follow-up: the event's size when it entered 跟踪, and whether closing was proposed.
     followed_posts: Mapped[int] = mapped_column(Integer, default=0)

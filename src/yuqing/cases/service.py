@@ -548,8 +548,14 @@ def _move(
     via: str,
     at: dt.datetime,
     note: str = "",
+    withdrawing: bool = False,
 ) -> None:
     move = workflow.transition(case.stage, target.value)
+    if move.withdraw and not withdrawing:
+        raise workflow.WorkflowError(
+            f"「{Stage(case.stage).label}」阶段的工单须先处置、发布权威信息、跟踪和总结后结案；"
+            "不需要处置的工单（误报等）可由领导写明理由后撤销"
+        )
     if person is not None:
         _require(session, person, case, move.roles, f"将工单转入「{target.label}」")
     workflow.check(move, _facts(session, case))
@@ -575,12 +581,13 @@ def _move(
         case.calm_proposed_at = None
     if move.reopen:
         case.reopened += 1
-        case.closed_at = None
+        case.closed_at = case.withdrawn_at = None
         event = session.get(Event, case.event_id) if case.event_id else None
         case.followed_posts = event.post_count if event else case.followed_posts
         _duty_24h(session, case, _plan(rt), at)
     if target == Stage.CLOSED:
         case.closed_at = at
+        ending = "撤销" if withdrawing else "结案"
         for ended in deadlines.cancel_open(session, case.id):
             # said on the case and in its 总结评估: a press conference not held is not 按时完成
             label = deadline_label(ended, task_unit_names(session, [ended]))
@@ -590,12 +597,12 @@ def _move(
                 case,
                 None,
                 "deadline_ended",
-                f"结案时{label}尚未完成（应于{due}前），该时限随结案终止",
+                f"{ending}时{label}尚未完成（应于{due}前），该时限随{ending}终止",
                 via="system",
                 at=at,
                 detail={"deadline_id": ended.id},
             )
-        duty.end_24h_duty(session, case.unit_id, f"工单 #{case.id} 结案", at, key=f"case:{case.id}")
+        duty.end_24h_duty(session, case.unit_id, f"工单 #{case.id} {ending}", at, key=f"case:{case.id}")
         if case.alert_id is not None:
             alert = session.get(Alert, case.alert_id)
             if alert is not None:
@@ -1307,6 +1314,41 @@ def close(
         return case_view(session, case, rt.settings.timezone)
 
 
+def withdraw(rt: Runtime, case_id: int, reason: str, person_ref: str, *, via: str = "cli") -> dict[str, Any]:
+    """撤销: a leader closes a case that needs no response (误报, not the unit's matter, a
+    duplicate) with a reason, before any statement was released. Its clocks end, its alert is
+    closed, 24-hour duty ends; the office, and for 重大+ the chief, are told."""
+    if not reason.strip():
+        raise ValueError("撤销工单须写明理由（--reason）")
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
+        if case.stage == Stage.CLOSED.value:
+            raise workflow.WorkflowError("工单已结案，无需撤销")
+        reason = reason.strip()[:500]
+        _move(
+            session, rt, case, Stage.CLOSED, person, via=via, at=now, note=f"撤销：{reason}", withdrawing=True
+        )
+        case.withdrawn_at, case.summary = now, f"撤销：{reason}"
+        told = {p.id: p for p in people_with_role(session, Role.OFFICE, case.unit_id)}
+        if case.grade_code in _LED_BY_CHIEF:
+            told.update((p.id, p) for p in people_with_role(session, Role.CHIEF, case.unit_id))
+        told.pop(person.id, None)
+        if told:
+            _tell_case(
+                rt,
+                session,
+                case,
+                list(told.values()),
+                f"【工单撤销】工单 #{case.id}（{case.grade}）已撤销",
+                f"{person.name}撤销了工单「{case.title[:60]}」：{reason}",
+                f"case:{case.id}:withdrawn:{case.reopened}",
+                now,
+            )
+        return case_view(session, case, rt.settings.timezone)
+
+
 # ---- tasks and evidence -------------------------------------------------------------------------
 
 
@@ -1531,6 +1573,7 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
         "detected_at": _local(case.detected_at, zone),
         "opened_at": _local(case.opened_at, zone),
         "closed_at": _local(case.closed_at, zone),
+        "withdrawn_at": _local(case.withdrawn_at, zone),
         "reopened": case.reopened,
         "is_drill": case.is_drill,
     }

@@ -50,6 +50,12 @@ def needs_tasks_done(facts: CaseFacts) -> str | None:
     return None if facts.open_tasks == 0 else f"还有 {facts.open_tasks} 项部门任务未完成"
 
 
+def needs_nothing_released(facts: CaseFacts) -> str | None:
+    if not facts.released_statements:
+        return None
+    return "已发布权威信息的工单不能撤销：请转入跟踪，总结后结案"
+
+
 @dataclass(frozen=True)
 class Transition:
     source: Stage
@@ -57,6 +63,8 @@ class Transition:
     roles: tuple[str, ...]
     guards: tuple[Guard, ...] = ()
     reopen: bool = False
+    # 撤销: closed before any response, as a false alarm; only `cases.service.withdraw` makes it
+    withdraw: bool = False
 
 
 _WORKERS = ("monitor", "office", "duty_officer", "deputy_leader", "chief", "leading_group")
@@ -74,6 +82,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Stage.FOLLOWING, Stage.DISPOSING, _OFFICE, reopen=True),
     Transition(Stage.SUMMARISED, Stage.DISPOSING, _OFFICE, reopen=True),
     Transition(Stage.CLOSED, Stage.DISPOSING, _OFFICE, reopen=True),
+    # 撤销: a leader closes a case that needs no response (误报, not the unit's matter, a duplicate)
+    # with a reason, before anything was released.
+    *(
+        Transition(stage, Stage.CLOSED, _LEADERS, (needs_nothing_released,), withdraw=True)
+        for stage in (Stage.DETECTED, Stage.REPORTED, Stage.ASSESSED, Stage.DISPOSING)
+    ),
 )
 _BY_PAIR = {(t.source, t.target): t for t in TRANSITIONS}
 

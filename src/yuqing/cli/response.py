@@ -330,6 +330,21 @@ def cases_regrade(
         _print_case(regrade(rt, case_id, grade, reason, person), as_json)
 
 
+@cases_app.command("withdraw")
+@user_errors
+def cases_withdraw(
+    case_id: int,
+    person: As,
+    reason: Annotated[str, typer.Option(help="撤销理由（误报、非本单位事项、重复工单…）。")],
+    as_json: Json = False,
+) -> None:
+    """撤销无需处置的工单（误报等），须说明理由（仅限领导；已发布权威信息的不能撤销）。"""
+    from yuqing.cases.service import withdraw
+
+    with runtime() as rt:
+        _print_case(withdraw(rt, case_id, reason, person), as_json)
+
+
 @cases_app.command("close")
 @user_errors
 def cases_close(

@@ -324,13 +324,16 @@ def build_periodic(
     handling = doc.section("处置情况")
     opened = [c for c in cases_touched if period.contains(c.opened_at)]
     closed = [c for c in cases_touched if period.contains(c.closed_at)]
+    withdrawn = sum(c.withdrawn_at is not None for c in closed)
     done = [d for d in clocks if period.contains(d.done_at)]
     met = sum(1 for d in done if d.state == DeadlineState.MET.value)
     missed = sum(1 for d in done if d.state == DeadlineState.MISSED.value)
     overdue = [d for d in clocks if d.state in OPEN_DEADLINE_STATES and d.due_at < period.end]
     handling.add(
         Paragraph(
-            f"{period.word}新开工单{len(opened)}件，结案{len(closed)}件；发布权威信息{len(released)}次；"
+            f"{period.word}新开工单{len(opened)}件，结案{len(closed)}件"
+            + (f"（其中撤销{withdrawn}件）" if withdrawn else "")
+            + f"；发布权威信息{len(released)}次；"
             f"到期完成的时限{len(done)}项，其中按时{met}项、超时{missed}项；"
             f"截至期末仍超时未办的时限{len(overdue)}项。"
         )

@@ -112,7 +112,10 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
         + (f"，定性为「{case.category}」" if case.category else "")
         + f"。{time_text(case.opened_at, zone)}开立工单，"
         + (
-            f"{time_text(case.closed_at, zone)}结案，历时{duration_text(span)}。"
+            f"{time_text(case.closed_at, zone)}撤销（{(case.summary or '').removeprefix('撤销：')}），"
+            f"历时{duration_text(span)}。"
+            if case.closed_at and case.withdrawn_at
+            else f"{time_text(case.closed_at, zone)}结案，历时{duration_text(span)}。"
             if case.closed_at
             else "目前已提交总结、尚未结案。"
         )

@@ -114,6 +114,10 @@ class Regrade(Body):
     reason: str = Field(description="调整理由")
 
 
+class Withdraw(Body):
+    reason: str = Field(min_length=1, max_length=500, description="撤销理由（误报、非本单位事项、重复工单…）")
+
+
 class Close(Body):
     summary: str | None = Field(None, description="总结评估（尚未填写时）")
 
@@ -387,6 +391,21 @@ def build_router(rt: Runtime) -> APIRouter:
             "regrade",
             lambda: cases.regrade(rt, case_id, body.grade, body.reason, str(user.person_id), via="api"),
             {"grade": body.grade},
+        )
+
+    @router.post(
+        "/cases/{case_id}/withdraw",
+        summary="撤销工单（领导，无需处置的误报等；须写明理由，已发布权威信息的不能撤销）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
+    def case_withdraw(request: Request, case_id: CaseId, body: Withdraw, user: CurrentUser) -> dict[str, Any]:
+        return action(
+            request,
+            user,
+            case_id,
+            "withdraw",
+            lambda: cases.withdraw(rt, case_id, body.reason, str(user.person_id), via="api"),
         )
 
     @router.post(

@@ -360,6 +360,13 @@ def build_router(rt: Runtime) -> APIRouter:
 
         return case_action(request, user, case_id, "regrade", call, {"grade": grade})
 
+    @router.post("/cases/{case_id}/withdraw", dependencies=[Depends(verify_csrf)])
+    def withdraw(request: Request, case_id: int, user: CurrentUser, reason: Text = "") -> Response:
+        def call() -> None:
+            cases.withdraw(rt, case_id, reason, str(user.person_id), via="web")
+
+        return case_action(request, user, case_id, "withdraw", call)
+
     @router.post("/cases/{case_id}/close", dependencies=[Depends(verify_csrf)])
     def close(request: Request, case_id: int, user: CurrentUser, summary: Text = "") -> Response:
         def call() -> None:
