@@ -128,6 +128,24 @@ def test_a_story_is_its_title_and_the_opening_of_its_first_posts() -> None:
     assert "湖北广水" in story(None, [strike])
 
 
+def test_an_account_speaking_of_its_own_city_is_placed_by_its_location(rt: Runtime) -> None:
+    """「本市检察机关集中公诉…」 from an account in 上海 is a story of 上海; without a location, or
+    from an account abroad, 「本市」 places nothing."""
+    opening = "【本市10起危害食品安全案件被集中公诉】#最新#本市检察机关集中公诉10起危害食品安全案"
+    assert "上海黄浦区检察机关" in story(None, [(opening, "上海 黄浦区")])
+    assert story(None, [(opening, None)]) == story(None, [opening]) == "\n" + opening[:50]
+    assert story(None, [(opening, "海外 韩国")]) == story(None, [(opening, "其他")]) == "\n" + opening[:50]
+    assert "本市场" in story(None, [("本市场监管局查处一批过期食品", "上海")])  # 市场, not 市
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        home = home_of(session)
+        title = "本市10起危害食品安全案件被集中公诉"
+        shanghai = home.locate([], story(title, [(opening, "上海 黄浦区")]), 383)
+        assert (shanghai.text, shanghai.outside) == ("上海", True)
+        assert not home.locate([], story(title, [(opening, "江苏 南京")]), 383).outside
+        assert not home.locate([], story(title, [(opening, None)]), 383).outside  # unclear: alerted
+
+
 def test_a_story_placed_only_in_the_units_province_may_be_in_their_city(rt: Runtime) -> None:
     with transaction(rt.sessions) as session:
         org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])

@@ -271,19 +271,19 @@ def lead_text(session: Session, event_id: int, title: str | None) -> str:
     return story(title, first_posts(session, [event_id]).get(event_id, []))
 
 
-def first_posts(session: Session, ids: list[int]) -> dict[int, list[str]]:
-    """`lead_text`'s first posts of many events in one query."""
+def first_posts(session: Session, ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+    """`lead_text`'s first posts of many events in one query, each with its author's location."""
     rank = func.row_number().over(partition_by=PostAnalysis.event_id, order_by=PostAnalysis.post_id)
     ranked = (
-        select(PostAnalysis.event_id, Post.text, rank.label("rank"))
+        select(PostAnalysis.event_id, Post.text, Post.location, rank.label("rank"))
         .join(Post, Post.id == PostAnalysis.post_id)
         .where(PostAnalysis.event_id.in_(ids))
         .subquery()
     )
-    out: dict[int, list[str]] = {}
-    query = select(ranked.c.event_id, ranked.c.text).where(ranked.c.rank <= _LEAD_POSTS)
-    for event_id, text in session.execute(query.order_by(ranked.c.event_id, ranked.c.rank)):
-        out.setdefault(event_id, []).append(text or "")
+    out: dict[int, list[tuple[str, str | None]]] = {}
+    query = select(ranked.c.event_id, ranked.c.text, ranked.c.location).where(ranked.c.rank <= _LEAD_POSTS)
+    for event_id, text, location in session.execute(query.order_by(ranked.c.event_id, ranked.c.rank)):
+        out.setdefault(event_id, []).append((text or "", location))
     return out
 
 
@@ -294,9 +294,32 @@ _DATELINE = re.compile(
 )
 
 
-def story(title: str | None, first_posts: Iterable[str | None]) -> str:
-    """The title and the opening (`_LEAD_CHARS`) of each first post, accounts' names blanked."""
-    return "\n".join([title or "", *(without_mentions(text or "")[:_LEAD_CHARS] for text in first_posts)])
+def story(title: str | None, first_posts: Iterable[str | tuple[str | None, str | None] | None]) -> str:
+    """The title and the opening (`_LEAD_CHARS`) of each first post, accounts' names blanked. A
+    post given with its author's location (「上海 黄浦区」) that speaks of its own place (「本市检察机关
+    集中公诉…」) names that place instead: a city's account says 本市 of its city."""
+    openings = []
+    for post in first_posts:
+        text, location = post if isinstance(post, tuple) else (post, None)
+        opening = without_mentions(text or "")[:_LEAD_CHARS]
+        home = _home_words(location) if location else ""
+        if home:
+            opening = _SELF_PLACE.sub(home, opening)
+        openings.append(opening)
+    return "\n".join([title or "", *openings])
+
+
+# An author's own place, as a post names it: 「本市」, 「我县」 (not 「本市场」)
+_SELF_PLACE = re.compile(r"(?:本|我)(?:市|县|区)(?!场|域|别|分)")
+
+
+def _home_words(location: str) -> str:
+    """An author's profile location (「上海 黄浦区」, 「广东 深圳」) as place words, when it names a
+    place of China we can resolve (not 「海外 韩国」, 「其他」)."""
+    parts = location.split()[:2]
+    if not parts or place_of(parts[0]) is None:
+        return ""
+    return "".join(parts)
 
 
 def locate(session: Session, event: Event) -> Locality:
