@@ -184,3 +184,16 @@ def test_an_accounts_name_names_nothing(text: str) -> None:
 
 def test_the_story_around_a_mention_still_names_its_entities() -> None:
     assert [e.name for e in extract("太可怕了//@网友:南京鼓楼医院发生医疗事故")] == ["南京", "南京鼓楼医院"]
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("【上海】本市检察机关集中公诉10起案件", {"上海"}),  # no place 「】本」
+        ("上海，浦东新区一居民楼起火", {"上海", "浦东新区"}),  # not 「，浦东新区」
+        ("南京 江宁区发生车祸", {"南京", "江宁区"}),
+        ("南京市（江宁区）通报", {"南京", "江宁区"}),
+    ],
+)
+def test_a_place_after_a_mark_is_named_without_it(text: str, places: set[str]) -> None:
+    assert {e.name for e in extract(text) if e.kind == "place"} == places

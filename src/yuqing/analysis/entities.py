@@ -349,7 +349,8 @@ def _places(text: str, out: list[Entity]) -> None:
             continue  # the 市 of 「南京市」
         # the unit's own name: right after a lexicon place or another unit, else the name run
         for _s, e in covered:
-            if e <= left and left - e <= 4:
+            # only name characters between: 「上海，浦东新区」 is 浦东新区, 「【上海】本市」 no 「】本」
+            if e <= left and left - e <= 4 and all(_NAME_CHAR_RE.match(c) for c in text[e:left]):
                 core = text[e:left]
                 break
         else:
@@ -359,7 +360,7 @@ def _places(text: str, out: list[Entity]) -> None:
         core = _strip_openers(core)
         if len(core) < 2 or core in _GENERIC_PLACE_CORES or "某" in core:
             continue
-        if any(c in _STOP_CHARS for c in core):
+        if any(c in _STOP_CHARS or not _NAME_CHAR_RE.match(c) for c in core):
             continue
         unit = m.group()
         level = _PLACE_UNITS[unit]
