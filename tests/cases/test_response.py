@@ -352,6 +352,8 @@ def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeCloc
             payload = robot.posts[0].json
             assert payload["msgtype"] == "markdown" and "特别重大" in payload["markdown"]["title"]
             assert "市卫生健康委员会" in payload["markdown"]["text"]
+            [alert] = alerts.list_alerts(rt)
+            assert f"/alerts/{alert['id']})" in payload["markdown"]["text"]  # the alert's own page
     finally:
         robot.stop()
 

@@ -121,7 +121,14 @@ def _unit_named(session: Session, named: list[tuple[str, str]]) -> Unit | None:
 
 
 def _message(
-    alert: Alert, event: Event, unit: Unit, at: dt.datetime, prefix: str = "", *, internal_only: bool = False
+    alert: Alert,
+    event: Event,
+    unit: Unit,
+    at: dt.datetime,
+    prefix: str = "",
+    *,
+    internal_only: bool = False,
+    link: str | None = None,
 ) -> Message:
     reasons = "；".join(str(r.get("text", "")) for r in alert.reasons[:4]) or "见事件详情"
     metrics = event.metrics or {}
@@ -136,6 +143,7 @@ def _message(
             ("信息量", str(metrics.get("posts", event.post_count))),
             ("预警编号", str(alert.id)),
         ),
+        link=link,
         internal_only=internal_only,
     )
 
@@ -181,7 +189,15 @@ def _notify_level(
     return tell(
         session,
         people,
-        _message(alert, event, unit, at, prefix, internal_only=internal),
+        _message(
+            alert,
+            event,
+            unit,
+            at,
+            prefix,
+            internal_only=internal,
+            link=cases.console_link(rt, f"/alerts/{alert.id}"),
+        ),
         key=f"alert:{alert.id}:{occasion}:level:{alert.level}",
         subject=("alert", alert.id),
     )

@@ -150,7 +150,8 @@ def _duty_24h(session: Session, case: Case, plan: ResponsePlan, at: dt.datetime)
 # ---- telling the people who must act ------------------------------------------------------------
 
 
-def _console_link(rt: Runtime, path: str) -> str:
+def console_link(rt: Runtime, path: str) -> str:
+    """The console's address of `path`, as notices link to it (`public_url`, else host and port)."""
     base = rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}"
     return f"{base.rstrip('/')}{path}"
 
@@ -198,7 +199,7 @@ def _tell_task(
             body=f"任务：{task.text}\n请于 {due} 前办结，并在控制台「待办」中填写办理结果。",
             at=now,
             level=Level.for_grade(case.grade_code),
-            link=_console_link(rt, "/me/todo"),
+            link=console_link(rt, "/me/todo"),
             facts=(("工单", f"#{case.id}"), ("分派单位", owner_name), ("完成时限", due)),
             internal_only=_internal_only(session, case),
         ),
@@ -226,7 +227,7 @@ def _tell_case(
             body=body,
             at=now,
             level=Level.for_grade(case.grade_code),
-            link=_console_link(rt, f"/cases/{case.id}"),
+            link=console_link(rt, f"/cases/{case.id}"),
             facts=(("工单", f"#{case.id}"), ("等级", case.grade)),
             internal_only=_internal_only(session, case),
         ),
@@ -307,7 +308,7 @@ def _tell_approvers(
                 f"须经{label}审批后方可发布。已核实的事实：{statement.facts[:120]}",
                 at=now,
                 level=Level.for_grade(case.grade_code),
-                link=_console_link(rt, f"/cases/{case.id}"),
+                link=console_link(rt, f"/cases/{case.id}"),
                 facts=(("工单", f"#{case.id}"), ("等级", case.grade), ("审批", label)),
                 internal_only=_internal_only(session, case),
             ),
