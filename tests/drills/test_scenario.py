@@ -3,6 +3,7 @@ validation an administrator's own file goes through, with the bad key named in C
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import tomllib
@@ -160,6 +161,7 @@ start = "boss"
         ),
         ('[[posts]]\nat = 5\nplatform = "tiktok"\ntext = "x"\n', "posts[1].platform 无法识别 'tiktok'"),
         ('[[posts]]\nat = 5\nreposts = 1.5\ntext = "x"\n', "posts[1].reposts 应为不小于 0 的整数"),
+        ('[[posts]]\nat = 5\nauthor_kind = "大V"\ntext = "x"\n', "posts[1].author_kind 无法识别 '大V'"),
         ('[[posts]]\nat = 5\nsite = "http://x.cn/a"\ntext = "x"\n', "posts[1].site 应为网站域名"),
         ('[[posts]]\nat = 5\ntext = ""\n', "posts[1].text 原帖的正文不能为空"),
         ('[[subjects]]\nname = "a"\ndone_when = "finished"\n', "subjects[0].done_when 无法识别 'finished'"),
@@ -208,3 +210,14 @@ def test_files_that_are_not_scenarios_are_refused_clearly(tmp_path: Path) -> Non
         load_scenario(str(broken))
     with pytest.raises(ScenarioError, match=r"找不到场景 'no_such'.*hospital_rumour"):
         load_scenario("no_such")
+
+
+def test_a_post_says_as_whom_its_account_is_verified() -> None:
+    from yuqing.drills.runner import post_row
+
+    text = MINIMAL + '[[posts]]\nid = "m"\nat = 60\nverified = true\nauthor_kind = "media"\ntext = "通报"\n'
+    scenario = parse_scenario(tomllib.loads(text), "ok.toml")
+    [media] = [p for p in scenario.posts if p.key == "m"]
+    assert media.author_kind == "media" and scenario.posts[0].author_kind is None
+    row = post_row(3, media, dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    assert row["author"] == {"verified": True, "verified_type": "media"}  # imported as author_kind

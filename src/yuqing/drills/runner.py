@@ -96,7 +96,12 @@ def post_row(drill_id: int, post: ScenarioPost, published: dt.datetime) -> dict[
         row["title"] = mark + post.title
     author = {
         name: value
-        for name, value in (("name", post.author), ("followers", post.followers), ("verified", post.verified))
+        for name, value in (
+            ("name", post.author),
+            ("followers", post.followers),
+            ("verified", post.verified),
+            ("verified_type", post.author_kind),
+        )
         if value is not None
     }
     if author:

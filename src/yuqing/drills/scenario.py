@@ -21,7 +21,7 @@ from typing import Any
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.cases.plan import category_name
 from yuqing.drills.errors import ScenarioError
-from yuqing.ingest.models import PLATFORM_NAMES, MediaTier, Platform
+from yuqing.ingest.models import AUTHOR_KIND_LABELS, PLATFORM_NAMES, MediaTier, Platform
 from yuqing.org.models import OrgError
 from yuqing.org.roles import parse_role
 
@@ -78,6 +78,7 @@ class ScenarioPost:
     author: str | None = None
     followers: int | None = None
     verified: bool | None = None
+    author_kind: str | None = None  # ingest.models.AuthorKind: a government or media account's report counts
     location: str | None = None
     parent: str | None = None
     root: str | None = None
@@ -276,6 +277,7 @@ _POST = {
     "author": "作者",
     "followers": "粉丝数",
     "verified": "认证",
+    "author_kind": "认证类型",
     "location": "地区",
     "parent": "上级信息",
     "root": "原帖",
@@ -471,6 +473,11 @@ def _post(
         author=check.text(spec, "author", where) or None,
         followers=check.count(spec, "followers", where),
         verified=check.flag(spec, "verified", where, None),
+        author_kind=(
+            check.choice(spec, "author_kind", where, AUTHOR_KIND_LABELS, None)
+            if spec.get("author_kind") is not None
+            else None
+        ),
         location=check.text(spec, "location", where) or None,
         parent=check.text(spec, "parent", where) or None,
         root=check.text(spec, "root", where) or None,
