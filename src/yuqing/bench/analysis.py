@@ -120,7 +120,8 @@ def sentiment_table(sentiment_dir: Path, *, baseline_texts: int = 300) -> str:
     )
 
 
-EXTRA_LABELS = Path(__file__).resolve().parents[3] / "scripts" / "data" / "ced_incidents_extra.jsonl"
+# The extra labels the shipped model is trained with (as ``scripts/train_incidents.py``).
+EXTRA_LABELS = (Path(__file__).resolve().parents[3] / "scripts" / "data" / "ced_incidents_extra.jsonl",)
 
 
 def incident_table(incidents_path: Path, ced: Path | None = None) -> str:
@@ -153,9 +154,10 @@ def incident_table(incidents_path: Path, ced: Path | None = None) -> str:
         idf = ev.idf_weights(list(originals.values()), FeatureSpec(bits=params.bits, orders=params.orders))
         # the labels made here against the same guide join every fold's training part, as in
         # scripts/train_incidents.py (a checkout has them; an installed package does not)
-        if EXTRA_LABELS.is_file():
-            labelled = {r.id for r in rows}
-            extra = [r for r in ev.read_extra(EXTRA_LABELS, originals) if r.id not in labelled]
+        files = [path for path in EXTRA_LABELS if path.is_file()]
+        known = {**originals, **ev.corpus_texts(incidents_path.parent.parent, files)}
+        labelled = {r.id for r in rows}
+        extra = [r for path in files for r in ev.read_extra(path, known) if r.id not in labelled]
     model = ev.score(ev.cross_validate(rows, params, idf, extra=extra), rows)
     lexicon = ev.score(ev.lexicon_predictions(rows), rows)
     # Throughput of the shipped model on a larger batch (the folds are only ~200 posts each).
