@@ -729,3 +729,81 @@ def test_a_case_that_released_a_statement_cannot_be_withdrawn() -> None:
     with pytest.raises(WorkflowError, match="已发布权威信息的工单不能撤销"):
         workflow.check(move, facts)
     workflow.check(move, workflow.CaseFacts("disposing", "谣言", 0, None, 0))  # nothing released: allowed
+
+
+def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """续报: once reported, the office keeps the unit above and its own leaders informed; each 续报
+    carries the words of its sender and the case's state, and the timeline numbers them."""
+    event_id = graded_event(rt)
+    followup.run_once(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    with pytest.raises(WorkflowError, match="尚未报告"):
+        cases.follow_up(rt, case["id"], "调查组已进驻", "李办公室")
+    cases.advance(rt, case["id"], "报告", "孙监测")
+    with pytest.raises(cases.PermissionDenied, match="无权续报"):
+        cases.follow_up(
+            rt, case["id"], "调查组已进驻", "王值班"
+        )  # the duty officer reports, the office follows up
+    with pytest.raises(ValueError, match="写明进展"):
+        cases.follow_up(rt, case["id"], " \n ", "李办公室")
+    with pytest.raises(ValueError, match="不超过 1000 字"):
+        cases.follow_up(rt, case["id"], "进" * 1001, "李办公室")
+
+    # the story spreads after the report: one more repost
+    import_posts(
+        rt,
+        [
+            {
+                "id": "r2",
+                "text": "医院必须给个说法//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T09:30:00+08:00",
+            }
+        ],
+        "b.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    clock.advance(minutes=30)
+    case = cases.follow_up(rt, case["id"], "市卫健委调查组已进驻医院，\n封存病历。", "李办公室")
+    line = (
+        "第 1 次续报：市卫健委调查组已进驻医院， 封存病历。（已续报南京市人民政府，已通知：赵分管、陈市长）"
+    )
+    assert line in [e["text"] for e in case["timeline"]]
+    with rt.sessions() as session:
+        mayor = org.find_person(session, "陈市长").id
+        deputy = org.find_person(session, "赵分管").id
+        office = org.find_person(session, "李办公室").id
+
+    def follow_ups(person_id: int) -> list[Notification]:
+        return [n for n in notifications(rt) if n.person_id == person_id and "续报" in n.title]
+
+    [told] = {n.title: n for n in follow_ups(mayor)}.values()
+    assert told.title == f"【舆情续报】市卫生健康委员会第 1 次续报特别重大舆情：工单 #{case['id']}"
+    body = str(told.message.get("body", ""))
+    assert body.startswith("李办公室（市卫生健康委员会）续报：工单「")
+    assert "当前阶段：报告；等级：特别重大；相关信息 3 条（较上次报告增加 1 条）" in body
+    assert "权威信息：尚未起草" in body
+    assert follow_ups(deputy) and not follow_ups(office)  # the sender is not told their own 续报
+
+    cases.advance(rt, case["id"], "研判", "李办公室", category="谣言")
+    cases.draft_statement(rt, case["id"], "李办公室", facts="11月20日上午，鼓楼医院一名产妇术中死亡。")
+    cases.add_task(rt, case["id"], "市卫生健康委员会", "核查手术记录", "李办公室", hours=4)
+    case = cases.follow_up(rt, case["id"], "声明稿已报审。", "李办公室")
+    assert any(e["text"].startswith("第 2 次续报：声明稿已报审。") for e in case["timeline"])
+    second = {n.title: n for n in follow_ups(mayor)}
+    body = str(
+        second[f"【舆情续报】市卫生健康委员会第 2 次续报特别重大舆情：工单 #{case['id']}"].message["body"]
+    )
+    assert "当前阶段：研判" in body and "相关信息 3 条（较上次报告增加 0 条）" in body
+    assert "权威信息：第 1 稿审批中，待主要领导、领导小组成员审批" in body
+    assert "部门任务 1 项，已完成 0 项" in body
+    assert cases.permissions(rt, case["id"], "李办公室")["follow_up"]
+    assert not cases.permissions(rt, case["id"], "王值班")["follow_up"]
+
+    cases.withdraw(rt, case["id"], "经核实为误报", "赵分管")
+    with pytest.raises(WorkflowError, match="已结案"):
+        cases.follow_up(rt, case["id"], "再续报", "李办公室")
+    assert not cases.permissions(rt, case["id"], "李办公室")["follow_up"]

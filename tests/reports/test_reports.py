@@ -136,10 +136,13 @@ def test_summary_needs_a_closed_case_then_reports_every_clock_as_stored(world: W
     with pytest.raises(ReportError, match="提交总结或结案后才能生成总结评估"):
         service.generate(rt, "summary", {"case_id": case_id}, "docx")
     world.clock.advance(hours=30)
+    cases.follow_up(rt, case_id, "权威信息发布后转发量回落。", "李办公室")
     cases.advance(rt, case_id, "following", "李办公室")
     cases.close(rt, case_id, "赵分管", summary="发布及时，谣言得到澄清。")
     made = service.generate(rt, "summary", {"case_id": case_id}, "docx")
     text = made.document.plain_text()
+    assert "处置期间向上级续报1次。" in text
+    assert "李办公室 | 第 1 次续报：权威信息发布后转发量回落。" in text  # in 处置经过
     with rt.sessions() as session:
         clocks = list(session.scalars(select(Deadline).where(Deadline.case_id == case_id)))
     met = sum(1 for d in clocks if d.state == "met")

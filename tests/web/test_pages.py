@@ -367,6 +367,31 @@ def test_a_leader_withdraws_a_false_alarm_from_the_case_page(world: World) -> No
     assert "（已撤销：经核实为误报）" in page and "撤销工单" not in page
 
 
+def test_the_office_follows_up_a_reported_case_from_its_page(world: World) -> None:
+    office, duty = world.login("office"), world.login("duty")
+    token = csrf_of(office)
+    opened = office.post("/cases/open", data={"alert_id": str(world.alert_id), "csrf_token": token})
+    case_url = opened.headers["location"].split("?")[0]
+    case_id = int(case_url.rsplit("/", 1)[1])
+    page = office.get(case_url).text
+    assert f'<a href="/alerts/{world.alert_id}">#{world.alert_id}</a>' in page
+    assert 'id="follow-up"' not in page  # not reported yet
+    office.post(f"{case_url}/advance", data={"stage": "reported", "csrf_token": token})
+    page = office.get(case_url).text
+    assert 'id="follow-up"' in page and "上次报告：" in page
+    assert 'id="follow-up"' not in duty.get(case_url).text
+    api = f"/api/v1/cases/{case_id}/follow-up"
+    refused = duty.post(api, json={"text": "已核实"}, headers={"X-CSRF-Token": csrf_of(duty)})
+    assert refused.status_code == 403 and "无权续报" in refused.json()["error"]["message"]
+    done = office.post(f"{case_url}/follow-up", data={"text": "调查组已进驻医院", "csrf_token": token})
+    assert done.status_code == 303
+    page = office.get(done.headers["location"]).text
+    assert "续报已发送" in page and "第 1 次续报：调查组已进驻医院" in page
+    answer = office.post(api, json={"text": "家属情绪平稳"}, headers={"X-CSRF-Token": token})
+    assert answer.status_code == 200
+    assert any(e["text"].startswith("第 2 次续报：家属情绪平稳") for e in answer.json()["timeline"])
+
+
 def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(world: World) -> None:
     office, deputy = world.login("office"), world.login("deputy")
     chief, group = world.login("chief"), world.login("group")

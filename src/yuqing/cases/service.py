@@ -622,24 +622,33 @@ _REPORT_UP_ROLES: dict[str, tuple[Role, ...]] = {
 }
 
 
-def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None, at: dt.datetime) -> None:
-    """报告: the case goes up the chain. The unit above (its office, and by grade its deputy leader
-    or chief) is told with the facts it needs; for 较大 and above the unit's own deputy leader too,
-    and for 重大 and 特别重大 its own chief, who leads the response. A top unit reports outside
-    yuqing: the timeline says so."""
+def _report_recipients(
+    session: Session, case: Case, person: Person | None
+) -> tuple[Unit | None, list[Person]]:
+    """Who hears a report up (报告, and each 续报): at the unit above its office and, by grade, its
+    deputy leader or chief; for 较大 and above the unit's own deputy leader, and for 重大 and
+    特别重大 its own chief, who leads the response. Not the reporter. ``(unit above, people)``."""
     unit = session.get(Unit, case.unit_id)
-    if unit is None:
-        return
-    above = session.get(Unit, unit.parent_id) if unit.parent_id is not None else None
+    above = session.get(Unit, unit.parent_id) if unit is not None and unit.parent_id is not None else None
     people: dict[int, Person] = {}
     if above is not None:
         for role in _REPORT_UP_ROLES.get(case.grade_code, (Role.OFFICE,)):
             people.update((p.id, p) for p in people_with_role(session, role, above.id))
     if case.grade_code in ("I", "II", "III"):
-        people.update((p.id, p) for p in people_with_role(session, Role.DEPUTY_LEADER, unit.id))
+        people.update((p.id, p) for p in people_with_role(session, Role.DEPUTY_LEADER, case.unit_id))
     if case.grade_code in ("I", "II"):
-        people.update((p.id, p) for p in people_with_role(session, Role.CHIEF, unit.id))
+        people.update((p.id, p) for p in people_with_role(session, Role.CHIEF, case.unit_id))
     people.pop(person.id if person is not None else 0, None)
+    return above, list(people.values())
+
+
+def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None, at: dt.datetime) -> None:
+    """报告: the case goes up the chain (`_report_recipients`) with the facts the unit above needs.
+    A top unit reports outside yuqing: the timeline says so."""
+    unit = session.get(Unit, case.unit_id)
+    if unit is None:
+        return
+    above, people = _report_recipients(session, case, person)
     event = session.get(Event, case.event_id) if case.event_id else None
     facts = [f"等级：{case.grade}"]
     if event is not None:
@@ -655,16 +664,124 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
             rt,
             session,
             case,
-            list(people.values()),
+            people,
             f"【舆情报告】{unit.name}报告{case.grade}舆情：工单 #{case.id}",
             body,
             f"case:{case.id}:reported:{case.reopened}",
             at,
         )
-    told = "、".join(sorted({p.name for p in people.values()}))
+    told = "、".join(sorted({p.name for p in people}))
     where = f"已报告{above.name}" if above is not None else "本单位为最高层级，请按规定向系统外上级报告"
     text = where + (f"，已通知：{told}" if told else "")
-    log(session, case, None, "report_up", text, via="system", at=at)
+    detail = {"posts": event.post_count if event is not None else None}
+    log(session, case, None, "report_up", text, via="system", at=at, detail=detail)
+
+
+# 续报 may be sent once the case has been reported and until it is closed.
+_FOLLOW_UP_STAGES = frozenset(
+    {
+        Stage.REPORTED.value,
+        Stage.ASSESSED.value,
+        Stage.DISPOSING.value,
+        Stage.FOLLOWING.value,
+        Stage.SUMMARISED.value,
+    }
+)
+FOLLOW_UP_MAX_CHARS = 1000
+_STATEMENT_STATES = {"draft": "审批中", "approved": "已审批、待发布", "rejected": "被退回修改"}
+
+
+def _follow_up_facts(session: Session, case: Case, zone: str, last: CaseAction | None) -> list[str]:
+    """The state a 续报 carries besides the sender's words: stage, grade, spread since the last
+    report, the authoritative statement and the departments' tasks."""
+    facts = [f"当前阶段：{Stage(case.stage).label}", f"等级：{case.grade}"]
+    event = session.get(Event, case.event_id) if case.event_id else None
+    if event is not None:
+        before = (last.detail or {}).get("posts") if last is not None else None
+        grown = ""
+        if isinstance(before, int):
+            change = "增加" if event.post_count >= before else "减少"
+            grown = f"（较上次报告{change} {abs(event.post_count - before)} 条）"
+        facts.append(f"相关信息 {event.post_count} 条{grown}，最近一条见于{time_text(event.last_seen, zone)}")
+    statement = _latest_statement(session, case.id)
+    if statement is None:
+        facts.append("权威信息：尚未起草")
+    elif statement.status == "released":
+        facts.append(f"权威信息：第 {statement.version} 稿已于{time_text(statement.released_at, zone)}发布")
+    else:
+        missing = "、".join(Role(r).label for r in missing_roles(session, statement))
+        state = _STATEMENT_STATES.get(statement.status, statement.status)
+        facts.append(
+            f"权威信息：第 {statement.version} 稿{state}"
+            + (f"，待{missing}审批" if missing and statement.status == "draft" else "")
+        )
+    tasks = session.scalars(select(CaseTask).where(CaseTask.case_id == case.id)).all()
+    if tasks:
+        done = sum(t.done_at is not None for t in tasks)
+        facts.append(f"部门任务 {len(tasks)} 项，已完成 {done} 项")
+    return facts
+
+
+def follow_up(rt: Runtime, case_id: int, text: str, person_ref: str, *, via: str = "cli") -> dict[str, Any]:
+    """续报: during the response the unit keeps those it reported to informed (「在应急处置过程中，
+    要及时续报有关情况」). The sender's words go with the case's state (`_follow_up_facts`), to
+    the people the report reached; the timeline numbers each 续报."""
+    words = " ".join(text.split())
+    if not words:
+        raise ValueError("续报须写明进展情况（--text）")
+    if len(words) > FOLLOW_UP_MAX_CHARS:
+        raise ValueError(f"续报不超过 {FOLLOW_UP_MAX_CHARS} 字（现为 {len(words)} 字）")
+    now = rt.clock()
+    zone = rt.settings.timezone
+    with transaction(rt.sessions) as session:
+        person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
+        _require(session, person, case, DRAFTERS, "续报")
+        if case.stage == Stage.DETECTED.value:
+            raise workflow.WorkflowError("工单尚未报告：请先转入「报告」阶段，再续报")
+        if case.stage not in _FOLLOW_UP_STAGES:
+            raise workflow.WorkflowError("工单已结案，无需续报")
+        reports = session.scalars(
+            select(CaseAction)
+            .where(CaseAction.case_id == case.id, CaseAction.action.in_(("report_up", "follow_up")))
+            .order_by(CaseAction.id)
+        ).all()
+        number = sum(a.action == "follow_up" for a in reports) + 1
+        facts = _follow_up_facts(session, case, zone, reports[-1] if reports else None)
+        unit = session.get(Unit, case.unit_id)
+        unit_name = unit.name if unit is not None else ""
+        above, people = _report_recipients(session, case, person)
+        if people:
+            _tell_case(
+                rt,
+                session,
+                case,
+                people,
+                f"【舆情续报】{unit_name}第 {number} 次续报{case.grade}舆情：工单 #{case.id}",
+                f"{person.name}（{unit_name}）续报：工单「{case.title[:60]}」。{words}\n"
+                + "；".join(facts)
+                + "。",
+                f"case:{case.id}:follow_up:{number}",
+                now,
+            )
+        told = "、".join(sorted({p.name for p in people}))
+        where = f"已续报{above.name}" if above is not None else "本单位为最高层级，请按规定向系统外上级续报"
+        event = session.get(Event, case.event_id) if case.event_id else None
+        log(
+            session,
+            case,
+            person,
+            "follow_up",
+            f"第 {number} 次续报：{words}（{where}" + (f"，已通知：{told}" if told else "") + "）",
+            via=via,
+            at=now,
+            detail={
+                "number": number,
+                "posts": event.post_count if event is not None else None,
+                "facts": facts,
+            },
+        )
+        return case_view(session, case, zone)
 
 
 def _complete_clocks(session: Session, case: Case, kinds: Iterable[str], at: dt.datetime) -> None:
@@ -1759,7 +1876,12 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, bool]:
                 may_approve = True
             except PermissionDenied:
                 pass
-        return {"regrade": may_act(session, person.id, case.unit_id, _REGRADERS), "approve": may_approve}
+        return {
+            "regrade": may_act(session, person.id, case.unit_id, _REGRADERS),
+            "approve": may_approve,
+            "follow_up": case.stage in _FOLLOW_UP_STAGES
+            and may_act(session, person.id, case.unit_id, DRAFTERS),
+        }
 
 
 def task_case_id(rt: Runtime, task_id: int, person_id: int) -> int:

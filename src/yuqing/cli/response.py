@@ -330,6 +330,21 @@ def cases_regrade(
         _print_case(regrade(rt, case_id, grade, reason, person), as_json)
 
 
+@cases_app.command("follow-up")
+@user_errors
+def cases_follow_up(
+    case_id: int,
+    person: As,
+    text: Annotated[str, typer.Option(help="进展情况（处置措施、事态变化、下一步安排）。")],
+    as_json: Json = False,
+) -> None:
+    """续报：处置过程中向已报告的上级和领导续报进展（附当前阶段、信息量、权威信息和部门任务情况）。"""
+    from yuqing.cases.service import follow_up
+
+    with runtime() as rt:
+        _print_case(follow_up(rt, case_id, text, person), as_json)
+
+
 @cases_app.command("withdraw")
 @user_errors
 def cases_withdraw(

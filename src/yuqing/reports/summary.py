@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from yuqing.analysis.models import Event
 from yuqing.cases.models import (
@@ -71,6 +71,11 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
                 .order_by(CaseAction.id)
             )
         )
+        follow_ups = session.scalar(
+            select(func.count())
+            .select_from(CaseAction)
+            .where(CaseAction.case_id == case.id, CaseAction.action == "follow_up")
+        )
         statements = list(
             session.scalars(select(Statement).where(Statement.case_id == case.id).order_by(Statement.version))
         )
@@ -124,6 +129,8 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
         story += (
             f"事件共涉及信息{event.post_count}条，最后一条相关信息出现于{time_text(event.last_seen, zone)}。"
         )
+    if follow_ups:
+        story += f"处置期间向上级续报{follow_ups}次。"
     if case.reopened:
         story += f"处置期间舆情反弹，工单重新进入处置{case.reopened}次。"
     doc.section("事件概况").add(Paragraph(story, "lead"))

@@ -118,6 +118,12 @@ class Withdraw(Body):
     reason: str = Field(min_length=1, max_length=500, description="撤销理由（误报、非本单位事项、重复工单…）")
 
 
+class FollowUp(Body):
+    text: str = Field(
+        min_length=1, max_length=1000, description="续报的进展情况（处置措施、事态变化、下一步安排）"
+    )
+
+
 class Close(Body):
     summary: str | None = Field(None, description="总结评估（尚未填写时）")
 
@@ -391,6 +397,23 @@ def build_router(rt: Runtime) -> APIRouter:
             "regrade",
             lambda: cases.regrade(rt, case_id, body.grade, body.reason, str(user.person_id), via="api"),
             {"grade": body.grade},
+        )
+
+    @router.post(
+        "/cases/{case_id}/follow-up",
+        summary="续报：向已报告的上级和领导续报处置进展（报告之后、结案之前）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
+    def case_follow_up(
+        request: Request, case_id: CaseId, body: FollowUp, user: CurrentUser
+    ) -> dict[str, Any]:
+        return action(
+            request,
+            user,
+            case_id,
+            "follow_up",
+            lambda: cases.follow_up(rt, case_id, body.text, str(user.person_id), via="api"),
         )
 
     @router.post(

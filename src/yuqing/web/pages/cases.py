@@ -360,6 +360,13 @@ def build_router(rt: Runtime) -> APIRouter:
 
         return case_action(request, user, case_id, "regrade", call, {"grade": grade})
 
+    @router.post("/cases/{case_id}/follow-up", dependencies=[Depends(verify_csrf)])
+    def follow_up(request: Request, case_id: int, user: CurrentUser, text: Text = "") -> Response:
+        def call() -> None:
+            cases.follow_up(rt, case_id, text, str(user.person_id), via="web")
+
+        return case_action(request, user, case_id, "follow_up", call)
+
     @router.post("/cases/{case_id}/withdraw", dependencies=[Depends(verify_csrf)])
     def withdraw(request: Request, case_id: int, user: CurrentUser, reason: Text = "") -> Response:
         def call() -> None:

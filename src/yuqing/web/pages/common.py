@@ -66,6 +66,8 @@ DONE_MESSAGES: dict[str, str] = {
     "evidence": "证据已添加。",
     "regrade": "工单等级已调整。",
     "close": "工单已结案。",
+    "withdraw": "工单已撤销，各项时限随之终止。",
+    "follow_up": "续报已发送给已报告的上级和领导，并记入时间线。",
     "read": "通知已标为已读。",
     "topic_add": "专题已添加，新采集的信息将按此规则匹配。",
     "topic_update": "专题规则已保存。",
