@@ -220,6 +220,7 @@ def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(r
     [notice] = told
     assert notice.subject_kind == "event" and notice.subject_id == event_id
     assert "【外地舆情·关注】特别重大" in notice.title and "事发地：宁波" in notice.message["body"]
+    assert str(notice.message["link"]).endswith(f"/events/{event_id}")  # 「查看」 leads to the event
     # the same grade again tells nobody twice
     with transaction(rt.sessions) as session:
         alerts.raise_alert(

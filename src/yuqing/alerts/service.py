@@ -252,7 +252,8 @@ def raise_alert(
     where = _elsewhere(session, rt, event) if not event.is_drill else None
     if where is not None:
         counts.outside += 1
-        counts.notices += _tell_watchers(session, event, unit, code, now, where)
+        link = cases.console_link(rt, f"/events/{event.id}")
+        counts.notices += _tell_watchers(session, event, unit, code, now, where, link)
         return None
     merge_key = f"event:{event.id}:unit:{unit.id}"
     alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
@@ -311,7 +312,7 @@ _WATCHED_GRADES = frozenset({"I", "II"})
 
 
 def _tell_watchers(
-    session: Session, event: Event, unit: Unit, code: str, at: dt.datetime, where: Locality
+    session: Session, event: Event, unit: Unit, code: str, at: dt.datetime, where: Locality, link: str
 ) -> int:
     """A 重大 or 特别重大 event elsewhere in the unit's field: its office is told once per grade, in
     the console only (nobody is woken, nothing to acknowledge), so it can watch for a spill-over."""
@@ -323,6 +324,7 @@ def _tell_watchers(
         body=f"{event.title}\n{where.note}。{WATCH_ONLY}。",
         at=at,
         level=Level.INFO,
+        link=link,
         facts=(("等级", f"{grade}（{code} 级）"), ("事发地", where.text), ("信息量", str(event.post_count))),
         internal_only=True,
     )
