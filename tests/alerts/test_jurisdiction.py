@@ -114,6 +114,11 @@ def test_an_events_story_places_it_before_its_comments(
         org.create_unit(session, "市人民政府", kind="government", regions=["南京", "江苏"])
         where = home_of(session).locate(entities, lead, posts)
     assert (where.text, where.outside) == (places, outside)
+    foreign = places in ("俄罗斯", "日本", "日本东京")
+    assert where.abroad == foreign
+    if outside:  # how lists and reports name it
+        assert where.where == f"{'境外' if foreign else '外地'}（{places}）"
+        assert ("不属本地处置范围" in where.note) == foreign and ("属地管理" in where.note) != foreign
 
 
 def test_a_story_is_its_title_and_the_opening_of_its_first_posts() -> None:
@@ -237,10 +242,10 @@ def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(r
     note = "事发地：宁波，不在本地辖区（南京）内，按属地管理原则由当地政府或部门处置。"
     assert page is not None and page["elsewhere"].startswith(note)
     assert note + "本系统已定级并持续监测，未发预警、未启动报告时限" in notice.message["body"]
-    assert get_event(rt, event_id)["location"] == {"places": ["宁波"], "outside": True}
+    assert get_event(rt, event_id)["location"] == {"places": ["宁波"], "outside": True, "abroad": False}
     with rt.sessions() as session:
         [row] = queries.event_page(session, "Asia/Shanghai", grade="graded", mark_elsewhere=True).rows
-    assert (row["id"], row["elsewhere"]) == (event_id, "宁波")
+    assert (row["id"], row["elsewhere"]) == (event_id, "外地（宁波）")
     # the dashboard's 特别重大 count says one of them is elsewhere
     [grave] = [g for g in dashboard_data(rt, SeriesCache())["grades"] if g["code"] == "I"]
     assert (grave["count"], grave["elsewhere"]) == (1, 1)

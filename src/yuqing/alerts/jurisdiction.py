@@ -67,15 +67,23 @@ class Locality:
     places: tuple[str, ...]  # the event's location, the places we could resolve: 「浙江」, 「宁波」
     outside: bool
     home: tuple[str, ...] = ()  # the places the units list, as they list them: 「南京」, 「江苏」
+    abroad: bool = False  # another country: 「俄罗斯」
 
     @property
     def text(self) -> str:
         return "、".join(self.places)
 
     @property
+    def where(self) -> str:
+        """「外地（宁波）」, or 「境外（俄罗斯）」 for a story in another country."""
+        return f"{'境外' if self.abroad else '外地'}（{self.text}）"
+
+    @property
     def note(self) -> str:
         """The one sentence every page, notice and report says of an event elsewhere."""
         within = f"（{'、'.join(self.home)}）" if self.home else ""
+        if self.abroad:
+            return f"事发地：境外（{self.text}），不在本地辖区{within}内，不属本地处置范围"
         return f"事发地：{self.text}，不在本地辖区{within}内，按属地管理原则由当地政府或部门处置"
 
 
@@ -161,7 +169,8 @@ class Home:
             if p.province == province and (Division(province) not in resolved or p == Division(province))
         ]
         outside = bool(self.resolved and resolved) and not ours and not scattered
-        return Locality(tuple(dict.fromkeys(names)), outside, self.regions)
+        foreign = bool(resolved) and all(p.province == _ABROAD for p in resolved)
+        return Locality(tuple(dict.fromkeys(names)), outside, self.regions, abroad=foreign)
 
 
 # An event's posts name its location when no place is in its title: a place named by at least this
@@ -330,7 +339,8 @@ def locate(session: Session, event: Event) -> Locality:
 
 def events_elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
     """Of these graded events, those located plainly elsewhere that raised no alert and have no
-    case (a unit may have taken one up all the same), with where they are."""
+    case (a unit may have taken one up all the same), with where they are (`Locality.where`:
+    「外地（宁波）」, 「境外（俄罗斯）」)."""
     if not ids:
         return {}
     taken = set(session.scalars(select(Alert.event_id).where(Alert.event_id.in_(ids))))
@@ -346,5 +356,5 @@ def events_elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
     ):
         where = home.locate(entities, story(title, firsts.get(event_id, [])), posts or 0)
         if where.outside:
-            out[event_id] = where.text
+            out[event_id] = where.where
     return out

@@ -141,7 +141,7 @@ def get_event(rt: Runtime, event_id: int, *, with_posts: bool = False) -> dict[s
             raise EventNotFound(event_id)
         view = event_view(row[0], row[1], rt.settings.timezone, full=True)
         where = locate(session, row[0])
-        view["location"] = {"places": list(where.places), "outside": where.outside}
+        view["location"] = {"places": list(where.places), "outside": where.outside, "abroad": where.abroad}
         if with_posts:
             view["post_ids"] = list(
                 session.scalars(

@@ -372,7 +372,7 @@ def build_periodic(
 
 def _handling(event_id: int, cases: list[Case], elsewhere: str | None = None) -> str:
     if elsewhere:
-        return f"外地（{elsewhere}），关注"
+        return f"{elsewhere}，关注"
     mine = [c for c in cases if c.event_id == event_id]
     if not mine:
         return "未开立工单"

@@ -547,7 +547,7 @@ def build_special(
     if elsewhere:
         advice.add(
             Paragraph(
-                f"该舆情事发地在外地（{elsewhere}），由当地处置，本单位不启动预案规定的报告、回应等时限。建议："
+                f"该舆情事发地在{elsewhere}，由当地处置，本单位不启动预案规定的报告、回应等时限。建议："
             ),
             Bullets(
                 (
