@@ -76,7 +76,7 @@ def test_doctor_warns_when_next_years_holidays_are_unknown(rt: Runtime, settings
     checks = {c.name: c for c in run_checks(settings, today=dt.date(2041, 6, 1))}
     assert checks["2041 年节假日"].status == "fail"  # deadlines this year would be wrong
     assert checks["2042 年节假日"].status == "warn"
-    assert "yuqing calendar import" in checks["2042 年节假日"].fix
+    assert "yuqing calendar holidays import" in checks["2042 年节假日"].fix
 
 
 def test_sqlite_backup_while_open_and_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -719,6 +719,25 @@ def test_a_false_alarm_is_withdrawn_by_a_leader_with_a_reason(rt: Runtime, clock
     with pytest.raises(WorkflowError, match="已结案"):
         cases.withdraw(rt, case["id"], "再撤销一次", "赵分管")
 
+    # the story goes on spreading at the grade the leader judged: no flare-up, the decision stands
+    clock.advance(hours=1)
+    rows: list[dict[str, object]] = [
+        {
+            "id": f"w{i}",
+            "text": f"第{i}条：" + HOSPITAL + f"有人转发{i}",
+            "kind": "repost",
+            "cascade": "o1",
+            "published_at": (clock() - dt.timedelta(minutes=30 - i)).isoformat(),
+        }
+        for i in range(25)
+    ]
+    import_posts(rt, rows, "w.jsonl")
+    AnalysisPipeline(rt).run()
+    assert followup.run_once(rt)["reopened"] == 0
+    shown = cases.show(rt, case["id"])
+    assert shown["stage"] == "closed" and shown["withdrawn_at"] is not None and shown["reopened"] == 0
+    assert [a["status"] for a in alerts.list_alerts(rt)] == ["closed"]
+
 
 def test_a_case_that_released_a_statement_cannot_be_withdrawn() -> None:
     from yuqing.cases import workflow

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from yuqing.alerts.notices import tell
+from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event
 from yuqing.background import PeriodicWorker
 from yuqing.cases import deadlines
@@ -128,6 +129,24 @@ def follow_up(rt: Runtime) -> tuple[int, int]:
             select(Case, Event).join(Event, Event.id == Case.event_id).where(Case.stage.in_(watched))
         ).all()
         for case, event in rows:
+            if case.withdrawn_at is not None:
+                # 撤销: a leader judged the event at this grade to need no response; more posts of
+                # it are no flare-up. Only a graver grade since reopens the case.
+                graver = GRADE_ORDER.get(event.grade_code or "", 0) > GRADE_ORDER.get(case.grade_code, 0)
+                if graver and event.last_seen > case.stage_changed_at:
+                    _move(
+                        session,
+                        rt,
+                        case,
+                        Stage.DISPOSING,
+                        None,
+                        via="system",
+                        at=now,
+                        note=f"舆情升级：撤销后事件等级升至{event.grade}，工单重新进入处置",
+                    )
+                    raise_alert(session, rt, event, "upgrade", plan, calendar, AlertCounts())
+                    reopened += 1
+                continue
             grown = event.post_count - case.followed_posts
             if grown >= plan.flare_up_posts and event.last_seen > case.stage_changed_at:
                 _move(

@@ -104,7 +104,7 @@ class Duration:
     def __str__(self) -> str:
         labels = {"m": "分钟", "h": "小时", "wh": "个工作小时", "wd": "个工作日"}
         if self.unit == "swd":
-            return "当个工作日内"
+            return "同一工作日内"
         return f"{self.amount:g} {labels[self.unit]}"
 
 

@@ -238,7 +238,7 @@ def _holidays(settings: Settings, today: dt.date) -> list[Check]:
                     f"{year} 年节假日",
                     missing_status,  # type: ignore[arg-type]
                     "没有节假日安排：期限按周一至周五计算，节假日和调休日会算错",
-                    f"国务院办公厅发布通知后，用 yuqing calendar import 录入 {year} 年安排",
+                    f"国务院办公厅发布通知后，用 yuqing calendar holidays import 文件 录入 {year} 年安排",
                 )
             )
         else:
