@@ -826,3 +826,17 @@ def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
     with pytest.raises(WorkflowError, match="已结案"):
         cases.follow_up(rt, case["id"], "再续报", "李办公室")
     assert not cases.permissions(rt, case["id"], "李办公室")["follow_up"]
+
+
+def test_a_lesser_alert_escalates_to_the_deputy_leader_not_to_the_chief() -> None:
+    """PRODUCT.md §2.4: the chief leads 重大 and 特别重大 only. An unacknowledged 一般 or 较大
+    alert stops at the unit's deputy leader: a bureau without a chief of its own would otherwise
+    wake the city's (people_with_role climbs the tree) for a 一般 rumour at night."""
+    from yuqing.cases.plan import load_plan
+
+    plan = load_plan(None)
+    full = [step["role"] for step in alerts.escalation_chain(plan, "I")]
+    assert full == ["duty_officer", "office", "deputy_leader", "chief"]
+    assert [step["role"] for step in alerts.escalation_chain(plan, "II")] == full
+    for code in ("III", "IV"):
+        assert [step["role"] for step in alerts.escalation_chain(plan, code)] == full[:3]

@@ -270,7 +270,7 @@ def raise_alert(
             status=AlertStatus.OPEN.value,
             created_at=now,
             updated_at=now,
-            chain=[step.as_dict() for step in plan.escalation],
+            chain=escalation_chain(plan, code),
             level=0,
             is_drill=event.is_drill,
         )
@@ -285,13 +285,25 @@ def raise_alert(
         alert.reasons = list(event.reasons or [])
         alert.updated_at = now
         alert.status = AlertStatus.OPEN.value
-        alert.level = 0
+        alert.level, alert.chain = 0, escalation_chain(plan, code)
         counts.merged += 1
     counts.notices += _notify_level(
         session, rt, alert, event, unit, calendar, now, occasion=f"r{alert.repeats}"
     )
     _schedule_next(alert, now)
     return alert
+
+
+# PRODUCT.md §2.4: 一般 and 较大 are the office's and the deputy leader's to handle; the chief (and
+# the leading group) lead 重大 and 特别重大. Their steps are left out of a lesser alert's chain, so
+# an unacknowledged 一般 at a bureau without a chief of its own does not wake the city's at night.
+_GRAVE_ONLY_ROLES = frozenset({Role.CHIEF.value, Role.LEADING_GROUP.value})
+
+
+def escalation_chain(plan: ResponsePlan, code: str) -> list[dict[str, Any]]:
+    """The profile's escalation chain for an alert of this grade (copied onto the alert)."""
+    steps = [s for s in plan.escalation if code in ("I", "II") or s.role not in _GRAVE_ONLY_ROLES]
+    return [step.as_dict() for step in steps or plan.escalation[:1]]
 
 
 def _elsewhere(session: Session, rt: Runtime, event: Event) -> Locality | None:
