@@ -113,6 +113,23 @@ def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
     return counts
 
 
+def _reopening(case: Case, event: Event, flare_up_posts: int) -> tuple[str, str] | None:
+    """Whether a case past 处置 goes back to it, as (alert kind, timeline note): a flare-up of
+    ``flare_up_posts`` new posts since it left 处置; for a withdrawn case (撤销: a leader judged the
+    event at its grade to need no response, so more posts of it are no flare-up) only a graver
+    grade since. Either needs a post newer than the case's last move."""
+    if event.last_seen <= case.stage_changed_at:
+        return None
+    if case.withdrawn_at is not None:
+        if GRADE_ORDER.get(event.grade_code or "", 0) > GRADE_ORDER.get(case.grade_code, 0):
+            return "upgrade", f"舆情升级：撤销后事件等级升至{event.grade}，工单重新进入处置"
+        return None
+    grown = event.post_count - case.followed_posts
+    if grown >= flare_up_posts:
+        return "flare_up", f"舆情反复：进入{Stage(case.stage).label}后新增 {grown} 条信息"
+    return None
+
+
 def follow_up(rt: Runtime) -> tuple[int, int]:
     """Calm rule and flare-ups for cases past 处置. Returns (closings proposed, cases reopened)."""
     from yuqing.alerts.service import AlertCounts, raise_alert
@@ -129,38 +146,14 @@ def follow_up(rt: Runtime) -> tuple[int, int]:
             select(Case, Event).join(Event, Event.id == Case.event_id).where(Case.stage.in_(watched))
         ).all()
         for case, event in rows:
-            if case.withdrawn_at is not None:
-                # 撤销: a leader judged the event at this grade to need no response; more posts of
-                # it are no flare-up. Only a graver grade since reopens the case.
-                graver = GRADE_ORDER.get(event.grade_code or "", 0) > GRADE_ORDER.get(case.grade_code, 0)
-                if graver and event.last_seen > case.stage_changed_at:
-                    _move(
-                        session,
-                        rt,
-                        case,
-                        Stage.DISPOSING,
-                        None,
-                        via="system",
-                        at=now,
-                        note=f"舆情升级：撤销后事件等级升至{event.grade}，工单重新进入处置",
-                    )
-                    raise_alert(session, rt, event, "upgrade", plan, calendar, AlertCounts())
-                    reopened += 1
-                continue
-            grown = event.post_count - case.followed_posts
-            if grown >= plan.flare_up_posts and event.last_seen > case.stage_changed_at:
-                _move(
-                    session,
-                    rt,
-                    case,
-                    Stage.DISPOSING,
-                    None,
-                    via="system",
-                    at=now,
-                    note=f"舆情反复：进入{Stage(case.stage).label}后新增 {grown} 条信息",
-                )
-                raise_alert(session, rt, event, "flare_up", plan, calendar, AlertCounts())
+            reopening = _reopening(case, event, plan.flare_up_posts)
+            if reopening is not None:
+                kind, note = reopening
+                _move(session, rt, case, Stage.DISPOSING, None, via="system", at=now, note=note)
+                raise_alert(session, rt, event, kind, plan, calendar, AlertCounts())
                 reopened += 1
+                continue
+            if case.withdrawn_at is not None:
                 continue
             if case.stage != Stage.FOLLOWING.value or case.calm_proposed_at is not None:
                 continue
