@@ -290,3 +290,41 @@ def test_an_old_event_elsewhere_tells_nobody(rt: Runtime, clock: FakeClock) -> N
     assert notifications(rt) == []
     page = event_context(rt, event_id)
     assert page is not None and page["quiet_hours"] is None and page["elsewhere"].startswith("事发地：宁波")
+
+
+def test_an_event_held_as_elsewhere_is_judged_again_as_it_grows(rt: Runtime) -> None:
+    """Judged plainly elsewhere at two posts, the story is placed in 南京 too by the posts that
+    follow (cross-region): its alert, held back, is raised then; while nothing new comes in, it is
+    not judged again every round."""
+    event_id = _ningbo_event(rt)
+    assert followup.run_once(rt)["alerts"]["outside"] == 1
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None and event.alert_held_at is not None and event.alert_held_posts == 2
+    # nothing new: not judged again
+    assert followup.run_once(rt)["alerts"]["outside"] == 0
+    assert alerts.list_alerts(rt) == []
+    import_posts(
+        rt,
+        [
+            {
+                "id": f"nj{i}",
+                "text": f"南京的医院也出过这样的事，南京卫健委管管吧（{i}）//@网友:" + NINGBO,
+                "kind": "repost",
+                "cascade": "n1",
+                "published_at": f"2026-11-20T08:{20 + i}:00+08:00",
+            }
+            for i in range(3)
+        ],
+        "ningbo_nanjing.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    counts = followup.run_once(rt)["alerts"]
+    assert (counts["created"], counts["outside"]) == (1, 0)
+    [alert] = alerts.list_alerts(rt)
+    assert (alert["event_id"], alert["grade"]) == (event_id, "特别重大")
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None and event.alert_held_at is None and event.alert_held_posts is None
+    page = event_context(rt, event_id)
+    assert page is not None and page["elsewhere"] is None and page["quiet_hours"] is None

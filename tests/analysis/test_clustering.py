@@ -164,7 +164,7 @@ def test_topic_partitions_keep_events_apart() -> None:
     assert topics[b] == "社会"
 
 
-def test_a_repost_without_a_topic_joins_its_roots_topic_event_within_its_scope() -> None:
+def test_a_repost_joins_its_roots_event_of_any_topic_within_its_scope() -> None:
     c = EventClusterer(detect_duplicates=False)
     real = c.add(Post("a", HOSPITAL, at(0), topic="1"))
     drill = c.add(Post("da", HOSPITAL, at(0), topic="1@drill7"))
@@ -175,10 +175,14 @@ def test_a_repost_without_a_topic_joins_its_roots_topic_event_within_its_scope()
     # Never across scopes: a drill's repost cannot join a real event, nor a real one a drill's.
     assert c.add(Post("dx", "不知道真假。。。", at(2), topic="@drill7", root_id="a")) not in {real, drill}
     assert c.add(Post("x", "不知道真假。。。", at(2), root_id="da")) not in {real, drill}
-    # A post with a topic of its own stays in its topic even when it replies to another topic's post.
-    assert c.add(Post("c", "这家医院必须给个说法", at(3), topic="2", root_id="a")) != real
+    # A repost whose comment matches another topic is still the story spreading: the platform's
+    # link holds across topics (one story is one event, graded on all its reposts), not scopes.
+    assert c.add(Post("c", "南京卫健委也管管吧，这家医院必须给个说法", at(3), topic="2", root_id="a")) == real
+    assert c.add(Post("dc", "南京卫健委也管管吧", at(3), topic="2@drill7", root_id="a")) != real
+    # without a link, a post of another topic stays in its topic
+    assert c.add(Post("d", HOSPITAL + "，南京卫健委也管管吧", at(4), topic="2")) != real
     sizes = {e.id: e.size for e in c.events()}
-    assert sizes[real] == 2 and sizes[drill] == 2
+    assert sizes[real] == 3 and sizes[drill] == 2
 
 
 def test_event_state_title_keywords_times() -> None:

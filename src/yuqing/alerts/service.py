@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import WATCH_ONLY, Locality, locate, unit_named
@@ -237,24 +237,28 @@ def raise_alert(
         unit = session.get(Unit, exercising)
     if unit is None:
         counts.unrouted += 1
+        _release(event)
         return None
     code = event.grade_code or "IV"
     if GRADE_ORDER.get(code, 0) < GRADE_ORDER.get(unit.alert_threshold or "IV", 1):
         counts.below_threshold += 1
+        _release(event)
         return None
     if long_quiet(rt, event, now):
         counts.quiet += 1
-        if event.alert_held_at is None:
-            event.alert_held_at = now
+        _hold(event, now)
         return None
-    event.alert_held_at = None
     # a drill's event alerts wherever its story happens: the drill exercises this office's response
     where = _elsewhere(session, rt, event) if not event.is_drill else None
     if where is not None:
         counts.outside += 1
         link = cases.console_link(rt, f"/events/{event.id}")
         counts.notices += _tell_watchers(session, event, unit, code, now, where, link)
+        # held, not dropped: judged at three posts (two comments naming 上海), a story may turn out
+        # unclear, or to touch our places, at thirty; its new posts judge it again (`_raise_held`)
+        _hold(event, now)
         return None
+    _release(event)
     merge_key = f"event:{event.id}:unit:{unit.id}"
     alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
     if alert is None:
@@ -388,15 +392,31 @@ def _raise_held(
     counts: AlertCounts,
     now: dt.datetime,
 ) -> None:
-    """Events graded long after their last post held their alert back; new posts that make one
-    active again (its newest post within `alert_max_quiet_hours`) raise it now."""
+    """Events graded long after their last post, or located plainly elsewhere, held their alert
+    back; new posts judge them again, and raise it for one active again (its newest post within
+    `alert_max_quiet_hours`) that no longer looks plainly elsewhere."""
     hours = rt.settings.alert_max_quiet_hours
-    query = select(Event).where(Event.alert_held_at.is_not(None))
+    query = select(Event).where(
+        Event.alert_held_at.is_not(None),
+        # judged again only once it has grown (a held event elsewhere is not re-read every round)
+        or_(Event.alert_held_posts.is_(None), Event.post_count > Event.alert_held_posts),
+    )
     if hours:
         query = query.where(Event.last_seen >= now - dt.timedelta(hours=hours))
     for event in session.scalars(query.order_by(Event.id).limit(500).with_for_update(skip_locked=True)):
         raise_alert(session, rt, event, "new", plan, calendar, counts)
-        event.alert_held_at = None
+
+
+def _hold(event: Event, now: dt.datetime) -> None:
+    """Hold the event's alert back (old, or elsewhere) until it has more posts than now."""
+    if event.alert_held_at is None:
+        event.alert_held_at = now
+    event.alert_held_posts = event.post_count
+
+
+def _release(event: Event) -> None:
+    event.alert_held_at = None
+    event.alert_held_posts = None
 
 
 def escalate_due(rt: Runtime) -> int:
@@ -540,12 +560,7 @@ def list_alerts(
     """Alerts, newest first; with `person_ref`, only those of units the person may see."""
     with rt.sessions() as session:
         scope = cases.reader_scope(session, person_ref)
-        query = (
-            select(Alert)
-            .where(scope.where(Alert.unit_id))
-            .order_by(Alert.id.desc())
-            .limit(limit)
-        )
+        query = select(Alert).where(scope.where(Alert.unit_id)).order_by(Alert.id.desc()).limit(limit)
         if status:
             query = query.where(Alert.status == status)
         return [alert_view(session, a, rt.settings.timezone, scope) for a in session.scalars(query)]

@@ -644,7 +644,8 @@ class EventClusterer:
             self._closed_posts.popitem(last=False)
 
     def _late_event(self, linked: str, topic: str, open_after: float) -> str | None:
-        """The closed (or idle) event of a linked post, if a post of ``topic`` may join it."""
+        """The closed (or idle) event of a linked post, if a post of ``topic`` may join it (one
+        of the same scope: a platform link holds across topics)."""
         found = self._post_event.get(linked)
         if found is not None and found in self._where:
             ev = self._event(found)
@@ -655,10 +656,7 @@ class EventClusterer:
             event_id, event_topic = self._closed_posts[linked]
         else:
             return None
-        if event_topic == topic:
-            return event_id
-        own, _, scope = topic.partition("@")
-        return event_id if not own and event_topic.partition("@")[2] == scope else None
+        return event_id if _may_join(event_topic, topic, link=True) else None
 
     def drain_closed(self) -> list[EventInfo]:
         """Events closed (and evicted) since the last call, for a pipeline to store (at most the
@@ -674,20 +672,20 @@ class EventClusterer:
         assert ev is not None
         return ev
 
-    def _open_event(self, event_id: str | None, topic: str, open_after: float) -> str | None:
+    def _open_event(
+        self, event_id: str | None, topic: str, open_after: float, *, link: bool = False
+    ) -> str | None:
         """The linked event if a post of `topic` may join it: an open event of the same topic, or
-        — for a post with no topic of its own, like a repost that only says 「真的假的」 — an open
-        event of any topic in the same scope (a topic key's scope is what follows its `@`: the
-        pipeline keeps each drill in a scope of its own)."""
+        an open event of any topic in the same scope (a topic key's scope is what follows its `@`:
+        the pipeline keeps each drill in a scope of its own) for a post with no topic of its own,
+        like a repost that only says 「真的假的」, and for a platform `link` (a repost of the story,
+        whatever other topic its comment matches: 「南京卫健委管管吧//@网友:宁波一医院…」)."""
         if event_id is None or event_id not in self._where:
             return None
         ev = self._event(event_id)
         if ev.last < open_after:
             return None
-        if ev.topic == topic:
-            return event_id
-        own, _, scope = topic.partition("@")
-        return event_id if not own and ev.topic.partition("@")[2] == scope else None
+        return event_id if _may_join(ev.topic, topic, link) else None
 
     def _assign(self, post: Post, dup: str | None) -> str | None:
         if post.published_at.tzinfo is None:
@@ -723,7 +721,7 @@ class EventClusterer:
                 found = self._post_event.get(linked)
                 if found is None and linked in self._closed_posts:  # its event may have flared up
                     found = self._closed_posts[linked][0]
-                target = self._open_event(found, topic, open_after)
+                target = self._open_event(found, topic, open_after, link=True)
                 late = None if target is not None else self._late_event(linked, topic, open_after)
                 if late is not None:
                     self._count(part, counts.keys())
@@ -1179,6 +1177,15 @@ class EventClusterer:
             for key in keys:
                 self._text_event[key] = eid
         return self
+
+
+def _may_join(event_topic: str, topic: str, link: bool) -> bool:
+    """Whether a post of partition ``topic`` may join an event of ``event_topic``: the same
+    partition; or the same scope (drill or real) for a post of no topic, or through a link."""
+    if event_topic == topic:
+        return True
+    own, _, scope = topic.partition("@")
+    return (link or not own) and event_topic.partition("@")[2] == scope
 
 
 def _rejecter(events: list[_Event | None], named: Sequence[Entity]) -> Callable[[int], bool]:

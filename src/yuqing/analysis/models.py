@@ -104,9 +104,12 @@ class Event(Base):
     # While a person's grade stands (a case regraded with a reason): the grade the pipeline had
     # computed then. The pipeline raises the event again only past it, on new evidence.
     system_grade_code: Mapped[str | None] = mapped_column(String(4))
-    # Graded when its newest post was already long past (`alert_max_quiet_hours`): no alert was
-    # raised then; new posts that make it active raise the alert it held (yuqing.alerts.service).
+    # Graded when its newest post was already long past (`alert_max_quiet_hours`), or located
+    # plainly elsewhere (属地管理): no alert was raised then. New posts judge it again (active
+    # again, or no longer plainly elsewhere) and raise the alert it held (yuqing.alerts.service).
     alert_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # its post count at that judgement: it is judged again only once it has grown
+    alert_held_posts: Mapped[int | None] = mapped_column(Integer)
     # An event of a drill's posts (yuqing.drills): never mixed with real posts, left out of real
     # lists and statistics. Set by the pipeline from the posts' source.
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import WATCH_ONLY, locate
 from yuqing.alerts.models import Alert
+from yuqing.alerts.service import long_quiet
 from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
@@ -115,7 +116,7 @@ def event_context(
             "alerts": alerts,
             # graded long after its last post: no alert until new posts make it active
             "quiet_hours": rt.settings.alert_max_quiet_hours
-            if event.alert_held_at is not None and elsewhere is None
+            if event.alert_held_at is not None and elsewhere is None and long_quiet(rt, event, rt.clock())
             else None,
             # located plainly elsewhere: graded and watched, no alert (属地管理)
             "elsewhere": elsewhere,
