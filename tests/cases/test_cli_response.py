@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,10 @@ def test_graded_event_to_closed_case_through_the_cli(tmp_path: Path) -> None:
     alerts = as_json("alerts", "list")
     assert len(alerts) == 1 and alerts[0]["unit"] == "市卫生健康委员会" and alerts[0]["grade"] == "特别重大"
     alert_id = str(alerts[0]["id"])
+    assert "状态：待确认" in run("alerts", "list").stdout
     run("alerts", "ack", alert_id, "--as", "王值班")
     assert as_json("alerts", "list")[0]["status"] == "acknowledged"
+    assert "状态：已确认" in run("alerts", "list").stdout
 
     event_id = str(alerts[0]["event_id"])
     case = as_json("cases", "open", "--event", event_id, "--as", "李办公室")
@@ -112,6 +115,11 @@ def test_graded_event_to_closed_case_through_the_cli(tmp_path: Path) -> None:
     assert "总结" in refused("cases", "close", case_id, "--as", "赵分管")
     run("cases", "close", case_id, "--as", "赵分管", "--summary", "已平息，处置及时。")
 
+    # read by people: in Chinese, with local times, not codes and ISO stamps
+    text = run("cases", "show", case_id).stdout
+    assert "时限 初步回应（3 个工作小时）" in text and "3wh" not in text
+    assert "声明第 1 稿：已发布" in text and "released" not in text and "+08:00" not in text
+    assert re.search(r"时限 向上级报告（[^）]+）：\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d前", text), text
     shown = as_json("cases", "show", case_id)
     assert shown["stage"] == "closed" and shown["grade"] == "特别重大" and shown["category"] == "属实批评"
     assert [a["role"] for a in shown["approvals"]] == ["chief", "leading_group"]

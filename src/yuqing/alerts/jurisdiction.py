@@ -60,6 +60,7 @@ __all__ = [
     "unit_named",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class Locality:
     """Where an event is located, and whether that is plainly outside every unit's places."""

@@ -18,6 +18,14 @@ class AlertStatus(enum.StrEnum):
     CLOSED = "closed"  # its case is closed, or dismissed
 
 
+ALERT_DUTY_PREFIX = "alert:"
+
+
+def alert_duty_key(alert_id: int) -> str:
+    """The key of the 24-hour duty period a 重大+ alert starts (`org.duty.start_24h_duty`)."""
+    return f"{ALERT_DUTY_PREFIX}{alert_id}"
+
+
 class Alert(Base):
     """One alert per event and unit: repeats (an upgrade, a flare-up) are merged into it."""
 

@@ -19,10 +19,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import WATCH_ONLY, Locality, locate, unit_named
-from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus
+from yuqing.alerts.models import ALERT_DUTY_PREFIX, Alert, AlertRecipient, AlertStatus, alert_duty_key
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
-from yuqing.analysis.models import Event, GradeSignal, Topic
+from yuqing.analysis.models import Event, EventStatus, GradeSignal, Topic
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import ResponsePlan, load_plan
@@ -291,11 +291,71 @@ def raise_alert(
         alert.status = AlertStatus.OPEN.value
         alert.level, alert.chain = 0, escalation_chain(plan, code)
         counts.merged += 1
+    _duty_for_alert(session, alert, plan, now)
     counts.notices += _notify_level(
         session, rt, alert, event, unit, calendar, now, occasion=f"r{alert.repeats}"
     )
     _schedule_next(alert, now)
     return alert
+
+
+def _duty_for_alert(session: Session, alert: Alert, plan: ResponsePlan, now: dt.datetime) -> None:
+    """A 重大 or 特别重大 alert puts its unit on 24-hour duty at once (PRODUCT.md §2.7: while a
+    重大+ event is open), before anyone has opened a case: at night the rotation's duty officer is
+    then the one the alert reaches first, not nobody. A case opened on it keeps the duty on under
+    its own key, and `end_alert_duty` ends the alert's."""
+    if alert.grade_code in plan.twenty_four_hour_duty and not alert.is_drill:
+        duty.start_24h_duty(
+            session,
+            alert.unit_id,
+            f"{alert.grade}预警待处置（预警 #{alert.id}）",
+            now,
+            key=alert_duty_key(alert.id),
+        )
+
+
+def end_alert_duty(session: Session, now: dt.datetime) -> int:
+    """End the 24-hour duty an alert started once its event has calmed down (no post for the idle
+    window) or the alert is closed, or a case has taken it over (opening one ends it at once:
+    `cases.service`; the case keeps its own while its grade asks for it). Returns the periods
+    ended."""
+    from yuqing.org.models import Duty24hPeriod
+
+    ended = 0
+    periods = session.scalars(
+        select(Duty24hPeriod).where(
+            Duty24hPeriod.ended_at.is_(None), Duty24hPeriod.key.startswith(ALERT_DUTY_PREFIX, autoescape=True)
+        )
+    )
+    for period in list(periods):
+        alert_id = int(str(period.key).removeprefix(ALERT_DUTY_PREFIX) or 0)
+        alert = session.get(Alert, alert_id)
+        reason = _alert_duty_over(session, alert)
+        if reason is not None:
+            ended += len(duty.end_24h_duty(session, period.unit_id, reason, now, key=period.key))
+    return ended
+
+
+def _alert_duty_over(session: Session, alert: Alert | None) -> str | None:
+    if alert is None or alert.status == AlertStatus.CLOSED.value:
+        return "预警已关闭"
+    case_id = session.scalar(
+        select(Case.id)
+        .where(
+            or_(
+                Case.alert_id == alert.id,
+                (Case.event_id == alert.event_id) & (Case.unit_id == alert.unit_id),
+            )
+        )
+        .order_by(Case.id)
+        .limit(1)
+    )
+    if case_id is not None:
+        return f"预警 #{alert.id} 已开立工单 #{case_id}，值班安排随工单"
+    event = session.get(Event, alert.event_id)
+    if event is None or event.status == EventStatus.CLOSED.value:
+        return f"预警 #{alert.id} 所涉事件已平息"
+    return None
 
 
 # PRODUCT.md §2.4: 一般 and 较大 are the office's and the deputy leader's to handle; the chief (and
@@ -381,6 +441,7 @@ def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
             ):
                 cases.apply_grade(session, rt, case, event.grade_code or "IV", plan, calendar, alert=alert)
         _raise_held(session, rt, plan, calendar, counts, now)
+        end_alert_duty(session, now)
     return counts
 
 

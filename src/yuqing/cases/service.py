@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.models import Alert
+from yuqing.alerts.models import Alert, alert_duty_key
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event
@@ -502,6 +502,15 @@ def _acknowledge_on_opening(
             session.scalars(
                 select(Alert).where(Alert.event_id == case.event_id, Alert.unit_id == case.unit_id)
             )
+        )
+    for taken in {a.id: a for a in waiting}.values():
+        # the 24-hour duty the alert started goes with the case from now (its own, by its grade)
+        duty.end_24h_duty(
+            session,
+            taken.unit_id,
+            f"预警 #{taken.id} 已开立工单 #{case.id}，值班安排随工单",
+            now,
+            key=alert_duty_key(taken.id),
         )
     for open_alert in {a.id: a for a in waiting}.values():
         if open_alert.status != AlertStatus.OPEN.value:

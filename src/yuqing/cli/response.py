@@ -37,17 +37,34 @@ def _print_case(view: dict[str, Any], as_json: bool) -> None:
     for deadline in view.get("deadlines", []):
         warning = f"  ⚠ {deadline['calendar_warning']}" if deadline["calendar_warning"] else ""
         typer.echo(
-            f"  时限 {deadline['label']}（{deadline['rule']}）：{deadline['due_at']}  "
+            f"  时限 {deadline['label']}（{deadline['rule_text']}）：{_when(deadline['due_at'])}前  "
             f"{deadline['state_label']}{warning}"
         )
     for statement in view.get("statements", []):
         missing = "、".join(statement["missing_roles"])
+        state = _STATEMENT_LABELS.get(statement["status"], statement["status"])
         typer.echo(
-            f"  声明第 {statement['version']} 稿：{statement['status']}"
-            + (f"，待审批：{missing}" if missing else "")
+            f"  声明第 {statement['version']} 稿：{state}" + (f"，待审批：{missing}" if missing else "")
         )
     for entry in view.get("timeline", [])[-5:]:
-        typer.echo(f"  {entry['at']} {entry['actor']}：{entry['text']}")
+        typer.echo(f"  {_when(entry['at'])} {entry['actor']}：{entry['text']}")
+
+
+# how a statement's state reads to a person (as on the case page)
+_STATEMENT_LABELS = {
+    "draft": "待审批",
+    "approved": "审批齐全、待发布",
+    "rejected": "已驳回",
+    "released": "已发布",
+}
+
+
+def _when(at: str | None) -> str:
+    """A view's local ISO time as people read it: 「2026年11月20日 10:05」."""
+    if not at:
+        return "—"
+    moment = dt.datetime.fromisoformat(at)
+    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
 
 
 @alerts_app.command("list")
@@ -58,6 +75,7 @@ def alerts_list(
 ) -> None:
     """列出预警，最新的在前。"""
     from yuqing.alerts.service import list_alerts
+    from yuqing.web.pages.queries import ALERT_STATUS_LABELS
 
     with runtime() as rt:
         alerts = list_alerts(rt, status=status)
@@ -69,7 +87,7 @@ def alerts_list(
     for a in alerts:
         typer.echo(
             f"#{a['id']} 【{a['grade']}】{a['title'][:40]}  {a['unit']}  {a['kind_label']}  "
-            f"状态：{a['status']}"
+            f"状态：{ALERT_STATUS_LABELS.get(a['status'], a['status'])}"
         )
 
 
