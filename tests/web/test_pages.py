@@ -505,3 +505,23 @@ def test_links_from_collected_data_are_only_http(world: World) -> None:
     page = office.get("/posts", params={"q": "食堂"})
     assert page.text.count('class="post"') == 1 and "学生家长在学校门口聚集" in page.text
     assert "javascript:" not in page.text and "原文" not in page.text
+
+
+def test_an_unacknowledged_alert_waits_in_the_to_do_of_those_it_reached(world: World) -> None:
+    """待办 counts the alerts that reached a person and nobody has acknowledged: the duty officer
+    first, the office once the escalation reaches it; acknowledging clears them."""
+    duty_officer = world.login("duty")
+    page = duty_officer.get("/me/todo").text
+    assert '待我确认的预警 <span class="count">1</span>' in page
+    assert f'href="/alerts/{world.alert_id}"' in page and "尚无人确认" in page
+    assert "待办 1" in duty_officer.get("/").text
+    office = world.login("office")
+    assert "没有待确认的预警" in office.get("/me/todo").text  # not told yet
+    world.clock.advance(minutes=31)
+    assert alerts.escalate_due(world.rt) == 1
+    escalated = office.get("/me/todo").text
+    assert f'href="/alerts/{world.alert_id}"' in escalated and "第 1 次升级通知" in escalated
+    alerts.acknowledge(world.rt, world.alert_id, "王值班")
+    for client in (duty_officer, office):
+        assert "没有待确认的预警" in client.get("/me/todo").text
+    assert "没有待确认的预警" in world.login("edu").get("/me/todo").text  # another unit's alert

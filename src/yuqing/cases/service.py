@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.models import Alert, alert_duty_key
+from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus, alert_duty_key
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event
@@ -494,8 +494,6 @@ def _acknowledge_on_opening(
 ) -> None:
     """Opening a case on an alert is taking it in hand: its escalation stops, as if acknowledged
     (the duty officer, then the office and the leaders were being told nobody had)."""
-    from yuqing.alerts.models import AlertStatus
-
     waiting = [alert] if alert is not None else []
     if case.event_id is not None:
         waiting += list(
@@ -1859,14 +1857,55 @@ def _my_approvals(session: Session, rt: Runtime, person: Person, scope: Scope) -
     return waiting
 
 
+def _my_alerts(session: Session, person: Person, scope: Scope, zone: str) -> list[dict[str, Any]]:
+    """Alerts still waiting for acknowledgement that reached this person (on duty, or by an
+    escalation step) at a unit where they may acknowledge them, the gravest and oldest first."""
+    rows = session.execute(
+        select(Alert, func.max(AlertRecipient.notified_at), func.max(AlertRecipient.level))
+        .join(AlertRecipient, AlertRecipient.alert_id == Alert.id)
+        .where(
+            Alert.status == AlertStatus.OPEN.value,
+            AlertRecipient.person_id == person.id,
+            scope.where(Alert.unit_id),
+        )
+        .group_by(Alert.id)
+        .order_by(Alert.created_at, Alert.id)
+    ).all()
+    waiting: list[dict[str, Any]] = [
+        {
+            "id": alert.id,
+            "title": alert.title,
+            "grade": alert.grade,
+            "grade_code": alert.grade_code,
+            "unit": (u.name if (u := session.get(Unit, alert.unit_id)) else ""),
+            "is_drill": alert.is_drill,
+            "repeats": alert.repeats,
+            "created_at": _local(alert.created_at, zone),
+            "told_at": _local(told, zone),
+            "level": level,
+        }
+        for alert, told, level in rows
+        if may_act(session, person.id, alert.unit_id, ACKNOWLEDGERS)
+    ]
+    waiting.sort(key=lambda a: -GRADE_ORDER.get(str(a["grade_code"]), 0))  # stable: oldest first within
+    return waiting
+
+
 def todo(rt: Runtime, person_ref: str) -> dict[str, Any]:
-    """What waits for this person: tasks given to their department, drafts waiting for their approval."""
+    """What waits for this person: alerts that reached them and wait for acknowledgement, tasks
+    given to their department, drafts waiting for their approval."""
     with rt.sessions() as session:
         person = find_person(session, person_ref)
         scope = scope_of(session, person.id)
+        alerts = _my_alerts(session, person, scope, rt.settings.timezone)
         tasks = _my_tasks(session, person, scope, rt.settings.timezone)
         approvals = _my_approvals(session, rt, person, scope)
-        return {"tasks": tasks, "approvals": approvals, "count": len(tasks) + len(approvals)}
+        return {
+            "alerts": alerts,
+            "tasks": tasks,
+            "approvals": approvals,
+            "count": len(alerts) + len(tasks) + len(approvals),
+        }
 
 
 def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, bool]:

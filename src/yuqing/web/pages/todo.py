@@ -1,6 +1,8 @@
-"""待办: what waits for the signed-in person. Tasks a case gave to their department (a liaison of
-another unit finishes them here without seeing that unit's case) and statement drafts waiting for
-their approval (linked to the case page, where the draft is read and approved)."""
+"""待办: what waits for the signed-in person. Alerts that reached them and nobody has
+acknowledged yet (linked to the alert page, where 确认预警 stops the escalation); tasks a case
+gave to their department (a liaison of another unit finishes them here without seeing that
+unit's case); statement drafts waiting for their approval (linked to the case page, where the
+draft is read and approved)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ def build_router(rt: Runtime) -> APIRouter:
     def page(request: Request, user: User, *, error: str | None = None, code: int = 200) -> HTMLResponse:
         mine = cases.todo(rt, str(user.person_id))
         context = {
+            "alerts": mine["alerts"],
             "tasks": mine["tasks"],
             "approvals": mine["approvals"],
             "todo": mine["count"],
