@@ -229,11 +229,24 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     )  # nothing lost
     assert [e["action"] for e in case["timeline"]].count("categorize") == 1
     assert alerts.list_alerts(rt)[0]["status"] == "closed"
+    # 终报: those the report reached hear how it ended (not the leader who closed it)
+    ends = [n for n in notifications(rt) if "【舆情终报】" in n.title]
+    with rt.sessions() as session:
+        mayor, deputy = (org.find_person(session, n).id for n in ("陈市长", "赵分管"))
+    assert mayor in {n.person_id for n in ends} and deputy not in {n.person_id for n in ends}
+    [end] = {n.title: n for n in ends}.values()
+    assert end.title == f"【舆情终报】市卫生健康委员会特别重大舆情处置完毕：工单 #{case['id']}"
+    body = str(end.message["body"])
+    assert body.startswith("赵分管（市卫生健康委员会）终报：工单「") and "已结案" in body
+    assert "类别：捏造/歪曲/谣言/诽谤" in body and "权威信息：第 1 稿已于" in body
+    assert "总结：事件已平息；报告超时 1 次，需改进夜间值守。 赵分管：同意结案。" in body
+    assert any(e["text"].startswith("已向南京市人民政府报告终报，已通知：") for e in case["timeline"])
     with rt.sessions() as session:
         answer = duty.duty_at(session, org.find_unit(session, "市卫生健康委员会").id, clock())
         assert not answer.round_the_clock
     actions = [entry["action"] for entry in case["timeline"]]
-    assert actions[0] == "open" and "approve" in actions and "release" in actions and actions[-1] == "advance"
+    assert actions[0] == "open" and "approve" in actions and "release" in actions
+    assert actions[-2:] == ["advance", "report_end"]
     assert all(entry["via"] in ("cli", "system") for entry in case["timeline"])
 
     stats = statistics_report(rt)
@@ -822,7 +835,13 @@ def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
     assert cases.permissions(rt, case["id"], "李办公室")["follow_up"]
     assert not cases.permissions(rt, case["id"], "王值班")["follow_up"]
 
-    cases.withdraw(rt, case["id"], "经核实为误报", "赵分管")
+    case = cases.withdraw(rt, case["id"], "经核实为误报", "赵分管")
+    # the unit above, told of a 特别重大, hears it was withdrawn and why
+    withdrawn = [n for n in notifications(rt) if n.person_id == mayor and "撤销" in n.title]
+    assert len(withdrawn) == 1, [n.title for n in withdrawn]
+    assert "经核实为误报" in str(withdrawn[0].message["body"])
+    assert any(e["text"].startswith("已向南京市人民政府报告撤销情况") for e in case["timeline"])
+    assert not any("终报" in n.title for n in notifications(rt))
     with pytest.raises(WorkflowError, match="已结案"):
         cases.follow_up(rt, case["id"], "再续报", "李办公室")
     assert not cases.permissions(rt, case["id"], "李办公室")["follow_up"]

@@ -595,6 +595,8 @@ def _move(
         _duty_24h(session, case, _plan(rt), at)
     if target == Stage.CLOSED:
         case.closed_at = at
+        if not withdrawing:  # a withdrawal reports its end itself, with its reason (`withdraw`)
+            _report_end(rt, session, case, person, at)
         ending = "撤销" if withdrawing else "结案"
         for ended in deadlines.cancel_open(session, case.id):
             # said on the case and in its 总结评估: a press conference not held is not 按时完成
@@ -682,6 +684,78 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
     text = where + (f"，已通知：{told}" if told else "")
     detail = {"posts": event.post_count if event is not None else None}
     log(session, case, None, "report_up", text, via="system", at=at, detail=detail)
+
+
+def _report_end(
+    rt: Runtime,
+    session: Session,
+    case: Case,
+    person: Person | None,
+    at: dt.datetime,
+    *,
+    reason: str | None = None,
+    told: Iterable[int] = (),
+) -> None:
+    """终报: a case that was reported up (报告) tells those the report reached how it ended —
+    closed after its response, with its category, duration, statement and summary, or withdrawn
+    with the reason (`reason`) — so the unit above does not keep a 特别重大 open in its mind that
+    this unit has long closed. People in `told` already heard it otherwise. Nothing for a case
+    never reported (its unit above never heard of it)."""
+    reported = session.scalar(
+        select(CaseAction.id).where(CaseAction.case_id == case.id, CaseAction.action == "report_up").limit(1)
+    )
+    if reported is None:
+        return
+    from yuqing.reports.summary import duration_text
+
+    zone = rt.settings.timezone
+    unit = session.get(Unit, case.unit_id)
+    unit_name = unit.name if unit is not None else ""
+    above, people = _report_recipients(session, case, person)
+    skip = set(told)
+    people = [p for p in people if p.id not in skip]
+    who = f"{person.name}（{unit_name}）" if person is not None else unit_name
+    if reason is not None:
+        title = f"【工单撤销】{unit_name}撤销此前报告的{case.grade}舆情：工单 #{case.id}"
+        body = f"{who}撤销工单「{case.title[:60]}」：{reason}。该工单此前已报告，各项时限随撤销终止。"
+        key, action = f"case:{case.id}:withdrawn_up:{case.reopened}", "撤销情况"
+    else:
+        facts = [f"等级：{case.grade}", f"类别：{case.category or '未研判'}"]
+        facts.append(f"历时{duration_text((at - case.detected_at).total_seconds() / 60)}（自发现起）")
+        event = session.get(Event, case.event_id) if case.event_id else None
+        if event is not None:
+            facts.append(f"相关信息 {event.post_count} 条，最近一条见于{time_text(event.last_seen, zone)}")
+        released = session.scalar(
+            select(Statement)
+            .where(Statement.case_id == case.id, Statement.status == "released")
+            .order_by(Statement.version.desc())
+            .limit(1)
+        )
+        if released is not None:
+            facts.append(f"权威信息：第 {released.version} 稿已于{time_text(released.released_at, zone)}发布")
+        summary = " ".join((case.summary or "").split())
+        if summary:
+            facts.append(f"总结：{summary[:300]}{'…' if len(summary) > 300 else ''}")
+        title = f"【舆情终报】{unit_name}{case.grade}舆情处置完毕：工单 #{case.id}"
+        body = f"{who}终报：工单「{case.title[:60]}」已结案。" + "；".join(facts) + "。"
+        key, action = f"case:{case.id}:closed_up:{case.reopened}", "终报"
+    if people:
+        _tell_case(rt, session, case, people, title, body, key, at)
+    names = "、".join(sorted({p.name for p in people}))
+    where = (
+        f"已向{above.name}报告{action}"
+        if above is not None
+        else f"本单位为最高层级，请按规定向系统外上级报告{action}"
+    )
+    log(
+        session,
+        case,
+        None,
+        "report_end",
+        where + (f"，已通知：{names}" if names else ""),
+        via="system",
+        at=at,
+    )
 
 
 # 续报 may be sent once the case has been reported and until it is closed.
@@ -1471,6 +1545,7 @@ def withdraw(rt: Runtime, case_id: int, reason: str, person_ref: str, *, via: st
                 f"case:{case.id}:withdrawn:{case.reopened}",
                 now,
             )
+        _report_end(rt, session, case, person, now, reason=reason, told=told)
         return case_view(session, case, rt.settings.timezone)
 
 
