@@ -197,3 +197,25 @@ def test_the_story_around_a_mention_still_names_its_entities() -> None:
 )
 def test_a_place_after_a_mark_is_named_without_it(text: str, places: set[str]) -> None:
     assert {e.name for e in extract(text) if e.kind == "place"} == places
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        # a 市 after an unknown name is rarely a city (real demo comments)
+        ("广大市民请注意，菜价又涨了", set()),
+        ("许多市民不满", set()),
+        ("小龙虾下市了才说....可以的！", set()),
+        ("面它爸该担责了.面霸市哪家生产得了啊", set()),
+        # county-level cities the gazetteer knows are places, even with a stop character inside
+        ("在张家港市一家工厂", {"张家港"}),
+        ("石狮市发生火灾", {"石狮"}),
+        ("浙江省永康市一医院", {"浙江", "永康"}),
+    ],
+)
+def test_a_city_named_by_its_suffix_is_one_the_gazetteer_knows(text: str, places: set[str]) -> None:
+    assert {e.name for e in extract(text) if e.kind == "place"} == places
+
+
+def test_a_school_after_a_particle_is_no_school() -> None:
+    assert names("轰的一下学校炸飞了。。。", "school") == set()

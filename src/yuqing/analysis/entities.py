@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import ahocorasick_rs
 
-from yuqing.analysis.regions import province_names, shadows
+from yuqing.analysis.regions import place_of, province_names, shadows
 
 __all__ = ["KINDS", "PLACE_LEVELS", "Entity", "compatible", "conflicts", "extract", "without_mentions"]
 
@@ -138,6 +138,7 @@ _GENERIC_OPENERS = (
     "各地",
     "多家",
     "多所",
+    "一下",  # 「轰的一下学校炸飞了」
     "一家",
     "一所",
     "一间",
@@ -356,6 +357,14 @@ def _places(text: str, out: list[Entity]) -> None:
         else:
             if text[left - 1 : m.end()] in _UNIT_WORDS:
                 continue  # 「超市」「小区」
+            if m.group() == "市":
+                # 「广大市民」「许多市民」「小龙虾下市了」「面霸市哪家」: a 市 after an unknown name is
+                # rarely a city. Only a county-level city the gazetteer knows is one (「张家港市」).
+                known = _known_city(text[max(0, left - 5) : left])
+                if known is not None:
+                    out.append(Entity("place", known, "county"))
+                    covered.append((left - len(known), m.end()))
+                continue
             core = _left_name(text, left)[-4:]
         core = _strip_openers(core)
         if len(core) < 2 or core in _GENERIC_PLACE_CORES or "某" in core:
@@ -366,6 +375,20 @@ def _places(text: str, out: list[Entity]) -> None:
         level = _PLACE_UNITS[unit]
         out.append(Entity("place", core + ("" if unit == "市" else unit), level))
         covered.append((left - len(core), m.end()))
+
+
+@lru_cache(maxsize=8192)
+def _known_city(before: str) -> str | None:
+    """The longest end of ``before`` that, with 市, is a county-level city of the gazetteer
+    (「在张家港」 → 「张家港」), else None."""
+    for size in range(len(before), 1, -1):
+        name = before[-size:]
+        place = place_of(name + "市")
+        if place is not None and (
+            place.county == name + "市" or (place.county is None and place.city == name)
+        ):
+            return name
+    return None
 
 
 def _people(text: str, out: list[Entity]) -> None:
