@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests.conftest import FakeClock
-from tests.web.test_pages import World, build_world
+from tests.web.test_pages import World, build_world, import_posts
 from yuqing.alerts.models import Alert
 from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.cases import service as cases
@@ -202,6 +203,24 @@ def test_daily_report_of_the_event_day_lists_the_event_and_its_alert(world: Worl
     # A unit that watches nothing and got no alert reports zero the same day.
     other = service.generate(rt, "daily", {"date": "2026-11-20", "unit": "市教育局"}, "html")
     assert "零报告" in other.document.plain_text()
+
+
+def test_a_daily_report_tells_the_days_posts_from_a_backfill_of_older_ones(world: World) -> None:
+    """Posts of last year collected today (an archive import, a source catching up) are counted as
+    collected, and said to be older: they are not the day's public opinion."""
+    rt = world.rt
+    import_posts(
+        rt,
+        [
+            {"id": f"old{i}", "text": f"旧帖{i}：停车难", "published_at": "2025-05-01T08:00:00+08:00"}
+            for i in range(2)
+        ],
+        "archive.jsonl",
+    )
+    text = service.generate(rt, "daily", {"date": "2026-11-20"}, "html").document.plain_text()
+    assert re.search(r"本日系统共采集信息5条（启用信息源\d+个；其中补采本日以前发布的信息2条）", text), text
+    quiet = service.generate(rt, "daily", {"date": "2026-11-19"}, "html").document.plain_text()
+    assert "补采" not in quiet
 
 
 def test_weekly_report_covers_the_iso_week(world: World) -> None:

@@ -151,13 +151,13 @@ def build_periodic(
                     day = at.astimezone(ZoneInfo(zone)).date()
                     volume_by_day[day] += 1
                     negative_by_day[day] += int(is_negative)
-        collected = (
+        fetched = (Post.fetched_at >= period.start, Post.fetched_at < period.end, Post.is_drill.is_(False))
+        collected = session.scalar(select(func.count()).select_from(Post).where(*fetched)) or 0
+        # posts published before the period and collected in it (a backfill, an archive import,
+        # a source catching up): collected now, but not the period's public opinion
+        backfilled = (
             session.scalar(
-                select(func.count())
-                .select_from(Post)
-                .where(
-                    Post.fetched_at >= period.start, Post.fetched_at < period.end, Post.is_drill.is_(False)
-                )
+                select(func.count()).select_from(Post).where(*fetched, Post.published_at < period.start)
             )
             or 0
         )
@@ -263,7 +263,9 @@ def build_periodic(
         )
     overview.add(
         Paragraph(
-            f"{period.word}系统共采集信息{collected}条（启用信息源{sources}个）；"
+            f"{period.word}系统共采集信息{collected}条（启用信息源{sources}个"
+            + (f"；其中补采{period.word}以前发布的信息{backfilled}条" if backfilled else "")
+            + "）；"
             f"其中与本单位监测专题相关的事件{len(events)}起，相关信息{in_period_posts}条，"
             f"负面信息{in_period_negative}条，占{percent(in_period_negative, in_period_posts)}。"
         )
