@@ -405,6 +405,51 @@ def test_a_special_reports_title_nests_the_events_quotes_as_single_quotes() -> N
     assert nested_quotes("医院回应") == "医院回应"
 
 
+@pytest.mark.parametrize(
+    ("post", "called"),
+    [
+        # the opening clause when it says what happened
+        (
+            "南京鼓楼医院发生医疗事故，一名产妇在手术中死亡，家属在医院门口拉横幅讨说法，医院至今未回应。",
+            "南京鼓楼医院发生医疗事故",
+        ),
+        # a bracketed headline is the story's own title
+        (
+            "【本市10起危害食品安全案件被集中公诉，小龙虾汤底添加有毒配料占4成！】#最新#本市检察机关",
+            "本市10起危害食品安全案件被集中公诉",
+        ),
+        # a mood tag, a column, an account, a 转帖 say nothing; a short cry takes the next clause
+        (
+            "【悲哀】宁波一女子，因付不起孩子昂贵的医药费，抱着4个月的孩子从医院楼顶上跳下",
+            "宁波一女子，因付不起孩子昂贵的医药费",
+        ),
+        (
+            "#众议#【速成鸡】央视曝光违禁药物催肥速生鸡，再一次把本已千疮百孔的食品安全问题",
+            "央视曝光违禁药物催肥速生鸡",
+        ),
+        (
+            "@新浪早晚报 安徽淮南一位三四岁的小女孩，在同家人在外逛街时，转眼被人虏走",
+            "安徽淮南一位三四岁的小女孩",
+        ),
+        ("转帖：Mico是中美混血男孩，3周岁，身高1米左右，偏瘦", "Mico是中美混血男孩"),
+        (
+            "太可怕了，今年3.15又有17种“问题食品”曝光：1兰州拉面，2砂锅粥",
+            "太可怕了，今年3.15又有17种‘问题食品’曝光",
+        ),
+        # one long clause is cut, and says so
+        (
+            "红歌王为“李衙内轮奸案”请的76人律师团领队、法律大学副校长张爱国教授对媒体表示",
+            "红歌王为‘李衙内轮奸案’请的76人律师团领队、法律大学副校…",
+        ),
+        ("太可怕了", "太可怕了"),
+    ],
+)
+def test_a_report_names_its_event_in_a_phrase_not_a_cut_post(post: str, called: str) -> None:
+    from yuqing.reports.common import subject
+
+    assert subject(post) == called
+
+
 def test_reports_say_when_a_person_lowered_the_grade_the_alert_was_raised_at(world: World) -> None:
     """A 特别重大 alert, its case lowered to 一般 by the chief: the 日报 shows the event as 一般 with
     the grade it replaced, its alert as raised with the grade now, and the 总结评估 tells both."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -69,6 +70,56 @@ def percent(part: float, whole: float) -> str:
 def clip(text: str, limit: int = 120) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# A report's title names its event in a phrase, not in a post cut mid-word: the post's headline
+# (「【本市10起危害食品安全案件被集中公诉，…】」), else its opening clauses up to `SUBJECT_CHARS`.
+SUBJECT_CHARS = 30
+# a clause shorter than this (「太可怕了」, 「恭喜镇江的朋友们」) says little of what happened
+_SUBJECT_MIN = 10
+_HEADLINE = re.compile(r"^\s*【([^【】]{8,60})】")
+_LEADING_TAGS = re.compile(
+    r"^\s*(?:【[^【】]{0,6}】|#[^#]{0,20}#|\[[^\[\]]{0,6}\]|[@＠][^\s:：@＠]{1,20}[\s:：]|转帖[:：]|转[:：])\s*"
+)
+
+
+def subject(text: str, limit: int = SUBJECT_CHARS) -> str:
+    """What a report calls an event or case, from its title post: 「南京鼓楼医院发生医疗事故」,
+    「宁波一女子，因付不起孩子昂贵的医药费」, quotes inside it as single quotes (`nested_quotes`)."""
+    flat = " ".join((text or "").split())
+    headline = _HEADLINE.match(flat)
+    if headline:
+        flat = headline.group(1)
+    else:
+        while (bare := _LEADING_TAGS.sub("", flat, count=1)) != flat:
+            flat = bare  # 「【悲哀】」, 「#众议#」, 「[泪]」: a mood or a column, not the story
+    out = ""
+    for piece in _CLAUSES.findall(flat):
+        if len(out.rstrip("，。！？；：,!?; ")) >= _SUBJECT_MIN:
+            break
+        if len(out) + len(piece) > limit:
+            if not out:
+                out = piece[: limit - 1].rstrip() + "…"
+            break
+        out += piece
+    out = out.rstrip("，。！？；：,!?; ") or clip(flat, limit)
+    return nested_quotes(out)
+
+
+_CLAUSES = re.compile(r"[^，。！？；：,!?;]+[，。！？；：,!?;]?")
+
+
+def nested_quotes(text: str) -> str:
+    """Double quotes inside a quoted title as single quotes: 「"婺源"」 and 「“婺源”」 → 「‘婺源’」."""
+    out: list[str] = []
+    opening = True
+    for char in text:
+        if char == '"':
+            out.append("‘" if opening else "’")
+            opening = not opening
+        else:
+            out.append({"“": "‘", "”": "’"}.get(char, char))
+    return "".join(out)
 
 
 def root_unit(session: Session) -> Unit:

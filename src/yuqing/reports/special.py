@@ -34,9 +34,11 @@ from yuqing.reports.common import (
     TIER_LABELS,
     ReportError,
     clip,
+    nested_quotes,
     percent,
     released_statements,
     root_unit,
+    subject,
     time_text,
 )
 from yuqing.reports.document import Bullets, Document, Paragraph, Quote, Table
@@ -122,9 +124,7 @@ def _alike(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a and b) and len(a & b) >= 0.5 * len(a | b)
 
 
-def _issuer(
-    session: Session, event: Event, cases: list[Case], scope: Scope, own_unit_id: int | None
-) -> Unit:
+def _issuer(session: Session, event: Event, cases: list[Case], scope: Scope, own_unit_id: int | None) -> Unit:
     """The unit that issues the report: of the first case the writer sees, else the topic's unit
     when the writer sees it, else the writer's own unit (else the top unit)."""
     if cases:
@@ -246,7 +246,7 @@ def build_special(
 
     # quotes inside the quoted title become single quotes, as Chinese documents nest them:
     # 关于“中国最美丽的乡村‘江西婺源’一‘教师打死学生’”网络舆情的专报
-    title_text = nested_quotes(clip(event.title or posts[0].text, 40))
+    title_text = subject(event.title or posts[0].text)
     doc = Document(
         kind="special",
         banner="舆情专报",
@@ -270,7 +270,7 @@ def build_special(
 
     # 一、舆情概要
     lead = (
-        f"{time_text(first.when, zone)}起，{first.site}出现“{clip(first.text, 50)}”相关信息。"
+        f"{time_text(first.when, zone)}起，{first.site}出现“{nested_quotes(clip(first.text, 50))}”相关信息。"
         f"截至{time_text(now, zone)}，共监测到相关信息{len(posts)}条"
         f"（原创{kinds.get('original', 0)}条、转发{kinds.get('repost', 0)}条、"
         f"评论{kinds.get('comment', 0)}条），"
@@ -289,12 +289,13 @@ def build_special(
 
     # 二、事件脉络
     timeline: list[tuple[dt.datetime, str]] = [
-        (first.when, f"首发：{_where(first)}发布“{clip(first.text, 60)}”")
+        (first.when, f"首发：{_where(first)}发布“{nested_quotes(clip(first.text, 60))}”")
     ]
     media = [p for p in posts if p.tier in ("central", "provincial", "city")]
     if media:
         m = media[0]
-        timeline.append((m.when, f"首家{TIER_LABELS[m.tier]}报道：{m.source or m.site}“{clip(m.text, 40)}”"))
+        said_first = nested_quotes(clip(m.text, 40))
+        timeline.append((m.when, f"首家{TIER_LABELS[m.tier]}报道：{m.source or m.site}“{said_first}”"))
     hourly = Counter(p.when.replace(minute=0, second=0, microsecond=0) for p in posts)
     peak_hour, peak_count = max(hourly.items(), key=lambda item: (item[1], -item[0].timestamp()))
     if len(hourly) > 1:
@@ -319,7 +320,7 @@ def build_special(
             (statement.released_at, f"通过{statement.channel or '—'}发布权威信息（第{statement.version}稿）")
         )
     if last.id != first.id:
-        said = f"“{clip(last.text, 40)}”" if last.text.strip() else "转发（未加评论）"
+        said = f"“{nested_quotes(clip(last.text, 40))}”" if last.text.strip() else "转发（未加评论）"
         timeline.append((last.when, f"最新信息：{_where(last)}{said}"))
     timeline.sort(key=lambda item: item[0])
     doc.section("事件脉络").add(
@@ -492,9 +493,7 @@ def build_special(
     else:
         assessment.add(Paragraph("该事件尚未达到预案规定的任何预警等级条件，暂不定级，继续监测。"))
     if elsewhere:
-        assessment.add(
-            Paragraph(f"{where_note}。")
-        )
+        assessment.add(Paragraph(f"{where_note}。"))
     flag_counts = Counter(flag for p in posts for flag in p.flags)
     if flag_counts:
         assessment.add(
@@ -589,17 +588,3 @@ def build_special(
         advice.add(Paragraph(f"按{grade}的时限要求（自发现时起算）："), Bullets(tuple(clock_lines)))
         advice.add(Paragraph(f"对外发布的信息须经{approvers}审核同意；坚持“快报事实、慎报原因、重报进展”。"))
     return doc
-
-
-def nested_quotes(text: str) -> str:
-    """Double quotes inside a quoted title as single quotes: 「"婺源"」 and 「“婺源”」 → 「‘婺源’」."""
-    out: list[str] = []
-    opening = True
-    for char in text:
-        if char == '"':
-            out.append("‘" if opening else "’")
-            opening = not opening
-        else:
-            out.append({"“": "‘", "”": "’"}.get(char, char))
-    return "".join(out)
-

@@ -24,7 +24,7 @@ from yuqing.cases.plan import CATEGORIES, DeadlineKind, rule_text
 from yuqing.ingest.models import Post
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import ROLE_LABELS, Role
-from yuqing.reports.common import ReportError, clip, time_text
+from yuqing.reports.common import ReportError, clip, nested_quotes, subject, time_text
 from yuqing.reports.document import Bullets, Document, Paragraph, Table
 from yuqing.reports.special import deadline_rows, measure_rows
 from yuqing.runtime import Runtime
@@ -103,7 +103,7 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
     doc = Document(
         kind="summary",
         banner="网络舆情处置总结评估",
-        title=f"关于“{clip(case.title, 40)}”舆情处置情况的总结评估",
+        title=f"关于“{subject(case.title)}”舆情处置情况的总结评估",
         issuer=issuer,
         issued_at=rt.clock(),
         zone=zone,
@@ -112,7 +112,7 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
     )
     span = ((case.closed_at or rt.clock()) - case.detected_at).total_seconds() / 60
     story = (
-        f"{time_text(case.detected_at, zone)}监测发现“{clip(case.title, 60)}”相关舆情，"
+        f"{time_text(case.detected_at, zone)}监测发现“{nested_quotes(clip(case.title, 60))}”相关舆情，"
         + graded_as(case.grade, regrades)
         + (f"，定性为「{case.category}」" if case.category else "")
         + f"。{time_text(case.opened_at, zone)}开立工单，"
@@ -229,7 +229,7 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
             found.append(f"{label}曾延期：{d.extension_reason or '未注明理由'}。")
     late_tasks = [t for t in tasks if t.done_at and t.done_at > t.due_at]
     for t in late_tasks:
-        found.append(f"{units.get(t.unit_id, '')}的任务“{clip(t.text, 30)}”逾期完成。")
+        found.append(f"{units.get(t.unit_id, '')}的任务“{nested_quotes(clip(t.text, 30))}”逾期完成。")
     found.extend(f"{text}。" for text in ended_at_close)
     if case.reopened:
         found.append("舆情出现反弹，跟踪阶段的研判和回应需要加强。")
