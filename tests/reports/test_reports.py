@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests.conftest import FakeClock
-from tests.web.test_pages import World, build_world, import_posts
+from tests.web.test_pages import HOSPITAL, World, build_world, import_posts
 from yuqing.alerts.models import Alert
 from yuqing.analysis.models import Event, PostAnalysis
+from yuqing.analysis.pipeline import AnalysisPipeline
 from yuqing.cases import service as cases
 from yuqing.cases.models import Deadline
 from yuqing.cli.main import app
@@ -221,6 +222,30 @@ def test_a_daily_report_tells_the_days_posts_from_a_backfill_of_older_ones(world
     assert re.search(r"本日系统共采集信息5条（启用信息源\d+个；其中补采本日以前发布的信息2条）", text), text
     quiet = service.generate(rt, "daily", {"date": "2026-11-19"}, "html").document.plain_text()
     assert "补采" not in quiet
+
+
+def test_a_special_report_tells_a_verified_account_without_a_name_by_its_kind(world: World) -> None:
+    """Collected data may carry no name: a verified medium is 「认证媒体账号」, not 「匿名用户」."""
+    rt = world.rt
+    import_posts(
+        rt,
+        [
+            {
+                "id": "m1",
+                "text": "转发：" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "verified": True,
+                "verified_type": 3,  # Weibo: a medium
+                "published_at": "2026-11-20T08:30:00+08:00",
+            }
+        ],
+        "media.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    text = service.generate(rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
+    assert "| 微博 | 认证媒体账号 |" in text, text
+    assert "| 微博 | 匿名用户 |" in text  # the unverified ones, as before
 
 
 def test_weekly_report_covers_the_iso_week(world: World) -> None:

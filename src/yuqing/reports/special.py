@@ -82,6 +82,25 @@ def _site(post: Post, source_name: str) -> str:
     return PLATFORM_LABELS.get(post.platform, post.platform)
 
 
+# An account the collected data gives no name for, told by what its platform verified it as:
+# a verified medium or government body is not an anonymous user.
+_UNNAMED = {
+    "government": "认证政务账号",
+    "media": "认证媒体账号",
+    "enterprise": "认证企业账号",
+    "campus": "认证校园账号",
+    "website": "认证网站账号",
+    "organisation": "认证机构账号",
+    "individual": "认证个人用户",
+}
+
+
+def _unnamed(verified: bool | None, kind: str | None) -> str:
+    if verified is not True:
+        return "匿名用户"
+    return _UNNAMED.get(kind or "", "认证用户")
+
+
 def _load_posts(session: Session, event_id: int) -> list[_Post]:
     rows = session.execute(
         select(Post, PostAnalysis)
@@ -96,7 +115,7 @@ def _load_posts(session: Session, event_id: int) -> list[_Post]:
             platform=post.platform,
             site=_site(post, sources.get(post.source_id, "")),
             source=sources.get(post.source_id, ""),
-            author=post.author or "匿名用户",
+            author=post.author or _unnamed(post.author_verified, post.author_kind),
             text=post.text or post.title or "",
             kind=post.kind,
             tier=post.media_tier,
