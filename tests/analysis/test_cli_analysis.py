@@ -64,6 +64,18 @@ def test_analyze_sentiment_adds_a_label_to_each_line() -> None:
     assert out[2]["id"] == 3 and 0.0 <= out[2]["sentiment"]["negative"] <= 1.0
 
 
+def test_a_post_of_nothing_but_accounts_is_neutral() -> None:
+    """「@新浪早晚报」 alone read as negative: the model took the account's name for words."""
+    from yuqing.analysis.sentiment import SentimentModel
+
+    model = SentimentModel.load()
+    bare, named, said = model.predict(
+        ["@新浪早晚报", "@阿矿Acon @随手拍福州 //@头狼是以诺:", "@张三 太可怕了"]
+    )
+    assert bare.label == named.label == "neutral" and bare.negative < 0.5
+    assert said.label == "negative"  # the words after the account still count
+
+
 def test_analyze_events_adds_event_ids_in_time_order() -> None:
     sample = FIXTURES / "ced_sample.jsonl.gz"
     result = yuqing("analyze", "events", str(sample))

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,6 +95,9 @@ class Polarity:
 def _sigmoid(x: FloatArray) -> FloatArray:
     out: FloatArray = (1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))).astype(np.float32)
     return out
+
+
+_ONLY_MENTIONS = re.compile(r"(?:\s*(?://)?[@＠][^\s@＠:：,，。]{1,30}[:：,，。]?)+\s*")
 
 
 class SentimentModel:
@@ -204,7 +208,9 @@ class SentimentModel:
         ``apply_flags=False`` still reports the flags but leaves label and score as the
         polarity model gave them.
         """
-        normalised = [normalise(t) for t in texts]
+        # a text of nothing but @accounts (「@新浪早晚报」, 「@张三 @李四」) says nothing of its own:
+        # the model would read the accounts' names as words
+        normalised = [normalise("" if _ONLY_MENTIONS.fullmatch(t) else t) for t in texts]
         scores = self._polarity(normalised)
         flag_sets = matcher().flags_many(t for t, _ in normalised)
         out: list[Sentiment] = []
