@@ -355,6 +355,9 @@ def test_a_leader_withdraws_a_false_alarm_from_the_case_page(world: World) -> No
     case_url = opened.headers["location"].split("?")[0]
     case_id = int(case_url.rsplit("/", 1)[1])
     assert "撤销工单" not in office.get(case_url).text  # the office may not withdraw
+    # nor is 结案 offered among the stages before the response: that is 撤销, a leader's
+    stages = re.search(r'<select name="stage">(.*?)</select>', office.get(case_url).text, re.S)
+    assert stages is not None and "报告" in stages.group(1) and "结案" not in stages.group(1)
     page = deputy.get(case_url).text
     assert f'action="/cases/{case_id}/withdraw"' in page
     token = csrf_of(deputy)

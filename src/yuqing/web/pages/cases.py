@@ -67,7 +67,8 @@ def case_context(rt: Runtime, case_id: int, person_ref: str | None = None) -> di
         "moves": [
             {"stage": t.target.value, "label": t.target.label, "reopen": t.reopen}
             for t in TRANSITIONS
-            if t.source.value == stage
+            # 结案 before the response is 撤销, a leader's act with a reason: its own form
+            if t.source.value == stage and not t.withdraw
         ],
         "categories": list(CATEGORIES.items()),
         "channels": CHANNELS,
