@@ -528,3 +528,15 @@ def test_an_unacknowledged_alert_waits_in_the_to_do_of_those_it_reached(world: W
     for client in (duty_officer, office):
         assert "没有待确认的预警" in client.get("/me/todo").text
     assert "没有待确认的预警" in world.login("edu").get("/me/todo").text  # another unit's alert
+
+
+def test_the_dashboard_shows_the_report_clock_of_an_alert_before_its_case(world: World) -> None:
+    """A 特别重大 alert's one-hour report clock runs from the alert (PRODUCT.md §2.3), before anyone
+    opens a case: the dashboard's alert list says by when, and that it has passed."""
+    office = world.login("office")
+    panel = office.get("/").text
+    assert "尚未开立工单，按预案须于 11-20 10:00 前向上级报告" in panel and "已超时" not in panel
+    world.clock.advance(minutes=75)  # 10:15
+    assert "按预案须于 11-20 10:00 前向上级报告，已超时 15 分钟" in office.get("/dashboard/panels").text
+    office.post("/cases/open", data={"alert_id": str(world.alert_id), "csrf_token": csrf_of(office)})
+    assert "尚未开立工单" not in office.get("/").text  # the case's clock counts now

@@ -73,10 +73,23 @@ def dashboard_data(rt: Runtime, cache: SeriesCache, user: User | None = None) ->
                 for code in queries.GRADES
             ],
             "series": cache.get(session, rt.clock(), zone),
-            "alerts": queries.alert_page(session, zone, status="open", limit=10, scope=scope).rows,
+            "alerts": _with_report_due(
+                rt, queries.alert_page(session, zone, status="open", limit=10, scope=scope).rows
+            ),
             "deadlines": queries.upcoming_deadlines(session, zone, limit=10, scope=scope),
             "stages": [{"stage": s, "label": STAGE_LABELS[s], "count": n} for s, n in stages.items()],
         }
+
+
+def _with_report_due(rt: Runtime, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each alert with no case yet carries the plan's report-up time, counted from the alert (the
+    clock a case would start with): the 1-hour clock of a 特别重大 runs before anyone opens one."""
+    from yuqing.web.pages.alerts import report_due
+
+    now = rt.clock()
+    for alert in alerts:
+        alert["report_due"] = None if alert["case_id"] or alert["is_drill"] else report_due(rt, alert, now)
+    return alerts
 
 
 def build_router(rt: Runtime) -> APIRouter:
