@@ -188,7 +188,9 @@ def test_organisation_duty_and_statistics(world: World) -> None:
     assert office.get("/org/people/duty").json()["roles"][0]["label"] == "值班员"
 
     now = office.get("/org/duty/now", unit="市卫生健康委员会").json()
-    assert [p["name"] for p in now["people"]] == ["王值班"] and now["round_the_clock"] is False
+    # the open 特别重大 alert has put the unit on 24-hour duty before any case (PRODUCT.md §2.7)
+    assert [p["name"] for p in now["people"]] == ["王值班"] and now["round_the_clock"] is True
+    assert now["reasons"] == [f"特别重大预警待处置（预警 #{world.alert_id}）"]
     night = office.get("/org/duty/now", unit="市教育局", at="2026-11-21T23:00").json()
     assert night["people"] == [] and night["answered_by"] is None
     shifts = office.get(

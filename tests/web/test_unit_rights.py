@@ -682,4 +682,8 @@ def test_another_units_24_hour_duty_shows_its_grade_but_not_its_case_number(worl
     ]
     month = f"/duty?unit={health}&month={world.rt.clock():%Y-%m}"
     assert reference not in edu.get(month).text and f'href="/cases/{case_id}"' not in edu.get(month).text
+    # the alert's own 24-hour period, ended when the case took over: numbers left out alike
+    assert "特别重大预警待处置" in edu.get(month).text and "预警 #" not in edu.get(month).text
+    assert "（预警已开立工单，值班安排随工单）" in edu.get(month).text
+    assert f"预警 #{world.alert_id} 已开立{reference}" in office.get(month).text
     assert f'href="/cases/{case_id}"' in office.get(month).text

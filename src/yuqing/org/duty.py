@@ -814,12 +814,21 @@ def duty_24h_periods_between(
     )
 
 
-# 「特别重大事件处置中（工单 #12）」: the case a 24-hour period was started for.
-_CASE_REF = re.compile(r"（工单 #\d+）")
+# 「特别重大事件处置中（工单 #12）」, 「特别重大预警待处置（预警 #3）」: the case or alert a 24-hour
+# period was started for; 「预警 #3 已开立工单 #12，…」 in how one ended.
+_CASE_REF = re.compile(r"（(?:工单|预警) #\d+）")
+_BARE_REF = re.compile(r"(工单|预警) #\d+ ?")
 
 
 def reason_seen(period: Duty24hPeriod, scope: Scope) -> str:
-    """A 24-hour period's reason as this viewer may read it: the case number of a unit the viewer
-    may not see is left out (ids tell another unit nothing of what it holds); the grade stays, as
-    the organisation's duty is everyone's to see."""
+    """A 24-hour period's reason as this viewer may read it: the case or alert number of a unit
+    the viewer may not see is left out (ids tell another unit nothing of what it holds); the grade
+    stays, as the organisation's duty is everyone's to see."""
     return period.reason if scope.sees(period.unit_id) else _CASE_REF.sub("", period.reason)
+
+
+def end_reason_seen(period: Duty24hPeriod, scope: Scope) -> str | None:
+    """How the period ended, the case and alert numbers left out as in `reason_seen`."""
+    if period.end_reason is None or scope.sees(period.unit_id):
+        return period.end_reason
+    return _BARE_REF.sub(r"\1", _CASE_REF.sub("", period.end_reason))

@@ -211,7 +211,7 @@ def month_view(
                 else None,
                 "started_at": p.started_at.isoformat(),
                 "ended_at": p.ended_at.isoformat() if p.ended_at else None,
-                "end_reason": p.end_reason,
+                "end_reason": duty.end_reason_seen(p, scope),
             }
             for p in periods
         ],
