@@ -65,6 +65,26 @@ def test_no_casualties_in_slang_jokes_ads_or_negations(model: IncidentModel, tex
 @pytest.mark.parametrize(
     "text",
     [
+        # real rebuttals from the demo's cascades, once counted as evidence of the deaths they deny
+        "@永康发布：经查证，永康市中医院未发生此事；目前，正对全市医疗单位进行查证，有消息将及时发布。",
+        "@江南都市报:近两天一则“新余市长儿子打死人”的假消息在网络疯传，对我市声誉造成较大不良影响，"
+        "在此我们郑重声明，此事与新余市毫无关系",
+        "【辟谣】网传某化工厂爆炸致3人死亡，经核实纯属谣言，请勿转发。",
+    ],
+)
+def test_a_rebuttal_states_no_casualties_and_no_threat(model: IncidentModel, text: str) -> None:
+    result = one(model, text)
+    assert not result.casualties and not result.public_safety
+
+
+def test_insisting_it_is_no_rumour_is_no_rebuttal(model: IncidentModel) -> None:
+    result = one(model, "这不是谣言！今天下午南京一化工厂爆炸，已造成3人死亡，多人受伤")
+    assert result.casualties and result.public_safety
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "十二星座谁最容易受伤？双鱼座排第一，天蝎座死倔不认输。",
         "新书上市！一部关于爱与死亡的故事，感动千万读者，转发本条微博抽三位送签名版。",
         "人生就像一场旅行，不必在乎目的地，在乎的是沿途的风景以及看风景的心情。",

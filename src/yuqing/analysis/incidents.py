@@ -343,6 +343,21 @@ def _public_automaton() -> tuple[Any, BoolArray]:
     return automaton, is_evidence
 
 
+# Words of a rebuttal (辟谣): the post says the claimed occurrence did not happen. Not after
+# 「不是」「并非」…: 「这不是谣言」 insists it did.
+_DENIAL = re.compile(
+    r"(?<!不是)(?<!并非)(?<!绝非)(?<!不属)(?<!不)"
+    r"(?:辟谣|未发生此事|并未发生|没有发生此事|不存在此事|纯属谣言|纯属捏造|纯属虚构|系谣言|属谣言|是谣言|"
+    r"假消息|虚假消息|虚假信息|不实消息|不实信息|消息不实|信息不实|传言不实|与事实不符|子虚乌有|毫无关系|"
+    r"此事不实)"
+)
+
+
+def denies(text: str) -> bool:
+    """Whether a (normalised) post rebuts the occurrence it names (:data:`_DENIAL`)."""
+    return _DENIAL.search(text) is not None
+
+
 def public_evidence(texts: Sequence[str]) -> BoolArray:
     """Whether each normalised text names a threat to the public (:data:`PUBLIC_EVIDENCE`)."""
     automaton, is_evidence = _public_automaton()
@@ -599,6 +614,13 @@ class IncidentModel:
         candidates = np.flatnonzero(public_safety)
         if candidates.size:
             public_safety[candidates] = public_evidence([normalised[i][0] for i in candidates.tolist()])
+        # A denial states that nobody died and nothing threatens anyone: 「经查证，永康市中医院未发生
+        # 此事」 (an official rebuttal) and 「…的假消息在网络疯传…此事与新余市毫无关系」 name the
+        # claimed deaths only to deny them.
+        flagged = np.flatnonzero(casualties | public_safety)
+        for i in flagged.tolist():
+            if denies(normalised[i][0]):
+                casualties[i] = public_safety[i] = False
         domain = p["domain"].argmax(axis=1)
         return [
             Incident(bool(i), bool(c), bool(s), DOMAINS[int(d)], min(1.0, max(0.0, float(sc))))
