@@ -822,7 +822,9 @@ def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
 
     cases.advance(rt, case["id"], "研判", "李办公室", category="谣言")
     cases.draft_statement(rt, case["id"], "李办公室", facts="11月20日上午，鼓楼医院一名产妇术中死亡。")
-    cases.add_task(rt, case["id"], "市卫生健康委员会", "核查手术记录", "李办公室", hours=4)
+    tasked = cases.add_task(rt, case["id"], "市卫生健康委员会", "核查手术记录", "李办公室", hours=4)
+    # a task within the unit reads as one, not as the unit tasking itself
+    assert any(e["text"].startswith("本单位内部分派任务：核查手术记录") for e in tasked["timeline"])
     case = cases.follow_up(rt, case["id"], "声明稿已报审。", "李办公室")
     assert any(e["text"].startswith("第 2 次续报：声明稿已报审。") for e in case["timeline"])
     second = {n.title: n for n in follow_ups(mayor)}

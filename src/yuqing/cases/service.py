@@ -195,7 +195,8 @@ def _tell_task(
         session,
         task_recipients(session, unit.id),
         Message(
-            title=f"{prefix}【部门任务】工单 #{case.id}：{owner_name}向{unit.name}分派任务",
+            title=f"{prefix}【部门任务】工单 #{case.id}："
+            + ("本单位内部分派任务" if unit.id == case.unit_id else f"{owner_name}向{unit.name}分派任务"),
             body=f"任务：{task.text}\n请于 {due} 前办结，并在控制台「待办」中填写办理结果。",
             at=now,
             level=Level.for_grade(case.grade_code),
@@ -1599,7 +1600,8 @@ def add_task(
             case,
             person,
             "task",
-            f"向{unit.name}分派任务：{task.text}（{duration}内完成）",
+            ("本单位内部分派任务" if unit.id == case.unit_id else f"向{unit.name}分派任务")
+            + f"：{task.text}（{duration}内完成）",
             via=via,
             at=now,
             detail={"task_id": task.id},
