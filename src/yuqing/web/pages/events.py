@@ -14,6 +14,7 @@ from yuqing.alerts.jurisdiction import WATCH_ONLY, locate
 from yuqing.alerts.models import Alert
 from yuqing.alerts.service import long_quiet
 from yuqing.analysis import queries as analysis_queries
+from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Case, Stage
@@ -120,7 +121,35 @@ def event_context(
             else None,
             # located plainly elsewhere: graded and watched, no alert (属地管理)
             "elsewhere": elsewhere,
+            "no_alert": _no_alert(rt, session, event) if elsewhere is None else None,
         }
+
+
+def _no_alert(rt: Runtime, session: Session, event: Event) -> str | None:
+    """Why a graded event raised no alert, when the page has no other note to say so: no unit
+    answers for it, its grade is below the unit's alert threshold, or its alert is about to be
+    raised. None when it raised one (for any unit), has a case, is held as old, or is ungraded."""
+    from yuqing.alerts.service import route
+
+    if event.grade_code is None or event.is_drill or event.alert_held_at is not None:
+        return None
+    if session.scalar(select(Alert.id).where(Alert.event_id == event.id).limit(1)) is not None:
+        return None
+    if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
+        return None
+    unit = route(session, event)
+    if unit is None:
+        return (
+            "已定级但未发预警：该事件的专题未指定责任单位，也无法从涉及的单位或地域确定责任单位"
+            "（可在「专题」中为专题指定责任单位）。"
+        )
+    threshold = unit.alert_threshold or "IV"
+    if GRADE_ORDER.get(event.grade_code, 0) < GRADE_ORDER.get(threshold, 1):
+        return (
+            f"已定级但未发预警：{unit.name}的预警起点为{queries.GRADE_NAMES.get(threshold, threshold)}，"
+            f"{event.grade or ''}事件只定级、不发预警。"
+        )
+    return f"预警将在后台下一轮处置任务中向{unit.name}发出。"
 
 
 def _elsewhere(rt: Runtime, session: Session, event: Event) -> str | None:
