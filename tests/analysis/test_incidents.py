@@ -231,3 +231,18 @@ def test_cli_reads_a_file(tmp_path: pytest.TempPathFactory) -> None:
     (record,) = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert record["incident"]["incident"] is True
     assert record["incident"]["public_safety"] is True
+
+
+def test_a_reply_is_read_as_a_report_only_with_more_certainty() -> None:
+    """A repost or comment with words of its own reports the occurrence when it states casualties
+    or scores at least REPLY_INCIDENT_MIN, and never carries public safety (the labelled reposts of
+    scripts/data/ced_reply_incidents.jsonl: bench analysis prints the figures)."""
+    from yuqing.analysis.incidents import REPLY_INCIDENT_MIN, Incident
+
+    doubtful = Incident(True, False, True, "food_drug", REPLY_INCIDENT_MIN - 0.1)
+    assert doubtful.as_reply() == Incident(False, False, False, "food_drug", 0.0)
+    sure = Incident(True, False, True, "food_drug", REPLY_INCIDENT_MIN)
+    assert sure.as_reply() == Incident(True, False, False, "food_drug", REPLY_INCIDENT_MIN)
+    hurt = Incident(True, True, True, "education", 0.6)
+    assert hurt.as_reply() == Incident(True, True, False, "education", 0.6)
+    assert Incident(False, False, False, "other", 0.3).as_reply().incident is False

@@ -21,7 +21,7 @@ from typing import Any
 from yuqing.analysis import grading
 from yuqing.analysis.clustering import EventClusterer
 from yuqing.analysis.clustering import Post as ClusterPost
-from yuqing.analysis.incidents import IncidentModel, is_reaction
+from yuqing.analysis.incidents import REPLY_KINDS, IncidentModel, is_reaction
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import EventAccumulator, EventMetrics, PostFacts
 from yuqing.analysis.sensitivity import FLAGS as LEXICON_FLAGS
@@ -142,6 +142,8 @@ def read_posts(sentiment: SentimentModel, incidents: IncidentModel, posts: Seque
     for post, mood, incident in zip(posts, moods, found, strict=True):
         if is_reaction(post.kind, post.text):  # 「转一发！」 reports nothing: its root does
             incident = incident.as_reaction()
+        elif post.kind in REPLY_KINDS:  # a longer comment: a report only with more certainty
+            incident = incident.as_reply()
         post.incident = incident.as_dict()
         post.flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, mood.flags)
         if post.flags:

@@ -184,6 +184,55 @@ def incident_table(incidents_path: Path, ced: Path | None = None) -> str:
     )
 
 
+REPLY_LABELS = Path(__file__).resolve().parents[3] / "scripts" / "data" / "ced_reply_incidents.jsonl"
+
+
+def reply_table(ced: Path, labels_path: Path = REPLY_LABELS) -> str:
+    """Reposts and comments with words of their own, read as reports: the model alone against
+    the pipeline's reading (`Incident.as_reply`), on the labelled CED reposts of
+    ``scripts/data/ced_reply_incidents.jsonl`` (each weighted back to the score stratum it was
+    drawn from). These posts were drawn among those the model calls incidents: recall is
+    relative to the model's own."""
+    import gzip
+
+    from yuqing.analysis.incidents import IncidentModel
+
+    if not labels_path.is_file() or not ced.is_file():
+        return f"file not found: {labels_path if not labels_path.is_file() else ced}"
+    labels = {str(r["id"]): r for r in _read(labels_path)}
+    texts: dict[str, str] = {}
+    with gzip.open(ced, "rb") as handle:
+        for line in handle:
+            row = orjson.loads(line)
+            if str(row.get("id")) in labels:
+                texts[str(row["id"])] = str(row.get("text") or "")
+    ids = [i for i in labels if i in texts]
+    raw = IncidentModel.load().predict([texts[i] for i in ids])
+    read = [p.as_reply() for p in raw]
+    weights = [float(str(labels[i].get("weight", 1.0))) for i in ids]
+
+    def figures(pred: list[bool], head: str) -> list[str]:
+        truth = [bool(labels[i][head]) for i in ids]
+        tp = sum(w for w, p, t in zip(weights, pred, truth, strict=True) if p and t)
+        fp = sum(w for w, p, t in zip(weights, pred, truth, strict=True) if p and not t)
+        fn = sum(w for w, p, t in zip(weights, pred, truth, strict=True) if t and not p)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        return [f"{precision:.2f}", f"{recall:.2f}", f"{_f1_of(precision, recall):.2f}"]
+
+    rows: list[list[object]] = []
+    for head in ("incident", "casualties", "public_safety"):
+        model = figures([bool(getattr(p, head)) for p in raw], head)
+        pipeline = figures([bool(getattr(p, head)) for p in read], head)
+        rows.append([head, *model, *pipeline])
+    table = format_table(["", "model P", "model R", "model F1", "as read P", "as read R", "as read F1"], rows)
+    return f"{len(ids)} labelled reposts and comments (weighted by score stratum)\n{table}"
+
+
+def _f1_of(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def _read_gz(path: Path) -> list[dict[str, object]]:
     import gzip
 
@@ -216,5 +265,8 @@ def run(ced: Path, sentiment_dir: Path, *, rules: int, posts: int, incidents_pat
         "",
         "== Incident recognition (cross-validated dev figures)",
         incident_table(incidents_path, ced),
+        "",
+        "== Reposts and comments read as reports (labelled CED reposts the model calls incidents)",
+        reply_table(ced),
     ]
     return "\n".join(parts)
