@@ -152,6 +152,11 @@ def test_summary_needs_a_closed_case_then_reports_every_clock_as_stored(world: W
     assert f"按时完成{met}项，超时完成{missed}项" in text
     assert "经主要领导陈市长、领导小组成员周组员审核同意" in text
     assert "承办单位总结：发布及时，谣言得到澄清。" in text
+    # the plan's measures for the category, set against what the record shows (not as a fault)
+    assert (
+        "对照预案：「捏造/歪曲/谣言/诽谤」类舆情的处置要求为发布事实真相，要求平台删除，移交公安机关；"
+        "处置记录显示，本工单发布权威信息1次。"
+    ) in text
     assert "历时" in text and "结案" in text
     assert "总结评估" in docx_text(made.content)
 

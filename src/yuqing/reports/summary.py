@@ -76,6 +76,11 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
             .select_from(CaseAction)
             .where(CaseAction.case_id == case.id, CaseAction.action == "follow_up")
         )
+        answers = list(
+            session.scalars(
+                select(CaseAction.text).where(CaseAction.case_id == case.id, CaseAction.action == "respond")
+            )
+        )
         statements = list(
             session.scalars(select(Statement).where(Statement.case_id == case.id).order_by(Statement.version))
         )
@@ -238,7 +243,18 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
     else:
         lessons.add(Paragraph("各项时限均按时完成，处置流程符合预案要求。"))
     if case.category:
-        lessons.add(Paragraph(f"按预案，「{case.category}」类舆情应{CATEGORIES.get(case.category, '')}。"))
+        # the plan's measures for the category, set against what the record shows was done: a
+        # reminder of the rule is no shortcoming, a measure with nothing on record may be one
+        done = [f"发布权威信息{len(released)}次" if released else "未发布权威信息"]
+        formal = sum(a.startswith("正式答复") for a in answers)
+        if answers:
+            done.append(f"回应网民{len(answers)}次" + (f"（其中正式答复意见{formal}份）" if formal else ""))
+        lessons.add(
+            Paragraph(
+                f"对照预案：「{case.category}」类舆情的处置要求为{CATEGORIES.get(case.category, '')}；"
+                f"处置记录显示，本工单{'，'.join(done)}。预案要求中系统未记录的措施，请承办单位在总结中说明。"
+            )
+        )
     if case.summary:
         lessons.add(Paragraph(f"承办单位总结：{case.summary}"))
     else:
