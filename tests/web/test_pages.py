@@ -368,6 +368,9 @@ def test_a_leader_withdraws_a_false_alarm_from_the_case_page(world: World) -> No
     assert done.status_code == 303
     page = deputy.get(case_url).text
     assert "（已撤销：经核实为误报）" in page and "撤销工单" not in page
+    # the alert list says who acknowledged it (opening the case did) and why it closed
+    listed = deputy.get("/alerts").text
+    assert "随工单结案或撤销关闭" in listed and "由李办公室确认" in listed
 
 
 def test_the_office_follows_up_a_reported_case_from_its_page(world: World) -> None:
