@@ -246,7 +246,11 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
         assert not answer.round_the_clock
     actions = [entry["action"] for entry in case["timeline"]]
     assert actions[0] == "open" and "approve" in actions and "release" in actions
-    assert actions[-2:] == ["advance", "report_end"]
+    # closed a few hours after the posts: not calm by the plan's rule, said on the record and above
+    assert actions[-3:] == ["advance", "calm_warning", "report_end"]
+    warning = case["timeline"][-2]["text"]
+    assert warning.startswith("结案时舆情尚未平息：最近一条信息距结案") and "请继续关注" in warning
+    assert warning in str(end.message["body"])
     assert all(entry["via"] in ("cli", "system") for entry in case["timeline"])
 
     stats = statistics_report(rt)

@@ -597,7 +597,10 @@ def _move(
     if target == Stage.CLOSED:
         case.closed_at = at
         if not withdrawing:  # a withdrawal reports its end itself, with its reason (`withdraw`)
-            _report_end(rt, session, case, person, at)
+            unsettled = _not_calm(session, rt, case, at)
+            if unsettled:
+                log(session, case, None, "calm_warning", unsettled, via="system", at=at)
+            _report_end(rt, session, case, person, at, unsettled=unsettled)
         ending = "撤销" if withdrawing else "结案"
         for ended in deadlines.cancel_open(session, case.id):
             # said on the case and in its 总结评估: a press conference not held is not 按时完成
@@ -687,6 +690,36 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
     log(session, case, None, "report_up", text, via="system", at=at, detail=detail)
 
 
+def _not_calm(session: Session, rt: Runtime, case: Case, at: dt.datetime) -> str | None:
+    """When a case closes while its event has not calmed down by the plan's calm rule (a leader
+    may close right after the release): what the record says, for the timeline and the 终报."""
+    from yuqing.cases.followup import _posts_last_day
+
+    event = session.get(Event, case.event_id) if case.event_id else None
+    if event is None:
+        return None
+    plan = _plan(rt)
+    quiet = (at - event.last_seen).total_seconds() / 3600
+    daily = _posts_last_day(event, at)
+    if quiet >= plan.calm_quiet_hours and daily < plan.calm_daily_posts:
+        return None
+    return (
+        f"结案时舆情尚未平息：最近一条信息距结案{_duration_words(quiet)}"
+        f"（平息条件：{plan.calm_quiet_hours:g} 小时无新增），近一日 {daily} 条"
+        f"（条件：少于 {plan.calm_daily_posts} 条）；结案后新增 {plan.flare_up_posts} 条以上"
+        "将重新处置（舆情反复），请继续关注"
+    )
+
+
+def _duration_words(hours: float) -> str:
+    """「35 分钟」, 「5.5 小时」, 「3 天」."""
+    if hours < 1:
+        return f"{max(hours * 60, 0):.0f} 分钟"
+    if hours < 48:
+        return f"{hours:.1f} 小时".replace(".0 ", " ")
+    return f"{hours / 24:.0f} 天"
+
+
 def _report_end(
     rt: Runtime,
     session: Session,
@@ -696,6 +729,7 @@ def _report_end(
     *,
     reason: str | None = None,
     told: Iterable[int] = (),
+    unsettled: str | None = None,
 ) -> None:
     """终报: a case that was reported up (报告) tells those the report reached how it ended —
     closed after its response, with its category, duration, statement and summary, or withdrawn
@@ -734,6 +768,8 @@ def _report_end(
         )
         if released is not None:
             facts.append(f"权威信息：第 {released.version} 稿已于{time_text(released.released_at, zone)}发布")
+        if unsettled:
+            facts.append(unsettled)
         summary = " ".join((case.summary or "").split())
         if summary:
             facts.append(f"总结：{summary[:300]}{'…' if len(summary) > 300 else ''}")
