@@ -305,6 +305,8 @@ def _duty_for_alert(session: Session, alert: Alert, plan: ResponsePlan, now: dt.
     then the one the alert reaches first, not nobody. A case opened on it keeps the duty on under
     its own key, and `end_alert_duty` ends the alert's."""
     if alert.grade_code in plan.twenty_four_hour_duty and not alert.is_drill:
+        if _alert_duty_over(session, alert) is not None:
+            return  # a case has it (and its own duty), or its event is over
         duty.start_24h_duty(
             session,
             alert.unit_id,
