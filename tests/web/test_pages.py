@@ -521,6 +521,9 @@ def test_an_unacknowledged_alert_waits_in_the_to_do_of_those_it_reached(world: W
     assert '待我确认的预警 <span class="count">1</span>' in page
     assert f'href="/alerts/{world.alert_id}"' in page and "尚无人确认" in page
     assert "待办 1" in duty_officer.get("/").text
+    listed = duty_officer.get("/api/v1/me/todo").json()  # the same for scripts and apps
+    assert listed["count"] == 1 and [a["id"] for a in listed["alerts"]] == [world.alert_id]
+    assert listed["alerts"][0]["grade"] == "特别重大" and listed["tasks"] == listed["approvals"] == []
     office = world.login("office")
     assert "没有待确认的预警" in office.get("/me/todo").text  # not told yet
     world.clock.advance(minutes=31)

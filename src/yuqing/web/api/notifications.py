@@ -1,4 +1,4 @@
-"""API of the signed-in person's in-app notifications: the inbox and marking them read."""
+"""API of the signed-in person's in-app notifications (the inbox, marking them read) and to-do."""
 
 from __future__ import annotations
 
@@ -66,5 +66,11 @@ def build_router(rt: Runtime) -> APIRouter:
             marked = mark_read(session, user.person_id, ids, at=rt.clock())
         audit(rt, user, "notifications.read", f"person:{user.person_id}", {"marked": marked}, request=request)
         return {"marked": marked}
+
+    @router.get("/me/todo", summary="我的待办：待我确认的预警、分派给本部门的任务、待我审批的声明")
+    def my_todo(user: CurrentUser) -> dict[str, Any]:
+        from yuqing.cases import service as cases
+
+        return cases.todo(rt, str(user.person_id))
 
     return router
