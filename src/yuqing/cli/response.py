@@ -61,10 +61,9 @@ _STATEMENT_LABELS = {
 
 def _when(at: str | None) -> str:
     """A view's local ISO time as people read it: 「2026年11月20日 10:05」."""
-    if not at:
-        return "—"
-    moment = dt.datetime.fromisoformat(at)
-    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+    from yuqing.reports.common import iso_time_text
+
+    return iso_time_text(at)
 
 
 @alerts_app.command("list")

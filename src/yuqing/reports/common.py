@@ -59,6 +59,16 @@ def time_text(at: dt.datetime | None, zone: str, *, year: bool = True) -> str:
     return f"{head} {t:%H:%M}"
 
 
+def iso_time_text(text: str | None, *, year: bool = True) -> str:
+    """A view's ISO time (already local, with its offset) as `time_text` writes it: 「2026年11月22日
+    10:15」 (or 「11月22日 10:15」); "—" for nothing."""
+    if not text:
+        return "—"
+    at = dt.datetime.fromisoformat(text)
+    head = f"{at.year}年{at.month}月{at.day}日" if year else f"{at.month}月{at.day}日"
+    return f"{head} {at:%H:%M}"
+
+
 def day_text(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 

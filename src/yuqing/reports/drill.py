@@ -5,13 +5,12 @@ comes from `yuqing.drills.report.drill_report_data`, i.e. from the drill's recor
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
 
 from yuqing.org.models import Unit
-from yuqing.reports.common import ReportError, root_unit
+from yuqing.reports.common import ReportError, iso_time_text, root_unit
 from yuqing.reports.document import Bullets, Document, Paragraph, Table
 from yuqing.runtime import Runtime
 
@@ -30,10 +29,7 @@ SOURCE_LABELS = {
 
 def _when(text: str | None) -> str:
     """`2026-11-22T10:15:00+08:00` → `11月22日 10:15`; "—" for nothing."""
-    if not text:
-        return "—"
-    at = dt.datetime.fromisoformat(text)
-    return f"{at.month}月{at.day}日 {at:%H:%M}"
+    return iso_time_text(text, year=False)
 
 
 def _minutes(value: float | None) -> str:
