@@ -238,6 +238,12 @@ def test_the_rule_tester_answers_as_one_types(world: World) -> None:
     assert "命中 <strong>1</strong> 条" in hostile and "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
     assert "<script>alert" not in hostile
     assert "命中 <strong>0</strong> 条" in test("学校 + 食堂", mode="recent")
+    # A drill's posts are no real posts: the tester leaves them out, as every list of posts does.
+    with world.rt.sessions.begin() as session:
+        session.get(Post, post_id(world.rt, "o1")).is_drill = True
+    drill_left_out = test("产妇", mode="recent")
+    assert "最新 2 条信息中命中 <strong>2</strong> 条" in drill_left_out
+    assert f'href="/posts/{post_id(world.rt, "o1")}"' not in drill_left_out
 
     without_js = office.post(
         "/topics/test", data=form(office, rule="南京 + 医院", text="南京医院", mode="text")

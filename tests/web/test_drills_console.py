@@ -21,6 +21,7 @@ from tests.web.test_pages import PASSWORD, audit_actions, csrf_of
 from yuqing.accounts import service as accounts
 from yuqing.analysis.pipeline import AnalysisPipeline
 from yuqing.cases import followup
+from yuqing.cases import service as cases
 from yuqing.db import transaction
 from yuqing.drills import service as drills
 from yuqing.drills.models import Drill
@@ -193,6 +194,14 @@ def test_an_office_starts_a_drill_the_server_replays_it_and_the_page_watches_it(
         assert "回放信息" in shown.text
         # The score is live: the subjects' clocks started with the first alert.
         assert "信息报送" in shown.text and "进行中" in shown.text
+    # A case the city opened on the drill's event is the city's: the commission's office watching
+    # the drill sees neither it nor its timeline lines, the administrator sees both.
+    above = cases.open_case(world.rt, "刘管理", event_id=event_id, unit_ref="演练市人民政府")
+    assert above["unit"] == "演练市人民政府"
+    hidden = office.get(f"/drills/{drill_id}").text
+    assert f'href="/cases/{above["id"]}"' not in hidden and f"工单 #{above['id']}" not in hidden
+    seen = world.login("admin").get(f"/drills/{drill_id}").text
+    assert f'href="/cases/{above["id"]}"' in seen and f"工单 #{above['id']}" in seen
     panel = office.get(f"/drills/{drill_id}/panel")
     assert 'id="drill-panel"' in panel.text
     assert REFRESH in panel.text and "<html" not in panel.text

@@ -311,7 +311,8 @@ def try_rule(rt: Runtime, rule: str, text: str) -> dict[str, Any]:
 
 def try_rule_on_posts(rt: Runtime, rule: str, limit: int = 200) -> dict[str, Any]:
     """Which of the newest `limit` stored posts a rule matches, with the terms that fired. Posts are
-    matched as the pipeline matches them (title and text)."""
+    matched as the pipeline matches them (title and text). Drill posts are left out, as from every
+    list of real posts."""
     from yuqing.ingest.models import Post
     from yuqing.ingest.normalise import to_simplified
 
@@ -321,7 +322,10 @@ def try_rule_on_posts(rt: Runtime, rule: str, limit: int = 200) -> dict[str, Any
     limit = max(1, min(limit, MAX_TRIAL_POSTS))
     with rt.sessions() as session:
         rows = session.execute(
-            select(Post.id, Post.title, Post.text).order_by(Post.id.desc()).limit(limit)
+            select(Post.id, Post.title, Post.text)
+            .where(Post.is_drill.is_(False))
+            .order_by(Post.id.desc())
+            .limit(limit)
         ).all()
     matched = []
     for post_id, title, text in rows:

@@ -936,8 +936,10 @@ def advance(
         if category and category_name(category) != case.category:
             # the stage form offers the current category again: unchanged, it is not recorded again
             _set_category(session, rt, case, person, category, via=via, at=now)
-        if summary:
+        if summary and target in (Stage.SUMMARISED, Stage.CLOSED):
             _record_summary(session, case, person, summary, via=via, at=now)
+        elif summary and summary.strip() not in (case.summary or ""):
+            raise ValueError("总结评估在工单转入「总结」或结案时提交")
         _move(session, rt, case, target, person, via=via, at=now, note=note)
         return case_view(session, case, rt.settings.timezone)
 
@@ -946,10 +948,12 @@ def _record_summary(
     session: Session, case: Case, person: Person, text: str, *, via: str, at: dt.datetime
 ) -> None:
     """The case's 总结评估. A later text (the leader's 「同意结案。」 when closing) is added under its
-    author's name; it used to replace the office's summary, which was then lost."""
+    author's name; it used to replace the office's summary, which was then lost. Only the office
+    and the leaders write it: a duty officer's text would otherwise stand as the case's summary."""
     text = text.strip()
     if not text or (case.summary and text in case.summary):
         return
+    _require(session, person, case, DRAFTERS, "提交总结评估")
     if case.summary:
         case.summary = f"{case.summary}\n{person.name}：{text}"
         log(session, case, person, "summary", f"补充总结：{text}", via=via, at=at)

@@ -68,32 +68,40 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
             select(DrillLogEntry).where(DrillLogEntry.drill_id == drill.id).order_by(DrillLogEntry.id)
         ):
             minutes = None if entry.scenario_seconds is None else round(entry.scenario_seconds / 60, 1)
-            item = {"at": local(entry.at), "scenario_minutes": minutes, "actor": "演练", "kind": entry.kind}
+            item = {
+                "at": local(entry.at),
+                "scenario_minutes": minutes,
+                "actor": "演练",
+                "kind": entry.kind,
+                "unit_id": None,
+            }
             timeline.append((entry.at, 0, {**item, "text": entry.text}))
         names = record.people
         for alert in record.alerts:
             unit = units.get(alert.unit_id, "")
             text = f"预警 #{alert.id}【{alert.grade}】发给{unit}：{alert.title[:60]}"
-            timeline.append((alert.created_at, 1, _line(local(alert.created_at), "系统", "alert", text)))
+            timeline.append(
+                (alert.created_at, 1, _line(local(alert.created_at), "系统", "alert", text, alert.unit_id))
+            )
             for recipient in session.scalars(
                 select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.level > 0)
             ):
                 who = names.get(recipient.person_id, "")
                 text = f"预警 #{alert.id} 未确认，升级通知{who}（{recipient.reason}）"
-                timeline.append(
-                    (recipient.notified_at, 1, _line(local(recipient.notified_at), "系统", "escalate", text))
-                )
+                line = _line(local(recipient.notified_at), "系统", "escalate", text, alert.unit_id)
+                timeline.append((recipient.notified_at, 1, line))
             if alert.acknowledged_at is not None:
                 who = names.get(alert.acknowledged_by or 0, "")
                 text = f"确认预警 #{alert.id}"
-                timeline.append(
-                    (alert.acknowledged_at, 2, _line(local(alert.acknowledged_at), who, "alert_ack", text))
-                )
+                line = _line(local(alert.acknowledged_at), who, "alert_ack", text, alert.unit_id)
+                timeline.append((alert.acknowledged_at, 2, line))
+        case_units = {case.id: case.unit_id for case in record.cases}
         for action in record.actions:
             if action.action == "alert_ack":
                 continue  # already on the timeline from the alert
             text = f"工单 #{action.case_id}：{action.text}"
-            timeline.append((action.at, 3, _line(local(action.at), action.actor, action.action, text)))
+            line = _line(local(action.at), action.actor, action.action, text, case_units.get(action.case_id))
+            timeline.append((action.at, 3, line))
         timeline.sort(key=lambda row: (row[0], row[1]))
 
         detection = record.detection
@@ -165,6 +173,7 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
                     "id": c.id,
                     "title": c.title,
                     "unit": units.get(c.unit_id),
+                    "unit_id": c.unit_id,
                     "grade": c.grade,
                     "category": c.category,
                     "stage": c.stage,
@@ -183,5 +192,14 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
         }
 
 
-def _line(at: str | None, actor: str, kind: str, text: str) -> dict[str, Any]:
-    return {"at": at, "scenario_minutes": None, "actor": actor, "kind": kind, "text": text}
+def _line(at: str | None, actor: str, kind: str, text: str, unit_id: int | None) -> dict[str, Any]:
+    """A timeline line; `unit_id` is the unit of its alert or case (None: the drill's own log), so a
+    viewer's page can leave out what belongs to units they may not see."""
+    return {
+        "at": at,
+        "scenario_minutes": None,
+        "actor": actor,
+        "kind": kind,
+        "text": text,
+        "unit_id": unit_id,
+    }

@@ -101,7 +101,10 @@ def watch_context(rt: Runtime, drill_id: int, person_id: int) -> dict[str, Any]:
                 session, rt.settings.timezone, alert_id=alert_id, limit=1, scope=scope
             ).rows
         ]
-    timeline = data["timeline"]
+    # Cases, and the alert and case lines of the timeline, of units the viewer may not see (a unit
+    # above that took the alert over) are left out, as from every other list of cases.
+    cases = [case for case in data["cases"] if scope.sees(case["unit_id"])]
+    timeline = [line for line in data["timeline"] if line["unit_id"] is None or scope.sees(line["unit_id"])]
     injects = data["scenario"]["injects"]
     return {
         "drill": view,
@@ -109,7 +112,7 @@ def watch_context(rt: Runtime, drill_id: int, person_id: int) -> dict[str, Any]:
         "participants": data["participants"],
         "events": data["events"],
         "alerts": alerts,
-        "cases": data["cases"],
+        "cases": cases,
         "score": data["score"],
         "progress": progress(view),
         "buttons": buttons_for(view["state"]),
