@@ -210,6 +210,18 @@ def test_daily_report_of_the_event_day_lists_the_event_and_its_alert(world: Worl
     other = service.generate(rt, "daily", {"date": "2026-11-20", "unit": "市教育局"}, "html")
     assert "零报告" in other.document.plain_text()
 
+    # A clock due later today is not overdue in today's report, made before it falls due.
+    opened = cases.open_case(rt, "李办公室", alert_id=world.alert_id)
+    report_due = next(
+        dt.datetime.fromisoformat(d["due_at"]) for d in opened["deadlines"] if d["kind"] == "report"
+    )
+    assert report_due.date() == dt.date(2026, 11, 20) and report_due > world.clock()
+    early = service.generate(rt, "daily", {"date": "2026-11-20", "unit": "市卫生健康委员会"}, "html")
+    assert "截至生成时仍超时未办的时限0项" in early.document.plain_text()
+    world.clock.advance(minutes=(report_due - world.clock()).total_seconds() / 60 + 5)
+    late = service.generate(rt, "daily", {"date": "2026-11-20", "unit": "市卫生健康委员会"}, "html")
+    assert "截至生成时仍超时未办的时限1项" in late.document.plain_text()
+
 
 def test_a_daily_report_tells_the_days_posts_from_a_backfill_of_older_ones(world: World) -> None:
     """Posts of last year collected today (an archive import, a source catching up) are counted as

@@ -330,14 +330,16 @@ def build_periodic(
     done = [d for d in clocks if period.contains(d.done_at)]
     met = sum(1 for d in done if d.state == DeadlineState.MET.value)
     missed = sum(1 for d in done if d.state == DeadlineState.MISSED.value)
-    overdue = [d for d in clocks if d.state in OPEN_DEADLINE_STATES and d.due_at < period.end]
+    # A period still running is reported up to the making: a clock due later today is not overdue.
+    cutoff = min(period.end, rt.clock())
+    overdue = [d for d in clocks if d.state in OPEN_DEADLINE_STATES and d.due_at < cutoff]
     handling.add(
         Paragraph(
             f"{period.word}新开工单{len(opened)}件，结案{len(closed)}件"
             + (f"（其中撤销{withdrawn}件）" if withdrawn else "")
             + f"；发布权威信息{len(released)}次；"
             f"到期完成的时限{len(done)}项，其中按时{met}项、超时{missed}项；"
-            f"截至期末仍超时未办的时限{len(overdue)}项。"
+            f"截至{'生成时' if cutoff < period.end else '期末'}仍超时未办的时限{len(overdue)}项。"
         )
     )
     still_open = [c for c in cases_touched if c.closed_at is None or c.closed_at >= period.end]
