@@ -319,6 +319,22 @@ def test_pdf_reports_embed_a_chinese_font(world: World) -> None:
     assert isinstance(chart, Figure) and chart.png is not None  # the trend chart was drawn
 
 
+def test_a_pdf_report_holds_a_reply_of_several_pages(world: World) -> None:
+    """fpdf2 cannot split a table row across pages: a long 答复意见 in 处置经过 goes on in the rows
+    after its own, instead of failing the report."""
+    case_id = work_case_to_release(world)
+    reply = "".join(
+        f"第{i}条：经核查，患者入院后医院按诊疗规范进行了检查和治疗，相关情况已向家属说明。"
+        for i in range(200)
+    )
+    cases.respond(world.rt, case_id, "李办公室", reply, formal=True)
+    with pytest.raises(ValueError, match="回应内容不超过 10000 字"):
+        cases.respond(world.rt, case_id, "李办公室", "字" * 10_001)
+    made = service.generate(world.rt, "special", {"event_id": world.event_id}, "pdf")
+    assert made.content.startswith(b"%PDF") and made.content.count(b"/Type /Page") > 4
+    assert reply in made.document.plain_text()
+
+
 def test_pdf_reports_and_charts_need_no_system_font(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a machine without any Chinese font (no Debian package, not Windows or macOS) the font
     shipped with yuqing draws the PDF and its charts, every character of the report included."""

@@ -806,6 +806,8 @@ _FOLLOW_UP_STAGES = frozenset(
     }
 )
 FOLLOW_UP_MAX_CHARS = 1000
+# A reply to posters, or a formal 答复意见 of several pages: what the case record and its reports hold.
+RESPONSE_MAX_CHARS = 10_000
 _STATEMENT_STATES = {"draft": "审批中", "approved": "已审批、待发布", "rejected": "被退回修改"}
 
 
@@ -1459,6 +1461,10 @@ def respond(
     """Record an answer to the people who posted (跟帖回应); `formal` for the 答复意见."""
     if not text.strip():
         raise ValueError("回应内容不能为空（--text）")
+    if len(text.strip()) > RESPONSE_MAX_CHARS:
+        raise ValueError(
+            f"回应内容不超过 {RESPONSE_MAX_CHARS} 字（现为 {len(text.strip())} 字）；附件请另行存档"
+        )
     now = rt.clock()
     with transaction(rt.sessions) as session:
         person = find_person(session, person_ref)

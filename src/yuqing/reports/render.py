@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -239,6 +240,7 @@ def to_html(document: Document) -> str:
 def to_pdf(document: Document, configured_font: str = "") -> bytes:
     from fpdf import FPDF
     from fpdf.enums import WrapMode
+    from fpdf.errors import FPDFException
     from fpdf.fonts import FontFace
 
     # Chinese has no spaces between words: break lines anywhere, not only at spaces.
@@ -349,21 +351,72 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
                     pdf.set_font("text", size=9.5)
                     pdf.set_draw_color(120, 120, 120)
                     pdf.set_line_width(0.2)
-                    with pdf.table(
-                        col_widths=widths or tuple(1 for _ in columns),
-                        width=width,
-                        line_height=5.2,
-                        headings_style=FontFace(family="bold", fill_color=(231, 230, 230)),
-                        repeat_headings=1,
-                        text_align="LEFT",
-                        wrapmode=CHAR,
-                    ) as table:
-                        for values in ((tuple(columns)), *rows):
-                            row = table.row()
-                            for value in values:
-                                row.cell(value)
+                    col_widths = widths or tuple(1 for _ in columns)
+                    try:
+                        with pdf.table(
+                            col_widths=col_widths,
+                            width=width,
+                            line_height=_PDF_LINE,
+                            headings_style=FontFace(family="bold", fill_color=(231, 230, 230)),
+                            repeat_headings=1,
+                            text_align="LEFT",
+                            wrapmode=CHAR,
+                        ) as table:
+                            lines = int(pdf.eph * 0.6 / _PDF_LINE)
+                            for values in (tuple(columns), *_pdf_rows(rows, col_widths, width, lines)):
+                                row = table.row()
+                                for value in values:
+                                    row.cell(value)
+                    except FPDFException as exc:
+                        raise ReportFormatError(
+                            f"表格“{caption or section.heading}”无法排入 PDF 页面；可改用 docx 或 html 格式"
+                        ) from exc
                     pdf.ln(3)
     return bytes(pdf.output())
+
+
+_PDF_LINE = 5.2  # mm, a table line at 9.5 pt
+_PDF_CHAR = 9.5 * 0.3528  # mm, the width of a Chinese character at 9.5 pt (Latin ones are narrower)
+
+
+def _pdf_rows(
+    rows: Sequence[Sequence[str]], widths: Sequence[float], width: float, max_lines: int
+) -> Iterator[tuple[str, ...]]:
+    """The rows of a PDF table, a row whose text would not fit on one page (a 12,000-character
+    答复意见) cut into rows that do: its long cells go on in the rows after it, the other cells
+    of those rows empty. fpdf2 cannot split a row across pages and refuses a table holding one."""
+    total = sum(widths)
+    per_line = [max(1, int((width * w / total - 2) / _PDF_CHAR)) for w in widths]
+    for values in rows:
+        pieces = [_cut(str(value), chars, max_lines) for value, chars in zip(values, per_line, strict=True)]
+        for i in range(max(len(p) for p in pieces)):
+            yield tuple(p[i] if i < len(p) else "" for p in pieces)
+
+
+def _cut(text: str, per_line: int, max_lines: int) -> list[str]:
+    """`text` in pieces of at most `max_lines` lines of `per_line` characters (a line break starts a
+    line)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for line in text.split("\n"):
+        while True:
+            need = max(1, -(-len(line) // per_line))
+            if used + need <= max_lines:
+                current.append(line)
+                used += need
+                break
+            room = (max_lines - used) * per_line
+            if room > 0:
+                current.append(line[:room])
+                line = line[room:]
+            pieces.append("\n".join(current))
+            current, used = [], 0
+            if not line:
+                break
+    if current or not pieces:
+        pieces.append("\n".join(current))
+    return pieces
 
 
 # ---- Excel -----------------------------------------------------------------------------------------
