@@ -472,7 +472,8 @@ def test_an_administrator_edits_the_plan_profile(world: World, tmp_path: Path) -
         refused = admin.post("/settings/profile", data=form(admin, text=misspelt))
         assert refused.status_code == 400 and escape(f"未知的键 '{key}'") in refused.text, key
     not_toml = admin.post("/settings/profile", data=form(admin, text="name = \n"))
-    assert not_toml.status_code == 400 and "不是合法的 TOML" in not_toml.text
+    assert not_toml.status_code == 400 and "不是合法的 TOML：第 1 行第 8 列：值无效" in not_toml.text
+    assert "Invalid" not in not_toml.text  # tomllib's own English words are not shown
     assert not store.exists() and list(tmp_path.glob(".plan_profile-*")) == []
     no_token = admin.post("/settings/profile", data={"text": default})
     assert no_token.status_code == 403 and not store.exists()

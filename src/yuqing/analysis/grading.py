@@ -25,6 +25,7 @@ from typing import Any
 
 from yuqing.analysis.metrics import FLAG_LABELS, METRIC_LABELS, OPTIONAL_METRICS
 from yuqing.settings import config_path
+from yuqing.tomltext import toml_error
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 DEFAULT_PROFILE = PROFILES_DIR / "default.toml"
@@ -146,7 +147,7 @@ def _load(path: str, stamp: int = 0) -> Profile:
     except FileNotFoundError:
         raise ProfileError(f"找不到预案配置文件 {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"预案配置文件 {path} 不是合法的 TOML：{exc}") from exc
+        raise ProfileError(f"预案配置文件 {path} 不是合法的 TOML：{toml_error(exc)}") from exc
     # a misspelt key (`[respons]`, `min_postz`) would be ignored silently, and the office would
     # believe a rule in force that is not
     _known_keys(data, {"name", "description", "grades", "evidence", "response"}, f"预案配置文件 {path}")

@@ -24,6 +24,7 @@ from yuqing.drills.errors import ScenarioError
 from yuqing.ingest.models import AUTHOR_KIND_LABELS, PLATFORM_NAMES, MediaTier, Platform
 from yuqing.org.models import OrgError
 from yuqing.org.roles import parse_role
+from yuqing.tomltext import toml_error
 
 __all__ = [
     "DEFAULT_SUBJECTS",
@@ -532,7 +533,7 @@ def load_scenario(ref: str | Path) -> tuple[Scenario, str]:
     try:
         data = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"场景 {label}：不是合法的 TOML：{exc}") from None
+        raise ScenarioError(f"场景 {label}：不是合法的 TOML：{toml_error(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"场景 {label}：无法读取：{exc}") from None
     return parse_scenario(data, label), label

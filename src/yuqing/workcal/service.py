@@ -29,6 +29,7 @@ from sqlalchemy import delete, select
 
 from yuqing.db import transaction
 from yuqing.runtime import Runtime
+from yuqing.tomltext import toml_error
 from yuqing.workcal.clock import (
     CHINESE_CALENDAR_YEARS,
     CalendarError,
@@ -234,7 +235,7 @@ def parse_holiday_file(
             f"{label} 不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg}"
         ) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise CalendarError(f"{label} 不是有效的 TOML：{exc}") from exc
+        raise CalendarError(f"{label} 不是有效的 TOML：{toml_error(exc)}") from exc
     if not isinstance(document, dict):
         raise CalendarError(f"{label} 的顶层应为一个对象（year、holidays、workdays）")
     return _validate(document, label)
