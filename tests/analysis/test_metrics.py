@@ -293,6 +293,22 @@ def test_flag_evidence_counts_posts_and_names_mainstream_ones_first() -> None:
     assert shown["evidence"]["casualties"]["post_ids"][:2] == [21, 20] and shown["incident_posts"] == 18
 
 
+def test_near_copies_of_a_post_are_one_report_of_a_flag_unless_a_mainstream_source_copies_it() -> None:
+    """Three accounts posting one rumoured list (「…这是在服毒吗？」, once with 「转」 added) are
+    one report of a threat to public safety, not three."""
+    posts = [
+        post(1, minutes=0, flags=("public_safety",)),
+        post(2, minutes=5, flags=("public_safety",), copy_of=1),
+        post(3, minutes=9, flags=("public_safety",), copy_of=1),
+        post(4, minutes=12, flags=("public_safety",), copy_of=1, author_verified=True, author_kind="media"),
+    ]
+    evidence = accumulate(posts[:3]).result(START + dt.timedelta(hours=1)).evidence["public_safety"]
+    assert (evidence["posts"], evidence["post_ids"]) == (1, [1])
+    # a medium's copy is a mainstream report of its own
+    evidence = accumulate(posts).result(START + dt.timedelta(hours=1)).evidence["public_safety"]
+    assert (evidence["posts"], evidence["mainstream"], evidence["post_ids"]) == (2, 1, [4, 1])
+
+
 def test_a_large_event_keeps_a_small_state() -> None:
     acc = EventAccumulator()
     for i in range(100_000):

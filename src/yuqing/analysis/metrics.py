@@ -14,7 +14,10 @@ and the larger is taken, so neither source of evidence is counted twice.
 A flag (casualties, a threat to public safety, …) is evidence, not a word count: per flag, the
 posts that support it, how many of them come from a mainstream source (central, provincial or
 city media, or a verified account), their share of the event's posts that report an incident, and
-up to ten of them to show (mainstream first, then the earliest).
+up to ten of them to show (mainstream first, then the earliest). A near-copy of an earlier post
+(`PostFacts.copy_of`: the same list posted again, with 「转」 added) is the same report, not a
+second one: it supports a flag only when a mainstream source published it. Three copies of one
+rumoured list had made an event 特别重大 on "3 posts" of public-safety evidence.
 
 The growth counts (`last_hour`, `hour_before`) are kept per minute: a post is counted in the
 whole minute at or after its time, and `result(now)` reads `now` rounded up to the whole minute.
@@ -122,6 +125,8 @@ class PostFacts:
     public_safety: bool = False
     author_verified: bool | None = None
     author_kind: str | None = None
+    # the earlier post this one nearly copies (`ingest` near-duplicate detection), if any
+    copy_of: int | None = None
 
     @property
     def when(self) -> dt.datetime:
@@ -233,9 +238,10 @@ class EventAccumulator:
         micros = (when - _EPOCH) // dt.timedelta(microseconds=1)
         if post.flags:
             self.sensitive += 1
-            rank = [0 if post.mainstream else 1, micros, post.post_id]
-            for flag in dict.fromkeys(post.flags):
-                self._support(flag, post.mainstream, rank)
+            if post.copy_of is None or post.mainstream:
+                rank = [0 if post.mainstream else 1, micros, post.post_id]
+                for flag in dict.fromkeys(post.flags):
+                    self._support(flag, post.mainstream, rank)
         self.sites.add(post.site)
         self.sites.update(post.sighting_sites)
         self.platforms[post.platform] += 1

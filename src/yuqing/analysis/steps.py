@@ -91,6 +91,7 @@ class BatchPost:
             public_safety=bool(self.incident.get("public_safety")),
             author_verified=self.author_verified,
             author_kind=self.author_kind,
+            copy_of=self.near_duplicate_of,
         )
 
 
