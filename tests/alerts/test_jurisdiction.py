@@ -160,6 +160,25 @@ def test_a_story_placed_only_in_the_units_province_may_be_in_their_city(rt: Runt
         assert home.locate([], "苏州一男子当街砍人", 100).outside  # another city of the province
 
 
+def test_a_story_held_as_elsewhere_stays_there_while_its_posts_name_no_place_of_ours(rt: Runtime) -> None:
+    """A missing child's story placed in 深圳 at first; 88 posts later its title is a copy that names
+    no place and one post names 深圳: judged afresh that is unclear (alerted here), but a story
+    already held as elsewhere stays there, until a post names a place of ours."""
+    entities = [
+        {"kind": "place", "name": "深圳", "posts": 1},
+        {"kind": "school", "name": "深圳爱绿双语幼儿园", "posts": 1},
+    ]
+    lead = story("转帖：Mico是中美混血男孩，3周岁，身高1米左右", ["被抢走？什么世道？求扩散，尽快有消息。"])
+    with transaction(rt.sessions) as session:
+        org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])
+        home = home_of(session)
+        assert not home.locate(entities, lead, 88).outside
+        held = home.locate(entities, lead, 88, held=True)
+        assert (held.outside, held.text) == (True, "深圳")
+        ours = [*entities, {"kind": "place", "name": "南京", "posts": 1}]
+        assert not home.locate(ours, lead, 89, held=True).outside
+
+
 def test_malformed_entities_and_regions_are_read_as_well_as_they_can_be(rt: Runtime) -> None:
     with transaction(rt.sessions) as session:
         org.create_unit(session, "南京市人民政府", kind="government", regions=["南京"])

@@ -131,9 +131,12 @@ class Home:
             for own in self.resolved
         )
 
-    def locate(self, entities: object, lead: str = "", posts: int = 0) -> Locality:
+    def locate(self, entities: object, lead: str = "", posts: int = 0, *, held: bool = False) -> Locality:
         """The location of an event with these entities (`Event.entities`), story (`lead_text`) and
-        post count, and whether it is plainly outside (module docstring)."""
+        post count, and whether it is plainly outside (module docstring). `held`: the event was
+        judged plainly elsewhere before, so the places its posts name place it even when too few
+        of them name one: a story placed in 深圳 stays there as comments that name no place dilute
+        its places (or its title becomes a copy that names none), until a post places it here."""
         found = (
             [e for e in entities if isinstance(e, dict) and e.get("name")]
             if isinstance(entities, list)
@@ -153,8 +156,9 @@ class Home:
         elif abroad is not None:  # 「法新社报道，俄罗斯总理普京…」: no place of ours, a country first
             located = [Division(_ABROAD, abroad)]
         else:  # else the places enough of its posts name, the most named and those near it
-            top = max((weight[p] for p in strong), default=0)
-            located = [p for p, n in weight.most_common() if p in strong and 2 * n >= top]
+            placing = strong or (set(weight) if held else set())
+            top = max((weight[p] for p in placing), default=0)
+            located = [p for p, n in weight.most_common() if p in placing and 2 * n >= top]
         resolved = [p for p in located if not isinstance(p, str)]
         ours = any(self.covers(p) for p in {*located, *strong})
         provinces = list(dict.fromkeys(p.province for p in resolved))
@@ -332,10 +336,11 @@ def _home_words(location: str) -> str:
     return "".join(parts)
 
 
-def locate(session: Session, event: Event) -> Locality:
-    """The event's location and whether it lies outside the places of every unit (module docstring)."""
+def locate(session: Session, event: Event, *, held: bool = False) -> Locality:
+    """The event's location and whether it lies outside the places of every unit (module
+    docstring; `held`: see `Home.locate`)."""
     lead = lead_text(session, event.id, event.title) if event.id is not None else event.title or ""
-    return home_of(session).locate(event.entities, lead, event.post_count or 0)
+    return home_of(session).locate(event.entities, lead, event.post_count or 0, held=held)
 
 
 def events_elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
@@ -352,10 +357,13 @@ def events_elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
     home = home_of(session)
     firsts = first_posts(session, wanted)
     out: dict[int, str] = {}
-    for event_id, entities, title, posts in session.execute(
-        select(Event.id, Event.entities, Event.title, Event.post_count).where(Event.id.in_(wanted))
+    for event_id, entities, title, posts, held in session.execute(
+        select(Event.id, Event.entities, Event.title, Event.post_count, Event.alert_held_at).where(
+            Event.id.in_(wanted)
+        )
     ):
-        where = home.locate(entities, story(title, firsts.get(event_id, [])), posts or 0)
+        lead = story(title, firsts.get(event_id, []))
+        where = home.locate(entities, lead, posts or 0, held=held is not None)
         if where.outside:
             out[event_id] = where.where
     return out

@@ -382,7 +382,8 @@ def _elsewhere(session: Session, rt: Runtime, event: Event) -> Locality | None:
         return None
     if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
         return None
-    where = locate(session, event)
+    # an event held as elsewhere stays there while the places its posts name are still elsewhere
+    where = locate(session, event, held=event.alert_held_at is not None)
     return where if where.outside else None
 
 

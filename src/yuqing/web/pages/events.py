@@ -160,7 +160,7 @@ def _elsewhere(rt: Runtime, session: Session, event: Event) -> str | None:
         return None
     if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
         return None  # a unit took it up all the same
-    where = locate(session, event)
+    where = locate(session, event, held=event.alert_held_at is not None)
     return f"{where.note}。{WATCH_ONLY}。" if where.outside else None
 
 
