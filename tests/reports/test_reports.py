@@ -90,6 +90,8 @@ def test_special_report_counts_what_is_stored_and_escapes_collected_text(world: 
     assert made.document.number == "2026年第1期"
     # The timeline starts with the first post at 08:00 local time and lists the alert.
     assert "2026年11月20日 08:00 | 首发" in text and "发出预警" in text
+    # the peak is the hour it was, not a moment before the first post
+    assert "信息量在2026年11月20日 08:00至09:00间达到高峰（一小时3条）" in text
     # Recommendations come from the plan: grades I and II need the chief and the leading group,
     # and a report within 1 h (I) or 2 h (II).
     hours = {"I": 1, "II": 2}[event.grade_code]

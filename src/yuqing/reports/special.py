@@ -73,13 +73,15 @@ class _Post:
 
 
 def _site(post: Post, source_name: str) -> str:
+    """Where a post was published, as a reader names it: a platform's posts are on 微博 or 微信
+    (not 「weibo.com」), a news site or forum's by its host, or by its source's name."""
+    if post.platform not in ("news", "forum", "other"):
+        return PLATFORM_LABELS.get(post.platform, post.platform)
     if post.url:
         host = urlsplit(post.url).hostname
         if host:
             return host.removeprefix("www.")
-    if post.platform in ("news", "forum", "other"):
-        return source_name
-    return PLATFORM_LABELS.get(post.platform, post.platform)
+    return source_name
 
 
 # An account the collected data gives no name for, told by what its platform verified it as:
@@ -175,6 +177,11 @@ def _source_line(post: _Post, zone: str) -> str:
     return f"{_where(post)}，{time_text(post.when, zone)}" + (
         f"，互动{post.engagement}次" if post.engagement else ""
     )
+
+
+def _clock(at: dt.datetime, zone: str) -> str:
+    """「07:00」: a time of the day the text has just named."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
 
 
 def measure_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[str, ...]]:
@@ -317,8 +324,11 @@ def build_special(
         timeline.append((m.when, f"首家{TIER_LABELS[m.tier]}报道：{m.source or m.site}“{said_first}”"))
     hourly = Counter(p.when.replace(minute=0, second=0, microsecond=0) for p in posts)
     peak_hour, peak_count = max(hourly.items(), key=lambda item: (item[1], -item[0].timestamp()))
+    # the peak is an hour, 06:00-07:00: it is placed on the timeline at its start or, when the
+    # story began within that hour, at its first post (not before it)
+    peak_span = f"{time_text(peak_hour, zone)}至{_clock(peak_hour + dt.timedelta(hours=1), zone)}"
     if len(hourly) > 1:
-        timeline.append((peak_hour, f"传播高峰：该小时内新增信息{peak_count}条"))
+        timeline.append((max(peak_hour, first.when), f"传播高峰：{peak_span}新增信息{peak_count}条"))
     for signal in signals:
         to = GRADE_NAMES.get(signal.to_code, signal.to_code)
         text = {
@@ -369,7 +379,7 @@ def build_special(
     negative = Counter(bucket(p.when) for p in posts if p.sentiment == "negative")
     spread.add(
         Paragraph(
-            f"信息量在{time_text(peak_hour, zone)}前后达到高峰（一小时{peak_count}条）。"
+            f"信息量在{peak_span}间达到高峰（一小时{peak_count}条）。"
             f"按{unit_text}统计的走势见图1。"
         ),
         charts.line_chart(
