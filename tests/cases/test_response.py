@@ -142,6 +142,7 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     assert alerts.escalate_due(rt) == 1
     alert = alerts.list_alerts(rt)[0]
     assert alert["level"] == 1 and "升级：办公室" in [r["reason"] for r in alert["recipients"]]
+    assert any(n.title.startswith("【未确认·已升级至办公室】") for n in notifications(rt))
     assert alerts.escalate_due(rt) == 0  # running it again sends nothing twice
 
     with pytest.raises(LookupError, match="找不到预警"):

@@ -529,7 +529,7 @@ def test_an_unacknowledged_alert_waits_in_the_to_do_of_those_it_reached(world: W
     world.clock.advance(minutes=31)
     assert alerts.escalate_due(world.rt) == 1
     escalated = office.get("/me/todo").text
-    assert f'href="/alerts/{world.alert_id}"' in escalated and "第 1 次升级通知" in escalated
+    assert f'href="/alerts/{world.alert_id}"' in escalated and "（未确认而升级的通知）" in escalated
     alerts.acknowledge(world.rt, world.alert_id, "王值班")
     for client in (duty_officer, office):
         assert "没有待确认的预警" in client.get("/me/todo").text

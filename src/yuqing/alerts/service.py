@@ -182,8 +182,10 @@ def _notify_level(
             )
         )
     prefix = "【演练】" if alert.is_drill else ""
-    if alert.level > 0:
-        prefix += f"【未确认·第{alert.level}次升级】"
+    if alert.level > 0 and step is not None:
+        # who it has now reached, not a count: a level passed at once (its holders told already)
+        # made the first notice up the chain read 「第2次升级」
+        prefix += f"【未确认·已升级至{Role(step['role']).label}】"
     # A drill's notices stay in-app unless the drill allows outside channels.
     internal = alert.is_drill and notices_internal_only(session, event.id)
     return tell(
