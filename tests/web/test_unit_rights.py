@@ -573,6 +573,16 @@ def test_a_bureaus_reports_leave_out_the_case_the_city_opened_on_the_same_event(
     assert f"工单第{city_case}号" not in table and f"工单第{own_case}号" in table
 
 
+def test_an_event_page_offers_a_case_only_to_those_who_may_open_one(world: World) -> None:
+    """The event's alert is the health commission's: its office is offered 开立工单; the education
+    bureau's office, who would be refused, is told whose it is instead."""
+    own = world.login("office").get(f"/events/{world.event_id}").text
+    assert ">开立工单</button>" in own and 'id="not-ours"' not in own
+    other = world.login("edu").get(f"/events/{world.event_id}").text
+    assert ">开立工单</button>" not in other
+    assert "本事件的责任单位为市卫生健康委员会，工单由该单位或其上级单位开立" in other
+
+
 def test_the_reason_for_a_regrade_is_shown_only_to_those_who_see_the_case(world: World) -> None:
     """Who set the event's grade is on the event page for every unit; why (the case's words) only
     for the units that see the case."""

@@ -18,7 +18,8 @@ from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Case, Stage
-from yuqing.cases.service import grade_note_for
+from yuqing.cases.service import OPENERS, grade_note_for, may_act
+from yuqing.org.models import Unit
 from yuqing.org.scope import EVERYTHING, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user
@@ -122,7 +123,23 @@ def event_context(
             # located plainly elsewhere: graded and watched, no alert (属地管理)
             "elsewhere": elsewhere,
             "no_alert": _no_alert(rt, session, event) if elsewhere is None else None,
+            "not_ours": None if person_id is None or cases else _not_ours(session, event, person_id),
         }
+
+
+def _not_ours(session: Session, event: Event, person_id: int) -> str | None:
+    """Why the person may not open a case on the event, when its alert or its routing names a
+    unit neither theirs nor below theirs (one unit does not take another's alert): the page says
+    so instead of offering a button that would refuse."""
+    from yuqing.alerts.service import route
+
+    alert_unit = session.scalar(
+        select(Alert.unit_id).where(Alert.event_id == event.id).order_by(Alert.id.desc()).limit(1)
+    )
+    unit = session.get(Unit, alert_unit) if alert_unit is not None else route(session, event)
+    if unit is None or may_act(session, person_id, unit.id, OPENERS):
+        return None
+    return f"本事件的责任单位为{unit.name}，工单由该单位或其上级单位开立；如与本单位有关，请与其联系。"
 
 
 def _no_alert(rt: Runtime, session: Session, event: Event) -> str | None:
