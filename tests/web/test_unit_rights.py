@@ -7,6 +7,7 @@ to 市卫生健康委员会), plus a monitor of 市教育局 and an administrato
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -571,6 +572,21 @@ def test_a_bureaus_reports_leave_out_the_case_the_city_opened_on_the_same_event(
         office, kind="response_table", unit="市卫生健康委员会", **{"from": "2026-11-01", "to": "2026-11-30"}
     )
     assert f"工单第{city_case}号" not in table and f"工单第{own_case}号" in table
+
+
+def test_a_case_page_offers_each_person_the_forms_they_may_use(world: World) -> None:
+    """The duty officer may move a new case to 报告 and add evidence, not draft, release, task,
+    withdraw or close; the office drafts and tasks; the deputy leader also withdraws."""
+    case_id = opened_case(world, api(world, "office"))
+
+    def forms(login: str) -> set[str]:
+        page = world.login(login).get(f"/cases/{case_id}").text
+        return set(re.findall(rf'action="/cases/{case_id}/([a-z-]+)"', page))
+
+    assert forms("duty") == {"advance", "evidence"}
+    assert {"statement", "tasks", "categorize", "respond", "advance", "evidence"} <= forms("office")
+    assert "withdraw" not in forms("office") and "close" not in forms("office")
+    assert {"statement", "withdraw", "regrade"} <= forms("deputy")
 
 
 def test_an_event_page_offers_a_case_only_to_those_who_may_open_one(world: World) -> None:

@@ -2031,9 +2031,10 @@ def todo(rt: Runtime, person_ref: str) -> dict[str, Any]:
         }
 
 
-def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, bool]:
+def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, Any]:
     """What the console offers this person on the case: forms for what they may do only (a
-    drafter is not offered to approve their own draft, an office not to regrade)."""
+    drafter is not offered to approve their own draft, an office not to regrade, a duty officer
+    not to release or close). `moves` are the stages they may move it to from its stage."""
     with rt.sessions() as session:
         person = find_person(session, person_ref)
         case = _case(session, case_id)
@@ -2047,11 +2048,33 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, bool]:
                 may_approve = True
             except PermissionDenied:
                 pass
+        # the roles the person holds for the case's unit (there or above it)
+        roles = {role.value for role in Role if has_role(session, person.id, role.value, case.unit_id)}
+
+        def may(allowed: Iterable[str]) -> bool:
+            return bool(roles & set(allowed))
+
+        moves = [t for t in workflow.TRANSITIONS if t.source.value == case.stage]
+        closing = next(
+            (t for t in workflow.TRANSITIONS if t.source == Stage.SUMMARISED and t.target == Stage.CLOSED),
+            None,
+        )
         return {
-            "regrade": may_act(session, person.id, case.unit_id, _REGRADERS),
+            "regrade": may(_REGRADERS),
             "approve": may_approve,
-            "follow_up": case.stage in _FOLLOW_UP_STAGES
-            and may_act(session, person.id, case.unit_id, DRAFTERS),
+            "follow_up": case.stage in _FOLLOW_UP_STAGES and may(DRAFTERS),
+            "draft": may(DRAFTERS),
+            "release": may(RELEASERS),
+            "respond": may(DRAFTERS),
+            "categorize": may(DRAFTERS),
+            "extend": may(EXTENDERS),
+            "task": may(TASKERS),
+            "evidence": may(OPENERS),
+            "moves": [t.target.value for t in moves if not t.withdraw and may(t.roles)],
+            "withdraw": any(t.withdraw and may(t.roles) for t in moves),
+            "close": case.stage in (Stage.FOLLOWING.value, Stage.SUMMARISED.value)
+            and closing is not None
+            and may(closing.roles),
         }
 
 

@@ -62,13 +62,16 @@ def case_context(rt: Runtime, case_id: int, person_ref: str | None = None) -> di
     stage = view["stage"]
     statements = view["statements"]
     latest = statements[-1] if statements else None
+    may = cases.permissions(rt, case_id, person_ref) if person_ref is not None else {}
     return {
         "case": view,
         "moves": [
             {"stage": t.target.value, "label": t.target.label, "reopen": t.reopen}
             for t in TRANSITIONS
             # 结案 before the response is 撤销, a leader's act with a reason: its own form
-            if t.source.value == stage and not t.withdraw
+            if t.source.value == stage
+            and not t.withdraw
+            and (person_ref is None or t.target.value in may["moves"])
         ],
         "categories": list(CATEGORIES.items()),
         "channels": CHANNELS,
@@ -77,7 +80,7 @@ def case_context(rt: Runtime, case_id: int, person_ref: str | None = None) -> di
         "grades": GRADE_CHOICES,
         "latest": latest,
         "open_tasks": [t for t in view["tasks"] if not t["done_at"]],
-        "may": cases.permissions(rt, case_id, person_ref) if person_ref is not None else {},
+        "may": may,
         "is_closed": stage == Stage.CLOSED.value,
     }
 
