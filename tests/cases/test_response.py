@@ -873,3 +873,19 @@ def test_a_lesser_alert_escalates_to_the_deputy_leader_not_to_the_chief() -> Non
     assert [step["role"] for step in alerts.escalation_chain(plan, "II")] == full
     for code in ("III", "IV"):
         assert [step["role"] for step in alerts.escalation_chain(plan, code)] == full[:3]
+
+
+def test_a_grave_alert_nobody_acknowledges_reaches_the_chief_by_half_its_report_clock() -> None:
+    """The profile's waits (15 + 30 + 30 minutes) would tell the chief of an unacknowledged 特别重大
+    after 75 minutes, its one-hour report overdue: a grave alert's waits before the chief are
+    shortened in proportion, to half the report clock; lesser alerts keep the profile's."""
+    from yuqing.cases.plan import load_plan
+
+    plan = load_plan(None)
+
+    def waits(code: str) -> list[float]:
+        return [float(step["wait_minutes"]) for step in alerts.escalation_chain(plan, code)]
+
+    assert waits("I")[:3] == [6, 12, 12] and sum(waits("I")[:3]) == 30  # report within 1 h
+    assert waits("II")[:3] == [12, 24, 24] and sum(waits("II")[:3]) == 60  # report within 2 h
+    assert waits("III") == waits("IV") == [15, 30, 30]

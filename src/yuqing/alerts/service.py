@@ -25,7 +25,7 @@ from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event, EventStatus, GradeSignal, Topic
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
-from yuqing.cases.plan import ResponsePlan, load_plan
+from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
 from yuqing.db import transaction
 from yuqing.drills.policy import drill_unit, notices_internal_only
 from yuqing.notify.messages import Level, Message
@@ -366,12 +366,29 @@ def _alert_duty_over(session: Session, alert: Alert | None) -> str | None:
 # the leading group) lead 重大 and 特别重大. Their steps are left out of a lesser alert's chain, so
 # an unacknowledged 一般 at a bureau without a chief of its own does not wake the city's at night.
 _GRAVE_ONLY_ROLES = frozenset({Role.CHIEF.value, Role.LEADING_GROUP.value})
+_GRAVE_CODES = frozenset({"I", "II"})
 
 
 def escalation_chain(plan: ResponsePlan, code: str) -> list[dict[str, Any]]:
-    """The profile's escalation chain for an alert of this grade (copied onto the alert)."""
+    """The profile's escalation chain for an alert of this grade (copied onto the alert).
+
+    A 重大 or 特别重大 alert nobody acknowledges must reach the chief well inside its report clock:
+    the default waits (15 + 30 + 30 minutes) would wake the chief of a 特别重大 after 75 minutes,
+    when its one-hour report is overdue. The waits before the chief are shortened in proportion,
+    so that the chief is told by half the report clock (特别重大: 6 + 12 + 12 minutes)."""
     steps = [s for s in plan.escalation if code in ("I", "II") or s.role not in _GRAVE_ONLY_ROLES]
-    return [step.as_dict() for step in steps or plan.escalation[:1]]
+    chain = [step.as_dict() for step in steps or plan.escalation[:1]]
+    report = plan.duration(DeadlineKind.REPORT, code)
+    roles = [step["role"] for step in chain]
+    if code not in _GRAVE_CODES or report is None or report.unit not in ("m", "h") or Role.CHIEF not in roles:
+        return chain
+    before_chief = chain[: roles.index(Role.CHIEF)]
+    waited = sum(float(step["wait_minutes"]) for step in before_chief)
+    budget = report.amount * (60 if report.unit == "h" else 1) / 2
+    if waited > budget > 0:
+        for step in before_chief:
+            step["wait_minutes"] = max(1.0, round(float(step["wait_minutes"]) * budget / waited * 2) / 2)
+    return chain
 
 
 def _elsewhere(session: Session, rt: Runtime, event: Event) -> Locality | None:

@@ -287,7 +287,7 @@ def build_periodic(
     if graded:
         doc.section("重点舆情").add(
             Table(
-                ("事件", "等级", "首次发现", f"{period.word}信息量", "负面占比", "处置"),
+                ("事件", "等级", "首发时间", f"{period.word}信息量", "负面占比", "处置"),
                 tuple(
                     (
                         clip(e.title, 40),
