@@ -309,6 +309,10 @@ def test_an_old_event_elsewhere_tells_nobody(rt: Runtime, clock: FakeClock) -> N
     assert notifications(rt) == []
     page = event_context(rt, event_id)
     assert page is not None and page["quiet_hours"] is None and page["elsewhere"].startswith("事发地：宁波")
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        # held as old: when it is active again its place is judged afresh, not kept
+        assert event is not None and event.alert_held_at is not None and not event.alert_held_elsewhere
 
 
 def test_an_event_held_as_elsewhere_is_judged_again_as_it_grows(rt: Runtime) -> None:
@@ -320,6 +324,7 @@ def test_an_event_held_as_elsewhere_is_judged_again_as_it_grows(rt: Runtime) -> 
     with rt.sessions() as session:
         event = session.get(Event, event_id)
         assert event is not None and event.alert_held_at is not None and event.alert_held_posts == 2
+        assert event.alert_held_elsewhere  # held as elsewhere, not as old: it keeps its place
     # nothing new: not judged again
     assert followup.run_once(rt)["alerts"]["outside"] == 0
     assert alerts.list_alerts(rt) == []
@@ -345,5 +350,6 @@ def test_an_event_held_as_elsewhere_is_judged_again_as_it_grows(rt: Runtime) -> 
     with rt.sessions() as session:
         event = session.get(Event, event_id)
         assert event is not None and event.alert_held_at is None and event.alert_held_posts is None
+        assert not event.alert_held_elsewhere
     page = event_context(rt, event_id)
     assert page is not None and page["elsewhere"] is None and page["quiet_hours"] is None

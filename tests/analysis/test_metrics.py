@@ -307,6 +307,14 @@ def test_near_copies_of_a_post_are_one_report_of_a_flag_unless_a_mainstream_sour
     # a medium's copy is a mainstream report of its own
     evidence = accumulate(posts).result(START + dt.timedelta(hours=1)).evidence["public_safety"]
     assert (evidence["posts"], evidence["mainstream"], evidence["post_ids"]) == (2, 1, [4, 1])
+    # the supporting posts are kept with the state: a copy arriving after a restart is known
+    restored = EventAccumulator.from_json(json.loads(json.dumps(accumulate(posts[:1]).to_json())))
+    restored.add(posts[1])
+    assert restored.result(START + dt.timedelta(hours=1)).evidence["public_safety"]["posts"] == 1
+    # a copy of a post elsewhere (or of one that stated no threat) is a report of its own
+    elsewhere = [post(5, minutes=0), post(6, minutes=3, flags=("public_safety",), copy_of=5)]
+    elsewhere += [post(7, minutes=4, flags=("public_safety",), copy_of=999)]
+    assert accumulate(elsewhere).result(START + dt.timedelta(hours=1)).evidence["public_safety"]["posts"] == 2
 
 
 def test_a_large_event_keeps_a_small_state() -> None:

@@ -358,12 +358,12 @@ def events_elsewhere(session: Session, ids: list[int]) -> dict[int, str]:
     firsts = first_posts(session, wanted)
     out: dict[int, str] = {}
     for event_id, entities, title, posts, held in session.execute(
-        select(Event.id, Event.entities, Event.title, Event.post_count, Event.alert_held_at).where(
+        select(Event.id, Event.entities, Event.title, Event.post_count, Event.alert_held_elsewhere).where(
             Event.id.in_(wanted)
         )
     ):
         lead = story(title, firsts.get(event_id, []))
-        where = home.locate(entities, lead, posts or 0, held=held is not None)
+        where = home.locate(entities, lead, posts or 0, held=bool(held))
         if where.outside:
             out[event_id] = where.where
     return out

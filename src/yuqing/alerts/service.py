@@ -248,7 +248,7 @@ def raise_alert(
         return None
     if long_quiet(rt, event, now):
         counts.quiet += 1
-        _hold(event, now)
+        _hold(event, now, elsewhere=False)
         return None
     # a drill's event alerts wherever its story happens: the drill exercises this office's response
     where = _elsewhere(session, rt, event) if not event.is_drill else None
@@ -258,7 +258,7 @@ def raise_alert(
         counts.notices += _tell_watchers(session, event, unit, code, now, where, link)
         # held, not dropped: judged at three posts (two comments naming 上海), a story may turn out
         # unclear, or to touch our places, at thirty; its new posts judge it again (`_raise_held`)
-        _hold(event, now)
+        _hold(event, now, elsewhere=True)
         return None
     _release(event)
     merge_key = f"event:{event.id}:unit:{unit.id}"
@@ -387,7 +387,9 @@ def escalation_chain(plan: ResponsePlan, code: str) -> list[dict[str, Any]]:
     budget = report.amount * (60 if report.unit == "h" else 1) / 2
     if waited > budget > 0:
         for step in before_chief:
-            step["wait_minutes"] = max(1.0, round(float(step["wait_minutes"]) * budget / waited * 2) / 2)
+            wait = float(step["wait_minutes"])
+            if wait > 0:  # a step told at once (0) stays so; the others in half minutes
+                step["wait_minutes"] = max(0.5, round(wait * budget / waited * 2) / 2)
     return chain
 
 
@@ -402,7 +404,7 @@ def _elsewhere(session: Session, rt: Runtime, event: Event) -> Locality | None:
     if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
         return None
     # an event held as elsewhere stays there while the places its posts name are still elsewhere
-    where = locate(session, event, held=event.alert_held_at is not None)
+    where = locate(session, event, held=bool(event.alert_held_elsewhere))
     return where if where.outside else None
 
 
@@ -490,16 +492,19 @@ def _raise_held(
         raise_alert(session, rt, event, "new", plan, calendar, counts)
 
 
-def _hold(event: Event, now: dt.datetime) -> None:
-    """Hold the event's alert back (old, or elsewhere) until it has more posts than now."""
+def _hold(event: Event, now: dt.datetime, *, elsewhere: bool) -> None:
+    """Hold the event's alert back (old, or `elsewhere`) until it has more posts than now. Once
+    held as elsewhere it keeps that place (`alert_held_elsewhere`) until it is released."""
     if event.alert_held_at is None:
         event.alert_held_at = now
     event.alert_held_posts = event.post_count
+    event.alert_held_elsewhere = elsewhere or bool(event.alert_held_elsewhere)
 
 
 def _release(event: Event) -> None:
     event.alert_held_at = None
     event.alert_held_posts = None
+    event.alert_held_elsewhere = False
 
 
 def escalate_due(rt: Runtime) -> int:

@@ -14,10 +14,13 @@ and the larger is taken, so neither source of evidence is counted twice.
 A flag (casualties, a threat to public safety, …) is evidence, not a word count: per flag, the
 posts that support it, how many of them come from a mainstream source (central, provincial or
 city media, or a verified account), their share of the event's posts that report an incident, and
-up to ten of them to show (mainstream first, then the earliest). A near-copy of an earlier post
-(`PostFacts.copy_of`: the same list posted again, with 「转」 added) is the same report, not a
-second one: it supports a flag only when a mainstream source published it. Three copies of one
-rumoured list had made an event 特别重大 on "3 posts" of public-safety evidence.
+up to ten of them to show (mainstream first, then the earliest). A near-copy of a post that
+supports the flag in this event (`PostFacts.copy_of`: the same list posted again, with 「转」
+added) is the same report, not a second one, unless a mainstream source published it: three
+copies of one rumoured list had made an event 特别重大 on "3 posts" of public-safety evidence. A
+copy of a post elsewhere, or of one that did not state what the copy states, is a report of its
+own. The supporting posts' ids are kept for this (up to `_SUPPORT_IDS` per flag; a state
+written before them knows none, so copies of its earlier posts still count).
 
 The growth counts (`last_hour`, `hour_before`) are kept per minute: a post is counted in the
 whole minute at or after its time, and `result(now)` reads `now` rounded up to the whole minute.
@@ -185,6 +188,11 @@ class _FlagEvidence:
     mainstream: int = 0
     # [0 if mainstream else 1, time in µs, post id] of the first supporting posts in that order
     shown: list[list[int]] = field(default_factory=list)
+    # the supporting posts (the first `_SUPPORT_IDS`): a near-copy of one of them is no new report
+    ids: set[int] = field(default_factory=set)
+
+
+_SUPPORT_IDS = 1000
 
 
 class EventAccumulator:
@@ -238,10 +246,12 @@ class EventAccumulator:
         micros = (when - _EPOCH) // dt.timedelta(microseconds=1)
         if post.flags:
             self.sensitive += 1
-            if post.copy_of is None or post.mainstream:
-                rank = [0 if post.mainstream else 1, micros, post.post_id]
-                for flag in dict.fromkeys(post.flags):
-                    self._support(flag, post.mainstream, rank)
+            rank = [0 if post.mainstream else 1, micros, post.post_id]
+            for flag in dict.fromkeys(post.flags):
+                known = self.evidence.get(flag)
+                if post.copy_of is not None and not post.mainstream and known and post.copy_of in known.ids:
+                    continue  # the same report again
+                self._support(flag, post.mainstream, rank)
         self.sites.add(post.site)
         self.sites.update(post.sighting_sites)
         self.platforms[post.platform] += 1
@@ -265,6 +275,8 @@ class EventAccumulator:
             evidence = self.evidence[flag] = _FlagEvidence()
         evidence.posts += 1
         evidence.mainstream += mainstream
+        if len(evidence.ids) < _SUPPORT_IDS:
+            evidence.ids.add(rank[2])
         shown = evidence.shown
         if len(shown) < EVIDENCE_POST_IDS or rank < shown[-1]:
             shown.append(rank)
@@ -368,7 +380,8 @@ class EventAccumulator:
             "tiers": [[k, n] for k, n in self.tiers.items()],
             "regions": [[k, n] for k, n in self.regions.items()],
             "evidence": [
-                [flag, e.posts, e.mainstream, [list(r) for r in e.shown]] for flag, e in self.evidence.items()
+                [flag, e.posts, e.mainstream, [list(r) for r in e.shown], sorted(e.ids)]
+                for flag, e in self.evidence.items()
             ],
             "recent": sorted([m, n] for m, n in self._recent_kept().items()),
             "newest": self.newest,
@@ -395,8 +408,14 @@ class EventAccumulator:
         acc.tiers = Counter({str(k): int(n) for k, n in data["tiers"]})
         acc.regions = Counter({str(k): int(n) for k, n in data["regions"]})
         acc.evidence = {
-            str(flag): _FlagEvidence(int(posts), int(mainstream), [[int(x) for x in r] for r in shown])
-            for flag, posts, mainstream, shown in data["evidence"]
+            # the supporting ids are absent in states written before them
+            str(row[0]): _FlagEvidence(
+                int(row[1]),
+                int(row[2]),
+                [[int(x) for x in r] for r in row[3]],
+                {int(i) for i in (row[4] if len(row) > 4 else ())},
+            )
+            for row in data["evidence"]
         }
         acc.recent = {int(m): int(n) for m, n in data["recent"]}
         acc.newest = None if data["newest"] is None else int(data["newest"])

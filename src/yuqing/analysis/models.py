@@ -110,6 +110,9 @@ class Event(Base):
     alert_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     # its post count at that judgement: it is judged again only once it has grown
     alert_held_posts: Mapped[int | None] = mapped_column(Integer)
+    # held because it is located plainly elsewhere (not only as old): it keeps that place while
+    # the places its posts name are still elsewhere (yuqing.alerts.jurisdiction, `held`)
+    alert_held_elsewhere: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # An event of a drill's posts (yuqing.drills): never mixed with real posts, left out of real
     # lists and statistics. Set by the pipeline from the posts' source.
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -938,10 +938,10 @@ def advance(
         if category and category_name(category) != case.category:
             # the stage form offers the current category again: unchanged, it is not recorded again
             _set_category(session, rt, case, person, category, via=via, at=now)
+        # the stage form sends the summary box with every move: it is the summary only on the
+        # way to 总结 or 结案 (a duty officer's 报告 with text in it writes no summary)
         if summary and target in (Stage.SUMMARISED, Stage.CLOSED):
             _record_summary(session, case, person, summary, via=via, at=now)
-        elif summary and summary.strip() not in (case.summary or ""):
-            raise ValueError("总结评估在工单转入「总结」或结案时提交")
         _move(session, rt, case, target, person, via=via, at=now, note=note)
         return case_view(session, case, rt.settings.timezone)
 
@@ -952,7 +952,7 @@ def _record_summary(
     """The case's 总结评估. A later text (the leader's 「同意结案。」 when closing) is added under its
     author's name; it used to replace the office's summary, which was then lost. Only the office
     and the leaders write it: a duty officer's text would otherwise stand as the case's summary."""
-    text = text.strip()
+    text = text.replace("\r\n", "\n").strip()  # a browser's textarea sends CRLF line breaks
     if not text or (case.summary and text in case.summary):
         return
     _require(session, person, case, DRAFTERS, "提交总结评估")

@@ -268,7 +268,7 @@ def build_special(
             if event.grade_code and not event.is_drill and not rt.settings.alert_outside_regions
             else None
         )
-        where_note = locate(session, event, held=event.alert_held_at is not None).note if elsewhere else ""
+        where_note = locate(session, event, held=bool(event.alert_held_elsewhere)).note if elsewhere else ""
 
     # quotes inside the quoted title become single quotes, as Chinese documents nest them:
     # 关于“中国最美丽的乡村‘江西婺源’一‘教师打死学生’”网络舆情的专报

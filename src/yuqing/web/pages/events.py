@@ -134,7 +134,7 @@ def _not_ours(session: Session, event: Event, person_id: int) -> str | None:
     from yuqing.alerts.service import route
 
     alert_unit = session.scalar(
-        select(Alert.unit_id).where(Alert.event_id == event.id).order_by(Alert.id.desc()).limit(1)
+        select(Alert.unit_id).where(Alert.event_id == event.id).order_by(Alert.id).limit(1)
     )
     unit = session.get(Unit, alert_unit) if alert_unit is not None else route(session, event)
     if unit is None or may_act(session, person_id, unit.id, OPENERS):
@@ -177,7 +177,7 @@ def _elsewhere(rt: Runtime, session: Session, event: Event) -> str | None:
         return None
     if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
         return None  # a unit took it up all the same
-    where = locate(session, event, held=event.alert_held_at is not None)
+    where = locate(session, event, held=bool(event.alert_held_elsewhere))
     return f"{where.note}。{WATCH_ONLY}。" if where.outside else None
 
 
