@@ -381,3 +381,28 @@ def test_any_posts_stored_at_any_point_measure_as_a_full_reread(
     base = whole_minute(newest(posts)) if posts else START
     now = base + dt.timedelta(minutes=offset)
     assert acc.result(now).as_dict() == reference(posts, now)
+
+
+def test_a_platform_that_is_one_site_counts_once_whatever_host_its_links_have() -> None:
+    """「两个以上网站」: the same story on weibo.com and m.weibo.cn is on one site, 微博; news sites
+    are told apart by their links' hosts, and a news source without links is a site of its own."""
+    posts = [
+        post(1, minutes=0, url="https://weibo.com/1234/AbCd"),
+        post(2, minutes=1, url="https://m.weibo.cn/status/AbCd"),
+        post(3, minutes=2, platform="zhihu", url="https://www.zhihu.com/question/1"),
+        post(4, minutes=3, platform="news", url="https://news.sina.com.cn/a.html"),
+        post(5, minutes=4, platform="news", url="https://www.163.com/b.html"),
+        post(6, minutes=5, platform="news", source_id=7),
+        # a file import's article marked 微博 with a news site's link is on that site
+        post(7, minutes=6, url="https://news.example.cn/a.html"),
+    ]
+    assert [p.site for p in posts] == [
+        "weibo",
+        "weibo",
+        "zhihu",
+        "news.sina.com.cn",
+        "163.com",
+        "news:7",
+        "news.example.cn",
+    ]
+    assert accumulate(posts).result(START + dt.timedelta(hours=1)).values["sites"] == 6

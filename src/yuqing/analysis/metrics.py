@@ -92,6 +92,21 @@ _ENGAGEMENT = ("views", "reposts", "comments", "likes")
 # A day's counters, in this order in the stored state and in `EventMetrics.daily`.
 _DAILY = (*_ENGAGEMENT, "posts", "collected_reposts", "weibo_reposts")
 _STATE_VERSION = 1
+# Platforms whose posts come from many sites (news sites, forums, video sites, anything else): a
+# post's site is its link's host. Every other platform (微博, 微信, 知乎, 抖音…) is one site.
+MULTI_SITE_PLATFORMS = frozenset({"news", "forum", "video", "other"})
+# The hosts of such a platform's links (a link elsewhere, as a file import may give a news article
+# marked 微博, is the site its host says).
+PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
+    "weibo": ("weibo.com", "weibo.cn", "t.cn"),
+    "wechat": ("weixin.qq.com", "wechat.com"),
+    "zhihu": ("zhihu.com",),
+    "bilibili": ("bilibili.com", "b23.tv"),
+    "douyin": ("douyin.com", "iesdouyin.com"),
+    "xiaohongshu": ("xiaohongshu.com", "xhslink.com"),
+    "kuaishou": ("kuaishou.com", "gifshow.com"),
+    "tieba": ("tieba.baidu.com",),
+}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MINUTE_US = 60_000_000
 _RECENT_MINUTES = 180  # per-minute counts kept behind the newest post
@@ -137,14 +152,18 @@ class PostFacts:
 
     @property
     def site(self) -> str:
-        if self.url:
-            host = urlsplit(self.url).hostname
-            if host:
-                return host.removeprefix("www.")
-        # Without a URL, a Weibo or WeChat post is on its platform; other sources are sites of their own.
-        if self.platform in ("news", "forum", "other"):
-            return f"{self.platform}:{self.source_id}"
-        return self.platform
+        """Where the post was published, for the plan's 「两个以上网站」: a platform that is one
+        site (微博, 微信, 知乎, 抖音…) whatever host its link has (weibo.com, m.weibo.cn), else the
+        link's host, else the source."""
+        host = (urlsplit(self.url).hostname or "") if self.url else ""
+        if self.platform not in MULTI_SITE_PLATFORMS and (
+            not host or host.endswith(PLATFORM_HOSTS.get(self.platform, (self.platform,)))
+        ):
+            return self.platform
+        if host:
+            return host.removeprefix("www.")
+        # without a link, a source of news, forum or video posts is a site of its own
+        return f"{self.platform}:{self.source_id}"
 
     @property
     def mainstream(self) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import events_elsewhere, locate
 from yuqing.alerts.models import Alert
-from yuqing.analysis.metrics import FLAG_LABELS
+from yuqing.analysis.metrics import FLAG_LABELS, MULTI_SITE_PLATFORMS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Stage
 from yuqing.cases.plan import CATEGORIES, DeadlineKind, load_plan, rule_text
@@ -75,7 +75,7 @@ class _Post:
 def _site(post: Post, source_name: str) -> str:
     """Where a post was published, as a reader names it: a platform's posts are on 微博 or 微信
     (not 「weibo.com」), a news site or forum's by its host, or by its source's name."""
-    if post.platform not in ("news", "forum", "other"):
+    if post.platform not in MULTI_SITE_PLATFORMS:
         return PLATFORM_LABELS.get(post.platform, post.platform)
     if post.url:
         host = urlsplit(post.url).hostname
@@ -378,10 +378,7 @@ def build_special(
     volume = Counter(bucket(p.when) for p in posts)
     negative = Counter(bucket(p.when) for p in posts if p.sentiment == "negative")
     spread.add(
-        Paragraph(
-            f"信息量在{peak_span}间达到高峰（一小时{peak_count}条）。"
-            f"按{unit_text}统计的走势见图1。"
-        ),
+        Paragraph(f"信息量在{peak_span}间达到高峰（一小时{peak_count}条）。按{unit_text}统计的走势见图1。"),
         charts.line_chart(
             f"图1 信息量走势（按{unit_text}）",
             buckets,
