@@ -335,6 +335,12 @@ def _event_known_at(session: Session, event: Event) -> dt.datetime:
     return max(event.first_seen, collected) if collected is not None else event.first_seen
 
 
+def event_alert(session: Session, event_id: int) -> Alert | None:
+    """The alert a case opened on the event takes up (its first: one per event and unit), whose
+    unit is responsible for it. The event page asks the same to know whom to offer 开立工单."""
+    return session.scalars(select(Alert).where(Alert.event_id == event_id).order_by(Alert.id)).first()
+
+
 def _opening_unit(
     session: Session, person: Person, alert: Alert | None, event: Event | None, unit_ref: str | None
 ) -> Unit:
@@ -408,9 +414,7 @@ def open_case(
             if event is None:
                 raise LookupError(f"找不到事件 {event_id}")
             if alert is None:
-                alert = session.scalars(
-                    select(Alert).where(Alert.event_id == event_id).order_by(Alert.id)
-                ).first()
+                alert = event_alert(session, event_id)
         elif post_id is not None:
             post = session.get(Post, post_id)
             if post is None:

@@ -18,7 +18,7 @@ from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Case, Stage
-from yuqing.cases.service import OPENERS, grade_note_for, may_act
+from yuqing.cases.service import OPENERS, event_alert, grade_note_for, may_act
 from yuqing.org.models import Unit
 from yuqing.org.scope import EVERYTHING, scope_of
 from yuqing.runtime import Runtime
@@ -133,10 +133,8 @@ def _not_ours(session: Session, event: Event, person_id: int) -> str | None:
     so instead of offering a button that would refuse."""
     from yuqing.alerts.service import route
 
-    alert_unit = session.scalar(
-        select(Alert.unit_id).where(Alert.event_id == event.id).order_by(Alert.id).limit(1)
-    )
-    unit = session.get(Unit, alert_unit) if alert_unit is not None else route(session, event)
+    alert = event_alert(session, event.id)
+    unit = session.get(Unit, alert.unit_id) if alert is not None else route(session, event)
     if unit is None or may_act(session, person_id, unit.id, OPENERS):
         return None
     return f"本事件的责任单位为{unit.name}，工单由该单位或其上级单位开立；如与本单位有关，请与其联系。"
