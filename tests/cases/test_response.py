@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -887,3 +888,88 @@ def test_a_grave_alert_nobody_acknowledges_reaches_the_chief_by_half_its_report_
     assert waits("I")[:3] == [6, 12, 12] and sum(waits("I")[:3]) == 30  # report within 1 h
     assert waits("II")[:3] == [12, 24, 24] and sum(waits("II")[:3]) == 60  # report within 2 h
     assert waits("III") == waits("IV") == [15, 30, 30]
+
+
+def test_a_formal_reply_by_the_office_is_given_only_once_a_leader_has_settled_it(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """Seeds 000 and 003: 答复意见 经本单位负责人审定后答复. The office's draft stops no clock and
+    asks the unit's deputy leader (and the chief above); a refusal needs a reason and goes back to
+    the drafter; a newer draft replaces a waiting one; the settled reply is the answer given."""
+
+    def unread_requests() -> set[str]:
+        with rt.sessions() as session:
+            names = {p.id: p.name for p in org.list_people(session)}
+            return {
+                names[n.person_id]
+                for n in session.scalars(select(Notification).where(Notification.kind == "in_app"))
+                if n.dedup_key.startswith("reply:") and ":settle" in n.dedup_key and n.read_at is None
+                if n.person_id is not None
+            }
+
+    event_id = graded_event(rt)
+    case_id = cases.open_case(rt, "李办公室", event_id=event_id)["id"]
+    cases.categorize(rt, case_id, "询问", "李办公室")  # starts the 5-working-day formal-reply clock
+    clock.advance(minutes=30)
+    first = cases.respond(rt, case_id, "李办公室", "经核查，医院已成立调查组。", formal=True)
+    states = {d["kind"]: d["state"] for d in first["deadlines"]}
+    assert states["formal_reply"] == "pending" and states["first_response"] == "pending"
+    assert [(r["status"], r["drafted_by"]) for r in first["replies"]] == [("pending", "李办公室")]
+    assert "起草正式答复意见（待分管领导或主要领导审定后答复）" in first["timeline"][-1]["text"]
+    assert unread_requests() == {"赵分管", "陈市长"}
+    reply_id = first["replies"][0]["id"]
+    assert [r["id"] for r in cases.todo(rt, "赵分管")["replies"]] == [reply_id]
+    assert cases.todo(rt, "李办公室")["replies"] == []
+    assert cases.permissions(rt, case_id, "赵分管")["settle_replies"] == [reply_id]
+    assert cases.permissions(rt, case_id, "李办公室")["settle_replies"] == []
+
+    with pytest.raises(cases.PermissionDenied, match="不能审定答复意见：须由分管领导或主要领导审定"):
+        cases.decide_reply(rt, case_id, reply_id, "李办公室")
+    with pytest.raises(LookupError, match="找不到工单"):  # another unit's office does not see the case
+        cases.decide_reply(rt, case_id, reply_id, "钱教育")
+    with pytest.raises(ValueError, match="退回须写明理由"):
+        cases.decide_reply(rt, case_id, reply_id, "赵分管", reject=True)
+    sent_back = cases.decide_reply(rt, case_id, reply_id, "赵分管", reject=True, comment="须写明调查时限")
+    assert sent_back["replies"][0]["status"] == "rejected"
+    assert unread_requests() == set()
+    with rt.sessions() as session:
+        drafter = org.find_person(session, "李办公室").id
+    told = [n for n in notifications(rt) if n.person_id == drafter and n.kind == "in_app"]
+    assert [n.title for n in told] == [f"【答复意见被退回】工单 #{case_id}"]
+    assert "须写明调查时限" in told[0].message["body"]
+    with pytest.raises(ValueError, match="该答复意见已退回"):
+        cases.decide_reply(rt, case_id, reply_id, "赵分管")
+
+    second = cases.respond(rt, case_id, "李办公室", "医院已成立调查组，5日内公布结果。", formal=True)
+    third = cases.respond(rt, case_id, "李办公室", "医院已成立调查组，3日内公布调查结果。", formal=True)
+    assert [r["status"] for r in third["replies"]] == ["rejected", "superseded", "pending"]
+    assert second["replies"][-1]["id"] != third["replies"][-1]["id"]
+    clock.advance(hours=1)
+    settled = cases.decide_reply(rt, case_id, third["replies"][-1]["id"], "陈市长", comment="同意")
+    states = {d["kind"]: d["state"] for d in settled["deadlines"]}
+    assert states["formal_reply"] == "met" and states["first_response"] == "met"
+    given = [e for e in settled["timeline"] if e["action"] == "respond"]
+    assert [(e["actor"], e["text"]) for e in given] == [
+        ("陈市长", "正式答复：医院已成立调查组，3日内公布调查结果。")
+    ]
+    assert unread_requests() == set()
+
+    # a leader's own formal reply is settled as it is written
+    direct = cases.respond(rt, case_id, "赵分管", "调查结果已公布。", formal=True)
+    assert direct["timeline"][-1]["text"] == "正式答复：调查结果已公布。"
+    assert [r["status"] for r in direct["replies"]] == ["rejected", "superseded", "approved"]
+
+
+def test_a_profile_without_reply_approvers_lets_the_office_reply_alone(tmp_path: Path) -> None:
+    from yuqing.analysis.grading import DEFAULT_PROFILE
+    from yuqing.cases.plan import ProfileError, _load, load_plan
+
+    shipped = DEFAULT_PROFILE.read_text(encoding="utf-8")
+    alone = tmp_path / "alone.toml"
+    alone.write_text(shipped + "\n[response]\nreply_approvers = []\n", encoding="utf-8")
+    assert _load(str(alone)).reply_approvers == ()
+    assert load_plan(None).reply_approvers == ("deputy_leader", "chief")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(shipped + '\n[response]\nreply_approvers = ["duty_officer"]\n', encoding="utf-8")
+    with pytest.raises(ProfileError, match="角色 'duty_officer' 不能审定答复意见"):
+        _load(str(wrong))

@@ -329,7 +329,8 @@ def test_a_pdf_report_holds_a_reply_of_several_pages(world: World) -> None:
         f"第{i}条：经核查，患者入院后医院按诊疗规范进行了检查和治疗，相关情况已向家属说明。"
         for i in range(200)
     )
-    cases.respond(world.rt, case_id, "李办公室", reply, formal=True)
+    drafted = cases.respond(world.rt, case_id, "李办公室", reply, formal=True)
+    cases.decide_reply(world.rt, case_id, drafted["replies"][0]["id"], "陈市长")
     with pytest.raises(ValueError, match="回应内容不超过 10000 字"):
         cases.respond(world.rt, case_id, "李办公室", "字" * 10_001)
     made = service.generate(world.rt, "special", {"event_id": world.event_id}, "pdf")

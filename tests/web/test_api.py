@@ -136,7 +136,14 @@ def test_a_case_through_the_api_from_opening_to_closing(world: World) -> None:
     states = {d["kind"]: d["state"] for d in released["deadlines"]}
     assert states["release"] == "met"
 
-    responded = step(office, "respond", {"text": "已联系家属", "formal": True})
+    drafted = step(office, "respond", {"text": "已联系家属", "formal": True})
+    # the office's formal reply waits for a leader's settling (经本单位负责人审定后答复)
+    assert [(r["status"], r["drafted_by"]) for r in drafted["replies"]] == [("pending", "李办公室")]
+    assert {d["kind"]: d["state"] for d in drafted["deadlines"]}["formal_reply"] == "pending"
+    reply_id = drafted["replies"][0]["id"]
+    assert "不能审定答复意见" in error_of(office.post(f"/cases/{case_id}/replies/{reply_id}", {}), 403)
+    responded = step(deputy, f"replies/{reply_id}", {"comment": "同意"})
+    assert responded["replies"][0]["status"] == "approved"
     assert any(
         d["kind"] == "formal_reply" and d["state"] in ("met", "missed") for d in responded["deadlines"]
     )

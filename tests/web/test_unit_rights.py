@@ -713,3 +713,36 @@ def test_another_units_24_hour_duty_shows_its_grade_but_not_its_case_number(worl
     assert "（预警已开立工单，值班安排随工单）" in edu.get(month).text
     assert f"预警 #{world.alert_id} 已开立{reference}" in office.get(month).text
     assert f'href="/cases/{case_id}"' in office.get(month).text
+
+
+def test_the_deputy_leader_settles_the_offices_formal_reply_from_the_case_page(world: World) -> None:
+    """The office's 正式答复意见 is listed as 待审定 on the case page and in the deputy leader's 待办;
+    only the deputy is offered the settling form, and settling it gives the reply."""
+    case_id = opened_case(world, api(world, "office"))
+    office = world.login("office")
+    page = office.get(f"/cases/{case_id}").text
+    assert "正式答复意见须经分管领导或主要领导审定后方为答复" in page
+    sent = office.post(
+        f"/cases/{case_id}/respond",
+        data=form(office, text="经核查，医院已成立调查组，3日内公布结果。", formal="1"),
+        follow_redirects=True,
+    )
+    assert "正式答复意见已提交审定" in sent.text and "待审定" in sent.text
+    reply_id = int(
+        re.findall(
+            rf'action="/cases/{case_id}/replies/(\d+)"', world.login("deputy").get(f"/cases/{case_id}").text
+        )[0]
+    )
+    assert f"/cases/{case_id}/replies/" not in office.get(f"/cases/{case_id}").text
+    deputy = world.login("deputy")
+    assert "待我审定的答复意见" in deputy.get("/me/todo").text
+    refused = office.post(f"/cases/{case_id}/replies/{reply_id}", data=form(office, decision="approve"))
+    assert refused.status_code == 403 and "不能审定答复意见" in refused.text
+    settled = deputy.post(
+        f"/cases/{case_id}/replies/{reply_id}",
+        data=form(deputy, decision="approve", comment="同意"),
+        follow_redirects=True,
+    )
+    assert "审定意见已记录" in settled.text and "已审定并答复" in settled.text
+    assert "正式答复：经核查，医院已成立调查组，3日内公布结果。" in settled.text
+    assert "待我审定的答复意见" not in deputy.get("/me/todo").text

@@ -1,4 +1,5 @@
-"""Tables of the cases domain: cases, their timeline, tasks, deadlines, statements, approvals."""
+"""Tables of the cases domain: cases, their timeline, tasks, deadlines, statements, approvals,
+replies waiting to be settled."""
 
 from __future__ import annotations
 
@@ -189,6 +190,26 @@ class Approval(Base):
     decision: Mapped[str] = mapped_column(String(10))  # approved | rejected
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reply(Base):
+    """A formal reply to the people who posted (答复意见) drafted by someone who may not settle it:
+    it is given only once a leader of the case's unit has settled it (经本单位负责人审定后答复,
+    seeds 000 and 003; the profile's `reply_approvers`). Replies given at once (初步回应, or a
+    formal reply written by such a leader) are on the timeline only."""
+
+    __tablename__ = "case_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    drafted_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    drafted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # pending | approved | rejected | superseded (a newer draft came before a decision)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseEvidence(Base):

@@ -152,6 +152,9 @@ class ResponsePlan:
     # Whether 管理员 may approve statements in any role. Off by default: the plan means leaders
     # approving, each approval a different person; the administrator manages the system.
     administrator_approves: bool = False
+    # Who settles a formal reply (答复意见) before it is given: 经本单位负责人审定后答复 (seeds 000,
+    # 003). Empty: the office gives it alone.
+    reply_approvers: tuple[str, ...] = ("deputy_leader", "chief")
 
     def duration(self, kind: str, grade_code: str | None) -> Duration | None:
         by_grade = self.deadlines.get(kind, {})
@@ -187,6 +190,7 @@ DEFAULTS: dict[str, Any] = {
     "flare_up_posts": 20,
     "twenty_four_hour_duty": ["I", "II"],
     "administrator_approves": False,
+    "reply_approvers": ["deputy_leader", "chief"],
 }
 ROLES = ("monitor", "office", "deputy_leader", "chief", "leading_group", "liaison", "duty_officer", "admin")
 
@@ -248,6 +252,15 @@ def _load(path: str) -> ResponsePlan:
     administrator_approves = merged["administrator_approves"]
     if not isinstance(administrator_approves, bool):
         raise ProfileError(f"{where}.administrator_approves 应为 true 或 false")
+    reply_approvers = merged["reply_approvers"]
+    if not isinstance(reply_approvers, list) or not all(isinstance(r, str) for r in reply_approvers):
+        raise ProfileError(f'{where}.reply_approvers 应为角色列表，如 ["deputy_leader", "chief"]')
+    for role in reply_approvers:
+        if role not in ROLES or role in ("admin", "monitor", "duty_officer", "liaison"):
+            raise ProfileError(
+                f"{where}.reply_approvers：角色 {role!r} 不能审定答复意见"
+                "（可用：office、deputy_leader、chief、leading_group）"
+            )
     return ResponsePlan(
         deadlines=deadlines,
         approvals=approvals,
@@ -259,6 +272,7 @@ def _load(path: str) -> ResponsePlan:
         flare_up_posts=int(merged["flare_up_posts"]),
         twenty_four_hour_duty=tuple(str(c) for c in merged["twenty_four_hour_duty"]),
         administrator_approves=administrator_approves,
+        reply_approvers=tuple(reply_approvers),
     )
 
 

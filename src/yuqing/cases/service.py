@@ -29,6 +29,7 @@ from yuqing.cases.models import (
     CaseEvidence,
     CaseTask,
     Deadline,
+    Reply,
     Stage,
     Statement,
 )
@@ -1459,10 +1460,87 @@ def release(rt: Runtime, case_id: int, channel: str, person_ref: str, *, via: st
         return case_view(session, case, rt.settings.timezone)
 
 
+REPLY_STATUS_LABELS = {
+    "pending": "待审定",
+    "approved": "已审定并答复",
+    "rejected": "已退回",
+    "superseded": "已被新稿替代",
+}
+
+
+def _settles_replies(session: Session, plan: ResponsePlan, person: Person, case: Case) -> bool:
+    """Whether this person's formal reply is given at once: they settle replies at the case's unit
+    (profile `reply_approvers`), or the profile names nobody."""
+    if not plan.reply_approvers:
+        return True
+    admin_counts = plan.administrator_approves
+    return any(
+        has_role(session, person.id, role, case.unit_id, admin_counts=admin_counts)
+        for role in plan.reply_approvers
+    )
+
+
+def _reply_approver_labels(plan: ResponsePlan) -> str:
+    return "或".join(Role(r).label for r in plan.reply_approvers)
+
+
+def _tell_reply_approvers(
+    rt: Runtime, session: Session, case: Case, reply: Reply, plan: ResponsePlan, now: dt.datetime
+) -> None:
+    """Ask those who settle replies at the case's unit (else the nearest unit above) to read it."""
+    prefix = "【演练】" if case.is_drill else ""
+    asked: set[int] = {reply.drafted_by}
+    people: list[Person] = []
+    for role in plan.reply_approvers:
+        for person in people_with_role(session, role, case.unit_id):
+            if person.id not in asked:
+                asked.add(person.id)
+                people.append(person)
+    tell(
+        session,
+        people,
+        Message(
+            title=f"{prefix}【待审定】工单 #{case.id} 正式答复意见待审定",
+            body=f"工单「{case.title[:60]}」（{case.grade}）的正式答复意见已起草，须经"
+            f"{_reply_approver_labels(plan)}审定后方可答复网民：{reply.text[:120]}",
+            at=now,
+            level=Level.for_grade(case.grade_code),
+            link=console_link(rt, f"/cases/{case.id}"),
+            facts=(("工单", f"#{case.id}"), ("等级", case.grade), ("审定", _reply_approver_labels(plan))),
+            internal_only=_internal_only(session, case),
+        ),
+        key=f"reply:{reply.id}:settle",
+        subject=("case", case.id),
+    )
+
+
+def _withdraw_reply_requests(session: Session, reply: Reply, now: dt.datetime) -> None:
+    """A reply decided or replaced leaves the unread inbox of those asked to settle it."""
+    from sqlalchemy import update
+
+    from yuqing.notify.models import Notification
+
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.dedup_key.like(f"reply:{reply.id}:settle%"),
+            Notification.kind == "in_app",
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def respond(
     rt: Runtime, case_id: int, person_ref: str, text: str, *, formal: bool = False, via: str = "cli"
 ) -> dict[str, Any]:
-    """Record an answer to the people who posted (跟帖回应); `formal` for the 答复意见."""
+    """Record an answer to the people who posted (跟帖回应); `formal` for the 答复意见.
+
+    A first response is given at once. A formal reply is given at once only by someone who settles
+    replies at the case's unit (profile `reply_approvers`: 分管领导 or 主要领导 by default); from
+    anyone else (the office) it is a draft that waits for them (`decide_reply`), and its clocks run
+    on until it is settled. A newer draft replaces one still waiting."""
     if not text.strip():
         raise ValueError("回应内容不能为空（--text）")
     if len(text.strip()) > RESPONSE_MAX_CHARS:
@@ -1470,10 +1548,32 @@ def respond(
             f"回应内容不超过 {RESPONSE_MAX_CHARS} 字（现为 {len(text.strip())} 字）；附件请另行存档"
         )
     now = rt.clock()
+    plan = _plan(rt)
     with transaction(rt.sessions) as session:
         person = find_person(session, person_ref)
         case = _visible_case(session, case_id, person)
         _require(session, person, case, DRAFTERS, "回应网民")
+        if formal and not _settles_replies(session, plan, person, case):
+            for waiting in session.scalars(
+                select(Reply).where(Reply.case_id == case.id, Reply.status == "pending")
+            ):
+                waiting.status, waiting.decided_at = "superseded", now
+                _withdraw_reply_requests(session, waiting, now)
+            reply = Reply(case_id=case.id, text=text.strip(), drafted_by=person.id, drafted_at=now)
+            session.add(reply)
+            session.flush()
+            log(
+                session,
+                case,
+                person,
+                "reply_draft",
+                f"起草正式答复意见（待{_reply_approver_labels(plan)}审定后答复）：{reply.text}",
+                via=via,
+                at=now,
+                detail={"reply_id": reply.id},
+            )
+            _tell_reply_approvers(rt, session, case, reply, plan, now)
+            return case_view(session, case, rt.settings.timezone)
         log(
             session,
             case,
@@ -1485,6 +1585,76 @@ def respond(
         )
         kinds = [DeadlineKind.FIRST_RESPONSE] + ([DeadlineKind.FORMAL_REPLY] if formal else [])
         _complete_clocks(session, case, kinds, now)
+        return case_view(session, case, rt.settings.timezone)
+
+
+def decide_reply(
+    rt: Runtime,
+    case_id: int,
+    reply_id: int,
+    person_ref: str,
+    *,
+    reject: bool = False,
+    comment: str | None = None,
+    via: str = "cli",
+) -> dict[str, Any]:
+    """Settle (审定) a formal reply drafted by the office: approved, it is given to the posters
+    under the settler's name and completes the first-response and formal-reply clocks; sent back,
+    it needs a reason, and the drafter is told both ways."""
+    now = rt.clock()
+    plan = _plan(rt)
+    with transaction(rt.sessions) as session:
+        person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
+        reply = session.get(Reply, reply_id)
+        if reply is None or reply.case_id != case.id:
+            raise LookupError(f"工单 #{case.id} 没有编号为 {reply_id} 的答复意见")
+        if reply.status != "pending":
+            done = {"approved": "审定答复", "rejected": "退回", "superseded": "被新稿替代"}
+            raise ValueError(f"该答复意见已{done.get(reply.status, reply.status)}，不能再审定")
+        if not plan.reply_approvers or not _settles_replies(session, plan, person, case):
+            raise PermissionDenied(
+                f"{person.name} 不能审定答复意见：须由{_reply_approver_labels(plan) or '办公室'}审定"
+            )
+        if reply.drafted_by == person.id:
+            raise PermissionDenied(f"{person.name} 是该答复意见的起草人，不能审定自己起草的答复意见")
+        if reject and not (comment or "").strip():
+            raise ValueError("退回须写明理由（审定意见），以便起草人修改")
+        reply.status = "rejected" if reject else "approved"
+        reply.decided_by, reply.decided_at = person.id, now
+        reply.comment = (comment or "").strip() or None
+        _withdraw_reply_requests(session, reply, now)
+        drafter = session.get(Person, reply.drafted_by)
+        drafter_name = drafter.name if drafter else "起草人"
+        if reject:
+            log(
+                session,
+                case,
+                person,
+                "reply_rejected",
+                f"退回{drafter_name}起草的正式答复意见：{reply.comment}",
+                via=via,
+                at=now,
+                detail={"reply_id": reply.id},
+            )
+            title = f"【答复意见被退回】工单 #{case.id}"
+            body = f"{person.name}退回了您起草的正式答复意见：{reply.comment}。请修改后重新起草。"
+        else:
+            log(
+                session,
+                case,
+                person,
+                "respond",
+                f"正式答复：{reply.text}",
+                via=via,
+                at=now,
+                detail={"reply_id": reply.id, "drafted_by": drafter_name, "settled_by": person.name},
+            )
+            _complete_clocks(session, case, [DeadlineKind.FIRST_RESPONSE, DeadlineKind.FORMAL_REPLY], now)
+            title = f"【答复意见已审定】工单 #{case.id}"
+            body = f"您起草的正式答复意见已由{person.name}审定，已记为正式答复网民。"
+        if drafter is not None:
+            _tell_case(rt, session, case, [drafter], title, body, f"reply:{reply.id}:decided", now)
         return case_view(session, case, rt.settings.timezone)
 
 
@@ -1870,6 +2040,20 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
         for s in statements
         for a in _approvals(session, s)
     ]
+    view["replies"] = [
+        {
+            "id": r.id,
+            "text": r.text,
+            "status": r.status,
+            "status_label": REPLY_STATUS_LABELS.get(r.status, r.status),
+            "drafted_by": people.get(r.drafted_by),
+            "drafted_at": _local(r.drafted_at, zone),
+            "decided_by": people.get(r.decided_by) if r.decided_by else None,
+            "decided_at": _local(r.decided_at, zone),
+            "comment": r.comment,
+        }
+        for r in session.scalars(select(Reply).where(Reply.case_id == case.id).order_by(Reply.id))
+    ]
     view["tasks"] = [
         _task_view(session, t, zone)
         for t in session.scalars(select(CaseTask).where(CaseTask.case_id == case.id).order_by(CaseTask.id))
@@ -1984,6 +2168,34 @@ def _my_approvals(session: Session, rt: Runtime, person: Person, scope: Scope) -
     return waiting
 
 
+def _my_replies(session: Session, rt: Runtime, person: Person, scope: Scope) -> list[dict[str, Any]]:
+    """Formal replies of cases the person sees that wait for them to settle (审定)."""
+    plan = _plan(rt)
+    if not plan.reply_approvers:
+        return []
+    rows = session.execute(
+        select(Reply, Case)
+        .join(Case, Case.id == Reply.case_id)
+        .where(Reply.status == "pending", Reply.drafted_by != person.id, scope.where(Case.unit_id))
+        .order_by(Reply.drafted_at, Reply.id)
+    ).all()
+    return [
+        {
+            "id": reply.id,
+            "case_id": case.id,
+            "case_title": case.title,
+            "grade": case.grade,
+            "grade_code": case.grade_code,
+            "is_drill": case.is_drill,
+            "text": reply.text,
+            "drafted_by": (d.name if (d := session.get(Person, reply.drafted_by)) else ""),
+            "drafted_at": _local(reply.drafted_at, rt.settings.timezone),
+        }
+        for reply, case in rows
+        if _settles_replies(session, plan, person, case)
+    ]
+
+
 def _my_alerts(session: Session, person: Person, scope: Scope, zone: str) -> list[dict[str, Any]]:
     """Alerts still waiting for acknowledgement that reached this person (on duty, or by an
     escalation step) at a unit where they may acknowledge them, the gravest and oldest first."""
@@ -2027,11 +2239,13 @@ def todo(rt: Runtime, person_ref: str) -> dict[str, Any]:
         alerts = _my_alerts(session, person, scope, rt.settings.timezone)
         tasks = _my_tasks(session, person, scope, rt.settings.timezone)
         approvals = _my_approvals(session, rt, person, scope)
+        replies = _my_replies(session, rt, person, scope)
         return {
             "alerts": alerts,
             "tasks": tasks,
             "approvals": approvals,
-            "count": len(alerts) + len(tasks) + len(approvals),
+            "replies": replies,
+            "count": len(alerts) + len(tasks) + len(approvals) + len(replies),
         }
 
 
@@ -2063,9 +2277,21 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, Any]:
             (t for t in workflow.TRANSITIONS if t.source == Stage.SUMMARISED and t.target == Stage.CLOSED),
             None,
         )
+        plan = _plan(rt)
+        settles = bool(plan.reply_approvers) and _settles_replies(session, plan, person, case)
         return {
             "regrade": may(_REGRADERS),
             "approve": may_approve,
+            "reply_approvers": _reply_approver_labels(plan),
+            "settles_replies": settles,
+            # the waiting replies this person may settle (not their own draft)
+            "settle_replies": [
+                r.id
+                for r in session.scalars(
+                    select(Reply).where(Reply.case_id == case.id, Reply.status == "pending")
+                )
+                if settles and r.drafted_by != person.id
+            ],
             "follow_up": case.stage in _FOLLOW_UP_STAGES and may(DRAFTERS),
             "draft": may(DRAFTERS),
             "release": may(RELEASERS),

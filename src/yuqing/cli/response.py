@@ -12,8 +12,8 @@ from yuqing.cli.common import emit_json, runtime, user_errors
 
 alerts_app = typer.Typer(help="预警：list, ack.", no_args_is_help=True)
 cases_app = typer.Typer(
-    help="工单：list, show, open, advance, categorize, statement, approve, release, respond, extend, "
-    "task, task-done, evidence, regrade, close.",
+    help="工单：list, show, open, advance, categorize, statement, approve, release, respond, settle-reply, "
+    "extend, task, task-done, evidence, regrade, close.",
     no_args_is_help=True,
 )
 response_app = typer.Typer(help="处置后台任务：run（预警、升级、时限巡检、跟踪）。", no_args_is_help=True)
@@ -46,6 +46,9 @@ def _print_case(view: dict[str, Any], as_json: bool) -> None:
         typer.echo(
             f"  声明第 {statement['version']} 稿：{state}" + (f"，待审批：{missing}" if missing else "")
         )
+    for reply in view.get("replies", []):
+        if reply["status"] == "pending":
+            typer.echo(f"  答复意见 {reply['id']}（{reply['drafted_by']}起草）：待审定（cases settle-reply）")
     for entry in view.get("timeline", [])[-5:]:
         typer.echo(f"  {_when(entry['at'])} {entry['actor']}：{entry['text']}")
 
@@ -255,11 +258,28 @@ def cases_respond(
     formal: Annotated[bool, typer.Option("--formal", help="作为正式答复（答复意见）。")] = False,
     as_json: Json = False,
 ) -> None:
-    """记录对发帖人的回应。"""
+    """记录对发帖人的回应。正式答复由办公室起草时，须经分管领导或主要领导审定（settle-reply）后方为答复。"""
     from yuqing.cases.service import respond
 
     with runtime() as rt:
         _print_case(respond(rt, case_id, person, text, formal=formal), as_json)
+
+
+@cases_app.command("settle-reply")
+@user_errors
+def cases_settle_reply(
+    case_id: int,
+    reply_id: Annotated[int, typer.Argument(help="答复意见编号（cases show 中列出）。")],
+    person: As,
+    reject: Annotated[bool, typer.Option("--reject", help="退回修改（须写明理由）。")] = False,
+    comment: Annotated[str | None, typer.Option(help="审定意见。")] = None,
+    as_json: Json = False,
+) -> None:
+    """审定办公室起草的正式答复意见：同意即记为答复网民并完成答复时限，或退回修改。"""
+    from yuqing.cases.service import decide_reply
+
+    with runtime() as rt:
+        _print_case(decide_reply(rt, case_id, reply_id, person, reject=reject, comment=comment), as_json)
 
 
 @cases_app.command("extend")

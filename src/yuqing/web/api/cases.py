@@ -15,7 +15,7 @@ from yuqing.cases.workflow import parse_stage
 from yuqing.org.scope import scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.api.errors import audited, service_errors
-from yuqing.web.api.params import Body, BodyId, CaseId, Offset, TaskId
+from yuqing.web.api.params import Body, BodyId, CaseId, Offset, ReplyId, TaskId
 from yuqing.web.api.responses import REFUSED, errors
 from yuqing.web.auth import User, current_user, verify_csrf
 from yuqing.web.pages import queries
@@ -81,6 +81,11 @@ class Release(Body):
 class Respond(Body):
     text: str = Field(description="回应内容")
     formal: bool = Field(False, description="正式答复意见")
+
+
+class SettleReply(Body):
+    reject: bool = Field(False, description="退回修改而非审定同意")
+    comment: str | None = Field(None, description="审定意见（退回时必填）")
 
 
 class Extend(Body):
@@ -313,6 +318,32 @@ def build_router(rt: Runtime) -> APIRouter:
             "respond",
             lambda: cases.respond(rt, case_id, str(user.person_id), body.text, formal=body.formal, via="api"),
             {"formal": body.formal},
+        )
+
+    @router.post(
+        "/cases/{case_id}/replies/{reply_id}",
+        summary="审定办公室起草的正式答复意见（同意即记为答复网民，或退回修改）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
+    def case_settle_reply(
+        request: Request, case_id: CaseId, reply_id: ReplyId, body: SettleReply, user: CurrentUser
+    ) -> dict[str, Any]:
+        return action(
+            request,
+            user,
+            case_id,
+            "reply_settle",
+            lambda: cases.decide_reply(
+                rt,
+                case_id,
+                reply_id,
+                str(user.person_id),
+                reject=body.reject,
+                comment=body.comment,
+                via="api",
+            ),
+            {"reply_id": reply_id, "reject": body.reject},
         )
 
     @router.post(

@@ -20,6 +20,7 @@ __all__ = [
     "CaseId",
     "DrillId",
     "Offset",
+    "ReplyId",
     "ReportId",
     "TaskId",
     "in_calendar",
@@ -28,6 +29,7 @@ __all__ = [
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="预警编号")]
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="工单编号")]
 TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="任务编号")]
+ReplyId = Annotated[int, Path(ge=1, le=MAX_ID, description="答复意见编号")]
 DrillId = Annotated[int, Path(ge=1, le=MAX_ID, description="演练编号")]
 ReportId = Annotated[int, Path(ge=1, le=MAX_ID, description="报告编号")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="跳过条数")]

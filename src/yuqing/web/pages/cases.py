@@ -109,6 +109,7 @@ def build_router(rt: Runtime) -> APIRouter:
         action: str,
         call: Callable[[], Any],
         detail: dict[str, Any] | None = None,
+        done: str | Callable[[], str] | None = None,
     ) -> Response:
         return act(
             request,
@@ -117,7 +118,7 @@ def build_router(rt: Runtime) -> APIRouter:
             action=f"case.{action}",
             target=f"case:{case_id}",
             call=call,
-            done=action,
+            done=done or action,
             redirect_to=f"/cases/{case_id}",
             on_error=lambda message, status: case_page(request, user, case_id, error=message, code=status),
             detail=detail,
@@ -282,10 +283,40 @@ def build_router(rt: Runtime) -> APIRouter:
     def respond(
         request: Request, case_id: int, user: CurrentUser, text: Text = "", formal: Text = ""
     ) -> Response:
-        def call() -> None:
-            cases.respond(rt, case_id, str(user.person_id), text, formal=bool(formal), via="web")
+        outcome = {"done": "respond"}
 
-        return case_action(request, user, case_id, "respond", call, {"formal": bool(formal)})
+        def call() -> None:
+            view = cases.respond(rt, case_id, str(user.person_id), text, formal=bool(formal), via="web")
+            if formal and any(r["status"] == "pending" for r in view["replies"]):
+                outcome["done"] = "reply_draft"
+
+        detail = {"formal": bool(formal)}
+        return case_action(request, user, case_id, "respond", call, detail, done=lambda: outcome["done"])
+
+    @router.post("/cases/{case_id}/replies/{reply_id}", dependencies=[Depends(verify_csrf)])
+    def settle_reply(
+        request: Request,
+        case_id: int,
+        reply_id: int,
+        user: CurrentUser,
+        decision: Text = "",
+        comment: Text = "",
+    ) -> Response:
+        def call() -> None:
+            if decision not in ("approve", "reject"):
+                raise ValueError("请选择审定同意或退回")
+            cases.decide_reply(
+                rt,
+                case_id,
+                reply_id,
+                str(user.person_id),
+                reject=decision == "reject",
+                comment=comment.strip() or None,
+                via="web",
+            )
+
+        detail = {"reply_id": reply_id, "decision": decision}
+        return case_action(request, user, case_id, "reply_settle", call, detail)
 
     @router.post("/cases/{case_id}/extend", dependencies=[Depends(verify_csrf)])
     def extend(

@@ -60,6 +60,8 @@ DONE_MESSAGES: dict[str, str] = {
     "approve": "审批意见已记录。",
     "release": "声明已发布，相关时限已完成。",
     "respond": "回应已记录。",
+    "reply_draft": "正式答复意见已提交审定：审定后方记为答复网民，答复时限继续计时。",
+    "reply_settle": "审定意见已记录。",
     "extend": "时限已延期。",
     "task": "任务已分派。",
     "task_done": "任务已办结。",
@@ -200,13 +202,14 @@ def act(
     action: str,
     target: str,
     call: Callable[[], Any],
-    done: str,
+    done: str | Callable[[], str],
     redirect_to: str,
     on_error: Callable[[str, int], Response],
     detail: dict[str, Any] | None = None,
 ) -> Response:
     """Run one service action for the user: audit it, then redirect with a message (303), or show
-    the page again with the service's message and the matching status."""
+    the page again with the service's message and the matching status. `done` may be a function,
+    asked after the action, when the message depends on what the action did."""
     try:
         call()
     except (ValueError, LookupError) as exc:
@@ -222,4 +225,5 @@ def act(
         return on_error(web_message(str(exc)), status)
     audit(rt, user, action, target, detail, request=request)
     separator = "&" if "?" in redirect_to else "?"
-    return RedirectResponse(f"{redirect_to}{separator}{urlencode({'done': done})}", status_code=303)
+    key = done() if callable(done) else done
+    return RedirectResponse(f"{redirect_to}{separator}{urlencode({'done': key})}", status_code=303)

@@ -29,6 +29,7 @@ def build_router(rt: Runtime) -> APIRouter:
             "alerts": mine["alerts"],
             "tasks": mine["tasks"],
             "approvals": mine["approvals"],
+            "replies": mine["replies"],
             "todo": mine["count"],
             "error": error,
         }
