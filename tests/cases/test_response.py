@@ -973,3 +973,49 @@ def test_a_profile_without_reply_approvers_lets_the_office_reply_alone(tmp_path:
     wrong.write_text(shipped + '\n[response]\nreply_approvers = ["duty_officer"]\n', encoding="utf-8")
     with pytest.raises(ProfileError, match="角色 'duty_officer' 不能审定答复意见"):
         _load(str(wrong))
+
+
+def test_a_grave_case_is_reported_by_telephone_as_well_and_the_call_is_logged(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """PRODUCT.md §2.4: 重大 and 特别重大 are reported immediately by phone as well, and the system
+    logs that it was done: whom and when, given on the way to 报告 or afterwards; the 总结评估
+    names a grave case with no call on record."""
+    from yuqing.reports.summary import build_summary
+
+    event_id = graded_event(rt)
+    case_id = cases.open_case(rt, "王值班", event_id=event_id)["id"]
+    assert cases.permissions(rt, case_id, "王值班")["phone_report_required"]
+    clock.advance(minutes=10)  # 01:10 UTC, 09:10 in Nanjing
+    with pytest.raises(ValueError, match="晚于现在"):
+        cases.advance(rt, case_id, "报告", "王值班", phone_to="市政府总值班室", phone_at="23:50")
+    with pytest.raises(ValueError, match="早于发现时间"):
+        cases.advance(rt, case_id, "报告", "王值班", phone_to="市政府总值班室", phone_at="2026-11-19 08:00")
+    with pytest.raises(ValueError, match="无法识别"):
+        cases.advance(rt, case_id, "报告", "王值班", phone_to="市政府总值班室", phone_at="上午")
+    reported = cases.advance(rt, case_id, "报告", "王值班", phone_to="市政府总值班室  张某", phone_at="9:05")
+    assert reported["stage"] == "reported"
+    assert [(p["to"], p["called_at"], p["by"]) for p in reported["phone_reports"]] == [
+        ("市政府总值班室 张某", "2026-11-20T09:05:00+08:00", "王值班")
+    ]
+    assert reported["timeline"][-1]["text"] == "11月20日 09:05 已电话报告市政府总值班室 张某"
+    with pytest.raises(ValueError, match="请写明电话报告了谁"):
+        cases.record_phone_report(rt, case_id, "李办公室", "  ")
+    with pytest.raises(LookupError):
+        cases.record_phone_report(rt, case_id, "钱教育", "市政府")
+    again = cases.record_phone_report(rt, case_id, "李办公室", "陈市长")
+    assert [p["to"] for p in again["phone_reports"]] == ["市政府总值班室 张某", "陈市长"]
+
+    # a grave case without a call on record: its 总结评估 says so
+    other = cases.open_case(rt, "李办公室", post_id=1, grade_code="I")["id"]
+    for stage in ("报告", "研判"):
+        cases.advance(rt, other, stage, "陈市长", category="谣言")
+    cases.draft_statement(rt, other, "李办公室", facts="鼓楼医院一名产妇术中死亡，原因正在调查。")
+    cases.approve(rt, other, "陈市长")
+    cases.approve(rt, other, "周组员")
+    cases.advance(rt, other, "处置", "陈市长")
+    cases.release(rt, other, "官方微博/微信", "陈市长")
+    for stage in ("跟踪", "总结"):
+        cases.advance(rt, other, stage, "陈市长", summary="已处置。")
+    lessons = build_summary(rt, other).plain_text()
+    assert "未记录电话报告：预案要求特别重大舆情在书面报告的同时电话报告上级。" in lessons

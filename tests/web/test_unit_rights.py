@@ -746,3 +746,26 @@ def test_the_deputy_leader_settles_the_offices_formal_reply_from_the_case_page(w
     assert "审定意见已记录" in settled.text and "已审定并答复" in settled.text
     assert "正式答复：经核查，医院已成立调查组，3日内公布结果。" in settled.text
     assert "待我审定的答复意见" not in deputy.get("/me/todo").text
+
+
+def test_the_case_page_asks_for_the_telephone_report_of_a_grave_case_and_shows_it(world: World) -> None:
+    case_id = opened_case(world, api(world, "office"))
+    duty = world.login("duty")
+    page = duty.get(f"/cases/{case_id}").text
+    assert "须在书面报告的同时电话报告上级，尚未记录电话报告" in page
+    assert 'name="phone_to"' in page and f'action="/cases/{case_id}/phone-report"' not in page
+    moved = duty.post(
+        f"/cases/{case_id}/advance",
+        data=form(duty, stage="reported", phone_to="市政府总值班室 张某"),
+        follow_redirects=True,
+    )
+    assert moved.status_code == 200, moved.text
+    assert "电话报告市政府总值班室 张某（王值班记录）" in moved.text
+    assert "尚未记录电话报告" not in moved.text
+    office = world.login("office")
+    recorded = office.post(
+        f"/cases/{case_id}/phone-report",
+        data=form(office, to="陈市长", called_at="25:00"),
+        follow_redirects=True,
+    )
+    assert recorded.status_code == 400 and "无法识别" in recorded.text

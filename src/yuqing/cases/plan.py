@@ -155,6 +155,9 @@ class ResponsePlan:
     # Who settles a formal reply (答复意见) before it is given: 经本单位负责人审定后答复 (seeds 000,
     # 003). Empty: the office gives it alone.
     reply_approvers: tuple[str, ...] = ("deputy_leader", "chief")
+    # Grades reported up by telephone as well as in writing, the call logged on the case
+    # (「同时电话报告」, PRODUCT.md §2.4: 重大 and 特别重大).
+    phone_report: tuple[str, ...] = ("I", "II")
 
     def duration(self, kind: str, grade_code: str | None) -> Duration | None:
         by_grade = self.deadlines.get(kind, {})
@@ -191,6 +194,7 @@ DEFAULTS: dict[str, Any] = {
     "twenty_four_hour_duty": ["I", "II"],
     "administrator_approves": False,
     "reply_approvers": ["deputy_leader", "chief"],
+    "phone_report": ["I", "II"],
 }
 ROLES = ("monitor", "office", "deputy_leader", "chief", "leading_group", "liaison", "duty_officer", "admin")
 
@@ -261,6 +265,9 @@ def _load(path: str) -> ResponsePlan:
                 f"{where}.reply_approvers：角色 {role!r} 不能审定答复意见"
                 "（可用：office、deputy_leader、chief、leading_group）"
             )
+    phone_report = merged["phone_report"]
+    if not isinstance(phone_report, list) or any(code not in GRADE_ORDER for code in phone_report):
+        raise ProfileError(f'{where}.phone_report 应为等级代码列表，如 ["I", "II"]')
     return ResponsePlan(
         deadlines=deadlines,
         approvals=approvals,
@@ -273,6 +280,7 @@ def _load(path: str) -> ResponsePlan:
         twenty_four_hour_duty=tuple(str(c) for c in merged["twenty_four_hour_duty"]),
         administrator_approves=administrator_approves,
         reply_approvers=tuple(reply_approvers),
+        phone_report=tuple(str(code) for code in phone_report),
     )
 
 

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -113,6 +114,10 @@ def log(
     )
     session.add(entry)
     return entry
+
+
+def _utc(text: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if isinstance(text, str) and text else None
 
 
 def _case(session: Session, case_id: int) -> Case:
@@ -923,6 +928,89 @@ def _state_label(state: str) -> str:
     return DeadlineState(state).label
 
 
+PHONE_TO_MAX_CHARS = 200
+
+
+def phone_report_required(rt: Runtime, case: Case) -> bool:
+    """Whether the plan wants this case's report made by telephone as well (重大, 特别重大)."""
+    return (case.grade_code or "IV") in _plan(rt).phone_report
+
+
+def _call_time(text: str | None, now: dt.datetime, zone: str, since: dt.datetime | None) -> dt.datetime:
+    """When a call was made, as the person gives it: 「10:05」 (today), 「2026-11-20 10:05」, or
+    nothing (now). Never later than now, nor before the case was detected."""
+    if not text or not text.strip():
+        return now
+    raw = text.strip().replace("：", ":").replace("T", " ")
+    local_now = now.astimezone(ZoneInfo(zone))
+    try:
+        if re.fullmatch(r"\d{1,2}:\d{2}", raw):
+            hour, minute = (int(x) for x in raw.split(":"))
+            when = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        else:
+            when = dt.datetime.fromisoformat(raw)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        raise ValueError(f"电话报告时间「{text.strip()}」无法识别，应如 10:05 或 2026-11-20 10:05") from None
+    if when > now + dt.timedelta(minutes=1):
+        raise ValueError(f"电话报告时间 {time_text(when, zone)} 晚于现在，请填写已经打过电话的时间")
+    if since is not None and when < since - dt.timedelta(minutes=1):
+        raise ValueError(f"电话报告时间 {time_text(when, zone)} 早于发现时间 {time_text(since, zone)}")
+    return when
+
+
+def _log_phone_report(
+    session: Session,
+    rt: Runtime,
+    case: Case,
+    person: Person,
+    to: str,
+    called_at: str | None,
+    *,
+    via: str,
+    now: dt.datetime,
+) -> None:
+    to = " ".join(to.split())
+    if not to:
+        raise ValueError("请写明电话报告了谁（单位和姓名，如「市政府总值班室 张某」）")
+    if len(to) > PHONE_TO_MAX_CHARS:
+        raise ValueError(f"电话报告对象不超过 {PHONE_TO_MAX_CHARS} 字")
+    zone = rt.settings.timezone
+    when = _call_time(called_at, now, zone, case.detected_at)
+    log(
+        session,
+        case,
+        person,
+        "phone_report",
+        f"{time_text(when, zone, year=False)} 已电话报告{to}",
+        via=via,
+        at=now,
+        detail={"to": to, "called_at": when.astimezone(dt.UTC).isoformat()},
+    )
+
+
+def record_phone_report(
+    rt: Runtime,
+    case_id: int,
+    person_ref: str,
+    to: str,
+    *,
+    called_at: str | None = None,
+    via: str = "cli",
+) -> dict[str, Any]:
+    """Log that the case was reported up by telephone (重大 and 特别重大 are reported 「同时电话报
+    告」): whom, and when the call was made (now unless given). Anyone who may report the case
+    records it; it can be recorded for any grade, and more than once (several people called)."""
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        person = find_person(session, person_ref)
+        case = _visible_case(session, case_id, person)
+        _require(session, person, case, OPENERS, "记录电话报告")
+        _log_phone_report(session, rt, case, person, to, called_at, via=via, now=now)
+        return case_view(session, case, rt.settings.timezone)
+
+
 def advance(
     rt: Runtime,
     case_id: int,
@@ -932,9 +1020,12 @@ def advance(
     category: str | None = None,
     summary: str | None = None,
     note: str = "",
+    phone_to: str | None = None,
+    phone_at: str | None = None,
     via: str = "cli",
 ) -> dict[str, Any]:
-    """Move a case to `stage` (English name or 报告/研判/处置/跟踪/总结/结案) through the table."""
+    """Move a case to `stage` (English name or 报告/研判/处置/跟踪/总结/结案) through the table.
+    `phone_to` (with `phone_at`, the call's time) records a telephone report on the way to 报告."""
     now = rt.clock()
     target = workflow.parse_stage(stage)
     with transaction(rt.sessions) as session:
@@ -948,6 +1039,8 @@ def advance(
         if summary and target in (Stage.SUMMARISED, Stage.CLOSED):
             _record_summary(session, case, person, summary, via=via, at=now)
         _move(session, rt, case, target, person, via=via, at=now, note=note)
+        if phone_to and phone_to.strip() and target == Stage.REPORTED:
+            _log_phone_report(session, rt, case, person, phone_to, phone_at, via=via, now=now)
         return case_view(session, case, rt.settings.timezone)
 
 
@@ -2064,6 +2157,14 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
             select(CaseEvidence).where(CaseEvidence.case_id == case.id).order_by(CaseEvidence.id)
         )
     ]
+    view["phone_reports"] = [
+        {"to": a.detail.get("to"), "called_at": _local(_utc(a.detail.get("called_at")), zone), "by": a.actor}
+        for a in session.scalars(
+            select(CaseAction)
+            .where(CaseAction.case_id == case.id, CaseAction.action == "phone_report")
+            .order_by(CaseAction.id)
+        )
+    ]
     view["summary"] = case.summary
     view["timeline"] = [
         {"at": _local(a.at, zone), "actor": a.actor, "action": a.action, "text": a.text, "via": a.via}
@@ -2282,6 +2383,8 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, Any]:
         return {
             "regrade": may(_REGRADERS),
             "approve": may_approve,
+            "phone_report": may(OPENERS),
+            "phone_report_required": (case.grade_code or "IV") in plan.phone_report,
             "reply_approvers": _reply_approver_labels(plan),
             "settles_replies": settles,
             # the waiting replies this person may settle (not their own draft)

@@ -12,8 +12,8 @@ from yuqing.cli.common import emit_json, runtime, user_errors
 
 alerts_app = typer.Typer(help="预警：list, ack.", no_args_is_help=True)
 cases_app = typer.Typer(
-    help="工单：list, show, open, advance, categorize, statement, approve, release, respond, settle-reply, "
-    "extend, task, task-done, evidence, regrade, close.",
+    help="工单：list, show, open, advance, phone-report, categorize, statement, approve, release, respond, "
+    "settle-reply, extend, task, task-done, evidence, regrade, close.",
     no_args_is_help=True,
 )
 response_app = typer.Typer(help="处置后台任务：run（预警、升级、时限巡检、跟踪）。", no_args_is_help=True)
@@ -46,6 +46,9 @@ def _print_case(view: dict[str, Any], as_json: bool) -> None:
         typer.echo(
             f"  声明第 {statement['version']} 稿：{state}" + (f"，待审批：{missing}" if missing else "")
         )
+    if view.get("phone_reports"):
+        for call in view["phone_reports"]:
+            typer.echo(f"  电话报告：{_when(call['called_at'])} {call['to']}（{call['by']}记录）")
     for reply in view.get("replies", []):
         if reply["status"] == "pending":
             typer.echo(f"  答复意见 {reply['id']}（{reply['drafted_by']}起草）：待审定（cases settle-reply）")
@@ -172,15 +175,46 @@ def cases_advance(
     category: Annotated[str | None, typer.Option(help="同时设定类别（研判）。")] = None,
     summary: Annotated[str | None, typer.Option(help="总结评估内容。")] = None,
     note: Annotated[str, typer.Option(help="记入时间线的备注。")] = "",
+    phone_to: Annotated[
+        str | None, typer.Option(help="转入报告时同时记录：已电话报告的对象（重大以上须电话报告）。")
+    ] = None,
+    phone_at: Annotated[str | None, typer.Option(help="电话报告的时间，如 10:05（默认为现在）。")] = None,
     as_json: Json = False,
 ) -> None:
     """将工单推进到下一阶段；条件不满足或角色不符时拒绝，并说明原因。"""
     from yuqing.cases.service import advance
 
     with runtime() as rt:
-        _print_case(
-            advance(rt, case_id, stage, person, category=category, summary=summary, note=note), as_json
+        view = advance(
+            rt,
+            case_id,
+            stage,
+            person,
+            category=category,
+            summary=summary,
+            note=note,
+            phone_to=phone_to,
+            phone_at=phone_at,
         )
+        _print_case(view, as_json)
+
+
+@cases_app.command("phone-report")
+@user_errors
+def cases_phone_report(
+    case_id: int,
+    person: As,
+    to: Annotated[str, typer.Option("--to", help="电话报告了谁（单位和姓名）。")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="通话时间，如 10:05 或 2026-11-20 10:05（默认为现在）。")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """记录已电话报告上级（预案：重大、特别重大舆情在书面报告的同时电话报告）。"""
+    from yuqing.cases.service import record_phone_report
+
+    with runtime() as rt:
+        _print_case(record_phone_report(rt, case_id, person, to, called_at=at), as_json)
 
 
 @cases_app.command("categorize")

@@ -20,7 +20,7 @@ from yuqing.cases.models import (
     DeadlineState,
     Statement,
 )
-from yuqing.cases.plan import CATEGORIES, DeadlineKind, rule_text
+from yuqing.cases.plan import CATEGORIES, DeadlineKind, ResponsePlan, load_plan, rule_text
 from yuqing.ingest.models import Post
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import ROLE_LABELS, Role
@@ -39,6 +39,10 @@ def duration_text(minutes: float) -> str:
     if hours < 48:
         return f"{hours:.1f}小时"
     return f"{hours / 24:.1f}天"
+
+
+def _plan(rt: Runtime) -> ResponsePlan:
+    return load_plan(rt.settings.plan_profile or None)
 
 
 def build_summary(rt: Runtime, case_id: int) -> Document:
@@ -70,6 +74,11 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
                 .where(CaseAction.case_id == case.id, CaseAction.action == "regrade")
                 .order_by(CaseAction.id)
             )
+        )
+        phone_calls = session.scalar(
+            select(func.count())
+            .select_from(CaseAction)
+            .where(CaseAction.case_id == case.id, CaseAction.action == "phone_report")
         )
         follow_ups = session.scalar(
             select(func.count())
@@ -236,6 +245,8 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
     for t in late_tasks:
         found.append(f"{units.get(t.unit_id, '')}的任务“{nested_quotes(clip(t.text, 30))}”逾期完成。")
     found.extend(f"{text}。" for text in ended_at_close)
+    if not phone_calls and not case.withdrawn_at and (case.grade_code or "IV") in _plan(rt).phone_report:
+        found.append(f"未记录电话报告：预案要求{case.grade}舆情在书面报告的同时电话报告上级。")
     if case.reopened:
         found.append("舆情出现反弹，跟踪阶段的研判和回应需要加强。")
     if found:

@@ -52,6 +52,15 @@ class Advance(Body):
     category: str | None = Field(None, description="顺带设置的舆情类别（研判）")
     summary: str | None = Field(None, description="总结评估")
     note: str = Field("", description="写入时间线的备注")
+    phone_to: str | None = Field(None, description="转入报告时同时记录的电话报告对象（重大以上须电话报告）")
+    phone_at: str | None = Field(None, description="电话报告的时间（如 10:05），默认为现在")
+
+
+class PhoneReport(Body):
+    to: str = Field(description="电话报告了谁（单位和姓名）")
+    called_at: str | None = Field(
+        None, description="打电话的时间（如 10:05 或 2026-11-20 10:05），默认为现在"
+    )
 
 
 class Categorize(Body):
@@ -224,6 +233,8 @@ def build_router(rt: Runtime) -> APIRouter:
                 category=body.category,
                 summary=body.summary,
                 note=body.note,
+                phone_to=body.phone_to,
+                phone_at=body.phone_at,
                 via="api",
             ),
             {"stage": body.stage},
@@ -318,6 +329,26 @@ def build_router(rt: Runtime) -> APIRouter:
             "respond",
             lambda: cases.respond(rt, case_id, str(user.person_id), body.text, formal=body.formal, via="api"),
             {"formal": body.formal},
+        )
+
+    @router.post(
+        "/cases/{case_id}/phone-report",
+        summary="记录已电话报告上级（重大、特别重大须同时电话报告）",
+        dependencies=CSRF,
+        responses=REFUSED,
+    )
+    def case_phone_report(
+        request: Request, case_id: CaseId, body: PhoneReport, user: CurrentUser
+    ) -> dict[str, Any]:
+        return action(
+            request,
+            user,
+            case_id,
+            "phone_report",
+            lambda: cases.record_phone_report(
+                rt, case_id, str(user.person_id), body.to, called_at=body.called_at, via="api"
+            ),
+            {"to": body.to},
         )
 
     @router.post(

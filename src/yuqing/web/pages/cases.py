@@ -205,6 +205,8 @@ def build_router(rt: Runtime) -> APIRouter:
         category: Text = "",
         summary: Text = "",
         note: Text = "",
+        phone_to: Text = "",
+        phone_at: Text = "",
     ) -> Response:
         def call() -> None:
             if not stage.strip():
@@ -217,6 +219,8 @@ def build_router(rt: Runtime) -> APIRouter:
                 category=category.strip() or None,
                 summary=summary.strip() or None,
                 note=note.strip(),
+                phone_to=phone_to.strip() or None,
+                phone_at=phone_at.strip() or None,
                 via="web",
             )
 
@@ -292,6 +296,17 @@ def build_router(rt: Runtime) -> APIRouter:
 
         detail = {"formal": bool(formal)}
         return case_action(request, user, case_id, "respond", call, detail, done=lambda: outcome["done"])
+
+    @router.post("/cases/{case_id}/phone-report", dependencies=[Depends(verify_csrf)])
+    def phone_report(
+        request: Request, case_id: int, user: CurrentUser, to: Text = "", called_at: Text = ""
+    ) -> Response:
+        def call() -> None:
+            cases.record_phone_report(
+                rt, case_id, str(user.person_id), to, called_at=called_at.strip() or None, via="web"
+            )
+
+        return case_action(request, user, case_id, "phone_report", call, {"to": to})
 
     @router.post("/cases/{case_id}/replies/{reply_id}", dependencies=[Depends(verify_csrf)])
     def settle_reply(

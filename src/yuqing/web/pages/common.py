@@ -62,6 +62,7 @@ DONE_MESSAGES: dict[str, str] = {
     "respond": "回应已记录。",
     "reply_draft": "正式答复意见已提交审定：审定后方记为答复网民，答复时限继续计时。",
     "reply_settle": "审定意见已记录。",
+    "phone_report": "电话报告已记录。",
     "extend": "时限已延期。",
     "task": "任务已分派。",
     "task_done": "任务已办结。",
