@@ -321,7 +321,7 @@ def test_huge_page_and_reset_connection_fail_cleanly(
     service.add_source(rt, "rss", server.url("/reset"), name="连接重置")
     huge = run(rt, "超大页面", fetcher)
     reset = run(rt, "连接重置", fetcher)
-    assert huge.outcome == "failed" and "10485760" in (huge.error or "").replace(",", "")
+    assert huge.outcome == "failed" and "超过上限 10 MB" in (huge.error or "")
     assert reset.outcome == "failed"
     letters = queries.list_dead_letters(rt)
     assert len(letters) == 2

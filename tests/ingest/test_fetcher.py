@@ -170,7 +170,7 @@ def test_huge_streamed_body_is_aborted_early(server: LocalHTTPServer) -> None:
 def test_declared_content_length_too_large(server: LocalHTTPServer) -> None:
     server.routes["/big"] = server.generated(50 * MB, content_length=True)
     started = time.monotonic()
-    with make_fetcher(max_bytes=1 * MB) as fetcher, pytest.raises(TooLargeError, match="52428800"):
+    with make_fetcher(max_bytes=1 * MB) as fetcher, pytest.raises(TooLargeError, match="响应为 50 MB，超过上限 1 MB"):
         fetcher.get(server.url("/big"))
     assert time.monotonic() - started < 2
 
@@ -258,7 +258,7 @@ def test_redirect_is_followed(server: LocalHTTPServer) -> None:
 def test_redirect_loop(server: LocalHTTPServer) -> None:
     server.routes["/a"] = server.redirect(server.url("/b"))
     server.routes["/b"] = server.redirect("/a", 307)
-    with make_fetcher(max_redirects=5) as fetcher, pytest.raises(TooManyRedirectsError, match="loop"):
+    with make_fetcher(max_redirects=5) as fetcher, pytest.raises(TooManyRedirectsError, match="循环重定向"):
         fetcher.get(server.url("/a"))
     assert server.paths().count("/a") + server.paths().count("/b") == 6
 
@@ -272,7 +272,7 @@ def test_redirect_limit(server: LocalHTTPServer, hops: int, ok: bool) -> None:
         if ok:
             assert fetcher.get(server.url("/r0")).final_url == server.url(f"/r{hops}")
         else:
-            with pytest.raises(TooManyRedirectsError, match="more than 5"):
+            with pytest.raises(TooManyRedirectsError, match="超过 5 次"):
                 fetcher.get(server.url("/r0"))
             assert f"/r{hops}" not in server.paths()
 

@@ -523,7 +523,7 @@ def test_a_wewe_rss_of_the_office_is_fetched_with_default_safety_once_listed_as_
         service.add_source(listed, "rss", "http://127.0.0.1:9/feed.xml", name="别处")
         failed = run(listed, "别处", fetcher)
     assert failed.outcome == "failed" and failed.error is not None
-    assert "refusing non-public address" in failed.error and "bridge_instances" in failed.error
+    assert "拒绝访问内网或保留地址" in failed.error and "bridge_instances" in failed.error
 
     monkeypatch.setenv("YUQING_ALLOW_PRIVATE_ADDRESSES", "false")
     cli = ["sources", "add", "wewe", "MP_WXS_123", "--instance", hub.url(""), "--json"]

@@ -110,11 +110,20 @@ def _host_port(url: httpx.URL) -> tuple[str, int]:
     return url.host.lower(), url.port or (443 if url.scheme == "https" else 80)
 
 
+def size_text(size: int) -> str:
+    """A byte count as people read it: 「10 MB」, 「512 KB」, 「300 字节」."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.3g} MB"
+    if size >= 1024:
+        return f"{size / 1024:.3g} KB"
+    return f"{size} 字节"
+
+
 class FetchError(Exception):
     """A fetch failed; ``url`` is the URL that failed (a redirect target, if it got that far)."""
 
     def __init__(self, url: str, message: str) -> None:
-        super().__init__(f"{message}: {url}")
+        super().__init__(f"{message}：{url}")
         self.url = url
         self.reason = message
 
@@ -209,7 +218,7 @@ class _BlockedConnection(Exception):
     """Raised inside the transport; turned into BlockedAddressError with the URL by Fetcher."""
 
     def __init__(self, host: str, address: IPAddress) -> None:
-        super().__init__(f"{host} resolves to non-public address {address}")
+        super().__init__(f"{host} 解析为内网或保留地址 {address}")
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -241,18 +250,18 @@ class _GuardedBackend(httpcore.NetworkBackend):
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            raise httpcore.ConnectError(f"无法解析域名 {host}（{exc}）") from exc
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
         if not self._allow_private and (host.strip("[]").lower(), port) not in self._bridges:
             for address in addresses:
                 if not is_public_address(address):
                     raise _BlockedConnection(host, address)
         started = time.monotonic()
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        error: Exception = httpcore.ConnectError(f"域名 {host} 没有可用地址")
         for address in addresses:
             remaining = None if timeout is None else timeout - (time.monotonic() - started)
             if remaining is not None and remaining <= 0:
-                raise httpcore.ConnectTimeout(f"connecting to {host} timed out")
+                raise httpcore.ConnectTimeout(f"连接 {host} 超时")
             try:
                 stream = self._inner.connect_tcp(str(address), port, remaining, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
@@ -270,7 +279,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("unix sockets are not allowed")
+        raise httpcore.ConnectError("不允许连接 unix 套接字")
 
 
 def _guarded_transport(policy: FetchPolicy, backend: _GuardedBackend | None = None) -> httpx.HTTPTransport:
@@ -380,7 +389,7 @@ class Fetcher:
             target = self._check_url(current)
             bridge = _host_port(target) in self.policy.bridges
             if check_robots and not bridge and not self._robots_allowed(target, deadline):
-                raise RobotsDisallowedError(current, "robots.txt disallows fetching")
+                raise RobotsDisallowedError(current, "该网站的 robots.txt 不允许抓取")
             seen.add(str(target))
             status, response_headers, body = self._request(target, headers, deadline, max_bytes)
             location = response_headers.get("location")
@@ -388,7 +397,7 @@ class Fetcher:
                 try:
                     current = str(target.join(location))
                 except httpx.InvalidURL as exc:
-                    raise InvalidURLError(location, f"bad redirect from {target}") from exc
+                    raise InvalidURLError(location, f"重定向地址无效（来自 {target}）") from exc
                 continue
             content_type = response_headers.get("content-type")
             return FetchResult(
@@ -404,23 +413,23 @@ class Fetcher:
                 content_type=content_type,
                 declared_charset=charset_of(content_type),
             )
-        hint = " (redirect loop)" if current in seen else ""
-        raise TooManyRedirectsError(current, f"more than {self.policy.max_redirects} redirects{hint}")
+        hint = "（循环重定向）" if current in seen else ""
+        raise TooManyRedirectsError(current, f"重定向超过 {self.policy.max_redirects} 次{hint}")
 
     def _check_url(self, url: str) -> httpx.URL:
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
-            raise InvalidURLError(url, "invalid URL") from exc
+            raise InvalidURLError(url, "网址无效") from exc
         if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise InvalidURLError(url, "only http and https URLs can be fetched")
+            raise InvalidURLError(url, "只能抓取 http 和 https 网址")
         if not self.policy.allow_private_addresses and _host_port(parsed) not in self.policy.bridges:
             # Literal addresses are refused before any connection (or robots.txt request);
             # host names are checked when the connection is opened.
             with contextlib.suppress(ValueError):
                 address = ipaddress.ip_address(parsed.host)
                 if not is_public_address(address):
-                    raise BlockedAddressError(url, f"refusing non-public address {address}")
+                    raise BlockedAddressError(url, f"拒绝访问内网或保留地址 {address}")
         return parsed
 
     def _request(
@@ -430,7 +439,7 @@ class Fetcher:
         url = str(target)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchTimeoutError(url, f"gave up after {self.policy.total_timeout:g} s")
+            raise FetchTimeoutError(url, f"{self.policy.total_timeout:g} 秒内未下载完，已放弃")
         # Each phase gets its own limit, but none may outlive the overall deadline.
         connect = min(self.policy.connect_timeout, remaining)
         read = min(self.policy.read_timeout, remaining)
@@ -450,29 +459,32 @@ class Fetcher:
                 watchdog = _arm_watchdog(response, deadline)
             declared_length = response.headers.get("content-length", "")
             if declared_length.isdigit() and int(declared_length) > max_bytes:
-                raise TooLargeError(url, f"response is {int(declared_length)} bytes, over {max_bytes}")
+                raise TooLargeError(
+                    url, f"响应为 {size_text(int(declared_length))}，超过上限 {size_text(max_bytes)}"
+                )
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLargeError(url, f"response exceeds {max_bytes} bytes")
+                    raise TooLargeError(url, f"响应超过上限 {size_text(max_bytes)}")
                 if time.monotonic() >= deadline:
-                    raise FetchTimeoutError(url, f"gave up after {self.policy.total_timeout:g} s")
+                    raise FetchTimeoutError(url, f"{self.policy.total_timeout:g} 秒内未下载完，已放弃")
                 chunks.append(chunk)
             response_headers = {key.lower(): value for key, value in response.headers.items()}
             return response.status_code, response_headers, b"".join(chunks)
         except _BlockedConnection as exc:
-            raise BlockedAddressError(url, f"refusing to connect: {exc}") from exc
+            raise BlockedAddressError(url, f"拒绝连接：{exc}") from exc
         except httpx.TimeoutException as exc:
-            phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
-            raise FetchTimeoutError(url, f"timed out {phase}") from exc
+            if isinstance(exc, httpx.ConnectTimeout):
+                raise FetchTimeoutError(url, f"连接超时（{self.policy.connect_timeout:g} 秒）") from exc
+            raise FetchTimeoutError(url, f"服务器 {self.policy.read_timeout:g} 秒无响应") from exc
         except httpx.TransportError as exc:
             if time.monotonic() >= deadline:  # the watchdog cut the connection
-                raise FetchTimeoutError(url, f"gave up after {self.policy.total_timeout:g} s") from exc
-            raise ConnectionFailedError(url, f"connection failed ({exc or type(exc).__name__})") from exc
+                raise FetchTimeoutError(url, f"{self.policy.total_timeout:g} 秒内未下载完，已放弃") from exc
+            raise ConnectionFailedError(url, f"连接失败（{exc or type(exc).__name__}）") from exc
         except httpx.DecodingError as exc:
-            raise FetchError(url, "response body is not valid for its Content-Encoding") from exc
+            raise FetchError(url, "响应内容与其声明的压缩格式（Content-Encoding）不符") from exc
         finally:
             if watchdog is not None:
                 watchdog.cancel()
