@@ -460,3 +460,31 @@ def test_a_csv_of_utf8_rows_with_gbk_rows_appended_keeps_every_row_readable(rt: 
         assert not any("\ufffd" in t for t in texts.values())
         [letter] = session.scalars(select(DeadLetter)).all()
         assert "编码无法识别" in letter.error and letter.location == "line=222"
+
+
+def test_json_lines_saved_as_gbk_or_as_utf16_are_read(rt: Runtime) -> None:
+    """A crawler on Chinese Windows writes GBK; PowerShell's `>` and Notepad's 「Unicode」 write
+    UTF-16 with a byte-order mark. Every line had been a dead letter 「str is not valid UTF-8」."""
+    rows = [
+        {"id": "g1", "text": LONG_TEXT, "published_at": "2026-11-20T08:00:00+08:00"},
+        {"id": "g2", "text": "某校食堂被曝使用过期食材，学生家长要求彻查，教育局表示已介入调查。"},
+    ]
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
+    gbk = lines.encode("gbk") + b'{"id": "g3", "text": "\xff\xfe broken"}\n' + "不是 JSON\n".encode("gbk")
+    result = import_bytes(rt, gbk, "gbk.jsonl")
+    assert result == {"new": 2, "duplicate": 0, "near_duplicate": 0, "rejected": 2}
+    with rt.sessions() as session:
+        post = session.scalar(select(Post).where(Post.external_id == "g2"))
+        assert post is not None and "过期食材" in post.text
+        errors = sorted(letter.error for letter in session.scalars(select(DeadLetter)))
+    assert errors[0].startswith("第 3 行不是合法 JSON：既不是 UTF-8 编码，也无法按 GBK 读取")
+    assert errors[1].startswith("第 4 行不是合法 JSON：")
+
+    utf16 = lines.replace("g1", "u1").replace("g2", "u2").replace("某校", "某中学").encode("utf-16")
+    assert utf16[:2] in (b"\xff\xfe", b"\xfe\xff")
+    again = import_bytes(rt, utf16, "utf16.jsonl")  # copies of g1 and g2, read and known as copies
+    assert again == {"new": 0, "duplicate": 1, "near_duplicate": 1, "rejected": 0}
+    with rt.sessions() as session:
+        assert session.scalar(select(Post.text).where(Post.external_id == "u2")) == rows[1]["text"].replace(
+            "某校", "某中学"
+        )

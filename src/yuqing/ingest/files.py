@@ -143,6 +143,8 @@ def read_rows(
 
 
 def _json_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejected]:
+    data = _from_utf16(data)
+
     def open_stream() -> IO[bytes]:
         return open_file(data, max_decompressed)
 
@@ -177,8 +179,35 @@ def _json_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejecte
         yield row
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _from_utf16(data: bytes) -> bytes:
+    """A file saved as UTF-16 with its byte-order mark (Windows PowerShell's `>`, Notepad's
+    「Unicode」) as UTF-8; any other file as it is."""
+    if data[:2] not in _UTF16_BOMS:
+        return data
+    try:
+        return data.decode("utf-16").encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError("文件以 UTF-16 字节序标记开头，但无法按 UTF-16 解码，请另存为 UTF-8") from exc
+
+
+def _legacy_line(line: bytes) -> bytes | None:
+    """A line that is not UTF-8, decoded as GB18030 (GBK) or Big5 and given back as UTF-8; None
+    for a line that is UTF-8 or none of them (the JSON itself is what is wrong)."""
+    if _valid_utf8(line):
+        return None
+    for codec in ("gb18030", "big5"):
+        try:
+            return line.decode(codec).encode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejected]:
-    stream = open_file(data, max_decompressed)
+    stream = open_file(_from_utf16(data), max_decompressed)
     number = 0
     try:
         for number, line in enumerate(stream, start=1):
@@ -190,8 +219,19 @@ def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Reject
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                yield Rejected(f"line={number}", "ingest.parse", f"第 {number} 行不是合法 JSON：{exc}", line)
-                continue
+                # a GBK export (Excel, WPS and older crawlers on Chinese Windows write it) is read
+                # line by line as CSV is; a line that is not JSON in any encoding is refused
+                legacy = _legacy_line(line)
+                where = f"line={number}"
+                if legacy is None:
+                    why = f"{exc}" if _valid_utf8(line) else "既不是 UTF-8 编码，也无法按 GBK 读取"
+                    yield Rejected(where, "ingest.parse", f"第 {number} 行不是合法 JSON：{why}", line)
+                    continue
+                try:
+                    record = orjson.loads(legacy)
+                except orjson.JSONDecodeError as again:
+                    yield Rejected(where, "ingest.parse", f"第 {number} 行不是合法 JSON：{again}", line)
+                    continue
             if isinstance(record, dict):
                 yield RawItem(record=record, locator=f"line={number}", raw=line)
             else:
