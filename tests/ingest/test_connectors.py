@@ -400,6 +400,34 @@ def test_a_feed_cut_off_inside_its_last_item_stores_that_item_only_when_it_comes
     assert all(p.text.strip() for p in posts_of(rt, "截断"))
 
 
+def test_a_feed_that_never_closes_its_channel_keeps_its_complete_last_item(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    """A feed generator that never writes 「</channel></rss>」, or one cut right after an item, had
+    its complete last item held back as cut off on every fetch, a new dead letter each time: that
+    item never arrived. Only an item without its closing tag is held back; a comment after
+    「</rss>」 is no cut."""
+    whole = feed("news_utf8.xml")
+    cut = whole[: whole.rindex(b"</item>") + len(b"</item>")]
+    server.routes["/open.xml"] = Reply(200, {"Content-Type": "application/rss+xml"}, cut)
+    server.routes["/comment.xml"] = Reply(
+        200, {"Content-Type": "application/rss+xml"}, whole.rstrip() + b"\n<!-- cached 3 ms -->\n"
+    )
+    service.add_source(rt, "rss", server.url("/open.xml"), name="不闭合")
+    service.add_source(rt, "rss", server.url("/comment.xml"), name="带注释")
+    items = whole.count(b"<item>")
+    for name in ("不闭合", "带注释"):
+        done = run(rt, name, fetcher)
+        # the second source serves the same items: known, as copies of the first's
+        assert done.counts.new + done.counts.duplicate == items and done.counts.rejected == 0, done
+    again = run(rt, "不闭合", fetcher)
+    assert again.counts.rejected == 0 and again.counts.new == 0
+    with rt.sessions() as session:
+        # the unclosed document is noted once, the second fetch counted on it: no item held back
+        [letter] = session.scalars(select(DeadLetter)).all()
+    assert letter.error.startswith("订阅源格式有误，已尽量读取 3 条") and letter.repeats == 1
+
+
 def test_an_api_post_in_big5_exports_as_evidence_that_verifies(
     rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, tmp_path: Path
 ) -> None:

@@ -170,7 +170,8 @@ def test_huge_streamed_body_is_aborted_early(server: LocalHTTPServer) -> None:
 def test_declared_content_length_too_large(server: LocalHTTPServer) -> None:
     server.routes["/big"] = server.generated(50 * MB, content_length=True)
     started = time.monotonic()
-    with make_fetcher(max_bytes=1 * MB) as fetcher, pytest.raises(TooLargeError, match="响应为 50 MB，超过上限 1 MB"):
+    big = pytest.raises(TooLargeError, match="响应为 50 MB，超过上限 1 MB")
+    with make_fetcher(max_bytes=1 * MB) as fetcher, big:
         fetcher.get(server.url("/big"))
     assert time.monotonic() - started < 2
 

@@ -297,3 +297,30 @@ def test_rows_the_database_refuses_are_found_and_the_rest_of_the_batch_lands(rt:
         )
         assert links <= ids  # no link to a post a failed transaction did not keep
     assert only_run(rt).outcome == "partial"
+
+
+def test_a_refused_feed_entry_keeps_its_record_and_a_refetch_counts_it_once(
+    rt: Runtime, feeds: LocalHTTPServer
+) -> None:
+    """A feed entry has no bytes of its own: its dead letter keeps the entry as read (JSON), so
+    the office sees what was refused. The same entry refused again on the next fetch is counted on
+    that dead letter (`repeats`), not listed again; so is a file imported twice."""
+    from yuqing.ingest import queries
+
+    service.add_source(rt, "rss", feeds.url("/poison.xml"), name="毒")
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    with Fetcher(service.fetch_policy(rt.settings)) as fetcher:
+        for _ in range(2):
+            service.run_source(rt, writer, "毒", fetcher)
+    [letter] = queries.list_dead_letters(rt)
+    assert letter["repeats"] == 1 and letter["last_seen_at"]
+    assert "世界末日之后" in (letter["raw_preview"] or "") and "news.example.cn/end" in letter["raw_preview"]
+
+    data = "\n".join([json.dumps(GOOD[0], ensure_ascii=False), "{坏行", "{坏行"]).encode()
+    for _ in range(2):
+        service.import_data(rt, writer, data, origin="twice.jsonl")
+    letters = [
+        d for d in queries.list_dead_letters(rt) if d["location"] and d["location"].startswith("line=")
+    ]
+    # each bad line once, counted again when the file came again
+    assert sorted((d["location"], d["repeats"]) for d in letters) == [("line=2", 1), ("line=3", 1)]

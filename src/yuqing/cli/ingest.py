@@ -418,9 +418,9 @@ def deadletters_list(
         emit_json(letters)
         return
     for d in letters:
-        typer.echo(
-            f"{d['id']:>6}  {d['created_at']}  源 {d['source_id']}  {d['location'] or ''}  {d['error']}"
-        )
+        again = f"  （又收到 {d['repeats']} 次，最近 {d['last_seen_at']}）" if d["repeats"] else ""
+        where = d["location"] or ""
+        typer.echo(f"{d['id']:>6}  {d['created_at']}  源 {d['source_id']}  {where}  {d['error']}{again}")
 
 
 @runs_app.command("list")

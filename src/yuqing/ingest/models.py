@@ -328,6 +328,10 @@ class DeadLetter(Base):
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_size: Mapped[int | None] = mapped_column(BigInteger)
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The same input refused again for the same reason (a retried delivery, a feed cut the same
+    # way at every fetch): counted here instead of listed again.
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class EvidenceBlob(Base):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from yuqing.ingest.mapping import FieldMapping
 from yuqing.ingest.models import AuthorKind, platform_code
 from yuqing.ingest.normalise import (
@@ -87,13 +89,23 @@ def prepare_batch(
         try:
             out.append(prepare_item(item, context, fetched_at))
         except _RECORD_ERRORS as exc:
-            out.append(Rejected(item.locator, "ingest.normalise", _reason(exc), item.raw))
+            out.append(Rejected(item.locator, "ingest.normalise", _reason(exc), _kept(item)))
         except Exception as exc:  # a bug of ours: logged with its traceback, the record kept
             log.exception("preparing %s failed", item.locator)
-            out.append(
-                Rejected(item.locator, "ingest.normalise", f"内部错误：{type(exc).__name__}: {exc}", item.raw)
-            )
+            why = f"内部错误：{type(exc).__name__}: {exc}"
+            out.append(Rejected(item.locator, "ingest.normalise", why, _kept(item)))
     return out
+
+
+def _kept(item: RawItem) -> bytes | None:
+    """What a dead letter keeps of a refused item: its own bytes, or for an item that has none (a
+    feed entry, parsed out of its document) the record as it was read, as JSON."""
+    if item.raw is not None:
+        return item.raw
+    try:
+        return orjson.dumps(dict(item.record), default=str)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
 
 
 def _reason(exc: Exception) -> str:

@@ -130,6 +130,8 @@ def list_dead_letters(
                 "raw_size": d.raw_size,
                 "raw_sha256": d.raw_sha256,
                 "raw_preview": (d.raw or b"")[:300].decode("utf-8", "replace") if d.raw else None,
+                "repeats": d.repeats,
+                "last_seen_at": iso(d.last_seen_at, rt.settings) if d.last_seen_at else None,
             }
             for d in session.scalars(query)
         ]

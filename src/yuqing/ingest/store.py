@@ -21,7 +21,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import ColumnElement, Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
@@ -116,28 +116,71 @@ def store_document(session: Session, document: Document) -> str:
 def record_dead_letters(
     session: Session, rejected: Sequence[Rejected], source_id: int | None, run_id: int | None
 ) -> None:
+    """Store refused inputs. One already listed for this source — the same bytes at the same
+    place refused at the same stage for the same reason: a retried webhook delivery, a file
+    imported again, a feed served cut the same way — is counted on that dead letter (`repeats`,
+    `last_seen_at`) instead of listed again. Equal items at different places stay apart."""
     if not rejected:
         return
     now = utcnow()
-    table = DeadLetter.__table__
-    assert isinstance(table, Table)
-    session.execute(
-        insert(table),
-        [
-            {
-                "source_id": source_id,
-                "fetch_run_id": run_id,
-                "created_at": now,
-                "stage": item.stage,
-                "error": storable(item.error[:4000]),
-                "location": storable(item.locator),
-                "raw": item.raw[:MAX_DEAD_LETTER_RAW] if item.raw is not None else None,
-                "raw_size": len(item.raw) if item.raw is not None else None,
-                "raw_sha256": hashlib.sha256(item.raw).hexdigest() if item.raw is not None else None,
-            }
-            for item in rejected
-        ],
-    )
+    rows: dict[tuple[str, str, str | None, str | None], dict[str, Any]] = {}
+    for item in rejected:
+        sha = hashlib.sha256(item.raw).hexdigest() if item.raw is not None else None
+        error = storable(item.error[:4000])
+        location = storable(item.locator)
+        key = (item.stage, error, sha, location)
+        if key in rows:
+            rows[key]["repeats"] += 1
+            continue
+        rows[key] = {
+            "source_id": source_id,
+            "fetch_run_id": run_id,
+            "created_at": now,
+            "stage": item.stage,
+            "error": error,
+            "location": location,
+            "raw": item.raw[:MAX_DEAD_LETTER_RAW] if item.raw is not None else None,
+            "raw_size": len(item.raw) if item.raw is not None else None,
+            "raw_sha256": sha,
+            "repeats": 0,
+            "last_seen_at": None,
+        }
+    seen = _listed_dead_letters(session, source_id, list(rows))
+    fresh = []
+    for known, row in rows.items():
+        listed = seen.get(known)
+        if listed is None:
+            fresh.append(row)
+            continue
+        session.execute(
+            update(DeadLetter)
+            .where(DeadLetter.id == listed)
+            .values(repeats=DeadLetter.repeats + row["repeats"] + 1, last_seen_at=now)
+        )
+    if fresh:
+        table = DeadLetter.__table__
+        assert isinstance(table, Table)
+        session.execute(insert(table), fresh)
+
+
+def _listed_dead_letters(
+    session: Session, source_id: int | None, keys: list[tuple[str, str, str | None, str | None]]
+) -> dict[tuple[str, str, str | None, str | None], int]:
+    """The dead letters of the source already listed under these keys (stage, error, raw SHA-256,
+    location), by key."""
+    source = DeadLetter.source_id.is_(None) if source_id is None else DeadLetter.source_id == source_id
+    places = sorted({place for _, _, _, place in keys if place is not None})
+    wanted: list[ColumnElement[bool]] = [
+        DeadLetter.location.in_(places[i : i + 500]) for i in range(0, len(places), 500)
+    ]
+    found: dict[tuple[str, str, str | None, str | None], int] = {}
+    columns = (DeadLetter.id, DeadLetter.stage, DeadLetter.error, DeadLetter.raw_sha256, DeadLetter.location)
+    for condition in wanted:
+        for row_id, stage, error, sha, location in session.execute(
+            select(*columns).where(source, condition).order_by(DeadLetter.id)
+        ):
+            found.setdefault((stage, error, sha, location), row_id)
+    return found
 
 
 class PostWriter:

@@ -61,10 +61,12 @@ def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
     items: list[RawItem | Rejected] = []
     for position, entry in enumerate(entries):
         items.append(RawItem(record=_entry_record(entry), locator=f"entry={position}"))
-    if parsed.bozo and items and not _CLOSED_FEED.search(decoded.text[-200:]):
-        # A feed cut off in transit: its last entry may have lost its text, link or date. Stored,
-        # it would stay so (the complete copy fetched next time is a duplicate of it); it waits
-        # in the dead-letter list instead and the next complete fetch stores it whole.
+    cut_off = parsed.bozo and bool(items) and not _closed(decoded.text)
+    if cut_off and _last_entry_open(decoded.text):
+        # A feed cut off in transit inside its last entry: that entry may have lost its text, link
+        # or date. Stored, it would stay so (the complete copy fetched next time is a duplicate of
+        # it); it waits in the dead-letter list instead and the next complete fetch stores it
+        # whole. A feed cut after a complete entry (or that never closes its channel) keeps it.
         last = items.pop()
         items.append(
             Rejected(
@@ -74,7 +76,6 @@ def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
                 raw=decoded.text[-4000:].encode("utf-8"),
             )
         )
-    cut_off = parsed.bozo and bool(items) and not _CLOSED_FEED.search(decoded.text[-200:])
     return Collected(document=None, items=items, warnings=warnings, cut_off=cut_off)
 
 
@@ -93,8 +94,21 @@ def _root_element(text: str) -> str | None:
     return found.group(1).lower() if found else None
 
 
-# The closing tag of an RSS, Atom or RDF document: a feed without one at its end was cut off.
-_CLOSED_FEED = re.compile(r"</\s*(?:rss|feed|rdf:rdf)\s*>\s*$", re.IGNORECASE)
+# The closing tag of an RSS, Atom or RDF document, with nothing after it but space and comments (a
+# cache's 「<!-- generated in 3 ms -->」): a feed without one at its end was cut off.
+_CLOSED_FEED = re.compile(r"</\s*(?:rss|feed|rdf:rdf)\s*>(?:\s|<!--.*?-->)*$", re.IGNORECASE | re.DOTALL)
+_ENTRY_OPEN = re.compile(r"<\s*(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s>/])", re.IGNORECASE)
+_ENTRY_CLOSE = re.compile(r"<\s*/\s*(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
+
+
+def _closed(text: str) -> bool:
+    return bool(_CLOSED_FEED.search(text[-2000:]))
+
+
+def _last_entry_open(text: str) -> bool:
+    """Whether the document's last entry has no closing tag: it was cut off inside that entry."""
+    last = max((m.end() for m in _ENTRY_OPEN.finditer(text)), default=None)
+    return last is not None and not _ENTRY_CLOSE.search(text, last)
 
 
 def _entry_record(entry: Any) -> dict[str, Any]:
