@@ -335,3 +335,65 @@ def test_a_drill_stays_inside_the_unit_that_runs_it(rt: Runtime, clock: FakeCloc
     with rt.sessions() as session:
         units = {a.unit_id for a in session.scalars(select(Alert).where(Alert.is_drill.is_(True)))}
         assert units == {org.find_unit(session, "市教育局").id}
+
+
+def test_a_drill_takes_no_evidence_number_or_department_of_the_real_record(
+    rt: Runtime, clock: FakeClock, cli: Cli, tmp_path: Any
+) -> None:
+    """A drill's scenario post is no evidence of a real case; a drill's 专报 takes no number of the
+    unit's official series; a drill case's task goes to no unit outside the drill; a stopped
+    drill's clocks stop."""
+    from yuqing.cases.models import Deadline
+    from yuqing.db import transaction
+    from yuqing.drills import service as drills_service
+    from yuqing.drills.models import Drill
+    from yuqing.org import service as org
+
+    setup_org(rt)
+    with transaction(rt.sessions) as session:
+        city = org.find_unit(session, "演练市人民政府")
+        org.create_unit(session, "市教育局", parent_id=city.id, kind="bureau")
+    import_real_incident(cli, clock, tmp_path)
+    with rt.sessions() as session:
+        real_event = session.scalars(select(Event).where(Event.grade_code.is_not(None))).one()
+    real_case = cli.json("cases", "open", "--event", str(real_event.id), "--as", "李办公室")
+    drill_id = cli.json("drill", "run", "hospital_rumour", "--speed", "3600", "--participants", "李办公室")[
+        "id"
+    ]
+    alert_id, _ = detection_time(cli, drill_id)
+    drill_case = cli.json("cases", "open", "--alert", str(alert_id), "--as", "李办公室")
+    with rt.sessions() as session:
+        drill_post = session.scalars(select(Post.id).where(Post.is_drill.is_(True))).first()
+        drill_event = session.scalars(select(Event.id).where(Event.drill_id == drill_id)).first()
+    assert drill_post is not None and drill_event is not None
+
+    refused = cli.refused("cases", "evidence", str(real_case["id"]), str(drill_post), "--as", "李办公室")
+    assert f"信息 #{drill_post} 是演练情景中的信息，不能作为真实工单的证据" in refused
+    cli.run("cases", "evidence", str(drill_case["id"]), str(drill_post), "--as", "李办公室")
+
+    task = ("--text", "核查", "--hours", "2", "--as", "李办公室")
+    outside = cli.refused("cases", "task", str(drill_case["id"]), "--unit", "市教育局", *task)
+    assert "演练工单的任务只能分派给市卫生健康委员会及其上级、下级单位；市教育局未参加本次演练" in outside
+    cli.run("cases", "task", str(drill_case["id"]), "--unit", "市疾病预防控制中心", *task)
+
+    def number(event_id: int) -> str:
+        made = reports_service.generate(rt, "special", {"event_id": event_id}, "html")
+        return str(made.document.number)
+
+    assert [number(real_event.id), number(drill_event), number(real_event.id)] == [
+        "2026年第1期",
+        "2026年演练第1期",
+        "2026年第1期",
+    ]
+
+    with transaction(rt.sessions) as session:
+        drill = session.get(Drill, drill_id)
+        assert drill is not None
+        drills_service._end_case_clocks(session, drill, clock.now)
+    with rt.sessions() as session:
+        states = set(session.scalars(select(Deadline.state).where(Deadline.case_id == drill_case["id"])))
+        real = set(session.scalars(select(Deadline.state).where(Deadline.case_id == real_case["id"])))
+    assert states <= {"cancelled", "overdue", "met", "missed"} and "cancelled" in states
+    assert "pending" in real or "due_soon" in real  # the real case's clocks run on
+    shown = cli.json("cases", "show", str(drill_case["id"]))
+    assert any(e["text"].startswith("演练已停止，") for e in shown["timeline"])

@@ -1871,6 +1871,27 @@ MAX_TASK_WORKING_DAYS = 250
 MAX_TASK_HOURS = 366 * 24
 
 
+def _check_drill_reach(session: Session, case: Case, unit: Unit) -> None:
+    """A drill stays inside its unit (docs/drills.md): a drill case's task goes to the drill's
+    unit, a unit above it or one below it, never to a department that takes no part and cannot
+    even see the drill (its 待办 would offer to finish a task of an exercise it knows nothing of)."""
+    if not case.is_drill:
+        return
+    from yuqing.drills.models import Drill
+
+    event_id = case.event_id
+    if event_id is None and case.alert_id is not None:
+        event_id = session.scalar(select(Alert.event_id).where(Alert.id == case.alert_id))
+    drill_id = session.scalar(select(Event.drill_id).where(Event.id == event_id)) if event_id else None
+    drill = session.get(Drill, drill_id) if drill_id is not None else None
+    home = drill.unit_id if drill is not None and drill.unit_id is not None else case.unit_id
+    above = {u.id for u in ancestors(session, home)}  # the drill's unit and those above it
+    below = home in {u.id for u in ancestors(session, unit.id)}  # the unit is under the drill's
+    if unit.id not in above and not below:
+        home_name = u.name if (u := session.get(Unit, home)) else "演练单位"
+        raise ValueError(f"演练工单的任务只能分派给{home_name}及其上级、下级单位；{unit.name}未参加本次演练")
+
+
 def add_task(
     rt: Runtime,
     case_id: int,
@@ -1892,6 +1913,7 @@ def add_task(
         case = _visible_case(session, case_id, person)
         _require(session, person, case, TASKERS, "分派任务")
         unit = find_unit(session, unit_ref)
+        _check_drill_reach(session, case, unit)
         if working_days is not None and hours is not None:
             raise ValueError("完成时限只能填一项：工作日数或小时数")
         if working_days is not None and not 1 <= working_days <= MAX_TASK_WORKING_DAYS:
@@ -1994,6 +2016,10 @@ def attach_evidence(
         post = session.get(Post, post_id)
         if post is None:
             raise LookupError(f"找不到信息 {post_id}")
+        if post.is_drill and not case.is_drill:
+            # a drill's scenario post is no proof of what was online: it would enter the real
+            # case's 总结评估 and 专报 as evidence
+            raise ValueError(f"信息 #{post_id} 是演练情景中的信息，不能作为真实工单的证据")
         exists = session.scalar(
             select(CaseEvidence.id).where(CaseEvidence.case_id == case.id, CaseEvidence.post_id == post_id)
         )

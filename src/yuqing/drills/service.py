@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert
 from yuqing.analysis.models import Event
 from yuqing.analysis.topics import compile_matcher
 from yuqing.cases.models import Case
-from yuqing.cases.plan import load_plan
+from yuqing.cases.plan import DeadlineKind, load_plan
 from yuqing.db import transaction
 from yuqing.drills.errors import DrillError, DrillNotFound
 from yuqing.drills.models import Drill, DrillLogEntry, DrillRunner, DrillState
@@ -345,7 +345,28 @@ def stop_drill(
         drill.scenario_offset, drill.segment_started_at, drill.ended_at = seconds, None, now
         text = f"演练停止，场景时间停在第 {seconds / 60:.1f} 分钟" + _by(by)
         add_log(session, drill.id, now, seconds, "state", text)
+        _end_case_clocks(session, drill, now)
         return drill_view(session, drill, now, rt.settings.timezone)
+
+
+def _end_case_clocks(session: Session, drill: Drill, now: dt.datetime) -> None:
+    """A stopped drill's cases stop counting: their clocks not yet due are cancelled, so they
+    neither sit among the office's coming deadlines nor escalate to anyone tomorrow. One already
+    overdue stays so: it is the drill's record, and its score."""
+    from yuqing.cases import deadlines
+    from yuqing.cases.service import log
+
+    events = select(Event.id).where(Event.drill_id == drill.id)
+    alerts = select(Alert.id).where(Alert.event_id.in_(events))
+    cases = session.scalars(
+        select(Case).where(Case.is_drill.is_(True), or_(Case.event_id.in_(events), Case.alert_id.in_(alerts)))
+    )
+    for case in cases:
+        ended = deadlines.cancel_open(session, case.id)
+        if ended:
+            names = "、".join(dict.fromkeys(DeadlineKind.LABELS.get(d.kind, d.kind) for d in ended))
+            text = f"演练已停止，{names}时限随之终止"
+            log(session, case, None, "deadline_ended", text, via="system", at=now)
 
 
 # ---- views --------------------------------------------------------------------------------------

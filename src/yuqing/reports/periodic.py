@@ -161,8 +161,15 @@ def build_periodic(
             )
             or 0
         )
+        # the office's own sources as they stood in the period: a drill's scenario source is no
+        # source of the office's, and one added after the period did not collect in it
         sources = (
-            session.scalar(select(func.count()).select_from(Source).where(Source.enabled.is_(True))) or 0
+            session.scalar(
+                select(func.count())
+                .select_from(Source)
+                .where(Source.enabled.is_(True), Source.drill_id.is_(None), Source.created_at < period.end)
+            )
+            or 0
         )
         alerts = alerts_between(session, unit_ids, period.start, period.end)
         # Events alerted in the period count as the period's events even when their posts are

@@ -88,18 +88,32 @@ _ISSUE_RE = re.compile(r"第(\d+)期")
 
 
 def _number(
-    session: Session, kind: str, subject_id: int | None, year: int, zone: str, unit_id: int | None
+    session: Session,
+    kind: str,
+    subject_id: int | None,
+    year: int,
+    zone: str,
+    unit_id: int | None,
+    *,
+    drill: bool = False,
 ) -> str:
     """`2026年第N期`: the N-th subject the issuing unit reported on in this kind of report this
     year (a re-issue about the same subject keeps its number). Each unit numbers its own: another
-    unit's reports neither take its numbers nor show through them."""
+    unit's reports neither take its numbers nor show through them. Drills number theirs apart
+    (`2026年演练第N期`): an exercise never takes a number of the unit's official series."""
     tz = ZoneInfo(zone)
     start = dt.datetime(year, 1, 1, tzinfo=tz)
     end = dt.datetime(year + 1, 1, 1, tzinfo=tz)
     issuer = Report.unit_id.is_(None) if unit_id is None else Report.unit_id == unit_id
     earlier = session.execute(
         select(Report.subject_id, func.min(Report.number))
-        .where(Report.kind == kind, Report.created_at >= start, Report.created_at < end, issuer)
+        .where(
+            Report.kind == kind,
+            Report.created_at >= start,
+            Report.created_at < end,
+            issuer,
+            Report.is_drill.is_(drill),
+        )
         .group_by(Report.subject_id)
     ).all()
     for subject, number in earlier:
@@ -108,7 +122,7 @@ def _number(
     # the next after the highest the unit issued (numbers given before each unit counted its own
     # may run ahead of the count: 第3期 must not come twice)
     used = [int(m.group(1)) for _s, number in earlier if (m := _ISSUE_RE.search(str(number or "")))]
-    return f"{year}年第{max([len(earlier), *used]) + 1}期"
+    return f"{year}年{'演练' if drill else ''}第{max([len(earlier), *used]) + 1}期"
 
 
 def build(
@@ -202,7 +216,8 @@ def generate(
     if kind in ("special", "summary"):  # numbered by the unit that issues it
         subject = subject_id or int(params.get("event_id") or params.get("case_id") or 0)
         with rt.sessions() as reading:
-            document.number = _number(reading, kind, subject, local(rt.clock(), zone).year, zone, unit_id)
+            year = local(rt.clock(), zone).year
+            document.number = _number(reading, kind, subject, year, zone, unit_id, drill=document.is_drill)
     content = render(
         document, fmt, template_dir=rt.settings.report_template_dir, font=rt.settings.report_font
     )
