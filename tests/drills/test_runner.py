@@ -268,3 +268,33 @@ def test_a_drill_that_monitoring_misses_scores_nothing_and_says_why(
 )
 def test_a_subject_loses_points_linearly_past_its_limit(minutes: float | None, points: float) -> None:
     assert subject_points(minutes, 120) == points
+
+
+def test_a_drill_stopped_early_is_reported_as_it_happened(
+    rt: Runtime, clock: FakeClock, scenario_file: str
+) -> None:
+    """Stopped before the replay ended: the 演练总结 says what was fed, marks the inject that never
+    came, scores the subjects nobody finished as 未完成 (not 「进行中…仍可完成」), and its clocks
+    read as the plan's words, not 「swd」."""
+    from yuqing.analysis.pipeline import AnalysisPipeline
+    from yuqing.cases import followup
+    from yuqing.reports import service as reports_service
+
+    setup_org(rt)
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    drill = service.create_drill(rt, scenario_file, speed=60, participants=["李办公室"])
+    service.start_drill(rt, drill["id"])
+    assert step(rt, drill["id"], writer).posts == 1
+    AnalysisPipeline(rt).run()
+    followup.run_once(rt)  # the drill's first alert: the subjects' clocks start
+    clock.advance(seconds=11)
+    assert step(rt, drill["id"], writer).posts == 1
+    stopped = service.stop_drill(rt, drill["id"])
+    assert (stopped["state"], stopped["posts_fed"], stopped["injects_fed"]) == ("stopped", 2, 0)
+    score = service.score_drill(rt, drill["id"])
+    assert {s["status"] for s in score["subjects"]} == {"未完成"}, score["subjects"]
+    assert all("仍可完成" not in s["reason"] for s in score["subjects"])
+    text = reports_service.generate(rt, "drill", {"drill_id": drill["id"]}, "html").document.plain_text()
+    assert "提前结束，实际回放信息2条、注入情况0次" in text
+    assert "未送达（演练已提前结束）" in text
+    assert "swd" not in text and "3wh" not in text

@@ -170,7 +170,7 @@ def test_an_office_starts_a_drill_the_server_replays_it_and_the_page_watches_it(
     assert buttons(page.text) == ["pause", "stop"] and ">暂停</button>" in page.text
     assert f'hx-get="/drills/{drill_id}/panel" {REFRESH}' in page.text
     assert f"信息 0 / {len(HOSPITAL.posts)} 条" in page.text and "尚无预警" in page.text
-    assert "演练开始（yuqing serve 回放），60 倍速" in page.text and "（操作：李办公室，控制台）" in page.text
+    assert "演练开始（系统后台回放），60 倍速" in page.text and "（操作：李办公室，控制台）" in page.text
     assert '李办公室<span class="meta">（办公室（市卫生健康委员会））</span>' in page.text
     assert "不允许（仅站内通知）" in page.text
     # Nothing was replayed inside the request: the server's worker does that.

@@ -44,7 +44,7 @@ from yuqing.cases.models import (
     Statement,
 )
 from yuqing.cases.plan import DeadlineKind, ResponsePlan
-from yuqing.drills.models import Drill, DrillLogEntry
+from yuqing.drills.models import Drill, DrillLogEntry, DrillState
 from yuqing.drills.scenario import DETECTION, GRADE_NAMES, Scenario, Subject
 from yuqing.org.models import Person
 from yuqing.org.roles import Role
@@ -316,8 +316,11 @@ def score(
         hint = f"（本场景建议的专题规则：{scenario.expect.topic_hint}）" if scenario.expect.topic_hint else ""
         improve.append(IMPROVEMENTS["detection"] + hint)
 
+    # a drill stopped early is over: what was not done by then is not done (a finished replay
+    # goes on being worked by the team, and scored as of now)
+    stopped = drill.ended_at if drill.state == DrillState.STOPPED.value else None
     subjects = [
-        _score_subject(subject, detection, done, record, scenario, now, local, clock)
+        _score_subject(subject, detection, done, record, scenario, now, local, clock, stopped=stopped)
         for subject in scenario.subjects
     ]
     for subject in subjects:
@@ -391,6 +394,8 @@ def _score_subject(
     now: dt.datetime,
     local: Callable[[dt.datetime | None], str | None],
     clock: Callable[[dt.datetime], str],
+    *,
+    stopped: dt.datetime | None = None,
 ) -> SubjectScore:
     limit = subject.limit_minutes
     if subject.start == DETECTION:
@@ -425,6 +430,13 @@ def _score_subject(
         return result(None, 0.0, "未计时", missing)
     if completion is None:
         used = (now - started).total_seconds() / 60
+        if stopped is not None and used <= limit:
+            return result(
+                None,
+                0.0,
+                "未完成",
+                f"演练于{clock(stopped)}提前结束时尚未{subject.action_label}，得 0 分",
+            )
         if used <= limit:
             return result(
                 None,

@@ -260,7 +260,7 @@ def start_drill(
         drill.scenario_offset = 0.0
         drill.segments = [{"started_at": now.isoformat(), "offset": 0.0}]
         scenario = drill_scenario(drill)
-        how = "yuqing serve 回放" if drill.runner == DrillRunner.SERVER.value else "drill run 在前台回放"
+        how = "系统后台回放" if drill.runner == DrillRunner.SERVER.value else "命令行前台回放"
         add_log(
             session,
             drill.id,

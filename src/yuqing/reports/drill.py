@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from yuqing.cases.plan import rule_text
 from yuqing.org.models import Unit
 from yuqing.reports.common import ReportError, iso_time_text, root_unit
 from yuqing.reports.document import Bullets, Document, Paragraph, Table
@@ -30,6 +31,32 @@ SOURCE_LABELS = {
 def _when(text: str | None) -> str:
     """`2026-11-22T10:15:00+08:00` → `11月22日 10:15`; "—" for nothing."""
     return iso_time_text(text, year=False)
+
+
+# Labels of the CED data set's annotation, as the report names them.
+_DATASET_LABELS = {
+    "rumor": "谣言",
+    "non-rumor": "非谣言",
+    "nonrumor": "非谣言",
+    "true": "属实",
+    "false": "不实",
+}
+
+
+def _source_value(key: str, value: object) -> str:
+    """A provenance value as the office reads it: the data set's label in Chinese, a time as a
+    date and time."""
+    text = str(value)
+    if key == "label":
+        return _DATASET_LABELS.get(text.lower(), text)
+    if key == "published_at":
+        return iso_time_text(text)
+    return text
+
+
+def _span(minutes: float) -> str:
+    """A scenario's length: 「45分钟」, 「22.7小时」."""
+    return f"{minutes:g}分钟" if minutes < 120 else f"{minutes / 60:.1f}小时"
 
 
 def _minutes(value: float | None) -> str:
@@ -76,15 +103,25 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
     lead = (
         f"本次演练以“{scenario['name']}”为情景，{started}开始"
         + (f"，{ended}结束" if drill.get("ended_at") else "，尚未结束")
-        + f"。情景共{scenario['posts']}条网络信息，历时{scenario['duration_minutes']:g}分钟（情景时间），"
+        + f"。情景共{scenario['posts']}条网络信息，历时{_span(scenario['duration_minutes'])}（情景时间），"
         f"以{drill['speed']:g}倍速回放进入监测系统，期间注入情况{len(scenario['injects'])}次。"
-        f"综合得分{_points(result['overall'])}分，评定为「{result['rating']}」。"
+        + (
+            f"演练于情景第{drill['scenario_seconds'] / 60:.0f}分钟提前结束，"
+            f"实际回放信息{drill['posts_fed']}条、注入情况{drill['injects_fed']}次。"
+            if drill.get("state") == "stopped"
+            else ""
+        )
+        + f"综合得分{_points(result['overall'])}分，评定为「{result['rating']}」。"
     )
     overview.add(Paragraph(lead, "lead"))
     if scenario.get("description"):
         overview.add(Paragraph(f"情景说明：{scenario['description']}"))
     source = scenario.get("source") or {}
-    shown = [f"{label}：{source[key]}" for key, label in SOURCE_LABELS.items() if source.get(key)]
+    shown = [
+        f"{label}：{_source_value(key, source[key])}"
+        for key, label in SOURCE_LABELS.items()
+        if source.get(key)
+    ]
     if shown:
         overview.add(Paragraph("情景来源：" + "；".join(shown) + "。", "note"))
     expect = scenario["expect"]
@@ -110,14 +147,21 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
         people.add(Paragraph("本次演练未登记参演人员。"))
 
     if scenario["injects"]:
+        delivered, stopped = int(drill.get("injects_fed") or 0), drill.get("state") == "stopped"
         doc.section("情景注入").add(
             Table(
-                ("情景时间", "类型", "内容", "对象"),
+                ("情景时间", "类型", "内容", "对象", "送达"),
                 tuple(
-                    (f"第{i['at_minutes']:g}分钟", i["kind"], i["text"], "、".join(i["to"]) or "全体参演人员")
-                    for i in scenario["injects"]
+                    (
+                        f"第{i['at_minutes']:g}分钟",
+                        i["kind"],
+                        i["text"],
+                        "、".join(i["to"]) or "全体参演人员",
+                        "已送达" if n < delivered else "未送达（演练已提前结束）" if stopped else "待送达",
+                    )
+                    for n, i in enumerate(scenario["injects"])
                 ),
-                (1, 1, 4, 1.4),
+                (1, 1, 3.4, 1.2, 1),
             )
         )
 
@@ -229,7 +273,7 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
                     (
                         f"#{d['case_id']}",
                         d["label"],
-                        d["rule"],
+                        rule_text(d["rule"]),
                         _when(d["due_at"]),
                         _when(d["done_at"]),
                         d["state_label"],
