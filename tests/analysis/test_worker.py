@@ -355,3 +355,33 @@ def test_the_announcer_reads_only_the_unannounced_posts_however_many_wait(rt: Ru
         first = list(conn.execute(statement).scalars())
     assert "ix_analysis_queue_unannounced" in plan, plan
     assert first[:3] == [50001, 50002, 50003] and len(first) == 2000
+
+
+def test_a_lease_left_by_a_killed_process_of_this_machine_is_taken_at_once(rt: Runtime) -> None:
+    """`yuqing serve` killed with SIGKILL and started again waited out the lease (two minutes by
+    default) before analysing anything. A holder of this machine that no longer runs holds
+    nothing; a live one is waited for as before."""
+    from yuqing.analysis.models import PipelineState
+    from yuqing.analysis.pipeline import LEASE_STATE
+    from yuqing.process import process_identity
+
+    setup_topics(rt)
+    load(rt, hospital_posts(2))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+
+    def held_by(identity: str) -> None:
+        with transaction(rt.sessions) as session:
+            row = session.get(PipelineState, LEASE_STATE)
+            if row is None:
+                session.add(PipelineState(name=LEASE_STATE, data=b"", cursor=0, updated_at=rt.clock()))
+                session.flush()
+                row = session.get(PipelineState, LEASE_STATE)
+            assert row is not None
+            row.data, row.updated_at = identity.encode(), rt.clock()
+
+    held_by(f"{process_identity()}:0123456789ab")  # this very process, another pipeline: alive
+    assert AnalysisPipeline(rt).run().busy
+    held_by(f"{process_identity(gone.pid)}:0123456789ab")
+    done = AnalysisPipeline(rt).run()
+    assert not done.busy and done.posts == 2

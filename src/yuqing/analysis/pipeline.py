@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -69,6 +67,7 @@ from yuqing.drills.policy import post_mark, strip_post_mark
 from yuqing.ingest.models import HotListRank, Post, PostSighting, Source
 from yuqing.ingest.store import insert_ignoring_conflicts
 from yuqing.observability import PROCESS
+from yuqing.process import is_alive, process_identity
 from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -172,8 +171,10 @@ class AnalysisPipeline:
         self._lock = threading.Lock()
         # event id -> its running metrics, for recently touched events (the table has them all)
         self._accumulators: OrderedDict[int, EventAccumulator] = OrderedDict()
-        # Who holds the lease: `yuqing worker` reports its heartbeat under the same identity.
-        self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        # Who holds the lease: `yuqing worker` reports its heartbeat under the same identity. The
+        # process's `host:pid:start` (`yuqing.process`) lets a process on the same machine see
+        # that a holder was killed and take over at once, instead of after the lease runs out.
+        self.identity = f"{process_identity()}:{uuid.uuid4().hex[:12]}"
         self._identity = self.identity.encode()
         self._load_state()
 
@@ -255,7 +256,9 @@ class AnalysisPipeline:
             ).one()
             holder = bytes(row.data)
             live = row.updated_at > now - dt.timedelta(seconds=self._rt.settings.analysis_lease_seconds)
-            if holder != self._identity and not holder.startswith(_RELEASED) and live:
+            # a holder of this machine that no longer runs (killed, crashed) holds nothing
+            held = live and holder != self._identity and not holder.startswith(_RELEASED)
+            if held and _holder_alive(holder) is not False:
                 return False
             taken = session.execute(
                 update(PipelineState)
@@ -822,6 +825,15 @@ class AnalysisPipeline:
             state.data, state.cursor, state.updated_at = data, cursor, now
 
 
+def _holder_alive(holder: bytes) -> bool | None:
+    """Whether the process holding the lease runs: False when it is of this machine and gone, None
+    when that cannot be told (another machine, or an identity from before `host:pid:start`)."""
+    process, _, _instance = holder.decode(errors="replace").rpartition(":")
+    if process.count(":") != 2:
+        return None
+    return is_alive(process)
+
+
 def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:
     """What the batch itself knows of an event the clusterer no longer holds (evicted after
     closing): its posts in this batch. Only reached when more than the clusterer's closed-event
@@ -911,6 +923,7 @@ def pipeline_status(rt: Runtime) -> dict[str, Any]:
             holder_id = holder.removeprefix(_RELEASED).decode(errors="replace")
             parts = holder_id.split(":")
             host, pid = (parts[0], parts[1]) if len(parts) >= 2 else (parts[0], "")
+            host = host.split("~", 1)[0]  # the PID namespace is for liveness, not for people
             expiry = dt.timedelta(seconds=rt.settings.analysis_lease_seconds)
             live = not released and lease.updated_at > now - expiry
             workers.append(

@@ -392,7 +392,7 @@ def worker_rows(rt: Runtime) -> list[dict[str, Any]]:
         )
         for row in rows:
             host, _, rest = row.name.removeprefix(WORKER_PREFIX).partition(":")
-            pid = rest.split(":", 1)[0]
+            host, pid = host.split("~", 1)[0], rest.split(":", 1)[0]
             info = json.loads(bytes(row.data) or b"{}")
             out.append(
                 {

@@ -251,7 +251,14 @@ def _is_overflow(exc: Exception) -> bool:
 
 
 def _short(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200]
+    """The parser's message on one line, at most 200 characters. ijson's yajl backend gives its
+    message as bytes, which `str()` would show as 「b'parse error…\\xe5\\x85…'」 with the text it
+    quotes escaped (and cut mid-character): those are decoded, what cannot be read replaced."""
+    parts = [
+        arg.decode("utf-8", errors="replace") if isinstance(arg, bytes | bytearray) else str(arg)
+        for arg in exc.args
+    ] or [str(exc)]
+    return " ".join(" ".join(parts).replace("\ufffd", "").split())[:200]
 
 
 def _first_byte(stream: IO[bytes]) -> bytes:

@@ -85,7 +85,8 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
         if too_large:
             size = f" {int(declared)} 字节，" if declared and declared.isdigit() else ""
             message = (
-                f"推送内容{size}超过 {limit} 字节上限，已拒收（前 {len(body)} 字节存入失败记录），请分批推送"
+                f"推送内容{size}超过 {limit} 字节上限，已拒收"
+                f"（前 {min(len(body), service.WEBHOOK_REFUSED_KEEP)} 字节存入失败记录），请分批推送"
             )
             await run_in_threadpool(service.refuse_webhook, rt, source, bytes(body), message)
             raise HTTPException(413, message)
