@@ -1019,3 +1019,29 @@ def test_a_grave_case_is_reported_by_telephone_as_well_and_the_call_is_logged(
         cases.advance(rt, other, stage, "陈市长", summary="已处置。")
     lessons = build_summary(rt, other).plain_text()
     assert "未记录电话报告：预案要求特别重大舆情在书面报告的同时电话报告上级。" in lessons
+
+
+def test_each_acknowledgement_of_an_alert_stays_on_record(rt: Runtime, clock: FakeClock) -> None:
+    """An upgrade re-opens an acknowledged alert; the next acknowledgement used to overwrite the
+    first (a drill's record then lost the duty officer's). Each is kept, with the grade it
+    answered; opening a case on the alert counts as one."""
+    from yuqing.alerts.models import Alert, AlertAcknowledgement, AlertStatus
+
+    event_id = graded_event(rt)
+    followup.run_once(rt)
+    [alert] = alerts.list_alerts(rt)
+    alerts.acknowledge(rt, alert["id"], "王值班")
+    clock.advance(minutes=20)
+    with transaction(rt.sessions) as session:  # as the alerting of an upgrade does
+        row = session.get(Alert, alert["id"])
+        assert row is not None
+        row.status, row.repeats, row.kind = AlertStatus.OPEN.value, 1, "upgrade"
+    cases.open_case(rt, "李办公室", event_id=event_id)
+    with rt.sessions() as session:
+        acks = session.execute(
+            select(AlertAcknowledgement.person_id, AlertAcknowledgement.grade).order_by(
+                AlertAcknowledgement.id
+            )
+        ).all()
+        names = {p.id: p.name for p in org.list_people(session)}
+    assert [(names[p], g) for p, g in acks] == [("王值班", "特别重大"), ("李办公室", "特别重大")]

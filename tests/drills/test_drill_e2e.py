@@ -198,8 +198,14 @@ def test_shipped_scenario_end_to_end_marked_isolated_and_scored(
     texts = [f"{line['actor']}：{line['text']}" for line in lines]
     order = [
         next(i for i, t in enumerate(texts) if t.startswith("演练：演练开始")),
-        next(i for i, t in enumerate(texts) if t.startswith(f"系统：预警 #{alert_id}【特别重大】")),
+        # raised at the first grade the replay reached, then upgraded: the report says both
+        next(i for i, t in enumerate(texts) if t.startswith(f"系统：预警 #{alert_id}【一般】")),
         next(i for i, t in enumerate(texts) if t.startswith("演练：情景注入「记者来电」")),
+        next(
+            i
+            for i, t in enumerate(texts)
+            if t == f"系统：预警 #{alert_id} 等级提升为【特别重大】，须重新确认"
+        ),
         next(i for i, t in enumerate(texts) if t == f"王值班：确认预警 #{alert_id}"),
         next(i for i, t in enumerate(texts) if t.startswith(f"王值班：工单 #{case_id}：发现 → 报告")),
         next(i for i, t in enumerate(texts) if t.startswith(f"陈市长：工单 #{case_id}：以主要领导身份批准")),

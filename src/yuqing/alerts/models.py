@@ -56,6 +56,22 @@ class Alert(Base):
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AlertAcknowledgement(Base):
+    """One acknowledgement of an alert: who, when, the grade and escalation level it answered.
+    An upgrade re-opens the alert; each acknowledgement stays on record (the alert itself holds
+    only the latest)."""
+
+    __tablename__ = "alert_acknowledgements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    grade_code: Mapped[str] = mapped_column(String(4))
+    grade: Mapped[str] = mapped_column(String(10))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AlertRecipient(Base):
     """Who was told about an alert, at which escalation level, and when."""
 

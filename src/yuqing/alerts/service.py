@@ -19,7 +19,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import WATCH_ONLY, Locality, locate, unit_named
-from yuqing.alerts.models import ALERT_DUTY_PREFIX, Alert, AlertRecipient, AlertStatus, alert_duty_key
+from yuqing.alerts.models import (
+    ALERT_DUTY_PREFIX,
+    Alert,
+    AlertAcknowledgement,
+    AlertRecipient,
+    AlertStatus,
+    alert_duty_key,
+)
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event, EventStatus, GradeSignal, Topic
@@ -551,6 +558,20 @@ def _all_told(session: Session, alert: Alert, unit: Unit) -> bool:
     return holders <= told
 
 
+def record_acknowledgement(session: Session, alert: Alert, person_id: int, at: dt.datetime) -> None:
+    """Keep this acknowledgement on record beside the alert's latest (an upgrade re-opens it)."""
+    session.add(
+        AlertAcknowledgement(
+            alert_id=alert.id,
+            person_id=person_id,
+            at=at,
+            grade_code=alert.grade_code,
+            grade=alert.grade,
+            level=alert.level,
+        )
+    )
+
+
 def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli") -> dict[str, Any]:
     """Acknowledge an alert: its escalation stops. The person must be able to act for its unit."""
     now = rt.clock()
@@ -570,6 +591,7 @@ def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli"
             )
         alert.status = AlertStatus.ACKNOWLEDGED.value
         alert.acknowledged_at, alert.acknowledged_by = now, person.id
+        record_acknowledgement(session, alert, person.id, now)
         alert.next_escalation_at = None
         for case in session.scalars(select(Case).where(Case.alert_id == alert.id)):
             cases.log(session, case, person, "alert_ack", f"确认预警 #{alert.id}", via=via, at=now)

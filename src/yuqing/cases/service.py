@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.models import Alert, AlertRecipient, AlertStatus, alert_duty_key
+from yuqing.alerts.models import Alert, AlertAcknowledgement, AlertRecipient, AlertStatus, alert_duty_key
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event
@@ -526,6 +526,16 @@ def _acknowledge_on_opening(
             continue
         open_alert.status = AlertStatus.ACKNOWLEDGED.value
         open_alert.acknowledged_at, open_alert.acknowledged_by = now, person.id
+        session.add(
+            AlertAcknowledgement(
+                alert_id=open_alert.id,
+                person_id=person.id,
+                at=now,
+                grade_code=open_alert.grade_code,
+                grade=open_alert.grade,
+                level=open_alert.level,
+            )
+        )
         open_alert.next_escalation_at = None
         log(
             session,

@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from yuqing.alerts.models import AlertRecipient
+from yuqing.alerts.models import AlertAcknowledgement, AlertRecipient
+from yuqing.analysis.models import GradeSignal
 from yuqing.cases.models import STAGE_LABELS
 from yuqing.cases.plan import load_plan
+from yuqing.cases.service import GRADE_NAMES
 from yuqing.drills.models import DrillLogEntry
 from yuqing.drills.runner import drill_scenario
 from yuqing.drills.scoring import load_record, score
@@ -77,12 +79,32 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
             }
             timeline.append((entry.at, 0, {**item, "text": entry.text}))
         names = record.people
+        raised_as: dict[int, str] = {}
         for alert in record.alerts:
             unit = units.get(alert.unit_id, "")
-            text = f"预警 #{alert.id}【{alert.grade}】发给{unit}：{alert.title[:60]}"
+            # the grade it was raised at, and each upgrade after (the alert holds only the latest)
+            signals = [
+                sig
+                for sig in session.scalars(
+                    select(GradeSignal)
+                    .where(GradeSignal.event_id == alert.event_id, GradeSignal.handled_at.is_not(None))
+                    .order_by(GradeSignal.id)
+                )
+                if sig.handled_at is not None and sig.handled_at >= alert.created_at - dt.timedelta(seconds=1)
+            ]
+            first = GRADE_NAMES.get(signals[0].to_code, alert.grade) if signals else alert.grade
+            raised_as[alert.id] = first
+            text = f"预警 #{alert.id}【{first}】发给{unit}：{alert.title[:60]}"
             timeline.append(
                 (alert.created_at, 1, _line(local(alert.created_at), "系统", "alert", text, alert.unit_id))
             )
+            for sig in signals[1:]:
+                if sig.kind != "upgraded" or sig.handled_at is None:
+                    continue
+                grade = GRADE_NAMES.get(sig.to_code, sig.to_code)
+                text = f"预警 #{alert.id} 等级提升为【{grade}】，须重新确认"
+                line = _line(local(sig.handled_at), "系统", "alert", text, alert.unit_id)
+                timeline.append((sig.handled_at, 1, line))
             for recipient in session.scalars(
                 select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.level > 0)
             ):
@@ -90,11 +112,29 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
                 text = f"预警 #{alert.id} 未确认，升级通知{who}（{recipient.reason}）"
                 line = _line(local(recipient.notified_at), "系统", "escalate", text, alert.unit_id)
                 timeline.append((recipient.notified_at, 1, line))
-            if alert.acknowledged_at is not None:
-                who = names.get(alert.acknowledged_by or 0, "")
-                text = f"确认预警 #{alert.id}"
-                line = _line(local(alert.acknowledged_at), who, "alert_ack", text, alert.unit_id)
-                timeline.append((alert.acknowledged_at, 2, line))
+            acks = list(
+                session.scalars(
+                    select(AlertAcknowledgement)
+                    .where(AlertAcknowledgement.alert_id == alert.id)
+                    .order_by(AlertAcknowledgement.at, AlertAcknowledgement.id)
+                )
+            )
+            if not acks and alert.acknowledged_at is not None and alert.acknowledged_by is not None:
+                acks = [  # acknowledged before each acknowledgement was kept
+                    AlertAcknowledgement(
+                        alert_id=alert.id,
+                        person_id=alert.acknowledged_by,
+                        at=alert.acknowledged_at,
+                        grade_code=alert.grade_code,
+                        grade=alert.grade,
+                        level=alert.level,
+                    )
+                ]
+            for ack in acks:
+                who = names.get(ack.person_id, "")
+                text = f"确认预警 #{alert.id}" + (f"（{ack.grade}）" if len(acks) > 1 else "")
+                line = _line(local(ack.at), who, "alert_ack", text, alert.unit_id)
+                timeline.append((ack.at, 2, line))
         case_units = {case.id: case.unit_id for case in record.cases}
         for action in record.actions:
             if action.action == "alert_ack":
@@ -147,7 +187,7 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
             "detection": {
                 "at": local(detection.created_at),
                 "alert_id": detection.id,
-                "grade": detection.grade,
+                "grade": raised_as.get(detection.id, detection.grade),
                 "unit": units.get(detection.unit_id),
             }
             if detection

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.models import Alert
+from yuqing.alerts.models import Alert, AlertAcknowledgement, AlertRecipient
 from yuqing.analysis.models import Event
 from yuqing.cases.models import (
     OPEN_DEADLINE_STATES,
@@ -103,6 +103,9 @@ class DrillRecord:
     deadlines: list[Deadline]
     injects: dict[str, dt.datetime]  # inject id → when it reached the participants
     people: dict[int, str]
+    # every acknowledgement of the drill's alerts (an upgrade re-opens an alert; the alert keeps
+    # only the latest)
+    acknowledgements: list[AlertAcknowledgement] = field(default_factory=list)
 
     @property
     def detection(self) -> Alert | None:
@@ -137,6 +140,13 @@ def load_record(session: Session, drill: Drill) -> DrillRecord:
     ):
         injects.setdefault(str(entry.detail.get("inject")), entry.at)
     return DrillRecord(
+        acknowledgements=list(
+            session.scalars(
+                select(AlertAcknowledgement)
+                .where(AlertAcknowledgement.alert_id.in_(alert_ids))
+                .order_by(AlertAcknowledgement.at, AlertAcknowledgement.id)
+            )
+        ),
         events=events,
         alerts=alerts,
         cases=cases,
@@ -184,7 +194,9 @@ def completions(record: DrillRecord) -> dict[str, Completion]:
         if current is None or at < current.at:
             found[action] = Completion(at, record.people.get(person) if person else None, case_id)
 
-    for alert in record.alerts:
+    for ack in record.acknowledgements:
+        note("acknowledged", ack.at, ack.person_id, None)
+    for alert in record.alerts:  # acknowledged before each acknowledgement was kept
         note("acknowledged", alert.acknowledged_at, alert.acknowledged_by, None)
     for case in record.cases:
         note("case_opened", case.opened_at, case.opened_by, case.id)
@@ -348,7 +360,22 @@ def score(
             shortcomings.append(f"工单 #{outcome.case_id} {outcome.reason}")
             action = _DEADLINE_ACTIONS.get(outcome.kind)
             improve.append(IMPROVEMENTS[action] if action else IMPROVEMENTS[f"deadline:{outcome.kind}"])
-    escalated = max((a.level for a in record.alerts), default=0)
+    # escalation notices that went out (a level whose holders were told already is passed over:
+    # the alert's level can jump 0 → 2 in one notice)
+    alert_ids = [a.id for a in record.alerts]
+    escalated = (
+        len(
+            set(
+                session.execute(
+                    select(AlertRecipient.alert_id, AlertRecipient.level).where(
+                        AlertRecipient.alert_id.in_(alert_ids), AlertRecipient.level > 0
+                    )
+                ).all()
+            )
+        )
+        if alert_ids
+        else 0
+    )
     if escalated:
         shortcomings.append(f"预警未及时确认，已逐级升级 {escalated} 次")
         improve.append(IMPROVEMENTS["acknowledged"])
