@@ -68,9 +68,13 @@ def line_chart(
     configured_font: str = "",
     y_label: str = "信息量（条）",
 ) -> Figure:
-    """One line per series over `labels` (e.g. hours or days); ticks thinned to stay legible."""
+    """One line per series over `labels` (e.g. hours or days); ticks thinned to stay legible. The
+    axis starts at 0 with whole-number ticks (counts of posts: a line from 9 to 14 must not look
+    like a tenfold rise); a value of NaN (a day still to come) is left out, not drawn as 0."""
 
     def paint(_fig: Any, ax: Any) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         positions = list(range(len(labels)))
         for (name, values), colour in zip(series.items(), _COLOURS, strict=False):
             ax.plot(
@@ -84,6 +88,9 @@ def line_chart(
         step = max(1, -(-len(labels) // 8))  # at most eight labels
         ax.set_xticks(positions[::step], [labels[i] for i in positions[::step]], rotation=20, ha="right")
         ax.set_ylabel(y_label)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        highest = max((v for values in series.values() for v in values if v == v), default=0)
+        ax.set_ylim(bottom=0, top=max(highest * 1.1, 1))
         ax.grid(axis="y", alpha=0.3)
         if len(series) > 1:
             ax.legend(frameon=False)

@@ -273,19 +273,22 @@ def build_periodic(
             f"{period.word}系统共采集信息{collected}条（启用信息源{sources}个"
             + (f"；其中补采{period.word}以前发布的信息{backfilled}条" if backfilled else "")
             + "）；"
-            f"其中与本单位监测专题相关的事件{len(events)}起，相关信息{in_period_posts}条，"
+            f"其中与本单位监测专题相关的事件{len(events)}起，{period.word}相关信息{in_period_posts}条，"
             f"负面信息{in_period_negative}条，占{percent(in_period_negative, in_period_posts)}。"
         )
     )
     if period.kind == "weekly":
         days = [period.first + dt.timedelta(days=i) for i in range(period.days)]
+        # a week still running: its days to come are left blank, not drawn as a fall to zero
+        today = rt.clock().astimezone(ZoneInfo(zone)).date()
+        nothing_yet = float("nan")
         overview.add(
             charts.line_chart(
                 "图1 专题相关信息量（按日）",
                 [f"{d.month}月{d.day}日" for d in days],
                 {
-                    "信息量": [volume_by_day.get(d, 0) for d in days],
-                    "负面信息": [negative_by_day.get(d, 0) for d in days],
+                    "信息量": [volume_by_day.get(d, 0) if d <= today else nothing_yet for d in days],
+                    "负面信息": [negative_by_day.get(d, 0) if d <= today else nothing_yet for d in days],
                 },
                 configured_font=rt.settings.report_font,
             )
