@@ -29,3 +29,8 @@ class WebhookAuthError(IngestError):
 
 class WebhookTooLarge(IngestError):
     """A webhook delivery with more posts than one request may carry (`webhook_max_items`)."""
+
+
+class WebhookUnreadable(IngestError):
+    """A webhook delivery that is not JSON at all: kept as evidence with a dead letter, and the
+    sender is answered 400 with the reason (a 200 would tell it all went well)."""

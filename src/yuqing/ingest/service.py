@@ -34,6 +34,7 @@ from yuqing.ingest.errors import (
     SourceNotFound,
     WebhookAuthError,
     WebhookTooLarge,
+    WebhookUnreadable,
 )
 from yuqing.ingest.fetcher import Fetcher, FetchPolicy, bridge_hosts, charset_of, is_public_address
 from yuqing.ingest.files import FileFormat, guess_format, read_rows
@@ -744,4 +745,6 @@ def receive_webhook(
         if not error:
             updated.last_success_at = finished
         updated.last_items = counts.read
+    if layout is None:  # recorded above: the delivery as evidence, its dead letter and its run
+        raise WebhookUnreadable(unreadable or "推送内容不是合法 JSON")
     return counts

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 
 from yuqing.ingest import queries, service
-from yuqing.ingest.errors import PostNotFound, SourceNotFound, WebhookAuthError, WebhookTooLarge
+from yuqing.ingest.errors import (
+    PostNotFound,
+    SourceNotFound,
+    WebhookAuthError,
+    WebhookTooLarge,
+    WebhookUnreadable,
+)
 from yuqing.ingest.intake import WebhookIntake
 from yuqing.ingest.models import Source
 from yuqing.ingest.store import PostWriter
@@ -97,6 +103,8 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
             )
         except WebhookTooLarge as exc:
             raise HTTPException(413, str(exc)) from exc
+        except WebhookUnreadable as exc:  # kept as evidence and dead-lettered: the sender is told why
+            raise HTTPException(400, str(exc)) from exc
         return counts.as_dict()
 
     return [router, hooks]
