@@ -362,7 +362,7 @@ def test_a_lease_left_by_a_killed_process_of_this_machine_is_taken_at_once(rt: R
     default) before analysing anything. A holder of this machine that no longer runs holds
     nothing; a live one is waited for as before."""
     from yuqing.analysis.models import PipelineState
-    from yuqing.analysis.pipeline import LEASE_STATE
+    from yuqing.analysis.pipeline import LEASE_STATE, _boot_id
     from yuqing.process import process_identity
 
     setup_topics(rt)
@@ -380,8 +380,11 @@ def test_a_lease_left_by_a_killed_process_of_this_machine_is_taken_at_once(rt: R
             assert row is not None
             row.data, row.updated_at = identity.encode(), rt.clock()
 
-    held_by(f"{process_identity()}:0123456789ab")  # this very process, another pipeline: alive
+    boot = _boot_id()
+    held_by(f"{process_identity()}:{boot}:0123456789ab")  # this very process, another pipeline: alive
     assert AnalysisPipeline(rt).run().busy
-    held_by(f"{process_identity(gone.pid)}:0123456789ab")
+    held_by(f"{process_identity(gone.pid)}:another-boot:0123456789ab")  # another machine: waited for
+    assert AnalysisPipeline(rt).run().busy
+    held_by(f"{process_identity(gone.pid)}:{boot}:0123456789ab")
     done = AnalysisPipeline(rt).run()
     assert not done.busy and done.posts == 2

@@ -959,6 +959,15 @@ def test_a_formal_reply_by_the_office_is_given_only_once_a_leader_has_settled_it
     assert direct["timeline"][-1]["text"] == "正式答复：调查结果已公布。"
     assert [r["status"] for r in direct["replies"]] == ["rejected", "superseded", "approved"]
 
+    # a leader answering himself replaces a draft still waiting: it can no longer be a second answer
+    waiting = cases.respond(rt, case_id, "李办公室", "补充说明：调查组已进驻。", formal=True)
+    assert waiting["reply_pending"] and waiting["replies"][-1]["status"] == "pending"
+    cases.respond(rt, case_id, "陈市长", "调查组已进驻医院。", formal=True)
+    assert [r["status"] for r in cases.show(rt, case_id)["replies"]][-1] == "superseded"
+    assert cases.todo(rt, "赵分管")["replies"] == [] and unread_requests() == set()
+    with pytest.raises(ValueError, match="已被新稿替代"):
+        cases.decide_reply(rt, case_id, waiting["replies"][-1]["id"], "赵分管")
+
 
 def test_a_profile_without_reply_approvers_lets_the_office_reply_alone(tmp_path: Path) -> None:
     from yuqing.analysis.grading import DEFAULT_PROFILE

@@ -363,9 +363,8 @@ def test_a_drill_takes_no_evidence_number_or_department_of_the_real_record(
     with rt.sessions() as session:
         real_event = session.scalars(select(Event).where(Event.grade_code.is_not(None))).one()
     real_case = cli.json("cases", "open", "--event", str(real_event.id), "--as", "李办公室")
-    drill_id = cli.json("drill", "run", "hospital_rumour", "--speed", "3600", "--participants", "李办公室")[
-        "id"
-    ]
+    run = ("drill", "run", "hospital_rumour", "--speed", "3600", "--participants", "李办公室")
+    drill_id = cli.json(*run, "--unit", "市卫生健康委员会")["id"]
     alert_id, _ = detection_time(cli, drill_id)
     drill_case = cli.json("cases", "open", "--alert", str(alert_id), "--as", "李办公室")
     with rt.sessions() as session:

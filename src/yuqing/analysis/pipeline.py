@@ -27,6 +27,7 @@ even through a repost link or a near-duplicate. Their events are stored with `is
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -174,7 +175,7 @@ class AnalysisPipeline:
         # Who holds the lease: `yuqing worker` reports its heartbeat under the same identity. The
         # process's `host:pid:start` (`yuqing.process`) lets a process on the same machine see
         # that a holder was killed and take over at once, instead of after the lease runs out.
-        self.identity = f"{process_identity()}:{uuid.uuid4().hex[:12]}"
+        self.identity = f"{process_identity()}:{_boot_id()}:{uuid.uuid4().hex[:12]}"
         self._identity = self.identity.encode()
         self._load_state()
 
@@ -826,12 +827,24 @@ class AnalysisPipeline:
 
 
 def _holder_alive(holder: bytes) -> bool | None:
-    """Whether the process holding the lease runs: False when it is of this machine and gone, None
-    when that cannot be told (another machine, or an identity from before `host:pid:start`)."""
-    process, _, _instance = holder.decode(errors="replace").rpartition(":")
-    if process.count(":") != 2:
+    """Whether the process holding the lease runs: False only when it is of this very machine (same
+    boot, same PID namespace) and gone; None when that cannot be told (another machine, which may
+    share the host name and the namespace's number; an identity from an older version)."""
+    parts = holder.decode(errors="replace").split(":")
+    if len(parts) != 5 or not parts[3] or parts[3] != _boot_id():
         return None
-    return is_alive(process)
+    return is_alive(":".join(parts[:3]))
+
+
+@functools.lru_cache(maxsize=1)
+def _boot_id() -> str:
+    """This machine's current boot (Linux: a random id per boot); "" where it cannot be read, and
+    then no holder is judged dead before its lease runs out."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip().replace("-", "")[:16]
+    except OSError:
+        return ""
 
 
 def _batch_info(key: str, posts: Sequence[BatchPost]) -> EventInfo:

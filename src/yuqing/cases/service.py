@@ -12,10 +12,10 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert, AlertAcknowledgement, AlertRecipient, AlertStatus, alert_duty_key
@@ -616,6 +616,7 @@ def _move(
         _duty_24h(session, case, _plan(rt), at)
     if target == Stage.CLOSED:
         case.closed_at = at
+        _supersede_replies(session, case, at)
         if not withdrawing:  # a withdrawal reports its end itself, with its reason (`withdraw`)
             unsettled = _not_calm(session, rt, case, at)
             if unsettled:
@@ -957,6 +958,8 @@ def _call_time(text: str | None, now: dt.datetime, zone: str, since: dt.datetime
         if re.fullmatch(r"\d{1,2}:\d{2}", raw):
             hour, minute = (int(x) for x in raw.split(":"))
             when = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if when > now + dt.timedelta(minutes=1):  # 「23:55」 recorded at 00:10: yesterday's call
+                when -= dt.timedelta(days=1)
         else:
             when = dt.datetime.fromisoformat(raw)
             if when.tzinfo is None:
@@ -1656,12 +1659,9 @@ def respond(
         person = find_person(session, person_ref)
         case = _visible_case(session, case_id, person)
         _require(session, person, case, DRAFTERS, "回应网民")
-        if formal and not _settles_replies(session, plan, person, case):
-            for waiting in session.scalars(
-                select(Reply).where(Reply.case_id == case.id, Reply.status == "pending")
-            ):
-                waiting.status, waiting.decided_at = "superseded", now
-                _withdraw_reply_requests(session, waiting, now)
+        settler_exists = bool(_reply_settlers(session, plan, case, exclude=person.id))
+        if formal and not _settles_replies(session, plan, person, case) and settler_exists:
+            _supersede_replies(session, case, now)
             reply = Reply(case_id=case.id, text=text.strip(), drafted_by=person.id, drafted_at=now)
             session.add(reply)
             session.flush()
@@ -1676,19 +1676,44 @@ def respond(
                 detail={"reply_id": reply.id},
             )
             _tell_reply_approvers(rt, session, case, reply, plan, now)
-            return case_view(session, case, rt.settings.timezone)
-        log(
-            session,
-            case,
-            person,
-            "respond",
-            ("正式答复：" if formal else "初步回应：") + text.strip(),
-            via=via,
-            at=now,
-        )
+            view = case_view(session, case, rt.settings.timezone)
+            view["reply_pending"] = True
+            return view
+        if formal:
+            # given now: a draft still waiting would be a second answer
+            _supersede_replies(session, case, now)
+        text_given = ("正式答复：" if formal else "初步回应：") + text.strip()
+        if formal and plan.reply_approvers and not _settles_replies(session, plan, person, case):
+            # nobody in the unit's chain can settle it (no 分管领导 or 主要领导 account): given by
+            # the office, and the record says so, rather than waiting for ever
+            text_given += f"（本单位及上级单位没有{_reply_approver_labels(plan)}账号，未经审定）"
+        log(session, case, person, "respond", text_given, via=via, at=now)
         kinds = [DeadlineKind.FIRST_RESPONSE] + ([DeadlineKind.FORMAL_REPLY] if formal else [])
         _complete_clocks(session, case, kinds, now)
         return case_view(session, case, rt.settings.timezone)
+
+
+def _reply_settlers(session: Session, plan: ResponsePlan, case: Case, *, exclude: int) -> list[Person]:
+    """Who would be asked to settle a reply of this case (not its drafter)."""
+    found: dict[int, Person] = {}
+    for role in plan.reply_approvers:
+        for person in people_with_role(session, role, case.unit_id):
+            if person.id != exclude:
+                found.setdefault(person.id, person)
+    return list(found.values())
+
+
+def _supersede_replies(session: Session, case: Case, now: dt.datetime) -> None:
+    """Drafts still waiting on the case are replaced (a newer draft, a reply given, the case
+    closed): they leave the settlers' 待办 and inbox."""
+    waiting = list(
+        session.scalars(
+            select(Reply).where(Reply.case_id == case.id, Reply.status == "pending").with_for_update()
+        )
+    )
+    for reply in waiting:
+        reply.status, reply.decided_at = "superseded", now
+        _withdraw_reply_requests(session, reply, now)
 
 
 def decide_reply(
@@ -1709,9 +1734,11 @@ def decide_reply(
     with transaction(rt.sessions) as session:
         person = find_person(session, person_ref)
         case = _visible_case(session, case_id, person)
-        reply = session.get(Reply, reply_id)
+        reply = session.get(Reply, reply_id, with_for_update=True)
         if reply is None or reply.case_id != case.id:
             raise LookupError(f"工单 #{case.id} 没有编号为 {reply_id} 的答复意见")
+        if case.stage == Stage.CLOSED.value:
+            raise workflow.WorkflowError(f"工单 #{case.id} 已结案或撤销，其答复意见不再审定")
         if reply.status != "pending":
             done = {"approved": "审定答复", "rejected": "退回", "superseded": "被新稿替代"}
             raise ValueError(f"该答复意见已{done.get(reply.status, reply.status)}，不能再审定")
@@ -1723,9 +1750,21 @@ def decide_reply(
             raise PermissionDenied(f"{person.name} 是该答复意见的起草人，不能审定自己起草的答复意见")
         if reject and not (comment or "").strip():
             raise ValueError("退回须写明理由（审定意见），以便起草人修改")
-        reply.status = "rejected" if reject else "approved"
-        reply.decided_by, reply.decided_at = person.id, now
-        reply.comment = (comment or "").strip() or None
+        # claimed by a guarded update: two leaders settling at once give one answer, not two
+        claimed = session.execute(
+            update(Reply)
+            .where(Reply.id == reply.id, Reply.status == "pending")
+            .values(
+                status="rejected" if reject else "approved",
+                decided_by=person.id,
+                decided_at=now,
+                comment=(comment or "").strip() or None,
+            )
+            .execution_options(synchronize_session="fetch")
+        )
+        if cast(CursorResult[Any], claimed).rowcount != 1:
+            raise ValueError("该答复意见刚刚已由他人审定或被新稿替代，请刷新后查看")
+        session.refresh(reply)
         _withdraw_reply_requests(session, reply, now)
         drafter = session.get(Person, reply.drafted_by)
         drafter_name = drafter.name if drafter else "起草人"
@@ -1894,6 +1933,8 @@ def _check_drill_reach(session: Session, case: Case, unit: Unit) -> None:
         event_id = session.scalar(select(Alert.event_id).where(Alert.id == case.alert_id))
     drill_id = session.scalar(select(Event.drill_id).where(Event.id == event_id)) if event_id else None
     drill = session.get(Drill, drill_id) if drill_id is not None else None
+    if drill is not None and drill.unit_id is None:
+        return  # a drill of the top unit (`yuqing drill run` without --unit): every unit is inside it
     home = drill.unit_id if drill is not None and drill.unit_id is not None else case.unit_id
     above = {u.id for u in ancestors(session, home)}  # the drill's unit and those above it
     below = home in {u.id for u in ancestors(session, unit.id)}  # the unit is under the drill's
@@ -2313,7 +2354,12 @@ def _my_replies(session: Session, rt: Runtime, person: Person, scope: Scope) -> 
     rows = session.execute(
         select(Reply, Case)
         .join(Case, Case.id == Reply.case_id)
-        .where(Reply.status == "pending", Reply.drafted_by != person.id, scope.where(Case.unit_id))
+        .where(
+            Reply.status == "pending",
+            Reply.drafted_by != person.id,
+            Case.stage != Stage.CLOSED.value,
+            scope.where(Case.unit_id),
+        )
         .order_by(Reply.drafted_at, Reply.id)
     ).all()
     return [
@@ -2429,7 +2475,7 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, Any]:
                 for r in session.scalars(
                     select(Reply).where(Reply.case_id == case.id, Reply.status == "pending")
                 )
-                if settles and r.drafted_by != person.id
+                if settles and r.drafted_by != person.id and case.stage != Stage.CLOSED.value
             ],
             "follow_up": case.stage in _FOLLOW_UP_STAGES and may(DRAFTERS),
             "draft": may(DRAFTERS),

@@ -227,9 +227,19 @@ def completions(record: DrillRecord) -> dict[str, Completion]:
         if statement.status in ("approved", "released") and given:
             last = max(given, key=lambda a: a.at)
             note("statement_approved", last.at, last.person_id, statement.case_id)
+    # who assigned and who finished a task: the timeline names them (the task row does not)
+    by_action = {
+        (a.action, a.case_id, a.at): a.person_id for a in record.actions if a.action in ("task", "task_done")
+    }
     for task in record.tasks:
-        note("task_assigned", task.created_at, None, task.case_id)
-        note("task_done", task.done_at, None, task.case_id)
+        note(
+            "task_assigned",
+            task.created_at,
+            by_action.get(("task", task.case_id, task.created_at)),
+            task.case_id,
+        )
+        done_by = by_action.get(("task_done", task.case_id, task.done_at)) if task.done_at else None
+        note("task_done", task.done_at, done_by, task.case_id)
     return found
 
 
@@ -455,9 +465,11 @@ def _score_subject(
 
     if started is None:
         return result(None, 0.0, "未计时", missing)
+    if stopped is not None and completion is not None and completion.at > stopped:
+        completion = None  # done after the drill was stopped: not part of the drill
     if completion is None:
         used = (now - started).total_seconds() / 60
-        if stopped is not None and used <= limit:
+        if stopped is not None:
             return result(
                 None,
                 0.0,
@@ -482,16 +494,16 @@ def _score_subject(
             minutes,
             points,
             "按时完成",
-            f"{when}，自{start_label}用时 {minutes:.0f} 分钟，在 {limit:g} 分钟时限内",
+            f"{when}，自{start_label}用时 {round(minutes, 1):g} 分钟，在 {limit:g} 分钟时限内",
         )
     over = minutes - limit
     if points > 0:
         reason = (
-            f"{when}，用时 {minutes:.0f} 分钟，超过 {limit:g} 分钟时限 {over:.0f} 分钟，"
+            f"{when}，用时 {round(minutes, 1):g} 分钟，超过 {limit:g} 分钟时限 {round(over, 1):g} 分钟，"
             f"按超时比例得 {points:g} 分"
         )
     else:
-        reason = f"{when}，用时 {minutes:.0f} 分钟，超过时限两倍，得 0 分"
+        reason = f"{when}，用时 {round(minutes, 1):g} 分钟，超过时限两倍，得 0 分"
     return result(minutes, points, "超时完成", reason)
 
 

@@ -351,8 +351,9 @@ def stop_drill(
 
 def _end_case_clocks(session: Session, drill: Drill, now: dt.datetime) -> None:
     """A stopped drill's cases stop counting: their clocks not yet due are cancelled, so they
-    neither sit among the office's coming deadlines nor escalate to anyone tomorrow. One already
-    overdue stays so: it is the drill's record, and its score."""
+    neither sit among the office's coming deadlines nor escalate to anyone tomorrow, and its alerts
+    escalate no further. A clock already overdue stays so: it is the drill's record, and its
+    score."""
     from yuqing.cases import deadlines
     from yuqing.cases.service import log
 
@@ -361,6 +362,8 @@ def _end_case_clocks(session: Session, drill: Drill, now: dt.datetime) -> None:
     cases = session.scalars(
         select(Case).where(Case.is_drill.is_(True), or_(Case.event_id.in_(events), Case.alert_id.in_(alerts)))
     )
+    for alert in session.scalars(select(Alert).where(Alert.event_id.in_(events), Alert.status == "open")):
+        alert.next_escalation_at = None  # nobody is woken for an exercise that has ended
     for case in cases:
         ended = deadlines.cancel_open(session, case.id)
         if ended:

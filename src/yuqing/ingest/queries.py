@@ -115,7 +115,9 @@ def list_dead_letters(
     shown as *** unless `reveal` (the server's operator at the command line)."""
     shown = (lambda text: text) if reveal else _scrubbed
     with rt.sessions() as session:
-        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+        # a dead letter seen again today is news today: newest by when it was last seen
+        last_seen = func.coalesce(DeadLetter.last_seen_at, DeadLetter.created_at)
+        query = select(DeadLetter).order_by(last_seen.desc(), DeadLetter.id.desc()).limit(limit)
         if source is not None:
             query = query.where(DeadLetter.source_id == find_source(session, source).id)
         return [

@@ -735,6 +735,8 @@ def receive_webhook(
         with transaction(rt.sessions) as session:
             record_dead_letters(session, [Rejected("body", "ingest.parse", error, body)], source.id, run_id)
         counts.rejected += 1
+    if layout is None:  # nothing readable: a failed delivery, not a partial success of the source
+        error = unreadable or "推送内容不是合法 JSON"
     outcome = RunOutcome.FAILED if error else RunOutcome.PARTIAL if counts.rejected else RunOutcome.SUCCESS
     finished = rt.clock()
     with transaction(rt.sessions) as session:

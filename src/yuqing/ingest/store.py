@@ -147,15 +147,21 @@ def record_dead_letters(
         }
     seen = _listed_dead_letters(session, source_id, list(rows))
     fresh = []
+    again: dict[int, int] = {}
     for known, row in rows.items():
         listed = seen.get(known)
         if listed is None:
             fresh.append(row)
-            continue
-        session.execute(
-            update(DeadLetter)
-            .where(DeadLetter.id == listed)
-            .values(repeats=DeadLetter.repeats + row["repeats"] + 1, last_seen_at=now)
+        else:
+            again[listed] = again.get(listed, 0) + row["repeats"] + 1
+    if again:  # one statement for all, in id order (two writers lock rows in the same order)
+        table = DeadLetter.__table__
+        assert isinstance(table, Table)
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("listed"))
+            .values(repeats=table.c.repeats + bindparam("more"), last_seen_at=now),
+            [{"listed": listed, "more": more} for listed, more in sorted(again.items())],
         )
     if fresh:
         table = DeadLetter.__table__

@@ -50,7 +50,10 @@ def _source_value(key: str, value: object) -> str:
     if key == "label":
         return _DATASET_LABELS.get(text.lower(), text)
     if key == "published_at":
-        return iso_time_text(text)
+        try:
+            return iso_time_text(text)
+        except ValueError:  # the [source] table is free-form: a time written otherwise is shown as is
+            return text
     return text
 
 
@@ -222,13 +225,17 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
             ),
             (1.4, 1.3, 0.8, 0.8, 0.9, 0.6, 3),
         ),
-        Paragraph(
-            f"科目平均{_points(result['subject_average'])}分，预案执行核对扣{_points(result['deduction_total'])}分，"
-            f"综合得分{_points(result['overall'])}分，评定为「{result['rating']}」。"
-        ),
     )
-    if result["reasons"]:
+    if result["reasons"]:  # how the total was reached, ending with it
         scores.add(Bullets(tuple(result["reasons"])))
+    else:
+        scores.add(
+            Paragraph(
+                f"科目平均{_points(result['subject_average'])}分，"
+                f"预案执行核对扣{_points(result['deduction_total'])}分，"
+                f"综合得分{_points(result['overall'])}分，评定为「{result['rating']}」。"
+            )
+        )
 
     checks = [c for c in result["checks"] if c["passed"] is not None]
     if checks:

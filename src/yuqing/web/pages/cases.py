@@ -291,7 +291,7 @@ def build_router(rt: Runtime) -> APIRouter:
 
         def call() -> None:
             view = cases.respond(rt, case_id, str(user.person_id), text, formal=bool(formal), via="web")
-            if formal and any(r["status"] == "pending" for r in view["replies"]):
+            if view.get("reply_pending"):
                 outcome["done"] = "reply_draft"
 
         detail = {"formal": bool(formal)}
