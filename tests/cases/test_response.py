@@ -997,6 +997,8 @@ def test_a_grave_case_is_reported_by_telephone_as_well_and_the_call_is_logged(
     assert cases.permissions(rt, case_id, "王值班")["phone_report_required"]
     clock.advance(minutes=10)  # 01:10 UTC, 09:10 in Nanjing
     with pytest.raises(ValueError, match="晚于现在"):
+        cases.advance(rt, case_id, "报告", "王值班", phone_to="市政府总值班室", phone_at="2026-11-20 23:50")
+    with pytest.raises(ValueError, match="2026年11月19日 23:50 早于发现时间"):  # 「23:50」 now is yesterday's
         cases.advance(rt, case_id, "报告", "王值班", phone_to="市政府总值班室", phone_at="23:50")
     with pytest.raises(ValueError, match="早于发现时间"):
         cases.advance(rt, case_id, "报告", "王值班", phone_to="市政府总值班室", phone_at="2026-11-19 08:00")

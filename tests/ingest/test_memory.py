@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from yuqing.ingest import service
+from yuqing.ingest.errors import WebhookUnreadable
 from yuqing.ingest.models import DeadLetter, Post
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
@@ -139,8 +140,13 @@ def test_a_webhook_body_nested_without_end_is_one_dead_letter_in_bounded_memory(
     source, _ = service.add_source(rt, "webhook", None, name="推送")
     body = b'[{"text":' + b'{"text":' * DEEP + b"1" + b"}" * DEEP + b"}]"  # 60 KB
 
-    counts, peak = peak_of(lambda: service.receive_webhook(rt, writer, source, body, "application/json"))
+    def deliver() -> str:
+        with pytest.raises(WebhookUnreadable) as refused:  # answered 400, kept and dead-lettered
+            service.receive_webhook(rt, writer, source, body, "application/json")
+        return str(refused.value)
+
+    message, peak = peak_of(deliver)
     assert peak < 8, f"{peak:.1f} MB"
-    assert counts.new == 0 and counts.rejected == 1
+    assert "JSON 嵌套超过 64 层" in message
     with rt.sessions() as session:
         assert "JSON 嵌套超过 64 层" in session.scalars(select(DeadLetter.error)).one()
