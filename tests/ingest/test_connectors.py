@@ -426,6 +426,7 @@ def test_a_feed_that_never_closes_its_channel_keeps_its_complete_last_item(
         # the unclosed document is noted once, the second fetch counted on it: no item held back
         [letter] = session.scalars(select(DeadLetter)).all()
     assert letter.error.startswith("订阅源格式有误，已尽量读取 3 条") and letter.repeats == 1
+    assert letter.error.endswith("列：文档为空或在结尾处不完整")  # expat's 「no element found」, in Chinese
 
 
 def test_an_api_post_in_big5_exports_as_evidence_that_verifies(

@@ -488,3 +488,12 @@ def test_json_lines_saved_as_gbk_or_as_utf16_are_read(rt: Runtime) -> None:
         assert session.scalar(select(Post.text).where(Post.external_id == "u2")) == rows[1]["text"].replace(
             "某校", "某中学"
         )
+
+
+def test_a_file_named_xlsx_that_is_no_workbook_says_so_in_chinese(rt: Runtime) -> None:
+    """openpyxl's 「File is not a zip file」 reached the office as it was."""
+    result = import_bytes(rt, b"PK\x03\x04" + bytes(range(256)) * 4, "posts.xlsx")  # a zip cut short
+    assert result["new"] == 0
+    with rt.sessions() as session:
+        errors = list(session.scalars(select(DeadLetter.error)))
+    assert any("不是有效的 .xlsx 文件" in e for e in errors), errors

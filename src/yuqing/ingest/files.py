@@ -422,7 +422,11 @@ def _xlsx_rows(data: bytes) -> Iterator[RawItem | Rejected]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ImportFormatError(f"Excel 文件无法打开：{exc}") from exc
+        if isinstance(exc, zipfile.BadZipFile):  # a .xlsx is a zip archive: this one is none
+            raise ImportFormatError(
+                "Excel 文件无法打开：不是有效的 .xlsx 文件（可能已损坏，或是旧版 .xls、CSV 改了扩展名）"
+            ) from exc
+        raise ImportFormatError(f"Excel 文件无法打开：{type(exc).__name__}: {exc}") from exc
     number = 0
     try:
         try:

@@ -52,7 +52,7 @@ def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
     entries: list[Any] = list(parsed.entries)
     warnings: list[str] = []
     if parsed.bozo:
-        reason = str(parsed.get("bozo_exception", "格式错误"))
+        reason = xml_error_text(parsed.get("bozo_exception"))
         if not entries:
             raise ConnectorError(f"订阅源无法解析：{reason}")
         warnings.append(f"订阅源格式有误，已尽量读取 {len(entries)} 条：{reason}")
@@ -77,6 +77,35 @@ def parse_feed(body: bytes, declared_charset: str | None) -> Collected:
             )
         )
     return Collected(document=None, items=items, warnings=warnings, cut_off=cut_off)
+
+
+# expat's messages (what feedparser reports for a malformed feed), as the office reads them
+_XML_ERRORS = {
+    "no element found": "文档为空或在结尾处不完整",
+    "not well-formed (invalid token)": "含有无效字符或写法",
+    "mismatched tag": "开始标签与结束标签不匹配",
+    "unclosed token": "有未闭合的标记",
+    "undefined entity": "使用了未定义的实体（如 &nbsp;）",
+    "junk after document element": "根元素结束后还有多余内容",
+    "syntax error": "语法错误",
+    "unbound prefix": "使用了未声明的命名空间前缀",
+    "duplicate attribute": "同一属性出现两次",
+}
+_XML_WHERE = re.compile(r"<unknown>:(\d+):(\d+):\s*(.*)$")
+
+
+def xml_error_text(exc: object) -> str:
+    """A feed parser's error in Chinese: 「第 2 行第 0 列：文档为空或在结尾处不完整」; an error it
+    cannot name keeps its own words after 「格式错误」."""
+    if exc is None:
+        return "格式错误"
+    text = " ".join(str(exc).split())
+    found = _XML_WHERE.match(text)
+    where, what = (f"第 {found.group(1)} 行第 {found.group(2)} 列：", found.group(3)) if found else ("", text)
+    for english, chinese in _XML_ERRORS.items():
+        if what.startswith(english):
+            return where + chinese
+    return where + f"格式错误（{what[:200]}）"
 
 
 # What may come before a document's root element: an XML declaration, processing instructions,
