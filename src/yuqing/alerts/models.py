@@ -71,6 +71,18 @@ class AlertAcknowledgement(Base):
     grade: Mapped[str] = mapped_column(String(10))
     level: Mapped[int] = mapped_column(Integer, default=0)
 
+    @classmethod
+    def of(cls, alert: Alert, person_id: int, at: dt.datetime) -> AlertAcknowledgement:
+        """The acknowledgement of `alert` as it stands (its grade and escalation level) now."""
+        return cls(
+            alert_id=alert.id,
+            person_id=person_id,
+            at=at,
+            grade_code=alert.grade_code,
+            grade=alert.grade,
+            level=alert.level,
+        )
+
 
 class AlertRecipient(Base):
     """Who was told about an alert, at which escalation level, and when."""

@@ -558,20 +558,6 @@ def _all_told(session: Session, alert: Alert, unit: Unit) -> bool:
     return holders <= told
 
 
-def record_acknowledgement(session: Session, alert: Alert, person_id: int, at: dt.datetime) -> None:
-    """Keep this acknowledgement on record beside the alert's latest (an upgrade re-opens it)."""
-    session.add(
-        AlertAcknowledgement(
-            alert_id=alert.id,
-            person_id=person_id,
-            at=at,
-            grade_code=alert.grade_code,
-            grade=alert.grade,
-            level=alert.level,
-        )
-    )
-
-
 def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli") -> dict[str, Any]:
     """Acknowledge an alert: its escalation stops. The person must be able to act for its unit."""
     now = rt.clock()
@@ -591,7 +577,7 @@ def acknowledge(rt: Runtime, alert_id: int, person_ref: str, *, via: str = "cli"
             )
         alert.status = AlertStatus.ACKNOWLEDGED.value
         alert.acknowledged_at, alert.acknowledged_by = now, person.id
-        record_acknowledgement(session, alert, person.id, now)
+        session.add(AlertAcknowledgement.of(alert, person.id, now))  # kept beside the latest
         alert.next_escalation_at = None
         for case in session.scalars(select(Case).where(Case.alert_id == alert.id)):
             cases.log(session, case, person, "alert_ack", f"确认预警 #{alert.id}", via=via, at=now)

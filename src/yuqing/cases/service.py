@@ -276,16 +276,22 @@ def _withdraw_approval_requests(
 ) -> None:
     """Requests to approve this draft in roles it no longer needs (the grade changed, the draft
     was decided or replaced) leave the unread inbox: nobody is asked for what is not wanted."""
-    from sqlalchemy import update
-
     from yuqing.notify.models import Notification
 
     kept = [~Notification.dedup_key.like(f"statement:{statement.id}:approve:{role}:%") for role in keep]
+    _withdraw_requests(session, f"statement:{statement.id}:approve:%", now, *kept)
+
+
+def _withdraw_requests(session: Session, keys: str, now: dt.datetime, *also: Any) -> None:
+    """Unread in-app requests whose key is like `keys` (and meet `also`) are marked read: what
+    they asked for is no longer wanted."""
+    from yuqing.notify.models import Notification
+
     session.execute(
         update(Notification)
         .where(
-            Notification.dedup_key.like(f"statement:{statement.id}:approve:%"),
-            *kept,
+            Notification.dedup_key.like(keys),
+            *also,
             Notification.kind == "in_app",
             Notification.read_at.is_(None),
         )
@@ -526,16 +532,7 @@ def _acknowledge_on_opening(
             continue
         open_alert.status = AlertStatus.ACKNOWLEDGED.value
         open_alert.acknowledged_at, open_alert.acknowledged_by = now, person.id
-        session.add(
-            AlertAcknowledgement(
-                alert_id=open_alert.id,
-                person_id=person.id,
-                at=now,
-                grade_code=open_alert.grade_code,
-                grade=open_alert.grade,
-                level=open_alert.level,
-            )
-        )
+        session.add(AlertAcknowledgement.of(open_alert, person.id, now))
         open_alert.next_escalation_at = None
         log(
             session,
@@ -1622,20 +1619,7 @@ def _tell_reply_approvers(
 
 def _withdraw_reply_requests(session: Session, reply: Reply, now: dt.datetime) -> None:
     """A reply decided or replaced leaves the unread inbox of those asked to settle it."""
-    from sqlalchemy import update
-
-    from yuqing.notify.models import Notification
-
-    session.execute(
-        update(Notification)
-        .where(
-            Notification.dedup_key.like(f"reply:{reply.id}:settle%"),
-            Notification.kind == "in_app",
-            Notification.read_at.is_(None),
-        )
-        .values(read_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    _withdraw_requests(session, f"reply:{reply.id}:settle%", now)
 
 
 def respond(

@@ -120,16 +120,8 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
                 )
             )
             if not acks and alert.acknowledged_at is not None and alert.acknowledged_by is not None:
-                acks = [  # acknowledged before each acknowledgement was kept
-                    AlertAcknowledgement(
-                        alert_id=alert.id,
-                        person_id=alert.acknowledged_by,
-                        at=alert.acknowledged_at,
-                        grade_code=alert.grade_code,
-                        grade=alert.grade,
-                        level=alert.level,
-                    )
-                ]
+                # acknowledged before each acknowledgement was kept
+                acks = [AlertAcknowledgement.of(alert, alert.acknowledged_by, alert.acknowledged_at)]
             for ack in acks:
                 who = names.get(ack.person_id, "")
                 text = f"确认预警 #{alert.id}" + (f"（{ack.grade}）" if len(acks) > 1 else "")
