@@ -347,12 +347,10 @@ def test_a_drill_takes_no_evidence_number_or_department_of_the_real_record(
     rt: Runtime, clock: FakeClock, cli: Cli, tmp_path: Any
 ) -> None:
     """A drill's scenario post is no evidence of a real case; a drill's 专报 takes no number of the
-    unit's official series; a drill case's task goes to no unit outside the drill; a stopped
-    drill's clocks stop."""
+    unit's official series; a drill case's task goes to no unit outside the drill; a drill ended
+    after its replay stops its clocks."""
     from yuqing.cases.models import Deadline
     from yuqing.db import transaction
-    from yuqing.drills import service as drills_service
-    from yuqing.drills.models import Drill
     from yuqing.org import service as org
 
     setup_org(rt)
@@ -391,14 +389,13 @@ def test_a_drill_takes_no_evidence_number_or_department_of_the_real_record(
         "2026年第1期",
     ]
 
-    with transaction(rt.sessions) as session:
-        drill = session.get(Drill, drill_id)
-        assert drill is not None
-        drills_service._end_case_clocks(session, drill, clock.now)
+    assert cli.json("drill", "status", str(drill_id))["state"] == "finished"
+    ended = cli.json("drill", "stop", str(drill_id))  # the team's work is over: the office ends it
+    assert (ended["state"], ended["state_label"]) == ("closed", "已结束")
     with rt.sessions() as session:
         states = set(session.scalars(select(Deadline.state).where(Deadline.case_id == drill_case["id"])))
         real = set(session.scalars(select(Deadline.state).where(Deadline.case_id == real_case["id"])))
     assert states <= {"cancelled", "overdue", "met", "missed"} and "cancelled" in states
     assert "pending" in real or "due_soon" in real  # the real case's clocks run on
     shown = cli.json("cases", "show", str(drill_case["id"]))
-    assert any(e["text"].startswith("演练已停止，") for e in shown["timeline"])
+    assert any(e["text"].startswith("演练已结束，") for e in shown["timeline"])

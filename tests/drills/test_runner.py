@@ -298,3 +298,46 @@ def test_a_drill_stopped_early_is_reported_as_it_happened(
     assert "提前结束，实际回放信息2条、注入情况0次" in text
     assert "未送达（演练已提前结束）" in text
     assert "swd" not in text and "3wh" not in text
+
+
+def test_a_drill_ended_after_its_replay_counts_only_what_was_done_by_then(
+    rt: Runtime, clock: FakeClock, tmp_path: Path
+) -> None:
+    """After the replay the team works on; the office then ends the drill (「结束」 on a finished
+    one). What is done afterwards is no part of the drill, the subjects nobody finished read
+    「结束时尚未…」 (not 「提前结束」), and an ended drill changes state no more."""
+    from yuqing.alerts import service as alerts
+    from yuqing.alerts.models import Alert
+    from yuqing.analysis.pipeline import AnalysisPipeline
+    from yuqing.cases import followup
+
+    scenario_file = tmp_path / "scenario.toml"
+    subject = '[[subjects]]\nname = "预警确认"\ndone_when = "acknowledged"\nlimit_minutes = 30\n'
+    scenario_file.write_text(SCENARIO + subject, encoding="utf-8")
+    setup_org(rt)
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    drill = service.create_drill(rt, str(scenario_file), speed=60, participants=["李办公室"])
+    service.start_drill(rt, drill["id"])
+    assert step(rt, drill["id"], writer).posts == 1
+    AnalysisPipeline(rt).run()
+    followup.run_once(rt)  # the drill's first alert: the subjects' clocks start
+    clock.advance(seconds=30)
+    assert step(rt, drill["id"], writer).finished
+    assert service.drill_status(rt, drill["id"])["state"] == "finished"
+
+    clock.advance(minutes=5)
+    ended = service.stop_drill(rt, drill["id"])
+    assert (ended["state"], ended["state_label"]) == ("closed", "已结束")
+    assert service.drill_status(rt, drill["id"])["log"][-1]["text"].startswith("演练结束（情景已回放完毕）")
+    with rt.sessions() as session:
+        alert_id = session.scalars(select(Alert.id).where(Alert.is_drill.is_(True))).first()
+    assert alert_id is not None
+    clock.advance(minutes=1)
+    alerts.acknowledge(rt, alert_id, "李办公室")  # after the end: not part of the drill
+
+    score = service.score_drill(rt, drill["id"])
+    [acknowledged] = score["subjects"]
+    assert acknowledged["status"] == "未完成" and acknowledged["done_at"] is None
+    assert "结束时尚未" in acknowledged["reason"] and "提前" not in acknowledged["reason"]
+    with pytest.raises(DrillError, match="已结束，不能「停止」；演练已结束"):
+        service.stop_drill(rt, drill["id"])

@@ -197,7 +197,7 @@ def drill_run(
     as_json: Json = False,
 ) -> None:
     """创建演练并在前台回放，直到整个场景送入完毕。"""
-    from yuqing.drills.models import DrillRunner
+    from yuqing.drills.models import DrillRunner, DrillState
     from yuqing.drills.runner import StepResult, run_foreground
     from yuqing.drills.service import create_drill, drill_status, start_drill
 
@@ -233,7 +233,12 @@ def drill_run(
         emit_json(final)
         return
     _print_drill(final)
-    typer.echo(f"场景已回放完毕。处置完成后用 yuqing drill score {drill_id} 查看评分。")
+    if final["state"] != DrillState.FINISHED.value:
+        return  # stopped from elsewhere: its state is printed above
+    typer.echo(
+        f"场景已回放完毕。处置完成后用 yuqing drill stop {drill_id} 结束演练（演练工单时限随之终止），"
+        f"用 yuqing drill score {drill_id} 查看评分。"
+    )
 
 
 def _change(action: str, drill_id: int, as_json: bool) -> None:
@@ -277,7 +282,7 @@ def drill_resume(drill_id: int, as_json: Json = False) -> None:
 @drill_app.command("stop")
 @user_errors
 def drill_stop(drill_id: int, as_json: Json = False) -> None:
-    """提前结束演练；已完成的处置仍可评分。"""
+    """结束演练：回放中的演练提前结束，回放完毕的演练在处置完毕后结束；未完成的科目不再计时，演练工单时限随之终止。"""
     _change("stop", drill_id, as_json)
 
 

@@ -27,6 +27,7 @@ class DrillState(enum.StrEnum):
     PAUSED = "paused"
     STOPPED = "stopped"  # ended early by a person
     FINISHED = "finished"  # every post and inject of the scenario was replayed
+    CLOSED = "closed"  # ended by a person after the replay finished: the team's work is over
 
     @property
     def label(self) -> str:
@@ -39,6 +40,7 @@ STATE_LABELS: dict[str, str] = {
     "paused": "已暂停",
     "stopped": "已停止",
     "finished": "回放完毕",
+    "closed": "已结束",
 }
 
 

@@ -343,7 +343,7 @@ def run_foreground(
             on_step(result)
         with rt.sessions() as session:
             state = session.scalar(select(Drill.state).where(Drill.id == drill_id))
-        if state in (DrillState.FINISHED.value, DrillState.STOPPED.value, None):
+        if state in (DrillState.FINISHED.value, DrillState.STOPPED.value, DrillState.CLOSED.value, None):
             return state or DrillState.STOPPED.value
         wait = tick if result.next_in is None else min(max(result.next_in, MIN_WAIT_SECONDS), tick)
         sleep(wait)

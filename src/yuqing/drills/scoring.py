@@ -338,11 +338,14 @@ def score(
         hint = f"（本场景建议的专题规则：{scenario.expect.topic_hint}）" if scenario.expect.topic_hint else ""
         improve.append(IMPROVEMENTS["detection"] + hint)
 
-    # a drill stopped early is over: what was not done by then is not done (a finished replay
-    # goes on being worked by the team, and scored as of now)
-    stopped = drill.ended_at if drill.state == DrillState.STOPPED.value else None
+    # a drill ended (stopped early, or closed after its replay) is over: what was not done by then is
+    # not done (a finished replay goes on being worked by the team, and is scored as of now)
+    ended = drill.ended_at if drill.state in (DrillState.STOPPED.value, DrillState.CLOSED.value) else None
+    early = drill.state == DrillState.STOPPED.value
     subjects = [
-        _score_subject(subject, detection, done, record, scenario, now, local, clock, stopped=stopped)
+        _score_subject(
+            subject, detection, done, record, scenario, now, local, clock, ended=ended, early=early
+        )
         for subject in scenario.subjects
     ]
     for subject in subjects:
@@ -432,7 +435,8 @@ def _score_subject(
     local: Callable[[dt.datetime | None], str | None],
     clock: Callable[[dt.datetime], str],
     *,
-    stopped: dt.datetime | None = None,
+    ended: dt.datetime | None = None,
+    early: bool = True,
 ) -> SubjectScore:
     limit = subject.limit_minutes
     if subject.start == DETECTION:
@@ -465,16 +469,16 @@ def _score_subject(
 
     if started is None:
         return result(None, 0.0, "未计时", missing)
-    if stopped is not None and completion is not None and completion.at > stopped:
-        completion = None  # done after the drill was stopped: not part of the drill
+    if ended is not None and completion is not None and completion.at > ended:
+        completion = None  # done after the drill was ended: not part of the drill
     if completion is None:
         used = (now - started).total_seconds() / 60
-        if stopped is not None:
+        if ended is not None:
             return result(
                 None,
                 0.0,
                 "未完成",
-                f"演练于{clock(stopped)}提前结束时尚未{subject.action_label}，得 0 分",
+                f"演练于{clock(ended)}{'提前' if early else ''}结束时尚未{subject.action_label}，得 0 分",
             )
         if used <= limit:
             return result(

@@ -333,7 +333,9 @@ def _last_pause(session: Session, drill_id: int) -> dt.datetime | None:
 def stop_drill(
     rt: Runtime, drill_id: int, *, by: str | None = None, actor: int | None = None
 ) -> dict[str, Any]:
-    """End the replay early; what was fed stays, and the team's work can still be scored."""
+    """End the drill. A replay still going is ended early: what was fed stays, and the team's work
+    can still be scored. A finished replay's drill is closed: the team's work on it is over. Either
+    way what was not done by now is not done, and the drill's case clocks end."""
     now = rt.clock()
     with transaction(rt.sessions) as session:
         drill = _drill(session, drill_id)
@@ -341,16 +343,20 @@ def stop_drill(
             check_sees(session, actor, drill.unit_id, f"演练 #{drill.id}")
             _check_operator(session, actor, drill.unit_id, "结束")
         seconds = scenario_seconds(drill, now)
+        replayed = drill.state == DrillState.FINISHED.value
         drill.state = transition(drill.state, "stop", drill.id).value
         drill.scenario_offset, drill.segment_started_at, drill.ended_at = seconds, None, now
-        text = f"演练停止，场景时间停在第 {seconds / 60:.1f} 分钟" + _by(by)
+        if replayed:
+            text = "演练结束（情景已回放完毕），未完成的科目不再计时" + _by(by)
+        else:
+            text = f"演练停止，场景时间停在第 {seconds / 60:.1f} 分钟" + _by(by)
         add_log(session, drill.id, now, seconds, "state", text)
         _end_case_clocks(session, drill, now)
         return drill_view(session, drill, now, rt.settings.timezone)
 
 
 def _end_case_clocks(session: Session, drill: Drill, now: dt.datetime) -> None:
-    """A stopped drill's cases stop counting: their clocks not yet due are cancelled, so they
+    """An ended drill's cases stop counting: their clocks not yet due are cancelled, so they
     neither sit among the office's coming deadlines nor escalate to anyone tomorrow, and its alerts
     escalate no further. A clock already overdue stays so: it is the drill's record, and its
     score."""
@@ -368,7 +374,7 @@ def _end_case_clocks(session: Session, drill: Drill, now: dt.datetime) -> None:
         ended = deadlines.cancel_open(session, case.id)
         if ended:
             names = "、".join(dict.fromkeys(DeadlineKind.LABELS.get(d.kind, d.kind) for d in ended))
-            text = f"演练已停止，{names}时限随之终止"
+            text = f"演练已结束，{names}时限随之终止"
             log(session, case, None, "deadline_ended", text, via="system", at=now)
 
 

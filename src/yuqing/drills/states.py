@@ -15,6 +15,8 @@ TRANSITIONS: dict[tuple[DrillState, str], DrillState] = {
     (S.RUNNING, "stop"): S.STOPPED,
     (S.PAUSED, "stop"): S.STOPPED,
     (S.RUNNING, "finish"): S.FINISHED,
+    # after the replay the team goes on working its cases; ending the drill then ends their clocks
+    (S.FINISHED, "stop"): S.CLOSED,
 }
 ACTION_LABELS = {"start": "开始", "pause": "暂停", "resume": "继续", "stop": "停止", "finish": "回放完毕"}
 
