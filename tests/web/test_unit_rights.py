@@ -769,3 +769,73 @@ def test_the_case_page_asks_for_the_telephone_report_of_a_grave_case_and_shows_i
         follow_redirects=True,
     )
     assert recorded.status_code == 400 and "无法识别" in recorded.text
+
+
+def test_another_units_drill_is_not_read_reported_or_worked_through_its_posts(world: World) -> None:
+    """A drill's posts, source and event are read only by those who see the drill's unit: by id, by
+    source, in the post search, through a case opened on them or a 专报 written on its event."""
+    from yuqing.analysis.models import Event
+    from yuqing.analysis.pipeline import AnalysisPipeline
+    from yuqing.drills.runner import step
+    from yuqing.ingest.models import Post, Source
+    from yuqing.ingest.store import PostWriter
+
+    rt = world.rt
+    office, chief, edu = api(world, "office"), api(world, "chief"), api(world, "edu")
+    topics.add_topic(rt, "传染病", "(医院 | 卫生院) + (死亡 | H7N9 | 禽流感)", "市卫生健康委员会")
+    drill = office.post("/drills", {"scenario": "hospital_rumour", "speed": 3600}).json()
+    world.clock.advance(minutes=5)
+    assert step(rt, drill["id"], PostWriter(rt.sessions, rt.settings, rt.clock)).posts > 0
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        source = session.scalars(select(Source.id).where(Source.drill_id == drill["id"])).one()
+        post = session.scalars(
+            select(Post.id).where(Post.source_id == source).order_by(Post.id.desc())
+        ).first()
+        event = session.scalars(select(Event.id).where(Event.drill_id == drill["id"])).first()
+    assert post is not None and event is not None
+
+    # the drill's unit and the unit above it read everything of it
+    for reader in (office, chief):
+        assert reader.get(f"/posts/{post}").status_code == 200
+        assert reader.get(f"/events/{event}").json()["is_drill"] is True
+        assert any(s["id"] == source for s in reader.get("/sources").json())
+        assert reader.get("/posts", source=source).json()
+    # another unit: as if none of it existed
+    assert error_of(edu.get(f"/posts/{post}"), 404) == f"找不到信息 {post}"
+    assert error_of(edu.get(f"/events/{event}"), 404) == f"找不到事件 {event}"
+    assert error_of(edu.get("/posts", source=source), 404) == f"找不到信息源 {source}"
+    assert all(s["id"] != source for s in edu.get("/sources").json())
+    assert all(r["source_id"] != source for r in edu.get("/runs").json())
+    assert edu.client.get(f"/posts/{post}").status_code == 404
+    assert edu.client.get(f"/events/{event}").status_code == 404
+    search = edu.client.get("/posts", params={"q": "演练", "source": source})
+    assert search.status_code == 200 and f'href="/posts/{post}"' not in search.text
+    assert f'href="/posts/{post}"' in office.client.get("/posts", params={"q": "演练", "source": source}).text
+    assert error_of(edu.post("/cases", {"post_id": post, "grade": "IV"}), 404) == f"找不到信息 {post}"
+    assert error_of(edu.post("/cases", {"event_id": event}), 404) == f"找不到事件 {event}"
+    refused = edu.post("/reports", {"kind": "special", "format": "html", "event_id": event})
+    assert error_of(refused, 400) == f"找不到事件 {event}（可用 yuqing events list 查看）"
+    with rt.sessions() as session:
+        assert session.scalars(select(Report)).all() == []
+
+    # the drill's own 专报 is a drill's, numbered apart, whoever of those who see it writes it
+    made = chief.post("/reports", {"kind": "special", "format": "html", "event_id": event}).json()
+    assert made["is_drill"] is True and "演练" in made["number"]
+
+
+def test_a_case_opened_from_a_post_keeps_its_events_grade(world: World) -> None:
+    """Opening from one of a graded event's posts is no way around the event's grade: a monitor
+    cannot open it lower (the 特别重大 approvals, clocks and duty would be skipped)."""
+    monitor, office = api(world, "monitor"), api(world, "office")
+    with world.rt.sessions() as session:
+        post = session.scalars(
+            select(PostAnalysis.post_id).where(PostAnalysis.event_id == world.event_id)
+        ).first()
+    lower = monitor.post("/cases", {"post_id": post, "grade": "IV"})
+    assert error_of(lower, 403).startswith(
+        f"孙监测 无权改变等级：该信息所属的事件 #{world.event_id}已定为特别重大，按其他等级开立工单需要"
+    )
+    opened = monitor.post("/cases", {"post_id": post})
+    assert opened.status_code == 201 and opened.json()["grade"] == "特别重大"
+    assert office.get(f"/cases/{opened.json()['id']}").json()["grade"] == "特别重大"

@@ -8,8 +8,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from yuqing.analysis.models import Event, PostAnalysis, Topic
+from yuqing.drills.access import drill_visible, sees_drill
 from yuqing.ingest.models import HotListRank
 from yuqing.ingest.normalise import display_iso
+from yuqing.org.scope import EVERYTHING, Scope
 from yuqing.runtime import Runtime
 
 
@@ -49,8 +51,10 @@ def list_events(
     status: str | None = None,
     graded_only: bool = False,
     include_drills: bool = False,
+    scope: Scope = EVERYTHING,
 ) -> list[dict[str, Any]]:
-    """Events, most serious and most recent first; a drill's events only with `include_drills`."""
+    """Events, most serious and most recent first; a drill's events only with `include_drills`,
+    and only of the drills the scope may see."""
     severity = case({"I": 4, "II": 3, "III": 2, "IV": 1}, value=Event.grade_code, else_=0)
     query = (
         select(Event, Topic.name)
@@ -64,6 +68,7 @@ def list_events(
         query = query.where(Event.grade_code.is_not(None))
     if not include_drills:
         query = query.where(Event.is_drill.is_(False))
+    query = query.where(drill_visible(Event.drill_id, scope))
     with rt.sessions() as session:
         return [event_view(e, name, rt.settings.timezone) for e, name in session.execute(query)]
 
@@ -127,17 +132,19 @@ def hot_list_summary(session: Session, event_id: int, zone: str) -> list[dict[st
     return out
 
 
-def get_event(rt: Runtime, event_id: int, *, with_posts: bool = False) -> dict[str, Any]:
+def get_event(
+    rt: Runtime, event_id: int, *, with_posts: bool = False, scope: Scope = EVERYTHING
+) -> dict[str, Any]:
     """One event in full, with where it is (`location`: the places that locate it and whether that
     is plainly outside every unit's places, `alerts.jurisdiction`); `with_posts` adds the ids of its
-    posts, oldest first."""
+    posts, oldest first. A drill's event only for those who may see the drill."""
     from yuqing.alerts.jurisdiction import locate
 
     with rt.sessions() as session:
         row = session.execute(
             select(Event, Topic.name).outerjoin(Topic, Topic.id == Event.topic_id).where(Event.id == event_id)
         ).first()
-        if row is None:
+        if row is None or not sees_drill(session, scope, row[0].drill_id):
             raise EventNotFound(event_id)
         view = event_view(row[0], row[1], rt.settings.timezone, full=True)
         where = locate(session, row[0])

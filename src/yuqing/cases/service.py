@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from yuqing.alerts.models import Alert, AlertAcknowledgement, AlertRecipient, AlertStatus, alert_duty_key
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
-from yuqing.analysis.models import Event
+from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.cases import deadlines, workflow
 from yuqing.cases.models import (
     Approval,
@@ -45,6 +45,7 @@ from yuqing.cases.plan import (
     rule_text,
 )
 from yuqing.db import transaction
+from yuqing.drills.access import sees_drill, sees_post
 from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
@@ -135,6 +136,14 @@ def _local(at: dt.datetime | None, zone: str) -> str | None:
 
 def _plan(rt: Runtime) -> ResponsePlan:
     return load_plan(rt.settings.plan_profile or None)
+
+
+def _event_of(session: Session, post: Post | None) -> Event | None:
+    """The event the post was clustered into, if any."""
+    if post is None:
+        return None
+    event_id = session.scalar(select(PostAnalysis.event_id).where(PostAnalysis.post_id == post.id))
+    return session.get(Event, event_id) if event_id is not None else None
 
 
 def _is_drill(session: Session, event: Event | None, post: Post | None) -> bool:
@@ -337,8 +346,6 @@ def _event_known_at(session: Session, event: Event) -> dt.datetime:
     """When the event became known to the office: its first post's publication, or when yuqing
     collected its first post if that was later (old posts collected now: a backfill must not
     open a case whose first-response clock ran out a year ago)."""
-    from yuqing.analysis.models import PostAnalysis
-
     collected = session.scalar(
         select(func.min(Post.fetched_at))
         .join(PostAnalysis, PostAnalysis.post_id == Post.id)
@@ -421,15 +428,17 @@ def open_case(
             # another unit's alert is answered as a missing one, before its unit is named
             check_sees(session, person.id, alert.unit_id, f"预警 #{alert_id}")
             event_id = alert.event_id
+        scope = scope_of(session, person.id)
         if event_id is not None:
             event = session.get(Event, event_id)
-            if event is None:
+            # another unit's drill event is answered as a missing one
+            if event is None or not sees_drill(session, scope, event.drill_id):
                 raise LookupError(f"找不到事件 {event_id}")
             if alert is None:
                 alert = event_alert(session, event_id)
         elif post_id is not None:
             post = session.get(Post, post_id)
-            if post is None:
+            if post is None or not sees_post(session, scope, post):
                 raise LookupError(f"找不到信息 {post_id}")
         else:
             raise ValueError("请指定 --event、--alert 或 --post")
@@ -443,7 +452,10 @@ def open_case(
                     raise ValueError(f"事件 {event.id} 已有未结案的工单 #{existing.id}")
                 # a case of a unit the person does not see: neither its number nor its unit
                 raise ValueError(f"事件 {event.id} 已由其他单位开立未结案的工单")
-        graded = event.grade_code if event is not None and event.grade_code else None
+        # a post of a graded event carries its event's grade: opening from the post is no way
+        # around it
+        graded_event = event if event is not None else _event_of(session, post)
+        graded = graded_event.grade_code if graded_event is not None and graded_event.grade_code else None
         code = (grade_code or "").strip().upper() or graded or "IV"
         if code not in GRADE_ORDER:
             raise ValueError(f"等级代码应为 I、II、III 或 IV，实为 {code!r}")
@@ -452,8 +464,10 @@ def open_case(
             # starts at the event's grade, and only those who may regrade a case may start it
             # elsewhere (a 监测员 opening a 特别重大 alert as 一般 would skip the chief's approval).
             names = "、".join(Role(r).label for r in _REGRADERS)
+            assert graded_event is not None
+            what = "事件" if event is not None else f"该信息所属的事件 #{graded_event.id}"
             raise PermissionDenied(
-                f"{person.name} 无权改变等级：事件已定为{GRADE_NAMES[graded]}，"
+                f"{person.name} 无权改变等级：{what}已定为{GRADE_NAMES[graded]}，"
                 f"按其他等级开立工单需要本单位（或上级单位）的以下角色之一：{names}"
             )
         if event is not None:
@@ -2049,7 +2063,7 @@ def attach_evidence(
         case = _visible_case(session, case_id, person)
         _require(session, person, case, OPENERS, "添加证据")
         post = session.get(Post, post_id)
-        if post is None:
+        if post is None or not sees_post(session, scope_of(session, person.id), post):
             raise LookupError(f"找不到信息 {post_id}")
         if post.is_drill and not case.is_drill:
             # a drill's scenario post is no proof of what was online: it would enter the real

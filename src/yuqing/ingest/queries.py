@@ -6,14 +6,17 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from yuqing.drills.access import drill_visible, sees_drill, sees_post
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.rsshub import public_config
-from yuqing.ingest.errors import PostNotFound
+from yuqing.ingest.errors import PostNotFound, SourceNotFound
 from yuqing.ingest.fetcher import scrub_secrets
 from yuqing.ingest.models import DeadLetter, FetchRun, Post, PostSighting, Source
 from yuqing.ingest.normalise import display_iso
 from yuqing.ingest.service import FETCHED_KINDS, find_source
+from yuqing.org.scope import EVERYTHING, Scope
 from yuqing.runtime import Runtime
 from yuqing.settings import Settings
 
@@ -74,23 +77,34 @@ def post_view(post: Post, settings: Settings, *, full: bool = False) -> dict[str
     return view
 
 
+def visible_source(session: Session, ref: str | int, scope: Scope = EVERYTHING) -> Source:
+    """A source by id or name (`find_source`); a drill's source only for those who may see the
+    drill (SourceNotFound otherwise, in the same words as for no source)."""
+    source = find_source(session, ref)
+    if not sees_drill(session, scope, source.drill_id):
+        raise SourceNotFound(ref)
+    return source
+
+
 def list_posts(
-    rt: Runtime, *, limit: int = 50, offset: int = 0, source: str | None = None
+    rt: Runtime, *, limit: int = 50, offset: int = 0, source: str | None = None, scope: Scope = EVERYTHING
 ) -> list[dict[str, Any]]:
-    """The latest posts; a drill's posts only when its source is asked for by name."""
+    """The latest posts; a drill's posts only when its source is asked for by name, by someone who
+    may see the drill."""
     with rt.sessions() as session:
         query = select(Post).order_by(Post.id.desc()).limit(limit).offset(offset)
         if source is not None:
-            query = query.where(Post.source_id == find_source(session, source).id)
+            query = query.where(Post.source_id == visible_source(session, source, scope).id)
         else:
             query = query.where(Post.is_drill.is_(False))
         return [post_view(p, rt.settings) for p in session.scalars(query)]
 
 
-def get_post(rt: Runtime, post_id: int) -> dict[str, Any]:
+def get_post(rt: Runtime, post_id: int, *, scope: Scope = EVERYTHING) -> dict[str, Any]:
+    """One post in full; a drill's post only for those who may see the drill."""
     with rt.sessions() as session:
         post = session.get(Post, post_id)
-        if post is None:
+        if post is None or not sees_post(session, scope, post):
             raise PostNotFound(post_id)
         view = post_view(post, rt.settings, full=True)
         view["sightings"] = [
@@ -109,17 +123,26 @@ def get_post(rt: Runtime, post_id: int) -> dict[str, Any]:
 
 
 def list_dead_letters(
-    rt: Runtime, *, limit: int = 100, source: str | None = None, reveal: bool = False
+    rt: Runtime,
+    *,
+    limit: int = 100,
+    source: str | None = None,
+    reveal: bool = False,
+    scope: Scope = EVERYTHING,
 ) -> list[dict[str, Any]]:
     """The newest dead letters; access parameters and passwords in their locations and errors are
-    shown as *** unless `reveal` (the server's operator at the command line)."""
+    shown as *** unless `reveal` (the server's operator at the command line); a drill's only for
+    those who may see the drill."""
     shown = (lambda text: text) if reveal else _scrubbed
     with rt.sessions() as session:
         # a dead letter seen again today is news today: newest by when it was last seen
         last_seen = func.coalesce(DeadLetter.last_seen_at, DeadLetter.created_at)
         query = select(DeadLetter).order_by(last_seen.desc(), DeadLetter.id.desc()).limit(limit)
         if source is not None:
-            query = query.where(DeadLetter.source_id == find_source(session, source).id)
+            query = query.where(DeadLetter.source_id == visible_source(session, source, scope).id)
+        elif not scope.everything:
+            hidden = select(Source.id).where(~drill_visible(Source.drill_id, scope))
+            query = query.where(DeadLetter.source_id.not_in(hidden) | DeadLetter.source_id.is_(None))
         return [
             {
                 "id": d.id,
@@ -140,14 +163,23 @@ def list_dead_letters(
 
 
 def list_runs(
-    rt: Runtime, *, source: str | None = None, limit: int = 50, reveal: bool = False
+    rt: Runtime,
+    *,
+    source: str | None = None,
+    limit: int = 50,
+    reveal: bool = False,
+    scope: Scope = EVERYTHING,
 ) -> list[dict[str, Any]]:
-    """The newest runs; their errors scrubbed as in `list_dead_letters` unless `reveal`."""
+    """The newest runs; their errors scrubbed as in `list_dead_letters` unless `reveal`; a drill's
+    runs only for those who may see the drill."""
     shown = (lambda text: text) if reveal else _scrubbed
     with rt.sessions() as session:
         query = select(FetchRun).order_by(FetchRun.id.desc()).limit(limit)
         if source is not None:
-            query = query.where(FetchRun.source_id == find_source(session, source).id)
+            query = query.where(FetchRun.source_id == visible_source(session, source, scope).id)
+        elif not scope.everything:
+            hidden = select(Source.id).where(~drill_visible(Source.drill_id, scope))
+            query = query.where(FetchRun.source_id.not_in(hidden))
         return [
             {
                 "id": r.id,
@@ -209,8 +241,10 @@ def source_view(
     }
 
 
-def list_sources(rt: Runtime, *, reveal: bool = False) -> list[dict[str, Any]]:
-    """Every source (`source_view`; `reveal` shows access parameters: the operator's command line)."""
+def list_sources(rt: Runtime, *, reveal: bool = False, scope: Scope = EVERYTHING) -> list[dict[str, Any]]:
+    """Every source (`source_view`; `reveal` shows access parameters: the operator's command line);
+    a drill's source only for those who may see the drill."""
     with rt.sessions() as session:
-        sources = session.scalars(select(Source).order_by(Source.id)).all()
+        query = select(Source).where(drill_visible(Source.drill_id, scope)).order_by(Source.id)
+        sources = session.scalars(query).all()
         return [source_view(s, rt.settings, rt.clock(), reveal=reveal) for s in sources]

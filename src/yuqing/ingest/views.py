@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
 from yuqing.ingest import queries, service
 from yuqing.ingest.errors import (
@@ -18,7 +18,12 @@ from yuqing.ingest.errors import (
 from yuqing.ingest.intake import WebhookIntake
 from yuqing.ingest.models import Source
 from yuqing.ingest.store import PostWriter
+from yuqing.org.scope import Scope, reader_scope
 from yuqing.runtime import Runtime
+
+# what the signed-in person may see (the web app overrides `reader_scope`): a drill's sources,
+# posts, runs and dead letters only for those who see the drill
+Reader = Annotated[Scope, Depends(reader_scope)]
 
 
 def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) -> list[APIRouter]:
@@ -30,34 +35,35 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
     sources_seen: dict[int, tuple[float, Source]] = {}
 
     @router.get("/sources", tags=["sources"], summary="信息源及其健康状况")
-    def sources() -> list[dict[str, Any]]:
-        return queries.list_sources(rt)
+    def sources(scope: Reader) -> list[dict[str, Any]]:
+        return queries.list_sources(rt, scope=scope)
 
     @router.get("/posts", tags=["posts"], summary="采集到的信息（最新在前）")
     def posts(
+        scope: Reader,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
         source: str | None = None,
     ) -> list[dict[str, Any]]:
         try:
-            return queries.list_posts(rt, limit=limit, offset=offset, source=source)
+            return queries.list_posts(rt, limit=limit, offset=offset, source=source, scope=scope)
         except SourceNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
 
     @router.get("/posts/{post_id}", tags=["posts"], summary="一条信息的全部记录")
-    def post(post_id: int) -> dict[str, Any]:
+    def post(post_id: int, scope: Reader) -> dict[str, Any]:
         try:
-            return queries.get_post(rt, post_id)
+            return queries.get_post(rt, post_id, scope=scope)
         except PostNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
 
     @router.get("/deadletters", tags=["posts"], summary="无法入库的输入")
-    def deadletters(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-        return queries.list_dead_letters(rt, limit=limit)
+    def deadletters(scope: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return queries.list_dead_letters(rt, limit=limit, scope=scope)
 
     @router.get("/runs", tags=["sources"], summary="采集记录")
-    def runs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
-        return queries.list_runs(rt, limit=limit)
+    def runs(scope: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+        return queries.list_runs(rt, limit=limit, scope=scope)
 
     @hooks.post(
         "/webhooks/{source_id}", tags=["webhooks"], summary="推送信息（JSON 对象、数组或 {posts: [...]}）"

@@ -33,6 +33,7 @@ __all__ = [
     "check_sees",
     "is_administrator",
     "not_found",
+    "reader_scope",
     "scope_of",
     "subtree",
 ]
@@ -68,6 +69,13 @@ class Scope:
 
 EVERYTHING = Scope(None, True)
 NOTHING = Scope(frozenset(), False)
+
+
+def reader_scope() -> Scope:
+    """The dependency a domain's HTTP routes declare for what the reader may see. On its own it is
+    everything; the web app overrides it with the signed-in person's scope
+    (`yuqing.web.auth.reader_scope`), so domain code filters by unit without importing the web."""
+    return EVERYTHING
 
 
 def _tree(session: Session) -> tuple[dict[int | None, list[int]], set[int]]:

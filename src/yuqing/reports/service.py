@@ -283,6 +283,8 @@ def _check_subject(rt: Runtime, person_id: int, kind: str, params: dict[str, Any
         "summary": ("case_id", "工单", Case.unit_id, Case.id),
         "drill": ("drill_id", "演练", Drill.unit_id, Drill.id),
     }
+    if kind == "special":
+        _check_special_subject(rt, person_id, params)
     if kind not in subjects:
         return
     key, label, column, id_column = subjects[kind]
@@ -296,6 +298,23 @@ def _check_subject(rt: Runtime, person_id: int, kind: str, params: dict[str, Any
         row = session.execute(select(column).where(id_column == subject_id)).first()
         # a missing subject reads as another unit's: the unit id no scope holds
         check_sees(session, person_id, row[0] if row is not None else -1, f"{label} #{subject_id}")
+
+
+def _check_special_subject(rt: Runtime, person_id: int, params: dict[str, Any]) -> None:
+    """A 专报 on a drill's event only by those who may see the drill: another unit would report
+    one unit's exercise (its invented rumour) as an event of its own."""
+    from yuqing.analysis.models import Event
+    from yuqing.drills.access import sees_drill
+
+    try:
+        event_id = int(params["event_id"])
+    except (KeyError, TypeError, ValueError):
+        return  # build() says what is missing
+    with rt.sessions() as session:
+        drill_id = session.scalar(select(Event.drill_id).where(Event.id == event_id))
+        if not sees_drill(session, scope_of(session, person_id), drill_id):
+            # in the words of an event that does not exist (`special.build_special`)
+            raise ReportError(f"找不到事件 {event_id}（可用 yuqing events list 查看）")
 
 
 def _unit_of(rt: Runtime, document: Document) -> int | None:

@@ -261,7 +261,9 @@ def build_special(
         statements = released_statements(session, [c.id for c in cases])
         measures = measure_rows(session, cases, zone)
         clocks = deadline_rows(session, cases, zone)
-        is_drill = any(c.is_drill for c in cases) or any(a.is_drill for a in alerts)
+        # a drill's event is a drill's report whoever writes it (its cases and alerts may be of
+        # units the writer does not see)
+        is_drill = bool(event.is_drill) or any(c.is_drill for c in cases) or any(a.is_drill for a in alerts)
         # located plainly elsewhere, with no alert or case here: the local government's (属地管理)
         elsewhere = (
             events_elsewhere(session, [event_id]).get(event_id)

@@ -61,6 +61,7 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     from fastapi import Depends
 
     from yuqing.analysis.views import build_router as analysis_router
+    from yuqing.org.scope import reader_scope as scope_reader
     from yuqing.web import auth
 
     logged_in = [Depends(auth.current_user)]
@@ -68,6 +69,8 @@ def create_app(rt: Runtime, writer: PostWriter | None = None) -> FastAPI:
     app.include_router(read_routes, responses=INGEST_READ_ERRORS)
     app.include_router(webhook_routes)
     app.include_router(analysis_router(rt, guard=logged_in), responses=SIGNED_IN)
+    # the domain routers' reader is the signed-in person (what they may see, `yuqing.org.scope`)
+    app.dependency_overrides[scope_reader] = auth.reader_scope
 
     auth.install(app)  # /login, /logout; LoginRequired → login page or 401, Forbidden → 403
     from yuqing.web import api, docs, pages

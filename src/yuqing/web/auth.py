@@ -39,6 +39,7 @@ from yuqing.accounts.models import Account, AuthenticationFailed, HashingBusy, L
 from yuqing.db import transaction
 from yuqing.org import service as org
 from yuqing.org.roles import Role, parse_role
+from yuqing.org.scope import Scope, scope_of
 from yuqing.runtime import Runtime
 from yuqing.web.templating import templates
 
@@ -186,6 +187,13 @@ def current_user(request: Request) -> User:
     if found is None:
         raise LoginRequired()
     return found.user
+
+
+def reader_scope(request: Request, user: Annotated[User, Depends(current_user)]) -> Scope:
+    """FastAPI dependency: the units the logged-in user may see (`yuqing.org.scope`), for the
+    domain routers that filter by it without importing the web layer."""
+    with _runtime(request).sessions() as session:
+        return scope_of(session, user.person_id)
 
 
 def optional_user(request: Request) -> User | None:

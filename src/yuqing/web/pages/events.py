@@ -19,6 +19,7 @@ from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.service import OPENERS, event_alert, grade_note_for, may_act
+from yuqing.drills.access import sees_drill
 from yuqing.org.models import Unit
 from yuqing.org.scope import EVERYTHING, scope_of
 from yuqing.runtime import Runtime
@@ -53,8 +54,8 @@ def event_context(
         row = session.execute(
             select(Event, Topic.name).outerjoin(Topic, Topic.id == Event.topic_id).where(Event.id == event_id)
         ).first()
-        if row is None:
-            return None
+        if row is None or not sees_drill(session, scope, row[0].drill_id):
+            return None  # a drill's event is read only by those who may see the drill
         event, topic = row
         metrics = dict(event.metrics or {})
         hourly = list(metrics.get("hourly") or [])

@@ -52,6 +52,11 @@ def duty_now(
     return found
 
 
+def _scope(rt: Runtime, user: User) -> Scope:
+    with rt.sessions() as session:
+        return scope_of(session, user.person_id)
+
+
 def build_router(rt: Runtime) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -83,7 +88,7 @@ def build_router(rt: Runtime) -> APIRouter:
         from yuqing.ingest.models import PLATFORM_NAMES, SOURCE_KIND_NAMES
 
         context = {
-            "sources": ingest_queries.list_sources(rt),
+            "sources": ingest_queries.list_sources(rt, scope=_scope(rt, user)),
             "can_add": user.is_admin,
             "presets": PRESETS,
             "bridges": rt.settings.bridge_instances,
@@ -200,9 +205,12 @@ def build_router(rt: Runtime) -> APIRouter:
     ) -> HTMLResponse:
         q = q.strip()[:100]
         with rt.sessions() as session:
-            names = queries.source_names(session)
+            scope = scope_of(session, user.person_id)
+            names = queries.source_names(session, scope)
             result = (
-                queries.search_posts(session, rt.settings.timezone, q, before=before, source_id=source)
+                queries.search_posts(
+                    session, rt.settings.timezone, q, before=before, source_id=source, scope=scope
+                )
                 if q
                 else None
             )

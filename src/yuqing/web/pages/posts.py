@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.cases.models import Case, CaseEvidence, Stage
+from yuqing.drills.access import sees_post
 from yuqing.ingest.models import AUTHOR_KIND_LABELS, Post, Source
 from yuqing.org.scope import EVERYTHING, Scope, scope_of
 from yuqing.runtime import Runtime
@@ -55,12 +56,12 @@ def analysis_view(session: Session, analysis: PostAnalysis | None) -> dict[str, 
 def post_detail(
     session: Session, post_id: int, zone: str, scope: Scope = EVERYTHING
 ) -> dict[str, Any] | None:
-    """Everything the post page shows, or None when there is no such post. The cases that use it
-    (and their evidence notes) are those of units in `scope`: posts are everyone's, cases are
-    their unit's."""
+    """Everything the post page shows, or None when there is no such post (or it is a post of a
+    drill that `scope` does not see). The cases that use it (and their evidence notes) are those
+    of units in `scope`: posts are everyone's, cases are their unit's."""
     post = session.get(Post, post_id)
-    if post is None:
-        return None
+    if post is None or not sees_post(session, scope, post):
+        return None  # a drill's post is read only by those who may see the drill
     analysis = session.get(PostAnalysis, post_id)
     event = session.get(Event, analysis.event_id) if analysis and analysis.event_id else None
     cases = session.execute(

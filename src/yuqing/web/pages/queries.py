@@ -38,6 +38,7 @@ from yuqing.analysis.models import Event, EventStatus, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, Case, Deadline, DeadlineState, Stage
 from yuqing.cases.plan import EXTENDABLE, DeadlineKind
 from yuqing.cases.service import deadline_view, task_unit_names
+from yuqing.drills.access import drill_visible, post_visible
 from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
@@ -588,13 +589,15 @@ def search_posts(
     source_id: int | None = None,
     include_drills: bool = False,
     limit: int = 30,
+    scope: Scope = EVERYTHING,
 ) -> SearchResult:
     """Posts whose title or text contains `text`, newest first.
 
     There is no full-text index, so a request reads at most SEARCH_SPAN post ids (a primary-key
     range, so the time it takes is bounded whatever the table's size) and says where the next one
     should go on; frequent words fill a page long before that. Drill posts are left out unless
-    `include_drills` (or their drill's source is asked for).
+    `include_drills` (or their drill's source is asked for), and a drill's posts are only found
+    by those who may see the drill (`scope`).
     """
     top = before if before is not None else (session.scalar(select(func.max(Post.id))) or 0) + 1
     rows: list[dict[str, Any]] = []
@@ -612,14 +615,18 @@ def search_posts(
             query = query.where(Post.source_id == source_id)
         if not include_drills and source_id is None:
             query = query.where(Post.is_drill.is_(False))
+        if not scope.everything:
+            query = query.where(post_visible(scope))
         rows.extend(post_row(p, zone) for p in session.scalars(query))
     if len(rows) >= limit:
         return SearchResult(rows, rows[-1]["id"], rows[-1]["id"])
     return SearchResult(rows, low if low > 1 else None, low)
 
 
-def source_names(session: Session) -> dict[int, str]:
-    return _pairs(session, select(Source.id, Source.name).order_by(Source.id))
+def source_names(session: Session, scope: Scope = EVERYTHING) -> dict[int, str]:
+    """Sources by id; a drill's only for those who may see the drill."""
+    query = select(Source.id, Source.name).where(drill_visible(Source.drill_id, scope)).order_by(Source.id)
+    return _pairs(session, query)
 
 
 # ---- organisation -------------------------------------------------------------------------------
