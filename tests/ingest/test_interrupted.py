@@ -161,3 +161,35 @@ def test_runs_of_live_processes_are_left_open(rt: Runtime) -> None:
             assert run is not None and run.finished_at is None
         closed = session.get(FetchRun, ids["legacy"])
         assert closed is not None and closed.outcome == "interrupted" and closed.error == INTERRUPTED_NOTE
+
+
+def test_a_run_killed_outright_keeps_the_counts_of_its_committed_batches(rt: Runtime) -> None:
+    """Each batch adds its counts to its run as it commits: a run whose process died without a word
+    (kill -9, a power cut) still says how many rows it read, stored, found again and refused —
+    duplicates and refusals already listed included, which leave no row of the run's own."""
+    from yuqing.ingest.files import read_rows
+    from yuqing.ingest.store import PostWriter
+
+    source_id = service.ensure_file_source(rt, "导入", None)
+    with rt.sessions() as session:
+        context = service.source_context(service.find_source(session, source_id), rt.settings)
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    rows = [json.dumps({"id": f"p{i}", "text": f"第{i}条：{TEXT}"}, ensure_ascii=False) for i in range(3)]
+    data = "\n".join([*rows, "{不是 JSON"]).encode()
+    writer.write(context, read_rows(data, "jsonl"))  # the first import: three posts, one refused
+    with rt.sessions() as session, session.begin():
+        # the second one's process: one that no longer runs (a run without an owner is abandoned)
+        run = FetchRun(source_id=source_id, started_at=rt.clock(), owner=None)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    writer.write(context, read_rows(data, "jsonl"), run_id=run_id)  # the same file again, then killed
+    with rt.sessions() as session:
+        assert session.get(FetchRun, run_id).finished_at is None  # type: ignore[union-attr]
+
+    assert service.close_interrupted_runs(rt) == [run_id]
+    with rt.sessions() as session:
+        killed = session.get(FetchRun, run_id)
+        assert killed is not None and killed.outcome == "interrupted"
+        counts = (killed.items_read, killed.items_new, killed.items_duplicate, killed.items_rejected)
+        assert counts == (4, 0, 3, 1)

@@ -74,8 +74,11 @@ def close_interrupted_runs(rt: Runtime) -> list[int]:
             run.finished_at = now
             run.outcome = RunOutcome.INTERRUPTED.value
             run.error = INTERRUPTED_NOTE
-            # What its committed batches stored still counts: the run's own posts and dead letters
-            # (duplicates left no row of their own and are not known any more).
+            closed.append(run.id)
+            if run.items_read:
+                continue  # its batches added their counts as they committed (`store.add_run_progress`)
+            # A run of an earlier version: what its committed batches stored still counts, read
+            # from the run's own posts and dead letters (duplicates left no row of their own).
             new, near = session.execute(
                 select(
                     func.count().filter(Post.near_duplicate_of.is_(None)),
@@ -87,7 +90,6 @@ def close_interrupted_runs(rt: Runtime) -> list[int]:
             )
             run.items_new, run.items_near_duplicate, run.items_rejected = new, near, rejected or 0
             run.items_read = run.items_new + run.items_near_duplicate + run.items_rejected
-            closed.append(run.id)
     if closed:
         log.warning("closed %d run(s) left open by a process that ended: %s", len(closed), closed)
     return closed

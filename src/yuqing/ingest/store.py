@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yuqing.db import utcnow
 from yuqing.ingest.jsonstream import record_bytes
-from yuqing.ingest.models import DeadLetter, EvidenceBlob, HotListRank, Post, PostSighting
+from yuqing.ingest.models import DeadLetter, EvidenceBlob, FetchRun, HotListRank, Post, PostSighting
 from yuqing.ingest.neardup import NearDuplicateIndex
 from yuqing.ingest.normalise import storable
 from yuqing.ingest.parallel import prepared_batches
@@ -111,6 +111,24 @@ def store_document(session: Session, document: Document) -> str:
         ],
     )
     return digest
+
+
+def add_run_progress(session: Session, run_id: int, counts: IngestCounts) -> None:
+    """Add a batch's counts to its open run in the batch's transaction, so that a run whose process
+    is killed outright still says what its committed batches read, stored, merged and refused
+    (`runs.close_interrupted_runs`). The run's end writes the totals again."""
+    session.execute(
+        update(FetchRun)
+        .where(FetchRun.id == run_id, FetchRun.finished_at.is_(None))
+        .values(
+            items_read=FetchRun.items_read + counts.read,
+            items_new=FetchRun.items_new + counts.new,
+            items_duplicate=FetchRun.items_duplicate + counts.duplicate,
+            items_near_duplicate=FetchRun.items_near_duplicate + counts.near_duplicate,
+            items_rejected=FetchRun.items_rejected + counts.rejected,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record_dead_letters(
@@ -328,8 +346,10 @@ class PostWriter:
         with self.transaction() as session:
             outcomes = self.store(session, context, drafts, run_id=run_id, document_sha256=document_sha256)
             record_dead_letters(session, rejected, context.source_id, run_id)
-        counts = tally(outcomes.values())
-        counts.rejected = len(rejected)
+            counts = tally(outcomes.values())
+            counts.rejected = len(rejected)
+            if run_id is not None:
+                add_run_progress(session, run_id, counts)
         return counts
 
     @contextmanager
