@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -265,6 +266,12 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
     pdf.add_page()
     width = pdf.epw
 
+    def broken(text: str, w: float = width) -> str:
+        """The text broken by the Chinese rules (`wrap_lines`) in the current font, for a cell `w`
+        wide; fpdf2 itself would break anywhere and start a line with 「，」."""
+        room = w - 2 * pdf.c_margin - 0.01
+        return "\n".join(wrap_lines(text, room, pdf.get_string_width))
+
     pdf.set_font("bold", size=24)
     pdf.set_text_color(192, 0, 0)
     pdf.multi_cell(width, 13, document.banner, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
@@ -291,12 +298,12 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
         )
         pdf.set_text_color(0, 0, 0)
     pdf.set_font("bold", size=17)
-    pdf.multi_cell(width, 10, document.title, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
+    pdf.multi_cell(width, 10, broken(document.title), align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
     pdf.ln(2)
     for label, value in document.meta:
         pdf.set_font("text", size=10.5)
         pdf.set_text_color(80, 80, 80)
-        pdf.multi_cell(width, 6, f"{label}：{value}", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
+        pdf.multi_cell(width, 6, broken(f"{label}：{value}"), new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
     pdf.set_text_color(0, 0, 0)
 
     for number, section in enumerate(document.sections, start=1):
@@ -313,19 +320,31 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
                     pdf.set_text_color(90, 90, 90) if style == "note" else pdf.set_text_color(0, 0, 0)
                     indent = "" if style == "note" else "\u3000\u3000"
                     pdf.multi_cell(
-                        width, size * 0.62, indent + text, new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                        width,
+                        size * 0.62,
+                        broken(indent + text),
+                        new_x="LMARGIN",
+                        new_y="NEXT",
+                        wrapmode=CHAR,
                     )
                     pdf.set_text_color(0, 0, 0)
                     pdf.ln(1)
                 case Bullets(items=items):
                     pdf.set_font("text", size=12)
                     for item in items:
-                        pdf.multi_cell(width, 7.4, f"· {item}", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR)
+                        pdf.multi_cell(
+                            width, 7.4, broken(f"· {item}"), new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                        )
                 case Quote(text=text, source=source):
                     pdf.set_font("text", size=11)
                     pdf.set_x(pdf.l_margin + 8)
                     pdf.multi_cell(
-                        width - 8, 6.6, f"“{text}”——{source}", new_x="LMARGIN", new_y="NEXT", wrapmode=CHAR
+                        width - 8,
+                        6.6,
+                        broken(f"“{text}”——{source}", width - 8),
+                        new_x="LMARGIN",
+                        new_y="NEXT",
+                        wrapmode=CHAR,
                     )
                     pdf.ln(1)
                 case Figure(caption=caption, png=png, missing=missing):
@@ -373,6 +392,60 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
                         ) from exc
                     pdf.ln(3)
     return bytes(pdf.output())
+
+
+# Chinese line-breaking rules (禁则): these never begin a line, these never end one.
+_NO_START = frozenset("，。、；：！？）】』」》〉”’…—·%℃,.;:!?)]}")
+_NO_END = frozenset("（【『「《〈“‘([{")
+# A run of Latin letters, digits and their signs is kept whole on a line when it fits.
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.,:/%_+\-]*")
+
+
+def wrap_lines(text: str, limit: float, measure: Callable[[str], float]) -> list[str]:
+    """`text` broken into lines no wider than `limit` (by `measure`), between any two characters as
+    Chinese allows, but by its rules: closing punctuation (「，」「。」「）」「”」…) never begins a
+    line and opening punctuation (「（」「“」…) never ends one: the characters before it go to the
+    next line with it. A number or Latin word goes whole to the next line when it fits on one. A
+    line break in the text starts a line."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        tokens = _tokens(paragraph, limit, measure)
+        line: list[str] = []
+        used = 0.0
+        for token in tokens:
+            w = measure(token)
+            if line and used + w > limit:
+                carry: list[str] = []
+                # a closing mark takes the character before it along (and that one's, if it is
+                # a closing mark too)
+                head = token
+                while head[0] in _NO_START and len(line) > 1:
+                    carry.insert(0, line.pop())
+                    head = carry[0]
+                while line[-1][-1] in _NO_END and len(line) > 1:  # an opening mark goes on
+                    carry.insert(0, line.pop())
+                lines.append("".join(line))
+                line, used = carry, sum(measure(t) for t in carry)
+            line.append(token)
+            used += w
+        lines.append("".join(line))
+    return lines
+
+
+def _tokens(paragraph: str, limit: float, measure: Callable[[str], float]) -> list[str]:
+    """Characters, and Latin words or numbers that fit on a line as one token."""
+    tokens: list[str] = []
+    at = 0
+    for match in _WORD.finditer(paragraph):
+        tokens.extend(paragraph[at : match.start()])
+        word = match.group()
+        if len(word) > 1 and measure(word) <= limit:
+            tokens.append(word)
+        else:
+            tokens.extend(word)
+        at = match.end()
+    tokens.extend(paragraph[at:])
+    return tokens
 
 
 _PDF_LINE = 5.2  # mm, a table line at 9.5 pt
