@@ -10,6 +10,7 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docx import Document as WordDocument
@@ -545,3 +546,27 @@ def test_a_withdrawn_case_is_counted_and_summed_up_as_withdrawn(world: World) ->
     assert "本日新开工单1件，结案1件（其中撤销1件）" in daily
     summary = service.generate(rt, "summary", {"case_id": case_id}, "html").document.plain_text()
     assert "撤销（经核实为误报），历时30分钟" in summary
+
+
+def test_response_table_judges_an_alert_nobody_took_in_hand_by_the_plans_clocks(world: World) -> None:
+    """A 特别重大 alert on which no case was opened was reported to nobody: once the plan's hour is
+    past, 报告是否按时 says so (「否（超时未办）」), not 「—」; before that it is 「未到期」."""
+    rt = world.rt
+
+    def row() -> dict[str, Any]:
+        made = service.generate(rt, "response_table", {"from": "2026-11-01", "to": "2026-11-30"}, "xlsx")
+        sheet = load_workbook(io.BytesIO(made.content)).active
+        assert sheet is not None
+        header = [c.value for c in sheet[3]]
+        return {h: c.value for h, c in zip(header, sheet[4], strict=True)}
+
+    with rt.sessions() as session:
+        alert = session.get(Alert, world.alert_id)
+        assert alert is not None and alert.grade_code == "I"
+        created = alert.created_at
+    world.clock.now = created + dt.timedelta(minutes=30)
+    early = row()
+    assert (early["当前状态"], early["报告是否按时"], early["报告时间"]) == ("预警未确认", "未到期", "—")
+    world.clock.now = created + dt.timedelta(hours=2)
+    late = row()
+    assert late["报告是否按时"] == "否（超时未办）" and late["报告时间"] == "—"

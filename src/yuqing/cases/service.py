@@ -342,7 +342,7 @@ def _tell_approvers(
 # ---- opening ------------------------------------------------------------------------------------
 
 
-def _event_known_at(session: Session, event: Event) -> dt.datetime:
+def event_known_at(session: Session, event: Event) -> dt.datetime:
     """When the event became known to the office: its first post's publication, or when yuqing
     collected its first post if that was later (old posts collected now: a backfill must not
     open a case whose first-response clock ran out a year ago)."""
@@ -472,7 +472,7 @@ def open_case(
             )
         if event is not None:
             title = event.title
-            known = _event_known_at(session, event)
+            known = event_known_at(session, event)
         else:
             assert post is not None
             title = (post.title or post.text or "")[:80]

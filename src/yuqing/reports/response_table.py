@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from yuqing.alerts.models import Alert
+from yuqing.analysis.models import Event
+from yuqing.cases.deadlines import compute_due
 from yuqing.cases.models import STAGE_LABELS, Case, Deadline, DeadlineState
-from yuqing.cases.plan import DeadlineKind
+from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
+from yuqing.cases.service import event_known_at
 from yuqing.org.models import Unit
 from yuqing.reports.common import (
     ReportError,
@@ -26,6 +29,8 @@ from yuqing.reports.common import (
 from yuqing.reports.document import Document, Paragraph, Table
 from yuqing.reports.periodic import Period
 from yuqing.runtime import Runtime
+from yuqing.workcal.clock import WorkCalendar
+from yuqing.workcal.service import load_calendar
 
 __all__ = ["COLUMNS", "build_response_table"]
 
@@ -73,6 +78,23 @@ def _verdict(clocks: list[Deadline], now: dt.datetime) -> str:
     return "未到期"
 
 
+def _alert_verdict(
+    plan: ResponsePlan,
+    calendar: WorkCalendar,
+    kind: str,
+    grade_code: str,
+    start: dt.datetime,
+    now: dt.datetime,
+) -> str:
+    """For an alert nobody opened a case on: whether the plan's clock of this kind, counted as a
+    case's would be (report and release from the alert, first response from when the event became
+    known), has run out (「否（超时未办）」) or not yet (「未到期」)."""
+    duration = plan.duration(kind, grade_code)
+    if duration is None:
+        return "不适用"
+    return "否（超时未办）" if compute_due(calendar, start, duration).at < now else "未到期"
+
+
 def build_response_table(
     rt: Runtime, first: dt.date, last: dt.date, unit_ref: str | int | None = None
 ) -> Document:
@@ -81,6 +103,7 @@ def build_response_table(
         raise ReportError(f"结束日期 {last} 早于开始日期 {first}")
     period = Period("range", first, (last - first).days + 1, zone)
     now = rt.clock()
+    plan, calendar = load_plan(rt.settings.plan_profile or None), load_calendar(rt)
     with rt.sessions() as session:
         unit, units = unit_scope(session, unit_ref)
         unit_ids = [u.id for u in units]
@@ -112,6 +135,15 @@ def build_response_table(
         clocks = (
             list(session.scalars(select(Deadline).where(Deadline.case_id.in_(case_ids)))) if case_ids else []
         )
+        # when the events of alerts without a case became known (their first-response clock's start)
+        with_case = {c.alert_id for c in cases} | {(c.event_id, c.unit_id) for c in cases}
+        known = {
+            a.id: event_known_at(session, event)
+            for a in alerts
+            if a.id not in with_case
+            and (a.event_id, a.unit_id) not in with_case
+            and (event := session.get(Event, a.event_id)) is not None
+        }
         reports = actions_of(session, case_ids, "advance")
         statements = released_statements(session, case_ids)
         responses = actions_of(session, case_ids, "respond")
@@ -163,12 +195,22 @@ def build_response_table(
         row_alert, case = subject.alert, subject.case
         detected, title, grade, unit_id = subject.detected, subject.title, subject.grade, subject.unit_id
         if case is None:
+            verdicts = {DeadlineKind.REPORT: "—", DeadlineKind.FIRST_RESPONSE: "—", DeadlineKind.RELEASE: "—"}
             if row_alert is not None and row_alert.id in taken_over:
-                status = "上级单位已开立工单"
-            elif row_alert is not None and row_alert.acknowledged_at:
-                status = "预警已确认，未开立工单"
+                status = "上级单位已开立工单"  # the clocks are that unit's case's
             else:
-                status = "预警未确认"
+                status = "预警已确认，未开立工单" if row_alert and row_alert.acknowledged_at else "预警未确认"
+                if row_alert is not None:
+                    # nothing was reported, answered or released: the plan's clocks still ran
+                    starts = {
+                        DeadlineKind.REPORT: row_alert.created_at,
+                        DeadlineKind.FIRST_RESPONSE: known.get(row_alert.id, row_alert.created_at),
+                        DeadlineKind.RELEASE: row_alert.created_at,
+                    }
+                    verdicts = {
+                        kind: _alert_verdict(plan, calendar, kind, row_alert.grade_code, start, now)
+                        for kind, start in starts.items()
+                    }
             rows.append(
                 (
                     str(number),
@@ -177,11 +219,11 @@ def build_response_table(
                     grade,
                     time_text(detected, zone),
                     "—",
+                    verdicts[DeadlineKind.REPORT],
                     "—",
+                    verdicts[DeadlineKind.FIRST_RESPONSE],
                     "—",
-                    "—",
-                    "—",
-                    "—",
+                    verdicts[DeadlineKind.RELEASE],
                     "—",
                     status,
                 )
