@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import FakeClock
 from tests.drills.conftest import setup_org
+from yuqing.alerts.models import Alert
 from yuqing.analysis.models import Event
 from yuqing.drills import service
 from yuqing.drills.errors import DrillError
@@ -291,6 +292,9 @@ def test_a_drill_stopped_early_is_reported_as_it_happened(
     assert step(rt, drill["id"], writer).posts == 1
     stopped = service.stop_drill(rt, drill["id"])
     assert (stopped["state"], stopped["posts_fed"], stopped["injects_fed"]) == ("stopped", 2, 0)
+    with rt.sessions() as session:  # its alert nobody acknowledged waits for no one any more
+        statuses = list(session.scalars(select(Alert.status).where(Alert.is_drill.is_(True))))
+    assert statuses and set(statuses) == {"closed"}
     score = service.score_drill(rt, drill["id"])
     assert {s["status"] for s in score["subjects"]} == {"未完成"}, score["subjects"]
     assert all("仍可完成" not in s["reason"] for s in score["subjects"])
@@ -304,16 +308,20 @@ def test_a_drill_ended_after_its_replay_counts_only_what_was_done_by_then(
     rt: Runtime, clock: FakeClock, tmp_path: Path
 ) -> None:
     """After the replay the team works on; the office then ends the drill (「结束」 on a finished
-    one). What is done afterwards is no part of the drill, the subjects nobody finished read
-    「结束时尚未…」 (not 「提前结束」), and an ended drill changes state no more."""
-    from yuqing.alerts import service as alerts
-    from yuqing.alerts.models import Alert
+    one). Then it is over: its open alerts are closed, its cases take no more actions, no case is
+    opened on it, the subjects nobody finished read 「结束时尚未…」 (not 「提前结束」), and it
+    changes state no more."""
     from yuqing.analysis.pipeline import AnalysisPipeline
     from yuqing.cases import followup
+    from yuqing.cases import service as cases
+    from yuqing.cases.workflow import WorkflowError
 
     scenario_file = tmp_path / "scenario.toml"
-    subject = '[[subjects]]\nname = "预警确认"\ndone_when = "acknowledged"\nlimit_minutes = 30\n'
-    scenario_file.write_text(SCENARIO + subject, encoding="utf-8")
+    subjects = (
+        '[[subjects]]\nname = "开立工单"\ndone_when = "case_opened"\nlimit_minutes = 30\n'
+        '[[subjects]]\nname = "研判类别"\ndone_when = "categorized"\nlimit_minutes = 30\n'
+    )
+    scenario_file.write_text(SCENARIO + subjects, encoding="utf-8")
     setup_org(rt)
     writer = PostWriter(rt.sessions, rt.settings, rt.clock)
     drill = service.create_drill(rt, str(scenario_file), speed=60, participants=["李办公室"])
@@ -324,20 +332,31 @@ def test_a_drill_ended_after_its_replay_counts_only_what_was_done_by_then(
     clock.advance(seconds=30)
     assert step(rt, drill["id"], writer).finished
     assert service.drill_status(rt, drill["id"])["state"] == "finished"
+    with rt.sessions() as session:
+        alert_ids = list(session.scalars(select(Alert.id).where(Alert.is_drill.is_(True))))
+    assert alert_ids
+    clock.advance(minutes=5)
+    case = cases.open_case(rt, "李办公室", alert_id=alert_ids[0])
 
     clock.advance(minutes=5)
     ended = service.stop_drill(rt, drill["id"])
     assert (ended["state"], ended["state_label"]) == ("closed", "已结束")
     assert service.drill_status(rt, drill["id"])["log"][-1]["text"].startswith("演练结束（情景已回放完毕）")
     with rt.sessions() as session:
-        alert_id = session.scalars(select(Alert.id).where(Alert.is_drill.is_(True))).first()
-    assert alert_id is not None
+        assert set(session.scalars(select(Alert.status).where(Alert.is_drill.is_(True)))) <= {
+            "acknowledged",
+            "closed",
+        }
     clock.advance(minutes=1)
-    alerts.acknowledge(rt, alert_id, "李办公室")  # after the end: not part of the drill
+    with pytest.raises(WorkflowError, match=f"演练 #{drill['id']} 已结束，工单 #{case['id']} 不能再处置"):
+        cases.categorize(rt, case["id"], "询问", "李办公室")
+    with pytest.raises(WorkflowError, match=f"演练 #{drill['id']} 已结束，不能再开立演练工单"):
+        cases.open_case(rt, "李办公室", event_id=case["event_id"])
 
     score = service.score_drill(rt, drill["id"])
-    [acknowledged] = score["subjects"]
-    assert acknowledged["status"] == "未完成" and acknowledged["done_at"] is None
-    assert "结束时尚未" in acknowledged["reason"] and "提前" not in acknowledged["reason"]
+    opened, categorized = score["subjects"]
+    assert opened["status"] == "按时完成"
+    assert categorized["status"] == "未完成" and categorized["done_at"] is None
+    assert "结束时尚未" in categorized["reason"] and "提前" not in categorized["reason"]
     with pytest.raises(DrillError, match="已结束，不能「停止」；演练已结束"):
         service.stop_drill(rt, drill["id"])

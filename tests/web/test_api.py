@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import select
 
 from tests.conftest import FakeClock
-from tests.web.test_pages import World, _quick_hashing, build_world, csrf_of
+from tests.web.test_pages import World, _quick_hashing, build_world, csrf_of, import_posts
+from yuqing.ingest.models import Post
 from yuqing.notify.outbox import deliver_due
 from yuqing.org.scope import not_found
 from yuqing.runtime import Runtime
@@ -174,7 +176,14 @@ def test_a_case_through_the_api_from_opening_to_closing(world: World) -> None:
 
 def test_case_list_is_paginated(world: World) -> None:
     office = api(world, "office")
-    ids = [office.post("/cases", {"post_id": n}).json()["id"] for n in (1, 2, 3)]
+    # three posts of no event (no topic takes them): three cases opened by hand
+    rows = [
+        {"id": f"m{n}", "text": f"第{n}条：某小区楼道堆放杂物，居民投诉多日无人处理。"} for n in (1, 2, 3)
+    ]
+    import_posts(world.rt, rows, "manual.jsonl")
+    with world.rt.sessions() as session:
+        posts = session.scalars(select(Post.id).where(Post.external_id.in_(["m1", "m2", "m3"]))).all()
+    ids = [office.post("/cases", {"post_id": n}).json()["id"] for n in sorted(posts)]
     first = office.get("/cases", limit=2).json()
     assert [c["id"] for c in first["items"]] == ids[::-1][:2] and first["has_more"] is True
     rest = office.get("/cases", limit=2, offset=2).json()

@@ -825,8 +825,9 @@ def test_another_units_drill_is_not_read_reported_or_worked_through_its_posts(wo
 
 
 def test_a_case_opened_from_a_post_keeps_its_events_grade(world: World) -> None:
-    """Opening from one of a graded event's posts is no way around the event's grade: a monitor
-    cannot open it lower (the 特别重大 approvals, clocks and duty would be skipped)."""
+    """Opening from one of a graded event's posts is opening the event's case: a monitor cannot
+    open it lower (the 特别重大 approvals, clocks and duty would be skipped), nor a second one, nor
+    one for another unit."""
     monitor, office = api(world, "monitor"), api(world, "office")
     with world.rt.sessions() as session:
         post = session.scalars(
@@ -838,4 +839,12 @@ def test_a_case_opened_from_a_post_keeps_its_events_grade(world: World) -> None:
     )
     opened = monitor.post("/cases", {"post_id": post})
     assert opened.status_code == 201 and opened.json()["grade"] == "特别重大"
-    assert office.get(f"/cases/{opened.json()['id']}").json()["grade"] == "特别重大"
+    case = office.get(f"/cases/{opened.json()['id']}").json()
+    assert (case["grade"], case["event_id"], case["unit"]) == ("特别重大", world.event_id, "市卫生健康委员会")
+    # it is the event's case: one open at a time, and only for the unit responsible for it
+    again = office.post("/cases", {"post_id": post})
+    assert error_of(again, 400) == f"事件 {world.event_id} 已有未结案的工单 #{case['id']}"
+    elsewhere = api(world, "edumonitor").post("/cases", {"post_id": post})
+    assert error_of(elsewhere, 403) == (
+        "孔监测 不是 市卫生健康委员会（或其上级单位）的监测、值班、办公室人员或领导，不能开立工单"
+    )

@@ -34,7 +34,7 @@ from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
 from yuqing.db import transaction
-from yuqing.drills.policy import drill_unit, notices_internal_only
+from yuqing.drills.policy import drill_unit, ended_drill, notices_internal_only
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
@@ -463,8 +463,8 @@ def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
             counts.signals += 1
             signal.handled_at = now
             event = session.get(Event, signal.event_id)
-            if event is None:
-                continue
+            if event is None or (event.is_drill and ended_drill(session, event.drill_id) is not None):
+                continue  # an ended drill's posts still analysed wake nobody and regrade no case
             kind = {"graded": "new", "upgraded": "upgrade"}.get(signal.kind, signal.kind)
             alert = raise_alert(session, rt, event, kind, plan, calendar, counts)
             for case in session.scalars(

@@ -46,6 +46,7 @@ from yuqing.cases.plan import (
 )
 from yuqing.db import transaction
 from yuqing.drills.access import sees_drill, sees_post
+from yuqing.drills.policy import ended_drill
 from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
@@ -79,10 +80,36 @@ _REGRADERS = ("deputy_leader", "chief", "leading_group")
 def _visible_case(session: Session, case_id: int, person: Person) -> Case:
     """The case a person acts on, refused (403) before anything about it is told when it belongs
     to a unit they may not see: a refusal naming the case's stage or the approvals it still
-    needs would tell another unit what it may not read."""
+    needs would tell another unit what it may not read. A case of a drill that has ended takes
+    no more actions (409)."""
     case = _case(session, case_id)
     check_sees(session, person.id, case.unit_id, f"工单 #{case.id}")
+    _check_drill_going(session, case)
     return case
+
+
+def _case_drill(session: Session, case: Case) -> int | None:
+    """The drill a drill case exercises: through its event, its alert's event, or its post."""
+    if not case.is_drill:
+        return None
+    event_id = case.event_id
+    if event_id is None and case.alert_id is not None:
+        event_id = session.scalar(select(Alert.event_id).where(Alert.id == case.alert_id))
+    if event_id is not None:
+        return session.scalar(select(Event.drill_id).where(Event.id == event_id))
+    if case.post_id is not None:
+        return session.scalar(
+            select(Source.drill_id).join(Post, Post.source_id == Source.id).where(Post.id == case.post_id)
+        )
+    return None
+
+
+def _check_drill_going(session: Session, case: Case) -> None:
+    """WorkflowError when the case's drill has ended: what is done after is no part of it (its
+    score, its clocks and notices are over)."""
+    ended = ended_drill(session, _case_drill(session, case))
+    if ended is not None:
+        raise workflow.WorkflowError(f"演练 #{ended} 已结束，工单 #{case.id} 不能再处置")
 
 
 def _require(session: Session, person: Person, case: Case, roles: Iterable[str], what: str) -> None:
@@ -144,6 +171,13 @@ def _event_of(session: Session, post: Post | None) -> Event | None:
         return None
     event_id = session.scalar(select(PostAnalysis.event_id).where(PostAnalysis.post_id == post.id))
     return session.get(Event, event_id) if event_id is not None else None
+
+
+def _is_drill_post(session: Session, post: Post | None) -> int | None:
+    """The drill whose post this is (its source's), or None."""
+    if post is None:
+        return None
+    return session.scalar(select(Source.drill_id).where(Source.id == post.source_id))
 
 
 def _is_drill(session: Session, event: Event | None, post: Post | None) -> bool:
@@ -361,15 +395,21 @@ def event_alert(session: Session, event_id: int) -> Alert | None:
 
 
 def _opening_unit(
-    session: Session, person: Person, alert: Alert | None, event: Event | None, unit_ref: str | None
+    session: Session,
+    person: Person,
+    alert: Alert | None,
+    event: Event | None,
+    unit_ref: str | None,
+    *,
+    by_hand: bool = False,
 ) -> Unit:
     """The unit a new case belongs to, and the check that the person may open it there.
 
     An alert (or, without one, the event's routing) names the responsible unit: the case is that
     unit's, opened by its people or by a unit above it (roles are inherited downwards). A unit
     above may take the case over by naming itself (`unit_ref`); no other unit may, so one unit
-    cannot take another's alert. A case opened by hand from a post belongs to the named unit or
-    the person's own."""
+    cannot take another's alert. A case opened by hand from a post (`by_hand`) of an event no unit
+    is responsible for, or of no event, belongs to the named unit or the person's own."""
     routed: Unit | None = None
     source = ""
     if alert is not None:
@@ -391,7 +431,7 @@ def _opening_unit(
             )
     elif routed is not None:
         unit = routed
-    elif event is not None:
+    elif event is not None and not by_hand:
         raise ValueError("无法确定该事件的责任单位，请用 --unit 指定")
     else:
         unit = get_unit(session, person.unit_id)
@@ -440,9 +480,19 @@ def open_case(
             post = session.get(Post, post_id)
             if post is None or not sees_post(session, scope, post):
                 raise LookupError(f"找不到信息 {post_id}")
+            # a post of an event opens the event's case (its grade, its unit, one open case at a
+            # time), with the post as the evidence it was opened on
+            event = _event_of(session, post)
+            if event is not None and alert is None:
+                alert = event_alert(session, event.id)
         else:
             raise ValueError("请指定 --event、--alert 或 --post")
-        unit = _opening_unit(session, person, alert, event, unit_ref)  # may they open it at all
+        drill_id = event.drill_id if event is not None else _is_drill_post(session, post)
+        ended = ended_drill(session, drill_id)
+        if ended is not None:
+            raise workflow.WorkflowError(f"演练 #{ended} 已结束，不能再开立演练工单")
+        # may they open it at all, and for which unit
+        unit = _opening_unit(session, person, alert, event, unit_ref, by_hand=post is not None)
         if event is not None:
             existing = session.scalars(
                 select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
@@ -454,8 +504,7 @@ def open_case(
                 raise ValueError(f"事件 {event.id} 已由其他单位开立未结案的工单")
         # a post of a graded event carries its event's grade: opening from the post is no way
         # around it
-        graded_event = event if event is not None else _event_of(session, post)
-        graded = graded_event.grade_code if graded_event is not None and graded_event.grade_code else None
+        graded = event.grade_code if event is not None and event.grade_code else None
         code = (grade_code or "").strip().upper() or graded or "IV"
         if code not in GRADE_ORDER:
             raise ValueError(f"等级代码应为 I、II、III 或 IV，实为 {code!r}")
@@ -464,8 +513,8 @@ def open_case(
             # starts at the event's grade, and only those who may regrade a case may start it
             # elsewhere (a 监测员 opening a 特别重大 alert as 一般 would skip the chief's approval).
             names = "、".join(Role(r).label for r in _REGRADERS)
-            assert graded_event is not None
-            what = "事件" if event is not None else f"该信息所属的事件 #{graded_event.id}"
+            assert event is not None
+            what = f"该信息所属的事件 #{event.id}" if post is not None else "事件"
             raise PermissionDenied(
                 f"{person.name} 无权改变等级：{what}已定为{GRADE_NAMES[graded]}，"
                 f"按其他等级开立工单需要本单位（或上级单位）的以下角色之一：{names}"
@@ -497,7 +546,10 @@ def open_case(
         )
         session.add(case)
         session.flush()
-        source = f"预警 #{alert.id}" if alert else (f"事件 #{event.id}" if event else f"信息 #{post_id}")
+        if post is not None:
+            source = f"信息 #{post.id}" + (f"（事件 #{event.id}）" if event is not None else "")
+        else:
+            source = f"预警 #{alert.id}" if alert else f"事件 #{event.id}" if event else ""
         log(session, case, person, "open", f"由{source}开立工单，等级 {case.grade}", via=via, at=now)
         started = deadlines.start_case_clocks(session, case, plan, calendar)
         for clock in started:
@@ -2008,6 +2060,7 @@ def complete_task(
             units = set(session.scalars(select(CaseTask.unit_id).where(CaseTask.case_id == case.id)))
             if not any(may_act(session, person.id, u, ("liaison", "office")) for u in units if u):
                 check_sees(session, person.id, case.unit_id, f"工单 #{case.id}")
+        _check_drill_going(session, case)
         task = session.get(CaseTask, task_id)
         if task is None or task.case_id != case.id:
             raise LookupError(f"工单 #{case_id} 没有任务 {task_id}，或该任务不由本单位承办")

@@ -10,6 +10,8 @@
 - A drill's alerts stay inside the unit that runs it (`drill_unit`): a school bureau's drill of a
   hospital rumour exercises the bureau, not the health commission, which could neither see nor
   stop it.
+- A drill that has ended (stopped, or closed after its replay) is over (`ended_drill`): its events
+  raise no more alerts, its cases take no more actions, no case is opened on it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yuqing.analysis.models import Event
-from yuqing.drills.models import Drill
+from yuqing.drills.models import Drill, DrillState
 
-__all__ = ["DRILL_PREFIX", "drill_unit", "notices_internal_only", "post_mark", "strip_post_mark"]
+__all__ = [
+    "DRILL_PREFIX",
+    "ENDED_STATES",
+    "drill_unit",
+    "ended_drill",
+    "notices_internal_only",
+    "post_mark",
+    "strip_post_mark",
+]
+# The states in which a drill is over.
+ENDED_STATES = (DrillState.STOPPED.value, DrillState.CLOSED.value)
 
 # The prefix of every title and message about a drill.
 DRILL_PREFIX = "【演练】"
@@ -56,3 +68,12 @@ def drill_unit(session: Session, event: Event) -> int | None:
     if not event.is_drill or event.drill_id is None:
         return None
     return session.scalar(select(Drill.unit_id).where(Drill.id == event.drill_id))
+
+
+def ended_drill(session: Session, drill_id: int | None) -> int | None:
+    """The drill's id when it has ended (stopped, or closed after its replay); None for no drill
+    or one still going."""
+    if drill_id is None:
+        return None
+    state = session.scalar(select(Drill.state).where(Drill.id == drill_id))
+    return drill_id if state in ENDED_STATES else None

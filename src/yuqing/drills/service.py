@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts.models import Alert
+from yuqing.alerts.models import Alert, AlertStatus
 from yuqing.analysis.models import Event
 from yuqing.analysis.topics import compile_matcher
 from yuqing.cases.models import Case
@@ -358,8 +358,8 @@ def stop_drill(
 def _end_case_clocks(session: Session, drill: Drill, now: dt.datetime) -> None:
     """An ended drill's cases stop counting: their clocks not yet due are cancelled, so they
     neither sit among the office's coming deadlines nor escalate to anyone tomorrow, and its alerts
-    escalate no further. A clock already overdue stays so: it is the drill's record, and its
-    score."""
+    still open are closed (they escalate no further and wait for no one). A clock already overdue
+    stays so: it is the drill's record, and its score (the dashboard leaves it out)."""
     from yuqing.cases import deadlines
     from yuqing.cases.service import log
 
@@ -369,7 +369,8 @@ def _end_case_clocks(session: Session, drill: Drill, now: dt.datetime) -> None:
         select(Case).where(Case.is_drill.is_(True), or_(Case.event_id.in_(events), Case.alert_id.in_(alerts)))
     )
     for alert in session.scalars(select(Alert).where(Alert.event_id.in_(events), Alert.status == "open")):
-        alert.next_escalation_at = None  # nobody is woken for an exercise that has ended
+        # nobody is woken for an exercise that has ended, nor asked to acknowledge it any more
+        alert.status, alert.next_escalation_at = AlertStatus.CLOSED.value, None
     for case in cases:
         ended = deadlines.cancel_open(session, case.id)
         if ended:

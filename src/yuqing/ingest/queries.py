@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.drills.access import drill_visible, sees_drill, sees_post
+from yuqing.drills.access import drill_visible, post_visible, sees_drill, sees_post
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.rsshub import public_config
 from yuqing.ingest.errors import PostNotFound, SourceNotFound
@@ -96,7 +96,8 @@ def list_posts(
         if source is not None:
             query = query.where(Post.source_id == visible_source(session, source, scope).id)
         else:
-            query = query.where(Post.is_drill.is_(False))
+            # a drill's post is marked just after its import: its source tells it at once
+            query = query.where(Post.is_drill.is_(False), post_visible(scope))
         return [post_view(p, rt.settings) for p in session.scalars(query)]
 
 

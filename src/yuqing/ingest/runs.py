@@ -54,13 +54,15 @@ def finish_run(
     assert run is not None
     run.finished_at = finished_at
     run.outcome = outcome.value
+    run.error = error
+    run.document_sha256 = run.document_sha256 or document_sha
+    if outcome is RunOutcome.INTERRUPTED and run.items_read > counts.read:
+        return  # a batch committed before its counts reached the caller: the stored ones are right
     run.items_read = counts.read
     run.items_new = counts.new
     run.items_duplicate = counts.duplicate
     run.items_near_duplicate = counts.near_duplicate
     run.items_rejected = counts.rejected
-    run.error = error
-    run.document_sha256 = run.document_sha256 or document_sha
 
 
 def close_interrupted_runs(rt: Runtime) -> list[int]:

@@ -72,10 +72,11 @@ NOTHING = Scope(frozenset(), False)
 
 
 def reader_scope() -> Scope:
-    """The dependency a domain's HTTP routes declare for what the reader may see. On its own it is
-    everything; the web app overrides it with the signed-in person's scope
-    (`yuqing.web.auth.reader_scope`), so domain code filters by unit without importing the web."""
-    return EVERYTHING
+    """The dependency a domain's HTTP routes declare for what the reader may see. The web app
+    overrides it with the signed-in person's scope (`yuqing.web.auth.reader_scope`), so domain
+    code filters by unit without importing the web; on its own (an app that forgot to) it sees
+    no unit, so nothing of a unit leaks."""
+    return NOTHING
 
 
 def _tree(session: Session) -> tuple[dict[int | None, list[int]], set[int]]:

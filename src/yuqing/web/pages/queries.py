@@ -39,6 +39,8 @@ from yuqing.cases.models import OPEN_DEADLINE_STATES, Case, Deadline, DeadlineSt
 from yuqing.cases.plan import EXTENDABLE, DeadlineKind
 from yuqing.cases.service import deadline_view, task_unit_names
 from yuqing.drills.access import drill_visible, post_visible
+from yuqing.drills.models import Drill
+from yuqing.drills.policy import ENDED_STATES
 from yuqing.ingest.models import PLATFORM_NAMES, Post, Source
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
@@ -180,13 +182,21 @@ def upcoming_deadlines(
     """Running clocks, the soonest (or most overdue) first, with their case.
 
     One query per running state, each an ordered walk of the `(state, due_at)` index that stops
-    at `limit`, then merged: cheap however many clocks are running."""
+    at `limit`, then merged: cheap however many clocks are running. A drill that has ended keeps
+    its overdue clocks as its record, but they are no one's work any more: they are left out."""
     found: list[tuple[Deadline, str, str, str, str]] = []
+    ended = (
+        select(Case.id)
+        .join(Event, Event.id == Case.event_id)
+        .join(Drill, Drill.id == Event.drill_id)
+        .where(Case.is_drill.is_(True), Drill.state.in_(ENDED_STATES))
+    )
     for state in OPEN_DEADLINE_STATES:
         rows = session.execute(
             select(Deadline, Case.title, Case.grade_code, Case.grade, Case.stage)
             .join(Case, Case.id == Deadline.case_id)
             .where(Deadline.state == state, scope.where(Case.unit_id))
+            .where(or_(Deadline.is_drill.is_(False), Deadline.case_id.not_in(ended)))
             .order_by(Deadline.due_at)
             .limit(limit)
         )
