@@ -21,6 +21,7 @@ from yuqing.cases.stats import statistics_report
 from yuqing.cases.workflow import WorkflowError
 from yuqing.db import transaction
 from yuqing.ingest import service as ingest
+from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
 from yuqing.notify.models import Notification
 from yuqing.org import duty
@@ -1018,7 +1019,10 @@ def test_a_grave_case_is_reported_by_telephone_as_well_and_the_call_is_logged(
     assert [p["to"] for p in again["phone_reports"]] == ["市政府总值班室 张某", "陈市长"]
 
     # a grave case without a call on record: its 总结评估 says so
-    other = cases.open_case(rt, "李办公室", post_id=1, grade_code="I")["id"]
+    import_posts(rt, [{"id": "x1", "text": "网传某地发生重大事故，多人伤亡，详情待核实。"}], "x.jsonl")
+    with rt.sessions() as session:
+        loose = session.scalars(select(Post.id).where(Post.external_id == "x1")).one()
+    other = cases.open_case(rt, "李办公室", post_id=loose, grade_code="I")["id"]
     for stage in ("报告", "研判"):
         cases.advance(rt, other, stage, "陈市长", category="谣言")
     cases.draft_statement(rt, other, "李办公室", facts="鼓楼医院一名产妇术中死亡，原因正在调查。")
