@@ -12,6 +12,13 @@ accumulated as its posts join (`event_accumulators`, same transaction), so measu
 never re-reads its posts. A batch that fails leaves nothing behind: the in-memory state is
 reloaded from the last commit.
 
+A post the stages cannot analyse (a defect met only by its text) does not hold the queue up:
+a batch that fails for a reason other than the database or the lease is analysed again in
+halves, so every other post is, and the post that fails alone is moved to the dead-letter list
+(stage `analysis`, with the error) once another post has been analysed beside it: a failure
+that every post meets (a broken installation) stops the analysis instead, with nothing moved.
+`yuqing analyze --retry-failed` queues such posts again.
+
 Flags a post carries are the ones its text supports: the incident model's casualties and
 public-safety decisions, and the lexicon's domain flags only for a post that reports an incident
 (a horoscope's 「死倔」 or a book's 「死亡」 raise nothing). A post that matches no topic joins an
@@ -26,6 +33,8 @@ even through a repost link or a near-duplicate. Their events are stored with `is
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -40,6 +49,8 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy import text as sql_text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading, steps
@@ -65,13 +76,25 @@ from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
 from yuqing.db import one_of, transaction
 from yuqing.drills.policy import post_mark, strip_post_mark
-from yuqing.ingest.models import HotListRank, Post, PostSighting, Source
-from yuqing.ingest.store import insert_ignoring_conflicts
+from yuqing.ingest.models import DeadLetter, HotListRank, Post, PostSighting, Source
+from yuqing.ingest.records import Rejected
+from yuqing.ingest.store import insert_ignoring_conflicts, record_dead_letters
 from yuqing.observability import PROCESS
 from yuqing.process import is_alive, process_identity
 from yuqing.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+# The dead-letter stage of posts the stages could not analyse.
+ANALYSIS_STAGE = "analysis"
+# Posts failing alone with none analysed beside them, past which a failing batch is not split
+# again: the fault is then taken to be the installation's, not the posts'.
+MAX_SUSPECTS = 20
+
+
+class _TooMany(Exception):
+    """`MAX_SUSPECTS` posts failed alone: splitting stops."""
 
 
 class LeaseLost(RuntimeError):
@@ -99,11 +122,14 @@ class PipelineCounts:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     # another pipeline (`yuqing serve`, another `yuqing analyze`) held the lease: nothing was done
     busy: bool = False
+    # posts the stages could not analyse, moved to the dead-letter list
+    failed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "busy": self.busy,
             "posts": self.posts,
+            "failed": self.failed,
             "events_touched": self.events_touched,
             "signals": self.signals,
             "stage_seconds": {k: round(v, 3) for k, v in self.seconds.items()},
@@ -172,6 +198,12 @@ class AnalysisPipeline:
         self._lock = threading.Lock()
         # event id -> its running metrics, for recently touched events (the table has them all)
         self._accumulators: OrderedDict[int, EventAccumulator] = OrderedDict()
+        # posts whose analysis failed alone (post id -> the error), left out of the batches; they
+        # go to the dead-letter list once another post has been analysed (`_isolate`)
+        self._suspects: dict[int, str] = {}
+        # every post of a batch failed alone: the fault is taken to be the installation's, and
+        # failing batches are not split again until one commits
+        self._halted = False
         # Who holds the lease: `yuqing worker` reports its heartbeat under the same identity. The
         # process's `host:pid:start` (`yuqing.process`) lets a process on the same machine see
         # that a holder was killed and take over at once, instead of after the lease runs out.
@@ -233,13 +265,92 @@ class AnalysisPipeline:
                 break
             try:
                 self._process(posts, total)
-            except Exception:
+            except Exception as exc:
                 # The stages changed the clusterer before the batch failed to commit: start
                 # again from the committed state, so the batch is analysed as if new.
                 self._load_state()
-                raise
+                if _transient(exc) or self._halted:
+                    raise
+                self._isolate(posts, total, exc)
+            else:
+                self._halted = False
+                if self._suspects:
+                    self._dead_letter(total)
             if on_batch is not None:
                 on_batch(len(posts))
+
+    def _isolate(self, posts: list[BatchPost], total: PipelineCounts, exc: Exception) -> None:
+        """A batch failed in the stages, not in the database: analyse it again in halves, in
+        order, down to the posts that fail alone. Those are left out of later batches and moved
+        to the dead-letter list once another post has been analysed, here or in a later batch.
+        When only failures are found (`MAX_SUSPECTS` of them and nothing analysed), the fault is
+        not in the posts: the batch's error is raised with nothing moved (the posts stay queued),
+        and failing batches are not split again until one commits."""
+        analysed = [0]
+        with contextlib.suppress(_TooMany):
+            self._bisect(posts, total, exc, analysed)
+        if analysed[0]:
+            self._halted = False
+            self._dead_letter(total)
+            return
+        if len(self._suspects) >= MAX_SUSPECTS:
+            self._halted = True
+            self._suspects.clear()  # the fault is not theirs
+        raise exc
+
+    def _bisect(
+        self, posts: list[BatchPost], total: PipelineCounts, exc: Exception, analysed: list[int]
+    ) -> None:
+        """Analyse ``posts``, which failed together with ``exc``, in halves; ``analysed[0]``
+        counts the posts committed."""
+        if len(posts) == 1:
+            post = posts[0]
+            log.error("analysis of post %d failed", post.id, exc_info=exc)
+            self._suspects[post.id] = f"{type(exc).__name__}: {exc}"[:1000]
+            if len(self._suspects) >= MAX_SUSPECTS and not analysed[0]:
+                raise _TooMany
+            return
+        middle = len(posts) // 2
+        for half in (posts[:middle], posts[middle:]):
+            fresh = [_unanalysed(p) for p in half]
+            try:
+                self._process(fresh, total)
+            except Exception as failure:
+                self._load_state()
+                if _transient(failure):
+                    raise
+                self._bisect(fresh, total, failure, analysed)
+            else:
+                analysed[0] += len(fresh)
+
+    def _dead_letter(self, total: PipelineCounts) -> None:
+        """Move the posts that failed alone to the dead-letter list and out of the queue (they
+        stay stored, unanalysed; `yuqing analyze --retry-failed` queues them again)."""
+        suspects = self._suspects
+        with transaction(self._rt.sessions) as session:
+            self._renew(session)
+            sources: dict[int, int] = {
+                row.id: row.source_id
+                for row in session.execute(
+                    select(Post.id, Post.source_id).where(one_of(session, Post.id, sorted(suspects)))
+                )
+            }
+            for post_id, error in sorted(suspects.items()):
+                if post_id not in sources:
+                    continue  # removed meanwhile
+                rejected = Rejected(
+                    f"post={post_id}",
+                    ANALYSIS_STAGE,
+                    f"信息 {post_id} 无法分析，已移出分析队列（{error}）；"
+                    "问题修复后可用 yuqing analyze --retry-failed 重新分析",
+                )
+                record_dead_letters(session, [rejected], sources[post_id], None)
+            session.execute(
+                delete(AnalysisQueue).where(one_of(session, AnalysisQueue.post_id, sorted(suspects)))
+            )
+        self._suspects = {}
+        total.failed += len(suspects)
+        log.warning("analysis: %d posts could not be analysed; moved to the dead-letter list", len(suspects))
 
     # -- the lease: one pipeline at a time -----------------------------------------------------
     def _acquire(self) -> bool:
@@ -300,9 +411,10 @@ class AnalysisPipeline:
         # key from the first post to the queue's head for every batch (a merge join), so each
         # batch cost more than the last (640,149 rows: 4,400 posts/s, against 7,100 on 100,000).
         with self._rt.sessions() as session:
-            head = list(
-                session.scalars(select(AnalysisQueue.post_id).order_by(AnalysisQueue.post_id).limit(size))
-            )
+            queued = select(AnalysisQueue.post_id)
+            if self._suspects:
+                queued = queued.where(AnalysisQueue.post_id.not_in(sorted(self._suspects)))
+            head = list(session.scalars(queued.order_by(AnalysisQueue.post_id).limit(size)))
             if not head:
                 return []
             rows = session.execute(
@@ -826,6 +938,23 @@ class AnalysisPipeline:
             state.data, state.cursor, state.updated_at = data, cursor, now
 
 
+def _transient(exc: BaseException) -> bool:
+    """A failure of the database or of the lease, not of the posts: the batch is tried again later
+    as it is."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, LeaseLost | OperationalError | InterfaceError | DisconnectionError | PoolTimeout | MemoryError
+    )
+
+
+def _unanalysed(post: BatchPost) -> BatchPost:
+    """The post as read from the store, before the stages set their results on it."""
+    return dataclasses.replace(
+        post, topics=[], sentiment="neutral", negative=0.0, flags=(), incident={}, event_key=None, late=False
+    )
+
+
 def _holder_alive(holder: bytes) -> bool | None:
     """Whether the process holding the lease runs: False only when it is of this very machine (same
     boot, same PID namespace) and gone; None when that cannot be told (another machine, which may
@@ -914,6 +1043,44 @@ class PipelineRunner(PeriodicWorker):
         return counts.posts > 0
 
 
+def requeue_failed(rt: Runtime) -> int:
+    """Queue again the posts moved to the dead-letter list because the stages could not analyse
+    them (after the fault is fixed); returns how many were queued."""
+    with transaction(rt.sessions) as session:
+        waiting = _failed_posts(session)
+        if waiting:
+            table = cast(Table, AnalysisQueue.__table__)
+            now = rt.clock()
+            session.execute(
+                insert_ignoring_conflicts(table, session.get_bind().dialect.name),
+                [{"post_id": post_id, "queued_at": now} for post_id in waiting],
+            )
+    return len(waiting)
+
+
+def _failed_posts(session: Session) -> list[int]:
+    """Stored posts the stages could not analyse: listed as dead letters, neither analysed since
+    nor queued again."""
+    places = session.scalars(select(DeadLetter.location).where(DeadLetter.stage == ANALYSIS_STAGE).distinct())
+    ids = sorted(
+        {int(place[5:]) for place in places if place and place.startswith("post=") and place[5:].isdigit()}
+    )
+    failed: list[int] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stored = set(session.scalars(select(Post.id).where(one_of(session, Post.id, chunk))))
+        done = set(
+            session.scalars(select(PostAnalysis.post_id).where(one_of(session, PostAnalysis.post_id, chunk)))
+        )
+        queued = set(
+            session.scalars(
+                select(AnalysisQueue.post_id).where(one_of(session, AnalysisQueue.post_id, chunk))
+            )
+        )
+        failed.extend(sorted(stored - done - queued))
+    return failed
+
+
 def pipeline_status(rt: Runtime) -> dict[str, Any]:
     """Posts stored, analysed and waiting; the pipeline holding (or last holding) the lease and the
     workers (`yuqing worker`) that reported lately; with NATS configured, the announcements still
@@ -927,6 +1094,7 @@ def pipeline_status(rt: Runtime) -> dict[str, Any]:
             select(func.count()).select_from(AnalysisQueue).where(AnalysisQueue.announced_at.is_(None))
         )
         oldest = session.scalar(select(func.min(AnalysisQueue.queued_at)))
+        failed = len(_failed_posts(session))
         lease = session.get(PipelineState, LEASE_STATE)
         workers: list[dict[str, Any]] = []
         holder_id = None
@@ -964,6 +1132,7 @@ def pipeline_status(rt: Runtime) -> dict[str, Any]:
         "stored": int(stored),
         "analysed": int(analysed),
         "backlog": int(backlog),
+        "failed": failed,
         "oldest_waiting_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
         "workers": workers,
     }

@@ -129,15 +129,22 @@ def groups_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSO
 def analyze(
     ctx: typer.Context,
     limit: Annotated[int | None, typer.Option(help="最多分析 N 条信息。")] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="先把此前无法分析、已移入死信的信息重新加入分析队列。")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """对已入库但尚未分析的信息运行分析流水线。"""
     if ctx.invoked_subcommand is not None:
         return
-    from yuqing.analysis.pipeline import AnalysisPipeline, pipeline_status
+    from yuqing.analysis.pipeline import AnalysisPipeline, pipeline_status, requeue_failed
     from yuqing.cli.progress import Progress
 
     with runtime() as rt:
+        if retry_failed:
+            queued = requeue_failed(rt)
+            if not as_json:
+                typer.echo(f"重新加入分析队列 {queued} 条")
         waiting = pipeline_status(rt)["backlog"]
         with Progress("分析", min(waiting, limit) if limit else waiting) as bar:
             counts = AnalysisPipeline(rt).run(limit=limit, on_batch=bar.advance)
@@ -148,6 +155,11 @@ def analyze(
     else:
         typer.echo(f"分析 {counts.posts} 条信息，涉及事件 {counts.events_touched} 个，")
         typer.echo(f"新的定级或升级 {counts.signals} 次")
+        if counts.failed:
+            typer.echo(
+                f"无法分析 {counts.failed} 条，已移入死信（yuqing deadletters list）；"
+                "问题修复后可用 yuqing analyze --retry-failed 重新分析"
+            )
 
 
 def _lines(source: str) -> Iterable[bytes]:

@@ -35,6 +35,11 @@ def status(
     typer.echo(f"已入库 {found['stored']} 条，已分析 {found['analysed']} 条，待分析 {found['backlog']} 条")
     if found["backlog"]:
         typer.echo(f"最早的待分析信息已等待 {found['oldest_waiting_seconds']} 秒")
+    if found["failed"]:
+        typer.echo(
+            f"无法分析 {found['failed']} 条（已移入死信，见 yuqing deadletters list；"
+            "问题修复后可用 yuqing analyze --retry-failed 重新分析）"
+        )
     if found["mode"] == "nats":
         stream = found.get("stream", {})
         on_stream = (
