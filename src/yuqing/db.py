@@ -194,3 +194,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database (a lost connection, a lock that timed out, the pool exhausted) or
+    of memory, not of the rows at hand: the work is tried again later as it is, never set aside
+    as the rows' fault."""
+    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | MemoryError)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from yuqing.analysis.models import Event, EventStatus, GradeSignal, Topic
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
-from yuqing.db import transaction
+from yuqing.db import is_transient, transaction
 from yuqing.drills.policy import drill_unit, ended_drill, notices_internal_only
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
@@ -51,6 +52,8 @@ from yuqing.org.service import (
 from yuqing.runtime import Runtime
 from yuqing.workcal.clock import WorkCalendar
 from yuqing.workcal.service import load_calendar
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AlertCounts",
@@ -81,6 +84,7 @@ class AlertCounts:
     quiet: int = 0  # graded long after its last post: listed, not alerted
     outside: int = 0  # located plainly outside every unit's places: listed, watched, not alerted
     notices: int = 0
+    failed: int = 0  # signals whose handling failed: they wait for the next round
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -444,36 +448,71 @@ def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
 
     Each signal is claimed in the transaction that handles it (`handled_at`; on PostgreSQL with
     `FOR UPDATE SKIP LOCKED`), so two alerting loops never handle one twice and a signal committed
-    after a higher id is handled too."""
+    after a higher id is handled too. Each signal has a transaction of its own: one whose handling
+    fails (a defect met by one event) is left waiting and logged, and the others are alerted; it
+    is tried again in the next round. A failure of the database stops the round."""
     counts = AlertCounts()
     plan = load_plan(rt.settings.plan_profile or None)
     calendar = load_calendar(rt)
+    failed: list[int] = []
+    for _ in range(limit):
+        claimed: int | None = None
+        try:
+            with transaction(rt.sessions) as session:
+                query = select(GradeSignal).where(GradeSignal.handled_at.is_(None))
+                if failed:
+                    query = query.where(GradeSignal.id.not_in(failed))
+                signal = session.scalars(
+                    query.order_by(GradeSignal.id).limit(1).with_for_update(skip_locked=True)
+                ).first()
+                if signal is None:
+                    break
+                claimed = signal.id
+                _handle_signal(session, rt, signal, plan, calendar, counts)
+        except Exception as exc:
+            if claimed is None or is_transient(exc):
+                raise
+            failed.append(claimed)
+            _log_failed_signal(claimed, exc)
+    counts.failed = len(failed)
     with transaction(rt.sessions) as session:
-        signals = list(
-            session.scalars(
-                select(GradeSignal)
-                .where(GradeSignal.handled_at.is_(None))
-                .order_by(GradeSignal.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        now = rt.clock()
-        for signal in signals:
-            counts.signals += 1
-            signal.handled_at = now
-            event = session.get(Event, signal.event_id)
-            if event is None or (event.is_drill and ended_drill(session, event.drill_id) is not None):
-                continue  # an ended drill's posts still analysed wake nobody and regrade no case
-            kind = {"graded": "new", "upgraded": "upgrade"}.get(signal.kind, signal.kind)
-            alert = raise_alert(session, rt, event, kind, plan, calendar, counts)
-            for case in session.scalars(
-                select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
-            ):
-                cases.apply_grade(session, rt, case, event.grade_code or "IV", plan, calendar, alert=alert)
-        _raise_held(session, rt, plan, calendar, counts, now)
-        end_alert_duty(session, now)
+        _raise_held(session, rt, plan, calendar, counts, rt.clock())
+        end_alert_duty(session, rt.clock())
     return counts
+
+
+def _handle_signal(
+    session: Session,
+    rt: Runtime,
+    signal: GradeSignal,
+    plan: ResponsePlan,
+    calendar: WorkCalendar,
+    counts: AlertCounts,
+) -> None:
+    counts.signals += 1
+    signal.handled_at = rt.clock()
+    event = session.get(Event, signal.event_id)
+    if event is None or (event.is_drill and ended_drill(session, event.drill_id) is not None):
+        return  # an ended drill's posts still analysed wake nobody and regrade no case
+    kind = {"graded": "new", "upgraded": "upgrade"}.get(signal.kind, signal.kind)
+    alert = raise_alert(session, rt, event, kind, plan, calendar, counts)
+    for case in session.scalars(
+        select(Case).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
+    ):
+        cases.apply_grade(session, rt, case, event.grade_code or "IV", plan, calendar, alert=alert)
+
+
+# Grade signals whose handling failed in this process, with how often: the traceback is logged the
+# first time, a line after that.
+_FAILED_SIGNALS: dict[int, int] = {}
+
+
+def _log_failed_signal(signal_id: int, exc: Exception) -> None:
+    seen = _FAILED_SIGNALS[signal_id] = _FAILED_SIGNALS.get(signal_id, 0) + 1
+    if seen == 1:
+        log.error("grade signal %d could not be turned into an alert; it waits", signal_id, exc_info=exc)
+    else:
+        log.warning("grade signal %d still fails (%d times): %s", signal_id, seen, exc)
 
 
 def _raise_held(

@@ -49,8 +49,6 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import grading, steps
@@ -74,7 +72,7 @@ from yuqing.analysis.sentiment import SentimentModel
 from yuqing.analysis.steps import BatchPost, parse_partition_key, partition_key
 from yuqing.analysis.topics import compile_matcher
 from yuqing.background import PeriodicWorker
-from yuqing.db import one_of, transaction
+from yuqing.db import is_transient, one_of, transaction
 from yuqing.drills.policy import post_mark, strip_post_mark
 from yuqing.ingest.models import DeadLetter, HotListRank, Post, PostSighting, Source
 from yuqing.ingest.records import Rejected
@@ -941,11 +939,7 @@ class AnalysisPipeline:
 def _transient(exc: BaseException) -> bool:
     """A failure of the database or of the lease, not of the posts: the batch is tried again later
     as it is."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(
-        exc, LeaseLost | OperationalError | InterfaceError | DisconnectionError | PoolTimeout | MemoryError
-    )
+    return isinstance(exc, LeaseLost) or is_transient(exc)
 
 
 def _unanalysed(post: BatchPost) -> BatchPost:

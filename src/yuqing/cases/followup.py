@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 
@@ -24,7 +25,7 @@ from yuqing.cases import deadlines
 from yuqing.cases.models import Case, Deadline, Stage
 from yuqing.cases.plan import DeadlineKind, load_plan
 from yuqing.cases.service import log
-from yuqing.db import transaction
+from yuqing.db import is_transient, transaction
 from yuqing.drills.policy import notices_internal_only
 from yuqing.notify.messages import Level, Message
 from yuqing.org.models import ContactChannel, Person, Unit
@@ -32,6 +33,7 @@ from yuqing.org.service import people_with_role
 from yuqing.runtime import Runtime
 
 log_ = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Who hears about an overdue clock: its owner role and the next level above it.
 ESCALATE_TO: dict[str, tuple[str, ...]] = {
@@ -204,21 +206,40 @@ def _posts_last_day(event: Event, now: dt.datetime) -> int:
 
 def run_once(rt: Runtime) -> dict[str, Any]:
     """One round of all response duties, in order: alerts, escalation, deadlines, follow-up, and the
-    alarms on sources that stopped working."""
-    from yuqing.alerts.service import escalate_due, process_signals
+    alarms on sources that stopped working. A duty that fails is logged and named in `failed`;
+    the others still run (a defect in the deadline sweep must not stop the alerts, nor the
+    reverse). A failure of the database is raised once every duty has been tried."""
+    from yuqing.alerts.service import AlertCounts, escalate_due, process_signals
     from yuqing.alerts.sources import sweep_source_health
 
-    alerts = process_signals(rt)
-    escalated = escalate_due(rt)
-    swept = sweep_deadlines(rt)
-    proposed, reopened = follow_up(rt)
+    failed: list[str] = []
+    transient: list[Exception] = []
+
+    def attempt(name: str, work: Callable[[Runtime], _T], nothing: _T) -> _T:
+        try:
+            return work(rt)
+        except Exception as exc:
+            log_.exception("response round: %s failed; the other duties go on", name)
+            failed.append(name)
+            if is_transient(exc):
+                transient.append(exc)
+            return nothing
+
+    alerts = attempt("alerts", process_signals, AlertCounts())
+    escalated = attempt("escalation", escalate_due, 0)
+    swept = attempt("deadlines", sweep_deadlines, deadlines.SweepCounts())
+    proposed, reopened = attempt("follow_up", follow_up, (0, 0))
+    in_alarm = attempt("sources", sweep_source_health, 0)
+    if transient and len(transient) == len(failed):
+        raise transient[0]  # the database is down: the caller retries the whole round
     return {
         "alerts": alerts.as_dict(),
         "alerts_escalated": escalated,
         "deadlines": swept.as_dict(),
         "calm_proposed": proposed,
         "reopened": reopened,
-        "sources_in_alarm": sweep_source_health(rt),
+        "sources_in_alarm": in_alarm,
+        "failed": failed,
     }
 
 

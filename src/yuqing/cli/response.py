@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from yuqing.cli.common import emit_json, runtime, user_errors
+from yuqing.cli.common import emit_json, fail, runtime, user_errors
 
 alerts_app = typer.Typer(help="预警：list, ack.", no_args_is_help=True)
 cases_app = typer.Typer(
@@ -480,6 +480,15 @@ def stats(
 stats_command = user_errors(stats)
 
 
+_DUTY_NAMES = {
+    "alerts": "生成预警",
+    "escalation": "预警升级通知",
+    "deadlines": "时限巡检",
+    "follow_up": "跟踪",
+    "sources": "信息源告警",
+}
+
+
 @response_app.command("run")
 @user_errors
 def response_run(as_json: Json = False) -> None:
@@ -494,6 +503,8 @@ def response_run(as_json: Json = False) -> None:
     result["notifications"] = delivered.as_dict()
     if as_json:
         emit_json(result)
+        if result["failed"]:
+            raise typer.Exit(1)
         return
     a = result["alerts"]
     d = result["deadlines"]
@@ -502,3 +513,8 @@ def response_run(as_json: Json = False) -> None:
         f"时限：即将到期 {d['due_soon']}，新超时 {d['overdue']}；"
         f"建议结案 {result['calm_proposed']}，反复重开 {result['reopened']}"
     )
+    if a["failed"]:
+        typer.echo(f"有 {a['failed']} 个定级信号未能生成预警，下一轮重试（详见日志）", err=True)
+    if result["failed"]:
+        names = "、".join(_DUTY_NAMES.get(name, name) for name in result["failed"])
+        fail(f"本轮未完成：{names}（错误详见日志）；其余任务已执行")
