@@ -8,6 +8,14 @@ just before the demo starts (`HISTORY_GAP`). Intervals between posts are kept; e
 keeps its real time in `original_published_at` (stored with the post's other fields, as
 evidence). The live replay (`yuqing.replay`) then continues from there.
 
+The CED originals carry their repost, comment and like counts as read when the data set was
+crawled, months or years after the posts: a live monitor reading a post when it is published
+does not know them. Fed as the post's own counts, a cascade's lifetime reposts counted as reposts
+of its first day (「单日转发量 813」 where the collected reposts of the busiest day were 58) and
+made events 特别重大 on spread they never had that day. The demo keeps those figures as
+evidence (`crawled_reposts`, `crawled_comments`, `crawled_likes`) and gives the posts no counts
+of their own (`as_collected`): spread is measured by the reposts collected, each on its own day.
+
 The newest tenth of a percent of the rows is left out (`HISTORY_TAIL`): in the CED file they are
 stray reposts of old cascades, up to 20 months after the rest (which ends in April 2014). Put at
 the demo's start, they pushed the whole history back by those months, so nothing of it fell in
@@ -113,6 +121,19 @@ def published_at(value: object) -> dt.datetime | None:
     return found.replace(tzinfo=dt.UTC) if found.tzinfo is None else found
 
 
+# A post's engagement counts, as its platform reports them.
+ENGAGEMENT = ("reposts", "comments", "likes", "views")
+
+
+def as_collected(row: dict[str, object]) -> dict[str, object]:
+    """The row as a monitor reading it when published would have it: the counts the data set read
+    at its crawl, long after, kept as `crawled_<name>` (evidence) rather than as its own counts."""
+    for name in ENGAGEMENT:
+        if name in row:
+            row[f"crawled_{name}"] = row.pop(name)
+    return row
+
+
 def history_rows(raw: bytes, rows: int | None, newest: dt.datetime) -> tuple[bytes, int]:
     """The first `rows` JSON lines of `raw` (gzip or not; all when None) in publishing order, every
     time moved by the one amount that puts the newest kept at `newest`, each shifted row keeping
@@ -132,12 +153,12 @@ def history_rows(raw: bytes, rows: int | None, newest: dt.datetime) -> tuple[byt
     shift = newest - timed[-1][0] if timed else dt.timedelta(0)
     out = io.BytesIO()
     for at, _number, line in timed:
-        row = json.loads(line)
+        row = as_collected(json.loads(line))
         row["original_published_at"] = row["published_at"]
         row["published_at"] = (at + shift).isoformat()
         out.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
     for line in untimed:
-        out.write(line if line.endswith(b"\n") else line + b"\n")
+        out.write(json.dumps(as_collected(json.loads(line)), ensure_ascii=False).encode("utf-8") + b"\n")
     return out.getvalue(), left_out
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from yuqing.background import PeriodicWorker
-from yuqing.demo import demo_topic_matcher, published_at
+from yuqing.demo import as_collected, demo_topic_matcher, published_at
 from yuqing.ingest import service
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
@@ -193,7 +193,7 @@ class ReplayWorker(PeriodicWorker):
             item = self._schedule[self.fed + len(due)]
             if item.offset > elapsed:
                 break
-            row = _retag(item.row, self.tag or "")
+            row = as_collected(_retag(item.row, self.tag or ""))
             # Presented as arriving now; the real time stays with the post as evidence.
             row["original_published_at"] = item.row.get("published_at")
             row["published_at"] = (started + dt.timedelta(seconds=item.offset)).isoformat()
