@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from yuqing.runtime import Runtime
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CED_SAMPLE = FIXTURES / "ced_sample.jsonl.gz"
 
@@ -210,3 +212,17 @@ def test_help_pages_are_chinese_down_to_typers_own_words() -> None:
         assert chinese in shown, chinese
     for english in ("Show this message", "Usage:", "Options", "Arguments", "[default:", "[required]"):
         assert english not in shown, english
+
+
+def test_the_address_given_to_serve_is_the_one_notices_link_to(rt: Runtime) -> None:
+    """`yuqing demo --port 8711` served on 8711 while its notices linked to port 8000."""
+    from yuqing.cases.service import console_link
+    from yuqing.cli.main import _listen_at
+
+    _listen_at(rt, None, None)
+    assert console_link(rt, "/alerts/3") == "http://127.0.0.1:8000/alerts/3"
+    _listen_at(rt, "192.168.1.20", 8711)
+    assert console_link(rt, "/alerts/3") == "http://192.168.1.20:8711/alerts/3"
+    rt.settings = rt.settings.model_copy(update={"public_url": "https://yuqing.example.cn/"})
+    _listen_at(rt, None, 9000)
+    assert console_link(rt, "/alerts/3") == "https://yuqing.example.cn/alerts/3"  # said outright: kept

@@ -629,7 +629,7 @@ def test_a_link_restored_into_a_reopened_event_still_leads_to_it_after_it_closes
 
 XINYI_FIRST = (
     "【震惊：打死同学不留情 市长老爸来撑腰】因为老师不让学生考试作弊，几位作弊的准备对老师动手，"
-    "同学王某喊了句\"别打老师\"。两天之后，这几名恶少找到了该学生，在学校里进行了冷酷的毒打，当时校长和3名老师竟然冷眼旁观，"
+    '同学王某喊了句"别打老师"。两天之后，这几名恶少找到了该学生，在学校里进行了冷酷的毒打，当时校长和3名老师竟然冷眼旁观，'
     "看着15岁初三学生被打死，三名凶手逃逸"
 )
 XINYI_SECOND = (
@@ -753,6 +753,11 @@ def test_a_roundup_naming_the_storys_product_among_seventeen_is_another_story() 
 def test_an_events_name_is_the_posts_headline_or_first_sentence_clipped() -> None:
     from yuqing.analysis.clustering import headline
 
+    # old phone emoji in the private use area (a demo event's title showed them as boxes)
+    assert (
+        headline("\ue419\ue021果粒橙被查出含多菌灵\ue333，大家别喝了。转发")
+        == "果粒橙被查出含多菌灵，大家别喝了"
+    )
     assert headline("#微天下#【有图有真相！今年3.15又有17种“问题食品”曝光】兰州拉面，砂锅粥") == (
         "有图有真相！今年3.15又有17种“问题食品”曝光"
     )

@@ -176,6 +176,9 @@ _FRAME_WORDS = frozenset(
 _NOT_A_WORD_RE = re.compile(r"[a-z_]{3,}\d{2,}\w*|\w*(\w)\1{3,}\w*|[a-z]{1,2}|\d+|\w{16,}")
 
 
+# Characters of the private use areas: the emoji of old phone keyboards (Softbank's U+E419…) that
+# Weibo kept as they were; no font draws them, and a title showed them as boxes
+_PRIVATE_USE_RE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 _BRACKETED = re.compile(r"【([^【】]{6,60})】")
 _SENTENCE_END = re.compile(r"[。！？!?\n]")
 HEADLINE_CHARS = 40
@@ -189,7 +192,7 @@ def headline(text: str, limit: int = HEADLINE_CHARS) -> str:
     """A short name for an event from its best post, as a list or a report title reads it: the
     post's own 【headline】 when it has one, else its first sentence, clipped to `limit`
     characters with 「…」. The whole post stays on the event page."""
-    text = _CREDIT_RE.sub("", text)
+    text = _PRIVATE_USE_RE.sub("", _CREDIT_RE.sub("", text))
     flat = " ".join(text.split())
     found = _BRACKETED.search(flat)
     if found and found.start() <= _HEADLINE_WITHIN:

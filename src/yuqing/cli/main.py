@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from yuqing.cli import analysis, bench, calendar, drills, ingest, ops, org, pipe
 from yuqing.cli.chinese import localise
 from yuqing.cli.common import emit_json, runtime, user_errors
 from yuqing.settings import CONFIG_FILE_NAME, Settings, load_settings, redacted, settings_markdown
+
+if TYPE_CHECKING:
+    from yuqing.runtime import Runtime
 
 localise()  # typer's own words (panel titles, usage, --help) in Chinese
 app = typer.Typer(
@@ -110,7 +113,21 @@ def serve(
 
     with runtime() as rt:
         close_interrupted_runs(rt)  # runs a killed process left open
-        run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
+        _listen_at(rt, host, port)
+        run_server(rt, host=rt.settings.host, port=rt.settings.port)
+
+
+def _listen_at(rt: Runtime, host: str | None, port: int | None) -> None:
+    """The address given on the command line is the one served, and the one the links in
+    notifications and reports lead to unless `public_url` says otherwise (they named port 8000
+    while the server listened on the port given)."""
+    update: dict[str, object] = {}
+    if host:
+        update["host"] = host
+    if port:
+        update["port"] = port
+    if update:
+        rt.settings = rt.settings.model_copy(update=update)
 
 
 @app.command()
@@ -142,6 +159,7 @@ def demo(
         load_demo(rt, data, rows=history, echo=typer.echo)
         # The demo's login page lists the demo accounts; a real installation's never does.
         rt.settings = rt.settings.model_copy(update={"demo_logins": True})
+        _listen_at(rt, host, port)
         if serve_after:
             worker = None
             path = data or find_ced_file()
@@ -152,7 +170,7 @@ def demo(
                 worker.start()
                 typer.echo(f"实时回放：第 {history} 行之后的传播链，{speed:g} 倍速送入（--no-replay 关闭）")
             try:
-                run_server(rt, host=host or rt.settings.host, port=port or rt.settings.port)
+                run_server(rt, host=rt.settings.host, port=rt.settings.port)
             finally:
                 if worker is not None:
                     worker.stop()
