@@ -304,6 +304,17 @@ def test_near_copies_of_a_post_are_one_report_of_a_flag_unless_a_mainstream_sour
     ]
     evidence = accumulate(posts[:3]).result(START + dt.timedelta(hours=1)).evidence["public_safety"]
     assert (evidence["posts"], evidence["post_ids"]) == (1, [1])
+    # nor against it: among two other incident posts, the one report is a third of the reports
+    others = [post(8, minutes=1), post(9, minutes=2)]
+    evidence = (
+        accumulate([*posts[:3], *others]).result(START + dt.timedelta(hours=1)).evidence["public_safety"]
+    )
+    assert evidence["share"] == 1 / 3
+    state = json.loads(json.dumps(accumulate([*posts[:3], *others]).to_json()))
+    restored_share = EventAccumulator.from_json(state).result(START + dt.timedelta(hours=1))
+    assert restored_share.evidence["public_safety"]["share"] == 1 / 3
+    state["evidence"][0] = state["evidence"][0][:5]  # written before the copies were kept
+    assert EventAccumulator.from_json(state).result(START).evidence["public_safety"]["share"] == 1 / 5
     # a medium's copy is a mainstream report of its own
     evidence = accumulate(posts).result(START + dt.timedelta(hours=1)).evidence["public_safety"]
     assert (evidence["posts"], evidence["mainstream"], evidence["post_ids"]) == (2, 1, [4, 1])
