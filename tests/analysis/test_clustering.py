@@ -776,3 +776,12 @@ def test_an_events_name_is_the_posts_headline_or_first_sentence_clipped() -> Non
     assert headline("【来源：人民日报客户端】某地发生火灾。") == "某地发生火灾"
     quote = "#转发# 今天上午我和同事在小区门口，看到物业贴出【某某小区外墙脱落】的告示。"
     assert headline(quote) == quote.removesuffix("。")
+
+
+def test_an_at_mention_is_no_word_of_the_story() -> None:
+    from yuqing.analysis.clustering import tokens
+
+    words = tokens("转发微博//@杨辰琳她爸: 南京鼓楼医院出事了 @erin伊甸园 太可怕了 [蜡烛] http://t.cn/abc")
+    assert "杨辰琳" not in words and "伊甸园" not in words and "erin" not in words
+    assert {"南京", "鼓楼", "医院", "可怕"} <= set(words)
+    assert "@" not in tokens("邮箱 a@ 或者 @ 空")

@@ -217,8 +217,11 @@ def display_keywords(ranked: Sequence[str], limit: int = _N_KEYWORDS) -> list[st
 
 
 # URLs, [emoticons] and runs of non-word characters become one space: an emoticon tells a mood
-# (「[蜡烛]」 under every death), not a story, and as a word it tied unrelated comments together
-_SPLIT_RE = re.compile(r"https?://[!-~]+|\[[^\[\]\s]{1,10}\]|\W+")
+# (「[蜡烛]」 under every death), not a story, and as a word it tied unrelated comments together;
+# an @mention is no word of the story either: its name tied comments to whoever they addressed, and
+# showed among an event's keywords (「杨辰琳」「伊甸园」 from 「@杨辰琳她爸」「@erin伊甸园」); B-cubed
+# precision went up by 0.005 on the CED streams and 0.008 on dense_dev, recall down by 0.001
+_SPLIT_RE = re.compile(r"https?://[!-~]+|@[\w\-]{1,30}|\[[^\[\]\s]{1,10}\]|[^\w@]+|@")
 _CHAIN_RE = re.compile(r"//\s*@[^:：\s]{1,30}\s*[:：]")
 _KEY_DROP_RE = re.compile(r"https?://[!-~]+|@[\w\-]{1,30}|\[[^\[\]\s]{1,10}\]|[\W_]+")
 
