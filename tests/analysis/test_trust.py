@@ -281,3 +281,80 @@ def test_a_late_repost_of_a_closed_story_grows_its_event_instead_of_starting_one
         assert story.last_seen.isoformat().startswith("2026-11-26T02:00")
         repost = session.scalars(select(Post).where(Post.external_id == "r9")).one()
         assert session.get(PostAnalysis, repost.id).event_id == story.id
+
+
+RUMOURS = (
+    "永康市中医院今天死亡一例患者，家属在医院门口拉横幅，医院至今没有任何说法，大家转起来！",
+    "听说永康市中医院下午又有一名患者手术后死亡了，家属围在门诊大楼讨说法，有没有知情人？",
+    "永康市中医院出事了，一名患者输液后身亡，现场很多人，医院保安在拦着不让拍照。",
+)
+
+
+def rumour_posts(rebuttal: dict[str, object]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
+        {"id": f"u{i}", "platform": "weibo", "text": text, "published_at": f"{DAY}0{i}:00:00+08:00"}
+        for i, text in enumerate(RUMOURS, start=1)
+    ]
+    return [*rows, rebuttal]
+
+
+def test_an_official_rebuttal_takes_the_claimed_deaths_off_the_event(rt: Runtime) -> None:
+    """The demo's 「永康中医院，今天死亡一例」 stayed 特别重大 beside 「@永康发布：经查证，永康市中医院
+    未发生此事」 in the same event. An official account's rebuttal takes the claimed deaths off;
+    the grade is that of the spread, and its reasons name the rebuttal."""
+    medical_topic(rt)
+    official = {
+        "id": "gov-1",
+        "platform": "weibo",
+        "text": "【辟谣】网传永康市中医院今天死亡一例患者，经查证，永康市中医院未发生此事，请勿传播。",
+        "published_at": f"{DAY}05:00:00+08:00",
+        "verified": True,
+        "verified_type": 1,  # Weibo: a government body
+    }
+    load(rt, rumour_posts(official), "rumour.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt, graded_only=True)
+    assert event["posts"] == 4
+    assert event["grade_code"] != "I"
+    keys = [r["key"] for r in event["reasons"]]
+    assert "flag:casualties" not in keys and "rebuttal" in keys
+    [rebuttal] = [r for r in event["reasons"] if r["key"] == "rebuttal"]
+    assert rebuttal["text"].startswith("已有官方辟谣：1 条")
+    with rt.sessions() as session:
+        official_id = session.scalar(select(Post.id).where(Post.external_id == "gov-1"))
+    assert rebuttal["posts"] == [official_id]
+
+
+def test_a_rebuttal_by_anyone_else_changes_nothing(rt: Runtime) -> None:
+    medical_topic(rt)
+    someone = {
+        "id": "someone",
+        "platform": "weibo",
+        "text": "永康市中医院今天死亡一例患者？有人说是假消息，到底怎么回事，医院快出来说明！",
+        "published_at": f"{DAY}05:00:00+08:00",
+    }
+    load(rt, rumour_posts(someone), "rumour.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt, graded_only=True)
+    assert event["grade_code"] == "I"
+    keys = [r["key"] for r in event["reasons"]]
+    assert "flag:casualties" in keys and "rebuttal" not in keys
+
+
+def test_an_official_report_of_the_deaths_is_no_rebuttal(rt: Runtime) -> None:
+    """An official report that confirms deaths ends with 「请勿传播虚假信息」: that is no rebuttal."""
+    medical_topic(rt)
+    report = {
+        "id": "police-1",
+        "platform": "weibo",
+        "text": "【警情通报】12月3日9时许，永康市中医院一名患者坠楼身亡，警方已介入调查，"
+        "死因正在调查中。请勿传播虚假信息。",
+        "published_at": f"{DAY}05:00:00+08:00",
+        "verified": True,
+        "verified_type": 1,
+    }
+    load(rt, rumour_posts(report), "report.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt, graded_only=True)
+    assert event["grade_code"] == "I"
+    assert "rebuttal" not in [r["key"] for r in event["reasons"]]

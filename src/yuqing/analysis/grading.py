@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from yuqing.analysis.metrics import FLAG_LABELS, METRIC_LABELS, OPTIONAL_METRICS
+from yuqing.analysis.metrics import FLAG_LABELS, METRIC_LABELS, OPTIONAL_METRICS, REBUTTAL
 from yuqing.settings import config_path
 from yuqing.tomltext import toml_error
 
@@ -273,6 +273,8 @@ def _holds(
             return True
         return False
     if condition.kind == "flag":
+        if condition.metric in REBUTTED_FLAGS and _official_rebuttal(evidence) is not None:
+            return False  # an outlet or an official account said it did not happen
         reason = _flag_reason(condition, evidence.get(condition.metric))
         if reason is None:
             return False
@@ -284,6 +286,27 @@ def _holds(
     if held:
         out.extend(found)
     return held
+
+
+# Flags of an occurrence's claims: an official rebuttal in the event (a mainstream outlet, or a
+# government body's or medium's verified account: 「@永康发布：经查证，永康市中医院未发生此事」)
+# takes them off; a rebuttal by anyone else (「假的吧」) does not. The grade is then that of the
+# spread, and its reasons name the rebuttal. A grade given before the rebuttal is not lowered by
+# itself: whoever handles the case regrades it (the alert and case keep their history).
+REBUTTED_FLAGS = frozenset({"casualties", "public_safety"})
+
+
+def _official_rebuttal(evidence: Mapping[str, Mapping[str, Any]]) -> Reason | None:
+    support = evidence.get(REBUTTAL)
+    if not support or int(support.get("mainstream", 0)) < 1:
+        return None
+    posts, mainstream = int(support.get("posts", 0)), int(support["mainstream"])
+    ids = tuple(int(i) for i in support.get("post_ids", ()))
+    text = (
+        f"已有官方辟谣：{mainstream} 条主流媒体或政务、媒体账号信息称事件不实（共 {posts} 条辟谣信息），"
+        "不按伤亡或公共安全定级"
+    )
+    return Reason(REBUTTAL, text, float(mainstream), 1.0, ids)
 
 
 def _flag_reason(condition: Condition, support: Mapping[str, Any] | None) -> Reason | None:
@@ -321,9 +344,12 @@ def grade(
     """
     support: dict[str, Mapping[str, Any]] = {k: {"posts": n} for k, n in (flags or {}).items() if n}
     support.update(evidence or {})
+    rebuttal = _official_rebuttal(support)
     for rule in profile.grades:
         reasons: list[Reason] = []
         if _holds(rule.when, values, support, reasons):
+            if rebuttal is not None:
+                reasons.append(rebuttal)
             return Grade(rule.code, rule.name, rule.colour, tuple(reasons))
     return None
 

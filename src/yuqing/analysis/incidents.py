@@ -358,6 +358,22 @@ def denies(text: str) -> bool:
     return _DENIAL.search(text) is not None
 
 
+# A rebuttal an event can be judged by: only the words an official rebuttal uses of the claim
+# itself. Not the warnings an official report of real deaths ends with (「请勿传播虚假信息」,
+# 「对散布虚假消息者依法追究」), nor 「假消息」「是谣言」 which a question or a retort uses too.
+_REBUTTAL = re.compile(
+    r"(?<!不是)(?<!并非)(?<!绝非)(?<!不属)(?<!不)"
+    r"(?:【辟谣】|(?<!求)辟谣[：:]|特此辟谣|予以辟谣|未发生此事|并未发生|没有发生此事|不存在此事|纯属谣言|"
+    r"纯属捏造|纯属虚构|系谣言|系不实消息|系不实信息|传言不实|此事不实|与事实不符|子虚乌有)"
+)
+
+
+def rebuts(text: str) -> bool:
+    """Whether a post rebuts the occurrence it names in the words of a rebuttal (:data:`_REBUTTAL`):
+    what takes an event's claimed deaths off when an official account says it."""
+    return _REBUTTAL.search(text) is not None
+
+
 def public_evidence(texts: Sequence[str]) -> BoolArray:
     """Whether each normalised text names a threat to the public (:data:`PUBLIC_EVIDENCE`)."""
     automaton, is_evidence = _public_automaton()

@@ -148,6 +148,8 @@ class PostFacts:
     author_kind: str | None = None
     # the earlier post this one nearly copies (`ingest` near-duplicate detection), if any
     copy_of: int | None = None
+    # the post rebuts the occurrence (辟谣: 「经查证…未发生此事」, `incidents.rebuts`)
+    rebuts: bool = False
 
     @property
     def when(self) -> dt.datetime:
@@ -217,6 +219,9 @@ class _FlagEvidence:
 
 
 _SUPPORT_IDS = 1000
+# The evidence entry of the posts that rebut the event's claims (not a flag: it raises nothing and
+# makes no post sensitive; an official rebuttal takes casualties and public safety off the event)
+REBUTTAL = "rebuttal"
 
 
 class EventAccumulator:
@@ -277,6 +282,8 @@ class EventAccumulator:
                     known.copies += bool(post.incident)  # the same report again
                     continue
                 self._support(flag, post.mainstream, rank)
+        if post.rebuts:  # evidence against the event's claims, kept like a flag's (`REBUTTAL`)
+            self._support(REBUTTAL, post.mainstream, [0 if post.mainstream else 1, micros, post.post_id])
         self.sites.add(post.site)
         self.sites.update(post.sighting_sites)
         self.platforms[post.platform] += 1
@@ -375,7 +382,7 @@ class EventAccumulator:
         }
         return EventMetrics(
             values=values,
-            flags={flag: e.posts for flag, e in self.evidence.items()},
+            flags={flag: e.posts for flag, e in self.evidence.items() if flag != REBUTTAL},
             daily=daily,
             hourly=[
                 {"hour": h, "posts": self.hourly[h][0], "negative": self.hourly[h][1]}

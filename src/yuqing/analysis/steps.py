@@ -21,7 +21,7 @@ from typing import Any
 from yuqing.analysis import grading
 from yuqing.analysis.clustering import EventClusterer
 from yuqing.analysis.clustering import Post as ClusterPost
-from yuqing.analysis.incidents import REPLY_KINDS, IncidentModel, is_reaction
+from yuqing.analysis.incidents import REPLY_KINDS, IncidentModel, is_reaction, rebuts
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import EventAccumulator, EventMetrics, PostFacts
 from yuqing.analysis.sensitivity import FLAGS as LEXICON_FLAGS
@@ -92,6 +92,7 @@ class BatchPost:
             author_verified=self.author_verified,
             author_kind=self.author_kind,
             copy_of=self.near_duplicate_of,
+            rebuts=bool(self.incident.get("rebuts")),
         )
 
 
@@ -146,6 +147,8 @@ def read_posts(sentiment: SentimentModel, incidents: IncidentModel, posts: Seque
         elif post.kind in REPLY_KINDS:  # a longer comment: a report only with more certainty
             incident = incident.as_reply()
         post.incident = incident.as_dict()
+        if rebuts(post.text):  # 「经查证，永康市中医院未发生此事」: kept as the event's rebuttal
+            post.incident["rebuts"] = True
         post.flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, mood.flags)
         if post.flags:
             post.sentiment, post.negative = "negative", max(mood.negative, FLAG_FLOOR)
