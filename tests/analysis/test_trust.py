@@ -358,3 +358,36 @@ def test_an_official_report_of_the_deaths_is_no_rebuttal(rt: Runtime) -> None:
     [event] = queries.list_events(rt, graded_only=True)
     assert event["grade_code"] == "I"
     assert "rebuttal" not in [r["key"] for r in event["reasons"]]
+
+
+def test_a_rebuttal_after_the_grade_asks_for_a_new_judgement(rt: Runtime) -> None:
+    """Graded 特别重大 on the claimed deaths, the event keeps its grade when the official rebuttal
+    comes later (a grade never drops by itself); the event and case pages then say so."""
+    from yuqing.analysis.grading import rebutted_after_grading
+
+    medical_topic(rt)
+    load(rt, rumour_posts({})[:3], "rumour.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt, graded_only=True)
+    assert event["grade_code"] == "I"
+    official = {
+        "id": "gov-2",
+        "platform": "weibo",
+        "text": "【辟谣】网传永康市中医院今天患者死亡，经查证，永康市中医院未发生此事，请勿传播。",
+        "published_at": f"{DAY}06:00:00+08:00",
+        "verified": True,
+        "verified_type": 1,
+    }
+    load(rt, [official], "later.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt, graded_only=True)
+    assert event["grade_code"] == "I" and event["posts"] == 4
+    with rt.sessions() as session:
+        stored = session.get(Event, event["id"])
+        assert stored is not None
+        late = rebutted_after_grading(stored.metrics, stored.reasons)
+        official_id = session.scalar(select(Post.id).where(Post.external_id == "gov-2"))
+    assert late == {"posts": 1, "mainstream": 1, "post_ids": [official_id]}
+    # graded on spread alone, or graded with the rebuttal known, nothing is asked
+    assert rebutted_after_grading(stored.metrics, [{"key": "reposts"}]) is None
+    assert rebutted_after_grading(stored.metrics, [*stored.reasons, {"key": "rebuttal"}]) is None

@@ -547,3 +547,29 @@ def test_the_dashboard_shows_the_report_clock_of_an_alert_before_its_case(world:
     assert "按预案须于 11-20 10:00 前向上级报告，已超时 15 分钟" in office.get("/dashboard/panels").text
     office.post("/cases/open", data={"alert_id": str(world.alert_id), "csrf_token": csrf_of(office)})
     assert "尚未开立工单" not in office.get("/").text  # the case's clock counts now
+
+
+def test_the_event_page_asks_for_a_new_grade_after_an_official_rebuttal(world: World) -> None:
+    office = world.login("office")
+    page = office.get(f"/events/{world.event_id}")
+    assert "定级后出现官方辟谣" not in page.text
+    import_posts(
+        world.rt,
+        [
+            {
+                "id": "g1",
+                "text": "【辟谣】经查证，南京鼓楼医院未发生此事，请勿传播。//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T09:00:00+08:00",
+                "verified": True,
+                "verified_type": 1,
+            }
+        ],
+        "rebuttal.jsonl",
+    )
+    AnalysisPipeline(world.rt).run()
+    page = office.get(f"/events/{world.event_id}")
+    assert "特别重大" in page.text  # not lowered by itself
+    assert "⚠ 定级后出现官方辟谣：1 条主流媒体或政务、媒体账号信息称事件不实" in page.text
+    assert "系统不自动降级，请研判是否调整分级" in page.text

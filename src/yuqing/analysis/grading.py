@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -307,6 +307,25 @@ def _official_rebuttal(evidence: Mapping[str, Mapping[str, Any]]) -> Reason | No
         "不按伤亡或公共安全定级"
     )
     return Reason(REBUTTAL, text, float(mainstream), 1.0, ids)
+
+
+def rebutted_after_grading(
+    metrics: Mapping[str, Any], reasons: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The official rebuttal that arrived after the event was graded on claimed deaths or a threat
+    to the public: its grade still leans on them (a grade never drops by itself), so the event and
+    case pages ask whoever handles it to judge the grade again. None otherwise."""
+    support = (metrics.get("evidence") or {}).get(REBUTTAL)
+    if not support or int(support.get("mainstream", 0)) < 1:
+        return None
+    keys = {str(r.get("key")) for r in reasons}
+    if REBUTTAL in keys or not keys & {f"flag:{flag}" for flag in REBUTTED_FLAGS}:
+        return None
+    return {
+        "posts": int(support.get("posts", 0)),
+        "mainstream": int(support["mainstream"]),
+        "post_ids": [int(i) for i in support.get("post_ids", ())],
+    }
 
 
 def _flag_reason(condition: Condition, support: Mapping[str, Any] | None) -> Reason | None:
