@@ -353,3 +353,35 @@ def test_an_event_held_as_elsewhere_is_judged_again_as_it_grows(rt: Runtime) -> 
         assert not event.alert_held_elsewhere
     page = event_context(rt, event_id)
     assert page is not None and page["elsewhere"] is None and page["quiet_hours"] is None
+
+
+def test_a_case_opened_on_an_event_elsewhere_raises_no_alert_beside_it(rt: Runtime) -> None:
+    """The office opened a case from the page of a 特别重大 event held as elsewhere. Its next posts
+    raised an alert beside the case, unlinked and unacknowledged, that escalated to the mayor
+    after the case was closed."""
+    from yuqing.cases import service as cases
+
+    event_id = _ningbo_event(rt)
+    assert followup.run_once(rt)["alerts"]["outside"] == 1
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    assert case["grade_code"] == "I" and case["alert_id"] is None
+    import_posts(
+        rt,
+        [
+            {
+                "id": f"more{i}",
+                "text": f"南京的医院也出过这样的事（{i}）//@网友:" + NINGBO,
+                "kind": "repost",
+                "cascade": "n1",
+                "published_at": f"2026-11-20T08:{20 + i}:00+08:00",
+            }
+            for i in range(3)
+        ],
+        "more.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    counts = followup.run_once(rt)["alerts"]
+    assert counts["created"] == 0 and alerts.list_alerts(rt) == []
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None and event.alert_held_at is None  # the case has it now

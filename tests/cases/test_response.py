@@ -551,12 +551,6 @@ def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_
         event = session.get(Event, event_id)
         assert event is not None and event.grade_code == "I" and event.alert_held_at is not None
     assert followup.run_once(rt)["alerts"]["created"] == 0  # still quiet: still held
-    # opened by hand, its first-response clock runs from when yuqing collected the posts, not from
-    # their publication days before
-    opened = cases.open_case(rt, "李办公室", event_id=event_id)
-    first = next(d for d in opened["deadlines"] if d["kind"] == "first_response")
-    assert first["state"] == "pending"
-    assert dt.datetime.fromisoformat(first["started_at"]) == clock()
 
     import_posts(
         rt,
@@ -579,6 +573,41 @@ def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_
     with rt.sessions() as session:
         event = session.get(Event, event_id)
         assert event is not None and event.alert_held_at is None
+    # opened then, its first-response clock runs from when yuqing collected the posts, not from
+    # their publication days before
+    opened = cases.open_case(rt, "李办公室", event_id=event_id)
+    first = next(d for d in opened["deadlines"] if d["kind"] == "first_response")
+    assert first["state"] == "pending"
+    assert dt.datetime.fromisoformat(first["started_at"]) == clock()
+
+
+def test_a_quiet_event_taken_up_in_a_case_raises_no_alert_when_active_again(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """Opened by hand while its alert was held (old posts), the case runs the response: the
+    story's new posts raise no alert beside it, which nobody would acknowledge."""
+    clock.advance(days=4)
+    event_id = graded_event(rt)
+    assert followup.run_once(rt)["alerts"]["quiet"] == 1
+    opened = cases.open_case(rt, "李办公室", event_id=event_id)
+    first = next(d for d in opened["deadlines"] if d["kind"] == "first_response")
+    assert dt.datetime.fromisoformat(first["started_at"]) == clock()
+    import_posts(
+        rt,
+        [
+            {
+                "id": "r2",
+                "text": "家属还在等说法//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": clock().isoformat(),
+            }
+        ],
+        "b.jsonl",
+    )
+    AnalysisPipeline(rt).run()
+    assert followup.run_once(rt)["alerts"]["created"] == 0
+    assert alerts.list_alerts(rt) == []
 
 
 @pytest.mark.parametrize(("system_grade", "raised"), [("I", False), ("III", True)])
@@ -1060,3 +1089,37 @@ def test_each_acknowledgement_of_an_alert_stays_on_record(rt: Runtime, clock: Fa
         ).all()
         names = {p.id: p.name for p in org.list_people(session)}
     assert [(names[p], g) for p, g in acks] == [("王值班", "特别重大"), ("李办公室", "特别重大")]
+
+
+def test_a_case_raised_after_it_was_reported_is_reported_again_at_the_new_grade(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """Reported as 一般 to the office above, then raised to 重大: the chief who leads a 重大
+    response had never heard of it. A report clock of the new grade starts at the upgrade, the
+    office is told, and its 续报 reaches the new grade's people and keeps that clock."""
+    event_id = graded_event(rt)
+    case = cases.open_case(rt, "赵分管", event_id=event_id, grade_code="IV")
+    case = cases.advance(rt, case["id"], "报告", "李办公室")
+    assert {d["kind"]: d["state"] for d in case["deadlines"]}["report"] in ("met", "missed")
+    with rt.sessions() as session:
+        mayor = org.find_person(session, "陈市长").id
+        office = org.find_person(session, "李办公室").id
+    assert not [n for n in notifications(rt) if n.person_id == mayor and n.subject_kind == "case"]
+
+    clock.advance(minutes=5)
+    raised_at = clock()
+    case = cases.regrade(rt, case["id"], "II", "家属聚集，多家媒体报道", "赵分管")
+    reports = [d for d in case["deadlines"] if d["kind"] == "report"]
+    again = max(reports, key=lambda d: d["id"])
+    assert len(reports) == 2 and again["state"] == "pending" and again["rule"] == "2h"
+    assert dt.datetime.fromisoformat(again["due_at"]) == raised_at + dt.timedelta(hours=2)
+    assert any("等级升为重大，须按新等级向上级报告" in e["text"] for e in case["timeline"])
+    told = [n.title for n in notifications(rt) if n.person_id == office and n.subject_kind == "case"]
+    assert f"【须按新等级报告】工单 #{case['id']}：一般 → 重大" in told
+
+    clock.advance(minutes=30)
+    case = cases.follow_up(rt, case["id"], "家属聚集，已派工作组", "李办公室")
+    reports = [d for d in case["deadlines"] if d["kind"] == "report"]
+    assert max(reports, key=lambda d: d["id"])["state"] == "met"
+    heard = [n.title for n in notifications(rt) if n.person_id == mayor and n.subject_kind == "case"]
+    assert heard == [f"【舆情续报】市卫生健康委员会第 1 次续报重大舆情：工单 #{case['id']}"]

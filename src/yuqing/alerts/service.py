@@ -274,6 +274,16 @@ def raise_alert(
     _release(event)
     merge_key = f"event:{event.id}:unit:{unit.id}"
     alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
+    taken = _open_case_of(session, event, unit)
+    if (
+        alert is None
+        and taken is not None
+        and GRADE_ORDER.get(taken.grade_code, 0) >= GRADE_ORDER.get(code, 0)
+    ):
+        # a case was opened on the event without an alert (an event held as elsewhere, opened from
+        # its page): it runs the response at this grade already; an alert beside it would escalate,
+        # unacknowledged and unlinked, up to the chief
+        return None
     if alert is None:
         alert = Alert(
             event_id=event.id,
@@ -294,6 +304,8 @@ def raise_alert(
         session.add(alert)
         session.flush()
         counts.created += 1
+        if taken is not None and taken.alert_id is None:
+            taken.alert_id = alert.id  # the upgrade of the case's event: acknowledged on the case's alert
     else:
         # A repeat: same alert, newer grade; an upgrade or flare-up needs acknowledging again.
         alert.repeats += 1
@@ -310,6 +322,16 @@ def raise_alert(
     )
     _schedule_next(alert, now)
     return alert
+
+
+def _open_case_of(session: Session, event: Event, unit: Unit) -> Case | None:
+    """The unit's case on the event that is not closed, if any."""
+    return session.scalars(
+        select(Case)
+        .where(Case.event_id == event.id, Case.unit_id == unit.id, Case.stage != Stage.CLOSED.value)
+        .order_by(Case.id)
+        .limit(1)
+    ).first()
 
 
 def _duty_for_alert(session: Session, alert: Alert, plan: ResponsePlan, now: dt.datetime) -> None:
@@ -443,6 +465,41 @@ def _tell_watchers(
     return tell(session, people, message, key=f"outside:{event.id}:{code}", subject=("event", event.id))
 
 
+def _tell_rebutted(session: Session, rt: Runtime, event: Event, signal: GradeSignal) -> int:
+    """An official rebuttal came after the event's grade, which leaned on the claimed deaths or
+    public threat and never drops by itself: the offices of the units whose alert or case on the
+    event is open are told, to judge the grade again. Nobody is woken; nothing is acknowledged."""
+    units = set(
+        session.scalars(
+            select(Alert.unit_id).where(Alert.event_id == event.id, Alert.status != AlertStatus.CLOSED.value)
+        )
+    )
+    units.update(
+        session.scalars(
+            select(Case.unit_id).where(Case.event_id == event.id, Case.stage != Stage.CLOSED.value)
+        )
+    )
+    if not units:
+        return 0
+    grade = event.grade or GRADE_NAMES.get(signal.from_code or "", "")
+    computed = GRADE_NAMES.get(signal.to_code, "") if signal.to_code else ""
+    now_grade = f"按现有证据系统定级为{computed}，" if computed else "按现有证据已不满足任何等级条件，"
+    message = Message(
+        title=f"【官方辟谣】{grade}：{event.title[:40]}",
+        body=(
+            f"{event.title}\n定级后出现官方辟谣，现等级（{grade}）依据的伤亡或公共安全信息已被否认；"
+            f"{now_grade}系统不自动降级，请研判是否调整分级。"
+        ),
+        at=rt.clock(),
+        level=Level.INFO,
+        link=cases.console_link(rt, f"/events/{event.id}"),
+        facts=(("现等级", grade), ("信息量", str(event.post_count))),
+        internal_only=notices_internal_only(session, event.id),
+    )
+    people = [p for unit_id in sorted(units) for p in people_with_role(session, Role.OFFICE, unit_id)]
+    return tell(session, people, message, key=f"rebutted:{event.id}", subject=("event", event.id))
+
+
 def process_signals(rt: Runtime, *, limit: int = 500) -> AlertCounts:
     """Turn waiting grade signals into alerts (and regrade open cases), oldest first.
 
@@ -494,6 +551,9 @@ def _handle_signal(
     event = session.get(Event, signal.event_id)
     if event is None or (event.is_drill and ended_drill(session, event.drill_id) is not None):
         return  # an ended drill's posts still analysed wake nobody and regrade no case
+    if signal.kind == "rebutted":
+        counts.notices += _tell_rebutted(session, rt, event, signal)
+        return
     kind = {"graded": "new", "upgraded": "upgrade"}.get(signal.kind, signal.kind)
     alert = raise_alert(session, rt, event, kind, plan, calendar, counts)
     for case in session.scalars(
@@ -535,6 +595,9 @@ def _raise_held(
     if hours:
         query = query.where(Event.last_seen >= now - dt.timedelta(hours=hours))
     for event in session.scalars(query.order_by(Event.id).limit(500).with_for_update(skip_locked=True)):
+        if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
+            _release(event)  # taken up in a case (opened from the event's page): nothing to raise
+            continue
         raise_alert(session, rt, event, "new", plan, calendar, counts)
 
 

@@ -84,6 +84,8 @@ from yuqing.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
+# The signal of an official rebuttal that came after the grade (`AnalysisPipeline._rebutted`).
+REBUTTED = "rebutted"
 # The dead-letter stage of posts the stages could not analyse.
 ANALYSIS_STAGE = "analysis"
 # Posts failing alone with none analysed beside them, past which a failing batch is not split
@@ -891,6 +893,8 @@ class AnalysisPipeline:
             result = grading.grade(
                 self._profile, measured["values"], measured["flags"], measured.get("evidence")
             )
+            if event.grade_code is not None:
+                self._rebutted(session, event, measured, result, now)
             # a grade never drops by itself; a person's grade stands until the evidence goes past
             # what the pipeline had computed when the person set it
             floor = event.grade_code
@@ -914,6 +918,37 @@ class AnalysisPipeline:
             event.graded_at = now
             signals += 1
         return signals
+
+    @staticmethod
+    def _rebutted(
+        session: Session,
+        event: Event,
+        measured: Mapping[str, Any],
+        result: grading.Grade | None,
+        now: dt.datetime,
+    ) -> int:
+        """An official rebuttal arrived after the event was graded on claimed deaths or a public
+        threat: a durable signal (once per event), so alerting tells whoever handles it."""
+        if grading.rebutted_after_grading(measured, event.reasons or []) is None:
+            return 0
+        signalled = session.scalar(
+            select(GradeSignal.id)
+            .where(GradeSignal.event_id == event.id, GradeSignal.kind == REBUTTED)
+            .limit(1)
+        )
+        if signalled is not None:
+            return 0
+        session.add(
+            GradeSignal(
+                event_id=event.id,
+                created_at=now,
+                kind=REBUTTED,
+                from_code=event.grade_code,
+                to_code=result.code if result is not None else "",
+                reasons=[r.as_dict() for r in result.reasons] if result is not None else [],
+            )
+        )
+        return 1
 
     def _close_idle(self, session: Session, keys: list[str]) -> None:
         """Events idle longer than the window attract no more posts: mark them closed."""

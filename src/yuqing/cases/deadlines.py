@@ -132,12 +132,15 @@ GRADE_CLOCKS = (DeadlineKind.REPORT, DeadlineKind.RELEASE, DeadlineKind.PRESS_CO
 
 
 def retime_for_grade(
-    session: Session, case: Case, plan: ResponsePlan, calendar: WorkCalendar
+    session: Session, case: Case, plan: ResponsePlan, calendar: WorkCalendar, now: dt.datetime | None = None
 ) -> tuple[list[tuple[Deadline, dt.datetime]], list[Deadline]]:
     """After an upgrade: every running clock whose rule for the new grade ends earlier is moved
     to that earlier time; clocks the new grade adds are started, or restored when a lowering had
-    cancelled them (one row per clock, not a cancelled one beside a new one). Returns the moved
-    clocks with their old due times, and the restored ones."""
+    cancelled them (one row per clock, not a cancelled one beside a new one). A case reported
+    already at its lower grade must be reported again at the new one (the 1- or 2-hour report of
+    a 特别重大 or 重大 reaches the chief, not only the office above): a report clock starts at
+    `now` (`reported_again` tells). Returns the moved clocks with their old due times, and the
+    restored or started ones."""
     moved: list[tuple[Deadline, dt.datetime]] = []
     restored: list[Deadline] = []
     for kind in GRADE_CLOCKS:
@@ -147,7 +150,9 @@ def retime_for_grade(
         existing = _open(session, case.id, kind)
         if existing is None:
             if kind == DeadlineKind.REPORT and case.stage != "detected":
-                continue  # already reported: an upgrade does not restart the report clock
+                if now is not None:  # reported at the lower grade: report again at this one
+                    restored.append(start_clock(session, case, kind, now, duration, calendar))
+                continue
             cancelled = session.scalars(
                 select(Deadline)
                 .where(
@@ -239,9 +244,7 @@ def cancel_open(session: Session, case_id: int) -> list[Deadline]:
     returned so that the case can say which (an overdue one stays overdue on record)."""
     ended = list(
         session.scalars(
-            select(Deadline).where(
-                Deadline.case_id == case_id, Deadline.state.in_(OPEN_DEADLINE_STATES[:2])
-            )
+            select(Deadline).where(Deadline.case_id == case_id, Deadline.state.in_(OPEN_DEADLINE_STATES[:2]))
         )
     )
     for deadline in ended:

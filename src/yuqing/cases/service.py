@@ -968,6 +968,8 @@ def follow_up(rt: Runtime, case_id: int, text: str, person_ref: str, *, via: str
                 f"case:{case.id}:follow_up:{number}",
                 now,
             )
+        # after an upgrade, the 续报 is the report at the new grade (`deadlines.retime_for_grade`)
+        _complete_clocks(session, case, [DeadlineKind.REPORT], now)
         told = "、".join(sorted({p.name for p in people}))
         where = f"已续报{above.name}" if above is not None else "本单位为最高层级，请按规定向系统外上级续报"
         event = session.get(Event, case.event_id) if case.event_id else None
@@ -1237,20 +1239,27 @@ def apply_grade(
         moved, cancelled = deadlines.relax_for_grade(session, case, plan, calendar, now)
         word = "放宽"
     else:
-        moved, restored = deadlines.retime_for_grade(session, case, plan, calendar)
+        moved, restored = deadlines.retime_for_grade(session, case, plan, calendar, now)
         cancelled = []
         word = "提前"
         for deadline in restored:
-            log(
-                session,
-                case,
-                None,
-                "deadline",
-                f"{case.grade}事件须{DeadlineKind.LABELS.get(deadline.kind, deadline.kind)}，该时限恢复："
-                f"应于{time_text(deadline.due_at, zone, year=False)}前完成",
-                via="system",
-                at=now,
-            )
+            due = time_text(deadline.due_at, zone, year=False)
+            if deadline.kind == DeadlineKind.REPORT and deadline.started_at == now:
+                text = f"等级升为{case.grade}，须按新等级向上级报告：请于{due}前续报（续报即按新等级报告）"
+                _tell_office(
+                    rt,
+                    session,
+                    case,
+                    f"【须按新等级报告】工单 #{case.id}：{old} → {case.grade}",
+                    f"工单「{case.title[:60]}」已按{old}报告，现升为{case.grade}，"
+                    f"须于{due}前按新等级向上级报告：在工单页「续报」即按新等级报告。",
+                    f"case:{case.id}:report_again:{code}",
+                    now,
+                )
+            else:
+                label = DeadlineKind.LABELS.get(deadline.kind, deadline.kind)
+                text = f"{case.grade}事件须{label}，该时限恢复：应于{due}前完成"
+            log(session, case, None, "deadline", text, via="system", at=now)
     for deadline, old_due in moved:
         log(
             session,
@@ -1553,7 +1562,7 @@ def approve(
                 statement,
                 f"【声明被驳回】工单 #{case.id} 第 {statement.version} 稿",
                 f"{person.name}以{roles}身份驳回了第 {statement.version} 稿"
-                + (f"：{comment}" if comment else "")
+                + (f"：{comment.rstrip('。.')}" if comment else "")
                 + "。请修改后起草新稿。",
                 now,
             )

@@ -43,7 +43,11 @@ def needs_release(facts: CaseFacts) -> str | None:
 
 
 def needs_summary(facts: CaseFacts) -> str | None:
-    return None if (facts.summary or "").strip() else "尚未填写总结评估：结案前须提交总结（--summary）"
+    return (
+        None
+        if (facts.summary or "").strip()
+        else "尚未填写总结评估：转入总结或结案前须先提交总结评估（--summary）"
+    )
 
 
 def needs_tasks_done(facts: CaseFacts) -> str | None:

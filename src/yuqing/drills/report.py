@@ -90,7 +90,9 @@ def drill_report_data(rt: Runtime, drill_id: int) -> dict[str, Any]:
                     .where(GradeSignal.event_id == alert.event_id, GradeSignal.handled_at.is_not(None))
                     .order_by(GradeSignal.id)
                 )
-                if sig.handled_at is not None and sig.handled_at >= alert.created_at - dt.timedelta(seconds=1)
+                if sig.handled_at is not None
+                and sig.kind != "rebutted"
+                and sig.handled_at >= alert.created_at - dt.timedelta(seconds=1)
             ]
             first = GRADE_NAMES.get(signals[0].to_code, alert.grade) if signals else alert.grade
             raised_as[alert.id] = first

@@ -190,7 +190,10 @@ def step(rt: Runtime, drill_id: int, writer: PostWriter) -> StepResult:
                 from_injects = sorted({p.inject for p in posts if p.inject})
                 text = f"回放信息 {len(posts)} 条（累计 {fed_posts}/{len(scenario.posts)}）"
                 if from_injects:
-                    text += f"，含情景注入 {'、'.join(from_injects)} 带来的信息"
+                    # the inject as the participants read it (its text), not its key in the scenario
+                    said = {i.key: i.text for i in scenario.injects}
+                    names = "、".join(f"「{_clip(said.get(key, key))}」" for key in from_injects)
+                    text += f"，含情景注入{names}带来的信息"
                 add_log(session, drill.id, now, seconds, "posts", text, {"post_keys": [p.key for p in posts]})
             for inject in injects:
                 _deliver_inject(session, drill, scenario, inject, real_time(drill, inject.at))
@@ -347,3 +350,9 @@ def run_foreground(
             return state or DrillState.STOPPED.value
         wait = tick if result.next_in is None else min(max(result.next_in, MIN_WAIT_SECONDS), tick)
         sleep(wait)
+
+
+def _clip(text: str, limit: int = 20) -> str:
+    """The start of an inject's text, for a log line."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

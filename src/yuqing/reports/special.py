@@ -337,6 +337,7 @@ def build_special(
             "graded": f"系统定级为{to}",
             "upgraded": f"等级升至{to}",
             "flare_up": f"舆情反弹，等级{to}",
+            "rebutted": "出现官方辟谣，现等级依据的伤亡或公共安全信息被否认",
         }.get(signal.kind, to)
         timeline.append((signal.created_at, text))
     for alert in alerts:

@@ -202,7 +202,7 @@ def build_summary(rt: Runtime, case_id: int) -> Document:
             release.add(
                 Paragraph(
                     f"审核中退回{len(rejected)}次："
-                    + "；".join(a.comment or "未注明理由" for a in rejected)
+                    + "；".join((a.comment or "").rstrip("。.；;") or "未注明理由" for a in rejected)
                     + "。"
                 )
             )

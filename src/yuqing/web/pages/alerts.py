@@ -171,7 +171,8 @@ def chain_view(alert: Alert, told: dict[int, list[dict[str, Any]]], tz: ZoneInfo
                 "wait_minutes": step.get("wait_minutes"),
                 "state": state,
                 "due": due.strftime("%m-%d %H:%M") if isinstance(due, dt.datetime) else None,
-                "people": [p["name"] for p in told.get(level, [])],
+                # once each: a repeat of the alert (an upgrade) tells the same people again
+                "people": list(dict.fromkeys(p["name"] for p in told.get(level, []))),
             }
         )
     return steps
