@@ -12,8 +12,9 @@ province and city lexicon of ``regions``:
 - ``hospital``, ``school``, ``company``, ``office``: the run of name characters before the suffix,
   cut at the first function word or time word to its left (「在」「送往」「昨日」…), with generic
   openers stripped (「某」「一家」「当地」「这所」…); what is left must say which one (「医院」
-  「某医院」「一所小学」「县医院」「上大学」 are not entities).  An office must also open with a
-  place (「民政局」 is any city's, 「兰州市民政局」 one);
+  「某医院」「一所小学」「县医院」「上大学」 are not entities, nor are 「美国公司」
+  「软件公司」: a country or a descriptor), and the suffix must not open a longer word (「法学校长」
+  「女大学生」).  An office must also open with a place (「民政局」 is any city's, 「兰州市民政局」 one);
 - ``person``: anonymised names as news write them, 「张某」「王某某」 (surname + 某), and names
   marked 「（化名）」.  Titled names (「李医生」) are left out: a title names a role, not a person.
 
@@ -69,7 +70,21 @@ _SUFFIXES: dict[str, tuple[str, ...]] = {
         "中专",
         "附中",
     ),
-    "company": ("有限公司", "公司", "集团", "超市", "餐厅", "酒店", "饭店", "酒楼", "餐馆", "商场", "厂"),
+    "company": (
+        "股份有限公司",
+        "有限责任公司",
+        "有限公司",
+        "公司",
+        "集团",
+        "超市",
+        "餐厅",
+        "酒店",
+        "饭店",
+        "酒楼",
+        "餐馆",
+        "商场",
+        "厂",
+    ),
     "office": (
         "委员会",
         "人民政府",
@@ -87,6 +102,7 @@ _SUFFIXES: dict[str, tuple[str, ...]] = {
 }
 # Suffixes that name a level of schooling: a name that ends in one before another suffix lists
 # levels (「从小学初中到高中」), while 「清华大学附中」 and 「…学院附属小学」 are names.
+_STUDENT_LEVELS = ("大学", "中学", "小学", "初中", "高中", "中专")
 _SCHOOL_LEVELS = ("幼儿园", "小学", "中学", "初中", "高中", "中专", "职校", "技校")
 _KIND_OF = {s: kind for kind, suffixes in _SUFFIXES.items() for s in suffixes}
 _SUFFIX_RE = re.compile("|".join(sorted(_KIND_OF, key=len, reverse=True)))
@@ -100,6 +116,8 @@ _STOP_CHARS = frozenset(
     "要求属请帮查因而但却并已曾正刚才再没让使令"
     # what a commenter does to a place or unit: 「能当市长」「亲眼见过医院」「被赶出医院」
     "能想过出"
+    # 「那些专业性公司」「一图看懂万达集团」「无法吃百盛公司食品」「继南汇区并入」「行至台基厂」「炸县政府」
+    "些懂吃继至炸"
 )
 _MAX_NAME = 12  # characters looked at to the left of a suffix
 # Words of a commenter's sentence that end a name run like a stop character: what follows them is
@@ -111,7 +129,12 @@ _CUT_WORDS_RE = re.compile(
     # what a post says happened to a school (「同学不满学校」「炸药炸毁学校」「一声学校炸得粉碎」)
     "不满|炸毁|炸掉|炸了|炸得|一声|听见|看见|"
     # what people do to a unit they name (「家长质疑学校管理」「网友质疑学校隐瞒」「患者起诉医院」)
-    "质疑|怀疑|指责|批评|控诉|状告|起诉|声讨|追问|质问|围堵|炮轰|痛批|讨说法|索赔"
+    "质疑|怀疑|指责|批评|控诉|状告|起诉|声讨|追问|质问|围堵|炮轰|痛批|讨说法|索赔|"
+    # verbs and adverbs before a name (「再加上加多宝集团」「专门设立学校」「惊现帝王局长」「欺压村民」
+    # 「农贸市场发生一起城管执法」「了解漳浦县看守所」「真怀念乡野」)
+    "加上|庆祝|惊现|出现|发生|一起|专门|设立|成立|了解|理解|打死|殴打|欺压|怀念|"
+    # a date (「5日中医院死亡病例」) or a police unit (「海淀交通支队中关村交通大队」) before a name
+    "[0-9０-９]+[日号]|支队|大队|中队|总队"
 )
 # 「孩子上小学」「读中学」: going to a school of that level, no school named
 _ATTENDING = ("上", "读", "念", "考", "进")
@@ -167,6 +190,14 @@ _GENERIC_OPENERS = (
     "本",
     "原",
 )
+# What a unit does or is like, naming none (also after a country: 「美国公司」「美国顶级大学」).
+_DESCRIPTORS = (
+    "商业 软件 诈骗 专业 专业性 法律 顶级 一流 著名 知名 国际 外国 权贵 贵族 两大 三大 四大 五大 六大 七大 "
+    "八大 九大 十大 几大 百强 世界 全球 利益 地方"
+)
+_DESCRIPTOR_WORDS = _words(_DESCRIPTORS)
+# Countries: 「中国超市」「美国公司」 are a kind of unit, 「美国苹果公司」 one.
+_COUNTRIES = ("中国", "美国", "日本", "韩国", "英国", "法国", "德国", "俄罗斯", "印度", "加拿大", "澳大利亚")
 _GENERIC_CORES = _words(
     "大 小 好 黑 省 市 县 区 镇 乡 村 城 上 下 中 男 女 子 重点 名牌 普通 贵族 民办 公办 职业 技术 师范 "
     "医科 医学 农业 工业 理工 科技 综合 专科 中医 西医 兽医 牙科 口腔 眼科 整形 美容 儿童 妇产 精神 "
@@ -177,7 +208,8 @@ _GENERIC_CORES = _words(
     "宾馆 星级 五星级 快捷 大酒店 小饭店 "
     # what commenters call a hospital or a school, not its name (「黑心医院」「严惩医院」)
     "黑心 无良 垃圾 破 烂 坑人 害人 严惩 整顿 查处 关闭 取缔 封杀 抵制 举报 投诉 谴责 这种 那种 什么 哪个 "
-    "哪家 所有 任何 每个 全部 这些 那些 各种 好多 很多 许多 一些"
+    "哪家 所有 任何 每个 全部 这些 那些 各种 好多 很多 许多 一些 " + _DESCRIPTORS
+    # descriptors of a kind of unit (「商业公司」「软件公司」「诈骗公司」「权贵学校」「三大公司」)
 )
 # A name never ends in what a commenter says about the place (「最不喜欢医院」「好像高中」
 # 「黑心厂家」): what is left before such a word is the sentence, not the name.
@@ -194,8 +226,15 @@ _GENERIC_PLACE_CORES = _words(
     "城 超 城乡 地 小 社 校 景 山 灾 郊 市 老 新 开发 保护 园 工业 住宅 商业 学 病 禁 战 军 湾 特 片 辖 "
     "城中 农 乡 山区 门 股 夜 黑 早 菜 都 闹 城区 街 本 该 各 全 我 他 你 这 那 某 一 二 三 同 邻 外 "
     "县 省 港 澳 台 牧 林 矿 库 营 渔 灾 疫 核心 中心 商 花 西 东 南 北 上 下 前 后 内 大 郊 乡下 "
-    "风景 旅游 试验 示范 经济 高新 自治 行政"
+    "风景 旅游 试验 示范 经济 高新 自治 行政 贫困 小山"
 )
+# Such words right after a place: the place's town or countryside, not a unit of it.
+_WORDS_AFTER_PLACE = _words("城市 郊区 市区 地区 乡村 农村 小镇 古镇 城镇 乡镇 小区 城乡")
+# A unit character that opens a longer word is no unit: 「欺压村民」「真怀念乡野」「农贸市场」「镇压」
+# (「临武县长」 stays 临武县).  村民委员会 is the village's committee.
+_UNIT_WORD_RE = re.compile("村民(?!委)|乡[野亲愁音情土]|市[场民值面容]|镇[压定静守]|区[别分]")
+# After a place, 「一」 and an opener is 「a」: 「陕西山阳县一公立幼儿园」 names no kindergarten.
+_A_UNIT_RE = re.compile("一(?:公立|私立|民办|公办|民营|所|家|间|个|座)")
 _MENTION_RE = re.compile(r"[@＠][^\s:：,，。;；!！?？@＠/)）\]]{1,20}")
 _UNIT_RE = re.compile(r"街道|[县区市镇乡村]")
 # two-character words ending in a unit character that name no place
@@ -218,6 +257,11 @@ _SURNAMES = frozenset(
     "寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
 )
 _NAME_CHAR_RE = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
+# 「对于某些」「于某年某月」「爱尔兰某航空公司」: a 某 that is 「some」, after a word that ends in a surname
+_NOT_SURNAME_WORDS = _words(
+    "对于 关于 由于 至于 属于 等于 在于 基于 位于 处于 终于 尔兰 荷兰 米兰 西兰 芬兰 波兰"
+)
+_AFTER_SOME = frozenset("些年月日天时种类处地")
 
 
 @lru_cache(maxsize=1)
@@ -310,13 +354,38 @@ def _starts_with_place(core: str) -> bool:
 _HOSPITAL_ALIASES = (("妇女儿童", "妇儿"), ("妇幼", "妇儿"))
 
 
+def _country_kind(core: str) -> bool:
+    """「美国公司」「中国超市」「美国顶级大学」: a country and at most a descriptor, no unit named."""
+    for country in _COUNTRIES:
+        if core.startswith(country):
+            rest = core[len(country) :]
+            return not rest or rest in _DESCRIPTOR_WORDS  # 「中国人民大学」 is one
+    return False
+
+
+def _inside_word(text: str, suffix: str, end: int) -> bool:
+    """Whether the suffix ending at ``end`` is the start of a longer word: 「法学校长」 (a 校长),
+    「女大学生」「初中生」 (students; 「大学生命科学院」 is a school)."""
+    after = text[end : end + 2]
+    if suffix == "学校" and after[:1] == "长":
+        return True
+    return suffix in _STUDENT_LEVELS and after[:1] == "生" and after[1:2] not in ("命", "物")
+
+
 def _organisations(text: str, out: list[Entity]) -> None:
     for m in _SUFFIX_RE.finditer(text):
         suffix = m.group()
         kind = _KIND_OF[suffix]
+        if _inside_word(text, suffix, m.end()):
+            continue
         core = _strip_openers(_from_place(_left_name(text, m.start())))
         if "某" in core or len(core) < 2 or core in _GENERIC_CORES or core.endswith(_COMMENT_ENDINGS):
             continue
+        # 「淮南公安局局长」 (the suffix doubled), 「延安女城管」 (a person), 「镇江市区医院」 (a district's)
+        if core.endswith((suffix, "女", "男", "市区")) or _country_kind(core) or _A_UNIT_RE.search(core):
+            continue
+        if kind == "company" and core.endswith("一") and not core.endswith("第一") and suffix != "厂":
+            continue  # 「罗湖建设路一饭店」 is a restaurant there; 「成都制药一厂」 a name
         if kind == "office" and not _starts_with_place(core):
             continue
         if kind == "school" and core.endswith(_SCHOOL_LEVELS):
@@ -350,14 +419,23 @@ def _places(text: str, out: list[Entity]) -> None:
         left = m.start()
         if any(s <= left < e for s, e in covered):
             continue  # the 市 of 「南京市」
-        # the unit's own name: right after a lexicon place or another unit, else the name run
-        for _s, e in covered:
-            # only name characters between: 「上海，浦东新区」 is 浦东新区, 「【上海】本市」 no 「】本」
-            if e <= left and left - e <= 4 and all(_NAME_CHAR_RE.match(c) for c in text[e:left]):
-                core = text[e:left]
-                break
+        if _UNIT_WORD_RE.match(text, left):
+            continue  # 「欺压村民」「农贸市场」
+        word = text[left - 1 : m.end()]
+        # the unit's own name: right after the nearest lexicon place or other unit, else the name run
+        start, end = max(
+            (span for span in covered if span[1] <= left), key=lambda span: span[1], default=(-1, -1)
+        )
+        # only name characters between: 「上海，浦东新区」 is 浦东新区, 「【上海】本市」 no 「】本」
+        if end >= 0 and left - end <= 4 and all(_NAME_CHAR_RE.match(c) for c in text[end:left]):
+            if word in _WORDS_AFTER_PLACE:
+                continue  # 「宁波市区」「襄阳一景城市」「北京北边郊区」 (but 「北京东城区」)
+            # 「通化县二密镇」: the county named after its city is no part of the town's name
+            core = text[end:left].lstrip("县区州")
+            if not core and m.group() == "县" and text[end - 1] not in "省市县区镇乡村道":
+                core = text[start:end]  # 「开封县」「长沙县」: a county named after its city
         else:
-            if text[left - 1 : m.end()] in _UNIT_WORDS:
+            if word in _UNIT_WORDS:
                 continue  # 「超市」「小区」
             if m.group() == "市":
                 # 「广大市民」「许多市民」「小龙虾下市了」「面霸市哪家」: a 市 after an unknown name is
@@ -368,6 +446,7 @@ def _places(text: str, out: list[Entity]) -> None:
                     covered.append((left - len(known), m.end()))
                 continue
             core = _left_name(text, left)[-4:]
+            core = core[core.rfind("州") + 1 :]  # 「果洛州下藏科乡」: a prefecture before the name
         core = _strip_openers(core)
         if len(core) < 2 or core in _GENERIC_PLACE_CORES or "某" in core:
             continue
@@ -394,10 +473,21 @@ def _known_city(before: str) -> str | None:
 
 
 def _people(text: str, out: list[Entity]) -> None:
+    places: list[tuple[int, int, int]] | None = None
     for m in _PERSON_RE.finditer(text):
         surname = m.group(1)
-        if surname in _SURNAMES:
-            out.append(Entity("person", surname + "某"))
+        start = m.start()
+        if (
+            surname not in _SURNAMES
+            or text[m.end() : m.end() + 1] in _AFTER_SOME
+            or text[start - 1 : start + 1] in _NOT_SURNAME_WORDS
+        ):
+            continue
+        if places is None:
+            places = _place_spans(text)
+        if any(s <= start < e for _i, s, e in places):
+            continue  # 「沈阳某旅行团」
+        out.append(Entity("person", surname + "某"))
     for m in _ALIAS_RE.finditer(text):
         name = m.group(1)
         out.append(Entity("person", name if name[0] in _SURNAMES else name[-2:]))
