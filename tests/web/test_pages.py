@@ -573,3 +573,31 @@ def test_the_event_page_asks_for_a_new_grade_after_an_official_rebuttal(world: W
     assert "特别重大" in page.text  # not lowered by itself
     assert "⚠ 定级后出现官方辟谣：1 条主流媒体或政务、媒体账号信息称事件不实" in page.text
     assert "系统不自动降级，请研判是否调整分级" in page.text
+
+
+def test_a_case_is_opened_from_a_posts_page(world: World) -> None:
+    """A 监测员 who spots a post in no event opens a case on it from its page (it took the API)."""
+    import_posts(
+        world.rt,
+        [
+            {
+                "id": "lone",
+                "text": "网友反映南京某小区垃圾堆放多日无人清理，气味很大。",
+                "published_at": "2026-11-20T09:00:00+08:00",
+            }
+        ],
+        "lone.jsonl",
+    )
+    AnalysisPipeline(world.rt).run()
+    with world.rt.sessions() as session:
+        post_id = session.scalar(select(Post.id).where(Post.external_id == "lone"))
+    monitor = world.login("monitor")
+    page = monitor.get(f"/posts/{post_id}")
+    assert 'id="open-from-post"' in page.text and "开立工单" in page.text
+    opened = monitor.post("/cases/open", data={"post_id": str(post_id), "csrf_token": csrf_of(monitor)})
+    assert opened.status_code == 303
+    case_url = opened.headers["location"].split("?")[0]
+    case_page = monitor.get(case_url).text
+    assert "网友反映南京某小区垃圾堆放多日无人清理" in case_page
+    # opened once: the page no longer offers it
+    assert 'id="open-from-post"' not in monitor.get(f"/posts/{post_id}").text

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.cases.models import Case, CaseEvidence, Stage
+from yuqing.cases.service import OPENERS
 from yuqing.drills.access import sees_post
 from yuqing.ingest.models import AUTHOR_KIND_LABELS, Post, Source
 from yuqing.org.scope import EVERYTHING, Scope, scope_of
@@ -123,6 +124,11 @@ def build_router(rt: Runtime) -> APIRouter:
         if context is None:
             message = f"找不到信息 {post_id}"
             return render(request, rt, user, "error.html", {"message": message}, status_code=404)
+        # a 监测员 who spots a post in no event (or one of an event) opens a case on it here: a post
+        # of an event opens that event's case, with the post as the evidence it was opened on
+        context["may_open"] = user.holds(*OPENERS) and not any(
+            c["opened_from"] for c in context["cases"]
+        )
         return render(request, rt, user, "post.html", context, active="sources")
 
     return router
