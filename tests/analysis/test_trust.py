@@ -391,3 +391,28 @@ def test_a_rebuttal_after_the_grade_asks_for_a_new_judgement(rt: Runtime) -> Non
     # graded on spread alone, or graded with the rebuttal known, nothing is asked
     assert rebutted_after_grading(stored.metrics, [{"key": "reposts"}]) is None
     assert rebutted_after_grading(stored.metrics, [*stored.reasons, {"key": "rebuttal"}]) is None
+
+
+def test_an_official_rebuttal_relayed_by_anyone_counts_as_official(rt: Runtime) -> None:
+    """In the CED data @永康发布's rebuttal reached the event as a user's repost quoting it."""
+    from yuqing.analysis.incidents import relays_official_rebuttal
+
+    assert relays_official_rebuttal("@永康发布：经查证，永康市中医院未发生此事；目前正在查证")
+    assert relays_official_rebuttal("转发//@永康发布: 经查证，系谣言//@网友: 永康中医院死人了")
+    assert not relays_official_rebuttal("@永康发布 已辟谣。难得发挥一次作用")  # no words of its own quoted
+    assert not relays_official_rebuttal("@网友小王：经查证，未发生此事")  # not an official account
+    assert not relays_official_rebuttal("@永康发布：今日全市晴//@网友:纯属谣言")  # the user's words
+    medical_topic(rt)
+    relay = {  # a repost of the first rumour, as in the data
+        "id": "relay",
+        "platform": "weibo",
+        "kind": "repost",
+        "cascade": "u1",
+        "text": "@永康发布：经查证，永康市中医院未发生此事；目前，正对全市医疗单位进行查证。",
+        "published_at": f"{DAY}05:00:00+08:00",
+    }
+    load(rt, rumour_posts(relay), "relay.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt, graded_only=True)
+    assert event["grade_code"] != "I"
+    assert "rebuttal" in [r["key"] for r in event["reasons"]]

@@ -303,7 +303,8 @@ def _official_rebuttal(evidence: Mapping[str, Mapping[str, Any]]) -> Reason | No
     posts, mainstream = int(support.get("posts", 0)), int(support["mainstream"])
     ids = tuple(int(i) for i in support.get("post_ids", ()))
     text = (
-        f"已有官方辟谣：{mainstream} 条主流媒体或政务、媒体账号信息称事件不实（共 {posts} 条辟谣信息），"
+        f"已有官方辟谣：{mainstream} 条主流媒体或政务、媒体账号的信息（或转发其原话）称事件不实"
+        f"（共 {posts} 条辟谣信息），"
         "不按伤亡或公共安全定级"
     )
     return Reason(REBUTTAL, text, float(mainstream), 1.0, ids)

@@ -374,6 +374,21 @@ def rebuts(text: str) -> bool:
     return _REBUTTAL.search(text) is not None
 
 
+# An official account quoted in a repost chain: 「@永康发布：经查证，永康市中医院未发生此事」 relays
+# the city's own rebuttal, whoever reposts it. Government and media accounts are named so: a
+# city's 发布, its police (公安, 警方, 网警), its offices and its papers and stations.
+_OFFICIAL_QUOTE = re.compile(
+    r"@([\u4e00-\u9fff]{2,12}?(?:发布|公安|警方|网警|公安局|分局|派出所|政府|政务|卫生局|卫生厅|卫计委|卫健委|"
+    r"教育局|教育厅|食药监|市场监管|日报|晚报|早报|新闻|电视台|广播电台))\s*[:：]([^@]*?)(?://@|$)"
+)
+
+
+def relays_official_rebuttal(text: str) -> bool:
+    """Whether the post quotes an official account's rebuttal (:data:`_OFFICIAL_QUOTE`): the
+    account's own words, after its name in the chain, are a rebuttal."""
+    return any(_REBUTTAL.search(m.group(2)) for m in _OFFICIAL_QUOTE.finditer(text))
+
+
 def public_evidence(texts: Sequence[str]) -> BoolArray:
     """Whether each normalised text names a threat to the public (:data:`PUBLIC_EVIDENCE`)."""
     automaton, is_evidence = _public_automaton()

@@ -150,6 +150,9 @@ class PostFacts:
     copy_of: int | None = None
     # the post rebuts the occurrence (辟谣: 「经查证…未发生此事」, `incidents.rebuts`)
     rebuts: bool = False
+    # ...in the words of an official account it quotes (「@永康发布：经查证…」,
+    # `incidents.relays_official_rebuttal`): counted as an official rebuttal
+    official_rebuttal: bool = False
 
     @property
     def when(self) -> dt.datetime:
@@ -283,7 +286,8 @@ class EventAccumulator:
                     continue
                 self._support(flag, post.mainstream, rank)
         if post.rebuts:  # evidence against the event's claims, kept like a flag's (`REBUTTAL`)
-            self._support(REBUTTAL, post.mainstream, [0 if post.mainstream else 1, micros, post.post_id])
+            official = post.mainstream or post.official_rebuttal
+            self._support(REBUTTAL, official, [0 if official else 1, micros, post.post_id])
         self.sites.add(post.site)
         self.sites.update(post.sighting_sites)
         self.platforms[post.platform] += 1

@@ -21,7 +21,13 @@ from typing import Any
 from yuqing.analysis import grading
 from yuqing.analysis.clustering import EventClusterer
 from yuqing.analysis.clustering import Post as ClusterPost
-from yuqing.analysis.incidents import REPLY_KINDS, IncidentModel, is_reaction, rebuts
+from yuqing.analysis.incidents import (
+    REPLY_KINDS,
+    IncidentModel,
+    is_reaction,
+    rebuts,
+    relays_official_rebuttal,
+)
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import EventAccumulator, EventMetrics, PostFacts
 from yuqing.analysis.sensitivity import FLAGS as LEXICON_FLAGS
@@ -93,6 +99,7 @@ class BatchPost:
             author_kind=self.author_kind,
             copy_of=self.near_duplicate_of,
             rebuts=bool(self.incident.get("rebuts")),
+            official_rebuttal=bool(self.incident.get("official_rebuttal")),
         )
 
 
@@ -149,6 +156,8 @@ def read_posts(sentiment: SentimentModel, incidents: IncidentModel, posts: Seque
         post.incident = incident.as_dict()
         if rebuts(post.text):  # 「经查证，永康市中医院未发生此事」: kept as the event's rebuttal
             post.incident["rebuts"] = True
+            if relays_official_rebuttal(post.text):  # 「@永康发布：经查证…」 relayed by anyone
+                post.incident["official_rebuttal"] = True
         post.flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, mood.flags)
         if post.flags:
             post.sentiment, post.negative = "negative", max(mood.negative, FLAG_FLOOR)
