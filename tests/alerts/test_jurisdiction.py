@@ -315,6 +315,22 @@ def test_an_old_event_elsewhere_tells_nobody(rt: Runtime, clock: FakeClock) -> N
         assert event is not None and event.alert_held_at is not None and not event.alert_held_elsewhere
 
 
+def reposted_in_nanjing(rt: Runtime) -> None:
+    """Three reposts of the 宁波 story that place it in 南京 too, analysed."""
+    rows: list[dict[str, object]] = [
+        {
+            "id": f"nj{i}",
+            "text": f"南京的医院也出过这样的事，南京卫健委管管吧（{i}）//@网友:" + NINGBO,
+            "kind": "repost",
+            "cascade": "n1",
+            "published_at": f"2026-11-20T08:{20 + i}:00+08:00",
+        }
+        for i in range(3)
+    ]
+    import_posts(rt, rows, "ningbo_nanjing.jsonl")
+    AnalysisPipeline(rt).run()
+
+
 def test_an_event_held_as_elsewhere_is_judged_again_as_it_grows(rt: Runtime) -> None:
     """Judged plainly elsewhere at two posts, the story is placed in 南京 too by the posts that
     follow (cross-region): its alert, held back, is raised then; while nothing new comes in, it is
@@ -328,21 +344,7 @@ def test_an_event_held_as_elsewhere_is_judged_again_as_it_grows(rt: Runtime) -> 
     # nothing new: not judged again
     assert followup.run_once(rt)["alerts"]["outside"] == 0
     assert alerts.list_alerts(rt) == []
-    import_posts(
-        rt,
-        [
-            {
-                "id": f"nj{i}",
-                "text": f"南京的医院也出过这样的事，南京卫健委管管吧（{i}）//@网友:" + NINGBO,
-                "kind": "repost",
-                "cascade": "n1",
-                "published_at": f"2026-11-20T08:{20 + i}:00+08:00",
-            }
-            for i in range(3)
-        ],
-        "ningbo_nanjing.jsonl",
-    )
-    AnalysisPipeline(rt).run()
+    reposted_in_nanjing(rt)
     counts = followup.run_once(rt)["alerts"]
     assert (counts["created"], counts["outside"]) == (1, 0)
     [alert] = alerts.list_alerts(rt)
@@ -365,21 +367,7 @@ def test_a_case_opened_on_an_event_elsewhere_raises_no_alert_beside_it(rt: Runti
     assert followup.run_once(rt)["alerts"]["outside"] == 1
     case = cases.open_case(rt, "李办公室", event_id=event_id)
     assert case["grade_code"] == "I" and case["alert_id"] is None
-    import_posts(
-        rt,
-        [
-            {
-                "id": f"more{i}",
-                "text": f"南京的医院也出过这样的事（{i}）//@网友:" + NINGBO,
-                "kind": "repost",
-                "cascade": "n1",
-                "published_at": f"2026-11-20T08:{20 + i}:00+08:00",
-            }
-            for i in range(3)
-        ],
-        "more.jsonl",
-    )
-    AnalysisPipeline(rt).run()
+    reposted_in_nanjing(rt)
     counts = followup.run_once(rt)["alerts"]
     assert counts["created"] == 0 and alerts.list_alerts(rt) == []
     with rt.sessions() as session:

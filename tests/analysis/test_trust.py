@@ -290,6 +290,14 @@ RUMOURS = (
 )
 
 
+def rumour_event(rt: Runtime, rebuttal: dict[str, object]) -> dict[str, object]:
+    """The one graded event of the three rumours and ``rebuttal``, analysed in one batch."""
+    load(rt, rumour_posts(rebuttal), "rumour.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt, graded_only=True)
+    return event
+
+
 def rumour_posts(rebuttal: dict[str, object]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = [
         {"id": f"u{i}", "platform": "weibo", "text": text, "published_at": f"{DAY}0{i}:00:00+08:00"}
@@ -311,9 +319,7 @@ def test_an_official_rebuttal_takes_the_claimed_deaths_off_the_event(rt: Runtime
         "verified": True,
         "verified_type": 1,  # Weibo: a government body
     }
-    load(rt, rumour_posts(official), "rumour.jsonl")
-    AnalysisPipeline(rt).run()
-    [event] = queries.list_events(rt, graded_only=True)
+    event = rumour_event(rt, official)
     assert event["posts"] == 4
     assert event["grade_code"] != "I"
     keys = [r["key"] for r in event["reasons"]]
@@ -333,9 +339,7 @@ def test_a_rebuttal_by_anyone_else_changes_nothing(rt: Runtime) -> None:
         "text": "永康市中医院今天死亡一例患者？有人说是假消息，到底怎么回事，医院快出来说明！",
         "published_at": f"{DAY}05:00:00+08:00",
     }
-    load(rt, rumour_posts(someone), "rumour.jsonl")
-    AnalysisPipeline(rt).run()
-    [event] = queries.list_events(rt, graded_only=True)
+    event = rumour_event(rt, someone)
     assert event["grade_code"] == "I"
     keys = [r["key"] for r in event["reasons"]]
     assert "flag:casualties" in keys and "rebuttal" not in keys
@@ -353,9 +357,7 @@ def test_an_official_report_of_the_deaths_is_no_rebuttal(rt: Runtime) -> None:
         "verified": True,
         "verified_type": 1,
     }
-    load(rt, rumour_posts(report), "report.jsonl")
-    AnalysisPipeline(rt).run()
-    [event] = queries.list_events(rt, graded_only=True)
+    event = rumour_event(rt, report)
     assert event["grade_code"] == "I"
     assert "rebuttal" not in [r["key"] for r in event["reasons"]]
 
@@ -411,8 +413,6 @@ def test_an_official_rebuttal_relayed_by_anyone_counts_as_official(rt: Runtime) 
         "text": "@永康发布：经查证，永康市中医院未发生此事；目前，正对全市医疗单位进行查证。",
         "published_at": f"{DAY}05:00:00+08:00",
     }
-    load(rt, rumour_posts(relay), "relay.jsonl")
-    AnalysisPipeline(rt).run()
-    [event] = queries.list_events(rt, graded_only=True)
+    event = rumour_event(rt, relay)
     assert event["grade_code"] != "I"
     assert "rebuttal" in [r["key"] for r in event["reasons"]]

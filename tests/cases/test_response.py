@@ -535,6 +535,19 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
         assert duty.duty_at(session, health_id, clock()).round_the_clock
 
 
+def story_reposted_now(rt: Runtime, clock: FakeClock) -> None:
+    """A new repost of the hospital story, analysed: the story is active again."""
+    repost = {
+        "id": "r2",
+        "text": "家属还在等说法//@网友:" + HOSPITAL,
+        "kind": "repost",
+        "cascade": "o1",
+        "published_at": clock().isoformat(),
+    }
+    import_posts(rt, [repost], "b.jsonl")
+    AnalysisPipeline(rt).run()
+
+
 def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_again(
     rt: Runtime, clock: FakeClock
 ) -> None:
@@ -552,20 +565,7 @@ def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_
         assert event is not None and event.grade_code == "I" and event.alert_held_at is not None
     assert followup.run_once(rt)["alerts"]["created"] == 0  # still quiet: still held
 
-    import_posts(
-        rt,
-        [
-            {
-                "id": "r2",
-                "text": "家属还在等说法//@网友:" + HOSPITAL,
-                "kind": "repost",
-                "cascade": "o1",
-                "published_at": clock().isoformat(),
-            }
-        ],
-        "b.jsonl",
-    )
-    AnalysisPipeline(rt).run()
+    story_reposted_now(rt, clock)
     assert followup.run_once(rt)["alerts"]["created"] == 1
     listed = alerts.list_alerts(rt)
     assert [(a["event_id"], a["grade"]) for a in listed] == [(event_id, "特别重大")]
@@ -592,20 +592,7 @@ def test_a_quiet_event_taken_up_in_a_case_raises_no_alert_when_active_again(
     opened = cases.open_case(rt, "李办公室", event_id=event_id)
     first = next(d for d in opened["deadlines"] if d["kind"] == "first_response")
     assert dt.datetime.fromisoformat(first["started_at"]) == clock()
-    import_posts(
-        rt,
-        [
-            {
-                "id": "r2",
-                "text": "家属还在等说法//@网友:" + HOSPITAL,
-                "kind": "repost",
-                "cascade": "o1",
-                "published_at": clock().isoformat(),
-            }
-        ],
-        "b.jsonl",
-    )
-    AnalysisPipeline(rt).run()
+    story_reposted_now(rt, clock)
     assert followup.run_once(rt)["alerts"]["created"] == 0
     assert alerts.list_alerts(rt) == []
 

@@ -261,4 +261,3 @@ def test_working_hours_are_parsed_and_validated() -> None:
         with pytest.raises(CalendarError, match="working_hours") as excinfo:
             parse_working_hours(bad)
         assert named in str(excinfo.value)
-
