@@ -302,11 +302,14 @@ def test_sweep_marks_and_escalates_once_and_extension_is_once(rt: Runtime, clock
         cases.extend(rt, case["id"], "再延", "李办公室")
 
 
-def test_flare_up_reopens_a_followed_case(rt: Runtime, clock: FakeClock) -> None:
+def followed_case(rt: Runtime, clock: FakeClock, reposts_last_hour: int = 0) -> int:
+    """The hospital event's case, its statement released and moved to 跟踪, after
+    `reposts_last_hour` reposts in the hour before."""
     event_id = graded_event(rt)
+    if reposts_last_hour:
+        reposts_between(rt, clock() - dt.timedelta(hours=1), clock(), reposts_last_hour, "a")
     followup.run_once(rt)
-    case = cases.open_case(rt, "李办公室", event_id=event_id)
-    case_id = case["id"]
+    case_id = int(cases.open_case(rt, "李办公室", event_id=event_id)["id"])
     cases.advance(rt, case_id, "报告", "孙监测")
     cases.advance(rt, case_id, "研判", "李办公室", category="属实批评")
     cases.advance(rt, case_id, "处置", "李办公室")
@@ -315,20 +318,33 @@ def test_flare_up_reopens_a_followed_case(rt: Runtime, clock: FakeClock) -> None
     cases.approve(rt, case_id, "周组员")
     cases.release(rt, case_id, "官方微博/微信", "李办公室")
     cases.advance(rt, case_id, "跟踪", "李办公室")
+    return case_id
 
-    clock.advance(hours=2)
+
+def reposts_between(
+    rt: Runtime, start: dt.datetime, end: dt.datetime, count: int, name: str
+) -> list[dict[str, object]]:
+    """`count` reposts of the hospital story spread evenly from `start` to `end`, imported."""
+    step = (end - start) / count
     rows: list[dict[str, object]] = [
         {
-            "id": f"f{i}",
-            "text": f"第{i}条：" + HOSPITAL + f"家属再次发声{i}",
+            "id": f"{name}{i}",
+            "text": f"第{i}条：" + HOSPITAL + f"家属再次发声{name}{i}",
             "kind": "repost",
             "cascade": "o1",
-            "published_at": (clock() - dt.timedelta(minutes=30 - i)).isoformat(),
+            "published_at": (start + step * i).isoformat(),
         }
-        for i in range(25)
+        for i in range(count)
     ]
-    import_posts(rt, rows, "b.jsonl")
+    import_posts(rt, rows, f"{name}.jsonl")
     AnalysisPipeline(rt).run()
+    return rows
+
+
+def test_flare_up_reopens_a_followed_case(rt: Runtime, clock: FakeClock) -> None:
+    case_id = followed_case(rt, clock)
+    clock.advance(hours=2)
+    reposts_between(rt, clock() - dt.timedelta(minutes=30), clock(), 25, "f")
     result = followup.run_once(rt)
     assert result["reopened"] == 1
     shown = cases.show(rt, case_id)
@@ -336,6 +352,28 @@ def test_flare_up_reopens_a_followed_case(rt: Runtime, clock: FakeClock) -> None
     assert any("舆情反复" in entry["text"] for entry in shown["timeline"])
     alert = alerts.list_alerts(rt)[0]
     assert alert["kind"] == "flare_up" and alert["status"] == "open" and alert["repeats"] >= 1
+
+
+def test_a_story_spreading_as_it_did_when_the_case_went_to_following_is_no_flare_up(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """A hot story keeps spreading after the statement at the pace the office saw when it moved the
+    case to 跟踪: no 舆情反复. A burst faster than that pace is one, and its note says how fast."""
+    # 60 reposts in the hour before the case goes to 跟踪, then 30 an hour for two hours
+    case_id = followed_case(rt, clock, reposts_last_hour=60)
+    reposts_between(rt, clock(), clock() + dt.timedelta(hours=2), 60, "b")
+    clock.advance(hours=2)
+    assert followup.run_once(rt)["reopened"] == 0
+    assert cases.show(rt, case_id)["stage"] == "following"
+
+    # 200 more within half an hour: over six times the pace before
+    reposts_between(rt, clock(), clock() + dt.timedelta(minutes=30), 200, "c")
+    clock.advance(minutes=30)
+    assert followup.run_once(rt)["reopened"] == 1
+    shown = cases.show(rt, case_id)
+    assert shown["stage"] == "disposing"
+    note = next(entry["text"] for entry in shown["timeline"] if "舆情反复" in entry["text"])
+    assert "进入跟踪后新增 260 条信息" in note and "每小时 62 条" in note, note
 
 
 def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeClock) -> None:
@@ -999,6 +1037,11 @@ def test_a_profile_without_reply_approvers_lets_the_office_reply_alone(tmp_path:
     wrong.write_text(shipped + '\n[response]\nreply_approvers = ["duty_officer"]\n', encoding="utf-8")
     with pytest.raises(ProfileError, match="角色 'duty_officer' 不能审定答复意见"):
         _load(str(wrong))
+    assert load_plan(None).flare_up_rate == 2.0
+    for rate in ("0.5", '"fast"'):
+        wrong.write_text(shipped + f"\n[response]\nflare_up_rate = {rate}\n", encoding="utf-8")
+        with pytest.raises(ProfileError, match="flare_up_rate 应为不小于 1 的数"):
+            _load(str(wrong))
 
 
 def test_a_grave_case_is_reported_by_telephone_as_well_and_the_call_is_logged(

@@ -23,7 +23,7 @@ from yuqing.analysis.models import Event
 from yuqing.background import PeriodicWorker
 from yuqing.cases import deadlines
 from yuqing.cases.models import Case, Deadline, Stage
-from yuqing.cases.plan import DeadlineKind, load_plan
+from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
 from yuqing.cases.service import log
 from yuqing.db import is_transient, transaction
 from yuqing.drills.policy import notices_internal_only
@@ -34,6 +34,9 @@ from yuqing.runtime import Runtime
 
 log_ = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+# The trailing windows, in hours, over which new posts may show renewed growth (舆情反复).
+FLARE_UP_WINDOWS_HOURS = (1, 6, 24)
 
 # Who hears about an overdue clock: its owner role and the next level above it.
 ESCALATE_TO: dict[str, tuple[str, ...]] = {
@@ -115,11 +118,17 @@ def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
     return counts
 
 
-def _reopening(case: Case, event: Event, flare_up_posts: int) -> tuple[str, str] | None:
-    """Whether a case past 处置 goes back to it, as (alert kind, timeline note): a flare-up of
-    ``flare_up_posts`` new posts since it left 处置; for a withdrawn case (撤销: a leader judged the
-    event at its grade to need no response, so more posts of it are no flare-up) only a graver
-    grade since. Either needs a post newer than the case's last move."""
+def _reopening(case: Case, event: Event, plan: ResponsePlan, now: dt.datetime) -> tuple[str, str] | None:
+    """Whether a case past 处置 goes back to it, as (alert kind, timeline note).
+
+    A flare-up (舆情反复) is renewed growth: at least ``flare_up_posts`` new posts since the case
+    left 处置, coming in the last hour, 6 hours or day at least ``flare_up_rate`` times faster per
+    hour than in the event's active hours of the day before it left. A hot story that goes on
+    spreading as it did when the office moved it to 跟踪 is the spread the office already answered,
+    not a flare-up.
+    For a withdrawn case (撤销: a leader judged the event at its grade to need no response, so more
+    posts of it are no flare-up) only a graver grade since. Either needs a post newer than the
+    case's last move."""
     if event.last_seen <= case.stage_changed_at:
         return None
     if case.withdrawn_at is not None:
@@ -127,9 +136,56 @@ def _reopening(case: Case, event: Event, flare_up_posts: int) -> tuple[str, str]
             return "upgrade", f"舆情升级：撤销后事件等级升至{event.grade}，工单重新进入处置"
         return None
     grown = event.post_count - case.followed_posts
-    if grown >= flare_up_posts:
-        return "flare_up", f"舆情反复：进入{Stage(case.stage).label}后新增 {grown} 条信息"
+    if grown < plan.flare_up_posts:
+        return None
+    left = _hour_of(case.stage_changed_at)
+    hours = _hourly(event)
+    before = [(at, posts) for at, posts in hours if left - dt.timedelta(hours=24) <= at < left and posts]
+    before_hours = max(1.0, (left - before[0][0]).total_seconds() / 3600) if before else 1.0
+    before_rate = sum(posts for _, posts in before) / before_hours
+    label = Stage(case.stage).label
+    # a burst within the hour, or a slower rise over hours: trailing windows from the last hour
+    # to the last day (whole hours; the hour the case left 处置 in counts after it)
+    for window in FLARE_UP_WINDOWS_HOURS:
+        start = max(left, _hour_of(now - dt.timedelta(hours=window)))
+        recent = min(grown, sum(posts for at, posts in hours if at >= start))
+        span = max(1.0, (now - start).total_seconds() / 3600)
+        rate = recent / span
+        if recent >= plan.flare_up_posts and rate >= plan.flare_up_rate * before_rate:
+            earlier = (
+                f"为进入{label}前（每小时 {_per_hour(before_rate)} 条）的 {rate / before_rate:.1f} 倍"
+                if before
+                else f"进入{label}前一日无新增信息"
+            )
+            return "flare_up", (
+                f"舆情反复：进入{label}后新增 {grown} 条信息，"
+                f"近 {span:.0f} 小时每小时 {_per_hour(rate)} 条，{earlier}"
+            )
     return None
+
+
+def _per_hour(rate: float) -> str:
+    return f"{rate:.1f}" if rate < 10 else f"{rate:.0f}"
+
+
+def _hour_of(at: dt.datetime) -> dt.datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def _hourly(event: Event) -> list[tuple[dt.datetime, int]]:
+    """The event's posts per hour, oldest first, from its metrics (hour keys are local hours
+    with their offset; a naive key is read as UTC)."""
+    points: list[tuple[dt.datetime, int]] = []
+    for point in (event.metrics or {}).get("hourly") or []:
+        try:
+            at = dt.datetime.fromisoformat(str(point.get("hour")))
+        except ValueError:
+            continue
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        points.append((at, int(point.get("posts", 0))))
+    points.sort(key=lambda item: item[0])
+    return points
 
 
 def follow_up(rt: Runtime) -> tuple[int, int]:
@@ -148,7 +204,7 @@ def follow_up(rt: Runtime) -> tuple[int, int]:
             select(Case, Event).join(Event, Event.id == Case.event_id).where(Case.stage.in_(watched))
         ).all()
         for case, event in rows:
-            reopening = _reopening(case, event, plan.flare_up_posts)
+            reopening = _reopening(case, event, plan, now)
             if reopening is not None:
                 kind, note = reopening
                 _move(session, rt, case, Stage.DISPOSING, None, via="system", at=now, note=note)
@@ -189,19 +245,8 @@ def follow_up(rt: Runtime) -> tuple[int, int]:
 
 def _posts_last_day(event: Event, now: dt.datetime) -> int:
     """Posts of the event in the last 24 hours, from its hourly series."""
-    series = (event.metrics or {}).get("hourly") or []
     cutoff = now - dt.timedelta(hours=24)
-    total = 0
-    for point in series:
-        try:
-            at = dt.datetime.fromisoformat(str(point.get("hour")))
-        except ValueError:
-            continue
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=dt.UTC)
-        if at >= cutoff:
-            total += int(point.get("posts", 0))
-    return total
+    return sum(posts for at, posts in _hourly(event) if at >= cutoff)
 
 
 def run_once(rt: Runtime) -> dict[str, Any]:

@@ -158,6 +158,9 @@ class ResponsePlan:
     # Grades reported up by telephone as well as in writing, the call logged on the case
     # (「同时电话报告」, PRODUCT.md §2.4: 重大 and 特别重大).
     phone_report: tuple[str, ...] = ("I", "II")
+    # 舆情反复 is renewed growth, not the spread the office saw when it left 处置: the new posts must
+    # also come this many times faster per hour than in the event's active hours before.
+    flare_up_rate: float = 2.0
 
     def duration(self, kind: str, grade_code: str | None) -> Duration | None:
         by_grade = self.deadlines.get(kind, {})
@@ -191,6 +194,7 @@ DEFAULTS: dict[str, Any] = {
     "max_extension": "10wd",
     "calm": {"quiet_hours": 24, "daily_posts": 10},
     "flare_up_posts": 20,
+    "flare_up_rate": 2.0,
     "twenty_four_hour_duty": ["I", "II"],
     "administrator_approves": False,
     "reply_approvers": ["deputy_leader", "chief"],
@@ -268,6 +272,12 @@ def _load(path: str) -> ResponsePlan:
     phone_report = merged["phone_report"]
     if not isinstance(phone_report, list) or any(code not in GRADE_ORDER for code in phone_report):
         raise ProfileError(f'{where}.phone_report 应为等级代码列表，如 ["I", "II"]')
+    try:
+        flare_up_rate = float(merged["flare_up_rate"])
+    except (TypeError, ValueError):
+        flare_up_rate = -1.0
+    if not flare_up_rate >= 1:
+        raise ProfileError(f"{where}.flare_up_rate 应为不小于 1 的数，如 2")
     return ResponsePlan(
         deadlines=deadlines,
         approvals=approvals,
@@ -281,6 +291,7 @@ def _load(path: str) -> ResponsePlan:
         administrator_approves=administrator_approves,
         reply_approvers=tuple(reply_approvers),
         phone_report=tuple(str(code) for code in phone_report),
+        flare_up_rate=flare_up_rate,
     )
 
 

@@ -791,7 +791,7 @@ def _not_calm(session: Session, rt: Runtime, case: Case, at: dt.datetime) -> str
         f"结案时舆情尚未平息：最近一条信息距结案{_duration_words(quiet)}"
         f"（平息条件：{plan.calm_quiet_hours:g} 小时无新增），近一日 {daily} 条"
         f"（条件：少于 {plan.calm_daily_posts} 条）；结案后新增 {plan.flare_up_posts} 条以上"
-        "将重新处置（舆情反复），请继续关注"
+        f"且每小时增速达到结案前的 {plan.flare_up_rate:g} 倍时将重新处置（舆情反复），请继续关注"
     )
 
 
