@@ -193,6 +193,25 @@ def test_people_with_role_falls_back_up_the_tree(session: Session, units: dict[s
     assert names(service.people_with_role(session, "分管领导", units["gulou_hospital"])) == ["李娜"]
 
 
+def test_a_decision_any_of_several_roles_may_take_is_asked_at_the_nearest_unit_with_one(
+    session: Session, units: dict[str, int]
+) -> None:
+    """A bureau's formal reply is settled by its 分管领导 or 主要领导: the bureau's 分管领导 is
+    asked, not the mayor above; the mayor only when the bureau has neither."""
+    mayor = service.add_person(session, "周市长", units["city"])
+    service.grant_role(session, mayor.id, Role.CHIEF)
+    roles = (Role.DEPUTY_LEADER, Role.CHIEF)
+    assert names(service.nearest_holders(session, roles, units["gulou_hospital"])) == ["周市长"]
+    deputy = service.add_person(session, "冯副主任", units["health"])
+    service.grant_role(session, deputy.id, Role.DEPUTY_LEADER)
+    head = service.add_person(session, "褚主任", units["health"])
+    service.grant_role(session, head.id, "chief")
+    service.grant_role(session, head.id, "deputy_leader")
+    assert names(service.nearest_holders(session, roles, units["gulou_hospital"])) == ["冯副主任", "褚主任"]
+    assert names(service.nearest_holders(session, (Role.CHIEF,), units["health"])) == ["褚主任"]
+    assert service.nearest_holders(session, (Role.LIAISON,), units["health"]) == []
+
+
 def test_roles_parse_from_code_or_chinese_label() -> None:
     assert parse_role("分管领导") is Role.DEPUTY_LEADER
     assert parse_role("duty-officer") is Role.DUTY_OFFICER

@@ -54,7 +54,15 @@ from yuqing.org.models import PermissionDenied as PermissionDenied  # the one 40
 from yuqing.org.models import Person, RoleAssignment, Unit
 from yuqing.org.roles import Role
 from yuqing.org.scope import EVERYTHING, Scope, check_sees, not_found, scope_of
-from yuqing.org.service import ancestors, find_person, find_unit, get_unit, has_role, people_with_role
+from yuqing.org.service import (
+    ancestors,
+    find_person,
+    find_unit,
+    get_unit,
+    has_role,
+    nearest_holders,
+    people_with_role,
+)
 from yuqing.reports.common import time_text
 from yuqing.runtime import Runtime
 from yuqing.workcal.clock import WorkCalendar
@@ -1665,15 +1673,14 @@ def _reply_approver_labels(plan: ResponsePlan) -> str:
 def _tell_reply_approvers(
     rt: Runtime, session: Session, case: Case, reply: Reply, plan: ResponsePlan, now: dt.datetime
 ) -> None:
-    """Ask those who settle replies at the case's unit (else the nearest unit above) to read it."""
+    """Ask those who settle replies at the case's unit (else the nearest unit above that has one)
+    to read it: any one of them settles it."""
     prefix = "【演练】" if case.is_drill else ""
-    asked: set[int] = {reply.drafted_by}
-    people: list[Person] = []
-    for role in plan.reply_approvers:
-        for person in people_with_role(session, role, case.unit_id):
-            if person.id not in asked:
-                asked.add(person.id)
-                people.append(person)
+    people = [
+        person
+        for person in nearest_holders(session, plan.reply_approvers, case.unit_id)
+        if person.id != reply.drafted_by
+    ]
     tell(
         session,
         people,

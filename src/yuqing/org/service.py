@@ -501,6 +501,29 @@ def people_with_role(session: Session, role: Role | str, unit_id: int) -> list[P
     return []
 
 
+def nearest_holders(session: Session, roles: Iterable[Role | str], unit_id: int) -> list[Person]:
+    """The active holders of any of the roles at the nearest unit, from this one up, that has one:
+    whom to ask for a decision any one of them may take (a bureau's 分管领导 settles the bureau's
+    reply; the mayor is asked only when the bureau has neither 分管领导 nor 主要领导). Ordered by
+    the roles as given, each person once."""
+    wanted = [_role(role).value for role in roles]
+    for unit in ancestors(session, unit_id):
+        rows = session.execute(
+            select(Person, RoleAssignment.role)
+            .join(RoleAssignment, RoleAssignment.person_id == Person.id)
+            .where(
+                RoleAssignment.role.in_(wanted),
+                RoleAssignment.unit_id == unit.id,
+                Person.active.is_(True),
+            )
+            .order_by(Person.id)
+        ).all()
+        if rows:
+            ranked = sorted(rows, key=lambda row: wanted.index(row[1]))
+            return list({person.id: person for person, _ in ranked}.values())
+    return []
+
+
 # ---- contact channels ---------------------------------------------------------------------------
 
 
