@@ -121,6 +121,10 @@ def buttons(page: str) -> list[str]:
 def test_the_drills_page_lists_the_shipped_scenarios_and_offers_the_form_to_the_office(
     world: DrillWorld,
 ) -> None:
+    with transaction(world.rt.sessions) as session:
+        city = org.find_unit(session, "演练市人民政府")
+        schools = org.create_unit(session, "市教育局", parent_id=city.id, kind="bureau")
+        org.add_person(session, "孔教育", schools.id)
     office = world.login("office")
     page = office.get("/drills")
     assert page.status_code == 200
@@ -141,6 +145,8 @@ def test_the_drills_page_lists_the_shipped_scenarios_and_offers_the_form_to_the_
     # Participants come from the people; outside channels stay off, only an administrator may tick them.
     option = f'<option value="{world.person("赵分管")}">赵分管（市卫生健康委员会 · 分管领导）</option>'
     assert option in page.text
+    # another bureau's people are not offered: the drill would refuse them
+    assert "孔教育" not in page.text and "刘管理" in page.text
     assert re.search(r'name="allow_external" value="1"\s+disabled>', page.text)
     assert "仅管理员可以勾选" in page.text
     assert "尚无演练" in page.text

@@ -101,6 +101,20 @@ def _operator_unit(session: Session, actor: int) -> int:
     return held if held is not None else person.unit_id
 
 
+def eligible_participants(session: Session, actor: int) -> set[int]:
+    """The people the actor's new drill may exercise (`create_drill` refuses anyone else): those of
+    the unit it belongs to, the units above it and below it. Empty when the actor runs no drills."""
+    try:
+        unit_id = _operator_unit(session, actor)
+    except PermissionDenied:
+        return set()
+    return {
+        person.id
+        for person in session.scalars(select(Person).where(Person.active.is_(True)))
+        if _related(session, person, unit_id)
+    }
+
+
 def check_may_see(rt: Runtime, drill_id: int, actor: int) -> None:
     """DrillNotFound, or NotVisible (in the same words) unless the actor may see the drill's unit."""
     with rt.sessions() as session:

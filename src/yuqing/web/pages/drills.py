@@ -159,7 +159,9 @@ def build_router(rt: Runtime) -> APIRouter:
         form: dict[str, Any] | None = None,
     ) -> HTMLResponse:
         with rt.sessions() as session:
-            people = [p for p in queries.people_with_roles(session) if p["active"]]
+            # only those the drill may exercise: another unit's people are refused on creation
+            eligible = service.eligible_participants(session, user.person_id)
+            people = [p for p in queries.people_with_roles(session) if p["active"] and p["id"] in eligible]
         context = {
             "scenarios": scenario_rows(),
             "drills": drill_rows(rt, user.person_id),
