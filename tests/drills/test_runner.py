@@ -358,5 +358,13 @@ def test_a_drill_ended_after_its_replay_counts_only_what_was_done_by_then(
     assert opened["status"] == "按时完成"
     assert categorized["status"] == "未完成" and categorized["done_at"] is None
     assert "结束时尚未" in categorized["reason"] and "提前" not in categorized["reason"]
+    # the case's clocks the end cut short were not exercised: the summary says so (it read
+    # 「未发现明显不足」 over a 特别重大's press conference never held)
+    cut = [d for d in cases.show(rt, case["id"])["deadlines"] if d["state"] == "cancelled"]
+    assert cut and score["deadline_counts"]["overdue"] == 0
+    heading = "演练结束时以下时限尚未完成、未经检验："
+    unexercised = next(s for s in score["shortcomings"] if s.startswith(heading))
+    assert all(f"工单 #{case['id']} {d['label']}（截止 " in unexercised for d in cut), unexercised
+    assert any("提前结束时未检验的环节" in line for line in score["improvements"])
     with pytest.raises(DrillError, match="已结束，不能「停止」；演练已结束"):
         service.stop_drill(rt, drill["id"])

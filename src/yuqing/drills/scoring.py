@@ -80,6 +80,7 @@ IMPROVEMENTS: dict[str, str] = {
     "check:release": "按“快报事实，慎报原因，重报进展”及时发布权威信息，重大及以上事件 5 小时内发布",
     "deadline:press_conference": "重大及以上事件 24 小时内召开新闻发布会，提前准备发布会方案",
     "deadline:formal_reply": "询问类信息 5 个工作日内出具正式答复意见",
+    "unfinished": "演练应进行至各项时限完成或届满；提前结束时未检验的环节（如新闻发布会）应在下次演练中补练",
 }
 _DEADLINE_ACTIONS = {
     DeadlineKind.REPORT: "reported",
@@ -361,7 +362,8 @@ def score(
             shortcomings.append(f"{check.label}：{check.reason}")
             improve.append(IMPROVEMENTS[f"check:{check.name}"])
 
-    outcomes = _deadlines(record, now, local)
+    # an ended drill's clocks are read as of its end: nobody works them afterwards
+    outcomes = _deadlines(record, ended or now, local)
     counts = {
         state: sum(1 for o in outcomes if o.state == state)
         for state in ("met", "missed", "overdue", "pending")
@@ -373,6 +375,32 @@ def score(
             shortcomings.append(f"工单 #{outcome.case_id} {outcome.reason}")
             action = _DEADLINE_ACTIONS.get(outcome.kind)
             improve.append(IMPROVEMENTS[action] if action else IMPROVEMENTS[f"deadline:{outcome.kind}"])
+    # the clocks the drill's end cancelled (its cases still open) were not exercised: not late,
+    # but a summary must not read 「未发现明显不足」 over a 特别重大's press conference never held
+    open_cases = {c.id for c in record.cases if c.closed_at is None}
+    unfinished = (
+        sorted(
+            (
+                d
+                for d in record.deadlines
+                if d.state == DeadlineState.CANCELLED.value and d.case_id in open_cases
+            ),
+            key=lambda d: (d.due_at, d.id),
+        )
+        if ended is not None
+        else []
+    )
+    if unfinished:
+        shortcomings.append(
+            ("演练提前结束" if early else "演练结束")
+            + "时以下时限尚未完成、未经检验："
+            + "；".join(
+                f"工单 #{d.case_id} {DeadlineKind.LABELS.get(d.kind, d.kind)}"
+                f"（截止 {_short(local(d.due_at) or '')}）"
+                for d in unfinished
+            )
+        )
+        improve.append(IMPROVEMENTS["unfinished"])
     # escalation notices that went out (a level whose holders were told already is passed over:
     # the alert's level can jump 0 → 2 in one notice)
     alert_ids = [a.id for a in record.alerts]
@@ -592,6 +620,11 @@ def _checks(
 
 def _order(code: str | None) -> int:
     return {"IV": 1, "III": 2, "II": 3, "I": 4}.get(code or "", 0)
+
+
+def _short(local_iso: str) -> str:
+    """「12-05 10:00」 from a local ISO time."""
+    return local_iso[5:16].replace("T", " ") if len(local_iso) >= 16 else local_iso
 
 
 def _deadlines(
