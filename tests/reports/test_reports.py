@@ -194,6 +194,26 @@ def test_daily_report_is_a_zero_report_on_a_quiet_day(world: World) -> None:
     assert made.document.title == "南京市人民政府网络舆情日报（2026年11月19日）"
     assert "2026年11月19日 00:00 至 2026年11月20日 00:00" in text and "截至生成时" not in text
     assert "零报告" in docx_text(made.content)
+    assert "相关的事件0起" in text
+
+
+def test_a_zero_report_says_its_topics_events_are_below_the_alert_grades(world: World) -> None:
+    """A 零报告 beside 「相关的事件1起」 read as a contradiction: the event is one below the grades."""
+    import_posts(
+        world.rt,
+        [
+            {
+                "id": "q1",
+                "text": "南京市第一医院表示，已就患者投诉的挂号排队问题优化了流程，欢迎市民监督。",
+                "published_at": "2026-11-19T10:00:00+08:00",
+            }
+        ],
+        "quiet.jsonl",
+    )
+    AnalysisPipeline(world.rt).run()
+    text = service.generate(world.rt, "daily", {"date": "2026-11-19"}, "html").document.plain_text()
+    assert "零报告" in text
+    assert "与本单位监测专题相关的事件1起（均未达到预警等级）" in text, text
 
 
 def test_daily_report_of_the_event_day_lists_the_event_and_its_alert(world: World) -> None:
