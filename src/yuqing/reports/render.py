@@ -382,10 +382,14 @@ def to_pdf(document: Document, configured_font: str = "") -> bytes:
                             wrapmode=CHAR,
                         ) as table:
                             lines = int(pdf.eph * 0.6 / _PDF_LINE)
+                            # each cell broken by the Chinese rules: fpdf2's own breaking split
+                            # 「16:33」 into 「16:3」 and 「3」
+                            # (fpdf2 takes the border's line width off a cell's text width too)
+                            cell_widths = [width * w / sum(col_widths) - pdf.line_width for w in col_widths]
                             for values in (tuple(columns), *_pdf_rows(rows, col_widths, width, lines)):
                                 row = table.row()
-                                for value in values:
-                                    row.cell(value)
+                                for value, cell_width in zip(values, cell_widths, strict=True):
+                                    row.cell(broken(value, cell_width) if value else value)
                     except FPDFException as exc:
                         raise ReportFormatError(
                             f"表格“{caption or section.heading}”无法排入 PDF 页面；可改用 docx 或 html 格式"
