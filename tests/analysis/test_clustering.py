@@ -118,6 +118,20 @@ def test_the_original_report_titles_its_event_over_longer_reposts_quoting_it() -
     assert info is not None and info.title == original and info.title_post_id == "o"
 
 
+def test_a_repost_that_arrives_before_its_original_titles_the_event_with_the_report_it_quotes() -> None:
+    """A drill's first post was a big account's repost: its remark named the event (and the 专报)."""
+    c = EventClusterer()
+    report = "永康中医院，今天死亡一例外地归来患者（永康本地人），死因：发烧头痛。没做病毒培养。"
+    remark = "不论真假，大家都要注意就是了，公开场合少去，注意饮食，注意通风…@永康热线"
+    event = c.add(Post("r", f"{remark}//@原帖作者:{report}", at(0), topic="t", root_id="o"))
+    info = c.event(event)
+    assert info is not None and info.title == report and info.title_post_id == "r"
+    # a chain quoting nothing worth a title keeps the post's own words
+    short = c.add(Post("s", "深圳产妇抢救不力死亡，家属质疑医院延误//@某网友:转发微博", at(1), topic="u"))
+    shown = c.event(short)
+    assert shown is not None and shown.title.startswith("深圳产妇抢救不力死亡")
+
+
 def test_window_expiry_starts_a_new_event_but_a_late_repost_joins_the_closed_one() -> None:
     c = EventClusterer(window=dt.timedelta(hours=72))
     first = c.add(Post("a", HOSPITAL, at(0)))

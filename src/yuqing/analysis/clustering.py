@@ -121,6 +121,7 @@ _MAX_CLOSED = 100_000
 _MAX_CLOSED_POSTS = 200_000
 _TITLE_CANDIDATES = 8
 _LINKED_TITLE_WEIGHT = 0.3  # a linked post's information, for choosing the title only
+_QUOTED_TITLE_CHARS = 10  # a quoted original shorter than this (「转发微博」) names no event
 _N_KEYWORDS = 10
 _MAGIC = b"YQEVENTS1"
 _MAX_REJECTED = 16  # candidates looked at past the best when the best names other entities
@@ -1025,13 +1026,20 @@ class EventClusterer:
             self._text_event[key] = ev.id
             self._event_keys[ev.id].append(key)
         info = sum(idf.values())
+        title_text = post.text
         if post.root_id is not None or post.parent_id is not None:
             # a repost or comment quotes its original and adds a remark: long, but the original
             # report is the better title (「其实这样的女生…推荐…的帖子《高校又出凶杀案…》」 was one)
             info *= _LINKED_TITLE_WEIGHT
+        if "//" in title_text:
+            # a repost chain's title is the report it quotes, not the remark in front
+            # (「不论真假，大家都要注意就是了…//@原帖作者:永康中医院，今天死亡一例…」 named a drill event)
+            quoted = quoted_texts(title_text)
+            if quoted and len(quoted[-1]) >= _QUOTED_TITLE_CHARS:
+                title_text = quoted[-1]
         cands = ev.candidates
         if len(cands) < _TITLE_CANDIDATES or info > cands[-1][0]:
-            cands.append((info, post.id, post.text, vec))
+            cands.append((info, post.id, title_text, vec))
             cands.sort(key=lambda c: -c[0])
             del cands[_TITLE_CANDIDATES:]
         part.sync(slot)
