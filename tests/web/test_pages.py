@@ -20,7 +20,7 @@ from yuqing.accounts import service as accounts
 from yuqing.accounts.models import AuditEntry
 from yuqing.alerts import service as alerts
 from yuqing.analysis import topics
-from yuqing.analysis.models import Event
+from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.analysis.pipeline import AnalysisPipeline
 from yuqing.cases import followup
 from yuqing.cases import service as cases
@@ -573,6 +573,41 @@ def test_the_event_page_asks_for_a_new_grade_after_an_official_rebuttal(world: W
     assert "特别重大" in page.text  # not lowered by itself
     assert "⚠ 定级后出现官方辟谣：1 条主流媒体或政务、媒体账号信息称事件不实" in page.text
     assert "系统不自动降级，请研判是否调整分级" in page.text
+
+
+def test_the_event_page_shows_an_official_rebuttal_of_an_event_graded_on_its_tone(world: World) -> None:
+    """A 一般 event graded on its negative posts, not on deaths: a rebuttal asks for no new grade,
+    but whoever judges its category reads that it was officially denied."""
+    complaint = "南京市第一医院被患者家属投诉乱收费，一次门诊收了三千多元，家属非常气愤，要求医院退费"
+    rows: list[dict[str, object]] = [
+        {"id": f"k{i}", "text": f"{complaint}{tail}", "published_at": f"2026-11-20T08:{10 * i:02d}:00+08:00"}
+        for i, tail in enumerate(("。", "，太黑心了！", "，这样的医院怎么让人放心？"))
+    ]
+    rows.append(
+        {
+            "id": "k-denied",
+            "text": "【辟谣】经查证，南京市第一医院被投诉乱收费三千多元一事与事实不符，费用均按规定收取。",
+            "published_at": "2026-11-20T09:00:00+08:00",
+            "verified": True,
+            "verified_type": 1,
+        }
+    )
+    import_posts(world.rt, rows[:3], "complaint.jsonl")
+    AnalysisPipeline(world.rt).run()
+    with world.rt.sessions() as session:
+        event_id, grade = session.execute(
+            select(PostAnalysis.event_id, Event.grade_code)
+            .join(Post, Post.id == PostAnalysis.post_id)
+            .join(Event, Event.id == PostAnalysis.event_id)
+            .where(Post.external_id == "k0")
+        ).one()
+    assert grade == "IV"
+    import_posts(world.rt, rows[3:], "denied.jsonl")
+    AnalysisPipeline(world.rt).run()
+    page = world.login("office").get(f"/events/{event_id}").text
+    assert "定级后出现官方辟谣" not in page  # the grade never rested on what was denied
+    assert "已有官方辟谣：1 条主流媒体或政务、媒体账号信息称事件不实" in page
+    assert "研判舆情类别和处置措施时请参考" in page
 
 
 def test_a_case_is_opened_from_a_posts_page(world: World) -> None:

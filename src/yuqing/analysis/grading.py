@@ -310,23 +310,35 @@ def _official_rebuttal(evidence: Mapping[str, Mapping[str, Any]]) -> Reason | No
     return Reason(REBUTTAL, text, float(mainstream), 1.0, ids)
 
 
-def rebutted_after_grading(
+def official_rebuttal(
     metrics: Mapping[str, Any], reasons: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any] | None:
-    """The official rebuttal that arrived after the event was graded on claimed deaths or a threat
-    to the public: its grade still leans on them (a grade never drops by itself), so the event and
-    case pages ask whoever handles it to judge the grade again. None otherwise."""
+    """The event's official rebuttal (a mainstream outlet's, or a government body's or medium's
+    verified account's, post saying it did not happen) that its grade reasons do not already name,
+    for the event and case pages: whoever judges the category (谣言?) and the grade reads it. None
+    without one."""
     support = (metrics.get("evidence") or {}).get(REBUTTAL)
     if not support or int(support.get("mainstream", 0)) < 1:
         return None
-    keys = {str(r.get("key")) for r in reasons}
-    if REBUTTAL in keys or not keys & {f"flag:{flag}" for flag in REBUTTED_FLAGS}:
+    if REBUTTAL in {str(r.get("key")) for r in reasons}:
         return None
     return {
         "posts": int(support.get("posts", 0)),
         "mainstream": int(support["mainstream"]),
         "post_ids": [int(i) for i in support.get("post_ids", ())],
     }
+
+
+def rebutted_after_grading(
+    metrics: Mapping[str, Any], reasons: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The official rebuttal that arrived after the event was graded on claimed deaths or a threat
+    to the public: its grade still leans on them (a grade never drops by itself), so the event and
+    case pages ask whoever handles it to judge the grade again. None otherwise."""
+    found = official_rebuttal(metrics, reasons)
+    if found is None or not {str(r.get("key")) for r in reasons} & {f"flag:{f}" for f in REBUTTED_FLAGS}:
+        return None
+    return found
 
 
 def _flag_reason(condition: Condition, support: Mapping[str, Any] | None) -> Reason | None:

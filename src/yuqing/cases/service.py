@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert, AlertAcknowledgement, AlertRecipient, AlertStatus, alert_duty_key
 from yuqing.alerts.notices import tell
-from yuqing.analysis.grading import GRADE_ORDER, rebutted_after_grading
+from yuqing.analysis.grading import GRADE_ORDER, official_rebuttal, rebutted_after_grading
 from yuqing.analysis.models import Event, PostAnalysis
 from yuqing.cases import deadlines, workflow
 from yuqing.cases.models import (
@@ -2316,6 +2316,7 @@ def case_view(session: Session, case: Case, zone: str, *, full: bool = True) -> 
         if event is not None and case.stage != Stage.CLOSED.value
         else None
     )
+    view["rebuttal"] = official_rebuttal(event.metrics or {}, event.reasons or []) if event else None
     view["timeline"] = [
         {"at": _local(a.at, zone), "actor": a.actor, "action": a.action, "text": a.text, "via": a.via}
         for a in session.scalars(

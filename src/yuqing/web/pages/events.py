@@ -14,7 +14,7 @@ from yuqing.alerts.jurisdiction import WATCH_ONLY, locate
 from yuqing.alerts.models import Alert
 from yuqing.alerts.service import long_quiet
 from yuqing.analysis import queries as analysis_queries
-from yuqing.analysis.grading import GRADE_ORDER, rebutted_after_grading
+from yuqing.analysis.grading import GRADE_ORDER, official_rebuttal, rebutted_after_grading
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Case, Stage
@@ -81,6 +81,7 @@ def event_context(
                 "grade_note": grade_note_for(session, event, scope),
                 "system_grade": queries.GRADE_NAMES.get(event.system_grade_code or "", None),
                 "rebutted": rebutted_after_grading(metrics, event.reasons or []),
+                "rebuttal": official_rebuttal(metrics, event.reasons or []),
             },
             "metrics": metrics,
             "flags": [
