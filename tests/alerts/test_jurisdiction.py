@@ -177,6 +177,15 @@ def test_a_story_held_as_elsewhere_stays_there_while_its_posts_name_no_place_of_
         assert (held.outside, held.text) == (True, "深圳")
         ours = [*entities, {"kind": "place", "name": "南京", "posts": 1}]
         assert not home.locate(ours, lead, 89, held=True).outside
+        # a comment naming another city (「昨天不说在厦门吗？」) does not scatter it into no place:
+        # it alerted a 南京 bureau in the demo
+        doubted = [
+            *entities,
+            {"kind": "place", "name": "厦门", "posts": 1},
+        ]
+        moved = home.locate(doubted, lead, 90, held=True)
+        assert moved.outside and "深圳" in moved.text, moved
+        assert not home.locate(doubted, lead, 90).outside  # judged afresh: unclear, alerted
 
 
 def test_malformed_entities_and_regions_are_read_as_well_as_they_can_be(rt: Runtime) -> None:

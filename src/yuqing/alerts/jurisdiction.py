@@ -162,8 +162,10 @@ class Home:
         resolved = [p for p in located if not isinstance(p, str)]
         ours = any(self.covers(p) for p in {*located, *strong})
         provinces = list(dict.fromkeys(p.province for p in resolved))
-        # a story listing places all over (「北京雾霾、上海死猪、香港奶粉」) happens in none of them
-        scattered = len(provinces) >= _SCATTERED_PROVINCES
+        # a story listing places all over (「北京雾霾、上海死猪、香港奶粉」) happens in none of them;
+        # not one held elsewhere, which only a post placing it here releases: the demo's 深圳
+        # kidnapping alerted a 南京 bureau when one comment asked 「昨天不说在厦门吗？」
+        scattered = len(provinces) >= _SCATTERED_PROVINCES and not held
         # only places we could resolve are named to people (an extractor's stray 「什么」 is not
         # shown), the province when the story names it, else its cities and counties: 「湖北」, not
         # 「湖北、武汉」; 「上饶婺源县」
