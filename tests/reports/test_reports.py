@@ -418,6 +418,41 @@ def test_daily_report_is_sent_once_at_the_set_time_on_working_days(world: World)
     assert service.send_daily_reports(rt) == []
 
 
+def test_no_zero_report_while_the_days_posts_wait_for_analysis(world: World) -> None:
+    """The demo sent 「零报告」 at report time with 295,000 imported posts not yet analysed: a day
+    the system has not checked is no zero day. Today's report waits up to an hour for them, then
+    says what is missing; once analysed, the zero report stands."""
+    rt, clock = world.rt, world.clock
+    clock.now = dt.datetime(2026, 11, 19, 9, 5, tzinfo=dt.UTC)  # Thursday 17:05 in Beijing
+    import_posts(
+        rt,
+        [
+            {
+                "id": f"w{i}",
+                "text": f"南京今天天气不错，适合出门散步{i}",
+                "published_at": "2026-11-19T15:00:00+08:00",
+            }
+            for i in range(3)
+        ],
+        "backlog.jsonl",
+    )
+    text = service.generate(rt, "daily", {"date": "2026-11-19"}, "html").document.plain_text()
+    assert "零报告：" not in text
+    assert "但截至生成时尚有3条信息未完成分析，统计尚不完整，暂不作零报告" in text
+    assert service.send_daily_reports(rt) == []  # waits for them
+    clock.advance(minutes=61)  # 18:06: an hour past the set time, it is written as things stand
+    [made] = service.send_daily_reports(rt)
+    with rt.sessions() as session:
+        archived = session.get(Report, made["id"])
+        told = list(session.scalars(select(Notification).where(Notification.subject_id == made["id"])))
+    assert archived is not None and "暂不作零报告" in archived.text
+    assert told and all("（零报告）" not in str(n.payload) for n in told)
+
+    AnalysisPipeline(rt).run()
+    again = service.generate(rt, "daily", {"date": "2026-11-19"}, "html").document.plain_text()
+    assert "零报告：2026年11月19日" in again and "未完成分析" not in again
+
+
 def test_daily_reports_missed_while_the_service_was_down_are_written_when_it_is_back(world: World) -> None:
     """Written on Friday 20 November; the service is down over the weekend, Monday and Tuesday
     (Monday's and Tuesday's reports time passes), back on Wednesday morning before report time:

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import events_elsewhere
-from yuqing.analysis.models import Event, PostAnalysis, Topic
+from yuqing.analysis.models import AnalysisQueue, Event, PostAnalysis, Topic
 from yuqing.cases.models import OPEN_DEADLINE_STATES, STAGE_LABELS, Case, Deadline, DeadlineState, Statement
 from yuqing.cases.plan import DeadlineKind
 from yuqing.ingest.models import Post, Source
@@ -71,6 +71,24 @@ def _period_text(period: Period, now: dt.datetime, zone: str) -> str:
     if period.start <= now < period.end:
         return f"{time_text(period.start, zone)} 至 {time_text(now, zone)}（截至生成时）"
     return f"{time_text(period.start, zone)} 至 {time_text(period.end, zone)}"
+
+
+def unanalysed_posts(session: Session, start: dt.datetime, end: dt.datetime) -> int:
+    """Posts of the period (published or collected in it; no drill's) still waiting for analysis:
+    until they are analysed, the period's figures are incomplete and no 零报告 can be made."""
+    in_period = or_(
+        (Post.published_at >= start) & (Post.published_at < end),
+        (Post.fetched_at >= start) & (Post.fetched_at < end),
+    )
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AnalysisQueue)
+            .join(Post, Post.id == AnalysisQueue.post_id)
+            .where(Post.is_drill.is_(False), in_period)
+        )
+        or 0
+    )
 
 
 def day_period(day: dt.date, zone: str) -> Period:
@@ -171,6 +189,7 @@ def build_periodic(
             )
             or 0
         )
+        waiting = unanalysed_posts(session, period.start, period.end)
         alerts = alerts_between(session, unit_ids, period.start, period.end)
         # Events alerted in the period count as the period's events even when their posts are
         # older (an alert raised on a slowly growing event).
@@ -249,7 +268,18 @@ def build_periodic(
     )
 
     overview = doc.section("总体情况")
-    if zero:
+    if zero and waiting:
+        # a backlog (an archive being imported, a pipeline behind) may hold what would be graded:
+        # 「未监测到」 would be a claim the system has not checked yet
+        overview.add(
+            Paragraph(
+                f"{period.label}，{unit.name}及所属单位暂未监测到达到预警等级的网络舆情，未发出预警；"
+                f"但截至生成时尚有{waiting}条信息未完成分析，统计尚不完整，暂不作零报告，"
+                "请待分析完成后重新生成本报告。",
+                "lead",
+            )
+        )
+    elif zero:
         overview.add(
             Paragraph(
                 f"零报告：{period.label}，{unit.name}及所属单位未监测到达到预警等级的网络舆情，未发出预警。特此报告。",
@@ -278,6 +308,7 @@ def build_periodic(
             + ("（均未达到预警等级）" if zero and events else "")
             + f"，{period.word}相关信息{in_period_posts}条，"
             f"负面信息{in_period_negative}条，占{percent(in_period_negative, in_period_posts)}。"
+            + (f"另有{waiting}条信息截至生成时尚未完成分析，未计入以上统计。" if waiting and not zero else "")
         )
     )
     if period.kind == "weekly":
