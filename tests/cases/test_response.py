@@ -415,6 +415,10 @@ def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeCloc
             payload = robot.posts[0].json
             assert payload["msgtype"] == "markdown" and "特别重大" in payload["markdown"]["title"]
             assert "市卫生健康委员会" in payload["markdown"]["text"]
+            # the reasons are the grade's figures when it was given; the post count is today's
+            # (a notice read 「信息量 382」 in one and 「信息量 419」 in the other)
+            assert "定级依据（定级时）：" in payload["markdown"]["text"]
+            assert "当前信息量" in payload["markdown"]["text"]
             [alert] = alerts.list_alerts(rt)
             assert f"/alerts/{alert['id']})" in payload["markdown"]["text"]  # the alert's own page
     finally:

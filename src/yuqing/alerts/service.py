@@ -145,13 +145,13 @@ def _message(
     metrics = event.metrics or {}
     return Message(
         title=f"{prefix}【{alert.grade}舆情预警】{alert.title[:40]}",
-        body=f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}\n定级依据：{reasons}",
+        body=f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}\n定级依据（定级时）：{reasons}",
         at=at,
         level=Level.for_grade(alert.grade_code),
         facts=(
             ("等级", f"{alert.grade}（{alert.grade_code} 级）"),
             ("责任单位", unit.name),
-            ("信息量", str(metrics.get("posts", event.post_count))),
+            ("当前信息量", str(metrics.get("posts", event.post_count))),
             ("预警编号", str(alert.id)),
         ),
         link=link,
