@@ -790,6 +790,13 @@ def test_an_events_name_is_the_posts_headline_or_first_sentence_clipped() -> Non
     assert headline("【来源：人民日报客户端】某地发生火灾。") == "某地发生火灾"
     quote = "#转发# 今天上午我和同事在小区门口，看到物业贴出【某某小区外墙脱落】的告示。"
     assert headline(quote) == quote.removesuffix("。")
+    # an account cited or addressed first is no part of the name (a demo title opened 「@新浪早晚报」)
+    assert (
+        headline("@新浪早晚报：江西婺源一教师打死学生，家长要求严惩。后续")
+        == "江西婺源一教师打死学生，家长要求严惩"
+    )
+    assert headline("@网友甲 @网友乙 你们看看这个。") == "你们看看这个"
+    assert headline("南京@某某 发布通报。") == "南京@某某 发布通报"
 
 
 def test_an_at_mention_is_no_word_of_the_story() -> None:

@@ -186,6 +186,7 @@ HEADLINE_CHARS = 40
 # A post's headline opens it (after its #hashtags#, an @account's name and the like); a 【…】 further
 # on is a quote or a credit (「…求扩散！【来源：@请叫我陈博博】」 named the Mico missing-child event).
 _HEADLINE_WITHIN = 20
+_LEADING_MENTIONS = re.compile(r"^(?:@[^\s:：,，@]{1,30}\s*[:：,，]?\s*)+")
 _CREDIT_RE = re.compile(r"【\s*(?:来源|转自|转载|原文|via|图|视频|摘自|出处)[^【】]{0,60}】")
 
 
@@ -198,7 +199,10 @@ def headline(text: str, limit: int = HEADLINE_CHARS) -> str:
     found = _BRACKETED.search(flat)
     if found and found.start() <= _HEADLINE_WITHIN:
         return found.group(1).strip()
-    first = " ".join(_SENTENCE_END.split(text.strip(), 1)[0].split()) or flat
+    # a post that opens by citing or addressing accounts (「@新浪早晚报：江西婺源…」) is named by
+    # what it says
+    opening = _LEADING_MENTIONS.sub("", text.strip()) or text.strip()
+    first = " ".join(_SENTENCE_END.split(opening, 1)[0].split()) or flat
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
