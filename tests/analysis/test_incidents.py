@@ -56,6 +56,8 @@ def test_a_deadly_crash_has_casualties(model: IncidentModel) -> None:
         "昨晚小区一辆电动车起火，消防及时赶到扑灭，所幸未造成人员伤亡。",
         # sadness, not injury
         "看完这部电影好伤心，哭了一晚上，再也不相信爱情了。",
+        # idioms holding 死 and 伤
+        "医生的天职是救死扶伤，这家医院却见死不救，太让人寒心了，必须严查",
     ],
 )
 def test_no_casualties_in_slang_jokes_ads_or_negations(model: IncidentModel, text: str) -> None:
