@@ -115,6 +115,14 @@ def test_a_template_about_three_hospitals_is_three_events_and_a_copy_joins(rt: R
         }
     assert len({by_site["s0.cn"], by_site["s1.cn"], by_site["s2.cn"]}) == 3
     assert by_site["s9.cn"] == by_site["s0.cn"]
+    # each later event is told that similar posts came before (a campaign, or a rumour coming back)
+    from yuqing.analysis.queries import earlier_events
+
+    with rt.sessions() as session:
+        assert earlier_events(session, by_site["s0.cn"]) == []
+        # (a copy links to the first of its copies)
+        for site in ("s1.cn", "s2.cn"):
+            assert [e.id for e in earlier_events(session, by_site[site])] == [by_site["s0.cn"]]
 
 
 def test_one_word_in_a_post_raises_no_flag(rt: Runtime) -> None:

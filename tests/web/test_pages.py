@@ -29,6 +29,7 @@ from yuqing.ingest import service as ingest
 from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
 from yuqing.notify import outbox
+from yuqing.notify.models import Notification
 from yuqing.org import duty
 from yuqing.org import service as org
 from yuqing.runtime import Runtime
@@ -608,6 +609,46 @@ def test_the_event_page_shows_an_official_rebuttal_of_an_event_graded_on_its_ton
     assert "定级后出现官方辟谣" not in page  # the grade never rested on what was denied
     assert "已有官方辟谣：1 条主流媒体或政务、媒体账号信息称事件不实" in page
     assert "研判舆情类别和处置措施时请参考" in page
+
+
+def test_an_event_telling_a_story_told_before_links_the_earlier_event(world: World) -> None:
+    """The same text about another hospital (or a rumour coming back after its event closed): the
+    event page and its alert name the earlier event, whose handling the office reads first."""
+    template = "患者家属投诉{}误诊，孩子高烧三天被当作普通感冒，延误治疗住进重症监护室，要求医院道歉。"
+    rows: list[dict[str, object]] = [
+        {
+            "id": f"t{i}{j}",
+            "text": template.format(hospital) + "！" * j,
+            "url": f"https://site{i}{j}.cn/news/1.html",
+            "published_at": f"2026-11-20T0{8 + i}:0{j}:00+08:00",
+        }
+        for i, hospital in enumerate(("南京市第一医院", "南京市中大医院"))
+        for j in range(3)
+    ]
+    import_posts(world.rt, rows, "template.jsonl")
+    AnalysisPipeline(world.rt).run()
+    followup.run_once(world.rt)
+    with world.rt.sessions() as session:
+        first, second = (
+            session.scalars(
+                select(PostAnalysis.event_id)
+                .join(Post, Post.id == PostAnalysis.post_id)
+                .where(Post.external_id == external)
+            ).one()
+            for external in ("t00", "t10")
+        )
+    assert first != second
+    office = world.login("office")
+    assert 'id="earlier"' not in office.get(f"/events/{first}").text
+    page = office.get(f"/events/{second}").text
+    assert "相似信息此前出现过：" in page and f'href="/events/{first}">事件 #{first}「' in page
+    with world.rt.sessions() as session:
+        told = [
+            str(n.payload)
+            for n in session.scalars(select(Notification).where(Notification.subject_kind == "alert"))
+            if "南京市中大医院" in str(n.payload)
+        ]
+    assert told and all(f"相似信息此前出现过：事件 #{first}（首发于 2026-11-20" in t for t in told), told
 
 
 def test_a_case_is_opened_from_a_posts_page(world: World) -> None:

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from yuqing.alerts.models import (
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event, EventStatus, GradeSignal, Topic
+from yuqing.analysis.queries import earlier_events
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
@@ -140,12 +142,14 @@ def _message(
     *,
     internal_only: bool = False,
     link: str | None = None,
+    told_before: str = "",
 ) -> Message:
     reasons = "；".join(str(r.get("text", "")) for r in alert.reasons[:4]) or "见事件详情"
     metrics = event.metrics or {}
     return Message(
         title=f"{prefix}【{alert.grade}舆情预警】{alert.title[:40]}",
-        body=f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}\n定级依据（定级时）：{reasons}",
+        body=f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}\n定级依据（定级时）：{reasons}"
+        + (f"\n{told_before}" if told_before else ""),
         at=at,
         level=Level.for_grade(alert.grade_code),
         facts=(
@@ -157,6 +161,21 @@ def _message(
         link=link,
         internal_only=internal_only,
     )
+
+
+def _told_before(session: Session, event: Event, zone: str) -> str:
+    """「相似信息此前出现过：事件 #10（首发于 2026-03-02，一般）」 for an event telling a story told
+    before (a rumour coming back): the office looks up what it did then. Empty otherwise."""
+    if event.id is None:
+        return ""
+    earlier = earlier_events(session, event.id, limit=1)
+    if not earlier:
+        return ""
+    first = earlier[0]
+    seen = first.first_seen if first.first_seen.tzinfo else first.first_seen.replace(tzinfo=dt.UTC)
+    day = seen.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d")
+    grade = f"，{first.grade}" if first.grade else ""
+    return f"相似信息此前出现过：事件 #{first.id}（首发于 {day}{grade}），请参考此前的核实和处置"
 
 
 def _first_recipients(
@@ -210,6 +229,7 @@ def _notify_level(
             prefix,
             internal_only=internal,
             link=cases.console_link(rt, f"/alerts/{alert.id}"),
+            told_before=_told_before(session, event, rt.settings.timezone),
         ),
         key=f"alert:{alert.id}:{occasion}:level:{alert.level}",
         subject=("alert", alert.id),

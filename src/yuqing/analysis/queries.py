@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from yuqing.analysis.models import Event, PostAnalysis, Topic
 from yuqing.drills.access import drill_visible, sees_drill
-from yuqing.ingest.models import HotListRank
+from yuqing.ingest.models import HotListRank, Post
 from yuqing.ingest.normalise import display_iso
 from yuqing.org.scope import EVERYTHING, Scope
 from yuqing.runtime import Runtime
@@ -158,3 +158,37 @@ def get_event(
                 )
             )
         return view
+
+
+def earlier_events(session: Session, event_id: int, limit: int = 3) -> list[Event]:
+    """Older events whose posts this event's posts nearly copy (ingest's near-duplicate link): the
+    same story told again after its event closed, most often a rumour coming back (「太活跃的鱼千万别买」
+    months later). An office reads the earlier event's rebuttal and handling before answering again.
+    Oldest first; a drill's events and real ones are never linked."""
+    mine = aliased(PostAnalysis)
+    theirs = aliased(PostAnalysis)
+    event = session.get(Event, event_id)
+    if event is None:
+        return []
+    ids = list(
+        session.scalars(
+            select(theirs.event_id)
+            .select_from(mine)
+            .join(Post, Post.id == mine.post_id)
+            .join(theirs, theirs.post_id == Post.near_duplicate_of)
+            .where(mine.event_id == event_id, theirs.event_id.is_not(None), theirs.event_id != event_id)
+            .distinct()
+            .limit(50)
+        )
+    )
+    if not ids:
+        return []
+    drill = Event.drill_id.is_(None) if event.drill_id is None else Event.drill_id == event.drill_id
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.id.in_(ids), Event.first_seen < event.first_seen, drill)
+            .order_by(Event.first_seen)
+            .limit(limit)
+        )
+    )

@@ -127,6 +127,17 @@ def event_context(
             "elsewhere": elsewhere,
             "no_alert": _no_alert(rt, session, event) if elsewhere is None else None,
             "not_ours": None if person_id is None or cases else _not_ours(session, event, person_id),
+            # the same story told before (a rumour coming back): its earlier handling
+            "earlier": [
+                {
+                    "id": e.id,
+                    "title": e.title,
+                    "first_seen": queries.iso(e.first_seen, zone),
+                    "grade": e.grade,
+                    "cases": [c.id for c in queries.cases_of_event(session, e.id, scope)],
+                }
+                for e in analysis_queries.earlier_events(session, event.id)
+            ],
         }
 
 
