@@ -324,3 +324,68 @@ def test_a_refused_feed_entry_keeps_its_record_and_a_refetch_counts_it_once(
     ]
     # each bad line once, counted again when the file came again
     assert sorted((d["location"], d["repeats"]) for d in letters) == [("line=2", 1), ("line=3", 1)]
+
+
+def rotating_feed(count: int) -> bytes:
+    """A feed whose items are not listed again (a bridge that rotates them): what one fetch brings
+    is its only copy."""
+    items = "".join(
+        f"<item><title>第{i}条</title><link>https://news.example.cn/r/{i}</link>"
+        f"<description>某区第{i}号居民楼电梯故障困人，物业迟迟不来处理，居民投诉。</description></item>"
+        for i in range(count)
+    )
+    head = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+    return f"{head}{items}</channel></rss>".encode()
+
+
+def test_what_a_run_fetched_waits_out_a_database_lock_instead_of_being_lost(
+    rt: Runtime, feeds: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails while a run stores what it fetched (another process holding SQLite's
+    lock past its busy timeout, a lost PostgreSQL connection): the run holds the items and stores
+    them once the database answers, each once, and finishes as any run does. A lock held 30 s used
+    to drop the fetched document without a trace and leave its run 「running」."""
+    from sqlalchemy.exc import OperationalError
+
+    from yuqing.ingest.records import IngestCounts
+
+    monkeypatch.setattr(service, "STORE_RETRY_FIRST_WAIT", 0.05)
+    feeds.routes["/rotating.xml"] = Reply(200, {"Content-Type": "application/rss+xml"}, rotating_feed(120))
+    source, _ = service.add_source(rt, "rss", feeds.url("/rotating.xml"), name="轮换源")
+    failures = {"document": 1, "batch": 1}
+    store_document, write_prepared = service.store_document, PostWriter.write_prepared
+
+    def locked_document(*args: object, **kwargs: object) -> object:
+        if failures["document"]:
+            failures["document"] -= 1
+            raise OperationalError("INSERT INTO documents", {}, Exception("database is locked"))
+        return store_document(*args, **kwargs)  # type: ignore[arg-type]
+
+    def locked_second_batch(self: PostWriter, *args: object, **kwargs: object) -> IngestCounts:
+        stored = session_count(rt)
+        if stored == 50 and failures["batch"]:  # the first batch of 50 is in, the second fails
+            failures["batch"] -= 1
+            raise OperationalError("INSERT INTO posts", {}, Exception("database is locked"))
+        return write_prepared(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "store_document", locked_document)
+    monkeypatch.setattr(PostWriter, "write_prepared", locked_second_batch)
+    writer = PostWriter(rt.sessions, rt.settings, rt.clock)
+    with Fetcher(service.fetch_policy(rt.settings)) as fetcher:
+        summary = service.run_source(rt, writer, source.id, fetcher)
+    assert failures == {"document": 0, "batch": 0}  # both failures happened
+    counts = summary.counts
+    assert summary.outcome == "success" and counts.new + counts.near_duplicate == 120, summary
+    assert counts.duplicate == 0  # nothing committed was stored again
+    assert session_count(rt) == 120
+    with rt.sessions() as session:
+        links = set(session.scalars(select(Post.url)))
+        assert links == {f"https://news.example.cn/r/{i}" for i in range(120)}
+        run = session.scalars(select(FetchRun)).one()
+        assert run.finished_at is not None and run.outcome == "success"
+        assert session.scalar(select(func.count()).select_from(DeadLetter)) == 0
+
+
+def session_count(rt: Runtime) -> int:
+    with rt.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Post)) or 0

@@ -14,16 +14,16 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from croniter import CroniterError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from yuqing.db import transaction
+from yuqing.db import is_transient, transaction
 from yuqing.ingest import runs
 from yuqing.ingest import schedule as schedule_mod
 from yuqing.ingest.connectors.base import Collected, ConnectorError, SourceSpec, get_connector
@@ -57,6 +57,7 @@ from yuqing.runtime import Runtime
 from yuqing.settings import Settings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FETCHED_KINDS = (SourceKind.RSS, SourceKind.WEB, SourceKind.API, SourceKind.RSSHUB)
 # Below this size an import is over before a worker process would pay for itself.
@@ -356,44 +357,81 @@ def run_source(
             raise ConnectorError(f"信息源配置有误：{setup_error}")
         collected = get_connector(spec.kind).collect(spec, fetcher)
         if collected.document is not None:
-            with transaction(rt.sessions) as session:
-                document_sha = store_document(session, collected.document)
-                for extra in collected.documents:
-                    store_document(session, extra)
-            warnings = [
-                Rejected(spec.url or spec.name, "ingest.parse", w, collected.document.data)
-                for w in collected.warnings
+            fetched = collected
+            document = collected.document
+            warnings: list[RawItem | Rejected] = [
+                Rejected(spec.url or spec.name, "ingest.parse", w, document.data) for w in fetched.warnings
             ]
-            writer.write(
-                context,
-                itertools.chain(collected.items, warnings),
-                run_id=run_id,
-                document_sha256=document_sha,
-                fetched_at=collected.document.fetched_at,
-                on_batch=counts.add,
-            )
+            unread = itertools.chain(fetched.items, warnings)
+            pending: list[RawItem | Rejected] = []  # read, not yet in a committed batch
+
+            def reading() -> Iterator[RawItem | Rejected]:
+                # items may be a stream read once: a try that failed on the database is replayed
+                # from what it read and the store did not commit
+                yield from list(pending)
+                for item in unread:
+                    pending.append(item)
+                    yield item
+
+            def committed(batch: IngestCounts) -> None:
+                counts.add(batch)
+                pending.clear()
+
+            def store() -> str:
+                with transaction(rt.sessions) as session:
+                    sha = store_document(session, document)
+                    for extra in fetched.documents:
+                        store_document(session, extra)
+                writer.write(
+                    context,
+                    reading(),
+                    run_id=run_id,
+                    document_sha256=sha,
+                    fetched_at=document.fetched_at,
+                    on_batch=committed,
+                )
+                return sha
+
+            # what was fetched is held until the store takes it: a feed that rotates its items
+            # would not list them again (a lock held 30 s lost a document without a trace)
+            document_sha = retry_on_database(store, f"source {spec.name}")
             counts.rejected -= len(warnings)  # a warning is a dead letter about the feed, not a row
             counts.errors.extend(collected.warnings)
     except ConnectorError as exc:
         error = str(exc)
         asked_wait = exc.retry_after
-        with transaction(rt.sessions) as session:
-            error_document = store_document(session, exc.document) if exc.document else None
-            raw = exc.document.data if exc.document else None
-            record_dead_letters(
-                session, [Rejected(spec.url or spec.name, "ingest.fetch", error, raw)], spec.id, run_id
-            )
-            failed_run = session.get(FetchRun, run_id)
-            if error_document and failed_run is not None:
-                failed_run.document_sha256 = error_document
+        failure = exc
+
+        def record_failure() -> None:
+            with transaction(rt.sessions) as session:
+                error_document = store_document(session, failure.document) if failure.document else None
+                raw = failure.document.data if failure.document else None
+                record_dead_letters(
+                    session,
+                    [Rejected(spec.url or spec.name, "ingest.fetch", str(failure), raw)],
+                    spec.id,
+                    run_id,
+                )
+                failed_run = session.get(FetchRun, run_id)
+                if error_document and failed_run is not None:
+                    failed_run.document_sha256 = error_document
+
+        retry_on_database(record_failure, f"source {spec.name}")
         counts.rejected += 1
     except Exception as exc:  # a bug a strange document triggers must not stop other sources
+        if is_transient(exc):
+            raise  # the database stayed unusable past the retries: the run is closed as interrupted
         log.exception("run %s of source %s failed", run_id, spec.name)
         error = f"内部错误（采集记录 {run_id}）：{type(exc).__name__}: {exc}"
-        with transaction(rt.sessions) as session:
-            record_dead_letters(
-                session, [Rejected(spec.url or spec.name, "ingest.fetch", error)], spec.id, run_id
-            )
+        internal = error
+
+        def record_bug() -> None:
+            with transaction(rt.sessions) as session:
+                record_dead_letters(
+                    session, [Rejected(spec.url or spec.name, "ingest.fetch", internal)], spec.id, run_id
+                )
+
+        retry_on_database(record_bug, f"source {spec.name}")
         counts.rejected += 1
 
     if error is not None:
@@ -405,14 +443,50 @@ def run_source(
     else:
         outcome = RunOutcome.SUCCESS
     finished = rt.clock()
-    with transaction(rt.sessions) as session:
-        runs.finish_run(session, run_id, outcome, counts, error, finished, document_sha)
-        updated = session.get(Source, spec.id)
-        assert updated is not None
-        _update_health(
-            updated, rt.settings, outcome, counts, error, collected, finished, rng_seed, asked_wait=asked_wait
-        )
+
+    def finish() -> None:
+        with transaction(rt.sessions) as session:
+            runs.finish_run(session, run_id, outcome, counts, error, finished, document_sha)
+            updated = session.get(Source, spec.id)
+            assert updated is not None
+            _update_health(
+                updated,
+                rt.settings,
+                outcome,
+                counts,
+                error,
+                collected,
+                finished,
+                rng_seed,
+                asked_wait=asked_wait,
+            )
+
+    retry_on_database(finish, f"source {spec.name}")
     return RunSummary(spec.id, spec.name, outcome.value, counts, error, run_id)
+
+
+# How long a fetch run keeps trying to store what it fetched while the database is locked or
+# unreachable (each try waits the database's own busy timeout as well), and the first pause.
+STORE_RETRY_SECONDS = 120.0
+STORE_RETRY_FIRST_WAIT = 2.0
+
+
+def retry_on_database(work: Callable[[], _T], what: str) -> _T:
+    """`work` run again while it fails on the database (a lock held by another process, a lost
+    connection), pausing 2, 4, 8… seconds, for up to STORE_RETRY_SECONDS: what a run fetched is
+    held in memory meanwhile instead of being lost with the failed transaction. Other failures,
+    and a database still failing after that, are raised."""
+    deadline = time.monotonic() + STORE_RETRY_SECONDS
+    wait = STORE_RETRY_FIRST_WAIT
+    while True:
+        try:
+            return work()
+        except Exception as exc:
+            if not is_transient(exc) or isinstance(exc, MemoryError) or time.monotonic() + wait > deadline:
+                raise
+            log.warning("%s: the database failed (%s); trying again in %.0f s", what, exc, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
 
 
 def _update_health(
