@@ -121,21 +121,23 @@ def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
     assert letters[0]["raw_preview"] == "{not json"
 
 
+@pytest.mark.parametrize("declared", ["application/json; charset=gbk", "application/json"])
 @pytest.mark.parametrize("posts", [1, 3])  # one goes through the grouped intake, three too
 def test_a_delivery_declared_in_gbk_is_read_in_gbk_and_kept_as_sent(
-    rt: Runtime, base_url: str, tmp_path: Path, posts: int
+    rt: Runtime, base_url: str, tmp_path: Path, posts: int, declared: str
 ) -> None:
-    """Senders on older Chinese systems post GBK with `charset=gbk`; it was dead-lettered as
+    """Senders on older Chinese systems post GBK with `charset=gbk`, or without saying so (the
+    parser answered 「lexical error: invalid bytes in UTF8 string」); it was dead-lettered as
     「不是合法 JSON」. The evidence keeps the bytes as sent, and its export verifies."""
     from yuqing.ingest.evidence import export_evidence, verify_package
 
-    source, token = service.add_source(rt, "webhook", None, name=f"GBK推送{posts}")
+    source, token = service.add_source(rt, "webhook", None, name=f"GBK推送{posts}{len(declared)}")
     items = [{"id": f"g{n}", "text": f"第{n}条：{TEXT}"} for n in range(posts)]
     body = json.dumps({"posts": items}, ensure_ascii=False).encode("gbk")
     answer = httpx.post(
         f"{base_url}/api/v1/webhooks/{source.id}",
         content=body,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=gbk"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": declared},
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["rejected"] == 0

@@ -742,7 +742,19 @@ def webhook_json_bytes(body: bytes, media_type: str | None) -> bytes:
     (`Content-Type: application/json; charset=gbk`) is decoded with it first. The evidence keeps
     the bytes as they came; the evidence export reads them back through this same function."""
     charset = charset_of(media_type)
-    if charset is None or charset.replace("-", "").replace("_", "") in ("utf8", "usascii", "ascii"):
+    if charset is None:
+        # JSON is UTF-8 (RFC 8259), but Chinese senders post GBK without saying so: bytes that are
+        # not UTF-8 and read as GB18030 are taken as such, as a file import would (the parser
+        # answered them 「lexical error: invalid bytes in UTF8 string」)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                return body.decode("gb18030").encode("utf-8")
+            except UnicodeDecodeError:
+                return body
+        return body
+    if charset.replace("-", "").replace("_", "") in ("utf8", "usascii", "ascii"):
         return body
     return decode_document(body, charset, kind="text").text.encode("utf-8")
 
