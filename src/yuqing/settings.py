@@ -244,6 +244,12 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(
         default=15.0, gt=0, description="How often the scheduler looks for sources that are due (seconds)."
     )
+    fetch_concurrency: int = Field(
+        default=4,
+        gt=0,
+        le=32,
+        description="Sources fetched at the same time by the scheduler and `yuqing fetch --once`.",
+    )
     webhook_max_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest webhook request body accepted (bytes)."
     )

@@ -125,6 +125,7 @@ DESCRIPTIONS_ZH: dict[str, str] = {
     "port": "`yuqing serve` 监听的端口。",
     "scheduler_enabled": "在 `yuqing serve` 内运行信息源调度器。",
     "scheduler_tick_seconds": "调度器检查有无到期信息源的间隔（秒）。",
+    "fetch_concurrency": "调度器和 `yuqing fetch --once` 同时采集的信息源数（慢源不再拖延其他信息源）。",
     "webhook_max_bytes": "接受的 webhook 请求体最大大小（字节）。",
     "request_max_bytes": (
         "控制台和 API 读取的请求体最大大小（字节；webhook 另由 `webhook_max_bytes` 限制）。"

@@ -16,7 +16,6 @@ import typer
 from yuqing.cli.common import emit_json, fail, runtime, user_errors
 from yuqing.ingest import queries, service
 from yuqing.ingest.evidence import export_evidence, verify_package
-from yuqing.ingest.fetcher import Fetcher
 from yuqing.ingest.files import FORMATS, FileFormat, guess_format
 from yuqing.ingest.records import IngestCounts
 from yuqing.ingest.store import PostWriter
@@ -246,16 +245,14 @@ def fetch(
         ids: list[str | int] = [source] if source else list(service.fetchable_source_ids(rt))
         writer = PostWriter(rt.sessions, rt.settings, rt.clock)
         summaries: list[service.RunSummary] = []
-        with Fetcher(service.fetch_policy(rt.settings)) as fetcher:
-            for ref in ids:
-                try:
-                    summaries.append(service.run_source(rt, writer, ref, fetcher))
-                except Exception as exc:  # one source must not stop the others
-                    if source:
-                        raise
-                    log.exception("fetching source %s failed", ref)
-                    error = f"内部错误：{type(exc).__name__}: {exc}"
-                    summaries.append(service.RunSummary(int(ref), str(ref), "failed", IngestCounts(), error))
+        for ref, done in zip(ids, service.run_sources(rt, writer, ids), strict=True):
+            if isinstance(done, service.RunSummary):
+                summaries.append(done)
+                continue
+            if source:
+                raise done
+            error = f"内部错误：{type(done).__name__}: {done}"
+            summaries.append(service.RunSummary(int(ref), str(ref), "failed", IngestCounts(), error))
     if as_json:
         emit_json([s.as_dict() for s in summaries])
     else:

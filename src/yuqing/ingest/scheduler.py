@@ -10,7 +10,6 @@ import logging
 
 from yuqing.background import PeriodicWorker
 from yuqing.ingest import service
-from yuqing.ingest.fetcher import Fetcher
 from yuqing.ingest.store import PostWriter
 from yuqing.runtime import Runtime
 
@@ -25,16 +24,11 @@ class SourceScheduler(PeriodicWorker):
 
     def tick(self) -> list[service.RunSummary]:
         """Run every source that is due now; one failing source does not stop the others."""
-        summaries = []
-        with Fetcher(service.fetch_policy(self._rt.settings), clock=self._rt.clock) as fetcher:
-            for source_id in service.due_sources(self._rt, self._rt.clock()):
-                if self.stopping:
-                    break
-                try:
-                    summaries.append(service.run_source(self._rt, self._writer, source_id, fetcher))
-                except Exception:
-                    log.exception("scheduled run of source %s failed", source_id)
-        return summaries
+        due = list(service.due_sources(self._rt, self._rt.clock()))
+        if not due:
+            return []
+        done = service.run_sources(self._rt, self._writer, due, stopping=lambda: self.stopping)
+        return [summary for summary in done if isinstance(summary, service.RunSummary)]
 
     def work(self) -> bool:
         for summary in self.tick():

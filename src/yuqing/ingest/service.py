@@ -13,8 +13,9 @@ import itertools
 import logging
 import re
 import secrets
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -463,6 +464,48 @@ def run_source(
 
     retry_on_database(finish, f"source {spec.name}")
     return RunSummary(spec.id, spec.name, outcome.value, counts, error, run_id)
+
+
+def run_sources(
+    rt: Runtime,
+    writer: PostWriter,
+    refs: Sequence[str | int],
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+) -> list[RunSummary | Exception]:
+    """`run_source` for each source, `fetch_concurrency` at a time (each worker with its own
+    Fetcher; the writer serialises the stores): a slow or hanging source delays no other (one at a
+    time, four sources timing out held a healthy one-minute source to every 2.4 to 3.8 minutes).
+    Results in the order given; a source whose run raised gives its exception, logged."""
+    results: dict[int, RunSummary | Exception] = {}
+    queue = list(enumerate(refs))
+    lock = threading.Lock()
+
+    def drain() -> None:
+        with Fetcher(fetch_policy(rt.settings), clock=rt.clock) as fetcher:
+            while not stopping():
+                with lock:
+                    if not queue:
+                        return
+                    index, ref = queue.pop(0)
+                try:
+                    results[index] = run_source(rt, writer, ref, fetcher)
+                except Exception as exc:  # one source must not stop the others
+                    log.exception("run of source %s failed", ref)
+                    results[index] = exc
+
+    workers = max(1, min(rt.settings.fetch_concurrency, len(refs)))
+    if workers == 1:
+        drain()
+    else:
+        threads = [
+            threading.Thread(target=drain, name=f"yuqing-fetch-{n}", daemon=True) for n in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return [results[index] for index in sorted(results)]
 
 
 # How long a fetch run keeps trying to store what it fetched while the database is locked or
