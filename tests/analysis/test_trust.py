@@ -241,6 +241,25 @@ def test_reposts_with_few_words_of_their_own_are_reactions_not_reports(rt: Runti
         reaction = by_text[str(row["text"])]
         assert reaction == {**reaction, "incident": False, "casualties": False, "score": 0.0}, row
 
+    # an opinion in front of the share button is read on its own words, not the shared title's
+    opinion = (  # a real repost of the demo's 浙工大 event
+        "如果是我，肯定会放手，傻孩子，两个人在一块要能给予彼此想要的，很明显，你给不了，放手不就行了，"
+        "何必断送自己的前程  推荐@想房事儿 的帖子《高校又出凶杀案~浙江工业大学一女生在食堂门口被男友刺杀 "
+        "男友的遗书令人 。。。》，大家也来看看吧～"
+    )
+    share = {**weibo, "id": "s9", "kind": "repost", "text": opinion, "published_at": DAY + "12:20:00+08:00"}
+    load(rt, [share], "opinion.jsonl")
+    AnalysisPipeline(rt).run()
+    with rt.sessions() as session:
+        read = session.scalars(
+            select(PostAnalysis.incident)
+            .join(Post, Post.id == PostAnalysis.post_id)
+            .where(Post.text == opinion)
+        ).one()
+    assert not read["casualties"], read
+    [event] = queries.list_events(rt)
+    assert event["metrics"]["flags"] == {"casualties": 1}
+
     # A repost that tells the occurrence again in its own words is a second report.
     own = (
         "我就在现场，南京市儿童医院那个5岁孩子输液后抽搐，抢救了很久还是没救过来，"

@@ -523,7 +523,15 @@ def own_words(text: str) -> str:
     """The words a repost or comment adds itself: before the first 「//@」 (the quoted chain) or
     RSSHub's 「- 转发 @」 line (the quoted original of a Weibo repost), without the share
     button's 「推荐@… 的帖子《…》，大家也来看看吧～」, mentions, emoticon tags and links."""
-    return _OWN_NOISE.sub(" ", _SHARED.sub(" ", _QUOTED.split(text, 1)[0]))
+    return _OWN_NOISE.sub(" ", without_share_button(_QUOTED.split(text, 1)[0]))
+
+
+def without_share_button(text: str) -> str:
+    """The text without Weibo's share-button template (「推荐@… 的帖子《…》，大家也来看看吧～」): what a
+    repost or comment is read on, since the quoted title is the shared post's words, not the
+    sharer's (「如果是我，肯定会放手…推荐@想房事儿 的帖子《高校又出凶杀案…》」 read as a report of a
+    death)."""
+    return _SHARED.sub(" ", text) if "《" in text else text
 
 
 def is_reaction(kind: str, text: str) -> bool:

@@ -27,6 +27,7 @@ from yuqing.analysis.incidents import (
     is_reaction,
     rebuts,
     relays_official_rebuttal,
+    without_share_button,
 )
 from yuqing.analysis.matcher import TopicMatcher
 from yuqing.analysis.metrics import EventAccumulator, EventMetrics, PostFacts
@@ -147,7 +148,9 @@ def read_posts(sentiment: SentimentModel, incidents: IncidentModel, posts: Seque
     A flagged post is negative for the unit whatever its tone (at least `FLAG_FLOOR`)."""
     texts = [f"{p.title}。{p.text}" if p.title else p.text for p in posts]
     moods = sentiment.predict(texts, apply_flags=False)
-    found = incidents.predict(texts)
+    found = incidents.predict(
+        [without_share_button(t) if p.kind in REPLY_KINDS else t for p, t in zip(posts, texts, strict=True)]
+    )
     for post, mood, incident in zip(posts, moods, found, strict=True):
         if is_reaction(post.kind, post.text):  # 「转一发！」 reports nothing: its root does
             incident = incident.as_reaction()
