@@ -11,7 +11,6 @@ is damaged) becomes a dead letter and the rest of the file lands.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import re
@@ -78,54 +77,111 @@ def guess_format(name: str, data: bytes) -> FileFormat:
 def _sample(data: bytes) -> bytes:
     if data[:2] != b"\x1f\x8b":
         return data[:4096]
-    try:
-        return gzip.GzipFile(fileobj=io.BytesIO(data)).read(4096)
-    except (EOFError, OSError, zlib.error):
-        return b""
+    with open_file(data) as stream:
+        return stream.read(4096)
 
 
-class _Capped(io.RawIOBase):
-    """A decompressing stream that refuses to give more than `limit` bytes."""
+class CompressedDamaged(ImportFormatError):
+    """A gzip file that is cut short or corrupt: what came before the damage has been read."""
 
-    def __init__(self, stream: io.BufferedIOBase, limit: int) -> None:
-        self._stream = stream
+
+class _Gunzip(io.RawIOBase):
+    """A gzip file decompressed as it is read, never past `limit` bytes.
+
+    A file cut short or damaged ends the stream where the damage starts, after every byte that
+    could be decompressed before it (`damage` then says what is wrong), so a reader keeps each
+    whole line before it. `gzip.GzipFile` raises instead and drops what its last read had
+    decompressed. Several gzip members one after another (`cat a.gz b.gz`) are one stream."""
+
+    _CHUNK = 16 * 1024
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self._data = memoryview(data)
+        self._at = 0
         self._limit = limit
-        self._read = 0
+        self._given = 0
+        self._pending = b""
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.damage: str | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), self._limit - self._read + 1)
-        data = self._stream.read(want)
-        self._read += len(data)
-        if self._read > self._limit:
+        while not self._pending and self.damage is None and self._more():
+            self._inflate_more(len(buffer))
+        if not self._pending:
+            return 0
+        size = min(len(buffer), len(self._pending))
+        if self._given + size > self._limit:
             raise DecompressedTooLarge(self._limit)
-        buffer[: len(data)] = data
-        return len(data)
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        self._given += size
+        return size
 
-    def close(self) -> None:
-        self._stream.close()
-        super().close()
+    def _more(self) -> bool:
+        """Whether there is more to decompress: the member goes on, or another follows."""
+        if not self._inflate.eof:
+            return True
+        rest = self._inflate.unused_data + bytes(self._data[self._at :])
+        if not rest.strip(b"\0"):  # the end, or padding after the last member
+            return False
+        self._data, self._at = memoryview(rest), 0
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return True
+
+    def _inflate_more(self, want: int) -> None:
+        inflate = self._inflate
+        if inflate.unconsumed_tail:
+            source = inflate.unconsumed_tail
+        elif self._at < len(self._data):
+            source = bytes(self._data[self._at : self._at + self._CHUNK])
+            self._at += len(source)
+        else:
+            self.damage = "压缩数据在结束标记之前中断（文件不完整）"
+            return
+        before = inflate.copy()
+        try:
+            self._pending = inflate.decompress(source, max(want, 4 * self._CHUNK))
+        except zlib.error as exc:
+            self.damage = f"压缩数据损坏：{exc}"
+            self._pending = _up_to_damage(before, source)
+
+
+def _up_to_damage(inflate: Any, source: bytes) -> bytes:
+    """What `source` decompresses to before the byte where it is corrupt."""
+    out = []
+    for at in range(0, len(source), 64):
+        try:
+            out.append(inflate.decompress(source[at : at + 64]))
+        except zlib.error:
+            break
+    return b"".join(out)
 
 
 def open_file(data: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> IO[bytes]:
-    """The file's bytes as a stream, decompressed on the fly (at most `max_decompressed` bytes)."""
+    """The file's bytes as a stream, decompressed on the fly (at most `max_decompressed` bytes).
+
+    A damaged gzip file's stream ends where the damage starts; `damage_of` then says what it is."""
     if data[:2] == b"\x1f\x8b":
-        raw = _Capped(gzip.GzipFile(fileobj=io.BytesIO(data)), max_decompressed)
-        return io.BufferedReader(raw, buffer_size=64 * 1024)
+        return io.BufferedReader(_Gunzip(data, max_decompressed), buffer_size=64 * 1024)
     return io.BytesIO(data)
 
 
-def decompressed(data: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> bytes:
-    """The whole file decompressed (CSV and Excel are read whole), at most `max_decompressed`."""
+def damage_of(stream: IO[bytes]) -> str | None:
+    """What is wrong with the compressed file behind `stream` (None when nothing, or not gzip)."""
+    raw = getattr(stream, "raw", None)
+    return raw.damage if isinstance(raw, _Gunzip) else None
+
+
+def decompressed(data: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> tuple[bytes, str | None]:
+    """The whole file decompressed (CSV and Excel are read whole), at most `max_decompressed`,
+    and what is wrong with it when it is damaged (the bytes are then those before the damage)."""
     if data[:2] != b"\x1f\x8b":
-        return data
+        return data, None
     with open_file(data, max_decompressed) as stream:
-        try:
-            return stream.read()
-        except (EOFError, OSError, zlib.error) as exc:
-            raise ImportFormatError(f"压缩文件已损坏：{exc}") from exc
+        return stream.read(), damage_of(stream)
 
 
 def read_rows(
@@ -137,25 +193,47 @@ def read_rows(
     elif file_format == "json":
         yield from _json_rows(data, max_decompressed)
     elif file_format == "csv":
-        yield from _csv_rows(decompressed(data, max_decompressed))
+        text, damage = decompressed(data, max_decompressed)
+        if damage is None:
+            yield from _csv_rows(text)
+            return
+        # the rows before the damage land; the line it cut short is its dead letter's evidence
+        whole, newline, cut = text.rpartition(b"\n")
+        yield from _csv_rows(whole + newline)
+        lines = whole.count(b"\n") + 1 if newline else 0
+        yield Rejected(f"line={lines + 1}", "ingest.parse", _damaged_after(lines, "行", damage), cut or None)
     else:
-        yield from _xlsx_rows(decompressed(data, max_decompressed))
+        xlsx, damage = decompressed(data, max_decompressed)
+        if damage is not None:
+            raise ImportFormatError(f"压缩文件已损坏：{damage}")
+        yield from _xlsx_rows(xlsx)
+
+
+def _damaged_after(count: int, unit: str, damage: str) -> str:
+    if count == 0:
+        return f"压缩文件已损坏，未读到任何内容：{damage}"
+    return f"压缩文件在第 {count} {unit}之后损坏，其后的内容无法读取：{damage}"
 
 
 def _json_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejected]:
     data = _from_utf16(data)
+    opened: list[IO[bytes]] = []
 
     def open_stream() -> IO[bytes]:
-        return open_file(data, max_decompressed)
+        opened.append(open_file(data, max_decompressed))
+        return opened[-1]
+
+    def damage() -> str | None:
+        return next((found for found in map(damage_of, opened) if found), None)
 
     try:
         layout = json_layout(open_stream)
     except DecompressedTooLarge:
         raise
     except ConnectorError as exc:
+        if damage():
+            raise ImportFormatError(_damaged_after(0, "条", damage() or "")) from exc
         raise ImportFormatError(f"JSON 文件无法解析：{exc}") from exc
-    except (EOFError, OSError, zlib.error) as exc:
-        raise ImportFormatError(f"压缩文件已损坏：{exc}") from exc
     records = stream_records(open_stream, layout)
     position = 0
     while True:
@@ -169,11 +247,15 @@ def _json_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejecte
             yield Rejected(f"item={position}", "ingest.parse", str(DecompressedTooLarge(max_decompressed)))
             return
         except ConnectorError as exc:
-            raise ImportFormatError(f"JSON 文件无法解析：{exc}") from exc
-        except (EOFError, OSError, zlib.error) as exc:
+            # a compressed file cut short ends its JSON early: the records before it have landed
+            if (found := damage()) is None:
+                raise ImportFormatError(f"JSON 文件无法解析：{exc}") from exc
             if position == 0:
-                raise ImportFormatError(f"压缩文件已损坏：{exc}") from exc
-            yield Rejected(f"item={position}", "ingest.parse", f"压缩文件在第 {position} 条之后损坏：{exc}")
+                raise ImportFormatError(_damaged_after(0, "条", found)) from exc
+            yield Rejected(f"item={position + 1}", "ingest.parse", _damaged_after(position, "条", found))
+            return
+        if isinstance(row, Rejected) and (found := damage()) is not None:
+            yield Rejected(row.locator, row.stage, _damaged_after(position, "条", found), row.raw)
             return
         position += 1
         yield row
@@ -211,6 +293,12 @@ def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Reject
     number = 0
     try:
         for number, line in enumerate(stream, start=1):
+            if not line.endswith(b"\n") and (damage := damage_of(stream)) is not None:
+                # the line the damage cut short is the dead letter's evidence
+                yield Rejected(
+                    f"line={number}", "ingest.parse", _damaged_after(number - 1, "行", damage), line
+                )
+                return
             line = line.rstrip(b"\r\n")
             if not line.strip():
                 continue
@@ -236,11 +324,10 @@ def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Reject
                 yield RawItem(record=record, locator=f"line={number}", raw=line)
             else:
                 yield Rejected(f"line={number}", "ingest.parse", f"第 {number} 行不是 JSON 对象", line)
+        if (damage := damage_of(stream)) is not None:
+            yield Rejected(f"line={number + 1}", "ingest.parse", _damaged_after(number, "行", damage))
     except DecompressedTooLarge as exc:
         yield Rejected(f"line={number + 1}", "ingest.parse", str(exc))
-    except (EOFError, OSError, zlib.error) as exc:
-        # A truncated or corrupt gzip file: everything before the damage has been read.
-        yield Rejected(f"line={number + 1}", "ingest.parse", f"压缩文件在第 {number} 行之后损坏：{exc}")
     finally:
         stream.close()
 
