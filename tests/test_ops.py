@@ -13,11 +13,14 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from yuqing.accounts import service as accounts
 from yuqing.cli.main import app
 from yuqing.cli.ops import run_checks
+from yuqing.db import transaction
 from yuqing.ingest import service
 from yuqing.ingest.models import Post
 from yuqing.ingest.store import PostWriter
+from yuqing.org import service as org
 from yuqing.runtime import Runtime, open_runtime
 from yuqing.settings import Settings, load_settings
 
@@ -51,9 +54,21 @@ def test_doctor_reports_each_check_and_passes_on_a_working_install(rt: Runtime, 
     assert checks["2026 年节假日"].status == "ok"
     assert checks["磁盘空间"].status in {"ok", "warn"}
     assert checks["邮件服务器"].status == "warn" and "smtp_host" in checks["邮件服务器"].detail
+    assert checks["演示账号"].status == "ok"
     result = runner.invoke(app, ["doctor", "--json"], env={"YUQING_DATABASE_URL": settings.database_url})
     assert result.exit_code == 0, result.output
     assert {c["name"] for c in json.loads(result.output)} >= {"数据库", "中文字体", "磁盘空间"}
+
+
+def test_doctor_warns_of_accounts_that_still_use_the_demo_password(rt: Runtime, settings: Settings) -> None:
+    with transaction(rt.sessions) as session:
+        unit = org.create_unit(session, "南京市人民政府")
+        person = org.add_person(session, "赵六", unit.id)
+        org.grant_role(session, person.id, "admin", unit.id)
+        accounts.create_demo_accounts(session)
+    found = {c.name: c for c in run_checks(settings, today=dt.date(2026, 12, 4))}["演示账号"]
+    assert found.status == "warn" and "（admin）" in found.detail
+    assert "yuqing users passwd" in (found.fix or "")
 
 
 def test_doctor_says_what_to_fix_and_fails(tmp_path: Path) -> None:

@@ -426,6 +426,9 @@ def test_demo_accounts_are_listed_only_when_the_setting_is_on(seeded: Seeded) ->
         created = accounts.create_demo_accounts(session, now=seeded.clock())
     assert [a.login for a in created] == ["赵六"]
     assert accounts.DEMO_PASSWORD not in seeded.client.get("/login").text
+    # a database the demo built, served for real: its published password opens nothing
+    refused = _login(seeded.client, "赵六", accounts.DEMO_PASSWORD)
+    assert refused.status_code == 401 and "演示密码" in refused.text and "yuqing users passwd" in refused.text
     seeded.rt.settings = seeded.rt.settings.model_copy(update={"demo_logins": True})
     page = seeded.client.get("/login").text
     assert "演示账户" in page and accounts.DEMO_PASSWORD in page and "值班员（市卫生健康委员会）" in page

@@ -66,6 +66,10 @@ DEFAULT_UNIT_NAME = "本单位"
 # The one password of every demo account (`demo=True`); the login page shows it when demo_logins is on.
 DEMO_PASSWORD = "yuqing-demo"  # noqa: S105 -- shown on the demo login page by design
 WRONG_CREDENTIALS = "用户名或密码错误"
+DEMO_PASSWORD_REFUSED = (
+    "该账号仍使用公开的演示密码，只能在演示模式（yuqing demo）下登录。"  # noqa: S105 (a message)
+    "请管理员用 yuqing users passwd 为其设置新密码后再登录"
+)
 
 # argon2id with the RFC 9106 low-memory profile (t=3, m=64 MiB, p=4), the library's default.
 _hasher = PasswordHasher()
@@ -439,6 +443,10 @@ def _authenticate(
         raise _locked(found.login, outcome.locked_until, now, account_id=found.id)
     if not outcome.right:
         raise _failed("wrong_password", found.id)
+    if found.demo and not rt.settings.demo_logins:
+        # the demo password is printed in the README and on the demo's login page: a database the
+        # demo built and then served for real must not open with it, the administrator's least
+        raise AuthenticationFailed(DEMO_PASSWORD_REFUSED, reason="demo_password", account_id=found.id)
     rehashed = hash_password(password) if _hasher.check_needs_rehash(found.password_hash) else None
     failure: AuthenticationFailed | None = None
     with transaction(rt.sessions) as session:

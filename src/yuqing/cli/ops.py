@@ -84,6 +84,7 @@ def run_checks(settings: Settings, *, today: dt.date | None = None) -> list[Chec
     reachable = database.status != "fail"
     if reachable:
         checks.append(_robots(settings))
+        checks.append(_demo_accounts(settings))
         checks.extend(_holidays(settings, today or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()))
     checks.append(_disk(settings))
     return checks
@@ -213,6 +214,30 @@ def _robots(settings: Settings) -> Check:
         return Check("机器人通道", "ok", "未配置钉钉、企业微信或飞书机器人（可选）")
     listed = "，".join(f"{kind} {n} 个" for kind, n in rows)
     return Check("机器人通道", "ok", f"已配置：{listed}")
+
+
+def _demo_accounts(settings: Settings) -> Check:
+    from yuqing.accounts.models import Account
+
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            logins = list(
+                conn.scalars(select(Account.login).where(Account.demo.is_(True), Account.active.is_(True)))
+            )
+    except Exception:
+        return Check("演示账号", "warn", "无法读取账户（数据表结构可能不是最新版本）")
+    finally:
+        engine.dispose()
+    if not logins:
+        return Check("演示账号", "ok", "没有仍使用演示密码的账号")
+    shown = "、".join(logins[:10]) + ("等" if len(logins) > 10 else "")
+    return Check(
+        "演示账号",
+        "warn",
+        f"{len(logins)} 个账号仍使用公开的演示密码（{shown}），只能在 yuqing demo 下登录",
+        "正式使用前用 yuqing users passwd 登录名 为每个账号设置新密码，或用 yuqing users disable 停用",
+    )
 
 
 def _holidays(settings: Settings, today: dt.date) -> list[Check]:
