@@ -284,6 +284,56 @@ def test_reposts_with_few_words_of_their_own_are_reactions_not_reports(rt: Runti
     assert event["grade"] == "特别重大"
 
 
+def test_a_comment_telling_of_another_hospitals_death_is_no_evidence_for_this_event(rt: Runtime) -> None:
+    """A comment follows its root into the root's event (it is that event's spread), but when its
+    own words name only another hospital, what it reports is another occurrence: the demo's 广水
+    strike read 「涉及人员伤亡」 on a comment telling of 临武's death. A comment naming the event's
+    own hospital is a report of this event as before."""
+    medical_topic(rt)
+    weibo = {"platform": "weibo", "cascade": "o1", "kind": "comment"}
+    complaint = (
+        "南京鼓楼医院门诊排队三小时，患者家属投诉挂号难、医生态度冷漠，院方回应称将增加窗口，"
+        "网友纷纷吐槽看病难的问题。"
+    )
+    elsewhere = (
+        "这算什么，去年江苏省人民医院一个产妇手术后死亡，家属在医院门口拉横幅讨说法，"
+        "医院到现在都没给个说法，患者家属太难了。"
+    )
+    rows: list[dict[str, object]] = [
+        {"id": "o1", "text": complaint, "published_at": DAY + "12:10:00+08:00", "platform": "weibo"},
+        {**weibo, "id": "c1", "text": elsewhere, "published_at": DAY + "12:20:00+08:00"},
+        {
+            **weibo,
+            "id": "c2",
+            "text": elsewhere.replace("去年", "前年"),
+            "published_at": DAY + "12:25:00+08:00",
+        },
+    ]
+    load(rt, rows, "elsewhere.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt)
+    assert event["posts"] == 3  # the comments are its spread
+    assert event["metrics"]["flags"] == {}, event["metrics"]["flags"]
+    assert event["metrics"]["incident_posts"] == 1
+    assert not any(r["key"] == "flag:casualties" for r in event["reasons"])
+    full = queries.get_event(rt, event["id"], with_posts=True)
+    assert not any("江苏省人民医院" in e["name"] for e in full["entities"]), full["entities"]
+    with rt.sessions() as session:
+        read = session.scalars(
+            select(PostAnalysis.incident)
+            .join(Post, Post.id == PostAnalysis.post_id)
+            .where(Post.text == elsewhere)
+        ).one()
+    assert read["casualties"] and read["other_story"]  # the comment does report a death: another one
+
+    # a comment naming the event's own hospital reports this event
+    here = "南京鼓楼医院昨天有个老人排队时晕倒摔伤了头，送急诊缝了五针，家属投诉医院排队太久没人管。"
+    load(rt, [{**weibo, "id": "c3", "text": here, "published_at": DAY + "12:40:00+08:00"}], "here.jsonl")
+    AnalysisPipeline(rt).run()
+    [event] = queries.list_events(rt)
+    assert event["metrics"]["flags"] == {"casualties": 1}, event["metrics"]["flags"]
+
+
 def test_a_late_repost_of_a_closed_story_grows_its_event_instead_of_starting_one(rt: Runtime) -> None:
     """Weeks after a story went quiet, someone reposts it: the story's event grows (a case watching
     it sees the flare-up); no new one-post event appears."""

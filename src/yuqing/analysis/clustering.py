@@ -566,6 +566,8 @@ class EventClusterer:
         # joined one (see `joined_late`)
         self._closed_posts: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._late: set[str] = set()
+        # posts that joined through a link and name only other units or places (see `tells_another_story`)
+        self._other_story: set[str] = set()
         self._text_event: dict[str, str] = {}  # normalised text -> event id, open events only
         self._event_keys: dict[str, list[str]] = {}  # event id -> its normalised texts
         self._df: Counter[str] = Counter()
@@ -645,6 +647,17 @@ class EventClusterer:
         an event: the caller stores the post in it. Asking forgets the answer."""
         if post_id in self._late:
             self._late.discard(post_id)
+            return True
+        return False
+
+    def tells_another_story(self, post_id: str) -> bool:
+        """Whether the last ``add`` of this post put it in its event through a platform link
+        (a comment or repost follows its root) while its own words name only other hospitals,
+        schools, places… than the event's main ones: a comment under the 广水 strike telling of
+        临武's death. It is part of the event's spread; what it reports is another occurrence,
+        and its names are not the event's. Asking forgets the answer."""
+        if post_id in self._other_story:
+            self._other_story.discard(post_id)
             return True
         return False
 
@@ -738,6 +751,7 @@ class EventClusterer:
                     self._count(part, counts.keys())
                     self._late.add(post.id)
                     return late
+        by_link = target is not None
         # text evidence (a near-duplicate, a quoted chain) does not hold against a post naming
         # other hospitals, schools, places... than the event: a template about another unit
         if target is None and dup is not None:
@@ -790,6 +804,9 @@ class EventClusterer:
             slot = self._new_event(part, topic, t)
         ev = part.events[slot]
         assert ev is not None
+        if by_link and named and _contradicts(named, ev):
+            self._other_story.add(post.id)
+            named = ()  # its names are another story's, not this event's
         self._update(part, slot, ev, post, t, vec, idf)
         keys = list(dict.fromkeys(f"{e.kind}|{e.level}|{e.name}" for e in named))
         if ev.size == 1:  # its first post

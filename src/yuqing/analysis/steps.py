@@ -72,6 +72,9 @@ class BatchPost:
     event_key: str | None = None
     # joined a closed event through its root's link (a late repost): stored, not clustered
     late: bool = False
+    # joined its event through a link while naming only other units or places: spread of the
+    # event, but what it reports (casualties, a threat, a rebuttal) is evidence of another story
+    other_story: bool = False
 
     def facts(self, sighting_sites: tuple[str, ...] = ()) -> PostFacts:
         """What the event metrics need of this post."""
@@ -86,21 +89,21 @@ class BatchPost:
             source_id=self.source_id,
             text=self.text,
             negative=self.sentiment == "negative",
-            flags=self.flags,
+            flags=() if self.other_story else self.flags,
             topics=tuple(t["topic_id"] for t in self.topics),
             views=self.views,
             reposts=self.reposts,
             comments=self.comments,
             likes=self.likes,
             sighting_sites=sighting_sites,
-            incident=bool(self.incident.get("incident")),
-            casualties=bool(self.incident.get("casualties")),
-            public_safety=bool(self.incident.get("public_safety")),
+            incident=bool(self.incident.get("incident")) and not self.other_story,
+            casualties=bool(self.incident.get("casualties")) and not self.other_story,
+            public_safety=bool(self.incident.get("public_safety")) and not self.other_story,
             author_verified=self.author_verified,
             author_kind=self.author_kind,
             copy_of=self.near_duplicate_of,
-            rebuts=bool(self.incident.get("rebuts")),
-            official_rebuttal=bool(self.incident.get("official_rebuttal")),
+            rebuts=bool(self.incident.get("rebuts")) and not self.other_story,
+            official_rebuttal=bool(self.incident.get("official_rebuttal")) and not self.other_story,
         )
 
 
@@ -191,6 +194,9 @@ def cluster_posts(clusterer: EventClusterer, posts: Sequence[BatchPost], roots: 
             )
         )
         post.late = clusterer.joined_late(str(post.id))
+        post.other_story = clusterer.tells_another_story(str(post.id))
+        if post.other_story and post.incident:
+            post.incident["other_story"] = True
 
 
 def measure(
