@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -483,6 +484,34 @@ def test_an_approval_lands_only_on_the_draft_the_leader_read(rt: Runtime) -> Non
     case = cases.approve(rt, case["id"], "陈市长", version=2)
     assert [s["status"] for s in case["statements"]] == ["draft", "draft"]
     assert any(e["action"] == "approve" and "第 2 稿" in e["text"] for e in case["timeline"])
+
+
+def test_a_leaders_approval_sent_many_times_at_once_is_recorded_once(rt: Runtime) -> None:
+    """A double click, or the console and a phone at the same moment: eight approvals by 陈市长 of
+    one draft, sent at once, are one approval (each read that he had not approved yet, and eight
+    were recorded); the others are told he has."""
+    event_id = graded_event(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    cases.draft_statement(rt, case["id"], "李办公室", facts="鼓楼医院一名产妇术中死亡，原因正在调查。")
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def approve() -> None:
+        start.wait()
+        try:
+            cases.approve(rt, case["id"], "陈市长", version=1)
+            outcomes.append("approved")
+        except (cases.PermissionDenied, ValueError) as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=approve) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("approved") == 1, outcomes
+    approvals = cases.show(rt, case["id"])["approvals"]
+    assert [(a["person"], a["decision"]) for a in approvals] == [("陈市长", "approved")]
 
 
 def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_hour_duty(
