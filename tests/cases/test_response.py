@@ -179,16 +179,18 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     with rt.sessions() as session:
         mayor = org.find_person(session, "陈市长").id
     told = [n for n in notifications(rt) if n.person_id == mayor and n.subject_kind == "case"]
-    assert [n.title for n in told] == [f"【舆情报告】市卫生健康委员会报告特别重大舆情：工单 #{case['id']}"]
+    title = f"【舆情报告】市卫生健康委员会报告特别重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
+    assert [n.title for n in told] == [title]  # the story, not only a case number
     body = str(told[0].message.get("body", ""))
     assert "孙监测（市卫生健康委员会）报告" in body and "定级依据：单日转发量" in body
+    assert "事发地：南京" in body and "类别：尚未研判" in body and "最新一条见于" in body, body
     # and the bureau's own deputy leader, who answers for it
     assert "已报告南京市人民政府，已通知：赵分管、陈市长" in [e["text"] for e in case["timeline"]]
     with rt.sessions() as session:
         deputy = org.find_person(session, "赵分管").id
-    assert [n.title for n in notifications(rt) if n.person_id == deputy and n.subject_kind == "case"][-1] == (
-        f"【舆情报告】市卫生健康委员会报告特别重大舆情：工单 #{case['id']}"
-    )
+    assert [n.title for n in notifications(rt) if n.person_id == deputy and n.subject_kind == "case"][
+        -1
+    ] == title
 
     with pytest.raises(WorkflowError, match="类别"):
         cases.advance(rt, case["id"], "研判", "李办公室")
@@ -420,6 +422,12 @@ def test_alert_notices_arrive_by_email_and_dingtalk(rt: Runtime, clock: FakeCloc
             # (a notice read 「信息量 382」 in one and 「信息量 419」 in the other)
             assert "定级依据（定级时）：" in payload["markdown"]["text"]
             assert "当前信息量" in payload["markdown"]["text"]
+            # what a duty officer acts on: where, since when, and what the plan asks by when (a
+            # 特别重大 alert raised at 09:00 is reported up by 10:00 and answered by 14:00)
+            text = payload["markdown"]["text"]
+            assert "事发地：南京" in text and "首发于 11月20日 08:00" in text, text
+            assert "于11月20日 10:00前向上级报告（1 小时）" in text, text
+            assert "于11月20日 14:00前发布权威信息（5 小时）" in text and "开立工单" in text, text
             [alert] = alerts.list_alerts(rt)
             assert f"/alerts/{alert['id']})" in payload["markdown"]["text"]  # the alert's own page
     finally:
@@ -912,7 +920,10 @@ def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
         return [n for n in notifications(rt) if n.person_id == person_id and "续报" in n.title]
 
     [told] = {n.title: n for n in follow_ups(mayor)}.values()
-    assert told.title == f"【舆情续报】市卫生健康委员会第 1 次续报特别重大舆情：工单 #{case['id']}"
+    assert (
+        told.title
+        == f"【舆情续报】市卫生健康委员会第 1 次续报特别重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
+    )
     body = str(told.message.get("body", ""))
     assert body.startswith("李办公室（市卫生健康委员会）续报：工单「")
     assert "当前阶段：报告；等级：特别重大；相关信息 3 条（较上次报告增加 1 条）" in body
@@ -928,7 +939,9 @@ def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
     assert any(e["text"].startswith("第 2 次续报：声明稿已报审。") for e in case["timeline"])
     second = {n.title: n for n in follow_ups(mayor)}
     body = str(
-        second[f"【舆情续报】市卫生健康委员会第 2 次续报特别重大舆情：工单 #{case['id']}"].message["body"]
+        second[
+            f"【舆情续报】市卫生健康委员会第 2 次续报特别重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
+        ].message["body"]
     )
     assert "当前阶段：研判" in body and "相关信息 3 条（较上次报告增加 0 条）" in body
     assert "权威信息：第 1 稿审批中，待主要领导、领导小组成员审批" in body
@@ -1186,4 +1199,6 @@ def test_a_case_raised_after_it_was_reported_is_reported_again_at_the_new_grade(
     reports = [d for d in case["deadlines"] if d["kind"] == "report"]
     assert max(reports, key=lambda d: d["id"])["state"] == "met"
     heard = [n.title for n in notifications(rt) if n.person_id == mayor and n.subject_kind == "case"]
-    assert heard == [f"【舆情续报】市卫生健康委员会第 1 次续报重大舆情：工单 #{case['id']}"]
+    assert heard == [
+        f"【舆情续报】市卫生健康委员会第 1 次续报重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
+    ]

@@ -34,6 +34,7 @@ from yuqing.analysis.grading import GRADE_ORDER
 from yuqing.analysis.models import Event, EventStatus, GradeSignal, Topic
 from yuqing.analysis.queries import earlier_events
 from yuqing.cases import service as cases
+from yuqing.cases.deadlines import compute_due
 from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
 from yuqing.db import is_transient, transaction
@@ -51,6 +52,7 @@ from yuqing.org.service import (
     people_with_role,
     unit_for_regions,
 )
+from yuqing.reports.common import time_text
 from yuqing.runtime import Runtime
 from yuqing.workcal.clock import WorkCalendar
 from yuqing.workcal.service import load_calendar
@@ -143,17 +145,32 @@ def _message(
     internal_only: bool = False,
     link: str | None = None,
     told_before: str = "",
+    where: str = "",
+    zone: str = "Asia/Shanghai",
+    todo: str = "",
 ) -> Message:
+    """The notice of an alert: what happened, where and since when, how serious and why, and what
+    the plan asks by when (`todo`, `_what_to_do`): a duty officer acts on the message alone."""
     reasons = "；".join(str(r.get("text", "")) for r in alert.reasons[:4]) or "见事件详情"
     metrics = event.metrics or {}
+    lines = [
+        f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}",
+        f"事发地：{where or '信息中未写明，请核实'}；首发于 {time_text(event.first_seen, zone, year=False)}，"
+        f"最新信息 {time_text(event.last_seen, zone, year=False)}",
+        f"定级依据（定级时）：{reasons}",
+    ]
+    if todo:
+        lines.append(todo)
+    if told_before:
+        lines.append(told_before)
     return Message(
         title=f"{prefix}【{alert.grade}舆情预警】{alert.title[:40]}",
-        body=f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}\n定级依据（定级时）：{reasons}"
-        + (f"\n{told_before}" if told_before else ""),
+        body="\n".join(lines),
         at=at,
         level=Level.for_grade(alert.grade_code),
         facts=(
             ("等级", f"{alert.grade}（{alert.grade_code} 级）"),
+            ("事发地", where or "未写明"),
             ("责任单位", unit.name),
             ("当前信息量", str(metrics.get("posts", event.post_count))),
             ("预警编号", str(alert.id)),
@@ -161,6 +178,22 @@ def _message(
         link=link,
         internal_only=internal_only,
     )
+
+
+def _what_to_do(rt: Runtime, alert: Alert, calendar: WorkCalendar) -> str:
+    """「按预案须于12月7日 15:21前向上级报告（1 小时），于…前发布权威信息（5 小时）；请确认预警，
+    核实后开立工单」: the clocks the plan starts from the alert (a case opened on it keeps them)."""
+    plan = load_plan(rt.settings.plan_profile or None)
+    zone = rt.settings.timezone
+    clocks = []
+    for kind in (DeadlineKind.REPORT, DeadlineKind.RELEASE):
+        duration = plan.duration(kind, alert.grade_code)
+        if duration is None:
+            continue
+        due = compute_due(calendar, alert.created_at, duration).at
+        clocks.append(f"于{time_text(due, zone, year=False)}前{DeadlineKind.LABELS[kind]}（{duration}）")
+    head = f"按预案（自预警时起算）须{'，'.join(clocks)}；" if clocks else ""
+    return f"{head}请确认预警，核实后开立工单"
 
 
 def _told_before(session: Session, event: Event, zone: str) -> str:
@@ -230,6 +263,9 @@ def _notify_level(
             internal_only=internal,
             link=cases.console_link(rt, f"/alerts/{alert.id}"),
             told_before=_told_before(session, event, rt.settings.timezone),
+            where=locate(session, event).text,
+            zone=rt.settings.timezone,
+            todo=_what_to_do(rt, alert, calendar),
         ),
         key=f"alert:{alert.id}:{occasion}:level:{alert.level}",
         subject=("alert", alert.id),
@@ -309,7 +345,9 @@ def raise_alert(
             event_id=event.id,
             unit_id=unit.id,
             merge_key=merge_key,
-            kind=kind,
+            # the unit's first alert on the event is news to it, whatever grade came before (one
+            # held or too quiet to alert): listed 「等级提升」, it read as an alert the office missed
+            kind="new" if kind == "upgrade" else kind,
             grade_code=code,
             grade=event.grade or GRADE_NAMES[code],
             title=event.title[:200],

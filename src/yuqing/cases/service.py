@@ -769,11 +769,16 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
     event = session.get(Event, case.event_id) if case.event_id else None
     facts = [f"等级：{case.grade}"]
     if event is not None:
+        from yuqing.alerts.jurisdiction import locate
+
+        facts.append(f"事发地：{locate(session, event).text or '信息中未写明'}")
         first = time_text(event.first_seen, rt.settings.timezone)
-        facts.append(f"相关信息 {event.post_count} 条，首见于{first}")
+        last = time_text(event.last_seen, rt.settings.timezone)
+        facts.append(f"相关信息 {event.post_count} 条，首见于{first}，最新一条见于{last}")
         reasons = "；".join(str(r.get("text", "")) for r in (event.reasons or [])[:3] if r.get("text"))
         if reasons:
             facts.append(f"定级依据：{reasons}")
+    facts.append(f"类别：{case.category or '尚未研判'}")
     who = f"{person.name}（{unit.name}）" if person is not None else unit.name
     body = f"{who}报告：工单「{case.title[:60]}」。" + "；".join(facts) + "。"
     if people:
@@ -782,7 +787,7 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
             session,
             case,
             people,
-            f"【舆情报告】{unit.name}报告{case.grade}舆情：工单 #{case.id}",
+            f"【舆情报告】{unit.name}报告{case.grade}舆情：{case.title[:30]}（工单 #{case.id}）",
             body,
             f"case:{case.id}:reported:{case.reopened}",
             at,
@@ -856,7 +861,10 @@ def _report_end(
     who = f"{person.name}（{unit_name}）" if person is not None else unit_name
     if reason is not None:
         title = f"【工单撤销】{unit_name}撤销此前报告的{case.grade}舆情：工单 #{case.id}"
-        body = f"{who}撤销工单「{case.title[:60]}」：{reason}。该工单此前已报告，各项时限随撤销终止。"
+        body = (
+            f"{who}撤销工单「{case.title[:60]}」：{reason.rstrip('。')}。"
+            "该工单此前已报告，各项时限随撤销终止。"
+        )
         key, action = f"case:{case.id}:withdrawn_up:{case.reopened}", "撤销情况"
     else:
         facts = [f"等级：{case.grade}", f"类别：{case.category or '未研判'}"]
@@ -878,7 +886,7 @@ def _report_end(
         if summary:
             facts.append(f"总结：{summary[:300]}{'…' if len(summary) > 300 else ''}")
         title = f"【舆情终报】{unit_name}{case.grade}舆情处置完毕：工单 #{case.id}"
-        body = f"{who}终报：工单「{case.title[:60]}」已结案。" + "；".join(facts) + "。"
+        body = f"{who}终报：工单「{case.title[:60]}」已结案。" + "；".join(facts).rstrip("。；") + "。"
         key, action = f"case:{case.id}:closed_up:{case.reopened}", "终报"
     if people:
         _tell_case(rt, session, case, people, title, body, key, at)
@@ -981,7 +989,8 @@ def follow_up(rt: Runtime, case_id: int, text: str, person_ref: str, *, via: str
                 session,
                 case,
                 people,
-                f"【舆情续报】{unit_name}第 {number} 次续报{case.grade}舆情：工单 #{case.id}",
+                f"【舆情续报】{unit_name}第 {number} 次续报{case.grade}舆情：{case.title[:30]}"
+                f"（工单 #{case.id}）",
                 f"{person.name}（{unit_name}）续报：工单「{case.title[:60]}」。{words}\n"
                 + "；".join(facts)
                 + "。",

@@ -153,8 +153,10 @@ def analyze(
     if as_json:
         emit_json(counts.as_dict())
     else:
-        typer.echo(f"分析 {counts.posts} 条信息，涉及事件 {counts.events_touched} 个，")
-        typer.echo(f"新的定级或升级 {counts.signals} 次")
+        typer.echo(
+            f"分析 {counts.posts} 条信息，涉及事件 {counts.events_touched} 个，"
+            f"新的定级或升级 {counts.signals} 次"
+        )
         if counts.failed:
             typer.echo(
                 f"无法分析 {counts.failed} 条，已移入死信（yuqing deadletters list）；"

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from yuqing.cli.common import emit_json, fail, runtime, user_errors
+from yuqing.org.roles import Role
 
 alerts_app = typer.Typer(help="预警：list, ack.", no_args_is_help=True)
 cases_app = typer.Typer(
@@ -41,7 +42,7 @@ def _print_case(view: dict[str, Any], as_json: bool) -> None:
             f"{deadline['state_label']}{warning}"
         )
     for statement in view.get("statements", []):
-        missing = "、".join(statement["missing_roles"])
+        missing = "、".join(Role(role).label for role in statement["missing_roles"])
         state = _STATEMENT_LABELS.get(statement["status"], statement["status"])
         typer.echo(
             f"  声明第 {statement['version']} 稿：{state}" + (f"，待审批：{missing}" if missing else "")
