@@ -113,6 +113,18 @@ def test_special_report_counts_what_is_stored_and_escapes_collected_text(world: 
     assert total == 2 and {r["format"] for r in rows} == {"html", "docx"}
 
 
+def test_special_report_tells_how_the_story_goes_up_to_the_time_it_is_written(world: World) -> None:
+    """「发展态势」 counts the six hours before 数据截至: a story whose last post came long ago is
+    quiet, not 「热度上升」 on its last post (a repost eight months after the story read so)."""
+    made = service.generate(world.rt, "special", {"event_id": world.event_id}, "html")
+    text = made.document.plain_text()
+    assert "发展态势：截至2026年11月20日 09:00，最近6小时新增" in text and "此前6小时0条，热度上升" in text
+    world.clock.advance(hours=24 * 30)
+    text = service.generate(world.rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
+    assert "发展态势：截至2026年12月20日 09:00，近12小时无新增信息" in text, text
+    assert "距今30.0天）" in text and "热度已回落" in text and "热度上升" not in text
+
+
 def test_special_report_of_an_unknown_event_is_refused(world: World) -> None:
     with pytest.raises(ReportError, match="找不到事件 99999"):
         service.generate(world.rt, "special", {"event_id": 99999}, "docx")
@@ -295,6 +307,20 @@ def test_weekly_report_covers_the_iso_week(world: World) -> None:
     assert "专题相关信息量（按日）" in text
     with pytest.raises(ReportError, match="无法识别的周"):
         service.generate(world.rt, "weekly", {"week": "47th"}, "html")
+
+
+def test_a_weekly_report_lists_a_case_handled_all_through_the_week(world: World) -> None:
+    """A case opened the week before and closed the week after was in hand the whole week: the
+    week's report lists it among the cases in hand (it was left out: neither opened nor closed
+    in the week, nor open when the report was made)."""
+    rt = world.rt
+    case_id = work_case_to_release(world)  # opened 2026-11-20, week 47
+    world.clock.advance(days=10)  # 2026-11-30, week 48 behind it
+    cases.follow_up(rt, case_id, "权威信息发布后转发量回落。", "李办公室")
+    cases.advance(rt, case_id, "following", "李办公室")
+    cases.close(rt, case_id, "赵分管", summary="发布及时，谣言得到澄清。")
+    text = service.generate(rt, "weekly", {"week": "2026-W48"}, "html").document.plain_text()
+    assert f"第{case_id}号" in text and "本周无在办工单" not in text, text
 
 
 # ---- 预警响应情况表 --------------------------------------------------------------------------------

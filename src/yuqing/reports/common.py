@@ -50,6 +50,16 @@ def local(at: dt.datetime, zone: str) -> dt.datetime:
     return at.astimezone(ZoneInfo(zone))
 
 
+def duration_text(minutes: float) -> str:
+    """「45分钟」, 「3.5小时」, 「12.0天」."""
+    if minutes < 60:
+        return f"{minutes:.0f}分钟"
+    hours = minutes / 60
+    if hours < 48:
+        return f"{hours:.1f}小时"
+    return f"{hours / 24:.1f}天"
+
+
 def time_text(at: dt.datetime | None, zone: str, *, year: bool = True) -> str:
     """`2026年11月20日 08:05` (or `11月20日 08:05`); "—" for no time."""
     if at is None:

@@ -203,11 +203,9 @@ def build_periodic(
                 .where(
                     Case.unit_id.in_(unit_ids),
                     Case.is_drill.is_(False),
-                    or_(
-                        Case.opened_at.between(period.start, period.end),
-                        Case.closed_at.between(period.start, period.end),
-                        Case.closed_at.is_(None),
-                    ),
+                    # open at some moment of the period: opened, closed or handled all through it
+                    # (a case opened before a past week and closed after it was left out)
+                    or_(Case.closed_at.is_(None), Case.closed_at >= period.start),
                     Case.opened_at < period.end,
                 )
                 .order_by(Case.id)
@@ -382,7 +380,7 @@ def build_periodic(
             f"{period.word}新开工单{len(opened)}件，结案{len(closed)}件"
             + (f"（其中撤销{withdrawn}件）" if withdrawn else "")
             + f"；发布权威信息{len(released)}次；"
-            f"到期完成的时限{len(done)}项，其中按时{met}项、超时{missed}项；"
+            f"完成的时限{len(done)}项，其中按时{met}项、超时{missed}项；"
             f"截至{'生成时' if cutoff < period.end else '期末'}仍超时未办的时限{len(overdue)}项。"
         )
     )

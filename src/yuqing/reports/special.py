@@ -34,6 +34,7 @@ from yuqing.reports.common import (
     TIER_LABELS,
     ReportError,
     clip,
+    duration_text,
     nested_quotes,
     percent,
     released_statements,
@@ -70,6 +71,23 @@ class _Post:
     flags: tuple[str, ...]
     verified: bool = False
     official: bool = False  # verified as a government body or a medium
+
+
+def _trend(posts: list[_Post], newest: dt.datetime, now: dt.datetime, zone: str) -> str:
+    """「发展态势」 up to the report's 数据截至, not to the newest post: a story whose last post came
+    eight months ago read 「最近6小时（至最新信息时间）新增1条，此前6小时0条，热度上升」."""
+    window = dt.timedelta(hours=6)
+    recent = sum(1 for p in posts if now - window < p.when <= now)
+    before = sum(1 for p in posts if now - 2 * window < p.when <= now - window)
+    if recent == before == 0:
+        quiet = duration_text(max(0.0, (now - newest).total_seconds() / 60))
+        return (
+            f"发展态势：截至{time_text(now, zone)}，近12小时无新增信息（最新一条发布于"
+            f"{time_text(newest, zone)}，距今{quiet}），热度已回落。"
+        )
+    trend = "上升" if recent > before else ("回落" if recent < before else "持平")
+    counts = f"最近6小时新增{recent}条，此前6小时{before}条"
+    return f"发展态势：截至{time_text(now, zone)}，{counts}，热度{trend}。"
 
 
 def _site(post: Post, source_name: str) -> str:
@@ -532,14 +550,7 @@ def build_special(
                 + "。"
             )
         )
-    recent_end = last.when
-    window = dt.timedelta(hours=6)
-    recent = sum(1 for p in posts if p.when > recent_end - window)
-    before = sum(1 for p in posts if recent_end - 2 * window < p.when <= recent_end - window)
-    trend = "上升" if recent > before else ("回落" if recent < before else "持平")
-    assessment.add(
-        Paragraph(f"发展态势：最近6小时（至最新信息时间）新增{recent}条，此前6小时{before}条，热度{trend}。")
-    )
+    assessment.add(Paragraph(_trend(posts, last.when, now, zone)))
 
     # 六、处置情况
     handling = doc.section("处置情况")

@@ -24,21 +24,12 @@ from yuqing.cases.plan import CATEGORIES, DeadlineKind, ResponsePlan, load_plan,
 from yuqing.ingest.models import Post
 from yuqing.org.models import Person, Unit
 from yuqing.org.roles import ROLE_LABELS, Role
-from yuqing.reports.common import ReportError, clip, nested_quotes, subject, time_text
+from yuqing.reports.common import ReportError, clip, duration_text, nested_quotes, subject, time_text
 from yuqing.reports.document import Bullets, Document, Paragraph, Table
 from yuqing.reports.special import deadline_rows, measure_rows
 from yuqing.runtime import Runtime
 
 __all__ = ["build_summary", "duration_text"]
-
-
-def duration_text(minutes: float) -> str:
-    if minutes < 60:
-        return f"{minutes:.0f}分钟"
-    hours = minutes / 60
-    if hours < 48:
-        return f"{hours:.1f}小时"
-    return f"{hours / 24:.1f}天"
 
 
 def _plan(rt: Runtime) -> ResponsePlan:
