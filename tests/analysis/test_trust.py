@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from yuqing.analysis import queries, topics
@@ -396,15 +397,25 @@ def rumour_posts(rebuttal: dict[str, object]) -> list[dict[str, object]]:
     return [*rows, rebuttal]
 
 
-def test_an_official_rebuttal_takes_the_claimed_deaths_off_the_event(rt: Runtime) -> None:
+@pytest.mark.parametrize(
+    "words",
+    [
+        "【辟谣】网传永康市中医院今天死亡一例患者，经查证，永康市中医院未发生此事，请勿传播。",
+        # the demo's 银川 rebuttal of an H7N9 case, in its words: it counted as 公共卫生 evidence
+        "关于网友发布的“永康市中医院今天死亡一例患者，疑似禽流感”的微博内容为不实信息。截至目前，"
+        "永康市未收到人感染H7N9禽流感病例的报告，请勿传播。",
+    ],
+)
+def test_an_official_rebuttal_takes_the_claimed_deaths_off_the_event(rt: Runtime, words: str) -> None:
     """The demo's 「永康中医院，今天死亡一例」 stayed 特别重大 beside 「@永康发布：经查证，永康市中医院
     未发生此事」 in the same event. An official account's rebuttal takes the claimed deaths off;
-    the grade is that of the spread, and its reasons name the rebuttal."""
+    the grade is that of the spread, and its reasons name the rebuttal. The rebuttal itself is
+    evidence of nothing it denies."""
     medical_topic(rt)
     official = {
         "id": "gov-1",
         "platform": "weibo",
-        "text": "【辟谣】网传永康市中医院今天死亡一例患者，经查证，永康市中医院未发生此事，请勿传播。",
+        "text": words,
         "published_at": f"{DAY}05:00:00+08:00",
         "verified": True,
         "verified_type": 1,  # Weibo: a government body
@@ -418,7 +429,9 @@ def test_an_official_rebuttal_takes_the_claimed_deaths_off_the_event(rt: Runtime
     assert rebuttal["text"].startswith("已有官方辟谣：1 条")
     with rt.sessions() as session:
         official_id = session.scalar(select(Post.id).where(Post.external_id == "gov-1"))
+        flags = session.scalar(select(PostAnalysis.flags).where(PostAnalysis.post_id == official_id))
     assert rebuttal["posts"] == [official_id]
+    assert flags == [], flags
 
 
 def test_a_rebuttal_by_anyone_else_changes_nothing(rt: Runtime) -> None:

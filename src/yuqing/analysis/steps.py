@@ -24,6 +24,7 @@ from yuqing.analysis.clustering import Post as ClusterPost
 from yuqing.analysis.incidents import (
     REPLY_KINDS,
     IncidentModel,
+    denies,
     is_reaction,
     rebuts,
     relays_official_rebuttal,
@@ -164,7 +165,10 @@ def read_posts(sentiment: SentimentModel, incidents: IncidentModel, posts: Seque
             post.incident["rebuts"] = True
             if relays_official_rebuttal(post.text):  # 「@永康发布：经查证…」 relayed by anyone
                 post.incident["official_rebuttal"] = True
-        post.flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, mood.flags)
+        # a denial (「…的微博内容为不实信息」) is no evidence of what it denies: neither the model's
+        # flags (`IncidentModel.predict`) nor the lexicon's (an H7N9 rebuttal counted as 公共卫生)
+        lexicon = () if denies(post.text) else mood.flags
+        post.flags = trusted_flags(incident.incident, incident.casualties, incident.public_safety, lexicon)
         if post.flags:
             post.sentiment, post.negative = "negative", max(mood.negative, FLAG_FLOOR)
         else:
