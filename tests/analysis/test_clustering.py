@@ -118,6 +118,21 @@ def test_the_original_report_titles_its_event_over_longer_reposts_quoting_it() -
     assert info is not None and info.title == original and info.title_post_id == "o"
 
 
+def test_a_report_with_its_own_headline_titles_the_event_over_a_longer_exclamation() -> None:
+    """The demo's 3.15 event was titled 「太可怕了，今年3.15…」 while it held the report that names
+    itself 「【有图有真相！今年3.15又有17种“问题食品”曝光】」."""
+    c = EventClusterer()
+    exclaim = (
+        "太可怕了，今年3.15又曝光了17种问题食品，地沟油、毒豆芽、注水肉、染色馒头、瘦肉精猪肉都在里面，"
+        "超市里天天卖的东西，以后到底还能吃什么，大家赶紧转给家里人看看吧"
+    )
+    report = "【有图有真相！今年3.15又有17种“问题食品”曝光】地沟油、毒豆芽、瘦肉精猪肉上榜，快告诉家人"
+    event = c.add(Post("e", exclaim, at(0), topic="t"))
+    assert c.add(Post("h", report, at(5), topic="t")) == event
+    info = c.event(event)
+    assert info is not None and info.title_post_id == "h", info.title
+
+
 def test_a_repost_that_arrives_before_its_original_titles_the_event_with_the_report_it_quotes() -> None:
     """A drill's first post was a big account's repost: its remark named the event (and the 专报)."""
     c = EventClusterer()

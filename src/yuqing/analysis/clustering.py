@@ -122,6 +122,10 @@ _MAX_CLOSED_POSTS = 200_000
 _TITLE_CANDIDATES = 8
 _LINKED_TITLE_WEIGHT = 0.3  # a linked post's information, for choosing the title only
 _QUOTED_TITLE_CHARS = 10  # a quoted original shorter than this (「转发微博」) names no event
+# a post that opens with its own 【headline】 is a report that names itself: its information counts
+# this many times for the title (twice in the final choice, which weighs its square root):
+# 「太可怕了，今年3.15…」 titled an event holding 「【今年3.15又有17种“问题食品”曝光】…」
+_HEADLINED_TITLE_WEIGHT = 4.0
 _N_KEYWORDS = 10
 _MAGIC = b"YQEVENTS1"
 _MAX_REJECTED = 16  # candidates looked at past the best when the best names other entities
@@ -204,6 +208,15 @@ def headline(text: str, limit: int = HEADLINE_CHARS) -> str:
     opening = _LEADING_MENTIONS.sub("", text.strip()) or text.strip()
     first = " ".join(_SENTENCE_END.split(opening, 1)[0].split()) or flat
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def _opens_with_headline(text: str) -> bool:
+    """Whether the post opens with a 【headline】 of its own (not a 【来源：…】 credit): what
+    `headline` names it by."""
+    if "【" not in text:
+        return False
+    found = _BRACKETED.search(" ".join(_CREDIT_RE.sub("", text).split()))
+    return found is not None and found.start() <= _HEADLINE_WITHIN
 
 
 def display_keywords(ranked: Sequence[str], limit: int = _N_KEYWORDS) -> list[str]:
@@ -1052,6 +1065,8 @@ class EventClusterer:
             # a repost or comment quotes its original and adds a remark: long, but the original
             # report is the better title (「其实这样的女生…推荐…的帖子《高校又出凶杀案…》」 was one)
             info *= _LINKED_TITLE_WEIGHT
+        if _opens_with_headline(title_text):
+            info *= _HEADLINED_TITLE_WEIGHT
         if "//" in title_text:
             # a repost chain's title is the report it quotes, not the remark in front
             # (「不论真假，大家都要注意就是了…//@原帖作者:永康中医院，今天死亡一例…」 named a drill event)
