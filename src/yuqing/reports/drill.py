@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from yuqing.cases.plan import rule_text
 from yuqing.org.models import Unit
-from yuqing.reports.common import ReportError, iso_time_text, root_unit
+from yuqing.reports.common import ReportError, iso_time_text, nested_quotes, root_unit
 from yuqing.reports.document import Bullets, Document, Paragraph, Table
 from yuqing.runtime import Runtime
 
@@ -104,7 +104,7 @@ def build_drill_report(rt: Runtime, drill_id: int) -> Document:
     overview = doc.section("演练概况")
     started, ended = _when(drill.get("started_at")), _when(drill.get("ended_at"))
     lead = (
-        f"本次演练以“{scenario['name']}”为情景，{started}开始"
+        f"本次演练以“{nested_quotes(scenario['name'])}”为情景，{started}开始"
         + (f"，{ended}结束" if drill.get("ended_at") else "，尚未结束")
         + f"。情景共{scenario['posts']}条网络信息，历时{_span(scenario['duration_minutes'])}（情景时间），"
         f"以{drill['speed']:g}倍速回放进入监测系统，期间注入情况{len(scenario['injects'])}次。"
