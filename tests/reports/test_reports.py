@@ -116,9 +116,25 @@ def test_special_report_counts_what_is_stored_and_escapes_collected_text(world: 
 def test_special_report_tells_how_the_story_goes_up_to_the_time_it_is_written(world: World) -> None:
     """「发展态势」 counts the six hours before 数据截至: a story whose last post came long ago is
     quiet, not 「热度上升」 on its last post (a repost eight months after the story read so)."""
+    # an early repost that only reacts: no comment of its own in the table of early spreaders
+    import_posts(
+        world.rt,
+        [
+            {
+                "id": "e1",
+                "text": "[惊恐]@某网友",
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-20T08:30:00+08:00",
+            }
+        ],
+        "early.jsonl",
+    )
+    AnalysisPipeline(world.rt).run()
     made = service.generate(world.rt, "special", {"event_id": world.event_id}, "html")
     text = made.document.plain_text()
     assert "发展态势：截至2026年11月20日 09:00，最近6小时新增" in text and "此前6小时0条，热度上升" in text
+    assert "（转发，未加评论）" in text, text
     world.clock.advance(hours=24 * 30)
     text = service.generate(world.rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
     assert "发展态势：截至2026年12月20日 09:00，近12小时无新增信息" in text, text

@@ -466,7 +466,8 @@ def build_special(
                     time_text(p.when, zone, year=False),
                     p.site,
                     p.author,
-                    clip(p.text, 60) or "（转发，未加评论）",
+                    # an emoticon or a mention is no comment (「[惊恐]」, 「@畅一半的歌呀」 filled the table)
+                    clip(p.text, 60) if _NOT_WORDS.sub("", p.text) else "（转发，未加评论）",
                 )
                 for p in posts[:5]
             ),
