@@ -406,7 +406,7 @@ def test_an_incident_reported_again_months_later_reopens_its_event(rt: Runtime, 
     with rt.sessions() as session:
         events = {e.title: e for e in session.scalars(select(Event))}
         assert len(events) == 2, list(events)
-        [reopened] = [e for e in events.values() if "鼓楼" in e.title]
+        [reopened] = [e for e in events.values() if "产妇" in e.title]  # titled 【南京一产妇手术中死亡】
         assert reopened.post_count == 4 and reopened.status == "open"
         assert reopened.last_seen.date().isoformat() == "2026-11-20"
         assert reopened.metrics["posts"] == 4
