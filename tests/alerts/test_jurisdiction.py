@@ -62,8 +62,8 @@ def _place(name: str, posts: int, kind: str = "place") -> dict[str, object]:
         (["南京"], [_place("兰州拉面", 6)], "", False),
         (["南京"], [], "", False),
         # a place a unit lists by name, even one we cannot place
-        (["南京", "婺源县"], [_place("江西", 6), _place("婺源", 6)], "江西", False),
-        (["南京"], [_place("江西", 6), _place("婺源", 6)], "江西", True),
+        (["南京", "婺源县"], [_place("江西", 6), _place("婺源", 6)], "江西上饶婺源县", False),
+        (["南京"], [_place("江西", 6), _place("婺源", 6)], "江西上饶婺源县", True),
     ],
 )
 def test_an_events_location_is_read_from_its_most_named_places(
@@ -79,13 +79,15 @@ def test_an_events_location_is_read_from_its_most_named_places(
     ("lead", "entities", "posts", "places", "outside"),
     [
         # the story's own words place it, whatever its comments name
-        ("江西省婺源县清华中学发生教师打死学生事件", [_place("北京", 30)], 300, "江西", True),
+        ("江西省婺源县清华中学发生教师打死学生事件", [_place("北京", 30)], 300, "江西上饶婺源县", True),
+        # as precisely as the story says: the county is the responsible locality, not the province
+        ("河南省南阳市宛城区红泥湾镇一小学女生被班主任侵害", [], 700, "河南南阳宛城区", True),
         ("【悲哀】宁波一女子抱着孩子从医院楼顶跳下", [], 380, "宁波", True),
         # a national rumour list naming 兰州拉面; three comments naming 兰州 do not place it
         ("3.15又有17种问题食品曝光：1兰州拉面", [_place("兰州", 3), _place("宁波", 2)], 77, "", False),
         # without a place in its story, a place a tenth of its posts name does
-        # the province when it is named, not its cities beside it
-        ("学生工疲劳死 其父又被打死", [_place("湖北", 40), _place("武汉", 25)], 240, "湖北", True),
+        # the city in its province when both are named
+        ("学生工疲劳死 其父又被打死", [_place("湖北", 40), _place("武汉", 25)], 240, "湖北武汉", True),
         ("学生工疲劳死 其父又被打死", [_place("湖北", 4), _place("武汉", 2)], 240, "", False),
         # a story naming places in two provinces happens in neither: a list, or cross-region
         ("央视现在的所作所为：北京雾霾、上海死猪", [], 160, "北京、上海", False),
@@ -137,7 +139,8 @@ def test_an_account_speaking_of_its_own_city_is_placed_by_its_location(rt: Runti
     """「本市检察机关集中公诉…」 from an account in 上海 is a story of 上海; without a location, or
     from an account abroad, 「本市」 places nothing."""
     opening = "【本市10起危害食品安全案件被集中公诉】#最新#本市检察机关集中公诉10起危害食品安全案"
-    assert "上海黄浦区检察机关" in story(None, [(opening, "上海 黄浦区")])
+    assert "#上海检察机关" in story(None, [(opening, "上海 黄浦区")])  # 本市 of a district's account
+    assert "江宁区城管" in story(None, [("本区城管执法", "江苏 江宁区")])
     assert story(None, [(opening, None)]) == story(None, [opening]) == "\n" + opening[:50]
     assert story(None, [(opening, "海外 韩国")]) == story(None, [(opening, "其他")]) == "\n" + opening[:50]
     assert "本市场" in story(None, [("本市场监管局查处一批过期食品", "上海")])  # 市场, not 市

@@ -167,17 +167,37 @@ class Home:
         # kidnapping alerted a 南京 bureau when one comment asked 「昨天不说在厦门吗？」
         scattered = len(provinces) >= _SCATTERED_PROVINCES and not held
         # only places we could resolve are named to people (an extractor's stray 「什么」 is not
-        # shown), the province when the story names it, else its cities and counties: 「湖北」, not
-        # 「湖北、武汉」; 「上饶婺源县」
-        names = [
-            p.label
-            for province in provinces
-            for p in resolved
-            if p.province == province and (Division(province) not in resolved or p == Division(province))
-        ]
+        # shown), each as precisely as the story says: the responsible locality is the county's
+        names = _shown(resolved, provinces)
         outside = bool(self.resolved and resolved) and not ours and not scattered
         foreign = bool(resolved) and all(p.province == _ABROAD for p in resolved)
         return Locality(tuple(dict.fromkeys(names)), outside, self.regions, abroad=foreign)
+
+
+def _shown(resolved: list[Division], provinces: list[str]) -> list[str]:
+    """The places an event is located in, as people name them and as precisely as it says: the
+    deepest of each province (「南京鼓楼区」, not 「南京、南京鼓楼区」; 「河南南阳宛城区」, not 「河南」,
+    for a report from 「河南省南阳市宛城区红泥湾镇」), the province in front when the story names it."""
+    names: list[str] = []
+    for province in provinces:
+        mine = list(dict.fromkeys(p for p in resolved if p.province == province))
+        named = Division(province) in mine
+        for place in mine:
+            if any(other != place and _within(other, place) for other in mine):
+                continue  # a city of one of its districts, a province of one of its cities
+            label = place.label
+            if named and place != Division(province) and not label.startswith(province):
+                label = province + label
+            names.append(label)
+    return list(dict.fromkeys(names))
+
+
+def _within(inner: Division, outer: Division) -> bool:
+    return (
+        inner.province == outer.province
+        and (outer.city is None or inner.city == outer.city)
+        and (outer.county is None or inner.county == outer.county)
+    )
 
 
 # An event's posts name its location when no place is in its title: a place named by at least this
@@ -319,8 +339,9 @@ def story(title: str | None, first_posts: Iterable[str | tuple[str | None, str |
         text, location = post if isinstance(post, tuple) else (post, None)
         opening = without_mentions(text or "")[:_LEAD_CHARS]
         home = _home_words(location) if location else ""
-        if home:
-            opening = _SELF_PLACE.sub(home, opening)
+        if location and home:
+            # 「本市」 of an account in 「上海 黄浦区」 is 上海, not its district; 「本区」 is the district
+            opening = _own_place(opening, home, _home_words(location, city_only=True))
         openings.append(opening)
     return "\n".join([title or "", *openings])
 
@@ -329,13 +350,24 @@ def story(title: str | None, first_posts: Iterable[str | tuple[str | None, str |
 _SELF_PLACE = re.compile(r"(?:本|我)(?:市|县|区)(?!场|域|别|分)")
 
 
-def _home_words(location: str) -> str:
+def _home_words(location: str, *, city_only: bool = False) -> str:
     """An author's profile location (「上海 黄浦区」, 「广东 深圳」) as place words, when it names a
-    place of China we can resolve (not 「海外 韩国」, 「其他」)."""
+    place of China we can resolve (not 「海外 韩国」, 「其他」); `city_only`: down to its city
+    (「上海」 for a district of a municipality, 「广东深圳」)."""
     parts = location.split()[:2]
     if not parts or place_of(parts[0]) is None:
         return ""
+    if city_only and len(parts) > 1 and parts[0] in _MUNICIPALITIES:
+        return parts[0]
     return "".join(parts)
+
+
+_MUNICIPALITIES = frozenset({"北京", "上海", "天津", "重庆"})
+
+
+def _own_place(text: str, home: str, city: str) -> str:
+    """「本市」「我县」 in `text` named: the city for 市, the author's full location otherwise."""
+    return _SELF_PLACE.sub(lambda m: city if m.group(0).endswith("市") else home, text)
 
 
 def locate(session: Session, event: Event, *, held: bool = False) -> Locality:

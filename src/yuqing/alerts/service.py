@@ -155,8 +155,8 @@ def _message(
     metrics = event.metrics or {}
     lines = [
         f"{KIND_LABELS.get(alert.kind, alert.kind)}：{alert.title}",
-        f"事发地：{where or '信息中未写明，请核实'}；首发于 {time_text(event.first_seen, zone, year=False)}，"
-        f"最新信息 {time_text(event.last_seen, zone, year=False)}",
+        f"事发地：{where or '信息中未写明，请核实'}；首发于 {_moment(event.first_seen, at, zone)}，"
+        f"最新信息 {_moment(event.last_seen, at, zone)}",
         f"定级依据（定级时）：{reasons}",
     ]
     if todo:
@@ -178,6 +178,12 @@ def _message(
         link=link,
         internal_only=internal_only,
     )
+
+
+def _moment(when: dt.datetime, now: dt.datetime, zone: str) -> str:
+    """「11月20日 08:00」, with the year when it is not this year's (a story first seen last year)."""
+    tz = ZoneInfo(zone)
+    return time_text(when, zone, year=when.astimezone(tz).year != now.astimezone(tz).year)
 
 
 def _what_to_do(rt: Runtime, alert: Alert, calendar: WorkCalendar) -> str:
