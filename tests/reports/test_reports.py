@@ -158,6 +158,15 @@ def test_special_report_lists_the_measures_taken_with_their_times(world: World) 
     assert "已定性为「捏造/歪曲/谣言/诽谤」" in text and "发布事实真相" in text
     assert "出具答复意见" not in text  # owed to 询问/质疑/诉求 only
     assert "李办公室 | 发现 → 报告" in text
+    # the timeline goes on past the release: reported up, followed up, closed
+    world.clock.advance(hours=30)
+    cases.follow_up(world.rt, case_id, "权威信息发布后转发量回落。", "李办公室")
+    cases.advance(world.rt, case_id, "following", "李办公室")
+    cases.close(world.rt, case_id, "赵分管", summary="发布及时，谣言得到澄清。")
+    text = service.generate(world.rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
+    timeline = text.split("事件脉络", 1)[1].split("传播情况", 1)[0]
+    for step in ("向上级报告", "第1次续报", "结案"):
+        assert f"工单第{case_id}号{step}" in timeline, (step, timeline)
 
 
 # ---- 总结评估 -------------------------------------------------------------------------------------

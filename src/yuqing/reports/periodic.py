@@ -301,7 +301,7 @@ def build_periodic(
             f"{period.word}系统共采集信息{collected}条（启用信息源{sources}个"
             + (f"；其中补采{period.word}以前发布的信息{backfilled}条" if backfilled else "")
             + "）；"
-            f"其中与本单位监测专题相关的事件{len(events)}起"
+            f"与本单位监测专题相关的事件{len(events)}起"
             # beside a 零报告 the topic's events are those below the alert grades
             + ("（均未达到预警等级）" if zero and events else "")
             + f"，{period.word}相关信息{in_period_posts}条，"

@@ -214,6 +214,34 @@ def measure_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[s
     return [(time_text(a.at, zone), a.actor, a.text) for a in actions]
 
 
+# The steps of a case up the chain that the timeline of a 专报 names (the measures table has all).
+_MILESTONES = {"report_up": "向上级报告", "phone_report": "电话报告上级", "follow_up": "续报"}
+
+
+def _case_milestones(session: Session, cases: list[Case]) -> list[tuple[dt.datetime, str]]:
+    """Reports up, phone reports, 续报 and the close of each case, for the 专报's timeline: it
+    stopped at the release while the case was reported, followed up and closed."""
+    if not cases:
+        return []
+    out: list[tuple[dt.datetime, str]] = []
+    follow_ups: dict[int, int] = {}
+    for action in session.scalars(
+        select(CaseAction)
+        .where(CaseAction.case_id.in_([c.id for c in cases]), CaseAction.action.in_(_MILESTONES))
+        .order_by(CaseAction.at, CaseAction.id)
+    ):
+        label = _MILESTONES[action.action]
+        if action.action == "follow_up":
+            follow_ups[action.case_id] = follow_ups.get(action.case_id, 0) + 1
+            label = f"第{follow_ups[action.case_id]}次续报"
+        out.append((action.at, f"工单第{action.case_id}号{label}"))
+    for case in cases:
+        if case.closed_at is not None:
+            done = "撤销" if case.withdrawn_at is not None else "结案"
+            out.append((case.closed_at, f"工单第{case.id}号{done}"))
+    return out
+
+
 def deadline_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[str, ...]]:
     """Each clock of the cases: what, the rule, due, done, state."""
     if not cases:
@@ -279,6 +307,7 @@ def build_special(
         statements = released_statements(session, [c.id for c in cases])
         measures = measure_rows(session, cases, zone)
         clocks = deadline_rows(session, cases, zone)
+        milestones = _case_milestones(session, cases)
         # a drill's event is a drill's report whoever writes it (its cases and alerts may be of
         # units the writer does not see)
         is_drill = bool(event.is_drill) or any(c.is_drill for c in cases) or any(a.is_drill for a in alerts)
@@ -364,6 +393,7 @@ def build_special(
             timeline.append((alert.acknowledged_at, f"{units.get(alert.unit_id, '')}确认预警"))
     for case in cases:
         timeline.append((case.opened_at, f"开立工单第{case.id}号，责任单位{units.get(case.unit_id, '')}"))
+    timeline.extend(milestones)
     for statement in statements:
         assert statement.released_at is not None
         timeline.append(
