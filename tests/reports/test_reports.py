@@ -27,6 +27,7 @@ from yuqing.cases import service as cases
 from yuqing.cases.models import Deadline
 from yuqing.cli.main import app
 from yuqing.notify.models import Notification
+from yuqing.org.models import Person
 from yuqing.reports import fonts, service
 from yuqing.reports.common import GRADE_NAMES, ReportError
 from yuqing.reports.document import Figure
@@ -141,6 +142,19 @@ def test_special_report_tells_how_the_story_goes_up_to_the_time_it_is_written(wo
     assert "距今30.0天）" in text and "热度已回落" in text and "热度上升" not in text
 
 
+def test_a_special_report_by_a_unit_that_cannot_see_the_case_never_says_there_is_none(world: World) -> None:
+    """The education bureau writes the 专报 of the health commission's event: the case is not its
+    to describe, and it was not 「尚未开立工单」 either."""
+    case_id = work_case_to_release(world)
+    with world.rt.sessions() as session:
+        edu = session.scalars(select(Person.id).where(Person.name == "钱教育")).one()
+    text = service.generate(
+        world.rt, "special", {"event_id": world.event_id}, "html", person_id=edu
+    ).document.plain_text()
+    assert "尚未开立工单" not in text and "已由其他单位开立工单处置" in text
+    assert f"第{case_id}号" not in text
+
+
 def test_special_report_of_an_unknown_event_is_refused(world: World) -> None:
     with pytest.raises(ReportError, match="找不到事件 99999"):
         service.generate(world.rt, "special", {"event_id": 99999}, "docx")
@@ -160,11 +174,13 @@ def test_special_report_lists_the_measures_taken_with_their_times(world: World) 
     assert "李办公室 | 发现 → 报告" in text
     # the timeline goes on past the release: reported up, followed up, closed
     world.clock.advance(hours=30)
+    cases.regrade(world.rt, case_id, "III", "经核实无人死亡，传播已回落", "陈市长")
     cases.follow_up(world.rt, case_id, "权威信息发布后转发量回落。", "李办公室")
     cases.advance(world.rt, case_id, "following", "李办公室")
     cases.close(world.rt, case_id, "赵分管", summary="发布及时，谣言得到澄清。")
     text = service.generate(world.rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
     timeline = text.split("事件脉络", 1)[1].split("传播情况", 1)[0]
+    assert "→ 较大：经核实无人死亡，传播已回落）" in timeline, timeline
     for step in ("向上级报告", "第1次续报", "结案"):
         assert f"工单第{case_id}号{step}" in timeline, (step, timeline)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import events_elsewhere, locate
@@ -215,12 +215,17 @@ def measure_rows(session: Session, cases: list[Case], zone: str) -> list[tuple[s
 
 
 # The steps of a case up the chain that the timeline of a 专报 names (the measures table has all).
-_MILESTONES = {"report_up": "向上级报告", "phone_report": "电话报告上级", "follow_up": "续报"}
+_MILESTONES = {
+    "report_up": "向上级报告",
+    "phone_report": "电话报告上级",
+    "follow_up": "续报",
+    "regrade": "调整等级",
+}
 
 
 def _case_milestones(session: Session, cases: list[Case]) -> list[tuple[dt.datetime, str]]:
-    """Reports up, phone reports, 续报 and the close of each case, for the 专报's timeline: it
-    stopped at the release while the case was reported, followed up and closed."""
+    """Reports up, phone reports, 续报, a person's regrade and the close of each case, for the
+    专报's timeline: it stopped at the release while the case was reported, followed up and closed."""
     if not cases:
         return []
     out: list[tuple[dt.datetime, str]] = []
@@ -234,6 +239,8 @@ def _case_milestones(session: Session, cases: list[Case]) -> list[tuple[dt.datet
         if action.action == "follow_up":
             follow_ups[action.case_id] = follow_ups.get(action.case_id, 0) + 1
             label = f"第{follow_ups[action.case_id]}次续报"
+        elif action.action == "regrade":  # 「等级 一般 → 重大：…」, with the reason given
+            label = f"调整等级（{action.text.removeprefix('等级 ')}）"
         out.append((action.at, f"工单第{action.case_id}号{label}"))
     for case in cases:
         if case.closed_at is not None:
@@ -294,6 +301,10 @@ def build_special(
                 select(Alert).where(Alert.event_id == event_id, scope.where(Alert.unit_id)).order_by(Alert.id)
             )
         )
+        # cases of units the writer does not see: never described, but never denied either
+        unseen_cases = (
+            session.scalar(select(func.count()).select_from(Case).where(Case.event_id == event_id)) or 0
+        ) - len(cases)
         # who regraded the event is public; the reason is the case's, for those who see the case
         note_visible = grade_note_for(session, event, scope)
         signals = list(
@@ -358,6 +369,8 @@ def build_special(
             f"已于{time_text(case.opened_at, zone)}开立工单（第{case.id}号），"
             f"现处于「{STAGE_LABELS[case.stage]}」阶段。"
         )
+    elif unseen_cases:
+        lead += "已由其他单位开立工单处置。"
     else:
         lead += "尚未开立工单。"
     doc.section("舆情概要").add(Paragraph(lead, "lead"))
@@ -609,6 +622,8 @@ def build_special(
                 ),
                 Quote("；".join(public) + "。", f"{issuer.name}发布"),
             )
+    elif unseen_cases:
+        handling.add(Paragraph("该事件已由其他单位开立工单处置，处置记录由该单位掌握。"))
     else:
         handling.add(Paragraph("尚未开立工单，暂无处置记录。"))
 
