@@ -27,6 +27,7 @@ from yuqing.ingest.store import PostWriter
 from yuqing.notify.models import Notification
 from yuqing.org import duty
 from yuqing.org import service as org
+from yuqing.reports.common import clip
 from yuqing.runtime import Runtime
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -179,7 +180,7 @@ def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     with rt.sessions() as session:
         mayor = org.find_person(session, "陈市长").id
     told = [n for n in notifications(rt) if n.person_id == mayor and n.subject_kind == "case"]
-    title = f"【舆情报告】市卫生健康委员会报告特别重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
+    title = f"【舆情报告】市卫生健康委员会报告特别重大舆情：{clip(case['title'], 30)}（工单 #{case['id']}）"
     assert [n.title for n in told] == [title]  # the story, not only a case number
     body = str(told[0].message.get("body", ""))
     assert "孙监测（市卫生健康委员会）报告" in body and "定级依据：单日转发量" in body
@@ -520,6 +521,19 @@ def test_a_leaders_approval_sent_many_times_at_once_is_recorded_once(rt: Runtime
     assert outcomes.count("approved") == 1, outcomes
     approvals = cases.show(rt, case["id"])["approvals"]
     assert [(a["person"], a["decision"]) for a in approvals] == [("陈市长", "approved")]
+
+
+def test_a_report_up_after_a_leaders_regrade_gives_the_leaders_reason(rt: Runtime) -> None:
+    """The chief woken for a 重大 set by a leader reads why it is 重大, not the system's figures
+    for the grade it had."""
+    event_id = graded_event(rt)
+    case = cases.open_case(rt, "李办公室", event_id=event_id)
+    cases.regrade(rt, case["id"], "II", "经核实一人受伤，无人死亡，本地媒体已关注", "陈市长")
+    cases.advance(rt, case["id"], "报告", "李办公室")
+    reports = [str(n.message.get("body")) for n in notifications(rt) if n.title.startswith("【舆情报告】")]
+    assert reports, [n.title for n in notifications(rt)]
+    assert "等级由陈市长调整为重大，理由：经核实一人受伤，无人死亡，本地媒体已关注" in reports[0], reports[0]
+    assert "系统定级依据：" in reports[0]
 
 
 def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_hour_duty(
@@ -920,10 +934,8 @@ def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
         return [n for n in notifications(rt) if n.person_id == person_id and "续报" in n.title]
 
     [told] = {n.title: n for n in follow_ups(mayor)}.values()
-    assert (
-        told.title
-        == f"【舆情续报】市卫生健康委员会第 1 次续报特别重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
-    )
+    story = f"{clip(case['title'], 30)}（工单 #{case['id']}）"
+    assert told.title == f"【舆情续报】市卫生健康委员会第 1 次续报特别重大舆情：{story}"
     body = str(told.message.get("body", ""))
     assert body.startswith("李办公室（市卫生健康委员会）续报：工单「")
     assert "当前阶段：报告；等级：特别重大；相关信息 3 条（较上次报告增加 1 条）" in body
@@ -938,11 +950,7 @@ def test_a_follow_up_report_tells_those_the_report_told_with_the_cases_state(
     case = cases.follow_up(rt, case["id"], "声明稿已报审。", "李办公室")
     assert any(e["text"].startswith("第 2 次续报：声明稿已报审。") for e in case["timeline"])
     second = {n.title: n for n in follow_ups(mayor)}
-    body = str(
-        second[
-            f"【舆情续报】市卫生健康委员会第 2 次续报特别重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
-        ].message["body"]
-    )
+    body = str(second[f"【舆情续报】市卫生健康委员会第 2 次续报特别重大舆情：{story}"].message["body"])
     assert "当前阶段：研判" in body and "相关信息 3 条（较上次报告增加 0 条）" in body
     assert "权威信息：第 1 稿审批中，待主要领导、领导小组成员审批" in body
     assert "部门任务 1 项，已完成 0 项" in body
@@ -1200,5 +1208,5 @@ def test_a_case_raised_after_it_was_reported_is_reported_again_at_the_new_grade(
     assert max(reports, key=lambda d: d["id"])["state"] == "met"
     heard = [n.title for n in notifications(rt) if n.person_id == mayor and n.subject_kind == "case"]
     assert heard == [
-        f"【舆情续报】市卫生健康委员会第 1 次续报重大舆情：{case['title'][:30]}（工单 #{case['id']}）"
+        f"【舆情续报】市卫生健康委员会第 1 次续报重大舆情：{clip(case['title'], 30)}（工单 #{case['id']}）"
     ]

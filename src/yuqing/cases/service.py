@@ -63,7 +63,7 @@ from yuqing.org.service import (
     nearest_holders,
     people_with_role,
 )
-from yuqing.reports.common import time_text
+from yuqing.reports.common import clip, time_text
 from yuqing.runtime import Runtime
 from yuqing.workcal.clock import WorkCalendar
 from yuqing.workcal.service import load_calendar
@@ -776,7 +776,16 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
         last = time_text(event.last_seen, rt.settings.timezone)
         facts.append(f"相关信息 {event.post_count} 条，首见于{first}，最新一条见于{last}")
         reasons = "；".join(str(r.get("text", "")) for r in (event.reasons or [])[:3] if r.get("text"))
-        if reasons:
+        if event.grade_set_by:
+            # a leader's grade: its reason, not the system's figures for another grade, tells the
+            # chief woken for a 重大 why it is 重大
+            note = (event.grade_note or "").split("：", 1)[-1] if "：" in (event.grade_note or "") else ""
+            facts.append(
+                f"等级由{event.grade_set_by}调整为{case.grade}" + (f"，理由：{note}" if note else "")
+            )
+            if reasons:
+                facts.append(f"系统定级依据：{reasons}")
+        elif reasons:
             facts.append(f"定级依据：{reasons}")
     facts.append(f"类别：{case.category or '尚未研判'}")
     who = f"{person.name}（{unit.name}）" if person is not None else unit.name
@@ -787,7 +796,7 @@ def _report_up(rt: Runtime, session: Session, case: Case, person: Person | None,
             session,
             case,
             people,
-            f"【舆情报告】{unit.name}报告{case.grade}舆情：{case.title[:30]}（工单 #{case.id}）",
+            f"【舆情报告】{unit.name}报告{case.grade}舆情：{clip(case.title, 30)}（工单 #{case.id}）",
             body,
             f"case:{case.id}:reported:{case.reopened}",
             at,
@@ -989,7 +998,7 @@ def follow_up(rt: Runtime, case_id: int, text: str, person_ref: str, *, via: str
                 session,
                 case,
                 people,
-                f"【舆情续报】{unit_name}第 {number} 次续报{case.grade}舆情：{case.title[:30]}"
+                f"【舆情续报】{unit_name}第 {number} 次续报{case.grade}舆情：{clip(case.title, 30)}"
                 f"（工单 #{case.id}）",
                 f"{person.name}（{unit_name}）续报：工单「{case.title[:60]}」。{words}\n"
                 + "；".join(facts)
