@@ -431,6 +431,10 @@ def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(wo
         office, "statement", facts="11月20日上午，鼓楼医院一名产妇术中死亡。", progress="已成立调查组。"
     )
     assert "第 1 稿" in shown and "主要领导、领导小组成员" in shown
+    # the next draft starts from this one: the office edits a rejected draft instead of retyping it
+    assert "已带入第 1 稿的内容" in shown
+    assert ">11月20日上午，鼓楼医院一名产妇术中死亡。</textarea>" in shown
+    assert ">已成立调查组。</textarea>" in shown
 
     early = office.post(f"{case_url}/release", data={"channel": "新闻发布会", "csrf_token": token})
     assert early.status_code == 403 and "尚未获得全部审批" in early.text
