@@ -336,6 +336,9 @@ def test_leaders_and_the_office_work_alerts_cases_and_approvals_on_a_phone(conso
         page.goto(f"{console}/alerts")
         holds("01-alerts")
         ack = page.locator("form[action$='/ack'] button").first
+        # each alert is a card: 确认 is on the screen, not past its right edge in a scrolled table
+        box = ack.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
         ack.scroll_into_view_if_needed()
         ack.tap()
         expect(page.locator("form[action$='/ack'] button")).to_have_count(0)
