@@ -339,9 +339,12 @@ def test_leaders_and_the_office_work_alerts_cases_and_approvals_on_a_phone(conso
         # each alert is a card: 确认 is on the screen, not past its right edge in a scrolled table
         box = ack.bounding_box()
         assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
+        badge = page.locator("#todo-badge").inner_text()
         ack.scroll_into_view_if_needed()
         ack.tap()
         expect(page.locator("form[action$='/ack'] button")).to_have_count(0)
+        # the top bar's 待办 drops with the alert acknowledged, without a reload
+        expect(page.locator("#todo-badge")).to_have_text(f"待办 {int(badge.split()[-1]) - 1}")
         page.goto(f"{console}/events")
         holds("02-events")
         page.locator("a[href^='/events/']").first.tap()

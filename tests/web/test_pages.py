@@ -342,6 +342,10 @@ def test_acknowledging_an_alert_with_htmx(world: World) -> None:
     assert done.status_code == 200
     assert done.text.lstrip().startswith(f'<tr id="alert-{world.alert_id}"')
     assert "已确认" in done.text and "李办公室" in done.text and "hx-post" not in done.text
+    # the top bar's 待办 follows without a reload (it kept the acknowledged alert until one)
+    assert (
+        '<a id="todo-badge" class="badge quiet"' in done.text and 'hx-swap-oob="true">待办 0</a>' in done.text
+    )
     assert alerts.list_alerts(world.rt)[0]["status"] == "acknowledged"
 
     again = office.post(f"/alerts/{world.alert_id}/ack", headers={**htmx, "X-CSRF-Token": token})

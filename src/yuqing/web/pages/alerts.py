@@ -100,7 +100,11 @@ def build_router(rt: Runtime) -> APIRouter:
                 row = queries.alert_page(
                     session, rt.settings.timezone, alert_id=alert_id, limit=1, scope=scope
                 ).rows[0]
-            return render(request, rt, user, "_alert_row.html", {"alert": row, "unread": 0})
+            from yuqing.cases.service import todo
+
+            # the top bar's 待办 follows: the alert acknowledged leaves it
+            mine = todo(rt, str(user.person_id))["count"]
+            return render(request, rt, user, "_alert_row.html", {"alert": row, "unread": 0, "todo_oob": mine})
         back = request.headers.get("referer", "")
         if back.rstrip("/").endswith(f"/alerts/{alert_id}"):
             return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
