@@ -352,6 +352,9 @@ def test_a_drill_ended_after_its_replay_counts_only_what_was_done_by_then(
         cases.categorize(rt, case["id"], "询问", "李办公室")
     with pytest.raises(WorkflowError, match=f"演练 #{drill['id']} 已结束，不能再开立演练工单"):
         cases.open_case(rt, "李办公室", event_id=case["event_id"])
+    # nor does the case page offer what would be refused
+    may = cases.permissions(rt, case["id"], "李办公室")
+    assert may["drill_ended"] == drill["id"] and not any(may[k] for k in ("draft", "categorize", "moves"))
 
     score = service.score_drill(rt, drill["id"])
     opened, categorized = score["subjects"]

@@ -2553,8 +2553,12 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, Any]:
                 may_approve = True
             except PermissionDenied:
                 pass
-        # the roles the person holds for the case's unit (there or above it)
+        # the roles the person holds for the case's unit (there or above it); none on the case of
+        # a drill that has ended, which takes no more actions (`_check_drill_going`)
+        drill_ended = ended_drill(session, _case_drill(session, case))
         roles = {role.value for role in Role if has_role(session, person.id, role.value, case.unit_id)}
+        if drill_ended is not None:
+            roles, may_approve = set(), False
 
         def may(allowed: Iterable[str]) -> bool:
             return bool(roles & set(allowed))
@@ -2565,8 +2569,13 @@ def permissions(rt: Runtime, case_id: int, person_ref: str) -> dict[str, Any]:
             None,
         )
         plan = _plan(rt)
-        settles = bool(plan.reply_approvers) and _settles_replies(session, plan, person, case)
+        settles = (
+            bool(plan.reply_approvers)
+            and drill_ended is None
+            and _settles_replies(session, plan, person, case)
+        )
         return {
+            "drill_ended": drill_ended,
             "regrade": may(_REGRADERS),
             "approve": may_approve,
             "phone_report": may(OPENERS),
