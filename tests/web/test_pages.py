@@ -437,6 +437,9 @@ def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(wo
     assert "第 1 稿" in shown and "主要领导、领导小组成员" in shown
     # the next draft starts from this one: the office edits a rejected draft instead of retyping it
     assert "已带入第 1 稿的内容" in shown
+    # a task goes to the unit, its departments or another body, not to the government above it
+    offered = shown.split('<select name="unit">', 1)[1].split("</select>", 1)[0]
+    assert "市教育局" in offered and "市卫生健康委员会" in offered and "南京市人民政府" not in offered
     assert ">11月20日上午，鼓楼医院一名产妇术中死亡。</textarea>" in shown
     assert ">已成立调查组。</textarea>" in shown
 

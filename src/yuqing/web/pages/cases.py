@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from yuqing.cases import service as cases
-from yuqing.cases.models import Stage
+from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import CATEGORIES, CHANNELS
 from yuqing.cases.workflow import TRANSITIONS
 from yuqing.org.models import Unit
 from yuqing.org.scope import scope_of
+from yuqing.org.service import ancestors
 from yuqing.runtime import Runtime
 from yuqing.web.auth import User, current_user, verify_csrf
 from yuqing.web.pages import queries
@@ -55,8 +56,14 @@ def case_context(rt: Runtime, case_id: int, person_ref: str | None = None) -> di
     when it belongs to a unit the person (`person_ref`) may not see."""
     view = cases.show(rt, case_id, person_ref)
     with rt.sessions() as session:
+        # a task goes to the case's unit, its departments or another body, not to a unit above it
+        # (a bureau's case offered 市人民政府 as 承办单位): the unit above is reported to
+        own = session.get(Case, case_id)
+        above = {u.id for u in ancestors(session, own.unit_id)[1:]} if own is not None else set()
         units = [
-            (unit_id, name) for unit_id, name in session.execute(select(Unit.id, Unit.name).order_by(Unit.id))
+            (unit_id, name)
+            for unit_id, name in session.execute(select(Unit.id, Unit.name).order_by(Unit.id))
+            if unit_id not in above
         ]
         clocks = queries.running_clock_kinds(session, case_id)
     stage = view["stage"]
