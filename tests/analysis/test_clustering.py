@@ -133,6 +133,28 @@ def test_a_report_with_its_own_headline_titles_the_event_over_a_longer_exclamati
     assert info is not None and info.title_post_id == "h", info.title
 
 
+def test_a_comment_naming_only_another_city_tells_another_story_one_sharing_a_unit_does_not() -> None:
+    """Comments follow their root; one that names only other places or units than the event's
+    reports another occurrence (its flags are not this event's evidence), one that shares a unit
+    with the event tells the same story, however it places it (the demo's Mico kidnapping, its
+    comments placing it in 潮州, its report 「在深圳爱绿双语幼儿园门口」)."""
+    c = EventClusterer()
+    event = c.add(Post("o", "爱绿双语幼儿园门口一名3岁男孩被陌生人抢走，家长急寻，求扩散", at(0), topic="t"))
+    for i in (1, 2):  # its comments place it in 潮州
+        assert (
+            c.add(Post(f"a{i}", "潮州的朋友们帮忙留意一下，孩子才3岁", at(i), topic="t", root_id="o"))
+            == event
+        )
+    same = "我是深圳的，深圳爱绿双语幼儿园门口也贴了寻人启事，孩子还没找到"
+    other = "上个月武汉一所幼儿园门口也有孩子被人抢走，后来才找到，太可怕了"
+    assert c.add(Post("c1", same, at(3), topic="t", root_id="o")) == event
+    assert not c.tells_another_story("c1")
+    assert c.add(Post("c2", other, at(4), topic="t", root_id="o")) == event
+    assert c.tells_another_story("c2") and not c.tells_another_story("c2")  # asking forgets
+    info = c.event(event)
+    assert info is not None and "武汉" not in {e["name"] for e in info.entities}
+
+
 def test_a_repost_that_arrives_before_its_original_titles_the_event_with_the_report_it_quotes() -> None:
     """A drill's first post was a big account's repost: its remark named the event (and the 专报)."""
     c = EventClusterer()

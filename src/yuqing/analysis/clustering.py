@@ -106,7 +106,7 @@ import numpy.typing as npt
 import orjson
 import rjieba
 
-from yuqing.analysis.entities import Entity, conflicts, extract
+from yuqing.analysis.entities import Entity, conflicts, extract, shares
 from yuqing.ingest.neardup import NearDuplicateIndex
 
 F64Array = npt.NDArray[np.float64]
@@ -817,7 +817,7 @@ class EventClusterer:
             slot = self._new_event(part, topic, t)
         ev = part.events[slot]
         assert ev is not None
-        if by_link and named and _contradicts(named, ev):
+        if by_link and named and _tells_another_story(named, ev):
             self._other_story.add(post.id)
             named = ()  # its names are another story's, not this event's
         self._update(part, slot, ev, post, t, vec, idf)
@@ -1302,6 +1302,15 @@ def _revival_keys(entities: Iterable[Entity]) -> list[str]:
 def _contradicts(named: Sequence[Entity], ev: _Event) -> bool:
     """Whether a post naming ``named`` names other specific entities than the event's main ones."""
     return bool(ev.entities) and conflicts(named, _main_entities(ev))
+
+
+def _tells_another_story(named: Sequence[Entity], ev: _Event) -> bool:
+    """Whether a post linked into ``ev`` names only other entities than its main ones: some kind
+    differs and none is shared (「…在深圳爱绿双语幼儿园门口被抢走」 under a story its comments
+    placed in 潮州 shares the kindergarten: the same story, told better)."""
+    if not _contradicts(named, ev):
+        return False
+    return not shares(named, _main_entities(ev))
 
 
 def _main_entities(ev: _Event) -> list[Entity]:

@@ -527,6 +527,21 @@ def _groups(entities: Iterable[Entity]) -> dict[tuple[str, str], set[str]]:
     return out
 
 
+def shares(a: Iterable[Entity], b: Iterable[Entity]) -> bool:
+    """Whether ``a`` and ``b`` may name one specific entity in common (of one kind, for places one
+    level below a province): 「深圳爱绿双语幼儿园」 shares the kindergarten with a story placed in
+    潮州 by its comments, though the cities differ. A province is no shared story: 江苏省人民医院
+    and 南京鼓楼医院 are two hospitals of 江苏."""
+    ga, gb = _groups(a), _groups(b)
+    return any(
+        compatible(x, y)
+        for key, names in ga.items()
+        if key != ("place", "province")
+        for x in names
+        for y in gb.get(key, ())
+    )
+
+
 def conflicts(a: Iterable[Entity], b: Iterable[Entity]) -> bool:
     """Whether ``a`` and ``b`` name different specific entities of some kind: both name one or more
     of that kind (for places: of that level) and none of ``a``'s is compatible with one of ``b``'s."""
