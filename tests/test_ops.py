@@ -121,6 +121,20 @@ def test_sqlite_backup_while_open_and_restore(tmp_path: Path, monkeypatch: pytes
     refused = runner.invoke(app, ["restore", str(tmp_path / "b.db")])
     assert refused.exit_code == 1 and "--force" in refused.output
 
+    # a serve (here: this process) analysing on the database: no restore under it, --force or not
+    from yuqing.analysis.models import PipelineState
+    from yuqing.analysis.pipeline import LEASE_STATE
+    from yuqing.process import process_identity
+
+    rt = open_runtime(load_settings())
+    try:
+        with transaction(rt.sessions) as session:
+            session.merge(PipelineState(name=LEASE_STATE, data=process_identity().encode(), cursor=0))
+    finally:
+        rt.close()
+    busy = runner.invoke(app, ["restore", "--force", str(tmp_path / "b.db")])
+    assert busy.exit_code == 1 and "正在使用该数据库" in busy.output and "先停止" in busy.output
+
 
 def test_restore_refuses_a_damaged_or_foreign_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("YUQING_DATABASE_URL", f"sqlite:///{tmp_path}/live.db")
@@ -146,7 +160,7 @@ def test_postgres_backup_and_restore(rt: Runtime, settings: Settings, tmp_path: 
     env = {"YUQING_DATABASE_URL": settings.database_url}
     result = runner.invoke(app, ["backup", "-o", str(tmp_path / "b.dump")], env=env)
     assert result.exit_code == 0, result.output
-    assert "pg_restore --list 校验通过" in result.output
+    assert "pg_restore --list 校验通过，全部数据可完整读取" in result.output
     dump = str(tmp_path / "b.dump")
     listed = subprocess.run(["pg_restore", "--list", dump], capture_output=True, text=True, check=True)
     assert other not in listed.stdout and " posts " in listed.stdout
@@ -155,6 +169,13 @@ def test_postgres_backup_and_restore(rt: Runtime, settings: Settings, tmp_path: 
     assert _posts(rt) == 29
     refused = runner.invoke(app, ["restore", str(tmp_path / "b.dump")], env=env)
     assert refused.exit_code == 1 and "pg_restore --clean" in refused.output
+    # a backup cut short (a copy that stopped half-way) is refused before anything is dropped: its
+    # table of contents reads, its data does not, and restoring it emptied the live database
+    whole = (tmp_path / "b.dump").read_bytes()
+    (tmp_path / "half.dump").write_bytes(whole[: len(whole) // 2])
+    cut = runner.invoke(app, ["restore", "--force", str(tmp_path / "half.dump")], env=env)
+    assert cut.exit_code == 1 and "备份文件不完整或已损坏" in cut.output and "现有数据未改动" in cut.output
+    assert _posts(rt) == 29
     result = runner.invoke(app, ["restore", "--force", str(tmp_path / "b.dump")], env=env)
     assert result.exit_code == 0, result.output
     assert _posts(rt) == 30

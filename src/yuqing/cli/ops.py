@@ -16,6 +16,7 @@ current schema; for PostgreSQL it prints, or with `--force` runs, `pg_restore`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import socket
 import sqlite3
@@ -407,7 +408,23 @@ def _pg_backup(settings: Settings, output: Path) -> None:
     )
     if listed.returncode != 0 or "TABLE DATA" not in listed.stdout:
         fail(f"备份校验失败：pg_restore --list 无法读取 {output}：{listed.stderr.strip()}")
-    typer.echo(f"已备份到 {output}（{output.stat().st_size / 1024**2:.1f} MiB，pg_restore --list 校验通过）")
+    problem = _pg_unreadable(output)
+    if problem:
+        fail(f"备份校验失败：pg_restore 无法完整读取 {output}：{problem}")
+    typer.echo(
+        f"已备份到 {output}（{output.stat().st_size / 1024**2:.1f} MiB，"
+        "pg_restore --list 校验通过，全部数据可完整读取）"
+    )
+
+
+def _pg_unreadable(archive: Path) -> str:
+    """What stops pg_restore from reading the whole archive (empty when it reads to the end): the
+    table of contents of a file cut short reads fine (`--list`), its data does not."""
+    pg_restore = shutil.which("pg_restore") or "pg_restore"
+    result = subprocess.run(  # noqa: S603
+        [pg_restore, f"--file={os.devnull}", str(archive)], capture_output=True, text=True, check=False
+    )
+    return "" if result.returncode == 0 else (result.stderr.strip() or f"退出码 {result.returncode}")
 
 
 def restore(
@@ -418,6 +435,9 @@ def restore(
     settings = load_settings()
     if not backup_file.is_file():
         fail(f"备份文件不存在：{backup_file}")
+    using = _in_use(settings)
+    if using:
+        fail(f"{using} 正在使用该数据库：先停止它（yuqing serve / yuqing worker），再恢复")
     target = _sqlite_path(settings)
     if target is None:
         _pg_restore(settings, backup_file, force)
@@ -446,6 +466,42 @@ def restore(
     typer.echo(f"已从 {backup_file} 恢复到 {target}（{posts} 条信息），数据表结构已升级到最新版本")
 
 
+def _in_use(settings: Settings) -> str:
+    """The yuqing process analysing on this database, when one still runs (「进程 host:pid」); empty
+    otherwise. A restore under a running serve left PostgreSQL with broken keys and the serve
+    writing into tables being replaced; on SQLite the serve went on over a swapped file."""
+    from yuqing.analysis.models import PipelineState
+    from yuqing.analysis.pipeline import LEASE_STATE
+    from yuqing.db import sqlite_file, utcnow
+    from yuqing.process import is_alive
+
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        return ""
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(PipelineState.data, PipelineState.updated_at).where(PipelineState.name == LEASE_STATE)
+            ).first()
+    except Exception:  # no tables yet, or an older schema: nothing of ours runs on it
+        return ""
+    finally:
+        engine.dispose()
+    if row is None or not row.data:
+        return ""
+    holder = bytes(row.data)
+    if holder.startswith(b"released:"):
+        return ""
+    identity = holder.decode(errors="replace")
+    alive = is_alive(identity)
+    if alive is None:  # another machine: alive while it renews its lease
+        updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.UTC)
+        alive = updated > utcnow() - dt.timedelta(seconds=settings.analysis_lease_seconds)
+    host, _, rest = identity.partition(":")
+    return f"进程 {host.split('~', 1)[0]}:{rest.split(':', 1)[0]}" if alive else ""
+
+
 def _pg_restore(settings: Settings, backup_file: Path, force: bool) -> None:
     shown = _shown_url(settings).replace("+psycopg", "")
     manual = f"pg_restore --clean --if-exists --no-owner --dbname='{shown}' {backup_file}"
@@ -456,12 +512,20 @@ def _pg_restore(settings: Settings, backup_file: Path, force: bool) -> None:
         )
     if shutil.which("pg_restore") is None:
         fail(f"未找到 pg_restore（PostgreSQL 客户端工具）。安装后重试，或手动运行：\n  {manual}")
+    # read to the end first: `--clean` drops the tables before the data is read, and a file cut
+    # short emptied the live database
+    problem = _pg_unreadable(backup_file)
+    if problem:
+        fail(f"备份文件不完整或已损坏，未恢复，现有数据未改动：{problem}")
     result = subprocess.run(  # noqa: S603
         [  # noqa: S607
             "pg_restore",
             "--clean",
             "--if-exists",
             "--no-owner",
+            # all or nothing: a failure half-way leaves the database as it was
+            "--single-transaction",
+            "--exit-on-error",
             f"--dbname={_libpq_url(settings)}",
             str(backup_file),
         ],
@@ -470,7 +534,7 @@ def _pg_restore(settings: Settings, backup_file: Path, force: bool) -> None:
         check=False,
     )
     if result.returncode != 0:
-        fail(f"pg_restore 失败：{result.stderr.strip()}")
+        fail(f"pg_restore 失败，已整体回退，现有数据未改动：{result.stderr.strip()}")
     engine = make_engine(settings)
     try:
         migrate.upgrade(engine)
