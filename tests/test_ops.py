@@ -55,6 +55,7 @@ def test_doctor_reports_each_check_and_passes_on_a_working_install(rt: Runtime, 
     assert checks["磁盘空间"].status in {"ok", "warn"}
     assert checks["邮件服务器"].status == "warn" and "smtp_host" in checks["邮件服务器"].detail
     assert checks["演示账号"].status == "ok"
+    assert checks["通知发送"].status == "ok"
     result = runner.invoke(app, ["doctor", "--json"], env={"YUQING_DATABASE_URL": settings.database_url})
     assert result.exit_code == 0, result.output
     assert {c["name"] for c in json.loads(result.output)} >= {"数据库", "中文字体", "磁盘空间"}
@@ -69,6 +70,27 @@ def test_doctor_warns_of_accounts_that_still_use_the_demo_password(rt: Runtime, 
     found = {c.name: c for c in run_checks(settings, today=dt.date(2026, 12, 4))}["演示账号"]
     assert found.status == "warn" and "（admin）" in found.detail
     assert "yuqing users passwd" in (found.fix or "")
+
+
+def test_doctor_warns_of_notices_that_failed_in_the_last_day(rt: Runtime, settings: Settings) -> None:
+    from yuqing.notify.models import Notification
+
+    with transaction(rt.sessions) as session:
+        session.add(
+            Notification(
+                kind="dingtalk",
+                address="https://oapi.dingtalk.com/robot/send?access_token=x",
+                dedup_key="alert:1:new:level:0:person:1:dingtalk",
+                title="【特别重大舆情预警】…",
+                level="red",
+                message={"title": "…", "body": "…"},
+                status="failed",
+                attempts=5,
+                last_error="errcode 310000：关键词不匹配",
+            )
+        )
+    found = {c.name: c for c in run_checks(settings, today=dt.date(2026, 12, 4))}["通知发送"]
+    assert found.status == "warn" and "dingtalk 1 条" in found.detail and "通知记录" in (found.fix or "")
 
 
 def test_doctor_says_what_to_fix_and_fails(tmp_path: Path) -> None:

@@ -291,6 +291,16 @@ def test_an_alert_page_says_why_whom_it_told_and_who_is_next(world: World) -> No
     # no case yet: the plan's clock to report a 特别重大 up runs from the alert all the same
     assert "按预案须于 11-20 10:00 前向上级报告（特别重大：1 小时，自预警发出起算）" in text
     assert f'href="{url}"' in office.get("/alerts").text  # the list links to it
+    # how each notice went: a channel that gave up is on the page, not only 「已通知」
+    from yuqing.notify.models import Notification
+
+    assert "站内消息：待发送" in text
+    with transaction(world.rt.sessions) as session:
+        told = session.scalars(select(Notification).where(Notification.subject_id == world.alert_id)).first()
+        assert told is not None
+        told.status, told.attempts, told.last_error = "failed", 5, "钉钉返回 errcode 310000：关键词不匹配"
+    shown = office.get(url).text
+    assert "发送失败" in shown and "关键词不匹配" in shown
 
     world.clock.advance(minutes=16)
     alerts.escalate_due(world.rt)

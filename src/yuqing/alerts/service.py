@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -761,6 +762,7 @@ def alert_view(session: Session, alert: Alert, zone: str, scope: Scope = EVERYTH
     recipients = session.scalars(
         select(AlertRecipient).where(AlertRecipient.alert_id == alert.id).order_by(AlertRecipient.id)
     ).all()
+    delivered = _deliveries(session, alert.id)
     case_id = session.scalar(select(Case.id).where(Case.alert_id == alert.id, scope.where(Case.unit_id)))
     any_case = session.scalar(select(Case.id).where(Case.alert_id == alert.id))
     taken_over = case_id is None and any_case is not None
@@ -794,11 +796,53 @@ def alert_view(session: Session, alert: Alert, zone: str, scope: Scope = EVERYTH
                 "level": r.level,
                 "reason": r.reason,
                 "at": r.notified_at.astimezone(tz).isoformat(),
+                "deliveries": delivered.get((r.person_id, r.level), []),
             }
             for r in recipients
         ],
         "is_drill": alert.is_drill,
     }
+
+
+_DELIVERY_LABELS = {
+    "pending": "待发送",
+    "sending": "发送中",
+    "sent": "已送达",
+    "failed": "发送失败",
+    "cancelled": "已撤回",
+}
+
+
+def _deliveries(session: Session, alert_id: int) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """How each notice of the alert went, by (person, level) and channel: 「钉钉 发送失败：…」 on the
+    alert page, where a robot refusing every notice was invisible (its people listed as told)."""
+    from yuqing.notify.models import Notification
+    from yuqing.org.models import CONTACT_KIND_LABELS, ContactKind
+
+    out: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.subject_kind == "alert", Notification.subject_id == alert_id)
+        .order_by(Notification.id)
+    )
+    for row in rows:
+        found = re.search(r":level:(\d+)", row.dedup_key or "")
+        if row.person_id is None or found is None:
+            continue
+        try:
+            channel = CONTACT_KIND_LABELS[ContactKind(row.kind)]
+        except ValueError:
+            channel = row.kind
+        out.setdefault((row.person_id, int(found.group(1))), []).append(
+            {
+                "channel": channel,
+                "status": row.status,
+                "status_label": _DELIVERY_LABELS.get(row.status, row.status),
+                "attempts": row.attempts,
+                "error": row.last_error if row.status in ("failed", "pending") else None,
+            }
+        )
+    return out
 
 
 def show(rt: Runtime, alert_id: int, person_ref: str | None = None) -> dict[str, Any]:

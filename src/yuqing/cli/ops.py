@@ -86,6 +86,7 @@ def run_checks(settings: Settings, *, today: dt.date | None = None) -> list[Chec
     if reachable:
         checks.append(_robots(settings))
         checks.append(_demo_accounts(settings))
+        checks.append(_failed_notices(settings))
         checks.extend(_holidays(settings, today or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()))
     checks.append(_disk(settings))
     return checks
@@ -215,6 +216,37 @@ def _robots(settings: Settings) -> Check:
         return Check("机器人通道", "ok", "未配置钉钉、企业微信或飞书机器人（可选）")
     listed = "，".join(f"{kind} {n} 个" for kind, n in rows)
     return Check("机器人通道", "ok", f"已配置：{listed}")
+
+
+def _failed_notices(settings: Settings) -> Check:
+    """Notices given up in the last day (a robot refusing every notice lost them without a word)."""
+    from yuqing.db import utcnow
+    from yuqing.notify.models import Notification
+
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(Notification.kind, func.count())
+                .where(
+                    Notification.status == "failed",
+                    Notification.created_at >= utcnow() - dt.timedelta(days=1),
+                )
+                .group_by(Notification.kind)
+            ).all()
+    except Exception:
+        return Check("通知发送", "warn", "无法读取通知（数据表结构可能不是最新版本）")
+    finally:
+        engine.dispose()
+    if not rows:
+        return Check("通知发送", "ok", "最近 24 小时没有发送失败的通知")
+    listed = "，".join(f"{kind} {n} 条" for kind, n in rows)
+    return Check(
+        "通知发送",
+        "warn",
+        f"最近 24 小时有通知发送失败：{listed}",
+        "在预警页的「通知记录」查看失败原因，检查人员的联系方式和机器人设置（关键词、签名）",
+    )
 
 
 def _demo_accounts(settings: Settings) -> Check:
