@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -287,6 +288,10 @@ def test_sweep_marks_and_escalates_once_and_extension_is_once(rt: Runtime, clock
     clock.advance(hours=1)
     counts = followup.sweep_deadlines(rt)
     assert counts.overdue == 1 and counts.escalated == 1  # the report clock
+    # the notice says when it was due and how late it is (told after a restart, it read as new)
+    [late] = [n for n in notifications(rt) if n.title.startswith("【时限已超】")][:1]
+    body = str(late.message.get("body"))
+    assert re.search(r"向上级报告时限（\d+月\d+日 \d\d:\d\d）已超过\d+ 分钟", body), body
     before = len(notifications(rt))
     again = followup.sweep_deadlines(rt)
     assert (again.overdue, again.escalated) == (0, 0) and len(notifications(rt)) == before

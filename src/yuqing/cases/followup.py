@@ -30,6 +30,7 @@ from yuqing.drills.policy import notices_internal_only
 from yuqing.notify.messages import Level, Message
 from yuqing.org.models import ContactChannel, Person, Unit
 from yuqing.org.service import people_with_role
+from yuqing.reports.common import time_text
 from yuqing.runtime import Runtime
 
 log_ = logging.getLogger(__name__)
@@ -83,15 +84,25 @@ def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
                 ]
                 label = DeadlineKind.LABELS.get(deadline.kind, deadline.kind)
                 prefix = "【演练】" if case.is_drill else ""
+                # when it was due and how late it is now: told after a restart, 「已超过」 alone
+                # read as if it had just fallen due
+                due = time_text(deadline.due_at, rt.settings.timezone, year=False)
+                late = _late_words((now - deadline.due_at).total_seconds() / 60)
                 tell(
                     session,
                     people,
                     Message(
                         title=f"{prefix}【时限已超】工单 #{case.id} {label}",
-                        body=f"工单「{case.title[:60]}」的{label}时限已超过，尚未完成，请立即处理。",
+                        body=f"工单「{case.title[:60]}」的{label}时限（{due}）已超过{late}，尚未完成，请立即处理。",
                         at=now,
                         level=Level.for_grade(case.grade_code),
-                        facts=(("工单", f"#{case.id}"), ("时限", label), ("等级", case.grade)),
+                        facts=(
+                            ("工单", f"#{case.id}"),
+                            ("时限", label),
+                            ("截止时间", due),
+                            ("已超时", late),
+                            ("等级", case.grade),
+                        ),
                         internal_only=case.is_drill and notices_internal_only(session, case.event_id),
                     ),
                     # a clock moved later (extended, grade lowered) and late again is told again
@@ -104,7 +115,8 @@ def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
                     case,
                     None,
                     "overdue",
-                    f"{label}时限已超过，已通知{'、'.join(p.name for p in people) or '（无人可通知）'}",
+                    f"{label}时限（{due}）已超过{late}，"
+                    f"已通知{'、'.join(p.name for p in people) or '（无人可通知）'}",
                     via="system",
                     at=now,
                 )
@@ -300,3 +312,14 @@ class ResponseWorker(PeriodicWorker):
         if result["alerts"]["signals"] or result["deadlines"]["overdue"]:
             log_.info("response round %s", result)
         return bool(result["alerts"]["signals"] >= 500)
+
+
+def _late_words(minutes: float) -> str:
+    """「5 分钟」, 「2 小时 30 分钟」, 「3 天」: how late a clock is."""
+    minutes = max(0.0, minutes)
+    if minutes < 60:
+        return f"{minutes:.0f} 分钟"
+    if minutes < 48 * 60:
+        hours, rest = divmod(round(minutes), 60)
+        return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
+    return f"{minutes / 1440:.0f} 天"
