@@ -128,6 +128,7 @@ def test_sqlite_backup_while_open_and_restore(tmp_path: Path, monkeypatch: pytes
             result = runner.invoke(app, ["backup", "-o", str(tmp_path / "b.db")])
         assert result.exit_code == 0, result.output
         assert "30 条信息" in result.output and "校验通过" in result.output
+        assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith("b.db")) == ["b.db"]
         again = runner.invoke(app, ["backup", "-o", str(tmp_path / "b.db")])
         assert again.exit_code == 1 and "--force" in again.output
     finally:

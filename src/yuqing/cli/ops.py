@@ -401,6 +401,9 @@ def backup(
     dst = sqlite3.connect(partial)
     try:
         src.backup(dst, pages=4096)
+        # one file: a copy in WAL mode (the live database's) grew `.partial-wal` and `.partial-shm`
+        # beside it when it was checked, left behind after the rename
+        dst.execute("PRAGMA journal_mode=DELETE")
     except sqlite3.Error as exc:
         dst.close()
         partial.unlink(missing_ok=True)
