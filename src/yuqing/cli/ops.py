@@ -24,7 +24,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import typer
@@ -197,21 +197,30 @@ def _bridges(settings: Settings) -> list[Check]:
     return checks
 
 
-def _robots(settings: Settings) -> Check:
-    from yuqing.org.models import ContactChannel
-
+def _read(settings: Settings, query: Any) -> list[Any] | None:
+    """The rows of one query for a doctor's check; None when the database cannot answer it (no
+    tables yet, or an older schema)."""
     engine = make_engine(settings)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(ContactChannel.kind, func.count())
-                .where(ContactChannel.kind.in_(_ROBOT_KINDS), ContactChannel.enabled.is_(True))
-                .group_by(ContactChannel.kind)
-            ).all()
+            return list(conn.execute(query).all())
     except Exception:
-        return Check("机器人通道", "warn", "无法读取联系方式（数据表结构可能不是最新版本）")
+        return None
     finally:
         engine.dispose()
+
+
+def _robots(settings: Settings) -> Check:
+    from yuqing.org.models import ContactChannel
+
+    rows = _read(
+        settings,
+        select(ContactChannel.kind, func.count())
+        .where(ContactChannel.kind.in_(_ROBOT_KINDS), ContactChannel.enabled.is_(True))
+        .group_by(ContactChannel.kind),
+    )
+    if rows is None:
+        return Check("机器人通道", "warn", "无法读取联系方式（数据表结构可能不是最新版本）")
     if not rows:
         return Check("机器人通道", "ok", "未配置钉钉、企业微信或飞书机器人（可选）")
     listed = "，".join(f"{kind} {n} 个" for kind, n in rows)
@@ -223,21 +232,14 @@ def _failed_notices(settings: Settings) -> Check:
     from yuqing.db import utcnow
     from yuqing.notify.models import Notification
 
-    engine = make_engine(settings)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(Notification.kind, func.count())
-                .where(
-                    Notification.status == "failed",
-                    Notification.created_at >= utcnow() - dt.timedelta(days=1),
-                )
-                .group_by(Notification.kind)
-            ).all()
-    except Exception:
+    rows = _read(
+        settings,
+        select(Notification.kind, func.count())
+        .where(Notification.status == "failed", Notification.created_at >= utcnow() - dt.timedelta(days=1))
+        .group_by(Notification.kind),
+    )
+    if rows is None:
         return Check("通知发送", "warn", "无法读取通知（数据表结构可能不是最新版本）")
-    finally:
-        engine.dispose()
     if not rows:
         return Check("通知发送", "ok", "最近 24 小时没有发送失败的通知")
     listed = "，".join(f"{kind} {n} 条" for kind, n in rows)
@@ -252,16 +254,10 @@ def _failed_notices(settings: Settings) -> Check:
 def _demo_accounts(settings: Settings) -> Check:
     from yuqing.accounts.models import Account
 
-    engine = make_engine(settings)
-    try:
-        with engine.connect() as conn:
-            logins = list(
-                conn.scalars(select(Account.login).where(Account.demo.is_(True), Account.active.is_(True)))
-            )
-    except Exception:
+    rows = _read(settings, select(Account.login).where(Account.demo.is_(True), Account.active.is_(True)))
+    if rows is None:
         return Check("演示账号", "warn", "无法读取账户（数据表结构可能不是最新版本）")
-    finally:
-        engine.dispose()
+    logins = [login for (login,) in rows]
     if not logins:
         return Check("演示账号", "ok", "没有仍使用演示密码的账号")
     shown = "、".join(logins[:10]) + ("等" if len(logins) > 10 else "")
