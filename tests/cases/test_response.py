@@ -128,6 +128,38 @@ def test_escalation_passes_a_level_whose_holders_were_told_already(rt: Runtime, 
     assert alert["level"] == 2
 
 
+def test_after_a_stop_every_level_whose_time_has_passed_is_told_at_once_and_told_it_is_late(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    """A 特别重大's chain is duty → office (6 min) → deputy leader (12) → chief (12). With serve
+    stopped from 09:07 to 11:00, the deputy leader was told at 11:00 and the chief only at 11:12,
+    each notice reading as if on time. Both are told at 11:00 now, with when they should have been."""
+    graded_event(rt)
+    assert followup.run_once(rt)["alerts"]["created"] == 1  # 09:00, the duty officer
+    clock.advance(minutes=7)
+    assert alerts.escalate_due(rt) == 1  # 09:07, the office, on time
+    clock.advance(minutes=113)  # the process was stopped until 11:00
+    assert alerts.escalate_due(rt) == 2
+    alert = alerts.list_alerts(rt)[0]
+    assert [r["reason"] for r in alert["recipients"]] == [
+        "值班员",
+        "升级：办公室",
+        "升级：分管领导",
+        "升级：主要领导",
+    ]
+    assert alert["next_escalation_at"] is None
+    bodies = {n.title: n.message["body"] for n in notifications(rt) if n.kind == "in_app"}
+    office, deputy, chief = (
+        next(body for title, body in bodies.items() if f"已升级至{role}" in title)
+        for role in ("办公室", "分管领导", "主要领导")
+    )
+    assert "延迟" not in office
+    assert "本次升级通知应于 11月20日 09:18 发出（预警此前一直未确认），因系统停止运行而延迟" in deputy
+    assert "本次升级通知应于 11月20日 09:30 发出" in chief
+    clock.advance(minutes=120)
+    assert alerts.escalate_due(rt) == 0  # the top has been told
+
+
 def test_graded_event_to_closed_case(rt: Runtime, clock: FakeClock) -> None:
     event_id = graded_event(rt)
     round_one = followup.run_once(rt)
@@ -285,6 +317,17 @@ def test_sweep_marks_and_escalates_once_and_extension_is_once(rt: Runtime, clock
     clock.advance(minutes=35)  # report due 1 h after detection: now within 30 minutes of it
     counts = followup.sweep_deadlines(rt)
     assert counts.due_soon >= 1 and counts.overdue == 0
+    # the office is reminded while there is time to act (a clock due soon from its start is not)
+    reminders = [n for n in notifications(rt) if n.title.startswith("【时限将至】")]
+    assert {n.title for n in reminders} == {f"【时限将至】工单 #{case['id']} 向上级报告"}
+    with rt.sessions() as session:
+        office = org.find_person(session, "李办公室").id
+    assert {n.person_id for n in reminders} == {office}
+    assert "向上级报告时限将于 11月20日 10:00 到期（还有 25 分钟），尚未完成" in str(
+        reminders[0].message["body"]
+    )
+    assert followup.sweep_deadlines(rt).due_soon == 0
+    assert len([n for n in notifications(rt) if n.title.startswith("【时限将至】")]) == len(reminders)
     clock.advance(hours=1)
     counts = followup.sweep_deadlines(rt)
     assert counts.overdue == 1 and counts.escalated == 1  # the report clock

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -340,6 +341,39 @@ def test_the_worker_delivers_in_rounds(rt: Runtime, robot: RobotServer) -> None:
     assert worker.work() is True  # a full batch: more may be waiting
     assert worker.work() is False
     assert len(robot.posts) == 3
+
+
+def test_a_stalled_mail_server_holds_up_only_the_mail(rt: Runtime, robot: RobotServer) -> None:
+    """An SMTP host that takes the connection and never answers held every notice queued after
+    its mail (the alert's in-app notice and duty robot among them) for as long as the timeout,
+    three round trips of it. Each channel now has its own delivery loop."""
+    import socket
+
+    stalled = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody ever answers
+    rt = with_settings(
+        rt,
+        smtp_host="127.0.0.1",
+        smtp_port=stalled.getsockname()[1],
+        smtp_from="yuqing@example.org",
+        notify_timeout_seconds=60.0,
+    )
+    mail = queue(rt, "email", "duty@example.org", key="alert:1:mail")
+    note = queue(rt, "in_app", "", key="alert:1:inbox", person_id=7)
+    duty = queue(rt, "dingtalk", robot.url(), key="alert:1:robot")
+    workers = outbox.notification_workers(rt, interval=3600)
+    for worker in workers:
+        worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and {row(rt, note).status, row(rt, duty).status} != {"sent"}:
+            time.sleep(0.05)
+        assert row(rt, note).status == "sent" and row(rt, duty).status == "sent"
+        assert row(rt, mail).status == "sending"  # still waiting for the silent server
+        assert len(robot.posts) == 1
+    finally:
+        stalled.close()
+        for worker in workers:
+            worker.stop(timeout=1)
 
 
 def test_a_result_the_busy_store_refused_is_recorded_when_it_frees_not_sent_again(

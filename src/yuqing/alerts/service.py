@@ -149,6 +149,7 @@ def _message(
     where: str = "",
     zone: str = "Asia/Shanghai",
     todo: str = "",
+    late: dt.datetime | None = None,
 ) -> Message:
     """The notice of an alert: what happened, where and since when, how serious and why, and what
     the plan asks by when (`todo`, `_what_to_do`): a duty officer acts on the message alone."""
@@ -160,6 +161,11 @@ def _message(
         f"最新信息 {_moment(event.last_seen, at, zone)}",
         f"定级依据（定级时）：{reasons}",
     ]
+    if late is not None:
+        lines.append(
+            f"本次升级通知应于 {_moment(late, at, zone)} 发出（预警此前一直未确认），"
+            "因系统停止运行而延迟，请即处置"
+        )
     if todo:
         lines.append(todo)
     if told_before:
@@ -235,7 +241,10 @@ def _notify_level(
     at: dt.datetime,
     *,
     occasion: str,
+    late: dt.datetime | None = None,
 ) -> int:
+    """Tell the people of the alert's current level; `late`: when this level should have been
+    told (the process was stopped), said in the notice."""
     step = alert.chain[alert.level] if alert.level < len(alert.chain) else None
     if alert.level == 0:
         people = _first_recipients(session, rt, unit, calendar, at)
@@ -273,6 +282,7 @@ def _notify_level(
             where=locate(session, event).text,
             zone=rt.settings.timezone,
             todo=_what_to_do(rt, alert, calendar),
+            late=late,
         ),
         key=f"alert:{alert.id}:{occasion}:level:{alert.level}",
         subject=("alert", alert.id),
@@ -681,8 +691,15 @@ def _release(event: Event) -> None:
     event.alert_held_elsewhere = False
 
 
+# An escalation this much later than planned (the process was stopped) says so in its notice.
+_LATE_ESCALATION = dt.timedelta(minutes=5)
+
+
 def escalate_due(rt: Runtime) -> int:
-    """Unacknowledged alerts whose wait is over go one level up the chain they were given."""
+    """Unacknowledged alerts whose wait is over go up the chain they were given. Waits run from
+    when each level was due, so after the process was down every level whose time has passed is
+    told in the same round (once each, with the time it should have been told), not one level a
+    wait later. Two processes on PostgreSQL never escalate one alert both (row locks)."""
     now = rt.clock()
     calendar = load_calendar(rt)
     escalated = 0
@@ -691,22 +708,29 @@ def escalate_due(rt: Runtime) -> int:
             select(Alert)
             .where(Alert.status == AlertStatus.OPEN.value, Alert.next_escalation_at <= now)
             .order_by(Alert.id)
+            .with_for_update(skip_locked=True)
         ).all()
         for alert in due:
             event = session.get(Event, alert.event_id)
             unit = session.get(Unit, alert.unit_id)
             assert event is not None and unit is not None
-            if alert.level + 1 >= len(alert.chain):
-                alert.next_escalation_at = None  # the top of the chain has been told
-                continue
-            alert.level += 1
-            # a level whose holders have all been told of this alert already (in a small bureau the
-            # duty officer is the office) is passed at once: its wait would only delay the leader
-            while alert.level + 1 < len(alert.chain) and _all_told(session, alert, unit):
+            planned = alert.next_escalation_at
+            while planned is not None and planned <= now:
+                if alert.level + 1 >= len(alert.chain):
+                    alert.next_escalation_at = None  # the top of the chain has been told
+                    break
                 alert.level += 1
-            _notify_level(session, rt, alert, event, unit, calendar, now, occasion=f"r{alert.repeats}")
-            _schedule_next(alert, now)
-            escalated += 1
+                # a level whose holders have all been told of this alert already (in a small bureau
+                # the duty officer is the office) is passed at once: its wait would only delay the leader
+                while alert.level + 1 < len(alert.chain) and _all_told(session, alert, unit):
+                    alert.level += 1
+                late = planned if now - planned > _LATE_ESCALATION else None
+                _notify_level(
+                    session, rt, alert, event, unit, calendar, now, occasion=f"r{alert.repeats}", late=late
+                )
+                _schedule_next(alert, planned)
+                planned = alert.next_escalation_at
+                escalated += 1
     return escalated
 
 

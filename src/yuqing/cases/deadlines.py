@@ -296,10 +296,13 @@ class SweepCounts:
         return {"due_soon": self.due_soon, "overdue": self.overdue, "escalated": self.escalated}
 
 
-def sweep(session: Session, now: dt.datetime, due_soon_minutes: float) -> tuple[SweepCounts, list[int]]:
-    """Move clocks forward by their due times. Returns the counts and the ids of the deadlines
-    that became overdue in this sweep and still need escalating (the caller notifies, then
-    sets `escalated_at` in the same transaction)."""
+def sweep(
+    session: Session, now: dt.datetime, due_soon_minutes: float
+) -> tuple[SweepCounts, list[int], list[int]]:
+    """Move clocks forward by their due times. Returns the counts, the ids of the deadlines that
+    became overdue in this sweep and still need escalating (the caller notifies, then sets
+    `escalated_at` in the same transaction), and the ids of those that became due soon in it
+    (the caller reminds their owners)."""
     soon = now + dt.timedelta(minutes=due_soon_minutes)
     counts = SweepCounts()
     overdue = session.execute(
@@ -312,13 +315,16 @@ def sweep(session: Session, now: dt.datetime, due_soon_minutes: float) -> tuple[
         .execution_options(synchronize_session=False)
     )
     counts.overdue = int(overdue.rowcount or 0)  # type: ignore[attr-defined]
-    due_soon = session.execute(
-        update(Deadline)
-        .where(Deadline.state == DeadlineState.PENDING.value, Deadline.due_at <= soon)
-        .values(state=DeadlineState.DUE_SOON.value)
-        .execution_options(synchronize_session=False)
+    due_soon = list(
+        session.scalars(
+            update(Deadline)
+            .where(Deadline.state == DeadlineState.PENDING.value, Deadline.due_at <= soon)
+            .values(state=DeadlineState.DUE_SOON.value)
+            .returning(Deadline.id)
+            .execution_options(synchronize_session=False)
+        )
     )
-    counts.due_soon = int(due_soon.rowcount or 0)  # type: ignore[attr-defined]
+    counts.due_soon = len(due_soon)
     to_escalate = list(
         session.scalars(
             select(Deadline.id).where(
@@ -326,7 +332,7 @@ def sweep(session: Session, now: dt.datetime, due_soon_minutes: float) -> tuple[
             )
         )
     )
-    return counts, to_escalate
+    return counts, to_escalate, due_soon
 
 
 def parse_rule(text: str) -> Duration:

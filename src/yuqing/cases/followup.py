@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
@@ -58,30 +59,37 @@ class ResponseCounts:
 
 
 def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
-    """Mark clocks due soon and overdue, and tell the owners of the newly overdue ones."""
+    """Mark clocks due soon and overdue, remind the owners of the newly due-soon ones and tell the
+    owners (and the level above) of the newly overdue ones."""
     plan = load_plan(rt.settings.plan_profile or None)
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        counts, overdue = deadlines.sweep(session, now, plan.due_soon_minutes)
+        counts, overdue, due_soon = deadlines.sweep(session, now, plan.due_soon_minutes)
         recipients: dict[tuple[str, int], list[Person]] = {}
         contacts: dict[int, list[ContactChannel]] = {}
+
+        def holders(roles: tuple[str, ...], unit_id: int) -> list[Person]:
+            return [
+                person
+                for role in roles
+                for person in (
+                    recipients[(role, unit_id)]
+                    if (role, unit_id) in recipients
+                    else recipients.setdefault((role, unit_id), people_with_role(session, role, unit_id))
+                )
+            ]
+
+        _remind(session, rt, due_soon, plan, now, holders, contacts)
         for start in range(0, len(overdue), 500):
             chunk = overdue[start : start + 500]
             rows = session.execute(
                 select(Deadline, Case).join(Case, Case.id == Deadline.case_id).where(Deadline.id.in_(chunk))
             ).all()
             for deadline, case in rows:
-                people = [
-                    person
-                    for role in ESCALATE_TO.get(deadline.owner_role, (deadline.owner_role, "deputy_leader"))
-                    for person in (
-                        recipients[(role, deadline.unit_id)]
-                        if (role, deadline.unit_id) in recipients
-                        else recipients.setdefault(
-                            (role, deadline.unit_id), people_with_role(session, role, deadline.unit_id)
-                        )
-                    )
-                ]
+                people = holders(
+                    ESCALATE_TO.get(deadline.owner_role, (deadline.owner_role, "deputy_leader")),
+                    deadline.unit_id,
+                )
                 label = DeadlineKind.LABELS.get(deadline.kind, deadline.kind)
                 prefix = "【演练】" if case.is_drill else ""
                 # when it was due and how late it is now: told after a restart, 「已超过」 alone
@@ -128,6 +136,56 @@ def sweep_deadlines(rt: Runtime) -> deadlines.SweepCounts:
             )
             counts.escalated += len(rows)
     return counts
+
+
+def _remind(
+    session: Session,
+    rt: Runtime,
+    due_soon: list[int],
+    plan: ResponsePlan,
+    now: dt.datetime,
+    holders: Callable[[tuple[str, ...], int], list[Person]],
+    contacts: dict[int, list[ContactChannel]],
+) -> None:
+    """Remind the owners of clocks that have just become due soon (`due_soon_minutes` before they
+    are due) while there is still time to act: 「…时限将于 10:00 到期（还有 30 分钟）」. A clock
+    that was due soon from its start (shorter than the reminder's lead) gets no reminder: the
+    notice that started it said when it is due."""
+    lead = dt.timedelta(minutes=plan.due_soon_minutes)
+    for start in range(0, len(due_soon), 500):
+        rows = session.execute(
+            select(Deadline, Case)
+            .join(Case, Case.id == Deadline.case_id)
+            .where(Deadline.id.in_(due_soon[start : start + 500]))
+        ).all()
+        for deadline, case in rows:
+            if deadline.due_at - deadline.started_at <= lead or deadline.due_at <= now:
+                continue
+            label = DeadlineKind.LABELS.get(deadline.kind, deadline.kind)
+            due = time_text(deadline.due_at, rt.settings.timezone, year=False)
+            left = _late_words((deadline.due_at - now).total_seconds() / 60)
+            tell(
+                session,
+                holders((deadline.owner_role,), deadline.unit_id),
+                Message(
+                    title=f"{'【演练】' if case.is_drill else ''}【时限将至】工单 #{case.id} {label}",
+                    body=f"工单「{case.title[:60]}」的{label}时限将于 {due} 到期（还有 {left}），"
+                    "尚未完成，请抓紧处理。",
+                    at=now,
+                    level=Level.for_grade(case.grade_code),
+                    facts=(
+                        ("工单", f"#{case.id}"),
+                        ("时限", label),
+                        ("截止时间", due),
+                        ("剩余", left),
+                        ("等级", case.grade),
+                    ),
+                    internal_only=case.is_drill and notices_internal_only(session, case.event_id),
+                ),
+                key=f"deadline:{deadline.id}:due_soon:{int(deadline.due_at.timestamp())}",
+                subject=("case", case.id),
+                contacts=contacts,
+            )
 
 
 def _reopening(case: Case, event: Event, plan: ResponsePlan, now: dt.datetime) -> tuple[str, str] | None:

@@ -5,8 +5,9 @@ whatever caused it (an alert, a case step) or not at all. The payload is rendere
 so a later template change does not alter what is already queued. A dedup key makes enqueueing
 idempotent: the same key twice is one notification.
 
-`deliver_due` (run by `NotificationWorker` inside `yuqing serve`) claims due rows, sends them
-outside any database transaction, and records each attempt in `notification_attempts`. A claim
+`deliver_due` (run by `NotificationWorker`s inside `yuqing serve`, one per channel kind, so that
+an SMTP server that stalls does not hold up the in-app notice or the duty robot) claims due rows,
+sends them outside any database transaction, and records each attempt in `notification_attempts`. A claim
 is a lease: the row becomes `sending` until `lease_until`, under a claim token. Two workers never
 claim the same row: PostgreSQL locks the candidates with `FOR UPDATE SKIP LOCKED`; SQLite has one
 writer and the claim is a conditional UPDATE that only succeeds if the row is still as it was
@@ -53,6 +54,7 @@ from yuqing.notify.channels import (
     DeliveryError,
     NotifyError,
     Receipt,
+    channel_status,
     get_channel,
 )
 from yuqing.notify.messages import Message
@@ -235,14 +237,46 @@ def retry_delay(retry_seconds: float, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(retry_seconds * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
 
-def deliver_due(rt: Runtime, *, limit: int = 100) -> DeliveryCounts:
-    """Send up to `limit` due notifications, one at a time, recording every attempt."""
+@dataclass(frozen=True)
+class Lane:
+    """The channel kinds one delivery loop sends: `kinds`, or every kind but `others_than`'s
+    (None and None: all). A server that stalls (an SMTP host that accepts and never answers)
+    holds up only its own lane, not the in-app notice or the duty robot of the same alert."""
+
+    kinds: tuple[str, ...] | None = None
+    others_than: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        if self.kinds is not None:
+            return "+".join(self.kinds)
+        return "other" if self.others_than else "all"
+
+    def condition(self) -> ColumnElement[bool] | None:
+        if self.kinds is not None:
+            return Notification.kind.in_(self.kinds)
+        if self.others_than:
+            return Notification.kind.not_in(self.others_than)
+        return None
+
+
+ALL_CHANNELS = Lane()
+
+
+def lanes(kinds: Iterable[str]) -> list[Lane]:
+    """One lane per channel kind, and one for kinds unknown now (a plugin that failed to load)."""
+    known = tuple(sorted(set(kinds)))
+    return [*(Lane(kinds=(kind,)) for kind in known), Lane(others_than=known)]
+
+
+def deliver_due(rt: Runtime, *, limit: int = 100, lane: Lane = ALL_CHANNELS) -> DeliveryCounts:
+    """Send up to `limit` due notifications of `lane`, one at a time, recording every attempt."""
     counts = DeliveryCounts()
     channels: dict[str, Channel | ChannelUnavailable] = {}
     misses = 0
     while counts.claimed < limit:
         before = counts.claimed
-        claims, examined = _claim(rt, min(CLAIM_BATCH, limit - counts.claimed), counts)
+        claims, examined = _claim(rt, min(CLAIM_BATCH, limit - counts.claimed), counts, lane)
         if not examined:
             break
         # Another worker took every row we saw (SQLite): look again, but not forever.
@@ -265,7 +299,9 @@ def deliver_due(rt: Runtime, *, limit: int = 100) -> DeliveryCounts:
     return counts
 
 
-def _claim(rt: Runtime, size: int, counts: DeliveryCounts) -> tuple[list[_Claim], int]:
+def _claim(
+    rt: Runtime, size: int, counts: DeliveryCounts, lane: Lane = ALL_CHANNELS
+) -> tuple[list[_Claim], int]:
     """Claim up to `size` due rows for this worker; also the number of due rows looked at."""
     now = rt.clock()
     lease_until = now + lease_length(rt.settings.notify_timeout_seconds, size)
@@ -275,6 +311,9 @@ def _claim(rt: Runtime, size: int, counts: DeliveryCounts) -> tuple[list[_Claim]
     claims: list[_Claim] = []
     with transaction(rt.sessions) as session:
         query = select(Notification).where(_due(now)).order_by(Notification.id).limit(size)
+        of_lane = lane.condition()
+        if of_lane is not None:
+            query = query.where(of_lane)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = session.scalars(query).all()
@@ -620,21 +659,30 @@ def mark_read(
 
 
 class NotificationWorker(PeriodicWorker):
-    """Delivers due notifications inside `yuqing serve`: again at once while a full batch was
-    claimed, else every `interval` seconds. Its first round takes over what a process that died
-    left half sent (`reclaim_abandoned`)."""
+    """Delivers due notifications of one lane (default: every channel) inside `yuqing serve`:
+    again at once while a full batch was claimed, else every `interval` seconds. Its first round
+    takes over what a process that died left half sent (`reclaim_abandoned`)."""
 
-    def __init__(self, rt: Runtime, *, interval: float = 5.0, batch: int = 100) -> None:
-        super().__init__("yuqing-notify", interval)
+    def __init__(
+        self, rt: Runtime, *, interval: float = 5.0, batch: int = 100, lane: Lane = ALL_CHANNELS
+    ) -> None:
+        super().__init__(f"yuqing-notify-{lane.name}", interval)
         self._rt = rt
         self._batch = batch
+        self._lane = lane
         self._reclaimed = False
 
     def work(self) -> bool:
         if not self._reclaimed:
             reclaim_abandoned(self._rt)
             self._reclaimed = True
-        counts = deliver_due(self._rt, limit=self._batch)
+        counts = deliver_due(self._rt, limit=self._batch, lane=self._lane)
         if counts.claimed:
-            log.info("notifications: %s", counts.as_dict())
+            log.info("notifications (%s): %s", self._lane.name, counts.as_dict())
         return counts.claimed >= self._batch
+
+
+def notification_workers(rt: Runtime, *, interval: float = 5.0) -> list[NotificationWorker]:
+    """The delivery loops of `yuqing serve`: one per channel kind, so that one slow server delays
+    only its own channel's notices."""
+    return [NotificationWorker(rt, interval=interval, lane=lane) for lane in lanes(channel_status())]

@@ -55,12 +55,12 @@ def run_server(rt: Runtime, *, host: str, port: int) -> None:
         writer.on_stored = analysis.wake
     from yuqing.cases.followup import ResponseWorker
     from yuqing.drills.runner import DrillWorker
-    from yuqing.notify.outbox import NotificationWorker
+    from yuqing.notify.outbox import notification_workers
     from yuqing.reports.service import DailyReportWorker
 
     background = [
         ResponseWorker(rt, rt.settings.response_tick_seconds),
-        NotificationWorker(rt),
+        *notification_workers(rt),
         DrillWorker(rt),
         DailyReportWorker(rt),  # the daily report at `daily_report_time` on working days
     ]
