@@ -93,6 +93,18 @@ def test_doctor_warns_of_notices_that_failed_in_the_last_day(rt: Runtime, settin
     assert found.status == "warn" and "dingtalk 1 条" in found.detail and "通知记录" in (found.fix or "")
 
 
+def test_doctor_fails_when_a_daily_report_unit_does_not_exist(rt: Runtime, settings: Settings) -> None:
+    with transaction(rt.sessions) as session:
+        city = org.create_unit(session, "南京市人民政府")
+        org.create_unit(session, "市教育局", parent_id=city.id)
+    good = settings.model_copy(update={"daily_report_time": "17:00", "daily_report_units": ["市教育局"]})
+    found = {c.name: c for c in run_checks(good, today=dt.date(2026, 12, 4))}["日报"]
+    assert found.status == "ok" and found.detail == "每个工作日 17:00 为市教育局生成日报（docx）"
+    wrong = good.model_copy(update={"daily_report_units": ["市教育局", "市环保局"]})
+    found = {c.name: c for c in run_checks(wrong, today=dt.date(2026, 12, 4))}["日报"]
+    assert found.status == "fail" and "「市环保局」不是已建立的单位" in found.detail
+
+
 def test_doctor_says_what_to_fix_and_fails(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -547,6 +547,65 @@ def test_daily_reports_missed_while_the_service_was_down_are_written_when_it_is_
     assert wednesday["title"].endswith("（2026年11月25日）") and friday["id"] < wednesday["id"]
 
 
+def test_a_daily_report_that_cannot_be_written_is_told_once_and_the_others_still_go(world: World) -> None:
+    """A report font that does not exist made the PDF daily report fail every minute, and a name in
+    `daily_report_units` that is no unit stopped every unit's report: both were only in the log.
+    Now each failure is told once a day to those who would have had the report (a name that is no
+    unit: the top unit's office), the other units' reports go out, and a fixed cause sends it."""
+    import dataclasses
+
+    clock = world.clock
+    clock.now = dt.datetime(2026, 11, 20, 9, 5, tzinfo=dt.UTC)  # Friday 17:05 in Beijing
+    broken = dataclasses.replace(
+        world.rt,
+        settings=world.rt.settings.model_copy(
+            update={
+                "daily_report_units": ["市环保局", "市卫生健康委员会", "市教育局"],
+                "daily_report_format": "pdf",
+                "report_font": "/nonexistent/simhei.ttf",
+            }
+        ),
+    )
+
+    def failures() -> list[Notification]:
+        with broken.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Notification)
+                    .where(Notification.kind == "in_app", Notification.title.like("【日报生成失败】%"))
+                    .order_by(Notification.id)
+                )
+            )
+
+    assert service.send_daily_reports(broken) == []
+    assert service.send_daily_reports(broken) == []  # a minute later: tried again, told once
+    told = failures()
+    with broken.sessions() as session:
+        names = {p.id: p.name for p in session.scalars(select(Person))}
+    assert sorted((n.title, names[n.person_id or 0]) for n in told) == [
+        ("【日报生成失败】市卫生健康委员会 11月20日", "李办公室"),
+        ("【日报生成失败】市卫生健康委员会 11月20日", "赵分管"),
+        ("【日报生成失败】市卫生健康委员会 11月20日", "陈市长"),
+        ("【日报生成失败】市教育局 11月20日", "钱教育"),
+        ("【日报生成失败】市教育局 11月20日", "陈市长"),
+        ("【日报生成失败】市环保局 11月20日", "陈市长"),  # no administrator: the top unit's report's
+    ]
+    by_title = {n.title: str(n.message["body"]) for n in told}
+    assert "设置 report_font 指定的字体文件不存在" in by_title["【日报生成失败】市教育局 11月20日"]
+    assert "「市环保局」不是已建立的单位" in by_title["【日报生成失败】市环保局 11月20日"]
+    assert "系统每分钟重试，原因排除后即补发" in by_title["【日报生成失败】市教育局 11月20日"]
+
+    fixed = dataclasses.replace(
+        broken, settings=broken.settings.model_copy(update={"report_font": "", "daily_report_format": "html"})
+    )
+    made = service.send_daily_reports(fixed)
+    assert sorted(r["title"] for r in made) == [
+        "市卫生健康委员会网络舆情日报（2026年11月20日）",
+        "市教育局网络舆情日报（2026年11月20日）",
+    ]
+    assert len(failures()) == len(told)
+
+
 def test_a_daily_report_of_a_day_to_come_is_refused(world: World) -> None:
     world.clock.now = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)
     with pytest.raises(ReportError, match="2026年11月26日尚未到来"):

@@ -87,6 +87,7 @@ def run_checks(settings: Settings, *, today: dt.date | None = None) -> list[Chec
         checks.append(_robots(settings))
         checks.append(_demo_accounts(settings))
         checks.append(_failed_notices(settings))
+        checks.append(_daily_reports(settings))
         checks.extend(_holidays(settings, today or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()))
     checks.append(_disk(settings))
     return checks
@@ -248,6 +249,34 @@ def _failed_notices(settings: Settings) -> Check:
         "warn",
         f"最近 24 小时有通知发送失败：{listed}",
         "在预警页的「通知记录」查看失败原因，检查人员的联系方式和机器人设置（关键词、签名）",
+    )
+
+
+def _daily_reports(settings: Settings) -> Check:
+    """The units named for the scheduled daily report exist (an unknown one was silent)."""
+    from yuqing.org.models import Unit
+
+    if not settings.daily_report_time:
+        return Check("日报", "ok", "未设置定时日报（daily_report_time 为空）")
+    rows = _read(settings, select(Unit.id, Unit.name, Unit.parent_id))
+    if rows is None:
+        return Check("日报", "warn", "无法读取单位（数据表结构可能不是最新版本）")
+    ids, names = {str(i) for i, _, _ in rows}, {name for _, name, _ in rows}
+    unknown = [ref for ref in settings.daily_report_units if ref.strip() not in ids | names]
+    if unknown:
+        return Check(
+            "日报",
+            "fail",
+            f"设置 daily_report_units 中的「{'」「'.join(unknown)}」不是已建立的单位，这些日报无法生成",
+            "用 yuqing org list 查看单位名称，改正设置 daily_report_units",
+        )
+    units = "、".join(settings.daily_report_units) or next(
+        (name for _, name, parent in rows if parent is None), "（尚未建立单位）"
+    )
+    return Check(
+        "日报",
+        "ok",
+        f"每个工作日 {settings.daily_report_time} 为{units}生成日报（{settings.daily_report_format}）",
     )
 
 

@@ -390,13 +390,21 @@ def get_report(rt: Runtime, report_id: int, person_id: int | None = None) -> tup
 # ---- the scheduled daily report -------------------------------------------------------------------
 
 
-def _daily_units(rt: Runtime, session: Session) -> list[Any]:
+def _daily_units(rt: Runtime, session: Session) -> tuple[list[Any], list[str]]:
+    """The units that get a daily report (default: the top of the tree), and the names in
+    `daily_report_units` that name no unit (each is told, not a reason to skip the others)."""
     from yuqing.org.service import find_unit
 
     refs = rt.settings.daily_report_units
     if not refs:
-        return [root_unit(session)]
-    return [find_unit(session, ref) for ref in refs]
+        return [root_unit(session)], []
+    units, unknown = [], []
+    for ref in refs:
+        try:
+            units.append(find_unit(session, ref))
+        except LookupError:
+            unknown.append(ref)
+    return units, unknown
 
 
 def _recipients(session: Session, unit_id: int) -> list[Any]:
@@ -453,7 +461,8 @@ def send_daily_reports(rt: Runtime, *, force: bool = False) -> list[dict[str, An
     due_today = force or (here.time() >= dt.time(hour, minute) and calendar.is_workday(here.date()))
     made: list[dict[str, Any]] = []
     with rt.sessions() as session:
-        units = [(u.id, u.name) for u in _daily_units(rt, session)]
+        found, unknown = _daily_units(rt, session)
+        units = [(u.id, u.name) for u in found]
         if due_today and not force:
             # today's posts still waiting for analysis (an archive import, a pipeline behind): wait
             # for them, up to DAILY_REPORT_WAIT after the set time, rather than report an
@@ -468,10 +477,78 @@ def send_daily_reports(rt: Runtime, *, force: bool = False) -> list[dict[str, An
         if due_today:
             days.append((here.date(), False))
         for day, late in days:
-            report = _send_daily(rt, unit_id, unit_name, day, now, late=late)
+            try:
+                report = _send_daily(rt, unit_id, unit_name, day, now, late=late)
+            except Exception as exc:  # one unit's failure must not stop the others' reports
+                _daily_failed(rt, unit_id, unit_name, day, now, str(exc) or exc.__class__.__name__, exc)
+                continue
             if report is not None:
                 made.append(report)
+    if due_today:
+        for ref in unknown:
+            _daily_failed(
+                rt, None, ref, here.date(), now, f"设置 daily_report_units 中的「{ref}」不是已建立的单位"
+            )
     return made
+
+
+# Daily reports that failed in this process: the traceback is logged the first time, a line after.
+_FAILED_DAILY: dict[str, int] = {}
+
+
+def _daily_failed(
+    rt: Runtime,
+    unit_id: int | None,
+    unit_name: str,
+    day: dt.date,
+    now: dt.datetime,
+    reason: str,
+    exc: Exception | None = None,
+) -> None:
+    """A scheduled daily report could not be written: log it and tell, once a day, the unit's
+    office and leaders and the administrators (it failed every minute in the log alone). The
+    worker tries again every minute; the report goes out once the cause is fixed."""
+    from yuqing.alerts.notices import tell
+    from yuqing.notify.messages import Level, Message
+    from yuqing.org.service import people_with_role
+
+    key = f"daily-failed:{unit_id if unit_id is not None else unit_name}:{day.isoformat()}"
+    seen = _FAILED_DAILY[key] = _FAILED_DAILY.get(key, 0) + 1
+    if seen == 1:
+        log.error("daily report %s failed: %s", key, reason, exc_info=exc)
+    else:
+        log.warning("daily report %s still fails (%d times): %s", key, seen, reason)
+    try:
+        with transaction(rt.sessions) as session:
+            root = root_unit(session)
+            admins = people_with_role(session, "admin", unit_id or root.id)
+            # who would have had the report and the administrators; for a name that is no unit,
+            # the administrators (or, with none, who has the top unit's report)
+            if unit_id is not None:
+                told = _recipients(session, unit_id)
+            else:
+                told = [] if admins else _recipients(session, root.id)
+            people = {p.id: p for p in told}
+            for person in admins:
+                people.setdefault(person.id, person)
+            tell(  # once a day: the key makes later rounds' notices the same ones
+                session,
+                list(people.values()),
+                Message(
+                    title=f"【日报生成失败】{unit_name} {day.month}月{day.day}日",
+                    body=(
+                        f"{unit_name}{day.month}月{day.day}日的日报未能生成：{reason}。"
+                        "系统每分钟重试，原因排除后即补发；请管理员检查设置，或运行 yuqing doctor。"
+                    ),
+                    at=now,
+                    level=Level.YELLOW,
+                    facts=(("单位", unit_name), ("日期", day.isoformat()), ("原因", reason)),
+                ),
+                key=key,
+                subject=("unit", unit_id if unit_id is not None else root.id),
+            )
+    except Exception:
+        log.exception("telling of the failed daily report %s failed too", key)
 
 
 def _send_daily(
