@@ -285,13 +285,24 @@ def build_periodic(
             )
         )
     else:
-        grades = Counter(e.grade_code for e in graded)
-        by_grade = "、".join(f"{GRADE_NAMES[g]}{grades[g]}起" for g in ("I", "II", "III", "IV") if grades[g])
+        local = [e for e in graded if e.id not in elsewhere]
+        outside = [e for e in graded if e.id in elsewhere]
+        if outside:
+            # a 特别重大 held elsewhere (Putin's quote, held 境外) read as one of the unit's own:
+            # the grade counts say which are local and which are watched only
+            counted = (
+                f"，其中本地事件{len(local)}起{_by_grade(local, '（', '）')}" if local else "，均为外地事件"
+            )
+            counted += (
+                f"，外地事件{len(outside)}起（{_by_grade(outside, '', '；')}属地管理，仅作关注，不发预警）"
+                if local
+                else f"（{_by_grade(outside, '', '；')}属地管理，仅作关注，不发预警）"
+            )
+        else:
+            counted = _by_grade(graded, "（", "）")
         overview.add(
             Paragraph(
-                f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起"
-                + (f"（{by_grade}）" if by_grade else "")
-                + (f"，其中外地事件{len(elsewhere)}起（属地管理，仅作关注，不发预警）" if elsewhere else "")
+                f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起{counted}"
                 + f"，发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
                 "lead",
             )
@@ -414,6 +425,13 @@ def build_periodic(
     elif not opened:
         handling.add(Paragraph(f"{period.word}无在办工单。"))
     return doc
+
+
+def _by_grade(events: list[Event], before: str, after: str) -> str:
+    """「特别重大1起、一般2起」 between `before` and `after`; empty for no graded event."""
+    grades = Counter(e.grade_code for e in events)
+    listed = "、".join(f"{GRADE_NAMES[g]}{grades[g]}起" for g in ("I", "II", "III", "IV") if grades[g])
+    return f"{before}{listed}{after}" if listed else ""
 
 
 def _handling(event_id: int, cases: list[Case], elsewhere: str | None = None) -> str:
