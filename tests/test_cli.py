@@ -46,6 +46,21 @@ def test_init_creates_database_and_config(database_url: str) -> None:
     assert "# database_url" in Path("yuqing.toml").read_text(encoding="utf-8")
 
 
+def test_a_command_that_had_to_create_the_database_says_so(tmp_path: Path) -> None:
+    """`yuqing events list` run outside the folder of yuqing.db answered from a new empty
+    database, as if nothing had been collected. It still works, and says so on stderr."""
+    url = f"sqlite:///{tmp_path / 'elsewhere' / 'yuqing.db'}"
+    (tmp_path / "elsewhere").mkdir()
+    first = yuqing("events", "list", "--json", database_url=url)
+    assert ok_json(first) == []
+    note = first.stderr.decode()
+    assert "不存在，已新建空数据库" in note and str(tmp_path / "elsewhere" / "yuqing.db") in note
+    again = yuqing("events", "list", "--json", database_url=url)
+    assert ok_json(again) == [] and again.stderr == b""
+    made = yuqing("init", database_url=f"sqlite:///{tmp_path / 'new.db'}")
+    assert made.returncode == 0 and "不存在" not in made.stderr.decode()
+
+
 def test_import_json_counts_add_up_and_second_import_adds_nothing(database_url: str) -> None:
     rows = len(gzip.decompress(CED_SAMPLE.read_bytes()).splitlines())
     first = ok_json(yuqing("import", str(CED_SAMPLE), "--json", database_url=database_url))

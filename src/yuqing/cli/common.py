@@ -81,8 +81,25 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 @contextmanager
-def runtime() -> Iterator[Runtime]:
-    rt = open_runtime()
+def runtime(*, new_ok: bool = False) -> Iterator[Runtime]:
+    """The runtime of the configured database. A SQLite file that does not exist yet is created;
+    unless the command is meant to create one (`new_ok`: init, demo), that is said on stderr: a
+    command run in the wrong directory answered from a new empty database, as if nothing had
+    been collected."""
+    from yuqing.db import sqlite_file
+    from yuqing.settings import load_settings
+
+    settings = load_settings()
+    path = sqlite_file(settings.database_url)
+    new = path is not None and not path.exists()
+    rt = open_runtime(settings)
+    if new and not new_ok:
+        assert path is not None
+        typer.echo(
+            f"提示：数据库文件 {path.resolve()} 不存在，已新建空数据库。"
+            "如需使用已有数据，请在其所在目录运行，或设置 YUQING_DATABASE_URL。",
+            err=True,
+        )
     try:
         yield rt
     finally:

@@ -83,7 +83,7 @@ def init() -> None:
     if not config.exists():
         config.write_text(_config_template(), encoding="utf-8")
         typer.echo(f"已创建配置文件 {config}")
-    with runtime() as rt:
+    with runtime(new_ok=True) as rt:
         typer.echo(f"数据库已就绪：{rt.settings.database_url}")
         users.ensure_admin(rt)
 
@@ -155,7 +155,7 @@ def demo(
 
     live = replay and serve_after
     history = DEMO_HISTORY_ROWS if live and rows is None else rows
-    with runtime() as rt:
+    with runtime(new_ok=True) as rt:
         load_demo(rt, data, rows=history, echo=typer.echo)
         # The demo's login page lists the demo accounts; a real installation's never does.
         rt.settings = rt.settings.model_copy(update={"demo_logins": True})
