@@ -333,20 +333,27 @@ def test_injected_markdown_reaches_the_group_as_plain_text(
 
 
 def test_robot_http_failures(robot: RobotServer, plain_settings: Settings) -> None:
+    from email.utils import format_datetime
+
+    in_ten_minutes = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
     channel = DingTalkChannel()
     payload = channel.render(alert_message())
     robot.script = [
         Answer(503, "upstream down"),
         Answer(429, "slow down", {"Retry-After": "120"}),
+        Answer(503, "maintenance", {"Retry-After": format_datetime(in_ten_minutes, usegmt=True)}),
         Answer(404, "no such robot"),
         Answer(200, "<html>proxy error</html>"),
         Answer(200, '{"a":' + "[" * 4000),  # nested past the JSON parser's depth
     ]
     outcomes = []
-    for _ in range(5):
+    for _ in range(6):
         with pytest.raises(DeliveryError) as failure:
             channel.send(payload, robot.url(), secret=None, settings=plain_settings)
         outcomes.append((failure.value.retryable, failure.value.http_status, failure.value.retry_after))
+    # a Retry-After date (a proxy's) is read as the wait until then, not ignored
+    dated = outcomes.pop(2)
+    assert dated[:2] == (True, 503) and dated[2] is not None and 500 < dated[2] <= 600
     assert outcomes == [
         (True, 503, None),
         (True, 429, 120.0),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -37,6 +38,8 @@ from typing import Any, Protocol
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
+
+from yuqing.ingest.connectors.http import asked_wait
 
 # The one address guard of outbound HTTP. Private names: the fetcher does not export a transport yet.
 from yuqing.ingest.fetcher import FetchPolicy, _BlockedConnection, _guarded_transport, _GuardedBackend
@@ -199,12 +202,12 @@ def _post_json(
     status = response.status_code
     text = bytes(answer).decode(response.encoding or "utf-8", errors="replace")
     if status == 429 or status == 408 or status >= 500:
-        retry_after = response.headers.get("Retry-After", "")
         raise DeliveryError(
             f"HTTP {status}：{_short(text)}",
             retryable=True,
             http_status=status,
-            retry_after=float(retry_after) if retry_after.isdigit() else None,
+            # seconds or an HTTP date (a robot behind a proxy that sends dates waited no longer)
+            retry_after=asked_wait(response.headers.get("Retry-After", ""), dt.datetime.now(dt.UTC)),
         )
     if status >= 300:
         raise DeliveryError(f"HTTP {status}：{_short(text)}", retryable=False, http_status=status)

@@ -53,7 +53,13 @@ def retry_after(result: FetchResult) -> float | None:
     day; None when the answer asks for none or for none that can be read."""
     if result.status not in (429, 503):
         return None
-    value = result.headers.get("retry-after", "").strip()
+    return asked_wait(result.headers.get("retry-after", ""), result.fetched_at)
+
+
+def asked_wait(value: str, now: dt.datetime) -> float | None:
+    """The seconds a `Retry-After` value asks for (seconds, or an HTTP date read against `now`),
+    at most a day; None when it asks for none or for none that can be read."""
+    value = value.strip()
     if not value:
         return None
     if value.isdigit():
@@ -65,7 +71,7 @@ def retry_after(result: FetchResult) -> float | None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - result.fetched_at).total_seconds()
+        seconds = (when - now).total_seconds()
     return min(seconds, MAX_RETRY_AFTER_SECONDS) if seconds > 0 else None
 
 
