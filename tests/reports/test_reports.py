@@ -637,6 +637,13 @@ def test_cli_writes_the_file_and_archives_it(world: World, tmp_path: Path) -> No
     assert "舆情专报" in listed.output and "预警响应情况表" in listed.output and "共 2 份" in listed.output
     refused = runner.invoke(app, ["report", "summary", "424242", "-o", str(tmp_path / "x.docx")])
     assert refused.exit_code == 1 and "找不到工单 424242" in refused.output
+    # a folder that does not exist is refused before anything is made and archived (the report
+    # was archived, the file not written, and the second try archived it again)
+    missing = runner.invoke(
+        app, ["report", "special", str(world.event_id), "-o", str(tmp_path / "无此目录" / "a.docx")]
+    )
+    assert missing.exit_code == 1 and "输出目录" in missing.output and "不存在，报告未生成" in missing.output
+    assert "共 2 份" in runner.invoke(app, ["report", "list"]).output
 
 
 def test_a_special_reports_title_nests_the_events_quotes_as_single_quotes() -> None:

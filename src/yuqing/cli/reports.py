@@ -48,6 +48,14 @@ def _make(
             if suffix in ("docx", "pdf", "html", "xlsx")
             else ("xlsx" if kind == "response_table" and not output else "docx")
         )
+    if output is not None:
+        # checked before the report is made and archived: an archived report whose file could not
+        # be written read as a failure, and a second try archived it twice
+        folder = output.parent if str(output.parent) else Path(".")
+        if not folder.is_dir():
+            raise ValueError(f"输出目录 {folder} 不存在，报告未生成")
+        if output.is_dir():
+            raise ValueError(f"{output} 是目录，请给出文件名（如 {output / ('报告.' + fmt)}）")
     with runtime() as rt:
         person_id = None
         if person:
@@ -57,7 +65,13 @@ def _make(
                 person_id = find_person(session, person).id
         made = service.generate(rt, kind, params, fmt, person_id=person_id, via="cli")
     path = output or Path(made.report["filename"])
-    path.write_bytes(made.content)
+    try:
+        path.write_bytes(made.content)
+    except OSError as exc:
+        raise OSError(
+            f"报告已归档（第 {made.report['id']} 号），但写入文件 {path} 失败：{exc.strerror or exc}；"
+            f"可用 yuqing report get {made.report['id']} -o 文件名 取出"
+        ) from exc
     if as_json:
         emit_json(made.report | {"path": str(path)})
         return
