@@ -79,7 +79,13 @@ def test_webhook_push_is_authenticated_stored_once_and_kept_as_evidence(rt: Runt
 
     assert httpx.post(url, content=body).status_code == 401
     refused = httpx.post(url, content=body, headers={"Authorization": "Bearer wrong"})
-    assert refused.status_code == 401 and refused.json()["error"]["message"] == "推送令牌无效"
+    assert (
+        refused.status_code == 401
+        and refused.json()["error"]["message"] == "推送令牌无效，或推送源不存在、已停用"
+    )
+    # a source number that does not exist answers the same (a 404 told strangers which exist)
+    unknown = httpx.post(f"{base_url}/api/v1/webhooks/{source.id + 100}", content=body)
+    assert unknown.status_code == 401 and unknown.json() == refused.json()
 
     first = httpx.post(
         url, content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

@@ -26,6 +26,10 @@ from yuqing.runtime import Runtime
 Reader = Annotated[Scope, Depends(reader_scope)]
 
 
+# The answer to a push with a wrong token or to a source that does not exist (or is switched off).
+WEBHOOK_REFUSED = "推送令牌无效，或推送源不存在、已停用"
+
+
 def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) -> list[APIRouter]:
     """The ingest API: the read routes behind `guard` (the web layer's login dependency), and the
     webhook apart, as senders authenticate with the source's own token."""
@@ -79,10 +83,10 @@ def build_router(rt: Runtime, writer: PostWriter, *, guard: Sequence[Any] = ()) 
             token = authorization[7:].strip()
         try:
             source = service.authenticate_webhook(rt, source_id, token, cache=sources_seen)
-        except SourceNotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except WebhookAuthError as exc:
-            raise HTTPException(401, str(exc)) from exc
+        except (SourceNotFound, WebhookAuthError) as exc:
+            # one answer for a wrong token and for no such source: a 404 told a stranger which
+            # source numbers exist (the administrator's `yuqing sources list` tells them apart)
+            raise HTTPException(401, WEBHOOK_REFUSED) from exc
         from starlette.concurrency import run_in_threadpool
 
         limit = rt.settings.webhook_max_bytes

@@ -33,7 +33,7 @@ from yuqing.web.limits import BodyLimit
 INGEST_READ_ERRORS = SIGNED_IN
 INGEST_EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/v1/posts"): (404,),
-    ("post", "/api/v1/webhooks/{source_id}"): (401, 404, 413, 503, 507),
+    ("post", "/api/v1/webhooks/{source_id}"): (401, 413, 503, 507),
 }
 
 
