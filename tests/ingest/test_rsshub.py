@@ -520,7 +520,12 @@ def test_a_wewe_rss_of_the_office_is_fetched_with_default_safety_once_listed_as_
     with Fetcher(service.fetch_policy(listed.settings)) as fetcher:
         assert run(listed, "公众号", fetcher).outcome == "success"
         assert posts(listed, "公众号") and "/robots.txt" not in hub.paths()
-        service.add_source(listed, "rss", "http://127.0.0.1:9/feed.xml", name="别处")
+        # refused when added (it was accepted, then every run failed) ...
+        with pytest.raises(InvalidSource, match="指向内网地址，默认不允许抓取") as inside:
+            service.add_source(listed, "rss", "http://127.0.0.1:9/feed.xml", name="别处")
+        assert "YUQING_ALLOW_PRIVATE_ADDRESSES" in str(inside.value)
+        # ... and refused when fetched (a name resolving to it, or added while allowed)
+        service.add_source(rt, "rss", "http://127.0.0.1:9/feed.xml", name="别处")
         failed = run(listed, "别处", fetcher)
     assert failed.outcome == "failed" and failed.error is not None
     assert "拒绝访问内网或保留地址" in failed.error and "bridge_instances" in failed.error

@@ -122,6 +122,8 @@ def add_source(
         raise InvalidSource(f"{kind} 类型的信息源需要网址")
     if source_kind in FETCHED_KINDS and url and not re.match(r"(?i)https?://[^\s/?#]+", url.strip()):
         raise InvalidSource(f"网址应以 http:// 或 https:// 开头并含主机名，实为「{url}」")
+    if source_kind in FETCHED_KINDS and url and source_kind is not SourceKind.RSSHUB:
+        _check_fetched_url(rt.settings, url)
     if media_tier not in {t.value for t in MediaTier}:
         raise InvalidSource(f"未知的媒体级别 {media_tier!r}（可选：central、provincial、city、other）")
     platform = platform or (
@@ -200,13 +202,35 @@ def _check_bridge(settings: Settings, instance: str, product: str) -> None:
     )
     if product == "WeWe RSS" and settings.respect_robots_txt:
         raise InvalidSource(f"WeWe RSS 的 robots.txt 禁止一切抓取，不能按 robots.txt 订阅 {origin}。{hint}")
-    if not settings.allow_private_addresses:
-        try:
-            private = not is_public_address(url.host.strip("[]"))
-        except ValueError:  # a host name: only localhost is known without asking DNS
-            private = url.host.lower() in ("localhost", "localhost.localdomain")
-        if private:
-            raise InvalidSource(f"{product} 地址 {origin} 是内网地址，默认不允许访问。{hint}")
+    if not settings.allow_private_addresses and _is_private_host(url.host):
+        raise InvalidSource(f"{product} 地址 {origin} 是内网地址，默认不允许访问。{hint}")
+
+
+def _is_private_host(host: str) -> bool:
+    """A literal non-public address or ``localhost`` (names are checked when fetched)."""
+    try:
+        return not is_public_address(host.strip("[]"))
+    except ValueError:  # a host name: only localhost is known without asking DNS
+        return host.lower() in ("localhost", "localhost.localdomain")
+
+
+def _check_fetched_url(settings: Settings, url: str) -> None:
+    """Refuse a source every fetch would refuse: a literal internal address (or ``localhost``)
+    while `allow_private_addresses` is off and the address is not a listed bridge. It was
+    accepted, then every run failed with 「拒绝访问内网或保留地址」."""
+    if settings.allow_private_addresses:
+        return
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL:
+        raise InvalidSource(f"网址无效：{url}") from None
+    origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+    listed = bridge_hosts([origin]) <= bridge_hosts(settings.bridge_instances)
+    if _is_private_host(parsed.host) and not listed:
+        raise InvalidSource(
+            f"网址 {url.strip()} 指向内网地址，默认不允许抓取（防止借信息源探测内网）。如确需抓取"
+            "本单位内网站点，请管理员开启 allow_private_addresses（环境变量 YUQING_ALLOW_PRIVATE_ADDRESSES）"
+        )
 
 
 def set_source_enabled(rt: Runtime, ref: str | int, enabled: bool) -> Source:
