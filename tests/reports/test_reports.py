@@ -142,6 +142,58 @@ def test_special_report_tells_how_the_story_goes_up_to_the_time_it_is_written(wo
     assert "距今30.0天）" in text and "热度已回落" in text and "热度上升" not in text
 
 
+def test_a_special_reports_netizen_views_are_the_stances_comments_take(world: World) -> None:
+    """「网民观点」 listed the event's keywords (「观点1：围绕“医院”的信息3条」): words, not views.
+    It now sorts what reposts and comments say in their own words into the stances an office
+    reports, with shares and a remark each; the keywords stay as 讨论焦点."""
+    said = [
+        "真的假的？鼓楼医院这么大的医院也会出这种事",
+        "求真相，医院为什么到现在还不回应？？",
+        "[蜡烛]一路走好，心疼孩子和家属",
+        "[蜡烛]",
+        "严惩责任医生，必须给家属一个交代！",
+        "必须追责，医院院长也要问责",
+        "转发微博",
+    ]
+    import_posts(
+        world.rt,
+        [
+            {
+                "id": f"v{i}",
+                "text": f"{text}//@网友:{HOSPITAL}",
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": f"2026-11-20T08:{30 + i}:00+08:00",
+            }
+            for i, text in enumerate(said)
+        ],
+        "views.jsonl",
+    )
+    AnalysisPipeline(world.rt).run()
+    text = service.generate(world.rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
+    views = text[text.index("网民观点") : text.index("研判")]
+    assert "条转发和评论中，" in views and "条在转发或评论时表达了明确态度" in views
+    assert "是质疑信息真实性，要求公开真相，2条" in views
+    assert "是要求追责、严惩，2条" in views and "是同情、哀悼，2条" in views
+    # each quoted in its own words (not the quoted chain), the emoticon-only one never quoted
+    assert "“真的假的？鼓楼医院这么大的医院也会出这种事”" in views and "//@" not in views
+    assert "严惩责任医生" in views or "必须追责" in views
+    assert "讨论焦点：" in views and "围绕“" not in views
+
+
+def test_stances_are_read_from_the_remarks_own_words() -> None:
+    from yuqing.reports.opinions import sort_stances, stances
+
+    assert stances("[怒]牲口") == ["愤怒谴责"]
+    assert stances("真的假的？[汗]") == ["质疑信息真实性，要求公开真相"]
+    assert stances("转发微博//@网友:严惩凶手！") == []  # the chain's words are not this remark's
+    assert stances("羡慕嫉妒恨！[可怜]") == []  # the cute emoticon is no sympathy
+    assert stances("还让人怎么相信法律") == []
+    assert stances("<script>alert(1)</script>") == [] and stances("R.I.P.") == ["同情、哀悼"]
+    found, stated = sort_stances(["哈哈", "哈哈哈", "太可怕了", "转发微博"])
+    assert stated == 3 and [(s.label, s.posts) for s in found] == [("调侃、戏谑", (0, 1))]
+
+
 def test_a_special_report_by_a_unit_that_cannot_see_the_case_never_says_there_is_none(world: World) -> None:
     """The education bureau writes the 专报 of the health commission's event: the case is not its
     to describe, and it was not 「尚未开立工单」 either."""

@@ -524,7 +524,13 @@ def own_words(text: str) -> str:
     """The words a repost or comment adds itself: before the first 「//@」 (the quoted chain) or
     RSSHub's 「- 转发 @」 line (the quoted original of a Weibo repost), without the share
     button's 「推荐@… 的帖子《…》，大家也来看看吧～」, mentions, emoticon tags and links."""
-    return _OWN_NOISE.sub(" ", without_share_button(_QUOTED.split(text, 1)[0]))
+    return _OWN_NOISE.sub(" ", own_part(text))
+
+
+def own_part(text: str) -> str:
+    """What a repost or comment says itself, as written (emoticon tags such as 「[蜡烛]」 and
+    mentions kept): before the quoted chain, without the share button's template."""
+    return without_share_button(_QUOTED.split(text, 1)[0]).strip()
 
 
 def without_share_button(text: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import events_elsewhere, locate
 from yuqing.alerts.models import Alert
+from yuqing.analysis.incidents import REPLY_KINDS, own_part
 from yuqing.analysis.metrics import FLAG_LABELS, MULTI_SITE_PLATFORMS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Stage
@@ -42,7 +43,8 @@ from yuqing.reports.common import (
     subject,
     time_text,
 )
-from yuqing.reports.document import Bullets, Document, Paragraph, Quote, Table
+from yuqing.reports.document import Bullets, Document, Paragraph, Quote, Section, Table
+from yuqing.reports.opinions import quotable, sort_stances
 from yuqing.runtime import Runtime
 
 __all__ = ["build_special", "deadline_rows", "measure_rows", "nested_quotes"]
@@ -149,6 +151,46 @@ def _load_posts(session: Session, event_id: int) -> list[_Post]:
     ]
     posts.sort(key=lambda p: (p.when, p.id))
     return posts
+
+
+_ORDINALS = "一二三四五六七八"
+
+
+def _stance_views(opinion: Section, posts: list[_Post], quoted: list[frozenset[str]], zone: str) -> int:
+    """「一是质疑信息真实性，要求公开真相，35条，占表态信息的28.0%。代表性言论：…」: the stances the
+    reposts and comments take in their own words (`reports.opinions`), at most four, each with a
+    remark not quoted yet. The number of views written (0: none stands out)."""
+    reactions = [p for p in posts if p.kind in REPLY_KINDS]
+    found, stated = sort_stances([p.text for p in reactions])
+    found = found[:4]
+    if not found:
+        return 0
+    opinion.add(
+        Paragraph(
+            f"在{len(reactions)}条转发和评论中，{stated}条在转发或评论时表达了明确态度，"
+            "主要观点如下（一条信息可归入多类）："
+        )
+    )
+    for rank, stance in enumerate(found):
+        group = [reactions[i] for i in stance.posts]
+        fresh = [
+            p
+            for p in group
+            if quotable(p.text) and not any(_alike(_shingles(own_part(p.text)), q) for q in quoted)
+        ]
+        line = (
+            f"{_ORDINALS[rank]}是{stance.label}，{len(group)}条，占表态信息的{percent(len(group), stated)}。"
+        )
+        if not fresh:
+            opinion.add(Paragraph(line))
+            continue
+        representative = max(fresh, key=lambda p: (p.engagement, len(own_part(p.text)), -p.id))
+        quoted.append(_shingles(own_part(representative.text)))
+        opinion.add(
+            Paragraph(line + "代表性言论："),
+            Quote(clip(own_part(representative.text), 160), _source_line(representative, zone)),
+        )
+    return len(found)
 
 
 def _shingles(text: str) -> frozenset[str]:
@@ -536,8 +578,8 @@ def build_special(
         ),
     )
     quoted: list[frozenset[str]] = []
-    views = 0
-    for word in event.keywords[:5]:
+    views = _stance_views(opinion, posts, quoted, zone)
+    for word in event.keywords[:5] if views == 0 else ():
         about = [p for p in posts if word in p.text]
         if len(about) < max(2, len(posts) // 100):  # 2 posts of 300 on 「正常」 are no view of the event
             continue
@@ -558,6 +600,11 @@ def build_special(
             Paragraph(f"观点{views}：围绕“{word}”的信息{len(about)}条，其中负面占{share}。代表性言论："),
             Quote(clip(representative.text, 160), _source_line(representative, zone)),
         )
+    if views and event.keywords:
+        focus = [(w, sum(1 for p in posts if w in p.text)) for w in event.keywords[:5]]
+        focus = [(w, n) for w, n in focus if n >= 2]
+        if focus:
+            opinion.add(Paragraph("讨论焦点：" + "、".join(f"“{w}”（{n}条）" for w, n in focus) + "。"))
     if views == 0:
         top = sorted((p for p in posts if p.text.strip()), key=lambda p: (-p.engagement, p.id))[:3]
         opinion.add(Paragraph("信息量较小，尚未形成集中观点。互动量最高的信息如下："))
