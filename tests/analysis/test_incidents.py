@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.test_cli import yuqing
@@ -248,3 +249,21 @@ def test_a_reply_is_read_as_a_report_only_with_more_certainty() -> None:
     hurt = Incident(True, True, True, "education", 0.6)
     assert hurt.as_reply() == Incident(True, True, False, "education", 0.6)
     assert Incident(False, False, False, "other", 0.3).as_reply().incident is False
+
+
+def test_public_kinds_are_counted_per_kind_and_shadows_hide_them() -> None:
+    texts = [
+        "化工厂爆炸起火，附近自来水被污染，大家小心",
+        "我不小心摔了一跤",  # 不小心 shadows 小心
+        "今天天气不错",
+    ]
+    kinds = incidents.public_kind_features(texts)
+    assert kinds.shape == (3, len(incidents.PUBLIC_KINDS))
+    names = list(incidents.PUBLIC_KINDS)
+    row = dict(zip(names, kinds[0].tolist(), strict=True))
+    # 化工 and 污染 are toxic, 爆炸 and 起火 fire_explosion, 自来水 toxic, 大家小心 the public addressed
+    assert row["fire_explosion"] == pytest.approx(np.log1p(2))
+    assert row["toxic"] == pytest.approx(np.log1p(3))
+    assert row["public_addressed"] == pytest.approx(np.log1p(1))
+    assert not kinds[1:].any()
+    assert incidents.public_evidence(texts).tolist() == [True, False, False]

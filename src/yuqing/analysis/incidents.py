@@ -27,16 +27,22 @@ How a batch is scored (numpy only; the model is trained by ``scripts/train_incid
    regular expressions for counted or caused harm (「3人死亡」, 「致2死3伤」, 「造成…死亡」,
    「被…打死」; the first four pass the same negation guard, so 「未造成人员伤亡」 states no harm)
    and dates (「5月3日」, 「14时许」).
-3. **Stacked heads**, small logistic regressions: incident over its n-gram logit and the cues;
-   casualties and public_safety over their own n-gram logit, the incident logit and the cues;
-   domain (softmax) over the eight domain n-gram logits (less their row mean), the incident logit
-   and the cues except the harm cues (deaths say nothing about the domain: without this, the
-   crime reports rich in counted deaths pulled deadly crashes into crime_security).
-4. **Gates**: casualties needs a stated harm (:data:`HARM_EVIDENCE`; a stay in hospital is none),
-   public_safety a word of a threat to the public (:data:`PUBLIC_EVIDENCE`: disasters, fires,
-   transport accidents, epidemics, pollution, food and drug safety, violence in public places and
-   the warnings that rumour it, mass incidents), so one patient's death after an infusion or a
-   hospital queue is no public threat. Only the posts that pass their threshold are scanned.
+3. **Public kinds** (:func:`public_kind_features`): one more automaton pass counts the words of
+   each of the nine kinds of public threat of :data:`PUBLIC_KINDS` (disaster, fire or explosion,
+   transport, epidemic, toxic leak or pollution, food and drug safety, violence in public places,
+   mass incident, the public addressed or counted).
+4. **Stacked heads**, small logistic regressions: incident over its n-gram logit and the cues;
+   casualties over its own n-gram logit, the incident logit and the cues; public_safety over its
+   own n-gram logit, the incident logit, the cues and the public kinds, fitted on incident posts
+   only (it says which occurrences threaten the public; whether a post reports one at all is the
+   incident head's call); domain (softmax) over the eight domain n-gram
+   logits (less their row mean), the incident logit and the cues except the harm cues (deaths say
+   nothing about the domain: without this, the crime reports rich in counted deaths pulled deadly
+   crashes into crime_security).
+5. **Gates**: casualties needs a stated harm (:data:`HARM_EVIDENCE`; a stay in hospital is none),
+   public_safety a word of a threat to the public (any kind of :data:`PUBLIC_KINDS`), so one
+   patient's death after an infusion or a hospital queue is no public threat. The public_safety
+   cut is chosen among the posts that pass the incident cut, as the runtime applies it.
 
 Cross-validated dev figures (5 folds by the MD5 of the id; each fold's model, thresholds
 included, is fitted on the other four folds plus all extra labels; see
@@ -49,16 +55,18 @@ flag                P / R / F1          before (P / R / F1) lexicon P / R / F1
 ==================  ==================  ==================  ======================
 incident            0.83 / 0.85 / 0.84  0.76 / 0.84 / 0.80  0.78 / 0.57 / 0.66
 casualties          0.86 / 0.86 / 0.86  0.83 / 0.73 / 0.78  0.55 / 0.45 / 0.50
-public_safety       0.66 / 0.63 / 0.64  0.55 / 0.55 / 0.55  0.40 / 0.33 / 0.36
+public_safety       0.76 / 0.62 / 0.68  0.55 / 0.55 / 0.55  0.40 / 0.33 / 0.36
 ==================  ==================  ==================  ======================
 
-Domain accuracy 0.87 (before 0.85, lexicon 0.75). The extra labels were read by one labeller
-against the same guide and not double-checked. Some extra posts nearly copy an official one (the
-same rumour from several accounts); dropping, per fold, those that nearly copy a held-out post
-(character 4-gram Jaccard >= 0.5) gives 0.81 / 0.84 / 0.82 (incident), 0.86 / 0.83 / 0.84
-(casualties), 0.63 / 0.60 / 0.62 (public_safety) and domain accuracy 0.87: the honest gain.
-About 19,000 ~100-character posts/s in batches on one core (the n-gram gather and the cue scan
-cost about the same; the public-evidence scan touches only the few public_safety candidates).
+Domain accuracy 0.87 (before 0.85, lexicon 0.75). Without the public kinds (and with the
+public_safety head fitted on every post and its cut chosen on every post) public_safety was
+0.66 / 0.63 / 0.64. The extra labels were read by one labeller against the same guide and not
+double-checked. Some extra posts nearly copy an official one (the same rumour from several
+accounts); dropping, per fold, those that nearly copy a held-out post (character 4-gram Jaccard
+>= 0.5) gives 0.81 / 0.84 / 0.82 (incident), 0.86 / 0.83 / 0.84 (casualties), 0.73 / 0.55 / 0.63
+(public_safety; 0.63 / 0.60 / 0.62 without the public kinds) and domain accuracy 0.87: the honest
+gain. About 16,000-18,000 ~100-character posts/s in batches on one shared core (the n-gram gather and
+the cue scan cost about the same; the public-kind scan, one more automaton pass, little).
 
 Texts are raw post texts: :meth:`IncidentModel.predict` normalises them itself (traditional →
 simplified, URL and mention folding, emoticons split off). The model is immutable after
@@ -252,50 +260,72 @@ HARM_EVIDENCE: tuple[str, ...] = (
     "re:died_after",
 )
 
-# Words that put the public at large at risk (the guide's public-safety kinds: disasters, fires,
-# explosions, collapses, transport accidents, epidemics, toxic leaks and pollution, food and drug
-# safety, violence in public places and its rumoured warnings, mass incidents). A post with none
-# of them never gets ``public_safety``: one patient's death after an infusion, a hospital queue or
-# a family quarrel concerns only the people involved, however alarming the wording.
+# Words that put the public at large at risk, by kind (the guide's public-safety kinds: disasters,
+# fires, explosions, collapses, transport accidents, epidemics, toxic leaks and pollution, food and
+# drug safety, violence in public places and its rumoured warnings, mass incidents, and the public
+# addressed or counted). A post with none of them never gets ``public_safety``: one patient's death
+# after an infusion, a hospital queue or a family quarrel concerns only the people involved, however
+# alarming the wording. Each kind is also a feature of the public_safety head
+# (:func:`public_kind_features`).
 # fmt: off
-PUBLIC_EVIDENCE: tuple[str, ...] = (
-    # disasters
-    "地震", "余震", "震中", "震级", "强震", "洪水", "洪灾", "洪涝", "发大水", "水灾", "内涝", "山洪",
-    "决堤", "溃坝", "泥石流", "滑坡", "塌方", "台风", "暴雨", "暴雪", "雪灾", "冰雹", "海啸", "龙卷风",
-    "旱灾", "灾区", "灾民", "受灾", "救灾", "灾情", "赈灾", "抗洪", "抢险", "险情", "伤员", "疏散",
-    "遇难", "被困", "被埋", "雅安", "芦山", "玉树", "汶川", "舟曲",
+PUBLIC_KINDS: dict[str, tuple[str, ...]] = {
+    "disaster": (
+        "地震", "余震", "震中", "震级", "强震", "洪水", "洪灾", "洪涝", "发大水", "水灾", "内涝", "山洪",
+        "决堤", "溃坝", "泥石流", "滑坡", "塌方", "台风", "暴雨", "暴雪", "雪灾", "冰雹", "海啸", "龙卷风",
+        "旱灾", "灾区", "灾民", "受灾", "救灾", "灾情", "赈灾", "抗洪", "抢险", "险情", "伤员", "疏散",
+        "遇难", "被困", "被埋", "雅安", "芦山", "玉树", "汶川", "舟曲",
+    ),
     # fires, explosions, collapses
-    "火灾", "大火", "起火", "失火", "着火", "火情", "火警", "浓烟", "纵火", "爆炸", "爆燃", "闪爆",
-    "炸药", "炸毁", "坍塌", "垮塌", "倒塌", "塌陷", "断裂",
+    "fire_explosion": (
+        "火灾", "大火", "起火", "失火", "着火", "火情", "火警", "浓烟", "纵火", "爆炸", "爆燃", "闪爆",
+        "炸药", "炸毁", "坍塌", "垮塌", "倒塌", "塌陷", "断裂",
+    ),
     # transport and workplace accidents
-    "坠毁", "坠机", "失联", "迫降", "航班", "客机", "飞机", "列车", "火车", "动车", "高铁", "脱轨",
-    "相撞", "追尾", "侧翻", "翻车", "坠河", "坠崖", "坠江", "大巴", "客车", "校车", "公交", "地铁",
-    "轻轨", "沉船", "翻沉", "沉没", "客轮", "渡轮", "矿难", "透水", "瓦斯", "车祸", "交通事故",
-    "安全事故", "生产事故", "踩踏",
-    # epidemics
-    "疫情", "禽流感", "H7N9", "H1N1", "非典", "SARS", "传染", "感染", "病毒", "确诊", "病例", "疑似",
-    "隔离", "疫苗", "狂犬", "霍乱", "鼠疫", "流感", "手足口", "瘟疫", "炭疽",
+    "transport": (
+        "坠毁", "坠机", "失联", "迫降", "航班", "客机", "飞机", "列车", "火车", "动车", "高铁", "脱轨",
+        "相撞", "追尾", "侧翻", "翻车", "坠河", "坠崖", "坠江", "大巴", "客车", "校车", "公交", "地铁",
+        "轻轨", "沉船", "翻沉", "沉没", "客轮", "渡轮", "矿难", "透水", "瓦斯", "车祸", "交通事故",
+        "安全事故", "生产事故", "踩踏",
+    ),
+    "epidemic": (
+        "疫情", "禽流感", "H7N9", "H1N1", "非典", "SARS", "传染", "感染", "病毒", "确诊", "病例", "疑似",
+        "隔离", "疫苗", "狂犬", "霍乱", "鼠疫", "流感", "手足口", "瘟疫", "炭疽",
+    ),
     # toxic leaks and pollution
-    "泄漏", "泄露", "毒气", "有毒", "剧毒", "有害", "污染", "排污", "偷排", "水源", "自来水", "饮用水",
-    "雾霾", "化工", "PX", "核电", "核泄漏", "辐射", "死鱼", "死猪", "重金属", "镉", "砷", "恶臭", "蓝藻",
-    "毒地", "癌症村", "危化品",
+    "toxic": (
+        "泄漏", "泄露", "毒气", "有毒", "剧毒", "有害", "污染", "排污", "偷排", "水源", "自来水", "饮用水",
+        "雾霾", "化工", "PX", "核电", "核泄漏", "辐射", "死鱼", "死猪", "重金属", "镉", "砷", "恶臭", "蓝藻",
+        "毒地", "癌症村", "危化品",
+    ),
     # food and drug safety
-    "食物中毒", "集体中毒", "煤气中毒", "一氧化碳", "食品安全", "食安", "致癌", "致病", "添加", "地沟油",
-    "瘦肉精", "三聚氰胺", "苏丹红", "毒奶", "奶粉", "假药", "劣药", "农药", "违禁", "激素", "流入市场",
-    "超标", "不合格", "问题食品", "黑心", "奸商", "消费者", "吃出", "异物", "变质", "过期", "发霉",
-    "霉变", "蛆", "细菌", "寄生虫", "病死猪", "注水肉", "僵尸肉", "三无", "假冒伪劣", "呕吐", "腹泻",
-    "上吐下泻", "召回", "不良反应", "催肥", "饲料",
+    "food_safety": (
+        "食物中毒", "集体中毒", "煤气中毒", "一氧化碳", "食品安全", "食安", "致癌", "致病", "添加", "地沟油",
+        "瘦肉精", "三聚氰胺", "苏丹红", "毒奶", "奶粉", "假药", "劣药", "农药", "违禁", "激素", "流入市场",
+        "超标", "不合格", "问题食品", "黑心", "奸商", "消费者", "吃出", "异物", "变质", "过期", "发霉",
+        "霉变", "蛆", "细菌", "寄生虫", "病死猪", "注水肉", "僵尸肉", "三无", "假冒伪劣", "呕吐", "腹泻",
+        "上吐下泻", "召回", "不良反应", "催肥", "饲料",
+    ),
     # violence in public places, and the warnings that rumour it
-    "恐怖", "袭击", "枪击", "枪战", "砍人", "持刀", "行凶", "歹徒", "劫持", "投毒", "人贩", "拐卖",
-    "拐骗", "拐走", "被拐", "抱走", "团伙", "割肾", "肾", "迷药", "迷晕", "晕倒", "眩晕", "晕过去",
-    "人口贩子", "口鼻", "隐翅虫", "马拉松", "超市", "商场", "家乐福", "大润发", "沃尔玛", "救援",
-    # mass incidents
-    "群体性", "群体事件", "骚乱", "暴乱", "打砸", "罢工", "游行", "示威", "冲突", "聚集", "围堵", "封锁",
-    "封路", "被封", "戒严",
+    "public_violence": (
+        "恐怖", "袭击", "枪击", "枪战", "砍人", "持刀", "行凶", "歹徒", "劫持", "投毒", "人贩", "拐卖",
+        "拐骗", "拐走", "被拐", "抱走", "团伙", "割肾", "肾", "迷药", "迷晕", "晕倒", "眩晕", "晕过去",
+        "人口贩子", "口鼻", "隐翅虫", "马拉松", "超市", "商场", "家乐福", "大润发", "沃尔玛", "救援",
+    ),
+    "mass_incident": (
+        "群体性", "群体事件", "骚乱", "暴乱", "打砸", "罢工", "游行", "示威", "冲突", "聚集", "围堵", "封锁",
+        "封路", "被封", "戒严",
+    ),
     # the public addressed or counted
-    "大家小心", "务必小心", "注意安全", "提醒大家", "谨防", "小心", "警惕", "千万不要", "不要吃",
-    "不要喝", "多名", "数十", "上百", "数百", "几十", "多人", "上千", "数千", "公共场所",
-)
+    "public_addressed": (
+        "大家小心", "务必小心", "注意安全", "提醒大家", "谨防", "小心", "警惕", "千万不要", "不要吃",
+        "不要喝", "多名", "数十", "上百", "数百", "几十", "多人", "上千", "数千", "公共场所",
+    ),
+}
+# fmt: on
+PUBLIC_EVIDENCE: tuple[str, ...] = tuple(w for words in PUBLIC_KINDS.values() for w in words)
+# One feature per kind of public threat (:func:`public_kind_features`).
+PUBLIC_KIND_NAMES: tuple[str, ...] = tuple(f"public:{k}" for k in PUBLIC_KINDS)
+# fmt: off
 # Longer words around an evidence word that name no public threat (with the lexicon's shadows).
 _PUBLIC_SHADOWS: tuple[str, ...] = (
     "医疗事故", "医疗纠纷", "感染科", "病毒性", "小心翼翼", "不小心", "冲突解决", "添加好友", "添加微信",
@@ -339,12 +369,17 @@ def _cue_automaton() -> _CueAutomaton:
 
 
 @lru_cache(maxsize=1)
-def _public_automaton() -> tuple[Any, BoolArray]:
-    evidence = set(PUBLIC_EVIDENCE)
+def _public_automaton() -> tuple[Any, npt.NDArray[np.int64]]:
+    """The public-evidence words, their shadows and the lexicon's; the kind of each term (its
+    index in :data:`PUBLIC_KINDS`), -1 for a shadow."""
+    kind_of: dict[str, int] = {}
+    for k, words in enumerate(PUBLIC_KINDS.values()):
+        for w in words:
+            kind_of.setdefault(w, k)
     terms = list(dict.fromkeys([*PUBLIC_EVIDENCE, *_PUBLIC_SHADOWS, *SHADOWS]))
-    is_evidence = np.array([t in evidence for t in terms], dtype=np.bool_)
+    kinds = np.array([kind_of.get(t, -1) for t in terms], dtype=np.int64)
     automaton = ahocorasick_rs.AhoCorasick(terms, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-    return automaton, is_evidence
+    return automaton, kinds
 
 
 # Words of a rebuttal (辟谣): the post says the claimed occurrence did not happen. Not after
@@ -396,11 +431,34 @@ def relays_official_rebuttal(text: str) -> bool:
 
 def public_evidence(texts: Sequence[str]) -> BoolArray:
     """Whether each normalised text names a threat to the public (:data:`PUBLIC_EVIDENCE`)."""
-    automaton, is_evidence = _public_automaton()
-    return np.array(
-        [any(is_evidence[i] for i, _, _ in automaton.find_matches_as_indexes(t)) for t in texts],
-        dtype=np.bool_,
-    )
+    out: BoolArray = np.asarray((public_kind_features(texts) > 0).any(axis=1))
+    return out
+
+
+def public_kind_features(texts: Sequence[str]) -> FloatArray:
+    """How often each normalised text names each kind of public threat (:data:`PUBLIC_KINDS`),
+    ``log1p`` of the count, shape ``(len(texts), len(PUBLIC_KINDS))``: inputs of the stacked
+    heads named in ``StackedHeads.public_inputs``. One automaton pass over the batch joined with
+    NUL separators; longest match wins, so a shadow (不小心, 医疗事故) hides the evidence word
+    inside it."""
+    n = len(texts)
+    out = np.zeros((n, len(PUBLIC_KINDS)), dtype=np.float32)
+    if n == 0:
+        return out
+    automaton, kinds = _public_automaton()
+    joined = "\x00".join(texts) + "\x00"
+    found = automaton.find_matches_as_indexes(joined)
+    if found:
+        hits = np.array(found, dtype=np.int64)
+        k = kinds[hits[:, 0]]
+        keep = k >= 0
+        lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=n)
+        offsets = np.zeros(n, dtype=np.int64)
+        offsets[1:] = np.cumsum(lengths[:-1])
+        docs = np.searchsorted(offsets, hits[keep, 1], side="right") - 1
+        np.add.at(out, (docs, k[keep]), 1.0)
+        np.log1p(out, out=out)
+    return out
 
 
 def harm_evidence(cues: FloatArray) -> BoolArray:
@@ -556,10 +614,12 @@ def _sigmoid(x: npt.NDArray[np.floating[Any]]) -> FloatArray:
 
 @dataclass(frozen=True)
 class StackedHeads:
-    """The second-level heads: coefficients over ``[n-gram logit(s), (incident logit), cues]``.
+    """The second-level heads: coefficients over ``[n-gram logit(s), (incident logit), cues,
+    (public kinds)]``.
 
     ``incident``/``casualties``/``public_safety`` are vectors (last entry the intercept);
-    ``domain`` is a matrix with one row per domain (last column the intercept).
+    ``domain`` is a matrix with one row per domain (last column the intercept). The heads named
+    in ``public_inputs`` also read :func:`public_kind_features` (after the cues).
     """
 
     incident: FloatArray
@@ -567,20 +627,31 @@ class StackedHeads:
     public_safety: FloatArray
     domain: FloatArray
     thresholds: dict[str, float]
+    public_inputs: tuple[str, ...] = ()
 
 
-def stacked_logits(z: FloatArray, cues: FloatArray, heads: StackedHeads) -> dict[str, FloatArray]:
-    """Second-level logits from n-gram logits ``z`` (columns of :data:`NGRAM_HEADS`) and cues.
+def stacked_logits(
+    z: FloatArray, cues: FloatArray, heads: StackedHeads, kinds: FloatArray | None = None
+) -> dict[str, FloatArray]:
+    """Second-level logits from n-gram logits ``z`` (columns of :data:`NGRAM_HEADS`), cues and,
+    for the heads of ``heads.public_inputs``, the public kinds (:func:`public_kind_features`).
 
     Shared by the runtime and the training code, so both build the same design rows.
     """
     ones = np.ones((z.shape[0], 1), dtype=np.float32)
-    inc = np.hstack([z[:, :1], cues, ones]) @ heads.incident
+    if heads.public_inputs and kinds is None:
+        raise ValueError("these stacked heads read the public kinds")
+
+    def extra(name: str) -> list[FloatArray]:
+        return [kinds] if kinds is not None and name in heads.public_inputs else []
+
+    inc = np.hstack([z[:, :1], cues, *extra("incident"), ones]) @ heads.incident
     inc_col = inc[:, None].astype(np.float32)
     out = {"incident": inc.astype(np.float32)}
     for k, name in ((1, "casualties"), (2, "public_safety")):
         coef = heads.casualties if name == "casualties" else heads.public_safety
-        out[name] = (np.hstack([z[:, k : k + 1], inc_col, cues, ones]) @ coef).astype(np.float32)
+        design = np.hstack([z[:, k : k + 1], inc_col, cues, *extra(name), ones])
+        out[name] = (design @ coef).astype(np.float32)
     # Domain n-gram logits relative to their row mean: on a text unlike the training posts every
     # head is low, and the level itself says nothing about which domain it is.
     zd = z[:, 3:] - z[:, 3:].mean(axis=1, keepdims=True)
@@ -596,7 +667,12 @@ class IncidentModel:
         if weights.shape != (spec.n_buckets + 1, len(NGRAM_HEADS)) or bias.shape != (len(NGRAM_HEADS),):
             raise ValueError("incident model: weight shape does not match its metadata")
         n_cues = len(CUE_NAMES)
-        if heads.incident.shape != (n_cues + 2,) or heads.domain.shape != (
+        n_kinds = len(PUBLIC_KIND_NAMES)
+        if any(
+            getattr(heads, name).shape
+            != (n_cues + (2 if name == "incident" else 3) + n_kinds * (name in heads.public_inputs),)
+            for name in FLAG_HEADS
+        ) or heads.domain.shape != (
             len(DOMAINS),
             len(DOMAINS) + n_cues + 2,
         ):
@@ -623,6 +699,9 @@ class IncidentModel:
             spec = FeatureSpec(bits=int(meta["features"]["bits"]), orders=tuple(meta["features"]["orders"]))
             if tuple(meta["cues"]) != CUE_NAMES or tuple(meta["ngram_heads"]) != NGRAM_HEADS:
                 raise ValueError("cue features or heads differ from this version of the code")
+            public_inputs = tuple(meta.get("public_inputs", ()))
+            if public_inputs and tuple(meta["public_kinds"]) != PUBLIC_KIND_NAMES:
+                raise ValueError("public kinds differ from this version of the code")
             stacked = meta["stacked"]
             heads = StackedHeads(
                 incident=np.asarray(stacked["incident"], dtype=np.float32),
@@ -630,6 +709,7 @@ class IncidentModel:
                 public_safety=np.asarray(stacked["public_safety"], dtype=np.float32),
                 domain=np.asarray(stacked["domain"], dtype=np.float32),
                 thresholds={k: float(v) for k, v in meta["thresholds"].items()},
+                public_inputs=public_inputs,
             )
         except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
             raise ValueError(f"not an incident model file: {path or 'shipped model'}: {exc}") from exc
@@ -655,11 +735,17 @@ class IncidentModel:
         and ``domain`` (``(n, len(DOMAINS))``), before thresholds and the implication rule."""
         return self._scores([normalise(t) for t in texts])[0]
 
-    def _scores(self, normalised: Sequence[tuple[str, list[str]]]) -> tuple[dict[str, FloatArray], BoolArray]:
-        """Probabilities, and whether each text states harm at all (see :data:`HARM_EVIDENCE`)."""
+    def _scores(
+        self, normalised: Sequence[tuple[str, list[str]]]
+    ) -> tuple[dict[str, FloatArray], BoolArray, BoolArray | None]:
+        """Probabilities, whether each text states harm at all (see :data:`HARM_EVIDENCE`) and,
+        when the heads read the public kinds, whether it names a threat to the public
+        (:data:`PUBLIC_EVIDENCE`; else None, and :meth:`predict` scans its candidates)."""
         cues = cue_features(normalised)
-        logits = stacked_logits(self.ngram_logits(normalised), cues, self.heads)
+        kinds = public_kind_features([t for t, _ in normalised]) if self.heads.public_inputs else None
+        logits = stacked_logits(self.ngram_logits(normalised), cues, self.heads, kinds)
         evidence = harm_evidence(cues)
+        public = None if kinds is None else np.asarray((kinds > 0).any(axis=1))
         dom = logits["domain"] - logits["domain"].max(axis=1, keepdims=True)
         expd = np.exp(dom)
         probabilities = {
@@ -668,7 +754,7 @@ class IncidentModel:
             "public_safety": _sigmoid(logits["public_safety"]),
             "domain": (expd / expd.sum(axis=1, keepdims=True)).astype(np.float32),
         }
-        return probabilities, evidence
+        return probabilities, evidence, public
 
     def predict(self, texts: Sequence[str]) -> list[Incident]:
         """One :class:`Incident` per raw post text.
@@ -680,15 +766,18 @@ class IncidentModel:
         the public (:data:`PUBLIC_EVIDENCE`): one patient's death is not a public threat.
         """
         normalised = [normalise(t) for t in texts]
-        p, evidence = self._scores(normalised)
+        p, evidence, public = self._scores(normalised)
         t = self.heads.thresholds
         incident = p["incident"] >= t["incident"]
         casualties = (p["casualties"] >= t["casualties"]) & incident & evidence
         public_safety = (p["public_safety"] >= t["public_safety"]) & incident
-        # Only the few candidates are scanned for public evidence.
-        candidates = np.flatnonzero(public_safety)
-        if candidates.size:
-            public_safety[candidates] = public_evidence([normalised[i][0] for i in candidates.tolist()])
+        if public is not None:
+            public_safety &= public
+        else:
+            # Only the few candidates are scanned for public evidence.
+            candidates = np.flatnonzero(public_safety)
+            if candidates.size:
+                public_safety[candidates] = public_evidence([normalised[i][0] for i in candidates.tolist()])
         # A denial states that nobody died and nothing threatens anyone: 「经查证，永康市中医院未发生
         # 此事」 (an official rebuttal) and 「…的假消息在网络疯传…此事与新余市毫无关系」 name the
         # claimed deaths only to deny them.
