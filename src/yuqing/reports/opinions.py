@@ -67,8 +67,23 @@ def stances(text: str) -> list[str]:
     return [label for label, cues in STANCES if cues.search(own)]
 
 
+_MENTIONS_AND_TAGS = re.compile(r"@[^\s:：,，。!！?？@/\[]+|\[[^\[\]\s]{1,10}\]")
+
+
+def remark(text: str) -> str:
+    """A repost's or comment's own words as a report quotes them: without the quoted chain, the
+    friends it mentions (「@甲 @乙 …」) and its emoticon tags."""
+    return re.sub(r"\s{2,}", " ", _MENTIONS_AND_TAGS.sub(" ", own_part(text))).strip()
+
+
 def quotable(text: str) -> bool:
-    return len(_QUOTABLE.findall(re.sub(r"@\S+|\[[^\]]{1,10}\]", "", own_part(text)))) >= QUOTE_MIN_LETTERS
+    return len(_QUOTABLE.findall(remark(text))) >= QUOTE_MIN_LETTERS
+
+
+def representative_key(text: str, engagement: int, label: str) -> tuple[int, bool, int]:
+    """How well a remark stands for its stance: the most engaged, then one that takes this stance
+    alone (a rant taking four stands for none), then one of up to 60 letters over a shorter one."""
+    return engagement, stances(text) == [label], min(len(_QUOTABLE.findall(remark(text))), 60)
 
 
 @dataclass(frozen=True)

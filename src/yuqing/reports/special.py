@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import events_elsewhere, locate
 from yuqing.alerts.models import Alert
-from yuqing.analysis.incidents import REPLY_KINDS, own_part
+from yuqing.analysis.incidents import REPLY_KINDS
 from yuqing.analysis.metrics import FLAG_LABELS, MULTI_SITE_PLATFORMS
 from yuqing.analysis.models import Event, GradeSignal, PostAnalysis, Topic
 from yuqing.cases.models import STAGE_LABELS, Case, CaseAction, Deadline, DeadlineState, Stage
@@ -44,7 +44,7 @@ from yuqing.reports.common import (
     time_text,
 )
 from yuqing.reports.document import Bullets, Document, Paragraph, Quote, Section, Table
-from yuqing.reports.opinions import quotable, sort_stances
+from yuqing.reports.opinions import quotable, remark, representative_key, sort_stances
 from yuqing.runtime import Runtime
 
 __all__ = ["build_special", "deadline_rows", "measure_rows", "nested_quotes"]
@@ -176,7 +176,7 @@ def _stance_views(opinion: Section, posts: list[_Post], quoted: list[frozenset[s
         fresh = [
             p
             for p in group
-            if quotable(p.text) and not any(_alike(_shingles(own_part(p.text)), q) for q in quoted)
+            if quotable(p.text) and not any(_alike(_shingles(remark(p.text)), q) for q in quoted)
         ]
         line = (
             f"{_ORDINALS[rank]}是{stance.label}，{len(group)}条，占表态信息的{percent(len(group), stated)}。"
@@ -184,11 +184,13 @@ def _stance_views(opinion: Section, posts: list[_Post], quoted: list[frozenset[s
         if not fresh:
             opinion.add(Paragraph(line))
             continue
-        representative = max(fresh, key=lambda p: (p.engagement, len(own_part(p.text)), -p.id))
-        quoted.append(_shingles(own_part(representative.text)))
+        representative = max(
+            fresh, key=lambda p: (*representative_key(p.text, p.engagement, stance.label), -p.id)
+        )
+        quoted.append(_shingles(remark(representative.text)))
         opinion.add(
             Paragraph(line + "代表性言论："),
-            Quote(clip(own_part(representative.text), 160), _source_line(representative, zone)),
+            Quote(clip(remark(representative.text), 160), _source_line(representative, zone)),
         )
     return len(found)
 
