@@ -414,6 +414,27 @@ def test_the_office_follows_up_a_reported_case_from_its_page(world: World) -> No
     assert any(e["text"].startswith("第 2 次续报：家属情绪平稳") for e in answer.json()["timeline"])
 
 
+def test_the_close_form_names_the_clocks_that_closing_ends(world: World) -> None:
+    """A case closed with its press conference not held and its formal reply not given ended those
+    clocks with no word on the form; the form now lists what closing ends, as the case's timeline
+    records it afterwards."""
+    from yuqing.cases import service as cases
+
+    case_id = int(cases.open_case(world.rt, "李办公室", event_id=world.event_id)["id"])
+    cases.advance(world.rt, case_id, "报告", "孙监测")
+    cases.advance(world.rt, case_id, "研判", "李办公室", category="询问/质疑/诉求")
+    cases.advance(world.rt, case_id, "处置", "李办公室")
+    cases.draft_statement(world.rt, case_id, "李办公室", facts="医院已向家属致歉。")
+    cases.approve(world.rt, case_id, "陈市长")
+    cases.approve(world.rt, case_id, "周组员")
+    cases.release(world.rt, case_id, "官方微博/微信", "李办公室")
+    cases.advance(world.rt, case_id, "跟踪", "李办公室")
+    form = world.login("deputy").get(f"/cases/{case_id}").text.split("<h3>结案</h3>")[1].split("</form>")[0]
+    # released on Weibo, so the 特别重大's press conference was never held
+    assert "⚠ 尚有未完成的时限：召开新闻发布会（应于 11-21 09:00）、出具答复意见（应于 11-27 17:30）" in form
+    assert "结案后这些时限随结案终止" in form
+
+
 def test_a_case_goes_from_the_event_page_through_approval_to_release_by_forms(world: World) -> None:
     office, deputy = world.login("office"), world.login("deputy")
     chief, group = world.login("chief"), world.login("group")
