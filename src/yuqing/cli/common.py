@@ -89,10 +89,9 @@ def runtime(*, new_ok: bool = False) -> Iterator[Runtime]:
     from yuqing.db import sqlite_file
     from yuqing.settings import load_settings
 
-    settings = load_settings()
-    path = sqlite_file(settings.database_url)
+    path = sqlite_file(load_settings().database_url)
     new = path is not None and not path.exists()
-    rt = open_runtime(settings)
+    rt = open_runtime()
     if new and not new_ok:
         assert path is not None
         typer.echo(
