@@ -148,12 +148,23 @@ def test_a_special_reports_netizen_views_are_the_stances_comments_take(world: Wo
     reports, with shares and a remark each; the keywords stay as 讨论焦点."""
     said = [
         "真的假的？鼓楼医院这么大的医院也会出这种事",
-        "求真相，医院为什么到现在还不回应？？",
+        "求真相，医院为什么到现在还不回应",
+        "真的假的啊，有没有人知道后续",
+        "是真的吗？求证",
+        "怎么回事？到底是谁的责任",
         "[蜡烛]一路走好，心疼孩子和家属",
         "[蜡烛]",
+        "[蜡烛][蜡烛]",
+        "一路走好，愿天堂没有病痛",
+        "节哀，心疼这一家人",
         "严惩责任医生，必须给家属一个交代！",
         "必须追责，医院院长也要问责",
+        "彻查此事，严惩相关责任人",
+        "一定要严查，给个说法",
+        "问责！问责！问责！",
+        "@好友甲 @好友乙 妈的这医院真是草菅人命，严惩！",
         "转发微博",
+        "[泪]",
     ]
     import_posts(
         world.rt,
@@ -172,26 +183,38 @@ def test_a_special_reports_netizen_views_are_the_stances_comments_take(world: Wo
     AnalysisPipeline(world.rt).run()
     text = service.generate(world.rt, "special", {"event_id": world.event_id}, "html").document.plain_text()
     views = text[text.index("网民观点") : text.index("研判")]
-    assert "条转发和评论中，" in views and "条在转发或评论时表达了明确态度" in views
-    assert "是质疑信息真实性，要求公开真相，2条" in views
-    assert "是要求追责、严惩，2条" in views and "是同情、哀悼，2条" in views
-    # each quoted in its own words (not the quoted chain), the emoticon-only one never quoted
-    assert "“真的假的？鼓楼医院这么大的医院也会出这种事”" in views and "//@" not in views
-    assert "严惩责任医生" in views or "必须追责" in views
+    assert "条转发和评论中，可归入以下常见观点的有" in views
+    assert "是要求追责、严惩，6条" in views
+    assert "是质疑信息真实性，要求公开真相，5条" in views and "是同情、哀悼，5条" in views
+    # each quoted in its own words (not the quoted chain); never the emoticon alone, never the vulgar one
+    assert "//@" not in views and "妈的" not in views
+    assert "“[蜡烛]”" not in views
     assert "讨论焦点：" in views and "围绕“" not in views
 
 
 def test_stances_are_read_from_the_remarks_own_words() -> None:
-    from yuqing.reports.opinions import sort_stances, stances
+    from yuqing.reports.opinions import is_focus_word, quotable, remark, sort_stances, stances
 
     assert stances("[怒]牲口") == ["愤怒谴责"]
     assert stances("真的假的？[汗]") == ["质疑信息真实性，要求公开真相"]
     assert stances("转发微博//@网友:严惩凶手！") == []  # the chain's words are not this remark's
-    assert stances("羡慕嫉妒恨！[可怜]") == []  # the cute emoticon is no sympathy
+    assert stances("羡慕嫉妒恨！[可怜]") == [] and stances("我最爱的蓝罐啊[泪]") == []
     assert stances("还让人怎么相信法律") == []
     assert stances("<script>alert(1)</script>") == [] and stances("R.I.P.") == ["同情、哀悼"]
-    found, stated = sort_stances(["哈哈", "哈哈哈", "太可怕了", "转发微博"])
+    assert stances("大家不用恐慌！") == ["呼吁理性，等待调查结果"]
+    assert stances("网传“老师打死学生”不实，系剪贴11年前旧闻") == ["指出系谣言或旧闻"]
+    assert stances("帮扩散！妈妈要疯掉了！") == ["呼吁扩散、帮助寻找"]
+    assert stances("丹麦蓝罐曲奇也中枪了，还能吃啥") == ["失望、无奈"]
+    assert stances("@姿色份子-哈哈 你看") == []  # a name, not a laugh
+    assert remark("回复@某人:这是一门艺术 @甲 [哈哈]") == "这是一门艺术"
+    assert not quotable("2年前的事了，不知道后来怎么处理的[蜡烛]", "同情、哀悼")  # only the emoticon shows it
+    assert not quotable("天灾人祸尤可怜，自取灭亡要改朝！", "同情、哀悼")
+    found, stated = sort_stances(["哈哈", "哈哈哈", "太可怕了", "转发微博"], min_posts=2)
     assert stated == 3 and [(s.label, s.posts) for s in found] == [("调侃、戏谑", (0, 1))]
+    texts = ["[蜡烛]", "[蜡烛]一路走好", "室友太狠了", "他的室友"]
+    assert (
+        not is_focus_word("蜡烛", texts) and is_focus_word("室友", texts) and not is_focus_word("不如", texts)
+    )
 
 
 def test_a_special_report_by_a_unit_that_cannot_see_the_case_never_says_there_is_none(world: World) -> None:

@@ -44,7 +44,7 @@ from yuqing.reports.common import (
     time_text,
 )
 from yuqing.reports.document import Bullets, Document, Paragraph, Quote, Section, Table
-from yuqing.reports.opinions import quotable, remark, representative_key, sort_stances
+from yuqing.reports.opinions import is_focus_word, quotable, remark, representative_key, sort_stances
 from yuqing.runtime import Runtime
 
 __all__ = ["build_special", "deadline_rows", "measure_rows", "nested_quotes"]
@@ -167,8 +167,8 @@ def _stance_views(opinion: Section, posts: list[_Post], quoted: list[frozenset[s
         return 0
     opinion.add(
         Paragraph(
-            f"在{len(reactions)}条转发和评论中，{stated}条在转发或评论时表达了明确态度，"
-            "主要观点如下（一条信息可归入多类）："
+            f"在{len(reactions)}条转发和评论中，可归入以下常见观点的有{stated}条"
+            "（其余多为单纯转发、@好友、表情或未能归类的言论；一条信息可归入多类）："
         )
     )
     for rank, stance in enumerate(found):
@@ -176,11 +176,11 @@ def _stance_views(opinion: Section, posts: list[_Post], quoted: list[frozenset[s
         fresh = [
             p
             for p in group
-            if quotable(p.text) and not any(_alike(_shingles(remark(p.text)), q) for q in quoted)
+            if quotable(p.text, stance.label)
+            and not any(_alike(_shingles(remark(p.text)), q) for q in quoted)
         ]
-        line = (
-            f"{_ORDINALS[rank]}是{stance.label}，{len(group)}条，占表态信息的{percent(len(group), stated)}。"
-        )
+        share = percent(len(group), stated)
+        line = f"{_ORDINALS[rank]}是{stance.label}，{len(group)}条，占可归类言论的{share}。"
         if not fresh:
             opinion.add(Paragraph(line))
             continue
@@ -603,8 +603,9 @@ def build_special(
             Quote(clip(representative.text, 160), _source_line(representative, zone)),
         )
     if views and event.keywords:
-        focus = [(w, sum(1 for p in posts if w in p.text)) for w in event.keywords[:5]]
-        focus = [(w, n) for w, n in focus if n >= 2]
+        texts = [p.text for p in posts]
+        focus = [(w, sum(1 for t in texts if w in t)) for w in event.keywords[:8] if is_focus_word(w, texts)]
+        focus = [(w, n) for w, n in focus if n >= 2][:5]
         if focus:
             opinion.add(Paragraph("讨论焦点：" + "、".join(f"“{w}”（{n}条）" for w, n in focus) + "。"))
     if views == 0:
