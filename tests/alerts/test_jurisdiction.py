@@ -284,7 +284,10 @@ def test_a_grave_incident_elsewhere_wakes_nobody_and_tells_the_office_to_watch(r
     made = reports.generate(rt, "daily", {"date": "2026-11-20", "unit": "市卫生健康委员会"}, "html")
     text = made.document.plain_text()
     # its grade is not counted as the unit's own 特别重大
-    overview = "舆情事件1起，均为外地事件（Ⅰ级（特别重大）1起；属地管理，仅作关注，不发预警），发出预警0条"
+    overview = (
+        "舆情事件1起，其中外地事件1起（特别重大1起），按属地管理原则由事发地处置，本单位仅作关注，"
+        "未发预警；发出预警0条"
+    )
     assert overview in text
     assert "外地（宁波），关注" in text and "未开立工单" not in text
     # a 专报 of it says whose it is and advises watching, not the plan's one-hour report clock

@@ -286,24 +286,26 @@ def build_periodic(
         )
     else:
         local = [e for e in graded if e.id not in elsewhere]
-        outside = [e for e in graded if e.id in elsewhere]
-        if outside:
+        abroad = [e for e in graded if str(elsewhere.get(e.id, "")).startswith("境外")]
+        away = [e for e in graded if e.id in elsewhere and e not in abroad]
+        if away or abroad:
             # a 特别重大 held elsewhere (Putin's quote, held 境外) read as one of the unit's own:
-            # the grade counts say which are local and which are watched only
-            counted = (
-                f"，其中本地事件{len(local)}起{_by_grade(local, '（', '）')}" if local else "，均为外地事件"
-            )
-            counted += (
-                f"，外地事件{len(outside)}起（{_by_grade(outside, '', '；')}属地管理，仅作关注，不发预警）"
-                if local
-                else f"（{_by_grade(outside, '', '；')}属地管理，仅作关注，不发预警）"
-            )
+            # the grade counts say which are the unit's (or of no known place) and which are watched
+            parts = [f"本地或事发地未明的事件{len(local)}起{_by_grade(local, '（', '）')}"] if local else []
+            if away:
+                parts.append(
+                    f"外地事件{len(away)}起{_by_grade(away, '（', '）', short=True)}，"
+                    "按属地管理原则由事发地处置，本单位仅作关注，未发预警"
+                )
+            if abroad:
+                parts.append(f"境外事件{len(abroad)}起{_by_grade(abroad, '（', '）', short=True)}，仅作关注")
+            counted = "，其中" + "；".join(parts) + "；"
         else:
-            counted = _by_grade(graded, "（", "）")
+            counted = _by_grade(graded, "（", "）") + "，"
         overview.add(
             Paragraph(
                 f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起{counted}"
-                + f"，发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
+                + f"发出预警{len(alerts)}条，其中已确认{sum(1 for a in alerts if a.acknowledged_at)}条。",
                 "lead",
             )
         )
@@ -427,10 +429,12 @@ def build_periodic(
     return doc
 
 
-def _by_grade(events: list[Event], before: str, after: str) -> str:
-    """「特别重大1起、一般2起」 between `before` and `after`; empty for no graded event."""
+def _by_grade(events: list[Event], before: str, after: str, *, short: bool = False) -> str:
+    """「Ⅰ级（特别重大）1起、Ⅳ级（一般）2起」 (`short`: 「特别重大1起」) between `before` and `after`;
+    empty for no graded event."""
     grades = Counter(e.grade_code for e in events)
-    listed = "、".join(f"{GRADE_NAMES[g]}{grades[g]}起" for g in ("I", "II", "III", "IV") if grades[g])
+    names = GRADE_WORDS if short else GRADE_NAMES
+    listed = "、".join(f"{names[g]}{grades[g]}起" for g in ("I", "II", "III", "IV") if grades[g])
     return f"{before}{listed}{after}" if listed else ""
 
 
