@@ -317,7 +317,7 @@ def build_periodic(
             f"与本单位监测专题相关的事件{len(events)}起"
             # beside a 零报告 the topic's events are those below the alert grades
             + ("（均未达到预警等级）" if zero and events else "")
-            + f"，{period.word}相关信息{in_period_posts}条，"
+            + f"，{period.word}发布的相关信息{in_period_posts}条，"
             f"负面信息{in_period_negative}条，占{percent(in_period_negative, in_period_posts)}。"
             + (f"另有{waiting}条信息截至生成时尚未完成分析，未计入以上统计。" if waiting and not zero else "")
         )
