@@ -542,6 +542,29 @@ def test_an_office_template_replaces_the_layout(
 # ---- scheduling and delivery ----------------------------------------------------------------------
 
 
+def test_a_daily_report_tells_new_events_from_earlier_ones_still_spreading(world: World) -> None:
+    """An event of the day before with one repost today was counted as today's 特别重大 event."""
+    world.clock.now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+    import_posts(
+        world.rt,
+        [
+            {
+                "id": "late1",
+                "text": "过了一天医院还是没有任何回应，家属怎么办//@网友:" + HOSPITAL,
+                "kind": "repost",
+                "cascade": "o1",
+                "published_at": "2026-11-21T10:00:00+08:00",
+            }
+        ],
+        "late.jsonl",
+    )
+    AnalysisPipeline(world.rt).run()
+    text = service.generate(world.rt, "daily", {"date": "2026-11-21"}, "html").document.plain_text()
+    assert "本日共监测到达到预警等级的舆情事件1起（均为此前发生、本日仍有信息的事件）" in text, text
+    first = service.generate(world.rt, "daily", {"date": "2026-11-20"}, "html").document.plain_text()
+    assert "本日共监测到达到预警等级的舆情事件1起（" in first and "此前发生" not in first
+
+
 def test_daily_report_is_sent_once_at_the_set_time_on_working_days(world: World) -> None:
     rt, clock = world.rt, world.clock
     clock.now = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)  # Friday 16:00 in Beijing

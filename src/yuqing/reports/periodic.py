@@ -302,6 +302,15 @@ def build_periodic(
             counted = "，其中" + "；".join(parts) + "；"
         else:
             counted = _by_grade(graded, "（", "）") + "，"
+        # an event of last month with one repost today is no new event of today
+        earlier = sum(1 for e in graded if e.first_seen < period.start)
+        if earlier:
+            fresh = len(graded) - earlier
+            counted = (
+                f"（{period.word}新发{fresh}起，此前发生、{period.word}仍有信息{earlier}起）"
+                if fresh
+                else f"（均为此前发生、{period.word}仍有信息的事件）"
+            ) + counted
         overview.add(
             Paragraph(
                 f"{period.word}共监测到达到预警等级的舆情事件{len(graded)}起{counted}"
