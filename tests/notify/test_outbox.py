@@ -376,6 +376,30 @@ def test_a_stalled_mail_server_holds_up_only_the_mail(rt: Runtime, robot: RobotS
             worker.stop(timeout=1)
 
 
+def test_a_dead_robot_costs_one_timeout_a_round_not_one_per_notice(rt: Runtime, robot: RobotServer) -> None:
+    """Twenty notices to a robot URL that takes connections and never answers were tried one after
+    the other, each for a timeout and again after each back-off, ahead of a new 特别重大 notice to
+    the duty robot: 5.5 minutes late. A round now tries a failing server once; its other rows wait
+    for the next round, and the rest go."""
+    import socket
+
+    dead = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody ever answers
+    dead_url = f"http://127.0.0.1:{dead.getsockname()[1]}/robot/send?access_token=t"
+    rt = with_settings(rt, notify_timeout_seconds=1.0)
+    try:
+        stuck = [queue(rt, "dingtalk", dead_url, key=f"alert:1:dead:{i}") for i in range(5)]
+        duty = queue(rt, "dingtalk", robot.url(), key="alert:2:duty")
+        counts = deliver_due(rt)
+    finally:
+        dead.close()
+    assert row(rt, duty).status == "sent" and len(robot.posts) == 1
+    assert [row(rt, nid).attempts for nid in stuck] == [1, 0, 0, 0, 0]
+    assert (counts.sent, counts.retrying) == (1, 1)
+    assert outbox.server_of("dingtalk", dead_url) != outbox.server_of("dingtalk", robot.url())
+    assert outbox.server_of("email", "a@example.org") == outbox.server_of("email", "b@example.org")
+    assert outbox.server_of("in_app", "") is None
+
+
 def test_a_result_the_busy_store_refused_is_recorded_when_it_frees_not_sent_again(
     settings: Any, clock: FakeClock, database_url: str
 ) -> None:

@@ -367,7 +367,13 @@ class ResponseWorker(PeriodicWorker):
 
     def work(self) -> bool:
         result = run_once(self._rt)
-        if result["alerts"]["signals"] or result["deadlines"]["overdue"]:
+        deadlines = result["deadlines"]
+        if (
+            result["alerts"]["signals"]
+            or result["alerts_escalated"]
+            or deadlines["overdue"]
+            or deadlines["due_soon"]
+        ):
             log_.info("response round %s", result)
         return bool(result["alerts"]["signals"] >= 500)
 

@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -69,6 +70,9 @@ IN_APP = "in_app"
 MAX_DEDUP_KEY_CHARS = 255
 # Rows claimed per transaction; the lease covers sending all of them one after the other.
 CLAIM_BATCH = 10
+# Due rows looked at per claim, as a multiple of the batch: rows of a server already in the batch,
+# or failing, are passed over for the next ones.
+CLAIM_LOOKAHEAD = 5
 LEASE_MARGIN_SECONDS = 60.0
 # One SMTP delivery is several round trips, each bounded by the timeout.
 SEND_TIMEOUTS_PER_MESSAGE = 3
@@ -96,6 +100,7 @@ class _Claim:
     """A claimed row, detached from any session while it is being sent."""
 
     id: int
+    server: str | None
     token: str
     kind: str
     address: str
@@ -273,10 +278,14 @@ def deliver_due(rt: Runtime, *, limit: int = 100, lane: Lane = ALL_CHANNELS) -> 
     """Send up to `limit` due notifications of `lane`, one at a time, recording every attempt."""
     counts = DeliveryCounts()
     channels: dict[str, Channel | ChannelUnavailable] = {}
+    # Servers that failed this round (a dead robot URL, a stalled SMTP host): their other rows wait
+    # for the next round instead of costing a timeout each, so a dead robot delays the notices
+    # queued behind it by one timeout, not one per notice of its own (5.5 minutes before).
+    failing: set[str] = set()
     misses = 0
     while counts.claimed < limit:
         before = counts.claimed
-        claims, examined = _claim(rt, min(CLAIM_BATCH, limit - counts.claimed), counts, lane)
+        claims, examined = _claim(rt, min(CLAIM_BATCH, limit - counts.claimed), counts, lane, failing)
         if not examined:
             break
         # Another worker took every row we saw (SQLite): look again, but not forever.
@@ -289,6 +298,8 @@ def deliver_due(rt: Runtime, *, limit: int = 100, lane: Lane = ALL_CHANNELS) -> 
                 log.warning("notification worker overran its lease; leaving the rest of the batch")
                 break
             result = _send(rt, claim, channels)
+            if not result.ok and result.retryable and claim.server is not None:
+                failing.add(claim.server)
             status = _finish(rt, claim, result)
             if status == S.SENT:
                 counts.sent += 1
@@ -299,10 +310,29 @@ def deliver_due(rt: Runtime, *, limit: int = 100, lane: Lane = ALL_CHANNELS) -> 
     return counts
 
 
+def server_of(kind: str, address: str) -> str | None:
+    """The server a notification goes through, for spreading a batch over servers: the SMTP host
+    for every e-mail, a robot's host and port, None for in-app (no server)."""
+    if kind == IN_APP:
+        return None
+    if kind == "email":
+        return "email"
+    try:
+        url = httpx.URL(address)
+    except (httpx.InvalidURL, TypeError):
+        return f"{kind}:{address}"
+    return f"{kind}:{url.host}:{url.port}" if url.host else f"{kind}:{address}"
+
+
 def _claim(
-    rt: Runtime, size: int, counts: DeliveryCounts, lane: Lane = ALL_CHANNELS
+    rt: Runtime,
+    size: int,
+    counts: DeliveryCounts,
+    lane: Lane = ALL_CHANNELS,
+    failing: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[list[_Claim], int]:
-    """Claim up to `size` due rows for this worker; also the number of due rows looked at."""
+    """Claim up to `size` due rows for this worker, at most one per server and none of a server
+    in `failing`; also the number of due rows looked at."""
     now = rt.clock()
     lease_until = now + lease_length(rt.settings.notify_timeout_seconds, size)
     token = uuid.uuid4().hex
@@ -310,14 +340,20 @@ def _claim(
     max_attempts = rt.settings.notify_max_attempts
     claims: list[_Claim] = []
     with transaction(rt.sessions) as session:
-        query = select(Notification).where(_due(now)).order_by(Notification.id).limit(size)
+        query = select(Notification).where(_due(now)).order_by(Notification.id).limit(size * CLAIM_LOOKAHEAD)
         of_lane = lane.condition()
         if of_lane is not None:
             query = query.where(of_lane)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = session.scalars(query).all()
+        servers: set[str] = set()
         for row in rows:
+            if len(claims) >= size:
+                break
+            server = server_of(row.kind, row.address)
+            if server is not None and (server in failing or server in servers):
+                continue  # one row per server in a batch: a dead one costs one timeout
             interrupted = row.status == S.SENDING
             exhausted = interrupted and row.attempts >= max_attempts
             new_status = S.FAILED if exhausted else S.SENDING
@@ -369,9 +405,12 @@ def _claim(
                 counts.failed += 1
                 continue
             counts.claimed += 1
+            if server is not None:
+                servers.add(server)
             claims.append(
                 _Claim(
                     id=row.id,
+                    server=server,
                     token=token,
                     kind=row.kind,
                     address=row.address,
