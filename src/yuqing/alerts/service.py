@@ -346,7 +346,9 @@ def raise_alert(
         return None
     _release(event)
     merge_key = f"event:{event.id}:unit:{unit.id}"
-    alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key)).first()
+    # locked (PostgreSQL): a repeat resets the escalation, and another process's `escalate_due`
+    # must not move the same alert up from what it read before the reset
+    alert = session.scalars(select(Alert).where(Alert.merge_key == merge_key).with_for_update()).first()
     taken = _open_case_of(session, event, unit)
     if (
         alert is None
