@@ -206,6 +206,12 @@ def test_stances_are_read_from_the_remarks_own_words() -> None:
     assert stances("帮扩散！妈妈要疯掉了！") == ["呼吁扩散、帮助寻找"]
     assert stances("丹麦蓝罐曲奇也中枪了，还能吃啥") == ["失望、无奈"]
     assert stances("@姿色份子-哈哈 你看") == []  # a name, not a laugh
+    # after a second reading of the demo (helper-64): questions, negations and softeners are no stance
+    assert stances("谣言呢？还是真的？") == ["质疑信息真实性，要求公开真相"]
+    assert stances("敢怒不敢言") == [] and stances("有什么好担心") == []
+    assert stances("最好别喝易拉罐饮料，呵呵") == [] and stances("官老爷们发发慈悲") == []
+    assert stances("师德败坏啊！/@坤仔龙：回复@可儿老爸:[赞]") == []  # a chain quoted with one slash
+    assert not quotable("这些可恶商家到底为啥还能健在？시발", "愤怒谴责")
     assert remark("回复@某人:这是一门艺术 @甲 [哈哈]") == "这是一门艺术"
     assert not quotable("2年前的事了，不知道后来怎么处理的[蜡烛]", "同情、哀悼")  # only the emoticon shows it
     assert not quotable("天灾人祸尤可怜，自取灭亡要改朝！", "同情、哀悼")

@@ -23,11 +23,11 @@ _STANCES: tuple[tuple[str, str], ...] = (
     (
         "质疑信息真实性，要求公开真相",
         r"真的假的|真的吗|是真的吗|真假|假的吧|谣言吗|靠谱吗|求证|求真相|真相是|真相到底|到底怎么回事|"
-        r"怎么回事|有没有人知道|为什么不公开",
+        r"怎么回事|有没有人知道|为什么不公开|谣言呢|求辟谣|还是真的",
     ),
     (
         "指出系谣言或旧闻",
-        r"谣言(?!吗)|辟谣|造谣|不实|旧闻|老新闻|假新闻|被证实|伪科学|别信|别再转|别转了|扯淡",
+        r"谣言(?![吗呢])|(?<!求)辟谣|造谣|不实|旧闻|老新闻|假新闻|被证实|伪科学|别信|别再转|别转了|扯淡",
     ),
     (
         "要求追责、严惩",
@@ -47,8 +47,8 @@ _STANCES: tuple[tuple[str, str], ...] = (
     ("呼吁扩散、帮助寻找", r"扩散|帮转|求转|转起来|帮帮忙|帮忙找|寻人|一起找|求助"),
     (
         "担忧、恐慌",
-        r"可怕|恐怖|(?<!不用)(?<!不必)(?<!不要)害怕|好怕|吓人|吓死|(?<!不用)(?<!不必)(?<!不要)担心|"
-        r"担忧|不敢(?!看|相信|想象)|不安全|注意安全|提醒大家|以后还敢|人人自危|(?<![勿别用必要])恐慌",
+        r"可怕|恐怖|(?<!不用)(?<!不必)(?<!不要)害怕|好怕|吓人|吓死|(?<!不用)(?<!不必)(?<!不要)(?<!什么好)担心|"
+        r"担忧|(?<!敢怒)不敢(?!看|相信|想象)|不安全|注意安全|提醒大家|以后还敢|人人自危|(?<![勿别用必要])恐慌",
     ),
     (
         "失望、无奈",
@@ -60,13 +60,13 @@ _STANCES: tuple[tuple[str, str], ...] = (
         r"(?:有关部门|相关部门|政府|监管部门|警察|领导).{0,6}(?:呢[?？]|在哪|干嘛|干什么|不管|哪去了)|"
         r"掩盖|隐瞒|瞒报|医疗体制|体制问题|制度问题|看病贵|看不起病|医保",
     ),
-    ("支持、赞同", r"支持|点赞|好样的|霸气|爷们|威武|佩服|说得好|说的好|\[赞\]|\[good\]|\[给力\]"),
+    ("支持、赞同", r"(?<!并)支持(?!造谣)|点赞|好样的|说得好|说的好|\[赞\]|\[good\]"),
     (
         "呼吁理性，等待调查结果",
         r"理性|不信谣|不传谣|别乱传|不要乱传|不要传|等待.{0,6}(?:结果|调查|通报)|等.{0,4}(?:官方|通报)|静待|"
         r"真相大白|(?<!怎么)相信.{0,4}(?:调查|官方)|以官方为准|(?:勿|别|不用|不必|不要)(?:恐慌|担心|害怕)",
     ),
-    ("调侃、戏谑", r"哈哈|呵呵|笑死|2333|段子|\[哈哈\]|\[偷笑\]|\[嘻嘻\]|\[挖鼻屎\]|吃瓜"),
+    ("调侃、戏谑", r"哈哈|笑死|2333|段子|\[哈哈\]|\[偷笑\]|吃瓜"),
 )
 STANCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(cues, re.IGNORECASE)) for label, cues in _STANCES
@@ -77,7 +77,7 @@ _DEFUSED = re.compile(r"不管真假|无论真假|不论真假|(?:构成|涉嫌)
 # A remark that is vulgar, political or an official statement is counted but never quoted.
 _UNQUOTABLE = re.compile(
     r"改朝|统治者|切格瓦拉|政改|革命|共产党|独裁|专制|暴政|推翻|某国|王八蛋|屁眼|他妈|妈的|操你|艹|贱人|"
-    r"狗日|傻逼|傻B|SB|尼玛|杂种|经查证|经核实|特此|通报如下|官方回应"
+    r"狗日|傻逼|傻B|SB|尼玛|杂种|混蛋|[\uac00-\ud7af]|经查证|经核实|特此|通报如下|官方回应"
 )
 _QUOTABLE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _MENTIONS_AND_TAGS = re.compile(r"@[^\s:：,，。!！?？@/\[]+|\[[^\[\]\s]{1,10}\]")
@@ -85,9 +85,14 @@ _REPLY_PREFIX = re.compile(r"^\s*回复\s*(?:@[^\s:：]+)?\s*[:：]\s*")
 QUOTE_MIN_LETTERS = 6
 
 
+def _own(text: str) -> str:
+    """The remark's own words: before the quoted chain, also one quoted with a single slash."""
+    return own_part(text).split("/@", 1)[0]
+
+
 def _matched(text: str) -> str:
     """The words a stance is read on: the remark's own, mentions out (「@姿色份子-哈哈」 is a name)."""
-    return _DEFUSED.sub(" ", re.sub(r"@[^\s:：,，。!！?？@/\[]+", " ", own_part(text)))
+    return _DEFUSED.sub(" ", re.sub(r"@[^\s:：,，。!！?？@/\[]+", " ", _own(text)))
 
 
 def stances(text: str) -> list[str]:
@@ -99,7 +104,7 @@ def stances(text: str) -> list[str]:
 def remark(text: str) -> str:
     """A repost's or comment's own words as a report quotes them: without the quoted chain, a
     「回复@某某:」 prefix, the friends it mentions (「@甲 @乙 …」) and its emoticon tags."""
-    words = _MENTIONS_AND_TAGS.sub(" ", _REPLY_PREFIX.sub("", own_part(text)))
+    words = _MENTIONS_AND_TAGS.sub(" ", _REPLY_PREFIX.sub("", _own(text)))
     return re.sub(r"\s{2,}", " ", words).strip().lstrip("：:，,。.、；;！!？? ")
 
 
