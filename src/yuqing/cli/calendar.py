@@ -64,7 +64,7 @@ def due(
     if len(given) != 1:
         told = f"（收到 {'、'.join(given)}）" if given else ""
         fail(f"请给出且只给出 --working-hours、--working-days、--hours 之一{told}")
-    with runtime() as rt:
+    with runtime(new_ok=True) as rt:  # the working-day calendar needs no collected data
         moment = _parse_start(start) if start else rt.clock()
         calendar = load_calendar(rt)
     if working_hours is not None:
@@ -91,7 +91,7 @@ def holidays_import(
     """录入国务院发布的某年节假日安排（替换该年已有的安排）。"""
     from yuqing.workcal.service import import_holidays
 
-    with runtime() as rt:
+    with runtime(new_ok=True) as rt:  # the working-day calendar needs no collected data
         result = import_holidays(rt, file, entered_by=by or _login_name())
     if as_json:
         emit_json(result.as_dict())
@@ -110,7 +110,7 @@ def holidays_list(as_json: Annotated[bool, typer.Option("--json", help="输出 J
     from yuqing.workcal.clock import CHINESE_CALENDAR_VERSION, SHANGHAI
     from yuqing.workcal.service import list_years
 
-    with runtime() as rt:
+    with runtime(new_ok=True) as rt:  # the working-day calendar needs no collected data
         years = list_years(rt)
         this_year = rt.clock().astimezone(SHANGHAI).year
     if as_json:
@@ -144,7 +144,7 @@ def holidays_delete(
     from yuqing.workcal.clock import CHINESE_CALENDAR_YEARS
     from yuqing.workcal.service import delete_year
 
-    with runtime() as rt:
+    with runtime(new_ok=True) as rt:  # the working-day calendar needs no collected data
         delete_year(rt, year)
     after = "恢复使用内置的 chinese-calendar 数据" if year in CHINESE_CALENDAR_YEARS else "将按周末双休计算"
     typer.echo(f"已删除 {year} 年录入的节假日安排；该年{after}")
@@ -165,7 +165,7 @@ def show(
         fail(f"--month 应为 1–12：{month}")
     if not 1 <= year <= 9998:
         fail(f"年份无效：{year}")
-    with runtime() as rt:
+    with runtime(new_ok=True) as rt:  # the working-day calendar needs no collected data
         calendar = load_calendar(rt)
     days = calendar.days(year, month)
     if not calendar.is_covered(year):

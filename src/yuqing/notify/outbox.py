@@ -282,10 +282,13 @@ def deliver_due(rt: Runtime, *, limit: int = 100, lane: Lane = ALL_CHANNELS) -> 
     # for the next round instead of costing a timeout each, so a dead robot delays the notices
     # queued behind it by one timeout, not one per notice of its own (5.5 minutes before).
     failing: set[str] = set()
+    failed_addresses: set[str] = set()  # theirs are left out of the claim's query itself
     misses = 0
     while counts.claimed < limit:
         before = counts.claimed
-        claims, examined = _claim(rt, min(CLAIM_BATCH, limit - counts.claimed), counts, lane, failing)
+        claims, examined = _claim(
+            rt, min(CLAIM_BATCH, limit - counts.claimed), counts, lane, failing, failed_addresses
+        )
         if not examined:
             break
         # Another worker took every row we saw (SQLite): look again, but not forever.
@@ -300,6 +303,7 @@ def deliver_due(rt: Runtime, *, limit: int = 100, lane: Lane = ALL_CHANNELS) -> 
             result = _send(rt, claim, channels)
             if not result.ok and result.retryable and claim.server is not None:
                 failing.add(claim.server)
+                failed_addresses.add(claim.address)
             status = _finish(rt, claim, result)
             if status == S.SENT:
                 counts.sent += 1
@@ -330,6 +334,7 @@ def _claim(
     counts: DeliveryCounts,
     lane: Lane = ALL_CHANNELS,
     failing: set[str] | frozenset[str] = frozenset(),
+    failed_addresses: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[list[_Claim], int]:
     """Claim up to `size` due rows for this worker, at most one per server and none of a server
     in `failing`; also the number of due rows looked at."""
@@ -340,20 +345,29 @@ def _claim(
     max_attempts = rt.settings.notify_max_attempts
     claims: list[_Claim] = []
     with transaction(rt.sessions) as session:
-        query = select(Notification).where(_due(now)).order_by(Notification.id).limit(size * CLAIM_LOOKAHEAD)
+        # The due rows of this lane, a few batches' worth, without those of a failing server; then
+        # those not locked by another worker (PostgreSQL: FOR UPDATE SKIP LOCKED), of which one per
+        # server is claimed: a dead server costs one timeout a batch. The rest are free again at
+        # this transaction's end (a second worker skips only what this one holds meanwhile).
+        candidates = select(Notification.id, Notification.kind, Notification.address).where(_due(now))
         of_lane = lane.condition()
         if of_lane is not None:
-            query = query.where(of_lane)
+            candidates = candidates.where(of_lane)
+        if failed_addresses:  # a dead robot's older rows must not fill the look-ahead
+            candidates = candidates.where(Notification.address.not_in(failed_addresses))
+        seen = session.execute(candidates.order_by(Notification.id).limit(size * CLAIM_LOOKAHEAD)).all()
+        chosen = [i for i, kind, address in seen if server_of(kind, address) not in failing]
+        query = select(Notification).where(Notification.id.in_(chosen), _due(now)).order_by(Notification.id)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = session.scalars(query).all()
+        rows = session.scalars(query).all() if chosen else []
         servers: set[str] = set()
         for row in rows:
             if len(claims) >= size:
                 break
             server = server_of(row.kind, row.address)
-            if server is not None and (server in failing or server in servers):
-                continue  # one row per server in a batch: a dead one costs one timeout
+            if server is not None and server in servers:
+                continue
             interrupted = row.status == S.SENDING
             exhausted = interrupted and row.attempts >= max_attempts
             new_status = S.FAILED if exhausted else S.SENDING
@@ -421,7 +435,7 @@ def _claim(
                     lease_until=lease_until,
                 )
             )
-    return claims, len(rows)
+    return claims, len(seen)
 
 
 def reclaim_abandoned(rt: Runtime) -> list[int]:
