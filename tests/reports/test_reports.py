@@ -212,6 +212,12 @@ def test_stances_are_read_from_the_remarks_own_words() -> None:
     assert stances("最好别喝易拉罐饮料，呵呵") == [] and stances("官老爷们发发慈悲") == []
     assert stances("师德败坏啊！/@坤仔龙：回复@可儿老爸:[赞]") == []  # a chain quoted with one slash
     assert not quotable("这些可恶商家到底为啥还能健在？시발", "愤怒谴责")
+    # and after a third (helper-65): asking for a denial or doubting one is no rumour call
+    assert (
+        stances("求砖家辟谣") == [] and stances("蒙牛，快来辟谣啊") == [] and stances("不实？都百度了") == []
+    )
+    assert stances("网传不实，系旧闻") == stances("已经辟谣了") == ["指出系谣言或旧闻"]
+    assert stances("我超爱吃曲奇的[悲伤]") == [] and stances("他是理性主义者") == []
     assert remark("回复@某人:这是一门艺术 @甲 [哈哈]") == "这是一门艺术"
     assert not quotable("2年前的事了，不知道后来怎么处理的[蜡烛]", "同情、哀悼")  # only the emoticon shows it
     assert not quotable("天灾人祸尤可怜，自取灭亡要改朝！", "同情、哀悼")

@@ -27,7 +27,7 @@ _STANCES: tuple[tuple[str, str], ...] = (
     ),
     (
         "指出系谣言或旧闻",
-        r"谣言(?![吗呢])|(?<!求)辟谣|造谣|不实|旧闻|老新闻|假新闻|被证实|伪科学|别信|别再转|别转了|扯淡",
+        r"(?<!但愿)(?<!渴盼这是)谣言(?![吗呢])|(?<![求快出])(?<!来)辟谣(?!啊|吧)|造谣|不实(?![?？])|旧闻|老新闻|假新闻|被证实|伪科学|别信|别再转|别转了|扯淡",
     ),
     (
         "要求追责、严惩",
@@ -42,7 +42,7 @@ _STANCES: tuple[tuple[str, str], ...] = (
     (
         "同情、哀悼",
         r"心疼|(?<!\[)可怜|难过|心酸|一路走好|节哀|安息|默哀|祈祷|保佑|愿.{0,6}平安|早日康复|"
-        r"早日回家|(?<![A-Za-z])R\.?I\.?P(?![A-Za-z])|\[蜡烛\]|\[伤心\]|\[悲伤\]",
+        r"早日回家|(?<![A-Za-z])R\.?I\.?P(?![A-Za-z])|\[蜡烛\]|\[伤心\]",
     ),
     ("呼吁扩散、帮助寻找", r"扩散|帮转|求转|转起来|帮帮忙|帮忙找|寻人|一起找|求助"),
     (
@@ -63,7 +63,7 @@ _STANCES: tuple[tuple[str, str], ...] = (
     ("支持、赞同", r"(?<!并)支持(?!造谣)|点赞|好样的|说得好|说的好|\[赞\]|\[good\]"),
     (
         "呼吁理性，等待调查结果",
-        r"理性|不信谣|不传谣|别乱传|不要乱传|不要传|等待.{0,6}(?:结果|调查|通报)|等.{0,4}(?:官方|通报)|静待|"
+        r"理性(?!主义)|不信谣|不传谣|别乱传|不要乱传|不要传|等待.{0,6}(?:结果|调查|通报)|等.{0,4}(?:官方|通报)|静待|"
         r"真相大白|(?<!怎么)相信.{0,4}(?:调查|官方)|以官方为准|(?:勿|别|不用|不必|不要)(?:恐慌|担心|害怕)",
     ),
     ("调侃、戏谑", r"哈哈|笑死|2333|段子|\[哈哈\]|\[偷笑\]|吃瓜"),
@@ -71,9 +71,9 @@ _STANCES: tuple[tuple[str, str], ...] = (
 STANCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(cues, re.IGNORECASE)) for label, cues in _STANCES
 )
-# Words that take the edge off a cue: 「不管真假，大家都小心」 questions nothing; 「涉嫌构成不作为的
-# 故意杀人」 is a charge, not a criticism.
-_DEFUSED = re.compile(r"不管真假|无论真假|不论真假|(?:构成|涉嫌).{0,4}不作为")
+# Words that take the edge off a cue: 「不管真假，大家都小心」 questions nothing; 「求砖家辟谣」 asks for a
+# denial rather than says it is a rumour; 「涉嫌构成不作为的故意杀人」 is a charge, not a criticism.
+_DEFUSED = re.compile(r"求.{0,4}辟谣|请.{0,16}辟谣|不管真假|无论真假|不论真假|(?:构成|涉嫌).{0,4}不作为")
 # A remark that is vulgar, political or an official statement is counted but never quoted.
 _UNQUOTABLE = re.compile(
     r"改朝|统治者|切格瓦拉|政改|革命|共产党|独裁|专制|暴政|推翻|某国|王八蛋|屁眼|他妈|妈的|操你|艹|贱人|"
