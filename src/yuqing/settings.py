@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         description="An event whose newest post is older than this many hours when it is graded "
         "(a backfill of old posts, an import of last month's export) is graded and listed but "
         "raises no alert: nobody is woken and no report clock starts for an event that ended long "
-        "ago. New posts make it active again. 0: every graded event alerts.",
+        "ago. It alerts (舆情反复) once this many hours hold as many new posts as the plan's "
+        "flare_up_posts (one repost of an old story wakes nobody). 0: every graded event alerts.",
     )
     alert_outside_regions: bool = Field(
         default=False,

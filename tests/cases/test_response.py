@@ -19,6 +19,7 @@ from yuqing.analysis.pipeline import AnalysisPipeline
 from yuqing.cases import followup
 from yuqing.cases import service as cases
 from yuqing.cases.deadlines import DeadlineError
+from yuqing.cases.plan import load_plan
 from yuqing.cases.stats import statistics_report
 from yuqing.cases.workflow import WorkflowError
 from yuqing.db import transaction
@@ -30,6 +31,7 @@ from yuqing.org import duty
 from yuqing.org import service as org
 from yuqing.reports.common import clip
 from yuqing.runtime import Runtime
+from yuqing.web.pages.events import event_context
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 HOSPITAL = "南京鼓楼医院发生医疗事故，一名产妇在手术中死亡，家属在医院门口拉横幅讨说法，医院至今未回应。"
@@ -676,16 +678,22 @@ def test_a_grade_lowered_with_a_reason_loosens_the_clocks_and_ends_the_cases_24_
         assert duty.duty_at(session, health_id, clock()).round_the_clock
 
 
-def story_reposted_now(rt: Runtime, clock: FakeClock) -> None:
-    """A new repost of the hospital story, analysed: the story is active again."""
-    repost = {
-        "id": "r2",
-        "text": "家属还在等说法//@网友:" + HOSPITAL,
-        "kind": "repost",
-        "cascade": "o1",
-        "published_at": clock().isoformat(),
-    }
-    import_posts(rt, [repost], "b.jsonl")
+REMARKS = ("家属还在等说法", "医院给个交代", "太让人心寒了", "希望早日查明真相", "转发关注", "这事后来怎样了")
+
+
+def story_reposted_now(rt: Runtime, clock: FakeClock, count: int = 1, *, first: int = 0) -> None:
+    """`count` new reposts of the hospital story, analysed."""
+    reposts = [
+        {
+            "id": f"r{first + i + 2}",
+            "text": f"{REMARKS[(first + i) % len(REMARKS)]}（{first + i + 1}）//@网友:" + HOSPITAL,
+            "kind": "repost",
+            "cascade": "o1",
+            "published_at": clock().isoformat(),
+        }
+        for i in range(count)
+    ]
+    import_posts(rt, reposts, f"b{first}.jsonl")
     AnalysisPipeline(rt).run()
 
 
@@ -693,7 +701,9 @@ def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_
     rt: Runtime, clock: FakeClock
 ) -> None:
     """Old posts collected now (a backfill, last month's export) make a graded event but wake
-    nobody; a new repost of the story makes it active, and the alert it held is raised."""
+    nobody; one repost of the old story today wakes nobody either (it would wake the chief on a
+    story long over); as many new posts as the plan asks of a flare-up raise the held alert, as
+    舆情反复, saying so."""
     from yuqing.analysis.models import Event
 
     clock.advance(days=4)
@@ -707,9 +717,23 @@ def test_an_event_graded_long_after_its_last_post_alerts_only_when_it_is_active_
     assert followup.run_once(rt)["alerts"]["created"] == 0  # still quiet: still held
 
     story_reposted_now(rt, clock)
+    again = followup.run_once(rt)["alerts"]
+    assert (again["created"], again["quiet"]) == (0, 1)
+    assert alerts.list_alerts(rt) == [] and notifications(rt) == []
+    needed = load_plan(None).flare_up_posts
+    page = event_context(rt, event_id)  # its page says what would make it alert
+    assert page is not None and (page["quiet_hours"], page["revival_posts"]) == (72, needed)
+    story_reposted_now(rt, clock, needed - 2, first=1)  # with the first: one short
+    assert followup.run_once(rt)["alerts"]["created"] == 0
+    story_reposted_now(rt, clock, 1, first=needed)
     assert followup.run_once(rt)["alerts"]["created"] == 1
     listed = alerts.list_alerts(rt)
-    assert [(a["event_id"], a["grade"]) for a in listed] == [(event_id, "特别重大")]
+    assert [(a["event_id"], a["grade"], a["kind"]) for a in listed] == [(event_id, "特别重大", "flare_up")]
+    lead = listed[0]["reasons"][0]["text"]
+    assert lead.startswith("旧事重提：此前最后一条信息发布于") and f"又有 {needed} 条" in lead, lead
+    told = [n for n in notifications(rt) if n.subject_kind == "alert"]
+    body = str(told[0].message)
+    assert "舆情反复" in body and "旧事重提" in body, body
     assert any(n.subject_kind == "alert" for n in notifications(rt))
     with rt.sessions() as session:
         event = session.get(Event, event_id)
@@ -1021,8 +1045,6 @@ def test_a_lesser_alert_escalates_to_the_deputy_leader_not_to_the_chief() -> Non
     """PRODUCT.md §2.4: the chief leads 重大 and 特别重大 only. An unacknowledged 一般 or 较大
     alert stops at the unit's deputy leader: a bureau without a chief of its own would otherwise
     wake the city's (people_with_role climbs the tree) for a 一般 rumour at night."""
-    from yuqing.cases.plan import load_plan
-
     plan = load_plan(None)
     full = [step["role"] for step in alerts.escalation_chain(plan, "I")]
     assert full == ["duty_officer", "office", "deputy_leader", "chief"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import WATCH_ONLY, Locality, locate, unit_named
@@ -32,7 +32,7 @@ from yuqing.alerts.models import (
 )
 from yuqing.alerts.notices import tell
 from yuqing.analysis.grading import GRADE_ORDER
-from yuqing.analysis.models import Event, EventStatus, GradeSignal, Topic
+from yuqing.analysis.models import Event, EventStatus, GradeSignal, PostAnalysis, Topic
 from yuqing.analysis.queries import earlier_events
 from yuqing.cases import service as cases
 from yuqing.cases.deadlines import compute_due
@@ -40,6 +40,7 @@ from yuqing.cases.models import Case, Stage
 from yuqing.cases.plan import DeadlineKind, ResponsePlan, load_plan
 from yuqing.db import is_transient, transaction
 from yuqing.drills.policy import drill_unit, ended_drill, notices_internal_only
+from yuqing.ingest.models import Post
 from yuqing.notify.messages import Level, Message
 from yuqing.org import duty
 from yuqing.org.models import Person, Unit
@@ -311,8 +312,11 @@ def raise_alert(
     plan: ResponsePlan,
     calendar: WorkCalendar,
     counts: AlertCounts,
+    *,
+    lead: dict[str, Any] | None = None,
 ) -> Alert | None:
-    """Create the event's alert for its unit, or merge this signal into the open one."""
+    """Create the event's alert for its unit, or merge this signal into the open one. `lead` is a
+    reason put before the event's own (why an old story alerts now)."""
     now = rt.clock()
     unit = route(session, event)
     exercising = drill_unit(session, event)
@@ -370,7 +374,7 @@ def raise_alert(
             grade_code=code,
             grade=event.grade or GRADE_NAMES[code],
             title=event.title[:200],
-            reasons=list(event.reasons or []),
+            reasons=[*([lead] if lead else []), *(event.reasons or [])],
             status=AlertStatus.OPEN.value,
             created_at=now,
             updated_at=now,
@@ -388,7 +392,7 @@ def raise_alert(
         alert.repeats += 1
         alert.kind = kind
         alert.grade_code, alert.grade = code, event.grade or GRADE_NAMES[code]
-        alert.reasons = list(event.reasons or [])
+        alert.reasons = [*([lead] if lead else []), *(event.reasons or [])]
         alert.updated_at = now
         alert.status = AlertStatus.OPEN.value
         alert.level, alert.chain = 0, escalation_chain(plan, code)
@@ -675,7 +679,53 @@ def _raise_held(
         if session.scalar(select(Case.id).where(Case.event_id == event.id).limit(1)) is not None:
             _release(event)  # taken up in a case (opened from the event's page): nothing to raise
             continue
-        raise_alert(session, rt, event, "new", plan, calendar, counts)
+        kind, revival = "new", None
+        if not event.alert_held_elsewhere and hours:
+            # held because it had ended long ago: one repost of the old story today is no emergency
+            # (it would wake the chief on a story years old); it is active again, 舆情反复, once it
+            # has as many new posts in the window as the plan asks of a case's flare-up
+            recent = _posts_since(session, event, now - dt.timedelta(hours=hours))
+            if recent < plan.flare_up_posts:
+                counts.quiet += 1
+                _hold(event, now, elsewhere=False)
+                continue
+            kind = "flare_up"
+            revival = _revival_reason(session, rt, event, recent, hours, now)
+        raise_alert(session, rt, event, kind, plan, calendar, counts, lead=revival if kind != "new" else None)
+
+
+def _posts_since(session: Session, event: Event, since: dt.datetime) -> int:
+    """How many of the event's posts were published (else collected) at or after `since`."""
+    when = func.coalesce(Post.published_at, Post.fetched_at)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PostAnalysis)
+            .join(Post, Post.id == PostAnalysis.post_id)
+            .where(PostAnalysis.event_id == event.id, when >= since)
+        )
+        or 0
+    )
+
+
+def _revival_reason(
+    session: Session, rt: Runtime, event: Event, recent: int, hours: float, now: dt.datetime
+) -> dict[str, Any]:
+    """The reason, put first, that says why a story that had ended alerts now."""
+    when = func.coalesce(Post.published_at, Post.fetched_at)
+    before = session.scalar(
+        select(func.max(when))
+        .select_from(PostAnalysis)
+        .join(Post, Post.id == PostAnalysis.post_id)
+        .where(PostAnalysis.event_id == event.id, when < now - dt.timedelta(hours=hours))
+    )
+    quiet = f"此前最后一条信息发布于 {time_text(before, rt.settings.timezone)}" if before else "此前已沉寂"
+    return {
+        "key": "revived",
+        "text": f"旧事重提：{quiet}，近 {hours:g} 小时又有 {recent} 条相关信息",
+        "value": float(recent),
+        "threshold": None,
+    }
 
 
 def _hold(event: Event, now: dt.datetime, *, elsewhere: bool) -> None:

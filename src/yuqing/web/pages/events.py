@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.jurisdiction import WATCH_ONLY, locate
 from yuqing.alerts.models import Alert
-from yuqing.alerts.service import long_quiet
 from yuqing.analysis import queries as analysis_queries
 from yuqing.analysis.grading import GRADE_ORDER, official_rebuttal, rebutted_after_grading
 from yuqing.analysis.metrics import FLAG_LABELS
 from yuqing.analysis.models import Event, Topic
 from yuqing.cases.models import Case, Stage
+from yuqing.cases.plan import load_plan
 from yuqing.cases.service import OPENERS, event_alert, grade_note_for, may_act
 from yuqing.drills.access import sees_drill
 from yuqing.org.models import Unit
@@ -119,10 +119,14 @@ def event_context(
             # the newest closed case (cases come newest first): a flare-up reopens it (舆情反复)
             "closed_case": next((c.id for c in cases if c.stage == "closed"), None),
             "alerts": alerts,
-            # graded long after its last post: no alert until new posts make it active
+            # graded long after its last post: no alert until enough new posts make it active
             "quiet_hours": rt.settings.alert_max_quiet_hours
-            if event.alert_held_at is not None and elsewhere is None and long_quiet(rt, event, rt.clock())
+            if event.alert_held_at is not None
+            and not event.alert_held_elsewhere
+            and elsewhere is None
+            and rt.settings.alert_max_quiet_hours
             else None,
+            "revival_posts": load_plan(rt.settings.plan_profile or None).flare_up_posts,
             # located plainly elsewhere: graded and watched, no alert (属地管理)
             "elsewhere": elsewhere,
             "no_alert": _no_alert(rt, session, event) if elsewhere is None else None,
