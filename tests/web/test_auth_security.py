@@ -26,13 +26,19 @@ from typer.testing import CliRunner
 from tests.conftest import FakeClock
 from yuqing.accounts import passwords
 from yuqing.accounts import service as accounts
-from yuqing.accounts.models import Account, AccountLocked, AuthenticationFailed, PasswordPolicyError
+from yuqing.accounts.models import (
+    Account,
+    AccountLocked,
+    AuthenticationFailed,
+    KnownDevice,
+    PasswordPolicyError,
+)
 from yuqing.cli.main import app as cli_app
 from yuqing.db import transaction
 from yuqing.org import service as org
 from yuqing.runtime import Runtime
 from yuqing.web.app import create_app
-from yuqing.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from yuqing.web.auth import DEVICE_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 PASSWORD = "monitor-pass-1"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -411,6 +417,81 @@ def test_unknown_logins_lock_after_as_many_failures_with_the_same_answer(
         assert _form_login(client, "lilei", PASSWORD).status_code == 303
     reasons = [e.detail["reason"] for e in accounts.list_audit(rt, 100, action="login_failed")]
     assert reasons.count("unknown_login") == MAX_FAILURES + 3  # the audit log still tells the truth
+
+
+def test_a_stranger_locking_an_account_does_not_keep_its_owner_out_of_a_browser_they_used(
+    rt: Runtime, clock: FakeClock, unit: int, spy: SpyHasher
+) -> None:
+    """Five wrong guesses at the duty officer's login name from anywhere locked the account for
+    everyone, the duty officer's own browser too, in the middle of an emergency. A browser that has
+    logged in to the account before counts its own failures and passes the account's lockout and
+    the login name's rate limit; a new browser (or the stranger's) is still refused."""
+    _configure(rt, login_attempts_per_login=MAX_FAILURES + 1)
+    _add_person(rt, clock, unit, "lilei")
+    _add_person(rt, clock, unit, "hanmei")
+    app = create_app(rt)
+    owner = TestClient(app, follow_redirects=False, client=("198.51.100.7", 5000))
+    stranger = TestClient(app, follow_redirects=False, client=("203.0.113.9", 5000))
+    new_browser = TestClient(app, follow_redirects=False, client=("198.51.100.8", 5000))
+    assert _form_login(owner, "lilei", PASSWORD).status_code == 303
+    device = owner.cookies.get(DEVICE_COOKIE)
+    assert device and device not in str(_devices(rt))  # only its digest is stored
+    owner.cookies.delete(SESSION_COOKIE)
+
+    for attempt in range(MAX_FAILURES + 1):
+        assert _form_login(stranger, "lilei", f"guess-{attempt}-xx").status_code == 401
+    assert _form_login(new_browser, "lilei", PASSWORD).status_code in (401, 429)  # locked, and throttled
+    assert _form_login(stranger, "lilei", PASSWORD).status_code in (401, 429)
+
+    assert _form_login(owner, "lilei", PASSWORD).status_code == 303  # the owner's browser
+    assert owner.cookies.get(DEVICE_COOKIE) == device  # the same browser, remembered once
+    assert len(_devices(rt)) == 1
+    # another account's login from the owner's browser is an unknown browser for that account
+    owner.cookies.delete(SESSION_COOKIE)
+    for attempt in range(MAX_FAILURES):
+        _form_login(stranger, "hanmei", f"guess-{attempt}-yy")
+    assert LOCKED in _error(_form_login(owner, "hanmei", PASSWORD).text)
+
+    # the browser's own wrong passwords count on it: after as many as lock an account it is
+    # forgotten, and the lockout applies to it like to any other
+    clock.advance(minutes=1)
+    for attempt in range(MAX_FAILURES):
+        assert _form_login(owner, "lilei", f"mine-{attempt}-xx").status_code == 401
+    assert _devices(rt) == []
+    refused = _form_login(owner, "lilei", PASSWORD)
+    assert refused.status_code == 401 and LOCKED in _error(refused.text)
+    assert "此前登录过的浏览器上仍可照常登录" in _error(refused.text)
+    for client in (owner, stranger, new_browser):
+        client.close()
+
+
+def test_a_made_up_or_disabled_accounts_device_cookie_opens_nothing(
+    rt: Runtime, clock: FakeClock, unit: int, spy: SpyHasher
+) -> None:
+    account_id = _add_person(rt, clock, unit, "lilei")
+    with TestClient(create_app(rt), follow_redirects=False) as client:
+        for attempt in range(MAX_FAILURES):
+            _form_login(client, "lilei", f"guess-{attempt}-xx")
+        client.cookies.set(DEVICE_COOKIE, "made-up-token", path="/login")
+        assert LOCKED in _error(_form_login(client, "lilei", PASSWORD).text)
+        clock.advance(minutes=16)
+        assert _form_login(client, "lilei", PASSWORD).status_code == 303
+        assert len(_devices(rt)) == 1
+        with transaction(rt.sessions) as session:
+            accounts.set_active(session, account_id, False)
+        assert _devices(rt) == []  # a disabled account's browsers are forgotten
+        client.cookies.delete(SESSION_COOKIE)
+        assert _form_login(client, "lilei", PASSWORD).status_code == 401
+
+
+def _devices(rt: Runtime) -> list[tuple[str, str, int]]:
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(Account.login, KnownDevice.token_sha256, KnownDevice.failed_attempts).join(
+                Account, Account.id == KnownDevice.account_id
+            )
+        ).all()
+    return [(login, digest, failed) for login, digest, failed in rows]
 
 
 # ---- 11: weak passwords ------------------------------------------------------------------------

@@ -142,14 +142,21 @@ class LoginGuard:
         self.unknown = UnknownLogins()
         self.pool = HashingPool(rt.settings.login_hashing_slots, rt.settings.login_hashing_wait_seconds)
 
-    def admit(self, address: str | None, login: str, now: dt.datetime) -> None:
+    def admit(self, address: str | None, login: str, now: dt.datetime, *, known_device: bool = False) -> None:
         """Count one login attempt, or raise LoginThrottled (nothing counted) when the address or the
         login name has made its allowed number of attempts within the window. `first` on the error
-        is true only for the first refusal of a run, so a flood writes one audit line, not thousands."""
+        is true only for the first refusal of a run, so a flood writes one audit line, not thousands.
+        From a browser that has logged in to the account before (`known_device`) the login name's
+        limit does not apply: a flood of guesses at the name from elsewhere must not keep its owner
+        out (the browser counts its own failures, `accounts.service`)."""
         settings = self._rt.settings
         moment = now.timestamp()
         window = settings.login_attempt_window_seconds
-        keys = [("login", "l:" + login, self._by_login, settings.login_attempts_per_login)]
+        keys = (
+            []
+            if known_device
+            else [("login", "l:" + login, self._by_login, settings.login_attempts_per_login)]
+        )
         if address:
             keys.insert(0, ("address", "a:" + address, self._by_address, settings.login_attempts_per_address))
         with self._lock:
@@ -168,10 +175,12 @@ class LoginGuard:
                 windows.add(key, moment)
                 self._refused.discard(key)
 
-    def succeeded(self, address: str | None, login: str) -> None:
-        """A successful login gives its attempt back to the address and the login name."""
+    def succeeded(self, address: str | None, login: str, *, known_device: bool = False) -> None:
+        """A successful login gives its attempt back to the address and the login name (a known
+        browser's took none from the name)."""
         with self._lock:
-            self._by_login.give_back("l:" + login)
+            if not known_device:
+                self._by_login.give_back("l:" + login)
             if address:
                 self._by_address.give_back("a:" + address)
 

@@ -97,6 +97,23 @@ class LoginSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
 
+class KnownDevice(Base):
+    """A browser that has logged in to the account before (a "device cookie"): the cookie, sent only
+    to the login page, holds a random token whose SHA-256 alone is stored. Its wrong passwords are
+    counted here, not on the account, so a stranger guessing at the account (and locking it) does
+    not lock its owner out of a browser they have used; after `login_max_failures` of its own in a
+    row the browser is forgotten and counts like any other again."""
+
+    __tablename__ = "known_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AuditEntry(Base):
     """One line of the audit log: who did what to which thing, when, from where. The person's name is
     copied so the line reads the same after the person is renamed."""

@@ -15,7 +15,10 @@ wrong current password) must be counted even though the caller goes on to raise.
   per login name before any hashing, hashing runs in a bounded pool, and unknown login names lock
   like real ones;
 - a session cookie carries a random token whose SHA-256 alone is stored; sessions expire
-  `session_hours` after the last request; a new password or a disabled account ends them.
+  `session_hours` after the last request; a new password or a disabled account ends them;
+- a browser that has logged in before carries a device token (`remember_device`): its own wrong
+  passwords count on it, and the account's lockout and the login name's rate limit do not apply to
+  it, so a stranger guessing at a login name cannot keep its owner out.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.accounts.audit import audit_view as audit_view
@@ -42,6 +45,7 @@ from yuqing.accounts.models import (
     AccountLocked,
     AccountNotFound,
     AuthenticationFailed,
+    KnownDevice,
     LoginSession,
     PasswordPolicyError,
 )
@@ -51,6 +55,9 @@ from yuqing.accounts.passwords import check_password as check_password
 from yuqing.accounts.passwords import generate_password
 from yuqing.accounts.sessions import end_session as end_session
 from yuqing.accounts.sessions import end_sessions as end_sessions
+from yuqing.accounts.sessions import forget_devices as forget_devices
+from yuqing.accounts.sessions import known_device
+from yuqing.accounts.sessions import remember_device as remember_device
 from yuqing.accounts.sessions import resume_session as resume_session
 from yuqing.accounts.sessions import start_session as start_session
 from yuqing.accounts.sessions import token_digest as token_digest
@@ -284,6 +291,7 @@ def set_active(session: Session, account_id: int, active: bool) -> Account:
         account.locked_until = None
     else:
         end_sessions(session, account.id)
+        forget_devices(session, account.id)
     session.flush()
     return account
 
@@ -298,7 +306,7 @@ def _locked(
     """The lockout answer; word for word the same for a real account and for an unknown login name."""
     return AccountLocked(
         f"登录失败次数过多，账户已锁定，请 {_minutes_left(until, now)} 分钟后再试"
-        f"（或请管理员解锁：yuqing users enable {login}）",
+        f"（或请管理员解锁：yuqing users enable {login}）。在本人此前登录过的浏览器上仍可照常登录",
         until=until,
         account_id=account_id,
         reason=reason,
@@ -409,29 +417,39 @@ def authenticate(
     *,
     guard: LoginGuard | None = None,
     address: str | None = None,
+    device: str | None = None,
 ) -> Account:
     """The account these credentials open, or AuthenticationFailed (AccountLocked when locked out).
 
     Every path checks one argon2 hash, so the time taken does not tell a known login from an unknown
     one. With a `guard` (the console's), the attempt is first rate-limited by client `address` and
     login name (LoginThrottled, before any hashing), the check waits for a slot of the hashing pool
-    (HashingBusy), and unknown login names lock after as many failures as real ones."""
+    (HashingBusy), and unknown login names lock after as many failures as real ones.
+
+    `device` is the browser's device token (`remember_device`): from a browser that has logged in
+    to this account before, neither the account's lockout nor the login name's rate limit applies
+    (a stranger's guesses caused them); its own failures are counted on it instead."""
     now = rt.clock()
     name = login.strip()[:100]  # no login is longer; a longer one is unknown anyway
+    with rt.sessions() as session:
+        known = known_device(session, device, name, now=now)
+        known_id = known.id if known is not None else None
     if guard is not None:
-        guard.admit(address, name, now)
+        guard.admit(address, name, now, known_device=known_id is not None)
     with _hashing_slot(guard):
-        account = _authenticate(rt, name, password, now, guard)
+        account = _authenticate(rt, name, password, now, guard, known_id)
     if guard is not None:
-        guard.succeeded(address, name)
+        guard.succeeded(address, name, known_device=known_id is not None)
     return account
 
 
 def _authenticate(
-    rt: Runtime, name: str, password: str, now: dt.datetime, guard: LoginGuard | None
+    rt: Runtime, name: str, password: str, now: dt.datetime, guard: LoginGuard | None, known_id: int | None
 ) -> Account:
     with rt.sessions() as session:
         found = session.scalar(select(Account).where(Account.login == name))
+    if found is not None and known_id is not None:
+        return _authenticate_known(rt, found, password, now, known_id)
     if found is None:
         _spend_hashing_time(password)
         until = guard.unknown_login_failed(name, now) if guard is not None else None
@@ -464,6 +482,44 @@ def _authenticate(
                     account.password_hash = rehashed
     if failure is not None:
         raise failure
+    return account
+
+
+def _authenticate_known(
+    rt: Runtime, found: Account, password: str, now: dt.datetime, device_id: int
+) -> Account:
+    """The password from a browser that has logged in to the account before: counted on the
+    browser, which is forgotten after `login_max_failures` wrong ones in a row; the account's
+    lockout (another's guesses) does not apply."""
+    with transaction(rt.sessions) as session:
+        # counted before the check, in one UPDATE, like an account's attempts
+        claimed = session.execute(
+            update(KnownDevice)
+            .where(KnownDevice.id == device_id, KnownDevice.failed_attempts < rt.settings.login_max_failures)
+            .values(failed_attempts=KnownDevice.failed_attempts + 1)
+            .returning(KnownDevice.failed_attempts)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+    if claimed is None:  # its allowed attempts are taken (parallel guesses): an unknown browser now
+        _spend_hashing_time(password)
+        raise _failed("wrong_password", found.id)
+    if not _verify(found.password_hash, password):
+        if claimed >= rt.settings.login_max_failures:
+            with transaction(rt.sessions) as session:
+                session.execute(delete(KnownDevice).where(KnownDevice.id == device_id))
+        raise _failed("wrong_password", found.id)
+    rehashed = hash_password(password) if _hasher.check_needs_rehash(found.password_hash) else None
+    with transaction(rt.sessions) as session:
+        account = get_account(session, found.id)
+        person = session.get(Person, account.person_id)
+        if not account.active or person is None or not person.active:
+            raise _failed("inactive", account.id)
+        if account.demo and not rt.settings.demo_logins:
+            raise AuthenticationFailed(DEMO_PASSWORD_REFUSED, reason="demo_password", account_id=account.id)
+        account.last_login_at = now
+        if rehashed is not None:
+            account.password_hash = rehashed
+        session.execute(update(KnownDevice).where(KnownDevice.id == device_id).values(failed_attempts=0))
     return account
 
 

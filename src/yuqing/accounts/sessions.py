@@ -12,12 +12,16 @@ import secrets
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from yuqing.accounts.models import Account, LoginSession
+from yuqing.accounts.models import Account, KnownDevice, LoginSession
 from yuqing.org.models import Person
 
 # Sliding expiry is written at most this often, so a busy page does not write on every request.
 SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 USER_AGENT_MAX = 300
+# Browsers remembered per account (the newest); an older one counts as unknown again.
+DEVICES_PER_ACCOUNT = 10
+# A browser not used to log in for this long is forgotten.
+DEVICE_DAYS = 180
 
 
 def token_digest(token: str) -> str:
@@ -92,4 +96,68 @@ def end_sessions(session: Session, account_id: int, *, except_id: int | None = N
     if except_id is not None:
         query = query.where(LoginSession.id != except_id)
     result = session.execute(query)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- browsers that have logged in before ---------------------------------------------------------
+
+
+def known_device(session: Session, token: str | None, login: str, *, now: dt.datetime) -> KnownDevice | None:
+    """The remembered browser behind a device cookie, when it is one of the account named `login`
+    (and used within `DEVICE_DAYS`); None for no cookie, a made-up one or another account's."""
+    if not token or len(token) > 100:
+        return None
+    return session.scalar(
+        select(KnownDevice)
+        .join(Account, Account.id == KnownDevice.account_id)
+        .where(
+            KnownDevice.token_sha256 == token_digest(token),
+            Account.login == login,
+            KnownDevice.last_used_at > now - dt.timedelta(days=DEVICE_DAYS),
+        )
+    )
+
+
+def remember_device(session: Session, account_id: int, token: str | None, *, now: dt.datetime) -> str:
+    """After a successful login: the browser's device token, the one it sent when that is the
+    account's already (its failures cleared), else a new one. The account keeps its newest
+    `DEVICES_PER_ACCOUNT` browsers."""
+    row = (
+        session.scalar(
+            select(KnownDevice).where(
+                KnownDevice.token_sha256 == token_digest(token), KnownDevice.account_id == account_id
+            )
+        )
+        if token and len(token) <= 100
+        else None
+    )
+    if row is not None:
+        row.last_used_at, row.failed_attempts = now, 0
+        return str(token)
+    token = secrets.token_urlsafe(32)
+    session.add(
+        KnownDevice(
+            token_sha256=token_digest(token),
+            account_id=account_id,
+            created_at=now,
+            last_used_at=now,
+            failed_attempts=0,
+        )
+    )
+    session.flush()
+    kept = select(KnownDevice.id).where(KnownDevice.account_id == account_id)
+    newest = list(session.scalars(kept.order_by(KnownDevice.last_used_at.desc(), KnownDevice.id.desc())))
+    stale = now - dt.timedelta(days=DEVICE_DAYS)
+    session.execute(
+        delete(KnownDevice).where(
+            KnownDevice.account_id == account_id,
+            KnownDevice.id.not_in(newest[:DEVICES_PER_ACCOUNT]) | (KnownDevice.last_used_at <= stale),
+        )
+    )
+    return token
+
+
+def forget_devices(session: Session, account_id: int) -> int:
+    """Forget every browser of an account (a new password: whoever had a browser of it starts over)."""
+    result = session.execute(delete(KnownDevice).where(KnownDevice.account_id == account_id))
     return int(getattr(result, "rowcount", 0) or 0)

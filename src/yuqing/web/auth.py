@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from yuqing.accounts import service as accounts
 from yuqing.accounts.guard import LoginGuard
 from yuqing.accounts.models import Account, AuthenticationFailed, HashingBusy, LoginThrottled
+from yuqing.accounts.sessions import DEVICE_DAYS
 from yuqing.db import transaction
 from yuqing.org import service as org
 from yuqing.org.roles import Role, parse_role
@@ -46,6 +47,8 @@ from yuqing.web.templating import templates
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "yuqing_session"
+# A browser that has logged in before (`accounts.sessions.remember_device`).
+DEVICE_COOKIE = "yuqing_device"
 # Before there is a session, the login form is bound to a signed pre-session cookie of its own.
 LOGIN_CSRF_COOKIE = "yuqing_login_csrf"
 LOGIN_FORM_MAX_AGE_SECONDS = 2 * 3600  # a login page left open longer asks to be submitted again
@@ -496,7 +499,12 @@ def _login(request: Request, login: str, password: str, next_path: str) -> Respo
     rt = _runtime(request)
     try:
         account = accounts.authenticate(
-            rt, login, password, guard=login_guard(request), address=_client_ip(request)
+            rt,
+            login,
+            password,
+            guard=login_guard(request),
+            address=_client_ip(request),
+            device=request.cookies.get(DEVICE_COOKIE),
         )
     except LoginThrottled as exc:
         return _refused_login(request, exc, next_path=next_path, login=login)
@@ -519,10 +527,24 @@ def _login(request: Request, login: str, password: str, next_path: str) -> Respo
             user_agent=_user_agent(request),
         )
         user = user_of(session, account)
+        device = accounts.remember_device(
+            session, account.id, request.cookies.get(DEVICE_COOKIE), now=rt.clock()
+        )
     audit(rt, user, "login", account.login, request=request)
     response = RedirectResponse(safe_next(next_path), 303)
     response.set_cookie(
         SESSION_COOKIE, token, path="/", httponly=True, samesite="lax", secure=rt.settings.secure_cookies
+    )
+    # sent to the login page only: this browser may log in to the account while strangers' guesses
+    # have locked it (`accounts.service.authenticate`)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        path=LOGIN_PATH,
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=rt.settings.secure_cookies,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
     return response
