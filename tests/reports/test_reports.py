@@ -218,6 +218,15 @@ def test_stances_are_read_from_the_remarks_own_words() -> None:
     )
     assert stances("网传不实，系旧闻") == stances("已经辟谣了") == ["指出系谣言或旧闻"]
     assert stances("我超爱吃曲奇的[悲伤]") == [] and stances("他是理性主义者") == []
+    # and after a fourth (2026-12-07): blaming the victim is no sympathy, a dare no worry, anger at
+    # the poster for inciting doubts the story, and every office that 不管 is criticised
+    assert stances("可怜之人必有可恨之处 不懂得尊重别人是重点") == []
+    assert stances("谣言止于智者。智者快上，群众需要真相。") == []
+    assert "担忧、恐慌" not in stances("敢不敢查查中国自制的食品菌类比这些高多少倍？？")
+    assert "质疑信息真实性，要求公开真相" in stances("不可能 一定会煽动 宁波也是个文明城市 真是气死人")
+    assert "批评监管部门和体制" in stances("这种老师怎么还会有在学校，难道教育部门都不管的吗？")
+    assert not quotable("麻类个手臂，畜生年年有，今年特别多。", "愤怒谴责")
+    assert not quotable("吾侧那！很想把那些畜生一个个从顶楼往下扔", "愤怒谴责")
     assert remark("回复@某人:这是一门艺术 @甲 [哈哈]") == "这是一门艺术"
     assert not quotable("2年前的事了，不知道后来怎么处理的[蜡烛]", "同情、哀悼")  # only the emoticon shows it
     assert not quotable("天灾人祸尤可怜，自取灭亡要改朝！", "同情、哀悼")

@@ -23,7 +23,7 @@ _STANCES: tuple[tuple[str, str], ...] = (
     (
         "质疑信息真实性，要求公开真相",
         r"真的假的|真的吗|是真的吗|真假|假的吧|谣言吗|靠谱吗|求证|求真相|真相是|真相到底|到底怎么回事|"
-        r"怎么回事|有没有人知道|为什么不公开|谣言呢|求辟谣|还是真的",
+        r"怎么回事|有没有人知道|为什么不公开|谣言呢|求辟谣|还是真的|煽动|别有用心",
     ),
     (
         "指出系谣言或旧闻",
@@ -48,7 +48,7 @@ _STANCES: tuple[tuple[str, str], ...] = (
     (
         "担忧、恐慌",
         r"可怕|恐怖|(?<!不用)(?<!不必)(?<!不要)害怕|好怕|吓人|吓死|(?<!不用)(?<!不必)(?<!不要)(?<!什么好)担心|"
-        r"担忧|(?<!敢怒)不敢(?!看|相信|想象)|不安全|注意安全|提醒大家|以后还敢|人人自危|(?<![勿别用必要])恐慌",
+        r"担忧|(?<!敢怒)(?<!敢)不敢(?!看|相信|想象)|不安全|注意安全|提醒大家|以后还敢|人人自危|(?<![勿别用必要])恐慌",
     ),
     (
         "失望、无奈",
@@ -57,7 +57,7 @@ _STANCES: tuple[tuple[str, str], ...] = (
     (
         "批评监管部门和体制",
         r"不作为|乱作为|腐败|官官相护|一手遮天|干什么吃的|干啥吃的|监管缺失|监管不力|失职|渎职|形同虚设|"
-        r"(?:有关部门|相关部门|政府|监管部门|警察|领导).{0,6}(?:呢[?？]|在哪|干嘛|干什么|不管|哪去了)|"
+        r"(?:部门|政府|警察|领导|官员).{0,6}(?:呢[?？]|在哪|干嘛|干什么|不管|哪去了)|"
         r"掩盖|隐瞒|瞒报|医疗体制|体制问题|制度问题|看病贵|看不起病|医保",
     ),
     ("支持、赞同", r"(?<!并)支持(?!造谣)|点赞|好样的|说得好|说的好|\[赞\]|\[good\]"),
@@ -72,12 +72,15 @@ STANCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(cues, re.IGNORECASE)) for label, cues in _STANCES
 )
 # Words that take the edge off a cue: 「不管真假，大家都小心」 questions nothing; 「求砖家辟谣」 asks for a
-# denial rather than says it is a rumour; 「涉嫌构成不作为的故意杀人」 is a charge, not a criticism.
-_DEFUSED = re.compile(r"求.{0,4}辟谣|请.{0,16}辟谣|不管真假|无论真假|不论真假|(?:构成|涉嫌).{0,4}不作为")
+# denial rather than says it is a rumour; 「涉嫌构成不作为的故意杀人」 is a charge, not a criticism;
+# 「可怜之人必有可恨之处」 blames the victim; 「谣言止于智者。智者快上，群众需要真相」 asks for the truth.
+_DEFUSED = re.compile(
+    r"求.{0,4}辟谣|请.{0,16}辟谣|不管真假|无论真假|不论真假|(?:构成|涉嫌).{0,4}不作为|可怜之人必有可恨之处|谣言止于智者"
+)
 # A remark that is vulgar, political or an official statement is counted but never quoted.
 _UNQUOTABLE = re.compile(
     r"改朝|统治者|切格瓦拉|政改|革命|共产党|独裁|专制|暴政|推翻|某国|王八蛋|屁眼|他妈|妈的|操你|艹|贱人|"
-    r"狗日|傻逼|傻B|SB|尼玛|杂种|混蛋|[\uac00-\ud7af]|经查证|经核实|特此|通报如下|官方回应"
+    r"狗日|傻逼|傻B|SB|尼玛|杂种|混蛋|麻类个|妈了个|麻痹|侧那|我操|卧槽|[\uac00-\ud7af]|经查证|经核实|特此|通报如下|官方回应"
 )
 _QUOTABLE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _MENTIONS_AND_TAGS = re.compile(r"@[^\s:：,，。!！?？@/\[]+|\[[^\[\]\s]{1,10}\]")
