@@ -122,6 +122,30 @@ def test_a_relative_time_in_a_file_is_a_dead_letter_that_says_why(rt: Runtime) -
     assert "相对时间 '3分钟前' 无法换算" in letter.error and "具体日期" in letter.error
 
 
+def test_an_item_with_neither_text_nor_title_waits_in_the_dead_letters_until_it_has_some(rt: Runtime) -> None:
+    """A feed item or pushed post with only its id, kept, held nothing for good: its later copy with
+    the text was a duplicate of it, and nobody read the explosion. A repost with no words of its
+    own is a repost (it counts in the spread) and is kept."""
+    empty = [{"id": "w8"}, {"id": "r1", "kind": "repost", "cascade": "o1", "text": ""}]
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in empty).encode()
+    assert import_bytes(rt, data, "empty.jsonl") == {
+        "new": 1,
+        "duplicate": 0,
+        "near_duplicate": 0,
+        "rejected": 1,
+    }
+    with rt.sessions() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+    assert letter.location == "line=1" and "没有标题和正文" in letter.error
+    later = json.dumps(
+        {"id": "w8", "text": "某化工厂今天下午发生爆炸，已造成3人死亡，多人受伤送医。"}, ensure_ascii=False
+    )
+    assert import_bytes(rt, later.encode(), "later.jsonl")["new"] == 1
+    with rt.sessions() as session:
+        post = session.scalars(select(Post).where(Post.external_id == "w8")).one()
+    assert "爆炸" in post.text
+
+
 def test_near_duplicate_is_stored_and_linked_to_its_first_copy(rt: Runtime) -> None:
     copy = LONG_TEXT.replace("拉横幅", "拉条幅")
     rows = [

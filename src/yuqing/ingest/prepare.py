@@ -211,6 +211,11 @@ def prepare_item(item: RawItem, context: SourceContext, fetched_at: dt.datetime)
     draft.author_kind = author_kind(fields.get("author_kind"))
     if draft.kind not in ("original", "repost", "comment", "reply"):
         draft.kind = "original"
+    if not original and not title and draft.kind == "original" and not draft.parent_external_id:
+        # kept, it would hold its link and nothing else for good: a later copy of the item with
+        # its text is a duplicate of it, and nothing would ever read what happened (a repost with
+        # no words of its own is a repost, and counts)
+        raise ItemError("条目没有标题和正文，未入库；来源给出内容后，下次采集时会作为新信息收录")
     if extra:
         draft.extra = _bounded_extra(extra)
     return draft
