@@ -723,6 +723,48 @@ def test_collected_text_on_the_post_page_is_escaped_and_links_only_http(world: W
     assert '<a href="https://weibo.com/123/abc" rel="noopener noreferrer nofollow" target="_blank">' in good
 
 
+def test_what_could_not_be_stored_is_listed_in_the_console_with_why_and_where(world: World) -> None:
+    """The dead letters were only in `yuqing deadletters list` and the JSON API: an office saw a
+    source's last error and nothing of the lines refused. The sources page counts them and links
+    to the list, which says where (line, item), why, how often and what came, by source or run."""
+    from yuqing.ingest import service as ingest
+    from yuqing.ingest.models import DeadLetter, FetchRun
+    from yuqing.ingest.store import PostWriter
+
+    rt = world.rt
+    lines = [
+        '{"id": "d1", "text": "医院门口有人拉横幅，家属要求医院给个说法。"}',
+        "{这不是 JSON",
+        '{"id": "d2"}',
+    ]
+    ingest.import_data(
+        rt, PostWriter(rt.sessions, rt.settings, rt.clock), "\n".join(lines).encode(), origin="坏文件.jsonl"
+    )
+    with rt.sessions() as session:
+        source = session.scalars(select(Source).where(Source.name == "导入:坏文件.jsonl")).one()
+        run = session.scalars(select(FetchRun).where(FetchRun.source_id == source.id)).one()
+        assert len(session.scalars(select(DeadLetter)).all()) == 2
+    office = world.login("office")
+    sources = office.get("/sources")
+    assert f'<a href="/deadletters?source={source.id}">2 条</a>' in sources.text
+    page = office.get(f"/deadletters?source={source.id}")
+    assert page.status_code == 200
+    for text in (
+        "第 2 行",
+        "不是合法 JSON",
+        "{这不是 JSON",
+        "第 3 行",
+        "没有标题和正文",
+        "导入:坏文件.jsonl",
+        "解析",
+    ):
+        assert str(escape(text)) in page.text, text
+    assert office.get(f"/deadletters?run={run.id}").text.count("<tr>") == 3  # the head and two
+    assert "没有符合条件的死信" in office.get(f"/deadletters?run={run.id + 1}").text
+    unknown = office.get("/deadletters?source=不存在的源")
+    assert unknown.status_code == 404 and "不存在的源" in unknown.text
+
+
 def test_administrators_add_sources_in_the_console_and_keys_stay_secret(world: World) -> None:
     """The console form (platform sources issue, item 1): an RSSHub preset, a webhook whose token is
     shown once, refusals in Chinese, and no one but an administrator."""

@@ -128,12 +128,13 @@ def list_dead_letters(
     *,
     limit: int = 100,
     source: str | None = None,
+    run: int | None = None,
     reveal: bool = False,
     scope: Scope = EVERYTHING,
 ) -> list[dict[str, Any]]:
-    """The newest dead letters; access parameters and passwords in their locations and errors are
-    shown as *** unless `reveal` (the server's operator at the command line); a drill's only for
-    those who may see the drill."""
+    """The newest dead letters (of one source or one run); access parameters and passwords in
+    their locations and errors are shown as *** unless `reveal` (the server's operator at the
+    command line); a drill's only for those who may see the drill."""
     shown = (lambda text: text) if reveal else _scrubbed
     with rt.sessions() as session:
         # a dead letter seen again today is news today: newest by when it was last seen
@@ -144,10 +145,16 @@ def list_dead_letters(
         elif not scope.everything:
             hidden = select(Source.id).where(~drill_visible(Source.drill_id, scope))
             query = query.where(DeadLetter.source_id.not_in(hidden) | DeadLetter.source_id.is_(None))
+        if run is not None:
+            query = query.where(DeadLetter.fetch_run_id == run)
+        letters = session.scalars(query).all()
+        ids = {d.source_id for d in letters if d.source_id is not None}
+        names = dict(session.execute(select(Source.id, Source.name).where(Source.id.in_(ids))).tuples().all())
         return [
             {
                 "id": d.id,
                 "source_id": d.source_id,
+                "source": names.get(d.source_id) if d.source_id is not None else None,
                 "fetch_run_id": d.fetch_run_id,
                 "created_at": iso(d.created_at, rt.settings),
                 "stage": d.stage,
@@ -159,8 +166,19 @@ def list_dead_letters(
                 "repeats": d.repeats,
                 "last_seen_at": iso(d.last_seen_at, rt.settings) if d.last_seen_at else None,
             }
-            for d in session.scalars(query)
+            for d in letters
         ]
+
+
+def dead_letter_counts(rt: Runtime) -> dict[int, int]:
+    """How many dead letters each source has (by source id)."""
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(DeadLetter.source_id, func.count())
+            .where(DeadLetter.source_id.is_not(None))
+            .group_by(DeadLetter.source_id)
+        ).tuples()
+        return {int(source_id): int(n) for source_id, n in rows if source_id is not None}
 
 
 def list_runs(

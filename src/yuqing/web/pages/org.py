@@ -52,6 +52,30 @@ def duty_now(
     return found
 
 
+DEAD_LETTERS_SHOWN = 200
+_STAGES = {
+    "ingest.fetch": "采集",
+    "ingest.receive": "接收推送",
+    "ingest.parse": "解析",
+    "ingest.prepare": "整理",
+    "ingest.store": "入库",
+    "ingest.normalise": "整理",
+    "ingest.extract": "提取正文",
+    "ingest.map": "字段映射",
+    "analysis": "分析",
+}
+
+
+def _where(location: str | None) -> str:
+    """「第 3 行」 for `line=3`, 「第 5 条」 for `item=5`, 「推送内容」 for `body`; else as stored."""
+    if not location:
+        return ""
+    kind, _, number = location.partition("=")
+    if number.isdigit() and kind in ("line", "item", "row"):
+        return f"第 {number} {'行' if kind in ('line', 'row') else '条'}"
+    return "推送内容" if location == "body" else location
+
+
 def _scope(rt: Runtime, user: User) -> Scope:
     with rt.sessions() as session:
         return scope_of(session, user.person_id)
@@ -89,6 +113,7 @@ def build_router(rt: Runtime) -> APIRouter:
 
         context = {
             "sources": ingest_queries.list_sources(rt, scope=_scope(rt, user)),
+            "dead_letters": ingest_queries.dead_letter_counts(rt),
             "can_add": user.is_admin,
             "presets": PRESETS,
             "bridges": rt.settings.bridge_instances,
@@ -103,6 +128,44 @@ def build_router(rt: Runtime) -> APIRouter:
     @router.get("/sources", response_class=HTMLResponse)
     def source_list(request: Request, user: CurrentUser) -> HTMLResponse:
         return sources_page(request, user)
+
+    @router.get("/deadletters", response_class=HTMLResponse)
+    def dead_letters(
+        request: Request,
+        user: CurrentUser,
+        source: Annotated[str | None, Query(max_length=200)] = None,
+        run: Annotated[int | None, Query(ge=1)] = None,
+    ) -> HTMLResponse:
+        """What could not be stored (a broken feed item, a bad line of a file, a refused push), with
+        why and where, newest first; of one source or one collection run."""
+        from yuqing.ingest.errors import SourceNotFound
+
+        error = None
+        try:
+            letters = ingest_queries.list_dead_letters(
+                rt, limit=DEAD_LETTERS_SHOWN, source=source or None, run=run, scope=_scope(rt, user)
+            )
+        except SourceNotFound as exc:
+            letters, error = [], str(exc)
+        context = {
+            "letters": [
+                {**d, "where": _where(d["location"]), "stage_label": _STAGES.get(d["stage"], d["stage"])}
+                for d in letters
+            ],
+            "source": source or "",
+            "run": run,
+            "shown": DEAD_LETTERS_SHOWN,
+            "error": error,
+        }
+        return render(
+            request,
+            rt,
+            user,
+            "deadletters.html",
+            context,
+            active="sources",
+            status_code=404 if error else 200,
+        )
 
     @router.post("/sources", dependencies=[Depends(verify_csrf)], response_class=HTMLResponse)
     def source_add(
