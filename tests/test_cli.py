@@ -89,6 +89,8 @@ def test_errors_are_one_line_on_stderr_with_nonzero_status() -> None:
     assert result.returncode != 0
     assert result.stdout == b""
     assert len(result.stderr.decode().strip().splitlines()) == 1
+    result = yuqing("import", ".", "--json")  # a folder: said so, not 「文件不存在」
+    assert result.returncode != 0 and "是文件夹，不是文件" in result.stderr.decode()
     result = yuqing("posts", "show", "999", "--json")
     assert result.returncode != 0 and "999" in result.stderr.decode()
     result = yuqing("sources", "add", "ftp", "ftp://x", "--name", "x")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -119,12 +120,19 @@ def test_webhook_bad_json_is_dead_lettered(rt: Runtime, base_url: str) -> None:
     )
     # kept and dead-lettered, and the sender is told why: a 200 would say all went well
     assert response.status_code == 400, response.text
-    assert response.json()["error"]["message"].startswith("推送内容不是合法 JSON")
+    message = response.json()["error"]["message"]
+    # in the sender's language, without the parser's English (「parse error: … (right here) ------^」)
+    assert message == "推送内容不是合法 JSON：含有不合 JSON 语法的字符", message
+    assert not re.search(r"[A-Za-z]{4,}", message.replace("JSON", "")), message
     with rt.sessions() as session:
         letter = session.scalars(select(DeadLetter)).one()
         assert letter.raw == b"{not json" and "JSON" in letter.error
     letters = httpx.get(f"{base_url}/api/v1/deadletters", cookies=_login_cookie(rt)).json()
     assert letters[0]["raw_preview"] == "{not json"
+    empty = httpx.post(
+        f"{base_url}/api/v1/webhooks/{source.id}", content=b"", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert empty.status_code == 400 and empty.json()["error"]["message"].startswith("推送内容为空")
 
 
 @pytest.mark.parametrize("declared", ["application/json; charset=gbk", "application/json"])

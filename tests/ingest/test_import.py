@@ -504,7 +504,7 @@ def test_json_lines_saved_as_gbk_or_as_utf16_are_read(rt: Runtime) -> None:
         assert post is not None and "过期食材" in post.text
         errors = sorted(letter.error for letter in session.scalars(select(DeadLetter)))
     assert errors[0].startswith("第 3 行不是合法 JSON：既不是 UTF-8 编码，也无法按 GBK 读取")
-    assert errors[1].startswith("第 4 行不是合法 JSON：")
+    assert errors[1] == "第 4 行不是合法 JSON：含有不合 JSON 语法的字符（第 1 个字符处）"
 
     utf16 = lines.replace("g1", "u1").replace("g2", "u2").replace("某校", "某中学").encode("utf-16")
     assert utf16[:2] in (b"\xff\xfe", b"\xfe\xff")
@@ -514,6 +514,28 @@ def test_json_lines_saved_as_gbk_or_as_utf16_are_read(rt: Runtime) -> None:
         assert session.scalar(select(Post.text).where(Post.external_id == "u2")) == rows[1]["text"].replace(
             "某校", "某中学"
         )
+
+
+def test_a_file_that_is_not_json_lines_at_all_is_one_dead_letter_not_thousands(rt: Runtime) -> None:
+    """3 MB of random bytes imported as JSONL made 11,623 dead letters, one per "line"."""
+    import random
+
+    noise = random.Random(7).randbytes(300_000)
+    result = import_bytes(rt, noise, "rnd.jsonl")
+    assert result["new"] == 0 and result["rejected"] == 1
+    with rt.sessions() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+    assert letter.location == "file" and "这不像 JSON Lines 文件" in letter.error
+    assert "二进制文件" in letter.error and letter.raw == noise[:4096]
+    # a few bad lines before the first good one are each a dead letter of their own, as before
+    bad = "\n".join(f"坏行 {n}" for n in range(5))
+    good = json.dumps({"id": "late", "text": LONG_TEXT}, ensure_ascii=False)
+    assert import_bytes(rt, f"{bad}\n{good}\n".encode(), "late.jsonl") == {
+        "new": 1,
+        "duplicate": 0,
+        "near_duplicate": 0,
+        "rejected": 5,
+    }
 
 
 def test_a_file_named_xlsx_that_is_no_workbook_says_so_in_chinese(rt: Runtime) -> None:

@@ -169,6 +169,8 @@ def _lines(source: str) -> Iterable[bytes]:
     if source == "-":
         return sys.stdin.buffer
     path = Path(source)
+    if path.is_dir():
+        fail(f"{source} 是文件夹，不是文件：请给出 JSON Lines 文件，或用 - 读标准输入")
     if not path.is_file():
         fail(f"文件不存在：{source}")
     import gzip

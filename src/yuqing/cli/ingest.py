@@ -295,6 +295,8 @@ def import_file(
             file_format = "jsonl"
     else:
         path = Path(file)
+        if path.is_dir():
+            fail(f"{file} 是文件夹，不是文件：请给出要导入的文件，如 {Path(file) / 'posts.jsonl'}")
         if not path.is_file():
             fail(f"文件不存在：{file}")
         size = path.stat().st_size

@@ -24,7 +24,7 @@ import orjson
 
 from yuqing.ingest.connectors.base import ConnectorError
 from yuqing.ingest.decoding import decode_document
-from yuqing.ingest.jsonstream import json_layout, record_bytes, stream_records
+from yuqing.ingest.jsonstream import json_error_text, json_layout, record_bytes, stream_records
 from yuqing.ingest.records import RawItem, Rejected
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,41 @@ def _legacy_line(line: bytes) -> bytes | None:
     return None
 
 
+# A file whose first this many non-empty lines are all refused is not JSON Lines (a binary file, an
+# archive, a document): one dead letter says so and reading stops (3 MB of random bytes made 11,623).
+NOT_JSONL_AFTER = 20
+
+
 def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejected]:
+    """The file's records; each bad line a dead letter, unless no line is good at all."""
+    held: list[Rejected] = []  # refused lines before the first good one
+    seen_good = False
+    for row in _jsonl_lines(data, max_decompressed):
+        if isinstance(row, RawItem):
+            seen_good = True
+            yield from held
+            held.clear()
+            yield row
+        elif seen_good:
+            yield row
+        else:
+            held.append(row)
+            if len(held) >= NOT_JSONL_AFTER:
+                undecodable = sum("既不是 UTF-8 编码" in r.error for r in held)
+                why = f"，其中 {undecodable} 行既不是 UTF-8 也不是 GBK 文本" if undecodable else ""
+                yield Rejected(
+                    "file",
+                    "ingest.parse",
+                    f"文件的前 {NOT_JSONL_AFTER} 行都不是 JSON 对象{why}：这不像 JSON Lines 文件"
+                    "（可能是二进制文件、压缩包或其他格式），已停止读取。"
+                    "请检查文件，或用 --format 指定 csv、xlsx、json",
+                    data[:4096],
+                )
+                return
+    yield from held
+
+
+def _jsonl_lines(data: bytes, max_decompressed: int) -> Iterator[RawItem | Rejected]:
     stream = open_file(_from_utf16(data), max_decompressed)
     number = 0
     try:
@@ -312,13 +346,17 @@ def _jsonl_rows(data: bytes, max_decompressed: int) -> Iterator[RawItem | Reject
                 legacy = _legacy_line(line)
                 where = f"line={number}"
                 if legacy is None:
-                    why = f"{exc}" if _valid_utf8(line) else "既不是 UTF-8 编码，也无法按 GBK 读取"
+                    why = (
+                        json_error_text(exc) if _valid_utf8(line) else "既不是 UTF-8 编码，也无法按 GBK 读取"
+                    )
                     yield Rejected(where, "ingest.parse", f"第 {number} 行不是合法 JSON：{why}", line)
                     continue
                 try:
                     record = orjson.loads(legacy)
                 except orjson.JSONDecodeError as again:
-                    yield Rejected(where, "ingest.parse", f"第 {number} 行不是合法 JSON：{again}", line)
+                    yield Rejected(
+                        where, "ingest.parse", f"第 {number} 行不是合法 JSON：{json_error_text(again)}", line
+                    )
                     continue
             if isinstance(record, dict):
                 yield RawItem(record=record, locator=f"line={number}", raw=line)

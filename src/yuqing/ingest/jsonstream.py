@@ -85,11 +85,11 @@ def json_layout(open_stream: Opener, items_path: str | None = None, *, count: bo
         return _scan(open_stream, items_path, _FAST)
     except ijson.JSONError as exc:
         if not _is_overflow(exc):
-            raise JSONStreamError(f"JSON 无法解析：{_short(exc)}") from exc
+            raise JSONStreamError(f"JSON 无法解析：{json_error_text(exc)}") from exc
     try:
         return _scan(open_stream, items_path, _EXACT)
     except ijson.JSONError as exc:
-        raise JSONStreamError(f"JSON 无法解析：{_short(exc)}") from exc
+        raise JSONStreamError(f"JSON 无法解析：{json_error_text(exc)}") from exc
 
 
 def _scan(open_stream: Opener, items_path: str | None, backend: Any) -> JSONLayout:
@@ -155,7 +155,7 @@ def stream_records(open_stream: Opener, layout: JSONLayout) -> Iterator[RawItem 
             if backend is _FAST and _is_overflow(exc):
                 backend = _EXACT
                 continue
-            message = f"JSON 无法解析：{_short(exc)}"
+            message = f"JSON 无法解析：{json_error_text(exc)}"
         except ConnectorError as exc:  # raised by the stream itself (a size limit)
             if position == 0:
                 raise
@@ -211,7 +211,7 @@ def _records_by_path(data: bytes, items_path: str) -> Iterator[RawItem | Rejecte
     try:
         found: Any = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise JSONStreamError(f"JSON 无法解析：{exc}") from exc
+        raise JSONStreamError(f"JSON 无法解析：{json_error_text(exc)}") from exc
     for key in items_path.split("."):
         if isinstance(found, dict) and key in found:
             found = found[key]
@@ -248,6 +248,40 @@ def _floats(value: Any) -> Any:
 
 def _is_overflow(exc: Exception) -> bool:
     return "overflow" in str(exc)
+
+
+# What a JSON parser's message (orjson's, ijson's yajl or Python backend) means, in the words a user
+# reads; the first that matches says it.
+_JSON_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), text)
+    for pattern, text in (
+        (
+            r"premature EOF|Incomplete|end of data|EOF while|empty",
+            "内容不完整，在结束前中断（可能被截断，或为空）",
+        ),
+        (r"trailing|Additional data|after document", "一段完整的 JSON 之后还有多余的内容"),
+        (r"escape", "含有无效的转义字符（反斜杠后的字符不合规定）"),
+        (r"separated by a colon", "键和值之间缺少冒号"),
+        (r"string key|key must be|object key|property name", "对象的键必须是带双引号的字符串"),
+        (r"control character", "字符串中含有未转义的控制字符（如换行）"),
+        (
+            r"lexical|invalid char|Unexpected symbol|unexpected character|expected|unallowed",
+            "含有不合 JSON 语法的字符",
+        ),
+    )
+)
+
+
+def json_error_text(exc: Exception) -> str:
+    """A JSON parser's error in Chinese, with where it happened when the parser says
+    (「内容不完整，在结束前中断（第 63 个字符处）」): the parsers' English is not shown to users."""
+    message = _short(exc)
+    what = next((text for pattern, text in _JSON_ERRORS if pattern.search(message)), "格式不符合 JSON 语法")
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if isinstance(line, int) and isinstance(column, int):
+        where = f"第 {column} 个字符处" if line == 1 else f"第 {line} 行第 {column} 个字符处"
+        return f"{what}（{where}）"
+    return what
 
 
 def _short(exc: Exception) -> str:

@@ -858,7 +858,11 @@ def receive_webhook(
     try:
         layout = json_layout(lambda: io.BytesIO(readable), count=True)
     except ConnectorError as exc:  # not JSON: the delivery is kept as evidence and dead-lettered
-        unreadable = f"推送内容不是合法 JSON：{exc}"
+        unreadable = (
+            "推送内容为空（请求体没有内容）"
+            if not body.strip()
+            else f"推送内容不是合法 JSON：{str(exc).removeprefix('JSON 无法解析：')}"
+        )
     limit = rt.settings.webhook_max_items
     if layout is not None and (layout.count or 0) > limit:
         message = f"推送内容有 {layout.count} 条信息，超过每次 {limit} 条的上限，请分批推送"
