@@ -181,6 +181,31 @@ def test_gb18030_page_with_wrong_declaration(rt: Runtime, server: LocalHTTPServe
         assert blob is not None and blob.data == feed("notice_gb18030.html")
 
 
+@pytest.mark.parametrize(
+    ("line", "published"),
+    [
+        ("发布时间：2026-06-01 10:00　来源：区卫健委", "2026-06-01T02:00:00+00:00"),  # 10:00 in Beijing
+        ("2026年6月2日，区卫健委接到群众反映", "2026-06-01T16:00:00+00:00"),  # the date, not 1 January
+    ],
+)
+def test_a_chinese_pages_own_publication_time_is_read(
+    rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher, line: str, published: str
+) -> None:
+    """A GBK page without date metadata: htmldate's deep search stored 「2026年6月2日」 as
+    2026-01-01 and dropped the 10:00 of 「发布时间：2026-06-01 10:00」."""
+    body = (
+        "<html><head><title>关于某医院患者投诉的情况说明</title></head><body><div class='article'>"
+        f"<h1>关于某医院患者投诉的情况说明</h1><p>{line}</p>"
+        + "<p>近日，有网民反映某医院急诊科候诊时间过长，区卫健委已责成医院调查核实并公开回应。</p>" * 6
+        + "</div></body></html>"
+    ).encode("gbk")
+    server.routes["/p.html"] = Reply(200, {"Content-Type": "text/html; charset=gbk"}, body)
+    service.add_source(rt, "web", server.url("/p.html"), name="区政府网站")
+    assert run(rt, "区政府网站", fetcher).counts.new == 1
+    post = posts_of(rt, "区政府网站")[0]
+    assert post.published_at is not None and post.published_at.isoformat() == published
+
+
 def test_listing_page_follows_matching_links(rt: Runtime, server: LocalHTTPServer, fetcher: Fetcher) -> None:
     server.routes["/list"] = Reply(
         200,

@@ -73,7 +73,7 @@ def page_item(html_text: str, url: str, locator: str, raw: bytes) -> RawItem | R
     title = data.get("title") or _html_title(html_text)
     if not text:
         return Rejected(locator, "ingest.extract", f"页面中没有找到正文：{url}", raw)
-    published = find_date(html_text, url=url, outputformat="%Y-%m-%dT%H:%M:%S", original_date=True)
+    published = published_time(html_text, url)
     record = {
         "url": url,
         "title": title,
@@ -83,6 +83,43 @@ def page_item(html_text: str, url: str, locator: str, raw: bytes) -> RawItem | R
         "site": data.get("sitename"),
     }
     return RawItem(record={k: v for k, v in record.items() if v}, locator=locator, raw=raw)
+
+
+# 「发布时间：2026-06-01 10:00」, 「发布日期：2026年6月1日」, 「时间：2026/06/01」 on a Chinese page.
+_LABELLED = re.compile(
+    r"(?:发布|发表|更新|印发|成文)?(?:时间|日期)\s*[:：]\s*"
+    r"(20\d\d|19\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:\s*(\d{1,2})\s*[:：时]\s*(\d{2}))?"
+)
+_CHINESE_DATE = re.compile(r"(20\d\d|19\d\d)年(\d{1,2})月(\d{1,2})日(?:\s*(\d{1,2})[:：时](\d{2}))?")
+_TAGS = re.compile(r"<script\b.*?</script>|<style\b.*?</style>|<[^>]+>", re.S | re.I)
+
+
+def published_time(html_text: str, url: str) -> str | None:
+    """When the page was published: a labelled time on the page (「发布时间：2026-06-01 10:00」),
+    else the page's metadata (meta tags, <time>, the URL), else the first full Chinese date in its
+    text (「2026年6月2日」). htmldate's deeper search, tried last before, took a bare 「2026」 for
+    1 January and dropped the clock time a Chinese page states."""
+    text = " ".join(_TAGS.sub(" ", html_text[:500_000]).split())
+    for pattern in (_LABELLED, None, _CHINESE_DATE):
+        if pattern is None:
+            found = find_date(
+                html_text,
+                url=url,
+                outputformat="%Y-%m-%dT%H:%M:%S",
+                original_date=True,
+                extensive_search=False,
+            )
+            if found:
+                return found
+            continue
+        match = pattern.search(text)
+        if match is None:
+            continue
+        year, month, day, hour, minute = (int(g) if g else 0 for g in match.groups())
+        if 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60:
+            return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00"
+    return None
 
 
 def listing_links(html_text: str, base_url: str, pattern: str) -> list[str]:
