@@ -38,3 +38,16 @@ def test_corpus_posts_are_joined_by_line_and_train_only_the_public_safety_head(t
     assert ev._head_weight(in_domain, "public_safety").tolist() == [ev.OUT_OF_DOMAIN_WEIGHT, 1.0]
     for head in ("incident", "casualties", "domain:medical"):
         assert ev._head_weight(in_domain, head).tolist() == [0.0, 1.0]
+
+
+def test_public_safety_cuts_let_a_confident_threat_through_below_the_incident_cut() -> None:
+    # Two public threats told in few words score low as incidents (0.2, 0.25) but high for
+    # public safety; a low incident gate of 0.15 takes both, at no false alarm.
+    incident = np.array([0.9, 0.8, 0.2, 0.25, 0.1, 0.9], dtype=np.float32)
+    public_safety = np.array([0.9, 0.8, 0.7, 0.75, 0.2, 0.1], dtype=np.float32)
+    y = np.array([True, True, True, True, False, False])
+    low, cut = ev._public_safety_cuts(incident, public_safety, y, (0.5, 0.15, 0.3), 0.5)
+    assert low == 0.15 and 0.2 < cut < 0.7
+    # Nothing to gain below the incident cut: the incident cut, listed first as fit() does, stays.
+    low, _ = ev._public_safety_cuts(incident, public_safety, y & (incident >= 0.5), (0.5, 0.15, 0.3), 0.5)
+    assert low == 0.5

@@ -42,7 +42,9 @@ How a batch is scored (numpy only; the model is trained by ``scripts/train_incid
 5. **Gates**: casualties needs a stated harm (:data:`HARM_EVIDENCE`; a stay in hospital is none),
    public_safety a word of a threat to the public (any kind of :data:`PUBLIC_KINDS`), so one
    patient's death after an infusion or a hospital queue is no public threat. The public_safety
-   cut is chosen among the posts that pass the incident cut, as the runtime applies it.
+   cut is chosen with a lower incident cut (``public_safety_incident``): a confident
+   public_safety score raises a post whose incident probability reaches that cut, and makes it an
+   incident (a public threat told in few words, 「震中情况」, scores low as an incident).
 
 Cross-validated dev figures (5 folds by the MD5 of the id; each fold's model, thresholds
 included, is fitted on the other four folds plus all extra labels; see
@@ -53,9 +55,9 @@ incident):
 ==================  ==================  ==================  ======================
 flag                P / R / F1          before (P / R / F1) lexicon P / R / F1
 ==================  ==================  ==================  ======================
-incident            0.83 / 0.85 / 0.84  0.76 / 0.84 / 0.80  0.78 / 0.57 / 0.66
+incident            0.83 / 0.87 / 0.85  0.76 / 0.84 / 0.80  0.78 / 0.57 / 0.66
 casualties          0.86 / 0.86 / 0.86  0.83 / 0.73 / 0.78  0.55 / 0.45 / 0.50
-public_safety       0.76 / 0.62 / 0.68  0.55 / 0.55 / 0.55  0.40 / 0.33 / 0.36
+public_safety       0.77 / 0.67 / 0.71  0.55 / 0.55 / 0.55  0.40 / 0.33 / 0.36
 ==================  ==================  ==================  ======================
 
 Domain accuracy 0.87 (before 0.85, lexicon 0.75). Without the public kinds (and with the
@@ -770,7 +772,12 @@ class IncidentModel:
         t = self.heads.thresholds
         incident = p["incident"] >= t["incident"]
         casualties = (p["casualties"] >= t["casualties"]) & incident & evidence
-        public_safety = (p["public_safety"] >= t["public_safety"]) & incident
+        # A confident public_safety score raises a post whose incident probability reaches only
+        # the lower ``public_safety_incident`` cut (a public threat told in few words:
+        # 「银川附属医院已经有一例禽流感病例，确诊了。」); such a post becomes an incident too.
+        public_safety = (p["public_safety"] >= t["public_safety"]) & (
+            p["incident"] >= min(t["incident"], t.get("public_safety_incident", t["incident"]))
+        )
         if public is not None:
             public_safety &= public
         else:
@@ -785,6 +792,7 @@ class IncidentModel:
         for i in flagged.tolist():
             if denies(normalised[i][0]):
                 casualties[i] = public_safety[i] = False
+        incident |= public_safety
         domain = p["domain"].argmax(axis=1)
         return [
             Incident(bool(i), bool(c), bool(s), DOMAINS[int(d)], min(1.0, max(0.0, float(sc))))
