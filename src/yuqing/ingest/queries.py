@@ -149,7 +149,10 @@ def list_dead_letters(
             query = query.where(DeadLetter.fetch_run_id == run)
         letters = session.scalars(query).all()
         ids = {d.source_id for d in letters if d.source_id is not None}
-        names = dict(session.execute(select(Source.id, Source.name).where(Source.id.in_(ids))).tuples().all())
+        names = {
+            int(i): str(n)
+            for i, n in session.execute(select(Source.id, Source.name).where(Source.id.in_(ids)))
+        }
         return [
             {
                 "id": d.id,
@@ -177,7 +180,7 @@ def dead_letter_counts(rt: Runtime) -> dict[int, int]:
             select(DeadLetter.source_id, func.count())
             .where(DeadLetter.source_id.is_not(None))
             .group_by(DeadLetter.source_id)
-        ).tuples()
+        )
         return {int(source_id): int(n) for source_id, n in rows if source_id is not None}
 
 
